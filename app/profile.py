@@ -1,0 +1,61 @@
+"""A profile directory holds everything one identity owns on this machine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+PROFILE_ENV = "COOPTRACKS_PROFILE"
+
+
+def default_profile_dir() -> Path:
+    """The default profile: ``$COOPTRACKS_PROFILE`` or the platform's user data folder."""
+    env = os.environ.get(PROFILE_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("cooptracks", appauthor=False)) / "default"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Paths inside one profile directory. Creating the object touches nothing on disk."""
+
+    root: Path
+
+    @property
+    def identity_file(self) -> Path:
+        return self.root / "identity.json"
+
+    @property
+    def ledger_db(self) -> Path:
+        return self.root / "ledger.sqlite"
+
+    @property
+    def library_db(self) -> Path:
+        return self.root / "library.sqlite"
+
+    @property
+    def keys_db(self) -> Path:
+        """Content keys this identity holds (its own releases, purchases, delegations)."""
+        return self.root / "keys.sqlite"
+
+    @property
+    def content_dir(self) -> Path:
+        """Chunk store for encrypted tracks and clear previews."""
+        return self.root / "content"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    def ensure(self) -> Profile:
+        """Create the directory (private to this user) if it does not exist."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self
