@@ -1,0 +1,77 @@
+"""Ed25519 keys: one 32-byte seed per identity signs entries and is the libp2p peer key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nacl import bindings as sodium
+from nacl.exceptions import BadSignatureError, CryptoError
+from nacl.public import PublicKey, SealedBox
+from nacl.signing import SigningKey, VerifyKey
+
+from ledger.errors import SignatureError
+
+SEED_SIZE = 32
+PUBLIC_KEY_SIZE = 32
+SIGNATURE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Holds a private seed and signs with it. Never serialise this object."""
+
+    seed: bytes = field(repr=False)
+    _key: SigningKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.seed) != SEED_SIZE:
+            raise ValueError("an identity seed is 32 bytes")
+        object.__setattr__(self, "_key", SigningKey(self.seed))
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> Signer:
+        return cls(bytes(seed))
+
+    @classmethod
+    def generate(cls) -> Signer:
+        return cls(bytes(SigningKey.generate()))
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(self._key.verify_key)
+
+    def sign(self, message: bytes) -> bytes:
+        """The 64-byte detached signature of ``message``."""
+        return self._key.sign(message).signature
+
+    def open_sealed(self, sealed: bytes) -> bytes:
+        """Open a box sealed to this identity (content keys in grants and delegations)."""
+        box = SealedBox(self._key.to_curve25519_private_key())
+        try:
+            return box.decrypt(sealed)
+        except CryptoError as exc:
+            raise SignatureError("sealed data was not for this identity or was altered") from exc
+
+
+def verify(public_key: bytes, message: bytes, signature: bytes) -> None:
+    """Raise SignatureError unless ``signature`` is ``public_key``'s signature of ``message``."""
+    try:
+        VerifyKey(public_key).verify(message, signature)
+    except (BadSignatureError, ValueError, CryptoError) as exc:
+        raise SignatureError("signature does not verify") from exc
+
+
+def verify_fast(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Verification without object allocation, for the ingest hot path. Releases the GIL."""
+    try:
+        sodium.crypto_sign_open(signature + message, public_key)
+        return True
+    except (BadSignatureError, CryptoError, ValueError):
+        return False
+
+
+def seal_to(public_key: bytes, data: bytes) -> bytes:
+    """Seal ``data`` so only the holder of ``public_key``'s seed can read it."""
+    curve = VerifyKey(public_key).to_curve25519_public_key()
+    return SealedBox(PublicKey(bytes(curve))).encrypt(data)
+

@@ -1,0 +1,416 @@
+"""The Ledger: validation in levels, the pending set, fork detection, storage and state.
+
+Validation order, cheapest first: (1) size and canonical decoding, (2) kind schema, (3) signature,
+(4) chain position, (5) causal dependencies present — otherwise the entry waits in a bounded
+pending set and its missing dependencies are reported by ``wanted()`` — then (6) the kind's rules.
+Nothing is written unless a whole batch validates and commits; a failed commit changes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledger.entry import Entry, create_entry, decode_entry
+from ledger.errors import LedgerError, SemanticError, StorageError
+from ledger.forks import ForkProof, decode_fork_proof, make_fork_proof
+from ledger.keys import Signer, verify_fast
+from ledger.kinds import validate_body
+from ledger.state import State
+from ledger.store import Store
+
+MAX_PENDING = 20_000
+_VERIFY_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class Rejection:
+    hash: bytes | None  # None when the bytes did not even decode
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    accepted: list[Entry] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    duplicates: int = 0
+    pending: int = 0  # entries of this batch now waiting for dependencies
+    forks: list[ForkProof] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    hashes: frozenset[bytes]  # dependencies named by pending entries and not held
+    feeds: Mapping[bytes, int]  # author -> first sequence number needed
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    seq: int
+    hash: bytes
+    timestamp: int
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Ledger:
+    """A replica of every feed this node has seen, with the derived state."""
+
+    def __init__(self, store: Store, verify_threads: int = 2) -> None:
+        self.store = store
+        self._lock = threading.RLock()
+        self._pool = ThreadPoolExecutor(verify_threads) if verify_threads > 1 else None
+        self._listeners: list[Callable[[list[Entry]], None]] = []
+        self._fork_listeners: list[Callable[[ForkProof], None]] = []
+        self._replay()
+
+    @classmethod
+    def open(cls, path: Path | str, verify_threads: int = 2) -> Ledger:
+        return cls(Store(path), verify_threads)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- state rebuilt from the store ------------------------------------------------------------
+    def _replay(self) -> None:
+        """Rebuild every in-memory structure from the stored entries and fork proofs.
+
+        Entries waiting for dependencies are kept: they were never stored.
+        """
+        waiting = list(getattr(self, "_pending", {}).values())
+        self.state = State()
+        self._index: dict[bytes, tuple[bytes, int]] = {}  # hash -> (author, seq)
+        self._pos: dict[tuple[bytes, int], bytes] = {}  # (author, seq) -> hash
+        self._heads: dict[bytes, _Head] = {}
+        self._tainted: set[bytes] = set()
+        self._pending: OrderedDict[bytes, Entry] = OrderedDict()
+        self._wait_hash: dict[bytes, set[bytes]] = {}
+        self._wait_pos: dict[tuple[bytes, int], set[bytes]] = {}
+        self._forks: dict[tuple[bytes, int], ForkProof] = {}
+        self._quarantine: dict[bytes, int] = {}  # author -> first quarantined seq
+        for data in self.store.fork_proofs():
+            proof = decode_fork_proof(data)
+            self._note_fork(proof)
+        for wire in self.store.iter_wires():
+            entry = decode_entry(wire)  # stored entries were verified when they arrived
+            self._register(entry, self._effect(entry, replaying=True))
+        for entry in waiting:
+            if entry.hash not in self._index:
+                self._wait(entry, [d for d in entry.deps if d not in self._index],
+                           position=entry.seq > 1 and self.head_seq(entry.author) < entry.seq - 1)
+
+    def _note_fork(self, proof: ForkProof) -> None:
+        self._forks[(proof.author, proof.seq)] = proof
+        first = self._quarantine.get(proof.author)
+        if first is None or proof.seq < first:
+            self._quarantine[proof.author] = proof.seq
+
+    def _effect(self, entry: Entry, replaying: bool = False) -> bool:
+        """Apply ``entry`` to the state if it is effective; returns False if it is tainted.
+
+        An entry is tainted (kept, but without effect) when its feed is quarantined at its seq or
+        its predecessor or a dependency is tainted: everything an entry relies on is in its feed
+        prefix or its dependencies, so taint follows exactly what a quarantine voids.
+        Raises SemanticError for an entry that breaks the rules.
+        """
+        q = self._quarantine.get(entry.author)
+        if q is not None and entry.seq >= q:
+            return False
+        if entry.prev is not None and entry.prev in self._tainted:
+            return False
+        if any(d in self._tainted for d in entry.deps):
+            return False
+        dep_seq = {d: self._index[d] for d in entry.deps}
+        try:
+            self.state.check_and_apply(entry, dep_seq)
+        except SemanticError:
+            if replaying:  # stored entries passed these rules once; never lose one on reload
+                return False
+            raise
+        return True
+
+    def _register(self, entry: Entry, effective: bool) -> None:
+        self._index[entry.hash] = (entry.author, entry.seq)
+        self._pos[(entry.author, entry.seq)] = entry.hash
+        self._heads[entry.author] = _Head(entry.seq, entry.hash, entry.timestamp)
+        if not effective:
+            self._tainted.add(entry.hash)
+
+    # -- ingest ----------------------------------------------------------------------------------
+    def add_listener(self, fn: Callable[[list[Entry]], None]) -> None:
+        """Call ``fn(entries)`` after each commit that accepted entries."""
+        self._listeners.append(fn)
+
+    def add_fork_listener(self, fn: Callable[[ForkProof], None]) -> None:
+        self._fork_listeners.append(fn)
+
+    def _verify_all(self, entries: Sequence[Entry]) -> list[bool]:
+        def check(batch: Sequence[Entry]) -> list[bool]:
+            return [verify_fast(e.author, e.signed_bytes, e.signature) for e in batch]
+
+        if self._pool is None or len(entries) < 2 * _VERIFY_CHUNK:
+            return check(entries)
+        # libsodium releases the GIL, so signature batches run in parallel on other cores.
+        chunks = [entries[i:i + _VERIFY_CHUNK] for i in range(0, len(entries), _VERIFY_CHUNK)]
+        return [ok for part in self._pool.map(check, chunks) for ok in part]
+
+    def ingest(self, wires: Iterable[bytes]) -> IngestReport:
+        """Validate and store a batch of entries from anywhere. Never raises for bad input."""
+        report = IngestReport()
+        decoded: list[Entry] = []
+        seen: set[bytes] = set()
+        for wire in wires:
+            try:
+                entry = decode_entry(wire)
+                validate_body(entry.kind, entry.body)
+            except LedgerError as err:
+                report.rejected.append(Rejection(None, str(err)))
+                continue
+            except Exception as err:  # defence in depth: garbage never escapes as a crash
+                report.rejected.append(Rejection(None, f"undecodable entry: {err}"))
+                continue
+            if entry.hash in seen:
+                report.duplicates += 1
+                continue
+            seen.add(entry.hash)
+            decoded.append(entry)
+        with self._lock:
+            fresh = []
+            for entry in decoded:
+                held = self._pending.get(entry.hash)
+                if held is None and entry.hash in self._index:
+                    held_wire = self.store.wire(entry.hash)
+                elif held is not None:
+                    held_wire = held.wire
+                else:
+                    fresh.append(entry)
+                    continue
+                if held_wire == entry.wire or verify_fast(entry.author, entry.signed_bytes,
+                                                          entry.signature):
+                    report.duplicates += 1  # a replay (or a re-signing) changes nothing
+                else:
+                    report.rejected.append(Rejection(entry.hash, "signature does not verify"))
+            verified = []
+            for entry, ok in zip(fresh, self._verify_all(fresh), strict=True):
+                if ok:
+                    verified.append(entry)
+                else:
+                    report.rejected.append(Rejection(entry.hash, "signature does not verify"))
+            self._process(verified, report)
+        return report
+
+    def _process(self, entries: Sequence[Entry], report: IngestReport) -> None:
+        accepted: list[Entry] = []
+        new_proofs: list[ForkProof] = []
+        work = deque(entries)
+        batch_wires: dict[bytes, Entry] = {}
+        pending_before = len(self._pending)
+        try:
+            while work:
+                entry = work.popleft()
+                self._pending.pop(entry.hash, None)
+                outcome = self._admit(entry, report, new_proofs)
+                if outcome != "accepted":
+                    continue
+                accepted.append(entry)
+                batch_wires[entry.hash] = entry
+                for key in (entry.hash,):
+                    for waiter in self._wait_hash.pop(key, ()):
+                        if waiter in self._pending:
+                            work.append(self._pending[waiter])
+                for waiter in self._wait_pos.pop((entry.author, entry.seq), ()):
+                    if waiter in self._pending:
+                        work.append(self._pending[waiter])
+            self.store.append([(e.hash, e.author, e.seq, e.kind, e.wire) for e in accepted],
+                              [(p.author, p.seq, p.encoded) for p in new_proofs])
+        except StorageError:
+            self._replay()  # the in-memory state ran ahead of a commit that failed
+            raise
+        report.accepted.extend(accepted)
+        report.pending = max(0, len(self._pending) - pending_before)
+        report.forks.extend(new_proofs)
+        if new_proofs:
+            self._replay()  # quarantine voids effects already applied; rebuild deterministically
+            for proof in new_proofs:
+                for fn in self._fork_listeners:
+                    fn(proof)
+        if accepted:
+            for fn in self._listeners:
+                fn(accepted)
+
+    def _admit(self, entry: Entry, report: IngestReport, proofs: list[ForkProof]) -> str:
+        """Run levels 4–6 for one signature-checked entry: accepted, pending or rejected."""
+        if entry.hash in self._index:
+            report.duplicates += 1
+            return "duplicate"
+        held = self._pos.get((entry.author, entry.seq))
+        if held is not None:
+            other = decode_entry(self._wire_of(held))
+            proof = make_fork_proof(other, entry)
+            if (entry.author, entry.seq) not in self._forks:
+                self._note_fork(proof)
+                proofs.append(proof)
+            report.rejected.append(Rejection(entry.hash, f"equivocation: {entry.author.hex()[:12]} "
+                                                         f"signed two entries at seq {entry.seq}"))
+            return "rejected"
+        q = self._quarantine.get(entry.author)
+        if q is not None and entry.seq >= q:
+            report.rejected.append(Rejection(entry.hash, "feed quarantined after equivocation"))
+            return "rejected"
+        missing_prev = False
+        if entry.seq > 1:
+            head = self._heads.get(entry.author)
+            if head is None or head.seq < entry.seq - 1:
+                missing_prev = True
+            elif entry.prev != self._pos[(entry.author, entry.seq - 1)]:
+                # Another entry at seq - 1 exists: wait for it by hash; it will prove the fork.
+                self._wait(entry, hashes=[entry.prev] if entry.prev else [])
+                return "pending"
+            elif entry.timestamp < head.timestamp:
+                report.rejected.append(Rejection(entry.hash, "timestamp goes backwards in feed"))
+                return "rejected"
+        missing = [d for d in entry.deps if d not in self._index]
+        if entry.hash in entry.deps:
+            report.rejected.append(Rejection(entry.hash, "an entry cannot depend on itself"))
+            return "rejected"
+        if missing_prev or missing:
+            self._wait(entry, hashes=missing, position=missing_prev)
+            return "pending"
+        try:
+            effective = self._effect(entry)
+        except SemanticError as err:
+            report.rejected.append(Rejection(entry.hash, str(err)))
+            return "rejected"
+        self._register(entry, effective)
+        return "accepted"
+
+    def _wait(self, entry: Entry, hashes: Sequence[bytes], position: bool = False) -> None:
+        if entry.hash in self._pending:
+            return
+        while len(self._pending) >= MAX_PENDING:  # bounded: the oldest waiter is dropped
+            self._pending.popitem(last=False)
+        self._pending[entry.hash] = entry
+        for h in hashes:
+            self._wait_hash.setdefault(h, set()).add(entry.hash)
+        if position:
+            self._wait_pos.setdefault((entry.author, entry.seq - 1), set()).add(entry.hash)
+
+    def _wire_of(self, entry_hash: bytes) -> bytes:
+        wire = self.store.wire(entry_hash)
+        if wire is None:
+            raise LedgerError("entry indexed but not stored")
+        return wire
+
+    # -- local authoring -------------------------------------------------------------------------
+    def append(self, signer: Signer, kind: str, body: Mapping[str, Any],
+               deps: Iterable[bytes] = (), timestamp: int | None = None) -> Entry:
+        """Sign and durably add a new entry to ``signer``'s own feed. Raises LedgerError."""
+        with self._lock:
+            author = signer.public_key
+            if author in self._quarantine:
+                raise LedgerError("this feed is quarantined after equivocation")
+            head = self._heads.get(author)
+            seq = 1 if head is None else head.seq + 1
+            ts = max(timestamp if timestamp is not None else now_ms(),
+                     head.timestamp if head else 0)
+            validate_body(kind, body)
+            entry = create_entry(signer, seq, head.hash if head else None, ts, kind, body,
+                                 tuple(deps))
+            report = IngestReport()
+            self._process([entry], report)
+            if report.rejected:
+                raise SemanticError(report.rejected[0].reason)
+            if not report.accepted:
+                missing = [d.hex()[:12] for d in entry.deps if d not in self._index]
+                self._pending.pop(entry.hash, None)
+                raise LedgerError(f"dependencies not held: {', '.join(missing)}")
+            return entry
+
+    # -- queries ---------------------------------------------------------------------------------
+    def state_hash(self) -> bytes:
+        with self._lock:
+            return self.state.state_hash()
+
+    def frontier(self) -> dict[bytes, tuple[int, bytes]]:
+        """For every author held: the highest contiguous seq and that entry's hash."""
+        with self._lock:
+            return {a: (h.seq, h.hash) for a, h in self._heads.items()}
+
+    def head_seq(self, author: bytes) -> int:
+        head = self._heads.get(author)
+        return 0 if head is None else head.seq
+
+    def feed_range(self, author: bytes, first_seq: int, limit: int) -> list[bytes]:
+        with self._lock:
+            return self.store.feed_range(author, first_seq, limit)
+
+    def get_wire(self, entry_hash: bytes) -> bytes | None:
+        with self._lock:
+            return self.store.wire(entry_hash)
+
+    def has(self, entry_hash: bytes) -> bool:
+        return entry_hash in self._index
+
+    def is_effective(self, entry_hash: bytes) -> bool:
+        return entry_hash in self._index and entry_hash not in self._tainted
+
+    def entry(self, entry_hash: bytes) -> Entry | None:
+        wire = self.get_wire(entry_hash)
+        return None if wire is None else decode_entry(wire)
+
+    def feed(self, author: bytes) -> list[Entry]:
+        return [decode_entry(w) for w in self.feed_range(author, 1, 1 << 62)]
+
+    def wanted(self) -> Wanted:
+        """What pending entries wait for, so the swarm can ask peers for it."""
+        with self._lock:
+            hashes = frozenset(h for h, waiters in self._wait_hash.items()
+                               if waiters and h not in self._index)
+            feeds: dict[bytes, int] = {}
+            for (author, seq), waiters in self._wait_pos.items():
+                if waiters:
+                    need = self.head_seq(author) + 1
+                    if need <= seq:
+                        feeds[author] = min(feeds.get(author, need), need)
+            return Wanted(hashes, feeds)
+
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    def count(self) -> int:
+        return len(self._index)
+
+    def fork_proofs(self) -> list[ForkProof]:
+        with self._lock:
+            return list(self._forks.values())
+
+    def quarantined(self) -> dict[bytes, int]:
+        return dict(self._quarantine)
+
+    def ingest_fork_proof(self, data: bytes) -> ForkProof | None:
+        """Verify and store a fork proof from a peer. Returns it if it was new."""
+        proof = decode_fork_proof(data)
+        with self._lock:
+            if (proof.author, proof.seq) in self._forks:
+                return None
+            self.store.append([], [(proof.author, proof.seq, proof.encoded)])
+            self._replay()
+        for fn in self._fork_listeners:
+            fn(proof)
+        return proof

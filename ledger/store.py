@@ -1,0 +1,113 @@
+"""The durable, append-only SQLite store of entries and fork proofs.
+
+The store knows nothing of validation: the Ledger decides what goes in. Entries and fork proofs
+can never be updated or deleted (triggers refuse it). Writes happen in one transaction per batch
+with ``synchronous=FULL`` in WAL mode, so an acknowledged batch survives a crash or power loss.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ledger.errors import StorageError
+from ledger.migrations import Migration, migrate
+
+MIGRATIONS = [
+    Migration("0001_entries", """
+        CREATE TABLE entries (
+            rowid INTEGER PRIMARY KEY,
+            hash BLOB NOT NULL UNIQUE,
+            author BLOB NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            wire BLOB NOT NULL
+        );
+        CREATE UNIQUE INDEX entries_feed ON entries (author, seq);
+        CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+            BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+        CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+            BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END
+    """),
+    Migration("0002_fork_proofs", """
+        CREATE TABLE fork_proofs (
+            author BLOB NOT NULL,
+            seq INTEGER NOT NULL,
+            proof BLOB NOT NULL,
+            PRIMARY KEY (author, seq)
+        );
+        CREATE TRIGGER fork_proofs_no_update BEFORE UPDATE ON fork_proofs
+            BEGIN SELECT RAISE(ABORT, 'fork proofs are append-only'); END;
+        CREATE TRIGGER fork_proofs_no_delete BEFORE DELETE ON fork_proofs
+            BEGIN SELECT RAISE(ABORT, 'fork proofs are append-only'); END
+    """),
+]
+
+
+class Store:
+    """Entries (with their arrival order as rowid) and fork proofs in one SQLite file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit, so a batch is exactly one transaction.
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        migrate(self.conn, MIGRATIONS)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def append(self, rows: Sequence[tuple[bytes, bytes, int, str, bytes]],
+               proofs: Sequence[tuple[bytes, int, bytes]] = ()) -> None:
+        """Durably add entries ``(hash, author, seq, kind, wire)`` and fork proofs, all or none."""
+        if not rows and not proofs:
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.executemany(
+                    "INSERT INTO entries (hash, author, seq, kind, wire) VALUES (?, ?, ?, ?, ?)",
+                    rows)
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO fork_proofs (author, seq, proof) VALUES (?, ?, ?)",
+                    proofs)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"could not write the ledger ({exc}); nothing was changed") from exc
+
+    def iter_wires(self) -> Iterator[bytes]:
+        """Every stored entry in arrival order, which respects dependencies and feed order."""
+        for (wire,) in self.conn.execute("SELECT wire FROM entries ORDER BY rowid"):
+            yield wire
+
+    def wire(self, entry_hash: bytes) -> bytes | None:
+        row = self.conn.execute("SELECT wire FROM entries WHERE hash = ?", (entry_hash,)).fetchone()
+        return None if row is None else row[0]
+
+    def wire_at(self, author: bytes, seq: int) -> bytes | None:
+        row = self.conn.execute("SELECT wire FROM entries WHERE author = ? AND seq = ?",
+                                (author, seq)).fetchone()
+        return None if row is None else row[0]
+
+    def feed_range(self, author: bytes, first_seq: int, limit: int) -> list[bytes]:
+        rows = self.conn.execute(
+            "SELECT wire FROM entries WHERE author = ? AND seq >= ? ORDER BY seq LIMIT ?",
+            (author, first_seq, limit))
+        return [r[0] for r in rows]
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    def fork_proofs(self) -> list[bytes]:
+        return [r[0] for r in self.conn.execute("SELECT proof FROM fork_proofs ORDER BY rowid")]
+
+    def integrity_check(self) -> str:
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
