@@ -1,0 +1,188 @@
+"""The library database: one SQLite file per profile (WAL), schema by named migrations.
+
+Connections are opened in autocommit mode (``isolation_level=None``) and every write goes through
+:func:`transaction`, so a transaction's extent is visible in the code rather than implied by the
+sqlite3 module.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from player.migrations import Migrations, run_script
+
+migrations = Migrations("library")
+
+# bm25 weights, in FTS column order (title, artist, album, genre, tags): a hit in the title or
+# artist matters more than one in a genre or a free-form tag.
+FTS_COLUMNS = ("title", "artist", "album", "genre", "tags")
+FTS_WEIGHTS = (10.0, 8.0, 4.0, 2.0, 2.0)
+_FTS_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3'"
+
+
+@migrations
+def m0001_tracks(conn: sqlite3.Connection) -> None:
+    run_script(conn,
+        f"""
+        CREATE TABLE tracks (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL CHECK (source IN ('file', 'purchase')),
+            path TEXT UNIQUE,              -- local file; NULL for a purchased track
+            content_id BLOB UNIQUE,        -- purchased track's content ID; NULL for a file
+            size INTEGER NOT NULL DEFAULT 0,
+            mtime_ns INTEGER NOT NULL DEFAULT 0,
+            file_hash BLOB,                -- BLAKE2b-256 of the whole file
+            format TEXT NOT NULL DEFAULT '',
+            mime TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            artist TEXT NOT NULL DEFAULT '',
+            album TEXT NOT NULL DEFAULT '',
+            album_artist TEXT NOT NULL DEFAULT '',
+            genre TEXT NOT NULL DEFAULT '',
+            tags TEXT NOT NULL DEFAULT '',  -- free-form keywords, space separated
+            track_no INTEGER,
+            disc_no INTEGER,
+            year INTEGER,
+            duration_ms INTEGER NOT NULL DEFAULT 0,
+            sample_rate INTEGER NOT NULL DEFAULT 0,
+            channels INTEGER NOT NULL DEFAULT 0,
+            bitrate INTEGER NOT NULL DEFAULT 0,
+            artwork_hash BLOB REFERENCES artwork (hash),
+            offline INTEGER NOT NULL DEFAULT 0,
+            missing INTEGER NOT NULL DEFAULT 0,
+            added_ms INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL
+        );
+        CREATE INDEX tracks_file_hash ON tracks (file_hash);
+        CREATE INDEX tracks_album ON tracks (album_artist, album, disc_no, track_no);
+        CREATE TABLE artwork (hash BLOB PRIMARY KEY, mime TEXT NOT NULL, data BLOB NOT NULL);
+        CREATE TABLE import_problems (
+            path TEXT PRIMARY KEY, reason TEXT NOT NULL, seen_ms INTEGER NOT NULL
+        );
+
+        CREATE VIRTUAL TABLE library_fts USING fts5 (
+            {", ".join(FTS_COLUMNS)}, content = 'tracks', content_rowid = 'id', {_FTS_OPTIONS}
+        );
+        CREATE TRIGGER tracks_fts_insert AFTER INSERT ON tracks BEGIN
+            INSERT INTO library_fts (rowid, title, artist, album, genre, tags)
+            VALUES (new.id, new.title, new.artist, new.album, new.genre, new.tags);
+        END;
+        CREATE TRIGGER tracks_fts_delete AFTER DELETE ON tracks BEGIN
+            INSERT INTO library_fts (library_fts, rowid, title, artist, album, genre, tags)
+            VALUES ('delete', old.id, old.title, old.artist, old.album, old.genre, old.tags);
+        END;
+        CREATE TRIGGER tracks_fts_update AFTER UPDATE OF title, artist, album, genre, tags
+        ON tracks BEGIN
+            INSERT INTO library_fts (library_fts, rowid, title, artist, album, genre, tags)
+            VALUES ('delete', old.id, old.title, old.artist, old.album, old.genre, old.tags);
+            INSERT INTO library_fts (rowid, title, artist, album, genre, tags)
+            VALUES (new.id, new.title, new.artist, new.album, new.genre, new.tags);
+        END;
+        """
+    )
+
+
+@migrations
+def m0002_playlists(conn: sqlite3.Connection) -> None:
+    run_script(conn,
+        """
+        CREATE TABLE playlists (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            created_ms INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL
+        );
+        CREATE TABLE playlist_items (
+            playlist_id INTEGER NOT NULL REFERENCES playlists (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            track_id INTEGER NOT NULL REFERENCES tracks (id) ON DELETE CASCADE,
+            PRIMARY KEY (playlist_id, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX playlist_items_track ON playlist_items (track_id);
+        """
+    )
+
+
+@migrations
+def m0003_catalog(conn: sqlite3.Connection) -> None:
+    run_script(conn,
+        f"""
+        CREATE TABLE catalog_releases (
+            listing_id BLOB PRIMARY KEY,
+            artist_key BLOB NOT NULL,
+            artist_name TEXT NOT NULL,
+            title TEXT NOT NULL,
+            genre TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            timestamp_ms INTEGER NOT NULL
+        );
+        CREATE TABLE catalog_tracks (
+            id INTEGER PRIMARY KEY,
+            listing_id BLOB NOT NULL REFERENCES catalog_releases (listing_id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            content_id BLOB NOT NULL,
+            preview_id BLOB,
+            duration_ms INTEGER NOT NULL,
+            -- Denormalised from the release so the FTS triggers see a whole row.
+            artist_name TEXT NOT NULL,
+            album TEXT NOT NULL,
+            genre TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            UNIQUE (listing_id, position)
+        );
+        CREATE INDEX catalog_tracks_content ON catalog_tracks (content_id);
+        CREATE VIRTUAL TABLE catalog_fts USING fts5 (
+            {", ".join(FTS_COLUMNS)}, content = 'catalog_tracks', content_rowid = 'id',
+            {_FTS_OPTIONS}
+        );
+        CREATE TRIGGER catalog_fts_insert AFTER INSERT ON catalog_tracks BEGIN
+            INSERT INTO catalog_fts (rowid, title, artist, album, genre, tags)
+            VALUES (new.id, new.title, new.artist_name, new.album, new.genre, new.tags);
+        END;
+        CREATE TRIGGER catalog_fts_delete AFTER DELETE ON catalog_tracks BEGIN
+            INSERT INTO catalog_fts (catalog_fts, rowid, title, artist, album, genre, tags)
+            VALUES ('delete', old.id, old.title, old.artist_name, old.album, old.genre, old.tags);
+        END;
+        """
+    )
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Open (creating and migrating if needed) the library database at ``path``."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # check_same_thread=False: callers hand work to worker threads; the Library object
+    # serialises access with its own lock.
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL is durable across app crashes
+    conn.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(conn)
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction; nested use becomes a savepoint."""
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT nested")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO nested")
+            conn.execute("RELEASE nested")
+            raise
+        conn.execute("RELEASE nested")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,336 @@
+"""Reading tags, artwork and stream facts from local audio files, one small wrapper per family.
+
+As in MusicBrainz Picard, each tag family (ID3, Vorbis comments, MP4 atoms) has its own reader,
+and the rest of the player sees only :class:`AudioInfo`. Every way a file can be unusable ends in
+:class:`BadAudioFile` with a sentence a user can act on; nothing else escapes :func:`read_audio`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mutagen.aiff import AIFF
+from mutagen.flac import FLAC, Picture
+from mutagen.id3 import ID3
+from mutagen.mp3 import MP3
+from mutagen.mp4 import MP4, MP4Cover
+from mutagen.oggopus import OggOpus
+from mutagen.oggvorbis import OggVorbis
+from mutagen.wave import WAVE
+
+# Extension -> formats a file with that extension may legitimately contain.
+EXTENSIONS: dict[str, frozenset[str]] = {
+    ".mp3": frozenset({"mp3"}),
+    ".flac": frozenset({"flac"}),
+    ".ogg": frozenset({"ogg", "opus"}),  # Ogg is a container; Opus in .ogg is common and fine
+    ".oga": frozenset({"ogg", "opus"}),
+    ".opus": frozenset({"opus"}),
+    ".m4a": frozenset({"m4a"}),
+    ".mp4": frozenset({"m4a"}),
+    ".aac": frozenset({"m4a"}),
+    ".wav": frozenset({"wav"}),
+    ".aif": frozenset({"aiff"}),
+    ".aiff": frozenset({"aiff"}),
+    ".aifc": frozenset({"aiff"}),
+}
+AUDIO_EXTENSIONS = frozenset(EXTENSIONS)
+
+FORMAT_NAMES = {
+    "mp3": "MP3", "flac": "FLAC", "ogg": "Ogg Vorbis", "opus": "Ogg Opus",
+    "m4a": "MPEG-4 audio (AAC/ALAC)", "wav": "WAV", "aiff": "AIFF",
+}
+MIME_TYPES = {
+    "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg", "opus": "audio/ogg",
+    "m4a": "audio/mp4", "wav": "audio/wav", "aiff": "audio/aiff",
+}
+
+
+class BadAudioFile(Exception):
+    """A file that cannot be imported; ``str(err)`` says why in plain words."""
+
+
+@dataclass(frozen=True)
+class Artwork:
+    mime: str
+    data: bytes
+
+    @property
+    def hash(self) -> bytes:
+        return hashlib.blake2b(self.data, digest_size=32).digest()
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the library stores about one audio file."""
+
+    format: str  # key of FORMAT_NAMES, from the file's content (not its name)
+    duration_ms: int
+    sample_rate: int
+    channels: int
+    bitrate: int
+    title: str = ""
+    artist: str = ""
+    album: str = ""
+    album_artist: str = ""
+    genre: str = ""
+    track_no: int | None = None
+    disc_no: int | None = None
+    year: int | None = None
+    artwork: Artwork | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def mime(self) -> str:
+        return MIME_TYPES[self.format]
+
+
+def _first_int(value: Any) -> int | None:
+    """'3/12' -> 3, '2019-05-01' -> 2019, (3, 12) -> 3; anything unparsable -> None."""
+    if value is None:
+        return None
+    if isinstance(value, tuple | list):
+        value = value[0] if value else None
+        if value is None:
+            return None
+    text = str(value).strip()
+    digits = ""
+    for ch in text:
+        if ch.isdigit():
+            digits += ch
+        elif digits:
+            break
+    return int(digits) if digits else None
+
+
+def _join(values: Any) -> str:
+    if values is None:
+        return ""
+    if isinstance(values, str):
+        return values.strip()
+    return "; ".join(str(v).strip() for v in values if str(v).strip())
+
+
+# -- one reader per tag family ------------------------------------------------------------------
+
+def _id3_tags(tags: ID3 | None) -> dict[str, Any]:
+    if tags is None:
+        return {}
+
+    def text(frame_id: str) -> str:
+        frame = tags.get(frame_id)
+        return _join(frame.text) if frame is not None and hasattr(frame, "text") else ""
+
+    art = None
+    pictures = tags.getall("APIC")
+    if pictures:
+        front = next((p for p in pictures if p.type == 3), pictures[0])
+        art = Artwork(front.mime or "image/jpeg", bytes(front.data))
+    date = text("TDRC") or text("TYER")
+    return {
+        "title": text("TIT2"), "artist": text("TPE1"), "album": text("TALB"),
+        "album_artist": text("TPE2"), "genre": text("TCON"),
+        "track_no": _first_int(text("TRCK")), "disc_no": _first_int(text("TPOS")),
+        "year": _first_int(date), "artwork": art,
+    }
+
+
+def _vorbis_tags(f: FLAC | OggVorbis | OggOpus) -> dict[str, Any]:
+    tags = f.tags
+    if tags is None:
+        return {}
+
+    def text(key: str) -> str:
+        return _join(tags.get(key))
+
+    art = None
+    if isinstance(f, FLAC) and f.pictures:
+        pic = next((p for p in f.pictures if p.type == 3), f.pictures[0])
+        art = Artwork(pic.mime or "image/jpeg", bytes(pic.data))
+    elif tags.get("metadata_block_picture"):
+        try:
+            pic = Picture(base64.b64decode(tags["metadata_block_picture"][0]))
+            art = Artwork(pic.mime or "image/jpeg", bytes(pic.data))
+        except Exception:  # a broken picture block is not a reason to reject the audio
+            art = None
+    return {
+        "title": text("title"), "artist": text("artist"), "album": text("album"),
+        "album_artist": text("albumartist"), "genre": text("genre"),
+        "track_no": _first_int(text("tracknumber")), "disc_no": _first_int(text("discnumber")),
+        "year": _first_int(text("date")), "artwork": art,
+    }
+
+
+def _mp4_tags(f: MP4) -> dict[str, Any]:
+    tags = f.tags
+    if tags is None:
+        return {}
+    art = None
+    covers = tags.get("covr")
+    if covers:
+        cover = covers[0]
+        mime = "image/png" if cover.imageformat == MP4Cover.FORMAT_PNG else "image/jpeg"
+        art = Artwork(mime, bytes(cover))
+    return {
+        "title": _join(tags.get("\xa9nam")), "artist": _join(tags.get("\xa9ART")),
+        "album": _join(tags.get("\xa9alb")), "album_artist": _join(tags.get("aART")),
+        "genre": _join(tags.get("\xa9gen")),
+        "track_no": _first_int(tags.get("trkn")), "disc_no": _first_int(tags.get("disk")),
+        "year": _first_int(_join(tags.get("\xa9day"))), "artwork": art,
+    }
+
+
+# -- completeness checks: a header promises more audio than the file holds ----------------------
+
+def _check_declared_size(f: Any, size: int, audio_offset: int = 0) -> None:
+    # MP3 (with a Xing/Info header), WAV, AIFF and MP4 declare duration and bitrate in headers
+    # that precede the audio, so a file cut short still reports the full length; the byte
+    # count then falls short of what those figures imply.
+    expected = f.info.length * f.info.bitrate / 8
+    if expected > 4096 and size - audio_offset < 0.9 * expected:
+        raise BadAudioFile(
+            f"truncated: the header promises {f.info.length:.1f} s "
+            f"but only {100 * (size - audio_offset) / expected:.0f}% of the audio is present"
+        )
+
+
+def _crc16(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x8005) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+def _check_flac_end(f: FLAC, path: Path, size: int) -> None:
+    # A FLAC file ends with a complete frame whose CRC-16 covers it. Search the tail for the
+    # last frame header and check that frame's CRC: a cut file fails.
+    max_frame = f.info.max_framesize or 65536
+    tail_len = min(size, max_frame * 2 + 16)
+    with open(path, "rb") as fh:
+        fh.seek(size - tail_len)
+        tail = fh.read()
+    pos = len(tail)
+    while True:
+        pos = max(tail.rfind(b"\xff\xf8", 0, pos), tail.rfind(b"\xff\xf9", 0, pos))
+        if pos < 0:
+            raise BadAudioFile("truncated: the last FLAC frame is incomplete")
+        frame = tail[pos:]
+        if len(frame) > 4 and _crc16_fast(frame[:-2]) == int.from_bytes(frame[-2:], "big"):
+            return
+
+
+_CRC16_TABLE: list[int] = []
+
+
+def _crc16_fast(data: bytes) -> int:
+    if not _CRC16_TABLE:
+        _CRC16_TABLE.extend(_crc16(bytes([i])) for i in range(256))
+    crc = 0
+    table = _CRC16_TABLE
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFF) ^ table[(crc >> 8) ^ byte]
+    return crc
+
+
+# -- the one entry point ------------------------------------------------------------------------
+
+def _detect(f: Any) -> str:
+    if isinstance(f, MP3):
+        return "mp3"
+    if isinstance(f, FLAC):
+        return "flac"
+    if isinstance(f, OggOpus):
+        return "opus"
+    if isinstance(f, OggVorbis):
+        return "ogg"
+    if isinstance(f, MP4):
+        return "m4a"
+    if isinstance(f, WAVE):
+        return "wav"
+    if isinstance(f, AIFF):
+        return "aiff"
+    raise BadAudioFile(f"unsupported audio format ({type(f).__name__})")
+
+
+_KIND_FORMAT: dict[type, str] = {
+    MP3: "mp3", FLAC: "flac", OggOpus: "opus", OggVorbis: "ogg", MP4: "m4a", WAVE: "wav",
+    AIFF: "aiff",
+}
+
+
+def _sniff(path: Path) -> type:
+    # Choose the parser from the bytes alone. mutagen.File also scores the file name, so a
+    # FLAC file named .mp3 would be handed to the MP3 parser and rejected.
+    with open(path, "rb") as fh:
+        header = fh.read(128)
+        best = max(_KIND_FORMAT, key=lambda kind: kind.score("", fh, header))
+        if best.score("", fh, header) <= 0:
+            raise BadAudioFile("not a recognised audio format")
+    return best
+
+
+def read_audio(path: Path, size: int | None = None) -> AudioInfo:
+    """Read ``path``'s format (sniffed from content), stream facts, tags and front cover.
+
+    Raises :class:`BadAudioFile` for empty, damaged, truncated or unrecognised files.
+    """
+    path = Path(path)
+    if size is None:
+        size = path.stat().st_size
+    if size == 0:
+        raise BadAudioFile("empty file (0 bytes)")
+    kind = _sniff(path)
+    try:
+        f = kind(str(path))
+    except Exception as exc:  # mutagen raises several types, some not MutagenError, on bad input
+        raise BadAudioFile(f"damaged {FORMAT_NAMES[_KIND_FORMAT[kind]]} file: "
+                           f"{_reason(exc)}") from exc
+    if f.info is None:
+        raise BadAudioFile("not a recognised audio format")
+    fmt = _detect(f)
+    if isinstance(f, MP3) and f.info.sketchy:
+        raise BadAudioFile("no valid MP3 audio frames found")
+    if not f.info.length or f.info.length <= 0:
+        raise BadAudioFile("contains no audio (zero duration)")
+    if fmt in ("mp3", "wav", "aiff", "m4a"):
+        offset = getattr(f.info, "frame_offset", 0) if fmt == "mp3" else 0
+        _check_declared_size(f, size, offset)
+    elif fmt == "flac":
+        _check_flac_end(f, path, size)
+
+    if isinstance(f, MP3 | WAVE | AIFF):
+        tags = _id3_tags(f.tags)  # type: ignore[arg-type]
+    elif isinstance(f, MP4):
+        tags = _mp4_tags(f)
+    else:
+        tags = _vorbis_tags(f)
+
+    warnings: list[str] = []
+    allowed = EXTENSIONS.get(path.suffix.lower())
+    if allowed is not None and fmt not in allowed:
+        warnings.append(f"mislabelled: the file is {FORMAT_NAMES[fmt]} audio "
+                        f"but named {path.suffix}")
+    info = f.info
+    return AudioInfo(
+        format=fmt,
+        duration_ms=round(info.length * 1000),
+        # Opus always decodes at 48 kHz; mutagen reports no rate for it.
+        sample_rate=48000 if fmt == "opus" else int(getattr(info, "sample_rate", 0) or 0),
+        channels=int(getattr(info, "channels", 0) or 0),
+        bitrate=int(getattr(info, "bitrate", 0) or 0),
+        warnings=tuple(warnings),
+        **tags,
+    )
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    # Some mutagen errors carry only the word "error"; the class name says more.
+    if not text or text == "error":
+        return "its structure is invalid or it is cut short"
+    return text
