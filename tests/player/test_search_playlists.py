@@ -1,0 +1,135 @@
+"""FTS5 search over library and catalog; playlists; migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from player.catalog import CatalogRelease, CatalogTrack
+from player.db import connect, migrations
+from player.library import Library, LibraryError
+from player.migrations import Migrations
+from player.search import fts_query
+
+
+def _release(n: int, artist: str, title: str, genre: str, tags: tuple[str, ...],
+             tracks: list[str], ts: int = 1) -> CatalogRelease:
+    return CatalogRelease(
+        listing_id=bytes([n]) * 32, artist_key=bytes([100 + n]) * 32, artist_name=artist,
+        title=title, genre=genre, tags=tags,
+        tracks=tuple(CatalogTrack(t, bytes([n, i]) * 16, bytes([n, i, 9, 9]) * 8, 180_000)
+                     for i, t in enumerate(tracks)),
+        timestamp_ms=ts)
+
+
+def test_library_search_prefix_and_fields(library: Library, music_dir: Path) -> None:
+    library.import_folder(music_dir)
+    assert [h.title for h in library.search("nanosec").library] == ["Nanosecond"]
+    assert {h.title for h in library.search("hop").library} == {
+        "Jacquard Groove", "Bug Report", "Nanosecond"}
+    assert [h.title for h in library.search("engines babb").library] == ["Difference Waltz"]
+    assert [h.title for h in library.search("funk").library] == ["Jacquard Groove"]
+    assert library.search("zzz").library == ()
+    assert library.search("   ").library == ()
+
+
+def test_ranking_prefers_title_over_genre(library: Library) -> None:
+    library.add_purchase(b"\x01" * 32, title="Quiet", artist="X", genre="Blues")
+    library.add_purchase(b"\x02" * 32, title="Blues for Ada", artist="Y", genre="Jazz")
+    hits = library.search("blues").library
+    assert [h.title for h in hits] == ["Blues for Ada", "Quiet"]
+    assert hits[0].rank < hits[1].rank  # bm25: lower is better
+
+
+def test_search_input_is_never_fts_syntax(library: Library) -> None:
+    library.add_purchase(b"\x01" * 32, title="AND OR NOT", artist='Q"uote')
+    for text in ['"', "AND", "a:b", "-x", "NEAR(", "*", "title:AND", "q\"uote"]:
+        library.search(text)  # must not raise
+    assert fts_query("Héllo, wörld!") == '"héllo"* "wörld"*'
+    assert [h.title for h in library.search("helo").library] == []
+    library.add_purchase(b"\x02" * 32, title="Café Müller", artist="Pina")
+    assert [h.title for h in library.search("cafe mull").library] == ["Café Müller"]
+
+
+def test_catalog_sync_indexes_upserts_and_removes(library: Library) -> None:
+    a = _release(1, "Ada Lovelace Trio", "Engines", "Jazz", ("bebop", "live"),
+                 ["Morning Light", "Analytical Blues"])
+    b = _release(2, "Babbage", "Looms", "Folk", ("acoustic",), ["Punch Card Polka"])
+    result = library.sync_catalog([a, b])
+    assert (result.added, result.updated, result.removed) == (2, 0, 0)
+    hits = library.search("bebop").catalog
+    assert {h.title for h in hits} == {"Morning Light", "Analytical Blues"}
+    assert hits[0].listing_id == a.listing_id and hits[0].artist == "Ada Lovelace Trio"
+    assert library.search("polka").catalog[0].preview_id == b.tracks[0].preview_id
+    assert library.search("polka", scopes=("library",)).catalog == ()
+
+    a2 = _release(1, "Ada Lovelace Trio", "Engines (Deluxe)", "Jazz", ("bebop",),
+                  ["Morning Light"], ts=2)
+    result = library.sync_catalog([a2])
+    assert (result.added, result.updated, result.removed) == (0, 1, 1)
+    assert library.search("polka").catalog == ()
+    assert library.search("analytical").catalog == ()
+    assert [h.album for h in library.search("deluxe").catalog] == ["Engines (Deluxe)"]
+    assert library.sync_catalog([a2]).unchanged == 1
+    assert library.remove_catalog([a2.listing_id]) == 1
+    assert library.search("morning").catalog == ()
+    # the FTS index must agree with its content table after all that churn
+    library.connection.execute("INSERT INTO catalog_fts(catalog_fts) VALUES ('integrity-check')")
+
+
+def test_playlists_create_add_move_rename_delete(library: Library) -> None:
+    ids = [library.add_purchase(bytes([i]) * 32, title=f"T{i}", artist="A").id
+           for i in range(1, 5)]
+    pl = library.create_playlist("Road trip", ids[:3])
+    assert pl.track_ids == tuple(ids[:3])
+    assert library.add_to_playlist("road trip", [ids[3]], position=0).track_ids == (
+        ids[3], ids[0], ids[1], ids[2])
+    assert library.move_in_playlist("Road trip", 0, 3).track_ids == tuple(ids)
+    assert library.remove_from_playlist("Road trip", 1).track_ids == (ids[0], ids[2], ids[3])
+    assert library.rename_playlist("Road trip", "Night drive").name == "Night drive"
+    with pytest.raises(LibraryError):
+        library.playlist("Road trip")
+    library.create_playlist("Other")
+    with pytest.raises(LibraryError, match="already exists"):
+        library.rename_playlist("Other", "NIGHT DRIVE")
+    with pytest.raises(LibraryError, match="already exists"):
+        library.create_playlist("night drive")
+    with pytest.raises(LibraryError):
+        library.move_in_playlist("Night drive", 0, 7)
+    with pytest.raises(LibraryError):
+        library.add_to_playlist("Night drive", [12345])
+    library.remove_track(ids[2])
+    assert library.playlist("Night drive").track_ids == (ids[0], ids[3])
+    library.delete_playlist("Night drive")
+    assert [p.name for p in library.playlists()] == ["Other"]
+
+
+def test_migrations_are_named_once_and_transactional(tmp_path: Path) -> None:
+    path = tmp_path / "lib.sqlite"
+    conn = connect(path)
+    assert [r[0] for r in conn.execute("SELECT name FROM _migrations")] == migrations.names
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    assert migrations.apply(connect(path)) == []  # reopening applies nothing
+
+    steps = Migrations("demo")
+
+    @steps
+    def m1_table(c: sqlite3.Connection) -> None:
+        c.execute("CREATE TABLE t (x)")
+
+    @steps
+    def m2_breaks(c: sqlite3.Connection) -> None:
+        c.execute("CREATE TABLE u (x)")
+        raise RuntimeError("half-way")
+
+    conn = sqlite3.connect(tmp_path / "demo.sqlite", isolation_level=None)
+    with pytest.raises(RuntimeError):
+        steps.apply(conn)
+    assert steps.applied(conn) == ["m1_table"]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "t" in tables and "u" not in tables  # the failed step left nothing behind
+    with pytest.raises(ValueError):
+        steps(m1_table)
