@@ -75,3 +75,27 @@ def seal_to(public_key: bytes, data: bytes) -> bytes:
     curve = VerifyKey(public_key).to_curve25519_public_key()
     return SealedBox(PublicKey(bytes(curve))).encrypt(data)
 
+
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def _base58(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = _B58[r] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+def peer_id(public_key: bytes) -> str:
+    """The libp2p peer ID of an ed25519 key, so a peer's ID names the feed it signs.
+
+    libp2p encodes the key as protobuf ``PublicKey{Type: Ed25519 (1), Data: key}`` and, being at
+    most 42 bytes, wraps it in an identity multihash (code 0x00, length 36), then base58btc.
+    """
+    if len(public_key) != PUBLIC_KEY_SIZE:
+        raise ValueError("an ed25519 public key is 32 bytes")
+    protobuf = b"\x08\x01\x12\x20" + public_key
+    return _base58(b"\x00" + bytes([len(protobuf)]) + protobuf)

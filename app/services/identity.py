@@ -1,0 +1,182 @@
+"""Identity: one ed25519 seed per profile, encrypted at rest, exportable as a recovery phrase.
+
+The seed file (``identity.json``) holds the seed sealed with XSalsa20-Poly1305 (secretbox) under a
+key derived from the passphrase with argon2id. The recovery phrase is the BIP-39 English encoding
+of the 32-byte seed (24 words with a checksum), so a mistyped word is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnemonic import Mnemonic
+from nacl import pwhash, secret, utils
+from nacl.exceptions import CryptoError
+
+from app.profile import Profile
+from app.services.errors import UserError
+from ledger.keys import Signer, peer_id
+
+PASSPHRASE_ENV = "COOPTRACKS_PASSPHRASE"
+FILE_VERSION = 1
+MIN_PASSPHRASE = 8
+# libsodium's "interactive" limits: about a tenth of a second and 64 MiB on a desktop.
+OPSLIMIT = pwhash.argon2id.OPSLIMIT_INTERACTIVE
+MEMLIMIT = pwhash.argon2id.MEMLIMIT_INTERACTIVE
+
+_WORDS = Mnemonic("english")
+
+
+@dataclass(frozen=True)
+class IdentityInfo:
+    """What may be shown about an identity without unlocking it."""
+
+    public_key: bytes
+    peer_id: str
+    name: str
+    created_ms: int
+
+    @property
+    def public_key_hex(self) -> str:
+        return self.public_key.hex()
+
+
+def _derive(passphrase: str, salt: bytes, ops: int, mem: int) -> bytes:
+    return pwhash.argon2id.kdf(secret.SecretBox.KEY_SIZE, passphrase.encode("utf-8"), salt,
+                               opslimit=ops, memlimit=mem)
+
+
+def seed_to_phrase(seed: bytes) -> str:
+    return str(_WORDS.to_mnemonic(seed))
+
+
+def phrase_to_seed(phrase: str) -> bytes:
+    """Parse a recovery phrase, with a message naming what is wrong if it is not valid."""
+    words = phrase.lower().split()
+    if len(words) != 24:
+        raise UserError(f"a recovery phrase has 24 words; this one has {len(words)}")
+    unknown = [w for w in words if w not in _WORDS.wordlist]
+    if unknown:
+        raise UserError(f"not a recovery-phrase word: {', '.join(unknown[:3])}",
+                        hint="check the spelling")
+    if not _WORDS.check(" ".join(words)):
+        raise UserError("the recovery phrase's checksum does not match",
+                        hint="a word is wrong or two are swapped")
+    return bytes(_WORDS.to_entropy(words))
+
+
+def read_passphrase_source(passphrase_file: Path | None) -> str | None:
+    """The passphrase from ``--passphrase-file`` or ``$COOPTRACKS_PASSPHRASE``, if given."""
+    if passphrase_file is not None:
+        try:
+            return passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise UserError(f"cannot read the passphrase file: {exc.strerror}") from exc
+    return os.environ.get(PASSPHRASE_ENV)
+
+
+class IdentityService:
+    """Creates, unlocks, exports and restores the identity of one profile."""
+
+    def __init__(self, profile: Profile, opslimit: int = OPSLIMIT, memlimit: int = MEMLIMIT):
+        self.profile = profile
+        self._ops = opslimit
+        self._mem = memlimit
+
+    def exists(self) -> bool:
+        return self.profile.identity_file.exists()
+
+    def info(self) -> IdentityInfo:
+        doc = self._load()
+        pk = bytes.fromhex(doc["public_key"])
+        return IdentityInfo(pk, peer_id(pk), doc.get("name", ""), int(doc.get("created_ms", 0)))
+
+    def create(self, passphrase: str, name: str = "") -> IdentityInfo:
+        """Make a new random identity. Refuses to overwrite an existing one."""
+        return self._save(Signer.generate().seed, passphrase, name)
+
+    def restore(self, phrase: str, passphrase: str, name: str = "",
+                overwrite: bool = False) -> IdentityInfo:
+        """Recreate the identity from its recovery phrase (the seed is the whole identity)."""
+        seed = phrase_to_seed(phrase)
+        if self.exists() and not overwrite:
+            current = self.info()
+            if current.public_key == Signer.from_seed(seed).public_key:
+                return current
+            raise UserError("this profile already holds a different identity",
+                            hint="use another --profile")
+        return self._save(seed, passphrase, name, overwrite=overwrite)
+
+    def unlock(self, passphrase: str | None) -> Signer:
+        """Decrypt the seed. A wrong passphrase gets a clear error and changes nothing."""
+        if passphrase is None:
+            raise UserError("a passphrase is needed to unlock this identity",
+                            hint=f"set {PASSPHRASE_ENV} or pass --passphrase-file")
+        doc = self._load()
+        kdf = doc["kdf"]
+        key = _derive(passphrase, bytes.fromhex(kdf["salt"]), int(kdf["opslimit"]),
+                      int(kdf["memlimit"]))
+        try:
+            seed = secret.SecretBox(key).decrypt(bytes.fromhex(doc["sealed_seed"]))
+        except CryptoError as exc:
+            raise UserError("wrong passphrase") from exc
+        signer = Signer.from_seed(seed)
+        if signer.public_key.hex() != doc["public_key"]:
+            raise UserError("the identity file is damaged (the key does not match)")
+        return signer
+
+    def export_phrase(self, passphrase: str | None) -> str:
+        return seed_to_phrase(self.unlock(passphrase).seed)
+
+    def change_passphrase(self, old: str | None, new: str) -> None:
+        signer = self.unlock(old)
+        self._save(signer.seed, new, self.info().name, overwrite=True)
+
+    # -- file ------------------------------------------------------------------------------------
+    def _load(self) -> dict[str, object] | dict:
+        path = self.profile.identity_file
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise UserError(f"no identity in {self.profile.root}",
+                            hint="run `cooptracks identity new` or `identity restore`") from exc
+        except (OSError, ValueError) as exc:
+            raise UserError(f"the identity file {path} is unreadable: {exc}") from exc
+        if not isinstance(doc, dict) or doc.get("version") != FILE_VERSION:
+            raise UserError(f"the identity file {path} has an unknown format")
+        return doc
+
+    def _save(self, seed: bytes, passphrase: str, name: str,
+              overwrite: bool = False) -> IdentityInfo:
+        if len(passphrase) < MIN_PASSPHRASE:
+            raise UserError(f"choose a passphrase of at least {MIN_PASSPHRASE} characters")
+        if self.exists() and not overwrite:
+            raise UserError(f"an identity already exists in {self.profile.root}")
+        self.profile.ensure()
+        salt = utils.random(pwhash.argon2id.SALTBYTES)
+        sealed = secret.SecretBox(_derive(passphrase, salt, self._ops, self._mem)).encrypt(seed)
+        signer = Signer.from_seed(seed)
+        import time
+
+        doc = {
+            "version": FILE_VERSION,
+            "public_key": signer.public_key.hex(),
+            "peer_id": peer_id(signer.public_key),
+            "name": name,
+            "created_ms": int(time.time() * 1000),
+            "kdf": {"alg": "argon2id13", "salt": salt.hex(), "opslimit": self._ops,
+                    "memlimit": self._mem},
+            "sealed_seed": bytes(sealed).hex(),
+        }
+        path = self.profile.identity_file
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return self.info()

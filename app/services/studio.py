@@ -1,0 +1,226 @@
+"""Artist studio: publish releases from local files, see sales, delegate a sales agent."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.services.core import Core
+from app.services.errors import UserError
+from app.services.money import format_amount, parse_amount
+from ledger.content import new_track_key, pack
+from ledger.keys import seal_to
+from ledger.state import Listing, Purchase, compute_payouts
+from player.formats import BadAudioFile, read_audio
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]  # done, total, what
+
+
+@dataclass(frozen=True)
+class ShareSpec:
+    """A collaborator's share in basis points (10,000 = everything)."""
+
+    to: bytes
+    bps: int
+
+
+@dataclass(frozen=True)
+class ReleaseDraft:
+    """What the publish wizard collects; ``files`` are local audio files in track order."""
+
+    files: tuple[Path, ...]
+    title: str
+    artist_name: str
+    price: str  # decimal text in the asset's unit; the minimum when ``name_your_price``
+    asset: bytes
+    name_your_price: bool = False
+    track_price: str | None = None  # sell tracks one by one at this price
+    genre: str = ""
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    track_titles: tuple[str, ...] = ()  # overrides of the files' own titles
+    split: tuple[ShareSpec, ...] = ()  # empty: everything to the artist
+    remainder: bytes | None = None
+    preview_seconds: float = 30.0
+    artwork: Path | None = None
+    supersedes: bytes | None = None
+
+
+@dataclass(frozen=True)
+class SaleLine:
+    purchase: bytes
+    listing: Listing
+    buyer: bytes
+    amount: int
+    my_share: int
+    asset: bytes
+    timestamp: int
+    fulfilled: bool
+
+
+@dataclass
+class PublishResult:
+    listing: Listing
+    contents: list[bytes] = field(default_factory=list)
+    previews: list[bytes | None] = field(default_factory=list)
+
+
+def _make_preview(path: Path, seconds: float) -> tuple[bytes, str] | None:
+    """A real encoded excerpt of the track, if the preview encoder is available."""
+    try:
+        from player.preview import make_preview_bytes  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    try:
+        return make_preview_bytes(path, seconds)  # type: ignore[no-any-return]
+    except Exception as exc:  # a preview is optional; a track without one still sells
+        log.warning("no preview for %s: %s", path.name, exc)
+        return None
+
+
+class StudioService:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def publish(self, draft: ReleaseDraft, progress: Progress | None = None) -> PublishResult:
+        """Encrypt every track with its own key, store the chunks, then sign the listing."""
+        core = self.core
+        if not draft.files:
+            raise UserError("pick at least one audio file")
+        asset = core.ledger.state.assets.get(draft.asset)
+        if asset is None:
+            raise UserError("unknown asset for the price")
+        price = parse_amount(draft.price, asset.precision)
+        track_price = (None if draft.track_price is None
+                       else parse_amount(draft.track_price, asset.precision))
+        split = draft.split or (ShareSpec(core.me, 10_000),)
+        if sum(s.bps for s in split) != 10_000:
+            raise UserError("the split must add up to 100%")
+        infos = []
+        for path in draft.files:
+            try:
+                infos.append(read_audio(Path(path)))
+            except BadAudioFile as err:
+                raise UserError(f"{Path(path).name}: {err}") from err
+            except OSError as err:
+                raise UserError(f"{Path(path).name}: {err.strerror}") from err
+        result_contents: list[bytes] = []
+        previews: list[bytes | None] = []
+        tracks = []
+        total = len(draft.files)
+        for i, (path, info) in enumerate(zip(draft.files, infos, strict=True)):
+            if progress:
+                progress(i, total, Path(path).name)
+            key = new_track_key()
+            with open(path, "rb") as fh:
+                packed = pack(fh, key, mime=info.mime)
+            core.chunks.put_packed(packed.manifest_bytes, packed.chunks)
+            core.keys.put(packed.content_id, key, "own")
+            preview_id = None
+            clip = _make_preview(Path(path), draft.preview_seconds)
+            if clip is not None:
+                clip_data, clip_mime = clip
+                clear = pack(clip_data, None, mime=clip_mime)
+                preview_id = core.chunks.put_packed(clear.manifest_bytes, clear.chunks)
+            title = (draft.track_titles[i] if i < len(draft.track_titles) and draft.track_titles[i]
+                     else info.title or Path(path).stem)
+            tracks.append({
+                "title": title[:200], "content": packed.content_id, "preview": preview_id,
+                "duration_ms": info.duration_ms,
+                "prices": ([] if track_price is None else
+                           [{"asset": asset.id, "amount": track_price,
+                             "nyp": draft.name_your_price}]),
+            })
+            result_contents.append(packed.content_id)
+            previews.append(preview_id)
+        artwork_id = None
+        art_bytes, art_mime = None, "image/jpeg"
+        if draft.artwork is not None:
+            art_bytes = Path(draft.artwork).read_bytes()
+            art_mime = "image/png" if art_bytes[:4] == b"\x89PNG" else "image/jpeg"
+        elif infos[0].artwork is not None:
+            art_bytes, art_mime = infos[0].artwork.data, infos[0].artwork.mime
+        if art_bytes:
+            art = pack(art_bytes, None, mime=art_mime)
+            artwork_id = core.chunks.put_packed(art.manifest_bytes, art.chunks)
+        body = {
+            "title": draft.title.strip()[:200] or (infos[0].album or "Untitled"),
+            "artist_name": draft.artist_name.strip()[:80] or (infos[0].artist or "Unknown"),
+            "genre": (draft.genre or infos[0].genre)[:60],
+            "tags": sorted({t.strip()[:40] for t in draft.tags if t.strip()})[:16],
+            "description": draft.description[:4000],
+            "artwork": artwork_id,
+            "tracks": tracks,
+            "prices": [{"asset": asset.id, "amount": price, "nyp": draft.name_your_price}],
+            "split": [{"to": s.to, "bps": s.bps} for s in split],
+            "remainder": draft.remainder or core.me,
+            "supersedes": draft.supersedes,
+        }
+        entry = core.append("listing", body)
+        if progress:
+            progress(total, total, "signed")
+        return PublishResult(core.ledger.state.listings[entry.hash], result_contents, previews)
+
+    def releases(self) -> list[Listing]:
+        return [li for li in self.core.ledger.state.current_listings()
+                if li.artist == self.core.me]
+
+    def sales(self) -> list[SaleLine]:
+        state = self.core.ledger.state
+        me = self.core.me
+        lines = []
+        for p in state.sales_of(me):
+            listing = state.listings[p.listing]
+            share = _my_share(p, listing, me)
+            lines.append(SaleLine(p.id, listing, p.buyer, p.amount, share, p.asset, p.timestamp,
+                                  bool(p.granted_by)))
+        return lines
+
+    def sales_csv(self) -> str:
+        """The sales ledger as CSV, for a spreadsheet or an accountant."""
+        state = self.core.ledger.state
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["timestamp_ms", "purchase", "release", "buyer", "asset", "amount",
+                         "my_share", "fulfilled"])
+        for s in self.sales():
+            a = state.assets.get(s.asset)
+            prec, sym = (a.precision, a.symbol) if a else (0, "")
+            writer.writerow([s.timestamp, s.purchase.hex(), s.listing.title, s.buyer.hex(), sym,
+                             format_amount(s.amount, prec), format_amount(s.my_share, prec),
+                             "yes" if s.fulfilled else "no"])
+        return out.getvalue()
+
+    def delegate(self, agent: bytes, listings: Sequence[bytes] = ()) -> bytes:
+        """Make ``agent`` (a seeder) a sales agent: it may grant purchases while we are away.
+
+        The content keys of the covered releases travel sealed to the agent in the entry.
+        """
+        core = self.core
+        mine = {li.id: li for li in self.releases()}
+        chosen = list(listings) or list(mine)
+        keys = []
+        for lid in chosen:
+            if lid not in mine:
+                raise UserError("you can delegate only your own live releases")
+            for track in mine[lid].tracks:
+                key = core.keys.get(track.content)
+                if key is None:
+                    raise UserError(f"the key of {track.title!r} is not in this profile")
+                keys.append({"content": track.content, "sealed": seal_to(agent, key)})
+        return core.append("delegate", {"agent": agent, "listings": sorted(set(listings)),
+                                        "keys": keys}).hash
+
+    def revoke(self, delegation: bytes) -> bytes:
+        return self.core.append("revoke", {"delegation": delegation}).hash
+
+
+def _my_share(purchase: Purchase, listing: Listing, me: bytes) -> int:
+    return sum(p.amount for p in compute_payouts(purchase.amount, listing.split, listing.remainder)
+               if p.to == me)
