@@ -1,0 +1,208 @@
+"""Store commands on the local replica: ``publish``, ``catalog``, ``buy``, ``send``, ``wallet``,
+``issue``, ``mint``, ``trust``, ``delegate``, ``settle``, ``sales``.
+
+Each works offline against the profile's ledger; the swarm (``cooptracks seed`` or the app)
+spreads the new entries and brings back grants. ``--sync PEER`` is offered by the swarm commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from app.commands._io import add_json_flag, emit, passphrase
+from app.services.core import Core
+from app.services.errors import UserError
+from app.services.money import format_amount
+from app.services.shop import ShopService
+from app.services.studio import ReleaseDraft, ShareSpec, StudioService
+from app.services.wallet import WalletService
+from ledger.keys import peer_id
+
+
+def _key(text: str) -> bytes:
+    """A public key as 64 hex characters."""
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise UserError(f"{text!r} is not a public key (64 hex characters)")
+    return raw
+
+
+def _with_core(fn: Callable[[argparse.Namespace, Core], int]) -> Callable[[argparse.Namespace],
+                                                                         int]:
+    def run(args: argparse.Namespace) -> int:
+        with Core.open(args.profile_obj, passphrase(args)) as core:
+            return fn(args, core)
+
+    return run
+
+
+def _publish(args: argparse.Namespace, core: Core) -> int:
+    wallet = WalletService(core)
+    asset = wallet.asset(args.asset)
+    split = []
+    for item in args.split or []:
+        who, _, pct = item.partition("=")
+        split.append(ShareSpec(_key(who), round(float(pct.rstrip("%")) * 100)))
+    draft = ReleaseDraft(files=tuple(args.files), title=args.title, artist_name=args.artist,
+                         price=args.price, asset=asset.id, name_your_price=args.nyp,
+                         track_price=args.track_price, genre=args.genre,
+                         tags=tuple(args.tag or ()), description=args.description,
+                         split=tuple(split), preview_seconds=args.preview_seconds)
+    result = StudioService(core).publish(draft, progress=lambda d, t, w: None)
+    li = result.listing
+    emit(args, {"listing": li.id.hex(), "title": li.title,
+                "tracks": [{"title": t.title, "content": t.content.hex(),
+                            "preview": t.preview.hex() if t.preview else None}
+                           for t in li.tracks]},
+         f"published {li.title!r} ({len(li.tracks)} tracks) as {li.id.hex()}")
+    return 0
+
+
+def _catalog(args: argparse.Namespace, core: Core) -> int:
+    shop, state = ShopService(core), core.ledger.state
+    rows, docs = [], []
+    for li in shop.catalog():
+        price = li.prices[0]
+        asset = state.assets.get(price.asset)
+        shown = format_amount(price.amount, asset.precision, asset.symbol) if asset else "?"
+        shown = ("from " if price.nyp else "") + shown
+        rows.append(f"{li.id.hex()[:12]}  {li.artist_name} — {li.title}  "
+                    f"({len(li.tracks)} tracks, {shown})")
+        docs.append({"listing": li.id.hex(), "artist": li.artist_name, "title": li.title,
+                     "artist_key": li.artist.hex(), "price": price.amount,
+                     "asset": price.asset.hex(), "nyp": price.nyp,
+                     "tracks": [{"title": t.title, "content": t.content.hex(),
+                                 "preview": t.preview.hex() if t.preview else None}
+                                for t in li.tracks]})
+    emit(args, docs, "\n".join(rows) or "the catalog is empty (sync with peers first)")
+    return 0
+
+
+def _buy(args: argparse.Namespace, core: Core) -> int:
+    track = None if args.track is None else args.track - 1
+    purchase = ShopService(core).buy(args.listing, track=track, amount=args.amount)
+    emit(args, {"purchase": purchase.hex()},
+         f"purchase {purchase.hex()} signed; it is fulfilled when a seller's node sees it")
+    return 0
+
+
+def _send(args: argparse.Namespace, core: Core) -> int:
+    entry = WalletService(core).send(_key(args.to), args.asset, args.amount, args.memo)
+    emit(args, {"send": entry.hex()}, f"sent ({entry.hex()[:12]})")
+    return 0
+
+
+def _wallet(args: argparse.Namespace, core: Core) -> int:
+    core.settle()
+    lines = WalletService(core).balances()
+    docs = [{"asset": b.asset.id.hex(), "symbol": b.asset.symbol, "amount": b.amount,
+             "incoming": b.incoming, "trusted": b.trusted, "display": b.text} for b in lines]
+    text = [f"{b.text:>20}  {'' if b.trusted else '(untrusted issuer)'}" for b in lines]
+    emit(args, docs, "\n".join(text) or "no balances yet")
+    return 0
+
+
+def _issue(args: argparse.Namespace, core: Core) -> int:
+    asset = WalletService(core).issue(args.symbol, args.name, args.precision, args.max_supply,
+                                      tuple(args.flag or ()))
+    emit(args, {"asset": asset.id.hex()}, f"issued {asset.symbol} as {asset.id.hex()}")
+    return 0
+
+
+def _mint(args: argparse.Namespace, core: Core) -> int:
+    WalletService(core).mint(args.asset, args.amount)
+    print("minted")
+    return 0
+
+
+def _trust(args: argparse.Namespace, core: Core) -> int:
+    WalletService(core).set_trusted(_key(args.issuer), not args.remove)
+    print("trusted issuers updated")
+    return 0
+
+
+def _delegate(args: argparse.Namespace, core: Core) -> int:
+    listings = [ShopService(core).listing(ref).id for ref in args.listing or ()]
+    entry = StudioService(core).delegate(_key(args.agent), listings)
+    agent = peer_id(_key(args.agent))
+    emit(args, {"delegation": entry.hex()}, f"delegation {entry.hex()} to {agent}")
+    return 0
+
+
+def _settle(args: argparse.Namespace, core: Core) -> int:
+    report = core.settle()
+    emit(args, {"received": len(report.received), "granted": len(report.granted),
+                "unlocked": len(report.unlocked)},
+         f"received {len(report.received)}, granted {len(report.granted)}, "
+         f"unlocked {len(report.unlocked)}")
+    return 0
+
+
+def _sales(args: argparse.Namespace, core: Core) -> int:
+    studio = StudioService(core)
+    if args.csv:
+        print(studio.sales_csv(), end="")
+        return 0
+    sales = studio.sales()
+    emit(args, [{"purchase": s.purchase.hex(), "release": s.listing.title, "amount": s.amount,
+                 "my_share": s.my_share, "fulfilled": s.fulfilled} for s in sales],
+         "\n".join(f"{s.listing.title}: {s.my_share} ({'fulfilled' if s.fulfilled else 'open'})"
+                   for s in sales) or "no sales yet")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    def cmd(name: str, fn: Callable[[argparse.Namespace, Core], int], help: str):
+        p = sub.add_parser(name, parents=[common], help=help)
+        add_json_flag(p)
+        p.set_defaults(handler=_with_core(fn))
+        return p
+
+    p = cmd("publish", _publish, "publish a release from audio files")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--title", default="")
+    p.add_argument("--artist", default="")
+    p.add_argument("--price", required=True, help="price (or minimum with --nyp), e.g. 7.50")
+    p.add_argument("--asset", required=True, help="asset ID or symbol the price is in")
+    p.add_argument("--nyp", action="store_true", help="name your price, --price is the minimum")
+    p.add_argument("--track-price", default=None, help="also sell single tracks at this price")
+    p.add_argument("--split", action="append", metavar="KEY=PERCENT",
+                   help="a collaborator's share; repeat; must add up to 100")
+    p.add_argument("--genre", default="")
+    p.add_argument("--tag", action="append")
+    p.add_argument("--description", default="")
+    p.add_argument("--preview-seconds", type=float, default=30.0)
+    cmd("catalog", _catalog, "list releases in the local replica")
+    p = cmd("buy", _buy, "buy a release (or --track N) with credits")
+    p.add_argument("listing", help="release ID (a unique prefix is enough)")
+    p.add_argument("--track", type=int, default=None, help="track number, to buy one track")
+    p.add_argument("--amount", default=None, help="what to pay, for name-your-price releases")
+    p = cmd("send", _send, "send credits or tokens to someone")
+    p.add_argument("to", help="recipient public key (hex)")
+    p.add_argument("amount")
+    p.add_argument("--asset", required=True)
+    p.add_argument("--memo", default="")
+    cmd("wallet", _wallet, "show balances")
+    p = cmd("issue", _issue, "issue a new asset (gateways, artists)")
+    p.add_argument("symbol")
+    p.add_argument("name")
+    p.add_argument("--precision", type=int, default=2)
+    p.add_argument("--max-supply", type=int, default=10**15)
+    p.add_argument("--flag", action="append", choices=["stable", "artistcoin"])
+    p = cmd("mint", _mint, "mint units of an asset you issued")
+    p.add_argument("asset")
+    p.add_argument("amount")
+    p = cmd("trust", _trust, "trust (or --remove) an asset issuer")
+    p.add_argument("issuer")
+    p.add_argument("--remove", action="store_true")
+    p = cmd("delegate", _delegate, "make a seeder your sales agent")
+    p.add_argument("agent", help="the agent's public key (hex)")
+    p.add_argument("--listing", action="append", help="limit to these releases")
+    cmd("settle", _settle, "receive payments, fulfil purchases, collect keys")
+    p = cmd("sales", _sales, "your sales")
+    p.add_argument("--csv", action="store_true")
