@@ -1,0 +1,597 @@
+"""What the desktop app needs from the services, shaped for views (Qt-free, synchronous).
+
+A :class:`Session` is one unlocked identity with its services (wallet, shop, studio, library) and
+a :class:`Network` (the swarm, the in-process demo swarm, or nothing). Every method may block on
+SQLite or hashing, so the GUI calls them only through ``app.bridge.Bridge`` on a worker thread;
+the CLI-style headless demo check calls them directly. Results are frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from app.profile import Profile
+from app.services.core import Core
+from app.services.errors import UserError
+from app.services.events import DownloadProgress, Notice
+from app.services.identity import IdentityInfo, IdentityService
+from app.services.library import LibraryService
+from app.services.money import format_amount
+from app.services.shop import ShopService
+from app.services.studio import PublishResult, ReleaseDraft, StudioService
+from app.services.wallet import WalletService
+from ledger.content import unpack
+from ledger.keys import Signer, peer_id
+from ledger.state import Listing
+from player.catalog import CatalogRelease, CatalogTrack
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int], None]
+
+
+# -- the network seam ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PeerView:
+    name: str
+    peer_id: str
+    address: str
+    role: str  # "artist", "seeder", "gateway", "fan", "peer"
+    online: bool
+    latency_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class NetworkStatus:
+    mode: str  # "demo swarm (in-process)", "swarm", "offline"
+    listen: str
+    reachability: str
+    peers: tuple[PeerView, ...] = ()
+    seeding_items: int = 0
+    seeding_bytes: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    rate_in: float = 0.0  # bytes/s over the last few seconds
+    rate_out: float = 0.0
+
+
+class Network(Protocol):
+    """How a session reaches other peers. Blocking; called from worker threads."""
+
+    def sync(self, core: Core) -> int:
+        """Exchange ledger entries with peers; returns how many entries we received."""
+        ...
+
+    def fetch(self, core: Core, content: bytes, progress: ProgressFn,
+              cancel: threading.Event) -> None:
+        """Download a content item's manifest and chunks into ``core.chunks``."""
+        ...
+
+    def status(self, core: Core) -> NetworkStatus: ...
+
+    def close(self) -> None: ...
+
+
+class OfflineNetwork:
+    """No peers: the app works on the local replica; downloads say why they cannot start."""
+
+    def sync(self, core: Core) -> int:
+        return 0
+
+    def fetch(self, core: Core, content: bytes, progress: ProgressFn,
+              cancel: threading.Event) -> None:
+        if core.chunks.is_complete(content):
+            return
+        raise UserError("no peers are reachable to download from",
+                        hint="the swarm connects when Cooptracks is online")
+
+    def status(self, core: Core) -> NetworkStatus:
+        return NetworkStatus("offline", "not listening", "offline: no swarm running",
+                             seeding_items=len(core.chunks.content_ids()),
+                             seeding_bytes=core.chunks.size_on_disk())
+
+    def close(self) -> None:
+        pass
+
+
+# -- view models -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReleaseCard:
+    id: bytes
+    title: str
+    artist: str
+    genre: str
+    tags: tuple[str, ...]
+    price: str  # "4.00 CRED" or "from 3.00 CRED"
+    artwork: bytes | None
+    track_count: int
+    owned: bool
+    mine: bool
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class TrackRow:
+    index: int
+    title: str
+    duration_ms: int
+    content: bytes
+    preview: bytes | None
+    owned: bool
+
+
+@dataclass(frozen=True)
+class ReleasePage:
+    card: ReleaseCard
+    description: str
+    tracks: tuple[TrackRow, ...]
+    min_price: str  # decimal text without symbol, e.g. "4.00"
+    symbol: str
+    nyp: bool
+    asset_trusted: bool
+    balance: str
+    purchase_state: str  # "", "waiting", "granted", "owned"
+
+
+@dataclass(frozen=True)
+class LibraryRow:
+    content: bytes
+    track_id: int | None
+    title: str
+    artist: str
+    album: str
+    duration_ms: int
+    artwork: bytes | None
+    have: int
+    total: int
+    offline: bool
+    state: str  # "ready", "downloading", "waiting", "queued"
+
+    @property
+    def ready(self) -> bool:
+        return self.total > 0 and self.have >= self.total
+
+
+@dataclass(frozen=True)
+class BalanceView:
+    asset: bytes
+    symbol: str
+    name: str
+    amount: str
+    incoming: str
+    trusted: bool
+    issuer: bytes
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    timestamp: int
+    kind: str
+    change: str
+    positive: bool
+
+
+@dataclass(frozen=True)
+class WalletView:
+    balances: tuple[BalanceView, ...]
+    history: tuple[HistoryView, ...]
+    me: bytes
+
+
+@dataclass(frozen=True)
+class SaleView:
+    timestamp: int
+    release: str
+    amount: str
+    share: int  # smallest units (for the chart)
+    fulfilled: bool
+
+
+@dataclass(frozen=True)
+class StudioView:
+    releases: tuple[ReleaseCard, ...]
+    sales: tuple[SaleView, ...]
+    total: str
+    assets: tuple[tuple[bytes, str], ...]  # (asset id, symbol) one may price in
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    received: int
+    unlocked: list[bytes] = field(default_factory=list)
+
+
+# -- the session -------------------------------------------------------------------------------------
+class Session:
+    """One unlocked identity with its services, for the GUI (through the bridge)."""
+
+    def __init__(self, profile: Profile, signer: Signer, network: Network | None = None,
+                 identity: IdentityService | None = None) -> None:
+        self.profile = profile
+        self.identity = identity or IdentityService(profile)
+        self.core = Core(profile, signer)
+        self.network: Network = network or OfflineNetwork()
+        self.shop = ShopService(self.core)
+        self.wallet = WalletService(self.core)
+        self.studio = StudioService(self.core)
+        self.library = LibraryService(profile)
+        self._lock = threading.RLock()
+        self._art_cache: dict[bytes, bytes | None] = {}
+        self._catalog_hash: bytes | None = None
+        self.downloads: dict[bytes, tuple[int, int]] = {}
+
+    @property
+    def me(self) -> bytes:
+        return self.core.me
+
+    def close(self) -> None:
+        self.library.close()
+        self.core.close()
+
+    # -- identity --------------------------------------------------------------------------------
+    def identity_info(self) -> IdentityInfo:
+        return self.identity.info()
+
+    def reveal_phrase(self, passphrase: str) -> str:
+        return self.identity.export_phrase(passphrase)
+
+    # -- sync ------------------------------------------------------------------------------------
+    def refresh(self) -> SyncReport:
+        """Sync with peers, then do what a node does alone (receive, grant, collect keys)."""
+        with self._lock:
+            received = self.network.sync(self.core)
+            report = self.core.settle()
+            if report.received or report.granted:
+                received += self.network.sync(self.core)
+                report2 = self.core.settle()
+                report.unlocked.extend(report2.unlocked)
+            self._register_owned()
+            return SyncReport(received, list(report.unlocked))
+
+    def _register_owned(self) -> None:
+        """Put every unlocked purchased track in the library (idempotent)."""
+        known = {t.content_id for t in self.library.tracks() if t.content_id}
+        for status in self.shop.purchases():
+            if not status.unlocked:
+                continue
+            li = status.listing
+            idx = range(len(li.tracks)) if status.track is None else [status.track]
+            for i in idx:
+                t = li.tracks[i]
+                if t.content in known:
+                    continue
+                self.library.add_purchase(t.content, title=t.title, artist=li.artist_name,
+                                          album=li.title, genre=li.genre, tags=li.tags,
+                                          duration_ms=t.duration_ms)
+
+    def sync_search_index(self) -> None:
+        state_hash = self.core.ledger.state_hash()
+        if state_hash == self._catalog_hash:
+            return
+        releases = [CatalogRelease(li.id, li.artist, li.artist_name, li.title, li.genre, li.tags,
+                                   tuple(CatalogTrack(t.title, t.content, t.preview,
+                                                      t.duration_ms) for t in li.tracks),
+                                   li.timestamp)
+                    for li in self.shop.catalog()]
+        self.library.sync_catalog(releases)
+        self._catalog_hash = state_hash
+
+    # -- store -----------------------------------------------------------------------------------
+    def _price_text(self, li: Listing) -> tuple[str, str, str, bool]:
+        price = li.prices[0]
+        asset = self.core.ledger.state.assets.get(price.asset)
+        prec, sym = (asset.precision, asset.symbol) if asset else (0, "?")
+        plain = format_amount(price.amount, prec)
+        shown = format_amount(price.amount, prec, sym)
+        return (("from " if price.nyp else "") + shown, plain.replace(",", ""), sym, price.nyp)
+
+    def _card(self, li: Listing, owned: set[bytes]) -> ReleaseCard:
+        return ReleaseCard(li.id, li.title, li.artist_name, li.genre, li.tags,
+                           self._price_text(li)[0],
+                           self.artwork(li.artwork) if li.artwork else None, len(li.tracks),
+                           li.id in owned, li.artist == self.me, li.timestamp)
+
+    def _owned_listings(self) -> set[bytes]:
+        return {s.listing.id for s in self.shop.purchases() if s.track is None}
+
+    def catalog(self) -> list[ReleaseCard]:
+        owned = self._owned_listings()
+        return [self._card(li, owned) for li in self.shop.catalog()]
+
+    def search(self, query: str) -> list[bytes]:
+        """Listing IDs matching ``query`` (titles, artists, tracks, genres, tags)."""
+        query = query.strip()
+        if not query:
+            return [li.id for li in self.shop.catalog()]
+        ids: list[bytes] = []
+        try:
+            self.sync_search_index()
+            for hit in self.library.search(query, limit=200, scopes=("catalog",)).catalog:
+                if hit.listing_id not in ids:
+                    ids.append(hit.listing_id)
+        except (UserError, Exception) as exc:  # the index is a convenience; fall back below
+            log.debug("catalog search fell back to substring matching: %s", exc)
+        words = query.lower().split()
+        for li in self.shop.catalog():
+            hay = " ".join([li.title, li.artist_name, li.genre, *li.tags,
+                            *(t.title for t in li.tracks)]).lower()
+            if all(w in hay for w in words) and li.id not in ids:
+                ids.append(li.id)
+        return ids
+
+    def release(self, listing_id: bytes) -> ReleasePage:
+        li = self.shop.listing(listing_id)
+        state = self.core.ledger.state
+        statuses = [s for s in self.shop.purchases() if s.listing.id == li.id]
+        whole = [s for s in statuses if s.track is None]
+        if whole and whole[0].unlocked:
+            pstate = "owned"
+        elif whole and whole[0].granted:
+            pstate = "granted"
+        elif whole:
+            pstate = "waiting"
+        else:
+            pstate = ""
+        owned = {li.id} if whole else set()
+        tracks = tuple(TrackRow(i, t.title, t.duration_ms, t.content, t.preview,
+                                self.shop.owns(t.content))
+                       for i, t in enumerate(li.tracks))
+        shown, plain, sym, nyp = self._price_text(li)
+        asset = state.assets.get(li.prices[0].asset)
+        balance = (format_amount(state.balance(self.me, asset.id), asset.precision, asset.symbol)
+                   if asset else "0")
+        trusted = bool(asset) and self.wallet.is_trusted(asset)  # type: ignore[arg-type]
+        return ReleasePage(self._card(li, owned), li.description, tracks, plain, sym, nyp,
+                           trusted, balance, pstate)
+
+    def buy(self, listing_id: bytes, amount: str | None) -> bytes:
+        with self._lock:
+            purchase = self.shop.buy(listing_id, amount=amount or None)
+        try:  # tell peers right away; the grant comes back on a later sync
+            self.network.sync(self.core)
+        except Exception as exc:
+            log.info("purchase will sync later: %s", exc)
+        return purchase
+
+    # -- content ---------------------------------------------------------------------------------
+    def _clear_bytes(self, content: bytes) -> bytes | None:
+        chunks = self.core.chunks
+        manifest = chunks.manifest(content)
+        if manifest is None or not chunks.is_complete(content):
+            try:
+                self.network.fetch(self.core, content, lambda d, t: None, threading.Event())
+            except UserError:
+                return None
+            manifest = chunks.manifest(content)
+            if manifest is None:
+                return None
+        data = [chunks.get_chunk(c) for c in manifest.chunks]
+        if any(d is None for d in data):
+            return None
+        return unpack(manifest, data, None)  # type: ignore[arg-type]
+
+    def artwork(self, content: bytes | None) -> bytes | None:
+        if content is None:
+            return None
+        if content not in self._art_cache:
+            self._art_cache[content] = self._clear_bytes(content)
+        return self._art_cache[content]
+
+    def preview_file(self, preview: bytes) -> tuple[bytes, str]:
+        """The clear bytes and MIME type of a preview clip."""
+        data = self._clear_bytes(preview)
+        manifest = self.core.chunks.manifest(preview)
+        if data is None or manifest is None:
+            raise UserError("this preview cannot be reached right now", hint="no peer has it")
+        return data, manifest.mime
+
+    def download(self, content: bytes, cancel: threading.Event,
+                 progress: ProgressFn | None = None) -> None:
+        """Fetch a purchased track; emits DownloadProgress events as chunks arrive."""
+        if self.core.content_key(content) is None:
+            raise UserError("you do not own this track yet")
+
+        def report(have: int, total: int) -> None:
+            self.downloads[content] = (have, total)
+            self.core.events.emit(DownloadProgress(content, have, total))
+            if progress:
+                progress(have, total)
+
+        self.network.fetch(self.core, content, report, cancel)
+        manifest = self.core.chunks.manifest(content)
+        if manifest is not None:
+            n = len(manifest.chunks)
+            report(n, n)
+
+    def missing_downloads(self) -> list[bytes]:
+        """Owned tracks whose chunks are not all here yet."""
+        out = []
+        for t in self.library.tracks():
+            if t.source == "purchase" and t.content_id and not self.core.chunks.is_complete(
+                    t.content_id):
+                out.append(t.content_id)
+        return out
+
+    def stream_parts(self, content: bytes) -> tuple[Path, bytes | None, str]:
+        """(chunk store root, key, mime) to open a DecryptingStream on a track."""
+        manifest = self.core.chunks.manifest(content)
+        if manifest is None:
+            raise UserError("this track has not started downloading yet")
+        return self.core.chunks.root, self.core.content_key(content), manifest.mime
+
+    def library_rows(self) -> list[LibraryRow]:
+        state = self.core.ledger.state
+        art_of: dict[bytes, bytes | None] = {}
+        for li in state.listings.values():
+            for t in li.tracks:
+                art_of[t.content] = li.artwork
+        rows = []
+        seen = set()
+        for t in self.library.tracks():
+            if t.source != "purchase" or t.content_id is None:
+                continue
+            c = t.content_id
+            seen.add(c)
+            manifest = self.core.chunks.manifest(c)
+            total = len(manifest.chunks) if manifest else 0
+            have = total - len(self.core.chunks.missing_chunks(manifest)) if manifest else 0
+            if manifest is None and c in self.downloads:
+                have, total = self.downloads[c]
+            st = "ready" if total and have >= total else ("downloading" if total else "queued")
+            rows.append(LibraryRow(c, t.id, t.title, t.artist, t.album, t.duration_ms,
+                                   self.artwork(art_of.get(c)), have, total, t.offline, st))
+        for s in self.shop.purchases():  # bought, grant not here yet
+            if s.unlocked:
+                continue
+            li = s.listing
+            for i, t in enumerate(li.tracks):
+                if (s.track is None or s.track == i) and t.content not in seen:
+                    rows.append(LibraryRow(t.content, None, t.title, li.artist_name, li.title,
+                                           t.duration_ms, self.artwork(li.artwork), 0, 0, False,
+                                           "waiting"))
+        return rows
+
+    def set_offline(self, track_id: int, offline: bool) -> None:
+        self.library.set_offline(track_id, offline)
+
+    def playlists(self) -> list[tuple[str, tuple[int, ...]]]:
+        return [(p.name, p.track_ids) for p in self.library.playlists()]
+
+    def create_playlist(self, name: str, track_ids: Sequence[int]) -> None:
+        if not name.strip():
+            raise UserError("give the playlist a name")
+        self.library.create_playlist(name.strip(), list(track_ids))
+
+    def add_to_playlist(self, name: str, track_ids: Sequence[int]) -> None:
+        self.library.add_to_playlist(name, list(track_ids))
+
+    # -- wallet ----------------------------------------------------------------------------------
+    def wallet_view(self) -> WalletView:
+        balances = tuple(BalanceView(b.asset.id, b.asset.symbol, b.asset.name, b.text,
+                                     format_amount(b.incoming, b.asset.precision),
+                                     b.trusted, b.asset.issuer)
+                         for b in self.wallet.balances())
+        history = tuple(HistoryView(h.timestamp, h.kind,
+                                    format_amount(h.change, h.asset.precision, h.asset.symbol),
+                                    h.change >= 0)
+                        for h in self.wallet.history()[:200])
+        return WalletView(balances, history, self.me)
+
+    def send(self, to_hex: str, asset: bytes, amount: str) -> bytes:
+        try:
+            to = bytes.fromhex(to_hex.strip())
+        except ValueError:
+            to = b""
+        if len(to) != 32:
+            raise UserError("the recipient is a public key of 64 hex characters")
+        with self._lock:
+            entry = self.wallet.send(to, asset, amount)
+        self.network.sync(self.core)
+        return entry
+
+    def set_trusted(self, issuer: bytes, trusted: bool) -> None:
+        self.wallet.set_trusted(issuer, trusted)
+
+    # -- studio ----------------------------------------------------------------------------------
+    def studio_view(self) -> StudioView:
+        state = self.core.ledger.state
+        cards = tuple(self._card(li, set()) for li in self.studio.releases())
+        sales = []
+        totals: dict[str, int] = {}
+        for s in self.studio.sales():
+            asset = state.assets.get(s.asset)
+            prec, sym = (asset.precision, asset.symbol) if asset else (0, "")
+            sales.append(SaleView(s.timestamp, s.listing.title,
+                                  format_amount(s.my_share, prec, sym), s.my_share, s.fulfilled))
+            totals[sym] = totals.get(sym, 0) + s.my_share
+        total = ", ".join(format_amount(v, 2, k) for k, v in totals.items()) or "0.00"
+        assets = tuple((a.id, a.symbol) for a in state.assets.values()
+                       if self.wallet.is_trusted(a) or "stable" in a.flags)
+        return StudioView(cards, tuple(sales), total, assets)
+
+    def publish(self, draft: ReleaseDraft, progress: Callable[[int, int, str], None],
+                cancel: threading.Event) -> PublishResult:
+        def step(done: int, total: int, what: str) -> None:
+            if cancel.is_set():
+                raise UserError("publishing was cancelled; nothing was signed")
+            progress(done, total, what)
+
+        with self._lock:
+            result = self.studio.publish(draft, step)
+        self.core.events.emit(Notice(f"published {result.listing.title!r}"))
+        try:
+            self.network.sync(self.core)
+        except Exception as exc:
+            log.info("release will sync later: %s", exc)
+        return result
+
+    def sales_csv(self) -> str:
+        return self.studio.sales_csv()
+
+    def read_tags(self, paths: Sequence[Path]) -> list[dict[str, object]]:
+        """Tags of local files for the publish wizard (title, artist, album, duration)."""
+        from player.formats import BadAudioFile, read_audio
+
+        out: list[dict[str, object]] = []
+        for p in paths:
+            try:
+                info = read_audio(Path(p))
+            except (BadAudioFile, OSError) as exc:
+                raise UserError(f"{Path(p).name}: {exc}") from exc
+            out.append({"path": str(p), "title": info.title or Path(p).stem,
+                        "artist": info.artist, "album": info.album, "genre": info.genre,
+                        "duration_ms": info.duration_ms,
+                        "artwork": info.artwork.data if info.artwork else None})
+        return out
+
+    # -- network ---------------------------------------------------------------------------------
+    def network_status(self) -> NetworkStatus:
+        return self.network.status(self.core)
+
+    def settings_view(self) -> dict[str, object]:
+        info = self.identity.info()
+        cfg = self._config()
+        return {"name": info.name, "peer_id": info.peer_id, "public_key": info.public_key.hex(),
+                "profile": str(self.profile.root), "content": str(self.profile.content_dir),
+                "content_bytes": self.core.chunks.size_on_disk(),
+                "seeding_quota_gb": float(cfg.get("seeding_quota_gb", 5.0)),
+                "created_ms": info.created_ms}
+
+    def _config(self) -> dict:
+        import json
+
+        try:
+            return dict(json.loads(self.profile.config_file.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return {}
+
+    def set_seeding_quota(self, gigabytes: float) -> None:
+        import json
+
+        if gigabytes < 0:
+            raise UserError("the seeding quota cannot be negative")
+        doc = self._config()
+        doc["seeding_quota_gb"] = round(float(gigabytes), 2)
+        self.profile.config_file.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+
+
+def open_session(profile: Profile, passphrase: str, network: Network | None = None,
+                 identity: IdentityService | None = None) -> Session:
+    """Unlock a profile and open its session (blocking: argon2id and SQLite)."""
+    identity = identity or IdentityService(profile)
+    signer = identity.unlock(passphrase)
+    return Session(profile, signer, network, identity)
+
+
+def short_id(key: bytes) -> str:
+    return peer_id(key)[:8] + "…" + peer_id(key)[-6:]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
