@@ -52,6 +52,11 @@ class Profile:
         return self.root / "config.json"
 
     @property
+    def restore_marker(self) -> Path:
+        """Present after a restore until the identity's own feed was pulled from peers."""
+        return self.root / "restore-pending"
+
+    @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
 

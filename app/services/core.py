@@ -75,8 +75,24 @@ class Core:
     def _on_fork(self, proof: ForkProof) -> None:
         self.events.emit(ForkDetected(proof.author, proof.seq))
 
+    @property
+    def awaiting_own_feed(self) -> bool:
+        """True after a restore until our own feed has been pulled from peers."""
+        return self.profile.restore_marker.exists()
+
+    def feed_recovered(self) -> None:
+        """The swarm calls this once a sync round with peers has finished (or the user confirms
+        that this identity never wrote anything): writing is safe again."""
+        self.profile.restore_marker.unlink(missing_ok=True)
+
+    def require_writable(self) -> None:
+        if self.awaiting_own_feed:
+            raise UserError("this identity was restored and its earlier entries are not back yet",
+                            hint="connect to peers so the node can pull its own feed first")
+
     def append(self, kind: str, body: dict, deps: list[bytes] | tuple[bytes, ...] = ()) -> Entry:
         """Write to our own feed, turning ledger refusals into a message for the user."""
+        self.require_writable()
         try:
             return self.ledger.append(self.signer, kind, body, deps)
         except LedgerError as err:
@@ -86,6 +102,8 @@ class Core:
     def settle(self) -> SettleReport:
         """Receive incoming transfers, fulfil purchases we may grant, collect our grants."""
         report = SettleReport()
+        if self.awaiting_own_feed:
+            return report
         state = self.ledger.state
         incoming = [t.source for t in state.incoming(self.me)]
         # A receive names at most 64 transfers; larger backlogs take several entries.

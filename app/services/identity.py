@@ -108,7 +108,11 @@ class IdentityService:
                 return current
             raise UserError("this profile already holds a different identity",
                             hint="use another --profile")
-        return self._save(seed, passphrase, name, overwrite=overwrite)
+        info = self._save(seed, passphrase, name, overwrite=overwrite)
+        # Writing before our old feed is back would fork it (two entries at one seq): the node
+        # pulls its own feed from peers first and clears this marker (Core.feed_recovered).
+        self.profile.restore_marker.write_text("pull own feed before writing\n", encoding="utf-8")
+        return info
 
     def unlock(self, passphrase: str | None) -> Signer:
         """Decrypt the seed. A wrong passphrase gets a clear error and changes nothing."""

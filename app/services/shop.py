@@ -51,6 +51,7 @@ class ShopService:
             amount: str | int | None = None, asset: bytes | None = None) -> bytes:
         """Pay for a release (or one track) following its split. Works offline: the purchase
         syncs when peers are reachable and is fulfilled when a seller's node sees it."""
+        self.core.require_writable()
         core = self.core
         listing = self.listing(listing_ref)
         if listing.artist == core.me:

@@ -90,6 +90,7 @@ class StudioService:
 
     def publish(self, draft: ReleaseDraft, progress: Progress | None = None) -> PublishResult:
         """Encrypt every track with its own key, store the chunks, then sign the listing."""
+        self.core.require_writable()
         core = self.core
         if not draft.files:
             raise UserError("pick at least one audio file")

@@ -101,6 +101,7 @@ class WalletService:
 
     # -- actions ---------------------------------------------------------------------------------
     def send(self, to: bytes, asset_ref: str | bytes, amount: str | int, memo: str = "") -> bytes:
+        self.core.require_writable()
         asset = self.asset(asset_ref)
         units = parse_amount(amount, asset.precision)
         if units <= 0:

@@ -130,3 +130,32 @@ def test_publishing_a_broken_file_names_it_and_writes_nothing(world, tmp_path):
                                                    price="1", asset=world.credits.id))
     assert artist.ledger.frontier().get(artist.me) is None
     assert list(artist.chunks.root.iterdir()) == []
+
+
+def test_a_restored_identity_writes_nothing_until_its_own_feed_is_back(world, tmp_path):
+    from app.profile import Profile
+    from app.services.core import Core
+    from app.services.identity import IdentityService
+
+    from .conftest import replicate
+
+    fan = world.core("fan")
+    world.fund(fan, "5")
+    fan.settle()  # seq 1 in the fan's feed
+    phrase_service = IdentityService(Profile(tmp_path / "old"), opslimit=1, memlimit=8192)
+    phrase_service.create("correct horse")
+    from app.services.identity import seed_to_phrase
+
+    restored_profile = Profile(tmp_path / "restored")
+    IdentityService(restored_profile, opslimit=1, memlimit=8192).restore(
+        seed_to_phrase(fan.signer.seed), "correct horse")
+    restored = Core(restored_profile, fan.signer)
+    try:
+        with pytest.raises(UserError, match="restored"):
+            WalletService(restored).send(world.gateway.me, world.credits.id, "1")
+        replicate(restored, *world.cores)  # the swarm brings the old feed back
+        restored.feed_recovered()
+        WalletService(restored).send(world.gateway.me, world.credits.id, "1")
+        assert restored.ledger.head_seq(fan.me) == 2  # continues the feed, no fork
+    finally:
+        restored.close()
