@@ -1,0 +1,1 @@
+"""Moving encrypted chunks: the content protocol, its server, and parallel verified downloads."""

@@ -1,0 +1,153 @@
+"""Wire messages of ``/cooptracks/content/1.0.0`` (layouts in docs/PROTOCOL-network.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.content import MAX_MANIFEST_BYTES
+from p2p.wire import Message, check, is_bytes, is_uint, registry_of
+
+PROTOCOL_ID = "/cooptracks/content/1.0.0"
+MAX_REQUEST = 4096
+MAX_CHUNK_BYTES = 4 * 1024 * 1024 + 16  # the largest chunk_size a manifest may declare, plus tag
+MAX_RESPONSE = max(MAX_CHUNK_BYTES, MAX_MANIFEST_BYTES) + 64
+MAX_HAS_IDS = 64
+
+HAS_NOTHING, HAS_PARTIAL, HAS_COMPLETE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class GetManifest(Message):
+    """Type 1: ask for the manifest bytes that a content ID names."""
+
+    TYPE = 1
+    content_id: bytes
+
+    def fields(self) -> list[Any]:
+        return [self.content_id]
+
+    @classmethod
+    def from_fields(cls, f: list[Any]) -> GetManifest:
+        check(len(f) == 1 and is_bytes(f[0], 32), "GetManifest needs a 32-byte content ID")
+        return cls(f[0])
+
+
+@dataclass(frozen=True)
+class GetChunk(Message):
+    """Type 2: ask for one stored chunk by its BLAKE2b-256 chunk ID."""
+
+    TYPE = 2
+    chunk_id: bytes
+
+    def fields(self) -> list[Any]:
+        return [self.chunk_id]
+
+    @classmethod
+    def from_fields(cls, f: list[Any]) -> GetChunk:
+        check(len(f) == 1 and is_bytes(f[0], 32), "GetChunk needs a 32-byte chunk ID")
+        return cls(f[0])
+
+
+@dataclass(frozen=True)
+class Has(Message):
+    """Type 3: which of these content IDs do you hold (up to 64)?"""
+
+    TYPE = 3
+    content_ids: tuple[bytes, ...]
+
+    def fields(self) -> list[Any]:
+        return [list(self.content_ids)]
+
+    @classmethod
+    def from_fields(cls, f: list[Any]) -> Has:
+        check(len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_HAS_IDS,
+              "Has needs a list of at most 64 content IDs")
+        check(all(is_bytes(c, 32) for c in f[0]), "content IDs are 32 bytes")
+        return cls(tuple(f[0]))
+
+
+@dataclass(frozen=True)
+class ManifestReply(Message):
+    """Type 16: the manifest bytes (the client checks they hash to the content ID)."""
+
+    TYPE = 16
+    manifest: bytes
+
+    def fields(self) -> list[Any]:
+        return [self.manifest]
+
+    @classmethod
+    def from_fields(cls, f: list[Any]) -> ManifestReply:
+        check(len(f) == 1 and is_bytes(f[0]) and len(f[0]) <= MAX_MANIFEST_BYTES,
+              "ManifestReply needs manifest bytes")
+        return cls(f[0])
+
+
+@dataclass(frozen=True)
+class ChunkReply(Message):
+    """Type 17: the stored chunk bytes (the client checks they hash to the chunk ID)."""
+
+    TYPE = 17
+    data: bytes
+
+    def fields(self) -> list[Any]:
+        return [self.data]
+
+    @classmethod
+    def from_fields(cls, f: list[Any]) -> ChunkReply:
+        check(len(f) == 1 and is_bytes(f[0]) and len(f[0]) <= MAX_CHUNK_BYTES,
+              "ChunkReply needs chunk bytes")
+        return cls(f[0])
+
+
+@dataclass(frozen=True)
+class HasReply(Message):
+    """Type 18: one state per asked content ID: 0 nothing, 1 partial, 2 complete."""
+
+    TYPE = 18
+    states: tuple[int, ...]
+
+    def fields(self) -> list[Any]:
+        return [list(self.states)]
+
+    @classmethod
+    def from_fields(cls, f: list[Any]) -> HasReply:
+        check(len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_HAS_IDS
+              and all(is_uint(s, 3) for s in f[0]), "HasReply needs states 0..2")
+        return cls(tuple(f[0]))
+
+
+@dataclass(frozen=True)
+class NotFound(Message):
+    """Type 30: this node does not hold what was asked."""
+
+    TYPE = 30
+
+    def fields(self) -> list[Any]:
+        return []
+
+    @classmethod
+    def from_fields(cls, f: list[Any]) -> NotFound:
+        check(not f, "NotFound has no fields")
+        return cls()
+
+
+@dataclass(frozen=True)
+class Busy(Message):
+    """Type 31: all upload slots for you are taken; retry after ``retry_ms`` milliseconds."""
+
+    TYPE = 31
+    retry_ms: int
+
+    def fields(self) -> list[Any]:
+        return [self.retry_ms]
+
+    @classmethod
+    def from_fields(cls, f: list[Any]) -> Busy:
+        check(len(f) == 1 and is_uint(f[0], 600_000), "Busy needs retry_ms < 600000")
+        return cls(f[0])
+
+
+REQUESTS = registry_of(GetManifest, GetChunk, Has)
+RESPONSES = registry_of(ManifestReply, ChunkReply, HasReply, NotFound, Busy)

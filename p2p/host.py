@@ -1,0 +1,112 @@
+"""The libp2p host of one identity: TCP, Noise only, yamux only, identify and ping.
+
+py-libp2p's ``new_host`` defaults would also accept plaintext, TLS and secio and offer mplex; a
+peer could then talk to us unauthenticated. Every option is therefore passed explicitly here, and
+``max_connections_per_peer=1`` removes the 250 ms happy-eyeballs wait on every dial (the dialler
+only stops waiting once it holds ``max_connections_per_peer`` connections).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import multiaddr
+from libp2p import new_host
+from libp2p.abc import IHost
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.keys import KeyPair
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.network.config import ConnectionConfig
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
+from libp2p.stream_muxer.yamux.yamux import Yamux
+
+log = logging.getLogger(__name__)
+
+SECURITY_PROTOCOLS = (NOISE_PROTOCOL_ID,)
+MUXER_PROTOCOLS = (YAMUX_PROTOCOL_ID,)
+
+
+def key_pair_from_seed(seed: bytes) -> KeyPair:
+    """The libp2p key pair of an identity: the same ed25519 seed that signs its ledger entries."""
+    if len(seed) != 32:
+        raise ValueError("an identity seed is 32 bytes")
+    return create_new_key_pair(seed)
+
+
+def peer_id_from_seed(seed: bytes) -> ID:
+    return ID.from_pubkey(key_pair_from_seed(seed).public_key)
+
+
+def peer_id_from_public_key(public_key: bytes) -> ID:
+    """The peer ID of a ledger author (its raw 32-byte ed25519 public key)."""
+    from libp2p.crypto.ed25519 import Ed25519PublicKey
+
+    return ID.from_pubkey(Ed25519PublicKey.from_bytes(public_key))
+
+
+def public_key_of(peer_id: ID) -> bytes | None:
+    """The raw ed25519 key inside an identity-multihash peer ID, or None for other key types."""
+    try:
+        key = peer_id.extract_public_key()
+    except Exception:
+        return None
+    if key is None:
+        return None
+    raw = key.to_bytes()
+    return raw if len(raw) == 32 else None
+
+
+def connection_config() -> ConnectionConfig:
+    """Connection limits. One connection per peer: streams are multiplexed over it anyway."""
+    return ConnectionConfig(
+        max_connections_per_peer=1,
+        dial_timeout=5.0,
+        inbound_upgrade_timeout=5.0,
+        outbound_upgrade_timeout=5.0,
+        outbound_stream_protocol_negotiation_timeout=5.0,
+        inbound_stream_protocol_negotiation_timeout=5.0,
+    )
+
+
+def build_host(seed: bytes, listen_addrs: Sequence[multiaddr.Multiaddr] = ()) -> IHost:
+    """A host for the identity ``seed``; start it with ``host.run(listen_addrs)``."""
+    key_pair = key_pair_from_seed(seed)
+    noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+    return new_host(
+        key_pair=key_pair,
+        sec_opt={TProtocol(NOISE_PROTOCOL_ID): noise},
+        muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
+        listen_addrs=list(listen_addrs) or None,
+        connection_config=connection_config(),
+        enable_mDNS=False,
+        enable_upnp=False,
+        negotiate_timeout=5,
+    )
+
+
+def tcp_addr(host: str = "127.0.0.1", port: int = 0) -> multiaddr.Multiaddr:
+    return multiaddr.Multiaddr(f"/ip4/{host}/tcp/{port}")
+
+
+def full_addrs(host: IHost) -> list[str]:
+    """Dialable addresses of ``host`` including ``/p2p/<peer id>``."""
+    pid = host.get_id().to_string()
+    out = []
+    for a in host.get_addrs():
+        s = str(a)
+        out.append(s if "/p2p/" in s else f"{s}/p2p/{pid}")
+    return out
+
+
+def parse_peer_addr(addr: str) -> PeerInfo:
+    """Parse ``/ip4/.../tcp/.../p2p/<id>`` into a PeerInfo (ValueError if malformed)."""
+    try:
+        return info_from_p2p_addr(multiaddr.Multiaddr(addr))
+    except Exception as exc:
+        raise ValueError(f"not a peer address: {addr!r} ({exc})") from exc

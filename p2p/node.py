@@ -1,0 +1,510 @@
+"""A running Cooptracks node: host + gossip + ledger replication + content, as one context manager.
+
+    async with open_node(NodeConfig(seed=..., listen=[...], bootstrap=[...]), ledger, store) as node:
+        await node.connect("/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...")
+        await node.sync()                       # pull from every connected peer
+        await node.provide([content_id])        # tell the swarm we serve it
+        await node.fetch(content_id, on_progress=print)
+
+Everything the GUI shows comes from ``node.status()`` (peers, reachability, bandwidth, downloads).
+Entries appended to the ledger by this identity are announced automatically; entries announced by
+others are ingested, and missing history is pulled with the sync protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import trio
+from libp2p.abc import INetConn, INetStream, INetwork, INotifee
+from libp2p.peer.id import ID
+from multiaddr import Multiaddr
+
+from ledger.chunkstore import ChunkStore
+from ledger.content import Manifest
+from ledger.entry import Entry
+from ledger.forks import ForkProof
+from ledger.ledger import Ledger
+from p2p.content.download import Download, DownloadFailed, Progress
+from p2p.content.messages import (
+    HAS_NOTHING,
+    MAX_HAS_IDS,
+    MAX_RESPONSE,
+    RESPONSES,
+    Has,
+    HasReply,
+)
+from p2p.content.messages import PROTOCOL_ID as CONTENT_PROTOCOL
+from p2p.content.server import ContentServer
+from p2p.context import DialError, SwarmContext
+from p2p.gossip import Announce, ForkAnnounce, Gossip, Provide, batch_wires
+from p2p.host import build_host, full_addrs, parse_peer_addr, peer_id_from_seed
+from p2p.limits import Limits, PeerGuard
+from p2p.pinning import Pinner, SeedPolicy
+from p2p.sync.protocol import LedgerAccess, Replicator, SyncResult, is_forgery
+from p2p.wire import Counters, Message, PeerClosed, ProtocolViolation, decode_message
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "/ip4/127.0.0.1/tcp/0"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """How to run a node. ``seed`` is the identity's 32-byte ed25519 seed."""
+
+    seed: bytes = field(repr=False)
+    listen: tuple[str, ...] = (LOOPBACK,)
+    bootstrap: tuple[str, ...] = ()
+    mdns: bool = False
+    gossip_heartbeat: float = 1.0
+    sync_interval: float = 30.0  # anti-entropy pull from every peer this often
+    provide_interval: float = 60.0  # re-announce the content we hold this often
+    limits: Limits = field(default_factory=Limits)
+    seeding: SeedPolicy = field(default_factory=SeedPolicy)
+
+
+@dataclass(frozen=True)
+class PeerStatus:
+    peer_id: str
+    addrs: tuple[str, ...]
+    inbound: bool
+    bytes_in: int
+    bytes_out: int
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """What the Network view shows."""
+
+    peer_id: str
+    addrs: tuple[str, ...]
+    reachability: str  # "offline" | "outbound-only" | "reachable"
+    peers: tuple[PeerStatus, ...]
+    bytes_in: int
+    bytes_out: int
+    banned: dict[str, str]
+    downloads: tuple[Progress, ...]
+    pinned: int
+    entries: int
+
+
+class _Notifee(INotifee):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        self.node._on_connected(conn)
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        self.node._inbound.discard(str(conn.muxed_conn.peer_id))
+
+    async def listen(self, network: INetwork, multiaddr: Multiaddr) -> None:
+        pass
+
+    async def listen_close(self, network: INetwork, multiaddr: Multiaddr) -> None:
+        pass
+
+
+class Node:
+    """One identity on the swarm. Create it with ``open_node``."""
+
+    def __init__(self, config: NodeConfig, ledger: Ledger, store: ChunkStore) -> None:
+        self.config = config
+        self.peer_id = peer_id_from_seed(config.seed)
+        self.host = build_host(config.seed)
+        self.counters = Counters()
+        self.guard = PeerGuard(config.limits, self._disconnect)
+        self.ctx = SwarmContext(self.host, self.guard, self.counters, config.limits)
+        self.ledger = LedgerAccess(ledger)
+        self.store = store
+        self.replicator = Replicator(self.ctx, self.ledger)
+        self.content = ContentServer(self.ctx, store)
+        self.gossip = Gossip(self.host, config.gossip_heartbeat)
+        self.pinner = Pinner(self, config.seeding)
+        self._me = ledger_public_key(config.seed)
+        self._nursery: trio.Nursery | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._pull_send, self._pull_recv = trio.open_memory_channel[ID](1000)
+        self._local_send, self._local_recv = trio.open_memory_channel[list[Entry] | ForkProof](
+            10_000)
+        self._inbound: set[str] = set()
+        self._providers: dict[bytes, dict[str, float]] = {}
+        self._downloads: dict[bytes, Download] = {}
+        self._progress: dict[bytes, Progress] = {}
+        self.last_sync: dict[str, SyncResult] = {}
+        self.synced = trio.Event()
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def _running(self) -> AsyncIterator[Node]:
+        listen = [Multiaddr(a) for a in self.config.listen]
+        self._token = trio.lowlevel.current_trio_token()
+        self.ledger.ledger.add_listener(self._on_entries)
+        self.ledger.ledger.add_fork_listener(self._on_fork)
+        self.host.get_network().register_notifee(_Notifee(self))
+        async with self.host.run(listen), trio.open_nursery() as nursery:
+            self._nursery = nursery
+            async with self.gossip.running(self._on_gossip):
+                nursery.start_soon(self._pull_loop)
+                nursery.start_soon(self._announce_loop)
+                nursery.start_soon(self._periodic)
+                if self.config.bootstrap:
+                    nursery.start_soon(self._bootstrap_loop)
+                if self.config.mdns:
+                    from p2p.discovery import run_mdns
+
+                    nursery.start_soon(run_mdns, self)
+                self.pinner.start(nursery)
+                try:
+                    yield self
+                finally:
+                    nursery.cancel_scope.cancel()
+                    self._detach()
+
+    def _detach(self) -> None:
+        led = self.ledger.ledger
+        for lst, fn in ((led._listeners, self._on_entries),
+                        (led._fork_listeners, self._on_fork)):
+            if fn in lst:
+                lst.remove(fn)
+        self._token = None
+
+    # -- peers ----------------------------------------------------------------------------------------
+    @property
+    def addrs(self) -> list[str]:
+        return full_addrs(self.host)
+
+    def connected_peers(self) -> list[ID]:
+        return [p for p, conns in self.host.get_network().get_connections_map().items() if conns]
+
+    async def connect(self, addr: str) -> ID:
+        """Dial a peer by its full multiaddr (``.../p2p/<peer id>``); returns its peer ID."""
+        info = parse_peer_addr(addr)
+        if info.peer_id == self.peer_id:
+            raise DialError("that address is this node")
+        if self.guard.is_banned(str(info.peer_id)):
+            raise DialError(f"peer {info.peer_id} is banned")
+        try:
+            with trio.fail_after(self.config.limits.dial_timeout):
+                await self.host.connect(info)
+        except Exception as exc:
+            raise DialError(f"could not connect to {addr}: {exc}") from exc
+        return info.peer_id
+
+    async def _disconnect(self, peer: str) -> None:
+        await self.host.disconnect(ID.from_base58(peer))
+
+    def _on_connected(self, conn: INetConn) -> None:
+        peer = conn.muxed_conn.peer_id
+        if self.guard.is_banned(str(peer)) or len(self.connected_peers()) > \
+                self.config.limits.max_peers:
+            if self._nursery is not None:
+                self._nursery.start_soon(self._disconnect, str(peer))
+            return
+        if not getattr(conn.muxed_conn, "is_initiator", True):
+            self._inbound.add(str(peer))
+        self.request_pull(peer)
+
+    def reachability(self) -> str:
+        if not self.connected_peers():
+            return "offline"
+        return "reachable" if self._inbound else "outbound-only"
+
+    def status(self) -> NodeStatus:
+        peers = []
+        ps = self.host.get_peerstore()
+        for p in self.connected_peers():
+            key = str(p)
+            c = self.counters.per_peer.get(key, [0, 0])
+            peers.append(PeerStatus(key, tuple(str(a) for a in ps.addrs(p)),
+                                    key in self._inbound, c[0], c[1]))
+        return NodeStatus(str(self.peer_id), tuple(self.addrs), self.reachability(),
+                          tuple(peers), self.counters.bytes_in, self.counters.bytes_out,
+                          self.guard.banned(), tuple(self._progress.values()),
+                          len(self.pinner.pinned), self.ledger.ledger.count())
+
+    async def _bootstrap_loop(self) -> None:
+        delay = 1.0
+        while True:
+            connected = {str(p) for p in self.connected_peers()}
+            for addr in self.config.bootstrap:
+                try:
+                    if str(parse_peer_addr(addr).peer_id) in connected:
+                        continue
+                    await self.connect(addr)
+                except (DialError, ValueError) as exc:
+                    log.info("bootstrap %s: %s", addr, exc)
+            await trio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    # -- ledger replication ---------------------------------------------------------------------------
+    def request_pull(self, peer: ID) -> None:
+        """Schedule a pull from ``peer`` (deduplicated; never blocks)."""
+        try:
+            self._pull_send.send_nowait(peer)
+        except trio.WouldBlock:
+            pass
+
+    async def _pull_loop(self) -> None:
+        assert self._nursery is not None
+        queued: set[str] = set()
+        limiter = trio.CapacityLimiter(4)
+
+        async def one(peer: ID) -> None:
+            async with limiter:
+                queued.discard(str(peer))
+                try:
+                    await self.sync_with(peer)
+                except (DialError, PeerClosed, ProtocolViolation) as exc:
+                    log.info("sync with %s failed: %s", peer, exc)
+
+        async for peer in self._pull_recv:
+            if str(peer) not in queued:
+                queued.add(str(peer))
+                self._nursery.start_soon(one, peer)
+
+    async def sync_with(self, peer: ID) -> SyncResult:
+        """Pull everything ``peer`` has that we lack."""
+        result = await self.replicator.pull(peer)
+        self.last_sync[str(peer)] = result
+        self.synced.set()
+        self.synced = trio.Event()
+        return result
+
+    async def sync(self) -> list[SyncResult]:
+        """Pull from every connected peer (in parallel); returns one result per peer reached."""
+        results: list[SyncResult] = []
+
+        async def one(peer: ID) -> None:
+            try:
+                results.append(await self.sync_with(peer))
+            except (DialError, PeerClosed, ProtocolViolation) as exc:
+                log.info("sync with %s failed: %s", peer, exc)
+
+        async with trio.open_nursery() as nursery:
+            for peer in self.connected_peers():
+                nursery.start_soon(one, peer)
+        return results
+
+    def _on_entries(self, entries: list[Entry]) -> None:
+        # Called by the ledger after a commit, from whichever thread committed.
+        mine = [e for e in entries if e.author == self._me]
+        if mine and self._token is not None:
+            self._token.run_sync_soon(self._queue_local, mine)
+
+    def _on_fork(self, proof: ForkProof) -> None:
+        if self._token is not None:
+            self._token.run_sync_soon(self._queue_local, proof)
+
+    def _queue_local(self, item: list[Entry] | ForkProof) -> None:
+        try:
+            self._local_send.send_nowait(item)
+        except (trio.WouldBlock, trio.ClosedResourceError):
+            pass  # anti-entropy sync will carry it
+
+    async def _announce_loop(self) -> None:
+        while True:
+            item = await self._local_recv.receive()
+            wires: list[bytes] = []
+            proofs: list[bytes] = []
+            while True:  # drain what is already queued into as few messages as possible
+                if isinstance(item, ForkProof):
+                    proofs.append(item.encode())
+                else:
+                    wires.extend(e.wire for e in item)
+                try:
+                    item = self._local_recv.receive_nowait()
+                except trio.WouldBlock:
+                    break
+            try:
+                for batch in batch_wires(wires):
+                    await self.gossip.publish(Announce(tuple(batch)))
+                if proofs:
+                    await self.gossip.publish(ForkAnnounce(tuple(proofs[:32])))
+            except Exception as exc:
+                log.info("gossip publish failed: %s", exc)
+
+    async def _on_gossip(self, origin: ID, message: Message) -> None:
+        if self.guard.is_banned(str(origin)):
+            return
+        if isinstance(message, Announce):
+            report = await self.ledger.ingest(message.wires)
+            reason = is_forgery(report)
+            if reason is not None:
+                await self.guard.ban(str(origin), f"gossip: forged entry ({reason})")
+                return
+            if report.pending or report.rejected:
+                # We lack history: pull it from the origin if we can reach it, else from anyone.
+                targets = [origin] if origin in self.connected_peers() else self.connected_peers()
+                for peer in targets[:3]:
+                    self.request_pull(peer)
+        elif isinstance(message, ForkAnnounce):
+            for data in message.proofs:
+                try:
+                    await self.ledger.call(self.ledger.ledger.ingest_fork_proof, data)
+                except Exception as exc:
+                    await self.guard.ban(str(origin), f"gossip: invalid fork proof ({exc})")
+                    return
+        elif isinstance(message, Provide):
+            now = time.monotonic()
+            for cid in message.content_ids:
+                self._providers.setdefault(cid, {})[str(origin)] = now
+
+    async def _periodic(self) -> None:
+        next_sync = trio.current_time() + self.config.sync_interval
+        next_provide = trio.current_time() + 2.0
+        while True:
+            await trio.sleep(min(1.0, self.config.sync_interval))
+            now = trio.current_time()
+            if now >= next_sync:
+                next_sync = now + self.config.sync_interval
+                for peer in self.connected_peers():
+                    self.request_pull(peer)
+            if now >= next_provide:
+                next_provide = now + self.config.provide_interval
+                complete = await trio.to_thread.run_sync(self._complete_content)
+                if complete and self.connected_peers():
+                    await self.provide(complete)
+
+    def _complete_content(self) -> list[bytes]:
+        return [c for c in self.store.content_ids() if self.store.is_complete(c)]
+
+    # -- content --------------------------------------------------------------------------------------
+    async def provide(self, content_ids: Sequence[bytes]) -> None:
+        """Announce that we serve ``content_ids`` (gossip; peers also ask us with ``Has``)."""
+        ids = list(content_ids)
+        for i in range(0, len(ids), 256):
+            try:
+                await self.gossip.publish(Provide(tuple(ids[i:i + 256])))
+            except Exception as exc:
+                log.info("provide announcement failed: %s", exc)
+
+    async def find_providers(self, content_id: bytes, timeout: float = 3.0) -> list[ID]:
+        """Peers that hold ``content_id``: those that announced it, and connected peers that
+        answer ``Has`` with partial or complete. Complete holders come first."""
+        complete: list[ID] = []
+        partial: list[ID] = []
+        announced = self._providers.get(content_id, {})
+        for key in announced:
+            if not self.guard.is_banned(key):
+                complete.append(ID.from_base58(key))
+
+        async def ask(peer: ID) -> None:
+            state = await self._ask_has(peer, [content_id], timeout)
+            if state and state[0] == 2 and peer not in complete:
+                complete.append(peer)
+            elif state and state[0] == 1 and peer not in partial:
+                partial.append(peer)
+
+        async with trio.open_nursery() as nursery:
+            for peer in self.connected_peers():
+                if peer not in complete:
+                    nursery.start_soon(ask, peer)
+        return complete + [p for p in partial if p not in complete]
+
+    async def _ask_has(self, peer: ID, content_ids: list[bytes], timeout: float) -> list[int]:
+        try:
+            stream = await self.ctx.open(peer, CONTENT_PROTOCOL)
+        except DialError:
+            return []
+        try:
+            with trio.move_on_after(timeout):
+                await stream.write_frame(Has(tuple(content_ids[:MAX_HAS_IDS])).encode())
+                reply = decode_message(await stream.read_frame(MAX_RESPONSE, timeout), RESPONSES)
+                if isinstance(reply, HasReply) and len(reply.states) == len(content_ids):
+                    return list(reply.states)
+                raise ProtocolViolation("bad reply to Has")
+        except ProtocolViolation as exc:
+            await self.guard.ban(str(peer), f"content: {exc}")
+        except PeerClosed:
+            pass
+        finally:
+            await stream.close()
+        return [HAS_NOTHING] * len(content_ids)
+
+    async def fetch(self, content_id: bytes, on_progress: Callable[[Progress], None] | None = None,
+                    providers: Sequence[ID] | None = None) -> Manifest:
+        """Download ``content_id`` into the chunk store (resuming what is already there).
+
+        Raises DownloadFailed if no provider can supply it. Concurrent fetches of one content ID
+        share a single download.
+        """
+        running = self._downloads.get(content_id)
+        if running is not None:
+            await running.wait_chunk(len(running.manifest.chunks) - 1 if running.manifest else 0)
+            manifest = running.manifest
+            assert manifest is not None
+            return manifest
+        if await trio.to_thread.run_sync(self.store.is_complete, content_id):
+            manifest = await trio.to_thread.run_sync(self.store.manifest, content_id)
+            assert manifest is not None
+            return manifest
+        peers = list(providers) if providers is not None else await self.find_providers(
+            content_id)
+        if not peers:
+            raise DownloadFailed(f"no provider found for {content_id.hex()}")
+
+        def progress(p: Progress) -> None:
+            self._progress[content_id] = p
+            if on_progress is not None:
+                on_progress(p)
+
+        download = Download(self.ctx, self.store, content_id, peers, progress)
+        self._downloads[content_id] = download
+        try:
+            manifest = await download.run()
+        finally:
+            del self._downloads[content_id]
+        await self.provide([content_id])
+        return manifest
+
+    async def read_chunks(self, content_id: bytes, start: int = 0
+                          ) -> AsyncIterator[tuple[int, bytes]]:
+        """Yield ``(index, stored chunk bytes)`` in order from ``start``, waiting for chunks that
+        a running download has not delivered yet (so playback can begin before it ends)."""
+        while True:
+            manifest = await trio.to_thread.run_sync(self.store.manifest, content_id)
+            if manifest is not None:
+                break
+            if content_id not in self._downloads:
+                raise DownloadFailed(f"{content_id.hex()} is neither stored nor downloading")
+            await trio.sleep(0.01)
+        for index in range(start, len(manifest.chunks)):
+            data = await trio.to_thread.run_sync(self.store.get_chunk, manifest.chunks[index])
+            while data is None:
+                download = self._downloads.get(content_id)
+                if download is None:
+                    raise DownloadFailed(f"chunk {index} of {content_id.hex()} is missing")
+                await download.wait_chunk(index)
+                data = await trio.to_thread.run_sync(self.store.get_chunk, manifest.chunks[index])
+            yield index, data
+
+
+def ledger_public_key(seed: bytes) -> bytes:
+    from ledger.keys import Signer
+
+    return Signer.from_seed(seed).public_key
+
+
+@asynccontextmanager
+async def open_node(config: NodeConfig, ledger: Ledger, store: ChunkStore
+                    ) -> AsyncIterator[Node]:
+    """Start a node; it stops (connections closed, tasks cancelled) when the block exits."""
+    node = Node(config, ledger, store)
+    async with node._running() as running:
+        yield running
+
+
+INF = math.inf

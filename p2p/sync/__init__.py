@@ -1,0 +1,1 @@
+"""Ledger replication: frontier exchange and range pulls (``/cooptracks/sync/1.0.0``)."""

@@ -1,0 +1,213 @@
+"""Length-prefixed CBOR frames on a libp2p stream, with size caps and deadlines.
+
+Every Cooptracks protocol speaks the same framing: an unsigned LEB128 varint giving the body
+length, then the body, a canonical CBOR array whose first item is the message type code. The
+varint may be at most 5 bytes and the body at most the protocol's limit; a longer prefix, a body
+over the limit, or a frame that does not arrive in full before its deadline is a protocol
+violation, and the peer that sent it is cut off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+import cbor2
+import trio
+from libp2p.abc import INetStream
+from libp2p.network.stream.exceptions import StreamClosed, StreamEOF, StreamError, StreamReset
+
+MAX_VARINT_BYTES = 5
+READ_BLOCK = 1 << 16
+
+
+class ProtocolViolation(Exception):
+    """The remote peer broke the protocol (garbage, oversized, wrong type, too slow)."""
+
+
+class PeerClosed(Exception):
+    """The stream ended cleanly between two frames."""
+
+
+def encode_varint(n: int) -> bytes:
+    if n < 0:
+        raise ValueError("varint must be non-negative")
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def frame(body: bytes) -> bytes:
+    return encode_varint(len(body)) + body
+
+
+class Counters:
+    """Byte counters, shared by every stream of a node (for the Network view)."""
+
+    def __init__(self) -> None:
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.per_peer: dict[str, list[int]] = {}
+
+    def add(self, peer: str, received: int = 0, sent: int = 0) -> None:
+        self.bytes_in += received
+        self.bytes_out += sent
+        slot = self.per_peer.setdefault(peer, [0, 0])
+        slot[0] += received
+        slot[1] += sent
+
+
+class FramedStream:
+    """Reads and writes frames on one stream, keeping the bytes read past the current frame."""
+
+    def __init__(self, stream: INetStream, counters: Counters | None = None) -> None:
+        self.stream = stream
+        self._buf = bytearray()
+        self._eof = False
+        self.counters = counters
+        self.peer = str(stream.muxed_conn.peer_id)
+
+    async def _fill(self) -> bool:
+        if self._eof:
+            return False
+        try:
+            data = await self.stream.read(READ_BLOCK)
+        except (StreamEOF, StreamClosed):
+            self._eof = True
+            return False
+        except StreamReset as exc:
+            raise PeerClosed("stream reset") from exc
+        except StreamError as exc:
+            raise PeerClosed(str(exc)) from exc
+        if not data:
+            self._eof = True
+            return False
+        if self.counters is not None:
+            self.counters.add(self.peer, received=len(data))
+        self._buf += data
+        return True
+
+    async def read_frame(self, max_size: int, timeout: float) -> bytes:
+        """One frame body. PeerClosed if the stream ends before a frame starts."""
+        with trio.move_on_after(timeout) as scope:
+            return await self._read_frame(max_size)
+        assert scope.cancelled_caught
+        raise ProtocolViolation(f"no complete frame within {timeout:.1f}s")
+
+    async def _read_frame(self, max_size: int) -> bytes:
+        length = 0
+        shift = 0
+        pos = 0
+        while True:
+            while pos >= len(self._buf):
+                if not await self._fill():
+                    if pos == 0:
+                        raise PeerClosed("stream ended")
+                    raise ProtocolViolation("stream ended inside a length prefix")
+            byte = self._buf[pos]
+            length |= (byte & 0x7F) << shift
+            pos += 1
+            if not byte & 0x80:
+                break
+            shift += 7
+            if pos >= MAX_VARINT_BYTES:
+                raise ProtocolViolation("length prefix too long")
+        if length > max_size:
+            raise ProtocolViolation(f"frame of {length} bytes exceeds the {max_size} byte limit")
+        while len(self._buf) < pos + length:
+            if not await self._fill():
+                raise ProtocolViolation("stream ended inside a frame")
+        body = bytes(self._buf[pos : pos + length])
+        del self._buf[: pos + length]
+        return body
+
+    async def write_frame(self, body: bytes) -> None:
+        data = frame(body)
+        try:
+            await self.stream.write(data)
+        except (StreamError, StreamClosed) as exc:
+            raise PeerClosed(str(exc)) from exc
+        if self.counters is not None:
+            self.counters.add(self.peer, sent=len(data))
+
+    async def close(self) -> None:
+        try:
+            await self.stream.close()
+        except Exception:
+            pass
+
+    async def reset(self) -> None:
+        try:
+            await self.stream.reset()
+        except Exception:
+            pass
+
+
+# -- typed messages -----------------------------------------------------------------------------
+
+M = TypeVar("M", bound="Message")
+
+
+class Message:
+    """A wire message: a CBOR array ``[TYPE, field, ...]``. Subclasses are frozen dataclasses."""
+
+    TYPE: ClassVar[int]
+
+    def fields(self) -> list[Any]:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        return cbor2.dumps([self.TYPE, *self.fields()], canonical=True)
+
+    @classmethod
+    def from_fields(cls: type[M], fields: list[Any]) -> M:
+        raise NotImplementedError
+
+
+def decode_message(body: bytes, registry: dict[int, type[Message]]) -> Message:
+    """Decode a frame body into one of the message classes of ``registry``."""
+    try:
+        obj = cbor2.loads(body)
+    except Exception as exc:
+        raise ProtocolViolation(f"frame is not CBOR: {type(exc).__name__}") from exc
+    if not isinstance(obj, list) or not obj or not isinstance(obj[0], int):
+        raise ProtocolViolation("frame is not a typed message")
+    cls = registry.get(obj[0])
+    if cls is None:
+        raise ProtocolViolation(f"unknown message type {obj[0]}")
+    try:
+        return cls.from_fields(obj[1:])
+    except ProtocolViolation:
+        raise
+    except Exception as exc:
+        raise ProtocolViolation(f"malformed {cls.__name__}: {exc}") from exc
+
+
+def check(cond: bool, what: str) -> None:
+    if not cond:
+        raise ProtocolViolation(what)
+
+
+def is_bytes(value: Any, size: int | None = None) -> bool:
+    return isinstance(value, bytes) and (size is None or len(value) == size)
+
+
+def is_uint(value: Any, limit: int = 1 << 63) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < limit
+
+
+def registry_of(*classes: type[Message]) -> dict[int, type[Message]]:
+    reg: dict[int, type[Message]] = {}
+    for cls in classes:
+        assert cls.TYPE not in reg, cls
+        reg[cls.TYPE] = cls
+    return reg
+
+
+Handler = Callable[[INetStream], Any]
