@@ -42,10 +42,13 @@ FORMATS: dict[str, Encoding] = {
 }
 
 
-def _samples(seconds: float, rate: int, freq: float, fmt: str, planar: bool) -> np.ndarray:
+def _samples(seconds: float, rate: int, freq: float, fmt: str, planar: bool,
+             freq_end: float | None = None) -> np.ndarray:
     n = int(seconds * rate)
     t = np.arange(n) / rate
-    mono = 0.4 * np.sin(2 * math.pi * freq * t)
+    # With freq_end, a linear chirp: the instantaneous frequency tells the time it came from.
+    k = 0.0 if freq_end is None else (freq_end - freq) / seconds
+    mono = 0.4 * np.sin(2 * math.pi * (freq * t + k * t * t / 2))
     stereo = np.stack([mono, mono])
     data: np.ndarray
     data = (stereo * 32767).astype(np.int16) if fmt.startswith("s16") else stereo.astype("f4")
@@ -54,8 +57,9 @@ def _samples(seconds: float, rate: int, freq: float, fmt: str, planar: bool) -> 
     return data.T.reshape(1, -1)  # packed: interleaved in one plane
 
 
-def encode_tone(path: Path, fmt: str, seconds: float = 1.0, freq: float = 440.0) -> Path:
-    """Encode a stereo sine tone of ``seconds`` to ``path`` in format ``fmt``."""
+def encode_tone(path: Path, fmt: str, seconds: float = 1.0, freq: float = 440.0,
+                freq_end: float | None = None) -> Path:
+    """Encode a stereo sine tone (or chirp to ``freq_end``) of ``seconds`` to ``path``."""
     enc = FORMATS[fmt]
     with av.open(str(path), "w", format=enc.container) as out:
         stream = out.add_stream(enc.codec, rate=enc.rate, options=dict(enc.options))
@@ -65,7 +69,7 @@ def encode_tone(path: Path, fmt: str, seconds: float = 1.0, freq: float = 440.0)
         if enc.options:
             stream.codec_context.options = dict(enc.options)
         frame_size = stream.codec_context.frame_size or 1024
-        data = _samples(seconds, enc.rate, freq, enc.sample_format, enc.planar)
+        data = _samples(seconds, enc.rate, freq, enc.sample_format, enc.planar, freq_end)
         total = data.shape[1] if enc.planar else data.shape[1] // 2
         pts = 0
         while pts < total:
@@ -148,18 +152,28 @@ def tag_file(path: Path, *, title: str, artist: str, album: str = "", genre: str
     f.save()
 
 
+def _png_1x1() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
+    idat = zlib.compress(b"\x00\xff\x80\x00\xff")  # filter byte + one RGBA pixel
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
 # A valid 1x1 PNG, enough to prove artwork is found and stored.
-TINY_PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
+TINY_PNG = _png_1x1()
 
 
 def make_tone(directory: Path, name: str, fmt: str, *, seconds: float = 1.0,
-              freq: float = 440.0, **tags: object) -> Path:
+              freq: float = 440.0, freq_end: float | None = None, **tags: object) -> Path:
     """Encode ``directory/name.<fmt>`` and tag it when ``title``/``artist`` are given."""
     path = directory / f"{name}.{fmt}"
-    encode_tone(path, fmt, seconds, freq)
+    encode_tone(path, fmt, seconds, freq, freq_end)
     if tags:
         tag_file(path, **tags)  # type: ignore[arg-type]
     return path
