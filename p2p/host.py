@@ -66,6 +66,10 @@ def connection_config() -> ConnectionConfig:
     """Connection limits. One connection per peer: streams are multiplexed over it anyway."""
     return ConnectionConfig(
         max_connections_per_peer=1,
+        # No automatic dialling of peerstore entries: discovery decides whom we talk to (and the
+        # auto-connector would otherwise redial peers we cut off).
+        min_connections=0,
+        low_watermark=0,
         dial_timeout=5.0,
         inbound_upgrade_timeout=5.0,
         outbound_upgrade_timeout=5.0,

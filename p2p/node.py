@@ -156,22 +156,24 @@ class Node:
         self.host.get_network().register_notifee(_Notifee(self))
         async with self.host.run(listen), trio.open_nursery() as nursery:
             self._nursery = nursery
-            async with self.gossip.running(self._on_gossip):
-                nursery.start_soon(self._pull_loop)
-                nursery.start_soon(self._announce_loop)
-                nursery.start_soon(self._periodic)
-                if self.config.bootstrap:
-                    nursery.start_soon(self._bootstrap_loop)
-                if self.config.mdns:
-                    from p2p.discovery import run_mdns
+            try:
+                async with self.gossip.running(self._on_gossip):
+                    nursery.start_soon(self._pull_loop)
+                    nursery.start_soon(self._announce_loop)
+                    nursery.start_soon(self._periodic)
+                    if self.config.bootstrap:
+                        nursery.start_soon(self._bootstrap_loop)
+                    if self.config.mdns:
+                        from p2p.discovery import run_mdns
 
-                    nursery.start_soon(run_mdns, self)
-                self.pinner.start(nursery)
-                try:
+                        nursery.start_soon(run_mdns, self)
+                    self.pinner.start(nursery)
                     yield self
-                finally:
-                    nursery.cancel_scope.cancel()
-                    self._detach()
+            finally:
+                # Cancel our tasks only once the body's exception (if any) has left the inner
+                # services; cancelling earlier lets a Cancelled replace it and vanish.
+                nursery.cancel_scope.cancel()
+                self._detach()
 
     def _detach(self) -> None:
         led = self.ledger.ledger
@@ -503,8 +505,29 @@ async def open_node(config: NodeConfig, ledger: Ledger, store: ChunkStore
                     ) -> AsyncIterator[Node]:
     """Start a node; it stops (connections closed, tasks cancelled) when the block exits."""
     node = Node(config, ledger, store)
-    async with node._running() as running:
-        yield running
+    try:
+        async with node._running() as running:
+            yield running
+    except BaseExceptionGroup as group:
+        leaf = _only_exception(group)
+        if leaf is None:
+            raise
+        raise leaf from None
+
+
+def _only_exception(group: BaseExceptionGroup) -> BaseException | None:
+    """The single non-cancellation exception inside nested nursery groups, if there is one."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for e in exc.exceptions:
+                walk(e)
+        elif not isinstance(exc, trio.Cancelled):
+            leaves.append(exc)
+
+    walk(group)
+    return leaves[0] if len(leaves) == 1 else None
 
 
 INF = math.inf
