@@ -389,6 +389,7 @@ class Actor:
     profile: Path
     online: bool
     core: Core | None = None
+    passphrase: str = ACTOR_PASSPHRASE
 
 
 class LocalSwarm:
@@ -407,7 +408,7 @@ class LocalSwarm:
         self._samples: list[tuple[float, int]] = []
         for a in actors:
             if a.core is None:
-                signer = IdentityService(Profile(a.profile)).unlock(ACTOR_PASSPHRASE)
+                signer = IdentityService(Profile(a.profile)).unlock(a.passphrase)
                 a.core = Core(Profile(a.profile), signer)
 
     def _online(self) -> list[Core]:
@@ -478,9 +479,12 @@ class DemoWorld:
     fan_passphrase: str
     actors: list[Actor]
 
-    def swarm(self, bytes_per_s: float | None = 3_000_000) -> LocalSwarm:
-        return LocalSwarm([Actor(a.name, a.role, a.profile, a.online) for a in self.actors],
-                           bytes_per_s)
+    def swarm(self, bytes_per_s: float | None = 3_000_000,
+              extra: tuple[Actor, ...] = ()) -> LocalSwarm:
+        """A fresh swarm over the world's actors (plus ``extra`` ones, e.g. a test's artist)."""
+        return LocalSwarm([Actor(a.name, a.role, a.profile, a.online) for a in self.actors]
+                          + [Actor(a.name, a.role, a.profile, a.online, None, a.passphrase)
+                             for a in extra], bytes_per_s)
 
 
 def _manifest(root: Path) -> Path:
@@ -636,7 +640,7 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
                f"tracks, {page.card.price}; balance {page.balance}")
         preview = page.tracks[0].preview
         if preview is not None:
-            data, mime = session.preview_file(preview)
+            data, mime, _ = session.preview_file(preview)
             with av.open(io.BytesIO(data)) as clip:
                 frames = sum(1 for _ in clip.decode(audio=0))
             log_fn(f"preview: {len(data)} bytes of {mime}, {frames} frames decoded")

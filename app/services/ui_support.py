@@ -383,13 +383,13 @@ class Session:
             self._art_cache[content] = self._clear_bytes(content)
         return self._art_cache[content]
 
-    def preview_file(self, preview: bytes) -> tuple[bytes, str]:
-        """The clear bytes and MIME type of a preview clip."""
+    def preview_file(self, preview: bytes) -> tuple[bytes, str, int]:
+        """The clear bytes, MIME type and duration (ms) of a preview clip."""
         data = self._clear_bytes(preview)
         manifest = self.core.chunks.manifest(preview)
         if data is None or manifest is None:
             raise UserError("this preview cannot be reached right now", hint="no peer has it")
-        return data, manifest.mime
+        return data, manifest.mime, _duration_ms(data)
 
     def download(self, content: bytes, cancel: threading.Event,
                  progress: ProgressFn | None = None) -> None:
@@ -424,6 +424,10 @@ class Session:
         if manifest is None:
             raise UserError("this track has not started downloading yet")
         return self.core.chunks.root, self.core.content_key(content), manifest.mime
+
+    def stream_parts_many(self, contents: Sequence[bytes]) -> list[tuple[Path, bytes | None,
+                                                                           str]]:
+        return [self.stream_parts(c) for c in contents]
 
     def library_rows(self) -> list[LibraryRow]:
         state = self.core.ledger.state
@@ -587,6 +591,19 @@ def open_session(profile: Profile, passphrase: str, network: Network | None = No
     identity = identity or IdentityService(profile)
     signer = identity.unlock(passphrase)
     return Session(profile, signer, network, identity)
+
+
+def _duration_ms(data: bytes) -> int:
+    """Duration of an encoded clip (0 if unknown)."""
+    import io
+
+    try:
+        import av
+
+        with av.open(io.BytesIO(data)) as container:
+            return int((container.duration or 0) / 1000)
+    except Exception:
+        return 0
 
 
 def short_id(key: bytes) -> str:

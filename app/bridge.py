@@ -1,0 +1,331 @@
+"""The one seam between the Qt UI and the services (Electrum's pattern, with trio underneath).
+
+``Bridge`` owns the session (the unlocked identity's services and its network). Views never
+call a service directly: they ask the bridge, which runs the blocking call on a worker thread
+(``trio.to_thread.run_sync`` inside the app's trio guest run) and answers with a :class:`Job`
+whose ``finished``/``failed``/``progress`` signals arrive on the GUI thread. Service events (the
+closed catalogue in ``app.services.events``) become the bridge's Qt signals, one per event type.
+A ``UserError`` reaches the UI as its message; any other exception is logged and shown as a
+short sentence, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+from PySide6.QtCore import QObject, Signal
+
+from app.profile import Profile
+from app.runtime import TrioRuntime
+from app.services.errors import UserError
+from app.services.events import (
+    DownloadProgress,
+    Event,
+    ForkDetected,
+    LedgerChanged,
+    Notice,
+    PeersChanged,
+    PurchaseFulfilled,
+    PurchaseMade,
+    SaleFulfilled,
+)
+from app.services.identity import OPSLIMIT, MEMLIMIT, IdentityService
+from app.services.studio import ReleaseDraft
+from app.services.ui_support import Network, Session
+
+log = logging.getLogger(__name__)
+
+NetworkFactory = Callable[[], Network]
+
+
+class Job(QObject):
+    """One piece of background work. Signals arrive on the GUI thread."""
+
+    progress = Signal(int, int, str)  # done, total, what
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.cancel_event = threading.Event()
+        self.done = False
+        self.result: Any = None
+        self.error: str | None = None
+
+    def cancel(self) -> None:
+        """Ask the work to stop at its next checkpoint (it ends with a ``failed`` message)."""
+        self.cancel_event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def _finish(self, result: Any) -> None:
+        self.done, self.result = True, result
+        self.finished.emit(result)
+
+    def _fail(self, message: str) -> None:
+        self.done, self.error = True, message
+        self.failed.emit(message)
+
+
+@dataclass(frozen=True)
+class KdfLimits:
+    opslimit: int = OPSLIMIT
+    memlimit: int = MEMLIMIT
+
+
+class Bridge(QObject):
+    """Owns the session; runs service calls off the GUI thread; re-emits service events."""
+
+    # one Qt signal per catalogue event
+    ledgerChanged = Signal(int)  # entries accepted
+    purchaseMade = Signal(bytes)  # purchase id
+    purchaseFulfilled = Signal(bytes)  # purchase id
+    saleFulfilled = Signal(bytes)  # purchase id
+    forkDetected = Signal(str)  # a sentence
+    downloadProgress = Signal(bytes, int, int)  # content, have, total
+    peersChanged = Signal(int)
+    notice = Signal(str, bool)  # text, is_error
+    # bridge lifecycle
+    sessionOpened = Signal()
+    sessionClosed = Signal()
+
+    def __init__(self, profile: Profile, runtime: TrioRuntime,
+                 network_factory: NetworkFactory | None = None, kdf: KdfLimits | None = None,
+                 sync_interval_ms: int = 2000, auto_download: bool = True,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.profile = profile
+        self.runtime = runtime
+        self._network_factory = network_factory
+        self._kdf = kdf or KdfLimits()
+        self.identity = IdentityService(profile, self._kdf.opslimit, self._kdf.memlimit)
+        self.session: Session | None = None
+        self.sync_interval = sync_interval_ms / 1000
+        self.auto_download = auto_download
+        self._core_limiter: trio.CapacityLimiter | None = None
+        self._io_limiter: trio.CapacityLimiter | None = None
+        self._downloads: dict[bytes, Job] = {}
+        self._unsubscribe: Callable[[], None] | None = None
+        self._sync_scope: trio.CancelScope | None = None
+        self.jobs_running = 0
+
+    # -- scheduling ----------------------------------------------------------------------------
+    def _limiters(self) -> tuple[trio.CapacityLimiter, trio.CapacityLimiter]:
+        if self._core_limiter is None or self._io_limiter is None:
+            # One worker at a time touches the ledger/keys/library; downloads run beside it.
+            self._core_limiter = trio.CapacityLimiter(1)
+            self._io_limiter = trio.CapacityLimiter(2)
+        return self._core_limiter, self._io_limiter
+
+    def run(self, name: str, fn: Callable[..., Any], *args: Any, io: bool = False,
+            job: Job | None = None) -> Job:
+        """Run blocking ``fn(*args)`` on a worker thread; the Job reports back on the GUI."""
+        job = job or Job(name, self)
+        self.runtime.spawn(self._run_job, job, fn, args, io)
+        return job
+
+    async def _run_job(self, job: Job, fn: Callable[..., Any], args: Sequence[Any],
+                       io: bool) -> None:
+        core_lim, io_lim = self._limiters()
+        self.jobs_running += 1
+        try:
+            result = await trio.to_thread.run_sync(lambda: fn(*args),
+                                                   limiter=io_lim if io else core_lim)
+        except UserError as err:
+            job._fail(str(err))
+        except Exception as exc:  # shown as a sentence; the traceback goes to the log
+            log.exception("%s failed", job.name)
+            job._fail(f"{job.name} failed: {type(exc).__name__}: {exc}")
+        else:
+            job._finish(result)
+        finally:
+            self.jobs_running -= 1
+
+    def _progress_cb(self, job: Job) -> Callable[[int, int, str], None]:
+        """A progress callback for worker threads: emits the job's signal (queued to GUI)."""
+        def report(done: int, total: int, what: str = "") -> None:
+            job.progress.emit(done, total, what)
+        return report
+
+    def call(self, method: str, *args: Any, io: bool = False) -> Job:
+        """Run ``session.<method>(*args)`` on a worker thread."""
+        if self.session is None:
+            job = Job(method, self)
+            self.runtime.spawn(self._fail_soon, job, "unlock your identity first")
+            return job
+        return self.run(method, getattr(self.session, method), *args, io=io)
+
+    @staticmethod
+    async def _fail_soon(job: Job, message: str) -> None:
+        job._fail(message)
+
+    # -- identity and session ------------------------------------------------------------------
+    def identity_exists(self) -> bool:
+        return self.identity.exists()
+
+    def create_identity(self, passphrase: str, name: str) -> Job:
+        return self.run("Creating your identity", self._create_and_open, passphrase, name)
+
+    def restore_identity(self, phrase: str, passphrase: str, name: str = "") -> Job:
+        return self.run("Restoring your identity", self._restore_and_open, phrase, passphrase,
+                        name)
+
+    def unlock(self, passphrase: str) -> Job:
+        job = self.run("Unlocking", self._open, passphrase)
+        return job
+
+    def _create_and_open(self, passphrase: str, name: str) -> Session:
+        self.identity.create(passphrase, name)
+        return self._open(passphrase)
+
+    def _restore_and_open(self, phrase: str, passphrase: str, name: str) -> Session:
+        self.identity.restore(phrase, passphrase, name)
+        return self._open(passphrase)
+
+    def _open(self, passphrase: str) -> Session:
+        signer = self.identity.unlock(passphrase)
+        network = self._network_factory() if self._network_factory else None
+        session = Session(self.profile, signer, network, self.identity)
+        session.sync_search_index()
+        self._attach(session)
+        return session
+
+    def _attach(self, session: Session) -> None:
+        # Called on the worker thread; the signal hops to the GUI thread.
+        self.session = session
+        self._unsubscribe = session.core.events.subscribe(self._on_event)
+        self.runtime.spawn(self._after_open)
+
+    async def _after_open(self) -> None:
+        self.sessionOpened.emit()
+        with trio.CancelScope() as scope:
+            self._sync_scope = scope
+            await self._sync_loop()
+
+    async def _sync_loop(self) -> None:
+        """Sync with peers now and then; fetch newly owned tracks."""
+        core_lim, _ = self._limiters()
+        while self.session is not None:
+            session = self.session
+            try:
+                report = await trio.to_thread.run_sync(session.refresh, limiter=core_lim)
+                if self.auto_download:
+                    missing = await trio.to_thread.run_sync(session.missing_downloads,
+                                                            limiter=core_lim)
+                    for content in missing:
+                        self.download(content)
+                if report.received:
+                    self.peersChanged.emit(len(session.network_status().peers))
+            except UserError as err:
+                self.notice.emit(str(err), True)
+            except Exception:
+                log.exception("sync failed")
+            await trio.sleep(self.sync_interval)
+
+    def sync_now(self) -> Job:
+        return self.call("refresh")
+
+    def close_session(self) -> None:
+        """Forget the session (stop syncing, close databases). Blocks briefly: call at exit."""
+        if self._sync_scope is not None:
+            self._sync_scope.cancel()
+        for job in self._downloads.values():
+            job.cancel()
+        if self._unsubscribe:
+            self._unsubscribe()
+            self._unsubscribe = None
+        session, self.session = self.session, None
+        if session is not None:
+            session.network.close()
+            session.close()
+            self.sessionClosed.emit()
+
+    # -- events --------------------------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        """Service events, on whatever thread emitted them, become Qt signals (queued)."""
+        match event:
+            case LedgerChanged(count=count):
+                self.ledgerChanged.emit(count)
+            case PurchaseMade(purchase=purchase):
+                self.purchaseMade.emit(purchase)
+            case PurchaseFulfilled(purchase=purchase):
+                self.purchaseFulfilled.emit(purchase)
+            case SaleFulfilled(purchase=purchase):
+                self.saleFulfilled.emit(purchase)
+            case ForkDetected(author=author, seq=seq):
+                self.forkDetected.emit(f"author {author.hex()[:12]} signed two entries at "
+                                       f"position {seq}; their feed is quarantined")
+            case DownloadProgress(content=content, have=have, total=total):
+                self.downloadProgress.emit(content, have, total)
+            case PeersChanged(count=count):
+                self.peersChanged.emit(count)
+            case Notice(text=text, error=error):
+                self.notice.emit(text, error)
+
+    # -- long work with progress and cancel ----------------------------------------------------
+    def download(self, content: bytes) -> Job:
+        """Fetch an owned track (one job per track; asking again returns the running job)."""
+        running = self._downloads.get(content)
+        if running is not None and not running.done:
+            return running
+        job = Job("Download", self)
+        self._downloads[content] = job
+        session = self.session
+        if session is None:
+            self.runtime.spawn(self._fail_soon, job, "unlock your identity first")
+            return job
+        return self.run("Download", session.download, content, job.cancel_event, io=True,
+                        job=job)
+
+    def downloads(self) -> dict[bytes, Job]:
+        return dict(self._downloads)
+
+    def publish(self, draft: ReleaseDraft) -> Job:
+        job = Job("Publishing", self)
+        if self.session is None:
+            self.runtime.spawn(self._fail_soon, job, "unlock your identity first")
+            return job
+        return self.run("Publishing", self.session.publish, draft, self._progress_cb(job),
+                        job.cancel_event, job=job)
+
+    def ingest(self, wires: Sequence[bytes], batch: int = 500) -> Job:
+        """Feed entries to the ledger in batches (a large sync), reporting progress."""
+        job = Job("Syncing", self)
+        if self.session is None:
+            self.runtime.spawn(self._fail_soon, job, "unlock your identity first")
+            return job
+        self.runtime.spawn(self._ingest, job, list(wires), batch)
+        return job
+
+    async def _ingest(self, job: Job, wires: list[bytes], batch: int) -> None:
+        core_lim, _ = self._limiters()
+        session = self.session
+        assert session is not None
+        total = len(wires)
+        try:
+            for i in range(0, total, batch):
+                if job.cancelled:
+                    raise UserError("the sync was stopped; what arrived so far is kept")
+                part = wires[i:i + batch]
+                await trio.to_thread.run_sync(session.core.ledger.ingest, part,
+                                              limiter=core_lim)
+                job.progress.emit(min(i + batch, total), total, "entries")
+        except UserError as err:
+            job._fail(str(err))
+        except Exception as exc:
+            log.exception("ingest failed")
+            job._fail(f"the sync failed: {exc}")
+        else:
+            job._finish(total)
+
+    def save_text(self, path: Path, text: str) -> Job:
+        return self.run("Export", lambda: Path(path).write_text(text, encoding="utf-8"), io=True)

@@ -1,0 +1,213 @@
+"""Network: peers, reachability, seeding and bandwidth; Settings: identity, recovery phrase,
+storage folders and the seeding quota."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from app.bridge import Bridge
+from app.services.ui_support import NetworkStatus
+from app.ui.widgets import MessageBar, Page, StatCard, button, fmt_bytes, label
+
+
+class NetworkPage(Page):
+    def __init__(self, bridge: Bridge) -> None:
+        super().__init__("Network", "Your node on the swarm")
+        self.bridge = bridge
+        cards = QHBoxLayout()
+        self.c_peers = StatCard("Peers online")
+        self.c_reach = StatCard("Reachability")
+        self.c_seed = StatCard("Seeding")
+        self.c_bw = StatCard("Downloaded")
+        for c in (self.c_peers, self.c_reach, self.c_seed, self.c_bw):
+            cards.addWidget(c)
+        self.outer.addLayout(cards)
+        self.mode = label("", "dim", wrap=True)
+        self.outer.addWidget(self.mode)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["PEER", "ROLE", "PEER ID", "ADDRESS", "STATUS"])
+        self.table.verticalHeader().hide()
+        self.table.setShowGrid(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        h = self.table.horizontalHeader()
+        h.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        h.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.table.setColumnWidth(0, 190)
+        self.table.setColumnWidth(1, 90)
+        self.table.setColumnWidth(3, 200)
+        self.table.setColumnWidth(4, 110)
+        self.outer.addWidget(self.table, 1)
+        self._timer = QTimer(self)
+        self._timer.setInterval(2000)
+        self._timer.timeout.connect(lambda: self.isVisible() and self.refresh())
+        self._timer.start()
+
+    def refresh(self) -> None:
+        self.stale = False
+        job = self.bridge.call("network_status", io=True)
+        job.finished.connect(self._show)
+        job.failed.connect(self.message.show_error)
+
+    def _show(self, st: NetworkStatus) -> None:
+        online = [p for p in st.peers if p.online]
+        self.c_peers.set(f"{len(online)} / {len(st.peers)}")
+        self.c_reach.set("Online" if online else "Offline")
+        self.c_seed.set(f"{st.seeding_items} items · {fmt_bytes(st.seeding_bytes)}")
+        self.c_bw.set(f"{fmt_bytes(st.bytes_in)} · {fmt_bytes(st.rate_in)}/s")
+        self.mode.setText(f"Mode: {st.mode}.  Listening: {st.listen}.  {st.reachability}.")
+        self.table.setRowCount(len(st.peers))
+        for n, p in enumerate(st.peers):
+            status = QTableWidgetItem("● online" if p.online else "○ offline")
+            status.setForeground(QColor("#3ddc97" if p.online else "#8a8a9c"))
+            pid = QTableWidgetItem(p.peer_id)
+            pid.setForeground(QColor("#a3a3b5"))
+            for c, item in enumerate((QTableWidgetItem(p.name), QTableWidgetItem(p.role),
+                                      pid, QTableWidgetItem(p.address), status)):
+                self.table.setItem(n, c, item)
+
+
+class SettingsPage(Page):
+    def __init__(self, bridge: Bridge) -> None:
+        super().__init__("Settings", "Identity, recovery and storage")
+        self.bridge = bridge
+        grid = QGridLayout()
+        grid.setSpacing(16)
+        # identity
+        ident = QFrame()
+        ident.setObjectName("card")
+        il = QFormLayout(ident)
+        il.setContentsMargins(18, 14, 18, 14)
+        il.setVerticalSpacing(8)
+        il.addRow(label("Identity", "h2"))
+        self.name = label()
+        self.peer = label("", "mono")
+        self.key = label("", "mono", wrap=True)
+        self.created = label("", "dim")
+        for w in (self.peer, self.key):
+            w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        il.addRow("Name", self.name)
+        il.addRow("Peer ID", self.peer)
+        il.addRow("Public key", self.key)
+        il.addRow("Created", self.created)
+        grid.addWidget(ident, 0, 0)
+        # storage
+        store = QFrame()
+        store.setObjectName("card")
+        sl = QFormLayout(store)
+        sl.setContentsMargins(18, 14, 18, 14)
+        sl.setVerticalSpacing(8)
+        sl.addRow(label("Storage", "h2"))
+        self.profile = label("", "mono", wrap=True)
+        self.content = label("", "mono", wrap=True)
+        self.used = label("", "dim")
+        self.quota = QDoubleSpinBox()
+        self.quota.setRange(0, 10_000)
+        self.quota.setSuffix(" GB")
+        self.quota.setDecimals(1)
+        self.save_quota = button("Save", "ghost")
+        qrow = QHBoxLayout()
+        qrow.addWidget(self.quota)
+        qrow.addWidget(self.save_quota)
+        sl.addRow("Profile", self.profile)
+        sl.addRow("Music store", self.content)
+        sl.addRow("Used", self.used)
+        sl.addRow("Seeding quota", qrow)
+        self.store_msg = MessageBar()
+        sl.addRow(self.store_msg)
+        grid.addWidget(store, 0, 1)
+        # recovery phrase
+        rec = QFrame()
+        rec.setObjectName("card")
+        rl = QVBoxLayout(rec)
+        rl.setContentsMargins(18, 14, 18, 14)
+        rl.setSpacing(8)
+        rl.addWidget(label("Recovery phrase", "h2"))
+        rl.addWidget(label("These 24 words are your identity. Anyone who sees them can spend "
+                           "your credits and sign as you. Write them down, keep them offline.",
+                           "dim", wrap=True))
+        row = QHBoxLayout()
+        self.passphrase = QLineEdit()
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase.setPlaceholderText("Your passphrase")
+        self.reveal_btn = button("Reveal", "ghost")
+        self.hide_btn = button("Hide", "ghost")
+        self.hide_btn.hide()
+        row.addWidget(self.passphrase, 1)
+        row.addWidget(self.reveal_btn)
+        row.addWidget(self.hide_btn)
+        rl.addLayout(row)
+        self.phrase = label("", "phrase", wrap=True)
+        self.phrase.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.phrase.hide()
+        rl.addWidget(self.phrase)
+        self.rec_msg = MessageBar()
+        rl.addWidget(self.rec_msg)
+        grid.addWidget(rec, 1, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        self.outer.addLayout(grid)
+        self.outer.addStretch(1)
+        self.reveal_btn.clicked.connect(self.reveal)
+        self.passphrase.returnPressed.connect(self.reveal)
+        self.hide_btn.clicked.connect(self._hide_phrase)
+        self.save_quota.clicked.connect(self._save_quota)
+
+    def refresh(self) -> None:
+        self.stale = False
+        job = self.bridge.call("settings_view")
+        job.finished.connect(self._show)
+        job.failed.connect(self.message.show_error)
+
+    def _show(self, v: dict) -> None:
+        self.name.setText(str(v["name"]) or "(no name)")
+        self.peer.setText(str(v["peer_id"]))
+        self.key.setText(str(v["public_key"]))
+        created = int(v["created_ms"])  # type: ignore[call-overload]
+        self.created.setText(dt.datetime.fromtimestamp(created / 1000).strftime("%Y-%m-%d %H:%M")
+                             if created else "")
+        self.profile.setText(str(v["profile"]))
+        self.content.setText(str(v["content"]))
+        self.used.setText(fmt_bytes(int(v["content_bytes"])))  # type: ignore[call-overload]
+        self.quota.setValue(float(v["seeding_quota_gb"]))  # type: ignore[arg-type]
+
+    def reveal(self) -> None:
+        self.rec_msg.clear_message()
+        job = self.bridge.call("reveal_phrase", self.passphrase.text())
+
+        def show(phrase: str) -> None:
+            words = phrase.split()
+            self.phrase.setText("   ".join(f"{i + 1:>2}. {w:<10}" + ("\n" if (i + 1) % 6 == 0
+                                                                       else "")
+                                           for i, w in enumerate(words)).replace("\n   ", "\n"))
+            self.phrase.show()
+            self.hide_btn.show()
+            self.passphrase.clear()
+
+        job.finished.connect(show)
+        job.failed.connect(self.rec_msg.show_error)
+
+    def _hide_phrase(self) -> None:
+        self.phrase.clear()
+        self.phrase.hide()
+        self.hide_btn.hide()
+
+    def _save_quota(self) -> None:
+        job = self.bridge.call("set_seeding_quota", self.quota.value())
+        job.finished.connect(lambda _: self.store_msg.show_success("Seeding quota saved."))
+        job.failed.connect(self.store_msg.show_error)

@@ -1,0 +1,361 @@
+"""Store: a grid of releases with search-as-you-type, and the release page (tracks, previews,
+Buy with name-your-price, purchase status until the grant arrives)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QStackedWidget,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.bridge import Bridge
+from app.services.ui_support import ReleaseCard, ReleasePage
+from app.ui.widgets import MessageBar, Page, button, cover_pixmap, fmt_duration, label
+
+TILE = 176
+CARD_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class TileDelegate(QStyledItemDelegate):
+    """Paints a release: cover, title, artist, price (or an 'Owned' badge)."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:  # type: ignore[no-untyped-def]
+        return QSize(TILE + 20, TILE + 78)
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index) -> None:  # type: ignore[no-untyped-def]
+        card: ReleaseCard = index.data(CARD_ROLE)
+        r = option.rect
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if option.state & QStyle.StateFlag.State_MouseOver:
+            p.setBrush(QColor("#1c1c25"))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.drawRoundedRect(r.adjusted(2, 2, -2, -2), 10, 10)
+        x, y = r.x() + 10, r.y() + 10
+        p.drawPixmap(x, y, cover_pixmap(card.artwork, TILE, card.artist + " " + card.title))
+        title_font = QFont("DejaVu Sans", 10, QFont.Weight.Bold)
+        small = QFont("DejaVu Sans", 9)
+        p.setFont(title_font)
+        p.setPen(QColor("#f2f2f7"))
+        fm = QFontMetrics(title_font)
+        p.drawText(QRect(x, y + TILE + 8, TILE, 20), Qt.AlignmentFlag.AlignLeft,
+                   fm.elidedText(card.title, Qt.TextElideMode.ElideRight, TILE))
+        p.setFont(small)
+        p.setPen(QColor("#a3a3b5"))
+        fm2 = QFontMetrics(small)
+        p.drawText(QRect(x, y + TILE + 28, TILE, 18), Qt.AlignmentFlag.AlignLeft,
+                   fm2.elidedText(card.artist, Qt.TextElideMode.ElideRight, TILE))
+        badge = "Owned" if card.owned else ("Yours" if card.mine else card.price)
+        p.setPen(QColor("#3ddc97") if (card.owned or card.mine) else QColor("#c9c9d6"))
+        p.drawText(QRect(x, y + TILE + 46, TILE, 18), Qt.AlignmentFlag.AlignLeft, badge)
+        p.restore()
+
+
+class TrackList(QTreeWidget):
+    """Numbered tracks with duration and a preview button each."""
+
+    preview_requested = Signal(int)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setColumnCount(4)
+        self.setHeaderLabels(["#", "TITLE", "", "TIME"])
+        self.setRootIsDecorated(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        h = self.header()
+        h.setStretchLastSection(False)
+        h.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+        h.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        h.setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
+        h.setSectionResizeMode(3, QHeaderView.ResizeMode.Fixed)
+        self.setColumnWidth(0, 40)
+        self.setColumnWidth(2, 120)
+        self.setColumnWidth(3, 60)
+        self.buttons: list = []
+
+    def show_tracks(self, page: ReleasePage) -> None:
+        self.clear()
+        self.buttons = []
+        for t in page.tracks:
+            item = QTreeWidgetItem([str(t.index + 1), t.title, "", fmt_duration(t.duration_ms)])
+            item.setForeground(0, QColor("#8a8a9c"))
+            item.setForeground(3, QColor("#8a8a9c"))
+            self.addTopLevelItem(item)
+            b = button("▶  Preview", "preview")
+            b.setEnabled(t.preview is not None)
+            if t.owned:
+                b.setText("✓ Owned")
+                b.setEnabled(False)
+                b.setStyleSheet("border: none; color: #3ddc97;")
+            elif t.preview is None:
+                b.setText("No preview")
+                b.setToolTip("The artist published this track without a preview clip")
+            b.clicked.connect(lambda _=False, i=t.index: self.preview_requested.emit(i))
+            self.setItemWidget(item, 2, b)
+            self.buttons.append(b)
+        self.setFixedHeight(34 + 40 * max(1, len(page.tracks)))
+
+
+class ReleaseView(QWidget):
+    """The release page."""
+
+    back = Signal()
+    play_preview = Signal(object, str, str)  # preview content id, title, artist
+    bought = Signal()
+
+    def __init__(self, bridge: Bridge) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.setObjectName("page")
+        self.page: ReleasePage | None = None
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(32, 20, 32, 16)
+        outer.setSpacing(14)
+        self.back_btn = button("‹  Store", "link")
+        self.back_btn.clicked.connect(self.back.emit)
+        outer.addWidget(self.back_btn, 0, Qt.AlignmentFlag.AlignLeft)
+        top = QHBoxLayout()
+        top.setSpacing(28)
+        self.cover = label()
+        self.cover.setFixedSize(240, 240)
+        top.addWidget(self.cover, 0, Qt.AlignmentFlag.AlignTop)
+        info = QVBoxLayout()
+        info.setSpacing(6)
+        self.kind = label("ALBUM", "eyebrow")
+        self.title = label("", "h1", wrap=True)
+        self.artist = label("", "h2")
+        self.meta = label("", "dim")
+        self.description = label("", "dim", wrap=True)
+        for w in (self.kind, self.title, self.artist, self.meta, self.description):
+            info.addWidget(w)
+        info.addStretch(1)
+        buy_row = QHBoxLayout()
+        buy_row.setSpacing(10)
+        self.price = label("", "h2")
+        self.amount = QLineEdit()
+        self.amount.setFixedWidth(110)
+        self.amount.setPlaceholderText("amount")
+        self.amount.setToolTip("Name your price: pay the minimum or more")
+        self.symbol = label("", "dim")
+        self.buy_btn = button("Buy", "primary")
+        buy_row.addWidget(self.price)
+        buy_row.addWidget(self.amount)
+        buy_row.addWidget(self.symbol)
+        buy_row.addWidget(self.buy_btn)
+        buy_row.addStretch(1)
+        info.addLayout(buy_row)
+        self.balance = label("", "dim")
+        info.addWidget(self.balance)
+        self.status = MessageBar()
+        info.addWidget(self.status)
+        top.addLayout(info, 1)
+        outer.addLayout(top)
+        self.tracks = TrackList()
+        self.tracks.preview_requested.connect(self._preview)
+        outer.addWidget(self.tracks)
+        outer.addStretch(1)
+        self.buy_btn.clicked.connect(self.buy)
+        self.amount.returnPressed.connect(self.buy)
+
+    def open(self, listing_id: bytes) -> None:
+        self.status.clear_message()
+        self.amount.clear()
+        self._listing = listing_id
+        self.reload()
+
+    def reload(self) -> None:
+        job = self.bridge.call("release", self._listing)
+        job.finished.connect(self.show_page)
+        job.failed.connect(self.status.show_error)
+
+    def show_page(self, page: ReleasePage) -> None:
+        self.page = page
+        c = page.card
+        self.cover.setPixmap(cover_pixmap(c.artwork, 240, c.artist + " " + c.title, 12))
+        self.kind.setText(("SINGLE" if c.track_count == 1 else "ALBUM") + " · " + c.genre.upper())
+        self.title.setText(c.title)
+        self.artist.setText(c.artist)
+        total = sum(t.duration_ms for t in page.tracks)
+        self.meta.setText(f"{c.track_count} track{'s' if c.track_count != 1 else ''} · "
+                          f"{fmt_duration(total)}" + (" · " + ", ".join(c.tags) if c.tags else ""))
+        self.description.setText(page.description)
+        self.description.setVisible(bool(page.description))
+        self.tracks.show_tracks(page)
+        can_buy = not page.purchase_state and not c.mine
+        self.price.setText(("Name your price" if page.nyp else c.price) if can_buy else "")
+        self.amount.setVisible(page.nyp and can_buy)
+        self.symbol.setVisible(page.nyp and can_buy)
+        self.symbol.setText(f"{page.symbol} (min {page.min_price})")
+        if page.nyp and not self.amount.text():
+            self.amount.setText(page.min_price)
+        self.buy_btn.setVisible(can_buy)
+        self.buy_btn.setText(f"Buy · {c.price.replace('from ', '')}" if not page.nyp else "Buy")
+        self.balance.setText(f"Your balance: {page.balance}" if can_buy else "")
+        self.balance.setVisible(can_buy)
+        if not page.asset_trusted and can_buy:
+            self.status.show_warning("The credits this release is priced in come from an issuer "
+                                     "you have not marked as trusted (see Wallet).")
+        self._show_state(page.purchase_state, c.mine)
+
+    def _show_state(self, state: str, mine: bool) -> None:
+        if mine:
+            self.status.show_success("This is your release. Its sales are in the Studio.")
+        elif state == "waiting":
+            self.status.show_warning("Purchase signed. Waiting for the artist's node or a seeder "
+                                     "to grant it…")
+        elif state == "granted":
+            self.status.show_success("Granted. Unlocking your tracks…")
+        elif state == "owned":
+            self.status.show_success("In your library. Downloads start by themselves; play them "
+                                     "from Library.")
+
+    def buy(self) -> None:
+        if self.page is None:
+            return
+        amount = self.amount.text().strip() if self.page.nyp else None
+        self.buy_btn.setEnabled(False)
+        self.status.clear_message()
+        job = self.bridge.call("buy", self.page.card.id, amount)
+
+        def ok(_purchase: object) -> None:
+            self.buy_btn.setEnabled(True)
+            self.bought.emit()
+            self.reload()
+            self.bridge.sync_now()
+
+        def failed(message: str) -> None:
+            self.buy_btn.setEnabled(True)
+            self.status.show_error(message)
+
+        job.finished.connect(ok)
+        job.failed.connect(failed)
+
+    def _preview(self, index: int) -> None:
+        if self.page is None:
+            return
+        t = self.page.tracks[index]
+        if t.preview is not None:
+            self.play_preview.emit(t.preview, f"{t.title} (preview)", self.page.card.artist)
+
+
+class StoreView(QWidget):
+    """The grid and the release page, in one stack."""
+
+    play_preview = Signal(object, str, str)
+
+    def __init__(self, bridge: Bridge) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.stack = QStackedWidget(self)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.stack)
+        self.browse = Page("Store", "New releases from artists on the swarm")
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("Search artists, releases, tracks, genres")
+        self.search.setClearButtonEnabled(True)
+        self.search.setFixedWidth(360)
+        self.browse.header.addWidget(self.search)
+        self.grid = QListWidget()
+        self.grid.setObjectName("grid")
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setMovement(QListView.Movement.Static)
+        self.grid.setUniformItemSizes(True)
+        self.grid.setSpacing(6)
+        self.grid.setMouseTracking(True)
+        self.grid.setItemDelegate(TileDelegate(self.grid))
+        self.grid.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.grid.itemClicked.connect(lambda it: self.open_release(it.data(CARD_ROLE).id))
+        self.grid.itemActivated.connect(lambda it: self.open_release(it.data(CARD_ROLE).id))
+        self.empty = label("", "dim", wrap=True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.hide()
+        self.browse.outer.addWidget(self.empty)
+        self.browse.outer.addWidget(self.grid, 1)
+        self.release = ReleaseView(bridge)
+        self.release.back.connect(lambda: self.stack.setCurrentWidget(self.browse))
+        self.release.play_preview.connect(self.play_preview.emit)
+        self.stack.addWidget(self.browse)
+        self.stack.addWidget(self.release)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(150)
+        self._debounce.timeout.connect(self._run_search)
+        self.search.textChanged.connect(lambda _: self._debounce.start())
+        self.cards: list[ReleaseCard] = []
+        self.stale = True
+
+    @property
+    def message(self) -> MessageBar:
+        return self.browse.message
+
+    def refresh(self) -> None:
+        self.stale = False
+        job = self.bridge.call("catalog")
+        job.finished.connect(self._show_catalog)
+        job.failed.connect(self.message.show_error)
+        if self.stack.currentWidget() is self.release and self.release.page is not None:
+            self.release.reload()
+
+    def _show_catalog(self, cards: list[ReleaseCard]) -> None:
+        self.cards = cards
+        self.grid.clear()
+        for c in cards:
+            it = QListWidgetItem()
+            it.setData(CARD_ROLE, c)
+            it.setData(Qt.ItemDataRole.DisplayRole, "")
+            it.setToolTip(f"{c.title} — {c.artist}")
+            it.setSizeHint(QSize(TILE + 20, TILE + 78))
+            self.grid.addItem(it)
+        if self.search.text().strip():
+            self._run_search()
+        self._update_empty(len(cards))
+
+    def _update_empty(self, visible: int) -> None:
+        if visible:
+            self.empty.hide()
+        else:
+            self.empty.setText("Nothing matches your search." if self.search.text().strip()
+                               else "The catalog is empty for now. Releases appear here as "
+                                    "your node syncs with peers.")
+            self.empty.show()
+
+    def _run_search(self) -> None:
+        job = self.bridge.call("search", self.search.text())
+        job.finished.connect(self._apply_search)
+
+    def _apply_search(self, ids: list[bytes]) -> None:
+        wanted = set(ids)
+        shown = 0
+        for i in range(self.grid.count()):
+            it = self.grid.item(i)
+            hide = it.data(CARD_ROLE).id not in wanted
+            it.setHidden(hide)
+            shown += not hide
+        self._update_empty(shown)
+
+    def visible_titles(self) -> list[str]:
+        return [self.grid.item(i).data(CARD_ROLE).title for i in range(self.grid.count())
+                if not self.grid.item(i).isHidden()]
+
+    def open_release(self, listing_id: bytes) -> None:
+        self.release.open(listing_id)
+        self.stack.setCurrentWidget(self.release)

@@ -1,0 +1,164 @@
+"""Wallet: balances per asset, send, history, trusted issuers (with a warning on untrusted)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from app.bridge import Bridge
+from app.services.ui_support import BalanceView, WalletView
+from app.ui.widgets import MessageBar, Page, button, label
+
+KIND_NAMES = {"send": "Sent", "receive": "Received", "purchase": "Purchase",
+              "asset.mint": "Minted", "grant": "Sale", "payout": "Sale"}
+
+
+class BalanceCard(QFrame):
+    def __init__(self, b: BalanceView, on_trust) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.setObjectName("card")
+        self.setMinimumWidth(240)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(18, 14, 18, 14)
+        lay.setSpacing(4)
+        lay.addWidget(label(b.name.upper(), "statLabel"))
+        lay.addWidget(label(b.amount, "statValue"))
+        if b.incoming and b.incoming not in ("0", "0.00", "0.0"):
+            lay.addWidget(label(f"+{b.incoming} arriving", "dim"))
+        if b.trusted:
+            ok = label("✓ trusted issuer", "dim")
+            ok.setStyleSheet("color: #3ddc97;")
+            lay.addWidget(ok)
+        else:
+            warn = label("⚠ Issuer not trusted: anyone can issue a token with this name. "
+                         "Its value is only what its issuer stands behind.", "dim", wrap=True)
+            warn.setStyleSheet("color: #ffd27a;")
+            lay.addWidget(warn)
+            trust = button("Trust this issuer", "ghost")
+            trust.clicked.connect(lambda: on_trust(b.issuer))
+            lay.addWidget(trust, 0, Qt.AlignmentFlag.AlignLeft)
+
+
+class WalletPage(Page):
+    def __init__(self, bridge: Bridge) -> None:
+        super().__init__("Wallet", "Credits and tokens held by your identity")
+        self.bridge = bridge
+        self.view: WalletView | None = None
+        self.cards = QGridLayout()
+        self.cards.setSpacing(14)
+        self.outer.addLayout(self.cards)
+        row = QHBoxLayout()
+        row.setSpacing(20)
+        # send
+        send = QFrame()
+        send.setObjectName("card")
+        send.setFixedWidth(360)
+        sl = QVBoxLayout(send)
+        sl.setContentsMargins(18, 14, 18, 14)
+        sl.setSpacing(8)
+        sl.addWidget(label("Send", "h2"))
+        self.to = QLineEdit()
+        self.to.setPlaceholderText("Recipient's public key (64 hex characters)")
+        self.asset = QComboBox()
+        self.amount = QLineEdit()
+        self.amount.setPlaceholderText("Amount")
+        self.send_btn = button("Send", "primary")
+        self.send_msg = MessageBar()
+        for w in (self.to, self.asset, self.amount):
+            sl.addWidget(w)
+        sl.addWidget(self.send_btn, 0, Qt.AlignmentFlag.AlignRight)
+        sl.addWidget(self.send_msg)
+        sl.addStretch(1)
+        self.me = label("", "mono", wrap=True)
+        self.me.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        sl.addWidget(label("Your key (to receive):", "dim"))
+        sl.addWidget(self.me)
+        row.addWidget(send)
+        # history
+        hist = QVBoxLayout()
+        hist.addWidget(label("History", "h2"))
+        self.history = QTableWidget(0, 3)
+        self.history.setHorizontalHeaderLabels(["WHEN", "WHAT", "AMOUNT"])
+        self.history.verticalHeader().hide()
+        self.history.setShowGrid(False)
+        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.history.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.history.setColumnWidth(0, 150)
+        self.history.setColumnWidth(2, 150)
+        hist.addWidget(self.history, 1)
+        row.addLayout(hist, 1)
+        self.outer.addLayout(row, 1)
+        self.send_btn.clicked.connect(self.send)
+
+    def refresh(self) -> None:
+        self.stale = False
+        job = self.bridge.call("wallet_view")
+        job.finished.connect(self._show)
+        job.failed.connect(self.message.show_error)
+
+    def _show(self, view: WalletView) -> None:
+        self.view = view
+        while self.cards.count():
+            w = self.cards.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        for i, b in enumerate(view.balances):
+            self.cards.addWidget(BalanceCard(b, self.trust), 0, i)
+        if not view.balances:
+            self.cards.addWidget(label("No credits yet. A credits gateway or a friend can send "
+                                       "you some; share your key below.", "dim", wrap=True), 0, 0)
+        self.asset.clear()
+        for b in view.balances:
+            self.asset.addItem(f"{b.symbol} — {b.name}", b.asset)
+        self.me.setText(view.me.hex())
+        self.history.setRowCount(len(view.history))
+        for n, h in enumerate(view.history):
+            when = dt.datetime.fromtimestamp(h.timestamp / 1000).strftime("%Y-%m-%d %H:%M")
+            amount = QTableWidgetItem(("+" if h.positive else "") + h.change)
+            amount.setForeground(QColor("#3ddc97" if h.positive else "#f2f2f7"))
+            self.history.setItem(n, 0, QTableWidgetItem(when))
+            self.history.setItem(n, 1, QTableWidgetItem(KIND_NAMES.get(h.kind, h.kind)))
+            self.history.setItem(n, 2, amount)
+
+    def trust(self, issuer: bytes) -> None:
+        job = self.bridge.call("set_trusted", issuer, True)
+        job.finished.connect(lambda _: self.refresh())
+        job.failed.connect(self.message.show_error)
+
+    def send(self) -> None:
+        self.send_msg.clear_message()
+        asset = self.asset.currentData()
+        if asset is None:
+            self.send_msg.show_error("You have nothing to send yet.")
+            return
+        self.send_btn.setEnabled(False)
+        job = self.bridge.call("send", self.to.text(), asset, self.amount.text())
+
+        def ok(_: object) -> None:
+            self.send_btn.setEnabled(True)
+            self.send_msg.show_success("Sent. It arrives when the recipient's node syncs.")
+            self.amount.clear()
+            self.refresh()
+
+        def failed(m: str) -> None:
+            self.send_btn.setEnabled(True)
+            self.send_msg.show_error(m)
+
+        job.finished.connect(ok)
+        job.failed.connect(failed)
+

@@ -1,0 +1,292 @@
+"""Small shared widgets and helpers: cover art, headings, stat cards, messages, formatting."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QLinearGradient,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+_PIXMAPS: dict[tuple[bytes, int, int], QPixmap] = {}
+
+
+def load_theme(app: QApplication) -> None:
+    """Apply the dark stylesheet from ``resources/theme.qss``."""
+    import resources
+
+    qss = Path(resources.__file__).with_name("theme.qss").read_text(encoding="utf-8")
+    app.setStyle("Fusion")
+    pal = QPalette()
+    for role, colour in ((QPalette.ColorRole.Window, "#121218"),
+                         (QPalette.ColorRole.WindowText, "#f2f2f7"),
+                         (QPalette.ColorRole.Base, "#16161d"),
+                         (QPalette.ColorRole.AlternateBase, "#1c1c25"),
+                         (QPalette.ColorRole.Text, "#f2f2f7"),
+                         (QPalette.ColorRole.Button, "#262632"),
+                         (QPalette.ColorRole.ButtonText, "#f2f2f7"),
+                         (QPalette.ColorRole.Highlight, "#3ddc97"),
+                         (QPalette.ColorRole.HighlightedText, "#08110d"),
+                         (QPalette.ColorRole.ToolTipBase, "#262632"),
+                         (QPalette.ColorRole.ToolTipText, "#f2f2f7"),
+                         (QPalette.ColorRole.PlaceholderText, "#6b6b7d"),
+                         (QPalette.ColorRole.Light, "#33333f"),
+                         (QPalette.ColorRole.Midlight, "#2a2a36"),
+                         (QPalette.ColorRole.Mid, "#22222d"),
+                         (QPalette.ColorRole.Dark, "#0c0c11"),
+                         (QPalette.ColorRole.Shadow, "#000000")):
+        pal.setColor(role, QColor(colour))
+    app.setPalette(pal)
+    app.setStyleSheet(qss)
+    font = QFont("DejaVu Sans", 10)
+    app.setFont(font)
+
+
+def fmt_duration(ms: int) -> str:
+    s = max(0, int(ms) // 1000)
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def _placeholder(seed: str, size: int) -> QImage:
+    h = hashlib.blake2b(seed.encode(), digest_size=6).digest()
+    img = QImage(size, size, QImage.Format.Format_ARGB32)
+    p = QPainter(img)
+    g = QLinearGradient(0, 0, size, size)
+    g.setColorAt(0, QColor(h[0], h[1] // 2, h[2]))
+    g.setColorAt(1, QColor(h[3] // 2, h[4], h[5]))
+    p.fillRect(0, 0, size, size, g)
+    p.setPen(QColor(255, 255, 255, 200))
+    f = QFont("DejaVu Sans", max(8, size // 4), QFont.Weight.Bold)
+    p.setFont(f)
+    p.drawText(QRectF(0, 0, size, size), Qt.AlignmentFlag.AlignCenter,
+               "".join(w[0] for w in seed.split()[:2]).upper() or "♪")
+    p.end()
+    return img
+
+
+def cover_pixmap(data: bytes | None, size: int, seed: str = "", radius: int = 10) -> QPixmap:
+    """Album art scaled to ``size`` with rounded corners (a generated tile when missing)."""
+    key = (data or seed.encode(), size, radius)
+    cached = _PIXMAPS.get(key)
+    if cached is not None:
+        return cached
+    img = QImage()
+    if not data or not img.loadFromData(data):
+        img = _placeholder(seed or "?", size)
+    img = img.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+                     Qt.TransformationMode.SmoothTransformation)
+    out = QPixmap(size, size)
+    out.fill(Qt.GlobalColor.transparent)
+    p = QPainter(out)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    path = QPainterPath()
+    path.addRoundedRect(QRectF(0, 0, size, size), radius, radius)
+    p.setClipPath(path)
+    p.drawImage(0, 0, img)
+    p.end()
+    if len(_PIXMAPS) > 400:
+        _PIXMAPS.clear()
+    _PIXMAPS[key] = out
+    return out
+
+
+def label(text: str = "", name: str | None = None, wrap: bool = False) -> QLabel:
+    lab = QLabel(text)
+    if name:
+        lab.setObjectName(name)
+    lab.setWordWrap(wrap)
+    return lab
+
+
+def button(text: str, name: str | None = None, tip: str = "") -> QPushButton:
+    b = QPushButton(text)
+    if name:
+        b.setObjectName(name)
+    if tip:
+        b.setToolTip(tip)
+    b.setCursor(Qt.CursorShape.PointingHandCursor)
+    return b
+
+
+class Page(QWidget):
+    """A view's page: a heading row and a body with comfortable margins."""
+
+    def __init__(self, title: str, subtitle: str = "") -> None:
+        super().__init__()
+        self.setObjectName("page")
+        self.outer = QVBoxLayout(self)
+        self.outer.setContentsMargins(32, 26, 32, 18)
+        self.outer.setSpacing(14)
+        self.header = QHBoxLayout()
+        self.header.setSpacing(12)
+        titles = QVBoxLayout()
+        titles.setSpacing(2)
+        self.title = label(title, "h1")
+        titles.addWidget(self.title)
+        self.subtitle = label(subtitle, "dim")
+        self.subtitle.setVisible(bool(subtitle))
+        titles.addWidget(self.subtitle)
+        self.header.addLayout(titles)
+        self.header.addStretch(1)
+        self.outer.addLayout(self.header)
+        self.message = MessageBar()
+        self.outer.addWidget(self.message)
+        self.stale = True
+
+    def refresh(self) -> None:  # overridden by views that load data
+        self.stale = False
+
+
+class MessageBar(QLabel):
+    """An inline message: a readable sentence, red for errors, hidden when empty."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.hide()
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+    def show_error(self, text: str) -> None:
+        self._show(text, "error")
+
+    def show_warning(self, text: str) -> None:
+        self._show(text, "warning")
+
+    def show_success(self, text: str) -> None:
+        self._show(text, "success")
+
+    def _show(self, text: str, kind: str) -> None:
+        self.setObjectName(kind)
+        self.setText(text[:1].upper() + text[1:] if text else text)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.show()
+
+    def clear_message(self) -> None:
+        self.setText("")
+        self.hide()
+
+
+class StatCard(QFrame):
+    def __init__(self, caption: str, value: str = "—") -> None:
+        super().__init__()
+        self.setObjectName("card")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(16, 12, 16, 12)
+        lay.setSpacing(2)
+        self.value = label(value, "statValue")
+        self.caption = label(caption.upper(), "statLabel")
+        lay.addWidget(self.caption)
+        lay.addWidget(self.value)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set(self, value: str) -> None:
+        self.value.setText(value)
+
+
+class BusyRow(QWidget):
+    """A progress bar with a caption and a Cancel button, for long work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.caption = label("", "dim")
+        self.bar = QProgressBar()
+        self.bar.setObjectName("big")
+        self.bar.setMinimumWidth(160)
+        self.cancel = button("Cancel", "ghost")
+        lay.addWidget(self.caption)
+        lay.addWidget(self.bar, 1)
+        lay.addWidget(self.cancel)
+        self.hide()
+        self._job = None
+        self.cancel.clicked.connect(self._cancel)
+
+    def track(self, job, caption: str, cancellable: bool = True) -> None:  # type: ignore[no-untyped-def]
+        self._job = job
+        self.caption.setText(caption)
+        self.bar.setRange(0, 0)
+        self.cancel.setVisible(cancellable)
+        self.cancel.setEnabled(True)
+        self.show()
+        job.progress.connect(self._progress)
+        job.finished.connect(lambda *_: self.hide())
+        job.failed.connect(lambda *_: self.hide())
+
+    def _progress(self, done: int, total: int, what: str) -> None:
+        self.bar.setRange(0, max(1, total))
+        self.bar.setValue(done)
+        if what:
+            self.caption.setText(what)
+
+    def _cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self.cancel.setEnabled(False)
+            self.caption.setText("Cancelling…")
+
+
+class Toast(QLabel):
+    """A transient notice over the bottom of the window."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.hide()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.hide)
+
+    def show_text(self, text: str, error: bool = False, ms: int = 4000) -> None:
+        self.setObjectName("toastError" if error else "toast")
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.setText(text[:1].upper() + text[1:])
+        self.setMaximumWidth(520)
+        self.adjustSize()
+        parent = self.parentWidget()
+        if parent is not None:
+            self.move(parent.width() - self.width() - 24, parent.height() - self.height() - 100)
+        self.raise_()
+        self.show()
+        self._timer.start(ms)
+
+
+def hline() -> QFrame:
+    f = QFrame()
+    f.setFrameShape(QFrame.Shape.HLine)
+    f.setStyleSheet("color: #262632;")
+    return f
+
+
+ICON = QSize(18, 18)
