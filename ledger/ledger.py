@@ -42,6 +42,7 @@ class IngestReport:
     duplicates: int = 0
     pending: int = 0  # entries of this batch now waiting for dependencies
     forks: list[ForkProof] = field(default_factory=list)
+    voided: list[bytes] = field(default_factory=list)  # accepted (stored) but without effect
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,9 @@ class Ledger:
         self._index: dict[bytes, tuple[bytes, int]] = {}  # hash -> (author, seq)
         self._pos: dict[tuple[bytes, int], bytes] = {}  # (author, seq) -> hash
         self._heads: dict[bytes, _Head] = {}
-        self._tainted: set[bytes] = set()
+        self._tainted: set[bytes] = set()  # stored entries without effect
+        self._voided_authors: set[bytes] = set()  # authors with such an entry in their feed
+        self._batch: dict[bytes, Entry] = {}  # accepted in the batch being processed
         self._pending: OrderedDict[bytes, Entry] = OrderedDict()
         self._wait_hash: dict[bytes, set[bytes]] = {}
         self._wait_pos: dict[tuple[bytes, int], set[bytes]] = {}
@@ -122,17 +125,17 @@ class Ledger:
             self._quarantine[proof.author] = proof.seq
 
     def _effect(self, entry: Entry, replaying: bool = False) -> bool:
-        """Apply ``entry`` to the state if it is effective; returns False if it is tainted.
+        """Apply ``entry`` to the state if it has an effect; False if it is kept without one.
 
-        An entry is tainted (kept, but without effect) when its feed is quarantined at its seq or
-        its predecessor or a dependency is tainted: everything an entry relies on is in its feed
-        prefix or its dependencies, so taint follows exactly what a quarantine voids.
-        Raises SemanticError for an entry that breaks the rules.
+        An entry has no effect when its feed is quarantined at its seq or one of its
+        dependencies has none. A voided entry earlier in the same feed does not void the rest of
+        the feed (that would let any forker freeze every recipient); instead each later entry is
+        judged by the rules against the state without the voided effects, and one that now fails
+        (a spend of funds that never counted) has no effect. Otherwise a rule failure raises
+        SemanticError: the entry is rejected.
         """
         q = self._quarantine.get(entry.author)
         if q is not None and entry.seq >= q:
-            return False
-        if entry.prev is not None and entry.prev in self._tainted:
             return False
         if any(d in self._tainted for d in entry.deps):
             return False
@@ -140,17 +143,23 @@ class Ledger:
         try:
             self.state.check_and_apply(entry, dep_seq)
         except SemanticError:
-            if replaying:  # stored entries passed these rules once; never lose one on reload
+            # Stored entries passed these rules once; after a quarantine voided something they
+            # relied on, they stay stored but count for nothing.
+            if replaying or entry.author in self._voided_authors:
                 return False
             raise
         return True
 
     def _register(self, entry: Entry, effective: bool) -> None:
         self._index[entry.hash] = (entry.author, entry.seq)
-        self._pos[(entry.author, entry.seq)] = entry.hash
-        self._heads[entry.author] = _Head(entry.seq, entry.hash, entry.timestamp)
+        if (entry.author, entry.seq) not in self._pos:  # the first branch seen names the slot
+            self._pos[(entry.author, entry.seq)] = entry.hash
+            head = self._heads.get(entry.author)
+            if head is None or entry.seq == head.seq + 1:
+                self._heads[entry.author] = _Head(entry.seq, entry.hash, entry.timestamp)
         if not effective:
             self._tainted.add(entry.hash)
+            self._voided_authors.add(entry.author)
 
     # -- ingest ----------------------------------------------------------------------------------
     def add_listener(self, fn: Callable[[list[Entry]], None]) -> None:
@@ -219,17 +228,18 @@ class Ledger:
         accepted: list[Entry] = []
         new_proofs: list[ForkProof] = []
         work = deque(entries)
-        batch_wires: dict[bytes, Entry] = {}
+        self._batch = {}
         pending_before = len(self._pending)
         try:
             while work:
                 entry = work.popleft()
-                self._pending.pop(entry.hash, None)
+                if self._pending.pop(entry.hash, None) is not None:
+                    self._forget_waits(entry)  # re-registered below if it must wait again
                 outcome = self._admit(entry, report, new_proofs)
                 if outcome != "accepted":
                     continue
                 accepted.append(entry)
-                batch_wires[entry.hash] = entry
+                self._batch[entry.hash] = entry
                 for key in (entry.hash,):
                     for waiter in self._wait_hash.pop(key, ()):
                         if waiter in self._pending:
@@ -240,8 +250,10 @@ class Ledger:
             self.store.append([(e.hash, e.author, e.seq, e.kind, e.wire) for e in accepted],
                               [(p.author, p.seq, p.encoded) for p in new_proofs])
         except StorageError:
+            self._batch = {}
             self._replay()  # the in-memory state ran ahead of a commit that failed
             raise
+        self._batch = {}
         report.accepted.extend(accepted)
         report.pending = max(0, len(self._pending) - pending_before)
         report.forks.extend(new_proofs)
@@ -260,19 +272,13 @@ class Ledger:
             report.duplicates += 1
             return "duplicate"
         held = self._pos.get((entry.author, entry.seq))
-        if held is not None:
-            other = decode_entry(self._wire_of(held))
-            proof = make_fork_proof(other, entry)
-            if (entry.author, entry.seq) not in self._forks:
-                self._note_fork(proof)
-                proofs.append(proof)
-            report.rejected.append(Rejection(entry.hash, f"equivocation: {entry.author.hex()[:12]} "
-                                                         f"signed two entries at seq {entry.seq}"))
-            return "rejected"
+        if held is not None and (entry.author, entry.seq) not in self._forks:
+            proof = make_fork_proof(decode_entry(self._wire_of(held)), entry)
+            self._note_fork(proof)
+            proofs.append(proof)
         q = self._quarantine.get(entry.author)
         if q is not None and entry.seq >= q:
-            report.rejected.append(Rejection(entry.hash, "feed quarantined after equivocation"))
-            return "rejected"
+            return self._admit_quarantined(entry, report)
         missing_prev = False
         if entry.seq > 1:
             head = self._heads.get(entry.author)
@@ -300,18 +306,53 @@ class Ledger:
         self._register(entry, effective)
         return "accepted"
 
+    def _admit_quarantined(self, entry: Entry, report: IngestReport) -> str:
+        """Keep an entry of a quarantined feed (either branch) without effect.
+
+        Holding both branches lets other authors' entries that name them as dependencies be
+        judged the same way on every replica, whichever branch it saw first.
+        """
+        missing = [d for d in entry.deps if d not in self._index]
+        if entry.seq > 1 and entry.prev not in self._index:
+            missing.append(entry.prev)  # type: ignore[arg-type]
+        if missing:
+            self._wait(entry, hashes=missing)
+            return "pending"
+        self._register(entry, effective=False)
+        report.voided.append(entry.hash)
+        return "accepted"
+
     def _wait(self, entry: Entry, hashes: Sequence[bytes], position: bool = False) -> None:
         if entry.hash in self._pending:
             return
         while len(self._pending) >= MAX_PENDING:  # bounded: the oldest waiter is dropped
-            self._pending.popitem(last=False)
+            _, evicted = self._pending.popitem(last=False)
+            self._forget_waits(evicted)
         self._pending[entry.hash] = entry
         for h in hashes:
             self._wait_hash.setdefault(h, set()).add(entry.hash)
         if position:
             self._wait_pos.setdefault((entry.author, entry.seq - 1), set()).add(entry.hash)
 
+    def _forget_waits(self, entry: Entry) -> None:
+        """Drop an evicted entry's registrations so wanted() stops asking on its behalf."""
+        keys: list[bytes] = [*entry.deps, *([entry.prev] if entry.prev else [])]
+        for h in keys:
+            waiters = self._wait_hash.get(h)
+            if waiters is not None:
+                waiters.discard(entry.hash)
+                if not waiters:
+                    del self._wait_hash[h]
+        pos = (entry.author, entry.seq - 1)
+        waiters = self._wait_pos.get(pos)
+        if waiters is not None:
+            waiters.discard(entry.hash)
+            if not waiters:
+                del self._wait_pos[pos]
+
     def _wire_of(self, entry_hash: bytes) -> bytes:
+        if entry_hash in self._batch:  # accepted earlier in this batch, not yet committed
+            return self._batch[entry_hash].wire
         wire = self.store.wire(entry_hash)
         if wire is None:
             raise LedgerError("entry indexed but not stored")
@@ -338,7 +379,8 @@ class Ledger:
                 raise SemanticError(report.rejected[0].reason)
             if not report.accepted:
                 missing = [d.hex()[:12] for d in entry.deps if d not in self._index]
-                self._pending.pop(entry.hash, None)
+                if self._pending.pop(entry.hash, None) is not None:
+                    self._forget_waits(entry)
                 raise LedgerError(f"dependencies not held: {', '.join(missing)}")
             return entry
 

@@ -24,7 +24,7 @@ MIGRATIONS = [
             kind TEXT NOT NULL,
             wire BLOB NOT NULL
         );
-        CREATE UNIQUE INDEX entries_feed ON entries (author, seq);
+        CREATE INDEX entries_feed ON entries (author, seq);
         CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
             BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
         CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
@@ -98,8 +98,9 @@ class Store:
         return None if row is None else row[0]
 
     def feed_range(self, author: bytes, first_seq: int, limit: int) -> list[bytes]:
+        """Entries of one feed from ``first_seq`` on; a quarantined feed may hold two per seq."""
         rows = self.conn.execute(
-            "SELECT wire FROM entries WHERE author = ? AND seq >= ? ORDER BY seq LIMIT ?",
+            "SELECT wire FROM entries WHERE author = ? AND seq >= ? ORDER BY seq, rowid LIMIT ?",
             (author, first_seq, limit))
         return [r[0] for r in rows]
 
