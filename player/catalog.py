@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from player.db import transaction
 
+_OPTIMIZE_AFTER = 1000  # changed releases after which the FTS index is merged
 
 @dataclass(frozen=True)
 class CatalogTrack:
@@ -115,4 +116,7 @@ def sync_catalog(conn: sqlite3.Connection,
                 updated += 1
         vanished = [lid for lid in known if lid not in seen]
         removed = remove_releases(conn, vanished)
+    if added + updated + removed >= _OPTIMIZE_AFTER:
+        # A bulk load leaves many small FTS segments; merging them keeps queries fast.
+        conn.execute("INSERT INTO catalog_fts (catalog_fts) VALUES ('optimize')")
     return CatalogSyncResult(added, updated, removed, unchanged)

@@ -20,7 +20,7 @@ migrations = Migrations("library")
 # artist matters more than one in a genre or a free-form tag.
 FTS_COLUMNS = ("title", "artist", "album", "genre", "tags")
 FTS_WEIGHTS = (10.0, 8.0, 4.0, 2.0, 2.0)
-_FTS_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3'"
+_FTS_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3 4'"
 
 
 @migrations
@@ -149,6 +149,15 @@ def m0003_catalog(conn: sqlite3.Connection) -> None:
         END;
         """
     )
+
+
+@migrations
+def m0004_fts_rank(conn: sqlite3.Connection) -> None:
+    # A persistent rank function lets FTS5 sort by "ORDER BY rank" inside the virtual table,
+    # which is several times faster than sorting on an explicit bm25(...) call.
+    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+    for table in ("library_fts", "catalog_fts"):
+        conn.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('rank', 'bm25({weights})')")
 
 
 def connect(path: Path | str) -> sqlite3.Connection:

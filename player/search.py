@@ -2,7 +2,8 @@
 
 The user's words become an FTS5 query in which every word must match the start of a word in
 some column (prefix matching: ``bea`` finds "Beatles"), and hits are ordered by bm25 with
-per-column weights (title and artist count more than genre or tags; see ``player.db``).
+per-column weights (title and artist count more than genre or tags), configured as each FTS
+table's ``rank`` in ``player.db``.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass
-from typing import Literal
-
-from player.db import FTS_WEIGHTS
+from typing import Any, Literal
 
 Scope = Literal["library", "catalog"]
+RANK_ALL_LIMIT = 1000  # matches beyond which only the newest are ranked (see _ranked)
 _WORD = re.compile(r"\w+", re.UNICODE)
-_WEIGHTS = ", ".join(str(w) for w in FTS_WEIGHTS)
 
 
 @dataclass(frozen=True)
@@ -72,22 +71,44 @@ def search(conn: sqlite3.Connection, text: str, limit: int = 50,
     library: tuple[LibraryHit, ...] = ()
     catalog: tuple[CatalogHit, ...] = ()
     if "library" in scopes:
-        rows = conn.execute(
-            f"SELECT t.id, t.title, t.artist, t.album, t.genre, t.duration_ms,"
-            f" bm25(library_fts, {_WEIGHTS}) AS rank"
-            f" FROM library_fts JOIN tracks t ON t.id = library_fts.rowid"
-            f" WHERE library_fts MATCH ? ORDER BY rank LIMIT ?",
-            (match, limit),
-        ).fetchall()
-        library = tuple(LibraryHit(*r) for r in rows)
+        hits = _ranked(conn, "library_fts", match, limit)
+        rows = _fetch(conn, "SELECT id, title, artist, album, genre, duration_ms FROM tracks"
+                      " WHERE id IN ({})", [rowid for rowid, _ in hits])
+        library = tuple(LibraryHit(*rows[rowid], rank) for rowid, rank in hits if rowid in rows)
     if "catalog" in scopes:
-        rows = conn.execute(
-            f"SELECT c.listing_id, c.position, c.content_id, c.preview_id, c.title,"
-            f" c.artist_name, c.album, c.genre, c.duration_ms,"
-            f" bm25(catalog_fts, {_WEIGHTS}) AS rank"
-            f" FROM catalog_fts JOIN catalog_tracks c ON c.id = catalog_fts.rowid"
-            f" WHERE catalog_fts MATCH ? ORDER BY rank LIMIT ?",
-            (match, limit),
-        ).fetchall()
-        catalog = tuple(CatalogHit(*r) for r in rows)
+        hits = _ranked(conn, "catalog_fts", match, limit)
+        rows = _fetch(conn, "SELECT id, listing_id, position, content_id, preview_id, title,"
+                      " artist_name, album, genre, duration_ms FROM catalog_tracks"
+                      " WHERE id IN ({})", [rowid for rowid, _ in hits])
+        catalog = tuple(CatalogHit(*rows[rowid][1:], rank) for rowid, rank in hits if rowid in rows)
     return SearchResults(text, library, catalog)
+
+
+def _ranked(conn: sqlite3.Connection, table: str, match: str,
+            limit: int) -> list[tuple[int, float]]:
+    """(rowid, bm25 rank) of the best ``limit`` hits, best first.
+
+    Ranking costs time per matching row, and a short prefix of a common word can match a large
+    part of a 100k-row catalog. So a cheap unranked probe counts matches first: up to
+    ``RANK_ALL_LIMIT`` they are all ranked; beyond that only the newest ``RANK_ALL_LIMIT``
+    matches (highest rowids) are ranked, which bounds latency and favours recent listings
+    for queries too broad to be useful anyway.
+    """
+    probe = conn.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?",
+                         (match, RANK_ALL_LIMIT + 1)).fetchall()
+    if len(probe) <= RANK_ALL_LIMIT:
+        rows = conn.execute(f"SELECT rowid, rank FROM {table} WHERE {table} MATCH ?"
+                            f" ORDER BY rank LIMIT ?", (match, limit)).fetchall()
+    else:
+        rows = conn.execute(f"SELECT rowid, rank FROM {table} WHERE {table} MATCH ?"
+                            f" ORDER BY rowid DESC LIMIT ?", (match, RANK_ALL_LIMIT)).fetchall()
+        rows.sort(key=lambda r: r[1])
+        rows = rows[:limit]
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    if not ids:
+        return {}
+    rows = conn.execute(sql.format(", ".join("?" * len(ids))), ids).fetchall()
+    return {int(r[0]): tuple(r) for r in rows}

@@ -133,3 +133,21 @@ def test_migrations_are_named_once_and_transactional(tmp_path: Path) -> None:
     assert "t" in tables and "u" not in tables  # the failed step left nothing behind
     with pytest.raises(ValueError):
         steps(m1_table)
+
+
+def test_broad_queries_rank_only_the_newest_matches(library: Library,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import player.search
+
+    monkeypatch.setattr(player.search, "RANK_ALL_LIMIT", 3)
+    library.add_purchase(b"\x00" * 32, title="Blues", artist="Oldest")
+    for i in range(1, 5):
+        library.add_purchase(bytes([i]) * 32, title=f"Song {i}", artist="X", genre="Blues")
+    library.add_purchase(b"\x09" * 32, title="Blues Again", artist="Newest")
+    hits = library.search("blu").library
+    assert hits[0].artist == "Newest"  # its title hit ranks first among the newest
+    assert len(hits) == 3 and "Oldest" not in [h.artist for h in hits]
+    assert [h.rank for h in hits] == sorted(h.rank for h in hits)
+    monkeypatch.setattr(player.search, "RANK_ALL_LIMIT", 1000)
+    # ranking everything again: both title hits come before the genre hits
+    assert {h.artist for h in library.search("blu").library[:2]} == {"Oldest", "Newest"}
