@@ -139,7 +139,7 @@ def _id3_tags(tags: ID3 | None) -> dict[str, Any]:
 
 
 def _vorbis_tags(f: FLAC | OggVorbis | OggOpus) -> dict[str, Any]:
-    tags = f.tags
+    tags: Any = f.tags
     if tags is None:
         return {}
 
@@ -257,13 +257,13 @@ def _detect(f: Any) -> str:
     raise BadAudioFile(f"unsupported audio format ({type(f).__name__})")
 
 
-_KIND_FORMAT: dict[type, str] = {
+_KIND_FORMAT: dict[Any, str] = {
     MP3: "mp3", FLAC: "flac", OggOpus: "opus", OggVorbis: "ogg", MP4: "m4a", WAVE: "wav",
     AIFF: "aiff",
 }
 
 
-def _sniff(path: Path) -> type:
+def _sniff(path: Path) -> Any:
     # Choose the parser from the bytes alone. mutagen.File also scores the file name, so a
     # FLAC file named .mp3 would be handed to the MP3 parser and rejected.
     with open(path, "rb") as fh:
@@ -304,7 +304,7 @@ def read_audio(path: Path, size: int | None = None) -> AudioInfo:
         _check_flac_end(f, path, size)
 
     if isinstance(f, MP3 | WAVE | AIFF):
-        tags = _id3_tags(f.tags)  # type: ignore[arg-type]
+        tags = _id3_tags(f.tags)
     elif isinstance(f, MP4):
         tags = _mp4_tags(f)
     else:

@@ -84,7 +84,7 @@ def _stream_device_class() -> Any:
                 self.failure = str(exc) or type(exc).__name__
                 return b""
 
-        def writeData(self, data: bytes) -> int:
+        def writeData(self, data: Any, length: int = 0) -> int:
             return -1
 
         def shutdown(self) -> None:

@@ -74,13 +74,15 @@ def search(conn: sqlite3.Connection, text: str, limit: int = 50,
         hits = _ranked(conn, "library_fts", match, limit)
         rows = _fetch(conn, "SELECT id, title, artist, album, genre, duration_ms FROM tracks"
                       " WHERE id IN ({})", [rowid for rowid, _ in hits])
-        library = tuple(LibraryHit(*rows[rowid], rank) for rowid, rank in hits if rowid in rows)
+        library = tuple(LibraryHit(*rows[rowid], rank) for rowid, rank in hits  # type: ignore[call-arg]
+                        if rowid in rows)
     if "catalog" in scopes:
         hits = _ranked(conn, "catalog_fts", match, limit)
         rows = _fetch(conn, "SELECT id, listing_id, position, content_id, preview_id, title,"
                       " artist_name, album, genre, duration_ms FROM catalog_tracks"
                       " WHERE id IN ({})", [rowid for rowid, _ in hits])
-        catalog = tuple(CatalogHit(*rows[rowid][1:], rank) for rowid, rank in hits if rowid in rows)
+        catalog = tuple(CatalogHit(*rows[rowid][1:], rank)  # type: ignore[call-arg]
+                        for rowid, rank in hits if rowid in rows)
     return SearchResults(text, library, catalog)
 
 

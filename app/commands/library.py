@@ -13,6 +13,7 @@ from typing import Any
 from app.services.errors import UserError
 from app.services.library import LibraryService
 from player.library import Playlist, Track
+from player.search import Scope
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -173,7 +174,7 @@ def _offline(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    scopes = ("library", "catalog") if args.scope is None else (args.scope,)
+    scopes: tuple[Scope, ...] = ("library", "catalog") if args.scope is None else (args.scope,)
     service = _service(args)
     try:
         results = service.search(" ".join(args.query), args.limit, scopes)

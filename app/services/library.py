@@ -10,12 +10,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from app.profile import Profile
 from app.services.errors import UserError
 from player.catalog import CatalogRelease, CatalogSyncResult
 from player.library import ImportProblem, ImportReport, Library, LibraryError, Playlist, Track
 from player.search import Scope, SearchResults
+
+_T = TypeVar("_T")
 
 
 class LibraryService:
@@ -137,7 +140,7 @@ class LibraryService:
         return self.library.track(hits[0].track_id)
 
     @staticmethod
-    def _call(fn, *args):  # type: ignore[no-untyped-def]
+    def _call(fn: Callable[..., _T], *args: Any) -> _T:
         try:
             return fn(*args)
         except LibraryError as exc:

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -62,7 +63,7 @@ def encode_tone(path: Path, fmt: str, seconds: float = 1.0, freq: float = 440.0,
     """Encode a stereo sine tone (or chirp to ``freq_end``) of ``seconds`` to ``path``."""
     enc = FORMATS[fmt]
     with av.open(str(path), "w", format=enc.container) as out:
-        stream = out.add_stream(enc.codec, rate=enc.rate, options=dict(enc.options))
+        stream: Any = out.add_stream(enc.codec, rate=enc.rate, options=dict(enc.options))
         stream.layout = "stereo"
         stream.format = enc.sample_format
         stream.time_base = Fraction(1, enc.rate)
