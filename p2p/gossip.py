@@ -32,6 +32,7 @@ TOPIC = "/cooptracks/ledger/1"
 MAX_GOSSIP_BYTES = 512 * 1024
 MAX_ANNOUNCE_BYTES = 256 * 1024  # we batch entries up to this size
 MAX_PROVIDE_IDS = 256
+MAX_HEADS = 1024
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,30 @@ class Provide(Message):
         return cls(tuple(f[0]))
 
 
-MESSAGES = registry_of(Announce, ForkAnnounce, Provide)
+@dataclass(frozen=True)
+class Heads(Message):
+    """Type 4: these feeds grew here (learned by sync, so not announced entry by entry);
+    ``[[author, seq, hash], ...]``. A node that is behind pulls from the publisher."""
+
+    TYPE = 4
+    heads: tuple[tuple[bytes, int, bytes], ...]
+
+    def fields(self) -> list[Any]:
+        return [[list(h) for h in self.heads]]
+
+    @classmethod
+    def from_fields(cls, f: list[Any]) -> Heads:
+        check(len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_HEADS,
+              "Heads is [[author, seq, hash], ...]")
+        out = []
+        for h in f[0]:
+            check(isinstance(h, list) and len(h) == 3 and is_bytes(h[0], 32)
+                  and isinstance(h[1], int) and h[1] >= 1 and is_bytes(h[2], 32), "bad head")
+            out.append((h[0], h[1], h[2]))
+        return cls(tuple(out))
+
+
+MESSAGES = registry_of(Announce, ForkAnnounce, Provide, Heads)
 
 OnMessage = Callable[[ID, Message], Awaitable[None]]
 
@@ -153,6 +177,10 @@ class Gossip:
         if len(data) > MAX_GOSSIP_BYTES:
             raise ValueError("gossip message too large")
         await self.pubsub.publish(TOPIC, data)
+
+    def topic_peers(self) -> list[ID]:
+        """Peers known to subscribe to the ledger topic (mesh or not)."""
+        return list(self.pubsub.peer_topics.get(TOPIC, ()))
 
     def mesh_peers(self) -> list[ID]:
         return list(self.router.mesh.get(TOPIC, ()))

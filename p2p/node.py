@@ -42,7 +42,7 @@ from p2p.content.messages import (
 from p2p.content.messages import PROTOCOL_ID as CONTENT_PROTOCOL
 from p2p.content.server import ContentServer
 from p2p.context import DialError, SwarmContext
-from p2p.gossip import Announce, ForkAnnounce, Gossip, Provide, batch_wires
+from p2p.gossip import MAX_HEADS, Announce, ForkAnnounce, Gossip, Heads, Provide, batch_wires
 from p2p.host import build_host, full_addrs, parse_peer_addr, peer_id_from_seed
 from p2p.limits import Limits, PeerGuard
 from p2p.pinning import Pinner, SeedPolicy
@@ -281,6 +281,14 @@ class Node:
         """Pull everything ``peer`` has that we lack."""
         result = await self.replicator.pull(peer)
         self.last_sync[str(peer)] = result
+        if result.authors:
+            frontier = await self.ledger.call(self.ledger.ledger.frontier)
+            heads = [(a, *frontier[a]) for a in sorted(result.authors) if a in frontier]
+            for i in range(0, len(heads), MAX_HEADS):
+                try:
+                    await self.gossip.publish(Heads(tuple(heads[i:i + MAX_HEADS])))
+                except Exception as exc:
+                    log.info("gossip publish failed: %s", exc)
         self.synced.set()
         self.synced = trio.Event()
         return result
@@ -330,6 +338,11 @@ class Node:
                     item = self._local_recv.receive_nowait()
                 except trio.WouldBlock:
                     break
+            # Right after a connection the GossipSub mesh may not exist yet and a publish would
+            # reach nobody; give it a few heartbeats (anti-entropy sync covers the rest).
+            with trio.move_on_after(3 * self.config.gossip_heartbeat + 1):
+                while self.connected_peers() and not self.gossip.topic_peers():
+                    await trio.sleep(0.05)
             try:
                 for batch in batch_wires(wires):
                     await self.gossip.publish(Announce(tuple(batch)))
@@ -359,6 +372,12 @@ class Node:
                 except Exception as exc:
                     await self.guard.ban(str(origin), f"gossip: invalid fork proof ({exc})")
                     return
+        elif isinstance(message, Heads):
+            mine = await self.ledger.call(self.ledger.ledger.frontier)
+            if any(mine.get(a, (0, b""))[0] < seq for a, seq, _ in message.heads):
+                targets = [origin] if origin in self.connected_peers() else self.connected_peers()
+                for peer in targets[:3]:
+                    self.request_pull(peer)
         elif isinstance(message, Provide):
             now = time.monotonic()
             for cid in message.content_ids:

@@ -238,6 +238,10 @@ class Download:
         if provider.dropped:
             return False
         await trio.to_thread.run_sync(self.store.put_chunk, reply.data, chunk_id)
+        if provider.dropped:  # cut off while we were writing: keep nothing from it
+            if index not in self._present_before and index not in self._done:
+                self.store.chunk_path(chunk_id).unlink(missing_ok=True)
+            return False
         self._in_flight.discard(index)
         self._done.add(index)
         provider.delivered.append(index)

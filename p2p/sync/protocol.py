@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import trio
@@ -61,6 +61,7 @@ class SyncResult:
     rejected: int = 0
     forks: int = 0
     requests: int = 0
+    authors: set[bytes] = field(default_factory=set)  # feeds that grew
 
 
 class LedgerAccess:
@@ -217,6 +218,7 @@ class Replicator:
             return
         report = await self.ledger.ingest(wires)
         result.accepted += len(report.accepted)
+        result.authors.update(e.author for e in report.accepted)
         result.rejected += len(report.rejected)
         result.forks += len(report.forks)
         reason = is_forgery(report)

@@ -71,11 +71,12 @@ async def test_a_provider_sending_a_corrupt_chunk_is_cut_off_and_nothing_it_sent
     manifest = good.store.manifest(cid)
     bad.store.put_packed(good.store.manifest_bytes(cid),
                          [good.store.get_chunk(c) for c in manifest.chunks])
-    # The bad seeder serves a flipped bit in chunk 30 (it lies about its own store).
-    path = bad.store.chunk_path(manifest.chunks[30])
-    data = bytearray(path.read_bytes())
-    data[5] ^= 1
-    path.write_bytes(bytes(data))
+    # The bad seeder serves its first chunks intact and a flipped bit in every later one.
+    for chunk_id in manifest.chunks[8:]:
+        path = bad.store.chunk_path(chunk_id)
+        data = bytearray(path.read_bytes())
+        data[5] ^= 1
+        path.write_bytes(bytes(data))
     async with swarm.run_all(good, bad, fan) as (g, b, f):
         await f.connect(g.addrs[0])
         await f.connect(b.addrs[0])
