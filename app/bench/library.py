@@ -85,7 +85,7 @@ def _make_files(folder: Path, count: int, rng: random.Random) -> None:
         base.unlink()
 
 
-def _bench_import(work: Path, count: int) -> dict[str, Any]:
+def _bench_import(work: Path, count: int, rounds: int) -> dict[str, Any]:
     rng = random.Random(1)
     folder = work / "music"
     folder.mkdir()
@@ -93,20 +93,25 @@ def _bench_import(work: Path, count: int) -> dict[str, Any]:
     files = sorted(folder.iterdir())
     for path in files:  # warm the page cache so both passes read from memory
         path.read_bytes()
-    started = time.perf_counter()
-    for path in files:
-        mutagen.File(str(path))
-    raw_s = time.perf_counter() - started
+    # Interleaved rounds, best of each: the machines running this are shared, and a single
+    # sub-second pass is at the mercy of whatever else runs.
+    raw_s = import_s = reimport_s = float("inf")
+    for round_no in range(rounds):
+        started = time.perf_counter()
+        for path in files:
+            mutagen.File(str(path))
+        raw_s = min(raw_s, time.perf_counter() - started)
 
-    library = Library(work / "import.sqlite")
-    started = time.perf_counter()
-    report = library.import_folder(folder)
-    import_s = time.perf_counter() - started
-    started = time.perf_counter()
-    again = library.import_folder(folder)
-    reimport_s = time.perf_counter() - started
-    library.close()
-    assert report.added == count and not report.failed, report
+        library = Library(work / f"import-{round_no}.sqlite")
+        started = time.perf_counter()
+        report = library.import_folder(folder)
+        import_s = min(import_s, time.perf_counter() - started)
+        started = time.perf_counter()
+        again = library.import_folder(folder)
+        reimport_s = min(reimport_s, time.perf_counter() - started)
+        library.close()
+        assert report.added == count and not report.failed, report
+        assert again.unchanged == count, again
     raw_rate, import_rate = count / raw_s, count / import_s
     return {
         "files": count,
@@ -115,7 +120,8 @@ def _bench_import(work: Path, count: int) -> dict[str, Any]:
         "import_files_per_s": round(import_rate, 1),
         "ratio": round(import_rate / raw_rate, 3),
         "goal_ratio": 0.5,
-        "reimport_unchanged_files_per_s": round(again.unchanged / reimport_s, 1),
+        "reimport_unchanged_files_per_s": round(count / reimport_s, 1),
+        "rounds": rounds,
     }
 
 
@@ -232,7 +238,7 @@ def run(quick: bool) -> dict[str, Any]:
         return {
             "benchmark": "library",
             "quick": quick,
-            "import": _bench_import(work / "import", 300 if quick else 800),
+            "import": _bench_import(work / "import", 300 if quick else 800, 3 if quick else 5),
             "search": _bench_search(work / "search", 100_000, 300 if quick else 2000),
             "first_audio": _bench_first_audio(work / "audio", 10 if quick else 50),
         }
