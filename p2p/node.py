@@ -293,6 +293,23 @@ class Node:
         self.synced = trio.Event()
         return result
 
+    async def wait_replicated(self, peer: ID, timeout: float = 10.0) -> bool:
+        """Wait until ``peer`` holds our own feed up to our head (it pulls it from us when we
+        connect and on gossip); False on timeout."""
+        with trio.move_on_after(timeout):
+            while True:
+                mine = (await self.ledger.call(self.ledger.ledger.frontier)).get(self._me)
+                if mine is None:
+                    return True
+                try:
+                    theirs = (await self.replicator.remote_frontier(peer)).get(self._me)
+                except (DialError, PeerClosed, ProtocolViolation):
+                    theirs = None
+                if theirs is not None and theirs[0] >= mine[0]:
+                    return True
+                await trio.sleep(0.2)
+        return False
+
     async def sync(self) -> list[SyncResult]:
         """Pull from every connected peer (in parallel); returns one result per peer reached."""
         results: list[SyncResult] = []

@@ -128,6 +128,15 @@ class Replicator:
         raise ProtocolViolation(f"unexpected {type(request).__name__}")
 
     # -- client --------------------------------------------------------------------------------------
+    async def remote_frontier(self, peer: ID) -> dict[bytes, tuple[int, bytes]]:
+        """The peer's frontier (one GetFrontier round trip)."""
+        stream = await self.ctx.open(peer, PROTOCOL_ID)
+        try:
+            got = await self._ask(stream, GetFrontier(), Frontier, SyncResult(str(peer)))
+        finally:
+            await stream.close()
+        return {a: (s, h) for a, s, h in got.heads}
+
     async def pull(self, peer: ID) -> SyncResult:
         """Bring our replica up to ``peer``'s. Concurrent pulls from one peer are merged."""
         key = str(peer)

@@ -1,0 +1,254 @@
+"""Swarm commands: ``seed`` (the headless seeder daemon), ``peers`` (``--sync``) and ``fetch``.
+
+All of them run a real node for the profile's identity. Settings come from the profile's
+``config.json`` (keys ``listen``, ``bootstrap``, ``mdns``, ``seeding``), overridden by flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from app.commands._io import add_json_flag, emit, passphrase
+from app.profile import Profile
+from app.services.core import Core
+from app.services.errors import UserError
+from p2p.content.download import DownloadFailed, Progress
+from p2p.context import DialError
+from p2p.node import Node, NodeConfig, open_node
+from p2p.pinning import SeedPolicy
+
+log = logging.getLogger("cooptracks.swarm")
+
+DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4417"
+
+
+def load_settings(profile: Profile) -> dict[str, Any]:
+    try:
+        data = json.loads(profile.config_file.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {profile.config_file}: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def node_config(core: Core, args: argparse.Namespace, *, default_listen: str,
+                seeding: SeedPolicy | None = None) -> NodeConfig:
+    """The node settings for this profile: config.json, then command-line flags."""
+    settings = load_settings(core.profile)
+    listen = tuple(getattr(args, "listen", None) or settings.get("listen") or [default_listen])
+    bootstrap = tuple(settings.get("bootstrap", [])) + tuple(getattr(args, "peer", None) or ())
+    mdns = bool(settings.get("mdns", False)) and not getattr(args, "no_mdns", False)
+    return NodeConfig(seed=core.signer.seed, listen=listen, bootstrap=bootstrap, mdns=mdns,
+                      seeding=seeding or SeedPolicy())
+
+
+async def _connect_all(node: Node, addrs: tuple[str, ...], required: bool) -> int:
+    ok = 0
+    for addr in addrs:
+        try:
+            await node.connect(addr)
+            ok += 1
+        except (DialError, ValueError) as exc:
+            log.warning("%s", exc)
+    if required and addrs and not ok:
+        raise UserError("none of the peers could be reached", hint=", ".join(addrs))
+    return ok
+
+
+async def _settle(core: Core) -> None:
+    report = await trio.to_thread.run_sync(core.settle)
+    if report.granted or report.received or report.unlocked:
+        log.info("settled: %d received, %d purchases granted, %d keys unlocked",
+                 len(report.received), len(report.granted), len(report.unlocked))
+
+
+async def _initial_sync(node: Node, core: Core) -> None:
+    results = await node.sync()
+    if results and core.awaiting_own_feed:
+        core.feed_recovered()
+
+
+def _run(core: Core, config: NodeConfig, body: Callable[[Node], Awaitable[int]]) -> int:
+    async def main() -> int:
+        async with open_node(config, core.ledger, core.chunks) as node:
+            return await body(node)
+
+    return trio.run(main)
+
+
+# -- seed --------------------------------------------------------------------------------------------
+def _seed(args: argparse.Namespace) -> int:
+    with Core.open(args.profile_obj, passphrase(args)) as core:
+        followed = frozenset(bytes.fromhex(k) for k in args.follow or ())
+        settings = load_settings(core.profile).get("seeding", {})
+        policy = SeedPolicy(mode=args.pin or settings.get("mode", "all"),
+                            followed=followed or frozenset(bytes.fromhex(k) for k in
+                                                          settings.get("followed", [])),
+                            quota_bytes=int((args.quota_gb or settings.get("quota_gb", 10))
+                                            * 1024**3))
+        config = node_config(core, args, default_listen=DEFAULT_LISTEN, seeding=policy)
+
+        async def body(node: Node) -> int:
+            log.info("seeder %s listening on %s", node.peer_id, " ".join(node.addrs))
+            if args.addr_file:
+                args.addr_file.write_text("\n".join(node.addrs) + "\n")
+            changed = trio.Event()
+
+            def on_entries(entries: list) -> None:
+                token.run_sync_soon(changed.set)
+
+            token = trio.lowlevel.current_trio_token()
+            core.ledger.add_listener(on_entries)
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async with trio.open_nursery() as nursery:
+
+                    async def stop_on_signal() -> None:
+                        async for signum in signals:
+                            log.info("received %s, shutting down", signal.Signals(signum).name)
+                            nursery.cancel_scope.cancel()
+                            return
+
+                    nursery.start_soon(stop_on_signal)
+                    await _connect_all(node, config.bootstrap, required=False)
+                    await _initial_sync(node, core)
+                    while True:  # act as a sales agent: grant purchases as they arrive
+                        nonlocal_changed = changed
+                        with trio.move_on_after(args.settle_interval):
+                            await nonlocal_changed.wait()
+                        changed = trio.Event()
+                        await _settle(core)
+            core.ledger._listeners.remove(on_entries)
+            log.info("seeder stopped cleanly")
+            return 0
+
+        return _run(core, config, body)
+
+
+# -- peers -------------------------------------------------------------------------------------------
+def _peers(args: argparse.Namespace) -> int:
+    with Core.open(args.profile_obj, passphrase(args)) as core:
+        config = node_config(core, args, default_listen="/ip4/0.0.0.0/tcp/0")
+
+        async def body(node: Node) -> int:
+            await _connect_all(node, config.bootstrap, required=args.sync)
+            sync_doc: dict[str, Any] = {}
+            if args.sync:
+                results = await node.sync()
+                if core.awaiting_own_feed and results:
+                    core.feed_recovered()
+                await _settle(core)
+                # Stay until every peer holds our own feed (they pull it when we connect).
+                for peer in node.connected_peers():
+                    await node.wait_replicated(peer, timeout=args.wait + 8)
+                sync_doc = {"accepted": sum(r.accepted for r in results),
+                            "entries": core.ledger.count(),
+                            "state_hash": core.ledger.state_hash().hex()}
+            else:
+                await trio.sleep(args.wait)
+            st = node.status()
+            doc = {"peer_id": st.peer_id, "addrs": list(st.addrs),
+                   "reachability": st.reachability, "bytes_in": st.bytes_in,
+                   "bytes_out": st.bytes_out, **sync_doc,
+                   "peers": [{"peer_id": p.peer_id, "addrs": list(p.addrs),
+                              "inbound": p.inbound} for p in st.peers]}
+            lines = [f"this node: {st.peer_id} ({st.reachability})"]
+            lines += [f"  {p.peer_id} {' '.join(p.addrs)}" for p in st.peers] or ["  no peers"]
+            if sync_doc:
+                lines.append(f"synced: {sync_doc['accepted']} new entries, "
+                             f"{sync_doc['entries']} held")
+            emit(args, doc, "\n".join(lines))
+            return 0
+
+        return _run(core, config, body)
+
+
+# -- fetch -------------------------------------------------------------------------------------------
+def _fetch(args: argparse.Namespace) -> int:
+    try:
+        content_id = bytes.fromhex(args.content)
+        assert len(content_id) == 32
+    except (ValueError, AssertionError):
+        raise UserError(f"{args.content!r} is not a content ID (64 hex characters)") from None
+    with Core.open(args.profile_obj, passphrase(args)) as core:
+        config = node_config(core, args, default_listen="/ip4/127.0.0.1/tcp/0")
+
+        def show(p: Progress) -> None:
+            if not args.json and sys.stderr.isatty():
+                print(f"\r{p.chunks_done}/{p.chunks_total} chunks from {p.providers} peers",
+                      end="", file=sys.stderr)
+
+        async def body(node: Node) -> int:
+            await _connect_all(node, config.bootstrap, required=True)
+            await _initial_sync(node, core)
+            await _settle(core)
+            try:
+                manifest = await node.fetch(content_id, on_progress=show)
+            except DownloadFailed as exc:
+                raise UserError(str(exc), hint="is a peer that holds it online?") from exc
+            key = core.keys.get(content_id)
+            doc: dict[str, Any] = {"content": args.content, "size": manifest.size,
+                                   "chunks": len(manifest.chunks),
+                                   "encrypted": manifest.encrypted,
+                                   "key_held": key is not None or not manifest.encrypted}
+            if args.output:
+                if manifest.encrypted and key is None:
+                    raise UserError("downloaded, but no key for this content is held",
+                                    hint="buy it, then run `cooptracks sync` for the grant")
+                with open(args.output, "wb") as out:
+                    for index, data in enumerate(
+                            core.chunks.get_chunk(c) for c in manifest.chunks):
+                        out.write(manifest.open_chunk(index, data or b"", key))
+                doc["output"] = str(args.output)
+            emit(args, doc, f"fetched {args.content[:16]}… ({manifest.size} bytes)")
+            return 0
+
+        return _run(core, replace(config), body)
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    def net_flags(p: argparse.ArgumentParser, listen: bool = False) -> None:
+        p.add_argument("--peer", action="append", metavar="MULTIADDR",
+                       help="a peer to connect to (/ip4/…/tcp/…/p2p/…); repeatable")
+        if listen:
+            p.add_argument("--listen", action="append", metavar="MULTIADDR",
+                           help=f"address to listen on (default {DEFAULT_LISTEN})")
+        p.add_argument("--no-mdns", action="store_true", help="do not look for peers on the LAN")
+
+    p = sub.add_parser("seed", parents=[common], help="run the headless seeder daemon")
+    net_flags(p, listen=True)
+    p.add_argument("--pin", choices=("all", "followed", "none"),
+                   help="which listings' content to pin (default: config or all)")
+    p.add_argument("--follow", action="append", metavar="PUBKEY",
+                   help="an artist to pin with --pin followed; repeatable")
+    p.add_argument("--quota-gb", type=float, help="disk quota for pinned content")
+    p.add_argument("--settle-interval", type=float, default=5.0,
+                   help="seconds between fulfilment passes when nothing new arrives")
+    p.add_argument("--addr-file", type=Path, help="write our multiaddrs to this file once up")
+    p.set_defaults(handler=_seed)
+
+    p = sub.add_parser("peers", parents=[common], help="show this node's peers and reachability")
+    net_flags(p)
+    p.add_argument("--wait", type=float, default=2.0, help="seconds to collect peers")
+    p.add_argument("--sync", action="store_true",
+                   help="pull the ledger from the peers, settle, and stay until they hold our "
+                        "feed (how the offline store commands reach the swarm)")
+    add_json_flag(p)
+    p.set_defaults(handler=_peers)
+
+    p = sub.add_parser("fetch", parents=[common], help="download a track or preview by content ID")
+    p.add_argument("content", help="content ID (64 hex characters)")
+    net_flags(p)
+    p.add_argument("-o", "--output", type=Path, help="write the decrypted file here")
+    add_json_flag(p)
+    p.set_defaults(handler=_fetch)
