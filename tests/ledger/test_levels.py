@@ -384,9 +384,6 @@ def test_pending_set_is_bounded(led: Ledger, monkeypatch: pytest.MonkeyPatch) ->
     assert kept <= led.wanted().hashes
 
 
-@pytest.mark.xfail(strict=False, reason="BUG ledger/ledger.py _wait: evicting a pending entry "
-                   "leaves its _wait_hash/_wait_pos registrations behind, so wanted() keeps "
-                   "asking for (and the index keeps growing with) deps nobody waits for")
 def test_wanted_forgets_dependencies_of_evicted_pending_entries(
         led: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ledger_mod, "MAX_PENDING", 10)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, StorageError
 from ledger.forks import decode_fork_proof, make_fork_proof
 from ledger.ledger import Ledger
 from ledger.migrations import Migration, applied, migrate
@@ -49,14 +49,6 @@ def test_fork_proofs_can_never_be_updated_or_deleted(led: Ledger) -> None:
     for sql in ("UPDATE fork_proofs SET seq = 9", "DELETE FROM fork_proofs"):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             led.store.conn.execute(sql)
-
-
-def test_a_second_entry_at_a_stored_position_cannot_be_inserted(led: Ledger) -> None:
-    sc = _filled(led)
-    e = sc.entries[0]
-    with pytest.raises(sqlite3.IntegrityError):
-        led.store.conn.execute("INSERT INTO entries (hash, author, seq, kind, wire) "
-                               "VALUES (?, ?, ?, ?, ?)", (b"\x00" * 32, e.author, e.seq, "x", b""))
 
 
 def test_state_and_entries_survive_reopen(open_ledger: Any) -> None:
@@ -108,7 +100,8 @@ def test_equivocation_makes_a_verifiable_stored_proof(open_ledger: Any) -> None:
     alt = sc.fork(eve, 2)
     led.ingest([one.wire, two.wire])
     report = led.ingest([alt.wire])
-    assert not report.accepted and "equivocation" in report.rejected[0].reason
+    # the other branch is kept (so entries naming it resolve the same way everywhere), voided
+    assert report.voided == [alt.hash] and led.has(alt.hash) and not led.is_effective(alt.hash)
     assert len(report.forks) == 1
     proof = report.forks[0]
     assert (proof.author, proof.seq) == (eve.public_key, 2)
@@ -157,18 +150,16 @@ def test_tampered_fork_proof_is_rejected() -> None:
         decode_fork_proof(b"\x82\x80\x80")
 
 
-@pytest.mark.xfail(strict=True, raises=LedgerError, reason="BUG ledger/ledger.py _admit: fork "
-                   "partner looked up in the store before the batch commits")
 def test_two_forking_entries_in_one_batch(led: Ledger) -> None:
-    """BUG (fixed when this passes): the second entry looked up the first in the store before
-    the batch was committed, raising LedgerError out of ingest() and leaving the index ahead of
-    the store. ledger/ledger.py _admit: use the batch's own entries (batch_wires) first."""
+    """Regression: the second entry used to look up the first in the store before the batch
+    was committed, raising LedgerError out of ingest() and leaving the index ahead of the store."""
     sc = Scenario()
     eve = sc.signer("eve")
     a, b = sc.profile(eve), sc.fork(eve, 1)
     report = led.ingest([a.wire, b.wire])
     assert len(report.forks) == 1
-    assert led.count() == led.store.count() == 1
+    assert led.count() == led.store.count() == 2
+    assert not led.is_effective(a.hash) and not led.is_effective(b.hash)
     assert led.quarantined() == {eve.public_key: 1}
 
 
@@ -189,10 +180,9 @@ def test_victims_receive_from_a_quarantined_branch_has_no_effect(led: Ledger) ->
     assert led.state.balance(fan.public_key, x["crd"].hash) == 5_000
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ledger/ledger.py _effect: taint propagates through "
-                   "`prev` into the victim's own feed, so one receive from a later-forked sender "
-                   "voids every later entry of the victim forever (a cheap DoS on any recipient)")
 def test_victims_later_entries_keep_their_effect(led: Ledger) -> None:
+    """Regression: taint used to follow `prev`, so one receive from a sender who later forked
+    voided every later entry of the recipient forever (a cheap denial of service)."""
     sc, x = economy()
     gw, artist = x["gw"], x["artist"]
     pay = sc.send(gw, x["crd"], artist, 700)
@@ -202,13 +192,6 @@ def test_victims_later_entries_keep_their_effect(led: Ledger) -> None:
     led.ingest(sc.wires())
     led.ingest([alt.wire])
     assert led.is_effective(relisted.hash)
-
-
-FORK_BATCH_BUG = pytest.mark.xfail(
-    strict=True, raises=LedgerError,
-    reason="BUG ledger/ledger.py _admit/_wire_of: when both sides of a fork wait in the pending "
-           "set and their predecessor arrives, both are admitted in one batch and ingest() "
-           "raises 'entry indexed but not stored' (the predecessor's batch is lost too)")
 
 
 def test_forked_set_in_orders_where_the_fork_sides_arrive_apart(open_ledger: Any) -> None:
@@ -232,7 +215,6 @@ def test_forked_set_in_orders_where_the_fork_sides_arrive_apart(open_ledger: Any
     assert len(hashes) == 1
 
 
-@FORK_BATCH_BUG
 def test_forked_set_gives_the_same_state_in_any_order(open_ledger: Any) -> None:
     sc, x = economy()
     gw, artist = x["gw"], x["artist"]
@@ -250,3 +232,75 @@ def test_forked_set_gives_the_same_state_in_any_order(open_ledger: Any) -> None:
         assert len(led.fork_proofs()) == 1
         hashes.add(led.state_hash())
     assert len(hashes) == 1
+
+
+def test_victims_spend_of_voided_funds_loses_its_effect_in_any_order(open_ledger: Any) -> None:
+    sc, x = economy()
+    gw, artist, fan = x["gw"], x["artist"], x["fan"]
+    pay = sc.send(gw, x["crd"], artist, 700)
+    alt = sc.fork(gw, pay.seq)
+    sc.receive(artist, pay)
+    spend = sc.send(artist, x["crd"], fan, 600)  # spends the funds that will not count
+    wires = sc.wires()
+    early, late = open_ledger("early.sqlite"), open_ledger("late.sqlite")
+    early.ingest([w for w in wires if w != spend.wire])
+    early.ingest([alt.wire])  # fork known before the spend arrives
+    early.ingest([spend.wire])
+    late.ingest(wires)
+    late.ingest([alt.wire])  # fork known after
+    for led in (early, late):
+        assert led.has(spend.hash) and not led.is_effective(spend.hash)
+        assert led.state.balance(artist.public_key, x["crd"].hash) == 0
+        assert led.state.incoming(fan.public_key) == []
+    assert early.state_hash() == late.state_hash()
+
+
+def test_dependents_of_either_fork_side_end_in_the_same_state(open_ledger: Any) -> None:
+    sc, x = economy()
+    gw, artist = x["gw"], x["artist"]
+    pay = sc.send(gw, x["crd"], artist, 700)
+    alt = sc.fork(gw, pay.seq)
+    got = sc.receive(artist, pay)
+    later = sc.profile(artist, name="Artist after the fork")
+    honest_first, fork_first = open_ledger("a.sqlite"), open_ledger("b.sqlite")
+    honest_first.ingest(sc.wires())
+    honest_first.ingest([alt.wire])
+    fork_first.ingest([e.wire for e in sc.entries if e.author == gw.public_key
+                       and e.seq < pay.seq])
+    fork_first.ingest([alt.wire])
+    fork_first.ingest(sc.wires())
+    assert not honest_first.is_effective(got.hash) and not fork_first.is_effective(got.hash)
+    assert honest_first.is_effective(later.hash) == fork_first.is_effective(later.hash)
+    assert honest_first.state_hash() == fork_first.state_hash()
+
+
+OLD_0001 = """
+    CREATE TABLE entries (rowid INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE,
+        author BLOB NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, wire BLOB NOT NULL);
+    CREATE UNIQUE INDEX entries_feed ON entries (author, seq);
+    CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+    CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END
+"""
+
+
+@pytest.mark.xfail(strict=True, raises=StorageError, reason="BUG ledger/store.py MIGRATIONS: "
+                   "0001 edited in place; old files keep UNIQUE(author, seq)")
+def test_a_file_made_by_the_first_release_keeps_both_fork_branches(tmp_path: Path) -> None:
+    """Migration 0001 was edited in place (UNIQUE INDEX -> INDEX on (author, seq)); files created
+    before that still have the unique index and no migration removes it, so storing the second
+    branch fails. The fix is a new migration that recreates the index without UNIQUE."""
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, [Migration("0001_entries", OLD_0001)])
+    conn.close()
+    led = Ledger.open(path, verify_threads=1)
+    try:
+        sc = Scenario()
+        eve = sc.signer("eve")
+        led.ingest([sc.profile(eve).wire])
+        report = led.ingest([sc.fork(eve, 1).wire])
+        assert report.forks and led.count() == 2
+    finally:
+        led.close()
