@@ -18,6 +18,7 @@ need libxkbcommon0 have_lib libxkbcommon.so.0
 need libfontconfig1 have_lib libfontconfig.so.1
 need libdbus-1-3   have_lib libdbus-1.so.3
 need libglib2.0-0  have_lib libglib-2.0.so.0
+need libpulse0     have_lib libpulse.so.0
 
 if [ -n "$missing" ]; then
     echo "cooptracks needs these system packages:$missing" >&2

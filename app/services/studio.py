@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from ledger.content import new_track_key, pack
 from ledger.keys import seal_to
 from ledger.state import Listing, Purchase, compute_payouts
 from player.formats import BadAudioFile, read_audio
+from player.preview import PREVIEW_MIME, PreviewError, make_preview
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +74,17 @@ class PublishResult:
 
 
 def _make_preview(path: Path, seconds: float) -> tuple[bytes, str] | None:
-    """A real encoded excerpt of the track, if the preview encoder is available."""
-    try:
-        from player.preview import make_preview_bytes  # type: ignore[attr-defined]
-    except ImportError:
+    """A real encoded excerpt of the track (Ogg Opus with fades), or None if it cannot be made."""
+    if seconds <= 0:
         return None
-    try:
-        return make_preview_bytes(path, seconds)  # type: ignore[no-any-return]
-    except Exception as exc:  # a preview is optional; a track without one still sells
-        log.warning("no preview for %s: %s", path.name, exc)
-        return None
+    with tempfile.TemporaryDirectory(prefix="cooptracks-preview-") as tmp:
+        dest = Path(tmp) / "preview.opus"
+        try:
+            make_preview(path, dest, length_s=seconds)
+            return dest.read_bytes(), PREVIEW_MIME
+        except (PreviewError, OSError) as exc:  # a preview is optional; the track still sells
+            log.warning("no preview for %s: %s", path.name, exc)
+            return None
 
 
 class StudioService:

@@ -159,3 +159,23 @@ def test_a_restored_identity_writes_nothing_until_its_own_feed_is_back(world, tm
         assert restored.ledger.head_seq(fan.me) == 2  # continues the feed, no fork
     finally:
         restored.close()
+
+
+def test_published_tracks_carry_a_real_clear_preview(world, audio_files):
+    import av
+
+    from ledger.content import unpack as unpack_clear
+
+    artist = world.core("artist")
+    world.sync()
+    listing = publish(world, artist, audio_files[:1], preview_seconds=0.5)
+    preview = listing.tracks[0].preview
+    assert preview is not None
+    manifest = artist.chunks.manifest(preview)
+    assert not manifest.encrypted and manifest.mime == "audio/ogg"
+    clip = unpack_clear(manifest, [artist.chunks.get_chunk(c) for c in manifest.chunks], None)
+    path = world.root / "clip.ogg"
+    path.write_bytes(clip)
+    with av.open(str(path)) as container:
+        seconds = sum(f.samples for f in container.decode(audio=0)) / 48000
+    assert 0.3 < seconds < 0.8
