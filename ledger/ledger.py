@@ -260,11 +260,11 @@ class Ledger:
         if new_proofs:
             self._replay()  # quarantine voids effects already applied; rebuild deterministically
             for proof in new_proofs:
-                for fn in self._fork_listeners:
-                    fn(proof)
+                for on_fork in self._fork_listeners:
+                    on_fork(proof)
         if accepted:
-            for fn in self._listeners:
-                fn(accepted)
+            for on_entries in self._listeners:
+                on_entries(accepted)
 
     def _admit(self, entry: Entry, report: IngestReport, proofs: list[ForkProof]) -> str:
         """Run levels 4–6 for one signature-checked entry: accepted, pending or rejected."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.commands._io import add_json_flag, emit
 from app.services import ledger_io
@@ -68,7 +69,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _state(args: argparse.Namespace) -> int:
     with _open(args) as ledger:
         state = ledger.state
-        balances = []
+        balances: list[dict[str, Any]] = []
         for (account, asset_id), amount in sorted(state.balances.items()):
             if not amount:
                 continue
@@ -76,7 +77,7 @@ def _state(args: argparse.Namespace) -> int:
             balances.append({"account": account.hex(), "peer_id": peer_id(account),
                              "asset": asset_id.hex(), "symbol": asset.symbol, "amount": amount,
                              "display": format_amount(amount, asset.precision, asset.symbol)})
-        doc = {"state_hash": ledger.state_hash().hex(), "entries": ledger.count(),
+        doc: dict[str, Any] = {"state_hash": ledger.state_hash().hex(), "entries": ledger.count(),
                "pending": ledger.pending_count(),
                "forks": [{"author": p.author.hex(), "seq": p.seq} for p in ledger.fork_proofs()],
                "balances": balances}

@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mnemonic import Mnemonic
 from nacl import pwhash, secret, utils
@@ -140,7 +141,7 @@ class IdentityService:
         self._save(signer.seed, new, self.info().name, overwrite=True)
 
     # -- file ------------------------------------------------------------------------------------
-    def _load(self) -> dict[str, object] | dict:
+    def _load(self) -> dict[str, Any]:
         path = self.profile.identity_file
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
