@@ -164,9 +164,7 @@ class Node:
                     if self.config.bootstrap:
                         nursery.start_soon(self._bootstrap_loop)
                     if self.config.mdns:
-                        from p2p.discovery import run_mdns
-
-                        nursery.start_soon(run_mdns, self)
+                        log.warning("mDNS discovery is not implemented yet; use bootstrap peers")
                     self.pinner.start(nursery)
                     yield self
             finally:
