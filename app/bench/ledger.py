@@ -177,7 +177,7 @@ def _raw_sqlite_rate(folder: Path, n: int) -> float:
     payload = os.urandom(300)
     try:
         start = time.perf_counter()
-        for i in range(n):
+        for _i in range(n):
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("INSERT INTO t (hash, data) VALUES (?, ?)", (os.urandom(32), payload))
             conn.execute("COMMIT")

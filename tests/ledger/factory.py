@@ -69,7 +69,7 @@ class Scenario:
 
     def make(self, who: Signer, kind: str, body: Mapping[str, Any],
              deps: Iterable[Entry | bytes] = (), *, timestamp: int | None = None,
-             seq: int | None = None, prev: bytes | None | str = "head",
+             seq: int | None = None, prev: bytes | str | None = "head",
              advance: bool = True) -> Entry:
         """Sign an entry at ``who``'s head (or at an explicit seq/prev for broken chains)."""
         head = self.heads.get(who.public_key)

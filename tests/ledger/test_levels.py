@@ -139,7 +139,7 @@ def test_trailing_bytes_are_rejected(led: Ledger) -> None:
 def test_wrong_header_arity(led: Ledger, arity: int) -> None:
     body = encode(PROFILE)
     items = header_list(body)
-    items = items[:arity] if arity < 8 else items + [0]
+    items = items[:arity] if arity < 8 else [*items, 0]
     rejected_with(led, raw_entry(encode(items), body), "8 fields")
 
 
@@ -366,7 +366,7 @@ def test_missing_dependency_pends_is_wanted_and_resolves(led: Ledger) -> None:
 def test_pending_entries_are_not_stored(open_ledger: Any) -> None:
     led = open_ledger()
     sc, x = economy()
-    buy = sc.purchase(x["fan"], x["listing"])
+    sc.purchase(x["fan"], x["listing"])
     led.ingest([e.wire for e in sc.entries if e.hash != x["listing"].hash])
     assert led.pending_count() == 1
     assert led.store.count() == len(sc.entries) - 2

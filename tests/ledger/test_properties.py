@@ -117,7 +117,8 @@ class History:
 
     def op_mint(self, a: int, b: int, n: int) -> None:
         issuer, asset = (self.people[0], self.crd) if a % 2 else (self.artists[0], self.coin)
-        room = {self.crd.hash: 10**9, self.coin.hash: 50_000}[asset.hash] - self.sc.supply[asset.hash]
+        cap = {self.crd.hash: 10**9, self.coin.hash: 50_000}[asset.hash]
+        room = cap - self.sc.supply[asset.hash]
         if room > 0:
             self.sc.mint(issuer, asset, 1 + n % room)
 
@@ -362,7 +363,7 @@ def test_forked_set_in_fully_random_orders(ops: Any, pick: int, seed: int) -> No
         hashes = set()
         for _ in range(3):
             led = make()
-            wires = h.sc.wires() + [fork.wire]
+            wires = [*h.sc.wires(), fork.wire]
             rnd.shuffle(wires)
             for i in range(0, len(wires), 3):
                 led.ingest(wires[i:i + 3])

@@ -255,7 +255,8 @@ def test_purchase_of_a_missing_track_index_is_rejected(led: Ledger, world: Any) 
     sc, x = world
     body = {"listing": x["listing"].hash, "track": 2, "asset": x["crd"].hash, "amount": 500,
             "payouts": sc.payouts(x["listing"], 500)}
-    refused(led, sc.make(x["fan"], "purchase", body, [x["listing"]], advance=False), "no such track")
+    bad = sc.make(x["fan"], "purchase", body, [x["listing"]], advance=False)
+    refused(led, bad, "no such track")
 
 
 def test_single_track_purchase_uses_the_track_price(led: Ledger, world: Any) -> None:
@@ -322,7 +323,7 @@ def test_grant_must_seal_exactly_the_purchased_keys(led: Ledger, world: Any) -> 
     single = sc.purchase(x["fan"], x["listing"], track=0)
     deliver(led, sc, buy, single)
     keys = sc.keys_for(buy)
-    for wrong in (keys[:1], keys + [{"content": b"\x01" * 32, "sealed": b"x"}],
+    for wrong in (keys[:1], [*keys, {"content": b"\x01" * 32, "sealed": b"x"}],
                   [keys[0], keys[0]]):
         refused(led, sc.make(artist, "grant", {"purchase": buy.hash, "keys": wrong}, [buy],
                              advance=False), "exactly")

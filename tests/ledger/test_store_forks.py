@@ -204,8 +204,8 @@ def test_forked_set_in_orders_where_the_fork_sides_arrive_apart(open_ledger: Any
     got = sc.receive(artist, pay)
     wires = sc.wires()
     hashes = set()
-    for i, order in enumerate([wires + [alt.wire], [w for w in wires if w != got.wire]
-                               + [alt.wire, got.wire], wires[::-1] + [alt.wire]]):
+    for i, order in enumerate([[*wires, alt.wire], [w for w in wires if w != got.wire]
+                               + [alt.wire, got.wire], [*wires[::-1], alt.wire]]):
         led = open_ledger(f"o{i}.sqlite")
         for w in order:
             led.ingest([w])
@@ -223,7 +223,7 @@ def test_forked_set_gives_the_same_state_in_any_order(open_ledger: Any) -> None:
                   body={"asset": x["crd"].hash, "to": x["fan"].public_key, "amount": 700,
                         "memo": "double spend"})
     sc.receive(artist, pay)
-    wires = sc.wires() + [alt.wire]
+    wires = [*sc.wires(), alt.wire]
     hashes = set()
     for i, order in enumerate([wires, wires[::-1], wires[-1:] + wires[:-1]]):
         led = open_ledger(f"o{i}.sqlite")

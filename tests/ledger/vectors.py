@@ -64,7 +64,7 @@ def _history() -> tuple[dict[str, Signer], list[tuple[str, Entry]]]:
         out.append((name, e))
         return e
 
-    gw, artist, fan = s["gateway"], s["artist"], s["fan"]
+    _gw, artist, fan = s["gateway"], s["artist"], s["fan"]
     issue = add("gateway", "asset.issue", {"symbol": "CRD", "name": "Credits", "precision": 2,
                                            "max_supply": 1_000_000_000, "flags": ["stable"]})
     add("gateway", "asset.mint", {"asset": issue.hash, "amount": 100_000})
@@ -91,7 +91,7 @@ def _history() -> tuple[dict[str, Signer], list[tuple[str, Entry]]]:
 
 
 def build_vectors() -> dict[str, Any]:
-    signers, history = _history()
+    _signers, history = _history()
     entries = []
     for name, e in history:
         entries.append({
