@@ -35,7 +35,7 @@ from app.services.events import (
     PurchaseMade,
     SaleFulfilled,
 )
-from app.services.identity import OPSLIMIT, MEMLIMIT, IdentityService
+from app.services.identity import MEMLIMIT, OPSLIMIT, IdentityService
 from app.services.studio import ReleaseDraft
 from app.services.ui_support import Network, Session
 
@@ -117,6 +117,7 @@ class Bridge(QObject):
         self._unsubscribe: Callable[[], None] | None = None
         self._sync_scope: trio.CancelScope | None = None
         self.jobs_running = 0
+        self._in_threads = 0  # worker threads running service code right now
 
     # -- scheduling ----------------------------------------------------------------------------
     def _limiters(self) -> tuple[trio.CapacityLimiter, trio.CapacityLimiter]:
@@ -138,8 +139,7 @@ class Bridge(QObject):
         core_lim, io_lim = self._limiters()
         self.jobs_running += 1
         try:
-            result = await trio.to_thread.run_sync(lambda: fn(*args),
-                                                   limiter=io_lim if io else core_lim)
+            result = await self._thread(lambda: fn(*args), io_lim if io else core_lim)
         except UserError as err:
             job._fail(str(err))
         except Exception as exc:  # shown as a sentence; the traceback goes to the log
@@ -149,6 +149,14 @@ class Bridge(QObject):
             job._finish(result)
         finally:
             self.jobs_running -= 1
+
+    async def _thread(self, fn: Callable[[], Any], limiter: trio.CapacityLimiter) -> Any:
+        """Run ``fn`` on a worker thread, counted so that shutdown can wait for it."""
+        self._in_threads += 1
+        try:
+            return await trio.to_thread.run_sync(fn, limiter=limiter)
+        finally:
+            self._in_threads -= 1
 
     def _progress_cb(self, job: Job) -> Callable[[int, int, str], None]:
         """A progress callback for worker threads: emits the job's signal (queued to GUI)."""
@@ -217,10 +225,9 @@ class Bridge(QObject):
         while self.session is not None:
             session = self.session
             try:
-                report = await trio.to_thread.run_sync(session.refresh, limiter=core_lim)
-                if self.auto_download:
-                    missing = await trio.to_thread.run_sync(session.missing_downloads,
-                                                            limiter=core_lim)
+                report = await self._thread(session.refresh, core_lim)
+                if self.auto_download and self.session is session:
+                    missing = await self._thread(session.missing_downloads, core_lim)
                     for content in missing:
                         self.download(content)
                 if report.received:
@@ -234,12 +241,18 @@ class Bridge(QObject):
     def sync_now(self) -> Job:
         return self.call("refresh")
 
-    def close_session(self) -> None:
-        """Forget the session (stop syncing, close databases). Blocks briefly: call at exit."""
+    def close_session(self, timeout_ms: int = 10_000) -> None:
+        """Forget the session: stop syncing, let running service calls end, close databases.
+
+        Waits (pumping Qt events, so the window stays alive) for worker threads to finish;
+        call it at exit or when locking.
+        """
         if self._sync_scope is not None:
-            self._sync_scope.cancel()
+            self.runtime.call_soon(self._sync_scope.cancel)
+            self._sync_scope = None
         for job in self._downloads.values():
             job.cancel()
+        self.runtime._pump_until(lambda: self._in_threads == 0, timeout_ms)
         if self._unsubscribe:
             self._unsubscribe()
             self._unsubscribe = None
@@ -316,8 +329,7 @@ class Bridge(QObject):
                 if job.cancelled:
                     raise UserError("the sync was stopped; what arrived so far is kept")
                 part = wires[i:i + batch]
-                await trio.to_thread.run_sync(session.core.ledger.ingest, part,
-                                              limiter=core_lim)
+                await self._thread(lambda p=part: session.core.ledger.ingest(p), core_lim)
                 job.progress.emit(min(i + batch, total), total, "entries")
         except UserError as err:
             job._fail(str(err))

@@ -32,7 +32,7 @@ from app.services.core import Core
 from app.services.errors import UserError
 from app.services.identity import IdentityService
 from app.services.studio import ReleaseDraft, StudioService
-from app.services.ui_support import NetworkStatus, PeerView, ProgressFn, Session
+from app.services.ui_support import NetworkStatus, PeerView, ProgressFn
 from app.services.wallet import WalletService
 from ledger.keys import peer_id
 
@@ -406,8 +406,8 @@ class LocalSwarm:
         self.bytes_in = 0
         self.bytes_out = 0
         self._samples: list[tuple[float, int]] = []
-        for a in actors:
-            if a.core is None:
+        for a in actors:  # offline actors (artists with their laptops shut) stay closed
+            if a.core is None and a.online:
                 signer = IdentityService(Profile(a.profile)).unlock(a.passphrase)
                 a.core = Core(Profile(a.profile), signer)
 
@@ -456,13 +456,22 @@ class LocalSwarm:
         with self._lock:
             self._samples = [(t, b) for t, b in self._samples if now - t < 10]
             rate = sum(b for _, b in self._samples) / 10.0
-        peers = tuple(PeerView(a.name, peer_id(a.core.me) if a.core else "?",
-                               "in-process (loopback demo)", a.role, a.online,
-                               0.1 if a.online else None) for a in self.actors)
+        peers = tuple(PeerView(a.name, self._peer_id(a), "in-process (loopback demo)", a.role,
+                               a.online, 0.1 if a.online else None)
+                      for a in self.actors if a.profile != core.profile.root)
         return NetworkStatus("demo swarm (in-process)", "in-process, no sockets",
                              "reachable by the demo peers on this machine", peers,
                              len(core.chunks.content_ids()), core.chunks.size_on_disk(),
                              self.bytes_in, self.bytes_out, rate, 0.0)
+
+    @staticmethod
+    def _peer_id(actor: Actor) -> str:
+        if actor.core is not None:
+            return peer_id(actor.core.me)
+        try:
+            return IdentityService(Profile(actor.profile)).info().peer_id
+        except UserError:
+            return "?"
 
     def close(self) -> None:
         for a in self.actors:
@@ -607,6 +616,40 @@ def default_demo_root() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("cooptracks", appauthor=False)) / "demo"
+
+
+def make_sales(world: DemoWorld, artist_slug: str, count: int = 7) -> None:
+    """A handful of other fans buy from one artist, spread over a few seconds (Qt-free)."""
+    from nacl import pwhash
+
+    from app.services.shop import ShopService
+
+    artist = next(a for a in world.actors if a.profile.name == artist_slug)
+    swarm = world.swarm(None, extra=(Actor(artist.name, "artist", artist.profile, True),))
+    gw = next(a.core for a in swarm.actors if a.role == "gateway")
+    assert gw is not None
+    cred = next(a for a in gw.ledger.state.assets.values() if a.symbol == "CRED")
+    try:
+        amounts = ("2.50", "5.00", "4.00", "7.50", "3.00", "6.00", "9.00")[:count]
+        for n, amount in enumerate(amounts):
+            prof = Profile(world.root / f"buyer-{n}")
+            ids = IdentityService(prof, pwhash.argon2id.OPSLIMIT_MIN,
+                                  pwhash.argon2id.MEMLIMIT_MIN)
+            ids.create("buyer passphrase", f"Buyer {n}")
+            with Core(prof, ids.unlock("buyer passphrase")) as buyer:
+                WalletService(gw).send(buyer.me, cred.id, "20.00")
+                replicate(gw, buyer)
+                swarm.sync(buyer)
+                shop = ShopService(buyer)
+                mine = [li for li in shop.catalog() if li.artist_name == artist.name]
+                listing = mine[n % len(mine)]
+                price = listing.prices[0]
+                shop.buy(listing.id, amount=amount if price.nyp else None)
+                swarm.sync(buyer)
+                replicate(gw, buyer)
+            time.sleep(0.4)
+    finally:
+        swarm.close()
 
 
 # -- headless check --------------------------------------------------------------------------------

@@ -136,6 +136,15 @@ class TrioRuntime(QObject):
         return cond()
 
     # -- scheduling --------------------------------------------------------------------------
+    def call_soon(self, fn: Callable[[], Any]) -> None:
+        """Run synchronous ``fn`` inside trio's run loop (e.g. to cancel a scope)."""
+        if self._token is None or self._done:
+            return
+        try:
+            self._token.run_sync_soon(fn)
+        except trio.RunFinishedError:
+            pass
+
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Start ``fn(*args)`` as a task of the runtime's nursery. Callable from any thread."""
         if self._token is None or self._done:

@@ -207,7 +207,7 @@ class SyncReport:
     unlocked: list[bytes] = field(default_factory=list)
 
 
-# -- the session -------------------------------------------------------------------------------------
+# -- the session ---------------------------------------------------------------------------------
 class Session:
     """One unlocked identity with its services, for the GUI (through the bridge)."""
 
@@ -342,7 +342,7 @@ class Session:
         tracks = tuple(TrackRow(i, t.title, t.duration_ms, t.content, t.preview,
                                 self.shop.owns(t.content))
                        for i, t in enumerate(li.tracks))
-        shown, plain, sym, nyp = self._price_text(li)
+        _shown, plain, sym, nyp = self._price_text(li)
         asset = state.assets.get(li.prices[0].asset)
         balance = (format_amount(state.balance(self.me, asset.id), asset.precision, asset.symbol)
                    if asset else "0")
@@ -432,9 +432,11 @@ class Session:
     def library_rows(self) -> list[LibraryRow]:
         state = self.core.ledger.state
         art_of: dict[bytes, bytes | None] = {}
+        position: dict[bytes, int] = {}
         for li in state.listings.values():
-            for t in li.tracks:
+            for i, t in enumerate(li.tracks):
                 art_of[t.content] = li.artwork
+                position[t.content] = i
         rows = []
         seen = set()
         for t in self.library.tracks():
@@ -459,6 +461,8 @@ class Session:
                     rows.append(LibraryRow(t.content, None, t.title, li.artist_name, li.title,
                                            t.duration_ms, self.artwork(li.artwork), 0, 0, False,
                                            "waiting"))
+        # albums together, in track order (as a music app lists them)
+        rows.sort(key=lambda r: (r.artist.lower(), r.album.lower(), position.get(r.content, 0)))
         return rows
 
     def set_offline(self, track_id: int, offline: bool) -> None:

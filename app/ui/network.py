@@ -70,7 +70,8 @@ class NetworkPage(Page):
         self.c_reach.set("Online" if online else "Offline")
         self.c_seed.set(f"{st.seeding_items} items · {fmt_bytes(st.seeding_bytes)}")
         self.c_bw.set(f"{fmt_bytes(st.bytes_in)} · {fmt_bytes(st.rate_in)}/s")
-        self.mode.setText(f"Mode: {st.mode}.  Listening: {st.listen}.  {st.reachability}.")
+        self.mode.setText(f"Mode: {st.mode}.   Listening: {st.listen}.   "
+                          f"{st.reachability[:1].upper()}{st.reachability[1:]}.")
         self.table.setRowCount(len(st.peers))
         for n, p in enumerate(st.peers):
             status = QTableWidgetItem("● online" if p.online else "○ offline")

@@ -8,12 +8,12 @@ from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QMenu, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QMenu, QVBoxLayout, QWidget
 
 from app.bridge import Bridge
 from app.services.ui_support import LibraryRow
 from app.ui.icons import icon
-from app.ui.widgets import button, cover_pixmap, fmt_duration, label
+from app.ui.widgets import ThinSlider, button, cover_pixmap, fmt_duration, label
 from player.chunkstore import DirectoryChunkSource
 from player.engine import Engine, MediaSource, NullEngine, PlaybackState
 from player.queue import Player, Progress, QueueItem
@@ -91,7 +91,7 @@ class PlayerBar(QWidget):
         mid.addLayout(transport)
         seek_row = QHBoxLayout()
         self.pos_label = label("0:00", "time")
-        self.seek = QSlider(Qt.Orientation.Horizontal)
+        self.seek = ThinSlider()
         self.seek.setRange(0, 0)
         self.dur_label = label("0:00", "time")
         seek_row.addWidget(self.pos_label)
@@ -110,7 +110,7 @@ class PlayerBar(QWidget):
                                 .pixmap(QSize(20, 20)))
         if self.silent:
             self.vol_icon.setToolTip("No audio output here: playback is silent")
-        self.volume = QSlider(Qt.Orientation.Horizontal)
+        self.volume = ThinSlider()
         self.volume.setRange(0, 100)
         self.volume.setValue(80)
         self.volume.setFixedWidth(110)
@@ -199,8 +199,8 @@ class PlayerBar(QWidget):
             self.artist.setText("")
             return
         self.title.setText(item.title)
-        self.artist.setText(item.artist + ("  ·  silent (no audio device)" if self.silent
-                                           else ""))
+        self.artist.setText(item.artist)
+        self.artist.setToolTip("No audio output here: playback is silent" if self.silent else "")
         self.cover.setPixmap(cover_pixmap(self.artwork.get(item.key), 56, item.artist, 6))
 
     def _on_progress(self, p: Progress) -> None:

@@ -98,18 +98,20 @@ class TrackList(QTreeWidget):
             item.setForeground(3, QColor("#8a8a9c"))
             self.addTopLevelItem(item)
             b = button("▶  Preview", "preview")
-            b.setEnabled(t.preview is not None)
-            if t.owned:
-                b.setText("✓ Owned")
-                b.setEnabled(False)
-                b.setStyleSheet("border: none; color: #3ddc97;")
-            elif t.preview is None:
-                b.setText("No preview")
-                b.setToolTip("The artist published this track without a preview clip")
+            b.setMinimumHeight(26)
             b.clicked.connect(lambda _=False, i=t.index: self.preview_requested.emit(i))
-            self.setItemWidget(item, 2, b)
             self.buttons.append(b)
-        self.setFixedHeight(34 + 40 * max(1, len(page.tracks)))
+            if t.owned:
+                note = label("✓ Owned")
+                note.setStyleSheet("color: #3ddc97;")
+                self.setItemWidget(item, 2, note)
+            elif t.preview is None:
+                note = label("no preview", "dim")
+                note.setToolTip("The artist published this track without a preview clip")
+                self.setItemWidget(item, 2, note)
+            else:
+                self.setItemWidget(item, 2, b)
+        self.setFixedHeight(36 + 42 * max(1, len(page.tracks)))
 
 
 class ReleaseView(QWidget):
@@ -198,7 +200,8 @@ class ReleaseView(QWidget):
         self.description.setVisible(bool(page.description))
         self.tracks.show_tracks(page)
         can_buy = not page.purchase_state and not c.mine
-        self.price.setText(("Name your price" if page.nyp else c.price) if can_buy else "")
+        self.price.setText("Name your price" if page.nyp and can_buy else "")
+        self.price.setVisible(page.nyp and can_buy)
         self.amount.setVisible(page.nyp and can_buy)
         self.symbol.setVisible(page.nyp and can_buy)
         self.symbol.setText(f"{page.symbol} (min {page.min_price})")

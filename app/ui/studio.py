@@ -90,7 +90,8 @@ class SalesChart(QWidget):
                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                        f"{value:.0f}")
         for t, align in ((t0, Qt.AlignmentFlag.AlignLeft), (t1, Qt.AlignmentFlag.AlignRight)):
-            when = dt.datetime.fromtimestamp(t / 1000).strftime("%d %b %H:%M")
+            fmt = "%H:%M:%S" if span < 3_600_000 else "%d %b %H:%M"
+            when = dt.datetime.fromtimestamp(t / 1000).strftime(fmt)
             p.drawText(QRectF(r.left(), r.bottom() + 6, r.width(), 16), align, when)
 
 

@@ -51,6 +51,7 @@ class BalanceCard(QFrame):
             trust = button("Trust this issuer", "ghost")
             trust.clicked.connect(lambda: on_trust(b.issuer))
             lay.addWidget(trust, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addStretch(1)
 
 
 class WalletPage(Page):
@@ -82,12 +83,12 @@ class WalletPage(Page):
             sl.addWidget(w)
         sl.addWidget(self.send_btn, 0, Qt.AlignmentFlag.AlignRight)
         sl.addWidget(self.send_msg)
-        sl.addStretch(1)
+        sl.addSpacing(10)
         self.me = label("", "mono", wrap=True)
         self.me.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        sl.addWidget(label("Your key (to receive):", "dim"))
+        sl.addWidget(label("Your key, to receive:", "dim"))
         sl.addWidget(self.me)
-        row.addWidget(send)
+        row.addWidget(send, 0, Qt.AlignmentFlag.AlignTop)
         # history
         hist = QVBoxLayout()
         hist.addWidget(label("History", "h2"))

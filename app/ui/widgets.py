@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QVBoxLayout,
     QWidget,
 )
@@ -261,7 +262,6 @@ class Toast(QLabel):
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
-        self.setWordWrap(True)
         self.hide()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -272,8 +272,8 @@ class Toast(QLabel):
         self.style().unpolish(self)
         self.style().polish(self)
         self.setText(text[:1].upper() + text[1:])
-        self.setMaximumWidth(520)
-        self.adjustSize()
+        self.ensurePolished()
+        self.resize(self.sizeHint())
         parent = self.parentWidget()
         if parent is not None:
             self.move(parent.width() - self.width() - 24, parent.height() - self.height() - 100)
@@ -290,3 +290,75 @@ def hline() -> QFrame:
 
 
 ICON = QSize(18, 18)
+
+
+class ThinSlider(QSlider):
+    """A music-player slider: a thin rounded track, the played part lit, a round handle."""
+
+    def __init__(self) -> None:
+        super().__init__(Qt.Orientation.Horizontal)
+        self.setFixedHeight(18)
+        self.setMouseTracking(True)
+        self._hover = False
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def enterEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self._hover = True
+        self.update()
+        super().enterEvent(event)
+
+    def leaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self._hover = False
+        self.update()
+        super().leaveEvent(event)
+
+    def _value_at(self, x: float) -> int:
+        span = self.maximum() - self.minimum()
+        frac = min(1.0, max(0.0, (x - 6) / max(1, self.width() - 12)))
+        return self.minimum() + round(span * frac)
+
+    def mousePressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.button() == Qt.MouseButton.LeftButton and self.isEnabled():
+            self.setSliderDown(True)
+            self.setSliderPosition(self._value_at(event.position().x()))
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self.isSliderDown():
+            self.setSliderPosition(self._value_at(event.position().x()))
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self.isSliderDown():
+            self.setSliderPosition(self._value_at(event.position().x()))
+            self.setSliderDown(False)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def paintEvent(self, _event) -> None:  # type: ignore[no-untyped-def]
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        y = self.height() / 2
+        left, right = 6.0, self.width() - 6.0
+        span = max(1, self.maximum() - self.minimum())
+        frac = (self.sliderPosition() - self.minimum()) / span if self.maximum() > self.minimum() \
+            else 0.0
+        x = left + (right - left) * frac
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor("#34343f"))
+        p.drawRoundedRect(QRectF(left, y - 2, right - left, 4), 2, 2)
+        lit = QColor("#3ddc97") if (self._hover or self.isSliderDown()) else QColor("#d6d6e0")
+        if not self.isEnabled():
+            lit = QColor("#4a4a58")
+        p.setBrush(lit)
+        p.drawRoundedRect(QRectF(left, y - 2, x - left, 4), 2, 2)
+        if self.isEnabled():
+            p.setBrush(QColor("#ffffff"))
+            r = 6 if (self._hover or self.isSliderDown()) else 5
+            p.drawEllipse(QRectF(x - r, y - r, 2 * r, 2 * r))
+        p.end()

@@ -10,18 +10,18 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import shutil  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
-from nacl import pwhash  # noqa: E402
+import pytest
+from nacl import pwhash
 
-from app.bridge import KdfLimits  # noqa: E402
-from app.demo import DemoWorld, build_world, load_world  # noqa: E402
-from app.profile import Profile  # noqa: E402
-from app.ui.app import AppParts, build  # noqa: E402
-from player.engine import NullEngine  # noqa: E402
+from app.bridge import KdfLimits
+from app.demo import DemoWorld, build_world, load_world
+from app.profile import Profile
+from app.ui.app import AppParts, build
+from player.engine import NullEngine
 
 FAST = KdfLimits(pwhash.argon2id.OPSLIMIT_MIN, pwhash.argon2id.MEMLIMIT_MIN)
 

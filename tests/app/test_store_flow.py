@@ -95,8 +95,9 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, worl
     qtbot.mouseClick(library.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
     assert library.table.currentRow() == row
     qtbot.mouseClick(library.play_all, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: bar.player.state == PlaybackState.PLAYING, timeout=10_000)
-    assert bar.title.text() == "Takeoff"
+    qtbot.waitUntil(lambda: bar.title.text() == "Takeoff", timeout=10_000)
+    assert bar.player.state == PlaybackState.PLAYING
+    assert [i.title for i in bar.player.queue] == ["Takeoff", "Cruise"]
     qtbot.waitUntil(lambda: bar.engine.position_ms > 0, timeout=5_000)  # the clock runs
     # the engine reads the decrypted stream: the first bytes are a FLAC header
     with bar.player.current.source.open_stream() as stream:

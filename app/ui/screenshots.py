@@ -1,0 +1,154 @@
+"""Screenshots of the main views with demo data: ``python -m app.ui.screenshots OUTDIR``.
+
+Runs offscreen (``QT_QPA_PLATFORM=offscreen`` is set when unset). Builds a demo world in a
+temporary folder, makes a few extra fans buy from one artist (so the studio has sales to chart),
+then drives the real window: onboarding, store, release page, library (mid-download), player
+bar, studio, wallet, network and settings.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QEventLoop, QTimer
+
+from app.demo import build_world, make_sales
+from app.profile import Profile
+from app.ui.app import AppParts, build
+from player.engine import NullEngine
+
+SIZE = (1280, 800)
+
+
+def pump(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def wait(cond: Callable[[], bool], timeout_ms: int = 15_000) -> bool:
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        pump(30)
+    return cond()
+
+
+def shoot(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="cooptracks-shots-"))
+    world = build_world(tmp / "world", quick=False, fresh=True)
+    make_sales(world, "artist-3")
+    saved: list[Path] = []
+
+    def save(parts: AppParts, name: str) -> None:
+        pump(250)
+        path = out / f"{name}.png"
+        parts.window.grab().save(str(path))
+        saved.append(path)
+
+    # onboarding, on a fresh profile
+    first = build(Profile(tmp / "newcomer"), engine=NullEngine())
+    first.window.resize(*SIZE)
+    first.window.show()
+    save(first, "onboarding")
+    first.shutdown()
+
+    # the fan
+    fan = build(Profile(world.fan), lambda: world.swarm(bytes_per_s=150_000),
+                engine=NullEngine(), sync_interval_ms=500, title_note="demo")
+    w = fan.window
+    w.resize(*SIZE)
+    w.show()
+    job = fan.bridge.unlock(world.fan_passphrase)
+    wait(lambda: job.done)
+    wait(lambda: len(w.store.cards) >= 5)
+    save(fan, "store")
+    w.store.search.setText("neon")
+    wait(lambda: len(w.store.visible_titles()) == 2)
+    save(fan, "store-search")
+    w.store.search.clear()
+    wait(lambda: len(w.store.visible_titles()) >= 5)
+    target = next(c for c in w.store.cards if c.title == "Afterglow Drive")
+    w.store.open_release(target.id)
+    wait(lambda: w.store.release.page is not None)
+    save(fan, "release")
+    # buy two releases; downloads are throttled so the library shows progress
+    for title in ("Night Ferry", "Small Rooms"):
+        card = next(c for c in w.store.cards if c.title == title)
+        w.store.open_release(card.id)
+        wait(lambda c=card: w.store.release.page is not None
+             and w.store.release.page.card.id == c.id)
+        w.store.release.amount.setText("4.00")
+        w.store.release.buy()
+        wait(lambda: w.store.release.page.purchase_state in ("owned", "granted"))
+    save(fan, "release-owned")
+    w.show_named("library")
+    wait(lambda: any(r.state == "downloading" and r.have > 0 for r in w.library.rows), 20_000)
+    pump(400)
+    save(fan, "library-downloading")
+    wait(lambda: w.library.rows and all(r.ready for r in w.library.rows), 60_000)
+    w.library.refresh()
+    wait(lambda: all(r.ready for r in w.library.rows))
+    w.library.create_playlist("Late night", [r.track_id for r in w.library.rows[:3]
+                                             if r.track_id is not None])
+    wait(lambda: bool(w.library.playlists))
+    w.library.table.selectRow(1)
+    w.library._play_from(1)
+    wait(lambda: w.player_bar.player.current is not None)
+    pump(1800)
+    save(fan, "library")
+    bar = w.player_bar.grab()
+    bar.save(str(out / "player-bar.png"))
+    saved.append(out / "player-bar.png")
+    w.show_named("wallet")
+    wait(lambda: w.wallet.view is not None)
+    save(fan, "wallet")
+    w.show_named("network")
+    pump(600)
+    save(fan, "network")
+    w.show_named("settings")
+    pump(600)
+    save(fan, "settings")
+    fan.shutdown()
+
+    # an artist with sales
+    artist = build(Profile(world.root / "artist-3"), lambda: world.swarm(None),
+                   engine=NullEngine(), title_note="demo artist")
+    artist.window.resize(*SIZE)
+    artist.window.show()
+    job = artist.bridge.unlock("demo-actor-passphrase")
+    wait(lambda: job.done)
+    artist.window.show_named("studio")
+    wait(lambda: artist.window.studio.c_sales.value.text() not in ("—", "0"))
+    save(artist, "studio")
+    studio = artist.window.studio
+    studio.tabs.setCurrentWidget(studio.wizard)
+    files = sorted((world.root / "generated-audio").glob("artist-1-0-*"))
+    studio.wizard.add_files(files)
+    wait(lambda: studio.wizard.track_table.rowCount() == len(files))
+    studio.wizard.set_artwork(world.root / "generated-audio" / "artist-1-0.png")
+    studio.wizard.goto(1)
+    save(artist, "studio-publish")
+    artist.shutdown()
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0] if args else "docs/screenshots")
+    for p in shoot(out):
+        print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
