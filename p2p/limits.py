@@ -75,12 +75,13 @@ class PeerGuard:
     def banned(self) -> dict[str, str]:
         return {p: r for p, (_, r) in self._banned.items() if self.is_banned(p)}
 
-    # -- inbound streams ----------------------------------------------------------------------------
+    # -- inbound streams ---------------------------------------------------------------------------
     @asynccontextmanager
     async def inbound_stream(self, peer: str, protocol: str) -> AsyncIterator[bool]:
         """Yields False when the peer is banned or already has too many streams open."""
         key = (peer, protocol)
-        if self.is_banned(peer) or self._streams.get(key, 0) >= self.limits.inbound_streams_per_peer:
+        cap = self.limits.inbound_streams_per_peer
+        if self.is_banned(peer) or self._streams.get(key, 0) >= cap:
             yield False
             return
         self._streams[key] = self._streams.get(key, 0) + 1
@@ -91,7 +92,7 @@ class PeerGuard:
             if not self._streams[key]:
                 del self._streams[key]
 
-    # -- uploads ------------------------------------------------------------------------------------
+    # -- uploads -----------------------------------------------------------------------------------
     @asynccontextmanager
     async def upload_slot(self, peer: str) -> AsyncIterator[None]:
         """A slot to serve one chunk. Each peer waits on its own queue first, so slots are shared

@@ -1,6 +1,7 @@
 """A running Cooptracks node: host + gossip + ledger replication + content, as one context manager.
 
-    async with open_node(NodeConfig(seed=..., listen=[...], bootstrap=[...]), ledger, store) as node:
+    config = NodeConfig(seed=..., listen=(...,), bootstrap=(...,))
+    async with open_node(config, ledger, store) as node:
         await node.connect("/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...")
         await node.sync()                       # pull from every connected peer
         await node.provide([content_id])        # tell the swarm we serve it
@@ -146,7 +147,7 @@ class Node:
         self.last_sync: dict[str, SyncResult] = {}
         self.synced = trio.Event()
 
-    # -- lifecycle ------------------------------------------------------------------------------------
+    # -- lifecycle ---------------------------------------------------------------------------------
     @asynccontextmanager
     async def _running(self) -> AsyncIterator[Node]:
         listen = [Multiaddr(a) for a in self.config.listen]
@@ -181,7 +182,7 @@ class Node:
                 lst.remove(fn)
         self._token = None
 
-    # -- peers ----------------------------------------------------------------------------------------
+    # -- peers -------------------------------------------------------------------------------------
     @property
     def addrs(self) -> list[str]:
         return full_addrs(self.host)
@@ -249,7 +250,7 @@ class Node:
             await trio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
-    # -- ledger replication ---------------------------------------------------------------------------
+    # -- ledger replication ------------------------------------------------------------------------
     def request_pull(self, peer: ID) -> None:
         """Schedule a pull from ``peer`` (deduplicated; never blocks)."""
         try:
@@ -417,7 +418,7 @@ class Node:
     def _complete_content(self) -> list[bytes]:
         return [c for c in self.store.content_ids() if self.store.is_complete(c)]
 
-    # -- content --------------------------------------------------------------------------------------
+    # -- content -----------------------------------------------------------------------------------
     async def provide(self, content_ids: Sequence[bytes]) -> None:
         """Announce that we serve ``content_ids`` (gossip; peers also ask us with ``Has``)."""
         ids = list(content_ids)

@@ -87,7 +87,7 @@ def _run(core: Core, config: NodeConfig, body: Callable[[Node], Awaitable[int]])
     return trio.run(main)
 
 
-# -- seed --------------------------------------------------------------------------------------------
+# -- seed ------------------------------------------------------------------------------------------
 def _seed(args: argparse.Namespace) -> int:
     with Core.open(args.profile_obj, passphrase(args)) as core:
         followed = frozenset(bytes.fromhex(k) for k in args.follow or ())
@@ -135,7 +135,7 @@ def _seed(args: argparse.Namespace) -> int:
         return _run(core, config, body)
 
 
-# -- peers -------------------------------------------------------------------------------------------
+# -- peers -----------------------------------------------------------------------------------------
 def _peers(args: argparse.Namespace) -> int:
     with Core.open(args.profile_obj, passphrase(args)) as core:
         config = node_config(core, args, default_listen="/ip4/0.0.0.0/tcp/0")
@@ -173,7 +173,7 @@ def _peers(args: argparse.Namespace) -> int:
         return _run(core, config, body)
 
 
-# -- fetch -------------------------------------------------------------------------------------------
+# -- fetch -----------------------------------------------------------------------------------------
 def _fetch(args: argparse.Namespace) -> int:
     try:
         content_id = bytes.fromhex(args.content)

@@ -99,7 +99,8 @@ class Download:
     """One content download; ``run()`` returns when every chunk is stored and verified."""
 
     def __init__(self, ctx: SwarmContext, store: ChunkStore, content_id: bytes,
-                 providers: list[ID], on_progress: Callable[[Progress], None] | None = None) -> None:
+                 providers: list[ID],
+                 on_progress: Callable[[Progress], None] | None = None) -> None:
         self.ctx = ctx
         self.store = store
         self.content_id = content_id
@@ -114,7 +115,7 @@ class Download:
         self._finished = trio.Event()
         self.bytes_done = 0
 
-    # -- public --------------------------------------------------------------------------------------
+    # -- public ------------------------------------------------------------------------------------
     async def run(self) -> Manifest:
         manifest = await fetch_manifest(self.ctx, self.store, self.content_id,
                                         [p.peer for p in self.providers])
@@ -148,7 +149,7 @@ class Download:
                 raise DownloadFailed(f"chunk {index} was not fetched")
             await self._changed.wait()
 
-    # -- private -------------------------------------------------------------------------------------
+    # -- private -----------------------------------------------------------------------------------
     def _notify(self) -> None:
         self._changed.set()
         self._changed = trio.Event()

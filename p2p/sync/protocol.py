@@ -36,8 +36,8 @@ from p2p.sync.messages import (
     REQUESTS,
     RESPONSES,
     Entries,
-    Frontier,
     ForkProofs,
+    Frontier,
     GetEntries,
     GetFeed,
     GetForkProofs,
@@ -95,7 +95,7 @@ class Replicator:
         self._pulling: dict[str, trio.Event] = {}
         ctx.serve(PROTOCOL_ID, self._serve)
 
-    # -- server --------------------------------------------------------------------------------------
+    # -- server ------------------------------------------------------------------------------------
     async def _serve(self, stream: FramedStream, peer: ID) -> None:
         while True:
             try:
@@ -127,7 +127,7 @@ class Replicator:
             return ForkProofs(tuple(p.encode() for p in led.fork_proofs()[:MAX_PROOFS]))
         raise ProtocolViolation(f"unexpected {type(request).__name__}")
 
-    # -- client --------------------------------------------------------------------------------------
+    # -- client ------------------------------------------------------------------------------------
     async def remote_frontier(self, peer: ID) -> dict[bytes, tuple[int, bytes]]:
         """The peer's frontier (one GetFrontier round trip)."""
         stream = await self.ctx.open(peer, PROTOCOL_ID)

@@ -12,7 +12,7 @@ from libp2p.custom_types import TProtocol
 from ledger.content import new_track_key, pack
 from ledger.keys import Signer
 from p2p.content.messages import PROTOCOL_ID as CONTENT
-from p2p.content.messages import ChunkReply, GetChunk, GetManifest, ManifestReply
+from p2p.content.messages import ChunkReply, GetManifest, ManifestReply
 from p2p.host import build_host, full_addrs, parse_peer_addr, tcp_addr
 from p2p.sync.messages import PROTOCOL_ID as SYNC
 from p2p.sync.messages import Entries, Frontier, GetFeed, GetFrontier
@@ -66,7 +66,7 @@ async def test_a_peer_sending_garbage_to_the_sync_server_is_cut_off(swarm, paylo
         await stream.write(payload)
         await cut_off(node, raw)
         # and it stays out: a new dial gets nowhere useful
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - any refusal will do
             s2 = await raw.open(node, SYNC)
             await s2.write(encode_varint(2) + GetFrontier().encode()[:2])
             await s2.read(1)
@@ -98,7 +98,7 @@ async def test_a_sync_server_serving_a_forged_entry_is_cut_off_and_nothing_is_ke
     wires = author.ledger.feed_range(author.signer.public_key, 1, 10)
     forged = bytearray(wires[3])
     forged[-10] ^= 0x01  # a flipped bit inside the signature
-    served = wires[:3] + [bytes(forged)] + wires[4:]
+    served = [*wires[:3], bytes(forged), *wires[4:]]
     raw = RawPeer()
 
     async def server(stream: FramedStream) -> None:
@@ -188,13 +188,13 @@ async def test_a_forked_feed_yields_a_fork_proof_that_spreads_to_every_node(swar
                            timestamp=2000)
     assert left.ledger.frontier()[signer.public_key][1] != \
         right.ledger.frontier()[signer.public_key][1]
-    async with swarm.run_all(left, right, third) as (l, r, t):
-        await t.connect(l.addrs[0])
-        await l.connect(r.addrs[0])
+    async with swarm.run_all(left, right, third) as (left_node, r, t):
+        await t.connect(left_node.addrs[0])
+        await left_node.connect(r.addrs[0])
         await wait_for(lambda: all(p.ledger.fork_proofs() for p in (left, right, third)),
                        timeout=10)
         # The honest relays of the fork are not punished: the author equivocated, not them.
-        assert not l.guard.banned() and not r.guard.banned() and not t.guard.banned()
+        assert not left_node.guard.banned() and not r.guard.banned() and not t.guard.banned()
     for p in (left, right, third):
         assert signer.public_key in p.ledger.quarantined()
     assert left.ledger.state_hash() == right.ledger.state_hash() == third.ledger.state_hash()

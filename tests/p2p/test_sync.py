@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import trio
 
 from tests.p2p.conftest import trio_test, wait_for
 
