@@ -166,8 +166,16 @@ class Ledger:
         """Call ``fn(entries)`` after each commit that accepted entries."""
         self._listeners.append(fn)
 
+    def remove_listener(self, fn: Callable[[list[Entry]], None]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
     def add_fork_listener(self, fn: Callable[[ForkProof], None]) -> None:
         self._fork_listeners.append(fn)
+
+    def remove_fork_listener(self, fn: Callable[[ForkProof], None]) -> None:
+        if fn in self._fork_listeners:
+            self._fork_listeners.remove(fn)
 
     def _verify_all(self, entries: Sequence[Entry]) -> list[bool]:
         def check(batch: Sequence[Entry]) -> list[bool]:

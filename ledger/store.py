@@ -24,7 +24,7 @@ MIGRATIONS = [
             kind TEXT NOT NULL,
             wire BLOB NOT NULL
         );
-        CREATE INDEX entries_feed ON entries (author, seq);
+        CREATE UNIQUE INDEX entries_feed ON entries (author, seq);
         CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
             BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
         CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
@@ -41,6 +41,11 @@ MIGRATIONS = [
             BEGIN SELECT RAISE(ABORT, 'fork proofs are append-only'); END;
         CREATE TRIGGER fork_proofs_no_delete BEFORE DELETE ON fork_proofs
             BEGIN SELECT RAISE(ABORT, 'fork proofs are append-only'); END
+    """),
+    # A quarantined feed keeps both branches of a fork, so a position may hold two entries.
+    Migration("0003_feed_index_allows_fork_branches", """
+        DROP INDEX entries_feed;
+        CREATE INDEX entries_feed ON entries (author, seq)
     """),
 ]
 

@@ -176,10 +176,8 @@ class Node:
 
     def _detach(self) -> None:
         led = self.ledger.ledger
-        for lst, fn in ((led._listeners, self._on_entries),
-                        (led._fork_listeners, self._on_fork)):
-            if fn in lst:
-                lst.remove(fn)
+        led.remove_listener(self._on_entries)
+        led.remove_fork_listener(self._on_fork)
         self._token = None
 
     # -- peers -------------------------------------------------------------------------------------

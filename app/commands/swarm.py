@@ -128,7 +128,7 @@ def _seed(args: argparse.Namespace) -> int:
                             await nonlocal_changed.wait()
                         changed = trio.Event()
                         await _settle(core)
-            core.ledger._listeners.remove(on_entries)
+            core.ledger.remove_listener(on_entries)
             log.info("seeder stopped cleanly")
             return 0
 

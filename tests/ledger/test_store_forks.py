@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ledger.errors import LedgerError, StorageError
+from ledger.errors import LedgerError
 from ledger.forks import decode_fork_proof, make_fork_proof
 from ledger.ledger import Ledger
 from ledger.migrations import Migration, applied, migrate
@@ -285,12 +285,9 @@ OLD_0001 = """
 """
 
 
-@pytest.mark.xfail(strict=True, raises=StorageError, reason="BUG ledger/store.py MIGRATIONS: "
-                   "0001 edited in place; old files keep UNIQUE(author, seq)")
 def test_a_file_made_by_the_first_release_keeps_both_fork_branches(tmp_path: Path) -> None:
-    """Migration 0001 was edited in place (UNIQUE INDEX -> INDEX on (author, seq)); files created
-    before that still have the unique index and no migration removes it, so storing the second
-    branch fails. The fix is a new migration that recreates the index without UNIQUE."""
+    """A file made when (author, seq) was unique is migrated (0003) so that a quarantined feed
+    can keep both branches of a fork."""
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn, [Migration("0001_entries", OLD_0001)])
