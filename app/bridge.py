@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from PySide6.QtCore import QObject, Signal
@@ -36,8 +36,10 @@ from app.services.events import (
     SaleFulfilled,
 )
 from app.services.identity import MEMLIMIT, OPSLIMIT, IdentityService
-from app.services.studio import ReleaseDraft
 from app.services.ui_support import Network, Session
+
+if TYPE_CHECKING:  # the studio pulls in the audio encoders: load it on first use
+    from app.services.studio import ReleaseDraft
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.profile import Profile
 from app.services.core import Core
@@ -24,12 +24,14 @@ from app.services.identity import IdentityInfo, IdentityService
 from app.services.library import LibraryService
 from app.services.money import format_amount
 from app.services.shop import ShopService
-from app.services.studio import PublishResult, ReleaseDraft, StudioService
 from app.services.wallet import WalletService
 from ledger.content import unpack
 from ledger.keys import Signer, peer_id
 from ledger.state import Listing
 from player.catalog import CatalogRelease, CatalogTrack
+
+if TYPE_CHECKING:
+    from app.services.studio import PublishResult, ReleaseDraft
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +221,8 @@ class Session:
         self.network: Network = network or OfflineNetwork()
         self.shop = ShopService(self.core)
         self.wallet = WalletService(self.core)
+        from app.services.studio import StudioService  # heavy (encoders): on unlock, off-GUI
+
         self.studio = StudioService(self.core)
         self.library = LibraryService(profile)
         self._lock = threading.RLock()

@@ -94,6 +94,7 @@ class TrackList(QTreeWidget):
         self.buttons = []
         for t in page.tracks:
             item = QTreeWidgetItem([str(t.index + 1), t.title, "", fmt_duration(t.duration_ms)])
+            item.setSizeHint(0, QSize(0, 42))
             item.setForeground(0, QColor("#8a8a9c"))
             item.setForeground(3, QColor("#8a8a9c"))
             self.addTopLevelItem(item)
@@ -111,7 +112,7 @@ class TrackList(QTreeWidget):
                 self.setItemWidget(item, 2, note)
             else:
                 self.setItemWidget(item, 2, b)
-        self.setFixedHeight(36 + 42 * max(1, len(page.tracks)))
+        self.setFixedHeight(40 + 43 * max(1, len(page.tracks)))
 
 
 class ReleaseView(QWidget):

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.bridge import Bridge
-from app.services.studio import ReleaseDraft, ShareSpec
 from app.services.ui_support import SaleView, StudioView
 from app.ui.widgets import BusyRow, MessageBar, Page, StatCard, button, cover_pixmap, label
 
@@ -174,7 +173,10 @@ class PublishWizard(QWidget):
         form.addRow("Genre", self.genre)
         form.addRow("Tags", self.tags)
         form.addRow("About", self.description)
-        l2.addLayout(form, 1)
+        form_box = QVBoxLayout()
+        form_box.addLayout(form)
+        form_box.addStretch(1)
+        l2.addLayout(form_box, 1)
         self.stack.addWidget(s2)
 
         # 3. price, splits, preview
@@ -311,8 +313,9 @@ class PublishWizard(QWidget):
         else:
             self.publish()
 
-    def _split_specs(self) -> tuple[ShareSpec, ...]:
+    def _split_specs(self):  # type: ignore[no-untyped-def]
         from app.services.errors import UserError
+        from app.services.studio import ShareSpec
 
         specs = []
         for line in self.splits.toPlainText().splitlines():
@@ -329,7 +332,9 @@ class PublishWizard(QWidget):
             specs.append(ShareSpec(key, bps))
         return tuple(specs)
 
-    def draft(self) -> ReleaseDraft:
+    def draft(self):  # type: ignore[no-untyped-def]
+        from app.services.studio import ReleaseDraft
+
         titles = tuple(self.track_table.item(i, 1).text() for i in range(
             self.track_table.rowCount()))
         asset = self.assets[self.asset.currentIndex()][0] if self.assets else b""
