@@ -8,6 +8,7 @@ Nothing is written unless a whole batch validates and commits; a failed commit c
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -26,7 +27,7 @@ from ledger.state import State
 from ledger.store import Store
 
 MAX_PENDING = 20_000
-_VERIFY_CHUNK = 256
+_VERIFY_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -177,21 +178,50 @@ class Ledger:
         if fn in self._fork_listeners:
             self._fork_listeners.remove(fn)
 
-    def _verify_all(self, entries: Sequence[Entry]) -> list[bool]:
-        def check(batch: Sequence[Entry]) -> list[bool]:
-            return [verify_fast(e.author, e.signed_bytes, e.signature) for e in batch]
-
-        if self._pool is None or len(entries) < 2 * _VERIFY_CHUNK:
-            return check(entries)
-        # libsodium releases the GIL, so signature batches run in parallel on other cores.
-        chunks = [entries[i:i + _VERIFY_CHUNK] for i in range(0, len(entries), _VERIFY_CHUNK)]
-        return [ok for part in self._pool.map(check, chunks) for ok in part]
+    def _verify_chunk(self, batch: Sequence[Entry]) -> list[bool]:
+        return [verify_fast(e.author, e.signed_bytes, e.signature) for e in batch]
 
     def ingest(self, wires: Iterable[bytes]) -> IngestReport:
-        """Validate and store a batch of entries from anywhere. Never raises for bad input."""
+        """Validate and store a batch of entries from anywhere. Never raises for bad input.
+
+        Signatures are checked on worker threads (libsodium releases the GIL) while this thread
+        decodes the next entries and applies the ones already verified: a pipeline, so the
+        verification of one chunk overlaps the decoding and rule checks of others.
+        """
         report = IngestReport()
-        decoded: list[Entry] = []
+        # Hand the GIL back quickly to verifier threads returning from libsodium, so that they
+        # are not parked for the default 5 ms switch interval while this thread decodes.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, 0.0002))
+        try:
+            with self._lock:
+                self._process_chunks(self._verified_chunks(wires, report), report)
+        finally:
+            sys.setswitchinterval(interval)
+        return report
+
+    def _verified_chunks(self, wires: Iterable[bytes], report: IngestReport):
+        """Levels 1–3: decode, schema, signature. Yields lists of verified entries in order."""
+        in_flight: deque[tuple[list[Entry], Any]] = deque()
         seen: set[bytes] = set()
+        chunk: list[Entry] = []
+
+        def submit(batch: list[Entry]) -> None:
+            if self._pool is None:
+                in_flight.append((batch, self._verify_chunk(batch)))
+            else:
+                in_flight.append((batch, self._pool.submit(self._verify_chunk, batch)))
+
+        def finish(batch: list[Entry], result: Any) -> list[Entry]:
+            oks = result if isinstance(result, list) else result.result()
+            good = []
+            for entry, ok in zip(batch, oks, strict=True):
+                if ok:
+                    good.append(entry)
+                else:
+                    report.rejected.append(Rejection(entry.hash, "signature does not verify"))
+            return good
+
         for wire in wires:
             try:
                 entry = decode_entry(wire)
@@ -206,55 +236,47 @@ class Ledger:
                 report.duplicates += 1
                 continue
             seen.add(entry.hash)
-            decoded.append(entry)
-        with self._lock:
-            fresh = []
-            for entry in decoded:
-                held = self._pending.get(entry.hash)
-                if held is None and entry.hash in self._index:
-                    held_wire = self.store.wire(entry.hash)
-                elif held is not None:
-                    held_wire = held.wire
-                else:
-                    fresh.append(entry)
-                    continue
-                if held_wire == entry.wire or verify_fast(entry.author, entry.signed_bytes,
-                                                          entry.signature):
-                    report.duplicates += 1  # a replay (or a re-signing) changes nothing
-                else:
-                    report.rejected.append(Rejection(entry.hash, "signature does not verify"))
-            verified = []
-            for entry, ok in zip(fresh, self._verify_all(fresh), strict=True):
-                if ok:
-                    verified.append(entry)
-                else:
-                    report.rejected.append(Rejection(entry.hash, "signature does not verify"))
-            self._process(verified, report)
-        return report
+            if not self._is_fresh(entry, report):
+                continue
+            chunk.append(entry)
+            if len(chunk) >= _VERIFY_CHUNK:
+                submit(chunk)
+                chunk = []
+                while in_flight and not isinstance(in_flight[0][1], list) and \
+                        in_flight[0][1].done():
+                    yield finish(*in_flight.popleft())
+        if chunk:
+            submit(chunk)
+        while in_flight:
+            yield finish(*in_flight.popleft())
+
+    def _is_fresh(self, entry: Entry, report: IngestReport) -> bool:
+        """False for an entry already held (a replay) or a copy with a broken signature."""
+        held = self._pending.get(entry.hash)
+        if held is None and entry.hash not in self._index:
+            return True
+        held_wire = held.wire if held is not None else self.store.wire(entry.hash)
+        if held_wire == entry.wire or verify_fast(entry.author, entry.signed_bytes,
+                                                  entry.signature):
+            report.duplicates += 1  # a replay (or a re-signing) changes nothing
+        else:
+            report.rejected.append(Rejection(entry.hash, "signature does not verify"))
+        return False
 
     def _process(self, entries: Sequence[Entry], report: IngestReport) -> None:
+        self._process_chunks([list(entries)], report)
+
+    def _process_chunks(self, chunks: Iterable[list[Entry]], report: IngestReport) -> None:
+        """Levels 4–6 for signature-checked entries, then one durable commit for all of them."""
         accepted: list[Entry] = []
         new_proofs: list[ForkProof] = []
-        work = deque(entries)
+        work: deque[Entry] = deque()
         self._batch = {}
         pending_before = len(self._pending)
         try:
-            while work:
-                entry = work.popleft()
-                if self._pending.pop(entry.hash, None) is not None:
-                    self._forget_waits(entry)  # re-registered below if it must wait again
-                outcome = self._admit(entry, report, new_proofs)
-                if outcome != "accepted":
-                    continue
-                accepted.append(entry)
-                self._batch[entry.hash] = entry
-                for key in (entry.hash,):
-                    for waiter in self._wait_hash.pop(key, ()):
-                        if waiter in self._pending:
-                            work.append(self._pending[waiter])
-                for waiter in self._wait_pos.pop((entry.author, entry.seq), ()):
-                    if waiter in self._pending:
-                        work.append(self._pending[waiter])
+            for chunk in chunks:
+                work.extend(chunk)
+                self._drain(work, accepted, report, new_proofs)
             self.store.append([(e.hash, e.author, e.seq, e.kind, e.wire) for e in accepted],
                               [(p.author, p.seq, p.encoded) for p in new_proofs])
         except StorageError:
@@ -273,6 +295,24 @@ class Ledger:
         if accepted:
             for on_entries in self._listeners:
                 on_entries(accepted)
+
+    def _drain(self, work: deque[Entry], accepted: list[Entry], report: IngestReport,
+               new_proofs: list[ForkProof]) -> None:
+        """Admit queued entries; each acceptance wakes the pending entries that waited on it."""
+        while work:
+            entry = work.popleft()
+            if self._pending.pop(entry.hash, None) is not None:
+                self._forget_waits(entry)  # re-registered below if it must wait again
+            if self._admit(entry, report, new_proofs) != "accepted":
+                continue
+            accepted.append(entry)
+            self._batch[entry.hash] = entry
+            for waiter in self._wait_hash.pop(entry.hash, ()):
+                if waiter in self._pending:
+                    work.append(self._pending[waiter])
+            for waiter in self._wait_pos.pop((entry.author, entry.seq), ()):
+                if waiter in self._pending:
+                    work.append(self._pending[waiter])
 
     def _admit(self, entry: Entry, report: IngestReport, proofs: list[ForkProof]) -> str:
         """Run levels 4–6 for one signature-checked entry: accepted, pending or rejected."""

@@ -269,10 +269,10 @@ class State:
         ``dep_seq`` maps each of the entry's dependencies to (author, seq); every dependency is
         already applied. Each rule checks everything first and mutates only at the end.
         """
-        rule = getattr(self, "_apply_" + entry.kind.replace(".", "_"), None)
+        rule = _RULES.get(entry.kind)
         if rule is None:  # the registry and the rules are kept in step by a test
             raise SemanticError(f"no rules for kind {entry.kind}")
-        rule(entry, entry.body, dep_seq)
+        rule(self, entry, entry.body, dep_seq)
 
     def _log(self, account: bytes, entry: Entry, asset: bytes, change: int) -> None:
         self.history.setdefault(account, []).append(
@@ -429,3 +429,11 @@ class State:
         if delegation.revoked_at is not None:
             raise SemanticError("that delegation is already revoked")
         delegation.revoked_at = entry.seq
+
+
+# kind -> rule, resolved once rather than per entry
+_RULES: dict[str, Any] = {
+    name: getattr(State, "_apply_" + name.replace(".", "_"))
+    for name in ("profile", "asset.issue", "asset.mint", "send", "receive", "listing",
+                 "purchase", "grant", "delegate", "revoke")
+}
