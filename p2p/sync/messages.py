@@ -1,4 +1,4 @@
-"""Wire messages of ``/cooptracks/sync/1.0.0`` (layouts in docs/PROTOCOL-network.md)."""
+"""Wire messages of ``/cooptracks/sync/1.0.0`` (layouts in docs/PROTOCOL.md, "Network")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The test vectors in docs/PROTOCOL-network.md are what the code encodes and decodes."""
+"""The test vectors in docs/PROTOCOL.md ("Network") are what the code encodes and decodes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from p2p.content import messages as content
 from p2p.sync import messages as sync
 from p2p.wire import decode_message, frame
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL-network.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
 A, H, C = b"\x11" * 32, b"\x22" * 32, b"\x33" * 32
 
 MESSAGES = {
