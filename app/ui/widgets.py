@@ -173,6 +173,7 @@ class MessageBar(QLabel):
         super().__init__()
         self.setWordWrap(True)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.setContentsMargins(12, 0, 12, 0)
         self.hide()
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -190,6 +191,7 @@ class MessageBar(QLabel):
         self.setText(text[:1].upper() + text[1:] if text else text)
         self.style().unpolish(self)
         self.style().polish(self)
+        self.setMinimumHeight(self.fontMetrics().height() + 20)  # padding: 8px + border
         self.show()
 
     def clear_message(self) -> None:
@@ -262,6 +264,7 @@ class Toast(QLabel):
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
+        self.setContentsMargins(14, 0, 14, 0)
         self.hide()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -272,8 +275,8 @@ class Toast(QLabel):
         self.style().unpolish(self)
         self.style().polish(self)
         self.setText(text[:1].upper() + text[1:])
-        self.ensurePolished()
-        self.resize(self.sizeHint())
+        fm = self.fontMetrics()
+        self.resize(fm.horizontalAdvance(self.text()) + 60, fm.height() + 24)
         parent = self.parentWidget()
         if parent is not None:
             self.move(parent.width() - self.width() - 24, parent.height() - self.height() - 100)
