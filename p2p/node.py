@@ -555,7 +555,8 @@ async def open_node(config: NodeConfig, ledger: Ledger, store: ChunkStore
         raise leaf from None
 
 
-def _only_shutdown_races(group: BaseExceptionGroup) -> bool:
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    """The non-cancellation exceptions inside nested nursery groups."""
     leaves: list[BaseException] = []
 
     def walk(exc: BaseException) -> None:
@@ -566,22 +567,18 @@ def _only_shutdown_races(group: BaseExceptionGroup) -> bool:
             leaves.append(exc)
 
     walk(group)
+    return leaves
+
+
+def _only_shutdown_races(group: BaseExceptionGroup) -> bool:
+    leaves = _leaves(group)
     return bool(leaves) and all(isinstance(e, RuntimeError) and
                                 "closed to new arrivals" in str(e) for e in leaves)
 
 
 def _only_exception(group: BaseExceptionGroup) -> BaseException | None:
     """The single non-cancellation exception inside nested nursery groups, if there is one."""
-    leaves: list[BaseException] = []
-
-    def walk(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for e in exc.exceptions:
-                walk(e)
-        elif not isinstance(exc, trio.Cancelled):
-            leaves.append(exc)
-
-    walk(group)
+    leaves = _leaves(group)
     return leaves[0] if len(leaves) == 1 else None
 
 

@@ -44,7 +44,7 @@ def test_identity_show_and_wrong_passphrase(gateway):
 
 
 def test_export_import_verify_state_round_trip(gateway, tmp_path):
-    profile, asset = gateway
+    profile, _ = gateway
     exported = cli("ledger", "export", profile=profile).stdout
     assert len(exported.splitlines()) == 2
     replica = tmp_path / "replica"

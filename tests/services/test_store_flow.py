@@ -73,7 +73,7 @@ def test_name_your_price_has_a_minimum_and_splits_follow_the_listing(world, audi
     world.fund(fan, "50")
     listing = publish(world, artist, audio_files, price="3", name_your_price=True,
                       split=(ShareSpec(artist.me, 6667), ShareSpec(producer.me, 3333)))
-    with pytest.raises(UserError, match="minimum price is 3.00"):
+    with pytest.raises(UserError, match=r"minimum price is 3\.00"):
         ShopService(fan).buy(listing.id, amount="2.99")
     ShopService(fan).buy(listing.id, amount="10.01")
     world.sync()
@@ -125,7 +125,7 @@ def test_publishing_a_broken_file_names_it_and_writes_nothing(world, tmp_path):
     world.sync()
     broken = tmp_path / "broken.mp3"
     broken.write_bytes(b"not audio at all" * 10)
-    with pytest.raises(UserError, match="broken.mp3"):
+    with pytest.raises(UserError, match=r"broken\.mp3"):
         StudioService(artist).publish(ReleaseDraft(files=(broken,), title="X", artist_name="A",
                                                    price="1", asset=world.credits.id))
     assert artist.ledger.frontier().get(artist.me) is None
