@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -59,6 +61,31 @@ class Profile:
     @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
+
+    def read_config(self) -> dict[str, Any]:
+        """The profile's settings (``config.json``); empty when there is none yet.
+
+        A damaged file is an error, never silently replaced: writing over it would lose every
+        setting it still holds.
+        """
+        try:
+            doc = json.loads(self.config_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            from app.services.errors import UserError
+
+            raise UserError(f"cannot read {self.config_file}: {exc}") from exc
+        return doc if isinstance(doc, dict) else {}
+
+    def update_config(self, **changes: Any) -> dict[str, Any]:
+        """Change some settings, keeping the others; the file is replaced atomically."""
+        doc = {**self.read_config(), **changes}
+        self.ensure()
+        tmp = self.config_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.config_file)
+        return doc
 
     def ensure(self) -> Profile:
         """Create the directory (private to this user) if it does not exist."""

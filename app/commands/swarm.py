@@ -7,7 +7,6 @@ All of them run a real node for the profile's identity. Settings come from the p
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
@@ -19,7 +18,6 @@ from typing import Any
 import trio
 
 from app.commands._io import add_json_flag, emit, passphrase
-from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
 from p2p.content.download import DownloadFailed, Progress
@@ -32,20 +30,10 @@ log = logging.getLogger("cooptracks.swarm")
 DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4417"
 
 
-def load_settings(profile: Profile) -> dict[str, Any]:
-    try:
-        data = json.loads(profile.config_file.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {profile.config_file}: {exc}") from exc
-    return data if isinstance(data, dict) else {}
-
-
 def node_config(core: Core, args: argparse.Namespace, *, default_listen: str,
                 seeding: SeedPolicy | None = None) -> NodeConfig:
     """The node settings for this profile: config.json, then command-line flags."""
-    settings = load_settings(core.profile)
+    settings = core.profile.read_config()
     listen = tuple(getattr(args, "listen", None) or settings.get("listen") or [default_listen])
     bootstrap = tuple(settings.get("bootstrap", [])) + tuple(getattr(args, "peer", None) or ())
     mdns = bool(settings.get("mdns", False)) and not getattr(args, "no_mdns", False)
@@ -91,7 +79,7 @@ def _run(core: Core, config: NodeConfig, body: Callable[[Node], Awaitable[int]])
 def _seed(args: argparse.Namespace) -> int:
     with Core.open(args.profile_obj, passphrase(args)) as core:
         followed = frozenset(bytes.fromhex(k) for k in args.follow or ())
-        settings = load_settings(core.profile).get("seeding", {})
+        settings = core.profile.read_config().get("seeding", {})
         policy = SeedPolicy(mode=args.pin or settings.get("mode", "all"),
                             followed=followed or frozenset(bytes.fromhex(k) for k in
                                                           settings.get("followed", [])),

@@ -523,8 +523,9 @@ class Session:
                                   format_amount(s.my_share, prec, sym), s.my_share, s.fulfilled))
             totals[sym] = totals.get(sym, 0) + s.my_share
         total = ", ".join(format_amount(v, 2, k) for k, v in totals.items()) or "0.00"
+        issuers = self.wallet.trusted_issuers()
         assets = tuple((a.id, a.symbol) for a in state.assets.values()
-                       if self.wallet.is_trusted(a) or "stable" in a.flags)
+                       if self.wallet.is_trusted(a, issuers) or "stable" in a.flags)
         return StudioView(cards, tuple(sales), total, assets)
 
     def publish(self, draft: ReleaseDraft, progress: Callable[[int, int, str], None],
@@ -568,29 +569,17 @@ class Session:
 
     def settings_view(self) -> dict[str, object]:
         info = self.identity.info()
-        cfg = self._config()
+        cfg = self.profile.read_config()
         return {"name": info.name, "peer_id": info.peer_id, "public_key": info.public_key.hex(),
                 "profile": str(self.profile.root), "content": str(self.profile.content_dir),
                 "content_bytes": self.core.chunks.size_on_disk(),
                 "seeding_quota_gb": float(cfg.get("seeding_quota_gb", 5.0)),
                 "created_ms": info.created_ms}
 
-    def _config(self) -> dict:
-        import json
-
-        try:
-            return dict(json.loads(self.profile.config_file.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            return {}
-
     def set_seeding_quota(self, gigabytes: float) -> None:
-        import json
-
         if gigabytes < 0:
             raise UserError("the seeding quota cannot be negative")
-        doc = self._config()
-        doc["seeding_quota_gb"] = round(float(gigabytes), 2)
-        self.profile.config_file.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        self.profile.update_config(seeding_quota_gb=round(float(gigabytes), 2))
 
 
 def open_session(profile: Profile, passphrase: str, network: Network | None = None,

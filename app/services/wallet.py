@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from app.services.core import Core
@@ -38,26 +37,18 @@ class WalletService:
 
     # -- trust (a local choice, never on the ledger) ---------------------------------------------
     def trusted_issuers(self) -> set[bytes]:
-        path = self.core.profile.config_file
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            doc = {}
-        return {bytes.fromhex(h) for h in doc.get("trusted_issuers", [])}
+        config = self.core.profile.read_config()
+        return {bytes.fromhex(h) for h in config.get("trusted_issuers", [])}
 
     def set_trusted(self, issuer: bytes, trusted: bool) -> None:
-        path = self.core.profile.config_file
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            doc = {}
-        issuers = set(doc.get("trusted_issuers", []))
+        issuers = {i.hex() for i in self.trusted_issuers()}
         (issuers.add if trusted else issuers.discard)(issuer.hex())
-        doc["trusted_issuers"] = sorted(issuers)
-        path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        self.core.profile.update_config(trusted_issuers=sorted(issuers))
 
-    def is_trusted(self, asset: Asset) -> bool:
-        return asset.issuer == self.core.me or asset.issuer in self.trusted_issuers()
+    def is_trusted(self, asset: Asset, trusted: set[bytes] | None = None) -> bool:
+        """Our own assets and those of issuers we chose to trust (``trusted`` if already read)."""
+        issuers = self.trusted_issuers() if trusted is None else trusted
+        return asset.issuer == self.core.me or asset.issuer in issuers
 
     # -- queries ---------------------------------------------------------------------------------
     def asset(self, ref: str | bytes) -> Asset:
@@ -74,7 +65,8 @@ class WalletService:
         except ValueError:
             pass
         matches = [a for a in assets.values() if a.symbol == ref.upper()]
-        trusted = [a for a in matches if self.is_trusted(a)]
+        issuers = self.trusted_issuers()
+        trusted = [a for a in matches if self.is_trusted(a, issuers)]
         if len(trusted) == 1:
             return trusted[0]
         if len(matches) == 1:
@@ -89,8 +81,9 @@ class WalletService:
         incoming: dict[bytes, int] = {}
         for t in state.incoming(self.core.me):
             incoming[t.asset] = incoming.get(t.asset, 0) + t.amount
+        issuers = self.trusted_issuers()
         lines = [BalanceLine(state.assets[a], mine.get(a, 0), incoming.get(a, 0),
-                             self.is_trusted(state.assets[a]))
+                             self.is_trusted(state.assets[a], issuers))
                  for a in set(mine) | set(incoming)]
         return sorted(lines, key=lambda b: (b.asset.symbol, b.asset.id))
 

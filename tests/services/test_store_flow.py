@@ -179,3 +179,11 @@ def test_published_tracks_carry_a_real_clear_preview(world, audio_files):
     with av.open(str(path)) as container:
         seconds = sum(f.samples for f in container.decode(audio=0)) / 48000
     assert 0.3 < seconds < 0.8
+
+
+def test_a_damaged_settings_file_is_reported_and_never_overwritten(world):
+    fan = world.core("fan")
+    fan.profile.config_file.write_text("{ not json", encoding="utf-8")
+    with pytest.raises(UserError, match="cannot read"):
+        WalletService(fan).set_trusted(world.gateway.me, True)
+    assert fan.profile.config_file.read_text(encoding="utf-8") == "{ not json"
