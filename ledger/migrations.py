@@ -37,9 +37,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[s
         conn.execute("BEGIN IMMEDIATE")
         try:
             if isinstance(migration.step, str):
-                for statement in migration.step.split(";\n"):
-                    if statement.strip():
-                        conn.execute(statement)
+                run_script(conn, migration.step)
             else:
                 migration.step(conn)
             conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
@@ -50,3 +48,23 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[s
             raise
         ran.append(migration.name)
     return ran
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Execute several SQL statements inside the caller's transaction.
+
+    ``sqlite3.Connection.executescript`` would COMMIT first, which would break a migration's
+    all-or-nothing guarantee, so statements are split (trigger bodies included) and run one by one.
+    As with ``executescript``, the last statement may omit its semicolon.
+    """
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                conn.execute(pending)
+            pending = ""
+    if pending.strip():
+        if not sqlite3.complete_statement(pending + ";"):
+            raise ValueError(f"incomplete SQL statement: {pending.strip()[:80]}")
+        conn.execute(pending)

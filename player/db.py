@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from player.migrations import Migrations, run_script
+from ledger.migrations import run_script
+from player.migrations import Migrations
 
 migrations = Migrations("library")
 

@@ -79,19 +79,3 @@ class Migrations:
             " PRIMARY KEY (migration_set, name))"
         )
 
-
-def run_script(conn: sqlite3.Connection, script: str) -> None:
-    """Execute several SQL statements inside the caller's transaction.
-
-    ``sqlite3.Connection.executescript`` would COMMIT first, which would break a migration's
-    all-or-nothing guarantee, so statements are split (trigger bodies included) and run one by one.
-    """
-    pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            if pending.strip():
-                conn.execute(pending)
-            pending = ""
-    if pending.strip():
-        raise ValueError(f"incomplete SQL statement: {pending.strip()[:80]}")
