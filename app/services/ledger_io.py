@@ -54,13 +54,15 @@ def import_stream(ledger: Ledger, stream: TextIO) -> ImportResult:
     result = ImportResult()
     items = parse_lines(stream, result)
     report: IngestReport = ledger.ingest([w for _, w in items])
+    # Rejections name an entry hash, or None for bytes that did not decode; the latter are
+    # matched to the undecodable lines in order.
     by_hash: dict[bytes, int] = {}
+    undecodable: list[int] = []
     for number, wire in items:
         try:
             by_hash[decode_entry(wire).hash] = number
-        except Exception:  # undecodable lines are matched by order below
-            pass
-    undecodable = [n for n, w in items if not _decodes(w)]
+        except Exception:
+            undecodable.append(number)
     for rejection in report.rejected:
         line = by_hash.get(rejection.hash) if rejection.hash else (
             undecodable.pop(0) if undecodable else 0)
@@ -70,14 +72,6 @@ def import_stream(ledger: Ledger, stream: TextIO) -> ImportResult:
     result.duplicates = report.duplicates
     result.pending = ledger.pending_count()
     return result
-
-
-def _decodes(wire: bytes) -> bool:
-    try:
-        decode_entry(wire)
-        return True
-    except Exception:
-        return False
 
 
 def verify_file(stream: TextIO) -> ImportResult:
