@@ -223,11 +223,12 @@ class Ledger:
             return good
 
         for wire in wires:
+            entry: Entry | None = None
             try:
                 entry = decode_entry(wire)
                 validate_body(entry.kind, entry.body)
-            except LedgerError as err:
-                report.rejected.append(Rejection(None, str(err)))
+            except LedgerError as err:  # a decoded entry is named by its hash in the report
+                report.rejected.append(Rejection(entry.hash if entry else None, str(err)))
                 continue
             except Exception as err:  # defence in depth: garbage never escapes as a crash
                 report.rejected.append(Rejection(None, f"undecodable entry: {err}"))
