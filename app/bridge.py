@@ -118,6 +118,8 @@ class Bridge(QObject):
         self._downloads: dict[bytes, Job] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._sync_scope: trio.CancelScope | None = None
+        self._network_scope: trio.CancelScope | None = None
+        self._network_running = False
         self.jobs_running = 0
         self._in_threads = 0  # worker threads running service code right now
 
@@ -205,9 +207,45 @@ class Bridge(QObject):
         signer = self.identity.unlock(passphrase)
         network = self._network_factory() if self._network_factory else None
         session = Session(self.profile, signer, network, self.identity)
-        session.sync_search_index()
+        try:
+            session.sync_search_index()
+            self._start_network(session)
+        except BaseException:
+            session.close()
+            raise
         self._attach(session)
         return session
+
+    def _start_network(self, session: Session, timeout_s: float = 30.0) -> None:
+        """Start the session's node in the runtime's nursery; wait (on this worker thread)
+        until it listens. It runs until ``close_session``."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._network_running = True
+        self.runtime.spawn(self._network_task, session, ready, failure)
+        ready.wait(timeout_s)
+        if failure or not ready.is_set():
+            if self._network_scope is not None:
+                self.runtime.call_soon(self._network_scope.cancel)
+                self._network_scope = None
+            reason = failure[0] if failure else "it did not start in time"
+            raise UserError(f"the swarm node could not start: {reason}",
+                            hint="check the listen address in the profile's config.json")
+
+    async def _network_task(self, session: Session, ready: threading.Event,
+                            failure: list[BaseException]) -> None:
+        try:
+            with trio.CancelScope() as scope:
+                self._network_scope = scope
+                await session.network.serve(session.core, ready.set)
+        except Exception as exc:  # the node failed: say so, keep the app (and its replica)
+            log.exception("the swarm node stopped")
+            failure.append(exc)
+            if ready.is_set():
+                self.notice.emit(f"the swarm node stopped: {exc}", True)
+        finally:
+            self._network_running = False
+            ready.set()
 
     def _attach(self, session: Session) -> None:
         # Called on the worker thread; the signal hops to the GUI thread.
@@ -255,6 +293,10 @@ class Bridge(QObject):
         for job in self._downloads.values():
             job.cancel()
         self.runtime._pump_until(lambda: self._in_threads == 0, timeout_ms)
+        if self._network_scope is not None:  # the node closes its connections, then ends
+            self.runtime.call_soon(self._network_scope.cancel)
+            self._network_scope = None
+            self.runtime._pump_until(lambda: not self._network_running, timeout_ms)
         if self._unsubscribe:
             self._unsubscribe()
             self._unsubscribe = None

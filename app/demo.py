@@ -2,12 +2,12 @@
 and the user as a fan holding demo credits, all on this machine (Qt-free).
 
 ``build_world(root)`` makes the profiles once (music synthesised with numpy, encoded with PyAV,
-published through the real StudioService; nothing is downloaded). ``LocalSwarm`` is the demo's
-network: until the libp2p swarm (``p2p``) offers a node the app can drive, the demo actors run
-in-process and replicate by passing signed entries between their ledgers
-(``Ledger.feed_range`` + ``Ledger.ingest``, the same validation a network peer's entries get) and
-copying verified chunks between chunk stores. The artists are "offline" (their laptops are shut);
-the seeder is their delegated sales agent, so purchases are fulfilled by the seeder, as designed.
+published through the real StudioService; nothing is downloaded); the world starts as if the
+swarm had already run for a while (every replica converged, the seeder holding every release).
+``DemoSwarm`` then runs the actors that are online as real nodes: one ``cooptracks seed``
+process each on 127.0.0.1, stopped with the demo (a pipe each node watches closes when the
+demo's process ends, however it ends). Two artists are online; the other two have their laptops
+shut, and the seeder, their delegated sales agent, fulfils their sales.
 """
 
 from __future__ import annotations
@@ -15,14 +15,20 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
+import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from nacl import pwhash
@@ -30,15 +36,19 @@ from nacl import pwhash
 from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
-from app.services.identity import IdentityService
+from app.services.identity import IdentityInfo, IdentityService
+from app.services.replica import converge, copy_content
 from app.services.studio import ReleaseDraft, StudioService
-from app.services.ui_support import NetworkStatus, PeerView, ProgressFn
+from app.services.ui_support import ProgressFn
 from app.services.wallet import WalletService
-from ledger.keys import peer_id
+
+if TYPE_CHECKING:
+    from app.services.swarm import SwarmSettings
 
 log = logging.getLogger(__name__)
 
-WORLD_VERSION = 3
+WORLD_VERSION = 4
+ONLINE_ARTISTS = frozenset({"artist-1", "artist-3"})  # the others' laptops are shut
 FAN_PASSPHRASE = "cooptracks-demo"
 ACTOR_PASSPHRASE = "demo-actor-passphrase"
 FAST_KDF = (pwhash.argon2id.OPSLIMIT_MIN, pwhash.argon2id.MEMLIMIT_MIN)
@@ -338,146 +348,180 @@ def _cast(quick: bool) -> tuple[DemoArtist, ...]:
     )
 
 
-# -- replication -----------------------------------------------------------------------------------
-def replicate(src: Core, dst: Core) -> int:
-    """Copy every entry ``dst`` lacks from ``src`` (per-feed ranges, validated by ``ingest``)."""
-    moved = 0
-    for author, (seq, _) in src.ledger.frontier().items():
-        have = dst.ledger.head_seq(author)
-        if have < seq:
-            wires = src.ledger.feed_range(author, have + 1, seq - have)
-            dst.ledger.ingest(wires)
-            moved += len(wires)
-    return moved
-
-
-def copy_content(src: Core, dst: Core, content: bytes, progress: ProgressFn | None = None,
-                 cancel: threading.Event | None = None, bytes_per_s: float | None = None) -> int:
-    """Copy a content item's manifest and missing chunks, each verified by the receiving store."""
-    manifest_bytes = src.chunks.manifest_bytes(content)
-    if manifest_bytes is None:
-        raise UserError("no peer has this content")
-    manifest = dst.chunks.put_manifest(manifest_bytes, content)
-    total = len(manifest.chunks)
-    missing = set(dst.chunks.missing_chunks(manifest))
-    moved = 0
-    done = total - len(missing)
-    if progress:
-        progress(done, total)
-    for i, chunk_id in enumerate(manifest.chunks):
-        if i not in missing:
-            continue
-        if cancel is not None and cancel.is_set():
-            raise UserError("the download was cancelled; it resumes where it stopped")
-        data = src.chunks.get_chunk(chunk_id)
-        if data is None:
-            raise UserError("a peer lost a chunk of this track")
-        dst.chunks.put_chunk(data, chunk_id)
-        moved += len(data)
-        done += 1
-        if bytes_per_s:
-            time.sleep(len(data) / bytes_per_s)
-        if progress:
-            progress(done, total)
-    return moved
-
-
+# -- the demo's nodes ----------------------------------------------------------------------------
 @dataclass
 class Actor:
     name: str
     role: str  # artist, seeder, gateway
     profile: Path
-    online: bool
-    core: Core | None = None
+    online: bool  # runs as a node while the demo runs (an offline artist's laptop is shut)
     passphrase: str = ACTOR_PASSPHRASE
 
+    def identity(self) -> IdentityInfo:
+        return IdentityService(Profile(self.profile)).info()
 
-class LocalSwarm:
-    """The demo's network: in-process actors that replicate entries and serve chunks.
 
-    It satisfies ``app.services.ui_support.Network``. ``bytes_per_s`` throttles chunk copies so
-    downloads show progress as they would over a network (None: as fast as the disk).
+# The node processes read stdin until it closes, then stop themselves with SIGTERM (a clean
+# shutdown). The demo holds the write end, so when the demo ends, however it ends (a crash or
+# kill -9 included), the kernel closes the pipe and no actor outlives it.
+_LAUNCHER = """
+import os, signal, sys, threading
+def _watch_parent():
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except OSError:
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
+threading.Thread(target=_watch_parent, name="parent-watch", daemon=True).start()
+from app.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@dataclass
+class RunningActor:
+    actor: Actor
+    peer_id: str
+    addr: str  # full multiaddr with /p2p/<peer id>
+    addr_file: Path
+    log: Path
+    process: subprocess.Popen[bytes]
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports the kernel just handed out on 127.0.0.1 (released again for the nodes to bind)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+class DemoSwarm:
+    """The demo's actors as real nodes: one ``cooptracks seed`` process per online actor, on
+    127.0.0.1, bootstrapped to the seeder. Their addresses go to ``<root>/swarm.json``.
+
+    ``roles`` limits which online actors run (tests start only the seeder); ``extra`` adds
+    actors that are not in the world manifest (a test's own artist). Use as a context manager,
+    or ``start()`` and ``stop()``; ``settings()`` is the fan's node configuration.
     """
 
-    def __init__(self, actors: list[Actor], bytes_per_s: float | None = 3_000_000) -> None:
-        self.actors = actors
-        self.bytes_per_s = bytes_per_s
-        self._lock = threading.RLock()
-        self.bytes_in = 0
-        self.bytes_out = 0
-        self._samples: list[tuple[float, int]] = []
-        for a in actors:  # offline actors (artists with their laptops shut) stay closed
-            if a.core is None and a.online:
-                signer = IdentityService(Profile(a.profile)).unlock(a.passphrase)
-                a.core = Core(Profile(a.profile), signer)
+    def __init__(self, world: DemoWorld, roles: tuple[str, ...] = ("seeder", "gateway", "artist"),
+                 extra: tuple[Actor, ...] = (), settle_interval: float = 1.0) -> None:
+        self.world = world
+        self.actors = [a for a in world.actors if a.online and a.role in roles] + list(extra)
+        # the seeder first: everyone bootstraps to it
+        self.actors.sort(key=lambda a: a.role != "seeder")
+        self.settle_interval = settle_interval
+        self.running: list[RunningActor] = []
 
-    def _online(self) -> list[Core]:
-        return [a.core for a in self.actors if a.online and a.core is not None]
+    @property
+    def manifest(self) -> Path:
+        return self.world.root / "swarm.json"
 
-    def sync(self, core: Core) -> int:
-        with self._lock:
-            received = 0
-            for peer in self._online():
-                replicate(core, peer)
-                received += replicate(peer, core)
-            changed = False
-            for peer in self._online():  # what the always-on nodes do by themselves
-                report = peer.settle()
-                changed |= bool(report.granted or report.received)
-            if changed:
-                for peer in self._online():
-                    for other in self._online():
-                        if other is not peer:
-                            replicate(peer, other)
-                    received += replicate(peer, core)
-            return received
-
-    def fetch(self, core: Core, content: bytes, progress: ProgressFn,
-              cancel: threading.Event) -> None:
-        if core.chunks.is_complete(content):
-            m = core.chunks.manifest(content)
-            n = len(m.chunks) if m else 1
-            progress(n, n)
-            return
-        for peer in self._online():
-            if peer.chunks.is_complete(content):
-                def counted(done: int, total: int) -> None:
-                    progress(done, total)
-
-                moved = copy_content(peer, core, content, counted, cancel, self.bytes_per_s)
-                with self._lock:
-                    self.bytes_in += moved
-                    self._samples.append((time.monotonic(), moved))
-                return
-        raise UserError("no online peer has this track yet", hint="try again in a moment")
-
-    def status(self, core: Core) -> NetworkStatus:
-        now = time.monotonic()
-        with self._lock:
-            self._samples = [(t, b) for t, b in self._samples if now - t < 10]
-            rate = sum(b for _, b in self._samples) / 10.0
-        peers = tuple(PeerView(a.name, self._peer_id(a), "in-process (loopback demo)", a.role,
-                               a.online, 0.1 if a.online else None)
-                      for a in self.actors if a.profile != core.profile.root)
-        return NetworkStatus("demo swarm (in-process)", "in-process, no sockets",
-                             "reachable by the demo peers on this machine", peers,
-                             len(core.chunks.content_ids()), core.chunks.size_on_disk(),
-                             self.bytes_in, self.bytes_out, rate, 0.0)
-
-    @staticmethod
-    def _peer_id(actor: Actor) -> str:
-        if actor.core is not None:
-            return peer_id(actor.core.me)
+    def start(self) -> DemoSwarm:
+        """Start every node process (returns at once; ``wait_ready`` waits for them)."""
+        if self.running:
+            return self
+        logs = self.world.root / "logs"
+        logs.mkdir(exist_ok=True)
+        ports = _free_ports(len(self.actors))
+        plan = []
+        for actor, port in zip(self.actors, ports, strict=True):
+            pid = actor.identity().peer_id
+            plan.append((actor, pid, f"/ip4/127.0.0.1/tcp/{port}/p2p/{pid}"))
+        seeders = [addr for a, _, addr in plan if a.role == "seeder"]
+        root = Path(__file__).resolve().parents[1]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
         try:
-            return IdentityService(Profile(actor.profile)).info().peer_id
-        except UserError:
-            return "?"
+            for (actor, pid, addr), port in zip(plan, ports, strict=True):
+                slug = actor.profile.name
+                addr_file = logs / f"{slug}.addr"
+                addr_file.unlink(missing_ok=True)
+                log_path = logs / f"{slug}.log"
+                args = ["--profile", str(actor.profile), "seed",
+                        "--listen", f"/ip4/127.0.0.1/tcp/{port}", "--addr-file", str(addr_file),
+                        "--settle-interval", str(self.settle_interval), "--no-mdns",
+                        "--pin", "all" if actor.role == "seeder" else "none"]
+                for other in seeders:
+                    if other != addr:
+                        args += ["--peer", other]
+                with open(log_path, "ab") as log_file:
+                    proc = subprocess.Popen(
+                        [sys.executable, "-c", _LAUNCHER, *args], stdin=subprocess.PIPE,
+                        stdout=log_file, stderr=subprocess.STDOUT,
+                        env={**env, "COOPTRACKS_PASSPHRASE": actor.passphrase})
+                self.running.append(RunningActor(actor, pid, addr, addr_file, log_path, proc))
+        except BaseException:
+            self.stop()
+            raise
+        self._write_manifest()
+        return self
 
-    def close(self) -> None:
-        for a in self.actors:
-            if a.core is not None:
-                a.core.close()
-                a.core = None
+    def _write_manifest(self) -> None:
+        doc = {"actors": [{"name": r.actor.name, "role": r.actor.role,
+                           "profile": str(r.actor.profile), "peer_id": r.peer_id,
+                           "addr": r.addr, "pid": r.process.pid, "log": str(r.log)}
+                          for r in self.running]}
+        self.manifest.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until every node listens; a node that exits instead is reported with its log."""
+        deadline = time.monotonic() + timeout
+        for r in self.running:
+            while not (r.addr_file.exists() and r.addr_file.read_text().strip()):
+                if r.process.poll() is not None or time.monotonic() > deadline:
+                    tail = r.log.read_text(errors="replace")[-1500:] if r.log.exists() else ""
+                    raise UserError(f"the demo's {r.actor.role} {r.actor.name!r} did not start",
+                                    hint=f"its log ({r.log}) ends with:\n{tail}")
+                time.sleep(0.05)
+
+    def settings(self, listen: str = "/ip4/127.0.0.1/tcp/0") -> SwarmSettings:
+        """The fan's node: bootstraps to every running actor and knows each actor's name."""
+        from app.services.swarm import KnownPeer, SwarmSettings
+
+        known = []
+        for a in self.world.actors + [r.actor for r in self.running]:
+            try:
+                info = a.identity()
+            except UserError:
+                continue
+            if all(k.peer_id != info.peer_id for k in known):
+                known.append(KnownPeer(info.peer_id, a.name, a.role))
+        return SwarmSettings(listen=(listen,), bootstrap=tuple(r.addr for r in self.running),
+                             known=tuple(known), label="demo swarm: real nodes on this machine")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop every node cleanly (closing its pipe asks it to); kill what does not stop."""
+        for r in self.running:
+            if r.process.stdin is not None:
+                try:
+                    r.process.stdin.close()
+                except OSError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for r in self.running:
+            try:
+                r.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("the demo's %s did not stop; killing it", r.actor.name)
+                r.process.kill()
+                r.process.wait()
+        self.running = []
+        self.manifest.unlink(missing_ok=True)
+
+    def __enter__(self) -> DemoSwarm:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 # -- the world -------------------------------------------------------------------------------------
@@ -488,12 +532,9 @@ class DemoWorld:
     fan_passphrase: str
     actors: list[Actor]
 
-    def swarm(self, bytes_per_s: float | None = 3_000_000,
-              extra: tuple[Actor, ...] = ()) -> LocalSwarm:
-        """A fresh swarm over the world's actors (plus ``extra`` ones, e.g. a test's artist)."""
-        return LocalSwarm([Actor(a.name, a.role, a.profile, a.online) for a in self.actors]
-                          + [Actor(a.name, a.role, a.profile, a.online, None, a.passphrase)
-                             for a in extra], bytes_per_s)
+    def actor(self, slug: str) -> Actor:
+        """The actor whose profile folder is ``slug`` ("seeder", "artist-2", …)."""
+        return next(a for a in self.actors if a.profile.name == slug)
 
 
 def _manifest(root: Path) -> Path:
@@ -556,7 +597,7 @@ def build_world(root: Path, quick: bool = False, fresh: bool = False,
         slug = f"artist-{n + 1}"
         core = make_identity(artist.name, slug)
         cores.append(core)
-        replicate(gateway, core)
+        converge(gateway, core)
         WalletService(core).set_trusted(gateway.me, True)
         studio = StudioService(core)
         for r_i, rel in enumerate(artist.releases):
@@ -582,29 +623,23 @@ def build_world(root: Path, quick: bool = False, fresh: bool = False,
             w.mint(coin.id, "1000")
             w.send(fan.me, coin.id, "12")
         studio.delegate(seeder.me)  # the seeder sells while the artist's laptop is shut
-        actors.append(Actor(artist.name, "artist", root / slug, False))
+        actors.append(Actor(artist.name, "artist", root / slug, slug in ONLINE_ARTISTS))
     tick()
-    for _ in range(2):  # everyone converges
-        for a in cores:
-            for b in cores:
-                if a is not b:
-                    replicate(a, b)
-    for core in cores:  # the seeder pins everything; the fan starts with covers and previews
+    converge(*cores)  # the swarm's past: every replica holds every entry
+    for core in cores:  # the seeder has pinned everything
         if core is seeder or core is fan:
             continue
         for content in core.chunks.content_ids():
             copy_content(core, seeder, content)
-    fan_state = fan.ledger.state
-    for li in fan_state.current_listings():
-        clear = [li.artwork] + [t.preview for t in li.tracks]
-        for c in clear:
-            if c is not None:
-                copy_content(seeder, fan, c)
+    for li in fan.ledger.state.current_listings():  # covers the fan saw last time; previews
+        if li.artwork is not None:                  # and tracks come over the swarm
+            copy_content(seeder, fan, li.artwork)
     WalletService(fan).set_trusted(gateway.me, True)
     tick()
     for core in cores:
         core.close()
-    doc = {"version": WORLD_VERSION, "fan": "fan", "fan_passphrase": FAN_PASSPHRASE,
+    doc = {"version": WORLD_VERSION, "quick": quick, "fan": "fan",
+           "fan_passphrase": FAN_PASSPHRASE,
            "actors": [{"name": a.name, "role": a.role, "profile": a.profile.name,
                        "online": a.online} for a in actors]}
     _manifest(root).write_text(json.dumps(doc, indent=2), encoding="utf-8")
@@ -618,47 +653,66 @@ def default_demo_root() -> Path:
     return Path(platformdirs.user_cache_dir("cooptracks", appauthor=False)) / "demo"
 
 
-def make_sales(world: DemoWorld, artist_slug: str, count: int = 7) -> None:
-    """A handful of other fans buy from one artist, spread over a few seconds (Qt-free)."""
-    from nacl import pwhash
+def original_file(world: DemoWorld, artist_name: str, release_title: str, track: int) -> Path:
+    """The generated audio file a demo track was published from (to check downloads against)."""
+    doc = json.loads(_manifest(world.root).read_text(encoding="utf-8"))
+    for n, artist in enumerate(_cast(bool(doc.get("quick")))):
+        for r_i, rel in enumerate(artist.releases):
+            if artist.name == artist_name and rel.title == release_title:
+                song = rel.songs[track]
+                return world.root / "generated-audio" / f"artist-{n + 1}-{r_i}-{track}.{song.fmt}"
+    raise KeyError(f"{artist_name} — {release_title} is not a demo release")
 
+
+def make_sales(world: DemoWorld, artist_slug: str, count: int = 7) -> None:
+    """History for the studio's sales chart: other fans bought from one artist earlier.
+
+    World building, like the rest of ``build_world``: the buyers' entries are copied between
+    the local profiles before any node runs; the artist grants when its node settles.
+    """
     from app.services.shop import ShopService
 
-    artist = next(a for a in world.actors if a.profile.name == artist_slug)
-    swarm = world.swarm(None, extra=(Actor(artist.name, "artist", artist.profile, True),))
-    gw = next(a.core for a in swarm.actors if a.role == "gateway")
-    assert gw is not None
-    cred = next(a for a in gw.ledger.state.assets.values() if a.symbol == "CRED")
+    artist_actor = next(a for a in world.actors if a.profile.name == artist_slug)
+    gateway_actor = next(a for a in world.actors if a.role == "gateway")
+    seeder_actor = next(a for a in world.actors if a.role == "seeder")
+    cores = [Core.open(Profile(a.profile), a.passphrase)
+             for a in (gateway_actor, artist_actor, seeder_actor)]
+    gw, artist, _seeder = cores
     try:
+        cred = next(a for a in gw.ledger.state.assets.values() if a.symbol == "CRED")
         amounts = ("2.50", "5.00", "4.00", "7.50", "3.00", "6.00", "9.00")[:count]
         for n, amount in enumerate(amounts):
             prof = Profile(world.root / f"buyer-{n}")
-            ids = IdentityService(prof, pwhash.argon2id.OPSLIMIT_MIN,
-                                  pwhash.argon2id.MEMLIMIT_MIN)
+            ids = IdentityService(prof, *FAST_KDF)
             ids.create("buyer passphrase", f"Buyer {n}")
             with Core(prof, ids.unlock("buyer passphrase")) as buyer:
                 WalletService(gw).send(buyer.me, cred.id, "20.00")
-                replicate(gw, buyer)
-                swarm.sync(buyer)
+                converge(gw, buyer, artist)
+                buyer.settle()
                 shop = ShopService(buyer)
-                mine = [li for li in shop.catalog() if li.artist_name == artist.name]
+                mine = [li for li in shop.catalog() if li.artist_name == artist_actor.name]
                 listing = mine[n % len(mine)]
-                price = listing.prices[0]
-                shop.buy(listing.id, amount=amount if price.nyp else None)
-                swarm.sync(buyer)
-                replicate(gw, buyer)
-            time.sleep(0.4)
+                shop.buy(listing.id, amount=amount if listing.prices[0].nyp else None)
+                converge(buyer, artist, gw)
+            artist.settle()  # the artist grants, as its node does when it sees a purchase
+            time.sleep(0.4)  # spread the sales over a few seconds for the chart
+        converge(*cores)
     finally:
-        swarm.close()
+        for core in cores:
+            core.close()
 
 
 # -- headless check --------------------------------------------------------------------------------
 def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Browse, preview, buy, download and decode a track as the fan, without a window."""
+    """The fan's whole flow on the real swarm, without a window: the demo's actors run as node
+    processes; the fan's node connects to them over 127.0.0.1; browse, search, preview (fetched
+    over libp2p), buy from an artist whose laptop is shut, wait for the seeder's grant as sales
+    agent, download over libp2p and check the decrypted bytes against the published file."""
     import io
 
     import av
 
+    from app.services.swarm import SwarmNetwork
     from app.services.ui_support import open_session
     from player.chunkstore import DirectoryChunkSource
     from player.stream import DecryptingStream
@@ -668,44 +722,86 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
     world = build_world(root, quick=True, fresh=True)
     timings["build_s"] = time.monotonic() - t0
     log_fn(f"demo world built in {timings['build_s']:.1f} s under {root}")
-    swarm = world.swarm(bytes_per_s=None)
-    session = open_session(Profile(world.fan), world.fan_passphrase, swarm)
-    try:
-        t1 = time.monotonic()
-        session.refresh()
-        cards = session.catalog()
-        assert len(cards) >= 4, f"expected the demo releases, found {len(cards)}"
-        log_fn(f"catalog: {len(cards)} releases: " + ", ".join(c.title for c in cards))
-        hits = session.search("neon")
-        assert hits, "search found nothing for 'neon'"
-        page = session.release(hits[0])
-        log_fn(f"release page: {page.card.artist} — {page.card.title}, {len(page.tracks)} "
-               f"tracks, {page.card.price}; balance {page.balance}")
-        preview = page.tracks[0].preview
-        if preview is not None:
-            data, mime, _ = session.preview_file(preview)
-            with av.open(io.BytesIO(data)) as clip:
-                frames = sum(1 for _ in clip.decode(audio=0))
-            log_fn(f"preview: {len(data)} bytes of {mime}, {frames} frames decoded")
-        else:
-            log_fn("preview: none (the preview encoder is not available)")
-        session.buy(page.card.id, None)
-        report = session.refresh()
-        assert report.unlocked, "the purchase was not fulfilled by the seeder"
-        log_fn("bought; the seeder granted the purchase and the keys are unlocked")
-        for row in session.library_rows():
-            session.download(row.content, threading.Event())
-        rows = session.library_rows()
-        assert rows and all(r.ready for r in rows), "downloads incomplete"
-        root_dir, key, mime = session.stream_parts(rows[0].content)
-        stream = DecryptingStream(DirectoryChunkSource(root_dir, rows[0].content, key))
-        with av.open(io.BufferedReader(stream)) as track:  # type: ignore[arg-type]
-            frames = sum(1 for _ in track.decode(audio=0))
-        assert frames > 10, "the decrypted track did not decode"
-        log_fn(f"downloaded {len(rows)} tracks; decoded {frames} frames of "
-               f"{rows[0].title!r} ({mime}) from the encrypted store")
-        timings["fan_flow_s"] = time.monotonic() - t1
-    finally:
-        session.close()
-        swarm.close()
+    t1 = time.monotonic()
+    with DemoSwarm(world) as swarm:
+        swarm.wait_ready()
+        timings["nodes_s"] = time.monotonic() - t1
+        log_fn(f"{len(swarm.running)} node processes listening in {timings['nodes_s']:.1f} s: "
+               + ", ".join(f"{r.actor.name} ({r.actor.role}) {r.addr.split('/p2p/')[0]}"
+                           for r in swarm.running))
+        network = SwarmNetwork(swarm.settings())
+        session = open_session(Profile(world.fan), world.fan_passphrase, network)
+        try:
+            network.start(session.core)
+            t2 = time.monotonic()
+            _wait(lambda: len(network.status(session.core).online) == len(swarm.running), 30,
+                  "the fan's node did not connect to every demo node")
+            st = network.status(session.core)
+            log_fn(f"fan node {st.peer_id[:16]}… connected to {len(st.online)} peers "
+                   f"({st.reachability})")
+            session.refresh()
+            cards = session.catalog()
+            assert len(cards) >= 4, f"expected the demo releases, found {len(cards)}"
+            log_fn(f"catalog: {len(cards)} releases: " + ", ".join(c.title for c in cards))
+            hits = session.search("moss")
+            assert hits, "search found nothing for 'moss'"
+            page = session.release(hits[0])
+            log_fn(f"release page: {page.card.artist} — {page.card.title}, {len(page.tracks)} "
+                   f"tracks, {page.card.price}; balance {page.balance}")
+            preview = page.tracks[0].preview
+            if preview is not None:
+                before = network.status(session.core).bytes_in
+                data, mime, _ = session.preview_file(preview)
+                with av.open(io.BytesIO(data)) as clip:
+                    frames = sum(1 for _ in clip.decode(audio=0))
+                received = network.status(session.core).bytes_in - before
+                assert received >= len(data), "the preview did not come over the swarm"
+                log_fn(f"preview: {len(data)} bytes of {mime} fetched over libp2p, "
+                       f"{frames} frames decoded")
+            else:
+                log_fn("preview: none (the preview encoder is not available)")
+            purchase = session.buy(page.card.id, page.min_price if page.nyp else None)
+            _wait(lambda: bool(session.refresh().unlocked) or session.release(
+                page.card.id).purchase_state == "owned", 60,
+                "the purchase was not fulfilled (no grant from the artist or the seeder)")
+            state = session.core.ledger.state
+            granters = {state.grants[g].granter for g in state.purchases[purchase].granted_by}
+            names = {a.identity().public_key: a.name for a in world.actors}
+            log_fn("bought; granted by " + ", ".join(names.get(g, g.hex()[:12])
+                                                    for g in granters)
+                   + "; the content keys are unlocked")
+            timings["grant_s"] = time.monotonic() - t2
+            rows = [r for r in session.library_rows() if r.album == page.card.title]
+            for row in rows:
+                session.download(row.content, threading.Event())
+            rows = [r for r in session.library_rows() if r.album == page.card.title]
+            assert rows and all(r.ready for r in rows), "downloads incomplete"
+            listing = session.shop.listing(page.card.id)
+            for i, t in enumerate(listing.tracks):
+                root_dir, key, mime = session.stream_parts(t.content)
+                clear = DecryptingStream(DirectoryChunkSource(root_dir, t.content, key)).read()
+                original = original_file(world, listing.artist_name, listing.title, i)
+                assert clear == original.read_bytes(), f"{t.title!r} differs from the original"
+            root_dir, key, mime = session.stream_parts(listing.tracks[0].content)
+            stream = DecryptingStream(DirectoryChunkSource(root_dir, listing.tracks[0].content,
+                                                           key))
+            with av.open(io.BufferedReader(stream)) as track:  # type: ignore[arg-type]
+                frames = sum(1 for _ in track.decode(audio=0))
+            assert frames > 10, "the decrypted track did not decode"
+            st = network.status(session.core)
+            log_fn(f"downloaded {len(rows)} tracks over libp2p ({st.bytes_in:,} bytes in); "
+                   f"decrypted bytes equal the published files; decoded {frames} frames of "
+                   f"{listing.tracks[0].title!r} ({mime})")
+            timings["fan_flow_s"] = time.monotonic() - t2
+        finally:
+            network.close()
+            session.close()
     return timings
+
+
+def _wait(cond: Callable[[], bool], timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.2)

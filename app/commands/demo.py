@@ -2,9 +2,11 @@
 
 Demo artists with releases of generated music, a credits gateway, an always-on seeder and you as
 a fan holding 25 demo credits. The world is built once (about 10 s) under the user cache folder
-and reused; ``--fresh`` rebuilds it, ``--root`` puts it elsewhere. ``--headless --check`` runs the
-fan's whole flow (browse, search, preview, buy, grant, download, decrypt and decode) without a
-window and exits non-zero on failure, for CI.
+and reused; ``--fresh`` rebuilds it, ``--root`` puts it elsewhere. The seeder, the gateway and the
+artists who are online run as real nodes (``cooptracks seed`` processes on 127.0.0.1, stopped
+with the app); the app's own node bootstraps to them. ``--headless --check`` runs the fan's whole
+flow on that swarm (browse, search, preview, buy, grant, download, decrypt, compare and decode)
+without a window and exits non-zero on failure, for CI.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from pathlib import Path
 
 def _demo(args: argparse.Namespace) -> int:
     from app.demo import build_world, default_demo_root, run_check
+    from app.services.errors import UserError
 
     if args.headless:
         root = args.root or Path(tempfile.mkdtemp(prefix="cooptracks-demo-check-"))
         try:
             timings = run_check(root / "world")
-        except AssertionError as exc:
+        except (AssertionError, UserError) as exc:
             print(f"demo check FAILED: {exc}", file=sys.stderr)
             return 1
         print("demo check passed: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
@@ -39,11 +42,19 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"\rdemo world ready in {time.monotonic() - started:.1f} s at {root}"
           f"{' ' * 20}", file=sys.stderr)
     print(f"you are the fan; passphrase: {world.fan_passphrase}", file=sys.stderr)
+    from app.demo import DemoSwarm
     from app.profile import Profile
+    from app.services.swarm import SwarmNetwork
     from app.ui.app import run
 
-    return run(Profile(world.fan), lambda: world.swarm(), passphrase=world.fan_passphrase,
-               title_note="demo")
+    # Started from the main thread, before the window: the nodes come up while the app loads.
+    with DemoSwarm(world) as swarm:
+        names = ", ".join(f"{r.actor.name} ({r.actor.role})" for r in swarm.running)
+        print(f"demo nodes starting on 127.0.0.1: {names}; addresses in {swarm.manifest}",
+              file=sys.stderr)
+        settings = swarm.settings()
+        return run(Profile(world.fan), lambda: SwarmNetwork(settings),
+                   passphrase=world.fan_passphrase, title_note="demo")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -1,4 +1,8 @@
-"""``cooptracks gui``: the desktop app on a profile (first run shows onboarding)."""
+"""``cooptracks gui``: the desktop app on a profile (first run shows onboarding).
+
+Once unlocked, the app runs the identity's node on the swarm: it listens as the profile's
+``config.json`` says (``listen``, default all interfaces on a free port) and dials the
+``bootstrap`` peers there and those given with ``--peer``."""
 
 from __future__ import annotations
 
@@ -8,11 +12,24 @@ import argparse
 def _gui(args: argparse.Namespace) -> int:
     from app.ui.app import run
 
-    # The libp2p node is not wired into the GUI yet: the app works on the local replica and
-    # says so in the Network view. `cooptracks demo` runs a local swarm.
-    return run(args.profile_obj)
+    profile = args.profile_obj
+    peers = tuple(args.peer or ())
+
+    def network():  # type: ignore[no-untyped-def]
+        # On unlock, off the GUI thread: libp2p is imported only when the node starts.
+        from dataclasses import replace
+
+        from app.services.swarm import SwarmNetwork, SwarmSettings
+
+        settings = SwarmSettings.from_profile(profile)
+        return SwarmNetwork(replace(settings, bootstrap=settings.bootstrap + peers))
+
+    return run(profile, network)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("gui", parents=[common], help="open the desktop app")
+    p.add_argument("--peer", action="append", metavar="MULTIADDR",
+                   help="a peer to connect to (/ip4/…/tcp/…/p2p/…), besides the profile's "
+                        "bootstrap list; repeatable")
     p.set_defaults(handler=_gui)

@@ -14,7 +14,6 @@ from pathlib import Path
 from app.commands._io import add_json_flag, emit, passphrase
 from app.services.core import Core
 from app.services.errors import UserError
-from app.services.money import format_amount
 from app.services.shop import ShopService
 from app.services.studio import ReleaseDraft, ShareSpec, StudioService
 from app.services.wallet import WalletService
@@ -64,15 +63,12 @@ def _publish(args: argparse.Namespace, core: Core) -> int:
 
 
 def _catalog(args: argparse.Namespace, core: Core) -> int:
-    shop, state = ShopService(core), core.ledger.state
+    shop = ShopService(core)
     rows, docs = [], []
     for li in shop.catalog():
         price = li.prices[0]
-        asset = state.assets.get(price.asset)
-        shown = format_amount(price.amount, asset.precision, asset.symbol) if asset else "?"
-        shown = ("from " if price.nyp else "") + shown
         rows.append(f"{li.id.hex()[:12]}  {li.artist_name} — {li.title}  "
-                    f"({len(li.tracks)} tracks, {shown})")
+                    f"({len(li.tracks)} tracks, {shop.price_text(li).shown})")
         docs.append({"listing": li.id.hex(), "artist": li.artist_name, "title": li.title,
                      "artist_key": li.artist.hex(), "price": price.amount,
                      "asset": price.asset.hex(), "nyp": price.nyp,

@@ -23,9 +23,28 @@ class PurchaseStatus:
     unlocked: bool  # we hold every content key
 
 
+@dataclass(frozen=True)
+class PriceText:
+    """A listing's (first) price as people read it."""
+
+    shown: str  # "4.00 CRED", or "from 3.00 CRED" for name-your-price
+    plain: str  # "4.00": no symbol, no thousands separators (what a price field holds)
+    symbol: str  # "?" when the asset is not in the replica yet
+    nyp: bool
+
+
 class ShopService:
     def __init__(self, core: Core) -> None:
         self.core = core
+
+    def price_text(self, listing: Listing) -> PriceText:
+        """The listing's price formatted in its asset's precision and symbol."""
+        price = listing.prices[0]
+        asset = self.core.ledger.state.assets.get(price.asset)
+        precision, symbol = (asset.precision, asset.symbol) if asset else (0, "?")
+        shown = ("from " if price.nyp else "") + format_amount(price.amount, precision, symbol)
+        return PriceText(shown, format_amount(price.amount, precision).replace(",", ""), symbol,
+                         price.nyp)
 
     def catalog(self) -> list[Listing]:
         """Every live release, newest first (offline too: it is the local replica)."""

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
+ARTWORK_RETRY_S = 5.0  # a cover no peer could supply is asked for again after this long
 
 
 # -- the network seam ----------------------------------------------------------------------------
@@ -47,13 +48,16 @@ class PeerView:
     role: str  # "artist", "seeder", "gateway", "fan", "peer"
     online: bool
     latency_ms: float | None = None
+    inbound: bool = False  # the peer dialled us
+    bytes_in: int = 0  # received from this peer (this session)
+    bytes_out: int = 0
 
 
 @dataclass(frozen=True)
 class NetworkStatus:
-    mode: str  # "demo swarm (in-process)", "swarm", "offline"
+    mode: str  # "swarm", "demo swarm", "offline"
     listen: str
-    reachability: str
+    reachability: str  # a sentence: "reachable: …", "outbound only: …", "offline: …"
     peers: tuple[PeerView, ...] = ()
     seeding_items: int = 0
     seeding_bytes: int = 0
@@ -61,10 +65,24 @@ class NetworkStatus:
     bytes_out: int = 0
     rate_in: float = 0.0  # bytes/s over the last few seconds
     rate_out: float = 0.0
+    peer_id: str = ""
+    downloads: int = 0  # transfers running now
+
+    @property
+    def online(self) -> tuple[PeerView, ...]:
+        return tuple(p for p in self.peers if p.online)
 
 
 class Network(Protocol):
-    """How a session reaches other peers. Blocking; called from worker threads."""
+    """How a session reaches other peers.
+
+    ``serve`` runs as a trio task for as long as the session is open (the app's runtime hosts
+    it); the other methods block and are called from worker threads.
+    """
+
+    async def serve(self, core: Core, ready: Callable[[], None]) -> None:
+        """Run until cancelled; call ``ready()`` once peers can reach us."""
+        ...
 
     def sync(self, core: Core) -> int:
         """Exchange ledger entries with peers; returns how many entries we received."""
@@ -82,6 +100,9 @@ class Network(Protocol):
 
 class OfflineNetwork:
     """No peers: the app works on the local replica; downloads say why they cannot start."""
+
+    async def serve(self, core: Core, ready: Callable[[], None]) -> None:
+        ready()
 
     def sync(self, core: Core) -> int:
         return 0
@@ -226,7 +247,8 @@ class Session:
         self.studio = StudioService(self.core)
         self.library = LibraryService(profile)
         self._lock = threading.RLock()
-        self._art_cache: dict[bytes, bytes | None] = {}
+        self._art_cache: dict[bytes, bytes] = {}
+        self._art_missed: dict[bytes, float] = {}  # content -> when it could not be fetched
         self._catalog_hash: bytes | None = None
         self.downloads: dict[bytes, tuple[int, int]] = {}
 
@@ -287,17 +309,9 @@ class Session:
         self._catalog_hash = state_hash
 
     # -- store -----------------------------------------------------------------------------------
-    def _price_text(self, li: Listing) -> tuple[str, str, str, bool]:
-        price = li.prices[0]
-        asset = self.core.ledger.state.assets.get(price.asset)
-        prec, sym = (asset.precision, asset.symbol) if asset else (0, "?")
-        plain = format_amount(price.amount, prec)
-        shown = format_amount(price.amount, prec, sym)
-        return (("from " if price.nyp else "") + shown, plain.replace(",", ""), sym, price.nyp)
-
     def _card(self, li: Listing, owned: set[bytes]) -> ReleaseCard:
         return ReleaseCard(li.id, li.title, li.artist_name, li.genre, li.tags,
-                           self._price_text(li)[0],
+                           self.shop.price_text(li).shown,
                            self.artwork(li.artwork) if li.artwork else None, len(li.tracks),
                            li.id in owned, li.artist == self.me, li.timestamp)
 
@@ -346,13 +360,13 @@ class Session:
         tracks = tuple(TrackRow(i, t.title, t.duration_ms, t.content, t.preview,
                                 self.shop.owns(t.content))
                        for i, t in enumerate(li.tracks))
-        _shown, plain, sym, nyp = self._price_text(li)
+        price = self.shop.price_text(li)
         asset = state.assets.get(li.prices[0].asset)
         balance = (format_amount(state.balance(self.me, asset.id), asset.precision, asset.symbol)
                    if asset else "0")
         trusted = bool(asset) and self.wallet.is_trusted(asset)  # type: ignore[arg-type]
-        return ReleasePage(self._card(li, owned), li.description, tracks, plain, sym, nyp,
-                           trusted, balance, pstate)
+        return ReleasePage(self._card(li, owned), li.description, tracks, price.plain,
+                           price.symbol, price.nyp, trusted, balance, pstate)
 
     def buy(self, listing_id: bytes, amount: str | None) -> bytes:
         with self._lock:
@@ -383,9 +397,17 @@ class Session:
     def artwork(self, content: bytes | None) -> bytes | None:
         if content is None:
             return None
-        if content not in self._art_cache:
-            self._art_cache[content] = self._clear_bytes(content)
-        return self._art_cache[content]
+        if content in self._art_cache:
+            return self._art_cache[content]
+        missed = self._art_missed.get(content)
+        if missed is not None and time.monotonic() - missed < ARTWORK_RETRY_S:
+            return None
+        data = self._clear_bytes(content)
+        if data is None:
+            self._art_missed[content] = time.monotonic()
+        else:
+            self._art_cache[content] = data
+        return data
 
     def preview_file(self, preview: bytes) -> tuple[bytes, str, int]:
         """The clear bytes, MIME type and duration (ms) of a preview clip."""

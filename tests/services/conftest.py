@@ -6,20 +6,10 @@ import pytest
 
 from app.profile import Profile
 from app.services.core import Core
+from app.services.replica import converge
 from app.services.wallet import WalletService
 from ledger.keys import Signer
 from tests.player.audio_factory import make_tone
-
-
-def replicate(*cores: Core) -> None:
-    """Bring every core's ledger up to date with the others (what the swarm does)."""
-    for _ in range(2):
-        for source in cores:
-            wires = [w for author in source.ledger.frontier()
-                     for w in source.ledger.feed_range(author, 1, 1 << 30)]
-            for target in cores:
-                if target is not source:
-                    target.ledger.ingest(wires)
 
 
 class World:
@@ -41,7 +31,7 @@ class World:
         self.sync()
 
     def sync(self) -> None:
-        replicate(*self.cores)
+        converge(*self.cores)
 
     def close(self) -> None:
         for core in self.cores:

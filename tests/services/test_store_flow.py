@@ -136,8 +136,7 @@ def test_a_restored_identity_writes_nothing_until_its_own_feed_is_back(world, tm
     from app.profile import Profile
     from app.services.core import Core
     from app.services.identity import IdentityService
-
-    from .conftest import replicate
+    from app.services.replica import converge
 
     fan = world.core("fan")
     world.fund(fan, "5")
@@ -153,7 +152,7 @@ def test_a_restored_identity_writes_nothing_until_its_own_feed_is_back(world, tm
     try:
         with pytest.raises(UserError, match="restored"):
             WalletService(restored).send(world.gateway.me, world.credits.id, "1")
-        replicate(restored, *world.cores)  # the swarm brings the old feed back
+        converge(restored, *world.cores)  # the swarm brings the old feed back
         restored.feed_recovered()
         WalletService(restored).send(world.gateway.me, world.credits.id, "1")
         assert restored.ledger.head_seq(fan.me) == 2  # continues the feed, no fork

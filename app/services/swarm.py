@@ -1,0 +1,259 @@
+"""The session's network on the real libp2p swarm: a ``p2p.node`` Node, seen through the
+synchronous ``Network`` seam of ``app.services.ui_support``.
+
+The node is a trio task. In the desktop app it runs in the app's one trio runtime (the bridge
+starts ``serve`` in the runtime's nursery when a session opens and cancels it when the session
+closes); headless callers (the demo check, scripts) host it on a thread of its own with
+``start``/``close``. Either way the blocking methods (``sync``, ``fetch``, ``status``) are called
+from worker threads and reach the node with ``trio.from_thread`` and the node's trio token.
+
+This module imports libp2p only when a node starts, so opening the first window stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import trio
+
+from app.profile import Profile
+from app.services.core import Core
+from app.services.errors import UserError
+from app.services.ui_support import NetworkStatus, PeerView, ProgressFn
+
+if TYPE_CHECKING:
+    from p2p.node import Node
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DESKTOP_LISTEN = "/ip4/0.0.0.0/tcp/0"
+RATE_WINDOW_S = 5.0
+
+REACHABILITY = {
+    "reachable": "reachable: peers have dialled in to this node",
+    "outbound-only": "outbound only: connected to peers, none has dialled in yet",
+    "offline": "offline: no peer is connected",
+}
+
+
+@dataclass(frozen=True)
+class KnownPeer:
+    """A peer the user knows by name (the demo's actors, a friend's seeder)."""
+
+    peer_id: str
+    name: str
+    role: str  # "artist", "seeder", "gateway", "fan", "peer"
+
+
+@dataclass(frozen=True)
+class SwarmSettings:
+    """How the session's node runs: listen and bootstrap multiaddrs, mDNS, named peers."""
+
+    listen: tuple[str, ...] = (DESKTOP_LISTEN,)
+    bootstrap: tuple[str, ...] = ()
+    mdns: bool = False
+    known: tuple[KnownPeer, ...] = ()
+    label: str = "swarm"
+
+    @classmethod
+    def from_profile(cls, profile: Profile, default_listen: str = DESKTOP_LISTEN
+                     ) -> SwarmSettings:
+        """The profile's ``config.json`` keys ``listen``, ``bootstrap`` and ``mdns``."""
+        cfg = profile.read_config()
+        return cls(listen=tuple(cfg.get("listen") or [default_listen]),
+                   bootstrap=tuple(cfg.get("bootstrap", [])), mdns=bool(cfg.get("mdns", False)))
+
+
+class SwarmNetwork:
+    """A session's libp2p node (satisfies ``app.services.ui_support.Network``)."""
+
+    def __init__(self, settings: SwarmSettings) -> None:
+        self.settings = settings
+        self._node: Node | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._samples: list[tuple[float, int, int]] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._thread_scope: trio.CancelScope | None = None
+        self._thread_error: BaseException | None = None
+
+    # -- running the node ----------------------------------------------------------------------
+    async def serve(self, core: Core, ready: Callable[[], None]) -> None:
+        """Run the node until cancelled; ``ready()`` is called once it listens."""
+        from p2p.node import NodeConfig, open_node
+
+        config = NodeConfig(seed=core.signer.seed, listen=self.settings.listen,
+                            bootstrap=self.settings.bootstrap, mdns=self.settings.mdns)
+        async with open_node(config, core.ledger, core.chunks) as node:
+            self._node, self._token = node, trio.lowlevel.current_trio_token()
+            log.info("node %s listening on %s", node.peer_id, " ".join(node.addrs))
+            try:
+                ready()
+                await trio.sleep_forever()
+            finally:
+                self._node = self._token = None
+
+    def start(self, core: Core, timeout: float = 30.0) -> None:
+        """Host the node on a thread of its own (headless use); ``close`` stops it."""
+        started = threading.Event()
+
+        async def main() -> None:
+            with trio.CancelScope() as scope:
+                self._thread_scope = scope
+                await self.serve(core, started.set)
+
+        def run() -> None:
+            try:
+                trio.run(main)
+            except BaseException as exc:  # reported to start() or logged at close()
+                self._thread_error = exc
+            finally:
+                started.set()
+
+        self._thread = threading.Thread(target=run, name="swarm-node", daemon=True)
+        self._thread.start()
+        started.wait(timeout)
+        if self._node is None:
+            self.close()
+            raise UserError(f"the swarm node did not start: {self._thread_error or 'timeout'}")
+
+    def close(self) -> None:
+        """Stop a node started with ``start`` (a node run by ``serve`` stops when cancelled)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        token, scope = self._token, self._thread_scope
+        if token is not None and scope is not None:
+            try:
+                token.run_sync_soon(scope.cancel)
+            except trio.RunFinishedError:
+                pass
+        thread.join(30)
+        if self._thread_error is not None:
+            log.warning("the swarm node ended with %r", self._thread_error)
+
+    @property
+    def running(self) -> bool:
+        return self._node is not None
+
+    def _call(self, fn: Callable[[Node], Awaitable[T]]) -> T:
+        node, token = self._node, self._token
+        if node is None or token is None:
+            raise UserError("the swarm node is not running", hint="reopen the session")
+        try:
+            return trio.from_thread.run(fn, node, trio_token=token)
+        except trio.RunFinishedError as exc:
+            raise UserError("the swarm node has stopped") from exc
+
+    def _call_sync(self, fn: Callable[[Node], T]) -> T:
+        node, token = self._node, self._token
+        if node is None or token is None:
+            raise UserError("the swarm node is not running")
+        try:
+            return trio.from_thread.run_sync(fn, node, trio_token=token)
+        except trio.RunFinishedError as exc:
+            raise UserError("the swarm node has stopped") from exc
+
+    # -- the Network seam ----------------------------------------------------------------------
+    def sync(self, core: Core) -> int:
+        """Pull from every connected peer; returns how many new entries were accepted."""
+        if self._node is None:
+            return 0
+
+        async def pull(node: Node) -> list[Any]:
+            return await node.sync()
+
+        results = self._call(pull)
+        if results and core.awaiting_own_feed:
+            core.feed_recovered()
+        return sum(r.accepted for r in results)
+
+    def fetch(self, core: Core, content: bytes, progress: ProgressFn,
+              cancel: threading.Event) -> None:
+        """Download ``content`` from whichever peers have it; stops when ``cancel`` is set
+        (what arrived is kept, and a later fetch resumes from there)."""
+        if core.chunks.is_complete(content):
+            manifest = core.chunks.manifest(content)
+            n = len(manifest.chunks) if manifest else 1
+            progress(n, n)
+            return
+        from p2p.content.download import DownloadFailed, Progress
+
+        def on_progress(p: Progress) -> None:  # on the trio thread: cheap, never blocks
+            progress(p.chunks_done, p.chunks_total)
+
+        async def run(node: Node) -> bool:
+            with trio.CancelScope() as scope:
+                async def watch() -> None:
+                    while not cancel.is_set():
+                        await trio.sleep(0.05)
+                    scope.cancel()
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(watch)
+                    await node.fetch(content, on_progress=on_progress)
+                    nursery.cancel_scope.cancel()
+                return True
+            return False
+
+        try:
+            finished = self._call(run)
+        except DownloadFailed as exc:
+            raise UserError("no peer that has this track is reachable right now",
+                            hint="it downloads when one comes online") from exc
+        except UserError:
+            raise
+        except Exception as exc:  # a transfer error the node did not classify
+            log.warning("fetch of %s failed: %r", content.hex()[:12], exc)
+            raise UserError(f"the download stopped: {exc}",
+                            hint="it resumes where it stopped") from exc
+        if not finished:
+            raise UserError("the download was cancelled; it resumes where it stopped")
+
+    def status(self, core: Core) -> NetworkStatus:
+        seeding = len(core.chunks.content_ids())
+        size = core.chunks.size_on_disk()
+        if self._node is None:
+            return NetworkStatus(self.settings.label, "not listening",
+                                 "offline: the node is not running",
+                                 self._known_views(set()), seeding, size)
+        st = self._call_sync(lambda node: node.status())
+        now = time.monotonic()
+        with self._lock:
+            self._samples.append((now, st.bytes_in, st.bytes_out))
+            self._samples = [s for s in self._samples if now - s[0] <= RATE_WINDOW_S]
+            t0, in0, out0 = self._samples[0]
+        span = now - t0
+        rate_in = (st.bytes_in - in0) / span if span > 0.5 else 0.0
+        rate_out = (st.bytes_out - out0) / span if span > 0.5 else 0.0
+        known = {k.peer_id: k for k in self.settings.known}
+        peers = []
+        for p in st.peers:
+            k = known.get(p.peer_id)
+            peers.append(PeerView(k.name if k else "peer " + p.peer_id[-6:], p.peer_id,
+                                  _short_addr(p.addrs), k.role if k else "peer", True,
+                                  inbound=p.inbound, bytes_in=p.bytes_in, bytes_out=p.bytes_out))
+        connected = {p.peer_id for p in st.peers}
+        peers.extend(self._known_views(connected))
+        return NetworkStatus(self.settings.label, ", ".join(st.addrs) or "not listening",
+                             REACHABILITY.get(st.reachability, st.reachability), tuple(peers),
+                             seeding, size, st.bytes_in, st.bytes_out, rate_in, rate_out,
+                             peer_id=st.peer_id, downloads=len(st.downloads))
+
+    def _known_views(self, connected: set[str]) -> tuple[PeerView, ...]:
+        return tuple(PeerView(k.name, k.peer_id, "—", k.role, False)
+                     for k in self.settings.known if k.peer_id not in connected)
+
+
+def _short_addr(addrs: tuple[str, ...]) -> str:
+    """The first dialable address without its ``/p2p/…`` suffix (the peer ID has a column)."""
+    for a in addrs:
+        return a.split("/p2p/")[0]
+    return "—"
