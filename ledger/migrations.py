@@ -36,6 +36,11 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[s
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Two processes opening one profile may race here: re-check under the write lock.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?",
+                            (migration.name,)).fetchone():
+                conn.execute("ROLLBACK")
+                continue
             if isinstance(migration.step, str):
                 run_script(conn, migration.step)
             else:

@@ -1,8 +1,11 @@
 """The library database: one SQLite file per profile (WAL), schema by named migrations.
 
-Connections are opened in autocommit mode (``isolation_level=None``) and every write goes through
-:func:`transaction`, so a transaction's extent is visible in the code rather than implied by the
-sqlite3 module.
+The schema is a list of :class:`ledger.migrations.Migration` steps, applied by the same runner as
+the ledger's store (one transaction per step, recorded in ``_migrations``).
+
+Connections are opened in autocommit mode (``isolation_level=None``) and every write goes
+through :func:`transaction`, so a transaction's extent is visible in the code rather than
+implied by the sqlite3 module.
 """
 
 from __future__ import annotations
@@ -12,10 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ledger.migrations import run_script
-from player.migrations import Migrations
-
-migrations = Migrations("library")
+from ledger.migrations import Migration, migrate, run_script
 
 # bm25 weights, in FTS column order (title, artist, album, genre, tags): a hit in the title or
 # artist matters more than one in a genre or a free-form tag.
@@ -24,7 +24,6 @@ FTS_WEIGHTS = (10.0, 8.0, 4.0, 2.0, 2.0)
 _FTS_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3 4'"
 
 
-@migrations
 def m0001_tracks(conn: sqlite3.Connection) -> None:
     run_script(conn,
         f"""
@@ -86,7 +85,6 @@ def m0001_tracks(conn: sqlite3.Connection) -> None:
     )
 
 
-@migrations
 def m0002_playlists(conn: sqlite3.Connection) -> None:
     run_script(conn,
         """
@@ -107,7 +105,6 @@ def m0002_playlists(conn: sqlite3.Connection) -> None:
     )
 
 
-@migrations
 def m0003_catalog(conn: sqlite3.Connection) -> None:
     run_script(conn,
         f"""
@@ -152,13 +149,72 @@ def m0003_catalog(conn: sqlite3.Connection) -> None:
     )
 
 
-@migrations
 def m0004_fts_rank(conn: sqlite3.Connection) -> None:
     # A persistent rank function lets FTS5 sort by "ORDER BY rank" inside the virtual table,
     # which is several times faster than sorting on an explicit bm25(...) call.
     weights = ", ".join(str(w) for w in FTS_WEIGHTS)
     for table in ("library_fts", "catalog_fts"):
         conn.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('rank', 'bm25({weights})')")
+
+
+def m0005_track_codec(conn: sqlite3.Connection) -> None:
+    # The container says little (an .m4a holds AAC or Apple Lossless); the codec says which.
+    conn.execute("ALTER TABLE tracks ADD COLUMN codec TEXT NOT NULL DEFAULT ''")
+
+
+def m0006_artwork_thumbnails(conn: sqlite3.Connection) -> None:
+    # Artwork stays content-addressed (one row per distinct image); each row gains the
+    # original's dimensions and a small thumbnail for lists and grids. Rows from before this
+    # migration get their thumbnail on first use.
+    run_script(conn,
+        """
+        ALTER TABLE artwork ADD COLUMN width INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE artwork ADD COLUMN height INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE artwork ADD COLUMN thumb_mime TEXT;
+        ALTER TABLE artwork ADD COLUMN thumb_width INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE artwork ADD COLUMN thumb_height INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE artwork ADD COLUMN thumb BLOB;
+        """
+    )
+
+
+# In order; never rename, reorder or edit one that has shipped (names match files already on
+# users' disks). A schema change is a new step at the end.
+MIGRATIONS: tuple[Migration, ...] = tuple(
+    Migration(step.__name__, step) for step in (
+        m0001_tracks, m0002_playlists, m0003_catalog, m0004_fts_rank, m0005_track_codec,
+        m0006_artwork_thumbnails,
+    )
+)
+
+
+def _adopt_legacy_bookkeeping(conn: sqlite3.Connection) -> None:
+    """Convert ``_migrations`` from the layout library files used before the shared runner.
+
+    Those files recorded ``(migration_set, name, applied_ms)``; the shared runner records
+    ``(name, applied_at)`` in seconds. The step names are unchanged, so after the conversion
+    nothing is applied twice.
+    """
+    def legacy() -> bool:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(_migrations)")}
+        return "migration_set" in columns
+
+    if not legacy():
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if legacy():  # another connection may have converted it while we waited for the lock
+            conn.execute("ALTER TABLE _migrations RENAME TO _migrations_legacy")
+            conn.execute("CREATE TABLE _migrations "
+                         "(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+            conn.execute("INSERT INTO _migrations (name, applied_at) SELECT name,"
+                         " applied_ms / 1000.0 FROM _migrations_legacy"
+                         " WHERE migration_set = 'library' ORDER BY rowid")
+            conn.execute("DROP TABLE _migrations_legacy")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
@@ -172,7 +228,8 @@ def connect(path: Path | str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL is durable across app crashes
     conn.execute("PRAGMA foreign_keys = ON")
-    migrations.apply(conn)
+    _adopt_legacy_bookkeeping(conn)
+    migrate(conn, MIGRATIONS)
     return conn
 
 

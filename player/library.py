@@ -20,7 +20,24 @@ from typing import Any
 from player import catalog as _catalog
 from player import db as _db
 from player import search as _search
-from player.formats import AUDIO_EXTENSIONS, Artwork, AudioInfo, BadAudioFile, read_audio
+from player.artwork import (
+    FOLDER_IMAGE_EXTENSIONS,
+    BadImage,
+    CoverArt,
+    Thumbnail,
+    folder_image,
+    image_hash,
+    make_thumbnail,
+    read_image_file,
+)
+from player.formats import (
+    AUDIO_EXTENSIONS,
+    WHOLE_FILE_LIMIT,
+    Artwork,
+    AudioInfo,
+    BadAudioFile,
+    read_audio,
+)
 
 _BATCH = 200  # files per write transaction during an import
 
@@ -42,6 +59,18 @@ def hash_file(path: Path) -> bytes:
     return h.digest()
 
 
+def _read_and_hash(path: Path, size: int) -> tuple[bytes, bytes | None]:
+    """(hash, content): one read serves both the hash and the tag parser for ordinary files.
+
+    Files larger than WHOLE_FILE_LIMIT are hashed in blocks and their content is not kept.
+    """
+    if size > WHOLE_FILE_LIMIT:
+        return hash_file(path), None
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return hashlib.blake2b(data, digest_size=32).digest(), data
+
+
 @dataclass(frozen=True)
 class Track:
     """One track of the collection: a local file or a purchase."""
@@ -61,6 +90,7 @@ class Track:
     year: int | None
     duration_ms: int
     format: str
+    codec: str
     mime: str
     artwork_hash: bytes | None
     offline: bool
@@ -73,7 +103,8 @@ class Track:
             title=row["title"], artist=row["artist"], album=row["album"],
             album_artist=row["album_artist"], genre=row["genre"], tags=row["tags"],
             track_no=row["track_no"], disc_no=row["disc_no"], year=row["year"],
-            duration_ms=row["duration_ms"], format=row["format"], mime=row["mime"],
+            duration_ms=row["duration_ms"], format=row["format"], codec=row["codec"],
+            mime=row["mime"],
             artwork_hash=row["artwork_hash"], offline=bool(row["offline"]),
             missing=bool(row["missing"]),
         )
@@ -121,15 +152,47 @@ class _ImportState:
     failed: list[ImportProblem] = field(default_factory=list)
     warnings: list[ImportProblem] = field(default_factory=list)
     relinked: set[int] = field(default_factory=set)  # track ids whose file moved in this run
+    # Artwork already stored (or rejected) by hash, so each distinct image is decoded once.
+    known_art: set[bytes] = field(default_factory=set)
+    bad_art: set[bytes] = field(default_factory=set)
+    # Folder -> its cover image file's (hash, bytes), or None; read when first needed.
+    folder_art: dict[str, tuple[bytes, bytes] | None] = field(default_factory=dict)
+    folder_images: dict[str, str] = field(default_factory=dict)  # folder -> image file name
+
+
+@dataclass(frozen=True)
+class _NewArt:
+    """An image not yet in the library, decoded and thumbnailed off the lock."""
+
+    hash: bytes
+    mime: str
+    width: int
+    height: int
+    data: bytes
+    thumbnail: Thumbnail
+
+
+@dataclass(frozen=True)
+class _Fresh:
+    """A new or changed file, read: what _store needs to insert or update its row."""
+
+    file_hash: bytes
+    info: AudioInfo
+    artwork_hash: bytes | None
+    new_art: _NewArt | None
 
 
 # What _prepare found: None (unchanged by size and mtime), the hash alone (same bytes),
-# (hash, info) (new or changed content), or "failed" (recorded in the import state).
-_Prepared = tuple[bytes, AudioInfo] | bytes | str | None
+# a _Fresh (new or changed content), or "failed" (recorded in the import state).
+_Prepared = _Fresh | bytes | str | None
 
-_TRACK_FIELDS = ("format", "mime", "title", "artist", "album", "album_artist", "genre",
-                 "track_no", "disc_no", "year", "duration_ms", "sample_rate", "channels",
-                 "bitrate")
+_TRACK_FIELDS = ("format", "codec", "mime", "title", "artist", "album", "album_artist",
+                 "genre", "track_no", "disc_no", "year", "duration_ms", "sample_rate",
+                 "channels", "bitrate")
+_INSERT_COLUMNS = (*_TRACK_FIELDS, "size", "mtime_ns", "file_hash", "artwork_hash", "missing",
+                   "updated_ms", "source", "path", "added_ms")
+_INSERT_SQL = (f"INSERT INTO tracks ({', '.join(_INSERT_COLUMNS)})"
+               f" VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})")
 
 
 def _info_values(info: AudioInfo, path: Path) -> dict[str, Any]:
@@ -165,18 +228,20 @@ class Library:
     ) -> ImportReport:
         """Import every audio file under ``folder``; re-imports skip unchanged files.
 
-        A file is unchanged when its size and modification time match the last import. When
-        they differ, the file is hashed: the same bytes (a copy restored with a new mtime) are
-        not re-read. A new path whose bytes match a track whose file has disappeared is a move,
-        so playlists keep it. Tracks under ``folder`` whose files are gone are marked missing.
-        Broken files are listed in the report (and in :meth:`problems`) and never stop the
-        import.
+        A file is unchanged when its size and modification time match the last import; it is
+        then not opened at all. Otherwise the file is read once, for both its hash and its
+        tags: the same bytes (a copy restored with a new mtime) are not parsed again. A new
+        path whose bytes match a track whose file has disappeared is a move, so playlists keep
+        it. Tracks under ``folder`` whose files are gone are marked missing. Cover art comes
+        from the file's tags, else from an image such as ``cover.jpg`` in its folder; each
+        distinct image is stored once, with a thumbnail. Broken files are listed in the report
+        (and in :meth:`problems`) and never stop the import.
         """
         root = Path(folder).expanduser().resolve()
         if not root.is_dir():
             raise LibraryError(f"{folder} is not a folder")
-        files, ignored = self._scan(root)
         state = _ImportState()
+        files, ignored = self._scan(root, state.folder_images)
         prefix = str(root) + os.sep
         with self._lock:
             known = {
@@ -186,6 +251,7 @@ class Library:
                     (len(prefix), prefix),
                 )
             }
+            state.known_art.update(r[0] for r in self._conn.execute("SELECT hash FROM artwork"))
         seen: set[str] = set()
         cancelled = False
         for start in range(0, len(files), _BATCH):
@@ -196,20 +262,17 @@ class Library:
             prepared = [self._prepare(path, st, known.get(str(path)), state)
                         for path, st in batch]
             with self._lock, _db.transaction(self._conn):
-                for (path, st), item in zip(batch, prepared, strict=True):
-                    seen.add(str(path))
-                    self._store(path, st, known.get(str(path)), item, state)
+                self._store_batch(batch, prepared, known, state)
+            seen.update(str(path) for path, _ in batch)
             if progress is not None:
                 progress(min(start + _BATCH, len(files)), len(files))
         missing = 0
         if not cancelled:
             with self._lock, _db.transaction(self._conn):
-                gone = [row["id"] for p, row in known.items()
+                gone = [(row["id"],) for p, row in known.items()
                         if p not in seen and row["id"] not in state.relinked]
-                for track_id in gone:
-                    missing += self._conn.execute(
-                        "UPDATE tracks SET missing = 1 WHERE id = ? AND missing = 0",
-                        (track_id,)).rowcount
+                missing = self._conn.executemany(
+                    "UPDATE tracks SET missing = 1 WHERE id = ? AND missing = 0", gone).rowcount
                 self._conn.execute(
                     "DELETE FROM import_problems WHERE substr(path, 1, ?) = ?",
                     (len(prefix), prefix))
@@ -224,15 +287,24 @@ class Library:
         )
 
     @staticmethod
-    def _scan(root: Path) -> tuple[list[tuple[Path, os.stat_result]], int]:
+    def _scan(root: Path, folder_images: dict[str, str],
+              ) -> tuple[list[tuple[Path, os.stat_result]], int]:
+        """Audio files under ``root`` with their stat, sorted; the count of other files.
+
+        Fills ``folder_images`` with each folder's cover image file name, if it has one.
+        """
         files: list[tuple[Path, os.stat_result]] = []
         ignored = 0
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            images: list[str] = []
             for name in sorted(filenames):
                 path = Path(dirpath) / name
-                if name.startswith(".") or path.suffix.lower() not in AUDIO_EXTENSIONS:
+                suffix = path.suffix.lower()
+                if name.startswith(".") or suffix not in AUDIO_EXTENSIONS:
                     ignored += 1
+                    if suffix in FOLDER_IMAGE_EXTENSIONS:
+                        images.append(name)
                     continue
                 try:
                     st = path.stat()
@@ -240,24 +312,27 @@ class Library:
                     ignored += 1
                     continue
                 files.append((path, st))
+            cover = folder_image(images) if images else None
+            if cover is not None:
+                folder_images[dirpath] = cover
         return files, ignored
 
-    @staticmethod
-    def _prepare(path: Path, st: os.stat_result, row: Any,
+    @classmethod
+    def _prepare(cls, path: Path, st: os.stat_result, row: Any,
                  state: _ImportState) -> _Prepared:
-        """The slow, lock-free part: hash and read tags only when needed.
+        """The slow, lock-free part: read, hash and parse only when needed.
 
         Returns None when unchanged (by size and mtime), the hash alone when the bytes are
-        unchanged, or (hash, info) for new or changed content. Failures are recorded in
+        unchanged, or a :class:`_Fresh` for new or changed content. Failures are recorded in
         ``state.failed`` and return ``"failed"``.
         """
         if row is not None and row["size"] == st.st_size and row["mtime_ns"] == st.st_mtime_ns:
             return None
         try:
-            file_hash = hash_file(path)
+            file_hash, data = _read_and_hash(path, st.st_size)
             if row is not None and row["file_hash"] == file_hash:
                 return file_hash
-            info = read_audio(path, st.st_size)
+            info = read_audio(path, st.st_size, data=data)
         except BadAudioFile as exc:
             state.failed.append(ImportProblem(str(path), str(exc)))
             return "failed"
@@ -266,63 +341,128 @@ class Library:
             return "failed"
         for warning in info.warnings:
             state.warnings.append(ImportProblem(str(path), warning))
-        return file_hash, info
+        artwork_hash, new_art = cls._prepare_artwork(path, info.artwork, state)
+        return _Fresh(file_hash, info, artwork_hash, new_art)
 
-    def _store(self, path: Path, st: os.stat_result, row: Any,
-               item: _Prepared, state: _ImportState) -> None:
+    @staticmethod
+    def _prepare_artwork(path: Path, embedded: Artwork | None,
+                         state: _ImportState) -> tuple[bytes | None, _NewArt | None]:
+        """The cover of one file: its embedded picture, else its folder's image file."""
+        if embedded is not None:
+            digest, data, source = embedded.hash, embedded.data, str(path)
+            problem = "its embedded cover is not a readable image ({}); imported without it"
+        else:
+            folder = str(path.parent)
+            name = state.folder_images.get(folder)
+            if name is None:
+                return None, None
+            if folder not in state.folder_art:
+                try:
+                    image = read_image_file(path.parent / name)
+                    state.folder_art[folder] = (image_hash(image), image)
+                except BadImage as exc:
+                    state.folder_art[folder] = None
+                    state.warnings.append(ImportProblem(
+                        str(path.parent / name), f"cover image not used: {exc}"))
+            found = state.folder_art[folder]
+            if found is None:
+                return None, None
+            digest, data = found
+            source = str(path.parent / name)
+            problem = "cover image not used: {}"
+        if digest in state.known_art:
+            return digest, None
+        if digest in state.bad_art:
+            return None, None
+        try:
+            mime, width, height, thumb = make_thumbnail(data)
+        except BadImage as exc:
+            state.bad_art.add(digest)
+            state.warnings.append(ImportProblem(source, problem.format(exc)))
+            return None, None
+        state.known_art.add(digest)
+        return digest, _NewArt(digest, mime, width, height, data, thumb)
+
+    def _store_batch(self, batch: list[tuple[Path, os.stat_result]], prepared: list[_Prepared],
+                     known: dict[str, Any], state: _ImportState) -> None:
+        """Write one batch in the caller's transaction, with one statement per kind of change."""
         conn = self._conn
         now = _now_ms()
-        if item == "failed":
-            return
-        if item is None:
-            if row is not None:
+        new_art = [(a.hash, a.mime, a.data, a.width, a.height, a.thumbnail.mime,
+                    a.thumbnail.width, a.thumbnail.height, a.thumbnail.data)
+                   for item in prepared if isinstance(item, _Fresh) and (a := item.new_art)]
+        if new_art:
+            conn.executemany(
+                "INSERT OR IGNORE INTO artwork (hash, mime, data, width, height, thumb_mime,"
+                " thumb_width, thumb_height, thumb) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                new_art)
+        back: list[tuple[int]] = []  # unchanged files that had been marked missing
+        touched: list[tuple[int, int, int]] = []  # same bytes, new size or mtime
+        inserts: list[tuple[Any, ...]] = []
+        candidates = self._moved_candidates(
+            [item.file_hash for (path, _), item in zip(batch, prepared, strict=True)
+             if isinstance(item, _Fresh) and str(path) not in known])
+        for (path, st), item in zip(batch, prepared, strict=True):
+            row = known.get(str(path))
+            if item == "failed":
+                continue
+            if item is None:
+                if row is not None:
+                    state.unchanged += 1
+                    back.append((row["id"],))
+                continue
+            if isinstance(item, bytes):  # same bytes, new mtime: no need to re-read the tags
                 state.unchanged += 1
-                conn.execute("UPDATE tracks SET missing = 0 WHERE id = ? AND missing = 1",
-                             (row["id"],))
-            return
-        if isinstance(item, bytes):  # same bytes, new mtime: no need to re-read the tags
-            state.unchanged += 1
-            conn.execute("UPDATE tracks SET size = ?, mtime_ns = ?, missing = 0 WHERE id = ?",
-                         (st.st_size, st.st_mtime_ns, row["id"]))
-            return
-        assert isinstance(item, tuple)
-        file_hash, info = item
-        values = _info_values(info, path)
-        values.update(size=st.st_size, mtime_ns=st.st_mtime_ns, file_hash=file_hash,
-                      artwork_hash=self._store_artwork(info.artwork), missing=0, updated_ms=now)
-        assignments = ", ".join(f"{k} = :{k}" for k in values)
-        if row is not None:
-            conn.execute(f"UPDATE tracks SET {assignments} WHERE id = :id",
-                         {**values, "id": row["id"]})
-            state.updated += 1
-            return
-        moved_from = conn.execute(
-            "SELECT id, path FROM tracks WHERE source = 'file' AND file_hash = ? AND missing = 1"
-            " LIMIT 1", (file_hash,)).fetchone()
-        if moved_from is None:
-            moved_from = next(
-                (r for r in conn.execute(
-                    "SELECT id, path FROM tracks WHERE source = 'file' AND file_hash = ?",
-                    (file_hash,)) if not os.path.exists(r["path"])), None)
-        if moved_from is not None:
-            conn.execute(f"UPDATE tracks SET {assignments}, path = :path WHERE id = :id",
-                         {**values, "path": str(path), "id": moved_from["id"]})
-            state.moved += 1
-            state.relinked.add(moved_from["id"])
-            return
-        values.update(source="file", path=str(path), added_ms=now)
-        columns = ", ".join(values)
-        conn.execute(f"INSERT INTO tracks ({columns}) VALUES "
-                     f"({', '.join(':' + k for k in values)})", values)
-        state.added += 1
+                touched.append((st.st_size, st.st_mtime_ns, row["id"]))
+                continue
+            assert isinstance(item, _Fresh)
+            values = _info_values(item.info, path)
+            values.update(size=st.st_size, mtime_ns=st.st_mtime_ns, file_hash=item.file_hash,
+                          artwork_hash=item.artwork_hash, missing=0, updated_ms=now)
+            assignments = ", ".join(f"{k} = :{k}" for k in values)
+            if row is not None:
+                conn.execute(f"UPDATE tracks SET {assignments} WHERE id = :id",
+                             {**values, "id": row["id"]})
+                state.updated += 1
+                continue
+            moved_from = self._take_moved(candidates.get(item.file_hash), state)
+            if moved_from is not None:
+                conn.execute(f"UPDATE tracks SET {assignments}, path = :path WHERE id = :id",
+                             {**values, "path": str(path), "id": moved_from})
+                state.moved += 1
+                continue
+            values.update(source="file", path=str(path), added_ms=now)
+            inserts.append(tuple(values[c] for c in _INSERT_COLUMNS))
+            state.added += 1
+        conn.executemany("UPDATE tracks SET missing = 0 WHERE id = ? AND missing = 1", back)
+        conn.executemany("UPDATE tracks SET size = ?, mtime_ns = ?, missing = 0 WHERE id = ?",
+                         touched)
+        conn.executemany(_INSERT_SQL, inserts)
 
-    def _store_artwork(self, art: Artwork | None) -> bytes | None:
-        if art is None:
+    def _moved_candidates(self, hashes: list[bytes]) -> dict[bytes, list[Any]]:
+        """Existing file tracks with any of these hashes (where a new path may have come from)."""
+        found: dict[bytes, list[Any]] = {}
+        for start in range(0, len(hashes), 500):  # SQLite's limit on bound parameters
+            chunk = hashes[start:start + 500]
+            for r in self._conn.execute(
+                    "SELECT id, path, file_hash, missing FROM tracks WHERE source = 'file'"
+                    f" AND file_hash IN ({', '.join('?' * len(chunk))}) ORDER BY id", chunk):
+                found.setdefault(r["file_hash"], []).append(r)
+        return found
+
+    @staticmethod
+    def _take_moved(rows: list[Any] | None, state: _ImportState) -> int | None:
+        """The track a new file was moved from: same bytes, and its old file is gone."""
+        if not rows:
             return None
-        digest = art.hash
-        self._conn.execute("INSERT OR IGNORE INTO artwork (hash, mime, data) VALUES (?, ?, ?)",
-                           (digest, art.mime, art.data))
-        return digest
+        free = [r for r in rows if r["id"] not in state.relinked]
+        chosen = next((r for r in free if r["missing"]), None)
+        if chosen is None:
+            chosen = next((r for r in free if not os.path.exists(r["path"])), None)
+        if chosen is None:
+            return None
+        state.relinked.add(chosen["id"])
+        return int(chosen["id"])
 
     def problems(self) -> list[ImportProblem]:
         """Files the last imports could not read, with the reason."""
@@ -357,6 +497,53 @@ class Library:
             row = self._conn.execute("SELECT mime, data FROM artwork WHERE hash = ?",
                                      (artwork_hash,)).fetchone()
         return None if row is None else Artwork(row["mime"], bytes(row["data"]))
+
+    def cover(self, artwork_hash: bytes) -> CoverArt | None:
+        """A stored image with its dimensions and thumbnail, by hash; None if unknown."""
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM artwork WHERE hash = ?",
+                                     (artwork_hash,)).fetchone()
+        if row is None:
+            return None
+        if row["thumb"] is None:
+            return self._backfill_thumbnail(row)
+        thumb = Thumbnail(row["thumb_mime"], row["thumb_width"], row["thumb_height"],
+                          bytes(row["thumb"]))
+        return CoverArt(row["hash"], row["mime"], row["width"], row["height"],
+                        bytes(row["data"]), thumb)
+
+    def thumbnail(self, artwork_hash: bytes) -> Thumbnail | None:
+        """The small rendition of a stored image, for lists and grids; None if unknown.
+
+        Only the thumbnail's bytes are read, not the original image's.
+        """
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT thumb_mime, thumb_width, thumb_height, thumb FROM artwork"
+                " WHERE hash = ?",
+                (artwork_hash,)).fetchone()
+        if row is None:
+            return None
+        if row["thumb"] is None:
+            cover = self.cover(artwork_hash)
+            return None if cover is None else cover.thumbnail
+        return Thumbnail(row["thumb_mime"], row["thumb_width"], row["thumb_height"],
+                         bytes(row["thumb"]))
+
+    def _backfill_thumbnail(self, row: Any) -> CoverArt | None:
+        """Thumbnail an image stored before thumbnails existed, and keep the result."""
+        data = bytes(row["data"])
+        try:
+            mime, width, height, thumb = make_thumbnail(data)
+        except BadImage:
+            return None
+        with self._lock, _db.transaction(self._conn):
+            self._conn.execute(
+                "UPDATE artwork SET mime = ?, width = ?, height = ?, thumb_mime = ?,"
+                " thumb_width = ?, thumb_height = ?, thumb = ? WHERE hash = ?",
+                (mime, width, height, thumb.mime, thumb.width, thumb.height, thumb.data,
+                 row["hash"]))
+        return CoverArt(row["hash"], mime, width, height, data, thumb)
 
     def add_purchase(self, content_id: bytes, *, title: str, artist: str, album: str = "",
                      genre: str = "", tags: Sequence[str] = (), duration_ms: int = 0,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ledger.migrations import Migration, applied, migrate
 from player.catalog import CatalogRelease, CatalogTrack
-from player.db import connect, migrations
+from player.db import MIGRATIONS, connect
 from player.library import Library, LibraryError
-from player.migrations import Migrations
 from player.search import fts_query
 
 
@@ -109,30 +109,52 @@ def test_playlists_create_add_move_rename_delete(library: Library) -> None:
 def test_migrations_are_named_once_and_transactional(tmp_path: Path) -> None:
     path = tmp_path / "lib.sqlite"
     conn = connect(path)
-    assert [r[0] for r in conn.execute("SELECT name FROM _migrations")] == migrations.names
+    names = [m.name for m in MIGRATIONS]
+    assert len(set(names)) == len(names)
+    assert [r[0] for r in conn.execute("SELECT name FROM _migrations")] == names
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
-    assert migrations.apply(connect(path)) == []  # reopening applies nothing
+    conn = connect(path)
+    assert migrate(conn, MIGRATIONS) == []  # reopening applies nothing
+    conn.close()
 
-    steps = Migrations("demo")
+    # A step that fails half-way leaves nothing behind and is not recorded.
+    broken = (*MIGRATIONS, Migration("m9999_breaks", "CREATE TABLE later (x);\nSELECT nope;"))
+    conn = connect(path)
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(conn, broken)
+    assert "m9999_breaks" not in applied(conn)
+    assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'later'").fetchone() is None
+    conn.close()
 
-    @steps
-    def m1_table(c: sqlite3.Connection) -> None:
-        c.execute("CREATE TABLE t (x)")
 
-    @steps
-    def m2_breaks(c: sqlite3.Connection) -> None:
-        c.execute("CREATE TABLE u (x)")
-        raise RuntimeError("half-way")
+def test_library_files_from_the_old_migration_runner_are_adopted(tmp_path: Path) -> None:
+    # Library files written before the shared runner kept (migration_set, name, applied_ms).
+    path = tmp_path / "old.sqlite"
+    conn = connect(path)
+    conn.execute("INSERT INTO tracks (source, path, title, added_ms, updated_ms)"
+                 " VALUES ('file', '/music/a.flac', 'Kept', 1, 1)")
+    old = [m.name for m in MIGRATIONS[:4]]  # what that runner had applied
+    conn.executescript(
+        "DROP TABLE _migrations;"
+        "CREATE TABLE _migrations (migration_set TEXT NOT NULL, name TEXT NOT NULL,"
+        " applied_ms INTEGER NOT NULL, PRIMARY KEY (migration_set, name));"
+        "ALTER TABLE tracks DROP COLUMN codec;")
+    conn.executemany("INSERT INTO _migrations VALUES ('library', ?, 1700000000000)",
+                     [(n,) for n in old])
+    conn.execute("DROP TABLE artwork")
+    conn.execute("CREATE TABLE artwork (hash BLOB PRIMARY KEY, mime TEXT NOT NULL,"
+                 " data BLOB NOT NULL)")
+    conn.close()
 
-    conn = sqlite3.connect(tmp_path / "demo.sqlite", isolation_level=None)
-    with pytest.raises(RuntimeError):
-        steps.apply(conn)
-    assert steps.applied(conn) == ["m1_table"]
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert "t" in tables and "u" not in tables  # the failed step left nothing behind
-    with pytest.raises(ValueError):
-        steps(m1_table)
+    lib = Library(path)
+    try:
+        assert applied(lib.connection) == [m.name for m in MIGRATIONS]
+        [track] = lib.tracks()
+        assert track.title == "Kept" and track.codec == ""
+        assert lib.search("kept").library[0].track_id == track.id
+    finally:
+        lib.close()
 
 
 def test_broad_queries_rank_only_the_newest_matches(library: Library,
