@@ -205,7 +205,7 @@ def _mp4_tags(f: MP4) -> dict[str, Any]:
 # -- completeness checks: a header promises more audio than the file holds ----------------------
 
 def _check_declared_size(f: Any, size: int, audio_offset: int = 0) -> None:
-    # MP3 (with a Xing/Info header), WAV, AIFF and MP4 declare duration and bitrate in headers
+    # MP3 (with a Xing/Info header), WAV and AIFF declare duration and bitrate in headers
     # that precede the audio, so a file cut short still reports the full length; the byte
     # count then falls short of what those figures imply.
     expected = f.info.length * f.info.bitrate / 8
@@ -214,6 +214,37 @@ def _check_declared_size(f: Any, size: int, audio_offset: int = 0) -> None:
             f"truncated: the header promises {f.info.length:.1f} s "
             f"but only {100 * (size - audio_offset) / expected:.0f}% of the audio is present"
         )
+
+
+def _check_mp4_boxes(fh: BinaryIO, size: int) -> None:
+    # An MPEG-4 file is a sequence of top-level boxes, each declaring its own size; the media
+    # data box ('mdat') holds the audio. A file cut short ends inside a box. (A byte-rate check
+    # does not work here: for Apple Lossless mutagen reports the uncompressed PCM rate.)
+    pos, has_media = 0, False
+    while pos < size:
+        fh.seek(pos)
+        header = fh.read(16)
+        if len(header) < 8:
+            raise BadAudioFile(f"truncated: the file ends inside an MPEG-4 box header "
+                               f"at byte {pos}")
+        box_size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+        if box_size == 1:  # 64-bit size follows the type
+            if len(header) < 16:
+                raise BadAudioFile("truncated: the file ends inside an MPEG-4 box header")
+            box_size = int.from_bytes(header[8:16], "big")
+        elif box_size == 0:  # the box extends to the end of the file
+            box_size = size - pos
+        has_media = has_media or kind == b"mdat"
+        if box_size < 8:
+            raise BadAudioFile(f"damaged MPEG-4 file: box at byte {pos} has size {box_size}")
+        if pos + box_size > size:
+            name = kind.decode("latin-1")
+            raise BadAudioFile(
+                f"truncated: the MPEG-4 '{name}' box needs {pos + box_size} bytes "
+                f"but the file ends after {size} ({100 * size / (pos + box_size):.0f}%)")
+        pos += box_size
+    if not has_media:
+        raise BadAudioFile("truncated: the MPEG-4 file has no media data ('mdat') box")
 
 
 def _crc16_bitwise(data: bytes) -> int:
@@ -382,6 +413,10 @@ def read_audio(path: Path, size: int | None = None, *, data: bytes | None = None
 def _read(path: Path, fh: BinaryIO, size: int, data: bytes | None) -> AudioInfo:
     header = data[:128] if data is not None else fh.read(128)
     kind = _sniff(fh, header)
+    if kind is MP4:
+        # Before parsing: a cut MPEG-4 file often loses its index box, and mutagen then only
+        # says it is not MP4 at all.
+        _check_mp4_boxes(fh, size)
     fh.seek(0)
     try:
         f = kind(fh)
@@ -395,14 +430,15 @@ def _read(path: Path, fh: BinaryIO, size: int, data: bytes | None) -> AudioInfo:
         raise BadAudioFile("no valid MP3 audio frames found")
     if not f.info.length or f.info.length <= 0:
         raise BadAudioFile("contains no audio (zero duration)")
-    if fmt in ("mp3", "wav", "aiff", "m4a"):
+    if fmt in ("mp3", "wav", "aiff"):
         offset = getattr(f.info, "frame_offset", 0) if fmt == "mp3" else 0
         _check_declared_size(f, size, offset)
     elif fmt == "flac":
         max_frame = f.info.max_framesize or 65536
         _check_flac_end(f, _tail(path, data, size, max_frame * 2 + 16))
-    else:
+    elif fmt in ("ogg", "opus"):
         _check_ogg_end(_tail(path, data, size, _OGG_MAX_PAGE))
+    # MPEG-4 box sizes were checked before parsing.
 
     if isinstance(f, MP3 | WAVE | AIFF):
         tags = _id3_tags(f.tags)

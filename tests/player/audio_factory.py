@@ -42,6 +42,9 @@ FORMATS: dict[str, Encoding] = {
     "aiff": Encoding("aiff", "pcm_s16be", "s16", 44100, False),
 }
 
+# Apple Lossless in an MPEG-4 container: same .m4a extension as AAC, different codec.
+ALAC = Encoding("ipod", "alac", "s16p", 44100, True)
+
 
 def _samples(seconds: float, rate: int, freq: float, fmt: str, planar: bool,
              freq_end: float | None = None) -> np.ndarray:
@@ -59,9 +62,9 @@ def _samples(seconds: float, rate: int, freq: float, fmt: str, planar: bool,
 
 
 def encode_tone(path: Path, fmt: str, seconds: float = 1.0, freq: float = 440.0,
-                freq_end: float | None = None) -> Path:
+                freq_end: float | None = None, encoding: Encoding | None = None) -> Path:
     """Encode a stereo sine tone (or chirp to ``freq_end``) of ``seconds`` to ``path``."""
-    enc = FORMATS[fmt]
+    enc = encoding or FORMATS[fmt]
     with av.open(str(path), "w", format=enc.container) as out:
         stream: Any = out.add_stream(enc.codec, rate=enc.rate, options=dict(enc.options))
         stream.layout = "stereo"
@@ -178,6 +181,38 @@ def make_tone(directory: Path, name: str, fmt: str, *, seconds: float = 1.0,
     if tags:
         tag_file(path, **tags)  # type: ignore[arg-type]
     return path
+
+
+def make_alac(directory: Path, name: str, *, seconds: float = 1.0, **tags: object) -> Path:
+    """Encode ``directory/name.m4a`` as Apple Lossless, tagged when tags are given."""
+    path = directory / f"{name}.m4a"
+    encode_tone(path, "m4a", seconds, encoding=ALAC)
+    if tags:
+        tag_file(path, **tags)  # type: ignore[arg-type]
+    return path
+
+
+def make_cover(width: int, height: int, fmt: str = "jpeg", seed: int = 1) -> bytes:
+    """A real ``width`` x ``height`` JPEG or PNG (PNG with an alpha channel) encoded by FFmpeg."""
+    rng = np.random.default_rng(seed)
+    # Smooth gradients plus noise: compresses like a photo, not like a flat test card.
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 255 // max(width, 1), y * 255 // max(height, 1),
+                     (x + y) * 127 // max(width + height, 1)], axis=-1)
+    pixels = np.clip(base + rng.integers(-20, 20, base.shape), 0, 255).astype(np.uint8)
+    if fmt == "png":
+        alpha = np.full((height, width, 1), 200, dtype=np.uint8)
+        frame = av.VideoFrame.from_ndarray(np.concatenate([pixels, alpha], axis=-1),
+                                           format="rgba")
+        codec, pix_fmt = "png", "rgba"
+    else:
+        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuvj420p")
+        codec, pix_fmt = "mjpeg", "yuvj420p"
+    ctx: Any = av.CodecContext.create(codec, "w")
+    ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
+    ctx.time_base = Fraction(1, 1)
+    packets = list(ctx.encode(frame)) + list(ctx.encode(None))
+    return b"".join(bytes(p) for p in packets)
 
 
 def make_truncated(src: Path, dest: Path, keep: int = 64) -> Path:

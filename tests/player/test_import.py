@@ -6,13 +6,15 @@ import os
 import shutil
 from pathlib import Path
 
+import mutagen
 import pytest
 
-from player.formats import BadAudioFile, read_audio
+from player.formats import BadAudioFile, _crc16, _crc16_bitwise, read_audio
 from player.library import Library, LibraryError
 from tests.player.audio_factory import (
     FORMATS,
     TINY_PNG,
+    make_alac,
     make_empty,
     make_mislabelled,
     make_random,
@@ -72,7 +74,7 @@ def _broken_files(folder: Path, good: Path) -> dict[str, str]:
     make_empty(folder / "empty.wav")
     return {
         "cut short.mp3": "truncated", "cut flac.flac": "truncated", "cut wav.wav": "truncated",
-        "header only.m4a": "damaged", "noise.mp3": "not a recognised", "noise.flac":
+        "header only.m4a": "truncated", "noise.mp3": "not a recognised", "noise.flac":
         "not a recognised", "noise.ogg": "not a recognised", "empty.wav": "empty",
     }
 
@@ -179,3 +181,106 @@ def test_offline_mark_and_purchases(library: Library) -> None:
     assert [t.title for t in library.tracks()] == ["Bought (remaster)"]
     with pytest.raises(LibraryError):
         library.set_offline(999, True)
+
+
+# -- Apple Lossless ---------------------------------------------------------------------------
+
+def test_apple_lossless_is_imported_and_recognised_as_alac(library: Library,
+                                                           tmp_path: Path) -> None:
+    folder = tmp_path / "lossless"
+    folder.mkdir()
+    alac = make_alac(folder, "01 Lossless", seconds=2.0, title="Lossless Sine",
+                     artist="Ada Lovelace Trio", album="Engines", track=1, artwork=TINY_PNG)
+    aac = make_tone(folder, "02 Lossy", "m4a", title="Lossy Sine", artist="Ada Lovelace Trio")
+    assert mutagen.File(alac).info.codec == "alac"  # a real ALAC stream, per mutagen
+
+    info = read_audio(alac)
+    assert (info.format, info.codec, info.lossless) == ("m4a", "alac", True)
+    assert (info.title, info.artist, info.album, info.track_no) == (
+        "Lossless Sine", "Ada Lovelace Trio", "Engines", 1)
+    assert 1950 <= info.duration_ms <= 2050
+    assert (info.sample_rate, info.channels) == (44100, 2)
+    assert info.artwork is not None and info.artwork.data == TINY_PNG
+    assert read_audio(aac).codec == "aac" and not read_audio(aac).lossless
+
+    report = library.import_folder(folder)
+    assert report.added == 2 and report.failed == ()
+    codecs = {t.title: (t.format, t.codec, t.mime) for t in library.tracks()}
+    assert codecs == {"Lossless Sine": ("m4a", "alac", "audio/mp4"),
+                      "Lossy Sine": ("m4a", "aac", "audio/mp4")}
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.97])
+def test_cut_apple_lossless_is_truncated(tmp_path: Path, fraction: float) -> None:
+    alac = make_alac(tmp_path, "whole", seconds=2.0, title="Whole", artist="A")
+    cut = make_truncated(alac, tmp_path / "cut.m4a", keep=int(alac.stat().st_size * fraction))
+    with pytest.raises(BadAudioFile, match="truncated"):
+        read_audio(cut)
+
+
+# -- Ogg: a cut file reads as a shorter healthy one unless its last page is checked -----------
+
+def _ogg_pages(data: bytes) -> list[tuple[int, int]]:
+    """(offset, header_type) of each Ogg page, by walking page lengths from the start."""
+    pages, pos = [], 0
+    while pos < len(data):
+        assert data[pos:pos + 4] == b"OggS"
+        segments = data[pos + 26]
+        length = 27 + segments + sum(data[pos + 27:pos + 27 + segments])
+        pages.append((pos, data[pos + 5]))
+        pos += length
+    return pages
+
+
+@pytest.mark.parametrize("fmt", ["ogg", "opus"])
+def test_truncated_ogg_is_listed_as_broken_with_a_reason(library: Library, tmp_path: Path,
+                                                         fmt: str) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    whole = make_tone(src, "whole", fmt, seconds=4.0, title="Whole", artist="A")
+    data = whole.read_bytes()
+    pages = _ogg_pages(data)
+    assert pages[-1][1] & 0x04 and not pages[-2][1] & 0x04  # only the last page ends the stream
+    last_page = pages[-1][0]
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    (folder / f"at page boundary.{fmt}").write_bytes(data[:last_page])
+    (folder / f"mid page.{fmt}").write_bytes(data[:last_page + 40])
+    (folder / f"half.{fmt}").write_bytes(data[:len(data) // 2])
+    (folder / f"whole.{fmt}").write_bytes(data)
+    # mutagen alone takes the cut files for shorter, healthy ones.
+    for name in ("at page boundary", "half"):
+        cut = mutagen.File(folder / f"{name}.{fmt}")
+        assert cut is not None and 0 < cut.info.length < 4.0
+
+    report = library.import_folder(folder)
+    assert [t.title for t in library.tracks()] == ["Whole"]
+    failed = {Path(p.path).stem: p.reason for p in report.failed}
+    assert failed == {
+        "at page boundary": "truncated: the Ogg stream stops before its end-of-stream page",
+        "mid page": "truncated: the last Ogg page is cut short",
+        "half": "truncated: the last Ogg page is cut short",
+    }
+
+
+def test_ogg_data_that_happens_to_contain_the_capture_pattern_is_not_a_false_alarm(
+        tmp_path: Path) -> None:
+    # "OggS" inside the last page's packet data must not be taken for a page header.
+    from player.formats import _check_ogg_end
+
+    body = b"xxOggS\x00\x04" + b"y" * 50
+    page = b"OggS\x00\x04" + bytes(20) + bytes([1, len(body)]) + body
+    _check_ogg_end(b"z" * 100 + page)  # no error
+    with pytest.raises(BadAudioFile, match="cut short"):
+        _check_ogg_end(b"z" * 100 + page[:-1])
+
+
+def test_flac_crc_matches_the_reference_definition() -> None:
+    import random
+
+    rng = random.Random(5)
+    for n in (0, 1, 2, 255, 256, 257, 4095, 9000):
+        data = rng.randbytes(n)
+        assert _crc16(data) == _crc16_bitwise(data)
+    assert _crc16_bitwise(b"123456789") == 0xFEE8  # CRC-16/BUYPASS check value
