@@ -108,6 +108,33 @@ def full_addrs(host: IHost) -> list[str]:
     return out
 
 
+def local_ipv4() -> list[str]:
+    """This machine's IPv4 addresses, loopback last."""
+    import ifaddr
+
+    ips = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and ip.ip not in ips:
+                ips.append(ip.ip)
+    return sorted(ips, key=lambda ip: ip.startswith("127."))
+
+
+def dialable_addrs(host: IHost) -> list[str]:
+    """``full_addrs`` with a wildcard listen address (``0.0.0.0``) replaced by this machine's
+    IPv4 addresses (loopback only when there is nothing else), since nobody can dial 0.0.0.0."""
+    out: list[str] = []
+    for addr in full_addrs(host):
+        if addr.startswith("/ip4/0.0.0.0/"):
+            ips = local_ipv4()
+            public = [ip for ip in ips if not ip.startswith("127.")]
+            for ip in public or ips[:1]:
+                out.append(addr.replace("/ip4/0.0.0.0/", f"/ip4/{ip}/", 1))
+        elif "/p2p-circuit" not in addr:
+            out.append(addr)
+    return out
+
+
 def parse_peer_addr(addr: str) -> PeerInfo:
     """Parse ``/ip4/.../tcp/.../p2p/<id>`` into a PeerInfo (ValueError if malformed)."""
     try:

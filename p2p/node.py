@@ -8,6 +8,9 @@
         await node.fetch(content_id, on_progress=print)
 
 Everything the GUI shows comes from ``node.status()`` (peers, reachability, bandwidth, downloads).
+Peers are found through bootstrap addresses, mDNS on the LAN (``NodeConfig.mdns``) and, for
+content, the Kademlia DHT; a node that others cannot dial (found by the dial-back check in
+``p2p.discovery.autonat``) reserves a slot on a relaying seeder and is reached through it.
 Entries appended to the ledger by this identity are announced automatically; entries announced by
 others are ingested, and missing history is pulled with the sync protocol.
 """
@@ -24,6 +27,8 @@ from dataclasses import dataclass, field
 import trio
 from libp2p.abc import INetConn, INetStream, INetwork, INotifee
 from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
+from libp2p.tools.anyio_service import background_trio_service
 from multiaddr import Multiaddr
 
 from ledger.chunkstore import ChunkStore
@@ -43,8 +48,13 @@ from p2p.content.messages import (
 from p2p.content.messages import PROTOCOL_ID as CONTENT_PROTOCOL
 from p2p.content.server import ContentServer
 from p2p.context import DialError, SwarmContext
+from p2p.discovery import autonat
+from p2p.discovery.autonat import AutoNAT, is_direct
+from p2p.discovery.dht import ContentRouting, ProvideSchedule
+from p2p.discovery.mdns import LanDiscovery
+from p2p.discovery.relay import MAX_RESERVATIONS, RelayService
 from p2p.gossip import MAX_HEADS, Announce, ForkAnnounce, Gossip, Heads, Provide, batch_wires
-from p2p.host import build_host, full_addrs, parse_peer_addr, peer_id_from_seed
+from p2p.host import build_host, dialable_addrs, parse_peer_addr, peer_id_from_seed
 from p2p.limits import Limits, PeerGuard
 from p2p.pinning import Pinner, SeedPolicy
 from p2p.sync.protocol import LedgerAccess, Replicator, SyncResult, is_forgery
@@ -68,6 +78,17 @@ class NodeConfig:
     provide_interval: float = 60.0  # re-announce the content we hold this often
     limits: Limits = field(default_factory=Limits)
     seeding: SeedPolicy = field(default_factory=SeedPolicy)
+    # Discovery and reachability (docs/PROTOCOL.md, "Discovery and reachability").
+    dht_mode: str = "auto"  # "server" | "client" | "auto": server once the dial-back says public
+    relay_service: bool = False  # act as a circuit relay v2 for others (seeders)
+    use_relays: bool = True  # when private, reserve a slot on a connected relay
+    announce: tuple[str, ...] = ()  # advertise these instead of the listen addresses
+    reachability_interval: float = 300.0  # re-run the dial-back check this often
+    dht_reprovide_interval: float = 12 * 3600.0  # provider records live 48 h at the peers
+
+    def __post_init__(self) -> None:
+        if self.dht_mode not in ("server", "client", "auto"):
+            raise ValueError(f"dht_mode must be server, client or auto, not {self.dht_mode!r}")
 
 
 @dataclass(frozen=True)
@@ -85,7 +106,7 @@ class NodeStatus:
 
     peer_id: str
     addrs: tuple[str, ...]
-    reachability: str  # "offline" | "outbound-only" | "reachable"
+    reachability: str  # "public" | "private" (behind NAT; relayed if relay_addrs) | "unknown"
     peers: tuple[PeerStatus, ...]
     bytes_in: int
     bytes_out: int
@@ -93,6 +114,11 @@ class NodeStatus:
     downloads: tuple[Progress, ...]
     pinned: int
     entries: int
+    relay_addrs: tuple[str, ...] = ()  # our addresses through relays, when private
+    dht_mode: str = "client"  # "server" | "client"
+    dht_peers: int = 0  # routing table size
+    lan_peers: int = 0  # peers found by mDNS
+    relaying: bool = False  # we offer circuit relay to others
 
 
 class _Notifee(INotifee):
@@ -134,6 +160,14 @@ class Node:
         self.content = ContentServer(self.ctx, store)
         self.gossip = Gossip(self.host, config.gossip_heartbeat)
         self.pinner = Pinner(self, config.seeding)
+        self.routing = ContentRouting(self.host, self.guard, server=config.dht_mode == "server",
+                                      query_timeout=config.limits.dial_timeout)
+        self.relay = RelayService(self.host, config.relay_service)
+        self.autonat = AutoNAT(self.ctx)
+        self.lan: LanDiscovery | None = None
+        self._provide_schedule = ProvideSchedule(config.dht_reprovide_interval)
+        self._dht_send, self._dht_recv = trio.open_memory_channel[bytes](100_000)
+        self._recheck = trio.Event()
         self._me = ledger_public_key(config.seed)
         self._nursery: trio.Nursery | None = None
         self._token: trio.lowlevel.TrioToken | None = None
@@ -158,14 +192,16 @@ class Node:
         async with self.host.run(listen), trio.open_nursery() as nursery:
             self._nursery = nursery
             try:
-                async with self.gossip.running(self._on_gossip):
+                async with self.gossip.running(self._on_gossip), \
+                        background_trio_service(self.routing.dht), self.relay.running(), \
+                        self._lan_running():
                     nursery.start_soon(self._pull_loop)
                     nursery.start_soon(self._announce_loop)
                     nursery.start_soon(self._periodic)
+                    nursery.start_soon(self._reachability_loop)
+                    nursery.start_soon(self._dht_provide_loop)
                     if self.config.bootstrap:
                         nursery.start_soon(self._bootstrap_loop)
-                    if self.config.mdns:
-                        log.warning("mDNS discovery is not implemented yet; use bootstrap peers")
                     self.pinner.start(nursery)
                     yield self
             finally:
@@ -180,16 +216,56 @@ class Node:
         led.remove_fork_listener(self._on_fork)
         self._token = None
 
+    @asynccontextmanager
+    async def _lan_running(self) -> AsyncIterator[None]:
+        if not self.config.mdns:
+            yield
+            return
+        self.lan = LanDiscovery(self.peer_id, self.direct_addrs(), self._on_lan_peer)
+        try:
+            async with self.lan.running():
+                yield
+        except OSError as exc:  # no multicast-capable interface: run without LAN discovery
+            log.warning("mDNS discovery is off: %s", exc)
+            yield
+
+    def _on_lan_peer(self, peer: ID, addrs: list[str]) -> None:
+        if self._nursery is None or peer in self.connected_peers() or \
+                self.guard.is_banned(str(peer)):
+            return
+
+        async def dial() -> None:
+            for addr in addrs:
+                try:
+                    await self.connect(addr)
+                    log.info("found %s on the LAN", peer)
+                    return
+                except (DialError, ValueError) as exc:
+                    log.debug("LAN peer %s at %s: %s", peer, addr, exc)
+
+        self._nursery.start_soon(dial)
+
     # -- peers -------------------------------------------------------------------------------------
     @property
     def addrs(self) -> list[str]:
-        return full_addrs(self.host)
+        """Addresses others can dial us on: direct ones, then through relays (when private)."""
+        return self.direct_addrs() + self.relay.circuit_addrs()
+
+    def direct_addrs(self) -> list[str]:
+        """The announced addresses, or the listen addresses with wildcards made concrete."""
+        pid = self.peer_id.to_base58()
+        if self.config.announce:
+            return [a if "/p2p/" in a else f"{a}/p2p/{pid}" for a in self.config.announce]
+        return dialable_addrs(self.host)
 
     def connected_peers(self) -> list[ID]:
         return [p for p, conns in self.host.get_network().get_connections_map().items() if conns]
 
     async def connect(self, addr: str) -> ID:
-        """Dial a peer by its full multiaddr (``.../p2p/<peer id>``); returns its peer ID."""
+        """Dial a peer by its full multiaddr (``.../p2p/<peer id>``, or a relayed
+        ``<relay>/p2p-circuit/p2p/<peer id>``); returns its peer ID."""
+        if "/p2p-circuit" in addr:
+            return await self.relay.dial(addr, self.config.limits.dial_timeout * 2)
         info = parse_peer_addr(addr)
         if info.peer_id == self.peer_id:
             raise DialError("that address is this node")
@@ -215,11 +291,73 @@ class Node:
         if not getattr(conn.muxed_conn, "is_initiator", True):
             self._inbound.add(str(peer))
         self.request_pull(peer)
+        if self._nursery is not None:
+            self._nursery.start_soon(self._after_connect, peer)
+
+    async def _after_connect(self, peer: ID) -> None:
+        # Identify tells us which protocols the peer serves; wait for it briefly.
+        ps = self.host.get_peerstore()
+        with trio.move_on_after(3.0):
+            while True:
+                try:
+                    if ps.get_protocols(peer):
+                        break
+                except Exception:
+                    pass
+                await trio.sleep(0.05)
+        await self.routing.add_peer(peer)
+        if self.autonat.status == autonat.UNKNOWN or (
+                self.autonat.status == autonat.PRIVATE and self.config.use_relays
+                and len(self.relay.reservations) < MAX_RESERVATIONS
+                and self.relay.offers_hop(peer)):
+            self._recheck.set()
 
     def reachability(self) -> str:
-        if not self.connected_peers():
-            return "offline"
-        return "reachable" if self._inbound else "outbound-only"
+        """"public", "private" or "unknown", from the dial-back check."""
+        return self.autonat.status
+
+    def _direct_peers(self) -> list[ID]:
+        """Connected peers we reach without a relay (only they can check our addresses)."""
+        out = []
+        for peer, conns in self.host.get_network().get_connections_map().items():
+            for conn in conns:
+                try:
+                    relayed = any("/p2p-circuit" in str(a)
+                                  for a in conn.get_transport_addresses())
+                except Exception:
+                    relayed = False
+                if not relayed:
+                    out.append(peer)
+                    break
+        return out
+
+    async def check_reachability(self) -> str:
+        """Run the dial-back check now (the node also runs it by itself); returns the verdict."""
+        addrs = [Multiaddr(a) for a in self.direct_addrs()]
+        status = await self.autonat.check(self._direct_peers(), [a for a in addrs if is_direct(a)])
+        if self.config.dht_mode == "auto":
+            self.routing.set_server(status == autonat.PUBLIC)
+        if status == autonat.PRIVATE and self.config.use_relays:
+            await self._reserve_relays()
+        return status
+
+    async def _reserve_relays(self) -> None:
+        for relay in self.relay.due_for_refresh():
+            if relay not in self.connected_peers() or not await self.relay.reserve(relay):
+                self.relay.forget(relay)
+        for peer in self.connected_peers():
+            if len(self.relay.reservations) >= MAX_RESERVATIONS:
+                break
+            if peer not in self.relay.reservations and self.relay.offers_hop(peer):
+                await self.relay.reserve(peer)
+
+    async def _reachability_loop(self) -> None:
+        while True:
+            with trio.move_on_after(self.config.reachability_interval):
+                await self._recheck.wait()
+            self._recheck = trio.Event()
+            if self.connected_peers():
+                await self.check_reachability()
 
     def status(self) -> NodeStatus:
         peers = []
@@ -232,7 +370,12 @@ class Node:
         return NodeStatus(str(self.peer_id), tuple(self.addrs), self.reachability(),
                           tuple(peers), self.counters.bytes_in, self.counters.bytes_out,
                           self.guard.banned(), tuple(self._progress.values()),
-                          len(self.pinner.pinned), self.ledger.ledger.count())
+                          len(self.pinner.pinned), self.ledger.ledger.count(),
+                          relay_addrs=tuple(self.relay.circuit_addrs()),
+                          dht_mode="server" if self.routing.server else "client",
+                          dht_peers=self.routing.routing_table_size(),
+                          lan_peers=len(self.lan.seen) if self.lan else 0,
+                          relaying=self.config.relay_service)
 
     async def _bootstrap_loop(self) -> None:
         delay = 1.0
@@ -418,13 +561,37 @@ class Node:
 
     # -- content -----------------------------------------------------------------------------------
     async def provide(self, content_ids: Sequence[bytes]) -> None:
-        """Announce that we serve ``content_ids`` (gossip; peers also ask us with ``Has``)."""
+        """Announce that we serve ``content_ids``: on gossip at once, and as provider records in
+        the DHT in the background (re-put every ``dht_reprovide_interval``)."""
         ids = list(content_ids)
         for i in range(0, len(ids), 256):
             try:
                 await self.gossip.publish(Provide(tuple(ids[i:i + 256])))
             except Exception as exc:
                 log.info("provide announcement failed: %s", exc)
+        for cid in self._provide_schedule.due(ids):
+            try:
+                self._dht_send.send_nowait(cid)
+            except trio.WouldBlock:
+                break  # the periodic re-provide catches up
+
+    async def _dht_provide_loop(self) -> None:
+        queued: set[bytes] = set()
+        async for cid in self._dht_recv:
+            if cid in queued or not self._provide_schedule.due([cid]):
+                continue
+            queued.add(cid)
+            addrs = [Multiaddr(a) for a in self.addrs]
+            try:
+                stored = await self.routing.provide(cid, addrs)
+                log.debug("provider record for %s stored on %d peers", cid.hex()[:16], stored)
+                if stored:
+                    self._provide_schedule.done(cid)
+            except Exception as exc:
+                log.info("DHT provide of %s failed: %s", cid.hex()[:16], exc)
+            finally:
+                queued.discard(cid)
+            await trio.sleep(0.125)  # at most 8 records a second: peers rate-limit ADD_PROVIDER
 
     async def find_providers(self, content_id: bytes, timeout: float = 3.0) -> list[ID]:
         """Peers that hold ``content_id``: those that announced it, and connected peers that
@@ -447,7 +614,39 @@ class Node:
             for peer in self.connected_peers():
                 if peer not in complete:
                     nursery.start_soon(ask, peer)
+        if not complete:
+            for peer in await self.find_dht_providers(content_id):
+                if peer not in complete:
+                    complete.append(peer)
         return complete + [p for p in partial if p not in complete]
+
+    async def find_dht_providers(self, content_id: bytes) -> list[ID]:
+        """Providers of ``content_id`` from the DHT that we could connect to."""
+        infos = await self.routing.find_providers(content_id)
+        reached: list[ID] = []
+
+        async def reach(info: PeerInfo) -> None:
+            if info.peer_id in self.connected_peers():
+                reached.append(info.peer_id)
+                return
+            direct = [a for a in info.addrs if "/p2p-circuit" not in str(a)]
+            circuits = [str(a) for a in info.addrs if "/p2p-circuit" in str(a)]
+            try:
+                if direct:
+                    with trio.fail_after(self.config.limits.dial_timeout):
+                        await self.host.connect(PeerInfo(info.peer_id, direct))
+                elif circuits:
+                    await self.connect(circuits[0])
+                else:
+                    return
+                reached.append(info.peer_id)
+            except (Exception, trio.TooSlowError) as exc:
+                log.info("DHT provider %s unreachable: %s", info.peer_id, exc)
+
+        async with trio.open_nursery() as nursery:
+            for info in infos:
+                nursery.start_soon(reach, info)
+        return reached
 
     async def _ask_has(self, peer: ID, content_ids: list[bytes], timeout: float) -> list[int]:
         try:

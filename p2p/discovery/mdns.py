@@ -1,0 +1,155 @@
+"""LAN discovery with multicast DNS (zeroconf), in the format of the libp2p mDNS spec.
+
+Each node registers a DNS-SD service of type ``_p2p-cooptracks._udp.local.`` whose TXT record
+holds one ``dnsaddr=<multiaddr>/p2p/<peer id>`` entry per address. The service type is
+Cooptracks' own (the libp2p spec's private-network form ``_p2p-<name>``), so a node does not
+dial every IPFS daemon on the LAN. Browsing runs in zeroconf's thread; discoveries are handed
+to trio, resolved there on a worker thread, bounded (at most ``MAX_ADDRS`` addresses of at most
+``MAX_ADDR_LEN`` characters per peer, ``MAX_PEERS`` peers remembered) and reported through a
+callback. Dialling is the node's business, so a peer on the LAN is handled like a bootstrap peer.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+import trio
+from libp2p.peer.id import ID
+from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, ServiceListener, Zeroconf
+
+log = logging.getLogger(__name__)
+
+SERVICE_TYPE = "_p2p-cooptracks._udp.local."
+MAX_ADDRS = 8
+MAX_ADDR_LEN = 200
+MAX_PEERS = 256
+RESOLVE_TIMEOUT_MS = 3000
+
+OnPeer = Callable[[ID, list[str]], None]
+
+
+def txt_properties(peer_id: str, addrs: Sequence[str]) -> dict[bytes, bytes]:
+    """The TXT record: ``dnsaddr``, ``dnsaddr2``, … each a full multiaddr with ``/p2p/``."""
+    out: dict[bytes, bytes] = {}
+    for i, addr in enumerate(a for a in addrs[:MAX_ADDRS] if "/p2p-circuit" not in a):
+        full = addr if addr.endswith(f"/p2p/{peer_id}") else f"{addr}/p2p/{peer_id}"
+        out[b"dnsaddr" if i == 0 else f"dnsaddr{i + 1}".encode()] = full.encode()
+    return out
+
+
+def parse_txt(properties: dict[bytes, bytes | None]) -> tuple[ID, list[str]] | None:
+    """The peer and its addresses from a TXT record; None if it names no valid peer."""
+    peer: ID | None = None
+    addrs: list[str] = []
+    for key, value in sorted(properties.items()):
+        if not key.startswith(b"dnsaddr") or value is None or len(value) > MAX_ADDR_LEN:
+            continue
+        try:
+            text = value.decode("ascii")
+            base, _, pid = text.rpartition("/p2p/")
+            this = ID.from_base58(pid)
+        except Exception:
+            continue
+        if peer is None:
+            peer = this
+        if this == peer and base.startswith(("/ip4/", "/ip6/")) and len(addrs) < MAX_ADDRS:
+            addrs.append(text)
+    return (peer, addrs) if peer is not None and addrs else None
+
+
+class _Listener(ServiceListener):
+    def __init__(self, on_name: Callable[[str], None]) -> None:
+        self.on_name = on_name
+
+    def add_service(self, zc: Zeroconf, type_: str, name: str) -> None:
+        self.on_name(name)
+
+    def update_service(self, zc: Zeroconf, type_: str, name: str) -> None:
+        self.on_name(name)
+
+    def remove_service(self, zc: Zeroconf, type_: str, name: str) -> None:
+        pass
+
+
+class LanDiscovery:
+    """Announce this node on the LAN and report the peers that announce themselves."""
+
+    def __init__(self, peer_id: ID, addrs: Sequence[str], on_peer: OnPeer,
+                 interfaces: Sequence[str] | None = None) -> None:
+        self.peer_id = peer_id
+        self.addrs = list(addrs)
+        self.on_peer = on_peer
+        self.interfaces = list(interfaces) if interfaces else None
+        self.name = f"{secrets.token_hex(16)}.{SERVICE_TYPE}"
+        self.seen: dict[str, list[str]] = {}
+        self._names_send, self._names_recv = trio.open_memory_channel[str](MAX_PEERS)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[LanDiscovery]:
+        token = trio.lowlevel.current_trio_token()
+
+        def on_name(name: str) -> None:  # zeroconf's thread
+            def put() -> None:
+                try:
+                    self._names_send.send_nowait(name)
+                except (trio.WouldBlock, trio.ClosedResourceError):
+                    pass
+            try:
+                token.run_sync_soon(put)
+            except trio.RunFinishedError:
+                pass
+
+        zc = await trio.to_thread.run_sync(self._open)
+        # The TXT record is what peers read; the A records only make the service resolvable.
+        ips = sorted({a.split("/")[2] for a in self.addrs if a.startswith("/ip4/")})
+        info = ServiceInfo(SERVICE_TYPE, self.name, port=9,
+                           properties=txt_properties(self.peer_id.to_base58(), self.addrs),
+                           server=f"{self.name.split('.')[0]}.local.",
+                           addresses=[socket.inet_aton(ip) for ip in ips] or None)
+        browser = None
+        try:
+            await trio.to_thread.run_sync(zc.register_service, info)
+            browser = ServiceBrowser(zc, SERVICE_TYPE, listener=_Listener(on_name))
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._resolve_loop, zc)
+                try:
+                    yield self
+                finally:
+                    nursery.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                if browser is not None:
+                    browser.cancel()
+                await trio.to_thread.run_sync(self._close, zc, info)
+
+    def _open(self) -> Zeroconf:
+        if self.interfaces:
+            return Zeroconf(interfaces=self.interfaces, ip_version=IPVersion.V4Only)
+        return Zeroconf(ip_version=IPVersion.V4Only)
+
+    @staticmethod
+    def _close(zc: Zeroconf, info: ServiceInfo) -> None:
+        try:
+            zc.unregister_service(info)
+        except Exception as exc:
+            log.debug("mDNS unregister: %s", exc)
+        zc.close()
+
+    async def _resolve_loop(self, zc: Zeroconf) -> None:
+        async for name in self._names_recv:
+            if name == self.name or (name not in self.seen and len(self.seen) >= MAX_PEERS):
+                continue
+            info = await trio.to_thread.run_sync(zc.get_service_info, SERVICE_TYPE, name,
+                                                 RESOLVE_TIMEOUT_MS)
+            if info is None:
+                continue
+            parsed = parse_txt(info.properties)
+            if parsed is None or parsed[0] == self.peer_id:
+                continue
+            peer, addrs = parsed
+            self.seen[name] = addrs
+            self.on_peer(peer, addrs)
