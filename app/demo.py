@@ -408,13 +408,18 @@ class DemoSwarm:
     127.0.0.1, bootstrapped to the seeder. Their addresses go to ``<root>/swarm.json``.
 
     ``roles`` limits which online actors run (tests start only the seeder); ``extra`` adds
-    actors that are not in the world manifest (a test's own artist). Use as a context manager,
-    or ``start()`` and ``stop()``; ``settings()`` is the fan's node configuration.
+    actors that are not in the world manifest (a test's own artist), ``bootstrap`` peers they
+    dial besides this swarm's seeder, and ``name`` names the manifest (``<name>.json``). Use as
+    a context manager, or ``start()`` and ``stop()``; ``settings()`` is the fan's node
+    configuration.
     """
 
     def __init__(self, world: DemoWorld, roles: tuple[str, ...] = ("seeder", "gateway", "artist"),
-                 extra: tuple[Actor, ...] = (), settle_interval: float = 1.0) -> None:
+                 extra: tuple[Actor, ...] = (), settle_interval: float = 1.0,
+                 bootstrap: tuple[str, ...] = (), name: str = "swarm") -> None:
         self.world = world
+        self.name = name
+        self.bootstrap = bootstrap
         self.actors = [a for a in world.actors if a.online and a.role in roles] + list(extra)
         # the seeder first: everyone bootstraps to it
         self.actors.sort(key=lambda a: a.role != "seeder")
@@ -423,7 +428,7 @@ class DemoSwarm:
 
     @property
     def manifest(self) -> Path:
-        return self.world.root / "swarm.json"
+        return self.world.root / f"{self.name}.json"
 
     def start(self) -> DemoSwarm:
         """Start every node process (returns at once; ``wait_ready`` waits for them)."""
@@ -436,7 +441,7 @@ class DemoSwarm:
         for actor, port in zip(self.actors, ports, strict=True):
             pid = actor.identity().peer_id
             plan.append((actor, pid, f"/ip4/127.0.0.1/tcp/{port}/p2p/{pid}"))
-        seeders = [addr for a, _, addr in plan if a.role == "seeder"]
+        seeders = [addr for a, _, addr in plan if a.role == "seeder"] + list(self.bootstrap)
         root = Path(__file__).resolve().parents[1]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}

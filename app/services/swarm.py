@@ -190,6 +190,7 @@ class SwarmNetwork:
             progress(p.chunks_done, p.chunks_total)
 
         async def run(node: Node) -> bool:
+            failure: Exception | None = None
             with trio.CancelScope() as scope:
                 async def watch() -> None:
                     while not cancel.is_set():
@@ -198,8 +199,13 @@ class SwarmNetwork:
 
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(watch)
-                    await node.fetch(content, on_progress=on_progress)
+                    try:
+                        await node.fetch(content, on_progress=on_progress)
+                    except Exception as exc:  # raised below, not wrapped in the nursery's group
+                        failure = exc
                     nursery.cancel_scope.cancel()
+                if failure is not None:
+                    raise failure
                 return True
             return False
 

@@ -1,0 +1,115 @@
+"""SwarmNetwork: a session's real libp2p node, driven through the blocking Network seam.
+
+Two identities, each with its own node on 127.0.0.1 (each hosted on a thread of its own, as the
+headless demo check hosts it): the fan syncs the artist's release, downloads a track with
+progress, and a cancelled download stops, keeps what arrived and resumes later.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from app.services.errors import UserError
+from app.services.shop import ShopService
+from app.services.studio import ReleaseDraft, StudioService
+from app.services.swarm import KnownPeer, SwarmNetwork, SwarmSettings
+from ledger.keys import peer_id
+
+pytestmark = pytest.mark.network
+
+LOOPBACK = ("/ip4/127.0.0.1/tcp/0",)
+
+
+def wait(cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def pair(world, audio_files):  # type: ignore[no-untyped-def]
+    """An artist with a published release and a fan, each running a node; the fan knows the
+    artist's address and name."""
+    artist, fan = world.core("artist"), world.core("fan")
+    world.fund(fan, "50")
+    fan.settle()
+    world.sync()
+    result = StudioService(artist).publish(ReleaseDraft(
+        files=tuple(audio_files), title="Loopback", artist_name="Ann", price="2",
+        asset=world.credits.id, preview_seconds=0.5))
+    seller = SwarmNetwork(SwarmSettings(listen=LOOPBACK))
+    seller.start(artist)
+    addr = seller._node.addrs[0]  # type: ignore[union-attr]
+    buyer = SwarmNetwork(SwarmSettings(listen=LOOPBACK, bootstrap=(addr,), known=(
+        KnownPeer(peer_id(artist.me), "Ann", "artist"),)))
+    buyer.start(fan)
+    try:
+        yield artist, fan, seller, buyer, result.listing
+    finally:
+        buyer.close()
+        seller.close()
+
+
+def test_the_fan_syncs_buys_and_downloads_with_progress(pair, audio_files) -> None:  # type: ignore[no-untyped-def]
+    artist, fan, seller, buyer, listing = pair
+    wait(lambda: buyer.status(fan).online)
+    st = buyer.status(fan)
+    assert [(p.name, p.role, p.online) for p in st.peers] == [("Ann", "artist", True)]
+    assert st.peer_id == peer_id(fan.me) and "127.0.0.1" in st.listen
+    assert st.reachability.startswith("outbound only")
+    assert seller.status(artist).reachability.startswith("reachable")  # the fan dialled in
+
+    wait(lambda: buyer.sync(fan) >= 0 and listing.id in fan.ledger.state.listings)
+    ShopService(fan).buy(listing.id)
+    wait(lambda: artist.ledger.state.unfulfilled_for(artist.me) or buyer.sync(fan) < 0)
+    artist.settle()  # the artist's node grants
+    wait(lambda: (buyer.sync(fan), fan.settle().unlocked)[1] != [] or
+         fan.content_key(listing.tracks[0].content) is not None)
+
+    content = listing.tracks[0].content
+    seen: list[tuple[int, int]] = []
+    buyer.fetch(fan, content, lambda d, t: seen.append((d, t)), threading.Event())
+    assert fan.chunks.is_complete(content)
+    assert seen and seen[-1][0] == seen[-1][1] > 0
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)  # progress only moves forward
+    assert buyer.status(fan).bytes_in >= sum(
+        len(fan.chunks.get_chunk(c) or b"") for c in fan.chunks.manifest(content).chunks)
+    # the decrypted bytes are the artist's file
+    manifest = fan.chunks.manifest(content)
+    key = fan.content_key(content)
+    clear = b"".join(manifest.open_chunk(i, fan.chunks.get_chunk(c), key)
+                     for i, c in enumerate(manifest.chunks))
+    assert clear == audio_files[0].read_bytes()
+
+
+def test_a_cancelled_download_stops_and_resumes_later(pair) -> None:  # type: ignore[no-untyped-def]
+    _artist, fan, _seller, buyer, listing = pair
+    wait(lambda: buyer.status(fan).online)
+    content = listing.tracks[1].content  # ciphertext moves without a purchase; keys do not
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(UserError, match="cancelled"):
+        buyer.fetch(fan, content, lambda d, t: None, cancel)
+    assert not fan.chunks.is_complete(content)
+    buyer.fetch(fan, content, lambda d, t: None, threading.Event())
+    assert fan.chunks.is_complete(content)
+
+
+def test_without_peers_a_download_says_why(world) -> None:  # type: ignore[no-untyped-def]
+    fan = world.core("fan")
+    alone = SwarmNetwork(SwarmSettings(listen=LOOPBACK))
+    alone.start(fan)
+    try:
+        assert alone.status(fan).reachability.startswith("offline")
+        with pytest.raises(UserError, match="no peer"):
+            alone.fetch(fan, bytes(32), lambda d, t: None, threading.Event())
+        assert alone.sync(fan) == 0
+    finally:
+        alone.close()
+    assert alone.status(fan).listen == "not listening"
+    with pytest.raises(UserError, match="not running"):
+        alone.fetch(fan, bytes(32), lambda d, t: None, threading.Event())
