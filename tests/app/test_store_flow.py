@@ -1,12 +1,19 @@
-"""A fan finds a release, previews it, buys it, downloads it and plays it; too little credit."""
+"""A fan finds a release, previews it, buys it, downloads it and plays it; too little credit.
+
+The swarm is real: the demo's seeder (and, in the first test, the test's own artist) run as
+``cooptracks seed`` processes on 127.0.0.1, and each app's session runs its own libp2p node.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from app.demo import Actor, DemoWorld
+from app.demo import Actor, DemoSwarm, DemoWorld
+from app.services.swarm import SwarmNetwork
+from ledger.chunkstore import ChunkStore
 from player.engine import PlaybackState
 from tests.app.helpers import create, unlock, wait_catalog
 from tests.player.audio_factory import make_tone
@@ -29,7 +36,7 @@ def _open(qtbot, store, title: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, world: DemoWorld,
-                                                             tmp_path: Path) -> None:
+                                                             tmp_path: Path, request) -> None:
     # -- the artist: a new identity on the demo swarm publishes in the studio ------------------
     music = tmp_path / "music"
     music.mkdir()
@@ -37,7 +44,9 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, worl
                        title=t, artist="Test Pilot", album="Maiden Voyage", genre="Test")
              for n, t in enumerate(("Takeoff", "Cruise"), start=1)]
     artist_dir = tmp_path / "artist"
-    artist = launch(artist_dir, lambda: world.swarm(None))
+    seeder = DemoSwarm(world, roles=("seeder",)).start()
+    request.addfinalizer(seeder.stop)
+    artist = launch(artist_dir, lambda: SwarmNetwork(seeder.settings()))
     create(qtbot, artist, "Test Pilot", "artist passphrase")
     win = artist.window
     win.show_named("studio")
@@ -61,11 +70,22 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, worl
     qtbot.mouseClick(wiz.next_btn, Qt.MouseButton.LeftButton)  # Publish
     qtbot.waitUntil(lambda: "Published" in wiz.message.text(), timeout=20_000)
     qtbot.waitUntil(lambda: studio.c_releases.value.text() == "1", timeout=10_000)
+    # the seeder's node replicated the listing from the artist's and pinned its tracks
+    listing = artist.bridge.session.studio.releases()[0]
+    pinned = ChunkStore(world.actor("seeder").profile / "content")
+    qtbot.waitUntil(lambda: all(pinned.is_complete(t.content) for t in listing.tracks),
+                    timeout=30_000)
     artist.shutdown()
 
-    # -- the fan, in a second profile: the artist's node is online in the swarm ---------------
-    online_artist = Actor("Test Pilot", "artist", artist_dir, True, None, "artist passphrase")
-    fan = launch(world.fan, lambda: world.swarm(None, extra=(online_artist,)))
+    # -- the fan, in a second profile: the artist's node is online (headless) in the swarm ----
+    online_artist = Actor("Test Pilot", "artist", artist_dir, True, "artist passphrase")
+    artist_node = DemoSwarm(world, roles=(), extra=(online_artist,), name="artist-node",
+                            bootstrap=tuple(r.addr for r in seeder.running)).start()
+    request.addfinalizer(artist_node.stop)
+    artist_node.wait_ready()
+    settings = seeder.settings()
+    settings = replace(settings, bootstrap=(*settings.bootstrap, artist_node.running[0].addr))
+    fan = launch(world.fan, lambda: SwarmNetwork(settings))
     unlock(qtbot, fan, world.fan_passphrase)
     store = fan.window.store
     wait_catalog(qtbot, fan, 6)
@@ -112,7 +132,13 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, worl
 
 def test_too_little_credit_shows_the_message(qtbot, launch, world: DemoWorld,
                                              tmp_path: Path) -> None:
-    parts = launch(tmp_path / "broke", lambda: world.swarm(None))
+    with DemoSwarm(world, roles=("seeder",)) as seeder:  # a newcomer's catalog comes from it
+        parts = launch(tmp_path / "broke", lambda: SwarmNetwork(seeder.settings()))
+        _too_little_credit(qtbot, parts)
+        parts.shutdown()
+
+
+def _too_little_credit(qtbot, parts) -> None:  # type: ignore[no-untyped-def]
     create(qtbot, parts, "Broke Fan", "broke passphrase")
     store = parts.window.store
     wait_catalog(qtbot, parts, 4)
@@ -127,7 +153,7 @@ def test_too_little_credit_shows_the_message(qtbot, launch, world: DemoWorld,
 
 
 def test_search_as_you_type_filters_the_grid(qtbot, launch, world: DemoWorld) -> None:
-    parts = launch(world.fan, lambda: world.swarm(None))
+    parts = launch(world.fan)  # offline: the catalog is the local replica
     unlock(qtbot, parts, world.fan_passphrase)
     store = parts.window.store
     wait_catalog(qtbot, parts, 5)
