@@ -581,7 +581,9 @@ class Node:
             if cid in queued or not self._provide_schedule.due([cid]):
                 continue
             queued.add(cid)
-            addrs = [Multiaddr(a) for a in self.addrs]
+            # Records carry addresses without our own /p2p suffix, as libp2p peers expect.
+            suffix = f"/p2p/{self.peer_id.to_base58()}"
+            addrs = [Multiaddr(a[:-len(suffix)] if a.endswith(suffix) else a) for a in self.addrs]
             try:
                 stored = await self.routing.provide(cid, addrs)
                 log.debug("provider record for %s stored on %d peers", cid.hex()[:16], stored)
@@ -630,7 +632,9 @@ class Node:
                 reached.append(info.peer_id)
                 return
             direct = [a for a in info.addrs if "/p2p-circuit" not in str(a)]
-            circuits = [str(a) for a in info.addrs if "/p2p-circuit" in str(a)]
+            circuits = [str(a) if str(a).endswith(f"/p2p/{info.peer_id}")
+                        else f"{a}/p2p/{info.peer_id}"
+                        for a in info.addrs if "/p2p-circuit" in str(a)]
             try:
                 if direct:
                     with trio.fail_after(self.config.limits.dial_timeout):
