@@ -333,7 +333,7 @@ class Node:
 
     async def check_reachability(self) -> str:
         """Run the dial-back check now (the node also runs it by itself); returns the verdict."""
-        addrs = [Multiaddr(a) for a in self.direct_addrs()]
+        addrs = [Multiaddr(a.rsplit("/p2p/", 1)[0]) for a in self.direct_addrs()]
         status = await self.autonat.check(self._direct_peers(), [a for a in addrs if is_direct(a)])
         if self.config.dht_mode == "auto":
             self.routing.set_server(status == autonat.PUBLIC)
@@ -365,7 +365,11 @@ class Node:
         for p in self.connected_peers():
             key = str(p)
             c = self.counters.per_peer.get(key, [0, 0])
-            peers.append(PeerStatus(key, tuple(str(a) for a in ps.addrs(p)),
+            try:
+                addrs = tuple(str(a) for a in ps.addrs(p))
+            except Exception:  # an inbound peer that identify has not described yet
+                addrs = ()
+            peers.append(PeerStatus(key, addrs,
                                     key in self._inbound, c[0], c[1]))
         return NodeStatus(str(self.peer_id), tuple(self.addrs), self.reachability(),
                           tuple(peers), self.counters.bytes_in, self.counters.bytes_out,
