@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import cbor2
+
 from ledger.encoding import INT_MAX, decode, encode, hash32
 from ledger.errors import ChainError, DecodeError, SchemaError, SignatureError
 from ledger.keys import Signer, verify_fast
@@ -31,6 +33,7 @@ MAX_ENTRY_BYTES = 64 * 1024
 MAX_DEPS = 64
 MAX_KIND_LEN = 32
 _SIG_PREFIX = b"\x58\x40"  # CBOR byte string of length 64
+_dumps = cbor2.dumps  # plain (not canonical) CBOR; see decode_entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,53 @@ def _is_uint(value: Any) -> bool:
 
 def _is_hash(value: Any) -> bool:
     return type(value) is bytes and len(value) == 32
+
+
+_CANONICAL_KEYS: set[tuple[str, ...]] = set()  # key orders already found canonical
+_MAX_REMEMBERED_KEY_ORDERS = 4096
+
+
+# Leaf types whose plain and canonical encodings are the same bytes (floats and sets are not).
+_PLAIN_LEAVES = frozenset({int, str, bytes, bool, type(None)})
+
+
+def _keys_in_canonical_order(value: Any) -> bool:
+    """Whether ``value`` holds only maps with text keys in canonical order (length first, then
+    bytewise, RFC 7049 section 3.9), lists and plain leaves. False for anything else (floats,
+    tags, other keys), which the caller then checks by canonical re-encoding."""
+    kind = type(value)
+    if kind is dict:
+        keys = tuple(value)
+        if keys not in _CANONICAL_KEYS:
+            if any(type(k) is not str for k in keys):
+                return False
+            order = [(len(k.encode()), k) for k in keys]  # UTF-8 order is code point order
+            if order != sorted(order):
+                return False
+            if len(_CANONICAL_KEYS) < _MAX_REMEMBERED_KEY_ORDERS:
+                _CANONICAL_KEYS.add(keys)
+        items: Any = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return kind in _PLAIN_LEAVES
+    for item in items:
+        kind = type(item)
+        if kind not in _PLAIN_LEAVES and not _keys_in_canonical_order(item):
+            return False
+    return True
+
+
+def _is_canonical_body(body: Any, body_bytes: bytes) -> bool:
+    """``body_bytes == encode(body)``, without the cost of canonical encoding in the usual case."""
+    try:
+        if _dumps(body) == body_bytes and _keys_in_canonical_order(body):
+            # Plain and canonical encodings differ only in map key order for the types a plain
+            # re-encoding reproduces byte for byte; anything unusual takes the exact path.
+            return True
+        return encode(body) == body_bytes
+    except Exception:  # a decoded value the encoder refuses (a naive datetime, ...)
+        return False
 
 
 def decode_entry(wire: bytes) -> Entry:
@@ -112,10 +162,17 @@ def decode_entry(wire: bytes) -> Entry:
         raise SchemaError("kind must be a short text")
     if not _is_hash(body_hash):
         raise SchemaError("body_hash must be 32 bytes")
-    header_bytes = encode(header)
-    body_bytes = encode(body)
-    # One canonical form: the wire must be exactly the re-encoding of what it decoded to.
-    if wire != b"\x83" + header_bytes + body_bytes + _SIG_PREFIX + signature:
+    # One canonical form: the wire must be exactly the re-encoding of what it decoded to. The
+    # header holds no maps, so its plain encoding is the canonical one. The body is compared with
+    # its plain encoding (shortest integers and lengths, definite lengths, no repeated keys) and
+    # its maps' key order is checked apart, which is what canonical encoding adds and costs.
+    header_bytes = _dumps(header)
+    end = len(wire) - 66
+    if wire[0] != 0x83 or wire[1:1 + len(header_bytes)] != header_bytes or \
+            wire[end:end + 2] != _SIG_PREFIX or wire[end + 2:] != signature:
+        raise DecodeError("entry is not canonically encoded")
+    body_bytes = wire[1 + len(header_bytes):end]
+    if not _is_canonical_body(body, body_bytes):
         raise DecodeError("entry is not canonically encoded")
     if hash32(body_bytes) != body_hash:
         raise SchemaError("body does not match body_hash")

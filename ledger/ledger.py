@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.entry import Entry, create_entry, decode_entry
-from ledger.errors import LedgerError, SemanticError, StorageError
+from ledger.errors import LedgerError, SemanticError
 from ledger.forks import ForkProof, decode_fork_proof, make_fork_proof
 from ledger.keys import Signer, verify_fast
 from ledger.kinds import validate_body
@@ -28,6 +28,9 @@ from ledger.store import Store
 
 MAX_PENDING = 20_000
 _VERIFY_CHUNK = 64
+# A switch interval short enough that verifier threads returning from libsodium are not parked
+# for the default 5 ms while the ingesting thread decodes; see Ledger(switch_interval=...).
+FAST_SWITCH_INTERVAL = 0.0002
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,7 @@ class Wanted:
     feeds: Mapping[bytes, int]  # author -> first sequence number needed
 
 
-@dataclass(frozen=True, slots=True)
-class _Head:
+class _Head(NamedTuple):
     seq: int
     hash: bytes
     timestamp: int
@@ -66,8 +68,17 @@ def now_ms() -> int:
 class Ledger:
     """A replica of every feed this node has seen, with the derived state."""
 
-    def __init__(self, store: Store, verify_threads: int = 2) -> None:
+    def __init__(self, store: Store, verify_threads: int = 2,
+                 switch_interval: float | None = None) -> None:
+        """``switch_interval``: while ``ingest`` runs, lower Python's thread switch interval
+        (``sys.setswitchinterval``) to this many seconds, e.g. ``FAST_SWITCH_INTERVAL``. Verifier
+        threads then get the GIL back quickly between signatures, so a large ingest is faster;
+        but the setting is process-wide and makes every other thread (a GUI) wait longer for the
+        GIL, so it is off by default and meant for callers that own the process (an import
+        command, a benchmark). The previous interval is restored when ingest returns.
+        """
         self.store = store
+        self._switch_interval = switch_interval
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(verify_threads) if verify_threads > 1 else None
         self._listeners: list[Callable[[list[Entry]], None]] = []
@@ -75,8 +86,9 @@ class Ledger:
         self._replay()
 
     @classmethod
-    def open(cls, path: Path | str, verify_threads: int = 2) -> Ledger:
-        return cls(Store(path), verify_threads)
+    def open(cls, path: Path | str, verify_threads: int = 2,
+             switch_interval: float | None = None) -> Ledger:
+        return cls(Store(path), verify_threads, switch_interval)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -138,11 +150,11 @@ class Ledger:
         q = self._quarantine.get(entry.author)
         if q is not None and entry.seq >= q:
             return False
-        if any(d in self._tainted for d in entry.deps):
+        if entry.deps and self._tainted and not self._tainted.isdisjoint(entry.deps):
             return False
-        dep_seq = {d: self._index[d] for d in entry.deps}
         try:
-            self.state.check_and_apply(entry, dep_seq)
+            # Every dependency is indexed by now; the rules look up only the entry's own deps.
+            self.state.check_and_apply(entry, self._index)
         except SemanticError:
             # Stored entries passed these rules once; after a quarantine voided something they
             # relied on, they stay stored but count for nothing.
@@ -152,9 +164,10 @@ class Ledger:
         return True
 
     def _register(self, entry: Entry, effective: bool) -> None:
-        self._index[entry.hash] = (entry.author, entry.seq)
-        if (entry.author, entry.seq) not in self._pos:  # the first branch seen names the slot
-            self._pos[(entry.author, entry.seq)] = entry.hash
+        slot = (entry.author, entry.seq)
+        self._index[entry.hash] = slot
+        if slot not in self._pos:  # the first branch seen names the slot
+            self._pos[slot] = entry.hash
             head = self._heads.get(entry.author)
             if head is None or entry.seq == head.seq + 1:
                 self._heads[entry.author] = _Head(entry.seq, entry.hash, entry.timestamp)
@@ -189,15 +202,16 @@ class Ledger:
         verification of one chunk overlaps the decoding and rule checks of others.
         """
         report = IngestReport()
-        # Hand the GIL back quickly to verifier threads returning from libsodium, so that they
-        # are not parked for the default 5 ms switch interval while this thread decodes.
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(interval, 0.0002))
-        try:
-            with self._lock:
+        with self._lock:
+            interval = sys.getswitchinterval()
+            lower = self._switch_interval is not None and self._switch_interval < interval
+            if lower:
+                sys.setswitchinterval(self._switch_interval)  # opted in; see __init__
+            try:
                 self._process_chunks(self._verified_chunks(wires, report), report)
-        finally:
-            sys.setswitchinterval(interval)
+            finally:
+                if lower:
+                    sys.setswitchinterval(interval)
         return report
 
     def _verified_chunks(self, wires: Iterable[bytes], report: IngestReport):
@@ -268,19 +282,35 @@ class Ledger:
         self._process_chunks([list(entries)], report)
 
     def _process_chunks(self, chunks: Iterable[list[Entry]], report: IngestReport) -> None:
-        """Levels 4–6 for signature-checked entries, then one durable commit for all of them."""
+        """Levels 4–6 for signature-checked entries, then one durable commit for all of them.
+
+        Accepted rows are written into the batch's open transaction chunk by chunk, while later
+        chunks are still being verified on the worker threads (SQLite releases the GIL); only
+        the commit at the end makes them durable, so the batch is still all or nothing.
+        """
         accepted: list[Entry] = []
         new_proofs: list[ForkProof] = []
         work: deque[Entry] = deque()
         self._batch = {}
         pending_before = len(self._pending)
+        written = 0
+        store = self.store
         try:
             for chunk in chunks:
                 work.extend(chunk)
                 self._drain(work, accepted, report, new_proofs)
-            self.store.append([(e.hash, e.author, e.seq, e.kind, e.wire) for e in accepted],
-                              [(p.author, p.seq, p.encoded) for p in new_proofs])
-        except StorageError:
+                if len(accepted) > written:
+                    if not written:
+                        store.begin()
+                    store.insert([(e.hash, e.author, e.seq, e.kind, e.wire)
+                                  for e in accepted[written:]])
+                    written = len(accepted)
+            if written or new_proofs:
+                if not written:
+                    store.begin()
+                store.commit([(p.author, p.seq, p.encoded) for p in new_proofs])
+        except BaseException:
+            store.rollback()
             self._batch = {}
             self._replay()  # the in-memory state ran ahead of a commit that failed
             raise
@@ -317,31 +347,34 @@ class Ledger:
 
     def _admit(self, entry: Entry, report: IngestReport, proofs: list[ForkProof]) -> str:
         """Run levels 4–6 for one signature-checked entry: accepted, pending or rejected."""
-        if entry.hash in self._index:
+        index = self._index
+        if entry.hash in index:
             report.duplicates += 1
             return "duplicate"
-        held = self._pos.get((entry.author, entry.seq))
-        if held is not None and (entry.author, entry.seq) not in self._forks:
+        author, seq = entry.author, entry.seq
+        held = self._pos.get((author, seq))
+        if held is not None and (author, seq) not in self._forks:
             proof = make_fork_proof(decode_entry(self._wire_of(held)), entry)
             self._note_fork(proof)
             proofs.append(proof)
-        q = self._quarantine.get(entry.author)
-        if q is not None and entry.seq >= q:
+        q = self._quarantine.get(author)
+        if q is not None and seq >= q:
             return self._admit_quarantined(entry, report)
         missing_prev = False
-        if entry.seq > 1:
-            head = self._heads.get(entry.author)
-            if head is None or head.seq < entry.seq - 1:
+        if seq > 1:
+            head = self._heads.get(author)
+            if head is None or head.seq < seq - 1:
                 missing_prev = True
-            elif entry.prev != self._pos[(entry.author, entry.seq - 1)]:
+            elif entry.prev != (head.hash if head.seq == seq - 1 else self._pos[(author, seq - 1)]):
                 # Another entry at seq - 1 exists: wait for it by hash; it will prove the fork.
                 self._wait(entry, hashes=[entry.prev] if entry.prev else [])
                 return "pending"
             elif entry.timestamp < head.timestamp:
                 report.rejected.append(Rejection(entry.hash, "timestamp goes backwards in feed"))
                 return "rejected"
-        missing = [d for d in entry.deps if d not in self._index]
-        if entry.hash in entry.deps:
+        deps = entry.deps
+        missing = [d for d in deps if d not in index] if deps else deps
+        if deps and entry.hash in deps:
             report.rejected.append(Rejection(entry.hash, "an entry cannot depend on itself"))
             return "rejected"
         if missing_prev or missing:

@@ -266,8 +266,9 @@ class State:
     def check_and_apply(self, entry: Entry, dep_seq: Mapping[bytes, tuple[bytes, int]]) -> None:
         """Apply ``entry`` or raise SemanticError without changing anything.
 
-        ``dep_seq`` maps each of the entry's dependencies to (author, seq); every dependency is
-        already applied. Each rule checks everything first and mutates only at the end.
+        ``dep_seq`` maps (at least) each of the entry's dependencies to (author, seq); every
+        dependency is already applied. Each rule checks everything first and mutates only at the
+        end.
         """
         rule = _RULES.get(entry.kind)
         if rule is None:  # the registry and the rules are kept in step by a test
@@ -397,7 +398,7 @@ class State:
         listing = self.listings[purchase.listing]
         if entry.author != listing.artist:
             # An agent: some delegation in deps must hold at the artist's prefix named in deps.
-            artist_seq = max((seq for author, seq in dep_seq.values()
+            artist_seq = max((seq for author, seq in map(dep_seq.__getitem__, entry.deps)
                               if author == listing.artist), default=0)
             if not any((d := self.delegations.get(h)) is not None and d.agent == entry.author
                        and d.artist == listing.artist and d.covers(listing.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ledger.errors import StorageError
 from ledger.migrations import Migration, migrate
@@ -50,6 +51,10 @@ MIGRATIONS = [
 ]
 
 
+_INSERT_ENTRY = "INSERT INTO entries (hash, author, seq, kind, wire) VALUES (?, ?, ?, ?, ?)"
+_INSERT_PROOF = "INSERT OR IGNORE INTO fork_proofs (author, seq, proof) VALUES (?, ?, ?)"
+
+
 class Store:
     """Entries (with their arrival order as rowid) and fork proofs in one SQLite file."""
 
@@ -72,21 +77,45 @@ class Store:
         """Durably add entries ``(hash, author, seq, kind, wire)`` and fork proofs, all or none."""
         if not rows and not proofs:
             return
+        self.begin()
+        self.insert(rows)
+        self.commit(proofs)
+
+    # A batch in steps, so a caller can write rows while it still validates the rest of the batch:
+    # begin(), insert() any number of times, then commit() (durable) or rollback(). Any failure
+    # rolls the whole transaction back and raises StorageError.
+    def begin(self) -> None:
+        """Open the batch's write transaction."""
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self.conn.executemany(
-                    "INSERT INTO entries (hash, author, seq, kind, wire) VALUES (?, ?, ?, ?, ?)",
-                    rows)
-                self.conn.executemany(
-                    "INSERT OR IGNORE INTO fork_proofs (author, seq, proof) VALUES (?, ?, ?)",
-                    proofs)
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise StorageError(f"could not write the ledger ({exc}); nothing was changed") from exc
+
+    def insert(self, rows: Sequence[tuple[bytes, bytes, int, str, bytes]]) -> None:
+        """Add entries inside the open transaction; nothing is durable before commit()."""
+        if rows:
+            self._in_transaction(self.conn.executemany, _INSERT_ENTRY, rows)
+
+    def commit(self, proofs: Sequence[tuple[bytes, int, bytes]] = ()) -> None:
+        """Add the fork proofs and commit the transaction durably (WAL, synchronous=FULL)."""
+        if proofs:
+            self._in_transaction(self.conn.executemany, _INSERT_PROOF, proofs)
+        self._in_transaction(self.conn.execute, "COMMIT")
+
+    def rollback(self) -> None:
+        """Drop everything written since begin(); harmless when no transaction is open."""
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def _in_transaction(self, call: Any, *args: Any) -> None:
+        try:
+            call(*args)
+        except BaseException as exc:
+            self.rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(
+                    f"could not write the ledger ({exc}); nothing was changed") from exc
+            raise
 
     def iter_wires(self) -> Iterator[bytes]:
         """Every stored entry in arrival order, which respects dependencies and feed order."""
