@@ -1,10 +1,14 @@
 """Cover images: recognising them, measuring them, and making small thumbnails for lists and grids.
 
 The library stores each distinct image once, keyed by the BLAKE2b-256 of its bytes, with its
-dimensions and a thumbnail at most :data:`THUMB_SIZE` pixels on its longer side. Thumbnails are
-made here, without Qt, by FFmpeg's image decoders and scaler through PyAV (already the player's
-audio library), so the import can run on a worker thread or in the headless seeder and the UI
-only draws bytes it is given. Images that FFmpeg cannot decode are reported, never stored.
+format and dimensions and a thumbnail at most :data:`THUMB_SIZE` pixels on its longer side.
+
+Import only reads an image's header (:func:`probe_image`, pure Python, microseconds): decoding a
+cover takes milliseconds, as long as parsing the tags of a dozen files, so thumbnails are made
+afterwards, by :meth:`player.library.Library.make_thumbnails` or on first request. They are
+made without Qt, by FFmpeg's image decoders and scaler through PyAV (already the player's audio
+library), so this runs on a worker thread or in the headless seeder and the UI only draws bytes
+it is given.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import av
 
 THUMB_SIZE = 256  # pixels on the longer side: a 128-point grid tile on a 2x display
 MAX_IMAGE_BYTES = 32 << 20  # embedded covers larger than this are almost surely not covers
+MAX_IMAGE_SIDE = 20_000  # refuse to decode larger pictures (a few KB can declare gigapixels)
 _JPEG_QUALITY = 4  # FFmpeg's qscale: 2 (best) .. 31; 4 keeps covers clean at a few KB
 
 # Images that sit next to audio files and stand for the album, best first (case-insensitive).
@@ -47,14 +52,17 @@ class Thumbnail:
 
 @dataclass(frozen=True)
 class CoverArt:
-    """One stored image: the original bytes and dimensions, and its thumbnail."""
+    """One stored image: the original bytes and dimensions, and its thumbnail.
+
+    ``thumbnail`` is None only when the image's header was readable but its body is not.
+    """
 
     hash: bytes
     mime: str
     width: int
     height: int
     data: bytes
-    thumbnail: Thumbnail
+    thumbnail: Thumbnail | None
 
 
 def image_hash(data: bytes) -> bytes:
@@ -75,6 +83,86 @@ def sniff_image(data: bytes) -> str | None:
     if data[:2] == b"BM" and len(data) > 26:
         return "image/bmp"
     return None
+
+
+def _be(data: bytes, start: int, length: int) -> int:
+    return int.from_bytes(data[start:start + length], "big")
+
+
+def _le(data: bytes, start: int, length: int) -> int:
+    return int.from_bytes(data[start:start + length], "little")
+
+
+# JPEG start-of-frame markers (baseline, progressive, lossless, ...): C0-CF except DHT (C4),
+# JPG (C8) and DAC (CC), which share the range.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            break
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            pos += 2
+            continue
+        if marker in _JPEG_SOF and pos + 9 <= len(data):
+            return _be(data, pos + 7, 2), _be(data, pos + 5, 2)
+        if marker == 0xDA:  # start of scan before any frame header
+            break
+        pos += 2 + _be(data, pos + 2, 2)
+    raise BadImage("damaged JPEG image: no frame header")
+
+
+def _webp_size(data: bytes) -> tuple[int, int]:
+    chunk = data[12:16]
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+        return _le(data, 26, 2) & 0x3FFF, _le(data, 28, 2) & 0x3FFF
+    if chunk == b"VP8L" and data[20:21] == b"\x2f":
+        bits = _le(data, 21, 4)
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        return _le(data, 24, 3) + 1, _le(data, 27, 3) + 1
+    raise BadImage("damaged WebP image: no frame header")
+
+
+def probe_image(data: bytes) -> tuple[str, int, int]:
+    """(MIME type, width, height) from an image's header, without decoding it.
+
+    Raises :class:`BadImage` for data that is not a JPEG, PNG, GIF, WebP or BMP image, whose
+    header is damaged, or whose declared size is beyond :data:`MAX_IMAGE_SIDE`.
+    """
+    if len(data) > MAX_IMAGE_BYTES:
+        raise BadImage(f"image too large ({len(data) >> 20} MiB)")
+    mime = sniff_image(data)
+    if mime is None:
+        raise BadImage("not a recognised image format (JPEG, PNG, GIF, WebP or BMP)")
+    if mime == "image/jpeg":
+        width, height = _jpeg_size(data)
+    elif mime == "image/png":
+        if data[12:16] != b"IHDR" or len(data) < 24:
+            raise BadImage("damaged PNG image: no header chunk")
+        width, height = _be(data, 16, 4), _be(data, 20, 4)
+    elif mime == "image/gif":
+        width, height = _le(data, 6, 2), _le(data, 8, 2)
+    elif mime == "image/webp":
+        width, height = _webp_size(data)
+    else:  # BMP: BITMAPCOREHEADER (12 bytes) has 16-bit sizes, later headers 32-bit
+        if _le(data, 14, 4) == 12:
+            width, height = _le(data, 18, 2), _le(data, 20, 2)
+        else:
+            width = int.from_bytes(data[18:22], "little", signed=True)
+            height = abs(int.from_bytes(data[22:26], "little", signed=True))
+    kind = mime.split("/")[1].upper()
+    if width <= 0 or height <= 0:
+        raise BadImage(f"damaged {kind} image: it declares {width} x {height} pixels")
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise BadImage(f"image too large ({width} x {height} pixels)")
+    return mime, width, height
 
 
 def folder_image(names: list[str]) -> str | None:
@@ -116,11 +204,7 @@ def make_thumbnail(data: bytes, max_side: int = THUMB_SIZE) -> tuple[str, int, i
     The thumbnail keeps the aspect ratio and is never larger than the original; an original
     already within ``max_side`` is its own thumbnail. Raises :class:`BadImage`.
     """
-    if len(data) > MAX_IMAGE_BYTES:
-        raise BadImage(f"image too large ({len(data) >> 20} MiB)")
-    mime = sniff_image(data)
-    if mime is None:
-        raise BadImage("not a recognised image format (JPEG, PNG, GIF, WebP or BMP)")
+    mime, _, _ = probe_image(data)
     frame = _decode(mime, data)
     width, height = frame.width, frame.height
     if max(width, height) <= max_side and mime in ("image/jpeg", "image/png"):

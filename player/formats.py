@@ -373,9 +373,31 @@ def _codec(f: Any, fmt: str) -> str:
             "aiff": "pcm"}[fmt]
 
 
+def _magic(header: bytes) -> Any:
+    """The parser for the common, unambiguous signatures; None to fall back to scoring."""
+    if header.startswith(b"fLaC"):
+        return FLAC
+    if header.startswith(b"OggS"):
+        if b"OpusHead" in header[28:40]:
+            return OggOpus
+        if header[28:35] == b"\x01vorbis":
+            return OggVorbis
+        return None
+    if header[4:8] == b"ftyp":
+        return MP4
+    if header[:4] == b"RIFF" and header[8:12] == b"WAVE":
+        return WAVE
+    if header[:4] == b"FORM" and header[8:12] in (b"AIFF", b"AIFC"):
+        return AIFF
+    return None
+
+
 def _sniff(fh: BinaryIO, header: bytes) -> Any:
     # Choose the parser from the bytes alone. mutagen.File also scores the file name, so a
     # FLAC file named .mp3 would be handed to the MP3 parser and rejected.
+    kind = _magic(header)
+    if kind is not None:
+        return kind
     scores = {kind: kind.score("", fh, header) for kind in _KIND_FORMAT}
     best = max(scores, key=scores.__getitem__)
     if scores[best] <= 0:

@@ -28,6 +28,7 @@ from player.artwork import (
     folder_image,
     image_hash,
     make_thumbnail,
+    probe_image,
     read_image_file,
 )
 from player.formats import (
@@ -162,14 +163,13 @@ class _ImportState:
 
 @dataclass(frozen=True)
 class _NewArt:
-    """An image not yet in the library, decoded and thumbnailed off the lock."""
+    """An image not yet in the library, its header read off the lock."""
 
     hash: bytes
     mime: str
     width: int
     height: int
     data: bytes
-    thumbnail: Thumbnail
 
 
 @dataclass(frozen=True)
@@ -375,27 +375,24 @@ class Library:
         if digest in state.bad_art:
             return None, None
         try:
-            mime, width, height, thumb = make_thumbnail(data)
+            mime, width, height = probe_image(data)
         except BadImage as exc:
             state.bad_art.add(digest)
             state.warnings.append(ImportProblem(source, problem.format(exc)))
             return None, None
         state.known_art.add(digest)
-        return digest, _NewArt(digest, mime, width, height, data, thumb)
+        return digest, _NewArt(digest, mime, width, height, data)
 
     def _store_batch(self, batch: list[tuple[Path, os.stat_result]], prepared: list[_Prepared],
                      known: dict[str, Any], state: _ImportState) -> None:
         """Write one batch in the caller's transaction, with one statement per kind of change."""
         conn = self._conn
         now = _now_ms()
-        new_art = [(a.hash, a.mime, a.data, a.width, a.height, a.thumbnail.mime,
-                    a.thumbnail.width, a.thumbnail.height, a.thumbnail.data)
+        new_art = [(a.hash, a.mime, a.data, a.width, a.height)
                    for item in prepared if isinstance(item, _Fresh) and (a := item.new_art)]
         if new_art:
-            conn.executemany(
-                "INSERT OR IGNORE INTO artwork (hash, mime, data, width, height, thumb_mime,"
-                " thumb_width, thumb_height, thumb) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                new_art)
+            conn.executemany("INSERT OR IGNORE INTO artwork (hash, mime, data, width, height)"
+                             " VALUES (?, ?, ?, ?, ?)", new_art)
         back: list[tuple[int]] = []  # unchanged files that had been marked missing
         touched: list[tuple[int, int, int]] = []  # same bytes, new size or mtime
         inserts: list[tuple[Any, ...]] = []
@@ -499,51 +496,85 @@ class Library:
         return None if row is None else Artwork(row["mime"], bytes(row["data"]))
 
     def cover(self, artwork_hash: bytes) -> CoverArt | None:
-        """A stored image with its dimensions and thumbnail, by hash; None if unknown."""
+        """A stored image with its dimensions and thumbnail, by hash; None if unknown.
+
+        An image imported since the last :meth:`make_thumbnails` is thumbnailed now.
+        """
+        thumb = self.thumbnail(artwork_hash)  # first, as making it may correct the facts below
         with self._lock:
-            row = self._conn.execute("SELECT * FROM artwork WHERE hash = ?",
-                                     (artwork_hash,)).fetchone()
+            row = self._conn.execute("SELECT mime, width, height, data FROM artwork"
+                                     " WHERE hash = ?", (artwork_hash,)).fetchone()
         if row is None:
             return None
-        if row["thumb"] is None:
-            return self._backfill_thumbnail(row)
-        thumb = Thumbnail(row["thumb_mime"], row["thumb_width"], row["thumb_height"],
-                          bytes(row["thumb"]))
-        return CoverArt(row["hash"], row["mime"], row["width"], row["height"],
+        return CoverArt(artwork_hash, row["mime"], row["width"], row["height"],
                         bytes(row["data"]), thumb)
 
     def thumbnail(self, artwork_hash: bytes) -> Thumbnail | None:
-        """The small rendition of a stored image, for lists and grids; None if unknown.
+        """The small rendition of a stored image, for lists and grids.
 
-        Only the thumbnail's bytes are read, not the original image's.
+        None if the hash is unknown or the image cannot be decoded. Only the thumbnail's bytes
+        are read, unless it still has to be made.
         """
         with self._lock:
             row = self._conn.execute(
-                "SELECT thumb_mime, thumb_width, thumb_height, thumb FROM artwork"
-                " WHERE hash = ?",
-                (artwork_hash,)).fetchone()
-        if row is None:
+                "SELECT hash, thumb_mime, thumb_width, thumb_height, thumb FROM artwork"
+                " WHERE hash = ?", (artwork_hash,)).fetchone()
+        return None if row is None else self._thumbnail_of(row)
+
+    def make_thumbnails(self, progress: Callable[[int, int], None] | None = None,
+                        cancel: threading.Event | None = None) -> int:
+        """Thumbnail every stored image that has none yet; returns how many were made.
+
+        Import stores images with their header facts only (decoding every new cover would
+        slow it down several times), so a caller runs this on a worker thread after an import;
+        :meth:`thumbnail` makes any still missing on request. Decoding runs outside the lock.
+        """
+        with self._lock:
+            pending = [r[0] for r in self._conn.execute(
+                "SELECT hash FROM artwork WHERE thumb_mime IS NULL ORDER BY rowid")]
+        made = 0
+        for done, digest in enumerate(pending, start=1):
+            if cancel is not None and cancel.is_set():
+                break
+            if self._make_thumbnail(digest) is not None:
+                made += 1
+            if progress is not None:
+                progress(done, len(pending))
+        return made
+
+    def _art_data(self, artwork_hash: bytes) -> bytes:
+        with self._lock:
+            row = self._conn.execute("SELECT data FROM artwork WHERE hash = ?",
+                                     (artwork_hash,)).fetchone()
+        return bytes(row["data"]) if row is not None else b""
+
+    def _thumbnail_of(self, row: Any) -> Thumbnail | None:
+        if row["thumb_mime"] is None:  # not made yet
+            return self._make_thumbnail(row["hash"])
+        if row["thumb"] is None:  # tried, and the image could not be decoded
             return None
-        if row["thumb"] is None:
-            cover = self.cover(artwork_hash)
-            return None if cover is None else cover.thumbnail
         return Thumbnail(row["thumb_mime"], row["thumb_width"], row["thumb_height"],
                          bytes(row["thumb"]))
 
-    def _backfill_thumbnail(self, row: Any) -> CoverArt | None:
-        """Thumbnail an image stored before thumbnails existed, and keep the result."""
-        data = bytes(row["data"])
+    def _make_thumbnail(self, artwork_hash: bytes) -> Thumbnail | None:
+        """Decode one stored image and keep its thumbnail (or the fact that it has none)."""
+        data = self._art_data(artwork_hash)
         try:
             mime, width, height, thumb = make_thumbnail(data)
         except BadImage:
+            # An empty thumb_mime with no thumb records "undecodable", so it is not retried.
+            with self._lock, _db.transaction(self._conn):
+                self._conn.execute("UPDATE artwork SET thumb_mime = '' WHERE hash = ?",
+                                   (artwork_hash,))
             return None
         with self._lock, _db.transaction(self._conn):
+            # Images stored before thumbnails existed also lack their dimensions.
             self._conn.execute(
                 "UPDATE artwork SET mime = ?, width = ?, height = ?, thumb_mime = ?,"
                 " thumb_width = ?, thumb_height = ?, thumb = ? WHERE hash = ?",
                 (mime, width, height, thumb.mime, thumb.width, thumb.height, thumb.data,
-                 row["hash"]))
-        return CoverArt(row["hash"], mime, width, height, data, thumb)
+                 artwork_hash))
+        return thumb
 
     def add_purchase(self, content_id: bytes, *, title: str, artist: str, album: str = "",
                      genre: str = "", tags: Sequence[str] = (), duration_ms: int = 0,

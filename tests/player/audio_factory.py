@@ -192,25 +192,33 @@ def make_alac(directory: Path, name: str, *, seconds: float = 1.0, **tags: objec
     return path
 
 
+# Image format -> (FFmpeg encoder, pixel format, encoder options) for make_cover.
+IMAGE_ENCODERS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "jpeg": ("mjpeg", "yuvj420p", {}),
+    "png": ("png", "rgba", {}),  # with an alpha channel
+    "gif": ("gif", "rgb8", {}),
+    "webp": ("libwebp", "yuv420p", {}),  # lossy: a 'VP8 ' chunk
+    "webp-lossless": ("libwebp", "bgra", {"lossless": "1"}),  # a 'VP8L' chunk
+    "bmp": ("bmp", "bgr24", {}),
+}
+
+
 def make_cover(width: int, height: int, fmt: str = "jpeg", seed: int = 1) -> bytes:
-    """A real ``width`` x ``height`` JPEG or PNG (PNG with an alpha channel) encoded by FFmpeg."""
+    """A real ``width`` x ``height`` image in one of IMAGE_ENCODERS, encoded by FFmpeg."""
     rng = np.random.default_rng(seed)
     # Smooth gradients plus noise: compresses like a photo, not like a flat test card.
     y, x = np.mgrid[0:height, 0:width]
     base = np.stack([x * 255 // max(width, 1), y * 255 // max(height, 1),
                      (x + y) * 127 // max(width + height, 1)], axis=-1)
     pixels = np.clip(base + rng.integers(-20, 20, base.shape), 0, 255).astype(np.uint8)
-    if fmt == "png":
-        alpha = np.full((height, width, 1), 200, dtype=np.uint8)
-        frame = av.VideoFrame.from_ndarray(np.concatenate([pixels, alpha], axis=-1),
-                                           format="rgba")
-        codec, pix_fmt = "png", "rgba"
-    else:
-        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuvj420p")
-        codec, pix_fmt = "mjpeg", "yuvj420p"
+    alpha = np.full((height, width, 1), 200, dtype=np.uint8)
+    rgba = av.VideoFrame.from_ndarray(np.concatenate([pixels, alpha], axis=-1), format="rgba")
+    codec, pix_fmt, options = IMAGE_ENCODERS[fmt]
+    frame = rgba.reformat(format=pix_fmt)
     ctx: Any = av.CodecContext.create(codec, "w")
     ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
     ctx.time_base = Fraction(1, 1)
+    ctx.options = options
     packets = list(ctx.encode(frame)) + list(ctx.encode(None))
     return b"".join(bytes(p) for p in packets)
 

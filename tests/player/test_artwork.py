@@ -13,10 +13,11 @@ from player.artwork import (
     folder_image,
     image_hash,
     make_thumbnail,
+    probe_image,
     sniff_image,
 )
 from player.library import Library
-from tests.player.audio_factory import make_cover, make_tone
+from tests.player.audio_factory import IMAGE_ENCODERS, make_cover, make_tone
 
 
 def _decoded_size(data: bytes) -> tuple[int, int]:
@@ -25,6 +26,29 @@ def _decoded_size(data: bytes) -> tuple[int, int]:
     ctx = av.CodecContext.create(codec, "r")
     frame = (list(ctx.decode(av.Packet(data))) or list(ctx.decode(None)))[0]
     return frame.width, frame.height
+
+
+@pytest.mark.parametrize("fmt", sorted(IMAGE_ENCODERS))
+def test_probe_reads_the_size_from_the_header_of_every_format(fmt: str) -> None:
+    data = make_cover(53, 37, fmt)
+    mime = "image/" + fmt.split("-")[0]
+    assert probe_image(data) == (mime, 53, 37)
+    # and FFmpeg agrees when it decodes the whole image
+    assert make_thumbnail(data)[:3] == (mime, 53, 37)
+
+
+def test_probe_refuses_damaged_headers_and_absurd_sizes() -> None:
+    jpeg = make_cover(40, 30, "jpeg")
+    sof = next(i for i in range(2, len(jpeg)) if jpeg[i] == 0xFF and jpeg[i + 1] == 0xC0)
+    with pytest.raises(BadImage, match="no frame header"):
+        probe_image(jpeg[:sof])  # cut before the frame header
+    png = bytearray(make_cover(40, 30, "png"))
+    png[16:24] = (0).to_bytes(4, "big") + (30).to_bytes(4, "big")
+    with pytest.raises(BadImage, match="0 x 30"):
+        probe_image(bytes(png))
+    png[16:24] = (90_000).to_bytes(4, "big") + (90_000).to_bytes(4, "big")
+    with pytest.raises(BadImage, match="too large"):
+        probe_image(bytes(png))
 
 
 @pytest.mark.parametrize(("width", "height", "fmt"), [
@@ -78,6 +102,15 @@ def test_embedded_covers_of_every_tag_family_are_stored_once_with_thumbnails(
         == {image_hash(other)}
     assert all(tracks[f"Bare {n}"].artwork_hash is None for n in range(5))
     assert library.connection.execute("SELECT count(*) FROM artwork").fetchone()[0] == 2
+
+    # Import reads image headers only; thumbnails are made in one pass afterwards.
+    pending = "SELECT count(*) FROM artwork WHERE thumb_mime IS NULL"
+    assert library.connection.execute(pending).fetchone()[0] == 2
+    steps: list[tuple[int, int]] = []
+    assert library.make_thumbnails(progress=lambda done, total: steps.append((done, total))) == 2
+    assert steps == [(1, 2), (2, 2)]
+    assert library.connection.execute(pending).fetchone()[0] == 0
+    assert library.make_thumbnails() == 0
 
     cover = library.cover(image_hash(big))
     assert cover is not None
@@ -146,3 +179,26 @@ def test_images_stored_before_thumbnails_get_one_on_first_use(library: Library) 
         (digest,)).fetchone()
     assert (row["width"], row["height"], row["thumb_width"]) == (640, 480, THUMB_SIZE)
     assert bytes(row["thumb"]) == thumb.data  # kept, not remade on every call
+
+
+def test_an_image_with_a_good_header_and_a_broken_body_has_no_thumbnail(
+        library: Library, tmp_path: Path) -> None:
+    good = make_cover(400, 300, "png", seed=6)
+    broken = good[:200] + bytes(len(good) - 200)  # header chunk intact, image data zeroed
+    assert probe_image(broken) == ("image/png", 400, 300)
+    folder = tmp_path / "music"
+    folder.mkdir()
+    (folder / "cover.png").write_bytes(broken)
+    make_tone(folder, "t", "flac", title="T", artist="A")
+    assert library.import_folder(folder).warnings == ()  # only the header is read at import
+    [track] = library.tracks()
+    assert track.artwork_hash == image_hash(broken)
+
+    assert library.thumbnail(image_hash(broken)) is None
+    # Tried once and remembered, so lists do not decode it again on every repaint.
+    assert library.connection.execute(
+        "SELECT thumb_mime FROM artwork WHERE hash = ?", (image_hash(broken),)).fetchone()[0] == ""
+    assert library.make_thumbnails() == 0
+    cover = library.cover(image_hash(broken))
+    assert cover is not None and cover.thumbnail is None and cover.data == broken
+    assert (cover.width, cover.height) == (400, 300)
