@@ -1,13 +1,17 @@
 """Swarm commands: ``seed`` (the headless seeder daemon), ``peers`` (``--sync``) and ``fetch``.
 
 All of them run a real node for the profile's identity. Settings come from the profile's
-``config.json`` (keys ``listen``, ``bootstrap``, ``mdns``, ``seeding``), overridden by flags.
+``config.json`` (keys ``listen``, ``announce``, ``bootstrap``, ``mdns``, ``seeding``), overridden
+by flags. mDNS on the LAN is on unless ``"mdns": false``, ``--no-mdns`` or the environment
+variable ``COOPTRACKS_NO_MDNS=1`` (set by the test suite, so tests never multicast). A seeder
+also serves the DHT and relays for peers behind NAT (``--no-relay`` turns the relay off).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -31,14 +35,18 @@ DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4417"
 
 
 def node_config(core: Core, args: argparse.Namespace, *, default_listen: str,
-                seeding: SeedPolicy | None = None) -> NodeConfig:
+                seeding: SeedPolicy | None = None, seeder: bool = False) -> NodeConfig:
     """The node settings for this profile: config.json, then command-line flags."""
     settings = core.profile.read_config()
     listen = tuple(getattr(args, "listen", None) or settings.get("listen") or [default_listen])
+    announce = tuple(getattr(args, "announce", None) or settings.get("announce") or ())
     bootstrap = tuple(settings.get("bootstrap", [])) + tuple(getattr(args, "peer", None) or ())
-    mdns = bool(settings.get("mdns", False)) and not getattr(args, "no_mdns", False)
+    mdns = (bool(settings.get("mdns", True)) and not getattr(args, "no_mdns", False)
+            and os.environ.get("COOPTRACKS_NO_MDNS", "") in ("", "0"))
     return NodeConfig(seed=core.signer.seed, listen=listen, bootstrap=bootstrap, mdns=mdns,
-                      seeding=seeding or SeedPolicy())
+                      announce=announce, seeding=seeding or SeedPolicy(),
+                      dht_mode="server" if seeder else "auto",
+                      relay_service=seeder and not getattr(args, "no_relay", False))
 
 
 async def _connect_all(node: Node, addrs: tuple[str, ...], required: bool) -> int:
@@ -85,7 +93,8 @@ def _seed(args: argparse.Namespace) -> int:
                                                           settings.get("followed", [])),
                             quota_bytes=int((args.quota_gb or settings.get("quota_gb", 10))
                                             * 1024**3))
-        config = node_config(core, args, default_listen=DEFAULT_LISTEN, seeding=policy)
+        config = node_config(core, args, default_listen=DEFAULT_LISTEN, seeding=policy,
+                             seeder=True)
 
         async def body(node: Node) -> int:
             log.info("seeder %s listening on %s", node.peer_id, " ".join(node.addrs))
@@ -146,7 +155,9 @@ def _peers(args: argparse.Namespace) -> int:
                 await trio.sleep(args.wait)
             st = node.status()
             doc = {"peer_id": st.peer_id, "addrs": list(st.addrs),
-                   "reachability": st.reachability, "bytes_in": st.bytes_in,
+                   "reachability": st.reachability, "relay_addrs": list(st.relay_addrs),
+                   "dht_mode": st.dht_mode, "dht_peers": st.dht_peers,
+                   "lan_peers": st.lan_peers, "bytes_in": st.bytes_in,
                    "bytes_out": st.bytes_out, **sync_doc,
                    "peers": [{"peer_id": p.peer_id, "addrs": list(p.addrs),
                               "inbound": p.inbound} for p in st.peers]}
@@ -211,10 +222,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         if listen:
             p.add_argument("--listen", action="append", metavar="MULTIADDR",
                            help=f"address to listen on (default {DEFAULT_LISTEN})")
+            p.add_argument("--announce", action="append", metavar="MULTIADDR",
+                           help="address to advertise instead of the listen addresses "
+                                "(a forwarded port); repeatable")
         p.add_argument("--no-mdns", action="store_true", help="do not look for peers on the LAN")
 
     p = sub.add_parser("seed", parents=[common], help="run the headless seeder daemon")
     net_flags(p, listen=True)
+    p.add_argument("--no-relay", action="store_true",
+                   help="do not relay connections for peers behind NAT")
     p.add_argument("--pin", choices=("all", "followed", "none"),
                    help="which listings' content to pin (default: config or all)")
     p.add_argument("--follow", action="append", metavar="PUBKEY",
