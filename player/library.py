@@ -12,6 +12,7 @@ import hashlib
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from player.formats import (
 )
 
 _BATCH = 200  # files per write transaction during an import
+_RECENT_COVERS = 16  # distinct embedded covers remembered while importing
 
 
 class LibraryError(Exception):
@@ -159,6 +161,18 @@ class _ImportState:
     # Folder -> its cover image file's (hash, bytes), or None; read when first needed.
     folder_art: dict[str, tuple[bytes, bytes] | None] = field(default_factory=dict)
     folder_images: dict[str, str] = field(default_factory=dict)  # folder -> image file name
+    # The last few embedded covers seen (bytes -> hash): an album's files follow one another
+    # and usually embed the same picture, which then is hashed once, not once per file.
+    recent_covers: OrderedDict[bytes, bytes] = field(default_factory=OrderedDict)
+
+    def cover_hash(self, data: bytes) -> bytes:
+        digest = self.recent_covers.get(data)  # equal bytes, compared in full
+        if digest is None:
+            digest = image_hash(data)
+            self.recent_covers[data] = digest
+            if len(self.recent_covers) > _RECENT_COVERS:
+                self.recent_covers.popitem(last=False)
+        return digest
 
 
 @dataclass(frozen=True)
@@ -349,7 +363,8 @@ class Library:
                          state: _ImportState) -> tuple[bytes | None, _NewArt | None]:
         """The cover of one file: its embedded picture, else its folder's image file."""
         if embedded is not None:
-            digest, data, source = embedded.hash, embedded.data, str(path)
+            data, source = embedded.data, str(path)
+            digest = state.cover_hash(data)
             problem = "its embedded cover is not a readable image ({}); imported without it"
         else:
             folder = str(path.parent)
@@ -434,7 +449,10 @@ class Library:
         conn.executemany("UPDATE tracks SET missing = 0 WHERE id = ? AND missing = 1", back)
         conn.executemany("UPDATE tracks SET size = ?, mtime_ns = ?, missing = 0 WHERE id = ?",
                          touched)
-        conn.executemany(_INSERT_SQL, inserts)
+        if inserts:
+            before = _db.max_track_id(conn)
+            conn.executemany(_INSERT_SQL, inserts)
+            _db.index_new_tracks(conn, before)
 
     def _moved_candidates(self, hashes: list[bytes]) -> dict[bytes, list[Any]]:
         """Existing file tracks with any of these hashes (where a new path may have come from)."""
@@ -582,6 +600,7 @@ class Library:
         """Add (or refresh) a purchased track, identified by its content ID."""
         now = _now_ms()
         with self._lock, _db.transaction(self._conn):
+            before = _db.max_track_id(self._conn)
             self._conn.execute(
                 "INSERT INTO tracks (source, content_id, title, artist, album, genre, tags,"
                 " duration_ms, mime, track_no, added_ms, updated_ms)"
@@ -593,6 +612,7 @@ class Library:
                 " updated_ms = excluded.updated_ms",
                 (content_id, title, artist, album, genre, " ".join(tags), duration_ms, mime,
                  track_no, now, now))
+            _db.index_new_tracks(self._conn, before)  # nothing when it was an update
             row = self._conn.execute("SELECT * FROM tracks WHERE content_id = ?",
                                      (content_id,)).fetchone()
         return Track.from_row(row)

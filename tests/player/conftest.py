@@ -41,6 +41,16 @@ def music_dir(tagged_dir: Path, tmp_path: Path) -> Path:
     return dest
 
 
+def assert_search_index_matches(library: Library) -> None:
+    """The library's full-text index holds exactly its tracks' current words.
+
+    FTS5's integrity check with rank 1 compares an external-content index with its table;
+    it raises "database disk image is malformed" on any difference.
+    """
+    library.connection.execute(
+        "INSERT INTO library_fts (library_fts, rank) VALUES ('integrity-check', 1)")
+
+
 @pytest.fixture
 def library(tmp_path: Path) -> Library:
     lib = Library(tmp_path / "library.sqlite")

@@ -21,7 +21,7 @@ from tests.player.audio_factory import (
     make_tone,
     make_truncated,
 )
-from tests.player.conftest import TAGGED
+from tests.player.conftest import TAGGED, assert_search_index_matches
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
@@ -42,6 +42,7 @@ def test_read_audio_reads_tags_artwork_and_duration(tagged_dir: Path, fmt: str) 
 def test_import_folder_adds_every_format(library: Library, music_dir: Path) -> None:
     report = library.import_folder(music_dir)
     assert report.added == len(TAGGED) and report.failed == () and report.warnings == ()
+    assert_search_index_matches(library)
     tracks = {t.title: t for t in library.tracks()}
     assert set(tracks) == {row[1] for row in TAGGED}
     bug = tracks["Bug Report"]
@@ -136,6 +137,9 @@ def test_reimport_skips_unchanged_and_picks_up_changes(library: Library,
     assert (report.added, report.updated, report.unchanged) == (1, 1, len(TAGGED) - 1)
     titles = {t.title for t in library.tracks()}
     assert "Analytical Blues (Live)" in titles and "Bonus" in titles
+    assert [h.title for h in library.search("live").library] == ["Analytical Blues (Live)"]
+    assert [h.title for h in library.search("bonus").library] == ["Bonus"]
+    assert_search_index_matches(library)
 
 
 def test_moved_file_keeps_its_identity_and_playlists(library: Library,
@@ -151,6 +155,7 @@ def test_moved_file_keeps_its_identity_and_playlists(library: Library,
     moved = library.track(wav.id)
     assert moved.path == str(music_dir / "sub" / "renamed.wav") and not moved.missing
     assert library.playlist("Faves").track_ids == (wav.id,)
+    assert_search_index_matches(library)
 
 
 def test_deleted_file_is_marked_missing(library: Library, music_dir: Path) -> None:
@@ -179,6 +184,8 @@ def test_offline_mark_and_purchases(library: Library) -> None:
     # buying again refreshes rather than duplicates
     library.add_purchase(b"\x01" * 32, title="Bought (remaster)", artist="Someone")
     assert [t.title for t in library.tracks()] == ["Bought (remaster)"]
+    assert [h.title for h in library.search("remaster").library] == ["Bought (remaster)"]
+    assert_search_index_matches(library)
     with pytest.raises(LibraryError):
         library.set_offline(999, True)
 

@@ -12,6 +12,7 @@ from player.catalog import CatalogRelease, CatalogTrack
 from player.db import MIGRATIONS, connect
 from player.library import Library, LibraryError
 from player.search import fts_query
+from tests.player.conftest import assert_search_index_matches
 
 
 def _release(n: int, artist: str, title: str, genre: str, tags: tuple[str, ...],
@@ -129,22 +130,21 @@ def test_migrations_are_named_once_and_transactional(tmp_path: Path) -> None:
 
 
 def test_library_files_from_the_old_migration_runner_are_adopted(tmp_path: Path) -> None:
-    # Library files written before the shared runner kept (migration_set, name, applied_ms).
+    # Library files written before the shared runner had the first four steps, recorded as
+    # (migration_set, name, applied_ms).
     path = tmp_path / "old.sqlite"
-    conn = connect(path)
-    conn.execute("INSERT INTO tracks (source, path, title, added_ms, updated_ms)"
-                 " VALUES ('file', '/music/a.flac', 'Kept', 1, 1)")
-    old = [m.name for m in MIGRATIONS[:4]]  # what that runner had applied
+    conn = sqlite3.connect(path, isolation_level=None)
+    old = MIGRATIONS[:4]
+    migrate(conn, old)
     conn.executescript(
         "DROP TABLE _migrations;"
         "CREATE TABLE _migrations (migration_set TEXT NOT NULL, name TEXT NOT NULL,"
-        " applied_ms INTEGER NOT NULL, PRIMARY KEY (migration_set, name));"
-        "ALTER TABLE tracks DROP COLUMN codec;")
+        " applied_ms INTEGER NOT NULL, PRIMARY KEY (migration_set, name));")
     conn.executemany("INSERT INTO _migrations VALUES ('library', ?, 1700000000000)",
-                     [(n,) for n in old])
-    conn.execute("DROP TABLE artwork")
-    conn.execute("CREATE TABLE artwork (hash BLOB PRIMARY KEY, mime TEXT NOT NULL,"
-                 " data BLOB NOT NULL)")
+                     [(m.name,) for m in old])
+    conn.execute("INSERT INTO tracks (source, path, title, added_ms, updated_ms)"
+                 " VALUES ('file', '/music/a.flac', 'Kept', 1, 1)")  # indexed by the old trigger
+    conn.execute("INSERT INTO artwork (hash, mime, data) VALUES (x'01', 'image/png', x'00')")
     conn.close()
 
     lib = Library(path)
@@ -152,7 +152,10 @@ def test_library_files_from_the_old_migration_runner_are_adopted(tmp_path: Path)
         assert applied(lib.connection) == [m.name for m in MIGRATIONS]
         [track] = lib.tracks()
         assert track.title == "Kept" and track.codec == ""
-        assert lib.search("kept").library[0].track_id == track.id
+        assert [h.track_id for h in lib.search("kept").library] == [track.id]
+        lib.add_purchase(b"\x02" * 32, title="Kept Too", artist="B")
+        assert len(lib.search("kept").library) == 2
+        assert_search_index_matches(lib)
     finally:
         lib.close()
 
