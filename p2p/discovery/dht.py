@@ -45,6 +45,7 @@ MAX_ADDR_BYTES = 256
 PROVIDE_RATE_PER_PEER = 100  # ADD_PROVIDER messages accepted per peer per 10 s
 LOOKUP_ROUNDS = 3
 LOOKUP_PARALLEL = 3
+PEER_QUERY_TIMEOUT = 2.0  # one GET_PROVIDERS exchange
 ADDR_TTL = 600  # seconds a provider address learned from the DHT stays in the peerstore
 
 
@@ -138,6 +139,21 @@ class ContentRouting:
     def provider_count(self) -> int:
         return self.dht.provider_store.size()
 
+    def _serves_dht(self, peer: ID) -> bool:
+        """Worth asking: identify says it serves the DHT, or identify has not answered yet for
+        a peer we dialled (a peer that dialled us without listening anywhere never serves it)."""
+        ps = self.host.get_peerstore()
+        try:
+            protocols = ps.get_protocols(peer)
+        except Exception:
+            protocols = []
+        if protocols:
+            return DHT_PROTOCOL in protocols
+        try:
+            return bool(ps.addrs(peer))
+        except Exception:
+            return False
+
     # -- provide -----------------------------------------------------------------------------------
     async def provide(self, content_id: bytes, addrs: Sequence[Multiaddr]) -> int:
         """Store a provider record for ``content_id`` (us, at ``addrs``) on the peers closest to
@@ -208,7 +224,8 @@ class ContentRouting:
         take(self.dht.provider_store.get_providers(key))
         with trio.move_on_after(self.query_timeout):
             candidates = self.dht.routing_table.find_local_closest_peers(key, 20)
-            candidates += [p for p in self.host.get_connected_peers() if p not in candidates]
+            candidates += [p for p in self.host.get_connected_peers()
+                           if p not in candidates and self._serves_dht(p)]
             asked: set[ID] = {me}
             for _ in range(LOOKUP_ROUNDS):
                 batch = [p for p in candidates if p not in asked][:LOOKUP_PARALLEL * 2]
@@ -219,10 +236,11 @@ class ContentRouting:
                 async def ask(peer: ID, closer: list[ID] = closer) -> None:
                     asked.add(peer)
                     store = self.dht.provider_store
-                    providers, nearer = await store._get_providers_from_peer_with_closers(peer,
-                                                                                          key)
-                    take(providers)
-                    closer.extend(nearer[:20])
+                    with trio.move_on_after(PEER_QUERY_TIMEOUT):
+                        providers, nearer = await store._get_providers_from_peer_with_closers(
+                            peer, key)
+                        take(providers)
+                        closer.extend(nearer[:20])
 
                 limiter = trio.CapacityLimiter(LOOKUP_PARALLEL)
 
