@@ -546,7 +546,8 @@ def _manifest(root: Path) -> Path:
     return root / "world.json"
 
 
-def load_world(root: Path) -> DemoWorld | None:
+def load_world(root: Path | str) -> DemoWorld | None:
+    root = Path(root)
     try:
         doc = json.loads(_manifest(root).read_text(encoding="utf-8"))
     except (OSError, ValueError):

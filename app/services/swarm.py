@@ -36,11 +36,13 @@ T = TypeVar("T")
 DESKTOP_LISTEN = "/ip4/0.0.0.0/tcp/0"
 RATE_WINDOW_S = 5.0
 
+# The node's verdict (its dial-back check) -> (card title, sentence for the Network view).
 REACHABILITY = {
-    "reachable": "reachable: peers have dialled in to this node",
-    "outbound-only": "outbound only: connected to peers, none has dialled in yet",
-    "offline": "offline: no peer is connected",
+    "public": ("Public", "public: other peers can dial this node (dial-back check passed)"),
+    "private": ("Private", "private: peers cannot dial this node; it reaches them outbound"),
+    "unknown": ("Checking…", "not known yet: the dial-back check needs a connected peer"),
 }
+RELAYED = ("Relayed", "private: peers reach this node through a relay")
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,8 @@ class SwarmNetwork:
         node, token = self._node, self._token
         if node is None or token is None:
             raise UserError("the swarm node is not running", hint="reopen the session")
+        if _in_trio_thread(token):
+            raise RuntimeError("blocking network calls belong on a worker thread")
         try:
             return trio.from_thread.run(fn, node, trio_token=token)
         except trio.RunFinishedError as exc:
@@ -156,6 +160,8 @@ class SwarmNetwork:
         node, token = self._node, self._token
         if node is None or token is None:
             raise UserError("the swarm node is not running")
+        if _in_trio_thread(token):  # e.g. the GUI thread, which hosts the runtime: no hop
+            return fn(node)
         try:
             return trio.from_thread.run_sync(fn, node, trio_token=token)
         except trio.RunFinishedError as exc:
@@ -229,7 +235,7 @@ class SwarmNetwork:
         if self._node is None:
             return NetworkStatus(self.settings.label, "not listening",
                                  "offline: the node is not running",
-                                 self._known_views(set()), seeding, size)
+                                 self._known_views(set()), seeding, size, reach="Offline")
         st = self._call_sync(lambda node: node.status())
         now = time.monotonic()
         with self._lock:
@@ -248,14 +254,29 @@ class SwarmNetwork:
                                   inbound=p.inbound, bytes_in=p.bytes_in, bytes_out=p.bytes_out))
         connected = {p.peer_id for p in st.peers}
         peers.extend(self._known_views(connected))
+        relays = tuple(getattr(st, "relay_addrs", ()))
+        title, sentence = (RELAYED if st.reachability == "private" and relays else
+                           REACHABILITY.get(st.reachability, (st.reachability.capitalize(),
+                                                              st.reachability)))
+        discovery = (f"DHT {getattr(st, 'dht_mode', 'client')}, "
+                     f"{getattr(st, 'dht_peers', 0)} in the routing table; "
+                     f"{getattr(st, 'lan_peers', 0)} found on the LAN"
+                     + ("; relaying for others" if getattr(st, "relaying", False) else ""))
         return NetworkStatus(self.settings.label, ", ".join(st.addrs) or "not listening",
-                             REACHABILITY.get(st.reachability, st.reachability), tuple(peers),
-                             seeding, size, st.bytes_in, st.bytes_out, rate_in, rate_out,
-                             peer_id=st.peer_id, downloads=len(st.downloads))
+                             sentence, tuple(peers), seeding, size, st.bytes_in, st.bytes_out,
+                             rate_in, rate_out, peer_id=st.peer_id, downloads=len(st.downloads),
+                             reach=title, discovery=discovery, relay_addrs=relays)
 
     def _known_views(self, connected: set[str]) -> tuple[PeerView, ...]:
         return tuple(PeerView(k.name, k.peer_id, "—", k.role, False)
                      for k in self.settings.known if k.peer_id not in connected)
+
+
+def _in_trio_thread(token: trio.lowlevel.TrioToken) -> bool:
+    try:
+        return trio.lowlevel.current_trio_token() is token
+    except RuntimeError:
+        return False
 
 
 def _short_addr(addrs: tuple[str, ...]) -> str:

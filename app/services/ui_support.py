@@ -57,7 +57,7 @@ class PeerView:
 class NetworkStatus:
     mode: str  # "swarm", "demo swarm", "offline"
     listen: str
-    reachability: str  # a sentence: "reachable: …", "outbound only: …", "offline: …"
+    reachability: str  # a sentence: "public: …", "private: …", "offline: …"
     peers: tuple[PeerView, ...] = ()
     seeding_items: int = 0
     seeding_bytes: int = 0
@@ -67,6 +67,9 @@ class NetworkStatus:
     rate_out: float = 0.0
     peer_id: str = ""
     downloads: int = 0  # transfers running now
+    reach: str = "Offline"  # the reachability in a word or two, for a card
+    discovery: str = ""  # DHT, LAN and relay state in a sentence
+    relay_addrs: tuple[str, ...] = ()  # our addresses through relays
 
     @property
     def online(self) -> tuple[PeerView, ...]:

@@ -6,52 +6,43 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLineEdit,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
 )
 
 from app.bridge import Bridge
 from app.services.ui_support import NetworkStatus
+from app.ui.tables import DIM, GREEN, SOFT, fill, read_only_table
 from app.ui.widgets import MessageBar, Page, StatCard, button, fmt_bytes, label
 
 
 class NetworkPage(Page):
+    """The session's node: peers (known by name, or by ID), reachability, seeding, bandwidth."""
+
     def __init__(self, bridge: Bridge) -> None:
         super().__init__("Network", "Your node on the swarm")
         self.bridge = bridge
+        self.status: NetworkStatus | None = None
         cards = QHBoxLayout()
-        self.c_peers = StatCard("Peers online")
+        self.c_peers = StatCard("Peers connected")
         self.c_reach = StatCard("Reachability")
         self.c_seed = StatCard("Seeding")
-        self.c_bw = StatCard("Downloaded")
+        self.c_bw = StatCard("Bandwidth ↓ / ↑")
         for c in (self.c_peers, self.c_reach, self.c_seed, self.c_bw):
             cards.addWidget(c)
         self.outer.addLayout(cards)
         self.mode = label("", "dim", wrap=True)
+        self.mode.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.outer.addWidget(self.mode)
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["PEER", "ROLE", "PEER ID", "ADDRESS", "STATUS"])
-        self.table.verticalHeader().hide()
-        self.table.setShowGrid(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        h = self.table.horizontalHeader()
-        h.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        h.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)
-        self.table.setColumnWidth(0, 190)
-        self.table.setColumnWidth(1, 90)
-        self.table.setColumnWidth(3, 200)
-        self.table.setColumnWidth(4, 110)
+        self.table = read_only_table(
+            ["PEER", "ROLE", "PEER ID", "ADDRESS", "DIRECTION", "RECEIVED", "SENT", "STATUS"],
+            {0: 170, 1: 70, 3: 170, 4: 90, 5: 90, 6: 90, 7: 90}, stretch=2)
         self.outer.addWidget(self.table, 1)
         self._timer = QTimer(self)
         self._timer.setInterval(2000)
@@ -65,22 +56,23 @@ class NetworkPage(Page):
         job.failed.connect(self.message.show_error)
 
     def _show(self, st: NetworkStatus) -> None:
-        online = [p for p in st.peers if p.online]
-        self.c_peers.set(f"{len(online)} / {len(st.peers)}")
-        self.c_reach.set("Online" if online else "Offline")
+        self.status = st
+        self.c_peers.set(f"{len(st.online)} / {len(st.peers)}")
+        self.c_reach.set(st.reach)
         self.c_seed.set(f"{st.seeding_items} items · {fmt_bytes(st.seeding_bytes)}")
-        self.c_bw.set(f"{fmt_bytes(st.bytes_in)} · {fmt_bytes(st.rate_in)}/s")
-        self.mode.setText(f"Mode: {st.mode}.   Listening: {st.listen}.   "
-                          f"{st.reachability[:1].upper()}{st.reachability[1:]}.")
-        self.table.setRowCount(len(st.peers))
-        for n, p in enumerate(st.peers):
-            status = QTableWidgetItem("● online" if p.online else "○ offline")
-            status.setForeground(QColor("#3ddc97" if p.online else "#8a8a9c"))
-            pid = QTableWidgetItem(p.peer_id)
-            pid.setForeground(QColor("#a3a3b5"))
-            for c, item in enumerate((QTableWidgetItem(p.name), QTableWidgetItem(p.role),
-                                      pid, QTableWidgetItem(p.address), status)):
-                self.table.setItem(n, c, item)
+        self.c_bw.set(f"{fmt_bytes(st.rate_in)}/s · {fmt_bytes(st.rate_out)}/s")
+        me = f"This node {st.peer_id[:12]}…{st.peer_id[-6:]} " if st.peer_id else ""
+        self.mode.setText(f"{st.mode[:1].upper()}{st.mode[1:]}.   {me}listening on "
+                          f"{st.listen}.   {st.reachability[:1].upper()}{st.reachability[1:]}."
+                          + (f"   Discovery: {st.discovery}." if st.discovery else "")
+                          + f"   Received {fmt_bytes(st.bytes_in)}, sent {fmt_bytes(st.bytes_out)}"
+                          + (f", {st.downloads} downloads running." if st.downloads else "."))
+        fill(self.table, [
+            (p.name, p.role, (p.peer_id, SOFT), p.address,
+             ("dialled in" if p.inbound else "dialled out") if p.online else "",
+             fmt_bytes(p.bytes_in) if p.online else "", fmt_bytes(p.bytes_out) if p.online else "",
+             ("● online", GREEN) if p.online else ("○ offline", DIM))
+            for p in st.peers])
 
 
 class SettingsPage(Page):

@@ -5,22 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLineEdit,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
 )
 
 from app.bridge import Bridge
 from app.services.ui_support import BalanceView, WalletView
+from app.ui.tables import GREEN, TEXT, fill, read_only_table
 from app.ui.widgets import MessageBar, Page, button, label
 
 KIND_NAMES = {"send": "Sent", "receive": "Received", "purchase": "Purchase",
@@ -41,7 +37,7 @@ class BalanceCard(QFrame):
             lay.addWidget(label(f"+{b.incoming} arriving", "dim"))
         if b.trusted:
             ok = label("✓ trusted issuer", "dim")
-            ok.setStyleSheet("color: #3ddc97;")
+            ok.setStyleSheet(f"color: {GREEN};")
             lay.addWidget(ok)
         else:
             warn = label("⚠ Issuer not trusted: anyone can issue a token with this name. "
@@ -92,15 +88,7 @@ class WalletPage(Page):
         # history
         hist = QVBoxLayout()
         hist.addWidget(label("History", "h2"))
-        self.history = QTableWidget(0, 3)
-        self.history.setHorizontalHeaderLabels(["WHEN", "WHAT", "AMOUNT"])
-        self.history.verticalHeader().hide()
-        self.history.setShowGrid(False)
-        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.history.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.history.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)
-        self.history.setColumnWidth(0, 150)
-        self.history.setColumnWidth(2, 150)
+        self.history = read_only_table(["WHEN", "WHAT", "AMOUNT"], {0: 150, 2: 150}, stretch=1)
         hist.addWidget(self.history, 1)
         row.addLayout(hist, 1)
         self.outer.addLayout(row, 1)
@@ -127,14 +115,11 @@ class WalletPage(Page):
         for b in view.balances:
             self.asset.addItem(f"{b.symbol} — {b.name}", b.asset)
         self.me.setText(view.me.hex())
-        self.history.setRowCount(len(view.history))
-        for n, h in enumerate(view.history):
-            when = dt.datetime.fromtimestamp(h.timestamp / 1000).strftime("%Y-%m-%d %H:%M")
-            amount = QTableWidgetItem(("+" if h.positive else "") + h.change)
-            amount.setForeground(QColor("#3ddc97" if h.positive else "#f2f2f7"))
-            self.history.setItem(n, 0, QTableWidgetItem(when))
-            self.history.setItem(n, 1, QTableWidgetItem(KIND_NAMES.get(h.kind, h.kind)))
-            self.history.setItem(n, 2, amount)
+        fill(self.history, [
+            (dt.datetime.fromtimestamp(h.timestamp / 1000).strftime("%Y-%m-%d %H:%M"),
+             KIND_NAMES.get(h.kind, h.kind),
+             (("+" if h.positive else "") + h.change, GREEN if h.positive else TEXT))
+            for h in view.history])
 
     def trust(self, issuer: bytes) -> None:
         job = self.bridge.call("set_trusted", issuer, True)

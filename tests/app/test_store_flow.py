@@ -46,6 +46,7 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, worl
     artist_dir = tmp_path / "artist"
     seeder = DemoSwarm(world, roles=("seeder",)).start()
     request.addfinalizer(seeder.stop)
+    seeder.wait_ready()
     artist = launch(artist_dir, lambda: SwarmNetwork(seeder.settings()))
     create(qtbot, artist, "Test Pilot", "artist passphrase")
     win = artist.window
@@ -133,6 +134,7 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, worl
 def test_too_little_credit_shows_the_message(qtbot, launch, world: DemoWorld,
                                              tmp_path: Path) -> None:
     with DemoSwarm(world, roles=("seeder",)) as seeder:  # a newcomer's catalog comes from it
+        seeder.wait_ready()
         parts = launch(tmp_path / "broke", lambda: SwarmNetwork(seeder.settings()))
         _too_little_credit(qtbot, parts)
         parts.shutdown()

@@ -15,7 +15,7 @@ import pytest
 from app.services.errors import UserError
 from app.services.shop import ShopService
 from app.services.studio import ReleaseDraft, StudioService
-from app.services.swarm import KnownPeer, SwarmNetwork, SwarmSettings
+from app.services.swarm import REACHABILITY, KnownPeer, SwarmNetwork, SwarmSettings
 from ledger.keys import peer_id
 
 pytestmark = pytest.mark.network
@@ -60,8 +60,9 @@ def test_the_fan_syncs_buys_and_downloads_with_progress(pair, audio_files) -> No
     st = buyer.status(fan)
     assert [(p.name, p.role, p.online) for p in st.peers] == [("Ann", "artist", True)]
     assert st.peer_id == peer_id(fan.me) and "127.0.0.1" in st.listen
-    assert st.reachability.startswith("outbound only")
-    assert seller.status(artist).reachability.startswith("reachable")  # the fan dialled in
+    verdict = buyer._call_sync(lambda node: node.reachability())  # the dial-back check
+    assert (st.reach, st.reachability) == REACHABILITY[verdict]
+    assert seller.status(artist).peers[0].inbound and not st.peers[0].inbound  # the fan dialled
 
     wait(lambda: buyer.sync(fan) >= 0 and listing.id in fan.ledger.state.listings)
     ShopService(fan).buy(listing.id)
@@ -104,12 +105,13 @@ def test_without_peers_a_download_says_why(world) -> None:  # type: ignore[no-un
     alone = SwarmNetwork(SwarmSettings(listen=LOOPBACK))
     alone.start(fan)
     try:
-        assert alone.status(fan).reachability.startswith("offline")
+        assert alone.status(fan).online == ()
         with pytest.raises(UserError, match="no peer"):
             alone.fetch(fan, bytes(32), lambda d, t: None, threading.Event())
         assert alone.sync(fan) == 0
     finally:
         alone.close()
-    assert alone.status(fan).listen == "not listening"
+    stopped = alone.status(fan)
+    assert (stopped.listen, stopped.reach) == ("not listening", "Offline")
     with pytest.raises(UserError, match="not running"):
         alone.fetch(fan, bytes(32), lambda d, t: None, threading.Event())
