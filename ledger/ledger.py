@@ -284,33 +284,23 @@ class Ledger:
     def _process_chunks(self, chunks: Iterable[list[Entry]], report: IngestReport) -> None:
         """Levels 4–6 for signature-checked entries, then one durable commit for all of them.
 
-        Accepted rows are written into the batch's open transaction chunk by chunk, while later
-        chunks are still being verified on the worker threads (SQLite releases the GIL); only
-        the commit at the end makes them durable, so the batch is still all or nothing.
+        The rows are written only after the last chunk: while verifier threads are still busy,
+        a row-by-row insert (which releases and retakes the GIL for every row) would hand the
+        GIL back and forth with them and stall both.
         """
         accepted: list[Entry] = []
         new_proofs: list[ForkProof] = []
         work: deque[Entry] = deque()
         self._batch = {}
         pending_before = len(self._pending)
-        written = 0
-        store = self.store
         try:
             for chunk in chunks:
                 work.extend(chunk)
                 self._drain(work, accepted, report, new_proofs)
-                if len(accepted) > written:
-                    if not written:
-                        store.begin()
-                    store.insert([(e.hash, e.author, e.seq, e.kind, e.wire)
-                                  for e in accepted[written:]])
-                    written = len(accepted)
-            if written or new_proofs:
-                if not written:
-                    store.begin()
-                store.commit([(p.author, p.seq, p.encoded) for p in new_proofs])
+            self.store.append([(e.hash, e.author, e.seq, e.kind, e.wire) for e in accepted],
+                              [(p.author, p.seq, p.encoded) for p in new_proofs])
         except BaseException:
-            store.rollback()
+            self.store.rollback()
             self._batch = {}
             self._replay()  # the in-memory state ran ahead of a commit that failed
             raise
