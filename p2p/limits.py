@@ -13,6 +13,7 @@ import trio
 log = logging.getLogger(__name__)
 
 
+
 @dataclass(frozen=True)
 class Limits:
     """Every bound a node enforces. Frozen so that one object can be shared safely."""
@@ -26,10 +27,79 @@ class Limits:
     upload_queue_per_peer: int = 16  # chunk requests of one peer waiting for a slot; more = Busy
     ban_seconds: float = 600.0
     max_peers: int = 200
+    # Bandwidth caps in bytes per second; 0 means no cap. Chunks are paced whole: a reply is sent
+    # (and a request made) once the bucket can pay for it, so rates hold over a few chunks.
+    upload_rate: int = 0  # to all peers together (a seeder's uplink)
+    upload_rate_per_peer: int = 0  # to any one peer
+    download_rate: int = 0  # from all peers together
+    download_rate_per_peer: int = 0  # from any one peer
+    pace_burst_seconds: float = 0.25  # an idle bucket holds this many seconds' worth of bytes
+    pace_max_wait: float = 2.0  # a reply that would wait longer for its bucket gets Busy instead
+
+    def __post_init__(self) -> None:
+        for name in ("upload_rate", "upload_rate_per_peer", "download_rate",
+                     "download_rate_per_peer"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a whole number of bytes per second >= 0, "
+                                 f"not {value!r}")
+        if self.pace_burst_seconds <= 0 or self.pace_max_wait <= 0:
+            raise ValueError("pace_burst_seconds and pace_max_wait must be positive")
 
 
 class TooBusy(Exception):
-    """The per-peer queue for a resource is full."""
+    """The per-peer queue for a resource is full, or a bandwidth cap would hold a reply too long.
+    ``retry_after`` is a hint in seconds."""
+
+    def __init__(self, peer: str, retry_after: float = 0.2) -> None:
+        super().__init__(peer)
+        self.retry_after = retry_after
+
+
+class TokenBucket:
+    """Paces bytes to ``rate`` per second, letting an idle sender burst up to ``burst`` bytes.
+
+    A payment larger than the tokens held drives the bucket into debt and the payer waits the
+    debt off, so concurrent payers queue behind one another and the long-run rate is exact
+    whatever the chunk size.
+    """
+
+    def __init__(self, rate: float, burst: float) -> None:
+        if rate <= 0:
+            raise ValueError("a token bucket needs a positive rate")
+        self.rate = float(rate)
+        self.burst = float(burst)
+        self._tokens = self.burst
+        self._stamp = trio.current_time()
+
+    def _refill(self) -> None:
+        now = trio.current_time()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def wait_for(self, n: int) -> float:
+        """Seconds until ``n`` bytes could be paid without debt beyond what is owed now."""
+        self._refill()
+        return max(0.0, (n - self._tokens) / self.rate)
+
+    def reserve(self, n: int) -> float:
+        """Pay ``n`` bytes now; returns how long to wait before sending them."""
+        wait = self.wait_for(n)
+        self._tokens -= n
+        return wait
+
+    def idle(self) -> bool:
+        """True once the bucket is full again (it can be forgotten without changing anything)."""
+        self._refill()
+        return self._tokens >= self.burst
+
+    async def take(self, n: int) -> None:
+        """Wait until ``n`` bytes may be sent."""
+        wait = self.reserve(n)
+        if wait > 0:
+            await trio.sleep(wait)
+        else:
+            await trio.lowlevel.checkpoint()
 
 
 class PeerGuard:
@@ -43,6 +113,7 @@ class PeerGuard:
         self._upload_total = trio.Semaphore(limits.upload_slots)
         self._upload_peer: dict[str, trio.Semaphore] = {}
         self._upload_waiting: dict[str, int] = {}
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self.violations: list[tuple[str, str]] = []
 
     # -- bans -------------------------------------------------------------------------------------
@@ -114,6 +185,48 @@ class PeerGuard:
                 self._upload_waiting[peer] -= 1
             if not self._upload_waiting.get(peer):
                 self._upload_waiting.pop(peer, None)
+
+
+    # -- bandwidth ---------------------------------------------------------------------------------
+    def _bucket(self, direction: str, peer: str) -> TokenBucket | None:
+        """The token bucket of ``direction`` for ``peer`` ("" for the node-wide one), if capped."""
+        limits = self.limits
+        if direction == "up":
+            rate = limits.upload_rate_per_peer if peer else limits.upload_rate
+        else:
+            rate = limits.download_rate_per_peer if peer else limits.download_rate
+        if not rate:
+            return None
+        key = (direction, peer)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) > 2 * limits.max_peers + 2:
+                for old in [k for k, b in self._buckets.items() if k[1] and b.idle()]:
+                    del self._buckets[old]
+            burst = max(rate * limits.pace_burst_seconds, 1.0)
+            bucket = self._buckets[key] = TokenBucket(rate, burst)
+        return bucket
+
+    async def _pace(self, direction: str, peer: str, n: int, max_wait: float) -> None:
+        buckets = [b for b in (self._bucket(direction, peer), self._bucket(direction, ""))
+                   if b is not None]
+        if not buckets:
+            return
+        waits = [b.wait_for(n) for b in buckets]
+        if max(waits) > max_wait:
+            raise TooBusy(peer, retry_after=min(max(waits) - max_wait + 0.05, 60.0))
+        wait = max(b.reserve(n) for b in buckets)
+        if wait > 0:
+            await trio.sleep(wait)
+
+    async def pace_upload(self, peer: str, n: int) -> None:
+        """Wait until ``n`` bytes may go to ``peer`` under the upload caps. Raises TooBusy (and
+        uses no allowance) when that would take longer than ``limits.pace_max_wait``."""
+        await self._pace("up", peer, n, self.limits.pace_max_wait)
+
+    async def pace_download(self, peer: str, n: int) -> None:
+        """Wait until ``n`` more bytes may be requested from ``peer`` under the download caps."""
+        await self._pace("down", peer, n, math.inf)
 
 
 INFINITE = math.inf

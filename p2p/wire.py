@@ -5,6 +5,9 @@ length, then the body, a canonical CBOR array whose first item is the message ty
 varint may be at most 5 bytes and the body at most the protocol's limit; a longer prefix, a body
 over the limit, or a frame that does not arrive in full before its deadline is a protocol
 violation, and the peer that sent it is cut off.
+
+Importing this module also tunes two py-libp2p defaults that cost bulk transfers half their speed
+(see :func:`tune_libp2p_transport`); neither changes a byte format on the wire.
 """
 
 from __future__ import annotations
@@ -15,10 +18,62 @@ from typing import Any, ClassVar, TypeVar
 import cbor2
 import trio
 from libp2p.abc import INetStream
+from libp2p.io.trio import TrioTCPStream
 from libp2p.network.stream.exceptions import StreamClosed, StreamEOF, StreamError, StreamReset
+from libp2p.security.noise.io import MAX_PLAINTEXT_LENGTH as NOISE_MAX_PLAINTEXT
+from libp2p.stream_muxer.yamux import yamux as _yamux
 
 MAX_VARINT_BYTES = 5
-READ_BLOCK = 1 << 16
+READ_BLOCK = 1 << 18
+TCP_READ_AHEAD = 1 << 18
+
+
+def tune_libp2p_transport() -> None:
+    """Make py-libp2p's TCP + Noise + yamux stack move bulk data with fewer, fuller messages.
+
+    * yamux caps a DATA frame at 64 KiB including its 12-byte header, but one Noise transport
+      message carries at most 65519 plaintext bytes, so every full yamux frame went out as two
+      Noise messages (65519 + 17 bytes): two encryptions, two length prefixes, two socket
+      sends, two reads on the far side. Frames are capped to fit one Noise message instead
+      (the yamux spec lets a sender choose any frame size up to the receive window).
+    * The Noise reader asks the TCP stream for a 2-byte length and then for the body, and
+      py-libp2p turns each request into its own ``recv`` and scheduler round trip. Reads now
+      take up to 256 KiB from the socket and serve later requests from that buffer.
+
+    Idempotent; applied once when this module is imported.
+    """
+    _yamux.MAX_MESSAGE_SIZE = NOISE_MAX_PLAINTEXT
+    if getattr(TrioTCPStream.read, "_cooptracks_read_ahead", False):
+        return
+    socket_read = TrioTCPStream.read
+
+    async def read(self: TrioTCPStream, n: int | None = None) -> bytes:
+        pending: bytes = getattr(self, "_read_ahead", b"")
+        if pending:
+            start: int = self._read_ahead_at  # type: ignore[attr-defined]
+            if n is None or n >= len(pending) - start:
+                self._read_ahead = b""  # type: ignore[attr-defined]
+                return pending[start:] if start else pending
+            self._read_ahead_at = start + n  # type: ignore[attr-defined]
+            return pending[start:start + n]
+        if n == 0:
+            return b""
+        data = await socket_read(self, max(n or 0, TCP_READ_AHEAD))
+        leftover: bytes = getattr(self, "_read_ahead", b"")
+        if leftover:  # another reader buffered bytes while this one waited for the socket
+            data = leftover[self._read_ahead_at:] + data  # type: ignore[attr-defined]
+            self._read_ahead = b""  # type: ignore[attr-defined]
+        if n is not None and len(data) > n:
+            self._read_ahead = data  # type: ignore[attr-defined]
+            self._read_ahead_at = n  # type: ignore[attr-defined]
+            return data[:n]
+        return data
+
+    read._cooptracks_read_ahead = True  # type: ignore[attr-defined]
+    TrioTCPStream.read = read  # type: ignore[method-assign]
+
+
+tune_libp2p_transport()
 
 
 class ProtocolViolation(Exception):
@@ -123,7 +178,8 @@ class FramedStream:
         while len(self._buf) < pos + length:
             if not await self._fill():
                 raise ProtocolViolation("stream ended inside a frame")
-        body = bytes(self._buf[pos : pos + length])
+        with memoryview(self._buf) as view:
+            body = bytes(view[pos : pos + length])
         del self._buf[: pos + length]
         return body
 

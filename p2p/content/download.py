@@ -1,16 +1,21 @@
 """Parallel, verified, resumable downloads of one content ID from several providers.
 
-Chunks are requested lowest index first, so the start of a track arrives first and can be played
-while the rest downloads. Each chunk is checked against the manifest before it is written; a
-provider that sends a chunk that does not match, an oversized or malformed reply, or nothing
-within the request timeout is cut off, and every chunk it delivered during this download is
-deleted again (its other chunks are fetched from the remaining providers).
+Chunks are requested in playback order: chunk 0, then the last chunk (Ogg keeps its length in
+the last page and MP4 may keep its index at the end), then the rest from the start, so a track
+can be played while it downloads. :meth:`Download.prioritize` moves chunks to the front, for a
+player that seeks or waits for a chunk; each call replaces the previous wish. Each chunk is
+checked against the manifest before it is written; a provider that sends a chunk that does not
+match, an oversized or malformed reply, or nothing within the request timeout is cut off, and
+every chunk it delivered during this download is deleted again (its other chunks are fetched
+from the remaining providers). Requests are paced by the node's download caps (see
+``p2p.limits.Limits``).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import trio
@@ -35,6 +40,7 @@ from p2p.wire import FramedStream, PeerClosed, ProtocolViolation, decode_message
 log = logging.getLogger(__name__)
 
 STREAMS_PER_PROVIDER = 4  # requests in flight per provider (each on its own yamux stream)
+READ_AHEAD = 4  # chunks fetched first after the one a blocked reader waits for
 
 
 class DownloadFailed(Exception):
@@ -52,6 +58,7 @@ class Progress:
     bytes_total: int
     providers: int
     finished: bool = False
+    chunk_index: int | None = None  # the chunk just stored (None for the first and last report)
 
 
 @dataclass
@@ -107,13 +114,18 @@ class Download:
         self.providers = [_Provider(p) for p in dict.fromkeys(providers)]
         self.on_progress = on_progress
         self.manifest: Manifest | None = None
-        self._todo: list[int] = []
+        self._order: list[int] = []  # every chunk to fetch, in the default order
+        self._first = 0  # no chunk before this position of _order is still pending
+        self._position: dict[int, int] = {}
+        self._pending: set[int] = set()  # not stored, not being fetched
+        self._urgent: list[int] = []  # the latest prioritize() wish, fetched before _order
         self._in_flight: set[int] = set()
         self._done: set[int] = set()
         self._present_before: set[int] = set()
         self._changed = trio.Event()
         self._finished = trio.Event()
         self.bytes_done = 0
+        self._bytes_total = 0
 
     # -- public ------------------------------------------------------------------------------------
     async def run(self) -> Manifest:
@@ -121,19 +133,26 @@ class Download:
                                         [p.peer for p in self.providers])
         self.manifest = manifest
         missing = await trio.to_thread.run_sync(self.store.missing_chunks, manifest)
-        self._todo = sorted(missing)
-        self._present_before = set(range(len(manifest.chunks))) - set(missing)
+        count = len(manifest.chunks)
+        self._bytes_total = sum(manifest.stored_length(i) for i in range(count))
+        playback = [0, count - 1, *range(1, count - 1)] if count > 1 else [0]
+        missing_set = set(missing)
+        self._order = [i for i in playback if i in missing_set]
+        self._position = {index: pos for pos, index in enumerate(self._order)}
+        self._pending = set(missing_set)
+        self._urgent = [i for i in self._urgent if i in self._pending]
+        self._present_before = set(range(count)) - missing_set
         self._done = set(self._present_before)
         self.bytes_done = sum(manifest.stored_length(i) for i in self._done)
         self._report()
-        if self._todo:
+        if self._pending:
             async with trio.open_nursery() as nursery:
                 for provider in self.providers:
                     for _ in range(STREAMS_PER_PROVIDER):
                         nursery.start_soon(self._worker, provider)
         self._finished.set()
-        if len(self._done) < len(manifest.chunks):
-            missing_now = len(manifest.chunks) - len(self._done)
+        if len(self._done) < count:
+            missing_now = count - len(self._done)
             raise DownloadFailed(f"{missing_now} chunks of {self.content_id.hex()} could not be "
                                  f"fetched from {len(self.providers)} providers")
         self._report(finished=True)
@@ -142,8 +161,27 @@ class Download:
     def has_chunk(self, index: int) -> bool:
         return index in self._done
 
-    async def wait_chunk(self, index: int) -> None:
-        """Return once chunk ``index`` is stored (DownloadFailed if the download gave up)."""
+    def prioritize(self, indexes: Iterable[int]) -> None:
+        """Fetch these chunks next, in the given order (a player seeking or waiting for them).
+
+        Replaces the previous wish: the playhead is in one place at a time. Chunks already
+        stored or being fetched, and indexes outside the track, are ignored. Safe to call before
+        ``run()`` has loaded the manifest.
+        """
+        wanted = list(dict.fromkeys(indexes))
+        if self.manifest is not None:
+            wanted = [i for i in wanted if i in self._pending]
+        self._urgent = wanted
+        self._notify()
+
+    async def wait_chunk(self, index: int, urgent: bool = False) -> None:
+        """Return once chunk ``index`` is stored (DownloadFailed if the download gave up).
+
+        ``urgent``: a reader is blocked on this chunk, so it and the few after it are fetched
+        before anything else.
+        """
+        if urgent and index not in self._done:
+            self.prioritize(range(index, index + READ_AHEAD + 1))
         while index not in self._done:
             if self._finished.is_set():
                 raise DownloadFailed(f"chunk {index} was not fetched")
@@ -154,25 +192,36 @@ class Download:
         self._changed.set()
         self._changed = trio.Event()
 
-    def _report(self, finished: bool = False) -> None:
+    def _report(self, finished: bool = False, index: int | None = None) -> None:
         if self.on_progress is None or self.manifest is None:
             return
-        m = self.manifest
-        total = sum(m.stored_length(i) for i in range(len(m.chunks)))
-        self.on_progress(Progress(self.content_id, len(self._done), len(m.chunks),
-                                  self.bytes_done, total,
-                                  sum(not p.dropped for p in self.providers), finished))
+        self.on_progress(Progress(self.content_id, len(self._done), len(self.manifest.chunks),
+                                  self.bytes_done, self._bytes_total,
+                                  sum(not p.dropped for p in self.providers), finished, index))
+
+    def _take(self, index: int) -> int:
+        self._pending.discard(index)
+        self._in_flight.add(index)
+        return index
 
     def _next_index(self, provider: _Provider) -> int | None:
-        for i, index in enumerate(self._todo):
-            if index not in provider.lacks:
-                del self._todo[i]
-                self._in_flight.add(index)
-                return index
+        if self._urgent:
+            self._urgent = [i for i in self._urgent if i in self._pending]
+            for index in self._urgent:
+                if index not in provider.lacks:
+                    return self._take(index)
+        order, pending = self._order, self._pending
+        pos = self._first
+        while pos < len(order) and order[pos] not in pending:
+            pos += 1
+        self._first = pos
+        for index in itertools.islice(order, pos, None):
+            if index in pending and index not in provider.lacks:
+                return self._take(index)
         return None
 
     def _anything_left_for(self, provider: _Provider) -> bool:
-        return any(i not in provider.lacks for i in self._todo) or bool(
+        return any(i not in provider.lacks for i in self._pending) or bool(
             self._in_flight - provider.lacks)
 
     async def _worker(self, provider: _Provider) -> None:
@@ -214,13 +263,15 @@ class Download:
     def _give_back(self, index: int) -> None:
         self._in_flight.discard(index)
         if index not in self._done:
-            self._todo.append(index)
-            self._todo.sort()
+            self._pending.add(index)
+            self._first = min(self._first, self._position.get(index, 0))
         self._notify()
 
     async def _fetch_one(self, stream: FramedStream, provider: _Provider, index: int) -> bool:
         assert self.manifest is not None
-        chunk_id = self.manifest.chunks[index]
+        manifest = self.manifest
+        chunk_id = manifest.chunks[index]
+        await self.ctx.guard.pace_download(str(provider.peer), manifest.stored_length(index))
         await stream.write_frame(GetChunk(chunk_id).encode())
         body = await stream.read_frame(MAX_RESPONSE, self.ctx.limits.request_timeout)
         reply = decode_message(body, RESPONSES)
@@ -232,13 +283,14 @@ class Download:
             return False
         if not isinstance(reply, ChunkReply):
             raise ProtocolViolation(f"unexpected {type(reply).__name__} to GetChunk")
-        try:
-            self.manifest.check_chunk(index, reply.data)
-        except ContentError as exc:
-            raise ProtocolViolation(f"corrupt chunk: {exc}") from exc
         if provider.dropped:
             return False
-        await trio.to_thread.run_sync(self.store.put_chunk, reply.data, chunk_id)
+        try:
+            # Hashing (which releases the GIL) and the fsync run on a worker thread; put_chunk
+            # checks the hash before it writes anything.
+            await trio.to_thread.run_sync(self._verify_and_store, index, reply.data)
+        except ContentError as exc:
+            raise ProtocolViolation(f"corrupt chunk: {exc}") from exc
         if provider.dropped:  # cut off while we were writing: keep nothing from it
             if index not in self._present_before and index not in self._done:
                 self.store.chunk_path(chunk_id).unlink(missing_ok=True)
@@ -247,9 +299,19 @@ class Download:
         self._done.add(index)
         provider.delivered.append(index)
         self.bytes_done += len(reply.data)
-        self._report()
+        self._report(index=index)
         self._notify()
         return True
+
+    def _verify_and_store(self, index: int, data: bytes) -> None:
+        assert self.manifest is not None
+        expected = self.manifest.stored_length(index)
+        if len(data) != expected:
+            raise ContentError(f"chunk {index} has {len(data)} bytes, expected {expected}")
+        try:
+            self.store.put_chunk(data, self.manifest.chunks[index])
+        except ContentError as exc:
+            raise ContentError(f"chunk {index} does not match its hash") from exc
 
     async def _drop(self, provider: _Provider, reason: str) -> None:
         """Cut a provider off and forget everything it delivered in this download."""

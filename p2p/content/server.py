@@ -34,6 +34,7 @@ class ContentServer:
         self.ctx = ctx
         self.store = store
         self.chunks_served = 0
+        self.bytes_served = 0
         ctx.serve(PROTOCOL_ID, self._serve)
 
     async def _serve(self, stream: FramedStream, peer: ID) -> None:
@@ -47,11 +48,15 @@ class ContentServer:
                 try:
                     async with self.ctx.guard.upload_slot(str(peer)):
                         data = await trio.to_thread.run_sync(self.store.get_chunk, request.chunk_id)
-                        reply = NotFound() if data is None else ChunkReply(data)
-                        await stream.write_frame(reply.encode())
-                        self.chunks_served += data is not None
-                except TooBusy:
-                    await stream.write_frame(Busy(200).encode())
+                        if data is None:
+                            await stream.write_frame(NotFound().encode())
+                            continue
+                        await self.ctx.guard.pace_upload(str(peer), len(data))
+                        await stream.write_frame(ChunkReply(data).encode())
+                        self.chunks_served += 1
+                        self.bytes_served += len(data)
+                except TooBusy as busy:
+                    await stream.write_frame(Busy(round(busy.retry_after * 1000)).encode())
             elif isinstance(request, GetManifest):
                 data = await trio.to_thread.run_sync(self.store.manifest_bytes, request.content_id)
                 await stream.write_frame((NotFound() if data is None else ManifestReply(data))
