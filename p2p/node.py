@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -712,6 +712,15 @@ class Node:
         await self.provide([content_id])
         return manifest
 
+    def prioritize(self, content_id: bytes, indexes: Iterable[int]) -> bool:
+        """Ask the running download of ``content_id`` to fetch these chunks next (the player
+        seeks there). False if ``content_id`` is not downloading."""
+        download = self._downloads.get(content_id)
+        if download is None:
+            return False
+        download.prioritize(indexes)
+        return True
+
     async def read_chunks(self, content_id: bytes, start: int = 0
                           ) -> AsyncIterator[tuple[int, bytes]]:
         """Yield ``(index, stored chunk bytes)`` in order from ``start``, waiting for chunks that
@@ -729,7 +738,7 @@ class Node:
                 download = self._downloads.get(content_id)
                 if download is None:
                     raise DownloadFailed(f"chunk {index} of {content_id.hex()} is missing")
-                await download.wait_chunk(index)
+                await download.wait_chunk(index, urgent=True)
                 data = await trio.to_thread.run_sync(self.store.get_chunk, manifest.chunks[index])
             yield index, data
 
