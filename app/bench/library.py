@@ -21,9 +21,11 @@ Figures and the limit each is compared with, all measured in the same run:
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -74,14 +76,38 @@ def _percentile(values: list[float], q: float) -> float:
 
 # -- import -----------------------------------------------------------------------------------
 
+def _audio_factory() -> Any:
+    """The test suite's generator of real audio and image files (tests/player/audio_factory.py).
+
+    The console script does not put the source checkout on ``sys.path``, so the module is
+    loaded from its file when ``tests`` is not importable.
+    """
+    try:
+        from tests.player import audio_factory
+        return audio_factory
+    except ModuleNotFoundError:
+        path = Path(__file__).resolve().parents[2] / "tests" / "player" / "audio_factory.py"
+        if not path.exists():
+            raise RuntimeError("the library benchmark generates its files with "
+                               "tests/player/audio_factory.py: run it from a source checkout"
+                               ) from None
+        spec = importlib.util.spec_from_file_location("cooptracks_audio_factory", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while defining
+        spec.loader.exec_module(module)
+        return module
+
+
 _ALBUM_TRACKS = 12
 
 
 def _make_files(folder: Path, count: int, rng: random.Random, covers: bool) -> int:
     """Tagged copies of one short tone per format; returns the number of distinct covers."""
-    from tests.player.audio_factory import FORMATS, TINY_PNG, make_cover, make_tone, tag_file
+    factory = _audio_factory()
 
-    bases = [make_tone(folder, f"base-{fmt}", fmt, seconds=1.0) for fmt in sorted(FORMATS)]
+    bases = [factory.make_tone(folder, f"base-{fmt}", fmt, seconds=1.0)
+             for fmt in sorted(factory.FORMATS)]
     words = _vocabulary(rng, 400)
     album_covers: dict[int, bytes] = {}
     for i in range(count):
@@ -91,13 +117,14 @@ def _make_files(folder: Path, count: int, rng: random.Random, covers: bool) -> i
         if covers:
             album = i // _ALBUM_TRACKS
             if album not in album_covers:
-                album_covers[album] = make_cover(500, 500, "jpeg", seed=album)
+                album_covers[album] = factory.make_cover(500, 500, "jpeg", seed=album)
             artwork: bytes | None = album_covers[album]
         else:
-            artwork = TINY_PNG if i % 3 == 0 else None
-        tag_file(path, title=" ".join(rng.sample(words, 3)), artist=" ".join(rng.sample(words, 2)),
-                 album=rng.choice(words), genre=rng.choice(["Rock", "Jazz", "Folk", "Ambient"]),
-                 track=i % _ALBUM_TRACKS + 1, artwork=artwork)
+            artwork = factory.TINY_PNG if i % 3 == 0 else None
+        factory.tag_file(path, title=" ".join(rng.sample(words, 3)),
+                         artist=" ".join(rng.sample(words, 2)), album=rng.choice(words),
+                         genre=rng.choice(["Rock", "Jazz", "Folk", "Ambient"]),
+                         track=i % _ALBUM_TRACKS + 1, artwork=artwork)
     for base in bases:
         base.unlink()
     return len(album_covers) if covers else 1
@@ -226,9 +253,7 @@ def _first_frame(stream: Any, fmt: str | None) -> None:
 
 
 def _bench_first_audio(work: Path, repeats: int) -> dict[str, Any]:
-    from tests.player.audio_factory import make_tone
-
-    path = make_tone(work, "track", "mp3", seconds=30.0)
+    path = _audio_factory().make_tone(work, "track", "mp3", seconds=30.0)
     key = new_track_key()
     packed = pack(path.read_bytes(), key, mime="audio/mpeg")
     store = ChunkStore(work / "content")
