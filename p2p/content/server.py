@@ -35,6 +35,7 @@ class ContentServer:
         self.store = store
         self.chunks_served = 0
         self.bytes_served = 0
+        self.busy_replies = 0
         ctx.serve(PROTOCOL_ID, self._serve)
 
     async def _serve(self, stream: FramedStream, peer: ID) -> None:
@@ -56,6 +57,7 @@ class ContentServer:
                         self.chunks_served += 1
                         self.bytes_served += len(data)
                 except TooBusy as busy:
+                    self.busy_replies += 1
                     await stream.write_frame(Busy(round(busy.retry_after * 1000)).encode())
             elif isinstance(request, GetManifest):
                 data = await trio.to_thread.run_sync(self.store.manifest_bytes, request.content_id)
