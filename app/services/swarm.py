@@ -258,13 +258,15 @@ class SwarmNetwork:
         title, sentence = (RELAYED if st.reachability == "private" and relays else
                            REACHABILITY.get(st.reachability, (st.reachability.capitalize(),
                                                               st.reachability)))
-        discovery = (f"DHT {getattr(st, 'dht_mode', 'client')}, "
-                     f"{getattr(st, 'dht_peers', 0)} in the routing table; "
+        discovery = (f"DHT {getattr(st, 'dht_mode', 'client')} with "
+                     f"{getattr(st, 'dht_peers', 0)} peers in its table, "
                      f"{getattr(st, 'lan_peers', 0)} found on the LAN"
                      + ("; relaying for others" if getattr(st, "relaying", False) else ""))
-        return NetworkStatus(self.settings.label, ", ".join(st.addrs) or "not listening",
-                             sentence, tuple(peers), seeding, size, st.bytes_in, st.bytes_out,
-                             rate_in, rate_out, peer_id=st.peer_id, downloads=len(st.downloads),
+        listen = ", ".join(a.split("/p2p/")[0] for a in st.addrs) or "not listening"
+        running = sum(1 for d in st.downloads if not d.finished)
+        return NetworkStatus(self.settings.label, listen, sentence, tuple(peers), seeding, size,
+                             st.bytes_in, st.bytes_out, rate_in, rate_out, peer_id=st.peer_id,
+                             downloads=running,
                              reach=title, discovery=discovery, relay_addrs=relays)
 
     def _known_views(self, connected: set[str]) -> tuple[PeerView, ...]:

@@ -42,7 +42,7 @@ class NetworkPage(Page):
         self.outer.addWidget(self.mode)
         self.table = read_only_table(
             ["PEER", "ROLE", "PEER ID", "ADDRESS", "DIRECTION", "RECEIVED", "SENT", "STATUS"],
-            {0: 170, 1: 70, 3: 170, 4: 90, 5: 90, 6: 90, 7: 90}, stretch=2)
+            {0: 170, 1: 70, 3: 200, 4: 90, 5: 85, 6: 85, 7: 85}, stretch=2)
         self.outer.addWidget(self.table, 1)
         self._timer = QTimer(self)
         self._timer.setInterval(2000)
@@ -61,12 +61,15 @@ class NetworkPage(Page):
         self.c_reach.set(st.reach)
         self.c_seed.set(f"{st.seeding_items} items · {fmt_bytes(st.seeding_bytes)}")
         self.c_bw.set(f"{fmt_bytes(st.rate_in)}/s · {fmt_bytes(st.rate_out)}/s")
-        me = f"This node {st.peer_id[:12]}…{st.peer_id[-6:]} " if st.peer_id else ""
-        self.mode.setText(f"{st.mode[:1].upper()}{st.mode[1:]}.   {me}listening on "
-                          f"{st.listen}.   {st.reachability[:1].upper()}{st.reachability[1:]}."
-                          + (f"   Discovery: {st.discovery}." if st.discovery else "")
-                          + f"   Received {fmt_bytes(st.bytes_in)}, sent {fmt_bytes(st.bytes_out)}"
-                          + (f", {st.downloads} downloads running." if st.downloads else "."))
+        parts = [st.mode[:1].upper() + st.mode[1:],
+                 (f"this node {st.peer_id[:12]}…{st.peer_id[-6:]} listens on {st.listen}"
+                  if st.peer_id else f"listening: {st.listen}"),
+                 st.reachability]
+        if st.discovery:
+            parts.append(st.discovery)
+        parts.append(f"received {fmt_bytes(st.bytes_in)}, sent {fmt_bytes(st.bytes_out)}"
+                     + (f", {st.downloads} downloads running" if st.downloads else ""))
+        self.mode.setText("  ·  ".join(parts))
         fill(self.table, [
             (p.name, p.role, (p.peer_id, SOFT), p.address,
              ("dialled in" if p.inbound else "dialled out") if p.online else "",

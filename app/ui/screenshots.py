@@ -19,7 +19,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEventLoop, QTimer
 
-from app.demo import build_world, make_sales
+from app.demo import DemoSwarm, build_world, make_sales
 from app.profile import Profile
 from app.ui.app import AppParts, build
 from player.engine import NullEngine
@@ -62,8 +62,12 @@ def shoot(out: Path) -> list[Path]:
     save(first, "onboarding")
     first.shutdown()
 
-    # the fan
-    fan = build(Profile(world.fan), lambda: world.swarm(bytes_per_s=150_000),
+    # the fan, on the demo's swarm (its actors run as node processes until the fan is done)
+    from app.services.swarm import SwarmNetwork
+
+    swarm = DemoSwarm(world).start()
+    swarm.wait_ready()
+    fan = build(Profile(world.fan), lambda: SwarmNetwork(swarm.settings()),
                 engine=NullEngine(), sync_interval_ms=500, title_note="demo")
     w = fan.window
     w.resize(*SIZE)
@@ -113,15 +117,18 @@ def shoot(out: Path) -> list[Path]:
     wait(lambda: w.wallet.view is not None)
     save(fan, "wallet")
     w.show_named("network")
-    pump(600)
+    wait(lambda: w.network.status is not None and len(w.network.status.online) == len(
+        swarm.running))
+    pump(2500)  # a refresh or two, so the rates have a window to be measured over
     save(fan, "network")
     w.show_named("settings")
     pump(600)
     save(fan, "settings")
     fan.shutdown()
+    swarm.stop()
 
-    # an artist with sales
-    artist = build(Profile(world.root / "artist-3"), lambda: world.swarm(None),
+    # an artist with sales (its node process has stopped: one identity, one writer)
+    artist = build(Profile(world.root / "artist-3"), None,
                    engine=NullEngine(), title_note="demo artist")
     artist.window.resize(*SIZE)
     artist.window.show()
