@@ -291,3 +291,27 @@ def test_flac_crc_matches_the_reference_definition() -> None:
         data = rng.randbytes(n)
         assert _crc16(data) == _crc16_bitwise(data)
     assert _crc16_bitwise(b"123456789") == 0xFEE8  # CRC-16/BUYPASS check value
+
+
+def test_files_too_large_to_hold_in_memory_are_streamed_with_the_same_result(
+        tmp_path: Path, music_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Above WHOLE_FILE_LIMIT a file is hashed in blocks and parsed from disk; with the limit at
+    # one byte every file takes that path, and the outcome must not change.
+    _broken_files(music_dir, music_dir)
+    in_memory = Library(tmp_path / "in-memory.sqlite")
+    expected = in_memory.import_folder(music_dir)
+    expected_rows = [(t.path, t.title, t.codec, t.duration_ms, t.artwork_hash)
+                     for t in in_memory.tracks()]
+    hashes = dict(in_memory.connection.execute("SELECT path, file_hash FROM tracks"))
+    in_memory.close()
+
+    import player.library
+
+    monkeypatch.setattr(player.library, "WHOLE_FILE_LIMIT", 1)
+    streamed = Library(tmp_path / "streamed.sqlite")
+    report = streamed.import_folder(music_dir)
+    assert (report.added, report.failed) == (expected.added, expected.failed)
+    assert [(t.path, t.title, t.codec, t.duration_ms, t.artwork_hash)
+            for t in streamed.tracks()] == expected_rows
+    assert dict(streamed.connection.execute("SELECT path, file_hash FROM tracks")) == hashes
+    streamed.close()
