@@ -177,7 +177,7 @@ def folder_image(names: list[str]) -> str | None:
 
 def _decode(mime: str, data: bytes) -> Any:
     try:
-        ctx = av.CodecContext.create(_DECODERS[mime], "r")
+        ctx: Any = av.CodecContext.create(_DECODERS[mime], "r")
         frames = list(ctx.decode(av.Packet(data)))
         if not frames:
             frames = list(ctx.decode(None))

@@ -424,6 +424,7 @@ class Library:
                     back.append((row["id"],))
                 continue
             if isinstance(item, bytes):  # same bytes, new mtime: no need to re-read the tags
+                assert row is not None  # only a known file's hash is compared
                 state.unchanged += 1
                 touched.append((st.st_size, st.st_mtime_ns, row["id"]))
                 continue
