@@ -1,35 +1,149 @@
-"""Start the desktop app: QApplication, trio runtime, bridge, main window; stop them in order."""
+"""Start the desktop app: the unlock window first, then the runtime and services behind it.
+
+Launch is staged so that the first window appears as fast as a bare Qt window would:
+
+1. ``build()`` makes the QApplication, the theme and a window that holds only onboarding (the
+   unlock screen of an existing profile, or the welcome screen). Nothing heavy is imported yet:
+   no trio, no services, no SQLite, no crypto, no Qt Multimedia.
+2. Once that window has painted, a :class:`Backend` imports the rest on a worker thread (so the
+   window keeps answering keys and clicks meanwhile), then, back on the GUI thread, starts the trio
+   runtime and the bridge and hands the bridge to the window.
+3. The app proper (sidebar, views, player bar) is built when the identity is unlocked, each view
+   on its first show.
+
+A passphrase entered before step 2 has finished is kept and used as soon as the bridge exists.
+Code that needs the bridge right away (tests, scripts, the demo) reads ``AppParts.bridge``, which
+finishes step 2 on the spot.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
-from dataclasses import dataclass
+import threading
+from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
-from app.bridge import Bridge, KdfLimits, NetworkFactory
 from app.profile import Profile
-from app.runtime import TrioRuntime
 from app.ui.main_window import MainWindow
 from app.ui.widgets import load_theme
-from player.engine import Engine
+
+if TYPE_CHECKING:
+    from app.bridge import Bridge, KdfLimits, NetworkFactory
+    from app.runtime import TrioRuntime
+    from player.engine import Engine
 
 log = logging.getLogger(__name__)
 
+# Loaded on a worker thread after the first paint, in this order (later ones need earlier ones).
+# The views and the player bar come last: they are needed only after unlocking.
+BACKEND_MODULES = ("trio", "app.runtime", "app.bridge", "app.services.ui_support",
+                   "app.ui.player_bar", "app.ui.store", "app.ui.library")
 
-@dataclass
+
+class Backend(QObject):
+    """Imports the heavy modules off the GUI thread, then makes the runtime and the bridge."""
+
+    ready = Signal(object)  # the Bridge
+    _imported = Signal()
+
+    def __init__(self, profile: Profile, network_factory: NetworkFactory | None,
+                 kdf: KdfLimits | None, sync_interval_ms: int,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.profile = profile
+        self._network_factory = network_factory
+        self._kdf = kdf
+        self._sync_interval_ms = sync_interval_ms
+        self.runtime: TrioRuntime | None = None
+        self.bridge: Bridge | None = None
+        self._thread: threading.Thread | None = None
+        self._import_error: BaseException | None = None
+        self._ready = False
+        self._imported.connect(self._finish)
+
+    def start(self) -> None:
+        """Begin loading in the background (idempotent)."""
+        if self._thread is not None or self.bridge is not None:
+            return
+        self._thread = threading.Thread(target=self._import, name="cooptracks-startup",
+                                        daemon=True)
+        self._thread.start()
+
+    def _import(self) -> None:
+        try:
+            for name in BACKEND_MODULES:
+                importlib.import_module(name)
+        except BaseException as exc:  # reported on the GUI thread by _finish
+            self._import_error = exc
+        self._imported.emit()
+
+    @property
+    def is_ready(self) -> bool:
+        return self._ready
+
+    def wait(self) -> Bridge:
+        """Finish loading now (pumping Qt events if need be) and return the bridge."""
+        if not self._ready:
+            self.start()
+            assert self._thread is not None
+            self._thread.join()
+            self._finish()
+            assert self.runtime is not None
+            if not self.runtime.wait_started():
+                raise RuntimeError("the trio runtime did not start")
+        assert self.bridge is not None
+        return self.bridge
+
+    def _finish(self) -> None:
+        if self.runtime is not None:
+            return
+        if self._import_error is not None:
+            raise RuntimeError("the app could not load its services") from self._import_error
+        from app.bridge import Bridge
+        from app.runtime import TrioRuntime
+
+        self.runtime = TrioRuntime()
+        self.bridge = Bridge(self.profile, self.runtime, self._network_factory, self._kdf,
+                             self._sync_interval_ms)
+        self.runtime.started.connect(self._on_started)
+        self.runtime.start()
+
+    def _on_started(self) -> None:
+        # Trio's first step has run: the runtime accepts tasks, so the bridge is usable.
+        self._ready = True
+        self.ready.emit(self.bridge)
+
+
 class AppParts:
-    app: QApplication
-    runtime: TrioRuntime
-    bridge: Bridge
-    window: MainWindow
+    """The app's parts. ``bridge`` and ``runtime`` finish loading them when first read."""
+
+    def __init__(self, app: QApplication, window: MainWindow, backend: Backend) -> None:
+        self.app = app
+        self.window = window
+        self.backend = backend
+
+    @property
+    def bridge(self) -> Bridge:
+        return self.backend.wait()
+
+    @property
+    def runtime(self) -> TrioRuntime:
+        self.backend.wait()
+        assert self.backend.runtime is not None
+        return self.backend.runtime
 
     def shutdown(self) -> None:
         """Close the window, the session and the trio run (in that order)."""
         self.window.close()
-        self.bridge.close_session()
-        self.runtime.stop()
+        if self.backend._thread is not None or self.backend.bridge is not None:
+            bridge = self.backend.wait()
+            bridge.close_session()
+            assert self.backend.runtime is not None
+            self.backend.runtime.stop()
 
 
 def qapp() -> QApplication:
@@ -45,14 +159,11 @@ def qapp() -> QApplication:
 def build(profile: Profile, network_factory: NetworkFactory | None = None,
           kdf: KdfLimits | None = None, engine: Engine | None = None,
           sync_interval_ms: int = 2000, title_note: str = "") -> AppParts:
-    """Make every part of the app (the runtime is started; nothing is unlocked yet)."""
+    """Make the app's window; the runtime and services load once it has painted."""
     app = qapp()
-    runtime = TrioRuntime()
-    runtime.start()
-    runtime.wait_started()
-    bridge = Bridge(profile, runtime, network_factory, kdf, sync_interval_ms)
-    window = MainWindow(bridge, engine, title_note)
-    return AppParts(app, runtime, bridge, window)
+    backend = Backend(profile, network_factory, kdf, sync_interval_ms)
+    window = MainWindow(profile, backend, engine, title_note)
+    return AppParts(app, window, backend)
 
 
 def run(profile: Profile, network_factory: NetworkFactory | None = None,
@@ -61,10 +172,7 @@ def run(profile: Profile, network_factory: NetworkFactory | None = None,
     parts = build(profile, network_factory, title_note=title_note)
     parts.window.show()
     if passphrase is not None:
-        parts.onboarding_job = parts.bridge.unlock(passphrase)  # type: ignore[attr-defined]
-        parts.onboarding_job.finished.connect(lambda _: parts.window._enter_app())  # type: ignore[attr-defined]
-        parts.onboarding_job.failed.connect(parts.window.onboarding.message.show_error)  # type: ignore[attr-defined]
+        parts.window.onboarding.unlock_with(passphrase)
     code = parts.app.exec()
-    parts.bridge.close_session()
-    parts.runtime.stop()
+    parts.shutdown()
     return int(code)

@@ -1,8 +1,17 @@
-"""The main window: a sidebar, the views in a stack, the player bar; onboarding before unlock."""
+"""The main window: a sidebar, the views in a stack, the player bar; onboarding before unlock.
+
+At launch the window holds only onboarding, so it can paint before the services are loaded.
+The bridge arrives later (``attach``). The app proper is built when the identity is unlocked,
+and each view on its first show. Ledger changes come in bursts during a sync: they only mark
+views stale, and the visible one refreshes at most every ``REFRESH_MS`` (never starved by a
+steady stream of changes), the others when they are next shown.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -13,36 +22,108 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.bridge import Bridge
-from app.ui.library import LibraryView
-from app.ui.network import NetworkPage, SettingsPage
 from app.ui.onboarding import OnboardingView
-from app.ui.player_bar import PlayerBar
-from app.ui.store import StoreView
-from app.ui.studio import StudioPage
-from app.ui.wallet import WalletPage
 from app.ui.widgets import Toast, button, label
-from player.engine import Engine
+
+if TYPE_CHECKING:
+    from app.bridge import Bridge
+    from app.profile import Profile
+    from app.ui.app import Backend
+    from app.ui.library import LibraryView
+    from app.ui.mpris import MediaKeys
+    from app.ui.network import NetworkPage, SettingsPage
+    from app.ui.player_bar import PlayerBar
+    from app.ui.store import StoreView
+    from app.ui.studio import StudioPage
+    from app.ui.wallet import WalletPage
+    from player.engine import Engine
 
 NAV = (("store", "♫   Store"), ("library", "▤   Library"), ("studio", "✎   Studio"),
        ("wallet", "◈   Wallet"), ("network", "⇄   Network"), ("settings", "⚙   Settings"))
+KEYS = tuple(k for k, _ in NAV)
+REFRESH_MS = 400
+
+
+class _FirstPaint(QObject):
+    """Calls ``fn`` once, after the first paint of the widget it watches."""
+
+    def __init__(self, widget: QWidget, fn: Any) -> None:
+        super().__init__(widget)
+        self._fn = fn
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            obj.removeEventFilter(self)
+            QTimer.singleShot(0, self._fn)  # after this paint has reached the screen
+        return False
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, bridge: Bridge, engine: Engine | None = None, title_note: str = "") -> None:
+    viewShown = Signal(str)
+
+    def __init__(self, profile: Profile, backend: Backend, engine: Engine | None = None,
+                 title_note: str = "") -> None:
         super().__init__()
-        self.bridge = bridge
+        self.backend = backend
+        self.bridge: Bridge | None = None
+        self._engine = engine
         self.setWindowTitle("Cooptracks" + (f" — {title_note}" if title_note else ""))
         self.resize(1280, 800)
         self.setMinimumSize(980, 640)
         self.root = QStackedWidget()
         self.setCentralWidget(self.root)
-        self.onboarding = OnboardingView(bridge)
+        self.onboarding = OnboardingView(profile.identity_file.exists())
         self.root.addWidget(self.onboarding)
-        # the app proper
-        self.app_widget = QWidget()
-        self.app_widget.setObjectName("content")
-        outer = QVBoxLayout(self.app_widget)
+        self.toast = Toast(self)
+        self._app_widget: QWidget | None = None
+        self._views: dict[str, QWidget] = {}
+        self._stale: set[str] = set()
+        self.onboarding.unlocked.connect(self._enter_app)
+        self.onboarding.wants_backend.connect(backend.start)
+        backend.ready.connect(self.attach)
+        # Load the services once the unlock screen is on screen (or soon, if never painted).
+        _FirstPaint(self.onboarding, backend.start)
+        QTimer.singleShot(1000, backend.start)
+
+    # -- the bridge arrives ------------------------------------------------------------------------
+    def attach(self, bridge: Bridge) -> None:
+        """Connect to the loaded services (called once, when the backend is ready)."""
+        if self.bridge is not None:
+            return
+        self.bridge = bridge
+        bridge.sessionOpened.connect(self._enter_app)
+        bridge.notice.connect(self.toast.show_text)
+        bridge.forkDetected.connect(lambda m: self.toast.show_text(m, True, 8000))
+        bridge.purchaseFulfilled.connect(
+            lambda _: self.toast.show_text("A purchase was granted: your music is downloading."))
+        # Bursts of changes: mark stale, refresh the visible view on a steady beat.
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._refresh_visible)
+        for sig in (bridge.ledgerChanged, bridge.purchaseFulfilled, bridge.saleFulfilled):
+            sig.connect(lambda *_: self._stale_all())
+        bridge.downloadProgress.connect(self._on_download)
+        self.onboarding.attach(bridge)
+        if bridge.session is not None:
+            self._enter_app()
+
+    # -- the app proper, built on unlock --------------------------------------------------------
+    @property
+    def app_widget(self) -> QWidget:
+        if self._app_widget is None:
+            self._build_app()
+        assert self._app_widget is not None
+        return self._app_widget
+
+    def _build_app(self) -> None:
+        from app.ui.player_bar import PlayerBar
+
+        bridge = self.backend.wait()
+        w = QWidget()
+        w.setObjectName("content")
+        outer = QVBoxLayout(w)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
         body = QHBoxLayout()
@@ -78,78 +159,150 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.pages.setObjectName("pages")
         body.addWidget(self.pages, 1)
-        self.store = StoreView(bridge)
-        self.library = LibraryView(bridge)
-        self.studio = StudioPage(bridge)
-        self.wallet = WalletPage(bridge)
-        self.network = NetworkPage(bridge)
-        self.settings = SettingsPage(bridge)
-        self.views = [self.store, self.library, self.studio, self.wallet, self.network,
-                      self.settings]
-        for v in self.views:
-            self.pages.addWidget(v)
-        self.player_bar = PlayerBar(bridge, engine)
+        self.player_bar: PlayerBar = PlayerBar(bridge, self._engine)
         outer.addWidget(self.player_bar)
-        self.root.addWidget(self.app_widget)
-        self.toast = Toast(self)
-
-        self.nav_group.idClicked.connect(self.show_view)
-        self.onboarding.unlocked.connect(self._enter_app)
-        bridge.sessionOpened.connect(self._enter_app)
-        self.store.play_preview.connect(self._play_preview)
-        self.library.play_rows.connect(self.player_bar.play_rows)
         self.player_bar.message.connect(self.toast.show_text)
-        self.store.release.bought.connect(lambda: self._stale_all())
-        bridge.notice.connect(self.toast.show_text)
-        bridge.forkDetected.connect(lambda m: self.toast.show_text(m, True, 8000))
-        bridge.purchaseFulfilled.connect(
-            lambda _: self.toast.show_text("A purchase was granted: your music is downloading."))
-        # Ledger changes come in bursts during a sync: refresh the visible view at most 3x/s.
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(300)
-        self._refresh_timer.timeout.connect(self._refresh_visible)
-        for sig in (bridge.ledgerChanged, bridge.purchaseFulfilled, bridge.saleFulfilled):
-            sig.connect(lambda *_: self._stale_all())
-        bridge.downloadProgress.connect(self._on_download)
-        self.show_view(0)
-        if bridge.session is not None:
-            self._enter_app()
+        self.nav_group.idClicked.connect(self.show_view)
+        self._app_widget = w
+        self.root.addWidget(w)
+        self.media_keys = self._export_media_keys()
+
+    def _export_media_keys(self) -> MediaKeys | None:
+        from app.ui.mpris import MediaKeys
+
+        keys = MediaKeys(self.player_bar, self)
+        keys.raise_requested.connect(self._raise)
+        return keys if keys.register() else None
+
+    def _raise(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def view(self, key: str) -> QWidget:
+        """The view named ``key``, built on first use."""
+        v = self._views.get(key)
+        if v is None:
+            self.app_widget  # noqa: B018 - the pages stack and the player bar live in it
+            v = self._make_view(key)
+            self._views[key] = v
+            self.pages.addWidget(v)
+            self._stale.add(key)
+        return v
+
+    def _make_view(self, key: str) -> QWidget:
+        bridge = self.backend.wait()
+        if key == "store":
+            from app.ui.store import StoreView
+
+            store = StoreView(bridge)
+            store.play_preview.connect(self._play_preview)
+            store.release.bought.connect(self._stale_all)
+            return store
+        if key == "library":
+            from app.ui.library import LibraryView
+
+            library = LibraryView(bridge)
+            library.play_rows.connect(self.player_bar.play_rows)
+            return library
+        if key == "studio":
+            from app.ui.studio import StudioPage
+
+            return StudioPage(bridge)
+        if key == "wallet":
+            from app.ui.wallet import WalletPage
+
+            return WalletPage(bridge)
+        if key == "network":
+            from app.ui.network import NetworkPage
+
+            return NetworkPage(bridge)
+        if key == "settings":
+            from app.ui.network import SettingsPage
+
+            return SettingsPage(bridge)
+        raise KeyError(key)
+
+    @property
+    def store(self) -> StoreView:
+        return self.view("store")  # type: ignore[return-value]
+
+    @property
+    def library(self) -> LibraryView:
+        return self.view("library")  # type: ignore[return-value]
+
+    @property
+    def studio(self) -> StudioPage:
+        return self.view("studio")  # type: ignore[return-value]
+
+    @property
+    def wallet(self) -> WalletPage:
+        return self.view("wallet")  # type: ignore[return-value]
+
+    @property
+    def network(self) -> NetworkPage:
+        return self.view("network")  # type: ignore[return-value]
+
+    @property
+    def settings(self) -> SettingsPage:
+        return self.view("settings")  # type: ignore[return-value]
+
+    @property
+    def views(self) -> list[QWidget]:
+        """The views built so far."""
+        return list(self._views.values())
 
     # -- navigation ------------------------------------------------------------------------------
     def _enter_app(self) -> None:
+        if self.bridge is None or self.bridge.session is None:
+            return
         self.root.setCurrentWidget(self.app_widget)
         try:
             info = self.bridge.identity.info()
             self.who.setText(f"{info.name or 'You'}\n{info.peer_id[:10]}…{info.peer_id[-4:]}")
         except Exception:
             pass
+        if self.pages.currentWidget() is None:
+            self.show_view(0)
         self._stale_all()
 
     def show_view(self, index: int) -> None:
+        key = KEYS[index]
+        view = self.view(key)
         self.nav_group.button(index).setChecked(True)
-        view = self.views[index]
         self.pages.setCurrentWidget(view)
-        if self.bridge.session is not None and getattr(view, "stale", True):
-            view.refresh()
+        if key in self._stale:
+            self._refresh(key)
+        self.viewShown.emit(key)
 
     def show_named(self, key: str) -> None:
-        self.show_view([k for k, _ in NAV].index(key))
+        self.show_view(KEYS.index(key))
+
+    def _refresh(self, key: str) -> None:
+        if self.bridge is None or self.bridge.session is None:
+            return
+        self._stale.discard(key)
+        view = self._views[key]
+        view.refresh()  # type: ignore[attr-defined]
 
     def _stale_all(self) -> None:
-        for v in self.views:
-            v.stale = True
-        self._refresh_timer.start()
+        self._stale.update(self._views)
+        # Not restarted while pending: a steady stream of changes must not starve the refresh.
+        if self.bridge is not None and not self._refresh_timer.isActive():
+            self._refresh_timer.start()
 
     def _refresh_visible(self) -> None:
-        view = self.pages.currentWidget()
-        if self.bridge.session is not None and getattr(view, "stale", False):
-            view.refresh()
+        if self._app_widget is None:
+            return
+        for key, view in self._views.items():
+            if view is self.pages.currentWidget() and key in self._stale:
+                self._refresh(key)
 
     def _on_download(self, content: bytes, have: int, total: int) -> None:
-        if total and have >= total:
-            self.library.stale = True
-            self._refresh_timer.start()
+        if total and have >= total and "library" in self._views:
+            self._stale.add("library")
+            if not self._refresh_timer.isActive():
+                self._refresh_timer.start()
 
     def _play_preview(self, preview: bytes, title: str, artist: str) -> None:
         page = self.store.release.page
@@ -163,5 +316,8 @@ class MainWindow(QMainWindow):
                             self.height() - self.toast.height() - 100)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.player_bar.close_engine()
+        if self._app_widget is not None:
+            if self.media_keys is not None:
+                self.media_keys.unregister()
+            self.player_bar.close_engine()
         super().closeEvent(event)

@@ -1,6 +1,15 @@
-"""First run (create an identity or restore one from its recovery phrase) and unlock."""
+"""First run (create an identity or restore one from its recovery phrase) and unlock.
+
+This is the first screen of every launch, shown before the services have loaded: it needs only
+to know whether the profile has an identity. The bridge is handed over by ``attach`` a moment
+later; a passphrase entered before that is kept and used then. Each step is built when first
+shown.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -15,9 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.bridge import Bridge, Job
-from app.services.identity import MIN_PASSPHRASE
 from app.ui.widgets import MessageBar, button, label
+
+if TYPE_CHECKING:
+    from app.bridge import Bridge, Job
+
+WELCOME, CREATE, RESTORE, UNLOCK = range(4)
 
 
 def _password(placeholder: str) -> QLineEdit:
@@ -27,14 +39,24 @@ def _password(placeholder: str) -> QLineEdit:
     return e
 
 
+def _step() -> tuple[QWidget, QVBoxLayout]:
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(8)
+    return w, lay
+
+
 class OnboardingView(QWidget):
     """A centred card with four steps: welcome, create, restore, unlock."""
 
     unlocked = Signal()
+    wants_backend = Signal()  # an action needs the bridge: load it now if not yet under way
 
-    def __init__(self, bridge: Bridge) -> None:
+    def __init__(self, has_identity: bool) -> None:
         super().__init__()
-        self.bridge = bridge
+        self.bridge: Bridge | None = None
+        self._pending: Callable[[Bridge], Job] | None = None
         self.setObjectName("page")
         outer = QVBoxLayout(self)
         outer.addStretch(1)
@@ -61,11 +83,18 @@ class OnboardingView(QWidget):
         self.busy.setRange(0, 0)
         self.busy.hide()
         lay.addWidget(self.busy)
+        self._steps: dict[int, QWidget] = {}
+        for _ in range(4):  # placeholders, replaced by each step when first shown
+            self.stack.addWidget(QWidget())
+        self._goto(UNLOCK if has_identity else WELCOME)
 
-        # welcome
-        w = QWidget()
-        wl = QVBoxLayout(w)
-        wl.setContentsMargins(0, 0, 0, 0)
+    # -- the steps, built on first show ----------------------------------------------------------
+    def _build(self, index: int) -> QWidget:
+        return (self._build_welcome, self._build_create, self._build_restore,
+                self._build_unlock)[index]()
+
+    def _build_welcome(self) -> QWidget:
+        w, wl = _step()
         wl.setSpacing(10)
         wl.addWidget(label("Music straight from artists, with no server in the middle.",
                            "h2", wrap=True))
@@ -78,13 +107,14 @@ class OnboardingView(QWidget):
         self.to_restore = button("I have a recovery phrase", "ghost")
         wl.addWidget(self.to_create)
         wl.addWidget(self.to_restore)
-        self.stack.addWidget(w)
+        self.to_create.clicked.connect(lambda: self._goto(CREATE))
+        self.to_restore.clicked.connect(lambda: self._goto(RESTORE))
+        return w
 
-        # create
-        c = QWidget()
-        cl = QVBoxLayout(c)
-        cl.setContentsMargins(0, 0, 0, 0)
-        cl.setSpacing(8)
+    def _build_create(self) -> QWidget:
+        from app.services.identity import MIN_PASSPHRASE
+
+        c, cl = _step()
         cl.addWidget(label("Create your identity", "h2"))
         cl.addWidget(label("Your name is shown to artists you buy from. You can change it "
                            "later.", "dim", wrap=True))
@@ -101,13 +131,13 @@ class OnboardingView(QWidget):
         crow.addStretch(1)
         crow.addWidget(self.create_btn)
         cl.addLayout(crow)
-        self.stack.addWidget(c)
+        self.create_back.clicked.connect(lambda: self._goto(WELCOME))
+        self.create_btn.clicked.connect(self.create)
+        self.new_pass2.returnPressed.connect(self.create)
+        return c
 
-        # restore
-        r = QWidget()
-        rl = QVBoxLayout(r)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.setSpacing(8)
+    def _build_restore(self) -> QWidget:
+        r, rl = _step()
         rl.addWidget(label("Restore from a recovery phrase", "h2"))
         self.phrase = QPlainTextEdit()
         self.phrase.setPlaceholderText("The 24 words, separated by spaces")
@@ -122,13 +152,12 @@ class OnboardingView(QWidget):
         rrow.addStretch(1)
         rrow.addWidget(self.restore_btn)
         rl.addLayout(rrow)
-        self.stack.addWidget(r)
+        self.restore_back.clicked.connect(lambda: self._goto(WELCOME))
+        self.restore_btn.clicked.connect(self.restore)
+        return r
 
-        # unlock
-        u = QWidget()
-        ul = QVBoxLayout(u)
-        ul.setContentsMargins(0, 0, 0, 0)
-        ul.setSpacing(8)
+    def _build_unlock(self) -> QWidget:
+        u, ul = _step()
         self.welcome_back = label("Welcome back", "h2")
         ul.addWidget(self.welcome_back)
         ul.addWidget(label("Enter your passphrase to unlock your identity.", "dim", wrap=True))
@@ -136,32 +165,48 @@ class OnboardingView(QWidget):
         ul.addWidget(self.unlock_pass)
         self.unlock_btn = button("Unlock", "primary")
         ul.addWidget(self.unlock_btn, 0, Qt.AlignmentFlag.AlignRight)
-        self.stack.addWidget(u)
-
-        self.to_create.clicked.connect(lambda: self._goto(1))
-        self.to_restore.clicked.connect(lambda: self._goto(2))
-        self.create_back.clicked.connect(lambda: self._goto(0))
-        self.restore_back.clicked.connect(lambda: self._goto(0))
-        self.create_btn.clicked.connect(self.create)
-        self.new_pass2.returnPressed.connect(self.create)
-        self.restore_btn.clicked.connect(self.restore)
         self.unlock_btn.clicked.connect(self.unlock)
         self.unlock_pass.returnPressed.connect(self.unlock)
+        self.unlock_pass.setFocus()
+        return u
+
+    def _action_buttons(self) -> list[QWidget]:
+        names = ("create_btn", "restore_btn", "unlock_btn")
+        return [getattr(self, n) for n in names if hasattr(self, n)]
+
+    # -- the bridge --------------------------------------------------------------------------
+    def attach(self, bridge: Bridge) -> None:
+        """Take the loaded bridge; run what the user asked for while it was loading."""
+        self.bridge = bridge
         self.reset()
+        if self._pending is not None:
+            action, self._pending = self._pending, None
+            self._watch(action(bridge))
 
     def reset(self) -> None:
+        """Show the step that fits the profile (unlock when it has an identity)."""
+        if self.bridge is None:
+            return
         if self.bridge.identity_exists():
             try:
                 name = self.bridge.identity.info().name
             except Exception:
                 name = ""
+            if UNLOCK not in self._steps or self.stack.currentIndex() != UNLOCK:
+                self._goto(UNLOCK)
             self.welcome_back.setText(f"Welcome back{', ' + name if name else ''}")
-            self._goto(3)
-        else:
-            self._goto(0)
+        elif self.stack.currentIndex() == UNLOCK:
+            self._goto(WELCOME)
 
     def _goto(self, index: int) -> None:
         self.message.clear_message()
+        if index not in self._steps:
+            step = self._build(index)
+            old = self.stack.widget(index)
+            self.stack.insertWidget(index, step)
+            self.stack.removeWidget(old)
+            old.deleteLater()
+            self._steps[index] = step
         # Size the card to the visible step only (a stack is as tall as its tallest page).
         for i in range(self.stack.count()):
             policy = QSizePolicy.Policy.Preferred if i == index else QSizePolicy.Policy.Ignored
@@ -170,21 +215,27 @@ class OnboardingView(QWidget):
         self.stack.adjustSize()
         self.card.adjustSize()
 
-    def _start(self, job: Job) -> None:
+    def _start(self, action: Callable[[Bridge], Job]) -> None:
         self.message.clear_message()
         self.busy.show()
-        for b in (self.create_btn, self.restore_btn, self.unlock_btn):
+        for b in self._action_buttons():
             b.setEnabled(False)
+        if self.bridge is None:  # still loading: run it on attach
+            self._pending = action
+            self.wants_backend.emit()
+            return
+        self._watch(action(self.bridge))
+
+    def _watch(self, job: Job) -> None:
         job.finished.connect(self._done)
         job.failed.connect(self._failed)
 
     def _done(self, _session: object) -> None:
         self.busy.hide()
         self._enable()
-        self.unlock_pass.clear()
-        self.new_pass.clear()
-        self.new_pass2.clear()
-        self.restore_pass.clear()
+        for e in ("unlock_pass", "new_pass", "new_pass2", "restore_pass"):
+            if hasattr(self, e):
+                getattr(self, e).clear()
         self.unlocked.emit()
 
     def _failed(self, message: str) -> None:
@@ -193,11 +244,13 @@ class OnboardingView(QWidget):
         self.message.show_error(message)
 
     def _enable(self) -> None:
-        for b in (self.create_btn, self.restore_btn, self.unlock_btn):
+        for b in self._action_buttons():
             b.setEnabled(True)
 
     # -- actions ---------------------------------------------------------------------------------
     def create(self) -> None:
+        from app.services.identity import MIN_PASSPHRASE
+
         p1, p2 = self.new_pass.text(), self.new_pass2.text()
         if p1 != p2:
             self.message.show_error("The two passphrases differ.")
@@ -206,14 +259,20 @@ class OnboardingView(QWidget):
             self.message.show_error(f"Choose a passphrase of at least {MIN_PASSPHRASE} "
                                     "characters.")
             return
-        self._start(self.bridge.create_identity(p1, self.name.text().strip()))
+        name = self.name.text().strip()
+        self._start(lambda b: b.create_identity(p1, name))
 
     def restore(self) -> None:
-        self._start(self.bridge.restore_identity(self.phrase.toPlainText(),
-                                                 self.restore_pass.text()))
+        phrase, passphrase = self.phrase.toPlainText(), self.restore_pass.text()
+        self._start(lambda b: b.restore_identity(phrase, passphrase))
 
     def unlock(self) -> None:
         if not self.unlock_pass.text():
             self.message.show_error("Enter your passphrase.")
             return
-        self._start(self.bridge.unlock(self.unlock_pass.text()))
+        passphrase = self.unlock_pass.text()
+        self._start(lambda b: b.unlock(passphrase))
+
+    def unlock_with(self, passphrase: str) -> None:
+        """Unlock without typing (the demo), as soon as the services are loaded."""
+        self._start(lambda b: b.unlock(passphrase))

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QVBoxLayout, QWidget
 
-from app.bridge import Bridge
-from app.services.ui_support import LibraryRow
 from app.ui.icons import icon
 from app.ui.widgets import ThinSlider, button, cover_pixmap, fmt_duration, label
-from player.chunkstore import DirectoryChunkSource
 from player.engine import Engine, MediaSource, NullEngine, PlaybackState
 from player.queue import Player, Progress, QueueItem
-from player.stream import DecryptingStream
+
+if TYPE_CHECKING:
+    from app.bridge import Bridge
+    from app.services.ui_support import LibraryRow
 
 
 def make_engine(prefer_null: bool = False) -> Engine:
@@ -236,6 +236,9 @@ class PlayerBar(QWidget):
 
 
 def _opener(root: Path, content: bytes, key: bytes | None):  # type: ignore[no-untyped-def]
+    from player.chunkstore import DirectoryChunkSource
+    from player.stream import DecryptingStream
+
     def open_stream() -> io.BufferedReader:
         return io.BufferedReader(DecryptingStream(DirectoryChunkSource(root, content, key)))
     return open_stream

@@ -20,7 +20,10 @@ def test_create_identity_then_unlock_later(qtbot, launch, tmp_path: Path) -> Non
     parts.shutdown()
 
     again = launch(profile)
-    assert "Welcome back, Ada" in again.window.onboarding.welcome_back.text()
+    # The unlock step shows at once; the name arrives with the services, a moment later.
+    assert again.window.onboarding.stack.currentIndex() == 3
+    qtbot.waitUntil(lambda: "Welcome back, Ada" in again.window.onboarding.welcome_back.text(),
+                    timeout=10_000)
     unlock(qtbot, again, "correct horse battery")
 
 
