@@ -11,12 +11,20 @@ from libp2p.custom_types import TProtocol
 
 from ledger.content import new_track_key, pack
 from ledger.keys import Signer
+from p2p.content.messages import (
+    MAX_RESPONSE,
+    RESPONSES,
+    ChunkReply,
+    GetChunk,
+    GetManifest,
+    ManifestReply,
+)
 from p2p.content.messages import PROTOCOL_ID as CONTENT
-from p2p.content.messages import ChunkReply, GetManifest, ManifestReply
 from p2p.host import build_host, full_addrs, parse_peer_addr, tcp_addr
+from p2p.limits import Limits
 from p2p.sync.messages import PROTOCOL_ID as SYNC
 from p2p.sync.messages import Entries, Frontier, GetFeed, GetFrontier
-from p2p.wire import FramedStream, encode_varint
+from p2p.wire import FramedStream, PeerClosed, decode_message, encode_varint
 from tests.p2p.conftest import trio_test, wait_for
 
 pytestmark = pytest.mark.network
@@ -173,6 +181,50 @@ async def test_a_provider_that_drips_a_chunk_too_slowly_is_dropped_for_another(s
             await node.fetch(packed.content_id, providers=[raw.host.get_id(), g.peer_id])
         assert str(raw.host.get_id()) in node.guard.banned()
     assert not fan.store.missing_chunks(fan.store.manifest(packed.content_id))
+
+
+@trio_test
+async def test_a_greedy_peer_cannot_starve_a_polite_one_of_upload_slots(swarm):
+    """A peer pulling on every stream it may open gets no more than its share of a seeder whose
+    uplink is the bottleneck; a polite fan arriving later still gets about half of it."""
+    seeder, fan = swarm.peer("seeder"), swarm.peer("fan")
+    packed = pack(os.urandom(24 * 16 * 1024 - 100), new_track_key(), chunk_size=16 * 1024)
+    seeder.store.put_packed(packed.manifest_bytes, packed.chunks)
+    limits = Limits(request_timeout=3.0, ban_seconds=60, upload_rate=512 * 1024,
+                    upload_slots=6, upload_slots_per_peer=3, inbound_streams_per_peer=16)
+    greedy = RawPeer()
+    greedy_got = 0
+
+    async def pull(node) -> None:
+        nonlocal greedy_got
+        stream = FramedStream(await greedy.open(node, CONTENT))
+        try:
+            while True:
+                for chunk_id in packed.manifest.chunks:
+                    await stream.write_frame(GetChunk(chunk_id).encode())
+                    reply = decode_message(await stream.read_frame(MAX_RESPONSE, 10), RESPONSES)
+                    if isinstance(reply, ChunkReply):
+                        greedy_got += len(reply.data)
+        except PeerClosed:
+            pass
+
+    async with swarm.run(seeder, limits=limits) as s, swarm.run(fan) as f, \
+            greedy.host.run([tcp_addr()]):
+        await f.connect(s.addrs[0])
+        greedy_peer = str(greedy.host.get_id())
+        async with trio.open_nursery() as nursery:
+            for _ in range(limits.inbound_streams_per_peer):
+                nursery.start_soon(pull, s)
+            await wait_for(lambda: greedy_got > 256 * 1024)  # the uplink is saturated
+            greedy_before = s.counters.per_peer[greedy_peer][1]
+            await f.fetch(packed.content_id, providers=[s.peer_id])
+            greedy_during = s.counters.per_peer[greedy_peer][1] - greedy_before
+            polite = s.counters.per_peer[str(f.peer_id)][1]
+            nursery.cancel_scope.cancel()
+        assert greedy_peer not in s.guard.banned()  # greedy, but within the protocol
+    share = polite / (polite + greedy_during)
+    # A fair split is 0.5; one queue for all slots would give the polite fan 4 of 20 (0.2).
+    assert share > 0.4, (share, polite, greedy_during)
 
 
 @trio_test
