@@ -95,6 +95,12 @@ def _seed(args: argparse.Namespace) -> int:
                                             * 1024**3))
         config = node_config(core, args, default_listen=DEFAULT_LISTEN, seeding=policy,
                              seeder=True)
+        upload_kbps = args.max_upload_kbps or _config_kbps(settings, "max_upload_kbps")
+        peer_kbps = (args.max_upload_kbps_per_peer
+                     or _config_kbps(settings, "max_upload_kbps_per_peer"))
+        config = replace(config, limits=replace(config.limits,
+                                                upload_rate=round(upload_kbps * 125),
+                                                upload_rate_per_peer=round(peer_kbps * 125)))
 
         async def body(node: Node) -> int:
             log.info("seeder %s listening on %s", node.peer_id, " ".join(node.addrs))
@@ -215,6 +221,26 @@ def _fetch(args: argparse.Namespace) -> int:
         return _run(core, replace(config), body)
 
 
+def _kbps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"a rate in kilobits per second above 0, not {text!r}")
+    return value
+
+
+def _config_kbps(settings: dict, key: str) -> float:
+    value = settings.get(key) or 0
+    if not value:
+        return 0.0
+    try:
+        return _kbps(str(value))
+    except argparse.ArgumentTypeError as exc:
+        raise UserError(f"config.json seeding.{key}: {exc}") from None
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     def net_flags(p: argparse.ArgumentParser, listen: bool = False) -> None:
         p.add_argument("--peer", action="append", metavar="MULTIADDR",
@@ -236,6 +262,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--follow", action="append", metavar="PUBKEY",
                    help="an artist to pin with --pin followed; repeatable")
     p.add_argument("--quota-gb", type=float, help="disk quota for pinned content")
+    p.add_argument("--max-upload-kbps", type=_kbps, metavar="KBPS",
+                   help="cap the upload to all peers together, in kilobits per second "
+                        "(default: config seeding.max_upload_kbps, or no cap)")
+    p.add_argument("--max-upload-kbps-per-peer", type=_kbps, metavar="KBPS",
+                   help="cap the upload to any one peer, in kilobits per second")
     p.add_argument("--settle-interval", type=float, default=5.0,
                    help="seconds between fulfilment passes when nothing new arrives")
     p.add_argument("--addr-file", type=Path, help="write our multiaddrs to this file once up")
