@@ -19,7 +19,6 @@ finishes step 2 on the spot.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 import threading
 from typing import TYPE_CHECKING
@@ -35,8 +34,6 @@ if TYPE_CHECKING:
     from app.bridge import Bridge, KdfLimits, NetworkFactory
     from app.runtime import TrioRuntime
     from player.engine import Engine
-
-log = logging.getLogger(__name__)
 
 # Loaded on a worker thread after the first paint, in this order (later ones need earlier ones).
 # The views and the player bar come last: they are needed only after unlocking.

@@ -9,9 +9,10 @@ steady stream of changes), the others when they are next shown.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6 import QtCore
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -44,21 +45,6 @@ KEYS = tuple(k for k, _ in NAV)
 REFRESH_MS = 400
 
 
-class _FirstPaint(QObject):
-    """Calls ``fn`` once, after the first paint of the widget it watches."""
-
-    def __init__(self, widget: QWidget, fn: Any) -> None:
-        super().__init__(widget)
-        self._fn = fn
-        widget.installEventFilter(self)
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            obj.removeEventFilter(self)
-            QTimer.singleShot(0, self._fn)  # after this paint has reached the screen
-        return False
-
-
 class MainWindow(QMainWindow):
     viewShown = Signal(str)
 
@@ -83,7 +69,8 @@ class MainWindow(QMainWindow):
         self.onboarding.wants_backend.connect(backend.start)
         backend.ready.connect(self.attach)
         # Load the services once the unlock screen is on screen (or soon, if never painted).
-        _FirstPaint(self.onboarding, backend.start)
+        # Queued: the paint finishes and reaches the screen first.
+        self.onboarding.painted.connect(lambda: QTimer.singleShot(0, backend.start))
         QTimer.singleShot(1000, backend.start)
 
     # -- the bridge arrives ------------------------------------------------------------------------
@@ -132,13 +119,13 @@ class MainWindow(QMainWindow):
         outer.addLayout(body, 1)
         self.sidebar = QWidget()
         self.sidebar.setObjectName("sidebar")
-        self.sidebar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.sidebar.setAttribute(QtCore.Qt.WidgetAttribute.WA_StyledBackground, True)
         self.sidebar.setFixedWidth(210)
         side = QVBoxLayout(self.sidebar)
         side.setContentsMargins(12, 20, 12, 12)
         side.setSpacing(2)
         brand = label("cooptracks<span style='color:#3ddc97'>.</span>", "brand")
-        brand.setTextFormat(Qt.TextFormat.RichText)
+        brand.setTextFormat(QtCore.Qt.TextFormat.RichText)
         side.addWidget(brand)
         self.nav_group = QButtonGroup(self)
         self.nav: dict[str, object] = {}

@@ -11,20 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLineEdit,
     QPlainTextEdit,
     QProgressBar,
+    QPushButton,
     QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.ui.widgets import MessageBar, button, label
+from app.ui.widgets import MessageBar, hand_cursor, label
+from app.ui.widgets import button as _button
 
 if TYPE_CHECKING:
     from app.bridge import Bridge, Job
@@ -37,6 +39,12 @@ def _password(placeholder: str) -> QLineEdit:
     e.setEchoMode(QLineEdit.EchoMode.Password)
     e.setPlaceholderText(placeholder)
     return e
+
+
+def button(text: str, name: str) -> QPushButton:
+    # No cursor yet: setting one loads PySide6's Qt namespace, which the first paint can do
+    # without. ``polish`` adds the pointing hands once the window is up.
+    return _button(text, name, hand=False)
 
 
 def _step() -> tuple[QWidget, QVBoxLayout]:
@@ -52,11 +60,14 @@ class OnboardingView(QWidget):
 
     unlocked = Signal()
     wants_backend = Signal()  # an action needs the bridge: load it now if not yet under way
+    painted = Signal()  # once, after the first paint
 
     def __init__(self, has_identity: bool) -> None:
         super().__init__()
         self.bridge: Bridge | None = None
         self._pending: Callable[[Bridge], Job] | None = None
+        self._painted = False
+        self._polished = False
         self.setObjectName("page")
         outer = QVBoxLayout(self)
         outer.addStretch(1)
@@ -72,8 +83,8 @@ class OnboardingView(QWidget):
         lay = QVBoxLayout(self.card)
         lay.setContentsMargins(36, 32, 36, 30)
         lay.setSpacing(12)
+        # Rich text is detected from the markup (Qt's default AutoText format).
         brand = label("cooptracks<span style='color:#3ddc97'>.</span>", "h1")
-        brand.setTextFormat(Qt.TextFormat.RichText)
         lay.addWidget(brand)
         self.stack = QStackedWidget()
         lay.addWidget(self.stack)
@@ -164,7 +175,10 @@ class OnboardingView(QWidget):
         self.unlock_pass = _password("Passphrase")
         ul.addWidget(self.unlock_pass)
         self.unlock_btn = button("Unlock", "primary")
-        ul.addWidget(self.unlock_btn, 0, Qt.AlignmentFlag.AlignRight)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.unlock_btn)
+        ul.addLayout(row)
         self.unlock_btn.clicked.connect(self.unlock)
         self.unlock_pass.returnPressed.connect(self.unlock)
         self.unlock_pass.setFocus()
@@ -174,10 +188,22 @@ class OnboardingView(QWidget):
         names = ("create_btn", "restore_btn", "unlock_btn")
         return [getattr(self, n) for n in names if hasattr(self, n)]
 
+    def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.painted.emit()
+
+    def polish(self) -> None:
+        """Finishing touches left out of the first paint (pointing-hand cursors)."""
+        self._polished = True
+        hand_cursor(*self.card.findChildren(QPushButton))
+
     # -- the bridge --------------------------------------------------------------------------
     def attach(self, bridge: Bridge) -> None:
         """Take the loaded bridge; run what the user asked for while it was loading."""
         self.bridge = bridge
+        self.polish()
         self.reset()
         if self._pending is not None:
             action, self._pending = self._pending, None
@@ -207,6 +233,8 @@ class OnboardingView(QWidget):
             self.stack.removeWidget(old)
             old.deleteLater()
             self._steps[index] = step
+            if self._polished:
+                hand_cursor(*step.findChildren(QPushButton))
         # Size the card to the visible step only (a stack is as tall as its tallest page).
         for i in range(self.stack.count()):
             policy = QSizePolicy.Policy.Preferred if i == index else QSizePolicy.Policy.Ignored

@@ -1,11 +1,18 @@
-"""Small shared widgets and helpers: cover art, headings, stat cards, messages, formatting."""
+"""Small shared widgets and helpers: cover art, headings, stat cards, messages, formatting.
+
+The unlock window is built from this module before anything else is loaded, so it never names
+``Qt`` (PySide6 builds that namespace, with its hundred enums, on first use: tens of
+milliseconds) at import time or in what the unlock window calls; it reaches it as
+``QtCore.Qt`` inside functions that run later.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer
+from PySide6 import QtCore
+from PySide6.QtCore import QRectF, QSize, QTimer
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -87,7 +94,7 @@ def _placeholder(seed: str, size: int) -> QImage:
     p.setPen(QColor(255, 255, 255, 200))
     f = QFont("DejaVu Sans", max(8, size // 4), QFont.Weight.Bold)
     p.setFont(f)
-    p.drawText(QRectF(0, 0, size, size), Qt.AlignmentFlag.AlignCenter,
+    p.drawText(QRectF(0, 0, size, size), QtCore.Qt.AlignmentFlag.AlignCenter,
                "".join(w[0] for w in seed.split()[:2]).upper() or "♪")
     p.end()
     return img
@@ -102,10 +109,10 @@ def cover_pixmap(data: bytes | None, size: int, seed: str = "", radius: int = 10
     img = QImage()
     if not data or not img.loadFromData(data):
         img = _placeholder(seed or "?", size)
-    img = img.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatioByExpanding,
-                     Qt.TransformationMode.SmoothTransformation)
+    img = img.scaled(size, size, QtCore.Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+                     QtCore.Qt.TransformationMode.SmoothTransformation)
     out = QPixmap(size, size)
-    out.fill(Qt.GlobalColor.transparent)
+    out.fill(QtCore.Qt.GlobalColor.transparent)
     p = QPainter(out)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
     path = QPainterPath()
@@ -127,14 +134,21 @@ def label(text: str = "", name: str | None = None, wrap: bool = False) -> QLabel
     return lab
 
 
-def button(text: str, name: str | None = None, tip: str = "") -> QPushButton:
+def button(text: str, name: str | None = None, tip: str = "", hand: bool = True) -> QPushButton:
+    """A push button; ``hand=False`` leaves the pointing-hand cursor to ``hand_cursor``."""
     b = QPushButton(text)
     if name:
         b.setObjectName(name)
     if tip:
         b.setToolTip(tip)
-    b.setCursor(Qt.CursorShape.PointingHandCursor)
+    if hand:
+        hand_cursor(b)
     return b
+
+
+def hand_cursor(*widgets: QWidget) -> None:
+    for w in widgets:
+        w.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
 
 
 class Page(QWidget):
@@ -175,7 +189,7 @@ class MessageBar(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.setContentsMargins(12, 0, 12, 0)
         self.hide()
-        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._selectable = False
 
     def show_error(self, text: str) -> None:
         self._show(text, "error")
@@ -187,6 +201,9 @@ class MessageBar(QLabel):
         self._show(text, "success")
 
     def _show(self, text: str, kind: str) -> None:
+        if not self._selectable:  # set late: the unlock window makes one before Qt is loaded
+            self.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+            self._selectable = True
         self.setObjectName(kind)
         self.setText(text[:1].upper() + text[1:] if text else text)
         self.style().unpolish(self)
@@ -299,11 +316,11 @@ class ThinSlider(QSlider):
     """A music-player slider: a thin rounded track, the played part lit, a round handle."""
 
     def __init__(self) -> None:
-        super().__init__(Qt.Orientation.Horizontal)
+        super().__init__(QtCore.Qt.Orientation.Horizontal)
         self.setFixedHeight(18)
         self.setMouseTracking(True)
         self._hover = False
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
 
     def enterEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self._hover = True
@@ -321,7 +338,7 @@ class ThinSlider(QSlider):
         return self.minimum() + round(span * frac)
 
     def mousePressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
-        if event.button() == Qt.MouseButton.LeftButton and self.isEnabled():
+        if event.button() == QtCore.Qt.MouseButton.LeftButton and self.isEnabled():
             self.setSliderDown(True)
             self.setSliderPosition(self._value_at(event.position().x()))
             event.accept()
@@ -352,7 +369,7 @@ class ThinSlider(QSlider):
         frac = (self.sliderPosition() - self.minimum()) / span if self.maximum() > self.minimum() \
             else 0.0
         x = left + (right - left) * frac
-        p.setPen(Qt.PenStyle.NoPen)
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
         p.setBrush(QColor("#34343f"))
         p.drawRoundedRect(QRectF(left, y - 2, right - left, 4), 2, 2)
         lit = QColor("#3ddc97") if (self._hover or self.isSliderDown()) else QColor("#d6d6e0")
