@@ -266,6 +266,9 @@ class Bridge(QObject):
             session = self.session
             try:
                 report = await self._thread(session.refresh, core_lim)
+                _, io_lim = self._limiters()
+                if await self._thread(session.fetch_artwork, io_lim):
+                    self.ledgerChanged.emit(0)  # nothing new in the ledger; covers to show
                 if self.auto_download and self.session is session:
                     missing = await self._thread(session.missing_downloads, core_lim)
                     for content in missing:

@@ -381,10 +381,12 @@ class Session:
         return purchase
 
     # -- content ---------------------------------------------------------------------------------
-    def _clear_bytes(self, content: bytes) -> bytes | None:
+    def _clear_bytes(self, content: bytes, fetch: bool = True) -> bytes | None:
         chunks = self.core.chunks
         manifest = chunks.manifest(content)
         if manifest is None or not chunks.is_complete(content):
+            if not fetch:
+                return None
             try:
                 self.network.fetch(self.core, content, lambda d, t: None, threading.Event())
             except UserError:
@@ -398,19 +400,32 @@ class Session:
         return unpack(manifest, data, None)  # type: ignore[arg-type]
 
     def artwork(self, content: bytes | None) -> bytes | None:
+        """A cover, if it is here (never waits on the network: ``fetch_artwork`` brings it)."""
         if content is None:
             return None
-        if content in self._art_cache:
-            return self._art_cache[content]
-        missed = self._art_missed.get(content)
-        if missed is not None and time.monotonic() - missed < ARTWORK_RETRY_S:
-            return None
-        data = self._clear_bytes(content)
-        if data is None:
-            self._art_missed[content] = time.monotonic()
-        else:
+        if content not in self._art_cache:
+            data = self._clear_bytes(content, fetch=False)
+            if data is None:
+                return None
             self._art_cache[content] = data
-        return data
+        return self._art_cache[content]
+
+    def fetch_artwork(self) -> int:
+        """Download the covers of the catalog that are not here yet; returns how many arrived.
+        A cover no peer could supply is asked for again after ``ARTWORK_RETRY_S``."""
+        arrived = 0
+        for li in self.shop.catalog():
+            content = li.artwork
+            if content is None or self.artwork(content) is not None:
+                continue
+            missed = self._art_missed.get(content)
+            if missed is not None and time.monotonic() - missed < ARTWORK_RETRY_S:
+                continue
+            if self._clear_bytes(content) is None:
+                self._art_missed[content] = time.monotonic()
+            else:
+                arrived += 1
+        return arrived
 
     def preview_file(self, preview: bytes) -> tuple[bytes, str, int]:
         """The clear bytes, MIME type and duration (ms) of a preview clip."""
