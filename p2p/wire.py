@@ -12,6 +12,7 @@ Importing this module also tunes two py-libp2p defaults that cost bulk transfers
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -39,10 +40,16 @@ def tune_libp2p_transport() -> None:
     * The Noise reader asks the TCP stream for a 2-byte length and then for the body, and
       py-libp2p turns each request into its own ``recv`` and scheduler round trip. Reads now
       take up to 256 KiB from the socket and serve later requests from that buffer.
+    * yamux sends a WINDOW_UPDATE after every read of a stream by default ("release on read"),
+      which for a 256 KiB chunk read as it trickles in is four or more extra messages back.
+      Credit is returned go-yamux style instead, once half the receive window has been
+      consumed (py-libp2p's own ``PY_YAMUX_RELEASE_ON_READ`` switch; a value already set in
+      the environment wins).
 
     Idempotent; applied once when this module is imported.
     """
     _yamux.MAX_MESSAGE_SIZE = NOISE_MAX_PLAINTEXT
+    os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
     if getattr(TrioTCPStream.read, "_cooptracks_read_ahead", False):
         return
     socket_read = TrioTCPStream.read
