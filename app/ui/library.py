@@ -69,6 +69,7 @@ class LibraryView(Page):
         super().__init__("Library", "Music you own, on this computer")
         self.bridge = bridge
         self.rows: list[LibraryRow] = []
+        self._rows_shown = False
         self.playlists: list[tuple[str, tuple[int, ...]]] = []
         self.play_all = button("▶  Play", "primary")
         self.new_list = button("New playlist", "ghost",
@@ -141,7 +142,10 @@ class LibraryView(Page):
         self._fill()
 
     def _show_rows(self, rows: list[LibraryRow]) -> None:
+        if rows == self.rows and self._rows_shown:
+            return  # nothing changed: keep the table, its selection and scroll
         self.rows = rows
+        self._rows_shown = True
         self._fill()
 
     def _selected_filter(self) -> tuple[str, tuple[int, ...]]:

@@ -305,6 +305,7 @@ class StoreView(QWidget):
         self._debounce.timeout.connect(self._run_search)
         self.search.textChanged.connect(lambda _: self._debounce.start())
         self.cards: list[ReleaseCard] = []
+        self._catalog_shown = False
         self.stale = True
 
     @property
@@ -320,6 +321,9 @@ class StoreView(QWidget):
             self.release.reload()
 
     def _show_catalog(self, cards: list[ReleaseCard]) -> None:
+        if cards == self.cards and self._catalog_shown:
+            return  # a sync brought nothing for the store: keep the grid (and its scroll)
+        self._catalog_shown = True
         self.cards = cards
         self.grid.clear()
         for c in cards:
