@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 STREAMS_PER_PROVIDER = 4  # requests in flight per provider (each on its own yamux stream)
 READ_AHEAD = 4  # chunks fetched first after the one a blocked reader waits for
+STORES_IN_FLIGHT = 8  # received chunks being verified and written while the next are fetched
 
 
 class DownloadFailed(Exception):
@@ -126,6 +127,10 @@ class Download:
         self._finished = trio.Event()
         self.bytes_done = 0
         self._bytes_total = 0
+        self._nursery: trio.Nursery | None = None
+        # A chunk write ends in an fsync (several ms on many disks), so chunks are stored in the
+        # background while the worker asks for the next one; this bounds the memory it holds.
+        self._store_slots = trio.Semaphore(STORES_IN_FLIGHT)
 
     # -- public ------------------------------------------------------------------------------------
     async def run(self) -> Manifest:
@@ -147,6 +152,7 @@ class Download:
         self._report()
         if self._pending:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 for provider in self.providers:
                     for _ in range(STREAMS_PER_PROVIDER):
                         nursery.start_soon(self._worker, provider)
@@ -285,23 +291,38 @@ class Download:
             raise ProtocolViolation(f"unexpected {type(reply).__name__} to GetChunk")
         if provider.dropped:
             return False
-        try:
-            # Hashing (which releases the GIL) and the fsync run on a worker thread; put_chunk
-            # checks the hash before it writes anything.
-            await trio.to_thread.run_sync(self._verify_and_store, index, reply.data)
-        except ContentError as exc:
-            raise ProtocolViolation(f"corrupt chunk: {exc}") from exc
-        if provider.dropped:  # cut off while we were writing: keep nothing from it
-            if index not in self._present_before and index not in self._done:
-                self.store.chunk_path(chunk_id).unlink(missing_ok=True)
-            return False
-        self._in_flight.discard(index)
-        self._done.add(index)
-        provider.delivered.append(index)
-        self.bytes_done += len(reply.data)
-        self._report(index=index)
-        self._notify()
+        await self._store_slots.acquire()
+        assert self._nursery is not None
+        self._nursery.start_soon(self._store, provider, index, reply.data)
         return True
+
+    async def _store(self, provider: _Provider, index: int, data: bytes) -> None:
+        """Verify and write one received chunk (in the background of its worker)."""
+        assert self.manifest is not None
+        chunk_id = self.manifest.chunks[index]
+        try:
+            try:
+                # Hashing (which releases the GIL) and the fsync run on a worker thread;
+                # put_chunk checks the hash before it writes anything.
+                await trio.to_thread.run_sync(self._verify_and_store, index, data)
+            except ContentError as exc:
+                self._give_back(index)
+                if not provider.dropped:
+                    await self._drop(provider, f"corrupt chunk: {exc}")
+                return
+            if provider.dropped:  # cut off while we were writing: keep nothing from it
+                if index not in self._present_before and index not in self._done:
+                    self.store.chunk_path(chunk_id).unlink(missing_ok=True)
+                self._give_back(index)
+                return
+            self._in_flight.discard(index)
+            self._done.add(index)
+            provider.delivered.append(index)
+            self.bytes_done += len(data)
+            self._report(index=index)
+            self._notify()
+        finally:
+            self._store_slots.release()
 
     def _verify_and_store(self, index: int, data: bytes) -> None:
         assert self.manifest is not None
