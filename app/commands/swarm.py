@@ -101,6 +101,10 @@ def _seed(args: argparse.Namespace) -> int:
         config = replace(config, limits=replace(config.limits,
                                                 upload_rate=round(upload_kbps * 125),
                                                 upload_rate_per_peer=round(peer_kbps * 125)))
+        if upload_kbps or peer_kbps:
+            log.info("upload capped: %s in total, %s per peer",
+                     f"{upload_kbps:g} kbit/s" if upload_kbps else "no cap",
+                     f"{peer_kbps:g} kbit/s" if peer_kbps else "no cap")
 
         async def body(node: Node) -> int:
             log.info("seeder %s listening on %s", node.peer_id, " ".join(node.addrs))
