@@ -166,13 +166,18 @@ class AutoNAT:
         dialer = build_host(os.urandom(32))
         try:
             async with dialer.run([]):
+                reached = False
                 with trio.move_on_after(DIAL_TIMEOUT):
                     try:
                         await dialer.connect(PeerInfo(peer, [addr]))
-                        return True
+                        reached = True
                     except Exception as exc:
                         log.debug("dial-back to %s at %s failed: %s", peer, addr, exc)
-                return False
+                # Close the connection ourselves: leaving the host's context does not, and the
+                # asked peer would keep a half-open connection that swallows its stream opens.
+                with trio.move_on_after(2):
+                    await dialer.get_network().close()
+                return reached
         except Exception as exc:
             log.debug("dial-back host failed: %s", exc)
             return False
