@@ -21,11 +21,9 @@ Figures and the limit each is compared with, all measured in the same run:
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -77,26 +75,10 @@ def _percentile(values: list[float], q: float) -> float:
 # -- import -----------------------------------------------------------------------------------
 
 def _audio_factory() -> Any:
-    """The test suite's generator of real audio and image files (tests/player/audio_factory.py).
+    """The generator of real audio and image files the tests use too (player/samples.py)."""
+    from player import samples
 
-    The console script does not put the source checkout on ``sys.path``, so the module is
-    loaded from its file when ``tests`` is not importable.
-    """
-    try:
-        from tests.player import audio_factory
-        return audio_factory
-    except ModuleNotFoundError:
-        path = Path(__file__).resolve().parents[2] / "tests" / "player" / "audio_factory.py"
-        if not path.exists():
-            raise RuntimeError("the library benchmark generates its files with "
-                               "tests/player/audio_factory.py: run it from a source checkout"
-                               ) from None
-        spec = importlib.util.spec_from_file_location("cooptracks_audio_factory", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while defining
-        spec.loader.exec_module(module)
-        return module
+    return samples
 
 
 _ALBUM_TRACKS = 12

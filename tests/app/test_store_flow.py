@@ -15,8 +15,8 @@ from app.demo import Actor, DemoSwarm, DemoWorld
 from app.services.swarm import SwarmNetwork
 from ledger.chunkstore import ChunkStore
 from player.engine import PlaybackState
+from player.samples import make_tone
 from tests.app.helpers import create, unlock, wait_catalog
-from tests.player.audio_factory import make_tone
 
 
 def _tile(store, title: str):  # type: ignore[no-untyped-def]

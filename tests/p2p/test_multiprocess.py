@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ledger.chunkstore import ChunkStore
-from tests.player.audio_factory import make_tone
+from player.samples import make_tone
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.network, pytest.mark.slow]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from player.library import Library
-from tests.player.audio_factory import FORMATS, TINY_PNG, make_tone
+from player.samples import FORMATS, TINY_PNG, make_tone
 
 # (format, title, artist, album, genre) for the session's tagged files.
 TAGGED = [

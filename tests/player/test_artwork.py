@@ -17,7 +17,7 @@ from player.artwork import (
     sniff_image,
 )
 from player.library import Library
-from tests.player.audio_factory import IMAGE_ENCODERS, make_cover, make_tone
+from player.samples import IMAGE_ENCODERS, make_cover, make_tone
 
 
 def _decoded_size(data: bytes) -> tuple[int, int]:

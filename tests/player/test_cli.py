@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from tests.player.audio_factory import make_random
+from player.samples import make_random
 from tests.player.conftest import TAGGED
 
 

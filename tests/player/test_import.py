@@ -11,7 +11,7 @@ import pytest
 
 from player.formats import BadAudioFile, _crc16, _crc16_bitwise, read_audio
 from player.library import Library, LibraryError
-from tests.player.audio_factory import (
+from player.samples import (
     FORMATS,
     TINY_PNG,
     make_alac,
@@ -128,7 +128,7 @@ def test_reimport_skips_unchanged_and_picks_up_changes(library: Library,
     aiff = next(music_dir.glob("*.aiff"))
     os.utime(aiff, ns=(1_000_000_000, 1_000_000_000))
     # Retagged: re-read.
-    from tests.player.audio_factory import tag_file
+    from player.samples import tag_file
     flac = next(music_dir.glob("*.flac"))
     tag_file(flac, title="Analytical Blues (Live)", artist="Ada Lovelace Trio")
     # New file.

@@ -10,7 +10,7 @@ import pytest
 from mutagen.oggopus import OggOpus
 
 from player.preview import PREVIEW_RATE, PreviewError, make_preview
-from tests.player.audio_factory import make_random, make_tone
+from player.samples import make_random, make_tone
 
 
 def _decode(path: Path) -> np.ndarray:

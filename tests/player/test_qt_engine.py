@@ -16,8 +16,8 @@ from ledger.content import new_track_key, pack
 from player.chunkstore import DirectoryChunkSource
 from player.engine import MediaSource, NullEngine, PlaybackState
 from player.qt_engine import make_engine, qt_multimedia_problem
+from player.samples import make_tone
 from player.stream import DecryptingStream
-from tests.player.audio_factory import make_tone
 
 PROBLEM = qt_multimedia_problem()
 pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"{PROBLEM}")

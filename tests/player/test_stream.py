@@ -12,8 +12,8 @@ import pytest
 from ledger.chunkstore import ChunkStore
 from ledger.content import new_track_key, pack
 from player.chunkstore import ChunkUnavailable, DirectoryChunkSource, StreamCancelled
+from player.samples import make_tone
 from player.stream import DecryptingStream, demuxer_for
-from tests.player.audio_factory import make_tone
 
 CHUNK = 4096  # small chunks so a few seconds of audio span many of them
 # FFmpeg reads ~24 KiB of MP3 while opening (format and stream probing); with real 256 KiB chunks

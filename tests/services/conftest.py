@@ -9,7 +9,7 @@ from app.services.core import Core
 from app.services.replica import converge
 from app.services.wallet import WalletService
 from ledger.keys import Signer
-from tests.player.audio_factory import make_tone
+from player.samples import make_tone
 
 
 class World:

@@ -1,4 +1,4 @@
-"""Small real audio files for tests, encoded with PyAV so a fresh machine needs nothing extra.
+"""Small real audio files for tests and benchmarks, encoded with PyAV (nothing extra to install).
 
 ``make_tone(path, fmt)`` writes a sine tone in one of ``FORMATS`` and, with ``tags``, writes
 tags with mutagen afterwards (so the tags go through the same code paths a user's files do).
