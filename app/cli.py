@@ -51,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.passphrase_file = getattr(args, "passphrase_file", None)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("multiaddr").setLevel(logging.INFO)  # its debug lines drown ours
     if args.handler is None:
         parser.print_help()
         return 2

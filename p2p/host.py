@@ -9,6 +9,7 @@ only stops waiting once it holds ``max_connections_per_peer`` connections).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 
 import multiaddr
@@ -27,6 +28,21 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 
 log = logging.getLogger(__name__)
+
+
+def _quiet_libp2p_logs() -> None:
+    """Unless ``LIBP2P_DEBUG`` asks for py-libp2p's own logging, keep its logger tree quiet.
+
+    py-libp2p detaches the ``libp2p`` logger when that variable is unset, so its warnings and
+    errors reach stderr bare through logging's last-resort handler: one unformatted line (or
+    eight) for every stream of a peer that went away, which buries a seeder's log. The
+    failures that matter are logged by our own modules, with the peer and what it cost us.
+    """
+    if not os.environ.get("LIBP2P_DEBUG"):
+        logging.getLogger("libp2p").setLevel(logging.CRITICAL)
+
+
+_quiet_libp2p_logs()
 
 SECURITY_PROTOCOLS = (NOISE_PROTOCOL_ID,)
 MUXER_PROTOCOLS = (YAMUX_PROTOCOL_ID,)
