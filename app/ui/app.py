@@ -18,6 +18,10 @@ once the network is up) lives as long as the app, so it is moved out of the cycl
 collector's sight (``gc.freeze``) once the services have loaded and again once the session is
 open. A full collection otherwise walks all of it while holding the GIL: 60 to 90 ms on the
 development machine, stalling the window whenever a sync on a worker thread triggers one.
+And the app, which owns its process, shortens Python's thread switch interval from 5 ms to
+``GUI_SWITCH_INTERVAL``: whenever the GUI thread needs the GIL while a worker (ingest, signature
+checks) holds it, it waits that long before the worker is made to hand it over, and it may have
+to wait several times per frame.
 Code that needs the bridge right away (tests, scripts, the demo) reads ``AppParts.bridge``, which
 finishes step 2 on the spot.
 """
@@ -48,6 +52,7 @@ BACKEND_MODULES = ("trio", "app.runtime", "app.bridge", "app.services.ui_support
                    "app.ui.player_bar", "app.ui.store", "app.ui.library")
 
 
+GUI_SWITCH_INTERVAL = 0.001  # seconds
 SESSION_SETTLE_MS = 2000  # the network's modules and the first view are loaded by then
 
 
@@ -169,6 +174,7 @@ def qapp() -> QApplication:
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL)
     app.setApplicationName("Cooptracks")
     app.setOrganizationName("Cooptracks")
     load_theme(app)  # type: ignore[arg-type]
