@@ -8,11 +8,14 @@ Nothing is written unless a whole batch validates and commits; a failed commit c
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import threading
 import time
+import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +28,19 @@ from ledger.keys import Signer, verify_fast
 from ledger.kinds import validate_body
 from ledger.state import State
 from ledger.store import Store
+from ledger.verifier import VerifierDied, VerifierProcess
+
+log = logging.getLogger(__name__)
 
 MAX_PENDING = 20_000
 _VERIFY_CHUNK = 64
+# Verifier processes: started by the first batch of at least _PROCESS_START entries, then used
+# by every batch of at least _PROCESS_USE; smaller ones (gossip) are checked in this process.
+_PROCESS_START = 512
+_PROCESS_USE = 128
+_PROCESS_CHUNK = 32  # entries per request: about 1.5 ms of work
+_PROCESS_DEPTH = 4  # requests queued per process, so it never waits for the ingesting thread
+_PROCESS_MAX_FAILURES = 3  # then this ledger stops starting verifier processes
 # A switch interval short enough that verifier threads returning from libsodium are not parked
 # for the default 5 ms while the ingesting thread decodes; see Ledger(switch_interval=...).
 FAST_SWITCH_INTERVAL = 0.0002
@@ -55,6 +68,30 @@ class Wanted:
     feeds: Mapping[bytes, int]  # author -> first sequence number needed
 
 
+@dataclass
+class VerifyStats:
+    """Where signatures were checked, counted over the ledger's lifetime."""
+
+    in_process: int = 0  # this process: thread pool, ingesting thread, small batches
+    by_processes: int = 0  # verifier processes
+    process_failures: int = 0  # verifier processes that died or broke the protocol
+    last_mode: str = ""  # "processes", "threads" or "inline": how the last batch was checked
+
+
+def _auto_processes() -> int:
+    """One verifier process per core beside the ingesting thread's (none on one core)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(0, min(cores - 1, 4))
+
+
+def _close_verifiers(verifiers: list[VerifierProcess]) -> None:
+    while verifiers:
+        verifiers.pop().close()
+
+
 class _Head(NamedTuple):
     seq: int
     hash: bytes
@@ -69,8 +106,14 @@ class Ledger:
     """A replica of every feed this node has seen, with the derived state."""
 
     def __init__(self, store: Store, verify_threads: int = 2,
-                 switch_interval: float | None = None) -> None:
-        """``switch_interval``: while ``ingest`` runs, lower Python's thread switch interval
+                 switch_interval: float | None = None,
+                 verify_processes: int | None = None) -> None:
+        """``verify_processes``: how many verifier processes large batches use (see
+        ledger/verifier.py); None picks one per core beyond the first, 0 keeps all checking in
+        this process (on ``verify_threads`` threads). They start on the first batch of at least
+        512 entries and end with ``close()``.
+
+        ``switch_interval``: while ``ingest`` runs, lower Python's thread switch interval
         (``sys.setswitchinterval``) to this many seconds, e.g. ``FAST_SWITCH_INTERVAL``. Verifier
         threads then get the GIL back quickly between signatures, so a large ingest is faster;
         but the setting is process-wide and makes every other thread (a GUI) wait longer for the
@@ -81,18 +124,26 @@ class Ledger:
         self._switch_interval = switch_interval
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(verify_threads) if verify_threads > 1 else None
+        self._max_processes = _auto_processes() if verify_processes is None else \
+            max(0, verify_processes)
+        self._verifiers: list[VerifierProcess] = []
+        self._verifiers_finalizer = weakref.finalize(self, _close_verifiers, self._verifiers)
+        self.verify_stats = VerifyStats()
         self._listeners: list[Callable[[list[Entry]], None]] = []
         self._fork_listeners: list[Callable[[ForkProof], None]] = []
         self._replay()
 
     @classmethod
     def open(cls, path: Path | str, verify_threads: int = 2,
-             switch_interval: float | None = None) -> Ledger:
-        return cls(Store(path), verify_threads, switch_interval)
+             switch_interval: float | None = None,
+             verify_processes: int | None = None) -> Ledger:
+        return cls(Store(path), verify_threads, switch_interval, verify_processes)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
+        with self._lock:
+            self._verifiers_finalizer()
         self.store.close()
 
     def __enter__(self) -> Ledger:
@@ -214,28 +265,22 @@ class Ledger:
                     sys.setswitchinterval(interval)
         return report
 
-    def _verified_chunks(self, wires: Iterable[bytes], report: IngestReport):
+    def _verified_chunks(self, wires: Iterable[bytes],
+                         report: IngestReport) -> Iterator[list[Entry]]:
         """Levels 1–3: decode, schema, signature. Yields lists of verified entries in order."""
-        in_flight: deque[tuple[list[Entry], Any]] = deque()
+        if not isinstance(wires, Sized):
+            wires = list(wires)
+        entries = self._decoded(wires, report)
+        verifiers = self._verifiers_for(len(wires))
+        if verifiers:
+            self.verify_stats.last_mode = "processes"
+            return self._checked_by_processes(entries, report, verifiers)
+        self.verify_stats.last_mode = "threads" if self._pool is not None else "inline"
+        return self._checked_here(entries, report)
+
+    def _decoded(self, wires: Iterable[bytes], report: IngestReport) -> Iterator[Entry]:
+        """Levels 1–2: the batch's decoded entries that are new, in order; rejects the rest."""
         seen: set[bytes] = set()
-        chunk: list[Entry] = []
-
-        def submit(batch: list[Entry]) -> None:
-            if self._pool is None:
-                in_flight.append((batch, self._verify_chunk(batch)))
-            else:
-                in_flight.append((batch, self._pool.submit(self._verify_chunk, batch)))
-
-        def finish(batch: list[Entry], result: Any) -> list[Entry]:
-            oks = result if isinstance(result, list) else result.result()
-            good = []
-            for entry, ok in zip(batch, oks, strict=True):
-                if ok:
-                    good.append(entry)
-                else:
-                    report.rejected.append(Rejection(entry.hash, "signature does not verify"))
-            return good
-
         for wire in wires:
             entry: Entry | None = None
             try:
@@ -251,8 +296,39 @@ class Ledger:
                 report.duplicates += 1
                 continue
             seen.add(entry.hash)
-            if not self._is_fresh(entry, report):
-                continue
+            if self._is_fresh(entry, report):
+                yield entry
+
+    @staticmethod
+    def _keep_verified(batch: Sequence[Entry], oks: Sequence[Any],
+                       report: IngestReport) -> list[Entry]:
+        good = []
+        for entry, ok in zip(batch, oks, strict=True):
+            if ok:
+                good.append(entry)
+            else:
+                report.rejected.append(Rejection(entry.hash, "signature does not verify"))
+        return good
+
+    def _checked_here(self, entries: Iterable[Entry],
+                      report: IngestReport) -> Iterator[list[Entry]]:
+        """Level 3 in this process, on the thread pool if there is one."""
+        in_flight: deque[tuple[list[Entry], Any]] = deque()
+        chunk: list[Entry] = []
+        stats = self.verify_stats
+
+        def submit(batch: list[Entry]) -> None:
+            stats.in_process += len(batch)
+            if self._pool is None:
+                in_flight.append((batch, self._verify_chunk(batch)))
+            else:
+                in_flight.append((batch, self._pool.submit(self._verify_chunk, batch)))
+
+        def finish(batch: list[Entry], result: Any) -> list[Entry]:
+            oks = result if isinstance(result, list) else result.result()
+            return self._keep_verified(batch, oks, report)
+
+        for entry in entries:
             chunk.append(entry)
             if len(chunk) >= _VERIFY_CHUNK:
                 submit(chunk)
@@ -264,6 +340,115 @@ class Ledger:
             submit(chunk)
         while in_flight:
             yield finish(*in_flight.popleft())
+
+    def _verifiers_for(self, size: int) -> list[VerifierProcess]:
+        """The verifier processes a batch of ``size`` wires uses, started if need be."""
+        if self._max_processes == 0 or size < _PROCESS_USE:
+            return []
+        stats = self.verify_stats
+        if size >= _PROCESS_START and stats.process_failures < _PROCESS_MAX_FAILURES:
+            while len(self._verifiers) < self._max_processes:
+                try:
+                    self._verifiers.append(VerifierProcess())
+                except OSError as err:
+                    stats.process_failures += 1
+                    log.warning("cannot start a signature verifier process (%s); "
+                                "checking signatures in this process", err)
+                    break
+        return list(self._verifiers)
+
+    def _checked_by_processes(self, entries: Iterable[Entry], report: IngestReport,
+                              live: list[VerifierProcess]) -> Iterator[list[Entry]]:
+        """Level 3 in verifier processes, with this thread checking what they have not started.
+
+        Chunks go to the processes a few at a time, in order. This thread decodes, then applies
+        each chunk as its answer arrives; when it has nothing else to do it checks the last
+        unsent chunks itself, so both cores stay busy until the batch is done. A process that
+        dies or breaks the protocol is dropped and its unanswered chunks are checked here.
+        """
+        chunks: list[list[Entry]] = []
+        results: dict[int, Sequence[int]] = {}
+        unsent: deque[int] = deque()
+        stats = self.verify_stats
+        out = 0  # the next chunk to hand on
+
+        def check_here(i: int) -> None:
+            results[i] = self._verify_chunk(chunks[i])
+            stats.in_process += len(chunks[i])
+
+        def lost(v: VerifierProcess, err: Exception) -> None:
+            stats.process_failures += 1
+            log.warning("signature verifier process %d lost (%s); checking its %d unanswered "
+                        "chunks in this process", v.pid, err, len(v.in_flight))
+            for i in v.in_flight:
+                check_here(i)
+            v.in_flight.clear()
+            v.close(timeout=0.5)
+            live.remove(v)
+            if v in self._verifiers:
+                self._verifiers.remove(v)
+
+        def take(v: VerifierProcess) -> None:
+            i, oks = v.receive()
+            if len(oks) != len(chunks[i]):
+                v.in_flight.insert(0, i)
+                raise VerifierDied(f"answered {len(oks)} of {len(chunks[i])} signatures")
+            results[i] = oks
+            stats.by_processes += len(oks)
+
+        def pump() -> None:
+            for v in list(live):
+                try:
+                    while v.in_flight and v.poll():
+                        take(v)
+                    while unsent and len(v.in_flight) < _PROCESS_DEPTH:
+                        i = unsent[0]
+                        v.send(i, [(e.author, e.signature, e.signed_bytes) for e in chunks[i]])
+                        unsent.popleft()
+                except VerifierDied as err:
+                    lost(v, err)
+
+        def hand_on() -> list[Entry]:
+            nonlocal out
+            good = self._keep_verified(chunks[out], results.pop(out), report)
+            chunks[out] = []
+            out += 1
+            return good
+
+        try:
+            chunk: list[Entry] = []
+            for entry in entries:
+                chunk.append(entry)
+                if len(chunk) >= _PROCESS_CHUNK:
+                    chunks.append(chunk)
+                    unsent.append(len(chunks) - 1)
+                    chunk = []
+                    pump()
+                    while out in results:
+                        yield hand_on()
+                        pump()  # refill before the next chunk's rules, or a process idles
+            if chunk:
+                chunks.append(chunk)
+                unsent.append(len(chunks) - 1)
+            while out < len(chunks):
+                pump()
+                if out in results:
+                    yield hand_on()
+                elif unsent:
+                    check_here(unsent.pop())  # the tail: the processes take from the head
+                else:  # a process holds chunk ``out``: wait for its answer
+                    holder = next(v for v in live if out in v.in_flight)
+                    try:
+                        take(holder)
+                    except VerifierDied as err:
+                        lost(holder, err)
+        finally:  # abandoned early: collect what is due so the next batch starts clean
+            for v in list(live):
+                try:
+                    while v.in_flight:
+                        v.receive()
+                except VerifierDied as err:
+                    lost(v, err)
 
     def _is_fresh(self, entry: Entry, report: IngestReport) -> bool:
         """False for an entry already held (a replay) or a copy with a broken signature."""
