@@ -52,7 +52,7 @@ BACKEND_MODULES = ("trio", "app.runtime", "app.bridge", "app.services.ui_support
                    "app.ui.player_bar", "app.ui.store", "app.ui.library")
 
 
-GUI_SWITCH_INTERVAL = 0.001  # seconds
+GUI_SWITCH_INTERVAL = 0.0005  # seconds; 1 ms and 0.2 ms stalled more (see docs/DECISIONS.md)
 SESSION_SETTLE_MS = 2000  # the network's modules and the first view are loaded by then
 
 
