@@ -685,10 +685,7 @@ class Node:
         """
         running = self._downloads.get(content_id)
         if running is not None:
-            await running.wait_chunk(len(running.manifest.chunks) - 1 if running.manifest else 0)
-            manifest = running.manifest
-            assert manifest is not None
-            return manifest
+            return await running.wait_complete()
         if await trio.to_thread.run_sync(self.store.is_complete, content_id):
             manifest = await trio.to_thread.run_sync(self.store.manifest, content_id)
             assert manifest is not None
