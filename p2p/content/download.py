@@ -134,35 +134,19 @@ class Download:
 
     # -- public ------------------------------------------------------------------------------------
     async def run(self) -> Manifest:
-        manifest = await fetch_manifest(self.ctx, self.store, self.content_id,
-                                        [p.peer for p in self.providers])
-        self.manifest = manifest
-        missing = await trio.to_thread.run_sync(self.store.missing_chunks, manifest)
-        count = len(manifest.chunks)
-        self._bytes_total = sum(manifest.stored_length(i) for i in range(count))
-        playback = [0, count - 1, *range(1, count - 1)] if count > 1 else [0]
-        missing_set = set(missing)
-        self._order = [i for i in playback if i in missing_set]
-        self._position = {index: pos for pos, index in enumerate(self._order)}
-        self._pending = set(missing_set)
-        self._urgent = [i for i in self._urgent if i in self._pending]
-        self._present_before = set(range(count)) - missing_set
-        self._done = set(self._present_before)
-        self.bytes_done = sum(manifest.stored_length(i) for i in self._done)
-        self._report()
-        if self._pending:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                for provider in self.providers:
-                    for _ in range(STREAMS_PER_PROVIDER):
-                        nursery.start_soon(self._worker, provider)
-        self._finished.set()
-        if len(self._done) < count:
-            missing_now = count - len(self._done)
-            raise DownloadFailed(f"{missing_now} chunks of {self.content_id.hex()} could not be "
-                                 f"fetched from {len(self.providers)} providers")
-        self._report(finished=True)
-        return manifest
+        try:
+            return await self._run()
+        finally:
+            self._finished.set()
+            self._notify()
+
+    async def wait_complete(self) -> Manifest:
+        """The manifest, once every chunk is stored (DownloadFailed if the download gave up).
+        For a second caller that wants the same content while ``run()`` is going."""
+        await self._finished.wait()
+        if self.manifest is None or len(self._done) < len(self.manifest.chunks):
+            raise DownloadFailed(f"the download of {self.content_id.hex()} did not complete")
+        return self.manifest
 
     def has_chunk(self, index: int) -> bool:
         return index in self._done
@@ -194,6 +178,36 @@ class Download:
             await self._changed.wait()
 
     # -- private -----------------------------------------------------------------------------------
+    async def _run(self) -> Manifest:
+        manifest = await fetch_manifest(self.ctx, self.store, self.content_id,
+                                        [p.peer for p in self.providers])
+        self.manifest = manifest
+        missing = await trio.to_thread.run_sync(self.store.missing_chunks, manifest)
+        count = len(manifest.chunks)
+        self._bytes_total = sum(manifest.stored_length(i) for i in range(count))
+        playback = [0, count - 1, *range(1, count - 1)] if count > 1 else [0]
+        missing_set = set(missing)
+        self._order = [i for i in playback if i in missing_set]
+        self._position = {index: pos for pos, index in enumerate(self._order)}
+        self._pending = set(missing_set)
+        self._urgent = [i for i in self._urgent if i in self._pending]
+        self._present_before = set(range(count)) - missing_set
+        self._done = set(self._present_before)
+        self.bytes_done = sum(manifest.stored_length(i) for i in self._done)
+        self._report()
+        if self._pending:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                for provider in self.providers:
+                    for _ in range(STREAMS_PER_PROVIDER):
+                        nursery.start_soon(self._worker, provider)
+        if len(self._done) < count:
+            missing_now = count - len(self._done)
+            raise DownloadFailed(f"{missing_now} chunks of {self.content_id.hex()} could not be "
+                                 f"fetched from {len(self.providers)} providers")
+        self._report(finished=True)
+        return manifest
+
     def _notify(self) -> None:
         self._changed.set()
         self._changed = trio.Event()

@@ -153,3 +153,22 @@ async def test_fetching_unknown_content_fails_cleanly(swarm):
         await f.connect(s.addrs[0])
         with pytest.raises(DownloadFailed):
             await f.fetch(os.urandom(32))
+
+
+@trio_test
+async def test_a_second_fetch_of_the_same_content_shares_the_download_and_waits_for_all_of_it(
+        swarm):
+    from p2p.limits import Limits
+
+    seeder, fan = swarm.peer("seeder"), swarm.peer("fan")
+    cid, plain, key = publish(seeder, size=24 * CHUNK)
+    slow = Limits(request_timeout=3.0, ban_seconds=60, upload_rate_per_peer=256 * 1024)
+    async with swarm.run(seeder, limits=slow) as s, swarm.run(fan) as f:
+        await f.connect(s.addrs[0])
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(f.fetch, cid)
+            await wait_for(lambda: cid in f._downloads)
+            await f.fetch(cid)
+            assert not fan.store.missing_chunks(fan.store.manifest(cid))
+        assert s.content.chunks_served == len(fan.store.manifest(cid).chunks)  # each chunk once
+    assert read_back(fan, cid, key) == plain
