@@ -72,7 +72,8 @@ class Wanted:
 class VerifyStats:
     """Where signatures were checked, counted over the ledger's lifetime."""
 
-    in_process: int = 0  # this process: thread pool, ingesting thread, small batches
+    by_ingesting_thread: int = 0  # small batches without a thread pool; a process's leftovers
+    by_threads: int = 0  # the thread pool
     by_processes: int = 0  # verifier processes
     process_failures: int = 0  # verifier processes that died or broke the protocol
     last_mode: str = ""  # "processes", "threads" or "inline": how the last batch was checked
@@ -248,9 +249,10 @@ class Ledger:
     def ingest(self, wires: Iterable[bytes]) -> IngestReport:
         """Validate and store a batch of entries from anywhere. Never raises for bad input.
 
-        Signatures are checked on worker threads (libsodium releases the GIL) while this thread
-        decodes the next entries and applies the ones already verified: a pipeline, so the
-        verification of one chunk overlaps the decoding and rule checks of others.
+        Signatures are checked in a verifier process (large batches) or on worker threads
+        (libsodium releases the GIL) while this thread decodes the next entries and applies the
+        ones already verified: a pipeline, so the verification of one chunk overlaps the
+        decoding and rule checks of others.
         """
         report = IngestReport()
         with self._lock:
@@ -318,10 +320,11 @@ class Ledger:
         stats = self.verify_stats
 
         def submit(batch: list[Entry]) -> None:
-            stats.in_process += len(batch)
             if self._pool is None:
+                stats.by_ingesting_thread += len(batch)
                 in_flight.append((batch, self._verify_chunk(batch)))
             else:
+                stats.by_threads += len(batch)
                 in_flight.append((batch, self._pool.submit(self._verify_chunk, batch)))
 
         def finish(batch: list[Entry], result: Any) -> list[Entry]:
@@ -350,7 +353,7 @@ class Ledger:
             while len(self._verifiers) < self._max_processes:
                 try:
                     self._verifiers.append(VerifierProcess())
-                except OSError as err:
+                except Exception as err:  # no pipes, no poll() on this platform, ...
                     stats.process_failures += 1
                     log.warning("cannot start a signature verifier process (%s); "
                                 "checking signatures in this process", err)
@@ -374,7 +377,7 @@ class Ledger:
 
         def check_here(i: int) -> None:
             results[i] = self._verify_chunk(chunks[i])
-            stats.in_process += len(chunks[i])
+            stats.by_ingesting_thread += len(chunks[i])
 
         def lost(v: VerifierProcess, err: Exception) -> None:
             stats.process_failures += 1

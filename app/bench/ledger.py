@@ -179,14 +179,16 @@ def _ingest(entries: list[Entry], path: Path, batch: int, processes: int | None,
     n = len(wires)
     us = 1e6 / n
     verify_us = verify_cpu * us
-    main_own = ingest_cpu * us - verify_us * stats.in_process / n  # less the signatures it checked
+    # less the signatures it checked itself
+    main_own = ingest_cpu * us - verify_us * stats.by_ingesting_thread / n
     return {
         "per_s": round(n / ingest_s, 1),
         "raw_verify_per_s": round(n / verify_s, 1),
         "vs_verify": round(verify_s / ingest_s, 3),
         "verifier": stats.last_mode,
         "checked_by_processes": stats.by_processes,
-        "checked_in_process": stats.in_process,
+        "checked_by_ingesting_thread": stats.by_ingesting_thread,
+        "checked_by_threads": stats.by_threads,
         "verifier_process_failures": stats.process_failures,
         "raw_verify_cpu_us": round(verify_us, 1),
         "main_thread_cpu_us": round(ingest_cpu * us, 1),

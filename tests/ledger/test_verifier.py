@@ -93,8 +93,8 @@ def test_a_verifier_process_gives_the_same_answers(wires: list[bytes],
     assert here.verify_stats.last_mode == "inline" and here.verify_stats.by_processes == 0
     assert there.verify_stats.last_mode == "processes"
     assert there.verify_stats.by_processes > 0
-    assert there.verify_stats.by_processes + there.verify_stats.in_process == \
-        here.verify_stats.in_process
+    assert there.verify_stats.by_processes + there.verify_stats.by_ingesting_thread == \
+        here.verify_stats.by_ingesting_thread
     assert got == expected
     rejected = {h for h, reason in got[1] if reason == "signature does not verify"}
     assert len(rejected) == len(FORGED_AT)
