@@ -69,6 +69,7 @@ class Backend(QObject):
     """Imports the heavy modules off the GUI thread, then makes the runtime and the bridge."""
 
     ready = Signal(object)  # the Bridge
+    failed = Signal(str)  # a sentence for the unlock window
     _imported = Signal()
 
     def __init__(self, profile: Profile, network_factory: NetworkFactory | None,
@@ -119,11 +120,25 @@ class Backend(QObject):
         assert self.bridge is not None
         return self.bridge
 
+    def shutdown(self) -> None:
+        """Close the session and stop the runtime (after loading finishes, if under way)."""
+        if self._thread is None:
+            return
+        self._thread.join()
+        if self._import_error is not None:
+            return
+        self.wait().close_session()
+        assert self.runtime is not None
+        self.runtime.stop()
+
     def _finish(self) -> None:
         if self.runtime is not None:
             return
         if self._import_error is not None:
-            raise RuntimeError("the app could not load its services") from self._import_error
+            err = self._import_error
+            self.failed.emit(f"Cooptracks could not load its services: {type(err).__name__}: "
+                             f"{err}. Reinstalling it may help.")
+            raise RuntimeError("the app could not load its services") from err
         from app.bridge import Bridge
         from app.runtime import TrioRuntime
 
@@ -163,11 +178,7 @@ class AppParts:
     def shutdown(self) -> None:
         """Close the window, the session and the trio run (in that order)."""
         self.window.close()
-        if self.backend._thread is not None or self.backend.bridge is not None:
-            bridge = self.backend.wait()
-            bridge.close_session()
-            assert self.backend.runtime is not None
-            self.backend.runtime.stop()
+        self.backend.shutdown()
 
 
 def qapp() -> QApplication:

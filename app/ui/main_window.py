@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6 import QtCore
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -46,8 +46,6 @@ REFRESH_MS = 400
 
 
 class MainWindow(QMainWindow):
-    viewShown = Signal(str)
-
     def __init__(self, profile: Profile, backend: Backend, engine: Engine | None = None,
                  title_note: str = "") -> None:
         super().__init__()
@@ -68,6 +66,7 @@ class MainWindow(QMainWindow):
         self.onboarding.unlocked.connect(self._enter_app)
         self.onboarding.wants_backend.connect(backend.start)
         backend.ready.connect(self.attach)
+        backend.failed.connect(self.onboarding.show_failure)
         # Load the services once the unlock screen is on screen (or soon, if never painted).
         # Queued: the paint finishes and reaches the screen first.
         self.onboarding.painted.connect(lambda: QTimer.singleShot(0, backend.start))
@@ -260,7 +259,6 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentWidget(view)
         if key in self._stale:
             self._refresh(key)
-        self.viewShown.emit(key)
 
     def show_named(self, key: str) -> None:
         self.show_view(KEYS.index(key))

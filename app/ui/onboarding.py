@@ -271,6 +271,11 @@ class OnboardingView(QWidget):
         self._enable()
         self.message.show_error(message)
 
+    def show_failure(self, message: str) -> None:
+        """The services could not load: say so, and keep what was typed."""
+        self._pending = None
+        self._failed(message)
+
     def _enable(self) -> None:
         for b in self._action_buttons():
             b.setEnabled(True)

@@ -8,7 +8,6 @@ milliseconds) at import time or in what the unlock window calls; it reaches it a
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from PySide6 import QtCore
@@ -84,6 +83,8 @@ def fmt_bytes(n: float) -> str:
 
 
 def _placeholder(seed: str, size: int) -> QImage:
+    import hashlib  # here, not at the top: the unlock window has no covers
+
     h = hashlib.blake2b(seed.encode(), digest_size=6).digest()
     img = QImage(size, size, QImage.Format.Format_ARGB32)
     p = QPainter(img)
