@@ -257,9 +257,10 @@ class Ledger:
         report = IngestReport()
         with self._lock:
             interval = sys.getswitchinterval()
-            lower = self._switch_interval is not None and self._switch_interval < interval
-            if lower:
-                sys.setswitchinterval(self._switch_interval)  # opted in; see __init__
+            target = self._switch_interval
+            lower = target is not None and target < interval
+            if target is not None and lower:
+                sys.setswitchinterval(target)  # opted in; see __init__
             try:
                 self._process_chunks(self._verified_chunks(wires, report), report)
             finally:

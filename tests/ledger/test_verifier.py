@@ -83,11 +83,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_a_verifier_process_gives_the_same_answers(wires: list[bytes],
-                                                   open_with: Callable[..., Ledger]) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_verifier_processes_give_the_same_answers(wires: list[bytes], processes: int,
+                                                  open_with: Callable[..., Ledger]) -> None:
     assert len(wires) >= 1000
     forged = _forge(wires)
-    here, there = open_with(0, "here.sqlite"), open_with(1, "there.sqlite")
+    here, there = open_with(0, "here.sqlite"), open_with(processes, "there.sqlite")
     expected = _summary(here.ingest(forged))
     got = _summary(there.ingest(forged))
     assert here.verify_stats.last_mode == "inline" and here.verify_stats.by_processes == 0
@@ -101,6 +102,7 @@ def test_a_verifier_process_gives_the_same_answers(wires: list[bytes],
     assert there.state_hash() == here.state_hash() and there.count() == here.count()
     assert there.pending_count() == here.pending_count() > 0  # receives of forged sends wait
     assert there.verify_stats.process_failures == 0
+    assert len(there._verifiers) == processes
 
 
 def test_replayed_and_repaired_entries_after_a_large_batch(
