@@ -65,6 +65,15 @@ def tenure_heap() -> None:
     gc.freeze()
 
 
+def tune_interpreter() -> None:
+    """Settings for a process that runs the app and nothing else (see the module doc).
+
+    ``run`` applies them; ``build(own_process=True)`` too. Tests that start several apps in
+    one process leave them off: freezing there would keep earlier tests' windows alive.
+    """
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL)
+
+
 class Backend(QObject):
     """Imports the heavy modules off the GUI thread, then makes the runtime and the bridge."""
 
@@ -73,9 +82,10 @@ class Backend(QObject):
     _imported = Signal()
 
     def __init__(self, profile: Profile, network_factory: NetworkFactory | None,
-                 kdf: KdfLimits | None, sync_interval_ms: int,
+                 kdf: KdfLimits | None, sync_interval_ms: int, freeze_heap: bool = False,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._freeze_heap = freeze_heap
         self.profile = profile
         self._network_factory = network_factory
         self._kdf = kdf
@@ -146,14 +156,16 @@ class Backend(QObject):
         self.bridge = Bridge(self.profile, self.runtime, self._network_factory, self._kdf,
                              self._sync_interval_ms)
         self.runtime.started.connect(self._on_started)
-        self.bridge.sessionOpened.connect(
-            lambda: QTimer.singleShot(SESSION_SETTLE_MS, tenure_heap))
+        if self._freeze_heap:
+            self.bridge.sessionOpened.connect(
+                lambda: QTimer.singleShot(SESSION_SETTLE_MS, tenure_heap))
         self.runtime.start()
 
     def _on_started(self) -> None:
         # Trio's first step has run: the runtime accepts tasks, so the bridge is usable.
         self._ready = True
-        tenure_heap()
+        if self._freeze_heap:
+            tenure_heap()
         self.ready.emit(self.bridge)
 
 
@@ -185,7 +197,6 @@ def qapp() -> QApplication:
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])
-    sys.setswitchinterval(GUI_SWITCH_INTERVAL)
     app.setApplicationName("Cooptracks")
     app.setOrganizationName("Cooptracks")
     load_theme(app)  # type: ignore[arg-type]
@@ -194,10 +205,16 @@ def qapp() -> QApplication:
 
 def build(profile: Profile, network_factory: NetworkFactory | None = None,
           kdf: KdfLimits | None = None, engine: Engine | None = None,
-          sync_interval_ms: int = 2000, title_note: str = "") -> AppParts:
-    """Make the app's window; the runtime and services load once it has painted."""
+          sync_interval_ms: int = 2000, title_note: str = "",
+          own_process: bool = False) -> AppParts:
+    """Make the app's window; the runtime and services load once it has painted.
+
+    ``own_process``: this process runs this app only, so tune the interpreter for it.
+    """
+    if own_process:
+        tune_interpreter()
     app = qapp()
-    backend = Backend(profile, network_factory, kdf, sync_interval_ms)
+    backend = Backend(profile, network_factory, kdf, sync_interval_ms, freeze_heap=own_process)
     window = MainWindow(profile, backend, engine, title_note)
     return AppParts(app, window, backend)
 
@@ -205,7 +222,7 @@ def build(profile: Profile, network_factory: NetworkFactory | None = None,
 def run(profile: Profile, network_factory: NetworkFactory | None = None,
         passphrase: str | None = None, title_note: str = "") -> int:
     """Run the app until its window closes. With ``passphrase``, unlock right away (demo)."""
-    parts = build(profile, network_factory, title_note=title_note)
+    parts = build(profile, network_factory, title_note=title_note, own_process=True)
     parts.window.show()
     if passphrase is not None:
         parts.window.onboarding.unlock_with(passphrase)
