@@ -331,6 +331,13 @@ class Bridge(QObject):
             case Notice(text=text, error=error):
                 self.notice.emit(text, error)
 
+    def want_chunks(self, content: bytes, index: int) -> None:
+        """Playback waits at chunk ``index``: the download fetches it next. Any thread (the
+        audio pipeline calls it from its reader); never blocks."""
+        session = self.session
+        if session is not None:
+            session.want_chunks(content, index)
+
     # -- long work with progress and cancel ----------------------------------------------------
     def download(self, content: bytes) -> Job:
         """Fetch an owned track (one job per track; asking again returns the running job)."""

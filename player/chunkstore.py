@@ -24,13 +24,17 @@ and move any chunk passed to ``prioritize`` to the front.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
 from ledger.chunkstore import ChunkStore
 from ledger.content import Manifest
+
+log = logging.getLogger(__name__)
 
 
 class ChunkUnavailable(TimeoutError):
@@ -72,7 +76,8 @@ class DirectoryChunkSource(ChunkSource):
     """A :class:`ChunkSource` over a chunk directory (see the module docstring for the layout)."""
 
     def __init__(self, store: ChunkStore | Path, content_id: bytes, key: bytes | None,
-                 poll_interval: float = 0.05) -> None:
+                 poll_interval: float = 0.05,
+                 on_wanted: Callable[[int], None] | None = None) -> None:
         self.store = store if isinstance(store, ChunkStore) else ChunkStore(Path(store))
         manifest = self.store.manifest(content_id)
         if manifest is None:
@@ -82,6 +87,7 @@ class DirectoryChunkSource(ChunkSource):
         self.key = key
         self.poll_interval = poll_interval
         self.wanted: list[int] = []  # prioritize() calls, newest last, for the downloader
+        self.on_wanted = on_wanted  # told each newly wanted index (the downloader moves it up)
         self._arrived = threading.Condition()
 
     def has_chunk(self, index: int) -> bool:
@@ -95,6 +101,11 @@ class DirectoryChunkSource(ChunkSource):
     def prioritize(self, index: int) -> None:
         if not self.wanted or self.wanted[-1] != index:
             self.wanted.append(index)
+            if self.on_wanted is not None:
+                try:
+                    self.on_wanted(index)
+                except Exception:  # a hint: playback goes on waiting either way
+                    log.exception("passing wanted chunk %d on failed", index)
 
     def read_chunk(self, index: int, timeout: float | None = None,
                    cancel: threading.Event | None = None) -> bytes:

@@ -12,6 +12,7 @@ This module imports libp2p only when a node starts, so opening the first window 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from app.services.errors import UserError
 from app.services.ui_support import NetworkStatus, PeerView, ProgressFn
 
 if TYPE_CHECKING:
+    from p2p.limits import Limits
     from p2p.node import Node
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class SwarmSettings:
     mdns: bool = False
     known: tuple[KnownPeer, ...] = ()
     label: str = "swarm"
+    limits: Limits | None = None  # the node's limits and bandwidth caps (None: the defaults)
 
     @classmethod
     def from_profile(cls, profile: Profile, default_listen: str = DESKTOP_LISTEN
@@ -93,6 +96,8 @@ class SwarmNetwork:
 
         config = NodeConfig(seed=core.signer.seed, listen=self.settings.listen,
                             bootstrap=self.settings.bootstrap, mdns=self.settings.mdns)
+        if self.settings.limits is not None:
+            config = dataclasses.replace(config, limits=self.settings.limits)
         async with open_node(config, core.ledger, core.chunks) as node:
             self._node, self._token = node, trio.lowlevel.current_trio_token()
             log.info("node %s listening on %s", node.peer_id, " ".join(node.addrs))
@@ -228,6 +233,17 @@ class SwarmNetwork:
                             hint="it resumes where it stopped") from exc
         if not finished:
             raise UserError("the download was cancelled; it resumes where it stopped")
+
+    def want_chunks(self, content: bytes, index: int) -> None:
+        node, token = self._node, self._token
+        if node is None or token is None:
+            return
+        from p2p.content.download import READ_AHEAD
+
+        try:  # queued onto the node's trio thread; returns at once from any thread
+            token.run_sync_soon(node.prioritize, content, range(index, index + READ_AHEAD + 1))
+        except trio.RunFinishedError:
+            pass
 
     def status(self, core: Core) -> NetworkStatus:
         seeding = len(core.chunks.content_ids())

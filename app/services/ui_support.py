@@ -98,6 +98,11 @@ class Network(Protocol):
 
     def status(self, core: Core) -> NetworkStatus: ...
 
+    def want_chunks(self, content: bytes, index: int) -> None:
+        """Playback waits at chunk ``index`` of ``content``: fetch it and the next few first.
+        A hint; never blocks, callable from any thread."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -121,6 +126,9 @@ class OfflineNetwork:
         return NetworkStatus("offline", "not listening", "offline: no swarm running",
                              seeding_items=len(core.chunks.content_ids()),
                              seeding_bytes=core.chunks.size_on_disk())
+
+    def want_chunks(self, content: bytes, index: int) -> None:
+        pass  # nothing is downloading
 
     def close(self) -> None:
         pass
@@ -468,6 +476,10 @@ class Session:
         if manifest is None:
             raise UserError("this track has not started downloading yet")
         return self.core.chunks.root, self.core.content_key(content), manifest.mime
+
+    def want_chunks(self, content: bytes, index: int) -> None:
+        """The player waits at chunk ``index`` (see ``Network.want_chunks``); any thread."""
+        self.network.want_chunks(content, index)
 
     def stream_parts_many(self, contents: Sequence[bytes]) -> list[tuple[Path, bytes | None,
                                                                            str]]:

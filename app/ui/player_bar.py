@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -160,7 +161,8 @@ class PlayerBar(QWidget):
             for r, (root, key, mime) in zip(rows, parts, strict=True):
                 self.artwork[r.content] = r.artwork
                 items.append(QueueItem(r.content, MediaSource.stream(
-                    _opener(root, r.content, key), mime, r.duration_ms, r.title),
+                    _opener(root, r.content, key, self.bridge.want_chunks), mime,
+                    r.duration_ms, r.title),
                     r.title, r.artist))
             self.player.set_queue(items, start)
 
@@ -235,11 +237,16 @@ class PlayerBar(QWidget):
             pass
 
 
-def _opener(root: Path, content: bytes, key: bytes | None):  # type: ignore[no-untyped-def]
+def _opener(root: Path, content: bytes, key: bytes | None,  # type: ignore[no-untyped-def]
+            want_chunks: Callable[[bytes, int], None]):
+    """Opens a track's decrypting stream; a chunk the reader has to wait for is passed to
+    ``want_chunks`` so a running download fetches it (and the next few) first."""
     from player.chunkstore import DirectoryChunkSource
     from player.stream import DecryptingStream
 
     def open_stream() -> io.BufferedReader:
-        return io.BufferedReader(DecryptingStream(DirectoryChunkSource(root, content, key)))
+        source = DirectoryChunkSource(root, content, key,
+                                      on_wanted=lambda index: want_chunks(content, index))
+        return io.BufferedReader(DecryptingStream(source))
     return open_stream
 

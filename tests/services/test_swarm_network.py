@@ -7,6 +7,7 @@ progress, and a cancelled download stops, keeps what arrived and resumes later.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -115,3 +116,51 @@ def test_without_peers_a_download_says_why(world) -> None:  # type: ignore[no-un
     assert (stopped.listen, stopped.reach) == ("not listening", "Offline")
     with pytest.raises(UserError, match="not running"):
         alone.fetch(fan, bytes(32), lambda d, t: None, threading.Event())
+
+
+def _seek_test(world, follow_playhead: bool) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """A fan plays chunk 20 of a 24-chunk track while it downloads from a throttled artist;
+    returns (chunks of the middle stored when chunk 20 became readable, middle size)."""
+    from ledger.content import new_track_key, pack
+    from p2p.limits import Limits
+    from player.chunkstore import DirectoryChunkSource
+
+    artist, fan = world.core("artist"), world.core("fan")
+    packed = pack(os.urandom(24 * 16384 - 100), new_track_key(), "audio/ogg", chunk_size=16384)
+    artist.chunks.put_packed(packed.manifest_bytes, packed.chunks)
+    seller = SwarmNetwork(SwarmSettings(listen=LOOPBACK, limits=Limits(
+        request_timeout=5.0, upload_rate_per_peer=160 * 1024)))
+    seller.start(artist)
+    buyer = SwarmNetwork(SwarmSettings(listen=LOOPBACK, bootstrap=(seller._node.addrs[0],)))  # type: ignore[union-attr]
+    buyer.start(fan)
+    content = packed.content_id
+    try:
+        wait(lambda: buyer.status(fan).online)
+        fetching = threading.Thread(target=buyer.fetch, args=(
+            fan, content, lambda d, t: None, threading.Event()), daemon=True)
+        fetching.start()
+        wait(lambda: fan.chunks.manifest(content) is not None)
+        source = DirectoryChunkSource(fan.chunks, content, None, poll_interval=0.01, on_wanted=(
+            (lambda i: buyer.want_chunks(content, i)) if follow_playhead else None))
+        source.read_chunk(20, timeout=20)  # the player seeked here
+        middle = range(6, 16)
+        stored = sum(source.has_chunk(i) for i in middle)
+        fetching.join(30)
+        assert fan.chunks.is_complete(content)
+        return stored, len(middle)
+    finally:
+        buyer.close()
+        seller.close()
+
+
+def test_playback_moves_the_chunks_it_waits_for_to_the_front(world) -> None:  # type: ignore[no-untyped-def]
+    """The player's reader tells the session's node where the playhead waits, so a seek near
+    the end is served before the middle of the track (without the hint, the middle comes
+    first: the second test shows the download's own order)."""
+    stored, middle = _seek_test(world, follow_playhead=True)
+    assert stored <= middle // 2, f"{stored} of {middle} middle chunks came before the seek"
+
+
+def test_without_the_playhead_hint_the_download_keeps_its_order(world) -> None:  # type: ignore[no-untyped-def]
+    stored, middle = _seek_test(world, follow_playhead=False)
+    assert stored == middle
