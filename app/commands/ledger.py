@@ -5,21 +5,27 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.commands._io import add_json_flag, emit
-from app.services import ledger_io
 from app.services.errors import UserError
 from app.services.money import format_amount
 from ledger.keys import peer_id
-from ledger.ledger import FAST_SWITCH_INTERVAL, Ledger
+
+if TYPE_CHECKING:  # the ledger and its codecs load when a command runs
+    from app.services import ledger_io
+    from ledger.ledger import Ledger
 
 
 def _open(args: argparse.Namespace, switch_interval: float | None = None) -> Ledger:
+    from ledger.ledger import Ledger
+
     return Ledger.open(args.profile_obj.ensure().ledger_db, switch_interval=switch_interval)
 
 
 def _export(args: argparse.Namespace) -> int:
+    from app.services import ledger_io
+
     with _open(args) as ledger:
         out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
         try:
@@ -52,6 +58,9 @@ def _print_result(args: argparse.Namespace, result: ledger_io.ImportResult, verb
 
 
 def _import(args: argparse.Namespace) -> int:
+    from app.services import ledger_io
+    from ledger.ledger import FAST_SWITCH_INTERVAL
+
     # A command-line import owns its process (no GUI thread to starve): let verifier threads
     # take the GIL back quickly, which makes a large import faster.
     with _open(args, switch_interval=FAST_SWITCH_INTERVAL) as ledger:
@@ -59,6 +68,8 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from app.services import ledger_io
+
     if args.file is not None:
         return _print_result(args, ledger_io.verify_file(_stream(args.file)), "verify")
     with _open(args) as ledger:

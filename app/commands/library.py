@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.services.errors import UserError
-from app.services.library import LibraryService
-from player.library import Playlist, Track
-from player.search import Scope
+
+if TYPE_CHECKING:  # numpy, mutagen and PyAV load with them: only when a command runs
+    from app.services.library import LibraryService
+    from player.library import Playlist, Track
+    from player.search import Scope
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -86,6 +88,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _service(args: argparse.Namespace) -> LibraryService:
+    from app.services.library import LibraryService
+
     return LibraryService(args.profile_obj)
 
 
@@ -205,6 +209,8 @@ def _print_playlist(service: LibraryService, pl: Playlist) -> None:
 
 
 def _with_playlist(args: argparse.Namespace, action: Any) -> int:
+    from player.library import Playlist
+
     service = _service(args)
     try:
         result = action(service)

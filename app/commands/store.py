@@ -15,7 +15,6 @@ from app.commands._io import add_json_flag, emit, passphrase
 from app.services.core import Core
 from app.services.errors import UserError
 from app.services.shop import ShopService
-from app.services.studio import ReleaseDraft, ShareSpec, StudioService
 from app.services.wallet import WalletService
 from ledger.keys import peer_id
 
@@ -41,6 +40,8 @@ def _with_core(fn: Callable[[argparse.Namespace, Core], int]) -> Callable[[argpa
 
 
 def _publish(args: argparse.Namespace, core: Core) -> int:
+    from app.services.studio import ReleaseDraft, ShareSpec, StudioService  # numpy, PyAV
+
     wallet = WalletService(core)
     asset = wallet.asset(args.asset)
     split = []
@@ -123,6 +124,8 @@ def _trust(args: argparse.Namespace, core: Core) -> int:
 
 
 def _delegate(args: argparse.Namespace, core: Core) -> int:
+    from app.services.studio import StudioService  # numpy and PyAV: only when needed
+
     listings = [ShopService(core).listing(ref).id for ref in args.listing or ()]
     entry = StudioService(core).delegate(_key(args.agent), listings)
     agent = peer_id(_key(args.agent))
@@ -140,6 +143,8 @@ def _settle(args: argparse.Namespace, core: Core) -> int:
 
 
 def _sales(args: argparse.Namespace, core: Core) -> int:
+    from app.services.studio import StudioService  # numpy and PyAV: only when needed
+
     studio = StudioService(core)
     if args.csv:
         print(studio.sales_csv(), end="")

@@ -17,17 +17,16 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import trio
+from typing import TYPE_CHECKING, Any
 
 from app.commands._io import add_json_flag, emit, passphrase
-from app.services.core import Core
 from app.services.errors import UserError
-from p2p.content.download import DownloadFailed, Progress
-from p2p.context import DialError
-from p2p.node import Node, NodeConfig, open_node
-from p2p.pinning import SeedPolicy
+
+if TYPE_CHECKING:  # imported by the commands that run: libp2p costs most of a second to load
+    from app.services.core import Core
+    from p2p.content.download import Progress
+    from p2p.node import Node, NodeConfig
+    from p2p.pinning import SeedPolicy
 
 log = logging.getLogger("cooptracks.swarm")
 
@@ -37,6 +36,9 @@ DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4417"
 def node_config(core: Core, args: argparse.Namespace, *, default_listen: str,
                 seeding: SeedPolicy | None = None, seeder: bool = False) -> NodeConfig:
     """The node settings for this profile: config.json, then command-line flags."""
+    from p2p.node import NodeConfig
+    from p2p.pinning import SeedPolicy
+
     settings = core.profile.read_config()
     listen = tuple(getattr(args, "listen", None) or settings.get("listen") or [default_listen])
     announce = tuple(getattr(args, "announce", None) or settings.get("announce") or ())
@@ -50,6 +52,8 @@ def node_config(core: Core, args: argparse.Namespace, *, default_listen: str,
 
 
 async def _connect_all(node: Node, addrs: tuple[str, ...], required: bool) -> int:
+    from p2p.context import DialError
+
     ok = 0
     for addr in addrs:
         try:
@@ -63,6 +67,8 @@ async def _connect_all(node: Node, addrs: tuple[str, ...], required: bool) -> in
 
 
 async def _settle(core: Core) -> None:
+    import trio
+
     report = await trio.to_thread.run_sync(core.settle)
     if report.granted or report.received or report.unlocked:
         log.info("settled: %d received, %d purchases granted, %d keys unlocked",
@@ -76,6 +82,10 @@ async def _initial_sync(node: Node, core: Core) -> None:
 
 
 def _run(core: Core, config: NodeConfig, body: Callable[[Node], Awaitable[int]]) -> int:
+    import trio
+
+    from p2p.node import open_node
+
     async def main() -> int:
         async with open_node(config, core.ledger, core.chunks) as node:
             return await body(node)
@@ -85,6 +95,11 @@ def _run(core: Core, config: NodeConfig, body: Callable[[Node], Awaitable[int]])
 
 # -- seed ------------------------------------------------------------------------------------------
 def _seed(args: argparse.Namespace) -> int:
+    import trio
+
+    from app.services.core import Core
+    from p2p.pinning import SeedPolicy
+
     with Core.open(args.profile_obj, passphrase(args)) as core:
         followed = frozenset(bytes.fromhex(k) for k in args.follow or ())
         settings = core.profile.read_config().get("seeding", {})
@@ -144,6 +159,10 @@ def _seed(args: argparse.Namespace) -> int:
 
 # -- peers -----------------------------------------------------------------------------------------
 def _peers(args: argparse.Namespace) -> int:
+    import trio
+
+    from app.services.core import Core
+
     with Core.open(args.profile_obj, passphrase(args)) as core:
         config = node_config(core, args, default_listen="/ip4/0.0.0.0/tcp/0")
 
@@ -184,6 +203,10 @@ def _peers(args: argparse.Namespace) -> int:
 
 # -- fetch -----------------------------------------------------------------------------------------
 def _fetch(args: argparse.Namespace) -> int:
+
+    from app.services.core import Core
+    from p2p.content.download import DownloadFailed
+
     try:
         content_id = bytes.fromhex(args.content)
         assert len(content_id) == 32

@@ -99,3 +99,15 @@ def test_every_command_is_documented_in_the_readme():
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     missing = [name for name in sub.choices if f"cooptracks {name}" not in readme]
     assert missing == []
+
+
+def test_the_command_line_loads_heavy_libraries_only_for_the_command_that_runs():
+    """Every command pays for building the parser (``cooptracks gui`` and ``demo`` before their
+    window opens), so it must not import libp2p, trio, numpy, PyAV or mutagen: a command's
+    module imports those inside the handler that needs them."""
+    probe = ("import sys, app.cli; app.cli.build_parser(); "
+             "print(sorted(m for m in ('libp2p', 'trio', 'numpy', 'av', 'mutagen', 'PySide6') "
+             "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2]).stdout
+    assert out.strip() == "[]"
