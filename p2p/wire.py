@@ -13,7 +13,7 @@ Importing this module also tunes two py-libp2p defaults that cost bulk transfers
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, TypeVar
 
 import cbor2
@@ -161,6 +161,17 @@ class FramedStream:
             return await self._read_frame(max_size)
         assert scope.cancelled_caught
         raise ProtocolViolation(f"no complete frame within {timeout:.1f}s")
+
+    async def requests(self, max_size: int, timeout: float,
+                       registry: dict[int, type[Message]]) -> AsyncIterator[Message]:
+        """A server's loop: the messages of ``registry`` the peer sends, one a frame, until it
+        closes the stream. Each may take ``timeout``; a bad one raises ProtocolViolation."""
+        while True:
+            try:
+                body = await self.read_frame(max_size, timeout)
+            except PeerClosed:
+                return
+            yield decode_message(body, registry)
 
     async def _read_frame(self, max_size: int) -> bytes:
         length = 0

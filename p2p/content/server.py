@@ -24,7 +24,7 @@ from p2p.content.messages import (
 )
 from p2p.context import SwarmContext
 from p2p.limits import TooBusy
-from p2p.wire import FramedStream, PeerClosed, decode_message
+from p2p.wire import FramedStream
 
 
 class ContentServer:
@@ -39,12 +39,7 @@ class ContentServer:
         ctx.serve(PROTOCOL_ID, self._serve)
 
     async def _serve(self, stream: FramedStream, peer: ID) -> None:
-        while True:
-            try:
-                body = await stream.read_frame(MAX_REQUEST, self.ctx.limits.idle_timeout)
-            except PeerClosed:
-                return
-            request = decode_message(body, REQUESTS)
+        async for request in stream.requests(MAX_REQUEST, self.ctx.limits.idle_timeout, REQUESTS):
             if isinstance(request, GetChunk):
                 try:
                     async with self.ctx.guard.upload_slot(str(peer)):

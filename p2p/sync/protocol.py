@@ -43,7 +43,7 @@ from p2p.sync.messages import (
     GetForkProofs,
     GetFrontier,
 )
-from p2p.wire import FramedStream, Message, PeerClosed, ProtocolViolation, decode_message
+from p2p.wire import FramedStream, Message, ProtocolViolation, decode_message
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +97,7 @@ class Replicator:
 
     # -- server ------------------------------------------------------------------------------------
     async def _serve(self, stream: FramedStream, peer: ID) -> None:
-        while True:
-            try:
-                body = await stream.read_frame(MAX_REQUEST, self.ctx.limits.idle_timeout)
-            except PeerClosed:
-                return
-            request = decode_message(body, REQUESTS)
+        async for request in stream.requests(MAX_REQUEST, self.ctx.limits.idle_timeout, REQUESTS):
             reply = await self.ledger.call(self._answer, request)
             await stream.write_frame(reply.encode())
 
@@ -113,7 +108,8 @@ class Replicator:
             return Frontier(tuple(heads[:MAX_FRONTIER]))
         if isinstance(request, GetFeed):
             wires = led.feed_range(request.author, request.first_seq, request.limit)
-            out, size = [], 0
+            out: list[bytes] = []
+            size = 0
             for w in wires:
                 if out and size + len(w) > MAX_RANGE_BYTES:
                     break
