@@ -8,18 +8,24 @@ import datetime as dt
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
-    QFormLayout,
-    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLineEdit,
-    QVBoxLayout,
 )
 
 from app.bridge import Bridge
 from app.services.ui_support import NetworkStatus
 from app.ui.tables import DIM, GREEN, SOFT, fill, read_only_table
-from app.ui.widgets import MessageBar, Page, StatCard, button, fmt_bytes, label
+from app.ui.widgets import (
+    MessageBar,
+    Page,
+    StatCard,
+    button,
+    card,
+    fmt_bytes,
+    form_card,
+    label,
+)
 
 
 class NetworkPage(Page):
@@ -85,12 +91,7 @@ class SettingsPage(Page):
         grid = QGridLayout()
         grid.setSpacing(16)
         # identity
-        ident = QFrame()
-        ident.setObjectName("card")
-        il = QFormLayout(ident)
-        il.setContentsMargins(18, 14, 18, 14)
-        il.setVerticalSpacing(8)
-        il.addRow(label("Identity", "h2"))
+        ident, il = form_card("Identity")
         self.name = label()
         self.peer = label("", "mono")
         self.key = label("", "mono", wrap=True)
@@ -103,12 +104,7 @@ class SettingsPage(Page):
         il.addRow("Created", self.created)
         grid.addWidget(ident, 0, 0)
         # storage
-        store = QFrame()
-        store.setObjectName("card")
-        sl = QFormLayout(store)
-        sl.setContentsMargins(18, 14, 18, 14)
-        sl.setVerticalSpacing(8)
-        sl.addRow(label("Storage", "h2"))
+        store, sl = form_card("Storage")
         self.profile = label("", "mono", wrap=True)
         self.content = label("", "mono", wrap=True)
         self.used = label("", "dim")
@@ -128,12 +124,7 @@ class SettingsPage(Page):
         sl.addRow(self.store_msg)
         grid.addWidget(store, 0, 1)
         # recovery phrase
-        rec = QFrame()
-        rec.setObjectName("card")
-        rl = QVBoxLayout(rec)
-        rl.setContentsMargins(18, 14, 18, 14)
-        rl.setSpacing(8)
-        rl.addWidget(label("Recovery phrase", "h2"))
+        rec, rl = card("Recovery phrase")
         rl.addWidget(label("These 24 words are your identity. Anyone who sees them can spend "
                            "your credits and sign as you. Write them down, keep them offline.",
                            "dim", wrap=True))

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 from app.bridge import Bridge
 from app.services.ui_support import BalanceView, WalletView
 from app.ui.tables import GREEN, TEXT, fill, read_only_table
-from app.ui.widgets import MessageBar, Page, button, label
+from app.ui.widgets import MessageBar, Page, button, card, label
 
 KIND_NAMES = {"send": "Sent", "receive": "Received", "purchase": "Purchase",
               "asset.mint": "Minted", "grant": "Sale", "payout": "Sale"}
@@ -61,13 +61,8 @@ class WalletPage(Page):
         row = QHBoxLayout()
         row.setSpacing(20)
         # send
-        send = QFrame()
-        send.setObjectName("card")
+        send, sl = card("Send")
         send.setFixedWidth(360)
-        sl = QVBoxLayout(send)
-        sl.setContentsMargins(18, 14, 18, 14)
-        sl.setSpacing(8)
-        sl.addWidget(label("Send", "h2"))
         self.to = QLineEdit()
         self.to.setPlaceholderText("Recipient's public key (64 hex characters)")
         self.asset = QComboBox()

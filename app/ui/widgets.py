@@ -24,6 +24,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -301,6 +302,28 @@ class Toast(QLabel):
         self.raise_()
         self.show()
         self._timer.start(ms)
+
+
+def card(title: str) -> tuple[QFrame, QVBoxLayout]:
+    """A titled panel (a settings section, a form): the frame and its column."""
+    frame = QFrame()
+    frame.setObjectName("card")
+    lay = QVBoxLayout(frame)
+    lay.setContentsMargins(18, 14, 18, 14)
+    lay.setSpacing(8)
+    lay.addWidget(label(title, "h2"))
+    return frame, lay
+
+
+def form_card(title: str) -> tuple[QFrame, QFormLayout]:
+    """A titled panel of labelled rows: the frame and its form."""
+    frame = QFrame()
+    frame.setObjectName("card")
+    lay = QFormLayout(frame)
+    lay.setContentsMargins(18, 14, 18, 14)
+    lay.setVerticalSpacing(8)
+    lay.addRow(label(title, "h2"))
+    return frame, lay
 
 
 def hline() -> QFrame:
