@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.widgets import MessageBar, hand_cursor, label
+from app.ui.widgets import MessageBar, back_and_go, hand_cursor, label
 from app.ui.widgets import button as _button
 
 if TYPE_CHECKING:
@@ -135,12 +135,7 @@ class OnboardingView(QWidget):
         self.new_pass2 = _password("Repeat the passphrase")
         for e in (self.name, self.new_pass, self.new_pass2):
             cl.addWidget(e)
-        crow = QHBoxLayout()
-        self.create_back = button("Back", "ghost")
-        self.create_btn = button("Create identity", "primary")
-        crow.addWidget(self.create_back)
-        crow.addStretch(1)
-        crow.addWidget(self.create_btn)
+        crow, self.create_back, self.create_btn = back_and_go("Create identity", hand=False)
         cl.addLayout(crow)
         self.create_back.clicked.connect(lambda: self._goto(WELCOME))
         self.create_btn.clicked.connect(self.create)
@@ -156,12 +151,7 @@ class OnboardingView(QWidget):
         self.restore_pass = _password("New passphrase for this computer")
         rl.addWidget(self.phrase)
         rl.addWidget(self.restore_pass)
-        rrow = QHBoxLayout()
-        self.restore_back = button("Back", "ghost")
-        self.restore_btn = button("Restore", "primary")
-        rrow.addWidget(self.restore_back)
-        rrow.addStretch(1)
-        rrow.addWidget(self.restore_btn)
+        rrow, self.restore_back, self.restore_btn = back_and_go("Restore", hand=False)
         rl.addLayout(rrow)
         self.restore_back.clicked.connect(lambda: self._goto(WELCOME))
         self.restore_btn.clicked.connect(self.restore)

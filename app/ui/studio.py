@@ -29,7 +29,16 @@ from PySide6.QtWidgets import (
 
 from app.bridge import Bridge
 from app.services.ui_support import SaleView, StudioView
-from app.ui.widgets import BusyRow, MessageBar, Page, StatCard, button, cover_pixmap, label
+from app.ui.widgets import (
+    BusyRow,
+    MessageBar,
+    Page,
+    StatCard,
+    back_and_go,
+    button,
+    cover_pixmap,
+    label,
+)
 
 
 class SalesChart(QWidget):
@@ -115,12 +124,7 @@ class PublishWizard(QWidget):
         lay.addWidget(self.message)
         self.busy = BusyRow()
         lay.addWidget(self.busy)
-        nav = QHBoxLayout()
-        self.back_btn = button("Back", "ghost")
-        self.next_btn = button("Next", "primary")
-        nav.addWidget(self.back_btn)
-        nav.addStretch(1)
-        nav.addWidget(self.next_btn)
+        nav, self.back_btn, self.next_btn = back_and_go("Next")
         lay.addLayout(nav)
 
         # 1. files

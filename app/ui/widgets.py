@@ -304,6 +304,16 @@ class Toast(QLabel):
         self._timer.start(ms)
 
 
+def back_and_go(go: str, hand: bool = True) -> tuple[QHBoxLayout, QPushButton, QPushButton]:
+    """A wizard's button row: Back on the left, the step's main action on the right."""
+    row = QHBoxLayout()
+    back, forward = button("Back", "ghost", hand=hand), button(go, "primary", hand=hand)
+    row.addWidget(back)
+    row.addStretch(1)
+    row.addWidget(forward)
+    return row, back, forward
+
+
 def card(title: str) -> tuple[QFrame, QVBoxLayout]:
     """A titled panel (a settings section, a form): the frame and its column."""
     frame = QFrame()
