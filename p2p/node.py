@@ -718,6 +718,15 @@ class Node:
         download.prioritize(indexes)
         return True
 
+    def reading_at(self, content_id: bytes, index: int) -> bool:
+        """A player waits at chunk ``index`` of ``content_id``: the running download fetches it
+        and the few after it next. False if ``content_id`` is not downloading."""
+        download = self._downloads.get(content_id)
+        if download is None:
+            return False
+        download.reading_at(index)
+        return True
+
     async def read_chunks(self, content_id: bytes, start: int = 0
                           ) -> AsyncIterator[tuple[int, bytes]]:
         """Yield ``(index, stored chunk bytes)`` in order from ``start``, waiting for chunks that

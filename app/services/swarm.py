@@ -238,10 +238,8 @@ class SwarmNetwork:
         node, token = self._node, self._token
         if node is None or token is None:
             return
-        from p2p.content.download import READ_AHEAD
-
         try:  # queued onto the node's trio thread; returns at once from any thread
-            token.run_sync_soon(node.prioritize, content, range(index, index + READ_AHEAD + 1))
+            token.run_sync_soon(node.reading_at, content, index)
         except trio.RunFinishedError:
             pass
 

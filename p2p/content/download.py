@@ -164,14 +164,19 @@ class Download:
         self._urgent = wanted
         self._notify()
 
+    def reading_at(self, index: int) -> None:
+        """A reader waits at chunk ``index``: it and the few after it are fetched next."""
+        if index not in self._done:
+            self.prioritize(range(index, index + READ_AHEAD + 1))
+
     async def wait_chunk(self, index: int, urgent: bool = False) -> None:
         """Return once chunk ``index`` is stored (DownloadFailed if the download gave up).
 
         ``urgent``: a reader is blocked on this chunk, so it and the few after it are fetched
         before anything else.
         """
-        if urgent and index not in self._done:
-            self.prioritize(range(index, index + READ_AHEAD + 1))
+        if urgent:
+            self.reading_at(index)
         while index not in self._done:
             if self._finished.is_set():
                 raise DownloadFailed(f"chunk {index} was not fetched")
