@@ -237,8 +237,8 @@ class PlayerBar(QWidget):
             pass
 
 
-def _opener(root: Path, content: bytes, key: bytes | None,  # type: ignore[no-untyped-def]
-            want_chunks: Callable[[bytes, int], None]):
+def _opener(root: Path, content: bytes, key: bytes | None,
+            want_chunks: Callable[[bytes, int], None]) -> Callable[[], io.BufferedReader]:
     """Opens a track's decrypting stream; a chunk the reader has to wait for is passed to
     ``want_chunks`` so a running download fetches it (and the next few) first."""
     from player.chunkstore import DirectoryChunkSource
