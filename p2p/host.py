@@ -24,8 +24,8 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
-from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
-from libp2p.stream_muxer.yamux.yamux import Yamux
+
+from p2p import yamux
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ def _quiet_libp2p_logs() -> None:
 _quiet_libp2p_logs()
 
 SECURITY_PROTOCOLS = (NOISE_PROTOCOL_ID,)
-MUXER_PROTOCOLS = (YAMUX_PROTOCOL_ID,)
+MUXER_PROTOCOLS = (yamux.PROTOCOL_ID,)
+yamux.install()
 
 
 def key_pair_from_seed(seed: bytes) -> KeyPair:
@@ -101,7 +102,7 @@ def build_host(seed: bytes, listen_addrs: Sequence[multiaddr.Multiaddr] = ()) ->
     return new_host(
         key_pair=key_pair,
         sec_opt={TProtocol(NOISE_PROTOCOL_ID): noise},
-        muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
+        muxer_opt={TProtocol(yamux.PROTOCOL_ID): yamux.Yamux},
         listen_addrs=list(listen_addrs) or None,
         connection_config=connection_config(),
         enable_mDNS=False,
