@@ -3,6 +3,13 @@
 The store knows nothing of validation: the Ledger decides what goes in. Entries and fork proofs
 can never be updated or deleted (triggers refuse it). Writes happen in one transaction per batch
 with ``synchronous=FULL`` in WAL mode, so an acknowledged batch survives a crash or power loss.
+
+The entries table is a log in arrival order (its rowid) with no other index on disk. Lookups by
+hash and by feed position go through maps in memory, built from the table when the store opens
+and extended only when a batch commits. An on-disk index over entry hashes (random by nature) or
+over (author, seq) (hundreds of feeds growing at once) made every batch dirty pages all over it,
+so each commit wrote several KiB to the WAL per entry once a replica held 100k entries, and the
+cost of storing an entry grew with the ledger; appending at the end of one B-tree does not.
 """
 
 from __future__ import annotations
@@ -48,10 +55,35 @@ MIGRATIONS = [
         DROP INDEX entries_feed;
         CREATE INDEX entries_feed ON entries (author, seq)
     """),
+    # The entries become a log in arrival order; hash and feed lookups move to memory (see the
+    # module docstring). The UNIQUE column constraint cannot be dropped in place, so the table is
+    # rebuilt with its rows and triggers (DROP TABLE's implicit delete fires no trigger).
+    Migration("0004_entries_as_a_log", """
+        CREATE TABLE entries_log (
+            rowid INTEGER PRIMARY KEY,
+            hash BLOB NOT NULL,
+            author BLOB NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            wire BLOB NOT NULL
+        );
+        INSERT INTO entries_log (rowid, hash, author, seq, kind, wire)
+            SELECT rowid, hash, author, seq, kind, wire FROM entries ORDER BY rowid;
+        DROP TABLE entries;
+        ALTER TABLE entries_log RENAME TO entries;
+        CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+            BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+        CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+            BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END
+    """),
 ]
 
 
-_INSERT_ENTRY = "INSERT INTO entries (hash, author, seq, kind, wire) VALUES (?, ?, ?, ?, ?)"
+_INSERT_ENTRY = ("INSERT INTO entries (rowid, hash, author, seq, kind, wire) "
+                 "VALUES (?, ?, ?, ?, ?, ?)")
+_IN_CHUNK = 500  # rowids per SELECT ... IN (...), well under SQLite's variable limit
+
+Row = tuple[bytes, bytes, int, str, bytes]  # hash, author, seq, kind, wire
 _INSERT_PROOF = "INSERT OR IGNORE INTO fork_proofs (author, seq, proof) VALUES (?, ?, ?)"
 
 
@@ -67,21 +99,38 @@ class Store:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
-        # The two indexes take entries at random places (hashes, authors), so a batch touches
-        # pages all over them: a 64 MiB page cache keeps them in memory past 100k entries, and
-        # checkpointing every 10,000 WAL pages instead of 1,000 writes each hot page back less
-        # often (the WAL file is cut back to 64 MiB after a checkpoint). Together they took a
-        # 100k-entry ingest from 66 to 53 µs of ingesting-thread time per entry.
+        # A 64 MiB page cache keeps the recent log pages a sync serves from in memory. Appends
+        # touch only the log's last pages, so SQLite's default checkpoint (every 1,000 WAL pages)
+        # copies each page back about once; a bigger WAL would only make each checkpoint a
+        # longer pause. The WAL file is cut back to 64 MiB after a checkpoint.
         self.conn.execute("PRAGMA cache_size=-65536")
-        self.conn.execute("PRAGMA wal_autocheckpoint=10000")
         self.conn.execute("PRAGMA journal_size_limit=67108864")
         migrate(self.conn, MIGRATIONS)
+        self._by_hash: dict[bytes, int] = {}  # entry hash -> rowid
+        self._by_pos: dict[tuple[bytes, int], int] = {}  # (author, seq) -> first rowid there
+        self._branches: dict[tuple[bytes, int], list[int]] = {}  # later rowids at a forked seq
+        self._top: dict[bytes, int] = {}  # author -> highest seq stored
+        self._staged: list[tuple[int, bytes, bytes, int]] = []  # (rowid, hash, author, seq)
+        self._staged_hashes: set[bytes] = set()
+        last = 0
+        for rowid, entry_hash, author, seq in self.conn.execute(
+                "SELECT rowid, hash, author, seq FROM entries ORDER BY rowid"):
+            self._remember(rowid, entry_hash, author, seq)
+            last = rowid
+        self._next_rowid = last + 1
+
+    def _remember(self, rowid: int, entry_hash: bytes, author: bytes, seq: int) -> None:
+        self._by_hash.setdefault(entry_hash, rowid)
+        slot = (author, seq)
+        if self._by_pos.setdefault(slot, rowid) != rowid:
+            self._branches.setdefault(slot, []).append(rowid)
+        if seq > self._top.get(author, 0):
+            self._top[author] = seq
 
     def close(self) -> None:
         self.conn.close()
 
-    def append(self, rows: Sequence[tuple[bytes, bytes, int, str, bytes]],
-               proofs: Sequence[tuple[bytes, int, bytes]] = ()) -> None:
+    def append(self, rows: Sequence[Row], proofs: Sequence[tuple[bytes, int, bytes]] = ()) -> None:
         """Durably add entries ``(hash, author, seq, kind, wire)`` and fork proofs, all or none."""
         if not rows and not proofs:
             return
@@ -91,7 +140,8 @@ class Store:
 
     # A batch in steps, so a caller can write rows while it still validates the rest of the batch:
     # begin(), insert() any number of times, then commit() (durable) or rollback(). Any failure
-    # rolls the whole transaction back and raises StorageError.
+    # rolls the whole transaction back and raises StorageError. Rows become visible to the
+    # lookups below only once their transaction has committed.
     def begin(self) -> None:
         """Open the batch's write transaction."""
         try:
@@ -99,19 +149,43 @@ class Store:
         except sqlite3.Error as exc:
             raise StorageError(f"could not write the ledger ({exc}); nothing was changed") from exc
 
-    def insert(self, rows: Sequence[tuple[bytes, bytes, int, str, bytes]]) -> None:
-        """Add entries inside the open transaction; nothing is durable before commit()."""
-        if rows:
-            self._in_transaction(self.conn.executemany, _INSERT_ENTRY, rows)
+    def insert(self, rows: Sequence[Row]) -> None:
+        """Add entries inside the open transaction; nothing is durable before commit().
+
+        An entry hash already stored (or already in this transaction) is refused with
+        StorageError, and the whole transaction is rolled back."""
+        if not rows:
+            return
+        first = self._next_rowid
+        staged = self._staged_hashes
+        numbered = []
+        for i, (entry_hash, author, seq, kind, wire) in enumerate(rows, first):
+            if entry_hash in self._by_hash or entry_hash in staged:
+                self.rollback()
+                raise StorageError(f"entry {entry_hash.hex()[:12]} is already stored; "
+                                   "nothing was changed")
+            staged.add(entry_hash)
+            numbered.append((i, entry_hash, author, seq, kind, wire))
+        self._in_transaction(self.conn.executemany, _INSERT_ENTRY, numbered)
+        self._staged.extend((i, h, a, s) for i, h, a, s, _k, _w in numbered)
+        self._next_rowid = first + len(numbered)
 
     def commit(self, proofs: Sequence[tuple[bytes, int, bytes]] = ()) -> None:
         """Add the fork proofs and commit the transaction durably (WAL, synchronous=FULL)."""
         if proofs:
             self._in_transaction(self.conn.executemany, _INSERT_PROOF, proofs)
         self._in_transaction(self.conn.execute, "COMMIT")
+        for rowid, entry_hash, author, seq in self._staged:
+            self._remember(rowid, entry_hash, author, seq)
+        self._staged.clear()
+        self._staged_hashes.clear()
 
     def rollback(self) -> None:
         """Drop everything written since begin(); harmless when no transaction is open."""
+        if self._staged:
+            self._next_rowid = self._staged[0][0]
+        self._staged.clear()
+        self._staged_hashes.clear()
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
@@ -125,29 +199,51 @@ class Store:
                     f"could not write the ledger ({exc}); nothing was changed") from exc
             raise
 
+    def _wires(self, rowids: Sequence[int]) -> list[bytes]:
+        """The wires of ``rowids``, in that order."""
+        found: dict[int, bytes] = {}
+        for i in range(0, len(rowids), _IN_CHUNK):
+            part = rowids[i:i + _IN_CHUNK]
+            marks = ",".join("?" * len(part))
+            found.update(self.conn.execute(
+                f"SELECT rowid, wire FROM entries WHERE rowid IN ({marks})", part))
+        return [found[r] for r in rowids]
+
     def iter_wires(self) -> Iterator[bytes]:
         """Every stored entry in arrival order, which respects dependencies and feed order."""
         for (wire,) in self.conn.execute("SELECT wire FROM entries ORDER BY rowid"):
             yield wire
 
     def wire(self, entry_hash: bytes) -> bytes | None:
-        row = self.conn.execute("SELECT wire FROM entries WHERE hash = ?", (entry_hash,)).fetchone()
+        rowid = self._by_hash.get(entry_hash)
+        if rowid is None:
+            return None
+        row = self.conn.execute("SELECT wire FROM entries WHERE rowid = ?", (rowid,)).fetchone()
         return None if row is None else row[0]
 
+    def has(self, entry_hash: bytes) -> bool:
+        return entry_hash in self._by_hash
+
     def wire_at(self, author: bytes, seq: int) -> bytes | None:
-        row = self.conn.execute("SELECT wire FROM entries WHERE author = ? AND seq = ?",
-                                (author, seq)).fetchone()
-        return None if row is None else row[0]
+        rowid = self._by_pos.get((author, seq))
+        return None if rowid is None else self._wires([rowid])[0]
 
     def feed_range(self, author: bytes, first_seq: int, limit: int) -> list[bytes]:
         """Entries of one feed from ``first_seq`` on; a quarantined feed may hold two per seq."""
-        rows = self.conn.execute(
-            "SELECT wire FROM entries WHERE author = ? AND seq >= ? ORDER BY seq, rowid LIMIT ?",
-            (author, first_seq, limit))
-        return [r[0] for r in rows]
+        rowids: list[int] = []
+        seq = max(first_seq, 1)
+        top = self._top.get(author, 0)
+        while seq <= top and len(rowids) < limit:
+            slot = (author, seq)
+            first = self._by_pos.get(slot)
+            if first is not None:
+                rowids.append(first)
+                rowids.extend(self._branches.get(slot, ()))
+            seq += 1
+        return self._wires(rowids[:limit])
 
     def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+        return len(self._by_hash)
 
     def fork_proofs(self) -> list[bytes]:
         return [r[0] for r in self.conn.execute("SELECT proof FROM fork_proofs ORDER BY rowid")]

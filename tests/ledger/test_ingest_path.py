@@ -5,13 +5,13 @@
 * A storage failure in the middle of a batch (rows are written chunk by chunk into the batch's
   transaction) leaves nothing behind and the ledger usable.
 * The process-wide thread switch interval is changed only when the caller opted in, and is
-  restored afterwards.
+  restored afterwards; the cyclic collector is paused only while a batch is ingested.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import cbor2
@@ -76,24 +76,52 @@ def _history(n: int) -> list[bytes]:
     return sc.wires()
 
 
-def test_a_full_disk_in_the_middle_of_a_batch_changes_nothing(
-        open_ledger: Callable[..., Ledger]) -> None:
-    led = open_ledger()
-    wires = _history(150)  # 302 entries: several verification chunks, several inserts
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_full_disk_in_the_middle_of_a_batch_changes_nothing(tmp_path: Any,
+                                                              processes: int) -> None:
+    """With verifier processes, rows are written chunk by chunk while later chunks are checked;
+    without, after the last chunk. Either way a write that fails mid-batch leaves nothing."""
+    path = tmp_path / "ledger.sqlite"
+    led = Ledger.open(path, verify_threads=1, verify_processes=processes)
+    wires = _history(300)  # 602 entries: many verification chunks, several inserts
     led.ingest(wires[:2])
     before = (led.state_hash(), led.count(), led.store.count())
     pages = led.store.conn.execute("PRAGMA page_count").fetchone()[0]
     led.store.conn.execute(f"PRAGMA max_page_count={pages + 3}")  # room for a chunk or so
     with pytest.raises(StorageError, match="nothing was changed"):
         led.ingest(wires[2:])
+    assert led.verify_stats.last_mode == ("processes" if processes else "inline")
     assert (led.state_hash(), led.count(), led.store.count()) == before
     assert led.store.integrity_check() == "ok"
     assert not led.store.conn.in_transaction
     led.store.conn.execute("PRAGMA max_page_count=1073741823")
     report = led.ingest(wires[2:])
     assert len(report.accepted) == len(wires) - 2 and not report.rejected
-    reopened = open_ledger("ledger.sqlite")
-    assert reopened.count() == len(wires) and reopened.state_hash() == led.state_hash()
+    led.close()
+    reopened = Ledger.open(path, verify_threads=1, verify_processes=0)
+    try:
+        assert reopened.count() == len(wires) and reopened.state_hash() == led.state_hash()
+        assert list(reopened.store.iter_wires()) == wires
+    finally:
+        reopened.close()
+
+
+@pytest.mark.parametrize("caller_disabled", [False, True])
+def test_the_collector_pauses_only_while_a_batch_is_ingested(tmp_path: Any,
+                                                             caller_disabled: bool) -> None:
+    led = Ledger.open(tmp_path / "gc.sqlite", verify_threads=1)
+    during: list[bool] = []
+    led.add_listener(lambda entries: during.append(gc.isenabled()))
+    if caller_disabled:
+        gc.disable()
+    try:
+        led.ingest(_history(3))
+        after = gc.isenabled()
+    finally:
+        gc.enable()
+        led.close()
+    assert during == [False]
+    assert after is not caller_disabled  # resumed, unless the caller had paused it itself
 
 
 @pytest.mark.parametrize("opt_in", [False, True])

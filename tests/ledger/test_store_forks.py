@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, StorageError
 from ledger.forks import decode_fork_proof, make_fork_proof
 from ledger.ledger import Ledger
 from ledger.migrations import Migration, applied, migrate
@@ -87,6 +87,57 @@ def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "u" not in tables and "t" in tables
     conn.close()
+
+
+def test_a_ledger_from_before_the_log_schema_keeps_every_entry(tmp_path: Path) -> None:
+    """A file written with the indexed entries table (migrations up to 0003) is rebuilt as the
+    log: same rows in the same order, lookups by hash and by feed position work, still append-
+    only, and the ledger over it has the same state as one that ingested the entries itself."""
+    sc, _ = economy()
+    old = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(old, isolation_level=None)
+    migrate(conn, MIGRATIONS[:3])
+    conn.executemany("INSERT INTO entries (hash, author, seq, kind, wire) VALUES (?, ?, ?, ?, ?)",
+                     [(e.hash, e.author, e.seq, e.kind, e.wire) for e in sc.entries])
+    conn.close()
+    fresh = Ledger.open(tmp_path / "fresh.sqlite", verify_threads=1)
+    fresh.ingest(sc.wires())
+    led = Ledger.open(old, verify_threads=1)
+    try:
+        assert led.store.count() == len(sc.entries)
+        assert list(led.store.iter_wires()) == [e.wire for e in sc.entries]
+        assert led.state_hash() == fresh.state_hash()
+        last = sc.entries[-1]
+        assert led.get_wire(last.hash) == last.wire
+        assert led.store.wire_at(last.author, last.seq) == last.wire
+        assert led.feed(last.author) == fresh.feed(last.author)
+        assert led.store.conn.execute("PRAGMA index_list(entries)").fetchall() == []
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            led.store.conn.execute("DELETE FROM entries")
+        assert led.store.integrity_check() == "ok"
+    finally:
+        led.close()
+        fresh.close()
+
+
+def test_store_refuses_an_entry_it_holds_and_changes_nothing(tmp_path: Path) -> None:
+    sc, _ = economy()
+    rows = [(e.hash, e.author, e.seq, e.kind, e.wire) for e in sc.entries]
+    store = Store(tmp_path / "s.sqlite")
+    store.append(rows[:3])
+    with pytest.raises(StorageError, match="already stored"):
+        store.append([rows[3], rows[1]])  # a new row, then one held: neither goes in
+    with pytest.raises(StorageError, match="already stored"):
+        store.append([rows[4], rows[4]])  # twice in one batch
+    assert store.count() == 3 and not store.has(rows[3][0]) and not store.has(rows[4][0])
+    store.append(rows[3:5])  # the next rows get the next rowids, with no gap
+    assert store.conn.execute("SELECT rowid FROM entries ORDER BY rowid").fetchall() == \
+        [(i,) for i in range(1, 6)]
+    store.close()
+    again = Store(tmp_path / "s.sqlite")
+    assert [again.wire(r[0]) for r in rows[:5]] == [r[4] for r in rows[:5]]
+    assert again.wire(bytes(32)) is None and again.count() == 5
+    again.close()
 
 
 # -- equivocation ----------------------------------------------------------------------------------
