@@ -110,6 +110,7 @@ class VerifierProcess:
         import select
         import subprocess
 
+        self._poller = select.poll()  # before the process starts: not every platform has it
         # -P: not even the script's own folder on sys.path (this package's modules are not
         # for the verifier process).
         self.proc = subprocess.Popen([sys.executable, "-P", os.path.abspath(__file__)],
@@ -118,7 +119,6 @@ class VerifierProcess:
         self._w = self.proc.stdin.fileno()
         self._r = self.proc.stdout.fileno()
         self._grow_pipes()
-        self._poller = select.poll()
         self._poller.register(self._r, select.POLLIN)
         self._buf = b""
         self.in_flight: list[int] = []  # chunk ids sent and not answered, oldest first

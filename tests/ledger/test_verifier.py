@@ -214,3 +214,26 @@ def test_no_process_when_turned_off_and_close_ends_it(wires: list[bytes],
     on.close()
     assert worker.proc.returncode is not None and not _alive(worker.pid)
     assert on._verifiers == []
+
+
+def test_without_poll_the_batch_is_checked_here_with_the_same_answers(
+        wires: list[bytes], open_with: Callable[..., Ledger],
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A platform without ``select.poll`` (Windows) cannot start a verifier process: the ledger
+    says so once in the log, checks every signature itself with the same report, and stops
+    trying after a few batches."""
+    import select
+
+    forged = _forge(wires)
+    expected = _summary(open_with(0, "here.sqlite").ingest(forged))
+    monkeypatch.delattr(select, "poll")
+    led = open_with(1)
+    with caplog.at_level(logging.WARNING, logger="ledger.ledger"):
+        assert _summary(led.ingest(forged)) == expected
+    assert led.verify_stats.by_processes == 0 and led._verifiers == []
+    assert led.verify_stats.last_mode != "processes"
+    assert led.verify_stats.process_failures == 1
+    assert any("cannot start a signature verifier process" in r.message for r in caplog.records)
+    for _ in range(4):  # later large batches (replays here): a few more tries, then none
+        led.ingest(forged)
+    assert led.verify_stats.process_failures == 3 and led._verifiers == []
