@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -188,6 +189,22 @@ class PeerGuard:
 
 
     # -- bandwidth ---------------------------------------------------------------------------------
+    def set_rates(self, *, upload_rate: int | None = None, upload_rate_per_peer: int | None = None,
+                  download_rate: int | None = None,
+                  download_rate_per_peer: int | None = None) -> Limits:
+        """Change bandwidth caps (bytes per second, 0 = none) on a running node; the others stay.
+
+        Checked like ``Limits`` (ValueError, nothing changed, for a bad value). The buckets start
+        afresh at the new rates, so a lower cap holds from the next chunk on."""
+        changes = {k: v for k, v in (("upload_rate", upload_rate),
+                                     ("upload_rate_per_peer", upload_rate_per_peer),
+                                     ("download_rate", download_rate),
+                                     ("download_rate_per_peer", download_rate_per_peer))
+                   if v is not None}
+        self.limits = dataclasses.replace(self.limits, **changes)
+        self._buckets.clear()
+        return self.limits
+
     def _bucket(self, direction: str, peer: str) -> TokenBucket | None:
         """The token bucket of ``direction`` for ``peer`` ("" for the node-wide one), if capped."""
         limits = self.limits

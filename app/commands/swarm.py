@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -36,6 +35,7 @@ DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4417"
 def node_config(core: Core, args: argparse.Namespace, *, default_listen: str,
                 seeding: SeedPolicy | None = None, seeder: bool = False) -> NodeConfig:
     """The node settings for this profile: config.json, then command-line flags."""
+    from app.services.swarm import lan_discovery
     from p2p.node import NodeConfig
     from p2p.pinning import SeedPolicy
 
@@ -43,8 +43,7 @@ def node_config(core: Core, args: argparse.Namespace, *, default_listen: str,
     listen = tuple(getattr(args, "listen", None) or settings.get("listen") or [default_listen])
     announce = tuple(getattr(args, "announce", None) or settings.get("announce") or ())
     bootstrap = tuple(settings.get("bootstrap", [])) + tuple(getattr(args, "peer", None) or ())
-    mdns = (bool(settings.get("mdns", True)) and not getattr(args, "no_mdns", False)
-            and os.environ.get("COOPTRACKS_NO_MDNS", "") in ("", "0"))
+    mdns = lan_discovery(settings, turned_off=getattr(args, "no_mdns", False))
     return NodeConfig(seed=core.signer.seed, listen=listen, bootstrap=bootstrap, mdns=mdns,
                       announce=announce, seeding=seeding or SeedPolicy(),
                       dht_mode="server" if seeder else "auto",

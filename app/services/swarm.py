@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,7 @@ import trio
 from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
-from app.services.ui_support import NetworkStatus, PeerView, ProgressFn
+from app.services.ui_support import NetworkStatus, PeerView, ProgressFn, kbps_setting
 
 if TYPE_CHECKING:
     from p2p.limits import Limits
@@ -70,10 +71,26 @@ class SwarmSettings:
     @classmethod
     def from_profile(cls, profile: Profile, default_listen: str = DESKTOP_LISTEN
                      ) -> SwarmSettings:
-        """The profile's ``config.json`` keys ``listen``, ``bootstrap`` and ``mdns``."""
+        """The profile's ``config.json`` keys ``listen``, ``bootstrap``, ``mdns`` (LAN
+        discovery, on unless false) and ``max_upload_kbps``/``max_download_kbps`` (caps)."""
         cfg = profile.read_config()
+        limits = None
+        up, down = kbps_setting(cfg, "max_upload_kbps"), kbps_setting(cfg, "max_download_kbps")
+        if up or down:
+            from p2p.limits import Limits
+
+            limits = Limits(upload_rate=round(up * 125), download_rate=round(down * 125))
         return cls(listen=tuple(cfg.get("listen") or [default_listen]),
-                   bootstrap=tuple(cfg.get("bootstrap", [])), mdns=bool(cfg.get("mdns", False)))
+                   bootstrap=tuple(cfg.get("bootstrap", [])), mdns=lan_discovery(cfg),
+                   limits=limits)
+
+
+def lan_discovery(cfg: dict[str, Any], turned_off: bool = False) -> bool:
+    """Whether a node looks for peers on the LAN with mDNS: yes, unless the profile says
+    ``"mdns": false``, the command line turned it off, or ``COOPTRACKS_NO_MDNS=1`` is set (the
+    test suite sets it, so tests never multicast on the machine's network)."""
+    return (bool(cfg.get("mdns", True)) and not turned_off
+            and os.environ.get("COOPTRACKS_NO_MDNS", "") in ("", "0"))
 
 
 class SwarmNetwork:
@@ -233,6 +250,16 @@ class SwarmNetwork:
                             hint="it resumes where it stopped") from exc
         if not finished:
             raise UserError("the download was cancelled; it resumes where it stopped")
+
+    def set_bandwidth(self, upload_bps: int, download_bps: int) -> None:
+        from p2p.limits import Limits
+
+        limits = dataclasses.replace(self.settings.limits or Limits(), upload_rate=upload_bps,
+                                     download_rate=download_bps)  # checked here: ValueError
+        self.settings = dataclasses.replace(self.settings, limits=limits)  # for a restart
+        if self._node is not None:
+            self._call_sync(lambda node: node.guard.set_rates(upload_rate=upload_bps,
+                                                              download_rate=download_bps))
 
     def want_chunks(self, content: bytes, index: int) -> None:
         node, token = self._node, self._token

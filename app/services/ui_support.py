@@ -103,6 +103,11 @@ class Network(Protocol):
         A hint; never blocks, callable from any thread."""
         ...
 
+    def set_bandwidth(self, upload_bps: int, download_bps: int) -> None:
+        """Cap this node's total upload and download in bytes per second (0: no cap), from now
+        on and for the rest of the session."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -129,6 +134,9 @@ class OfflineNetwork:
 
     def want_chunks(self, content: bytes, index: int) -> None:
         pass  # nothing is downloading
+
+    def set_bandwidth(self, upload_bps: int, download_bps: int) -> None:
+        pass  # nothing moves
 
     def close(self) -> None:
         pass
@@ -626,12 +634,49 @@ class Session:
                 "profile": str(self.profile.root), "content": str(self.profile.content_dir),
                 "content_bytes": self.core.chunks.size_on_disk(),
                 "seeding_quota_gb": float(cfg.get("seeding_quota_gb", 5.0)),
-                "created_ms": info.created_ms}
+                "created_ms": info.created_ms, **self.network_settings()}
 
     def set_seeding_quota(self, gigabytes: float) -> None:
         if gigabytes < 0:
             raise UserError("the seeding quota cannot be negative")
         self.profile.update_config(seeding_quota_gb=round(float(gigabytes), 2))
+
+    def network_settings(self) -> dict[str, object]:
+        """The Settings page's network card: bandwidth caps (kbit/s, 0 = none) and LAN
+        discovery, as saved in the profile's ``config.json``."""
+        cfg = self.profile.read_config()
+        return {"max_upload_kbps": kbps_setting(cfg, "max_upload_kbps"),
+                "max_download_kbps": kbps_setting(cfg, "max_download_kbps"),
+                "lan_discovery": bool(cfg.get("mdns", True))}
+
+    def set_network_settings(self, upload_kbps: float, download_kbps: float,
+                             lan_discovery: bool) -> str:
+        """Save the caps and apply them to the running node at once; LAN discovery changes
+        with the next unlock. Returns what the user should be told."""
+        for name, value in (("upload", upload_kbps), ("download", download_kbps)):
+            if not 0 <= value <= MAX_KBPS:
+                raise UserError(f"the {name} cap must be between 0 (no cap) and "
+                                f"{MAX_KBPS // 1000:,} Mbit/s")
+        before = self.network_settings()
+        self.profile.update_config(max_upload_kbps=round(float(upload_kbps), 1),
+                                   max_download_kbps=round(float(download_kbps), 1),
+                                   mdns=bool(lan_discovery))
+        self.network.set_bandwidth(round(upload_kbps * 125), round(download_kbps * 125))
+        if bool(lan_discovery) != before["lan_discovery"]:
+            return ("Saved. Bandwidth caps apply now; LAN discovery "
+                    f"{'starts' if lan_discovery else 'stops'} the next time you unlock.")
+        return "Saved. Bandwidth caps apply now."
+
+
+MAX_KBPS = 10_000_000  # 10 Gbit/s: anything above is a typing slip, not a cap
+
+
+def kbps_setting(cfg: dict[str, object], key: str) -> float:
+    """A bandwidth cap in kbit/s from ``config.json``; 0 (no cap) when unset or not a number."""
+    value = cfg.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_KBPS:
+        return 0.0
+    return float(value)
 
 
 def open_session(profile: Profile, passphrase: str, network: Network | None = None,

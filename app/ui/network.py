@@ -1,5 +1,5 @@
 """Network: peers, reachability, seeding and bandwidth; Settings: identity, recovery phrase,
-storage folders and the seeding quota."""
+storage folders, the seeding quota, bandwidth caps and LAN discovery."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
@@ -86,7 +87,7 @@ class NetworkPage(Page):
 
 class SettingsPage(Page):
     def __init__(self, bridge: Bridge) -> None:
-        super().__init__("Settings", "Identity, recovery and storage")
+        super().__init__("Settings", "Identity, recovery, storage and network")
         self.bridge = bridge
         grid = QGridLayout()
         grid.setSpacing(16)
@@ -123,6 +124,27 @@ class SettingsPage(Page):
         self.store_msg = MessageBar()
         sl.addRow(self.store_msg)
         grid.addWidget(store, 0, 1)
+        # network: bandwidth caps (live) and LAN discovery (next unlock)
+        net, nl = card("Network")
+        self.max_up = self._rate_box()
+        self.max_down = self._rate_box()
+        self.lan = QCheckBox("Find peers on this network (mDNS)")
+        self.save_net = button("Save", "ghost")
+        caps = QHBoxLayout()
+        caps.setSpacing(10)
+        for text, box in (("Upload cap", self.max_up), ("Download cap", self.max_down)):
+            caps.addWidget(label(text))
+            caps.addWidget(box)
+            caps.addSpacing(14)
+        caps.addWidget(self.lan)
+        caps.addStretch(1)
+        caps.addWidget(self.save_net)
+        nl.addLayout(caps)
+        nl.addWidget(label("Caps are totals for all peers and apply at once; LAN discovery "
+                           "changes the next time you unlock.", "dim", wrap=True))
+        self.net_msg = MessageBar()
+        nl.addWidget(self.net_msg)
+        grid.addWidget(net, 1, 0, 1, 2)
         # recovery phrase
         rec, rl = card("Recovery phrase")
         rl.addWidget(label("These 24 words are your identity. Anyone who sees them can spend "
@@ -145,7 +167,7 @@ class SettingsPage(Page):
         rl.addWidget(self.phrase)
         self.rec_msg = MessageBar()
         rl.addWidget(self.rec_msg)
-        grid.addWidget(rec, 1, 0, 1, 2)
+        grid.addWidget(rec, 2, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
         self.outer.addLayout(grid)
@@ -154,6 +176,18 @@ class SettingsPage(Page):
         self.passphrase.returnPressed.connect(self.reveal)
         self.hide_btn.clicked.connect(self._hide_phrase)
         self.save_quota.clicked.connect(self._save_quota)
+        self.save_net.clicked.connect(self._save_network)
+
+    @staticmethod
+    def _rate_box() -> QDoubleSpinBox:
+        box = QDoubleSpinBox()
+        box.setRange(0, 10_000)
+        box.setDecimals(1)
+        box.setSingleStep(1.0)
+        box.setSuffix(" Mbit/s")
+        box.setSpecialValueText("No cap")  # shown at 0
+        box.setMinimumWidth(130)
+        return box
 
     def refresh(self) -> None:
         self.stale = False
@@ -172,6 +206,9 @@ class SettingsPage(Page):
         self.content.setText(str(v["content"]))
         self.used.setText(fmt_bytes(int(v["content_bytes"])))  # type: ignore[call-overload]
         self.quota.setValue(float(v["seeding_quota_gb"]))  # type: ignore[arg-type]
+        self.max_up.setValue(float(v["max_upload_kbps"]) / 1000)  # type: ignore[arg-type]
+        self.max_down.setValue(float(v["max_download_kbps"]) / 1000)  # type: ignore[arg-type]
+        self.lan.setChecked(bool(v["lan_discovery"]))
 
     def reveal(self) -> None:
         self.rec_msg.clear_message()
@@ -193,6 +230,13 @@ class SettingsPage(Page):
         self.phrase.clear()
         self.phrase.hide()
         self.hide_btn.hide()
+
+    def _save_network(self) -> None:
+        self.net_msg.clear_message()
+        job = self.bridge.call("set_network_settings", self.max_up.value() * 1000,
+                               self.max_down.value() * 1000, self.lan.isChecked())
+        job.finished.connect(self.net_msg.show_success)
+        job.failed.connect(self.net_msg.show_error)
 
     def _save_quota(self) -> None:
         job = self.bridge.call("set_seeding_quota", self.quota.value())

@@ -19,10 +19,6 @@ from ledger.ledger import Ledger
 from p2p.limits import Limits
 from p2p.node import Node, NodeConfig, open_node
 
-# Command-line nodes started by tests must not multicast on a real network; the mDNS test runs
-# its nodes inside a network namespace of their own.
-os.environ.setdefault("COOPTRACKS_NO_MDNS", "1")
-
 
 def trio_test(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     """Run an async test function with trio (pytest-trio is not a dependency)."""
