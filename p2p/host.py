@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import multiaddr
 from libp2p import new_host
-from libp2p.abc import IHost
+from libp2p.abc import IHost, IMuxedConn
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
@@ -95,14 +95,18 @@ def connection_config() -> ConnectionConfig:
     )
 
 
-def build_host(seed: bytes, listen_addrs: Sequence[multiaddr.Multiaddr] = ()) -> IHost:
-    """A host for the identity ``seed``; start it with ``host.run(listen_addrs)``."""
+def build_host(seed: bytes, listen_addrs: Sequence[multiaddr.Multiaddr] = (),
+               muxer: type[IMuxedConn] = yamux.Yamux) -> IHost:
+    """A host for the identity ``seed``; start it with ``host.run(listen_addrs)``.
+
+    ``muxer`` is the class that runs ``/yamux/1.0.0``: ours (``p2p.yamux``) unless a test asks
+    for py-libp2p's own, to check that the two interoperate."""
     key_pair = key_pair_from_seed(seed)
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
     return new_host(
         key_pair=key_pair,
         sec_opt={TProtocol(NOISE_PROTOCOL_ID): noise},
-        muxer_opt={TProtocol(yamux.PROTOCOL_ID): yamux.Yamux},
+        muxer_opt={TProtocol(yamux.PROTOCOL_ID): muxer},
         listen_addrs=list(listen_addrs) or None,
         connection_config=connection_config(),
         enable_mDNS=False,
