@@ -10,7 +10,8 @@
 Everything the GUI shows comes from ``node.status()`` (peers, reachability, bandwidth, downloads).
 Peers are found through bootstrap addresses, mDNS on the LAN (``NodeConfig.mdns``) and, for
 content, the Kademlia DHT; a node that others cannot dial (found by the dial-back check in
-``p2p.discovery.autonat``) reserves a slot on a relaying seeder and is reached through it.
+``p2p.discovery.autonat``) reserves a slot on a relaying seeder and is reached through it, and
+relayed connections are upgraded to direct ones where possible (``p2p.discovery.dcutr``).
 Entries appended to the ledger by this identity are announced automatically; entries announced by
 others are ingested, and missing history is pulled with the sync protocol.
 """
@@ -50,6 +51,7 @@ from p2p.content.server import ContentServer
 from p2p.context import DialError, SwarmContext
 from p2p.discovery import autonat
 from p2p.discovery.autonat import AutoNAT, is_direct
+from p2p.discovery.dcutr import HolePuncher, HolePunchLimits, is_relayed
 from p2p.discovery.dht import ContentRouting, ProvideSchedule
 from p2p.discovery.mdns import LanDiscovery
 from p2p.discovery.relay import MAX_RESERVATIONS, RelayService
@@ -84,6 +86,8 @@ class NodeConfig:
     use_relays: bool = True  # when private, reserve a slot on a connected relay
     announce: tuple[str, ...] = ()  # advertise these instead of the listen addresses
     reachability_interval: float = 300.0  # re-run the dial-back check this often
+    hole_punching: bool = True  # upgrade relayed connections to direct ones (DCUtR)
+    hole_punch: HolePunchLimits = field(default_factory=HolePunchLimits)
     dht_reprovide_interval: float = 12 * 3600.0  # provider records live 48 h at the peers
 
     def __post_init__(self) -> None:
@@ -98,6 +102,9 @@ class PeerStatus:
     inbound: bool
     bytes_in: int
     bytes_out: int
+    connection: str = "direct"  # "direct" | "relayed" (only through a circuit relay)
+    upgrades: int = 0  # relayed connections to this peer upgraded to direct ones
+    upgrade_failures: int = 0  # upgrade sessions with this peer that ended still relayed
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,8 @@ class NodeStatus:
     dht_peers: int = 0  # routing table size
     lan_peers: int = 0  # peers found by mDNS
     relaying: bool = False  # we offer circuit relay to others
+    upgrades: int = 0  # relayed connections upgraded to direct ones, all peers together
+    upgrade_failures: int = 0  # upgrade sessions that ended still relayed
 
 
 class _Notifee(INotifee):
@@ -135,7 +144,9 @@ class _Notifee(INotifee):
         self.node._on_connected(conn)
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        self.node._inbound.discard(str(conn.muxed_conn.peer_id))
+        peer = conn.muxed_conn.peer_id
+        if not network.get_connections(peer):  # else e.g. a relayed one closed after an upgrade
+            self.node._inbound.discard(str(peer))
 
     async def listen(self, network: INetwork, multiaddr: Multiaddr) -> None:
         pass
@@ -164,6 +175,8 @@ class Node:
                                       query_timeout=config.limits.dial_timeout)
         self.relay = RelayService(self.host, config.relay_service)
         self.autonat = AutoNAT(self.ctx)
+        self.hole_punch = HolePuncher(self.ctx, self._hole_punch_addrs, config.hole_punch,
+                                      enabled=config.hole_punching)
         self.lan: LanDiscovery | None = None
         self._provide_schedule = ProvideSchedule(config.dht_reprovide_interval)
         self._dht_send, self._dht_recv = trio.open_memory_channel[bytes](100_000)
@@ -203,6 +216,7 @@ class Node:
                     if self.config.bootstrap:
                         nursery.start_soon(self._bootstrap_loop)
                     self.pinner.start(nursery)
+                    self.hole_punch.start(nursery)
                     yield self
             finally:
                 # Cancel our tasks only once the body's exception (if any) has left the inner
@@ -258,6 +272,11 @@ class Node:
             return [a if "/p2p/" in a else f"{a}/p2p/{pid}" for a in self.config.announce]
         return dialable_addrs(self.host)
 
+    def _hole_punch_addrs(self) -> list[str]:
+        """What we tell a peer to dial in a direct connection upgrade: the announced addresses
+        and the ones we listen on (the listen port is what a NAT maps for hole punching)."""
+        return list(dict.fromkeys(list(self.config.announce) + dialable_addrs(self.host)))
+
     def connected_peers(self) -> list[ID]:
         return [p for p, conns in self.host.get_network().get_connections_map().items() if conns]
 
@@ -290,6 +309,7 @@ class Node:
             return
         if not getattr(conn.muxed_conn, "is_initiator", True):
             self._inbound.add(str(peer))
+        self.hole_punch.on_connected(conn)
         self.request_pull(peer)
         if self._nursery is not None:
             self._nursery.start_soon(self._after_connect, peer)
@@ -320,15 +340,8 @@ class Node:
         """Connected peers we reach without a relay (only they can check our addresses)."""
         out = []
         for peer, conns in self.host.get_network().get_connections_map().items():
-            for conn in conns:
-                try:
-                    relayed = any("/p2p-circuit" in str(a)
-                                  for a in conn.get_transport_addresses())
-                except Exception:
-                    relayed = False
-                if not relayed:
-                    out.append(peer)
-                    break
+            if any(not is_relayed(conn) for conn in conns):
+                out.append(peer)
         return out
 
     async def check_reachability(self) -> str:
@@ -369,8 +382,11 @@ class Node:
                 addrs = tuple(str(a) for a in ps.addrs(p))
             except Exception:  # an inbound peer that identify has not described yet
                 addrs = ()
-            peers.append(PeerStatus(key, addrs,
-                                    key in self._inbound, c[0], c[1]))
+            peers.append(PeerStatus(key, addrs, key in self._inbound, c[0], c[1],
+                                    connection=self.hole_punch.route(p),
+                                    upgrades=self.hole_punch.succeeded.get(key, 0),
+                                    upgrade_failures=self.hole_punch.failed.get(key, 0)))
+        upgrades, upgrade_failures = self.hole_punch.totals()
         return NodeStatus(str(self.peer_id), tuple(self.addrs), self.reachability(),
                           tuple(peers), self.counters.bytes_in, self.counters.bytes_out,
                           self.guard.banned(), tuple(self._progress.values()),
@@ -379,7 +395,8 @@ class Node:
                           dht_mode="server" if self.routing.server else "client",
                           dht_peers=self.routing.routing_table_size(),
                           lan_peers=len(self.lan.seen) if self.lan else 0,
-                          relaying=self.config.relay_service)
+                          relaying=self.config.relay_service,
+                          upgrades=upgrades, upgrade_failures=upgrade_failures)
 
     async def _bootstrap_loop(self) -> None:
         delay = 1.0
