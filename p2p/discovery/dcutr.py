@@ -256,6 +256,9 @@ class HolePuncher:
     def _record(self, peer: ID, ok: bool) -> None:
         book = self.succeeded if ok else self.failed
         book[str(peer)] = book.get(str(peer), 0) + 1
+        if len(book) > 4096:  # keep the counts of connected peers only
+            for key in [k for k in book if not self._connections(ID.from_base58(k))]:
+                del book[key]
         log.info("direct connection upgrade with %s %s", peer, "succeeded" if ok else "failed")
         if ok and self._nursery is not None:
             try:

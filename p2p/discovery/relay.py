@@ -6,7 +6,8 @@ also act as relays (the *hop* side) within ``RELAY_LIMITS``. A node that the Aut
 ``<relay address>/p2p-circuit/p2p/<own id>``; a peer dials such an address through the relay.
 
 py-libp2p's swarm never dials ``/p2p-circuit`` addresses itself, so ``dial`` goes through the
-circuit transport explicitly and hands the upgraded connection to the swarm.
+circuit transport explicitly and hands the upgraded connection to the swarm. Once a relayed
+connection is up, ``p2p.discovery.dcutr`` tries to replace it with a direct one.
 """
 
 from __future__ import annotations
