@@ -288,7 +288,10 @@ class HolePuncher:
             text = str(raw)
             if "/p2p-circuit" in text:
                 continue
-            addr = tcp_addr(Multiaddr(text.split("/p2p/", 1)[0]))
+            try:
+                addr = tcp_addr(Multiaddr(text.split("/p2p/", 1)[0]))
+            except Exception:  # a malformed announced address: not ours to send
+                continue
             if addr is not None:
                 seen.setdefault(str(addr), addr)
         ordered = sorted(seen.values(), key=scope, reverse=True)
