@@ -292,7 +292,8 @@ class SwarmNetwork:
             k = known.get(p.peer_id)
             peers.append(PeerView(k.name if k else "peer " + p.peer_id[-6:], p.peer_id,
                                   _short_addr(p.addrs), k.role if k else "peer", True,
-                                  inbound=p.inbound, bytes_in=p.bytes_in, bytes_out=p.bytes_out))
+                                  inbound=p.inbound, bytes_in=p.bytes_in, bytes_out=p.bytes_out,
+                                  connection=getattr(p, "connection", "direct")))
         connected = {p.peer_id for p in st.peers}
         peers.extend(self._known_views(connected))
         relays = tuple(getattr(st, "relay_addrs", ()))
@@ -302,7 +303,9 @@ class SwarmNetwork:
         discovery = (f"DHT {getattr(st, 'dht_mode', 'client')} with "
                      f"{getattr(st, 'dht_peers', 0)} peers in its table, "
                      f"{getattr(st, 'lan_peers', 0)} found on the LAN"
-                     + ("; relaying for others" if getattr(st, "relaying", False) else ""))
+                     + ("; relaying for others" if getattr(st, "relaying", False) else "")
+                     + (f"; {st.upgrades} relayed connections made direct"
+                        if getattr(st, "upgrades", 0) else ""))
         listen = ", ".join(a.split("/p2p/")[0] for a in st.addrs) or "not listening"
         running = sum(1 for d in st.downloads if not d.finished)
         return NetworkStatus(self.settings.label, listen, sentence, tuple(peers), seeding, size,

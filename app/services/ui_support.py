@@ -51,6 +51,7 @@ class PeerView:
     inbound: bool = False  # the peer dialled us
     bytes_in: int = 0  # received from this peer (this session)
     bytes_out: int = 0
+    connection: str = "direct"  # or "relayed": through a relay, until hole punching upgrades it
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,8 @@ class NetworkPage(Page):
         self.mode.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.outer.addWidget(self.mode)
         self.table = read_only_table(
-            ["PEER", "ROLE", "PEER ID", "ADDRESS", "DIRECTION", "RECEIVED", "SENT", "STATUS"],
-            {0: 170, 1: 70, 3: 200, 4: 90, 5: 85, 6: 85, 7: 85}, stretch=2)
+            ["PEER", "ROLE", "PEER ID", "ADDRESS", "CONNECTION", "RECEIVED", "SENT", "STATUS"],
+            {0: 170, 1: 70, 3: 200, 4: 150, 5: 85, 6: 85, 7: 85}, stretch=2)
         self.outer.addWidget(self.table, 1)
         self._timer = QTimer(self)
         self._timer.setInterval(2000)
@@ -79,7 +79,8 @@ class NetworkPage(Page):
         self.mode.setText("  ·  ".join(parts))
         fill(self.table, [
             (p.name, p.role, (p.peer_id, SOFT), p.address,
-             ("dialled in" if p.inbound else "dialled out") if p.online else "",
+             ("via relay" if p.connection == "relayed" else "direct")
+             + (", dialled in" if p.inbound else ", dialled out") if p.online else "",
              fmt_bytes(p.bytes_in) if p.online else "", fmt_bytes(p.bytes_out) if p.online else "",
              ("● online", GREEN) if p.online else ("○ offline", DIM))
             for p in st.peers])

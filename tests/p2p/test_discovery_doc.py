@@ -40,3 +40,30 @@ def test_discovery_protocol_ids_and_limits_are_documented():
     assert f"{dht.MAX_PROVIDER_KEYS:,} keys" in text
     assert f"{relay.RELAY_LIMITS.max_circuit_conns}" in text
     assert "a0 e4 02 20" in text and dht.MULTIHASH_BLAKE2B_256.hex() == "a0e40220"
+
+
+def test_dcutr_vectors_and_limits_match_the_code():
+    from p2p.discovery.dcutr import (
+        CONNECT,
+        MAX_ADDRS,
+        MAX_ADDRS_READ,
+        MAX_MESSAGE,
+        PROTOCOL_ID,
+        SYNC,
+        HolePunch,
+    )
+
+    text = DOC.read_text(encoding="utf-8")
+    block = re.search(r"```vectors-dcutr\n(.*?)```", text, re.S)
+    assert block, "no DCUtR vectors in the protocol document"
+    doc = dict(line.rsplit(": ", 1) for line in block.group(1).strip().splitlines())
+    ours = {"dcutr.CONNECT([127.0.0.1:4017])": HolePunch(CONNECT, (ADDR,)),
+            "dcutr.CONNECT([])": HolePunch(CONNECT), "dcutr.SYNC": HolePunch(SYNC)}
+    assert set(doc) == set(ours)
+    for name, message in ours.items():
+        body = message.encode()
+        assert frame(body).hex() == doc[name], name
+        assert HolePunch.decode(body) == message
+    assert f"`{PROTOCOL_ID}`" in text
+    assert f"(at most\n{MAX_MESSAGE})" in text or f"at most {MAX_MESSAGE}" in text
+    assert f"up to {MAX_ADDRS} of its own" in text and f"first {MAX_ADDRS_READ} entries" in text

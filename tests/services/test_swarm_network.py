@@ -64,6 +64,7 @@ def test_the_fan_syncs_buys_and_downloads_with_progress(pair, audio_files) -> No
     verdict = buyer._call_sync(lambda node: node.reachability())  # the dial-back check
     assert (st.reach, st.reachability) == REACHABILITY[verdict]
     assert seller.status(artist).peers[0].inbound and not st.peers[0].inbound  # the fan dialled
+    assert st.peers[0].connection == "direct"  # no relay between them
 
     wait(lambda: buyer.sync(fan) >= 0 and listing.id in fan.ledger.state.listings)
     ShopService(fan).buy(listing.id)
