@@ -39,7 +39,11 @@ log = logging.getLogger(__name__)
 
 MAX_PLAINTEXT = 65535 - 16  # one Noise transport message: 65,535 bytes less the Poly1305 tag
 MAX_NONCE = 2**64 - 1  # the Noise spec reserves the last value; a session ends before it
-RECEIVE_BUFFER = 1 << 20  # socket reads of up to 1 MiB, decrypted message by message
+# Socket reads go into one buffer per connection, decrypted message by message; it starts with
+# room for two whole messages and doubles up to 1 MiB while reads keep filling it, so that an idle
+# connection holds little and a busy one reads in large blocks.
+RECEIVE_BUFFER_START = 1 << 17
+RECEIVE_BUFFER_MAX = 1 << 20
 _MESSAGE_ROOM = 2 + 65535  # the largest message with its length prefix
 _NONCE_PREFIX = b"\x00\x00\x00\x00"
 YAMUX_HEADER_SIZE = 12
@@ -56,8 +60,9 @@ class Channel(Protocol):
         """One or more plaintext pieces, in order (ChannelClosed at the end)."""
         ...
 
-    def seal(self, frames: list[bytes]) -> bytes | list[bytes]:
-        """Turn plaintext frames into what ``send`` writes (in order)."""
+    def seal(self, frames: list[bytes]) -> bytes | memoryview:
+        """Turn plaintext frames into what ``send`` writes (in order); valid until the next
+        call."""
         ...
 
     async def send(self, sealed: Any) -> None: ...
@@ -74,12 +79,15 @@ class NoiseChannel:
                  plaintext: bytes) -> None:
         self._session = session
         self._encrypt = encrypt_aead.encrypt
+        # cryptography >= 44 can encrypt straight into the outgoing buffer
+        self._encrypt_into = getattr(encrypt_aead, "encrypt_into", None)
+        self._wire = bytearray()  # sealed messages go out of this buffer, reused batch to batch
         self._decrypt = decrypt_aead.decrypt
         self._send_n = encrypt_nonce
         self._recv_n = decrypt_nonce
         self._raw = raw
         self._socket_stream = socket_stream
-        self._buffer = bytearray(RECEIVE_BUFFER)
+        self._buffer = bytearray(max(RECEIVE_BUFFER_START, 2 * len(ciphertext)))
         self._view = memoryview(self._buffer)
         self._start = 0
         self._end = len(ciphertext)
@@ -159,10 +167,21 @@ class NoiseChannel:
                 view[: end - start] = bytes(view[start:end])
                 self._start, self._end = 0, end - start
                 end = self._end
+            free = len(buf) - end
             got = await self._read_into(view[end:])
             if not got:
                 raise ChannelClosed("the peer closed the connection")
             self._end = end + got
+            if got == free and len(buf) < RECEIVE_BUFFER_MAX:  # reads fill it: read more at once
+                self._grow()
+                buf, view = self._buffer, self._view
+
+    def _grow(self) -> None:
+        pending = bytes(self._view[self._start : self._end])
+        self._buffer = bytearray(2 * len(self._buffer))
+        self._view = memoryview(self._buffer)
+        self._view[: len(pending)] = pending
+        self._start, self._end = 0, len(pending)
 
     def _open(self, ciphertext: memoryview) -> bytes:
         n = self._recv_n
@@ -188,40 +207,46 @@ class NoiseChannel:
         return len(data)
 
     # -- sending ------------------------------------------------------------------------------
-    def seal(self, frames: list[bytes]) -> bytes:
-        """Encrypt ``frames`` (yamux frames, in order) into Noise messages on the wire.
+    def seal(self, frames: list[bytes]) -> memoryview:
+        """Encrypt ``frames`` (yamux frames of at most ``MAX_PLAINTEXT`` bytes each, in order)
+        into Noise messages on the wire.
 
-        Consecutive small frames share a message; a frame is never split unless it is itself
-        larger than one message can carry.
+        Consecutive small frames share a message; a frame never spans two. The messages are
+        written into one buffer that is reused by the next call, so what this returns must be
+        sent before sealing again.
         """
-        parts: list[bytes] = []
+        room = sum(len(f) for f in frames) + 18 * len(frames)
+        if len(self._wire) < room:
+            self._wire = bytearray(max(room, 2 * len(self._wire), 1 << 16))
+        out = memoryview(self._wire)
+        at = 0
         group: list[bytes] = []
         size = 0
         for frame in frames:
             if size + len(frame) > MAX_PLAINTEXT and group:
-                self._seal_one(group[0] if len(group) == 1 else b"".join(group), parts)
+                at = self._seal_one(group[0] if len(group) == 1 else b"".join(group), out, at)
                 group, size = [], 0
-            if len(frame) > MAX_PLAINTEXT:
-                view = memoryview(frame)
-                for at in range(0, len(frame), MAX_PLAINTEXT):
-                    self._seal_one(view[at : at + MAX_PLAINTEXT], parts)
-                continue
             group.append(frame)
             size += len(frame)
         if group:
-            self._seal_one(group[0] if len(group) == 1 else b"".join(group), parts)
-        return b"".join(parts)
+            at = self._seal_one(group[0] if len(group) == 1 else b"".join(group), out, at)
+        return out[:at]
 
-    def _seal_one(self, plaintext: bytes | memoryview, parts: list[bytes]) -> None:
+    def _seal_one(self, plaintext: bytes | memoryview, out: memoryview, at: int) -> int:
         n = self._send_n
         if n >= MAX_NONCE:
             raise ChannelClosed("Noise send nonce exhausted")
-        ciphertext = self._encrypt(_NONCE_PREFIX + n.to_bytes(8, "little"), plaintext, None)
+        nonce = _NONCE_PREFIX + n.to_bytes(8, "little")
+        size = len(plaintext) + 16
+        out[at : at + 2] = size.to_bytes(2, "big")
+        if self._encrypt_into is not None:
+            self._encrypt_into(nonce, plaintext, None, out[at + 2 : at + 2 + size])
+        else:
+            out[at + 2 : at + 2 + size] = self._encrypt(nonce, plaintext, None)
         self._send_n = n + 1
-        parts.append(len(ciphertext).to_bytes(2, "big"))
-        parts.append(ciphertext)
+        return at + 2 + size
 
-    async def send(self, sealed: bytes) -> None:
+    async def send(self, sealed: bytes | memoryview) -> None:
         try:
             if self._socket_stream is not None:
                 await self._socket_stream.send_all(sealed)

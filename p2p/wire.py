@@ -202,9 +202,12 @@ class FramedStream:
         return body
 
     async def write_frame(self, body: bytes) -> None:
-        data = frame(body)
+        await self.write_framed(frame(body))
+
+    async def write_framed(self, data: bytes | bytearray | memoryview) -> None:
+        """Write bytes that already carry their length prefix (one frame or several)."""
         try:
-            await self.stream.write(data)
+            await self.stream.write(data)  # type: ignore[arg-type]
         except (StreamError, StreamClosed) as exc:
             raise PeerClosed(str(exc)) from exc
         if self.counters is not None:

@@ -91,6 +91,7 @@ ACCEPT_BACKLOG = 256  # inbound streams not yet accepted (go-yamux's default)
 OUTBOUND_BACKLOG = 256  # outbound streams open at once before open_stream waits (py-libp2p's)
 WINDOW_STALL_TIMEOUT = 5.0  # a writer that gets no window credit for this long fails
 SEND_HIGH_WATER = 1 << 20  # a DATA writer waits while more than this is queued for the socket
+SEND_BATCH = 1 << 20  # the writer task seals and sends about this much at a time
 SEND_HARD_LIMIT = 32 << 20  # queued and unsent beyond this: the peer is not reading, disconnect
 CLOSE_FLUSH_TIMEOUT = 1.0  # a closing connection waits this long to send its GO_AWAY
 
@@ -361,6 +362,9 @@ class Yamux(IMuxedConn):
         if self._started:
             return
         self._started = True
+        if self._dead:  # closed before it was started: let the swarm see it closed
+            self.event_started.set()
+            return
         self._channel = open_channel(self.secured_conn)
         try:
             async with trio.open_nursery() as nursery:
@@ -461,6 +465,22 @@ class Yamux(IMuxedConn):
             self._room = trio.Event()
         await self._room.wait()
 
+    def _take_batch(self) -> list[bytes]:
+        """The frames at the head of the queue, about ``SEND_BATCH`` bytes of them."""
+        out = self._out
+        if self._out_bytes <= SEND_BATCH:
+            self._out = []
+            self._out_bytes = 0
+            return out
+        size = count = 0
+        while size < SEND_BATCH:
+            size += len(out[count])
+            count += 1
+        frames = out[:count]
+        del out[:count]
+        self._out_bytes -= size
+        return frames
+
     async def _write_loop(self) -> None:
         channel = self._channel
         assert channel is not None
@@ -471,8 +491,7 @@ class Yamux(IMuxedConn):
                         return
                     self._out_ready = trio.Event()
                     await self._out_ready.wait()
-                frames, self._out = self._out, []
-                self._out_bytes = 0
+                frames = self._take_batch()
                 self._writing = True
                 sealed = channel.seal(frames)
                 await channel.send(sealed)

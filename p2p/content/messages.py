@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.content import MAX_MANIFEST_BYTES
-from p2p.wire import Message, check, is_bytes, is_uint, registry_of
+from p2p.wire import Message, check, encode_varint, is_bytes, is_uint, registry_of
 
 PROTOCOL_ID = "/cooptracks/content/1.0.0"
 MAX_REQUEST = 4096
@@ -99,6 +99,25 @@ class ChunkReply(Message):
         check(len(f) == 1 and is_bytes(f[0]) and len(f[0]) <= MAX_CHUNK_BYTES,
               "ChunkReply needs chunk bytes")
         return cls(f[0])
+
+    @staticmethod
+    def frame_head(size: int) -> bytes:
+        """What precedes ``size`` chunk bytes in a framed ChunkReply: the frame's length prefix
+        and the canonical CBOR head of ``[17, bstr]``. ``frame_head(len(data)) + data`` is
+        ``wire.frame(ChunkReply(data).encode())``, so a server can read a chunk from disk
+        straight in behind it without encoding it again."""
+        if size < 24:
+            bstr = bytes((0x40 + size,))
+        elif size < 1 << 8:
+            bstr = bytes((0x58, size))
+        elif size < 1 << 16:
+            bstr = b"\x59" + size.to_bytes(2, "big")
+        elif size < 1 << 32:
+            bstr = b"\x5a" + size.to_bytes(4, "big")
+        else:
+            raise ValueError("a chunk is less than 4 GiB")
+        cbor = b"\x82" + bytes((ChunkReply.TYPE,)) + bstr
+        return encode_varint(len(cbor) + size) + cbor
 
 
 @dataclass(frozen=True)
