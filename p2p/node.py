@@ -54,6 +54,7 @@ from p2p.discovery.autonat import AutoNAT, is_direct
 from p2p.discovery.dcutr import HolePuncher, HolePunchLimits, is_relayed
 from p2p.discovery.dht import ContentRouting, ProvideSchedule
 from p2p.discovery.mdns import LanDiscovery
+from p2p.discovery.observed import ExternalAddrs
 from p2p.discovery.relay import MAX_RESERVATIONS, RelayService
 from p2p.gossip import MAX_HEADS, Announce, ForkAnnounce, Gossip, Heads, Provide, batch_wires
 from p2p.host import build_host, dialable_addrs, parse_peer_addr, peer_id_from_seed
@@ -175,8 +176,10 @@ class Node:
                                       query_timeout=config.limits.dial_timeout)
         self.relay = RelayService(self.host, config.relay_service)
         self.autonat = AutoNAT(self.ctx)
+        self.external = ExternalAddrs(self.ctx)
         self.hole_punch = HolePuncher(self.ctx, self._hole_punch_addrs, config.hole_punch,
-                                      enabled=config.hole_punching)
+                                      enabled=config.hole_punching,
+                                      candidates=self.external.addrs)
         self.lan: LanDiscovery | None = None
         self._provide_schedule = ProvideSchedule(config.dht_reprovide_interval)
         self._dht_send, self._dht_recv = trio.open_memory_channel[bytes](100_000)
@@ -352,7 +355,16 @@ class Node:
             self.routing.set_server(status == autonat.PUBLIC)
         if status == autonat.PRIVATE and self.config.use_relays:
             await self._reserve_relays()
+        observers = self._observers()
+        if observers and self.config.hole_punching and self._nursery is not None:
+            self._nursery.start_soon(self.external.learn, observers)
         return status
+
+    def _observers(self) -> list[ID]:
+        """Peers trusted to tell us our external address (for hole punching only): relays we
+        hold a reservation on, and directly connected peers that ran our dial-back check."""
+        ran = {k for k, s in self.autonat.answers.items() if s in (autonat.OK, autonat.DIAL_FAILED)}
+        return [p for p in self._direct_peers() if p in self.relay.reservations or str(p) in ran]
 
     async def _reserve_relays(self) -> None:
         for relay in self.relay.due_for_refresh():

@@ -7,7 +7,9 @@ reservation) leads; the peer that dialled it (A) answers:
 
 1. B dials A's public addresses from identify, if A has any: nothing may stand in the way.
 2. B opens ``/libp2p/dcutr`` on the relayed connection, sends CONNECT with its own addresses and
-   times the round trip; A answers CONNECT with its addresses; B sends SYNC.
+   times the round trip; A answers CONNECT with its addresses; B sends SYNC. Each side's
+   addresses are its confirmed ones, then the external addresses that trusted peers observed it
+   at (``p2p.discovery.observed``), so a node behind NAT offers its NAT's address early.
 3. A dials B's addresses as soon as SYNC arrives; B waits half the round trip and dials A's public
    addresses, so that the SYNs cross in the NATs (a TCP simultaneous open). Both sides then think
    they dialled: A takes the Noise initiator role and B dials "as responder", the split that
@@ -56,6 +58,7 @@ CONNECT, SYNC = 100, 300
 MAX_MESSAGE = 4096  # bytes of one message, length prefix excluded (the spec's limit)
 MAX_ADDRS = 4  # addresses we send, and the most of a peer's we dial
 MAX_ADDRS_READ = 16  # entries of a CONNECT looked at; the rest are ignored
+MAX_CANDIDATES = 2  # of MAX_ADDRS, kept for observed (unconfirmed) external addresses
 
 LOOPBACK, PRIVATE, PUBLIC = 0, 1, 2  # address scopes, narrowest first
 
@@ -210,10 +213,13 @@ def is_relayed(conn: INetConn) -> bool:
 class HolePuncher:
     """Both roles of DCUtR for one node, and what it achieved per peer.
 
-    ``own_addrs`` returns our direct addresses (announced and listening) for CONNECT messages."""
+    ``own_addrs`` returns our direct addresses (announced and listening) for CONNECT messages;
+    ``candidates`` the unconfirmed external addresses trusted peers observed us at
+    (``p2p.discovery.observed``), which CONNECT carries after them."""
 
     def __init__(self, ctx: SwarmContext, own_addrs: Callable[[], Sequence[str | Multiaddr]],
-                 limits: HolePunchLimits | None = None, enabled: bool = True) -> None:
+                 limits: HolePunchLimits | None = None, enabled: bool = True,
+                 candidates: Callable[[], Sequence[Multiaddr]] | None = None) -> None:
         self.ctx = ctx
         self.host = ctx.host
         self.limits = limits or HolePunchLimits()
@@ -221,6 +227,7 @@ class HolePuncher:
         self.succeeded: dict[str, int] = {}  # peer -> sessions that ended with a direct connection
         self.failed: dict[str, int] = {}  # peer -> sessions that did not
         self._own_addrs = own_addrs
+        self._candidates = candidates or (lambda: ())
         self._active: set[str] = set()
         self._sessions: dict[str, list[float]] = {}  # peer -> start times within the window
         self._nursery: trio.Nursery | None = None
@@ -281,8 +288,8 @@ class HolePuncher:
                 del self._sessions[k]
         return True
 
-    def _advertised(self) -> tuple[bytes, ...]:
-        """Our addresses for CONNECT: plain TCP ones, widest scope first, at most MAX_ADDRS."""
+    def _confirmed(self) -> list[Multiaddr]:
+        """Our own direct addresses: plain TCP ones, widest scope first."""
         seen: dict[str, Multiaddr] = {}
         for raw in self._own_addrs():
             text = str(raw)
@@ -294,13 +301,26 @@ class HolePuncher:
                 continue
             if addr is not None:
                 seen.setdefault(str(addr), addr)
-        ordered = sorted(seen.values(), key=scope, reverse=True)
-        return tuple(a.to_bytes() for a in ordered[:MAX_ADDRS])
+        return sorted(seen.values(), key=scope, reverse=True)
+
+    def _advertised(self) -> tuple[bytes, ...]:
+        """Our addresses for CONNECT, at most MAX_ADDRS: the confirmed ones, then up to
+        MAX_CANDIDATES observed candidates (room is kept for them)."""
+        confirmed = self._confirmed()
+        known = {str(a) for a in confirmed}
+        extra: list[Multiaddr] = []
+        for raw in self._candidates():
+            addr = tcp_addr(raw) if isinstance(raw, Multiaddr) else None
+            if addr is not None and str(addr) not in known and len(extra) < MAX_CANDIDATES:
+                known.add(str(addr))
+                extra.append(addr)
+        chosen = confirmed[:MAX_ADDRS - len(extra)] + extra
+        return tuple(a.to_bytes() for a in chosen[:MAX_ADDRS])
 
     def _floor(self) -> int:
-        """The narrowest scope we dial: that of our own narrowest address (PUBLIC if none)."""
-        mine = [Multiaddr(a) for a in self._advertised()]
-        return min((scope(a) for a in mine), default=PUBLIC)
+        """The narrowest scope we dial: that of our own narrowest confirmed address (PUBLIC if
+        none). Observed candidates do not widen what a peer can make us dial."""
+        return min((scope(a) for a in self._confirmed()[:MAX_ADDRS]), default=PUBLIC)
 
     def dialable(self, raw: Sequence[bytes], peer: ID) -> list[Multiaddr]:
         """The addresses of a CONNECT from ``peer`` that we would dial."""
