@@ -52,7 +52,7 @@ from p2p.context import DialError, SwarmContext
 from p2p.discovery import autonat
 from p2p.discovery.autonat import AutoNAT, is_direct
 from p2p.discovery.dcutr import HolePuncher, HolePunchLimits, is_relayed
-from p2p.discovery.dht import ContentRouting, ProvideSchedule
+from p2p.discovery.dht import ContentRouting, ProvideSchedule, usable_addrs
 from p2p.discovery.mdns import LanDiscovery
 from p2p.discovery.observed import ExternalAddrs
 from p2p.discovery.relay import MAX_RESERVATIONS, RelayService
@@ -66,6 +66,7 @@ from p2p.wire import Counters, Message, PeerClosed, ProtocolViolation, decode_me
 log = logging.getLogger(__name__)
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
+MAX_LOOKUPS = 8  # announced providers reached by peer ID for one fetch
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,53 @@ class Node:
         except Exception as exc:
             raise DialError(f"could not connect to {addr}: {exc}") from exc
         return info.peer_id
+
+    async def connect_peer(self, peer: ID) -> ID:
+        """Connect to ``peer`` knowing only its ID (a provider announced on gossip, an artist
+        through ``p2p.host.peer_id_from_public_key``); returns it. Already connected: nothing to
+        do. Else the addresses the peerstore holds for it are dialled, and when there are none or
+        they fail it is looked up in the DHT (``ContentRouting.find_peer``) and the addresses the
+        lookup returns are dialled, direct ones first, then through a relay. DialError if it
+        cannot be reached."""
+        if peer == self.peer_id:
+            raise DialError("that peer ID is this node")
+        if self.guard.is_banned(str(peer)):
+            raise DialError(f"peer {peer} is banned")
+        if peer in self.connected_peers():
+            return peer
+        try:
+            known = usable_addrs(self.host.get_peerstore().addrs(peer), peer,
+                                 self.hole_punch.floor())
+        except Exception:  # the peerstore has never heard of it
+            known = []
+        if known and await self._dial_addrs(peer, known):
+            return peer
+        info = await self.routing.find_peer(peer, self.hole_punch.floor())
+        if info is None:
+            raise DialError(f"no address for {peer}, and the DHT lookup found none")
+        if await self._dial_addrs(peer, info.addrs):
+            log.info("reached %s at an address from the DHT", peer)
+            return peer
+        raise DialError(f"{peer} did not answer at the addresses the DHT gave")
+
+    async def _dial_addrs(self, peer: ID, addrs: Sequence[Multiaddr]) -> bool:
+        """Dial ``peer``'s direct addresses (together), then up to two relay circuits."""
+        direct = [a for a in addrs if "/p2p-circuit" not in str(a)]
+        circuits = [f"{a}/p2p/{peer}" for a in addrs if str(a).endswith("/p2p-circuit")]
+        if direct:
+            try:
+                with trio.fail_after(self.config.limits.dial_timeout):
+                    await self.host.connect(PeerInfo(peer, direct))
+                return True
+            except (Exception, trio.TooSlowError) as exc:
+                log.debug("%s at %s: %s", peer, [str(a) for a in direct], exc)
+        for circuit in circuits[:2]:
+            try:
+                await self.connect(circuit)
+                return True
+            except (DialError, ValueError) as exc:
+                log.debug("%s through %s: %s", peer, circuit, exc)
+        return False
 
     async def _disconnect(self, peer: str) -> None:
         await self.host.disconnect(ID.from_base58(peer))
@@ -630,7 +678,9 @@ class Node:
 
     async def find_providers(self, content_id: bytes, timeout: float = 3.0) -> list[ID]:
         """Peers that hold ``content_id``: those that announced it, and connected peers that
-        answer ``Has`` with partial or complete. Complete holders come first."""
+        answer ``Has`` with partial or complete. Complete holders come first. When only peers we
+        are not connected to announced it, they are reached by peer ID (``connect_peer``) and
+        the unreachable ones left out; with no complete holder the DHT is asked."""
         complete: list[ID] = []
         partial: list[ID] = []
         announced = self._providers.get(content_id, {})
@@ -649,6 +699,12 @@ class Node:
             for peer in self.connected_peers():
                 if peer not in complete:
                     nursery.start_soon(ask, peer)
+        connected = set(self.connected_peers())
+        if complete and not any(p in connected for p in complete):
+            # Only peers we are not connected to announced it (gossip reaches us through others):
+            # reach them by peer ID, looking them up in the DHT if need be; drop the rest.
+            reached = await self._reach(complete[-MAX_LOOKUPS:])
+            complete = [p for p in complete if p in reached]
         if not complete:
             for peer in await self.find_dht_providers(content_id):
                 if peer not in complete:
@@ -658,31 +714,25 @@ class Node:
     async def find_dht_providers(self, content_id: bytes) -> list[ID]:
         """Providers of ``content_id`` from the DHT that we could connect to."""
         infos = await self.routing.find_providers(content_id)
+        # The record's addresses are in the peerstore now; a record without (working) ones
+        # is looked up by the provider's peer ID.
+        return await self._reach([info.peer_id for info in infos])
+
+    async def _reach(self, peers: Sequence[ID]) -> list[ID]:
+        """Those of ``peers`` we are, or could get, connected to (``connect_peer``, in
+        parallel, at most ``2 * dial_timeout`` in all)."""
         reached: list[ID] = []
 
-        async def reach(info: PeerInfo) -> None:
-            if info.peer_id in self.connected_peers():
-                reached.append(info.peer_id)
-                return
-            direct = [a for a in info.addrs if "/p2p-circuit" not in str(a)]
-            circuits = [str(a) if str(a).endswith(f"/p2p/{info.peer_id}")
-                        else f"{a}/p2p/{info.peer_id}"
-                        for a in info.addrs if "/p2p-circuit" in str(a)]
+        async def one(peer: ID) -> None:
             try:
-                if direct:
-                    with trio.fail_after(self.config.limits.dial_timeout):
-                        await self.host.connect(PeerInfo(info.peer_id, direct))
-                elif circuits:
-                    await self.connect(circuits[0])
-                else:
-                    return
-                reached.append(info.peer_id)
-            except (Exception, trio.TooSlowError) as exc:
-                log.info("DHT provider %s unreachable: %s", info.peer_id, exc)
+                reached.append(await self.connect_peer(peer))
+            except DialError as exc:
+                log.info("provider %s unreachable: %s", peer, exc)
 
-        async with trio.open_nursery() as nursery:
-            for info in infos:
-                nursery.start_soon(reach, info)
+        with trio.move_on_after(2 * self.config.limits.dial_timeout):
+            async with trio.open_nursery() as nursery:
+                for peer in peers:
+                    nursery.start_soon(one, peer)
         return reached
 
     async def _ask_has(self, peer: ID, content_ids: list[bytes], timeout: float) -> list[int]:

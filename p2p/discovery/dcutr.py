@@ -317,14 +317,14 @@ class HolePuncher:
         chosen = confirmed[:MAX_ADDRS - len(extra)] + extra
         return tuple(a.to_bytes() for a in chosen[:MAX_ADDRS])
 
-    def _floor(self) -> int:
+    def floor(self) -> int:
         """The narrowest scope we dial: that of our own narrowest confirmed address (PUBLIC if
         none). Observed candidates do not widen what a peer can make us dial."""
         return min((scope(a) for a in self._confirmed()[:MAX_ADDRS]), default=PUBLIC)
 
     def dialable(self, raw: Sequence[bytes], peer: ID) -> list[Multiaddr]:
         """The addresses of a CONNECT from ``peer`` that we would dial."""
-        floor = self._floor()
+        floor = self.floor()
         out: dict[str, Multiaddr] = {}
         for data in raw[:MAX_ADDRS_READ]:
             addr = tcp_addr(data, peer)

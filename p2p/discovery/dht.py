@@ -1,8 +1,8 @@
 """Content routing over py-libp2p's Kademlia DHT (``/ipfs/kad/1.0.0``).
 
-Only provider records are used: "peer P serves content C". py-libp2p's ``KadDHT`` supplies the
-routing table, the iterative FIND_NODE lookup and the server side of the protocol; this module
-adds what a desktop node needs on top:
+Provider records ("peer P serves content C") and peer lookups ("where is peer P?", FIND_NODE
+of its ID). py-libp2p's ``KadDHT`` supplies the routing table, the iterative FIND_NODE lookup and
+the server side of the protocol; this module adds what a desktop node needs on top:
 
 * the DHT key of a content ID is the BLAKE2b-256 multihash of it (``a0e402 20 || content_id``),
   so the key is what any Kademlia implementation expects;
@@ -10,7 +10,11 @@ adds what a desktop node needs on top:
   value records (``PUT_VALUE``) are not stored at all, and inbound DHT streams go through the
   node's ``PeerGuard`` (bans, per-peer stream cap);
 * our own ``provide`` and ``find_providers`` advertise and return relayed addresses too, use our
-  timeouts, and never cache what a lookup returned as if we had been told it by the provider.
+  timeouts, and never cache what a lookup returned as if we had been told it by the provider;
+* ``find_peer`` looks a peer ID up with our own bounded FIND_NODE queries and returns only
+  addresses worth dialling (``usable_addrs``: plain TCP and relay circuits, never in a narrower
+  scope than our own), so a DHT peer cannot make us dial DNS names, other transports, or
+  loopback and LAN addresses we do not share.
 """
 
 from __future__ import annotations
@@ -26,13 +30,16 @@ from libp2p.kad_dht.common import PROTOCOL_ID
 from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
 from libp2p.kad_dht.pb.kademlia_pb2 import Message
 from libp2p.kad_dht.provider_store import ProviderStore
+from libp2p.kad_dht.utils import sort_peer_ids_by_distance
 from libp2p.kad_dht.value_store import ValueStore
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.peer.peerstore import env_to_send_in_RPC
 from multiaddr import Multiaddr
 
+from p2p.discovery.dcutr import LOOPBACK, scope, tcp_addr
 from p2p.limits import PeerGuard
+from p2p.wire import FramedStream
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,10 @@ LOOKUP_ROUNDS = 3
 LOOKUP_PARALLEL = 3
 PEER_QUERY_TIMEOUT = 2.0  # one GET_PROVIDERS exchange
 ADDR_TTL = 600  # seconds a provider address learned from the DHT stays in the peerstore
+MAX_FIND_NODE_REPLY = 64 * 1024  # bytes of one FIND_NODE answer we read
+MAX_CLOSER_PEERS = 20  # entries of a FIND_NODE answer looked at
+MAX_ADDRS_READ = 16  # addresses of one entry looked at
+MAX_PEER_ID_BYTES = 64
 
 
 def dht_key(content_id: bytes) -> bytes:
@@ -54,6 +65,51 @@ def dht_key(content_id: bytes) -> bytes:
     if len(content_id) != 32:
         raise ValueError("a content ID is 32 bytes")
     return MULTIHASH_BLAKE2B_256 + content_id
+
+
+def usable_addrs(addrs: Sequence[bytes | Multiaddr], peer: ID, floor: int = LOOPBACK
+                 ) -> list[Multiaddr]:
+    """The addresses of ``peer`` worth dialling, at most ``MAX_ADDRS_PER_PROVIDER``: plain
+    ``/ip4|ip6/<ip>/tcp/<port>`` ones and relay circuits
+    ``/ip4|ip6/<ip>/tcp/<port>/p2p/<relay>/p2p-circuit``, of at most ``MAX_ADDR_BYTES``, whose IP
+    is in scope ``floor`` or wider (``dcutr.scope``). A trailing ``/p2p/<peer>`` is dropped;
+    anything else is refused."""
+    out: dict[str, Multiaddr] = {}
+    suffix = f"/p2p/{peer.to_base58()}"
+    for raw in addrs[:MAX_ADDRS_READ]:
+        try:
+            addr = raw if isinstance(raw, Multiaddr) else Multiaddr(raw)
+            if not isinstance(raw, Multiaddr) and addr.to_bytes() != raw:
+                continue  # truncated bytes that the multiaddr library read leniently
+            if len(addr.to_bytes()) > MAX_ADDR_BYTES:
+                continue
+            text = str(addr)
+        except Exception:
+            continue
+        if text.endswith(suffix):
+            text = text[:-len(suffix)]
+        base, circuit, rest = text.partition("/p2p-circuit")
+        if rest:
+            continue
+        relay = None
+        if circuit:
+            base, _, relay = base.partition("/p2p/")
+            try:
+                if not relay or ID.from_base58(relay) == peer:
+                    continue
+            except Exception:
+                continue
+        try:
+            direct = tcp_addr(Multiaddr(base))
+        except Exception:
+            continue
+        if direct is None or scope(direct) < floor:
+            continue
+        usable = Multiaddr(f"{direct}/p2p/{relay}/p2p-circuit") if relay else direct
+        out.setdefault(str(usable), usable)
+        if len(out) == MAX_ADDRS_PER_PROVIDER:
+            break
+    return list(out.values())
 
 
 def _bounded_addrs(addrs: Sequence[Multiaddr]) -> list[Multiaddr]:
@@ -81,7 +137,7 @@ class NoValueStore(ValueStore):
     def put(self, key: bytes, value: bytes, validity: float = 0.0) -> None:
         return
 
-    def put_record(self, key: bytes, record: object) -> None:  # type: ignore[override]
+    def put_record(self, key: bytes, record: object) -> None:
         return
 
 
@@ -208,15 +264,17 @@ class ContentRouting:
     # -- find --------------------------------------------------------------------------------------
     async def find_providers(self, content_id: bytes, count: int = 8) -> list[PeerInfo]:
         """Providers of ``content_id`` from the DHT (records held here first, then an iterative
-        GET_PROVIDERS lookup of at most three rounds). Their addresses go to the peerstore."""
+        GET_PROVIDERS lookup of at most three rounds). Their addresses, if the records carry
+        any, go to the peerstore."""
         key = dht_key(content_id)
         me = self.host.get_id()
         found: dict[ID, PeerInfo] = {}
 
         def take(infos: Sequence[PeerInfo]) -> None:
             for info in infos:
+                # A provider without addresses is kept: the caller can look it up (find_peer).
                 addrs = _bounded_addrs(info.addrs)
-                if info.peer_id == me or not addrs or self.guard.is_banned(str(info.peer_id)):
+                if info.peer_id == me or self.guard.is_banned(str(info.peer_id)):
                     continue
                 if info.peer_id not in found and len(found) < count:
                     found[info.peer_id] = PeerInfo(info.peer_id, addrs)
@@ -254,8 +312,105 @@ class ContentRouting:
                 candidates += [p for p in closer if p not in candidates and p not in asked]
         ps = self.host.get_peerstore()
         for info in found.values():
-            ps.add_addrs(info.peer_id, info.addrs, ADDR_TTL)
+            if info.addrs:
+                ps.add_addrs(info.peer_id, info.addrs, ADDR_TTL)
         return list(found.values())
+
+
+    # -- find a peer -------------------------------------------------------------------------------
+    async def find_peer(self, peer: ID, floor: int = LOOPBACK) -> PeerInfo | None:
+        """The addresses of ``peer`` from the DHT, or None if no one we could ask knew a usable
+        one. An iterative FIND_NODE lookup of its ID: the closest peers in the routing table and
+        connected DHT servers first, at most ``LOOKUP_ROUNDS`` rounds of ``LOOKUP_PARALLEL * 2``
+        peers (``LOOKUP_PARALLEL`` at once, ``PEER_QUERY_TIMEOUT`` each), ``query_timeout``
+        overall; it stops at the first answer that names ``peer`` with addresses that pass
+        ``usable_addrs(..., floor)``. Peers met on the way go to the peerstore (direct addresses,
+        ``ADDR_TTL``) so later rounds can ask them; the answer for ``peer`` does not."""
+        key = peer.to_bytes()
+        me = self.host.get_id()
+        if peer == me or self.guard.is_banned(str(peer)):
+            return None
+        found: list[Multiaddr] = []
+        ps = self.host.get_peerstore()
+        with trio.move_on_after(self.query_timeout) as lookup:
+            candidates = self.dht.routing_table.find_local_closest_peers(key, 20)
+            candidates += [p for p in self.host.get_connected_peers()
+                           if p not in candidates and self._serves_dht(p)]
+            asked: set[ID] = {me, peer}
+            for _ in range(LOOKUP_ROUNDS):
+                batch = sort_peer_ids_by_distance(
+                    key, [p for p in candidates if p not in asked])[:LOOKUP_PARALLEL * 2]
+                if not batch:
+                    break
+                met: dict[ID, list[Multiaddr]] = {}
+
+                async def ask(who: ID, met: dict[ID, list[Multiaddr]] = met) -> None:
+                    asked.add(who)
+                    for other, raw in await self._find_node(who, key):
+                        if other == peer:
+                            addrs = usable_addrs(raw, peer, floor)
+                            if addrs and not found:
+                                found.extend(addrs)
+                                lookup.cancel()
+                        elif other != me and not self.guard.is_banned(str(other)):
+                            direct = [a for a in usable_addrs(raw, other, floor)
+                                      if "/p2p-circuit" not in str(a)]
+                            if direct:
+                                met.setdefault(other, direct)
+
+                limiter = trio.CapacityLimiter(LOOKUP_PARALLEL)
+
+                async def limited(who: ID, limiter: trio.CapacityLimiter = limiter) -> None:
+                    async with limiter:
+                        await ask(who)
+
+                async with trio.open_nursery() as nursery:
+                    for who in batch:
+                        nursery.start_soon(limited, who)
+                for other, addrs in met.items():
+                    if other not in candidates:
+                        candidates.append(other)
+                        ps.add_addrs(other, addrs, ADDR_TTL)
+        return PeerInfo(peer, found) if found else None
+
+    async def _find_node(self, peer: ID, key: bytes) -> list[tuple[ID, list[bytes]]]:
+        """One FIND_NODE exchange: the peers ``peer`` names as closest to ``key``, each with its
+        raw addresses (at most ``MAX_CLOSER_PEERS`` of ``MAX_ADDRS_READ``). Empty when the peer
+        cannot be asked or answers oddly (its answer is not policed: DHT peers are strangers)."""
+        message = Message()
+        message.type = Message.MessageType.FIND_NODE
+        message.key = key
+        envelope, _ = env_to_send_in_RPC(self.host)
+        message.senderRecord = envelope
+        data = message.SerializeToString()
+        reply = Message()
+        try:
+            with trio.fail_after(PEER_QUERY_TIMEOUT):
+                stream = await self.host.new_stream(peer, [PROTOCOL_ID])
+        except Exception as exc:
+            log.debug("FIND_NODE to %s: %s", peer, exc)
+            return []
+        try:
+            await stream.write(varint.encode(len(data)) + data)
+            body = await FramedStream(stream).read_frame(MAX_FIND_NODE_REPLY, PEER_QUERY_TIMEOUT)
+            reply.ParseFromString(body)
+        except Exception as exc:  # ProtocolViolation, PeerClosed, a protobuf DecodeError
+            log.debug("FIND_NODE to %s: %s", peer, exc)
+            return []
+        finally:
+            await stream.close()
+        if reply.type != Message.MessageType.FIND_NODE:
+            return []
+        out: list[tuple[ID, list[bytes]]] = []
+        for entry in reply.closerPeers[:MAX_CLOSER_PEERS]:
+            if not 0 < len(entry.id) <= MAX_PEER_ID_BYTES:
+                continue
+            try:
+                other = ID(entry.id)
+            except Exception:
+                continue
+            out.append((other, list(entry.addrs[:MAX_ADDRS_READ])))
+        return out
 
 
 class ProvideSchedule:

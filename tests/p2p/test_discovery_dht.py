@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import trio
 from libp2p.peer.peerinfo import PeerInfo
 from multiaddr import Multiaddr
 
@@ -94,3 +95,109 @@ def test_the_provider_store_is_bounded(tmp_path):
     store.providers.clear()
     store.add_provider(dht_key(b"\x05" * 32), PeerInfo(peer, []))
     assert store.size() == 0
+
+
+# -- peer lookups: FIND_NODE of a peer ID ---------------------------------------------------------
+def known_addrs(node, peer) -> list[str]:
+    try:
+        return [str(a) for a in node.host.get_peerstore().addrs(peer)]
+    except Exception:
+        return []
+
+
+@trio_test
+async def test_a_node_finds_a_peer_it_never_heard_of_by_its_id_through_the_dht(swarm):
+    a, b, c = swarm.peer("a"), swarm.peer("b"), swarm.peer("c")
+    c.append(2)
+    async with swarm.run(a, dht_mode="client", **QUIET) as na, \
+            swarm.run(b, dht_mode="server", **QUIET) as nb, \
+            swarm.run(c, dht_mode="client", **QUIET) as nc:
+        await nc.connect(nb.addrs[0])  # C is a client: only B's peerstore knows where it is
+        await na.connect(nb.addrs[0])
+        await wait_for(lambda: nb.peer_id in na.connected_peers(), what="A connected to B")
+        assert nc.peer_id not in na.connected_peers() and known_addrs(na, nc.peer_id) == []
+        assert nc.peer_id not in nb.routing.dht.routing_table.get_peer_ids()
+
+        info = await na.routing.find_peer(nc.peer_id)
+        assert info is not None and info.peer_id == nc.peer_id
+        assert {str(x) for x in info.addrs} == {x.rsplit("/p2p/", 1)[0] for x in nc.addrs}
+        assert known_addrs(na, nc.peer_id) == []  # the lookup itself stores nothing for C
+
+        assert await na.connect_peer(nc.peer_id) == nc.peer_id
+        assert nc.peer_id in na.connected_peers()
+        await na.sync_with(nc.peer_id)  # a working connection, not just an address
+        assert a.ledger.count() == 2
+        assert await na.connect_peer(nc.peer_id) == nc.peer_id  # connected: nothing to do
+
+
+@trio_test
+async def test_an_unknown_peer_id_fails_within_the_lookup_timeout(swarm):
+    from p2p.context import DialError
+    from p2p.host import peer_id_from_seed
+
+    a, b = swarm.peer("a"), swarm.peer("b")
+    nobody = peer_id_from_seed(b"\x09" * 32)
+    async with swarm.run(a, **QUIET) as na, swarm.run(b, dht_mode="server", **QUIET) as nb:
+        await na.connect(nb.addrs[0])
+        started = trio.current_time()
+        assert await na.routing.find_peer(nobody) is None
+        with pytest.raises(DialError):
+            await na.connect_peer(nobody)
+        with pytest.raises(DialError):
+            await na.connect_peer(na.peer_id)
+        assert trio.current_time() - started < 2 * na.routing.query_timeout + 1
+
+
+@trio_test
+async def test_a_provider_heard_of_only_on_gossip_is_reached_by_its_peer_id(swarm):
+    from p2p.gossip import Provide
+
+    seeder, middle, fan = swarm.peer("seeder"), swarm.peer("middle"), swarm.peer("fan")
+    cid, plain, key = publish(seeder)
+    async with swarm.run(seeder, dht_mode="client", **QUIET) as s, \
+            swarm.run(middle, dht_mode="server", **QUIET) as m, \
+            swarm.run(fan, dht_mode="client", **QUIET) as f:
+        await s.connect(m.addrs[0])
+        await f.connect(m.addrs[0])
+        await wait_for(lambda: len(s.gossip.topic_peers()) >= 1 and
+                       len(f.gossip.topic_peers()) >= 1, what="gossip mesh")
+
+        # No DHT record: the seeder only says so on gossip, which the middle node relays.
+        async def announced() -> bool:
+            await s.gossip.publish(Provide((cid,)))
+            return str(s.peer_id) in f._providers.get(cid, {})
+
+        with trio.fail_after(10):
+            while not await announced():
+                await trio.sleep(0.3)
+        assert s.peer_id not in f.connected_peers() and known_addrs(f, s.peer_id) == []
+        await f.fetch(cid)
+        assert s.peer_id in f.connected_peers()
+        assert read_back(fan, cid, key) == plain
+
+
+def test_only_tcp_and_relay_addresses_in_our_scope_are_kept():
+    from p2p.discovery.dcutr import LOOPBACK, PRIVATE, PUBLIC
+    from p2p.discovery.dht import usable_addrs
+    from p2p.host import peer_id_from_seed
+
+    peer, relay = peer_id_from_seed(b"\x01" * 32), peer_id_from_seed(b"\x02" * 32)
+    circuit = f"/ip4/8.8.4.1/tcp/4001/p2p/{relay}/p2p-circuit"
+    good = ["/ip4/8.8.4.7/tcp/4001", "/ip6/2606:4700::7/tcp/4001", circuit]
+    junk = ["/ip4/8.8.4.7/udp/4001/quic-v1", "/dns4/example.com/tcp/4001",
+            "/ip4/0.0.0.0/tcp/4001", "/ip4/224.0.0.1/tcp/4001", "/ip4/8.8.4.7/tcp/4001/ws",
+            f"/ip4/8.8.4.7/tcp/4001/p2p/{relay}",  # another peer's address
+            f"/ip4/8.8.4.1/tcp/4001/p2p/{peer}/p2p-circuit",  # a circuit through itself
+            f"{circuit}/p2p/{relay}/p2p-circuit"]
+    got = usable_addrs([Multiaddr(x) for x in junk + good], peer, PUBLIC)
+    assert [str(x) for x in got] == good
+    # A trailing /p2p/<peer> is dropped; raw bytes are read as well, truncated ones are not.
+    assert [str(x) for x in usable_addrs([Multiaddr(f"{good[0]}/p2p/{peer}").to_bytes(),
+                                          b"\x04\xc6\x33"], peer, PUBLIC)] == good[:1]
+    # Loopback and LAN addresses only for a node that has such addresses itself.
+    lan, loop = Multiaddr("/ip4/192.168.1.9/tcp/1"), Multiaddr("/ip4/127.0.0.1/tcp/1")
+    assert usable_addrs([lan, loop], peer, PUBLIC) == []
+    assert usable_addrs([lan, loop], peer, PRIVATE) == [lan]
+    assert usable_addrs([lan, loop], peer, LOOPBACK) == [lan, loop]
+    many = [Multiaddr(f"/ip4/8.8.4.{i}/tcp/1") for i in range(1, 20)]
+    assert len(usable_addrs(many, peer)) == MAX_ADDRS_PER_PROVIDER
