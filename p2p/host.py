@@ -1,5 +1,9 @@
 """The libp2p host of one identity: TCP, Noise only, yamux only, identify and ping.
 
+yamux is our own muxer (``p2p.yamux``), which also reads and writes the Noise session in bulk
+once the handshake is done (``p2p.noise_io``); on the wire both follow the yamux and libp2p
+Noise specs, byte for byte, as py-libp2p's own classes do.
+
 py-libp2p's ``new_host`` defaults would also accept plaintext, TLS and secio and offer mplex; a
 peer could then talk to us unauthenticated. Every option is therefore passed explicitly here, and
 ``max_connections_per_peer=1`` removes the 250 ms happy-eyeballs wait on every dial (the dialler

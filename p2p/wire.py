@@ -6,8 +6,10 @@ varint may be at most 5 bytes and the body at most the protocol's limit; a longe
 over the limit, or a frame that does not arrive in full before its deadline is a protocol
 violation, and the peer that sent it is cut off.
 
-Importing this module also tunes two py-libp2p defaults that cost bulk transfers half their speed
-(see :func:`tune_libp2p_transport`); neither changes a byte format on the wire.
+Importing this module also tunes a few py-libp2p defaults that cost bulk transfers half their
+speed (see :func:`tune_libp2p_transport`); none changes a byte format on the wire. Hosts built by
+``p2p.host`` run our own muxer over the Noise session (``p2p.yamux``, ``p2p.noise_io``), so
+there these settings only matter until the muxer takes the connection over.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ TCP_READ_AHEAD = 1 << 18
 
 def tune_libp2p_transport() -> None:
     """Make py-libp2p's TCP + Noise + yamux stack move bulk data with fewer, fuller messages.
+
+    Our hosts use py-libp2p's Noise and yamux code only for the handshake and the muxer
+    negotiation (the read-ahead below serves those reads) and, in tests, py-libp2p's own
+    ``Yamux`` class as the peer that ours must interoperate with (the other two settings).
 
     * yamux caps a DATA frame at 64 KiB including its 12-byte header, but one Noise transport
       message carries at most 65519 plaintext bytes, so every full yamux frame went out as two

@@ -43,8 +43,9 @@ Limits: at most ``MAX_STREAMS`` streams open at once per connection and ``ACCEPT
 inbound streams waiting to be accepted (more are reset); a writer waits for window credit at
 most ``WINDOW_STALL_TIMEOUT`` seconds (py-libp2p's value), so a peer that stops reading cannot
 hold an upload forever; the frames queued for the socket are bounded by ``SEND_HIGH_WATER``
-for DATA writers and by ``SEND_HARD_LIMIT`` overall (a peer that makes us queue more control
-frames than that without reading them is disconnected).
+for DATA writers and by ``SEND_HARD_LIMIT`` and ``MAX_QUEUED_FRAMES`` overall (a peer that makes
+us queue more control frames than that without reading them is disconnected). DATA that arrives
+after the peer's FIN is dropped, as DATA for a stream that no longer exists is.
 
 ``install()`` makes py-libp2p's muxer negotiation use the class registered for
 ``/yamux/1.0.0`` (0.8.1 builds its own ``Yamux`` for that protocol whatever is registered).
@@ -93,6 +94,7 @@ WINDOW_STALL_TIMEOUT = 5.0  # a writer that gets no window credit for this long 
 SEND_HIGH_WATER = 1 << 20  # a DATA writer waits while more than this is queued for the socket
 SEND_BATCH = 1 << 20  # the writer task seals and sends about this much at a time
 SEND_HARD_LIMIT = 32 << 20  # queued and unsent beyond this: the peer is not reading, disconnect
+MAX_QUEUED_FRAMES = 1 << 16  # ... or this many frames (pings answered but never read, say)
 CLOSE_FLUSH_TIMEOUT = 1.0  # a closing connection waits this long to send its GO_AWAY
 
 
@@ -329,7 +331,8 @@ class Yamux(IMuxedConn):
         # frame parser state: a header split across messages, a DATA body still arriving
         self._partial_header = b""
         self._body_left = 0
-        self._body_stream: YamuxStream | None = None
+        self._body_stream: YamuxStream | None = None  # where the body goes (None: dropped)
+        self._body_flags_stream: YamuxStream | None = None  # what its flags apply to
         self._body_flags = 0
 
     # -- IMuxedConn -------------------------------------------------------------------------
@@ -439,7 +442,7 @@ class Yamux(IMuxedConn):
             return
         self._out.extend(frames)
         self._out_bytes += size
-        if self._out_bytes > SEND_HARD_LIMIT:
+        if self._out_bytes > SEND_HARD_LIMIT or len(self._out) > MAX_QUEUED_FRAMES:
             log.info("yamux: %s does not read its connection; closing it", self.peer_id)
             self._end_session()
             return
@@ -576,18 +579,22 @@ class Yamux(IMuxedConn):
                         stream._wake_writer()
                     self._apply_flags(stream, flags)
                 return
-            if stream is not None and not stream.reset_received:
-                if length > stream._recv_window:
-                    raise ProtocolError(f"{length} bytes of DATA on stream {stream_id} with "
-                                        f"{stream._recv_window} bytes of window")
-                stream._recv_window -= length
-            elif length > MAX_UNKNOWN_DATA:
-                raise ProtocolError(f"{length} bytes of DATA for unknown stream {stream_id}")
+            # the body goes to the stream unless it was reset or the peer had already sent FIN
+            # (then it is dropped); the flags apply to the stream either way
+            receiver = stream
+            if stream is None or stream.reset_received or stream.recv_closed:
+                receiver = None
+                if length > MAX_UNKNOWN_DATA:
+                    raise ProtocolError(f"{length} bytes of DATA for closed stream {stream_id}")
+            elif length > stream._recv_window:
+                raise ProtocolError(f"{length} bytes of DATA on stream {stream_id} with "
+                                    f"{stream._recv_window} bytes of window")
             else:
-                stream = None
+                stream._recv_window -= length
             if length:
                 self._body_left = length
-                self._body_stream = stream
+                self._body_stream = receiver
+                self._body_flags_stream = stream
                 self._body_flags = flags
             else:
                 self._apply_flags(stream, flags)
@@ -600,8 +607,8 @@ class Yamux(IMuxedConn):
             raise ProtocolError(f"unknown frame type {typ}")
 
     def _finish_data_frame(self) -> None:
-        stream, flags = self._body_stream, self._body_flags
-        self._body_stream = None
+        stream, flags = self._body_flags_stream, self._body_flags
+        self._body_stream = self._body_flags_stream = None
         self._body_flags = 0
         self._apply_flags(stream, flags)
 

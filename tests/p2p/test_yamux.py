@@ -15,13 +15,21 @@ from typing import Any
 import pytest
 import trio
 from libp2p import new_host
-from libp2p.abc import IHost, INetStream
+from libp2p.abc import IHost, INetStream, ISecureConn
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.io.trio import TrioTCPStream
+from libp2p.network.connection.raw_connection import RawConnection
 from libp2p.network.stream.exceptions import StreamClosed, StreamEOF, StreamError, StreamReset
+from libp2p.protocol_muxer.multiselect_client import MultiselectClient
+from libp2p.protocol_muxer.multiselect_communicator import MultiselectCommunicator
 from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.exceptions import MuxedStreamEOF, MuxedStreamReset
 from libp2p.stream_muxer.yamux.yamux import MAX_WINDOW_SIZE as STOCK_MAX_WINDOW
 from libp2p.stream_muxer.yamux.yamux import Yamux as StockYamux
+from libp2p.transport.upgrader import TransportUpgrader
 
 from p2p import yamux
 from p2p.host import (
@@ -458,3 +466,69 @@ async def test_a_writer_gets_no_window_for_too_long_fails():
         assert yamux.WINDOW_STALL_TIMEOUT - 0.5 < elapsed < yamux.WINDOW_STALL_TIMEOUT + 3
         never.set()
 
+
+
+# -- a peer that speaks Noise and yamux by hand ---------------------------------------------------
+async def raw_yamux_session(target: IHost) -> ISecureConn:
+    """Dial ``target`` over TCP, run the Noise handshake and select yamux with py-libp2p's own
+    pieces, and hand back the secure session: every yamux frame is then ours to write, and
+    nothing reads what ``target`` sends unless the test does."""
+    info = parse_peer_addr(full_addrs(target)[0])
+    port = int(str(info.addrs[0]).split("/tcp/")[1].split("/")[0])
+    raw = RawConnection(TrioTCPStream(await trio.open_tcp_stream("127.0.0.1", port)), True)
+    key_pair = key_pair_from_seed(os.urandom(32))
+    noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+    upgrader = TransportUpgrader({TProtocol(NOISE_PROTOCOL_ID): noise}, {})
+    session = await upgrader.upgrade_security(raw, True, info.peer_id)
+    await MultiselectClient().select_one_of([TProtocol(yamux.PROTOCOL_ID)],
+                                            MultiselectCommunicator(session))
+    return session
+
+
+@trio_test
+async def test_a_peer_that_pings_without_reading_the_answers_is_disconnected():
+    target = make_host(OURS)
+    async with target.run([tcp_addr()]):
+        session = await raw_yamux_session(target)
+        pings = b"".join(header(2, 1, 0, i) for i in range(5000))
+        with trio.fail_after(60):
+            try:
+                while True:  # until the socket breaks: our answers pile up unread over there
+                    await session.write(pings)
+            except Exception:
+                pass
+        await wait_for(lambda: not target.get_network().get_connections(), timeout=10)
+
+
+@trio_test
+async def test_data_after_fin_is_dropped_and_a_later_rst_still_applies():
+    arrived: list[bytes] = []
+    ended: list[BaseException] = []
+    release = trio.Event()
+
+    async def collect(stream: INetStream) -> None:
+        await release.wait()
+        try:
+            while True:
+                arrived.append(await stream.muxed_stream.read())
+        except Exception as exc:
+            ended.append(exc)
+
+    target = make_host(OURS)
+    target.set_stream_handler(HOLD, collect)
+    async with target.run([tcp_addr()]):
+        session = await raw_yamux_session(target)
+        # open stream 1 (SYN), select the protocol, send some data, FIN, then more data
+        await session.write(header(1, 1, 1, 0))
+        select = b"\x13/multistream/1.0.0\n" + bytes((len(HOLD) + 1,)) + HOLD.encode() + b"\n"
+        await session.write(header(0, 0, 1, len(select)) + select)
+        await session.write(header(0, 0, 1, 5) + b"first")
+        await session.write(header(1, 4, 1, 0))  # FIN
+        await session.write(header(0, 0, 1, 5) + b"after")  # a broken peer keeps sending
+        await trio.sleep(0.3)
+        release.set()
+        await wait_for(lambda: bool(ended))
+        assert b"".join(arrived) == b"first"
+        assert isinstance(ended[0], MuxedStreamEOF)
+        assert target.get_network().get_connections()  # dropped, not a reason to disconnect
+        await session.close()
