@@ -12,6 +12,12 @@ byte is encrypted, framed, decrypted and verified on the same core, so this is t
 figure. ``*_separate_process_mb_s`` runs each seeder as its own process, as in a real swarm,
 where the seeder's work happens on another machine. A transfer is timed from the request to
 the last chunk stored and verified; announcing the finished content afterwards is not counted.
+
+Two more limits, measured in the same run, say which half of a one-seeder transfer holds it
+back: ``fetch_without_store_mb_s`` is the network path alone (a seeder process and a bare client
+that verifies every chunk against its hash, on as many streams as a download uses, and keeps
+none), ``chunk_store_mb_s`` is the fan's chunk store alone (the same amount of verified chunks
+written with the download's concurrency: one file, one fsync each).
 """
 
 from __future__ import annotations
@@ -22,21 +28,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trio
+from libp2p.custom_types import TProtocol
 
 from ledger.chunkstore import ChunkStore
-from ledger.content import CHUNK_SIZE, new_track_key, pack
+from ledger.content import CHUNK_SIZE, content_hash, new_track_key, pack
 from ledger.entry import create_entry
 from ledger.keys import Signer
 from ledger.ledger import Ledger
-from p2p.content.messages import MAX_RESPONSE, PROTOCOL_ID, GetChunk
+from p2p.content.download import STORES_IN_FLIGHT, STREAMS_PER_PROVIDER, Progress
+from p2p.content.messages import MAX_RESPONSE, PROTOCOL_ID, RESPONSES, ChunkReply, GetChunk
 from p2p.host import build_host, full_addrs, parse_peer_addr, tcp_addr
 from p2p.node import NodeConfig, open_node
-from p2p.wire import FramedStream
+from p2p.wire import FramedStream, decode_message
 
 MB = 1_000_000
 
@@ -81,9 +91,13 @@ def _peer(root: Path, name: str) -> tuple[Signer, Ledger, ChunkStore]:
 async def _timed_fetch(fan: Any, content_id: bytes, providers: list[Any]) -> float:
     """Seconds from asking for ``content_id`` to holding every chunk, verified."""
     done: list[float] = []
+
+    def on_progress(progress: Progress) -> None:
+        if progress.finished:
+            done.append(time.perf_counter())
+
     t = time.perf_counter()
-    await fan.fetch(content_id, providers=providers,
-                    on_progress=lambda p: p.finished and done.append(time.perf_counter()))
+    await fan.fetch(content_id, providers=providers, on_progress=on_progress)
     return done[0] - t
 
 
@@ -126,12 +140,13 @@ def _serve(root: Path, seed: bytes) -> None:
     trio.run(main)
 
 
-async def _transfer_rate_separate(root: Path, size: int, seeders: int, tag: str) -> float:
-    """Like :func:`_transfer_rate`, with every seeder in its own process."""
-    packed = pack(os.urandom(size), new_track_key(), "audio/flac")
+@asynccontextmanager
+async def _seeder_processes(root: Path, packed: Any, seeders: int,
+                            tag: str) -> AsyncIterator[list[str]]:
+    """``seeders`` processes that each serve ``packed`` from a chunk store of their own; yields
+    their addresses and stops them (stdin EOF) afterwards."""
     procs: list[trio.Process] = []
     addrs: list[str] = []
-    fan = _peer(root, f"{tag}-fan")
     try:
         for i in range(seeders):
             d = root / f"{tag}-seeder{i}"
@@ -155,11 +170,8 @@ async def _transfer_rate_separate(root: Path, size: int, seeders: int, tag: str)
                 tail = (d / "stderr.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"seeder process {i} did not start:\n{tail}")
             addrs.append(line.decode().strip())
-        async with open_node(NodeConfig(seed=fan[0].seed), fan[1], fan[2]) as f:
-            peers = [await f.connect(a) for a in addrs]
-            return size / await _timed_fetch(f, packed.content_id, peers)
+        yield addrs
     finally:
-        fan[1].close()
         for proc in procs:
             if proc.stdin is not None:
                 await proc.stdin.aclose()
@@ -168,6 +180,77 @@ async def _transfer_rate_separate(root: Path, size: int, seeders: int, tag: str)
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+
+
+async def _transfer_rate_separate(root: Path, size: int, seeders: int, tag: str) -> float:
+    """Like :func:`_transfer_rate`, with every seeder in its own process."""
+    packed = pack(os.urandom(size), new_track_key(), "audio/flac")
+    fan = _peer(root, f"{tag}-fan")
+    try:
+        async with _seeder_processes(root, packed, seeders, tag) as addrs, \
+                open_node(NodeConfig(seed=fan[0].seed), fan[1], fan[2]) as f:
+            peers = [await f.connect(a) for a in addrs]
+            return size / await _timed_fetch(f, packed.content_id, peers)
+    finally:
+        fan[1].close()
+
+
+async def _fetch_without_store_rate(root: Path, size: int, tag: str) -> float:
+    """One seeder in its own process, and a bare client that asks for every chunk on as many
+    streams as a download uses, checks each against its hash and keeps none: the network path
+    of :func:`_transfer_rate_separate` without the fan's chunk store."""
+    packed = pack(os.urandom(size), new_track_key(), "audio/flac")
+    chunk_ids = list(packed.manifest.chunks)
+    client = build_host(os.urandom(32))
+    async with _seeder_processes(root, packed, 1, tag) as addrs, client.run([tcp_addr()]):
+        info = parse_peer_addr(addrs[0])
+        await client.connect(info)
+        streams = [FramedStream(await client.new_stream(info.peer_id, [TProtocol(PROTOCOL_ID)]))
+                   for _ in range(STREAMS_PER_PROVIDER)]
+        todo = iter(chunk_ids)
+        checks = trio.Semaphore(STORES_IN_FLIGHT)
+
+        async def verify(data: bytes, chunk_id: bytes) -> None:
+            try:  # hashed on a worker thread, in the background, as a download does
+                if await trio.to_thread.run_sync(content_hash, data) != chunk_id:
+                    raise RuntimeError("the seeder sent a chunk that does not match its hash")
+            finally:
+                checks.release()
+
+        async def worker(stream: FramedStream, nursery: trio.Nursery) -> None:
+            for chunk_id in todo:
+                await stream.write_frame(GetChunk(chunk_id).encode())
+                reply = decode_message(await stream.read_frame(MAX_RESPONSE, 10), RESPONSES)
+                assert isinstance(reply, ChunkReply)
+                await checks.acquire()
+                nursery.start_soon(verify, reply.data, chunk_id)
+
+        start = time.perf_counter()
+        async with trio.open_nursery() as nursery:
+            for stream in streams:
+                nursery.start_soon(worker, stream, nursery)
+        elapsed = time.perf_counter() - start
+        for stream in streams:
+            await stream.close()
+    return size / elapsed
+
+
+async def _chunk_store_rate(root: Path, size: int) -> float:
+    """Bytes/s a fresh chunk store takes verified chunks in, written from worker threads with
+    as many in flight as a download keeps (the fan's disk limit)."""
+    packed = pack(os.urandom(size), new_track_key(), "audio/flac")
+    store = ChunkStore(root / "store-rate")
+    slots = trio.Semaphore(STORES_IN_FLIGHT)
+
+    async def put(data: bytes, chunk_id: bytes) -> None:
+        async with slots:
+            await trio.to_thread.run_sync(store.put_chunk, data, chunk_id)
+
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for data, chunk_id in zip(packed.chunks, packed.manifest.chunks, strict=True):
+            nursery.start_soon(put, data, chunk_id)
+    return sum(len(c) for c in packed.chunks) / (time.perf_counter() - start)
 
 
 def _history(n: int) -> list[bytes]:
@@ -213,8 +296,6 @@ async def _first_chunk(root: Path, samples: int) -> tuple[list[float], list[floa
     cold: list[float] = []
 
     async def get(host: Any, peer: Any, chunk_id: bytes) -> None:
-        from libp2p.custom_types import TProtocol
-
         stream = FramedStream(await host.new_stream(peer, [TProtocol(PROTOCOL_ID)]))
         await stream.write_frame(GetChunk(chunk_id).encode())
         await stream.read_frame(MAX_RESPONSE, 10)
@@ -226,7 +307,7 @@ async def _first_chunk(root: Path, samples: int) -> tuple[list[float], list[floa
             client = build_host(os.urandom(32))
             async with client.run([tcp_addr()]):
                 await client.connect(info)
-                await get(client, info.peer_id, packed.chunks and packed.manifest.chunks[0])
+                await get(client, info.peer_id, packed.manifest.chunks[0])  # warms the connection
                 for i in range(samples):
                     t = time.perf_counter()
                     await get(client, info.peer_id, packed.manifest.chunks[i])
@@ -254,6 +335,8 @@ async def _run(quick: bool) -> dict[str, Any]:
         three = await _transfer_rate(root, track, 3, "three")
         one_apart = await _transfer_rate_separate(root, track, 1, "one-apart")
         three_apart = await _transfer_rate_separate(root, track, 3, "three-apart")
+        unstored = await _fetch_without_store_rate(root, track, "unstored")
+        store = await _chunk_store_rate(root, track)
         sync_s, synced = await _catch_up(root, entries)
         warm, cold = await _first_chunk(root, 20 if quick else 50)
     per_100k = sync_s * 100_000 / synced
@@ -270,6 +353,10 @@ async def _run(quick: bool) -> dict[str, Any]:
         "one_seeder_separate_process_vs_raw_tcp": round(one_apart / raw, 3),
         "three_seeders_separate_process_mb_s": round(three_apart / MB, 1),
         "three_seeders_separate_process_vs_raw_tcp": round(three_apart / raw, 3),
+        "fetch_without_store_mb_s": round(unstored / MB, 1),
+        "fetch_without_store_vs_raw_tcp": round(unstored / raw, 3),
+        "chunk_store_mb_s": round(store / MB, 1),
+        "one_seeder_separate_process_vs_chunk_store": round(one_apart / store, 3),
         "one_seeder_goal_mb_s": 150,
         "one_seeder_ok": one / MB >= 150,
         "one_seeder_separate_process_ok": one_apart / MB >= 150,
