@@ -47,6 +47,7 @@ RECEIVE_BUFFER_MAX = 1 << 20
 _MESSAGE_ROOM = 2 + 65535  # the largest message with its length prefix
 _NONCE_PREFIX = b"\x00\x00\x00\x00"
 YAMUX_HEADER_SIZE = 12
+MAX_SESSION_BODY = 16 << 20  # SessionChannel reads no DATA body larger (p2p.yamux refuses them)
 
 
 class ChannelClosed(Exception):
@@ -278,8 +279,10 @@ class SessionChannel:
         try:
             header = await read_exactly(self._session, YAMUX_HEADER_SIZE)
             body = b""
-            if header[1] == 0:  # a DATA frame: its length field is the body length
+            if len(header) == YAMUX_HEADER_SIZE and header[1] == 0:  # DATA: a body follows
                 length = int.from_bytes(header[8:12], "big")
+                if length > MAX_SESSION_BODY:
+                    return [header]  # the muxer refuses it before any of it is read
                 if length:
                     body = await read_exactly(self._session, length)
         except Exception as exc:

@@ -72,7 +72,7 @@ from libp2p.stream_muxer.exceptions import (
     MuxedStreamReset,
 )
 
-from p2p.noise_io import MAX_PLAINTEXT, Channel, ChannelClosed, open_channel
+from p2p.noise_io import MAX_PLAINTEXT, MAX_SESSION_BODY, Channel, ChannelClosed, open_channel
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ HEADER_SIZE = HEADER.size
 
 INITIAL_WINDOW = 256 * 1024  # the spec's initial window, both ways, for every stream
 MAX_DATA_PAYLOAD = MAX_PLAINTEXT - HEADER_SIZE  # a DATA frame and its header fill one message
-MAX_UNKNOWN_DATA = 16 * 1024 * 1024  # DATA for a stream we no longer know is dropped up to this
+MAX_UNKNOWN_DATA = MAX_SESSION_BODY  # DATA for a stream we no longer know is dropped up to this
 MAX_STREAMS = 1024  # streams open at once on one connection, both directions together
 ACCEPT_BACKLOG = 256  # inbound streams not yet accepted (go-yamux's default)
 OUTBOUND_BACKLOG = 256  # outbound streams open at once before open_stream waits (py-libp2p's)

@@ -532,3 +532,31 @@ async def test_data_after_fin_is_dropped_and_a_later_rst_still_applies():
         assert isinstance(ended[0], MuxedStreamEOF)
         assert target.get_network().get_connections()  # dropped, not a reason to disconnect
         await session.close()
+
+
+@trio_test
+async def test_over_a_relayed_connection_the_noise_session_is_read_through_the_relay_stream(swarm):
+    relay, hidden, other = swarm.peer("relay"), swarm.peer("hidden"), swarm.peer("other")
+    async with swarm.run(relay, relay_service=True, dht_mode="server") as r, \
+            swarm.run(hidden, listen=()) as h, swarm.run(other) as o:
+        await h.connect(r.addrs[0])
+        await wait_for(lambda: h.status().relay_addrs, what="reservation on the relay")
+        await o.connect(r.addrs[0])
+        assert await o.connect(h.status().relay_addrs[0]) == h.peer_id
+        h.host.set_stream_handler(ECHO, echo)
+        conns = o.host.get_network().get_connections(h.peer_id)
+        assert len(conns) == 1
+        channel = conns[0].muxed_conn._channel
+        assert isinstance(channel, NoiseChannel) and channel._socket_stream is None
+        payload = os.urandom(600_000)
+        stream = await o.host.new_stream(h.peer_id, [ECHO])
+        assert await echo_round_trip(stream, payload) == payload
+
+
+@trio_test
+async def test_on_the_generic_path_an_oversized_frame_is_refused_before_its_body_is_read():
+    async with connected(STOCK, OURS, plaintext=True) as (a, b):
+        stock, ours = muxed_conn(a, b), muxed_conn(b, a)
+        assert isinstance(ours._channel, SessionChannel)
+        await stock._write_frame(header(0, 0, 3001, 1 << 30))  # announces 1 GiB, sends none
+        await wait_for(lambda: ours.is_closed, timeout=5)
