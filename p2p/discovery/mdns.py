@@ -1,16 +1,21 @@
 """LAN discovery with multicast DNS (zeroconf), in the format of the libp2p mDNS spec.
 
 Each node registers a DNS-SD service of type ``_p2p-cooptracks._udp.local.`` whose TXT record
-holds one ``dnsaddr=<multiaddr>/p2p/<peer id>`` entry per address. The service type is
-Cooptracks' own (the libp2p spec's private-network form ``_p2p-<name>``), so a node does not
-dial every IPFS daemon on the LAN. Browsing runs in zeroconf's thread; discoveries are handed
-to trio, resolved there on a worker thread, bounded (at most ``MAX_ADDRS`` addresses of at most
-``MAX_ADDR_LEN`` characters per peer, ``MAX_PEERS`` peers remembered) and reported through a
-callback. Dialling is the node's business, so a peer on the LAN is handled like a bootstrap peer.
+holds one ``dnsaddr=<multiaddr>/p2p/<peer id>`` entry per address, IPv4 and IPv6 alike. The
+service type is Cooptracks' own (the libp2p spec's private-network form ``_p2p-<name>``), so a
+node does not dial every IPFS daemon on the LAN. mDNS runs over IPv4 (224.0.0.251) and IPv6
+(ff02::fb) where the machine has both, else over IPv4 alone; the A and AAAA records carry the
+addresses of the TXT record. A wildcard listen address (``0.0.0.0``, ``::``) is replaced by the
+machine's addresses of that family (link-local IPv6 ones are left out: their zone means nothing
+to the receiver). Browsing runs in zeroconf's thread; discoveries are handed to trio, resolved
+there on a worker thread, bounded (at most ``MAX_ADDRS`` addresses of at most ``MAX_ADDR_LEN``
+characters per peer, ``MAX_PEERS`` peers remembered) and reported through a callback. Dialling is
+the node's business, so a peer on the LAN is handled like a bootstrap peer.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import socket
@@ -32,6 +37,54 @@ RESOLVE_TIMEOUT_MS = 3000
 OnPeer = Callable[[ID, list[str]], None]
 
 
+def _ip_of(addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP of an ``/ip4/...`` or ``/ip6/...`` multiaddr; None for anything else."""
+    parts = addr.split("/")
+    if len(parts) < 3 or parts[1] not in ("ip4", "ip6"):
+        return None
+    try:
+        ip = ipaddress.ip_address(parts[2])
+    except ValueError:
+        return None
+    return ip if ip.version == (4 if parts[1] == "ip4" else 6) else None
+
+
+def _usable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A unicast address another host on the LAN could dial."""
+    return not (ip.is_unspecified or ip.is_multicast or ip.is_link_local)
+
+
+def lan_addrs(addrs: Sequence[str], local_ips: Sequence[str] | None = None) -> list[str]:
+    """``addrs`` as they go into the TXT record: wildcard IPs replaced by ``local_ips`` (the
+    machine's addresses by default) of the same family, loopback ones only when there is
+    nothing else; relay circuits and unusable IPs left out; at most ``MAX_ADDRS``."""
+    ips = [ipaddress.ip_address(i.split("%")[0]) for i in
+           (local_ips if local_ips is not None else _machine_ips())]
+    out: list[str] = []
+    for addr in addrs:
+        ip = _ip_of(addr)
+        if ip is None or "/p2p-circuit" in addr:
+            continue
+        if ip.is_unspecified:
+            same = [i for i in ips if i.version == ip.version and _usable(i)]
+            wide = [i for i in same if not i.is_loopback]
+            for local in (wide or same[:1])[:MAX_ADDRS // 2]:
+                out.append(addr.replace(f"/{ip}/", f"/{local}/", 1))
+        elif _usable(ip):
+            out.append(addr)
+    return list(dict.fromkeys(out))[:MAX_ADDRS]
+
+
+def _machine_ips() -> list[str]:
+    import ifaddr
+
+    found: list[str] = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            found.append(ip.ip if isinstance(ip.ip, str) else ip.ip[0])
+    return found
+
+
 def txt_properties(peer_id: str, addrs: Sequence[str]) -> dict[bytes, bytes]:
     """The TXT record: ``dnsaddr``, ``dnsaddr2``, … each a full multiaddr with ``/p2p/``."""
     out: dict[bytes, bytes] = {}
@@ -39,6 +92,12 @@ def txt_properties(peer_id: str, addrs: Sequence[str]) -> dict[bytes, bytes]:
         full = addr if addr.endswith(f"/p2p/{peer_id}") else f"{addr}/p2p/{peer_id}"
         out[b"dnsaddr" if i == 0 else f"dnsaddr{i + 1}".encode()] = full.encode()
     return out
+
+
+def host_records(addrs: Sequence[str]) -> list[bytes]:
+    """The packed IPs for the service's A (4 bytes) and AAAA (16 bytes) records."""
+    ips = {ip for ip in (_ip_of(a) for a in addrs) if ip is not None and _usable(ip)}
+    return [ip.packed for ip in sorted(ips, key=lambda i: (i.version, int(i)))]
 
 
 def parse_txt(properties: dict[bytes, bytes | None]) -> tuple[ID, list[str]] | None:
@@ -56,7 +115,8 @@ def parse_txt(properties: dict[bytes, bytes | None]) -> tuple[ID, list[str]] | N
             continue
         if peer is None:
             peer = this
-        if this == peer and base.startswith(("/ip4/", "/ip6/")) and len(addrs) < MAX_ADDRS:
+        ip = _ip_of(base)
+        if this == peer and ip is not None and _usable(ip) and len(addrs) < MAX_ADDRS:
             addrs.append(text)
     return (peer, addrs) if peer is not None and addrs else None
 
@@ -81,7 +141,8 @@ class LanDiscovery:
     def __init__(self, peer_id: ID, addrs: Sequence[str], on_peer: OnPeer,
                  interfaces: Sequence[str] | None = None) -> None:
         self.peer_id = peer_id
-        self.addrs = list(addrs)
+        self.addrs = lan_addrs(addrs)
+        self.ip_version = IPVersion.V4Only  # what zeroconf runs on, once started
         self.on_peer = on_peer
         self.interfaces = list(interfaces) if interfaces else None
         self.name = f"{secrets.token_hex(16)}.{SERVICE_TYPE}"
@@ -104,12 +165,11 @@ class LanDiscovery:
                 pass
 
         zc = await trio.to_thread.run_sync(self._open)
-        # The TXT record is what peers read; the A records only make the service resolvable.
-        ips = sorted({a.split("/")[2] for a in self.addrs if a.startswith("/ip4/")})
+        # The TXT record is what peers read; the A/AAAA records only make the service resolvable.
         info = ServiceInfo(SERVICE_TYPE, self.name, port=9,
                            properties=txt_properties(self.peer_id.to_base58(), self.addrs),
                            server=f"{self.name.split('.')[0]}.local.",
-                           addresses=[socket.inet_aton(ip) for ip in ips] or None)
+                           addresses=host_records(self.addrs) or None)
         browser = None
         try:
             await trio.to_thread.run_sync(zc.register_service, info)
@@ -127,9 +187,20 @@ class LanDiscovery:
                 await trio.to_thread.run_sync(self._close, zc, info)
 
     def _open(self) -> Zeroconf:
-        if self.interfaces:
-            return Zeroconf(interfaces=self.interfaces, ip_version=IPVersion.V4Only)
-        return Zeroconf(ip_version=IPVersion.V4Only)
+        """Zeroconf on IPv4 and IPv6; on IPv4 alone where the machine has no IPv6."""
+        kwargs = {"interfaces": self.interfaces} if self.interfaces else {}
+        if socket.has_ipv6:
+            try:
+                zc = Zeroconf(ip_version=IPVersion.All, **kwargs)  # type: ignore[arg-type]
+                self.ip_version = IPVersion.All
+                return zc
+            except (OSError, RuntimeError) as exc:
+                log.info("mDNS over IPv6 is unavailable (%s); IPv4 only", exc)
+        self.ip_version = IPVersion.V4Only
+        try:
+            return Zeroconf(ip_version=IPVersion.V4Only, **kwargs)  # type: ignore[arg-type]
+        except RuntimeError as exc:  # no interface at all: the node runs without mDNS
+            raise OSError(f"no interface for mDNS: {exc}") from exc
 
     @staticmethod
     def _close(zc: Zeroconf, info: ServiceInfo) -> None:
