@@ -334,18 +334,21 @@ class HolePuncher:
                 break
         return list(out.values())
 
-    def _source(self) -> tuple[str, int] | None:
-        """Our TCP listen socket, to dial public addresses from."""
+    def _source(self, target: Multiaddr) -> tuple[str, int] | None:
+        """Our TCP listen socket of ``target``'s IP family, to dial public addresses from (an
+        IPv6 address cannot be dialled from an IPv4 socket, nor the other way round)."""
+        family = "/ip6/" if str(target).startswith("/ip6/") else "/ip4/"
         try:
             listening = list(self.host.get_transport_addrs())
         except Exception:
             return None
         for addr in listening:
+            text = str(addr)
+            if not text.startswith(family) or "/tcp/" not in text or "/p2p-circuit" in text:
+                continue
             try:
-                if "/tcp/" in str(addr) and "/p2p-circuit" not in str(addr):
-                    ip = addr.value_for_protocol("ip4") if "/ip4/" in str(addr) \
-                        else addr.value_for_protocol("ip6")
-                    return str(ip), int(addr.value_for_protocol("tcp"))
+                ip = addr.value_for_protocol(family.strip("/"))
+                return str(ip), int(addr.value_for_protocol("tcp"))
             except Exception:
                 continue
         return None
@@ -537,7 +540,7 @@ class HolePuncher:
 
     async def _dial(self, peer: ID, addr: Multiaddr, responder: bool) -> None:
         network = self.host.get_network()
-        source = self._source() if scope(addr) == PUBLIC else None
+        source = self._source(addr) if scope(addr) == PUBLIC else None
         try:
             if responder:
                 await network.dial_addr_as_responder(addr, peer, source)

@@ -100,6 +100,20 @@ async def test_a_peer_that_ran_the_dial_back_check_is_trusted_and_one_that_refus
             f"/ip4/127.0.0.1/tcp/{listen_port(s)}"
 
 
+@trio_test
+async def test_public_addresses_are_dialled_from_the_listen_socket_of_their_family(swarm):
+    node = swarm.peer("dual")
+    async with swarm.run(node, listen=("/ip4/127.0.0.1/tcp/0", "/ip6/::1/tcp/0")) as n:
+        ports = {str(a).split("/")[1]: int(a.value_for_protocol("tcp"))
+                 for a in n.host.get_transport_addrs()}
+        assert n.hole_punch._source(Multiaddr("/ip6/2606:4700::7/tcp/4001")) == \
+            ("::1", ports["ip6"])
+        assert n.hole_punch._source(Multiaddr("/ip4/8.8.8.8/tcp/4001")) == \
+            ("127.0.0.1", ports["ip4"])
+    async with swarm.run(node, listen=("/ip4/127.0.0.1/tcp/0",)) as n:
+        assert n.hole_punch._source(Multiaddr("/ip6/2606:4700::7/tcp/4001")) is None
+
+
 # -- the rules, without a network ------------------------------------------------------------------
 LISTEN4 = [Multiaddr("/ip4/0.0.0.0/tcp/4417"), Multiaddr("/ip6/::/tcp/4418")]
 
