@@ -187,6 +187,7 @@ class Node:
         self._recheck = trio.Event()
         self._me = ledger_public_key(config.seed)
         self._nursery: trio.Nursery | None = None
+        self._reaching: set[ID] = set()  # peers reach_soon is dialling
         self._token: trio.lowlevel.TrioToken | None = None
         self._pull_send, self._pull_recv = trio.open_memory_channel[ID](1000)
         self._local_send, self._local_recv = trio.open_memory_channel[list[Entry] | ForkProof](
@@ -328,6 +329,28 @@ class Node:
             log.info("reached %s at an address from the DHT", peer)
             return peer
         raise DialError(f"{peer} did not answer at the addresses the DHT gave")
+
+    def reach_soon(self, peer: ID) -> bool:
+        """Start ``connect_peer(peer)`` in the background (from the node's trio thread); once
+        connected, the usual pull on connect swaps feeds both ways. For a purchase, so the artist
+        hears of it directly rather than when a common peer passes it on. False when nothing was
+        started: not running, already connected or being reached, this node, or banned."""
+        if self._nursery is None or peer == self.peer_id or peer in self._reaching or \
+                peer in self.connected_peers() or self.guard.is_banned(str(peer)):
+            return False
+        self._reaching.add(peer)
+
+        async def reach() -> None:
+            try:
+                await self.connect_peer(peer)
+                log.info("reached %s by its peer ID", peer)
+            except DialError as exc:
+                log.info("could not reach %s: %s", peer, exc)
+            finally:
+                self._reaching.discard(peer)
+
+        self._nursery.start_soon(reach)
+        return True
 
     async def _dial_addrs(self, peer: ID, addrs: Sequence[Multiaddr]) -> bool:
         """Dial ``peer``'s direct addresses (together), then up to two relay circuits."""

@@ -261,6 +261,17 @@ class SwarmNetwork:
             self._call_sync(lambda node: node.guard.set_rates(upload_rate=upload_bps,
                                                               download_rate=download_bps))
 
+    def reach_soon(self, public_key: bytes) -> None:
+        node, token = self._node, self._token
+        if node is None or token is None:
+            return
+        from p2p.host import peer_id_from_public_key
+
+        try:  # queued onto the node's trio thread; returns at once from any thread
+            token.run_sync_soon(node.reach_soon, peer_id_from_public_key(public_key))
+        except trio.RunFinishedError:
+            pass
+
     def want_chunks(self, content: bytes, index: int) -> None:
         node, token = self._node, self._token
         if node is None or token is None:

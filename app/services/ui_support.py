@@ -104,6 +104,11 @@ class Network(Protocol):
         A hint; never blocks, callable from any thread."""
         ...
 
+    def reach_soon(self, public_key: bytes) -> None:
+        """Start connecting to the identity with this public key (an artist we just paid), so
+        our new entries reach it directly. Never blocks; nothing happens if it is offline."""
+        ...
+
     def set_bandwidth(self, upload_bps: int, download_bps: int) -> None:
         """Cap this node's total upload and download in bytes per second (0: no cap), from now
         on and for the rest of the session."""
@@ -135,6 +140,9 @@ class OfflineNetwork:
 
     def want_chunks(self, content: bytes, index: int) -> None:
         pass  # nothing is downloading
+
+    def reach_soon(self, public_key: bytes) -> None:
+        pass  # no peers
 
     def set_bandwidth(self, upload_bps: int, download_bps: int) -> None:
         pass  # nothing moves
@@ -391,6 +399,8 @@ class Session:
     def buy(self, listing_id: bytes, amount: str | None) -> bytes:
         with self._lock:
             purchase = self.shop.buy(listing_id, amount=amount or None)
+            artist = self.core.ledger.state.listings[listing_id].artist
+        self.network.reach_soon(artist)  # the artist grants: reach it directly if we can
         try:  # tell peers right away; the grant comes back on a later sync
             self.network.sync(self.core)
         except Exception as exc:

@@ -201,3 +201,22 @@ def test_only_tcp_and_relay_addresses_in_our_scope_are_kept():
     assert usable_addrs([lan, loop], peer, LOOPBACK) == [lan, loop]
     many = [Multiaddr(f"/ip4/8.8.4.{i}/tcp/1") for i in range(1, 20)]
     assert len(usable_addrs(many, peer)) == MAX_ADDRS_PER_PROVIDER
+
+
+@trio_test
+async def test_reach_soon_connects_in_the_background_once(swarm):
+    """What a purchase uses to reach the artist: started from the node's thread, returns at
+    once, dials by peer ID through the DHT, and is not started twice for the same peer."""
+    a, b, c = swarm.peer("a"), swarm.peer("b"), swarm.peer("c")
+    async with swarm.run(a, dht_mode="client", **QUIET) as na, \
+            swarm.run(b, dht_mode="server", **QUIET) as nb, \
+            swarm.run(c, dht_mode="client", **QUIET) as nc:
+        await nc.connect(nb.addrs[0])
+        await na.connect(nb.addrs[0])
+        assert nc.peer_id not in na.connected_peers()
+        assert na.reach_soon(nc.peer_id) is True
+        assert na.reach_soon(nc.peer_id) is False  # already being reached
+        assert na.reach_soon(na.peer_id) is False  # this node
+        await wait_for(lambda: nc.peer_id in na.connected_peers() and not na._reaching,
+                       what="A reached C")  # without reach_soon they stay apart (checked)
+        assert na.reach_soon(nc.peer_id) is False  # connected
