@@ -88,7 +88,8 @@ def connection_config() -> ConnectionConfig:
     return ConnectionConfig(
         max_connections_per_peer=1,
         # No automatic dialling of peerstore entries: discovery decides whom we talk to (and the
-        # auto-connector would otherwise redial peers we cut off).
+        # auto-connector would otherwise redial peers we cut off). The watermarks alone do not
+        # stop it (see _no_auto_dialling).
         min_connections=0,
         low_watermark=0,
         dial_timeout=5.0,
@@ -107,7 +108,7 @@ def build_host(seed: bytes, listen_addrs: Sequence[multiaddr.Multiaddr] = (),
     for py-libp2p's own, to check that the two interoperate."""
     key_pair = key_pair_from_seed(seed)
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
-    return new_host(
+    host = new_host(
         key_pair=key_pair,
         sec_opt={TProtocol(NOISE_PROTOCOL_ID): noise},
         muxer_opt={TProtocol(yamux.PROTOCOL_ID): muxer},
@@ -117,6 +118,24 @@ def build_host(seed: bytes, listen_addrs: Sequence[multiaddr.Multiaddr] = (),
         enable_upnp=False,
         negotiate_timeout=5,
     )
+    _no_auto_dialling(host)
+    return host
+
+
+async def _dial_nothing() -> None:
+    return None
+
+
+def _no_auto_dialling(host: IHost) -> None:
+    """Turn off py-libp2p's auto-connector, which zero watermarks do not.
+
+    It aims at the midpoint of the low and high watermarks (0 and 300 here: 150 connections),
+    and runs on a timer and after every disconnect, dialling any peer in the peerstore: peers
+    that DHT answers, identify or gossip mentioned, and peers we just cut off for misbehaving.
+    Whom a Cooptracks node talks to is decided by bootstrap, mDNS, downloads and purchases."""
+    connector = getattr(host.get_network(), "auto_connector", None)
+    if connector is not None:
+        connector.maybe_connect = _dial_nothing
 
 
 def tcp_addr(host: str = "127.0.0.1", port: int = 0) -> multiaddr.Multiaddr:

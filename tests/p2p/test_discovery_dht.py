@@ -220,3 +220,21 @@ async def test_reach_soon_connects_in_the_background_once(swarm):
         await wait_for(lambda: nc.peer_id in na.connected_peers() and not na._reaching,
                        what="A reached C")  # without reach_soon they stay apart (checked)
         assert na.reach_soon(nc.peer_id) is False  # connected
+
+
+@trio_test
+async def test_a_peer_the_peerstore_knows_is_not_dialled_on_its_own(swarm):
+    """py-libp2p's auto-connector dials peerstore entries after every disconnect (up to 150
+    connections); ours is off, so a node talks only to peers that discovery, downloads or
+    purchases chose, and a peer it cut off is not redialled behind its back."""
+    a, b, c = swarm.peer("a"), swarm.peer("b"), swarm.peer("c")
+    async with swarm.run(a, **QUIET) as na, swarm.run(b, **QUIET) as nb, \
+            swarm.run(c, **QUIET) as nc:
+        from multiaddr import Multiaddr
+
+        addrs = [Multiaddr(x.rsplit("/p2p/", 1)[0]) for x in nc.addrs]
+        na.host.get_peerstore().add_addrs(nc.peer_id, addrs, 600)
+        await na.connect(nb.addrs[0])
+        await na.host.disconnect(nb.peer_id)  # a disconnect is what triggers the auto-connector
+        await trio.sleep(2.0)
+        assert nc.peer_id not in na.connected_peers()
