@@ -35,14 +35,18 @@ class ChunkStore:
         return self.root / h[:2] / h
 
     # -- writing ---------------------------------------------------------------------------------
-    def _write_atomic(self, path: Path, data: bytes) -> None:
+    def _write_atomic(self, path: Path, data: bytes | memoryview) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                with memoryview(data) as view:  # written straight from the caller's buffer
+                    written = 0
+                    while written < len(view):
+                        written += os.write(fd, view[written:])
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -56,8 +60,11 @@ class ChunkStore:
             self._write_atomic(path, manifest_bytes)
         return manifest
 
-    def put_chunk(self, data: bytes, expected_id: bytes | None = None) -> bytes:
-        """Store one chunk; with ``expected_id`` a chunk whose hash differs is refused."""
+    def put_chunk(self, data: bytes | memoryview, expected_id: bytes | None = None) -> bytes:
+        """Store one chunk; with ``expected_id`` a chunk whose hash differs is refused.
+
+        ``data`` may be any bytes-like object (a view into a reused receive buffer); it is
+        hashed and written where it is, without a copy."""
         chunk_id = content_hash(data)
         if expected_id is not None and chunk_id != expected_id:
             raise ContentError("chunk does not match its expected hash")

@@ -28,6 +28,9 @@ from libp2p.stream_muxer.yamux import yamux as _yamux
 
 MAX_VARINT_BYTES = 5
 READ_BLOCK = 1 << 18
+# read_frame_into asks the stream for at most this much at a time: the muxer hands over one
+# read as one new bytes object, and one this size comes from memory the allocator reuses
+INTO_BLOCK = 1 << 16
 TCP_READ_AHEAD = 1 << 18
 
 
@@ -141,23 +144,30 @@ class FramedStream:
         self.counters = counters
         self.peer = str(stream.muxed_conn.peer_id)
 
-    async def _fill(self) -> bool:
+    async def _read_some(self, n: int) -> bytes | None:
+        """Up to ``n`` bytes from the stream (None at its end), counted for the Network view."""
         if self._eof:
-            return False
+            return None
         try:
-            data = await self.stream.read(READ_BLOCK)
+            data = await self.stream.read(n)
         except (StreamEOF, StreamClosed):
             self._eof = True
-            return False
+            return None
         except StreamReset as exc:
             raise PeerClosed("stream reset") from exc
         except StreamError as exc:
             raise PeerClosed(str(exc)) from exc
         if not data:
             self._eof = True
-            return False
+            return None
         if self.counters is not None:
             self.counters.add(self.peer, received=len(data))
+        return data
+
+    async def _fill(self) -> bool:
+        data = await self._read_some(READ_BLOCK)
+        if data is None:
+            return False
         self._buf += data
         return True
 
@@ -179,7 +189,8 @@ class FramedStream:
                 return
             yield decode_message(body, registry)
 
-    async def _read_frame(self, max_size: int) -> bytes:
+    async def _read_length(self, max_size: int) -> tuple[int, int]:
+        """The body length of the next frame and the size of its prefix (still in ``_buf``)."""
         length = 0
         shift = 0
         pos = 0
@@ -199,6 +210,10 @@ class FramedStream:
                 raise ProtocolViolation("length prefix too long")
         if length > max_size:
             raise ProtocolViolation(f"frame of {length} bytes exceeds the {max_size} byte limit")
+        return length, pos
+
+    async def _read_frame(self, max_size: int) -> bytes:
+        length, pos = await self._read_length(max_size)
         while len(self._buf) < pos + length:
             if not await self._fill():
                 raise ProtocolViolation("stream ended inside a frame")
@@ -206,6 +221,41 @@ class FramedStream:
             body = bytes(view[pos : pos + length])
         del self._buf[: pos + length]
         return body
+
+    async def read_frame_into(self, max_size: int, timeout: float,
+                              buffer_for: Callable[[int], bytearray]) -> memoryview:
+        """One frame body, read into ``buffer_for(length)`` (a buffer of at least ``length``
+        bytes, typically reused frame after frame); returns a view of the body in that buffer.
+
+        For large bodies (chunks): the body is read from the stream in pieces of at most
+        ``INTO_BLOCK`` bytes, only as many as the frame needs, and copied once into the buffer,
+        instead of being collected in ``_buf`` and copied out into a new ``bytes`` object. The
+        caller owns the buffer again once it drops the view. Same limits and errors as
+        :meth:`read_frame`.
+        """
+        with trio.move_on_after(timeout) as scope:
+            return await self._read_frame_into(max_size, buffer_for)
+        assert scope.cancelled_caught
+        raise ProtocolViolation(f"no complete frame within {timeout:.1f}s")
+
+    async def _read_frame_into(self, max_size: int,
+                               buffer_for: Callable[[int], bytearray]) -> memoryview:
+        length, pos = await self._read_length(max_size)
+        buffer = buffer_for(length)
+        assert len(buffer) >= length
+        view = memoryview(buffer)[:length]
+        have = min(len(self._buf) - pos, length)
+        if have:
+            with memoryview(self._buf) as pending:
+                view[:have] = pending[pos : pos + have]
+        del self._buf[: pos + have]
+        while have < length:
+            data = await self._read_some(min(length - have, INTO_BLOCK))
+            if data is None:
+                raise ProtocolViolation("stream ended inside a frame")
+            view[have : have + len(data)] = data
+            have += len(data)
+        return view
 
     async def write_frame(self, body: bytes) -> None:
         await self.write_framed(frame(body))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.content import MAX_MANIFEST_BYTES
-from p2p.wire import Message, check, encode_varint, is_bytes, is_uint, registry_of
+from p2p.wire import Message, check, decode_message, encode_varint, is_bytes, is_uint, registry_of
 
 PROTOCOL_ID = "/cooptracks/content/1.0.0"
 MAX_REQUEST = 4096
@@ -89,7 +89,7 @@ class ChunkReply(Message):
     """Type 17: the stored chunk bytes (the client checks they hash to the chunk ID)."""
 
     TYPE = 17
-    data: bytes
+    data: bytes | memoryview  # a memoryview when decoded by decode_response (no copy)
 
     def fields(self) -> list[Any]:
         return [self.data]
@@ -99,6 +99,25 @@ class ChunkReply(Message):
         check(len(f) == 1 and is_bytes(f[0]) and len(f[0]) <= MAX_CHUNK_BYTES,
               "ChunkReply needs chunk bytes")
         return cls(f[0])
+
+    @staticmethod
+    def data_offset(body: bytes | memoryview) -> int | None:
+        """Where the chunk bytes start in ``body`` if it is a ChunkReply whose byte string
+        fills the rest of the frame (the encoding ``frame_head`` writes, any definite length
+        form accepted), else None."""
+        if len(body) < 3 or body[0] != 0x82 or body[1] != ChunkReply.TYPE:
+            return None
+        info = body[2]
+        if 0x40 <= info < 0x58:
+            at, size = 3, info - 0x40
+        elif 0x58 <= info <= 0x5b:
+            at = 3 + (1 << (info - 0x58))
+            if len(body) < at:
+                return None
+            size = int.from_bytes(body[3:at], "big")
+        else:
+            return None
+        return at if at + size == len(body) else None
 
     @staticmethod
     def frame_head(size: int) -> bytes:
@@ -170,3 +189,19 @@ class Busy(Message):
 
 REQUESTS = registry_of(GetManifest, GetChunk, Has)
 RESPONSES = registry_of(ManifestReply, ChunkReply, HasReply, NotFound, Busy)
+
+
+def decode_response(body: bytes | memoryview) -> Message:
+    """A response frame body as a message of ``RESPONSES``.
+
+    A ChunkReply keeps its chunk where it is: ``data`` is a slice of ``body`` (so a reply read
+    into a reused buffer is valid as long as that buffer is not reused), sparing cbor2's copy
+    of up to 4 MiB. Every other body, and a ChunkReply in an unusual encoding, goes through
+    ``decode_message`` as before.
+    """
+    at = ChunkReply.data_offset(body)
+    if at is not None:
+        check(len(body) - at <= MAX_CHUNK_BYTES, "ChunkReply needs chunk bytes")
+        data = body[at:]
+        return ChunkReply(data if isinstance(data, memoryview) else memoryview(data))
+    return decode_message(bytes(body), RESPONSES)
