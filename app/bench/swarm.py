@@ -43,10 +43,16 @@ from ledger.entry import create_entry
 from ledger.keys import Signer
 from ledger.ledger import Ledger
 from p2p.content.download import STORES_IN_FLIGHT, STREAMS_PER_PROVIDER, Progress
-from p2p.content.messages import MAX_RESPONSE, PROTOCOL_ID, RESPONSES, ChunkReply, GetChunk
+from p2p.content.messages import (
+    MAX_RESPONSE,
+    PROTOCOL_ID,
+    ChunkReply,
+    GetChunk,
+    decode_response,
+)
 from p2p.host import build_host, full_addrs, parse_peer_addr, tcp_addr
 from p2p.node import NodeConfig, open_node
-from p2p.wire import FramedStream, decode_message
+from p2p.wire import FramedStream
 
 MB = 1_000_000
 
@@ -210,20 +216,27 @@ async def _fetch_without_store_rate(root: Path, size: int, tag: str) -> float:
         todo = iter(chunk_ids)
         checks = trio.Semaphore(STORES_IN_FLIGHT)
 
-        async def verify(data: bytes, chunk_id: bytes) -> None:
+        free: list[bytearray] = []  # reply buffers reused as a download reuses them
+
+        def buffer_for(size: int) -> bytearray:
+            return free.pop() if free and len(free[-1]) >= size else bytearray(size)
+
+        async def verify(data: memoryview, body: memoryview, chunk_id: bytes) -> None:
             try:  # hashed on a worker thread, in the background, as a download does
                 if await trio.to_thread.run_sync(content_hash, data) != chunk_id:
                     raise RuntimeError("the seeder sent a chunk that does not match its hash")
             finally:
                 checks.release()
+                free.append(body.obj)  # type: ignore[arg-type]
 
         async def worker(stream: FramedStream, nursery: trio.Nursery) -> None:
             for chunk_id in todo:
                 await stream.write_frame(GetChunk(chunk_id).encode())
-                reply = decode_message(await stream.read_frame(MAX_RESPONSE, 10), RESPONSES)
+                body = await stream.read_frame_into(MAX_RESPONSE, 10, buffer_for)
+                reply = decode_response(body)
                 assert isinstance(reply, ChunkReply)
                 await checks.acquire()
-                nursery.start_soon(verify, reply.data, chunk_id)
+                nursery.start_soon(verify, reply.data, body, chunk_id)
 
         start = time.perf_counter()
         async with trio.open_nursery() as nursery:
