@@ -584,6 +584,7 @@ def build_world(root: Path, quick: bool = False, fresh: bool = False,
         prof = Profile(root / slug)
         ids = IdentityService(prof, *FAST_KDF)
         ids.create(passphrase, name)
+        prof.update_config(mdns=False)  # the demo swarm is this machine's own nodes: no LAN
         return Core(prof, ids.unlock(passphrase))
 
     gateway = make_identity("Demo Credits Gateway", "gateway")
