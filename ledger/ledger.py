@@ -29,7 +29,7 @@ from ledger.forks import ForkProof, decode_fork_proof, make_fork_proof
 from ledger.keys import Signer, verify_fast
 from ledger.kinds import validate_body
 from ledger.state import State
-from ledger.store import Store
+from ledger.store import Row, Store
 from ledger.verifier import VerifierDied, VerifierProcess
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,11 @@ class _Head(NamedTuple):
     seq: int
     hash: bytes
     timestamp: int
+
+
+def _rows(entries: Sequence[Entry]) -> list[Row]:
+    """Store rows ``(hash, author, seq, kind, wire)`` of accepted entries."""
+    return [(e.hash, e.author, e.seq, e.kind, e.wire) for e in entries]
 
 
 def now_ms() -> int:
@@ -530,16 +535,14 @@ class Ledger:
                 if stream and len(accepted) > written:
                     if not written:
                         store.begin()
-                    store.insert([(e.hash, e.author, e.seq, e.kind, e.wire)
-                                  for e in accepted[written:]])
+                    store.insert(_rows(accepted[written:]))
                     written = len(accepted)
+            proofs = [(p.author, p.seq, p.encoded) for p in new_proofs]
             if written:
-                store.insert([(e.hash, e.author, e.seq, e.kind, e.wire)
-                              for e in accepted[written:]])
-                store.commit([(p.author, p.seq, p.encoded) for p in new_proofs])
+                store.insert(_rows(accepted[written:]))
+                store.commit(proofs)
             else:
-                store.append([(e.hash, e.author, e.seq, e.kind, e.wire) for e in accepted],
-                             [(p.author, p.seq, p.encoded) for p in new_proofs])
+                store.append(_rows(accepted), proofs)
         except BaseException:
             store.rollback()
             self._batch = {}

@@ -216,10 +216,7 @@ class Store:
 
     def wire(self, entry_hash: bytes) -> bytes | None:
         rowid = self._by_hash.get(entry_hash)
-        if rowid is None:
-            return None
-        row = self.conn.execute("SELECT wire FROM entries WHERE rowid = ?", (rowid,)).fetchone()
-        return None if row is None else row[0]
+        return None if rowid is None else self._wires([rowid])[0]
 
     def has(self, entry_hash: bytes) -> bool:
         return entry_hash in self._by_hash
