@@ -97,6 +97,7 @@ def _seed(args: argparse.Namespace) -> int:
     import trio
 
     from app.services.core import Core
+    from app.services.ui_support import bytes_per_second
     from p2p.pinning import SeedPolicy
 
     with Core.open(args.profile_obj, passphrase(args)) as core:
@@ -113,8 +114,8 @@ def _seed(args: argparse.Namespace) -> int:
         peer_kbps = (args.max_upload_kbps_per_peer
                      or _config_kbps(settings, "max_upload_kbps_per_peer"))
         config = replace(config, limits=replace(config.limits,
-                                                upload_rate=round(upload_kbps * 125),
-                                                upload_rate_per_peer=round(peer_kbps * 125)))
+                                                upload_rate=bytes_per_second(upload_kbps),
+                                                upload_rate_per_peer=bytes_per_second(peer_kbps)))
         if upload_kbps or peer_kbps:
             log.info("upload capped: %s in total, %s per peer",
                      f"{upload_kbps:g} kbit/s" if upload_kbps else "no cap",

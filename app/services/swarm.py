@@ -26,7 +26,13 @@ import trio
 from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
-from app.services.ui_support import NetworkStatus, PeerView, ProgressFn, kbps_setting
+from app.services.ui_support import (
+    NetworkStatus,
+    PeerView,
+    ProgressFn,
+    bytes_per_second,
+    kbps_setting,
+)
 
 if TYPE_CHECKING:
     from p2p.limits import Limits
@@ -79,7 +85,7 @@ class SwarmSettings:
         if up or down:
             from p2p.limits import Limits
 
-            limits = Limits(upload_rate=round(up * 125), download_rate=round(down * 125))
+            limits = Limits(upload_rate=bytes_per_second(up), download_rate=bytes_per_second(down))
         return cls(listen=tuple(cfg.get("listen") or [default_listen]),
                    bootstrap=tuple(cfg.get("bootstrap", [])), mdns=lan_discovery(cfg),
                    limits=limits)
@@ -304,7 +310,7 @@ class SwarmNetwork:
             peers.append(PeerView(k.name if k else "peer " + p.peer_id[-6:], p.peer_id,
                                   _short_addr(p.addrs), k.role if k else "peer", True,
                                   inbound=p.inbound, bytes_in=p.bytes_in, bytes_out=p.bytes_out,
-                                  connection=getattr(p, "connection", "direct")))
+                                  connection=p.connection))
         connected = {p.peer_id for p in st.peers}
         peers.extend(self._known_views(connected))
         relays = tuple(getattr(st, "relay_addrs", ()))
@@ -316,7 +322,7 @@ class SwarmNetwork:
                      f"{getattr(st, 'lan_peers', 0)} found on the LAN"
                      + ("; relaying for others" if getattr(st, "relaying", False) else "")
                      + (f"; {st.upgrades} relayed connections made direct"
-                        if getattr(st, "upgrades", 0) else ""))
+                        if st.upgrades else ""))
         listen = ", ".join(a.split("/p2p/")[0] for a in st.addrs) or "not listening"
         running = sum(1 for d in st.downloads if not d.finished)
         return NetworkStatus(self.settings.label, listen, sentence, tuple(peers), seeding, size,

@@ -672,7 +672,7 @@ class Session:
         self.profile.update_config(max_upload_kbps=round(float(upload_kbps), 1),
                                    max_download_kbps=round(float(download_kbps), 1),
                                    mdns=bool(lan_discovery))
-        self.network.set_bandwidth(round(upload_kbps * 125), round(download_kbps * 125))
+        self.network.set_bandwidth(bytes_per_second(upload_kbps), bytes_per_second(download_kbps))
         if bool(lan_discovery) != before["lan_discovery"]:
             return ("Saved. Bandwidth caps apply now; LAN discovery "
                     f"{'starts' if lan_discovery else 'stops'} the next time you unlock.")
@@ -680,6 +680,11 @@ class Session:
 
 
 MAX_KBPS = 10_000_000  # 10 Gbit/s: anything above is a typing slip, not a cap
+
+
+def bytes_per_second(kbps: float) -> int:
+    """A rate in kilobits per second (how caps are set) as bytes per second (how they run)."""
+    return round(kbps * 125)
 
 
 def kbps_setting(cfg: dict[str, object], key: str) -> float:
