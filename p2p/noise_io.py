@@ -259,13 +259,7 @@ class NoiseChannel:
             raise ChannelClosed(f"connection lost: {exc!r}") from exc
 
     async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._session.close()
-        except Exception as exc:  # already broken: nothing more to release
-            log.debug("closing the Noise session failed: %r", exc)
+        await _close_once(self)
 
 
 class SessionChannel:
@@ -301,13 +295,18 @@ class SessionChannel:
             raise ChannelClosed(f"connection lost: {exc!r}") from exc
 
     async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._session.close()
-        except Exception as exc:
-            log.debug("closing the secure session failed: %r", exc)
+        await _close_once(self)
+
+
+async def _close_once(channel: NoiseChannel | SessionChannel) -> None:
+    """Close a channel's secure session, once; a session already broken has nothing to release."""
+    if channel._closed:
+        return
+    channel._closed = True
+    try:
+        await channel._session.close()
+    except Exception as exc:
+        log.debug("closing the secure session failed: %r", exc)
 
 
 def open_channel(conn: ISecureConn) -> NoiseChannel | SessionChannel:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 import varint
@@ -140,6 +140,19 @@ class NoValueStore(ValueStore):
     def put_record(self, key: bytes, record: object) -> None:
         return
 
+
+
+async def _ask_each(peers: Sequence[ID], ask: Callable[[ID], Awaitable[None]]) -> None:
+    """``ask(peer)`` for each of one lookup round's ``peers``, ``LOOKUP_PARALLEL`` at a time."""
+    limiter = trio.CapacityLimiter(LOOKUP_PARALLEL)
+
+    async def limited(peer: ID) -> None:
+        async with limiter:
+            await ask(peer)
+
+    async with trio.open_nursery() as nursery:
+        for peer in peers:
+            nursery.start_soon(limited, peer)
 
 class ContentRouting:
     """The node's DHT: provider records for content IDs."""
@@ -300,15 +313,7 @@ class ContentRouting:
                         take(providers)
                         closer.extend(nearer[:20])
 
-                limiter = trio.CapacityLimiter(LOOKUP_PARALLEL)
-
-                async def limited(peer: ID, limiter: trio.CapacityLimiter = limiter) -> None:
-                    async with limiter:
-                        await ask(peer)
-
-                async with trio.open_nursery() as nursery:
-                    for peer in batch:
-                        nursery.start_soon(limited, peer)
+                await _ask_each(batch, ask)
                 candidates += [p for p in closer if p not in candidates and p not in asked]
         ps = self.host.get_peerstore()
         for info in found.values():
@@ -358,15 +363,7 @@ class ContentRouting:
                             if direct:
                                 met.setdefault(other, direct)
 
-                limiter = trio.CapacityLimiter(LOOKUP_PARALLEL)
-
-                async def limited(who: ID, limiter: trio.CapacityLimiter = limiter) -> None:
-                    async with limiter:
-                        await ask(who)
-
-                async with trio.open_nursery() as nursery:
-                    for who in batch:
-                        nursery.start_soon(limited, who)
+                await _ask_each(batch, ask)
                 for other, addrs in met.items():
                     if other not in candidates:
                         candidates.append(other)
