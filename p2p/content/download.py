@@ -367,7 +367,7 @@ class Download:
                 return
             if provider.dropped:  # cut off while we were writing: keep nothing from it
                 if index not in self._present_before and index not in self._done:
-                    self.store.chunk_path(chunk_id).unlink(missing_ok=True)
+                    await trio.to_thread.run_sync(self.store.discard_chunk, chunk_id)
                 self._give_back(index)
                 return
             self._in_flight.discard(index)
@@ -399,8 +399,7 @@ class Download:
                 continue
             self._done.discard(index)
             self.bytes_done -= self.manifest.stored_length(index)
-            path = self.store.chunk_path(self.manifest.chunks[index])
-            path.unlink(missing_ok=True)
+            self.store.discard_chunk(self.manifest.chunks[index])
             self._give_back(index)
         provider.delivered.clear()
         await self.ctx.guard.ban(str(provider.peer), f"content: {reason}")

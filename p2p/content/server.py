@@ -33,9 +33,9 @@ from p2p.wire import FramedStream
 class ContentServer:
     """Answers ``/cooptracks/content/1.0.0`` requests; any number of requests per stream.
 
-    A chunk is read from its file straight into a reply buffer behind the frame's head
-    (``ChunkReply.frame_head``) and written from there: no copy of it is encoded, and the
-    buffers are reused, one per upload slot, instead of allocating a fresh quarter-megabyte
+    A chunk is read from its pack (or loose file) straight into a reply buffer behind the
+    frame's head (``ChunkReply.frame_head``) and written from there: no copy of it is encoded,
+    and the buffers are reused, one per upload slot, instead of allocating a fresh quarter-megabyte
     (and faulting its pages in) three times for every chunk served.
     """
 
@@ -87,23 +87,24 @@ class ContentServer:
         """Read a stored chunk into ``buffer`` (or a larger one) behind its frame head, on a
         worker thread. Returns the buffer, the frame's length and the chunk's size; None if
         the chunk is not stored (or is not a chunk this protocol could carry)."""
+        where = self.store.locate(chunk_id)
+        if where is None or where.length > MAX_CHUNK_BYTES:
+            return None
+        size = where.length
+        head = ChunkReply.frame_head(size)
+        length = len(head) + size
+        if len(buffer) < length:
+            buffer = bytearray(length)
         try:
-            with open(self.store.chunk_path(chunk_id), "rb", buffering=0) as file:
-                size = os.fstat(file.fileno()).st_size
-                if size > MAX_CHUNK_BYTES:
-                    return None
-                head = ChunkReply.frame_head(size)
-                length = len(head) + size
-                if len(buffer) < length:
-                    buffer = bytearray(length)
-                with memoryview(buffer) as view:
-                    view[: len(head)] = head
-                    at = len(head)
-                    while at < length:
-                        got = file.readinto(view[at:length])
-                        if not got:
-                            return None  # shorter than it was a moment ago: not a stored chunk
-                        at += got
+            with open(where.path, "rb", buffering=0) as file, memoryview(buffer) as view:
+                view[: len(head)] = head
+                at = len(head)
+                while at < length:
+                    got = os.preadv(file.fileno(), [view[at:length]],
+                                    where.offset + at - len(head))
+                    if not got:
+                        return None  # shorter than it was a moment ago: not a stored chunk
+                    at += got
         except FileNotFoundError:
             return None
         return buffer, length, size

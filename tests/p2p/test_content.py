@@ -10,6 +10,7 @@ import trio
 from ledger.content import new_track_key, pack, unpack
 from p2p.content.download import DownloadFailed
 from tests.p2p.conftest import trio_test, wait_for
+from tests.storage import flip_a_bit, overwrite_chunk
 
 pytestmark = pytest.mark.network
 
@@ -73,10 +74,7 @@ async def test_a_provider_sending_a_corrupt_chunk_is_cut_off_and_nothing_it_sent
                          [good.store.get_chunk(c) for c in manifest.chunks])
     # The bad seeder serves its first chunks intact and a flipped bit in every later one.
     for chunk_id in manifest.chunks[8:]:
-        path = bad.store.chunk_path(chunk_id)
-        data = bytearray(path.read_bytes())
-        data[5] ^= 1
-        path.write_bytes(bytes(data))
+        overwrite_chunk(bad.store, chunk_id, flip_a_bit)
     async with swarm.run_all(good, bad, fan) as (g, b, f):
         await f.connect(g.addrs[0])
         await f.connect(b.addrs[0])

@@ -14,6 +14,7 @@ from ledger.content import new_track_key, pack
 from player.chunkstore import ChunkUnavailable, DirectoryChunkSource, StreamCancelled
 from player.samples import make_tone
 from player.stream import DecryptingStream, demuxer_for
+from tests.storage import overwrite_chunk
 
 CHUNK = 4096  # small chunks so a few seconds of audio span many of them
 # FFmpeg reads ~24 KiB of MP3 while opening (format and stream probing); with real 256 KiB chunks
@@ -115,13 +116,13 @@ def test_missing_chunk_times_out_and_cancel_unblocks(tmp_path: Path) -> None:
 
 
 def test_tampered_chunk_or_wrong_key_is_an_error_not_noise(tmp_path: Path) -> None:
-    store, cid, key, chunks, _ = _stored_track(tmp_path, first_chunks=None)
+    store, cid, key, _, _ = _stored_track(tmp_path, first_chunks=None)
     wrong = DecryptingStream(DirectoryChunkSource(store, cid, new_track_key()))
     with pytest.raises(OSError, match="authentication"):
         wrong.read(10)
     # Replace chunk 1 on disk with different bytes of the right length.
-    path = store.chunk_path(DirectoryChunkSource(store, cid, key).manifest.chunks[1])
-    path.write_bytes(bytes(len(chunks[1])))
+    chunk_id = DirectoryChunkSource(store, cid, key).manifest.chunks[1]
+    overwrite_chunk(store, chunk_id, lambda old: bytes(len(old)))
     stream = DecryptingStream(DirectoryChunkSource(store, cid, key))
     stream.read(CHUNK)
     with pytest.raises(OSError, match="hash"):
