@@ -244,7 +244,8 @@ class ChunkStore:
 
         ``data`` may be any bytes-like object (a view into a reused receive buffer); it is
         hashed and written where it is, without a copy. It goes into the pack of every stored
-        content that names it and lacks it, or loose if no stored manifest names it."""
+        content that names it and lacks it (a loose copy is then removed), or loose if no
+        stored manifest names it."""
         chunk_id = content_hash(data)
         if expected_id is not None and chunk_id != expected_id:
             raise ContentError("chunk does not match its expected hash")
@@ -257,8 +258,11 @@ class ChunkStore:
                 packed = True
                 if not self._have(content_id, index):
                     self._write_packed(content_id, manifest, index, view)
-            if not packed and not self.chunk_path(chunk_id).exists():
-                self._write_atomic(self.chunk_path(chunk_id), view, direct=True)
+            loose = self.chunk_path(chunk_id)
+            if packed:
+                loose.unlink(missing_ok=True)  # it came before its manifest; now it is packed
+            elif not loose.exists():
+                self._write_atomic(loose, view, direct=True)
         return chunk_id
 
     def _write_packed(self, content_id: bytes, manifest: Manifest, index: int,

@@ -9,12 +9,13 @@ On-disk layout (shared with the swarm, which writes chunks as they arrive; imple
 ``ledger.chunkstore.ChunkStore``, which this module reuses)::
 
     <profile>/content/<hex content id>.manifest          canonical manifest bytes
-    <profile>/content/<hex[:2] of chunk id>/<hex chunk id> one stored (encrypted) chunk
+    <profile>/content/packs/<hex content id>.pack        its stored (encrypted) chunks
+    <profile>/content/packs/<hex content id>.have        which of them are whole
 
-A chunk file appears atomically (written to a temporary name, fsynced, renamed), so a reader
-sees a whole chunk or nothing. :class:`DirectoryChunkSource` polls for files, so the writer may
-be another process; a writer in the same process may call :meth:`DirectoryChunkSource.notify`
-to wake readers at once.
+A chunk appears atomically (its bytes are written and synced before it is marked in ``.have``),
+so a reader sees a whole chunk or nothing. :class:`DirectoryChunkSource` polls the store, so
+the writer may be another process; a writer in the same process may call
+:meth:`DirectoryChunkSource.notify` to wake readers at once.
 
 Download order matters for streaming: most decoders open a file from its head (MP3, FLAC), but
 Ogg reads its last page for the duration and MP4 needs its ``moov`` box, which may be at the

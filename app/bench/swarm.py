@@ -17,7 +17,7 @@ Two more limits, measured in the same run, say which half of a one-seeder transf
 back: ``fetch_without_store_mb_s`` is the network path alone (a seeder process and a bare client
 that verifies every chunk against its hash, on as many streams as a download uses, and keeps
 none), ``chunk_store_mb_s`` is the fan's chunk store alone (the same amount of verified chunks
-written with the download's concurrency: one file, one fsync each).
+written with the download's concurrency into the content's pack, one fdatasync each).
 """
 
 from __future__ import annotations

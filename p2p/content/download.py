@@ -130,6 +130,7 @@ class Download:
         self.bytes_done = 0
         self._bytes_total = 0
         self._nursery: trio.Nursery | None = None
+        self._storage_error: OSError | None = None  # the write that stopped the download
         # A chunk write ends in an fsync (several ms on many disks), so chunks are stored in the
         # background while the worker asks for the next one; this bounds the memory it holds.
         self._store_slots = trio.Semaphore(STORES_IN_FLIGHT)
@@ -212,6 +213,11 @@ class Download:
                 for provider in self.providers:
                     for _ in range(STREAMS_PER_PROVIDER):
                         nursery.start_soon(self._worker, provider)
+        if self._storage_error is not None:
+            error = self._storage_error
+            raise DownloadFailed(f"chunks of {self.content_id.hex()} could not be stored: "
+                                 f"{error.strerror or error}; {len(self._done)} of {count} are "
+                                 f"kept for a later resume") from error
         if len(self._done) < count:
             missing_now = count - len(self._done)
             raise DownloadFailed(f"{missing_now} chunks of {self.content_id.hex()} could not be "
@@ -364,6 +370,14 @@ class Download:
                 self._give_back(index)
                 if not provider.dropped:
                     await self._drop(provider, f"corrupt chunk: {exc}")
+                return
+            except OSError as exc:  # a full or failing disk: stop; what is stored stays
+                self._give_back(index)
+                if self._storage_error is None:
+                    self._storage_error = exc
+                    log.warning("cannot store chunks of %s: %s", self.content_id.hex(), exc)
+                assert self._nursery is not None
+                self._nursery.cancel_scope.cancel()
                 return
             if provider.dropped:  # cut off while we were writing: keep nothing from it
                 if index not in self._present_before and index not in self._done:

@@ -7,10 +7,11 @@ import os
 import pytest
 import trio
 
+from ledger.chunkstore import ChunkStore
 from ledger.content import new_track_key, pack, unpack
 from p2p.content.download import DownloadFailed
 from tests.p2p.conftest import trio_test, wait_for
-from tests.storage import flip_a_bit, overwrite_chunk
+from tests.storage import flip_a_bit, grow, overwrite_chunk, small_disk
 
 pytestmark = pytest.mark.network
 
@@ -122,6 +123,32 @@ async def test_a_stopped_download_can_be_resumed_after_a_restart(swarm):
         await f.fetch(cid)
         assert s.content.chunks_served == 201 - held
     assert read_back(fan, cid, key) == plain
+
+
+@trio_test
+async def test_a_full_disk_stops_a_download_with_a_clear_error_and_it_resumes_later(swarm,
+                                                                                   tmp_path):
+    seeder, fan = swarm.peer("seeder"), swarm.peer("fan")
+    cid, plain, key = publish(seeder, size=160 * CHUNK)  # 2.6 MB for a 1 MiB disk
+    with small_disk(tmp_path / "fan-disk") as disk:
+        fan.store = ChunkStore(disk)
+        async with swarm.run_all(seeder, fan) as (s, f):
+            await f.connect(s.addrs[0])
+            with pytest.raises(DownloadFailed, match="could not be stored: No space left"):
+                await f.fetch(cid)
+            assert str(s.peer_id) not in f.guard.banned()  # our disk, not the seeder's fault
+        manifest = fan.store.manifest(cid)
+        kept = [i for i in range(len(manifest.chunks)) if i not in
+                fan.store.missing_chunks(manifest)]
+        assert 0 < len(kept) < len(manifest.chunks)
+        for i in kept:  # what was stored before the disk filled up is whole
+            manifest.check_chunk(i, fan.store.get_chunk(manifest.chunks[i]))
+        grow(disk, "16m")
+        async with swarm.run_all(seeder, fan) as (s, f):
+            await f.connect(s.addrs[0])
+            await f.fetch(cid)
+            assert s.content.chunks_served == len(manifest.chunks) - len(kept)
+        assert read_back(fan, cid, key) == plain
 
 
 @trio_test
