@@ -59,6 +59,21 @@ DIRECT_ALIGN = mmap.PAGESIZE
 RESCAN_INTERVAL = 1.0
 
 _O_DIRECT: int = getattr(os, "O_DIRECT", 0)
+_O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+
+
+def _pwrite(fd: int, data: memoryview | bytes, offset: int) -> int:
+    if hasattr(os, "pwrite"):
+        return os.pwrite(fd, data, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # Windows; every fd here belongs to one call
+    return os.write(fd, data)
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, size)
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +203,7 @@ class ChunkStore:
         latter straight from the caller's buffer."""
         written = self._write_direct(fd, view, offset) if direct and self.direct_io else 0
         while written < len(view):
-            written += os.pwrite(fd, view[written:], offset + written)
+            written += _pwrite(fd, view[written:], offset + written)
 
     def _write_direct(self, fd: int, view: memoryview, offset: int) -> int:
         """Write the whole blocks at the start of ``view`` at ``offset`` (block-aligned) of
@@ -268,7 +283,7 @@ class ChunkStore:
     def _write_packed(self, content_id: bytes, manifest: Manifest, index: int,
                       view: memoryview) -> None:
         self.packs.mkdir(exist_ok=True)
-        fd = os.open(self.pack_path(content_id), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.pack_path(content_id), os.O_RDWR | os.O_CREAT | _O_BINARY, 0o644)
         try:
             self._write_at(fd, view, index * stride(manifest), direct=True)
             os.fdatasync(fd)  # the bytes are durable before they are marked
@@ -277,9 +292,9 @@ class ChunkStore:
         self._mark(content_id, index, True)
 
     def _mark(self, content_id: bytes, index: int, have: bool) -> None:
-        fd = os.open(self.have_path(content_id), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.have_path(content_id), os.O_RDWR | os.O_CREAT | _O_BINARY, 0o644)
         try:
-            os.pwrite(fd, b"\x01" if have else b"\x00", index)
+            _pwrite(fd, b"\x01" if have else b"\x00", index)
         finally:
             os.close(fd)
 
@@ -307,11 +322,11 @@ class ChunkStore:
 
     def _have(self, content_id: bytes, index: int) -> bool:
         try:
-            fd = os.open(self.have_path(content_id), os.O_RDONLY)
+            fd = os.open(self.have_path(content_id), os.O_RDONLY | _O_BINARY)
         except FileNotFoundError:
             return False
         try:
-            return os.pread(fd, 1, index) == b"\x01"
+            return _pread(fd, 1, index) == b"\x01"
         finally:
             os.close(fd)
 
@@ -345,6 +360,23 @@ class ChunkStore:
         except FileNotFoundError:
             return None
 
+    @staticmethod
+    def read_into(where: ChunkLocation, view: memoryview) -> bool:
+        """Fill ``view`` (at most ``where.length`` bytes) from the start of a located chunk;
+        False if the file has gone or is shorter than it was when located."""
+        try:
+            with open(where.path, "rb", buffering=0) as file:
+                file.seek(where.offset)
+                at = 0
+                while at < len(view):
+                    got = file.readinto(view[at:])
+                    if not got:
+                        return False
+                    at += got
+        except FileNotFoundError:
+            return False
+        return True
+
     def has_chunk(self, chunk_id: bytes) -> bool:
         return self.locate(chunk_id) is not None
 
@@ -355,7 +387,7 @@ class ChunkStore:
                 return None
             try:
                 with open(where.path, "rb", buffering=0) as file:
-                    data = os.pread(file.fileno(), where.length, where.offset)
+                    data = _pread(file.fileno(), where.length, where.offset)
             except FileNotFoundError:
                 continue
             if len(data) == where.length:

@@ -218,7 +218,7 @@ class SwarmNetwork:
             n = len(manifest.chunks) if manifest else 1
             progress(n, n)
             return
-        from p2p.content.download import DownloadFailed, Progress
+        from p2p.content.download import DownloadFailed, Progress, StorageFailed
 
         def on_progress(p: Progress) -> None:  # on the trio thread: cheap, never blocks
             progress(p.chunks_done, p.chunks_total)
@@ -245,6 +245,12 @@ class SwarmNetwork:
 
         try:
             finished = self._call(run)
+        except StorageFailed as exc:
+            reason = exc.__cause__.strerror if isinstance(exc.__cause__, OSError) else None
+            raise UserError(f"the download stopped: this computer could not store it "
+                            f"({(reason or str(exc)).lower()})",
+                            hint="free some disk space; what arrived is kept and the download "
+                                 "resumes where it stopped") from exc
         except DownloadFailed as exc:
             raise UserError("no peer that has this track is reachable right now",
                             hint="it downloads when one comes online") from exc

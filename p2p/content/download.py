@@ -50,6 +50,11 @@ class DownloadFailed(Exception):
     """No provider could supply the whole content."""
 
 
+class StorageFailed(DownloadFailed):
+    """Chunks could not be written here (a full or failing disk). Every chunk stored before is
+    kept, so a later fetch resumes; ``__cause__`` is the OSError."""
+
+
 @dataclass(frozen=True)
 class Progress:
     """A snapshot of one download, sent to the progress callback after every chunk."""
@@ -215,7 +220,7 @@ class Download:
                         nursery.start_soon(self._worker, provider)
         if self._storage_error is not None:
             error = self._storage_error
-            raise DownloadFailed(f"chunks of {self.content_id.hex()} could not be stored: "
+            raise StorageFailed(f"chunks of {self.content_id.hex()} could not be stored: "
                                  f"{error.strerror or error}; {len(self._done)} of {count} are "
                                  f"kept for a later resume") from error
         if len(self._done) < count:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import trio
 from libp2p.peer.id import ID
 
@@ -95,18 +93,10 @@ class ContentServer:
         length = len(head) + size
         if len(buffer) < length:
             buffer = bytearray(length)
-        try:
-            with open(where.path, "rb", buffering=0) as file, memoryview(buffer) as view:
-                view[: len(head)] = head
-                at = len(head)
-                while at < length:
-                    got = os.preadv(file.fileno(), [view[at:length]],
-                                    where.offset + at - len(head))
-                    if not got:
-                        return None  # shorter than it was a moment ago: not a stored chunk
-                    at += got
-        except FileNotFoundError:
-            return None
+        with memoryview(buffer) as view:
+            view[: len(head)] = head
+            if not self.store.read_into(where, view[len(head):length]):
+                return None  # gone or shorter than a moment ago: not a stored chunk
         return buffer, length, size
 
     def _states(self, content_ids: tuple[bytes, ...]) -> list[int]:

@@ -9,7 +9,7 @@ import trio
 
 from ledger.chunkstore import ChunkStore
 from ledger.content import new_track_key, pack, unpack
-from p2p.content.download import DownloadFailed
+from p2p.content.download import DownloadFailed, StorageFailed
 from tests.p2p.conftest import trio_test, wait_for
 from tests.storage import flip_a_bit, grow, overwrite_chunk, small_disk
 
@@ -134,7 +134,7 @@ async def test_a_full_disk_stops_a_download_with_a_clear_error_and_it_resumes_la
         fan.store = ChunkStore(disk)
         async with swarm.run_all(seeder, fan) as (s, f):
             await f.connect(s.addrs[0])
-            with pytest.raises(DownloadFailed, match="could not be stored: No space left"):
+            with pytest.raises(StorageFailed, match="could not be stored: No space left"):
                 await f.fetch(cid)
             assert str(s.peer_id) not in f.guard.banned()  # our disk, not the seeder's fault
         manifest = fan.store.manifest(cid)

@@ -165,3 +165,35 @@ def test_playback_moves_the_chunks_it_waits_for_to_the_front(world) -> None:  # 
 def test_without_the_playhead_hint_the_download_keeps_its_order(world) -> None:  # type: ignore[no-untyped-def]
     stored, middle = _seek_test(world, follow_playhead=False)
     assert stored == middle
+
+
+def test_a_full_disk_is_told_as_such_and_the_download_resumes_after(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ledger.chunkstore import ChunkStore
+    from ledger.content import new_track_key, pack
+    from tests.storage import grow, small_disk
+
+    artist, fan = world.core("artist"), world.core("fan")
+    packed = pack(os.urandom(160 * 16384), new_track_key(), "audio/ogg", chunk_size=16384)
+    artist.chunks.put_packed(packed.manifest_bytes, packed.chunks)
+    content = packed.content_id
+    with small_disk(tmp_path / "fan-disk") as disk:  # 1 MiB for a 2.6 MB track
+        fan.chunks = ChunkStore(disk)
+        seller = SwarmNetwork(SwarmSettings(listen=LOOPBACK))
+        seller.start(artist)
+        buyer = SwarmNetwork(SwarmSettings(listen=LOOPBACK, bootstrap=(seller._node.addrs[0],)))  # type: ignore[union-attr]
+        buyer.start(fan)
+        try:
+            wait(lambda: buyer.status(fan).online)
+            with pytest.raises(UserError, match=r"could not store it \(no space left on device\)"
+                               ) as failure:
+                buyer.fetch(fan, content, lambda d, t: None, threading.Event())
+            assert failure.value.hint is not None and "free some disk space" in failure.value.hint
+            kept = len(packed.chunks) - len(fan.chunks.missing_chunks(packed.manifest))
+            assert 0 < kept < len(packed.chunks)
+            grow(disk, "16m")
+            buyer.fetch(fan, content, lambda d, t: None, threading.Event())
+            assert fan.chunks.is_complete(content)
+            assert [fan.chunks.get_chunk(c) for c in packed.manifest.chunks] == list(packed.chunks)
+        finally:
+            buyer.close()
+            seller.close()
