@@ -35,7 +35,7 @@ class ContentError(ValueError):
     """Raised for a malformed manifest, a chunk that does not match its hash, or a bad key."""
 
 
-def content_hash(data: bytes) -> bytes:
+def content_hash(data: bytes | bytearray | memoryview) -> bytes:
     """The BLAKE2b-256 digest used for chunk identifiers."""
     return hashlib.blake2b(data, digest_size=32).digest()
 
