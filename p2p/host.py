@@ -164,18 +164,63 @@ def local_ipv4() -> list[str]:
     return sorted(ips, key=lambda ip: ip.startswith("127."))
 
 
+def local_ipv6() -> list[str]:
+    """This machine's IPv6 addresses that another machine can dial without a zone (global and
+    unique-local; not link-local), loopback last."""
+    import ipaddress
+
+    import ifaddr
+
+    ips: list[str] = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, tuple):
+                address = ipaddress.IPv6Address(ip.ip[0].split("%")[0])
+                if not address.is_link_local and not address.is_multicast \
+                        and str(address) not in ips:
+                    ips.append(str(address))
+    return sorted(ips, key=lambda ip: ip == "::1")
+
+
+def ipv6_available() -> bool:
+    """Whether this machine can listen on IPv6 (some have it switched off)."""
+    import socket
+
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(("::", 0))
+    except OSError:
+        return False
+    return True
+
+
+def wildcard_listen(port: int = 0) -> tuple[str, ...]:
+    """Listen addresses for every interface: IPv4, and IPv6 where the machine has it (a peer
+    with a public IPv6 address is reachable without a relay or hole punching)."""
+    v4 = f"/ip4/0.0.0.0/tcp/{port}"
+    return (v4, f"/ip6/::/tcp/{port}") if ipv6_available() else (v4,)
+
+
 def dialable_addrs(host: IHost) -> list[str]:
-    """``full_addrs`` with a wildcard listen address (``0.0.0.0``) replaced by this machine's
-    IPv4 addresses (loopback only when there is nothing else), since nobody can dial 0.0.0.0."""
+    """``full_addrs`` with a wildcard listen address (``0.0.0.0``, ``::``) replaced by this
+    machine's addresses of that family (loopback only when there is nothing else), since
+    nobody can dial a wildcard."""
     out: list[str] = []
     for addr in full_addrs(host):
-        if addr.startswith("/ip4/0.0.0.0/"):
-            ips = local_ipv4()
-            public = [ip for ip in ips if not ip.startswith("127.")]
-            for ip in public or ips[:1]:
-                out.append(addr.replace("/ip4/0.0.0.0/", f"/ip4/{ip}/", 1))
-        elif "/p2p-circuit" not in addr:
-            out.append(addr)
+        for wildcard, find in (("/ip4/0.0.0.0/", local_ipv4), ("/ip6/::/", local_ipv6)):
+            if addr.startswith(wildcard):
+                ips = find()
+                public = [ip for ip in ips if ip not in ("::1",) and not ip.startswith("127.")]
+                family = "ip4" if wildcard.startswith("/ip4") else "ip6"
+                for ip in public or ips[:1]:
+                    out.append(addr.replace(wildcard, f"/{family}/{ip}/", 1))
+                break
+        else:
+            if "/p2p-circuit" not in addr:
+                out.append(addr)
     return out
 
 

@@ -29,18 +29,22 @@ if TYPE_CHECKING:  # imported by the commands that run: libp2p costs most of a s
 
 log = logging.getLogger("cooptracks.swarm")
 
-DEFAULT_LISTEN = "/ip4/0.0.0.0/tcp/4417"
+DEFAULT_PORT = 4417  # a seeder listens here on every IPv4 and IPv6 interface by default
 
 
-def node_config(core: Core, args: argparse.Namespace, *, default_listen: str,
-                seeding: SeedPolicy | None = None, seeder: bool = False) -> NodeConfig:
-    """The node settings for this profile: config.json, then command-line flags."""
+def node_config(core: Core, args: argparse.Namespace, *, default_port: int = 0,
+                default_listen: tuple[str, ...] = (), seeding: SeedPolicy | None = None,
+                seeder: bool = False) -> NodeConfig:
+    """The node settings for this profile: config.json, then command-line flags. Without
+    listen addresses there, ``default_listen``, or else ``default_port`` on every interface."""
     from app.services.swarm import lan_discovery
+    from p2p.host import wildcard_listen
     from p2p.node import NodeConfig
     from p2p.pinning import SeedPolicy
 
     settings = core.profile.read_config()
-    listen = tuple(getattr(args, "listen", None) or settings.get("listen") or [default_listen])
+    listen = tuple(getattr(args, "listen", None) or settings.get("listen")
+                   or default_listen or wildcard_listen(default_port))
     announce = tuple(getattr(args, "announce", None) or settings.get("announce") or ())
     bootstrap = tuple(settings.get("bootstrap", [])) + tuple(getattr(args, "peer", None) or ())
     mdns = lan_discovery(settings, turned_off=getattr(args, "no_mdns", False))
@@ -108,7 +112,7 @@ def _seed(args: argparse.Namespace) -> int:
                                                           settings.get("followed", [])),
                             quota_bytes=int((args.quota_gb or settings.get("quota_gb", 10))
                                             * 1024**3))
-        config = node_config(core, args, default_listen=DEFAULT_LISTEN, seeding=policy,
+        config = node_config(core, args, default_port=DEFAULT_PORT, seeding=policy,
                              seeder=True)
         upload_kbps = args.max_upload_kbps or _config_kbps(settings, "max_upload_kbps")
         peer_kbps = (args.max_upload_kbps_per_peer
@@ -164,7 +168,7 @@ def _peers(args: argparse.Namespace) -> int:
     from app.services.core import Core
 
     with Core.open(args.profile_obj, passphrase(args)) as core:
-        config = node_config(core, args, default_listen="/ip4/0.0.0.0/tcp/0")
+        config = node_config(core, args)
 
         async def body(node: Node) -> int:
             await _connect_all(node, config.bootstrap, required=args.sync)
@@ -213,7 +217,7 @@ def _fetch(args: argparse.Namespace) -> int:
     except (ValueError, AssertionError):
         raise UserError(f"{args.content!r} is not a content ID (64 hex characters)") from None
     with Core.open(args.profile_obj, passphrase(args)) as core:
-        config = node_config(core, args, default_listen="/ip4/127.0.0.1/tcp/0")
+        config = node_config(core, args, default_listen=("/ip4/127.0.0.1/tcp/0",))
 
         def show(p: Progress) -> None:
             if not args.json and sys.stderr.isatty():
@@ -274,7 +278,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        help="a peer to connect to (/ip4/…/tcp/…/p2p/…); repeatable")
         if listen:
             p.add_argument("--listen", action="append", metavar="MULTIADDR",
-                           help=f"address to listen on (default {DEFAULT_LISTEN})")
+                           help=f"address to listen on (default: port {DEFAULT_PORT} for a seeder, "
+                                "any free port otherwise, on every IPv4 and IPv6 interface)")
             p.add_argument("--announce", action="append", metavar="MULTIADDR",
                            help="address to advertise instead of the listen addresses "
                                 "(a forwarded port); repeatable")

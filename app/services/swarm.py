@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DESKTOP_LISTEN = "/ip4/0.0.0.0/tcp/0"
 RATE_WINDOW_S = 5.0
 
 # The node's verdict (its dial-back check) -> (card title, sentence for the Network view).
@@ -65,9 +64,10 @@ class KnownPeer:
 
 @dataclass(frozen=True)
 class SwarmSettings:
-    """How the session's node runs: listen and bootstrap multiaddrs, mDNS, named peers."""
+    """How the session's node runs: listen and bootstrap multiaddrs, mDNS, named peers.
+    No listen address means the default: a free port on every IPv4 and IPv6 interface."""
 
-    listen: tuple[str, ...] = (DESKTOP_LISTEN,)
+    listen: tuple[str, ...] = ()
     bootstrap: tuple[str, ...] = ()
     mdns: bool = False
     known: tuple[KnownPeer, ...] = ()
@@ -75,8 +75,7 @@ class SwarmSettings:
     limits: Limits | None = None  # the node's limits and bandwidth caps (None: the defaults)
 
     @classmethod
-    def from_profile(cls, profile: Profile, default_listen: str = DESKTOP_LISTEN
-                     ) -> SwarmSettings:
+    def from_profile(cls, profile: Profile) -> SwarmSettings:
         """The profile's ``config.json`` keys ``listen``, ``bootstrap``, ``mdns`` (LAN
         discovery, on unless false) and ``max_upload_kbps``/``max_download_kbps`` (caps)."""
         cfg = profile.read_config()
@@ -86,7 +85,7 @@ class SwarmSettings:
             from p2p.limits import Limits
 
             limits = Limits(upload_rate=bytes_per_second(up), download_rate=bytes_per_second(down))
-        return cls(listen=tuple(cfg.get("listen") or [default_listen]),
+        return cls(listen=tuple(cfg.get("listen") or ()),
                    bootstrap=tuple(cfg.get("bootstrap", [])), mdns=lan_discovery(cfg),
                    limits=limits)
 
@@ -115,9 +114,10 @@ class SwarmNetwork:
     # -- running the node ----------------------------------------------------------------------
     async def serve(self, core: Core, ready: Callable[[], None]) -> None:
         """Run the node until cancelled; ``ready()`` is called once it listens."""
+        from p2p.host import wildcard_listen
         from p2p.node import NodeConfig, open_node
 
-        config = NodeConfig(seed=core.signer.seed, listen=self.settings.listen,
+        config = NodeConfig(seed=core.signer.seed, listen=self.settings.listen or wildcard_listen(),
                             bootstrap=self.settings.bootstrap, mdns=self.settings.mdns)
         if self.settings.limits is not None:
             config = dataclasses.replace(config, limits=self.settings.limits)
