@@ -12,6 +12,7 @@ only stops waiting once it holds ``max_connections_per_peer`` connections).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Sequence
@@ -152,34 +153,55 @@ def full_addrs(host: IHost) -> list[str]:
     return out
 
 
-def local_ipv4() -> list[str]:
-    """This machine's IPv4 addresses, loopback last."""
+def ip_of(addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP of an ``/ip4/...`` or ``/ip6/...`` multiaddr; None for anything else."""
+    parts = addr.split("/")
+    if len(parts) < 3 or parts[1] not in ("ip4", "ip6"):
+        return None
+    try:
+        ip = ipaddress.ip_address(parts[2])
+    except ValueError:
+        return None
+    return ip if ip.version == (4 if parts[1] == "ip4" else 6) else None
+
+
+def usable_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A unicast address another host could dial (no zone needed)."""
+    return not (ip.is_unspecified or ip.is_multicast or ip.is_link_local)
+
+
+def machine_ips() -> list[str]:
+    """The IP addresses of this machine's interfaces (IPv6 ones without a zone)."""
     import ifaddr
 
-    ips = []
+    found: list[str] = []
     for adapter in ifaddr.get_adapters():
         for ip in adapter.ips:
-            if isinstance(ip.ip, str) and ip.ip not in ips:
-                ips.append(ip.ip)
-    return sorted(ips, key=lambda ip: ip.startswith("127."))
+            found.append(ip.ip if isinstance(ip.ip, str) else ip.ip[0].split("%")[0])
+    return found
 
 
-def local_ipv6() -> list[str]:
-    """This machine's IPv6 addresses that another machine can dial without a zone (global and
-    unique-local; not link-local), loopback last."""
-    import ipaddress
-
-    import ifaddr
-
-    ips: list[str] = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            if isinstance(ip.ip, tuple):
-                address = ipaddress.IPv6Address(ip.ip[0].split("%")[0])
-                if not address.is_link_local and not address.is_multicast \
-                        and str(address) not in ips:
-                    ips.append(str(address))
-    return sorted(ips, key=lambda ip: ip == "::1")
+def expand_wildcards(addrs: Sequence[str], local_ips: Sequence[str] | None = None,
+                     per_wildcard: int | None = None) -> list[str]:
+    """``addrs`` without relay circuits or repeats, each wildcard IP (``0.0.0.0``, ``::``)
+    replaced by the ``local_ips`` (this machine's by default) of its family that another host
+    could dial, at most ``per_wildcard`` of them; loopback ones only when there is nothing
+    else. Nobody can dial a wildcard."""
+    ips = [ipaddress.ip_address(i.split("%")[0])
+           for i in (local_ips if local_ips is not None else machine_ips())]
+    out: list[str] = []
+    for addr in addrs:
+        if "/p2p-circuit" in addr:
+            continue
+        ip = ip_of(addr)
+        if ip is not None and ip.is_unspecified:
+            same = [i for i in ips if i.version == ip.version and usable_ip(i)]
+            wide = [i for i in same if not i.is_loopback]
+            for local in (wide or same[:1])[:per_wildcard]:
+                out.append(addr.replace(f"/{ip}/", f"/{local}/", 1))
+        else:
+            out.append(addr)
+    return list(dict.fromkeys(out))
 
 
 def ipv6_available() -> bool:
@@ -205,23 +227,8 @@ def wildcard_listen(port: int = 0) -> tuple[str, ...]:
 
 
 def dialable_addrs(host: IHost) -> list[str]:
-    """``full_addrs`` with a wildcard listen address (``0.0.0.0``, ``::``) replaced by this
-    machine's addresses of that family (loopback only when there is nothing else), since
-    nobody can dial a wildcard."""
-    out: list[str] = []
-    for addr in full_addrs(host):
-        for wildcard, find in (("/ip4/0.0.0.0/", local_ipv4), ("/ip6/::/", local_ipv6)):
-            if addr.startswith(wildcard):
-                ips = find()
-                public = [ip for ip in ips if ip not in ("::1",) and not ip.startswith("127.")]
-                family = "ip4" if wildcard.startswith("/ip4") else "ip6"
-                for ip in public or ips[:1]:
-                    out.append(addr.replace(wildcard, f"/{family}/{ip}/", 1))
-                break
-        else:
-            if "/p2p-circuit" not in addr:
-                out.append(addr)
-    return out
+    """``full_addrs`` as peers can dial them (see :func:`expand_wildcards`)."""
+    return expand_wildcards(full_addrs(host))
 
 
 def parse_peer_addr(addr: str) -> PeerInfo:

@@ -15,7 +15,6 @@ the node's business, so a peer on the LAN is handled like a bootstrap peer.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 import socket
@@ -25,6 +24,8 @@ from contextlib import asynccontextmanager
 import trio
 from libp2p.peer.id import ID
 from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, ServiceListener, Zeroconf
+
+from p2p.host import expand_wildcards, ip_of, usable_ip
 
 log = logging.getLogger(__name__)
 
@@ -37,52 +38,12 @@ RESOLVE_TIMEOUT_MS = 3000
 OnPeer = Callable[[ID, list[str]], None]
 
 
-def _ip_of(addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The IP of an ``/ip4/...`` or ``/ip6/...`` multiaddr; None for anything else."""
-    parts = addr.split("/")
-    if len(parts) < 3 or parts[1] not in ("ip4", "ip6"):
-        return None
-    try:
-        ip = ipaddress.ip_address(parts[2])
-    except ValueError:
-        return None
-    return ip if ip.version == (4 if parts[1] == "ip4" else 6) else None
-
-
-def _usable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """A unicast address another host on the LAN could dial."""
-    return not (ip.is_unspecified or ip.is_multicast or ip.is_link_local)
-
-
 def lan_addrs(addrs: Sequence[str], local_ips: Sequence[str] | None = None) -> list[str]:
     """``addrs`` as they go into the TXT record: wildcard IPs replaced by ``local_ips`` (the
     machine's addresses by default) of the same family, loopback ones only when there is
     nothing else; relay circuits and unusable IPs left out; at most ``MAX_ADDRS``."""
-    ips = [ipaddress.ip_address(i.split("%")[0]) for i in
-           (local_ips if local_ips is not None else _machine_ips())]
-    out: list[str] = []
-    for addr in addrs:
-        ip = _ip_of(addr)
-        if ip is None or "/p2p-circuit" in addr:
-            continue
-        if ip.is_unspecified:
-            same = [i for i in ips if i.version == ip.version and _usable(i)]
-            wide = [i for i in same if not i.is_loopback]
-            for local in (wide or same[:1])[:MAX_ADDRS // 2]:
-                out.append(addr.replace(f"/{ip}/", f"/{local}/", 1))
-        elif _usable(ip):
-            out.append(addr)
-    return list(dict.fromkeys(out))[:MAX_ADDRS]
-
-
-def _machine_ips() -> list[str]:
-    import ifaddr
-
-    found: list[str] = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            found.append(ip.ip if isinstance(ip.ip, str) else ip.ip[0])
-    return found
+    expanded = expand_wildcards(addrs, local_ips, per_wildcard=MAX_ADDRS // 2)
+    return [a for a in expanded if (ip := ip_of(a)) is not None and usable_ip(ip)][:MAX_ADDRS]
 
 
 def txt_properties(peer_id: str, addrs: Sequence[str]) -> dict[bytes, bytes]:
@@ -96,7 +57,7 @@ def txt_properties(peer_id: str, addrs: Sequence[str]) -> dict[bytes, bytes]:
 
 def host_records(addrs: Sequence[str]) -> list[bytes]:
     """The packed IPs for the service's A (4 bytes) and AAAA (16 bytes) records."""
-    ips = {ip for ip in (_ip_of(a) for a in addrs) if ip is not None and _usable(ip)}
+    ips = {ip for ip in (ip_of(a) for a in addrs) if ip is not None and usable_ip(ip)}
     return [ip.packed for ip in sorted(ips, key=lambda i: (i.version, int(i)))]
 
 
@@ -115,8 +76,8 @@ def parse_txt(properties: dict[bytes, bytes | None]) -> tuple[ID, list[str]] | N
             continue
         if peer is None:
             peer = this
-        ip = _ip_of(base)
-        if this == peer and ip is not None and _usable(ip) and len(addrs) < MAX_ADDRS:
+        ip = ip_of(base)
+        if this == peer and ip is not None and usable_ip(ip) and len(addrs) < MAX_ADDRS:
             addrs.append(text)
     return (peer, addrs) if peer is not None and addrs else None
 
