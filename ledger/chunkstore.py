@@ -152,26 +152,13 @@ class ChunkStore:
         with self._scan_lock:
             if not force and time.monotonic() - self._scanned_at < RESCAN_INTERVAL:
                 return
-            for path in self.root.glob("*.manifest"):
-                try:
-                    content_id = bytes.fromhex(path.stem)
-                except ValueError:
-                    continue
+            for content_id in self.content_ids():
                 if content_id not in self._manifests:
                     try:
-                        self._manifest_from_disk(content_id)
+                        self.manifest(content_id)
                     except ContentError as exc:  # damaged on disk: its chunks stay unknown
-                        log.warning("skipping manifest %s: %s", path.name, exc)
+                        log.warning("skipping manifest %s: %s", content_id.hex(), exc)
             self._scanned_at = time.monotonic()
-
-    def _manifest_from_disk(self, content_id: bytes) -> Manifest | None:
-        try:
-            data = self.manifest_path(content_id).read_bytes()
-        except FileNotFoundError:
-            return None
-        manifest = decode_manifest(data, content_id)
-        self._index(content_id, manifest)
-        return manifest
 
     def _places(self, chunk_id: bytes) -> list[tuple[bytes, int]]:
         places = self._where.get(chunk_id)
@@ -320,6 +307,12 @@ class ChunkStore:
         except FileNotFoundError:
             return b""
 
+    def _packed_bytes(self, content_id: bytes, manifest: Manifest) -> int:
+        """Bytes of the chunks marked whole in ``content_id``'s pack."""
+        have = self._have_map(content_id)
+        return sum(manifest.stored_length(i) for i in range(min(len(have), len(manifest.chunks)))
+                   if have[i] == 1)
+
     def _have(self, content_id: bytes, index: int) -> bool:
         try:
             fd = os.open(self.have_path(content_id), os.O_RDONLY | _O_BINARY)
@@ -347,9 +340,12 @@ class ChunkStore:
         self._index(content_id, manifest)
         return manifest
 
-    def locate(self, chunk_id: bytes) -> ChunkLocation | None:
-        """Where the bytes of a stored chunk are; None if it is not stored."""
+    def locate(self, chunk_id: bytes, besides: bytes | None = None) -> ChunkLocation | None:
+        """Where the bytes of a stored chunk are; None if it is not stored. ``besides``: a
+        content whose pack the caller has already looked in."""
         for content_id, index in self._places(chunk_id):
+            if content_id == besides:
+                continue
             manifest = self._manifests.get(content_id)
             if manifest is not None and self._have(content_id, index):
                 return ChunkLocation(self.pack_path(content_id), index * stride(manifest),
@@ -400,15 +396,22 @@ class ChunkStore:
         self._index(content_id, manifest)
         have = self._have_map(content_id)
         return [i for i, c in enumerate(manifest.chunks)
-                if not (i < len(have) and have[i] == 1) and not self.has_chunk(c)]
+                if not (i < len(have) and have[i] == 1)
+                and self.locate(c, besides=content_id) is None]
 
     def is_complete(self, content_id: bytes) -> bool:
         manifest = self.manifest(content_id)
         return manifest is not None and not self.missing_chunks(manifest)
 
     def content_ids(self) -> list[bytes]:
-        """Every content ID whose manifest is stored."""
-        return sorted(bytes.fromhex(p.stem) for p in self.root.glob("*.manifest"))
+        """Every content ID whose manifest is stored (files not named by one are ignored)."""
+        found = []
+        for path in self.root.glob("*.manifest"):
+            try:
+                found.append(bytes.fromhex(path.stem))
+            except ValueError:
+                continue
+        return sorted(found)
 
     def size_on_disk(self) -> int:
         """Bytes of stored manifests and chunks (a pack counts the chunks it holds)."""
@@ -418,12 +421,9 @@ class ChunkStore:
                 continue
             if path.suffix == ".have":
                 content_id = bytes.fromhex(path.stem)
-                manifest = self.manifest(content_id)
+                manifest = self._manifests.get(content_id) or self.manifest(content_id)
                 if manifest is not None:
-                    have = self._have_map(content_id)
-                    total += sum(manifest.stored_length(i)
-                                 for i in range(min(len(have), len(manifest.chunks)))
-                                 if have[i] == 1)
+                    total += self._packed_bytes(content_id, manifest)
                 continue
             total += path.stat().st_size
         return total
@@ -434,10 +434,7 @@ class ChunkStore:
         manifest = self.manifest(content_id)
         if manifest is None:
             return 0
-        freed = 0
-        have = self._have_map(content_id)
-        freed += sum(manifest.stored_length(i) for i in range(min(len(have), len(manifest.chunks)))
-                     if have[i] == 1)
+        freed = self._packed_bytes(content_id, manifest)
         self._rescan(force=True)
         keep: set[bytes] = set()
         with self._lock:
