@@ -37,6 +37,7 @@ from ledger.content import Manifest
 from ledger.entry import Entry
 from ledger.forks import ForkProof
 from ledger.ledger import Ledger
+from p2p.connections import ConnectionLimits, ConnectionManager
 from p2p.content.download import Download, DownloadFailed, Progress
 from p2p.content.messages import (
     HAS_NOTHING,
@@ -48,7 +49,6 @@ from p2p.content.messages import (
 )
 from p2p.content.messages import PROTOCOL_ID as CONTENT_PROTOCOL
 from p2p.content.server import ContentServer
-from p2p.connections import ConnectionLimits, ConnectionManager
 from p2p.context import DialError, SwarmContext
 from p2p.discovery import autonat
 from p2p.discovery.autonat import AutoNAT, is_direct
@@ -67,8 +67,8 @@ from p2p.wire import Counters, Message, PeerClosed, ProtocolViolation, decode_me
 log = logging.getLogger(__name__)
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
-MAX_LOOKUPS = 8
-MAX_LAST_SYNC = 256  # peers whose last sync result is kept (the latest ones)  # announced providers reached by peer ID for one fetch
+MAX_LOOKUPS = 8  # announced providers reached by peer ID for one fetch
+MAX_LAST_SYNC = 256  # peers whose last sync result is kept (the latest ones)
 
 
 @dataclass(frozen=True)
