@@ -9,4 +9,5 @@ BENCHMARKS = {
     "swarm": "app.bench.swarm",
     "library": "app.bench.library",
     "app": "app.bench.app",
+    "soak": "app.bench.soak",
 }

@@ -23,6 +23,7 @@ from app.services.errors import UserError
 
 if TYPE_CHECKING:  # imported by the commands that run: libp2p costs most of a second to load
     from app.services.core import Core
+    from p2p.connections import ConnectionLimits
     from p2p.content.download import Progress
     from p2p.node import Node, NodeConfig
     from p2p.pinning import SeedPolicy
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # imported by the commands that run: libp2p costs most of a s
 log = logging.getLogger("cooptracks.swarm")
 
 DEFAULT_PORT = 4417  # a seeder listens here on every IPv4 and IPv6 interface by default
+MIN_PEERS, MAX_PEERS = 4, 900  # --max-peers bounds (py-libp2p's hard cap is 1,024 sockets)
 
 
 def node_config(core: Core, args: argparse.Namespace, *, default_port: int = 0,
@@ -51,7 +53,23 @@ def node_config(core: Core, args: argparse.Namespace, *, default_port: int = 0,
     return NodeConfig(seed=core.signer.seed, listen=listen, bootstrap=bootstrap, mdns=mdns,
                       announce=announce, seeding=seeding or SeedPolicy(),
                       dht_mode="server" if seeder else "auto",
-                      relay_service=seeder and not getattr(args, "no_relay", False))
+                      relay_service=seeder and not getattr(args, "no_relay", False),
+                      connections=connection_limits(getattr(args, "max_peers", None)
+                                                    or settings.get("max_peers")))
+
+
+def connection_limits(max_peers: object) -> ConnectionLimits:
+    """The connection table for ``--max-peers`` / config.json ``max_peers`` (None: default):
+    trimmed above that many connections down to four fifths of it."""
+    from p2p.connections import ConnectionLimits
+
+    if max_peers is None:
+        return ConnectionLimits()
+    if not isinstance(max_peers, int) or isinstance(max_peers, bool) or not \
+            MIN_PEERS <= max_peers <= MAX_PEERS:
+        raise UserError(f"max_peers must be a whole number from {MIN_PEERS} to {MAX_PEERS}, "
+                        f"not {max_peers!r}")
+    return ConnectionLimits(high_water=max_peers, low_water=max(1, max_peers * 4 // 5))
 
 
 async def _connect_all(node: Node, addrs: tuple[str, ...], required: bool) -> int:
@@ -301,6 +319,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="cap the upload to any one peer, in kilobits per second")
     p.add_argument("--settle-interval", type=float, default=5.0,
                    help="seconds between fulfilment passes when nothing new arrives")
+    p.add_argument("--max-peers", type=int, metavar="N",
+                   help="connections kept open; above N the idle ones are closed down to 4/5 "
+                        "of N (default: config max_peers, or 200)")
     p.add_argument("--addr-file", type=Path, help="write our multiaddrs to this file once up")
     p.set_defaults(handler=_seed)
 
