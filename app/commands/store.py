@@ -183,6 +183,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("listing", help="release ID (a unique prefix is enough)")
     p.add_argument("--track", type=int, default=None, help="track number, to buy one track")
     p.add_argument("--amount", default=None, help="what to pay, for name-your-price releases")
+    p.add_argument("-y", "--yes", action="store_true",
+                   help="do not ask for confirmation (asked only on a terminal)")
     p = cmd("send", _send, "send credits or tokens to someone")
     p.add_argument("to", help="recipient public key (hex)")
     p.add_argument("amount")

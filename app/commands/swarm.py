@@ -126,9 +126,9 @@ def _seed(args: argparse.Namespace) -> int:
                      f"{peer_kbps:g} kbit/s" if peer_kbps else "no cap")
 
         async def body(node: Node) -> int:
-            log.info("seeder %s listening on %s", node.peer_id, " ".join(node.addrs))
-            if args.addr_file:
+            if args.addr_file:  # written before the log says so: a reader may rely on it
                 args.addr_file.write_text("\n".join(node.addrs) + "\n")
+            log.info("seeder %s listening on %s", node.peer_id, " ".join(node.addrs))
             changed = trio.Event()
 
             def on_entries(entries: list) -> None:

@@ -297,8 +297,12 @@ class Session:
 
     # -- sync ------------------------------------------------------------------------------------
     def refresh(self) -> SyncReport:
-        """Sync with peers, then do what a node does alone (receive, grant, collect keys)."""
+        """Sync with peers, then do what a node does alone (receive, grant, collect keys).
+
+        Entries that other processes on this profile wrote (a CLI command beside the app) are
+        taken in first, also while the node is offline."""
         with self._lock:
+            self.core.ledger.refresh()
             received = self.network.sync(self.core)
             report = self.core.settle()
             if report.received or report.granted:
