@@ -21,6 +21,7 @@ process cheaply whether another one committed, and ``catch_up()`` reads what it 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -105,11 +106,36 @@ class Foreign(NamedTuple):
     proofs: list[bytes]
 
 
+READ_ONLY = ("the profile is read-only here (its folder or file cannot be written); "
+             "nothing was changed")
+
+
+def open_sqlite(path: str, timeout: float = 5.0) -> tuple[sqlite3.Connection, bool]:
+    """A connection in WAL mode, and whether it is read-only.
+
+    A profile on a read-only disk or folder cannot hold WAL's shared-memory file, so SQLite
+    refuses to open it at all; such a file is opened as immutable instead (reads work, a write
+    raises "attempt to write a readonly database"). Nothing can change it while it is read-only.
+    """
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn, False
+    except sqlite3.OperationalError:
+        conn.close()
+        file = Path(path)
+        if path == ":memory:" or not file.exists() or (
+                os.access(file.parent, os.W_OK) and os.access(file, os.W_OK)):
+            raise
+    conn = sqlite3.connect(f"{file.resolve().as_uri()}?immutable=1", uri=True,
+                           isolation_level=None, check_same_thread=False, timeout=timeout)
+    return conn, True
+
+
 def _storage_error(exc: sqlite3.Error) -> StorageError:
     text = str(exc)
     if "readonly" in text or "read-only" in text:
-        return StorageError("the profile is read-only here (attempt to write a readonly "
-                            "database); nothing was changed")
+        return StorageError(READ_ONLY)
     if "locked" in text or "busy" in text:
         return StorageError("another program using this profile kept the ledger busy for "
                             f"{BUSY_TIMEOUT_S:.0f} s ({text}); nothing was changed")
@@ -121,12 +147,14 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit, so a batch is exactly one transaction.
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                    timeout=BUSY_TIMEOUT_S)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit, so a batch is one transaction.
+            self.conn, self.read_only = open_sqlite(self.path, BUSY_TIMEOUT_S)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open the ledger {self.path}: "
+                               f"{getattr(exc, 'strerror', None) or exc}") from exc
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         # A 64 MiB page cache keeps the recent log pages a sync serves from in memory. Appends
@@ -135,7 +163,11 @@ class Store:
         # longer pause. The WAL file is cut back to 64 MiB after a checkpoint.
         self.conn.execute("PRAGMA cache_size=-65536")
         self.conn.execute("PRAGMA journal_size_limit=67108864")
-        migrate(self.conn, MIGRATIONS)
+        try:
+            migrate(self.conn, MIGRATIONS)
+        except sqlite3.Error as exc:
+            self.conn.close()
+            raise _storage_error(exc) from exc
         self._by_hash: dict[bytes, int] = {}  # entry hash -> rowid
         self._by_pos: dict[tuple[bytes, int], int] = {}  # (author, seq) -> first rowid there
         self._branches: dict[tuple[bytes, int], list[int]] = {}  # later rowids at a forked seq
@@ -217,6 +249,8 @@ class Store:
         Returns the rows and proofs other processes committed since this store last looked
         (already in the lookups): a caller that validates against memory takes them in first.
         """
+        if self.read_only:
+            raise StorageError(READ_ONLY)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             foreign = self.catch_up()
