@@ -126,9 +126,17 @@ class StudioService:
         if not 0 <= draft.preview_seconds <= MAX_PREVIEW_S:
             raise UserError(f"a preview lasts at most {MAX_PREVIEW_S:.0f} seconds (0: none)",
                             hint="each preview is also at most half of its track")
-        split = draft.split or (ShareSpec(core.me, 10_000),)
-        if sum(s.bps for s in split) != 10_000:
-            raise UserError("the split must add up to 100%")
+        split = list(draft.split)
+        listed = sum(s.bps for s in split)
+        if listed > 10_000 or any(s.bps <= 0 for s in split):
+            raise UserError("the collaborators' shares must be above 0% and add up to at most "
+                            "100%", hint="what they do not take goes to you")
+        if listed < 10_000:  # the rest is the artist's, listed or not
+            mine = next((i for i, s in enumerate(split) if s.to == core.me), None)
+            if mine is None:
+                split.append(ShareSpec(core.me, 10_000 - listed))
+            else:
+                split[mine] = ShareSpec(core.me, split[mine].bps + 10_000 - listed)
         infos = []
         for path in draft.files:
             try:

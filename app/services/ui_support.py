@@ -570,13 +570,11 @@ class Session:
                         for h in self.wallet.history()[:200])
         return WalletView(balances, history, self.me)
 
-    def send(self, to_hex: str, asset: bytes, amount: str) -> bytes:
-        try:
-            to = bytes.fromhex(to_hex.strip())
-        except ValueError:
-            to = b""
-        if len(to) != 32:
-            raise UserError("the recipient is a public key of 64 hex characters")
+    def send(self, to_text: str, asset: bytes, amount: str) -> bytes:
+        """Send to a peer ID (12D3KooW…) or a 64-hex public key."""
+        from app.services.identity import parse_public_key
+
+        to = parse_public_key(to_text)
         with self._lock:
             entry = self.wallet.send(to, asset, amount)
         self.network.sync(self.core)
