@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.commands._io import add_json_flag, emit, passphrase
 from app.services.core import Core
+from app.services.money import format_amount, parse_amount
 from app.services.shop import ShopService
 from app.services.wallet import WalletService
 from ledger.keys import peer_id
@@ -120,8 +121,13 @@ def _issue(args: argparse.Namespace, core: Core) -> int:
 
 
 def _mint(args: argparse.Namespace, core: Core) -> int:
-    WalletService(core).mint(args.asset, args.amount)
-    print("minted")
+    wallet = WalletService(core)
+    asset = wallet.asset(args.asset)
+    entry = wallet.mint(asset.id, args.amount)
+    shown = format_amount(parse_amount(args.amount, asset.precision), asset.precision,
+                          asset.symbol)
+    emit(args, {"entry": entry.hex(), "asset": asset.id.hex(), "minted": shown},
+         f"minted {shown}")
     return 0
 
 
@@ -158,9 +164,19 @@ def _sales(args: argparse.Namespace, core: Core) -> int:
         print(studio.sales_csv(), end="")
         return 0
     sales = studio.sales()
+    assets = core.ledger.state.assets
+
+    def shown(units: int, asset: bytes) -> str:
+        info = assets.get(asset)
+        return format_amount(units, info.precision, info.symbol) if info else str(units)
+
     emit(args, [{"purchase": s.purchase.hex(), "release": s.listing.title, "amount": s.amount,
-                 "my_share": s.my_share, "fulfilled": s.fulfilled} for s in sales],
-         "\n".join(f"{s.listing.title}: {s.my_share} ({'fulfilled' if s.fulfilled else 'open'})"
+                 "my_share": s.my_share, "asset": s.asset.hex(),
+                 "amount_text": shown(s.amount, s.asset),
+                 "my_share_text": shown(s.my_share, s.asset), "fulfilled": s.fulfilled}
+                for s in sales],
+         "\n".join(f"{s.listing.title}: {shown(s.my_share, s.asset)} of "
+                   f"{shown(s.amount, s.asset)} ({'fulfilled' if s.fulfilled else 'open'})"
                    for s in sales) or "no sales yet")
     return 0
 
