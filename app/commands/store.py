@@ -19,6 +19,10 @@ from app.services.shop import ShopService
 from app.services.wallet import WalletService
 from ledger.keys import peer_id
 
+# Said after a command that wrote an entry other people need: the CLI works offline.
+TO_PEERS = ("\n(signed here; `cooptracks sync`, or an app or seeder running on this profile, "
+            "hands it to peers)")
+
 
 def _key(text: str) -> bytes:
     """A public key as its peer ID (12D3KooW…) or as 64 hex characters."""
@@ -56,7 +60,7 @@ def _publish(args: argparse.Namespace, core: Core) -> int:
                 "tracks": [{"title": t.title, "content": t.content.hex(),
                             "preview": t.preview.hex() if t.preview else None}
                            for t in li.tracks]},
-         f"published {li.title!r} ({len(li.tracks)} tracks) as {li.id.hex()}")
+         f"published {li.title!r} ({len(li.tracks)} tracks) as {li.id.hex()}" + TO_PEERS)
     return 0
 
 
@@ -73,7 +77,7 @@ def _catalog(args: argparse.Namespace, core: Core) -> int:
                      "tracks": [{"title": t.title, "content": t.content.hex(),
                                  "preview": t.preview.hex() if t.preview else None}
                                 for t in li.tracks]})
-    emit(args, docs, "\n".join(rows) or "the catalog is empty (sync with peers first)")
+    emit(args, docs, "\n".join(rows) or "the catalog is empty (run `cooptracks sync` first)")
     return 0
 
 
@@ -93,13 +97,14 @@ def _buy(args: argparse.Namespace, core: Core) -> int:
             return 1
     purchase = shop.buy(args.listing, track=track, amount=args.amount)
     emit(args, {"purchase": purchase.hex()},
-         f"purchase {purchase.hex()} signed; it is fulfilled when a seller's node sees it")
+         f"purchase {purchase.hex()} signed; it is fulfilled when a seller's node sees it"
+         + TO_PEERS)
     return 0
 
 
 def _send(args: argparse.Namespace, core: Core) -> int:
     entry = WalletService(core).send(_key(args.to), args.asset, args.amount, args.memo)
-    emit(args, {"send": entry.hex()}, f"sent ({entry.hex()[:12]})")
+    emit(args, {"send": entry.hex()}, f"sent ({entry.hex()[:12]})" + TO_PEERS)
     return 0
 
 

@@ -87,7 +87,8 @@ class ShopService:
         listing = listings.get(ref)
         if listing is None:
             raise UserError("no such release in the local catalog",
-                            hint="sync with peers first")
+                            hint="run `cooptracks sync` (or open the app) to bring the "
+                                 "catalog up to date")
         return listing
 
     def owns(self, content: bytes) -> bool:

@@ -10,6 +10,7 @@ import pty
 import select
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,31 @@ def test_a_binary_line_in_an_import_is_reported_on_its_own(shop, tmp_path) -> No
     piped = cli(tmp_path / "replica2", "ledger", "import", "-", "--json", stdin=data,
                 check=False)
     assert json.loads(piped.stdout)["accepted"] == len(lines)
+
+
+@pytest.mark.parametrize("how", ["file", "env"])
+def test_gui_unlocks_with_the_passphrase_file_or_variable(shop, tmp_path, how) -> None:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in ENV.items() if k != "COOPTRACKS_PASSPHRASE"}
+    env.update(QT_QPA_PLATFORM="offscreen", COOPTRACKS_NO_MDNS="1")
+    args = [sys.executable, "-m", "app.cli", "--profile", str(shop["fan"]), "gui"]
+    if how == "file":
+        secret = tmp_path / "pass"
+        secret.write_text(PASS + "\n")
+        args += ["--passphrase-file", str(secret)]
+    else:
+        env["COOPTRACKS_PASSPHRASE"] = PASS
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(60, proc.kill)  # a window left waiting for a passphrase
+    watchdog.start()
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the session's node starts only once the identity unlocks
+            if "listening on" in line:
+                break
+        else:
+            raise AssertionError("the app ended without unlocking")
+    finally:
+        watchdog.cancel()
+        proc.kill()
+        proc.wait(timeout=30)

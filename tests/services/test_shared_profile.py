@@ -245,3 +245,29 @@ def test_a_purchase_imported_beside_a_running_seeder_gets_granted(market, tmp_pa
         seeder.stop()
     with Ledger.open(artist_dir / "ledger.sqlite") as led:
         assert led.state.purchases[purchase].granted_by
+
+
+def test_cli_sync_brings_credits_and_says_so(tmp_path):
+    gateway, seeder_dir, fan = (tmp_path / n for n in ("gateway", "seeder", "fan"))
+    for p, name in ((gateway, "Gate"), (seeder_dir, "Seeder"), (fan, "Fan")):
+        cli(p, "identity", "new", "--name", name)
+    alone = cli(fan, "sync", check=False)
+    assert alone.returncode == 1 and "no peer to sync with" in alone.stderr
+    assert "--peer" in alone.stderr and "Traceback" not in alone.stderr
+    fan_id = json.loads(cli(fan, "identity", "show", "--json").stdout)["peer_id"]
+    asset = json.loads(cli(gateway, "issue", "CRD", "Credits", "--json").stdout)["asset"]
+    cli(gateway, "mint", asset, "100")
+    sent = cli(gateway, "send", fan_id, "25", "--asset", asset).stdout
+    assert "cooptracks sync" in sent  # the CLI says the payment is only here so far
+    seeder = Daemon(seeder_dir)
+    try:
+        handed = json.loads(cli(gateway, "sync", "--peer", seeder.addr, "--json").stdout)
+        assert handed["peers"] == 1
+        got = json.loads(cli(fan, "sync", "--peer", seeder.addr, "--json").stdout)
+        assert got["new"] >= 3 and got["received"] == 1  # issue, mint, send; then received
+        text = cli(fan, "sync", "--peer", seeder.addr).stdout
+        assert text.startswith("synced with 1 peers: 0 new entries")
+    finally:
+        seeder.stop()
+    wallet = json.loads(cli(fan, "wallet", "--json").stdout)
+    assert wallet[0]["display"] == "25.00 CRD"
