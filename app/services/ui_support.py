@@ -250,6 +250,17 @@ class StudioView:
     sales: tuple[SaleView, ...]
     total: str
     assets: tuple[tuple[bytes, str], ...]  # (asset id, symbol) one may price in
+    agents: tuple[AgentView, ...] = ()  # sales agents and what each can sell
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """A sales agent (a seeder) of ours: the releases it can sell while we are offline."""
+
+    name: str
+    peer_id: str
+    can: tuple[str, ...]  # release titles
+    cannot: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -599,7 +610,13 @@ class Session:
         issuers = self.wallet.trusted_issuers()
         assets = tuple((a.id, a.symbol) for a in state.assets.values()
                        if self.wallet.is_trusted(a, issuers) or "stable" in a.flags)
-        return StudioView(cards, tuple(sales), total, assets)
+        agents = []
+        for agent, (can, cannot) in sorted(self.studio.agent_coverage().items()):
+            profile = state.profiles.get(agent)
+            agents.append(AgentView(profile.name if profile else "", peer_id(agent),
+                                    tuple(li.title for li in can),
+                                    tuple(li.title for li in cannot)))
+        return StudioView(cards, tuple(sales), total, assets, tuple(agents))
 
     def publish(self, draft: ReleaseDraft, progress: Callable[[int, int, str], None],
                 cancel: threading.Event) -> PublishResult:

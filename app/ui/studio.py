@@ -415,6 +415,25 @@ class PublishWizard(QWidget):
         self.goto(0)
 
 
+def agents_text(view: StudioView) -> str:
+    """What sells while the artist is offline: each sales agent's releases, and a warning for
+    the releases no agent can sell."""
+    if not view.releases:
+        return ""
+    if not view.agents:
+        return ("⚠ No sales agent: your releases sell only while this app is open. Delegate "
+                "them to a seeder (cooptracks delegate) to sell while you are offline.")
+    lines = []
+    for a in view.agents:
+        who = a.name or a.peer_id[:12] + "…" + a.peer_id[-6:]
+        line = f"Sales agent {who} sells {len(a.can)} of your {len(a.can) + len(a.cannot)} " \
+               "releases while you are offline"
+        if a.cannot:
+            line += f". ⚠ It cannot sell: {', '.join(a.cannot)} (delegate them to it)"
+        lines.append(line + ".")
+    return "\n".join(lines)
+
+
 class StudioPage(Page):
     def __init__(self, bridge: Bridge) -> None:
         super().__init__("Artist studio", "Publish your music and see what it earns")
@@ -433,6 +452,9 @@ class StudioPage(Page):
         for c in (self.c_releases, self.c_sales, self.c_earned):
             cards.addWidget(c)
         d.addLayout(cards)
+        self.agents = label("", "dim", wrap=True)  # who sells what while we are offline
+        self.agents.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        d.addWidget(self.agents)
         chart_card = QFrame()
         chart_card.setObjectName("card")
         cl = QVBoxLayout(chart_card)
@@ -481,6 +503,7 @@ class StudioPage(Page):
                                       "✓ fulfilled" if s.fulfilled else "waiting")):
                 self.sales_table.setItem(n, c, QTableWidgetItem(text))
         self.wizard.set_assets(view.assets)
+        self.agents.setText(agents_text(view))
 
     def _export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export sales", str(Path.home() /

@@ -67,3 +67,20 @@ def test_the_app_shows_a_cli_purchase_and_its_own_buy_still_works(qtbot, launch,
     bought = {p.listing.id for p in session.shop.purchases()}
     assert {by_cli.id, in_app.id} <= bought
     assert not session.core.ledger.fork_proofs()
+
+
+def test_the_studio_says_which_releases_the_sales_agent_sells(qtbot, launch,
+                                                               world: DemoWorld) -> None:
+    artist = next(a for a in world.actors if a.role == "artist")
+    parts = launch(artist.profile)
+    unlock(qtbot, parts, artist.passphrase)
+    win = parts.window
+    win.show_named("studio")
+    studio = win.studio
+    qtbot.waitUntil(lambda: "Sales agent" in studio.agents.text(), timeout=10_000)
+    text = studio.agents.text()
+    assert "releases while you are offline" in text and "cannot sell" not in text
+    session = parts.bridge.session
+    assert session is not None
+    (can, cannot), = session.studio.agent_coverage().values()
+    assert can and not cannot
