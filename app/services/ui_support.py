@@ -175,6 +175,8 @@ class TrackRow:
     content: bytes
     preview: bytes | None
     owned: bool
+    price: str = ""  # "1.00 CRED" when the track is sold on its own, else ""
+    bought: bool = False  # a purchase of this track (or of the release) is signed
 
 
 @dataclass(frozen=True)
@@ -400,8 +402,10 @@ class Session:
         else:
             pstate = ""
         owned = {li.id} if whole else set()
+        singles = {s.track for s in statuses if s.track is not None}
         tracks = tuple(TrackRow(i, t.title, t.duration_ms, t.content, t.preview,
-                                self.shop.owns(t.content))
+                                self.shop.owns(t.content), self._track_price(t.prices),
+                                bool(whole) or i in singles)
                        for i, t in enumerate(li.tracks))
         price = self.shop.price_text(li)
         asset = state.assets.get(li.prices[0].asset)
@@ -411,9 +415,18 @@ class Session:
         return ReleasePage(self._card(li, owned), li.description, tracks, price.plain,
                            price.symbol, price.nyp, trusted, balance, pstate)
 
-    def buy(self, listing_id: bytes, amount: str | None) -> bytes:
+    def _track_price(self, prices: tuple) -> str:  # type: ignore[type-arg]
+        if not prices:
+            return ""
+        asset = self.core.ledger.state.assets.get(prices[0].asset)
+        precision, symbol = (asset.precision, asset.symbol) if asset else (0, "?")
+        return ("from " if prices[0].nyp else "") + format_amount(prices[0].amount, precision,
+                                                                  symbol)
+
+    def buy(self, listing_id: bytes, amount: str | None, track: int | None = None) -> bytes:
+        """Buy the release, or one of its tracks (``track``: its index) where sold alone."""
         with self._lock:
-            purchase = self.shop.buy(listing_id, amount=amount or None)
+            purchase = self.shop.buy(listing_id, track=track, amount=amount or None)
             artist = self.core.ledger.state.listings[listing_id].artist
         self.network.reach_soon(artist)  # the artist grants: reach it directly if we can
         try:  # tell peers right away; the grant comes back on a later sync

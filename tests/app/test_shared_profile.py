@@ -84,3 +84,33 @@ def test_the_studio_says_which_releases_the_sales_agent_sells(qtbot, launch,
     assert session is not None
     (can, cannot), = session.studio.agent_coverage().values()
     assert can and not cannot
+
+
+def test_a_fan_buys_one_track_on_the_release_page(qtbot, launch, world: DemoWorld,
+                                                  tmp_path: Path) -> None:
+    from player.samples import make_tone
+
+    artist = next(a for a in world.actors if a.role == "artist")
+    songs = [make_tone(tmp_path, f"0{n} single", "flac", seconds=2.0, freq=300.0 + 100 * n,
+                       title=t, artist="Ann") for n, t in enumerate(("Side A", "Side B"), 1)]
+    _cli(artist.profile, artist.passphrase, "publish", *map(str, songs), "--title", "Two Sides",
+         "--price", "3", "--track-price", "1.50", "--asset", "CRED", "--genre", "Test")
+    exported = tmp_path / "artist.jsonl"
+    _cli(artist.profile, artist.passphrase, "ledger", "export", "--out", str(exported))
+    _cli(world.fan, world.fan_passphrase, "ledger", "import", str(exported))
+    fan = launch(world.fan)
+    unlock(qtbot, fan, world.fan_passphrase)
+    wait_catalog(qtbot, fan, 2)
+    _open(qtbot, fan.window.store, "Two Sides")
+    release = fan.window.store.release
+    tracks = release.tracks
+    assert set(tracks.buy_buttons) == {0, 1}
+    assert tracks.buy_buttons[1].text() == "Buy · 1.50 CRED"
+    assert release.buy_btn.text() == "Buy · 3.00 CRED"  # the whole release stays on offer
+    qtbot.mouseClick(tracks.buy_buttons[1], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: set(release.tracks.buy_buttons) == {0}, timeout=10_000)
+    session = fan.bridge.session
+    assert session is not None
+    bought = [p for p in session.shop.purchases() if p.listing.title == "Two Sides"]
+    assert [(p.track, p.amount) for p in bought] == [(1, 150)]
+    assert release.kind.text() == "ALBUM · TEST"
