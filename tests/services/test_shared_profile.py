@@ -71,8 +71,13 @@ class Daemon:
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
-        self.wait_for("listening on")
-        self.addr = addr_file.read_text().split()[0]
+        try:
+            self.wait_for("listening on")
+            self.addr = addr_file.read_text().split()[0]
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+            raise
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
