@@ -582,6 +582,21 @@ class Session:
     def add_to_playlist(self, name: str, track_ids: Sequence[int]) -> None:
         self.library.add_to_playlist(name, list(track_ids))
 
+    def remove_from_playlist(self, name: str, position: int) -> None:
+        """Remove the item at ``position`` (0-based) of the playlist."""
+        self.library.remove_from_playlist(name, position)
+
+    def move_in_playlist(self, name: str, from_pos: int, to_pos: int) -> None:
+        self.library.move_in_playlist(name, from_pos, to_pos)
+
+    def rename_playlist(self, name: str, new_name: str) -> None:
+        if not new_name.strip():
+            raise UserError("give the playlist a name")
+        self.library.rename_playlist(name, new_name.strip())
+
+    def delete_playlist(self, name: str) -> None:
+        self.library.delete_playlist(name)
+
     # -- wallet ----------------------------------------------------------------------------------
     def wallet_view(self) -> WalletView:
         balances = tuple(BalanceView(b.asset.id, b.asset.symbol, b.asset.name, b.text,
