@@ -586,6 +586,19 @@ class Session:
         """Remove the item at ``position`` (0-based) of the playlist."""
         self.library.remove_from_playlist(name, position)
 
+    def remove_items_from_playlist(self, name: str,
+                                   items: Sequence[tuple[int, int]]) -> None:
+        """Remove the items at these ``(position, track_id)`` pairs, all or none: a position
+        that no longer holds its track (the playlist changed since it was shown) is refused."""
+        current = dict(self.playlists()).get(name)
+        if current is None:
+            raise UserError(f"there is no playlist {name!r}")
+        for position, track_id in items:
+            if not 0 <= position < len(current) or current[position] != track_id:
+                raise UserError("the playlist changed since it was shown; try again")
+        for position, _ in sorted(items, reverse=True):  # later positions first
+            self.library.remove_from_playlist(name, position)
+
     def move_in_playlist(self, name: str, from_pos: int, to_pos: int) -> None:
         self.library.move_in_playlist(name, from_pos, to_pos)
 
