@@ -10,6 +10,12 @@ import argparse
 
 
 def _gui(args: argparse.Namespace) -> int:
+    from app.services.errors import UserError
+    from app.ui.display import display_problem
+
+    problem = display_problem()
+    if problem:
+        raise UserError(problem)
     from app.ui.app import run
 
     profile = args.profile_obj
