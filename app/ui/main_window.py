@@ -29,7 +29,7 @@ from app.ui.widgets import Toast, button, label
 if TYPE_CHECKING:
     from app.bridge import Bridge
     from app.profile import Profile
-    from app.ui.app import Backend
+    from app.ui.backend import Backend
     from app.ui.library import LibraryView
     from app.ui.mpris import MediaKeys
     from app.ui.network import NetworkPage, SettingsPage
