@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 import sys
 from pathlib import Path
 
@@ -189,6 +190,17 @@ def test_the_cycle_check_catches_a_planted_cycle(tmp_path):
     (tmp_path / "p2p" / "c.py").write_text("def f():\n    from p2p import a\n")
     assert import_cycles(import_graph(tmp_path)) == [
         "p2p.a (line 2) -> p2p.sub.b (line 4) -> p2p.a"]
+
+
+def test_the_readme_layout_table_names_every_package_and_only_real_ones():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| package | what it holds | may import |"):]
+    table = table[: table.index("\n\n")]
+    named = set(re.findall(r"^\| `([a-z0-9_/]+)/` \|", table, re.M))
+    packages = {p.parent.relative_to(ROOT).as_posix()
+                for package in PACKAGES for p in (ROOT / package).rglob("__init__.py")}
+    assert packages - named == set(), "README.md's layout table misses these packages"
+    assert {n for n in named if not (ROOT / n).is_dir()} == set()
 
 
 @pytest.mark.parametrize("package", PACKAGES)
