@@ -36,6 +36,7 @@ from app.services.events import (
     SaleFulfilled,
 )
 from app.services.identity import MEMLIMIT, OPSLIMIT, IdentityService
+from app.services.profiles import checked
 from app.services.ui_support import Network, Session
 
 if TYPE_CHECKING:  # the studio pulls in the audio encoders: load it on first use
@@ -196,8 +197,13 @@ class Bridge(QObject):
         return job
 
     def _create_and_open(self, passphrase: str, name: str) -> Session:
+        if name.strip():
+            checked(name, "", ())  # a name the ledger would refuse stops before anything exists
         self.identity.create(passphrase, name)
-        return self._open(passphrase)
+        session = self._open(passphrase)
+        if name.strip():
+            session.set_profile(name, "", ())  # the chosen name is public: peers show it
+        return session
 
     def _restore_and_open(self, phrase: str, passphrase: str, name: str) -> Session:
         self.identity.restore(phrase, passphrase, name)

@@ -26,6 +26,7 @@ import trio
 from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
+from app.services.profiles import peer_name
 from app.services.ui_support import (
     NetworkStatus,
     PeerView,
@@ -310,10 +311,11 @@ class SwarmNetwork:
         rate_in = (st.bytes_in - in0) / span if span > 0.5 else 0.0
         rate_out = (st.bytes_out - out0) / span if span > 0.5 else 0.0
         known = {k.peer_id: k for k in self.settings.known}
+        state = core.ledger.state
         peers = []
         for p in st.peers:
             k = known.get(p.peer_id)
-            peers.append(PeerView(k.name if k else "peer " + p.peer_id[-6:], p.peer_id,
+            peers.append(PeerView(peer_name(state, p.peer_id, k.name if k else ""), p.peer_id,
                                   _short_addr(p.addrs), k.role if k else "peer", True,
                                   inbound=p.inbound, bytes_in=p.bytes_in, bytes_out=p.bytes_out,
                                   connection=p.connection))
