@@ -219,7 +219,7 @@ class SettingsPage(Page):
     def _show(self, v: dict) -> None:
         self.name.setText(str(v["name"]))
         self.bio.setPlainText(str(v.get("bio", "")))
-        self.links.setPlainText("\n".join(v.get("links", [])))  # type: ignore[arg-type]
+        self.links.setPlainText("\n".join(v.get("links", [])))
         self.profile_state.setText(
             "Your name, bio and links are public: they are signed into the ledger and every "
             "peer shows them." if v.get("published") else
