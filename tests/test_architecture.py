@@ -129,7 +129,8 @@ def import_graph(root: Path) -> dict[str, dict[str, int]]:
 
 
 def import_cycles(graph: dict[str, dict[str, int]]) -> list[str]:
-    """Each import cycle, as "a.py:LINE imports b -> b.py:LINE imports a" (Tarjan's SCCs)."""
+    """Each import cycle, as "a (line N) -> b (line M) -> a": module a imports b at line N, b
+    imports a at line M. One cycle is named per strongly connected group (Tarjan's algorithm)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
