@@ -15,7 +15,7 @@ run: $(STAMP)
 	$(BIN)/cooptracks demo
 
 test: $(STAMP)
-	@$(CHECK) --venv $(VENV)
+	@$(CHECK) --venv $(VENV) --tests
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -39,6 +39,7 @@ PURPOSES = {
     "qt-xcb": "for Qt's xcb platform plugin (X11)",
     "qt-wayland": "for Qt's wayland platform plugin",
     "qt-multimedia": "for Qt Multimedia (audio playback)",
+    "test": "for `make test`'s run of the window on a real X server",
 }
 
 #: The Qt plugins the app loads, relative to PySide6/Qt. Their ``ldd`` output is checked.
@@ -58,6 +59,11 @@ class Package:
     name: str
     needed_by: str
     provides: tuple[str, ...]  # "lib:libX.so.1", "header:gmp.h", "command:gcc", ...
+
+
+def for_running(packages: Iterable[Package]) -> list[Package]:
+    """The packages ``make run`` needs: all but those only the tests use."""
+    return [p for p in packages if p.needed_by != "test"]
 
 
 def load_packages(path: Path = PACKAGE_LIST) -> list[Package]:
@@ -366,9 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venv", type=Path, default=None,
                         help="also check the Qt plugins of the PySide6 installed in this venv")
+    parser.add_argument("--tests", action="store_true",
+                        help="also the packages only `make test` needs (Xvfb)")
     parser.add_argument("--list", action="store_true", help="print the package names and exit")
     args = parser.parse_args(argv)
-    packages = load_packages()
+    packages = load_packages() if args.tests else for_running(load_packages())
     if args.list:
         print(" ".join(p.name for p in packages))
         return 0

@@ -255,11 +255,23 @@ def test_the_real_system_answers_each_kind_of_check():
         system.has("rpm:foo")
 
 
-def test_the_readme_shows_the_list_as_the_command_that_installs_it():
+def test_the_readme_shows_the_list_as_the_commands_that_install_it():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     shown = re.search(r"<!-- system-packages -->\n```sh\n(.*?)```", readme, re.S)
     assert shown is not None, "README.md lost its system package list"
-    words = [w for w in shown.group(1).split() if w != "\\"]
-    prefix = ["sudo", "apt-get", "install", "-y", "--no-install-recommends"]
-    assert words[:5] == prefix
-    assert words[5:] == [p.name for p in PACKAGES], "README.md and scripts/system-packages.txt"
+    commands = re.sub(r"#[^\n]*", "", shown.group(1)).replace("\\\n", " ")
+    named = []
+    for command in commands.splitlines():
+        words = command.split()
+        assert words[:5] == ["sudo", "apt-get", "install", "-y", "--no-install-recommends"]
+        named.append(words[5:])
+    assert named == [[p.name for p in sd.for_running(PACKAGES)],
+                     [p.name for p in PACKAGES if p.needed_by == "test"]]
+
+
+def test_make_run_leaves_the_test_only_packages_out(monkeypatch):
+    checked = []
+    monkeypatch.setattr(sd, "ensure", lambda packages, *a, **k: checked.append(packages) or 0)
+    assert sd.main([]) == 0 and sd.main(["--tests"]) == 0
+    assert "xvfb" not in {p.name for p in checked[0]}
+    assert "xvfb" in {p.name for p in checked[1]}
