@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -88,6 +88,8 @@ class NetworkPage(Page):
 
 
 class SettingsPage(Page):
+    profilePublished = Signal()  # a new name, bio or links went into the ledger
+
     def __init__(self, bridge: Bridge) -> None:
         super().__init__("Settings", "Identity, recovery, storage and network")
         self.bridge = bridge
@@ -272,6 +274,7 @@ class SettingsPage(Page):
 
         def done(message: str) -> None:
             self.profile_msg.show_success(message)
+            self.profilePublished.emit()
             self.refresh()
 
         job.finished.connect(done)

@@ -58,6 +58,7 @@ def test_the_name_chosen_in_onboarding_is_published_and_settings_republishes_it(
     assert mine is not None
     assert (mine.name, mine.bio, mine.links) == ("Ada L.", "Engines and music",
                                                  ("https://ada.example", "https://two.example"))
+    assert parts.window.who.text().startswith("Ada L.\n")  # the sidebar follows
     # a name the ledger would refuse is refused with a sentence, and nothing is signed
     entries = session.core.ledger.count()
     settings.name.clear()
