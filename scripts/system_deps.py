@@ -257,7 +257,7 @@ def plan_install(missing: Sequence[Package], system: System) -> Plan:
     if system.has_sudo():
         return Plan(names, (("sudo", "-n", *update), ("sudo", "-n", *install)), True)
     return Plan(names, (("sudo", *update), ("sudo", *install)), False,
-                "installing needs root, and sudo asks for a password")
+                "installing needs root or sudo without a password (sudo -n)")
 
 
 def describe(missing: Sequence[Package]) -> str:
