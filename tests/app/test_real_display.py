@@ -24,7 +24,7 @@ from app.ui.display import display_problem
 ROOT = Path(__file__).resolve().parents[2]
 
 _ON_X = """
-import json, sys
+import json, sys, time
 from pathlib import Path
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
@@ -33,10 +33,15 @@ from app.ui.app import build
 parts = build(Profile(Path(sys.argv[1])))
 parts.window.show()
 exposed = QTest.qWaitForWindowExposed(parts.window, 30000)
-QTest.qWaitForWindowActive(parts.window, 5000)
-parts.app.processEvents()
-shot = parts.window.screen().grabWindow(parts.window.winId()).toImage()
-colors = {shot.pixel(x, y) for x in range(0, shot.width(), 7) for y in range(0, shot.height(), 7)}
+deadline = time.monotonic() + 30
+while True:  # until the X server holds the painted window (or the deadline passes)
+    parts.app.processEvents()
+    shot = parts.window.screen().grabWindow(parts.window.winId()).toImage()
+    colors = {shot.pixel(x, y) for x in range(0, shot.width(), 7)
+              for y in range(0, shot.height(), 7)}
+    if len(colors) > 3 or time.monotonic() > deadline:
+        break
+    QTest.qWait(20)
 print(json.dumps({"platform": QGuiApplication.platformName(), "exposed": exposed,
                   "visible": parts.window.isVisible(), "size": [shot.width(), shot.height()],
                   "colors": len(colors), "welcome": parts.window.onboarding.stack.currentIndex()}))
