@@ -96,6 +96,7 @@ SEND_BATCH = 1 << 20  # the writer task seals and sends about this much at a tim
 SEND_HARD_LIMIT = 32 << 20  # queued and unsent beyond this: the peer is not reading, disconnect
 MAX_QUEUED_FRAMES = 1 << 16  # ... or this many frames (pings answered but never read, say)
 CLOSE_FLUSH_TIMEOUT = 1.0  # a closing connection waits this long to send its GO_AWAY
+GO_AWAY_DRAIN = 10.0  # after the peer's GO_AWAY, its open streams may finish for this long
 
 
 class ProtocolError(Exception):
@@ -404,6 +405,8 @@ class Yamux(IMuxedConn):
         try:
             if self._dead or self._closing:
                 raise MuxedStreamError("connection is closed")
+            if self._goaway is not None:
+                raise MuxedStreamError("the peer is closing this connection (GO_AWAY)")
             if len(self.streams) >= MAX_STREAMS:
                 raise MuxedStreamError(f"{MAX_STREAMS} streams are open on this connection")
             stream_id = self._next_id
@@ -513,12 +516,16 @@ class Yamux(IMuxedConn):
         channel = self._channel
         assert channel is not None
         try:
-            while True:
+            while self._goaway is None:
                 for plaintext in await channel.receive():
                     self._feed(plaintext)
-                if self._goaway is not None:
-                    log.debug("yamux: %s sent GO_AWAY %d", self.peer_id, self._goaway)
-                    return
+            # The peer opens no more streams; the open ones may finish (the yamux spec), for a
+            # while. A peer that closes, as ours does after its GO_AWAY, ends this at once.
+            log.debug("yamux: %s sent GO_AWAY %d", self.peer_id, self._goaway)
+            with trio.move_on_after(GO_AWAY_DRAIN):
+                while self.streams:
+                    for plaintext in await channel.receive():
+                        self._feed(plaintext)
         except ChannelClosed as exc:
             log.debug("yamux: connection to %s ended: %s", self.peer_id, exc)
         except ProtocolError as exc:
@@ -558,8 +565,6 @@ class Yamux(IMuxedConn):
             else:
                 self._on_frame(*HEADER.unpack_from(plaintext, at))
                 at += HEADER_SIZE
-            if self._goaway is not None:
-                return
 
     def _on_frame(self, version: int, typ: int, flags: int, stream_id: int, length: int) -> None:
         if version != VERSION:

@@ -560,3 +560,22 @@ async def test_on_the_generic_path_an_oversized_frame_is_refused_before_its_body
         assert isinstance(ours._channel, SessionChannel)
         await stock._write_frame(header(0, 0, 3001, 1 << 30))  # announces 1 GiB, sends none
         await wait_for(lambda: ours.is_closed, timeout=5)
+
+
+def test_frames_after_a_go_away_are_parsed_whole():
+    """The peer's GO_AWAY ends no stream: frames after it, in the same or in later Noise
+    messages, are parsed on frame boundaries. The parser used to stop after each header once a
+    GO_AWAY had arrived, leaving that frame's body to be read as the next header ("yamux version
+    116" from the "/multistream" of a stream being opened), a protocol error on a healthy peer."""
+    conn = yamux.Yamux(None, None, is_initiator=True)  # type: ignore[arg-type]
+    select = b"\x13/multistream/1.0.0\n"
+    pieces = [header(3, 0, 0, 0),  # GO_AWAY, normal
+              header(0, 0, 2, len(select)) + select,  # DATA for streams we do not know
+              header(0, 0, 4, len(select)) + select,
+              header(0, 0, 6, len(select)) + select[:5],  # a body split across messages
+              select[5:] + header(2, 1, 0, 7)]  # ... then a ping
+    for piece in pieces:
+        conn._feed(piece)
+    assert conn._goaway == 0
+    assert conn._body_left == 0 and conn._partial_header == b""
+    assert conn._out == [header(2, 2, 0, 7)]  # the ping after them was read as a ping
