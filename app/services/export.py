@@ -299,6 +299,13 @@ class ExportService:
             what = f"{len(pairs)} tracks"
         return self._plan(pairs, what)
 
+    def plan_album(self, content: bytes) -> ExportPlan:
+        """The whole release that an owned library track belongs to."""
+        owned = self.owned()
+        if content not in owned:
+            raise UserError("you have not bought this track")
+        return self.plan_release(owned[content][0].id)
+
     def plan_all(self) -> ExportPlan:
         """Everything this identity owns: purchases and its own releases."""
         owned = self.owned()

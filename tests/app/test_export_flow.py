@@ -1,0 +1,151 @@
+"""A fan who owns a release saves it to a folder, from the Library and from the release page.
+
+Setup on the demo world: the fan buys a release and its artist's node grants it (through the
+services on the real profiles, as the swarm would have carried the entries), and the fan's
+profile holds the downloaded chunks. The app then runs on the fan's profile without a swarm.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mutagen
+from PySide6.QtCore import Qt
+
+from app.demo import DemoWorld, original_file
+from app.profile import Profile
+from app.services.core import Core
+from app.services.replica import converge, copy_content
+from app.services.shop import ShopService
+from player.transcode import decode_seconds
+from tests.app.helpers import unlock
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def own_a_release(world: DemoWorld, title: str) -> tuple[bytes, int]:
+    """The fan buys ``title`` and holds its keys and chunks; returns (listing id, tracks)."""
+    fan = Core.open(Profile(world.fan), world.fan_passphrase)
+    artists = [Core.open(Profile(a.profile), a.passphrase) for a in world.actors
+               if a.role == "artist"]
+    try:
+        listing = next(li for li in fan.ledger.state.current_listings() if li.title == title)
+        artist = next(a for a in artists if a.me == listing.artist)
+        fan.settle()
+        ShopService(fan).buy(listing.id, amount="4.00" if listing.prices[0].nyp else None)
+        converge(fan, artist)
+        artist.settle()
+        converge(fan, artist)
+        fan.settle()
+        for t in listing.tracks:
+            copy_content(artist, fan, t.content)
+        return listing.id, len(listing.tracks)
+    finally:
+        for core in (fan, *artists):
+            core.close()
+
+
+def test_a_fan_saves_an_owned_release_as_flac_from_the_library(qtbot, launch, world, tmp_path):  # type: ignore[no-untyped-def]
+    listing, count = own_a_release(world, "Night Ferry")
+    parts = launch(world.fan)
+    unlock(qtbot, parts, world.fan_passphrase)
+    win = parts.window
+    win.show_named("library")
+    library = win.library
+    qtbot.waitUntil(lambda: len(library.rows) == count and all(r.ready for r in library.rows),
+                    timeout=20_000)
+    library.table.selectRow(0)
+    menu = library.export_menu()
+    actions = {a.text(): a for a in menu.actions()}
+    assert list(actions) == ["Save to folder…", "Save album to folder…",
+                             "Save whole collection to folder…"]
+    actions["Save album to folder…"].trigger()
+    dialog = library.export_dialog
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=10_000)
+    assert dialog.isVisible() and dialog.heading.text().startswith("Save Night Ferry by ")
+    assert dialog.tracks.topLevelItemCount() == count
+    dialog.format.setCurrentIndex(dialog.format.findData("flac"))
+    out = tmp_path / "Music"
+    dialog.folder.setText(str(out))
+    qtbot.mouseClick(dialog.save_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.report is not None or dialog.message.text() != "",
+                    timeout=60_000)
+    assert dialog.report is not None, dialog.message.text()
+    # what the fan sees: every track saved, both bars full, the files named for people
+    assert dialog.total_bar.value() == 1000 and dialog.track_bar.value() == 1000
+    assert [dialog.tracks.topLevelItem(i).text(2) for i in range(count)] == ["✓ Saved"] * count
+    assert f"{count} files written" in dialog.message.text()
+    assert dialog.open_folder.isVisible() and dialog.cancel_btn.text() == "Close"
+    files = sorted(out.rglob("*.flac"))
+    assert len(files) == count and all(f.parent.name == "Night Ferry" for f in files)
+    assert files[0].name.startswith("01 ")
+    artist_name = files[0].parent.parent.name
+    for n, f in enumerate(files):
+        tags = mutagen.File(str(f))
+        assert tags["album"] == ["Night Ferry"] and tags["tracknumber"] == [str(n + 1)]
+        assert tags.pictures and tags.pictures[0].data[:4] == b"\x89PNG"  # the release cover
+        source = original_file(world, artist_name, "Night Ferry", n)
+        assert abs(decode_seconds(f) - decode_seconds(source)) <= 0.05
+    # Settings remember the choice for next time
+    assert parts.bridge.export_defaults() == ("flac", out)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    dialog.grab().save(str(SHOTS / "export.png"))
+    dialog.close()
+
+
+def test_the_owned_release_page_offers_save_and_cancel_stops_cleanly(qtbot, launch, world,  # type: ignore[no-untyped-def]
+                                                                     tmp_path):
+    listing, count = own_a_release(world, "Small Rooms")
+    parts = launch(world.fan)
+    unlock(qtbot, parts, world.fan_passphrase)
+    win = parts.window
+    store = win.store
+    qtbot.waitUntil(lambda: len(store.cards) >= 5, timeout=10_000)
+    other = next(c for c in store.cards if c.title != "Small Rooms" and not c.owned)
+    store.open_release(other.id)
+    qtbot.waitUntil(lambda: store.release.page is not None
+                    and store.release.page.card.id == other.id, timeout=10_000)
+    assert not store.release.save_btn.isVisible()  # not owned: nothing to save
+    store.open_release(listing)
+    qtbot.waitUntil(lambda: store.release.page is not None
+                    and store.release.page.purchase_state == "owned", timeout=10_000)
+    assert store.release.save_btn.isVisible()
+    qtbot.mouseClick(store.release.save_btn, Qt.MouseButton.LeftButton)
+    dialog = store.release.export_dialog
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=10_000)
+    assert len(dialog.plan.items) == count
+    dialog.format.setCurrentIndex(dialog.format.findData("wav"))
+    out = tmp_path / "out"
+    dialog.folder.setText(str(out))
+    stop_at_first = []
+
+    def cancel_once(p) -> None:  # type: ignore[no-untyped-def]
+        if not stop_at_first:
+            stop_at_first.append(p)
+            qtbot.mouseClick(dialog.cancel_btn, Qt.MouseButton.LeftButton)
+
+    qtbot.mouseClick(dialog.save_btn, Qt.MouseButton.LeftButton)
+    dialog.job.step.connect(cancel_once)
+    qtbot.waitUntil(lambda: dialog.job.done, timeout=60_000)
+    assert "cancelled" in dialog.message.text()
+    assert dialog.save_btn.text() == "Try again" and dialog.cancel_btn.text() == "Close"
+    assert [p.name for p in out.rglob("*") if p.name.endswith(".part")] == []
+    saved = list(out.rglob("*.wav"))
+    assert len(saved) < count
+    qtbot.mouseClick(dialog.save_btn, Qt.MouseButton.LeftButton)  # again: finishes the rest
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=60_000)
+    assert dialog.report.skipped == len(saved) and len(list(out.rglob("*.wav"))) == count
+
+
+def test_a_release_not_owned_is_refused_in_the_dialog(qtbot, launch, world):  # type: ignore[no-untyped-def]
+    parts = launch(world.fan)
+    unlock(qtbot, parts, world.fan_passphrase)
+    store = parts.window.store
+    qtbot.waitUntil(lambda: len(store.cards) >= 5, timeout=10_000)
+    from app.ui.export import open_export
+
+    dialog = open_export(parts.bridge, parts.window, release=store.cards[0].id)
+    qtbot.waitUntil(lambda: dialog.message.text() != "", timeout=10_000)
+    assert "You have not bought this release" in dialog.message.text()
+    assert not dialog.save_btn.isEnabled()
+    dialog.close()
