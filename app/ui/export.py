@@ -51,7 +51,7 @@ class ExportDialog(QDialog):
         self.report: ExportReport | None = None
         self.setObjectName("page")
         self.setWindowTitle("Save to folder")
-        self.setMinimumSize(620, 520)
+        self.setMinimumSize(680, 640)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(28, 22, 28, 20)
         outer.setSpacing(12)
@@ -72,7 +72,7 @@ class ExportDialog(QDialog):
         self.choose = button("Choose…", "ghost")
         fmt, folder = bridge.export_defaults()
         self.format.setCurrentIndex(max(0, self.format.findData(fmt)))
-        self.folder.setText(str(folder))
+        self.folder.setText(_shown_path(folder))
         form.addWidget(label("Format"), 0, 0)
         form.addWidget(self.format, 0, 1, 1, 2)
         form.addWidget(label("Folder"), 1, 0)
@@ -102,6 +102,7 @@ class ExportDialog(QDialog):
         h.setStretchLastSection(False)
         self.tracks.setColumnWidth(1, 60)
         self.tracks.setColumnWidth(2, 150)
+        self.tracks.setMinimumHeight(150)
         outer.addWidget(self.tracks, 1)
         self.track_caption = label("", "dim")
         self.track_bar = QProgressBar()
@@ -133,7 +134,8 @@ class ExportDialog(QDialog):
         buttons.addWidget(self.save_btn)
         outer.addLayout(buttons)
         self.choose.clicked.connect(self._choose_folder)
-        self.format.currentIndexChanged.connect(lambda _: self._update_warning())
+        self.format.currentIndexChanged.connect(lambda _: self._changed())
+        self.folder.textEdited.connect(lambda _: self._changed())
         self.use_original.clicked.connect(
             lambda: self.format.setCurrentIndex(self.format.findData("original")))
         self.save_btn.clicked.connect(self.start)
@@ -150,11 +152,15 @@ class ExportDialog(QDialog):
         self.what.setText(f"{n} track{'s' if n != 1 else ''} · "
                           f"{fmt_duration(int(plan.seconds * 1000))}")
         self.tracks.clear()
+        folders = sorted({item.folder for item in plan.items})
         for item in plan.items:
-            row = QTreeWidgetItem([f"{item.folder}/{item.stem}", fmt_duration(item.duration_ms),
-                                   "Waiting"])
+            name = item.stem if len(folders) == 1 else f"{item.folder}/{item.stem}"
+            row = QTreeWidgetItem([name, fmt_duration(item.duration_ms), "Waiting"])
+            row.setToolTip(0, f"{item.folder}/{item.stem}")
             row.setForeground(2, Qt.GlobalColor.gray)
             self.tracks.addTopLevelItem(row)
+        where = f"{folders[0]}/" if len(folders) == 1 else "Artist/Album/"
+        self.names.setText(f"Saved as {where}NN Title, with tags and the release cover.")
         self.save_btn.setEnabled(True)
         self._update_warning()
 
@@ -165,8 +171,17 @@ class ExportDialog(QDialog):
         self.save_btn.setEnabled(False)
 
     @property
+    def chosen_folder(self) -> Path:
+        return Path(self.folder.text().strip()).expanduser()
+
+    @property
     def chosen_format(self) -> str:
         return str(self.format.currentData())
+
+    def _changed(self) -> None:
+        self._update_warning()
+        if not self.running:
+            self.save_btn.show()
 
     def _update_warning(self) -> None:
         text = self.bridge.export_warning(self.plan, self.chosen_format) if self.plan else None
@@ -179,7 +194,8 @@ class ExportDialog(QDialog):
     def _choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Save to folder", self.folder.text())
         if path:
-            self.folder.setText(path)
+            self.folder.setText(_shown_path(Path(path)))
+            self._changed()
 
     # -- during ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -198,7 +214,7 @@ class ExportDialog(QDialog):
         self.track_bar.setValue(0)
         self.total_bar.setValue(0)
         self.cancel_btn.setText("Cancel")
-        self.job = self.bridge.export(self.plan, self.chosen_format, Path(folder).expanduser())
+        self.job = self.bridge.export(self.plan, self.chosen_format, self.chosen_folder)
         self.job.step.connect(self._on_step)
         self.job.finished.connect(self._done)
         self.job.failed.connect(self._failed)
@@ -224,7 +240,9 @@ class ExportDialog(QDialog):
         self._finish()
         self.total_bar.setValue(1000)
         self.total_caption.setText("Total: 100%")
-        self.message.show_success(report.summary().capitalize() + ".")
+        self.message.show_success(report.summary().replace(str(report.folder),
+                                                           _shown_path(report.folder)) + ".")
+        self.save_btn.hide()  # done; changing the format or the folder offers it again
         self.open_folder.show()
         self.cancel_btn.setText("Close")
 
@@ -258,13 +276,21 @@ class ExportDialog(QDialog):
         self.close()
 
     def _open_folder(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(self.folder.text()))
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.chosen_folder)))
 
     def reject(self) -> None:  # Escape or the window's close button: stop a running export
         if self.running:
             self._cancel_or_close()
             return
         super().reject()
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` as people read it: the home folder as ``~``."""
+    try:
+        return "~/" + path.expanduser().relative_to(Path.home()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def open_export(bridge: Bridge, parent: QWidget, **what: Any) -> ExportDialog:

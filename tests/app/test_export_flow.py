@@ -1,52 +1,23 @@
 """A fan who owns a release saves it to a folder, from the Library and from the release page.
 
-Setup on the demo world: the fan buys a release and its artist's node grants it (through the
-services on the real profiles, as the swarm would have carried the entries), and the fan's
-profile holds the downloaded chunks. The app then runs on the fan's profile without a swarm.
+Setup on the demo world (``app.demo.fan_owns``): the fan buys a release and its artist's node
+grants it (through the services on the real profiles, as the swarm would have carried the
+entries), and the fan's profile holds the downloaded chunks. The app then runs on the fan's
+profile without a swarm.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mutagen
 from PySide6.QtCore import Qt
 
-from app.demo import DemoWorld, original_file
-from app.profile import Profile
-from app.services.core import Core
-from app.services.replica import converge, copy_content
-from app.services.shop import ShopService
+from app.demo import fan_owns, original_file
 from player.transcode import decode_seconds
 from tests.app.helpers import unlock
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-def own_a_release(world: DemoWorld, title: str) -> tuple[bytes, int]:
-    """The fan buys ``title`` and holds its keys and chunks; returns (listing id, tracks)."""
-    fan = Core.open(Profile(world.fan), world.fan_passphrase)
-    artists = [Core.open(Profile(a.profile), a.passphrase) for a in world.actors
-               if a.role == "artist"]
-    try:
-        listing = next(li for li in fan.ledger.state.current_listings() if li.title == title)
-        artist = next(a for a in artists if a.me == listing.artist)
-        fan.settle()
-        ShopService(fan).buy(listing.id, amount="4.00" if listing.prices[0].nyp else None)
-        converge(fan, artist)
-        artist.settle()
-        converge(fan, artist)
-        fan.settle()
-        for t in listing.tracks:
-            copy_content(artist, fan, t.content)
-        return listing.id, len(listing.tracks)
-    finally:
-        for core in (fan, *artists):
-            core.close()
-
 
 def test_a_fan_saves_an_owned_release_as_flac_from_the_library(qtbot, launch, world, tmp_path):  # type: ignore[no-untyped-def]
-    listing, count = own_a_release(world, "Night Ferry")
+    _listing, count = fan_owns(world, "Night Ferry")
     parts = launch(world.fan)
     unlock(qtbot, parts, world.fan_passphrase)
     win = parts.window
@@ -88,14 +59,15 @@ def test_a_fan_saves_an_owned_release_as_flac_from_the_library(qtbot, launch, wo
         assert abs(decode_seconds(f) - decode_seconds(source)) <= 0.05
     # Settings remember the choice for next time
     assert parts.bridge.export_defaults() == ("flac", out)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    dialog.grab().save(str(SHOTS / "export.png"))
+    assert not dialog.save_btn.isVisible()  # done; a new format or folder offers it again
+    dialog.format.setCurrentIndex(dialog.format.findData("mp3"))
+    assert dialog.save_btn.isVisible() and not dialog.warning.isVisible()
     dialog.close()
 
 
 def test_the_owned_release_page_offers_save_and_cancel_stops_cleanly(qtbot, launch, world,  # type: ignore[no-untyped-def]
                                                                      tmp_path):
-    listing, count = own_a_release(world, "Small Rooms")
+    listing, count = fan_owns(world, "Small Rooms")
     parts = launch(world.fan)
     unlock(qtbot, parts, world.fan_passphrase)
     win = parts.window
