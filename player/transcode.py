@@ -146,11 +146,14 @@ def _pick_rate(fmt: OutputFormat, rate: int) -> int:
 
 def transcode(data: bytes, fmt: OutputFormat, dest: Path,
               progress: Callable[[float], None] | None = None,
-              cancel: threading.Event | None = None) -> SourceFacts:
+              cancel: threading.Event | None = None, copy_lossless: bool = True) -> SourceFacts:
     """Decode ``data`` (a whole encoded file) and encode it to ``dest`` in ``fmt``.
 
-    ``progress`` gets the fraction done (0..1) now and then; ``cancel`` stops the work with
-    :class:`TranscodeCancelled` (``dest`` is then incomplete: the caller removes it)."""
+    A lossless source already in ``fmt``'s codec (FLAC to FLAC, ALAC to ALAC) is not decoded:
+    its packets are copied into the new container, so the audio stays bit for bit the same
+    (``copy_lossless=False`` encodes it again). ``progress`` gets the fraction done (0..1) now
+    and then; ``cancel`` stops the work with :class:`TranscodeCancelled` (``dest`` is then
+    incomplete: the caller removes it)."""
     if not fmt.codec:
         raise ValueError("the original format is copied, not encoded")
     try:
@@ -159,7 +162,13 @@ def transcode(data: bytes, fmt: OutputFormat, dest: Path,
                 raise TranscodeError("the file holds no audio")
             stream = src.streams.audio[0]
             facts = _facts(src, stream)
-            _encode(src, stream, facts, fmt, dest, progress, cancel)
+            if copy_lossless and facts.lossless and facts.codec == fmt.codec \
+                    and fmt.codec in ("flac", "alac"):
+                _copy(src, stream, fmt, dest, cancel)
+            else:
+                _encode(src, stream, facts, fmt, dest, progress, cancel)
+            if progress is not None:
+                progress(1.0)
             return facts
     except av.FFmpegError as exc:
         if isinstance(exc, OSError) and exc.errno:  # the destination: a full disk, a lost drive
@@ -208,8 +217,20 @@ def _encode(src: Any, stream: Any, facts: SourceFacts, fmt: OutputFormat, dest: 
         write(resampler.resample(None))
         for packet in ostream.encode(None):
             out.mux(packet)
-    if progress is not None:
-        progress(1.0)
+
+
+def _copy(src: Any, stream: Any, fmt: OutputFormat, dest: Path,
+          cancel: threading.Event | None) -> None:
+    """Move the compressed packets into a fresh container (no decoding, no encoding)."""
+    with av.open(str(dest), "w", format=fmt.container) as out:
+        ostream = out.add_stream_from_template(stream)
+        for n, packet in enumerate(src.demux(stream)):
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            packet.stream = ostream
+            out.mux(packet)
+            if cancel is not None and n % 64 == 0 and cancel.is_set():
+                raise TranscodeCancelled()
 
 
 def decode_seconds(path: Path) -> float:

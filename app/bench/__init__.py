@@ -9,4 +9,5 @@ BENCHMARKS = {
     "swarm": "app.bench.swarm",
     "library": "app.bench.library",
     "app": "app.bench.app",
+    "export": "app.bench.export",
 }

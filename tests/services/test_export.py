@@ -337,3 +337,19 @@ def test_settings_remember_the_format_and_folder(tmp_path) -> None:
     assert export_settings(profile) == ("mp3-320", tmp_path / "Music")
     with pytest.raises(UserError, match="unknown format"):
         remember_export_settings(profile, "mp4", tmp_path)
+
+
+def test_flac_from_a_flac_original_keeps_every_sample(bought, audio_files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import av
+    import numpy as np
+
+    def samples(path: Path) -> np.ndarray:
+        with av.open(str(path)) as c:
+            return np.concatenate([f.to_ndarray().reshape(-1)
+                                   for f in c.decode(c.streams.audio[0])])
+
+    _artist, fan, listing = bought
+    service = ExportService(fan)
+    done = service.export(service.plan_release(listing.id, track=0), "flac", tmp_path)
+    assert np.array_equal(samples(done.files[0].path), samples(audio_files[0]))
+    assert done.files[0].path.read_bytes() != audio_files[0].read_bytes()  # new tags and cover
