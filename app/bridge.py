@@ -420,6 +420,17 @@ class Bridge(QObject):
 
         return export_settings(self.profile)
 
+    def remember_export(self, fmt: str, folder: str) -> Job:
+        """Set the format and folder that "Save to folder" starts with."""
+        from app.services.export import remember_export_settings
+
+        def save() -> None:
+            if not folder.strip():
+                raise UserError("choose a folder")
+            remember_export_settings(self.profile, fmt, Path(folder.strip()))
+
+        return self.run("Saving settings", save, io=True)
+
     @staticmethod
     def export_formats() -> list[tuple[str, str, bool]]:
         """(key, label, lossless) of every export format, in menu order."""

@@ -121,3 +121,29 @@ def test_a_release_not_owned_is_refused_in_the_dialog(qtbot, launch, world):  # 
     assert "You have not bought this release" in dialog.message.text()
     assert not dialog.save_btn.isEnabled()
     dialog.close()
+
+
+def test_settings_set_the_format_and_folder_the_dialog_starts_with(qtbot, launch, world,  # type: ignore[no-untyped-def]
+                                                                   tmp_path):
+    fan_owns(world, "Night Ferry")
+    parts = launch(world.fan)
+    unlock(qtbot, parts, world.fan_passphrase)
+    win = parts.window
+    win.show_named("settings")
+    settings = win.settings
+    qtbot.waitUntil(lambda: settings.export_folder.text() != "", timeout=10_000)
+    assert settings.export_format.currentData() == "flac"  # the default
+    settings.export_format.setCurrentIndex(settings.export_format.findData("opus"))
+    settings.export_folder.setText(str(tmp_path / "Songs"))
+    qtbot.mouseClick(settings.save_export, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Saved" in settings.export_msg.text(), timeout=10_000)
+    win.show_named("library")
+    library = win.library
+    qtbot.waitUntil(lambda: bool(library.rows) and all(r.ready for r in library.rows),
+                    timeout=20_000)
+    library.save_to_folder([], everything=True)
+    dialog = library.export_dialog
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=10_000)
+    assert dialog.chosen_format == "opus" and dialog.chosen_folder == tmp_path / "Songs"
+    assert dialog.heading.text() == "Save your collection"
+    dialog.close()
