@@ -411,8 +411,11 @@ class Bridge(QObject):
         session = self.session
         if session is None:
             raise UserError("unlock your identity first")
-        return ExportService(session.core, fetch=lambda content, progress, cancel:
-                             session.download(content, cancel, progress))
+        return ExportService(
+            session.core,
+            fetch=lambda content, progress, cancel: session.download(content, cancel, progress),
+            fetch_clear=lambda content, progress, cancel: session.network.fetch(
+                session.core, content, progress, cancel))
 
     def export_defaults(self) -> tuple[str, Path]:
         """The format and folder Settings remember (a small file read)."""

@@ -241,11 +241,14 @@ def lossless_warning(plan: ExportPlan, fmt: str) -> str | None:
 
 class ExportService:
     """Export for one identity. ``fetch(content, progress, cancel)`` downloads a track that is
-    owned but not here yet (the session's network); without it such a track is an error."""
+    owned but not here yet (the session's network); without it such a track is an error.
+    ``fetch_clear`` downloads a release cover (clear content); it defaults to ``fetch``."""
 
-    def __init__(self, core: Core, fetch: FetchFn | None = None) -> None:
+    def __init__(self, core: Core, fetch: FetchFn | None = None,
+                 fetch_clear: FetchFn | None = None) -> None:
         self.core = core
         self.fetch = fetch
+        self.fetch_clear = fetch_clear or fetch
 
     # -- what may come out ---------------------------------------------------------------------
     def owned(self) -> dict[bytes, tuple[Listing, int]]:
@@ -442,6 +445,7 @@ class ExportService:
         def on_progress(have: int, total: int) -> None:
             report("downloading", have / total * 0.5 if total else 0.0)
 
+        report("downloading", 0.0)
         try:
             self.fetch(item.content, on_progress, cancel)
         except UserError as err:
@@ -457,9 +461,9 @@ class ExportService:
         from player.artwork import sniff_image
 
         chunks = self.core.chunks
-        if not chunks.is_complete(artwork) and self.fetch is not None:
+        if not chunks.is_complete(artwork) and self.fetch_clear is not None:
             try:
-                self.fetch(artwork, lambda h, t: None, cancel)
+                self.fetch_clear(artwork, lambda h, t: None, cancel)
             except UserError as err:
                 log.info("no cover for the export: %s", err)
         manifest = chunks.manifest(artwork)
@@ -489,7 +493,6 @@ class ExportService:
         )
 
         if not fmt.codec:  # the original, byte for byte
-            report("downloading", 0.0)
             plain = self._plaintext(item, key, report, cancel, files)
             dest = directory / (item.stem + _original_ext(plain))
             if _same_bytes(dest, plain):
@@ -504,7 +507,6 @@ class ExportService:
         marker = _marker(item, fmt.key, tags)
         if dest.exists() and read_marker(dest, fmt) == marker:
             return ExportedFile(dest, item.content, item.title, True, dest.stat().st_size)
-        report("downloading", 0.0)
         plain = self._plaintext(item, key, report, cancel, files)
 
         def make(tmp: Path) -> None:
