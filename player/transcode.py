@@ -358,7 +358,8 @@ def read_marker(path: Path, fmt: OutputFormat) -> str | None:
         if fmt.tags == "mp4":
             from mutagen.mp4 import MP4
 
-            value = (MP4(str(path)).tags or {}).get(_MP4_MARKER)
+            mp4_tags: Any = MP4(str(path)).tags or {}
+            value = mp4_tags.get(_MP4_MARKER)
             return bytes(value[0]).decode("utf-8") if value else None
         if fmt.tags == "vorbis":
             from mutagen.flac import FLAC

@@ -89,8 +89,9 @@ def _reencoded(core: Core, plan: Any, sources: list[Path], tmp: Path,
     plains = []
     for item in plan.items:
         manifest = core.chunks.manifest(item.content)
-        plains.append(unpack(manifest, [core.chunks.get_chunk(c) for c in manifest.chunks],
-                             core.content_key(item.content)))
+        assert manifest is not None  # published here
+        chunks = [core.chunks.get_chunk(c) or b"" for c in manifest.chunks]
+        plains.append(unpack(manifest, chunks, core.content_key(item.content)))
     decoded = [_decoded(s, fmt) for s in sources]
     best_transcode = best_encode = float("inf")
     for _ in range(rounds):

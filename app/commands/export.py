@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.commands._io import add_json_flag, emit, passphrase
 from app.services.core import Core
@@ -26,13 +27,16 @@ from app.services.export import (
     lossless_warning,
 )
 
+if TYPE_CHECKING:  # libp2p loads only when a download is needed
+    from app.services.swarm import SwarmNetwork
+
 
 class _SwarmOnDemand:
     """Starts this profile's node the first time a track has to be downloaded."""
 
     def __init__(self, core: Core) -> None:
         self.core = core
-        self.network = None  # type: ignore[var-annotated]
+        self.network: SwarmNetwork | None = None
 
     def fetch(self, content: bytes, progress: Callable[[int, int], None],
               cancel: threading.Event) -> None:
@@ -40,9 +44,10 @@ class _SwarmOnDemand:
 
         if self.network is None:
             print("starting the swarm node to download what is missing…", file=sys.stderr)
-            self.network = SwarmNetwork(SwarmSettings.from_profile(self.core.profile))
-            self.network.start(self.core)
-            self.network.sync(self.core)
+            network = SwarmNetwork(SwarmSettings.from_profile(self.core.profile))
+            network.start(self.core)
+            network.sync(self.core)
+            self.network = network
         self.network.fetch(self.core, content, progress, cancel)
 
     def close(self) -> None:

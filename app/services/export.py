@@ -597,6 +597,6 @@ def _disk_error(exc: OSError, where: Path) -> UserError:
                          hint="free some space or choose another folder; the files already "
                               "written are kept and skipped next time")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return UserError(f"cannot write to {where}: {exc.strerror.lower()}",
+        return UserError(f"cannot write to {where}: {(exc.strerror or str(exc)).lower()}",
                          hint="choose a folder you can write to")
     return UserError(f"cannot write to {where}: {exc.strerror or exc}")
