@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,9 @@ if TYPE_CHECKING:  # libp2p loads only when a download is needed
     from app.services.swarm import SwarmNetwork
 
 
+CONNECT_WAIT_S = 10.0
+
+
 class _SwarmOnDemand:
     """Starts this profile's node the first time a track has to be downloaded."""
 
@@ -44,10 +48,15 @@ class _SwarmOnDemand:
 
         if self.network is None:
             print("starting the swarm node to download what is missing…", file=sys.stderr)
-            network = SwarmNetwork(SwarmSettings.from_profile(self.core.profile))
+            settings = SwarmSettings.from_profile(self.core.profile)
+            network = SwarmNetwork(settings)
             network.start(self.core)
-            network.sync(self.core)
             self.network = network
+            if settings.bootstrap:  # give the bootstrap dials a moment to connect
+                deadline = time.monotonic() + CONNECT_WAIT_S
+                while not network.status(self.core).online and time.monotonic() < deadline:
+                    time.sleep(0.1)
+            network.sync(self.core)
         self.network.fetch(self.core, content, progress, cancel)
 
     def close(self) -> None:

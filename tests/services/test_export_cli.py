@@ -100,3 +100,44 @@ def test_refusals_are_clear_and_write_nothing(profiles, tmp_path) -> None:  # ty
     assert not out.exists()
     bad = cli("export", listing, "--format", "mp4", profile=fan, check=False)
     assert bad.returncode == 2 and "invalid choice: 'mp4'" in bad.stderr
+
+
+@pytest.mark.network
+def test_tracks_not_downloaded_yet_come_over_the_swarm_first(tmp_path, audio_files) -> None:  # type: ignore[no-untyped-def]
+    from app.services.swarm import SwarmNetwork, SwarmSettings
+
+    gateway, artist, fan = (_identity(tmp_path, n) for n in ("gateway", "artist", "fan"))
+    cores = [gateway, artist, fan]
+    wallet = WalletService(gateway)
+    credits = wallet.issue("CRD", "Credits", 2, 10**12, ("stable",))
+    wallet.mint(credits.id, "1000")
+    wallet.send(fan.me, credits.id, "20")
+    converge(*cores)
+    listing = StudioService(artist).publish(ReleaseDraft(
+        files=tuple(audio_files), title="Wired", artist_name="Ann", price="5",
+        asset=credits.id, preview_seconds=0)).listing
+    converge(*cores)
+    fan.settle()
+    ShopService(fan).buy(listing.id)
+    converge(*cores)
+    artist.settle()
+    converge(*cores)
+    fan.settle()
+    fan.close()
+    gateway.close()
+    seller = SwarmNetwork(SwarmSettings(listen=("/ip4/127.0.0.1/tcp/0",)))
+    seller.start(artist)
+    try:
+        Profile(tmp_path / "fan").update_config(
+            bootstrap=[seller._node.addrs[0]], mdns=False,  # type: ignore[union-attr]
+            listen=["/ip4/127.0.0.1/tcp/0"])
+        proc = cli("export", listing.id.hex(), "--format", "original", "--to",
+                   str(tmp_path / "out"), "--json", profile=tmp_path / "fan")
+    finally:
+        seller.close()
+        artist.close()
+    doc = json.loads(proc.stdout)
+    assert doc["written"] == 2
+    for source, f in zip(audio_files, doc["files"], strict=True):
+        assert Path(f["path"]).read_bytes() == source.read_bytes()
+    assert "starting the swarm node" in proc.stderr
