@@ -508,6 +508,10 @@ class ExportService:
         if dest.exists() and read_marker(dest, fmt) == marker:
             return ExportedFile(dest, item.content, item.title, True, dest.stat().st_size)
         plain = self._plaintext(item, key, report, cancel, files)
+        if cover is None:  # no release cover here: the one embedded in the published file
+            embedded = _embedded_cover(plain)
+            if embedded is not None:
+                tags = dataclasses.replace(tags, cover=embedded[0], cover_mime=embedded[1])
 
         def make(tmp: Path) -> None:
             try:
@@ -567,6 +571,18 @@ def _original_ext(plain: bytes) -> str:
     except BadAudioFile:
         return ".bin"
     return "." + info.format
+
+
+def _embedded_cover(plain: bytes) -> tuple[bytes, str] | None:
+    from player.formats import BadAudioFile, read_audio
+
+    try:
+        art = read_audio(Path("original"), data=plain).artwork
+    except BadAudioFile:
+        return None
+    if art is None or art.mime not in ("image/jpeg", "image/png"):
+        return None
+    return art.data, art.mime
 
 
 def _same_bytes(dest: Path, plain: bytes) -> bool:

@@ -353,3 +353,18 @@ def test_flac_from_a_flac_original_keeps_every_sample(bought, audio_files, tmp_p
     done = service.export(service.plan_release(listing.id, track=0), "flac", tmp_path)
     assert np.array_equal(samples(done.files[0].path), samples(audio_files[0]))
     assert done.files[0].path.read_bytes() != audio_files[0].read_bytes()  # new tags and cover
+
+
+def test_without_a_release_cover_the_published_files_own_cover_is_used(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from player.samples import TINY_PNG, make_tone
+
+    artist = world.core("artist")
+    world.sync()
+    source = make_tone(tmp_path, "tagged", "mp3", title="Own Art", artist="Ann", artwork=TINY_PNG)
+    listing = StudioService(artist).publish(ReleaseDraft(
+        files=(source,), title="No Sleeve", artist_name="Ann", price="1",
+        asset=world.credits.id, preview_seconds=0)).listing
+    artist.chunks.remove_content(listing.artwork)  # the release cover cannot be had
+    service = ExportService(artist)
+    done = service.export(service.plan_release(listing.id), "flac", tmp_path / "out")
+    assert mutagen.File(str(done.files[0].path)).pictures[0].data == TINY_PNG
