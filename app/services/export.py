@@ -289,8 +289,14 @@ class ExportService:
         """Library tracks by content ID (the Library's selection)."""
         owned = self.owned()
         pairs = []
+        state = self.core.ledger.state
         for c in dict.fromkeys(contents):
             if c not in owned:
+                waiting = [p for p in state.purchases_by(self.core.me)
+                           if c in state.listings[p.listing].contents(p.track)]
+                if waiting:
+                    li = state.listings[waiting[0].listing]
+                    raise UserError(self._why_not(li, None, list(range(len(li.tracks)))))
                 raise UserError("you have not bought this track")
             pairs.append(owned[c])
         if not pairs:

@@ -191,6 +191,8 @@ def test_only_what_the_identity_owns_comes_out(bought, world, audio_files, tmp_p
     ShopService(stranger).buy(listing.id)
     with pytest.raises(UserError, match="not granted yet"):
         ExportService(stranger).plan_release(listing.id)
+    with pytest.raises(UserError, match="not granted yet"):  # the Library's waiting row
+        ExportService(stranger).plan_contents([listing.tracks[1].content])
     # the artist's own release comes out without a purchase
     mine = ExportService(artist).export(ExportService(artist).plan_release(listing.id),
                                         "original", tmp_path / "artist")
