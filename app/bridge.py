@@ -124,6 +124,7 @@ class Bridge(QObject):
         self._core_limiter: trio.CapacityLimiter | None = None
         self._io_limiter: trio.CapacityLimiter | None = None
         self._downloads: dict[bytes, Job] = {}
+        self._exports: list[Job] = []  # running exports, cancelled when the session closes
         self._unsubscribe: Callable[[], None] | None = None
         self._sync_scope: trio.CancelScope | None = None
         self._network_scope: trio.CancelScope | None = None
@@ -303,6 +304,8 @@ class Bridge(QObject):
             self._sync_scope = None
         for job in self._downloads.values():
             job.cancel()
+        for job in self._exports:
+            job.cancel()
         self.runtime._pump_until(lambda: self._in_threads == 0, timeout_ms)
         if self._network_scope is not None:  # the node closes its connections, then ends
             self.runtime.call_soon(self._network_scope.cancel)
@@ -469,6 +472,7 @@ class Bridge(QObject):
         from app.services.export import remember_export_settings
 
         job = ExportJob("Export", self)
+        self._exports = [j for j in self._exports if not j.done] + [job]
 
         def work() -> object:
             service = self._export_service()

@@ -147,3 +147,18 @@ def test_settings_set_the_format_and_folder_the_dialog_starts_with(qtbot, launch
     assert dialog.chosen_format == "opus" and dialog.chosen_folder == tmp_path / "Songs"
     assert dialog.heading.text() == "Save your collection"
     dialog.close()
+
+
+def test_locking_during_an_export_stops_it_cleanly(qtbot, launch, world, tmp_path):  # type: ignore[no-untyped-def]
+    fan_owns(world, "Night Ferry")
+    parts = launch(world.fan)
+    unlock(qtbot, parts, world.fan_passphrase)
+    bridge = parts.bridge
+    plan_job = bridge.plan_export(everything=True)
+    qtbot.waitUntil(lambda: plan_job.done, timeout=10_000)
+    job = bridge.export(plan_job.result, "mp3", tmp_path / "out")
+    with qtbot.waitSignal(job.step, timeout=30_000):
+        pass
+    bridge.close_session()
+    assert job.done and job.error is not None and "cancelled" in job.error
+    assert [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".part")] == []
