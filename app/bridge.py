@@ -40,6 +40,7 @@ from app.services.profiles import checked
 from app.services.ui_support import Network, Session
 
 if TYPE_CHECKING:  # the studio pulls in the audio encoders: load it on first use
+    from app.services.export import ExportPlan, ExportService
     from app.services.studio import ReleaseDraft
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,13 @@ class Job(QObject):
     def _fail(self, message: str) -> None:
         self.done, self.error = True, message
         self.failed.emit(message)
+
+
+class ExportJob(Job):
+    """An export: ``step`` carries each ``app.services.export.ExportProgress`` (per track and
+    in total); ``progress`` says the same as (permille done, 1000, track title)."""
+
+    step = Signal(object)
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,7 @@ class Bridge(QObject):
         self._core_limiter: trio.CapacityLimiter | None = None
         self._io_limiter: trio.CapacityLimiter | None = None
         self._downloads: dict[bytes, Job] = {}
+        self._exports: list[Job] = []  # running exports, cancelled when the session closes
         self._unsubscribe: Callable[[], None] | None = None
         self._sync_scope: trio.CancelScope | None = None
         self._network_scope: trio.CancelScope | None = None
@@ -300,6 +309,8 @@ class Bridge(QObject):
             self._sync_scope = None
         for job in self._downloads.values():
             job.cancel()
+        for job in self._exports:
+            job.cancel()
         self.runtime._pump_until(lambda: self._in_threads == 0, timeout_ms)
         if self._network_scope is not None:  # the node closes its connections, then ends
             self.runtime.call_soon(self._network_scope.cancel)
@@ -400,3 +411,82 @@ class Bridge(QObject):
 
     def save_text(self, path: Path, text: str) -> Job:
         return self.run("Export", lambda: Path(path).write_text(text, encoding="utf-8"), io=True)
+
+    # -- export: owned music out as plain audio files (app.services.export) --------------------
+    def _export_service(self) -> ExportService:
+        from app.services.export import ExportService
+
+        session = self.session
+        if session is None:
+            raise UserError("unlock your identity first")
+        return ExportService(
+            session.core,
+            fetch=lambda content, progress, cancel: session.download(content, cancel, progress),
+            fetch_clear=lambda content, progress, cancel: session.network.fetch(
+                session.core, content, progress, cancel))
+
+    def export_defaults(self) -> tuple[str, Path]:
+        """The format and folder Settings remember (a small file read)."""
+        from app.services.export import export_settings
+
+        return export_settings(self.profile)
+
+    def remember_export(self, fmt: str, folder: str) -> Job:
+        """Set the format and folder that "Save to folder" starts with."""
+        from app.services.export import remember_export_settings
+
+        def save() -> None:
+            if not folder.strip():
+                raise UserError("choose a folder")
+            remember_export_settings(self.profile, fmt, Path(folder.strip()))
+
+        return self.run("Saving settings", save, io=True)
+
+    @staticmethod
+    def export_formats() -> list[tuple[str, str, bool]]:
+        """(key, label, lossless) of every export format, in menu order."""
+        from app.services.export import FORMAT_KEYS
+        from player.transcode import FORMATS
+
+        return [(k, FORMATS[k].label, FORMATS[k].lossless) for k in FORMAT_KEYS]
+
+    @staticmethod
+    def export_warning(plan: ExportPlan, fmt: str) -> str | None:
+        from app.services.export import lossless_warning
+
+        return lossless_warning(plan, fmt)
+
+    def plan_export(self, release: bytes | None = None, track: int | None = None,
+                    contents: Sequence[bytes] = (), album_of: bytes | None = None,
+                    everything: bool = False) -> Job:
+        """Check ownership and list what an export writes; finishes with an ExportPlan."""
+        def plan() -> ExportPlan:
+            service = self._export_service()
+            if everything:
+                return service.plan_all()
+            if album_of is not None:
+                return service.plan_album(album_of)
+            if release is not None:
+                return service.plan_release(release, track)
+            return service.plan_contents(contents)
+
+        return self.run("Export", plan)
+
+    def export(self, plan: ExportPlan, fmt: str, folder: Path) -> ExportJob:
+        """Write the plan's files under ``folder``; remembers the format and folder."""
+        from app.services.export import remember_export_settings
+
+        job = ExportJob("Export", self)
+        self._exports = [j for j in self._exports if not j.done] + [job]
+
+        def work() -> object:
+            service = self._export_service()
+            remember_export_settings(self.profile, fmt, folder)
+
+            def report(p: object) -> None:
+                job.step.emit(p)
+                job.progress.emit(int(p.total_fraction * 1000), 1000, p.title)  # type: ignore[attr-defined]
+
+            return service.export(plan, fmt, folder, report, job.cancel_event)
+
+        return self.run("Export", work, io=True, job=job)  # type: ignore[return-value]

@@ -712,6 +712,32 @@ def make_sales(world: DemoWorld, artist_slug: str, count: int = 7) -> None:
             core.close()
 
 
+def fan_owns(world: DemoWorld, title: str) -> tuple[bytes, int]:
+    """World building for screenshots and tests: the fan buys ``title``, its artist grants it,
+    and the fan's profile holds the downloaded tracks (as the swarm would have left them).
+    Returns (listing id, number of tracks). No node may be running on these profiles."""
+    from app.services.shop import ShopService
+
+    fan = Core.open(Profile(world.fan), world.fan_passphrase)
+    artists = [Core.open(Profile(a.profile), a.passphrase) for a in world.actors
+               if a.role == "artist"]
+    try:
+        listing = next(li for li in fan.ledger.state.current_listings() if li.title == title)
+        artist = next(a for a in artists if a.me == listing.artist)
+        fan.settle()
+        ShopService(fan).buy(listing.id, amount="4.00" if listing.prices[0].nyp else None)
+        converge(fan, artist)
+        artist.settle()
+        converge(fan, artist)
+        fan.settle()
+        for t in listing.tracks:
+            copy_content(artist, fan, t.content)
+        return listing.id, len(listing.tracks)
+    finally:
+        for core in (fan, *artists):
+            core.close()
+
+
 # -- headless check --------------------------------------------------------------------------------
 def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """The fan's whole flow on the real swarm, without a window: the demo's actors run as node

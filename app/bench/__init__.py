@@ -10,4 +10,5 @@ BENCHMARKS = {
     "library": "app.bench.library",
     "app": "app.bench.app",
     "soak": "app.bench.soak",
+    "export": "app.bench.export",
 }

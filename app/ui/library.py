@@ -138,6 +138,9 @@ class LibraryView(Page):
         self.new_list.clicked.connect(self._new_playlist)
         self.offline_btn.clicked.connect(self._toggle_offline)
         bridge.downloadProgress.connect(self._on_progress)
+        self.export_dialog = None  # the "Save to folder" dialog, once opened
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
 
     def refresh(self) -> None:
         self.stale = False
@@ -388,3 +391,36 @@ class LibraryView(Page):
         for r in rows:
             self.bridge.call("set_offline", r.track_id, target)
         self.bridge.call("library_rows").finished.connect(self._show_rows)
+
+    # -- saving owned music to a folder (app/ui/export.py) -------------------------------------
+    def _context_menu(self, pos) -> None:  # type: ignore[no-untyped-def]
+        row = self.table.rowAt(pos.y())
+        if row >= 0 and row not in {i.row() for i in self.table.selectedIndexes()}:
+            self.table.selectRow(row)
+        menu = self.export_menu()
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def export_menu(self) -> QMenu:
+        """The context menu's export actions for the selected tracks."""
+        rows = self._selected_rows()
+        menu = QMenu(self)
+        one = menu.addAction("Save to folder…", lambda: self.save_to_folder(rows))
+        album = menu.addAction("Save album to folder…",
+                               lambda: self.save_to_folder(rows[:1], album=True))
+        menu.addAction("Save whole collection to folder…",
+                       lambda: self.save_to_folder([], everything=True))
+        one.setEnabled(bool(rows))
+        album.setEnabled(len({(r.artist, r.album) for r in rows}) == 1)
+        return menu
+
+    def save_to_folder(self, rows: list[LibraryRow], album: bool = False,
+                       everything: bool = False) -> None:
+        from app.ui.export import open_export
+
+        if everything:
+            what: dict[str, object] = {"everything": True}
+        elif album:
+            what = {"album_of": rows[0].content}
+        else:
+            what = {"contents": [r.content for r in rows]}
+        self.export_dialog = open_export(self.bridge, self, **what)

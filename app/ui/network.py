@@ -8,7 +8,9 @@ import datetime as dt
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLineEdit,
@@ -190,6 +192,7 @@ class SettingsPage(Page):
         self.rec_msg = MessageBar()
         rl.addWidget(self.rec_msg)
         grid.addWidget(rec, 2, 0, 1, 2)
+        grid.addWidget(self._saving_card(), 3, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
         self.outer.addLayout(grid)
@@ -200,6 +203,40 @@ class SettingsPage(Page):
         self.save_quota.clicked.connect(self._save_quota)
         self.save_net.clicked.connect(self._save_network)
         self.publish_profile.clicked.connect(self._publish_profile)
+
+    def _saving_card(self) -> QFrame:
+        """"Save to folder" defaults: the format and folder the export dialog starts with."""
+        box, lay = card("Saving music to a folder")
+        row = QHBoxLayout()
+        self.export_format = QComboBox()
+        for key, text, _lossless in self.bridge.export_formats():
+            self.export_format.addItem(text, key)
+        self.export_folder = QLineEdit()
+        self.save_export = button("Save", "ghost")
+        row.addWidget(label("Format"))
+        row.addWidget(self.export_format)
+        row.addSpacing(14)
+        row.addWidget(label("Folder"))
+        row.addWidget(self.export_folder, 1)
+        row.addWidget(self.save_export)
+        lay.addLayout(row)
+        lay.addWidget(label("What Library and release pages offer under \"Save to folder…\"; "
+                            "the dialog remembers your last choice.", "dim", wrap=True))
+        self.export_msg = MessageBar()
+        lay.addWidget(self.export_msg)
+        self.save_export.clicked.connect(self._save_export_defaults)
+        return box
+
+    def _show_export_defaults(self) -> None:
+        fmt, folder = self.bridge.export_defaults()
+        self.export_format.setCurrentIndex(max(0, self.export_format.findData(fmt)))
+        self.export_folder.setText(str(folder))
+
+    def _save_export_defaults(self) -> None:
+        job = self.bridge.remember_export(str(self.export_format.currentData()),
+                                          self.export_folder.text())
+        job.finished.connect(lambda _: self.export_msg.show_success("Saved."))
+        job.failed.connect(self.export_msg.show_error)
 
     @staticmethod
     def _rate_box() -> QDoubleSpinBox:
@@ -238,6 +275,7 @@ class SettingsPage(Page):
         self.max_up.setValue(float(v["max_upload_kbps"]) / 1000)  # type: ignore[arg-type]
         self.max_down.setValue(float(v["max_download_kbps"]) / 1000)  # type: ignore[arg-type]
         self.lan.setChecked(bool(v["lan_discovery"]))
+        self._show_export_defaults()
 
     def reveal(self) -> None:
         self.rec_msg.clear_message()

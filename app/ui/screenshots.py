@@ -3,7 +3,8 @@
 Runs offscreen (``QT_QPA_PLATFORM=offscreen`` is set when unset). Builds a demo world in a
 temporary folder, makes a few extra fans buy from one artist (so the studio has sales to chart),
 then drives the real window: onboarding, store, release page, library (mid-download), player
-bar, studio, wallet, network and settings.
+bar, studio, wallet, network and settings. ``--only export`` makes just the "Save to folder"
+dialog's screenshot, on a quick demo world.
 """
 
 from __future__ import annotations
@@ -149,11 +150,50 @@ def shoot(out: Path) -> list[Path]:
     return saved
 
 
+def shoot_export(out: Path) -> Path:
+    """The "Save to folder" dialog after the fan saved an owned release as FLAC."""
+    from app.demo import fan_owns
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="cooptracks-shots-"))
+    world = build_world(tmp / "world", quick=True, fresh=True)
+    fan_owns(world, "Night Ferry")
+    os.environ["HOME"] = str(tmp / "home")  # the folder shows as ~/Music/Cooptracks
+    parts = build(Profile(world.fan), None, engine=NullEngine(), title_note="demo")
+    parts.window.resize(*SIZE)
+    parts.window.show()
+    job = parts.bridge.unlock(world.fan_passphrase)
+    wait(lambda: job.done)
+    library = parts.window.library
+    parts.window.show_named("library")
+    wait(lambda: bool(library.rows) and all(r.ready for r in library.rows))
+    library.table.selectRow(0)
+    library.save_to_folder(library.rows[:1], album=True)
+    dialog = library.export_dialog
+    assert dialog is not None
+    wait(lambda: dialog.plan is not None)
+    dialog.format.setCurrentIndex(dialog.format.findData("flac"))
+    dialog.folder.setText("~/Music/Cooptracks")
+    dialog.start()
+    wait(lambda: dialog.report is not None, 60_000)
+    pump(250)
+    path = out / "export.png"
+    dialog.grab().save(str(path))
+    parts.shutdown()
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    out = Path(args[0] if args else "docs/screenshots")
+    only = args[args.index("--only") + 1] if "--only" in args else None
+    rest = [a for a in args if a not in ("--only", only)]
+    out = Path(rest[0] if rest else "docs/screenshots")
+    if only == "export":
+        print(shoot_export(out))
+        return 0
     for p in shoot(out):
         print(p)
+    print(shoot_export(out))
     return 0
 
 

@@ -181,6 +181,12 @@ class ReleaseView(QWidget):
         buy_row.addWidget(self.amount)
         buy_row.addWidget(self.symbol)
         buy_row.addWidget(self.buy_btn)
+        self.save_btn = button("Save to folder…", "ghost",
+                               "Save the release as plain audio files (FLAC, MP3, …)")
+        self.save_btn.hide()
+        self.save_btn.clicked.connect(self.save_to_folder)
+        self.export_dialog = None
+        buy_row.addWidget(self.save_btn)
         buy_row.addStretch(1)
         info.addLayout(buy_row)
         self.balance = label("", "dim")
@@ -238,6 +244,7 @@ class ReleaseView(QWidget):
             self.status.show_warning("The credits this release is priced in come from an issuer "
                                      "you have not marked as trusted (see Wallet).")
         self._show_state(page.purchase_state, c.mine)
+        self.save_btn.setVisible(page.purchase_state == "owned" or c.mine)
 
     def _show_state(self, state: str, mine: bool) -> None:
         if mine:
@@ -294,6 +301,12 @@ class ReleaseView(QWidget):
 
         job.finished.connect(ok)
         job.failed.connect(failed)
+
+    def save_to_folder(self) -> None:
+        from app.ui.export import open_export
+
+        if self.page is not None:
+            self.export_dialog = open_export(self.bridge, self, release=self.page.card.id)
 
     def _preview(self, index: int) -> None:
         if self.page is None:
