@@ -139,8 +139,6 @@ class LibraryView(Page):
         self.offline_btn.clicked.connect(self._toggle_offline)
         bridge.downloadProgress.connect(self._on_progress)
         self.export_dialog = None  # the "Save to folder" dialog, once opened
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(self._context_menu)
 
     def refresh(self) -> None:
         self.stale = False
@@ -342,6 +340,10 @@ class LibraryView(Page):
         offline.setChecked(bool(rows) and all(r.offline for r in rows))
         offline.setEnabled(bool(rows))
         offline.triggered.connect(self._toggle_offline)
+        menu.addSeparator()
+        for action in self.export_menu().actions():
+            action.setParent(menu)
+            menu.addAction(action)
         return menu
 
     def _new_playlist_with_selection(self) -> None:
@@ -393,13 +395,6 @@ class LibraryView(Page):
         self.bridge.call("library_rows").finished.connect(self._show_rows)
 
     # -- saving owned music to a folder (app/ui/export.py) -------------------------------------
-    def _context_menu(self, pos) -> None:  # type: ignore[no-untyped-def]
-        row = self.table.rowAt(pos.y())
-        if row >= 0 and row not in {i.row() for i in self.table.selectedIndexes()}:
-            self.table.selectRow(row)
-        menu = self.export_menu()
-        menu.exec(self.table.viewport().mapToGlobal(pos))
-
     def export_menu(self) -> QMenu:
         """The context menu's export actions for the selected tracks."""
         rows = self._selected_rows()

@@ -67,6 +67,9 @@ def test_search_and_playlists_edited_from_the_context_menu(qtbot, launch,
     library.search.clear()
     assert len(library.shown) == before
 
+    # one context menu holds the playlist actions and saving to a folder
+    texts = [a.text() for a in library.track_menu().actions()]
+    assert "Add to playlist" in texts and "Save to folder…" in texts
     library.create_playlist("Mix", [])  # "New playlist" makes an empty one
     qtbot.waitUntil(lambda: _playlist(library, "Mix") == (), timeout=10_000)
     _select(qtbot, library, "Alpha", "Gamma")
