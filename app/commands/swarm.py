@@ -72,7 +72,11 @@ async def _connect_all(node: Node, addrs: tuple[str, ...], required: bool) -> in
 async def _settle(core: Core) -> None:
     import trio
 
-    report = await trio.to_thread.run_sync(core.settle)
+    try:
+        report = await trio.to_thread.run_sync(core.settle)
+    except Exception:  # settle isolates each item; this is the last line of defence
+        log.exception("settling failed; trying again on the next change")
+        return
     if report.granted or report.received or report.unlocked:
         log.info("settled: %d received, %d purchases granted, %d keys unlocked",
                  len(report.received), len(report.granted), len(report.unlocked))
