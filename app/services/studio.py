@@ -14,7 +14,7 @@ from app.services.core import Core
 from app.services.errors import UserError
 from app.services.money import format_amount, parse_amount
 from ledger.content import new_track_key, pack
-from ledger.keys import seal_to
+from ledger.keys import can_receive_sealed, seal_to
 from ledger.state import Listing, Purchase, compute_payouts
 from player.formats import BadAudioFile, read_audio
 from player.preview import PREVIEW_MIME, PreviewError, make_preview
@@ -207,6 +207,9 @@ class StudioService:
         The content keys of the covered releases travel sealed to the agent in the entry.
         """
         core = self.core
+        if not can_receive_sealed(agent):
+            raise UserError("that key cannot receive sealed content keys",
+                            hint="check the agent's public key")
         mine = {li.id: li for li in self.releases()}
         chosen = list(listings) or list(mine)
         keys = []

@@ -170,3 +170,11 @@ def test_backoff_doubles_is_bounded_and_forgets_the_oldest():
     assert len(b) == 3 and b.due(b"a")  # the oldest was forgotten
     b.succeeded(b"d")
     assert b.due(b"d")
+
+
+def test_delegating_to_a_key_nothing_can_be_sealed_to_is_refused(world, honest):
+    from app.services.errors import UserError
+
+    artist = honest[0]
+    with pytest.raises(UserError, match="cannot receive sealed content keys"):
+        StudioService(artist).delegate(TwistedSigner(bytes([9]) * 32).public_key)
