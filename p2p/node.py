@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -60,6 +59,7 @@ from p2p.gossip import MAX_HEADS, Announce, ForkAnnounce, Gossip, Heads, Provide
 from p2p.host import build_host, dialable_addrs, parse_peer_addr, peer_id_from_seed
 from p2p.limits import Limits, PeerGuard
 from p2p.pinning import Pinner, SeedPolicy
+from p2p.providers import ProviderTable
 from p2p.sync.protocol import LedgerAccess, Replicator, SyncResult, is_forgery
 from p2p.wire import Counters, Message, PeerClosed, ProtocolViolation, decode_message
 
@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 MAX_LOOKUPS = 8  # announced providers reached by peer ID for one fetch
+MAX_REMEMBERED_PEERS = 1024  # last sync results kept (per peer)
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ class Node:
         self._local_send, self._local_recv = trio.open_memory_channel[list[Entry] | ForkProof](
             10_000)
         self._inbound: set[str] = set()
-        self._providers: dict[bytes, dict[str, float]] = {}
+        self.providers = ProviderTable()  # content announced on gossip, capped and expiring
         self._downloads: dict[bytes, Download] = {}
         self._progress: dict[bytes, Progress] = {}
         self.last_sync: dict[str, SyncResult] = {}
@@ -524,7 +525,10 @@ class Node:
     async def sync_with(self, peer: ID) -> SyncResult:
         """Pull everything ``peer`` has that we lack."""
         result = await self.replicator.pull(peer)
+        self.last_sync.pop(str(peer), None)
         self.last_sync[str(peer)] = result
+        while len(self.last_sync) > MAX_REMEMBERED_PEERS:  # the least recently synced go
+            del self.last_sync[next(iter(self.last_sync))]
         if result.authors:
             frontier = await self.ledger.call(self.ledger.ledger.frontier)
             heads = [(a, *frontier[a]) for a in sorted(result.authors) if a in frontier]
@@ -640,9 +644,7 @@ class Node:
                 for peer in targets[:3]:
                     self.request_pull(peer)
         elif isinstance(message, Provide):
-            now = time.monotonic()
-            for cid in message.content_ids:
-                self._providers.setdefault(cid, {})[str(origin)] = now
+            self.providers.add(str(origin), message.content_ids)
 
     async def _periodic(self) -> None:
         next_sync = trio.current_time() + self.config.sync_interval
@@ -652,6 +654,7 @@ class Node:
             now = trio.current_time()
             if now >= next_sync:
                 next_sync = now + self.config.sync_interval
+                self.providers.expire()
                 for peer in self.connected_peers():
                     self.request_pull(peer)
             if now >= next_provide:
@@ -706,8 +709,7 @@ class Node:
         the unreachable ones left out; with no complete holder the DHT is asked."""
         complete: list[ID] = []
         partial: list[ID] = []
-        announced = self._providers.get(content_id, {})
-        for key in announced:
+        for key in self.providers.providers(content_id):
             if not self.guard.is_banned(key):
                 complete.append(ID.from_base58(key))
 
@@ -779,11 +781,13 @@ class Node:
         return [HAS_NOTHING] * len(content_ids)
 
     async def fetch(self, content_id: bytes, on_progress: Callable[[Progress], None] | None = None,
-                    providers: Sequence[ID] | None = None) -> Manifest:
+                    providers: Sequence[ID] | None = None,
+                    max_bytes: int | None = None) -> Manifest:
         """Download ``content_id`` into the chunk store (resuming what is already there).
 
-        Raises DownloadFailed if no provider can supply it. Concurrent fetches of one content ID
-        share a single download.
+        Raises DownloadFailed if no provider can supply it, TooLarge (a DownloadFailed) if it
+        needs more than ``max_bytes`` of chunks. Concurrent fetches of one content ID share a
+        single download.
         """
         running = self._downloads.get(content_id)
         if running is not None:
@@ -802,7 +806,7 @@ class Node:
             if on_progress is not None:
                 on_progress(p)
 
-        download = Download(self.ctx, self.store, content_id, peers, progress)
+        download = Download(self.ctx, self.store, content_id, peers, progress, max_bytes)
         self._downloads[content_id] = download
         try:
             manifest = await download.run()

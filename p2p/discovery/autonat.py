@@ -223,6 +223,8 @@ class AutoNAT:
             for peer in list(peers)[:3]:
                 nursery.start_soon(one, peer)
         self.answers.update(answers)
+        while len(self.answers) > 256:  # the earliest answers go
+            del self.answers[next(iter(self.answers))]
         if any(s == OK for s in answers.values()):
             self.status = PUBLIC
         elif any(s == DIAL_FAILED for s in answers.values()):
