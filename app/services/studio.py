@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.services.core import Core
+from app.services.covers import check_cover_image
 from app.services.errors import UserError
 from app.services.money import format_amount, parse_amount
 from ledger.content import new_track_key, pack
@@ -114,6 +115,13 @@ class StudioService:
                 raise UserError(f"{Path(path).name}: {err}") from err
             except OSError as err:
                 raise UserError(f"{Path(path).name}: {err.strerror}") from err
+        chosen_art = None
+        if draft.artwork is not None:
+            try:
+                chosen_art = Path(draft.artwork).read_bytes()
+            except OSError as err:
+                raise UserError(f"{Path(draft.artwork).name}: {err.strerror}") from err
+            check_cover_image(chosen_art)  # fans refuse anything else; say so before writing
         result_contents: list[bytes] = []
         previews: list[bytes | None] = []
         tracks = []
@@ -145,11 +153,16 @@ class StudioService:
             previews.append(preview_id)
         artwork_id = None
         art_bytes, art_mime = None, "image/jpeg"
-        if draft.artwork is not None:
-            art_bytes = Path(draft.artwork).read_bytes()
+        if chosen_art is not None:
+            art_bytes = chosen_art
             art_mime = "image/png" if art_bytes[:4] == b"\x89PNG" else "image/jpeg"
         elif infos[0].artwork is not None:
             art_bytes, art_mime = infos[0].artwork.data, infos[0].artwork.mime
+            try:
+                check_cover_image(art_bytes)
+            except UserError as err:  # the file's own picture is optional: leave it out
+                log.info("the cover embedded in %s is left out: %s", draft.files[0], err)
+                art_bytes = None
         if art_bytes:
             art = pack(art_bytes, None, mime=art_mime)
             artwork_id = core.chunks.put_packed(art.manifest_bytes, art.chunks)

@@ -210,15 +210,16 @@ class SwarmNetwork:
         return sum(r.accepted for r in results)
 
     def fetch(self, core: Core, content: bytes, progress: ProgressFn,
-              cancel: threading.Event) -> None:
+              cancel: threading.Event, max_bytes: int | None = None) -> None:
         """Download ``content`` from whichever peers have it; stops when ``cancel`` is set
-        (what arrived is kept, and a later fetch resumes from there)."""
+        (what arrived is kept, and a later fetch resumes from there). With ``max_bytes``,
+        content needing more chunk bytes than that is refused before any chunk comes."""
         if core.chunks.is_complete(content):
             manifest = core.chunks.manifest(content)
             n = len(manifest.chunks) if manifest else 1
             progress(n, n)
             return
-        from p2p.content.download import DownloadFailed, Progress, StorageFailed
+        from p2p.content.download import DownloadFailed, Progress, StorageFailed, TooLarge
 
         def on_progress(p: Progress) -> None:  # on the trio thread: cheap, never blocks
             progress(p.chunks_done, p.chunks_total)
@@ -234,7 +235,8 @@ class SwarmNetwork:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(watch)
                     try:
-                        await node.fetch(content, on_progress=on_progress)
+                        await node.fetch(content, on_progress=on_progress,
+                                         max_bytes=max_bytes)
                     except Exception as exc:  # raised below, not wrapped in the nursery's group
                         failure = exc
                     nursery.cancel_scope.cancel()
@@ -251,6 +253,8 @@ class SwarmNetwork:
                             f"({(reason or str(exc)).lower()})",
                             hint="free some disk space; what arrived is kept and the download "
                                  "resumes where it stopped") from exc
+        except TooLarge as exc:
+            raise UserError(f"not downloaded: {exc}") from exc
         except DownloadFailed as exc:
             raise UserError("no peer that has this track is reachable right now",
                             hint="it downloads when one comes online") from exc

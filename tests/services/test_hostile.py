@@ -7,6 +7,8 @@ reason and backs off, and the honest work in the same round still gets done.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from app.services.core import Backoff
@@ -178,3 +180,73 @@ def test_delegating_to_a_key_nothing_can_be_sealed_to_is_refused(world, honest):
     artist = honest[0]
     with pytest.raises(UserError, match="cannot receive sealed content keys"):
         StudioService(artist).delegate(TwistedSigner(bytes([9]) * 32).public_key)
+
+
+# -- covers ----------------------------------------------------------------------------------------
+def png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
+            + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)))
+
+
+def session_for(core):
+    from app.services.ui_support import OfflineNetwork, Session
+
+    return Session(core.profile, core.signer, OfflineNetwork())
+
+
+def test_a_sealed_cover_never_stops_a_fans_sync_pass_and_backs_off(world, honest):
+    from ledger.content import new_track_key, pack
+
+    _artist, _seeder, fan, _listing = honest
+    eve = world.core("eve")
+    sealed = pack(png_header(10, 10) + bytes(100), new_track_key(), mime="image/png")
+    eve.chunks.put_packed(sealed.manifest_bytes, sealed.chunks)
+    raw_listing(eve, [bytes([0xE2]) * 32], world.credits.id, artwork=sealed.content_id)
+    world.sync()
+    copy_content(eve, fan, sealed.content_id)  # as a fan's node fetches every cover
+    fan.close()
+    world.cores.remove(fan)
+    session = session_for(fan)
+    try:
+        assert session.fetch_artwork() == 0  # used to raise ContentError and end the pass
+        assert "sealed" in session.artwork_problem(sealed.content_id)
+        assert session.artwork(sealed.content_id) is None
+        assert [c.title for c in session.catalog()]  # the store still shows every release
+        before = dict(session._art_missed)
+        assert session.fetch_artwork() == 0 and session._art_missed == before  # backing off
+    finally:
+        session.close()
+
+
+def test_covers_are_bounded_in_bytes_pixels_and_cache(world, monkeypatch):
+    from app.services import ui_support
+    from app.services.covers import check_cover_image
+    from app.services.errors import UserError
+    from ledger.content import pack
+
+    with pytest.raises(UserError, match="100000×100000 pixels"):
+        check_cover_image(png_header(100_000, 100_000))
+    with pytest.raises(UserError, match="not a PNG"):
+        check_cover_image(b"BM" + bytes(100))
+    check_cover_image(png_header(600, 600))
+    core = world.core("fan")
+    covers = []
+    for i in range(5):
+        art = pack(png_header(600, 600) + bytes([i]) * 1000, None, mime="image/png")
+        core.chunks.put_packed(art.manifest_bytes, art.chunks)
+        covers.append(art.content_id)
+    big = pack(png_header(600, 600) + os.urandom(5 * 1024 * 1024), None, mime="image/png")
+    core.chunks.put_packed(big.manifest_bytes, big.chunks)
+    monkeypatch.setattr(ui_support, "ARTWORK_CACHE_BYTES", 3 * 1100)
+    session = session_for(core)
+    try:
+        assert all(session.artwork(c) for c in covers)
+        assert len(session._art_cache) == 3 and session._art_cached_bytes <= 3 * 1100
+        assert session.artwork(big.content_id) is None
+        assert "over the 4194304-byte limit" in session.artwork_problem(big.content_id)
+    finally:
+        session.close()
