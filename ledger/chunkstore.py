@@ -340,6 +340,10 @@ class ChunkStore:
         self._index(content_id, manifest)
         return manifest
 
+    def holders(self, chunk_id: bytes) -> list[bytes]:
+        """The stored content IDs whose manifests name ``chunk_id``."""
+        return [content_id for content_id, _ in self._places(chunk_id)]
+
     def locate(self, chunk_id: bytes, besides: bytes | None = None) -> ChunkLocation | None:
         """Where the bytes of a stored chunk are; None if it is not stored. ``besides``: a
         content whose pack the caller has already looked in."""

@@ -92,6 +92,9 @@ class NodeConfig:
     hole_punching: bool = True  # upgrade relayed connections to direct ones (DCUtR)
     hole_punch: HolePunchLimits = field(default_factory=HolePunchLimits)
     dht_reprovide_interval: float = 12 * 3600.0  # provider records live 48 h at the peers
+    # Which held content this node announces and serves; None: all of it. A fan who keeps
+    # purchases to itself passes its own releases' content only (docs/DECISIONS.md, privacy).
+    share: Callable[[bytes], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.dht_mode not in ("server", "client", "auto"):
@@ -171,7 +174,7 @@ class Node:
         self.ledger = LedgerAccess(ledger)
         self.store = store
         self.replicator = Replicator(self.ctx, self.ledger)
-        self.content = ContentServer(self.ctx, store)
+        self.content = ContentServer(self.ctx, store, config.share)
         self.gossip = Gossip(self.host, config.gossip_heartbeat)
         self.pinner = Pinner(self, config.seeding)
         self.routing = ContentRouting(self.host, self.guard, server=config.dht_mode == "server",
@@ -664,7 +667,11 @@ class Node:
                     await self.provide(complete)
 
     def _complete_content(self) -> list[bytes]:
-        return [c for c in self.store.content_ids() if self.store.is_complete(c)]
+        return [c for c in self.store.content_ids()
+                if self.store.is_complete(c) and self._shares(c)]
+
+    def _shares(self, content_id: bytes) -> bool:
+        return self.config.share is None or self.config.share(content_id)
 
     # -- content -----------------------------------------------------------------------------------
     async def provide(self, content_ids: Sequence[bytes]) -> None:
@@ -812,7 +819,8 @@ class Node:
             manifest = await download.run()
         finally:
             del self._downloads[content_id]
-        await self.provide([content_id])
+        if self._shares(content_id):
+            await self.provide([content_id])
         return manifest
 
     def prioritize(self, content_id: bytes, indexes: Iterable[int]) -> bool:

@@ -1,9 +1,10 @@
 """Swarm commands: ``seed`` (the headless seeder daemon), ``peers`` (``--sync``) and ``fetch``.
 
 All of them run a real node for the profile's identity. Settings come from the profile's
-``config.json`` (keys ``listen``, ``announce``, ``bootstrap``, ``mdns``, ``seeding``), overridden
-by flags. mDNS on the LAN is on unless ``"mdns": false``, ``--no-mdns`` or the environment
-variable ``COOPTRACKS_NO_MDNS=1`` (set by the test suite, so tests never multicast). A seeder
+``config.json`` (keys ``listen``, ``announce``, ``bootstrap``, ``mdns``, ``seeding``,
+``share_purchases``), overridden by flags. mDNS on the LAN is on unless ``"mdns": false``,
+``--no-mdns`` or the environment variable ``COOPTRACKS_NO_MDNS=1`` (set by the test suite, so
+tests never multicast). ``--private-purchases`` announces and serves only our own releases. A seeder
 also serves the DHT and relays for peers behind NAT (``--no-relay`` turns the relay off).
 """
 
@@ -37,7 +38,7 @@ def node_config(core: Core, args: argparse.Namespace, *, default_port: int = 0,
                 seeder: bool = False) -> NodeConfig:
     """The node settings for this profile: config.json, then command-line flags. Without
     listen addresses there, ``default_listen``, or else ``default_port`` on every interface."""
-    from app.services.swarm import lan_discovery
+    from app.services.swarm import lan_discovery, share_purchases
     from p2p.host import wildcard_listen
     from p2p.node import NodeConfig
     from p2p.pinning import SeedPolicy
@@ -48,10 +49,12 @@ def node_config(core: Core, args: argparse.Namespace, *, default_port: int = 0,
     announce = tuple(getattr(args, "announce", None) or settings.get("announce") or ())
     bootstrap = tuple(settings.get("bootstrap", [])) + tuple(getattr(args, "peer", None) or ())
     mdns = lan_discovery(settings, turned_off=getattr(args, "no_mdns", False))
+    private = not share_purchases(settings, getattr(args, "private_purchases", False))
     return NodeConfig(seed=core.signer.seed, listen=listen, bootstrap=bootstrap, mdns=mdns,
                       announce=announce, seeding=seeding or SeedPolicy(),
                       dht_mode="server" if seeder else "auto",
-                      relay_service=seeder and not getattr(args, "no_relay", False))
+                      relay_service=seeder and not getattr(args, "no_relay", False),
+                      share=core.is_own_content if private else None)
 
 
 async def _connect_all(node: Node, addrs: tuple[str, ...], required: bool) -> int:
@@ -288,6 +291,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                            help="address to advertise instead of the listen addresses "
                                 "(a forwarded port); repeatable")
         p.add_argument("--no-mdns", action="store_true", help="do not look for peers on the LAN")
+        p.add_argument("--private-purchases", action="store_true",
+                       help="announce and serve only our own releases, not what we bought "
+                            "(config: \"share_purchases\": false)")
 
     p = sub.add_parser("seed", parents=[common], help="run the headless seeder daemon")
     net_flags(p, listen=True)

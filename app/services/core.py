@@ -98,6 +98,7 @@ class Core:
         self.ledger = ledger or Ledger.open(profile.ledger_db)
         self.chunks = ChunkStore(profile.content_dir)
         self.keys = KeyStore(profile.keys_db, signer)
+        self._own_content: set[bytes] | None = None  # recomputed after our next listing
         self.skips = Backoff()  # purchases we could not grant, tried again later
         self._collect_skips = Backoff()  # our purchases whose grants could not be read
         self._fits: OrderedDict[tuple[bytes, bytes], bool] = OrderedDict()
@@ -122,7 +123,24 @@ class Core:
         self.close()
 
     def _on_entries(self, entries: list[Entry]) -> None:
+        if any(e.author == self.me and e.kind == "listing" for e in entries):
+            self._own_content = None
         self.events.emit(LedgerChanged(len(entries), self.ledger.state_hash()))
+
+    def is_own_content(self, content: bytes) -> bool:
+        """Whether ``content`` belongs to one of our own listings (a track, its preview or the
+        artwork): what a node that keeps purchases private still announces and serves."""
+        own = self._own_content
+        if own is None:
+            own = set()
+            for li in list(self.ledger.state.listings.values()):
+                if li.artist == self.me:
+                    own.update(t.content for t in li.tracks)
+                    own.update(t.preview for t in li.tracks if t.preview)
+                    if li.artwork:
+                        own.add(li.artwork)
+            self._own_content = own
+        return content in own
 
     def _on_fork(self, proof: ForkProof) -> None:
         self.events.emit(ForkDetected(proof.author, proof.seq))

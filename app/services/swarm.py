@@ -73,6 +73,7 @@ class SwarmSettings:
     known: tuple[KnownPeer, ...] = ()
     label: str = "swarm"
     limits: Limits | None = None  # the node's limits and bandwidth caps (None: the defaults)
+    share_purchases: bool = True  # announce and serve what we bought (else only our releases)
 
     @classmethod
     def from_profile(cls, profile: Profile) -> SwarmSettings:
@@ -87,7 +88,14 @@ class SwarmSettings:
             limits = Limits(upload_rate=bytes_per_second(up), download_rate=bytes_per_second(down))
         return cls(listen=tuple(cfg.get("listen") or ()),
                    bootstrap=tuple(cfg.get("bootstrap", [])), mdns=lan_discovery(cfg),
-                   limits=limits)
+                   limits=limits, share_purchases=share_purchases(cfg))
+
+
+def share_purchases(cfg: dict[str, Any], turned_off: bool = False) -> bool:
+    """Whether the node announces (with its peer ID, which is the ledger identity) and serves
+    the content it bought: yes unless the profile says ``"share_purchases": false`` or the
+    command line turned it off. Off, it announces and serves only its own releases."""
+    return cfg.get("share_purchases", True) is not False and not turned_off
 
 
 def lan_discovery(cfg: dict[str, Any], turned_off: bool = False) -> bool:
@@ -121,6 +129,8 @@ class SwarmNetwork:
                             bootstrap=self.settings.bootstrap, mdns=self.settings.mdns)
         if self.settings.limits is not None:
             config = dataclasses.replace(config, limits=self.settings.limits)
+        if not self.settings.share_purchases:
+            config = dataclasses.replace(config, share=core.is_own_content)
         async with open_node(config, core.ledger, core.chunks) as node:
             self._node, self._token = node, trio.lowlevel.current_trio_token()
             log.info("node %s listening on %s", node.peer_id, " ".join(node.addrs))

@@ -749,24 +749,32 @@ class Session:
         cfg = self.profile.read_config()
         return {"max_upload_kbps": kbps_setting(cfg, "max_upload_kbps"),
                 "max_download_kbps": kbps_setting(cfg, "max_download_kbps"),
-                "lan_discovery": bool(cfg.get("mdns", True))}
+                "lan_discovery": bool(cfg.get("mdns", True)),
+                "share_purchases": cfg.get("share_purchases", True) is not False}
 
     def set_network_settings(self, upload_kbps: float, download_kbps: float,
-                             lan_discovery: bool) -> str:
-        """Save the caps and apply them to the running node at once; LAN discovery changes
-        with the next unlock. Returns what the user should be told."""
+                             lan_discovery: bool, share_purchases: bool | None = None) -> str:
+        """Save the caps and apply them to the running node at once; LAN discovery and
+        sharing purchases change with the next unlock. Returns what the user should be told."""
         for name, value in (("upload", upload_kbps), ("download", download_kbps)):
             if not 0 <= value <= MAX_KBPS:
                 raise UserError(f"the {name} cap must be between 0 (no cap) and "
                                 f"{MAX_KBPS // 1000:,} Mbit/s")
         before = self.network_settings()
+        share = before["share_purchases"] if share_purchases is None else bool(share_purchases)
         self.profile.update_config(max_upload_kbps=round(float(upload_kbps), 1),
                                    max_download_kbps=round(float(download_kbps), 1),
-                                   mdns=bool(lan_discovery))
+                                   mdns=bool(lan_discovery), share_purchases=share)
         self.network.set_bandwidth(bytes_per_second(upload_kbps), bytes_per_second(download_kbps))
+        later = []
         if bool(lan_discovery) != before["lan_discovery"]:
-            return ("Saved. Bandwidth caps apply now; LAN discovery "
-                    f"{'starts' if lan_discovery else 'stops'} the next time you unlock.")
+            later.append(f"LAN discovery {'starts' if lan_discovery else 'stops'}")
+        if share != before["share_purchases"]:
+            later.append("peers are told of your purchases" if share else
+                         "your purchases are no longer announced or served")
+        if later:
+            return f"Saved. Bandwidth caps apply now; {' and '.join(later)} the next time " \
+                   "you unlock."
         return "Saved. Bandwidth caps apply now."
 
 

@@ -123,3 +123,30 @@ def test_a_packed_file_that_repeats_a_chunk_is_refused_at_publishing():
     with pytest.raises(ContentError, match="repeats a whole chunk"):
         pack(bytes(4 * CHUNK), None, chunk_size=CHUNK)
     pack(bytes(4 * CHUNK), new_track_key(), chunk_size=CHUNK)  # sealed chunks never repeat
+
+
+@trio_test
+async def test_a_node_keeping_purchases_private_neither_announces_nor_serves_them(swarm):
+    from p2p.content.messages import HAS_COMPLETE, HAS_NOTHING
+
+    seeder, fan, other = swarm.peer("seeder"), swarm.peer("fan"), swarm.peer("other")
+    bought, _, _ = publish(seeder, size=3 * CHUNK)
+    own, _, _ = publish(fan, size=2 * CHUNK)
+    async with swarm.run(seeder, gossip_heartbeat=0.2) as s, \
+            swarm.run(fan, gossip_heartbeat=0.2, provide_interval=0.3,
+                      share=lambda cid: cid == own) as f, \
+            swarm.run(other, gossip_heartbeat=0.2) as o:
+        await f.connect(s.addrs[0])
+        await o.connect(f.addrs[0])
+        await wait_for(lambda: f.gossip.topic_peers() and o.gossip.topic_peers(), what="mesh")
+        await f.fetch(bought)
+        assert fan.store.is_complete(bought)
+        # The periodic announcement runs (our own release reaches the other peer) ...
+        await wait_for(lambda: str(f.peer_id) in o.providers.providers(own), timeout=15,
+                       what="own release announced")
+        # ... without the purchase: neither announced nor admitted to when asked.
+        assert str(f.peer_id) not in o.providers.providers(bought)
+        assert await o._ask_has(f.peer_id, [bought, own], 3) == [HAS_NOTHING, HAS_COMPLETE]
+        with pytest.raises(DownloadFailed):
+            await o.fetch(bought, providers=[f.peer_id])
+        await o.fetch(own, providers=[f.peer_id])

@@ -250,3 +250,27 @@ def test_covers_are_bounded_in_bytes_pixels_and_cache(world, monkeypatch):
         assert "over the 4194304-byte limit" in session.artwork_problem(big.content_id)
     finally:
         session.close()
+
+
+# -- privacy ---------------------------------------------------------------------------------------
+def test_sharing_purchases_can_be_turned_off_and_own_releases_still_are(world, honest):
+    from app.services.swarm import SwarmSettings
+
+    artist, _seeder, fan, listing = honest
+    assert all(artist.is_own_content(t.content) for t in listing.tracks)
+    assert all(artist.is_own_content(t.preview) for t in listing.tracks if t.preview)
+    assert not fan.is_own_content(listing.tracks[0].content)
+    fan.close()
+    world.cores.remove(fan)
+    session = session_for(fan)
+    try:
+        assert session.network_settings()["share_purchases"] is True
+        told = session.set_network_settings(0, 0, True, share_purchases=False)
+        assert "no longer announced or served the next time you unlock" in told
+        assert session.network_settings()["share_purchases"] is False
+        assert SwarmSettings.from_profile(fan.profile).share_purchases is False
+        # A listing of our own, published later, is shared again at once.
+        mine = raw_listing(session.core, [bytes([0xA1]) * 32], world.credits.id)
+        assert session.core.is_own_content(mine.tracks[0].content)
+    finally:
+        session.close()
