@@ -274,3 +274,77 @@ def test_sharing_purchases_can_be_turned_off_and_own_releases_still_are(world, h
         assert session.core.is_own_content(mine.tracks[0].content)
     finally:
         session.close()
+
+
+# -- the profile on disk ---------------------------------------------------------------------------
+def test_profile_files_are_private_even_in_a_folder_that_already_existed(tmp_path):
+    import stat
+
+    from app.profile import Profile
+    from app.services.core import Core
+    from ledger.keys import Signer
+
+    root = tmp_path / "existing"
+    root.mkdir(mode=0o755)
+    root.chmod(0o755)
+    core = Core(Profile(root), Signer.generate())
+    try:
+        core.profile.update_config(mdns=False)
+        core.append("profile", {"name": "Ann", "bio": "", "links": []})
+        core.keys.put(bytes(32), bytes(32), "own")
+        from app.services.library import LibraryService
+
+        LibraryService(core.profile).close()
+        files = [p for p in root.iterdir() if p.is_file()]
+        assert {p.name for p in files} >= {"ledger.sqlite", "keys.sqlite", "library.sqlite",
+                                           "config.json"}
+        for p in files:
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
+        assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    finally:
+        core.close()
+
+
+@pytest.mark.parametrize("field, value, shown", [
+    ("memlimit", 1 << 40, "memlimit 1099511627776"),
+    ("opslimit", 0, "opslimit 0"),
+    ("opslimit", 10**9, "opslimit 1000000000"),
+    ("memlimit", "64", "memlimit '64'"),
+])
+def test_absurd_key_derivation_limits_in_an_identity_file_are_refused(tmp_path, field, value,
+                                                                      shown):
+    import json
+
+    from nacl import pwhash
+
+    from app.profile import Profile
+    from app.services.errors import UserError
+    from app.services.identity import IdentityService
+
+    profile = Profile(tmp_path / "me")
+    made = IdentityService(profile, pwhash.argon2id.OPSLIMIT_INTERACTIVE,
+                           pwhash.argon2id.MEMLIMIT_INTERACTIVE)
+    made.create("correct horse")
+    assert IdentityService(profile).unlock("correct horse")  # older limits still open
+    doc = json.loads(profile.identity_file.read_text())
+    doc["kdf"][field] = value
+    profile.identity_file.write_text(json.dumps(doc))
+    import re
+
+    with pytest.raises(UserError, match="outside the accepted range .*" + re.escape(shown)):
+        IdentityService(profile).unlock("correct horse")
+
+
+def test_new_identities_use_the_moderate_argon2id_limits(tmp_path):
+    import json
+
+    from nacl import pwhash
+
+    from app.profile import Profile
+    from app.services.identity import IdentityService
+
+    profile = Profile(tmp_path / "me")
+    IdentityService(profile).create("correct horse")
+    kdf = json.loads(profile.identity_file.read_text())["kdf"]
+    assert (kdf["opslimit"], kdf["memlimit"]) == (pwhash.argon2id.OPSLIMIT_MODERATE,
+                                                  pwhash.argon2id.MEMLIMIT_MODERATE)
