@@ -85,6 +85,28 @@ async def _settle(core: Core) -> None:
                  len(report.received), len(report.granted), len(report.unlocked))
 
 
+async def settle_on_change(core: Core, interval: float) -> None:
+    """Act as a sales agent until cancelled: settle whenever entries arrive (at least every
+    ``interval`` seconds). Settling isolates each item, so no entry stops this loop."""
+    import trio
+
+    changed = trio.Event()
+    token = trio.lowlevel.current_trio_token()
+
+    def on_entries(entries: list) -> None:
+        token.run_sync_soon(changed.set)
+
+    core.ledger.add_listener(on_entries)
+    try:
+        while True:
+            await _settle(core)
+            with trio.move_on_after(interval):
+                await changed.wait()
+            changed = trio.Event()
+    finally:
+        core.ledger.remove_listener(on_entries)
+
+
 async def _initial_sync(node: Node, core: Core) -> None:
     results = await node.sync()
     if results and core.awaiting_own_feed:
@@ -136,13 +158,6 @@ def _seed(args: argparse.Namespace) -> int:
             log.info("seeder %s listening on %s", node.peer_id, " ".join(node.addrs))
             if args.addr_file:
                 args.addr_file.write_text("\n".join(node.addrs) + "\n")
-            changed = trio.Event()
-
-            def on_entries(entries: list) -> None:
-                token.run_sync_soon(changed.set)
-
-            token = trio.lowlevel.current_trio_token()
-            core.ledger.add_listener(on_entries)
             with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async with trio.open_nursery() as nursery:
 
@@ -155,13 +170,7 @@ def _seed(args: argparse.Namespace) -> int:
                     nursery.start_soon(stop_on_signal)
                     await _connect_all(node, config.bootstrap, required=False)
                     await _initial_sync(node, core)
-                    while True:  # act as a sales agent: grant purchases as they arrive
-                        nonlocal_changed = changed
-                        with trio.move_on_after(args.settle_interval):
-                            await nonlocal_changed.wait()
-                        changed = trio.Event()
-                        await _settle(core)
-            core.ledger.remove_listener(on_entries)
+                    await settle_on_change(core, args.settle_interval)
             log.info("seeder stopped cleanly")
             return 0
 
