@@ -348,3 +348,46 @@ def test_new_identities_use_the_moderate_argon2id_limits(tmp_path):
     kdf = json.loads(profile.identity_file.read_text())["kdf"]
     assert (kdf["opslimit"], kdf["memlimit"]) == (pwhash.argon2id.OPSLIMIT_MODERATE,
                                                   pwhash.argon2id.MEMLIMIT_MODERATE)
+
+
+def test_cooptracks_settle_survives_a_hostile_delegation(world, audio_files, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nacl import pwhash
+
+    from app.profile import Profile
+    from app.services.core import Core
+    from app.services.identity import IdentityService
+
+    root = Path(__file__).resolve().parents[2]
+    profile = Profile(tmp_path / "seeder")
+    identity = IdentityService(profile, pwhash.argon2id.OPSLIMIT_MIN,
+                               pwhash.argon2id.MEMLIMIT_MIN)
+    identity.create("correct horse")
+    seeder = Core(profile, identity.unlock("correct horse"))
+    world.cores.append(seeder)
+    artist, fan, eve = world.core("artist"), world.core("fan"), world.core("eve")
+    world.fund(fan, "20")
+    world.fund(eve, "20")
+    eve.settle()
+    listing = publish(world, artist, audio_files[:1])
+    StudioService(artist).delegate(seeder.me)
+    eve_listing = raw_listing(eve, [bytes([0xE1]) * 32], world.credits.id)
+    raw_delegation(eve, seeder.me, {bytes([0xE1]) * 32: garbage_sealed()})
+    raw_purchase(eve, eve_listing)
+    ShopService(fan).buy(listing.id)
+    world.sync()
+    world.cores.remove(seeder)
+    seeder.close()
+    env = {**os.environ, "COOPTRACKS_PASSPHRASE": "correct horse"}
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "--profile", str(profile.root),
+                           "settle", "--json"], capture_output=True, text=True, env=env,
+                          cwd=root, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]  # used to end in a traceback
+    out = json.loads(proc.stdout)
+    assert out["granted"] == 1
+    assert [s["reason"] for s in out["skipped"]] == [
+        f"the delegation's sealed key for {'e1' * 6} does not open"]
