@@ -11,6 +11,7 @@ short sentence, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from PySide6.QtCore import QObject, Signal
 
+from app import cover_images
 from app.profile import Profile
 from app.runtime import TrioRuntime
 from app.services.errors import UserError
@@ -280,9 +282,7 @@ class Bridge(QObject):
             session = self.session
             try:
                 report = await self._thread(session.refresh, core_lim)
-                _, io_lim = self._limiters()
-                if await self._thread(session.fetch_artwork, io_lim):
-                    self.ledgerChanged.emit(0)  # nothing new in the ledger; covers to show
+                # Purchased tracks first: covers are anybody's content and may fail.
                 if self.auto_download and self.session is session:
                     missing = await self._thread(session.missing_downloads, core_lim)
                     for content in missing:
@@ -293,6 +293,15 @@ class Bridge(QObject):
                 self.notice.emit(str(err), True)
             except Exception:
                 log.exception("sync failed")
+            try:
+                _, io_lim = self._limiters()
+                arrived = await self._thread(session.fetch_artwork, io_lim)
+                decoded = await self._thread(
+                    functools.partial(_prepare_covers, session), io_lim)
+                if arrived or decoded:
+                    self.ledgerChanged.emit(0)  # nothing new in the ledger; covers to show
+            except Exception:  # fetch_artwork isolates each cover; this is a last resort
+                log.exception("fetching covers failed")
             await trio.sleep(self.sync_interval)
 
     def sync_now(self) -> Job:
@@ -490,3 +499,7 @@ class Bridge(QObject):
             return service.export(plan, fmt, folder, report, job.cancel_event)
 
         return self.run("Export", work, io=True, job=job)  # type: ignore[return-value]
+
+def _prepare_covers(session: Session) -> int:
+    """Decode the catalog's covers on a worker thread, so the GUI thread only draws them."""
+    return cover_images.prepare(session.covers())

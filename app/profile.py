@@ -89,11 +89,32 @@ class Profile:
         doc = {**self.read_config(), **changes}
         self.ensure()
         tmp = self.config_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(doc, indent=2, sort_keys=True))
         os.replace(tmp, self.config_file)
         return doc
 
     def ensure(self) -> Profile:
-        """Create the directory (private to this user) if it does not exist."""
+        """Create the directory if need be and make it and its databases private to this user
+        (0700 and 0600), also when the folder already existed: what is in a profile (keys,
+        purchases, the library) is nobody else's business on a shared machine."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if os.name == "posix":
+            _private(self.root, 0o700)
+            for db in (self.ledger_db, self.keys_db, self.library_db):
+                # SQLite gives its -wal and -shm files the mode of the database file.
+                try:
+                    os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                except FileExistsError:
+                    _private(db, 0o600)
         return self
+
+
+def _private(path: Path, mode: int) -> None:
+    """Take group and other permissions away from ``path`` (if we own it)."""
+    try:
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, mode)
+    except OSError:
+        pass  # not ours, or gone: nothing we can do, nor need to

@@ -270,7 +270,7 @@ class ChunkStore:
     def _write_packed(self, content_id: bytes, manifest: Manifest, index: int,
                       view: memoryview) -> None:
         self.packs.mkdir(exist_ok=True)
-        fd = os.open(self.pack_path(content_id), os.O_RDWR | os.O_CREAT | _O_BINARY, 0o644)
+        fd = os.open(self.pack_path(content_id), os.O_RDWR | os.O_CREAT | _O_BINARY, 0o600)
         try:
             self._write_at(fd, view, index * stride(manifest), direct=True)
             os.fdatasync(fd)  # the bytes are durable before they are marked
@@ -279,7 +279,7 @@ class ChunkStore:
         self._mark(content_id, index, True)
 
     def _mark(self, content_id: bytes, index: int, have: bool) -> None:
-        fd = os.open(self.have_path(content_id), os.O_RDWR | os.O_CREAT | _O_BINARY, 0o644)
+        fd = os.open(self.have_path(content_id), os.O_RDWR | os.O_CREAT | _O_BINARY, 0o600)
         try:
             _pwrite(fd, b"\x01" if have else b"\x00", index)
         finally:
@@ -339,6 +339,10 @@ class ChunkStore:
         manifest = decode_manifest(data, content_id)
         self._index(content_id, manifest)
         return manifest
+
+    def holders(self, chunk_id: bytes) -> list[bytes]:
+        """The stored content IDs whose manifests name ``chunk_id``."""
+        return [content_id for content_id, _ in self._places(chunk_id)]
 
     def locate(self, chunk_id: bytes, besides: bytes | None = None) -> ChunkLocation | None:
         """Where the bytes of a stored chunk are; None if it is not stored. ``besides``: a

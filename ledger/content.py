@@ -164,6 +164,10 @@ def decode_manifest(data: bytes, expected_id: bytes | None = None) -> Manifest:
         raise ContentError("manifest chunk list invalid")
     if any(not isinstance(c, bytes) or len(c) != 32 for c in chunks):
         raise ContentError("manifest chunk IDs must be 32 bytes")
+    if len(set(chunks)) != len(chunks):
+        # Each index would be written (and synced) on its own: one received chunk repeated
+        # 65 536 times is an amplification attack. Sealed chunks never repeat (per-index nonce).
+        raise ContentError("manifest repeats a chunk hash")
     expected_chunks = max(1, -(-size // chunk_size))
     if len(chunks) != expected_chunks:
         raise ContentError("manifest chunk count does not match its size")
@@ -219,6 +223,9 @@ def pack(
         stored.append(p if key is None else encrypt_chunk(key, i, i == len(plain) - 1, p))
     manifest = Manifest(size, chunk_size, tuple(content_hash(c) for c in stored), key is not None,
                         mime)
+    if len(set(manifest.chunks)) != len(manifest.chunks):
+        raise ContentError("the file repeats a whole chunk's bytes, which peers refuse; "
+                           "store it sealed or re-encode it")
     return PackedContent(manifest, manifest.encode(), tuple(stored))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from nacl import bindings as sodium
@@ -70,9 +71,31 @@ def verify_fast(public_key: bytes, message: bytes, signature: bytes) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=4096)  # replay checks every purchase; buyers repeat
+def can_receive_sealed(public_key: bytes) -> bool:
+    """Whether a sealed box can be made for ``public_key``: it must convert to X25519.
+
+    libsodium's signature check accepts an Ed25519 key with a small-order (torsion) component,
+    but refuses to convert such a key (or a small-order or malformed one) to X25519, so nothing
+    can be sealed to it. The ledger refuses purchases by such keys (docs/PROTOCOL.md, purchase).
+    """
+    if type(public_key) is not bytes or len(public_key) != PUBLIC_KEY_SIZE:
+        return False
+    try:
+        sodium.crypto_sign_ed25519_pk_to_curve25519(public_key)
+    except (CryptoError, RuntimeError, ValueError, TypeError):
+        return False
+    return True
+
+
 def seal_to(public_key: bytes, data: bytes) -> bytes:
-    """Seal ``data`` so only the holder of ``public_key``'s seed can read it."""
-    curve = VerifyKey(public_key).to_curve25519_public_key()
+    """Seal ``data`` so only the holder of ``public_key``'s seed can read it. Raises
+    SignatureError for a key that cannot receive a sealed box (see ``can_receive_sealed``)."""
+    try:
+        curve = VerifyKey(public_key).to_curve25519_public_key()
+    except (CryptoError, RuntimeError, ValueError, TypeError) as exc:
+        raise SignatureError("that key cannot receive a sealed box (not a prime-order "
+                             "Ed25519 point)") from exc
     return SealedBox(PublicKey(bytes(curve))).encrypt(data)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from ledger.encoding import encode, hash32
 from ledger.entry import Entry
 from ledger.errors import SemanticError
+from ledger.keys import can_receive_sealed
 from ledger.kinds import BPS_TOTAL
 
 
@@ -359,6 +360,9 @@ class State:
             self.superseded[old] = entry.hash
 
     def _apply_purchase(self, entry: Entry, body: Mapping[str, Any], _d: Any) -> None:
+        if not can_receive_sealed(entry.author):
+            raise SemanticError("the buyer's key cannot receive a sealed content key "
+                                "(it does not convert to X25519)")
         self._require_dep(entry, body["listing"], "listing")
         listing = self.listings.get(body["listing"])
         if listing is None:

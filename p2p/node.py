@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -61,6 +60,7 @@ from p2p.gossip import MAX_HEADS, Announce, ForkAnnounce, Gossip, Heads, Provide
 from p2p.host import build_host, dialable_addrs, parse_peer_addr, peer_id_from_seed
 from p2p.limits import Limits, PeerGuard
 from p2p.pinning import Pinner, SeedPolicy
+from p2p.providers import ProviderTable
 from p2p.sync.protocol import LedgerAccess, Replicator, SyncResult, is_forgery
 from p2p.wire import Counters, Message, PeerClosed, ProtocolViolation, decode_message
 
@@ -97,6 +97,9 @@ class NodeConfig:
     hole_punch: HolePunchLimits = field(default_factory=HolePunchLimits)
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     dht_reprovide_interval: float = 12 * 3600.0  # provider records live 48 h at the peers
+    # Which held content this node announces and serves; None: all of it. A fan who keeps
+    # purchases to itself passes its own releases' content only (docs/DECISIONS.md, privacy).
+    share: Callable[[bytes], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.dht_mode not in ("server", "client", "auto"):
@@ -174,7 +177,7 @@ class Node:
         self.ledger = LedgerAccess(ledger)
         self.store = store
         self.replicator = Replicator(self.ctx, self.ledger)
-        self.content = ContentServer(self.ctx, store)
+        self.content = ContentServer(self.ctx, store, config.share)
         self.gossip = Gossip(self.host, config.gossip_heartbeat)
         self.pinner = Pinner(self, config.seeding)
         self.routing = ContentRouting(self.host, self.guard, server=config.dht_mode == "server",
@@ -201,7 +204,7 @@ class Node:
         self._local_send, self._local_recv = trio.open_memory_channel[list[Entry] | ForkProof](
             10_000)
         self._inbound: set[str] = set()
-        self._providers: dict[bytes, dict[str, float]] = {}
+        self.providers = ProviderTable()  # content announced on gossip, capped and expiring
         self._downloads: dict[bytes, Download] = {}
         self._progress: dict[bytes, Progress] = {}
         self.last_sync: dict[str, SyncResult] = {}
@@ -687,9 +690,7 @@ class Node:
                 for peer in targets[:3]:
                     self.request_pull(peer)
         elif isinstance(message, Provide):
-            now = time.monotonic()
-            for cid in message.content_ids:
-                self._providers.setdefault(cid, {})[str(origin)] = now
+            self.providers.add(str(origin), message.content_ids)
 
     async def _periodic(self) -> None:
         next_sync = trio.current_time() + self.config.sync_interval
@@ -699,6 +700,7 @@ class Node:
             now = trio.current_time()
             if now >= next_sync:
                 next_sync = now + self.config.sync_interval
+                self.providers.expire()
                 for peer in self.connected_peers():
                     self.request_pull(peer)
             if now >= next_provide:
@@ -727,7 +729,11 @@ class Node:
                     await self.provide(complete)
 
     def _complete_content(self) -> list[bytes]:
-        return [c for c in self.store.content_ids() if self.store.is_complete(c)]
+        return [c for c in self.store.content_ids()
+                if self.store.is_complete(c) and self._shares(c)]
+
+    def _shares(self, content_id: bytes) -> bool:
+        return self.config.share is None or self.config.share(content_id)
 
     # -- content -----------------------------------------------------------------------------------
     async def provide(self, content_ids: Sequence[bytes]) -> None:
@@ -772,8 +778,7 @@ class Node:
         the unreachable ones left out; with no complete holder the DHT is asked."""
         complete: list[ID] = []
         partial: list[ID] = []
-        announced = self._providers.get(content_id, {})
-        for key in announced:
+        for key in self.providers.providers(content_id):
             if not self.guard.is_banned(key):
                 complete.append(ID.from_base58(key))
 
@@ -845,11 +850,13 @@ class Node:
         return [HAS_NOTHING] * len(content_ids)
 
     async def fetch(self, content_id: bytes, on_progress: Callable[[Progress], None] | None = None,
-                    providers: Sequence[ID] | None = None) -> Manifest:
+                    providers: Sequence[ID] | None = None,
+                    max_bytes: int | None = None) -> Manifest:
         """Download ``content_id`` into the chunk store (resuming what is already there).
 
-        Raises DownloadFailed if no provider can supply it. Concurrent fetches of one content ID
-        share a single download.
+        Raises DownloadFailed if no provider can supply it, TooLarge (a DownloadFailed) if it
+        needs more than ``max_bytes`` of chunks. Concurrent fetches of one content ID share a
+        single download.
         """
         running = self._downloads.get(content_id)
         if running is not None:
@@ -868,13 +875,14 @@ class Node:
             if on_progress is not None:
                 on_progress(p)
 
-        download = Download(self.ctx, self.store, content_id, peers, progress)
+        download = Download(self.ctx, self.store, content_id, peers, progress, max_bytes)
         self._downloads[content_id] = download
         try:
             manifest = await download.run()
         finally:
             del self._downloads[content_id]
-        await self.provide([content_id])
+        if self._shares(content_id):
+            await self.provide([content_id])
         return manifest
 
     def prioritize(self, content_id: bytes, indexes: Iterable[int]) -> bool:

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_RETRY_S = 3600.0  # a content no peer could supply is tried again at most this rarely
+MAX_REMEMBERED = 65_536  # failed or refused content IDs kept (the oldest are forgotten)
+
 
 class PinningNode(Protocol):
     """What a :class:`Pinner` uses of the node that owns it (p2p.node.Node): its ledger, its
@@ -67,6 +70,8 @@ class Pinner:
         self.pinned: set[bytes] = set()
         self.wanted: dict[bytes, bytes] = {}  # content id -> author
         self.over_quota = False
+        self.failures: dict[bytes, tuple[float, float]] = {}  # cid -> (retry at, wait)
+        self.refused: dict[bytes, None] = {}  # too large for the quota left when tried
         self._wake = trio.Event()
 
     def start(self, nursery: trio.Nursery) -> None:
@@ -81,7 +86,7 @@ class Pinner:
         for e in entries:
             if self.policy.wants(e.author):
                 for cid in content_ids_of(e):
-                    if cid not in self.pinned:
+                    if cid not in self.pinned and cid not in self.refused:
                         self.wanted[cid] = e.author
                         found = True
         token = self.node._token
@@ -101,28 +106,61 @@ class Pinner:
         self._wake.set()
 
     async def _loop(self) -> None:
-        from p2p.content.download import DownloadFailed
-
         while True:
             with trio.move_on_after(self.policy.retry_interval):
                 await self._wake.wait()
             self._wake = trio.Event()
-            for cid in list(self.wanted):
-                if cid in self.pinned:
-                    self.wanted.pop(cid, None)
-                    continue
-                used = await trio.to_thread.run_sync(self.node.store.size_on_disk)
-                if used >= self.policy.quota_bytes:
-                    if not self.over_quota:
-                        log.warning("seeding quota of %d bytes reached; not pinning more",
-                                    self.policy.quota_bytes)
-                    self.over_quota = True
-                    break
-                try:
-                    await self.node.fetch(cid)
-                except DownloadFailed as exc:
-                    log.info("cannot pin %s yet: %s", cid.hex()[:12], exc)
-                    continue
-                self.pinned.add(cid)
+            await self._pin_wanted()
+
+    async def _pin_wanted(self) -> None:
+        """One pass over the wanted content. Each item is isolated: a failure is logged and
+        backs off (doubling up to ``MAX_RETRY_S``); content too large for what is left of the
+        quota is refused until the quota changes; the pass never raises."""
+        from p2p.content.download import DownloadFailed, TooLarge
+
+        now = trio.current_time()
+        for cid in list(self.wanted):
+            if cid in self.pinned:
                 self.wanted.pop(cid, None)
-                log.info("pinned %s", cid.hex()[:12])
+                continue
+            retry = self.failures.get(cid)
+            if retry is not None and now < retry[0]:
+                continue
+            used = await trio.to_thread.run_sync(self.node.store.size_on_disk)
+            room = self.policy.quota_bytes - used
+            if room <= 0:
+                if not self.over_quota:
+                    log.warning("seeding quota of %d bytes reached; not pinning more",
+                                self.policy.quota_bytes)
+                self.over_quota = True
+                break
+            try:
+                await self.node.fetch(cid, max_bytes=room)
+            except TooLarge as exc:
+                log.warning("not pinning %s: %s", cid.hex()[:12], exc)
+                self.wanted.pop(cid, None)
+                self._remember(self.refused, cid, None)
+                continue
+            except DownloadFailed as exc:
+                self._failed(cid, now, f"cannot pin yet: {exc}")
+                continue
+            except Exception as exc:  # a hostile content or peer never stops pinning
+                self._failed(cid, now, f"pinning failed: {exc!r}")
+                continue
+            self.failures.pop(cid, None)
+            self.pinned.add(cid)
+            self.wanted.pop(cid, None)
+            log.info("pinned %s", cid.hex()[:12])
+
+    def _failed(self, cid: bytes, now: float, reason: str) -> None:
+        previous = self.failures.pop(cid, None)
+        wait = (self.policy.retry_interval if previous is None
+                else min(previous[1] * 2, MAX_RETRY_S))
+        self._remember(self.failures, cid, (now + wait, wait))
+        log.info("%s: %s (next try in %.0f s)", cid.hex()[:12], reason, wait)
+
+    @staticmethod
+    def _remember(table: dict[bytes, Any], cid: bytes, value: Any) -> None:
+        table[cid] = value
+        while len(table) > MAX_REMEMBERED:
+            del table[next(iter(table))]  # the oldest

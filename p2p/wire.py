@@ -119,6 +119,9 @@ def frame(body: bytes) -> bytes:
     return encode_varint(len(body)) + body
 
 
+MAX_COUNTED_PEERS = 4096  # peers with their own byte counters (the totals count everyone)
+
+
 class Counters:
     """Byte counters, shared by every stream of a node (for the Network view)."""
 
@@ -131,7 +134,11 @@ class Counters:
     def add(self, peer: str, received: int = 0, sent: int = 0) -> None:
         self.bytes_in += received
         self.bytes_out += sent
-        slot = self.per_peer.setdefault(peer, [0, 0])
+        slot = self.per_peer.get(peer)
+        if slot is None:
+            if len(self.per_peer) >= MAX_COUNTED_PEERS:  # the earliest seen peer goes
+                del self.per_peer[next(iter(self.per_peer))]
+            slot = self.per_peer[peer] = [0, 0]
         slot[0] += received
         slot[1] += sent
         self.last_active[peer] = time.monotonic()

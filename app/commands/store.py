@@ -157,10 +157,12 @@ def _delegate(args: argparse.Namespace, core: Core) -> int:
 
 def _settle(args: argparse.Namespace, core: Core) -> int:
     report = core.settle()
+    skipped = [{"item": item.hex(), "reason": why} for item, why in report.skipped]
     emit(args, {"received": len(report.received), "granted": len(report.granted),
-                "unlocked": len(report.unlocked)},
+                "unlocked": len(report.unlocked), "skipped": skipped},
          f"received {len(report.received)}, granted {len(report.granted)}, "
-         f"unlocked {len(report.unlocked)}")
+         f"unlocked {len(report.unlocked)}"
+         + "".join(f"\nskipped {s['item'][:12]}: {s['reason']}" for s in skipped))
     return 0
 
 

@@ -1,9 +1,10 @@
 """Swarm commands: ``seed`` (the headless seeder daemon), ``sync``, ``peers`` and ``fetch``.
 
 All of them run a real node for the profile's identity. Settings come from the profile's
-``config.json`` (keys ``listen``, ``announce``, ``bootstrap``, ``mdns``, ``seeding``), overridden
-by flags. mDNS on the LAN is on unless ``"mdns": false``, ``--no-mdns`` or the environment
-variable ``COOPTRACKS_NO_MDNS=1`` (set by the test suite, so tests never multicast). A seeder
+``config.json`` (keys ``listen``, ``announce``, ``bootstrap``, ``mdns``, ``seeding``,
+``share_purchases``), overridden by flags. mDNS on the LAN is on unless ``"mdns": false``,
+``--no-mdns`` or the environment variable ``COOPTRACKS_NO_MDNS=1`` (set by the test suite, so
+tests never multicast). ``--private-purchases`` announces and serves only our own releases. A seeder
 also serves the DHT and relays for peers behind NAT (``--no-relay`` turns the relay off).
 """
 
@@ -39,7 +40,7 @@ def node_config(core: Core, args: argparse.Namespace, *, default_port: int = 0,
                 seeder: bool = False) -> NodeConfig:
     """The node settings for this profile: config.json, then command-line flags. Without
     listen addresses there, ``default_listen``, or else ``default_port`` on every interface."""
-    from app.services.swarm import lan_discovery
+    from app.services.swarm import lan_discovery, share_purchases
     from p2p.host import wildcard_listen
     from p2p.node import NodeConfig
     from p2p.pinning import SeedPolicy
@@ -50,12 +51,14 @@ def node_config(core: Core, args: argparse.Namespace, *, default_port: int = 0,
     announce = tuple(getattr(args, "announce", None) or settings.get("announce") or ())
     bootstrap = tuple(settings.get("bootstrap", [])) + tuple(getattr(args, "peer", None) or ())
     mdns = lan_discovery(settings, turned_off=getattr(args, "no_mdns", False))
+    private = not share_purchases(settings, getattr(args, "private_purchases", False))
     return NodeConfig(seed=core.signer.seed, listen=listen, bootstrap=bootstrap, mdns=mdns,
                       announce=announce, seeding=seeding or SeedPolicy(),
                       dht_mode="server" if seeder else "auto",
                       relay_service=seeder and not getattr(args, "no_relay", False),
                       connections=connection_limits(getattr(args, "max_peers", None)
-                                                    or settings.get("max_peers")))
+                                                    or settings.get("max_peers")),
+                      share=core.is_own_content if private else None)
 
 
 def connection_limits(max_peers: object) -> ConnectionLimits:
@@ -90,10 +93,36 @@ async def _connect_all(node: Node, addrs: tuple[str, ...], required: bool) -> in
 async def _settle(core: Core) -> None:
     import trio
 
-    report = await trio.to_thread.run_sync(core.settle)
+    try:
+        report = await trio.to_thread.run_sync(core.settle)
+    except Exception:  # settle isolates each item; this is the last line of defence
+        log.exception("settling failed; trying again on the next change")
+        return
     if report.granted or report.received or report.unlocked:
         log.info("settled: %d received, %d purchases granted, %d keys unlocked",
                  len(report.received), len(report.granted), len(report.unlocked))
+
+
+async def settle_on_change(core: Core, interval: float) -> None:
+    """Act as a sales agent until cancelled: settle whenever entries arrive (at least every
+    ``interval`` seconds). Settling isolates each item, so no entry stops this loop."""
+    import trio
+
+    changed = trio.Event()
+    token = trio.lowlevel.current_trio_token()
+
+    def on_entries(entries: list) -> None:
+        token.run_sync_soon(changed.set)
+
+    core.ledger.add_listener(on_entries)
+    try:
+        while True:
+            await _settle(core)
+            with trio.move_on_after(interval):
+                await changed.wait()
+            changed = trio.Event()
+    finally:
+        core.ledger.remove_listener(on_entries)
 
 
 async def _initial_sync(node: Node, core: Core) -> None:
@@ -147,13 +176,6 @@ def _seed(args: argparse.Namespace) -> int:
             if args.addr_file:  # written before the log says so: a reader may rely on it
                 args.addr_file.write_text("\n".join(node.addrs) + "\n")
             log.info("seeder %s listening on %s", node.peer_id, " ".join(node.addrs))
-            changed = trio.Event()
-
-            def on_entries(entries: list) -> None:
-                token.run_sync_soon(changed.set)
-
-            token = trio.lowlevel.current_trio_token()
-            core.ledger.add_listener(on_entries)
             with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async with trio.open_nursery() as nursery:
 
@@ -166,13 +188,7 @@ def _seed(args: argparse.Namespace) -> int:
                     nursery.start_soon(stop_on_signal)
                     await _connect_all(node, config.bootstrap, required=False)
                     await _initial_sync(node, core)
-                    while True:  # act as a sales agent: grant purchases as they arrive
-                        nonlocal_changed = changed
-                        with trio.move_on_after(args.settle_interval):
-                            await nonlocal_changed.wait()
-                        changed = trio.Event()
-                        await _settle(core)
-            core.ledger.remove_listener(on_entries)
+                    await settle_on_change(core, args.settle_interval)
             log.info("seeder stopped cleanly")
             return 0
 
@@ -359,6 +375,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                            help="address to advertise instead of the listen addresses "
                                 "(a forwarded port); repeatable")
         p.add_argument("--no-mdns", action="store_true", help="do not look for peers on the LAN")
+        p.add_argument("--private-purchases", action="store_true",
+                       help="announce and serve only our own releases, not what we bought "
+                            "(config: \"share_purchases\": false)")
 
     p = sub.add_parser("seed", parents=[common], help="run the headless seeder daemon")
     net_flags(p, listen=True)

@@ -9,6 +9,9 @@ transfers, fulfil purchases it may grant, and collect keys from grants to it.
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,14 +27,18 @@ from app.services.events import (
 from app.services.identity import IdentityService
 from app.services.keys import KeyStore
 from ledger.chunkstore import ChunkStore
+from ledger.content import ContentError
 from ledger.entry import Entry
 from ledger.errors import LedgerError
 from ledger.forks import ForkProof
-from ledger.keys import Signer, seal_to
+from ledger.keys import Signer, can_receive_sealed, seal_to
 from ledger.ledger import Ledger
 from ledger.state import State
 
 log = logging.getLogger(__name__)
+
+MAX_KEY_VERDICTS = 4096  # (content, key) pairs checked against their content, remembered
+MAX_COLLECTED = 65_536  # grants to us already read this run
 
 
 @dataclass
@@ -39,6 +46,46 @@ class SettleReport:
     received: list[bytes] = field(default_factory=list)  # receive entries written
     granted: list[bytes] = field(default_factory=list)  # purchases we fulfilled
     unlocked: list[bytes] = field(default_factory=list)  # purchases whose keys we now hold
+    skipped: list[tuple[bytes, str]] = field(default_factory=list)  # (item, why) this round
+
+
+class Skip(Exception):
+    """One item of work for others cannot be done now; the message says why."""
+
+
+class Backoff:
+    """Items whose work failed, with when to try each again: the wait doubles from
+    ``first_s`` up to ``max_s``. At most ``cap`` items are kept (the oldest are forgotten and
+    simply tried again)."""
+
+    def __init__(self, first_s: float = 30.0, max_s: float = 3600.0, cap: int = 4096,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.first_s, self.max_s, self.cap, self.clock = first_s, max_s, cap, clock
+        self._items: OrderedDict[bytes, tuple[float, float, str]] = OrderedDict()
+        # ^ item -> (retry at, current wait, reason)
+
+    def due(self, item: bytes) -> bool:
+        entry = self._items.get(item)
+        return entry is None or self.clock() >= entry[0]
+
+    def failed(self, item: bytes, reason: str) -> float:
+        """Note a failure; returns how long the item now waits."""
+        previous = self._items.pop(item, None)
+        wait = self.first_s if previous is None else min(previous[1] * 2, self.max_s)
+        self._items[item] = (self.clock() + wait, wait, reason)
+        while len(self._items) > self.cap:
+            self._items.popitem(last=False)
+        return wait
+
+    def succeeded(self, item: bytes) -> None:
+        self._items.pop(item, None)
+
+    def reason(self, item: bytes) -> str | None:
+        entry = self._items.get(item)
+        return None if entry is None else entry[2]
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class Core:
@@ -52,6 +99,12 @@ class Core:
         self.ledger = ledger or Ledger.open(profile.ledger_db)
         self.chunks = ChunkStore(profile.content_dir)
         self.keys = KeyStore(profile.keys_db, signer)
+        self._own_content: set[bytes] | None = None  # recomputed after our next listing
+        self.skips = Backoff()  # purchases we could not grant, tried again later
+        self._collect_skips = Backoff()  # our purchases whose grants could not be read
+        self._fits: OrderedDict[tuple[bytes, bytes], bool] = OrderedDict()
+        self._collected: OrderedDict[bytes, None] = OrderedDict()  # grants already read
+        self._disputed: OrderedDict[bytes, set[bytes]] = OrderedDict()  # content -> keys
         self.ledger.add_listener(self._on_entries)
         self.ledger.add_fork_listener(self._on_fork)
 
@@ -71,7 +124,24 @@ class Core:
         self.close()
 
     def _on_entries(self, entries: list[Entry]) -> None:
+        if any(e.author == self.me and e.kind == "listing" for e in entries):
+            self._own_content = None
         self.events.emit(LedgerChanged(len(entries), self.ledger.state_hash()))
+
+    def is_own_content(self, content: bytes) -> bool:
+        """Whether ``content`` belongs to one of our own listings (a track, its preview or the
+        artwork): what a node that keeps purchases private still announces and serves."""
+        own = self._own_content
+        if own is None:
+            own = set()
+            for li in list(self.ledger.state.listings.values()):
+                if li.artist == self.me:
+                    own.update(t.content for t in li.tracks)
+                    own.update(t.preview for t in li.tracks if t.preview)
+                    if li.artwork:
+                        own.add(li.artwork)
+            self._own_content = own
+        return content in own
 
     def _on_fork(self, proof: ForkProof) -> None:
         self.events.emit(ForkDetected(proof.author, proof.seq))
@@ -101,18 +171,28 @@ class Core:
 
     # -- what a node does by itself --------------------------------------------------------------
     def settle(self) -> SettleReport:
-        """Receive incoming transfers, fulfil purchases we may grant, collect our grants."""
+        """Receive incoming transfers, fulfil purchases we may grant, collect our grants.
+
+        Work done for others is isolated per item: a purchase that cannot be granted (a key that
+        does not open, a buyer key nothing can be sealed to, any other error) is skipped with a
+        logged reason, listed in the report, and not tried again until its back-off has passed;
+        the rest of the round goes on.
+        """
         report = SettleReport()
         if self.awaiting_own_feed:
             return report
         report.received.extend(self._receive_incoming())
         state = self.ledger.state
         for purchase in state.unfulfilled_for(self.me):
-            if self._grant(purchase.id):
+            if self._try(purchase.id, self._grant, self.skips, report):
                 report.granted.append(purchase.id)
         for purchase in state.purchases_by(self.me):
-            if self._collect_keys(purchase.id):
+            if self._try(purchase.id, self._collect_keys, self._collect_skips, report):
                 report.unlocked.append(purchase.id)
+        try:
+            self._repair_disputed_keys()
+        except Exception as exc:  # a damaged chunk store: the keys are decided on a later round
+            log.warning("could not check disputed keys: %r", exc)
         return report
 
     def _receive_incoming(self) -> list[bytes]:
@@ -137,50 +217,151 @@ class Core:
             written.append(entry.hash)
         return written
 
+    @staticmethod
+    def _try(item: bytes, work: Callable[[bytes], bool], backoff: Backoff,
+             report: SettleReport) -> bool:
+        """Run ``work(item)`` unless the item is backing off; a failure is logged, remembered
+        and reported, never raised."""
+        if not backoff.due(item):
+            return False
+        try:
+            done = work(item)
+        except Exception as exc:  # one bad item never stops the round (docs: threat model)
+            reason = str(exc) if isinstance(exc, Skip | UserError | LedgerError) else repr(exc)
+            wait = backoff.failed(item, reason)
+            log.warning("skipped %s for %.0f s: %s", item.hex()[:12], wait, reason)
+            report.skipped.append((item, reason))
+            return False
+        backoff.succeeded(item)
+        return done
+
     def _grant(self, purchase_id: bytes) -> bool:
         state = self.ledger.state
         purchase = state.purchases[purchase_id]
         listing = state.listings[purchase.listing]
         deps = [purchase_id]
+        delegated: Mapping[bytes, bytes] = {}
         if listing.artist != self.me:
             delegation = state.agent_delegation(self.me, listing)
             if delegation is None:
                 return False
             deps.append(delegation.id)
-            for content, sealed in delegation.sealed.items():
-                if content not in self.keys:
-                    self.keys.put(content, self.signer.open_sealed(sealed), "delegation")
+            delegated = delegation.sealed
+        if not can_receive_sealed(purchase.buyer):
+            raise Skip("the buyer's key cannot receive a sealed key")
         keys = []
         for content in listing.contents(purchase.track):
-            key = self.keys.get(content)
-            if key is None:
-                log.warning("cannot fulfil %s: no key for %s", purchase_id.hex()[:12],
-                            content.hex()[:12])
-                return False
+            key = self._key_to_sell(content, delegated.get(content))
             keys.append({"content": content, "sealed": seal_to(purchase.buyer, key)})
         self.append("grant", {"purchase": purchase_id, "keys": keys}, deps=deps)
         self.events.emit(SaleFulfilled(purchase_id, purchase.buyer))
         return True
+
+    def _key_to_sell(self, content: bytes, sealed: bytes | None) -> bytes:
+        """The key we grant for ``content``: a stored key or the one the listing's artist
+        delegated (``sealed``), whichever opens the content's first chunk. A delegated key that
+        opens it replaces a stored one that does not; one that cannot be checked yet (the
+        content is not here) is used for this grant only, never stored. Raises Skip."""
+        candidates: list[tuple[str, bytes]] = []
+        why = f"no key for {content.hex()[:12]}"
+        if sealed is not None:
+            try:
+                candidates.append(("delegation", self.signer.open_sealed(sealed)))
+            except LedgerError:
+                why = f"the delegation's sealed key for {content.hex()[:12]} does not open"
+        stored = self.keys.get(content)
+        if stored is not None:
+            candidates.append(("stored", stored))
+        verdicts = [(source, key, self.key_fits(content, key)) for source, key in candidates]
+        for source, key, fits in verdicts:
+            if fits:
+                if key != stored:
+                    self.keys.put(content, key, source, replace=True)
+                return key
+        for _source, key, fits in verdicts:
+            if fits is None:
+                return key
+        if verdicts:
+            why = f"no key we hold opens {content.hex()[:12]}"
+        raise Skip(why)
+
+    def key_fits(self, content: bytes, key: bytes) -> bool | None:
+        """Whether ``key`` opens the first chunk of ``content``: True or False, or None while
+        the manifest or that chunk is not here to check against (docs/PROTOCOL.md, "Content
+        keys are checked against the content"). Clear content fits any key."""
+        known = self._fits.get((content, key))
+        if known is not None:
+            return known
+        manifest = self.chunks.manifest(content)
+        if manifest is None:
+            return None
+        if not manifest.encrypted:
+            return True
+        data = self.chunks.get_chunk(manifest.chunks[0])
+        if data is None:
+            return None
+        try:
+            manifest.open_chunk(0, data, key)
+            fits = True
+        except ContentError:
+            fits = False
+        self._fits[(content, key)] = fits
+        while len(self._fits) > MAX_KEY_VERDICTS:
+            self._fits.popitem(last=False)
+        return fits
 
     def _collect_keys(self, purchase_id: bytes) -> bool:
         state = self.ledger.state
         purchase = state.purchases[purchase_id]
         new = False
         for grant_id in purchase.granted_by:
+            if grant_id in self._collected:
+                continue
             grant = state.grants[grant_id]
             for content, sealed in grant.sealed.items():
-                if content in self.keys:
-                    continue
                 try:
                     key = self.signer.open_sealed(sealed)
                 except LedgerError:
                     log.warning("grant %s holds a key we cannot open", grant_id.hex()[:12])
                     continue
-                self.keys.put(content, key, "purchase")
-                new = True
+                stored = self.keys.get(content)
+                if stored is None:
+                    self.keys.put(content, key, "purchase")
+                    new = True
+                elif stored != key:
+                    # Two grants disagree (one may come from a listing that names another
+                    # artist's content): keep the one that opens the content.
+                    self._settle_dispute(content, stored, key)
+            self._collected[grant_id] = None
+            while len(self._collected) > MAX_COLLECTED:
+                self._collected.popitem(last=False)
             if new:
                 self.events.emit(PurchaseFulfilled(purchase_id, grant.granter))
         return new
+
+    def _settle_dispute(self, content: bytes, stored: bytes, offered: bytes) -> None:
+        if self.key_fits(content, stored):
+            return
+        if self.key_fits(content, offered):
+            self.keys.put(content, offered, "purchase", replace=True)
+            self._disputed.pop(content, None)
+            return
+        self._disputed.setdefault(content, set()).add(offered)
+        while len(self._disputed) > MAX_COLLECTED:
+            self._disputed.popitem(last=False)
+
+    def _repair_disputed_keys(self) -> None:
+        """Keys two grants disagreed on, decided once the content is here to check against."""
+        for content in list(self._disputed):
+            stored = self.keys.get(content)
+            if stored is None or self.key_fits(content, stored) is None:
+                continue
+            offered = self._disputed.pop(content)
+            if not self.key_fits(content, stored):
+                good = next((k for k in offered if self.key_fits(content, k)), None)
+                if good is not None:
+                    log.info("replaced a key for %s that did not open it", content.hex()[:12])
+                    self.keys.put(content, good, "purchase", replace=True)
 
     def content_key(self, content: bytes) -> bytes | None:
         return self.keys.get(content)

@@ -24,9 +24,16 @@ from ledger.keys import Signer, peer_id
 PASSPHRASE_ENV = "COOPTRACKS_PASSPHRASE"
 FILE_VERSION = 1
 MIN_PASSPHRASE = 8
-# libsodium's "interactive" limits: about a tenth of a second and 64 MiB on a desktop.
-OPSLIMIT = pwhash.argon2id.OPSLIMIT_INTERACTIVE
-MEMLIMIT = pwhash.argon2id.MEMLIMIT_INTERACTIVE
+# libsodium's "moderate" limits for new identities: 3 passes over 256 MiB, about half a second
+# to a second on a desktop, paid once per unlock. (Identities made before used "interactive",
+# 2 passes over 64 MiB; they still open and get the new limits when the passphrase changes.)
+OPSLIMIT = pwhash.argon2id.OPSLIMIT_MODERATE
+MEMLIMIT = pwhash.argon2id.MEMLIMIT_MODERATE
+# What an identity file may ask of the machine: a file with limits outside these (a damaged or
+# hostile copy) is refused before argon2id runs, so it cannot make unlocking take minutes or
+# gigabytes, nor weaken the key below libsodium's minimum.
+OPSLIMIT_RANGE = (pwhash.argon2id.OPSLIMIT_MIN, 4 * pwhash.argon2id.OPSLIMIT_SENSITIVE)
+MEMLIMIT_RANGE = (pwhash.argon2id.MEMLIMIT_MIN, pwhash.argon2id.MEMLIMIT_SENSITIVE)
 
 _WORDS = Mnemonic("english")
 
@@ -48,6 +55,25 @@ class IdentityInfo:
 def _derive(passphrase: str, salt: bytes, ops: int, mem: int) -> bytes:
     return pwhash.argon2id.kdf(secret.SecretBox.KEY_SIZE, passphrase.encode("utf-8"), salt,
                                opslimit=ops, memlimit=mem)
+
+
+def _kdf_params(doc: dict[str, Any], path: Path) -> tuple[bytes, int, int]:
+    """The salt and argon2id limits of an identity file, refused unless within bounds."""
+    kdf = doc.get("kdf")
+    try:
+        salt = bytes.fromhex(kdf["salt"])  # type: ignore[index]
+        ops, mem = kdf["opslimit"], kdf["memlimit"]  # type: ignore[index]
+    except (TypeError, KeyError, ValueError) as exc:
+        raise UserError(f"the identity file {path} is damaged (its key derivation "
+                        "settings are missing)") from exc
+    if (len(salt) != pwhash.argon2id.SALTBYTES or type(ops) is not int or type(mem) is not int
+            or not OPSLIMIT_RANGE[0] <= ops <= OPSLIMIT_RANGE[1]
+            or not MEMLIMIT_RANGE[0] <= mem <= MEMLIMIT_RANGE[1]):
+        raise UserError(f"the identity file {path} asks for key derivation settings outside "
+                        f"the accepted range (opslimit {ops!r}, memlimit {mem!r}); it is damaged "
+                        "or was not made by Cooptracks",
+                        hint="restore the identity from its recovery phrase")
+    return salt, ops, mem
 
 
 def seed_to_phrase(seed: bytes) -> str:
@@ -152,9 +178,8 @@ class IdentityService:
             raise UserError("a passphrase is needed to unlock this identity",
                             hint=f"set {PASSPHRASE_ENV} or pass --passphrase-file")
         doc = self._load()
-        kdf = doc["kdf"]
-        key = _derive(passphrase, bytes.fromhex(kdf["salt"]), int(kdf["opslimit"]),
-                      int(kdf["memlimit"]))
+        salt, ops, mem = _kdf_params(doc, self.profile.identity_file)
+        key = _derive(passphrase, salt, ops, mem)
         try:
             seed = secret.SecretBox(key).decrypt(bytes.fromhex(doc["sealed_seed"]))
         except CryptoError as exc:

@@ -33,8 +33,11 @@ class KeyStore:
         box_key = hashlib.blake2b(signer.seed, person=b"ctrk-keystore", digest_size=32).digest()
         self._box = secret.SecretBox(box_key)
 
-    def put(self, content: bytes, key: bytes, source: str) -> None:
-        self._conn.execute("INSERT OR IGNORE INTO content_keys VALUES (?, ?, ?)",
+    def put(self, content: bytes, key: bytes, source: str, replace: bool = False) -> None:
+        """Store ``key`` for ``content``; an existing key is kept unless ``replace`` (the caller
+        checked that the new key opens the content and the old one does not)."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        self._conn.execute(f"{verb} INTO content_keys VALUES (?, ?, ?)",
                            (content, bytes(self._box.encrypt(key)), source))
 
     def get(self, content: bytes) -> bytes | None:

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.services.core import Core
+from app.services.covers import check_cover_image
 from app.services.errors import UserError
 from app.services.money import format_amount, parse_amount
 from ledger.content import new_track_key, pack
-from ledger.keys import seal_to
+from ledger.keys import can_receive_sealed, seal_to
 from ledger.state import Listing, Purchase, compute_payouts
 from player.formats import BadAudioFile, read_audio
 from player.preview import PREVIEW_MIME, PreviewError, make_preview
@@ -145,10 +146,17 @@ class StudioService:
                 raise UserError(f"{Path(path).name}: {err}") from err
             except OSError as err:
                 raise UserError(f"{Path(path).name}: {err.strerror}") from err
+        chosen_art = None
+        if draft.artwork is not None:
+            try:
+                chosen_art = Path(draft.artwork).read_bytes()
+            except OSError as err:
+                raise UserError(f"{Path(draft.artwork).name}: {err.strerror}") from err
+            check_cover_image(chosen_art)  # fans refuse anything else; say so before writing
         stored: list[bytes] = []  # content this publish added, removed again if it fails
         try:
             return self._publish(draft, infos, asset.id, price, track_price, split, stored,
-                                 progress)
+                                 progress, chosen_art)
         except (OSError, UserError) as exc:  # a full disk, a ledger that cannot be written
             for content in stored:  # leave no partial pack and no unlisted content behind
                 try:
@@ -163,7 +171,7 @@ class StudioService:
 
     def _publish(self, draft: ReleaseDraft, infos: list, asset: bytes, price: int,
                  track_price: int | None, split: Sequence[ShareSpec], stored: list[bytes],
-                 progress: Progress | None) -> PublishResult:
+                 progress: Progress | None, chosen_art: bytes | None) -> PublishResult:
         core = self.core
 
         def put(packed_manifest: bytes, chunks: Sequence[bytes], content: bytes) -> bytes:
@@ -203,11 +211,16 @@ class StudioService:
             previews.append(preview_id)
         artwork_id = None
         art_bytes, art_mime = None, "image/jpeg"
-        if draft.artwork is not None:
-            art_bytes = Path(draft.artwork).read_bytes()
+        if chosen_art is not None:
+            art_bytes = chosen_art
             art_mime = "image/png" if art_bytes[:4] == b"\x89PNG" else "image/jpeg"
         elif infos[0].artwork is not None:
             art_bytes, art_mime = infos[0].artwork.data, infos[0].artwork.mime
+            try:
+                check_cover_image(art_bytes)
+            except UserError as err:  # the file's own picture is optional: leave it out
+                log.info("the cover embedded in %s is left out: %s", draft.files[0], err)
+                art_bytes = None
         if art_bytes:
             art = pack(art_bytes, None, mime=art_mime)
             artwork_id = put(art.manifest_bytes, art.chunks, art.content_id)
@@ -303,6 +316,9 @@ class StudioService:
         The content keys of the covered releases travel sealed to the agent in the entry.
         """
         core = self.core
+        if not can_receive_sealed(agent):
+            raise UserError("that key cannot receive sealed content keys",
+                            hint="check the agent's public key")
         mine = {li.id: li for li in self.releases()}
         chosen = list(listings) or list(mine)
         keys = []

@@ -75,6 +75,7 @@ class SwarmSettings:
     known: tuple[KnownPeer, ...] = ()
     label: str = "swarm"
     limits: Limits | None = None  # the node's limits and bandwidth caps (None: the defaults)
+    share_purchases: bool = True  # announce and serve what we bought (else only our releases)
 
     @classmethod
     def from_profile(cls, profile: Profile) -> SwarmSettings:
@@ -89,7 +90,14 @@ class SwarmSettings:
             limits = Limits(upload_rate=bytes_per_second(up), download_rate=bytes_per_second(down))
         return cls(listen=tuple(cfg.get("listen") or ()),
                    bootstrap=tuple(cfg.get("bootstrap", [])), mdns=lan_discovery(cfg),
-                   limits=limits)
+                   limits=limits, share_purchases=share_purchases(cfg))
+
+
+def share_purchases(cfg: dict[str, Any], turned_off: bool = False) -> bool:
+    """Whether the node announces (with its peer ID, which is the ledger identity) and serves
+    the content it bought: yes unless the profile says ``"share_purchases": false`` or the
+    command line turned it off. Off, it announces and serves only its own releases."""
+    return cfg.get("share_purchases", True) is not False and not turned_off
 
 
 def lan_discovery(cfg: dict[str, Any], turned_off: bool = False) -> bool:
@@ -123,6 +131,8 @@ class SwarmNetwork:
                             bootstrap=self.settings.bootstrap, mdns=self.settings.mdns)
         if self.settings.limits is not None:
             config = dataclasses.replace(config, limits=self.settings.limits)
+        if not self.settings.share_purchases:
+            config = dataclasses.replace(config, share=core.is_own_content)
         async with open_node(config, core.ledger, core.chunks) as node:
             self._node, self._token = node, trio.lowlevel.current_trio_token()
             log.info("node %s listening on %s", node.peer_id, " ".join(node.addrs))
@@ -212,15 +222,16 @@ class SwarmNetwork:
         return sum(r.accepted for r in results)
 
     def fetch(self, core: Core, content: bytes, progress: ProgressFn,
-              cancel: threading.Event) -> None:
+              cancel: threading.Event, max_bytes: int | None = None) -> None:
         """Download ``content`` from whichever peers have it; stops when ``cancel`` is set
-        (what arrived is kept, and a later fetch resumes from there)."""
+        (what arrived is kept, and a later fetch resumes from there). With ``max_bytes``,
+        content needing more chunk bytes than that is refused before any chunk comes."""
         if core.chunks.is_complete(content):
             manifest = core.chunks.manifest(content)
             n = len(manifest.chunks) if manifest else 1
             progress(n, n)
             return
-        from p2p.content.download import DownloadFailed, Progress, StorageFailed
+        from p2p.content.download import DownloadFailed, Progress, StorageFailed, TooLarge
 
         def on_progress(p: Progress) -> None:  # on the trio thread: cheap, never blocks
             progress(p.chunks_done, p.chunks_total)
@@ -236,7 +247,8 @@ class SwarmNetwork:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(watch)
                     try:
-                        await node.fetch(content, on_progress=on_progress)
+                        await node.fetch(content, on_progress=on_progress,
+                                         max_bytes=max_bytes)
                     except Exception as exc:  # raised below, not wrapped in the nursery's group
                         failure = exc
                     nursery.cancel_scope.cancel()
@@ -253,6 +265,8 @@ class SwarmNetwork:
                             f"({(reason or str(exc)).lower()})",
                             hint="free some disk space; what arrived is kept and the download "
                                  "resumes where it stopped") from exc
+        except TooLarge as exc:
+            raise UserError(f"not downloaded: {exc}") from exc
         except DownloadFailed as exc:
             raise UserError("no peer that has this track is reachable right now",
                             hint="it downloads when one comes online") from exc

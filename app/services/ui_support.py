@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from app.profile import Profile
 from app.services.core import Core
+from app.services.covers import ARTWORK_MAX_BYTES, check_cover_image
 from app.services.errors import UserError
 from app.services.events import DownloadProgress, Notice
 from app.services.identity import IdentityInfo, IdentityService
@@ -26,7 +28,7 @@ from app.services.money import format_amount
 from app.services.profiles import ProfileService, artist_name
 from app.services.shop import ShopService
 from app.services.wallet import WalletService
-from ledger.content import unpack
+from ledger.content import Manifest, unpack
 from ledger.keys import Signer, peer_id
 from ledger.state import Listing
 from player.catalog import CatalogRelease, CatalogTrack
@@ -37,7 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
-ARTWORK_RETRY_S = 5.0  # a cover no peer could supply is asked for again after this long
+ARTWORK_RETRY_S = 5.0  # a cover that could not be had is asked for again after this long ...
+ARTWORK_RETRY_MAX_S = 3600.0  # ... doubling each time up to this
+ARTWORK_CACHE_BYTES = 48 * 1024 * 1024  # covers kept in memory (least recently used go)
 
 
 # -- the network seam ----------------------------------------------------------------------------
@@ -94,8 +98,9 @@ class Network(Protocol):
         ...
 
     def fetch(self, core: Core, content: bytes, progress: ProgressFn,
-              cancel: threading.Event) -> None:
-        """Download a content item's manifest and chunks into ``core.chunks``."""
+              cancel: threading.Event, max_bytes: int | None = None) -> None:
+        """Download a content item's manifest and chunks into ``core.chunks``; with
+        ``max_bytes``, refuse (UserError) content that needs more chunk bytes than that."""
         ...
 
     def status(self, core: Core) -> NetworkStatus: ...
@@ -128,7 +133,7 @@ class OfflineNetwork:
         return 0
 
     def fetch(self, core: Core, content: bytes, progress: ProgressFn,
-              cancel: threading.Event) -> None:
+              cancel: threading.Event, max_bytes: int | None = None) -> None:
         if core.chunks.is_complete(content):
             return
         raise UserError("no peers are reachable to download from",
@@ -291,8 +296,10 @@ class Session:
         self.library = LibraryService(profile)
         self.profiles = ProfileService(self.core, self.identity)
         self._lock = threading.RLock()
-        self._art_cache: dict[bytes, bytes] = {}
-        self._art_missed: dict[bytes, float] = {}  # content -> when it could not be fetched
+        self._art_cache: OrderedDict[bytes, bytes] = OrderedDict()  # LRU, ARTWORK_CACHE_BYTES
+        self._art_cached_bytes = 0
+        self._art_missed: dict[bytes, tuple[float, float, str]] = {}
+        # ^ content -> (when to ask again, current wait, why it could not be had)
         self._catalog_hash: bytes | None = None
         self.downloads: dict[bytes, tuple[int, int]] = {}
 
@@ -473,30 +480,114 @@ class Session:
         return unpack(manifest, data, None)  # type: ignore[arg-type]
 
     def artwork(self, content: bytes | None) -> bytes | None:
-        """A cover, if it is here (never waits on the network: ``fetch_artwork`` brings it)."""
+        """A cover, if it is here (never waits on the network: ``fetch_artwork`` brings it).
+        Covers that are sealed, too large or not an image of sane size are never returned."""
         if content is None:
             return None
-        if content not in self._art_cache:
-            data = self._clear_bytes(content, fetch=False)
-            if data is None:
+        with self._lock:
+            data = self._art_cache.get(content)
+            if data is not None:
+                self._art_cache.move_to_end(content)
+                return data
+        if content in self._art_missed:
+            return None
+        try:
+            data = self._cover_bytes(content, fetch=False)
+        except UserError as err:
+            self._art_failed(content, str(err))
+            return None
+        if data is not None:
+            self._remember_art(content, data)
+        return data
+
+    def _cover_bytes(self, content: bytes, fetch: bool) -> bytes | None:
+        """The clear bytes of a cover, checked: clear, at most ``ARTWORK_MAX_BYTES``, an image
+        of at most ``ARTWORK_MAX_PIXELS``. None if not here (and ``fetch`` is false or no peer
+        has it); UserError for a cover that will never do."""
+        manifest = self.core.chunks.manifest(content)
+        if manifest is not None:
+            _check_cover_manifest(manifest)
+        if manifest is None or not self.core.chunks.is_complete(content):
+            if not fetch:
                 return None
+            try:
+                self.network.fetch(self.core, content, lambda d, t: None, threading.Event(),
+                                   max_bytes=ARTWORK_MAX_BYTES + 64 * 1024)
+            except UserError:
+                return None
+            manifest = self.core.chunks.manifest(content)
+            if manifest is None or not self.core.chunks.is_complete(content):
+                return None
+            _check_cover_manifest(manifest)
+        chunks = [self.core.chunks.get_chunk(c) for c in manifest.chunks]
+        if any(c is None for c in chunks):
+            return None
+        try:
+            data = unpack(manifest, chunks, None)  # type: ignore[arg-type]
+        except ValueError as exc:  # ContentError: a chunk does not match
+            raise UserError(f"the cover is damaged: {exc}") from exc
+        check_cover_image(data)
+        return data
+
+    def _remember_art(self, content: bytes, data: bytes) -> None:
+        with self._lock:
+            if content in self._art_cache:
+                return
             self._art_cache[content] = data
-        return self._art_cache[content]
+            self._art_cached_bytes += len(data)
+            while self._art_cached_bytes > ARTWORK_CACHE_BYTES and len(self._art_cache) > 1:
+                _, old = self._art_cache.popitem(last=False)
+                self._art_cached_bytes -= len(old)
+
+    def _art_failed(self, content: bytes, reason: str) -> None:
+        previous = self._art_missed.get(content)
+        wait = ARTWORK_RETRY_S if previous is None else min(previous[1] * 2, ARTWORK_RETRY_MAX_S)
+        self._art_missed[content] = (time.monotonic() + wait, wait, reason)
+        while len(self._art_missed) > 4096:
+            del self._art_missed[next(iter(self._art_missed))]
+        if previous is None or previous[2] != reason:
+            log.info("cover %s: %s (asked for again in %.0f s)", content.hex()[:12], reason, wait)
+
+    def covers(self) -> list[bytes]:
+        """The covers of the catalog that are here (for decoding ahead of drawing)."""
+        out = []
+        for li in self.shop.catalog():
+            data = self.artwork(li.artwork) if li.artwork else None
+            if data is not None:
+                out.append(data)
+        return out
+
+    def artwork_problem(self, content: bytes) -> str | None:
+        """Why a cover is not shown, while it backs off (None if nothing is known against it)."""
+        missed = self._art_missed.get(content)
+        return None if missed is None else missed[2]
 
     def fetch_artwork(self) -> int:
         """Download the covers of the catalog that are not here yet; returns how many arrived.
-        A cover no peer could supply is asked for again after ``ARTWORK_RETRY_S``."""
+        Each cover is isolated: one that cannot be had (no peer has it, sealed, too large, not
+        an image) is asked for again after ``ARTWORK_RETRY_S``, doubling up to
+        ``ARTWORK_RETRY_MAX_S``; nothing it does stops the others or the sync pass."""
         arrived = 0
         for li in self.shop.catalog():
             content = li.artwork
-            if content is None or self.artwork(content) is not None:
+            if content is None or content in self._art_cache:
                 continue
             missed = self._art_missed.get(content)
-            if missed is not None and time.monotonic() - missed < ARTWORK_RETRY_S:
+            if missed is not None and time.monotonic() < missed[0]:
                 continue
-            if self._clear_bytes(content) is None:
-                self._art_missed[content] = time.monotonic()
+            try:
+                data = self._cover_bytes(content, fetch=True)
+            except UserError as err:
+                self._art_failed(content, str(err))
+                continue
+            except Exception as exc:  # a hostile cover never stops the pass
+                self._art_failed(content, repr(exc))
+                continue
+            if data is None:
+                self._art_failed(content, "no peer has it")
             else:
+                self._art_missed.pop(content, None)
+                self._remember_art(content, data)
                 arrived += 1
         return arrived
 
@@ -739,24 +830,32 @@ class Session:
         cfg = self.profile.read_config()
         return {"max_upload_kbps": kbps_setting(cfg, "max_upload_kbps"),
                 "max_download_kbps": kbps_setting(cfg, "max_download_kbps"),
-                "lan_discovery": bool(cfg.get("mdns", True))}
+                "lan_discovery": bool(cfg.get("mdns", True)),
+                "share_purchases": cfg.get("share_purchases", True) is not False}
 
     def set_network_settings(self, upload_kbps: float, download_kbps: float,
-                             lan_discovery: bool) -> str:
-        """Save the caps and apply them to the running node at once; LAN discovery changes
-        with the next unlock. Returns what the user should be told."""
+                             lan_discovery: bool, share_purchases: bool | None = None) -> str:
+        """Save the caps and apply them to the running node at once; LAN discovery and
+        sharing purchases change with the next unlock. Returns what the user should be told."""
         for name, value in (("upload", upload_kbps), ("download", download_kbps)):
             if not 0 <= value <= MAX_KBPS:
                 raise UserError(f"the {name} cap must be between 0 (no cap) and "
                                 f"{MAX_KBPS // 1000:,} Mbit/s")
         before = self.network_settings()
+        share = before["share_purchases"] if share_purchases is None else bool(share_purchases)
         self.profile.update_config(max_upload_kbps=round(float(upload_kbps), 1),
                                    max_download_kbps=round(float(download_kbps), 1),
-                                   mdns=bool(lan_discovery))
+                                   mdns=bool(lan_discovery), share_purchases=share)
         self.network.set_bandwidth(bytes_per_second(upload_kbps), bytes_per_second(download_kbps))
+        later = []
         if bool(lan_discovery) != before["lan_discovery"]:
-            return ("Saved. Bandwidth caps apply now; LAN discovery "
-                    f"{'starts' if lan_discovery else 'stops'} the next time you unlock.")
+            later.append(f"LAN discovery {'starts' if lan_discovery else 'stops'}")
+        if share != before["share_purchases"]:
+            later.append("peers are told of your purchases" if share else
+                         "your purchases are no longer announced or served")
+        if later:
+            return f"Saved. Bandwidth caps apply now; {' and '.join(later)} the next time " \
+                   "you unlock."
         return "Saved. Bandwidth caps apply now."
 
 
@@ -803,3 +902,12 @@ def short_id(key: bytes) -> str:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _check_cover_manifest(manifest: Manifest) -> None:
+    if manifest.encrypted:
+        raise UserError("the cover is sealed, so nobody can show it")
+    if manifest.size > ARTWORK_MAX_BYTES:
+        raise UserError(f"the cover is {manifest.size} bytes, over the "
+                        f"{ARTWORK_MAX_BYTES}-byte limit")
+

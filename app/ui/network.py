@@ -153,6 +153,10 @@ class SettingsPage(Page):
         self.max_up = self._rate_box()
         self.max_down = self._rate_box()
         self.lan = QCheckBox("Find peers on this network (mDNS)")
+        self.share = QCheckBox("Share what I bought")
+        self.share.setToolTip("Announce and serve the tracks you bought. Peers then see your "
+                              "peer ID (your public identity) and IP addresses as a holder of "
+                              "them. Off: only your own releases are announced and served.")
         self.save_net = button("Save", "ghost")
         caps = QHBoxLayout()
         caps.setSpacing(10)
@@ -161,11 +165,14 @@ class SettingsPage(Page):
             caps.addWidget(box)
             caps.addSpacing(14)
         caps.addWidget(self.lan)
+        caps.addWidget(self.share)
         caps.addStretch(1)
         caps.addWidget(self.save_net)
         nl.addLayout(caps)
         nl.addWidget(label("Caps are totals for all peers and apply at once; LAN discovery "
-                           "changes the next time you unlock.", "dim", wrap=True))
+                           "and sharing what you bought change the next time you unlock. "
+                           "Purchases themselves are public ledger entries either way.",
+                           "dim", wrap=True))
         self.net_msg = MessageBar()
         nl.addWidget(self.net_msg)
         grid.addWidget(net, 1, 0, 1, 2)
@@ -276,6 +283,7 @@ class SettingsPage(Page):
         self.max_down.setValue(float(v["max_download_kbps"]) / 1000)  # type: ignore[arg-type]
         self.lan.setChecked(bool(v["lan_discovery"]))
         self._show_export_defaults()
+        self.share.setChecked(bool(v.get("share_purchases", True)))
 
     def reveal(self) -> None:
         self.rec_msg.clear_message()
@@ -301,7 +309,8 @@ class SettingsPage(Page):
     def _save_network(self) -> None:
         self.net_msg.clear_message()
         job = self.bridge.call("set_network_settings", self.max_up.value() * 1000,
-                               self.max_down.value() * 1000, self.lan.isChecked())
+                               self.max_down.value() * 1000, self.lan.isChecked(),
+                               self.share.isChecked())
         job.finished.connect(self.net_msg.show_success)
         job.failed.connect(self.net_msg.show_error)
 

@@ -129,6 +129,14 @@ class OnboardingView(QWidget):
         cl.addWidget(label("Create your identity", "h2"))
         cl.addWidget(label("Your name is shown to artists you buy from. You can change it "
                            "later.", "dim", wrap=True))
+        self.public_note = label(
+            "What is public: there is no server, so every peer keeps a copy of the ledger. "
+            "Your name, your public key and every purchase you make (which release, the "
+            "price, when) are visible to everyone, for good. After a download your computer "
+            "tells peers it holds that track, with your IP address; you can turn that off in "
+            "Settings → Network (\"Share what I bought\"). Your library, playlists and the "
+            "keys to your tracks stay private.", "dim", wrap=True)
+        cl.addWidget(self.public_note)
         self.name = QLineEdit()
         self.name.setPlaceholderText("Display name (optional)")
         self.new_pass = _password(f"Passphrase (at least {MIN_PASSPHRASE} characters)")

@@ -36,6 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import cover_images
+
 _PIXMAPS: dict[tuple[bytes, int, int], QPixmap] = {}
 
 
@@ -108,8 +110,11 @@ def cover_pixmap(data: bytes | None, size: int, seed: str = "", radius: int = 10
     cached = _PIXMAPS.get(key)
     if cached is not None:
         return cached
-    img = QImage()
-    if not data or not img.loadFromData(data):
+    img = cover_images.decoded(data) if data else None
+    if img is None and data and len(data) <= cover_images.INLINE_MAX_BYTES:
+        img = cover_images.decode(data)  # small: cheap enough to decode here
+    waiting = bool(data) and img is None and len(data or b"") > cover_images.INLINE_MAX_BYTES
+    if img is None:  # a large cover is decoded by the bridge on a worker thread, then redrawn
         img = _placeholder(seed or "?", size)
     img = img.scaled(size, size, QtCore.Qt.AspectRatioMode.KeepAspectRatioByExpanding,
                      QtCore.Qt.TransformationMode.SmoothTransformation)
@@ -122,6 +127,8 @@ def cover_pixmap(data: bytes | None, size: int, seed: str = "", radius: int = 10
     p.setClipPath(path)
     p.drawImage(0, 0, img)
     p.end()
+    if waiting:
+        return out  # not cached: the real cover replaces it once decoded
     if len(_PIXMAPS) > 400:
         _PIXMAPS.clear()
     _PIXMAPS[key] = out

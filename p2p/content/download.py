@@ -50,6 +50,11 @@ class DownloadFailed(Exception):
     """No provider could supply the whole content."""
 
 
+class TooLarge(DownloadFailed):
+    """The content needs more bytes than the download was allowed to write (a quota or a size
+    cap); nothing of it but the manifest was fetched, and that is removed again."""
+
+
 class StorageFailed(DownloadFailed):
     """Chunks could not be written here (a full or failing disk). Every chunk stored before is
     kept, so a later fetch resumes; ``__cause__`` is the OSError."""
@@ -115,8 +120,10 @@ class Download:
 
     def __init__(self, ctx: SwarmContext, store: ChunkStore, content_id: bytes,
                  providers: list[ID],
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None,
+                 max_bytes: int | None = None) -> None:
         self.ctx = ctx
+        self.max_bytes = max_bytes  # None: no cap on the bytes this download writes
         self.store = store
         self.content_id = content_id
         self.providers = [_Provider(p) for p in dict.fromkeys(providers)]
@@ -213,6 +220,12 @@ class Download:
         self._pending = set(missing_set)
         self._urgent = [i for i in self._urgent if i in self._pending]
         self._present_before = set(range(count)) - missing_set
+        needed = sum(manifest.stored_length(i) for i in missing_set)
+        if self.max_bytes is not None and needed > self.max_bytes:
+            if len(missing_set) == count:  # nothing of it was here: forget the manifest too
+                await trio.to_thread.run_sync(self.store.remove_content, self.content_id)
+            raise TooLarge(f"{self.content_id.hex()} needs {needed} bytes, over the "
+                           f"{self.max_bytes} allowed")
         self._done = set(self._present_before)
         self.bytes_done = sum(manifest.stored_length(i) for i in self._done)
         self._report()

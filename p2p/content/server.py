@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import trio
 from libp2p.peer.id import ID
 
@@ -37,9 +39,11 @@ class ContentServer:
     (and faulting its pages in) three times for every chunk served.
     """
 
-    def __init__(self, ctx: SwarmContext, store: ChunkStore) -> None:
+    def __init__(self, ctx: SwarmContext, store: ChunkStore,
+                 share: Callable[[bytes], bool] | None = None) -> None:
         self.ctx = ctx
         self.store = store
+        self.share = share  # which content IDs we admit to holding (None: all)
         self.chunks_served = 0
         self.bytes_served = 0
         self.busy_replies = 0
@@ -56,7 +60,9 @@ class ContentServer:
                     self.busy_replies += 1
                     await stream.write_frame(Busy(round(busy.retry_after * 1000)).encode())
             elif isinstance(request, GetManifest):
-                data = await trio.to_thread.run_sync(self.store.manifest_bytes, request.content_id)
+                data = (None if not self._shared(request.content_id) else
+                        await trio.to_thread.run_sync(self.store.manifest_bytes,
+                                                      request.content_id))
                 await stream.write_frame((NotFound() if data is None else ManifestReply(data))
                                          .encode())
             elif isinstance(request, Has):
@@ -85,6 +91,8 @@ class ContentServer:
         """Read a stored chunk into ``buffer`` (or a larger one) behind its frame head, on a
         worker thread. Returns the buffer, the frame's length and the chunk's size; None if
         the chunk is not stored (or is not a chunk this protocol could carry)."""
+        if self.share is not None and not any(map(self.share, self.store.holders(chunk_id))):
+            return None  # only in content we keep to ourselves
         where = self.store.locate(chunk_id)
         if where is None or where.length > MAX_CHUNK_BYTES:
             return None
@@ -99,10 +107,13 @@ class ContentServer:
                 return None  # gone or shorter than a moment ago: not a stored chunk
         return buffer, length, size
 
+    def _shared(self, content_id: bytes) -> bool:
+        return self.share is None or self.share(content_id)
+
     def _states(self, content_ids: tuple[bytes, ...]) -> list[int]:
         out = []
         for cid in content_ids:
-            manifest = self.store.manifest(cid)
+            manifest = self.store.manifest(cid) if self._shared(cid) else None
             if manifest is None:
                 out.append(HAS_NOTHING)
             else:

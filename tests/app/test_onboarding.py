@@ -77,3 +77,15 @@ def test_restore_from_recovery_phrase(qtbot, launch, tmp_path: Path) -> None:
     qtbot.mouseClick(ob.restore_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: parts.bridge.session is not None, timeout=10_000)
     assert parts.bridge.session.me == old_key
+
+
+def test_creating_an_identity_says_what_is_public_and_what_can_be_turned_off(
+        qtbot, launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    parts = launch(tmp_path / "new")
+    ob = parts.window.onboarding
+    qtbot.mouseClick(ob.to_create, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: hasattr(ob, "public_note") and ob.public_note.isVisible(),
+                    timeout=10_000)
+    text = ob.public_note.text()
+    assert "every purchase you make" in text and "public" in text
+    assert "Share what I bought" in text

@@ -106,3 +106,30 @@ def test_content_vector() -> None:
     pbytes = cbor2.dumps(preview, canonical=True)
     assert pbytes.hex() == c["preview_manifest"]
     assert b2(b"cooptracks.manifest.v1\x00" + pbytes).hex() == c["preview_content_id"]
+
+
+def test_the_refused_purchase_vector_signs_but_cannot_receive_a_sealed_key(tmp_path: Path) -> None:
+    from ledger.ledger import Ledger
+
+    v = load()["refused_purchase"]
+    wire = bytes.fromhex(v["wire"])
+    header, _body, sig = cbor2.loads(wire)
+    author = bytes.fromhex(v["author"])
+    assert header[1] == author
+    # Independently of the ledger: the signature verifies under the author key (libsodium's
+    # verify accepts a torsion component) ...
+    VerifyKey(author).verify(b"cooptracks.entry.v1\x00" + cbor2.dumps(header, canonical=True), sig)
+    # ... but the key does not convert to X25519, so nothing can be sealed to it.
+    try:
+        sodium.crypto_sign_ed25519_pk_to_curve25519(author)
+        raise AssertionError("the vector key converts to X25519")
+    except RuntimeError:
+        pass
+    led = Ledger.open(tmp_path / "v.sqlite", verify_threads=1)
+    try:
+        led.ingest([bytes.fromhex(e["wire"]) for e in load()["entries"]])
+        before = led.state_hash()
+        assert [r.reason for r in led.ingest([wire]).rejected] == [v["reason"]]
+        assert led.state_hash() == before
+    finally:
+        led.close()

@@ -90,6 +90,24 @@ def _history() -> tuple[dict[str, Signer], list[tuple[str, Entry]]]:
     return s, out
 
 
+TWISTED_SEED = "05" * 32
+
+
+def refused_purchase(listing: Entry, asset: bytes, artist: bytes) -> Entry:
+    """A purchase of the vector listing by a key with a small-order component: its signature
+    verifies, but the key cannot convert to X25519, so the purchase rule refuses it."""
+    from tests.ledger.twisted import TwistedSigner, twisted_entry
+
+    payouts = compute_payouts(999, [Share(artist, 7000),
+                                    Share(Signer.from_seed(bytes.fromhex(SEEDS["agent"]))
+                                          .public_key, 3000)], artist)
+    return twisted_entry(TwistedSigner(bytes.fromhex(TWISTED_SEED)), 1, None, T0 + 100_000,
+                         "purchase", {"listing": listing.hash, "track": None, "asset": asset,
+                                      "amount": 999,
+                                      "payouts": [{"to": p.to, "amount": p.amount}
+                                                  for p in payouts]}, [listing.hash])
+
+
 def build_vectors() -> dict[str, Any]:
     _signers, history = _history()
     entries = []
@@ -114,11 +132,16 @@ def build_vectors() -> dict[str, Any]:
     fork_a = create_entry(eve, 1, None, T0, "profile", {"name": "Eve", "bio": "", "links": []})
     fork_b = create_entry(eve, 1, None, T0, "profile", {"name": "Eve!", "bio": "", "links": []})
     proof = make_fork_proof(fork_a, fork_b)
+    listing = next(e for _, e in history if e.kind == "listing")
+    issue = history[0][1]
+    refused = refused_purchase(listing, issue.hash, listing.author)
     with tempfile.TemporaryDirectory() as d:
         led = Ledger.open(Path(d) / "v.sqlite", verify_threads=1)
         report = led.ingest([e.wire for _, e in history])
         assert not report.rejected and led.pending_count() == 0
         state_hash = led.state_hash().hex()
+        refusal = led.ingest([refused.wire]).rejected[0].reason
+        assert led.state_hash().hex() == state_hash
         led.close()
     key = bytes(range(32))
     plain = bytes(i % 251 for i in range(2500))
@@ -135,6 +158,15 @@ def build_vectors() -> dict[str, Any]:
             "author": proof.author.hex(), "seq": proof.seq,
             "hash_a": proof.hash_a.hex(), "hash_b": proof.hash_b.hex(),
             "proof": proof.encoded.hex(),
+        },
+        "refused_purchase": {
+            "why": "the buyer key has a small-order component: the signature verifies, but the "
+                   "key does not convert to X25519, so no content key can be sealed to it",
+            "seed": TWISTED_SEED,
+            "author": refused.author.hex(),
+            "wire": refused.wire.hex(),
+            "hash": refused.hash.hex(),
+            "reason": refusal,
         },
         "content": {
             "key": key.hex(),

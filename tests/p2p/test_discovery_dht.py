@@ -46,12 +46,12 @@ async def test_a_fan_finds_a_seeder_it_never_met_through_the_dht_and_downloads(s
 
         await f.connect(m.addrs[0])
         assert s.peer_id not in f.connected_peers()
-        assert cid not in f._providers
+        assert not f.providers.providers(cid)
         await f.fetch(cid)
         assert s.peer_id in f.connected_peers()
         assert read_back(fan, cid, key) == plain
         # The fan did not learn of the seeder any other way.
-        assert str(s.peer_id) not in f._providers.get(cid, {})
+        assert str(s.peer_id) not in f.providers.providers(cid)
 
 
 @trio_test
@@ -165,7 +165,7 @@ async def test_a_provider_heard_of_only_on_gossip_is_reached_by_its_peer_id(swar
         # No DHT record: the seeder only says so on gossip, which the middle node relays.
         async def announced() -> bool:
             await s.gossip.publish(Provide((cid,)))
-            return str(s.peer_id) in f._providers.get(cid, {})
+            return str(s.peer_id) in f.providers.providers(cid)
 
         with trio.fail_after(10):
             while not await announced():

@@ -36,11 +36,12 @@ def session(world):  # type: ignore[no-untyped-def]
 
 def test_caps_and_lan_discovery_are_saved_and_used_by_the_next_node(session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert session.network_settings() == {"max_upload_kbps": 0.0, "max_download_kbps": 0.0,
-                                          "lan_discovery": True}
+                                          "lan_discovery": True, "share_purchases": True}
     told = session.set_network_settings(800, 2000.5, False)
     assert "stops the next time you unlock" in told
     assert session.network_settings() == {"max_upload_kbps": 800.0,
-                                          "max_download_kbps": 2000.5, "lan_discovery": False}
+                                          "max_download_kbps": 2000.5, "lan_discovery": False,
+                                          "share_purchases": True}
     saved = json.loads(session.profile.config_file.read_text())
     assert (saved["max_upload_kbps"], saved["max_download_kbps"], saved["mdns"]) == \
         (800.0, 2000.5, False)
@@ -66,7 +67,7 @@ def test_a_bad_cap_is_refused_and_changes_nothing(session, up, down) -> None:  #
     with pytest.raises(UserError, match="cap must be between 0"):
         session.set_network_settings(up, down, False)
     assert session.network_settings() == {"max_upload_kbps": 500.0, "max_download_kbps": 700.0,
-                                          "lan_discovery": True}
+                                          "lan_discovery": True, "share_purchases": True}
 
 
 def test_a_damaged_cap_in_the_file_reads_as_no_cap(session) -> None:  # type: ignore[no-untyped-def]
