@@ -421,8 +421,7 @@ class Node:
             return True
         if self.routing.knows(peer):
             return True
-        key = str(peer)
-        return any(key in providers for providers in self._providers.values())
+        return self.providers.announces(str(peer))
 
     def _is_protected(self, peer: ID) -> bool:
         """Peers the connection manager never trims: bootstrap peers, our relays, peers we are

@@ -29,7 +29,7 @@ class PinningNode(Protocol):
     store: ChunkStore
     _token: trio.lowlevel.TrioToken | None
 
-    async def fetch(self, content_id: bytes) -> Manifest: ...
+    async def fetch(self, content_id: bytes, *, max_bytes: int | None = None) -> Manifest: ...
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,10 @@ class ProviderTable:
             self._drop(cid, peer)
         return len(gone)
 
+    def announces(self, peer: str) -> bool:
+        """Whether ``peer`` has announced content still in the table."""
+        return peer in self._per_peer
+
     def forget_peer(self, peer: str) -> None:
         """Drop everything ``peer`` announced (it was banned)."""
         for cid in [c for c, ps in self._by_content.items() if peer in ps]:
