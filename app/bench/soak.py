@@ -9,6 +9,11 @@ one track, and measures:
 * ``refused``: sessions that failed (goal 0);
 * ``rss_growth_mb_per_1000``: the seeder's resident memory growth per 1,000 closed sessions,
   the least-squares slope of samples taken every 1,000 after the first (warm-up) (goal < 1 MB);
+* ``hostile_*``: two rounds of gossip floods, each from ``FLOODERS`` new identities announcing
+  ``FLOOD_IDS`` random content IDs apiece (``Provide``), while the seeder's resident memory and
+  profile size on disk are sampled: the provider table is capped, so the second round, with the
+  table already full, must add next to nothing (``hostile_rss_growth_round2_mb``, goal < 2 MB;
+  ``hostile_disk_growth_mb``, goal < 1 MB); an honest fetch must still succeed after them;
 * ``honest_fetch_held_s``: a new fan's connect, sync and fetch of the track while 500 raw TCP
   connections that never speak and ``held_sessions`` finished but idle sessions are held open
   (goal < 1 s), next to ``honest_fetch_s``, the same fetch on a quiet seeder, as
@@ -43,6 +48,8 @@ from p2p.node import NodeConfig, open_node
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "soak test passphrase"
 CLIENTS = 8  # client identities that take turns, so one's close never overlaps its next open
+FLOODERS = 6  # identities per flood round
+FLOOD_IDS = 8_192  # content IDs each one announces
 
 
 class SeederProcess:
@@ -226,6 +233,40 @@ async def honest_fetch(root: Path, addr: str, content_id: bytes, expected: bytes
         led.close()
 
 
+async def provide_flood(root: Path, addr: str, flooders: int = FLOODERS,
+                        ids: int = FLOOD_IDS) -> int:
+    """``flooders`` new identities each join the seeder's gossip mesh and announce ``ids``
+    random content IDs; returns how many were announced in all."""
+    from p2p.gossip import MAX_PROVIDE_IDS, Provide
+    from p2p.host import parse_peer_addr as parse
+
+    seeder = parse(addr).peer_id
+    sent = 0
+    for _ in range(flooders):
+        d = Path(tempfile.mkdtemp(dir=root, prefix="flood"))
+        led = Ledger.open(d / "ledger.sqlite")
+        try:
+            config = NodeConfig(seed=os.urandom(32), gossip_heartbeat=0.2)
+            async with open_node(config, led, ChunkStore(d / "content")) as node:
+                await node.connect(addr)
+                with trio.fail_after(20):
+                    while seeder not in node.gossip.topic_peers():
+                        await trio.sleep(0.05)
+                batch = min(MAX_PROVIDE_IDS, 256)
+                for _ in range(0, ids, batch):
+                    await node.gossip.publish(Provide(tuple(os.urandom(32)
+                                                            for _ in range(batch))))
+                    sent += batch
+                await trio.sleep(1.0)  # the last messages leave before the node stops
+        finally:
+            led.close()
+    return sent
+
+
+def _disk_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
 async def _raw_tcp_sessions_per_s(count: int) -> float:
     """Plain TCP connects and closes per second to a trio listener on loopback (the limit)."""
     async def handler(stream: trio.SocketStream) -> None:
@@ -274,6 +315,16 @@ async def _run(quick: bool) -> dict[str, Any]:
             refused = await churn(seeder.addr, sessions, sample)
             took = time.perf_counter() - started
             after = await honest_fetch(root, seeder.addr, seeder.content_id, seeder.track)
+            hostile_rss = [seeder.rss_bytes()]
+            hostile_disk = [_disk_bytes(seeder.profile)]
+            announced = 0
+            for _ in range(2):
+                announced += await provide_flood(root, seeder.addr)
+                await trio.sleep(2)
+                hostile_rss.append(seeder.rss_bytes())
+                hostile_disk.append(_disk_bytes(seeder.profile))
+            after_hostile = await honest_fetch(root, seeder.addr, seeder.content_id,
+                                               seeder.track)
             async with hold_raw(seeder.addr, held_raw), \
                     hold_sessions(seeder.addr, held_sessions) as finished:
                 held = await honest_fetch(root, seeder.addr, seeder.content_id, seeder.track)
@@ -291,6 +342,14 @@ async def _run(quick: bool) -> dict[str, Any]:
         "rss_growth_goal_mb_per_1000": 1.0,
         "honest_fetch_s": round(quiet, 3),
         "honest_fetch_after_churn_s": round(after, 3),
+        "hostile_ids_announced": announced,
+        "hostile_rss_mb": [round(v / 1e6, 1) for v in hostile_rss],
+        "hostile_rss_growth_round1_mb": round((hostile_rss[1] - hostile_rss[0]) / 1e6, 2),
+        "hostile_rss_growth_round2_mb": round((hostile_rss[2] - hostile_rss[1]) / 1e6, 2),
+        "hostile_rss_growth_goal_mb": 2.0,
+        "hostile_disk_growth_mb": round((hostile_disk[-1] - hostile_disk[0]) / 1e6, 3),
+        "hostile_disk_growth_goal_mb": 1.0,
+        "honest_fetch_after_hostile_s": round(after_hostile, 3),
         "held_raw_connections": held_raw,
         "held_sessions": held_sessions,
         "held_sessions_finished": finished,
@@ -298,7 +357,9 @@ async def _run(quick: bool) -> dict[str, Any]:
         "honest_fetch_held_vs_quiet": round(held / quiet, 2),
         "honest_fetch_held_goal_s": 1.0,
         "seeder_alive": alive,
-        "ok": refused == 0 and growth < 1.0 and held < 1.0 and alive,
+        "ok": (refused == 0 and growth < 1.0 and held < 1.0 and alive
+               and hostile_rss[2] - hostile_rss[1] < 2e6
+               and hostile_disk[-1] - hostile_disk[0] < 1e6),
     }
 
 

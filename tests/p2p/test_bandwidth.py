@@ -116,7 +116,9 @@ async def test_a_capped_fan_does_not_slow_an_uncapped_one(swarm):
     size = stored_bytes(packed)
     slow_rate, fast_rate = size / elapsed["slow"], size / elapsed["fast"]
     assert 0.2 < slow_rate / cap < 1.4, slow_rate
-    assert fast_rate > 2 * cap, (fast_rate, slow_rate)
+    # Started 0.1 s later, the uncapped fan is done first (its rate is not held to the cap; on
+    # a loaded machine both are slower, so no absolute rate is asked of it).
+    assert elapsed["fast"] + 0.1 < elapsed["slow"], (fast_rate, slow_rate)
 
 
 @trio_test

@@ -50,8 +50,8 @@ async def test_a_fan_finds_a_seeder_it_never_met_through_the_dht_and_downloads(s
         await f.fetch(cid)
         assert s.peer_id in f.connected_peers()
         assert read_back(fan, cid, key) == plain
-        # The fan did not learn of the seeder any other way.
-        assert str(s.peer_id) not in f.providers.providers(cid)
+        # (Once connected, the seeder may announce the content to the fan on gossip; before
+        # the fetch the fan had heard of no provider, as asserted above.)
 
 
 @trio_test
