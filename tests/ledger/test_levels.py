@@ -16,6 +16,7 @@ import ledger.ledger as ledger_mod
 from ledger.encoding import encode, hash32
 from ledger.entry import MAX_ENTRY_BYTES, SIGN_DOMAIN, create_entry, decode_entry
 from ledger.errors import DecodeError, SchemaError
+from ledger.features import FEATURES, RULES
 from ledger.kinds import KINDS, validate_body
 from ledger.ledger import Ledger
 from ledger.state import State
@@ -279,8 +280,14 @@ def test_schema_error_is_reported_through_ingest(led: Ledger) -> None:
 
 
 def test_every_kind_has_rules() -> None:
-    for name in KINDS:
-        assert hasattr(State, "_apply_" + name.replace(".", "_")), name
+    assert set(RULES) == set(KINDS)
+    for feature in FEATURES:  # each feature's kinds have their rules in the same feature
+        assert {k.name for k in feature.kinds} == set(feature.rules), feature.name
+
+
+def test_every_feature_view_is_part_of_the_state() -> None:
+    for feature in FEATURES:
+        assert issubclass(State, feature.view), feature.name
 
 
 # -- level 3: signature ----------------------------------------------------------------------------
