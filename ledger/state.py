@@ -24,6 +24,7 @@ from ledger.entry import Entry
 from ledger.errors import SemanticError
 from ledger.features import FEATURES, RULES
 from ledger.features.agents import AgentsView, Delegation
+from ledger.features.exchange import ExchangeView, Offer, Take, Trade
 from ledger.features.money import Asset, MoneyView, Transfer
 from ledger.features.profiles import Profile, ProfilesView
 from ledger.features.selling import (
@@ -37,14 +38,16 @@ from ledger.features.selling import (
     Track,
     compute_payouts,
 )
+from ledger.features.settlement import Accounting, Conditional, Lock, SettlementView
 
 __all__ = [
-    "Asset", "Delegation", "Grant", "Listing", "Payout", "Price", "Profile", "Purchase", "Share",
-    "State", "Track", "Transfer", "compute_payouts",
+    "Accounting", "Asset", "Conditional", "Delegation", "Grant", "Listing", "Lock", "Offer",
+    "Payout", "Price", "Profile", "Purchase", "Share", "State", "Take", "Track", "Trade",
+    "Transfer", "compute_payouts",
 ]
 
 
-class State(ProfilesView, MoneyView, SellingView, AgentsView):
+class State(ProfilesView, MoneyView, SellingView, AgentsView, SettlementView, ExchangeView):
     """Balances, assets, listings, purchases, grants, delegations, profiles, ...: one view per
     feature, each with its tables and queries (``ledger/features/``)."""
 
@@ -53,10 +56,11 @@ class State(ProfilesView, MoneyView, SellingView, AgentsView):
             feature.tables(self)
 
     def circulating(self, asset: bytes) -> tuple[int, int]:
-        """(sum of balances, sum of in-flight amounts) of an asset, for conservation checks."""
-        held = sum(v for (_, a), v in self.balances.items() if a == asset)
-        moving = sum(t.amount for t in self.inflight.values() if t.asset == asset)
-        return held, moving
+        """(sum of balances, sum of what is locked or in flight) of an asset, for conservation
+        checks: supply == held + the rest. ``accounting(asset)`` tells locked and in flight
+        apart."""
+        acc = self.accounting(asset)
+        return acc.balances, acc.locked + acc.in_flight
 
     def state_hash(self) -> bytes:
         """A hash of the whole derived state, equal on every replica holding the same entries."""
@@ -76,3 +80,6 @@ class State(ProfilesView, MoneyView, SellingView, AgentsView):
         if rule is None:  # the registry and the rules are kept in step by a test
             raise SemanticError(f"no rules for kind {entry.kind}")
         rule(self, entry, entry.body, dep_seq)
+        # For deadline proofs (ledger/features/settlement.py): when each entry was written.
+        self.stamps[entry.hash] = entry.timestamp
+        self.last_seen[entry.author] = (entry.timestamp, entry.hash)

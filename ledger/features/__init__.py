@@ -8,6 +8,9 @@ queries, and its part of the state hash. To find how something works, open its m
 ``money``                 ``asset.issue``, ``asset.mint``, ``send``, ``receive``
 ``selling``               ``listing``, ``purchase``, ``grant``
 ``agents``                ``delegate``, ``revoke``
+``settlement``            ``checkpoint``, ``reclaim``; locks, settlers, conditional transfers
+                          and deadline proofs as rules the economic features reuse
+``exchange``              ``offer``, ``take``, ``fill``, ``refuse``, ``cancel``; the order book
 ========================  =====================================================================
 
 ``ledger/kinds.py`` builds the closed kind registry from ``FEATURES`` and ``ledger/state.py`` the
@@ -17,7 +20,7 @@ state and its rule table. A new feature is a new module added to ``FEATURES`` (a
 
 from __future__ import annotations
 
-from ledger.features import agents, money, profiles, selling
+from ledger.features import agents, exchange, money, profiles, selling, settlement
 from ledger.features.base import Feature, Rule
 
 FEATURES: tuple[Feature, ...] = (
@@ -25,6 +28,8 @@ FEATURES: tuple[Feature, ...] = (
     money.FEATURE,
     selling.FEATURE,
     agents.FEATURE,
+    settlement.FEATURE,
+    exchange.FEATURE,
 )
 
 
