@@ -8,6 +8,7 @@ COMMAND_MODULES = (
     "app.commands.identity",
     "app.commands.ledger",
     "app.commands.store",
+    "app.commands.market",
     "app.commands.library",
     "app.commands.swarm",
     "app.commands.bench",

@@ -3,7 +3,8 @@
 ``Core`` is plain Python with no Qt and no network. The CLI, the headless seeder and the GUI all
 build one and reach the domain through the services in this package (wallet, studio, shop). The
 swarm feeds it entries; ``settle()`` then does what a node does on its own: receive incoming
-transfers, fulfil purchases it may grant, and collect keys from grants to it.
+transfers, fulfil purchases it may grant, collect keys from grants to it, and settle the exchange
+offers it is the settler of (``app/services/market.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.profile import Profile
 from app.services.errors import UserError
@@ -30,6 +32,9 @@ from ledger.forks import ForkProof
 from ledger.keys import Signer, seal_to
 from ledger.ledger import Ledger
 
+if TYPE_CHECKING:
+    from app.services.market import MarketSettleReport
+
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +43,7 @@ class SettleReport:
     received: list[bytes] = field(default_factory=list)  # receive entries written
     granted: list[bytes] = field(default_factory=list)  # purchases we fulfilled
     unlocked: list[bytes] = field(default_factory=list)  # purchases whose keys we now hold
+    market: MarketSettleReport | None = None  # what we settled on the exchange
 
 
 class Core:
@@ -53,6 +59,7 @@ class Core:
         self.keys = KeyStore(profile.keys_db, signer)
         self.ledger.add_listener(self._on_entries)
         self.ledger.add_fork_listener(self._on_fork)
+        self.market_skips: dict[bytes, int] = {}  # exchange items that failed, until when
 
     @classmethod
     def open(cls, profile: Profile, passphrase: str | None) -> Core:
@@ -117,6 +124,9 @@ class Core:
         for purchase in state.purchases_by(self.me):
             if self._collect_keys(purchase.id):
                 report.unlocked.append(purchase.id)
+        from app.services.market import settle_market  # the exchange's settler duties
+
+        report.market = settle_market(self)
         return report
 
     def _grant(self, purchase_id: bytes) -> bool:
