@@ -72,7 +72,7 @@ def test_a_seeder_settles_while_the_maker_is_away(world: Any) -> None:
 
 
 def test_a_market_order_splits_across_the_best_live_offers(world: Any) -> None:
-    a1, a2, fan, seeder = (world.core(n) for n in ("a1", "a2", "fan", "seeder"))
+    a1, a2, fan = (world.core(n) for n in ("a1", "a2", "fan"))
     ann = coin(world, a1)
     WalletService(a1).send(a2.me, ann.id, "3000")
     world.fund(fan, "1000")
