@@ -9,4 +9,6 @@ BENCHMARKS = {
     "swarm": "app.bench.swarm",
     "library": "app.bench.library",
     "app": "app.bench.app",
+    "market": "app.bench.market",
 }
+ALIASES = {"exchange": "market"}
