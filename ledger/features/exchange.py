@@ -94,8 +94,12 @@ class Trade:
     timestamp: int
 
 
-def _book_key(offer: Offer) -> tuple[Fraction, int, bytes]:
-    return (offer.price, offer.timestamp, offer.id)
+def _book_key(offer: Offer) -> tuple[int, int, bytes]:
+    """Sort key of the book: price, then time, then hash. The price is the exact rational
+    want/sell scaled by 2^128 and floored: two different prices with denominators below 2^63
+    differ by more than 2^-126, so this integer keeps their order (and equal prices stay equal),
+    and sorting compares machine integers instead of fractions."""
+    return ((offer.want_amount << 128) // offer.sell_amount, offer.timestamp, offer.id)
 
 
 class ExchangeView:
@@ -103,7 +107,7 @@ class ExchangeView:
     takes: dict[bytes, Take]
     trades: dict[bytes, Trade]
     _open_by_pair: dict[Pair, dict[bytes, Offer]]
-    _sorted_books: dict[Pair, list[tuple[tuple[Fraction, int, bytes], Offer]]]
+    _sorted_books: dict[Pair, list[tuple[tuple[int, int, bytes], Offer]]]
     _trades_by_pair: dict[Pair, list[Trade]]
     _cancels: set[bytes]  # the settlers' cancel entries
 

@@ -4,11 +4,15 @@ docs/PROTOCOL.md ("Settlement patterns", "Exchange")."""
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.entry import Entry
+from ledger.features.exchange import Offer, _book_key
 from ledger.ledger import MAX_CLOCK_AHEAD_MS, Ledger
 from tests.ledger.factory import Scenario
 from tests.ledger.market import (
@@ -341,3 +345,16 @@ def test_an_entry_dated_ahead_of_the_clock_waits_until_its_time(tmp_path: Any) -
         assert bal(led, x["artist"], x["art"]) == 10_000
     finally:
         led.close()
+
+
+# -- the book's order ------------------------------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 2**63 - 1), st.integers(1, 2**63 - 1)), min_size=2,
+                max_size=30))
+def test_the_book_orders_offers_by_their_exact_price(amounts: list[tuple[int, int]]) -> None:
+    offers = [Offer(bytes([i]) * 32, b"m" * 32, b"s" * 32, sell, b"w" * 32, want, 1, 1, False,
+                    b"m" * 32, 0) for i, (sell, want) in enumerate(amounts)]
+    by_key = sorted(offers, key=_book_key)
+    exact = sorted(offers, key=lambda o: (Fraction(o.want_amount, o.sell_amount), o.id))
+    assert [o.id for o in by_key] == [o.id for o in exact]
