@@ -9,7 +9,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-from ledger.ledger import Ledger
 from tests.ledger.exchange_vectors import build_vectors
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "exchange.json"
