@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from ledger.entry import Entry
@@ -58,6 +59,10 @@ class Offer:
     settler: bytes
     timestamp: int
     cancel_requested: bytes | None = None  # the maker's request, when it is not the settler
+    book_key: tuple[int, int, bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.book_key = _book_key(self)
 
     @property
     def price(self) -> Fraction:
@@ -94,6 +99,9 @@ class Trade:
     timestamp: int
 
 
+_BY_KEY = attrgetter("book_key")
+
+
 def _book_key(offer: Offer) -> tuple[int, int, bytes]:
     """Sort key of the book: price, then time, then hash. The price is the exact rational
     want/sell scaled by 2^128 and floored: two different prices with denominators below 2^63
@@ -107,7 +115,7 @@ class ExchangeView:
     takes: dict[bytes, Take]
     trades: dict[bytes, Trade]
     _open_by_pair: dict[Pair, dict[bytes, Offer]]
-    _sorted_books: dict[Pair, list[tuple[tuple[int, int, bytes], Offer]]]
+    _sorted_books: dict[Pair, list[Offer]]  # built on the first query of a pair
     _trades_by_pair: dict[Pair, list[Trade]]
     _cancels: set[bytes]  # the settlers' cancel entries
 
@@ -136,12 +144,11 @@ class ExchangeView:
         are left out when ``now`` is given. A view: it decides nothing."""
         pair = (sell, want)
         ordered = self._sorted_books.get(pair)
-        if ordered is None:
-            ordered = sorted(((_book_key(o), o) for o in self._open_by_pair.get(pair, {}).values()),
-                             key=lambda item: item[0])
+        if ordered is None:  # keys were computed on ingest: this sort allocates next to nothing
+            ordered = sorted(self._open_by_pair.get(pair, {}).values(), key=_BY_KEY)
             self._sorted_books[pair] = ordered
         out: list[Offer] = []
-        for _, offer in ordered:
+        for offer in ordered:
             if now is not None and offer.expires < now:
                 continue
             out.append(offer)
@@ -186,6 +193,23 @@ class ExchangeView:
         i = bisect.bisect_left([t.timestamp for t in trades], since)
         return sum(t.amount for t in trades[i:]), sum(t.paid for t in trades[i:])
 
+    def price_history(self, sell: bytes, want: bytes,
+                      bucket_ms: int) -> list[tuple[int, Fraction, Fraction, Fraction, Fraction,
+                                                    int]]:
+        """Per time bucket with trades: (bucket start, open, high, low, close, units sold), the
+        prices exact (``want`` units per ``sell`` unit)."""
+        out: list[tuple[int, Fraction, Fraction, Fraction, Fraction, int]] = []
+        for t in self._trades_by_pair.get((sell, want), []):
+            start = t.timestamp - t.timestamp % bucket_ms
+            price = Fraction(t.paid, t.amount)
+            if out and out[-1][0] == start:
+                b = out[-1]
+                out[-1] = (start, b[1], max(b[2], price), min(b[3], price), price,
+                           b[5] + t.amount)
+            else:
+                out.append((start, price, price, price, price, t.amount))
+        return out
+
     def open_offers_of(self, maker: bytes) -> list[Offer]:
         return sorted((o for o in self.offers.values()
                        if o.maker == maker and self.locks[o.id].closed_by is None),  # type: ignore[attr-defined]
@@ -218,8 +242,8 @@ def _offer_closed(state: State, lock: Lock) -> None:
     if book is not None and book.pop(offer.id, None) is not None:
         ordered = state._sorted_books.get(pair)
         if ordered is not None:
-            i = bisect.bisect_left(ordered, _book_key(offer), key=lambda item: item[0])
-            if i < len(ordered) and ordered[i][1] is offer:
+            i = bisect.bisect_left(ordered, offer.book_key, key=_BY_KEY)
+            if i < len(ordered) and ordered[i] is offer:
                 del ordered[i]
             else:  # not where expected: rebuild on the next query
                 del state._sorted_books[pair]
@@ -243,7 +267,7 @@ def apply_offer(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInde
     state._open_by_pair.setdefault(pair, {})[offer.id] = offer
     ordered = state._sorted_books.get(pair)
     if ordered is not None:
-        bisect.insort(ordered, (_book_key(offer), offer), key=lambda item: item[0])
+        bisect.insort(ordered, offer, key=_BY_KEY)
 
 
 def apply_take(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:

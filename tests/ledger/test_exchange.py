@@ -107,6 +107,28 @@ def test_take_and_fill_trade_at_the_offer_price(led: Ledger, world: Any) -> None
     conserved(led)
 
 
+def test_trades_give_the_last_price_volume_and_a_price_history(led: Ledger,
+                                                                world: Any) -> None:
+    sc, x = world
+    cheap = offer(sc, x["artist"], x["art"], 100, x["crd"], 200, expires=sc.t0 + 50 * HOUR)
+    dear = offer(sc, x["artist"], x["art"], 100, x["crd"], 500, expires=sc.t0 + 50 * HOUR)
+    t1 = take(sc, x["fan"], cheap, 50, timestamp=sc.t0 + HOUR)
+    t2 = take(sc, x["fan2"], dear, 10, timestamp=sc.t0 + HOUR + 10)
+    t3 = take(sc, x["fan"], cheap, 20, timestamp=sc.t0 + 3 * HOUR)
+    deliver(led, sc, cheap, dear, t1, t2, t3)
+    for t, at in ((t1, 1.5), (t2, 1.6), (t3, 3.5)):
+        accepted(led, fill(sc, x["artist"], t, timestamp=sc.t0 + int(at * HOUR)))
+    pair = (x["art"].hash, x["crd"].hash)
+    assert led.state.last_price(*pair) == 2
+    assert led.state.volume(*pair, since=sc.t0 + 2 * HOUR) == (20, 40)
+    history = led.state.price_history(*pair, bucket_ms=2 * HOUR)
+    assert [(h[1], h[2], h[3], h[4], h[5]) for h in history] == [(2, 5, 2, 5, 60),
+                                                                  (2, 2, 2, 2, 20)]
+    assert [o.id for o in led.state.book(*pair)] == [cheap.hash, dear.hash]
+    assert led.state.depth(*pair) == [(2, 30), (5, 90)]
+    assert led.state.spread(*pair) == (2, None)
+
+
 def test_the_price_rounds_up_in_the_makers_favour(led: Ledger, world: Any) -> None:
     sc, x = world
     o = offer(sc, x["artist"], x["art"], 3, x["crd"], 10)  # 3.33... CRD per ART

@@ -52,10 +52,20 @@ def test_offer_book_buy_settle_orders_trades_cancel(tmp_path: Path) -> None:
     assert wallet == {"ANN": 40, "CRD": 9_800}
     trades = j("market", "trades", "ANN/CRD", profile=fan)
     assert [(t["amount"], t["paid"]) for t in trades] == [(40, 200)]
+    # the artist bids for its coin (sells credits for it); the fan sells into the bid
+    bid = j("market", "offer", "2", "CRD", "50", "ANN", profile=artist)  # 0.04 CRD per ANN
+    carry(artist, fan)
+    assert j("market", "book", "ANN/CRD", profile=fan)["bids"][0]["price_text"] == \
+        "0.04 CRD/ANN"
+    assert j("market", "sell", "ANN/CRD", "20", "--limit", "0.05", "--dry-run",
+             profile=fan)["planned"] == []  # the bid pays less than the limit
+    planned = j("market", "sell", "ANN/CRD", "20", "--limit", "0.04", "--dry-run",
+                profile=fan)["planned"]
+    assert planned == [{"offer": bid["offer"], "amount": 80, "pay": 20}]
     cancelled = j("market", "cancel", offer["offer"][:16], profile=artist)
     assert cancelled["entry"]
     mine = j("market", "orders", profile=artist)["offers"]
-    assert [(o["status"], o["remaining"]) for o in mine] == [("cancelled", 0)]
+    assert [(o["status"], o["remaining"]) for o in mine] == [("cancelled", 0), ("open", 200)]
     assert {b["symbol"]: b["amount"] for b in j("wallet", profile=artist)}["ANN"] == 960
 
 
