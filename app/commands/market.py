@@ -77,7 +77,8 @@ def _offer(args: argparse.Namespace, market: MarketService) -> int:
 
 
 def _take(args: argparse.Namespace, market: MarketService) -> int:
-    entry = market.take(args.offer, args.amount, deadline_s=args.deadline_minutes * 60)
+    entry = market.take(args.offer, args.amount, deadline_s=args.deadline_minutes * 60,
+                        anyway=args.anyway)
     emit(args, {"take": entry.hex()},
          f"take {entry.hex()} signed; the offer's settler fills it when it sees it")
     return 0
@@ -212,6 +213,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = cmd("take", _take, "take (part of) one offer at its price")
     p.add_argument("offer", help="offer ID (a unique prefix is enough)")
     p.add_argument("--amount", default=None, help="how much of what it sells (default: all)")
+    p.add_argument("--anyway", action="store_true",
+                   help="even if its settler has not been seen recently")
     p.add_argument("--deadline-minutes", type=float, default=60.0)
     for name, buying in (("buy", True), ("sell", False)):
         p = cmd(name, lambda a, m, b=buying: _order(a, m, b),

@@ -172,10 +172,18 @@ class MarketService:
             "fill_or_kill": fill_or_kill, "settler": settler or self.core.me}).hash
 
     def take(self, offer_ref: str | bytes, amount: str | int | None = None,
-             deadline_s: float = DEFAULT_TAKE_DEADLINE_S) -> bytes:
-        """Take ``amount`` (default: all that is left) of one offer at its price."""
+             deadline_s: float = DEFAULT_TAKE_DEADLINE_S, anyway: bool = False) -> bytes:
+        """Take ``amount`` (default: all that is left) of one offer at its price.
+
+        Refused when the offer's settler has not been seen recently (our payment would wait on
+        it), unless ``anyway``."""
         view = self.offer_view(offer_ref)
         units = view.remaining if amount is None else parse_amount(amount, view.sell.precision)
+        if not anyway and not self._live(view.offer.settler, self.clock()):
+            raise UserError("the offer's settler has not been seen in the last "
+                            f"{LIVE_SETTLER_MS // 60_000} minutes, so your payment could wait "
+                            "on it until the take's deadline and its next entry",
+                            hint="sync with peers first, or take it anyway")
         return self._write_take(view, units, deadline_s)
 
     def _write_take(self, view: OfferView, units: int, deadline_s: float) -> bytes:

@@ -56,6 +56,8 @@ def test_a_seeder_settles_while_the_maker_is_away(world: Any) -> None:
     offer = MarketService(artist).offer(ann.id, "500", world.credits.id, "10",
                                         settler=seeder.me)
     world.sync()
+    assert seeder.settle().market.checkpoints == 1  # it settles a lock now: a sign of life
+    world.sync()
     world.cores.remove(artist)  # the artist goes offline
     MarketService(fan).take(offer, "500")
     world.sync()
@@ -89,6 +91,8 @@ def test_a_market_order_splits_across_the_best_live_offers(world: Any) -> None:
     assert [(p.offer.id, p.amount, p.pay) for p in plan] == [(cheap, 100, 100),
                                                              (mid, 150, 300)]
     assert away not in [p.offer.id for p in plan] and dear not in [p.offer.id for p in plan]
+    with pytest.raises(UserError, match="not been seen"):
+        market.take(away, "100")
     result = market.order(ann.id, world.credits.id, get_amount="450", limit="0.05", rest=True)
     assert result.got == 400 and result.unfilled == 50 and result.rest_offer is not None
     rest = market.offer_view(result.rest_offer)
@@ -107,6 +111,8 @@ def test_cancel_by_request_and_reclaims_after_deadlines(world: Any) -> None:
     world.fund(fan, "100")
     offer = MarketService(artist).offer(ann.id, "500", world.credits.id, "10",
                                         settler=seeder.me)
+    world.sync()
+    assert seeder.settle().market.checkpoints == 1  # it settles a lock now: a sign of life
     world.sync()
     t0 = seeder.ledger.state.last_seen[artist.me][0]
     # the fan's take waits on a settler that says nothing until after the take's deadline
