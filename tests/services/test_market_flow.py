@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.services.errors import UserError
-from app.services.market import MarketService, settle_market
+from app.services.market import MarketService, now_ms, settle_market
 from app.services.wallet import WalletService
 
 
@@ -114,7 +114,7 @@ def test_cancel_by_request_and_reclaims_after_deadlines(world: Any) -> None:
     world.sync()
     assert seeder.settle().market.checkpoints == 1  # it settles a lock now: a sign of life
     world.sync()
-    t0 = seeder.ledger.state.last_seen[artist.me][0]
+    t0 = now_ms()
     # the fan's take waits on a settler that says nothing until after the take's deadline
     take = MarketService(fan, clock=lambda: t0 + 1000).take(offer, "100", deadline_s=60)
     world.sync()
