@@ -380,3 +380,29 @@ def test_the_book_orders_offers_by_their_exact_price(amounts: list[tuple[int, in
     by_key = sorted(offers, key=_book_key)
     exact = sorted(offers, key=lambda o: (Fraction(o.want_amount, o.sell_amount), o.id))
     assert [o.id for o in by_key] == [o.id for o in exact]
+
+
+def test_future_entries_are_judged_by_the_next_ingest_and_their_wait_is_bounded(
+        tmp_path: Any, monkeypatch: Any) -> None:
+    import ledger.ledger as ledger_mod
+
+    monkeypatch.setattr(ledger_mod, "MAX_PENDING", 10)
+    sc, x = market()
+    now = [sc.t0 + 100 * HOUR]
+    led = Ledger.open(tmp_path / "clock.sqlite", verify_threads=1, clock=lambda: now[0])
+    try:
+        deliver(led, sc)
+        spam = [checkpoint(sc, sc.signer(f"spammer{i}"), timestamp=now[0] + 365 * 24 * HOUR)
+                for i in range(60)]
+        led.ingest([e.wire for e in spam])
+        assert led.pending_count() == 10  # the oldest waiters were dropped
+        assert len(led._wait_time) <= 2 * 10 + 1  # and so were their timers
+        soon = checkpoint(sc, x["seeder"], timestamp=now[0] + HOUR)
+        report = led.ingest([soon.wire])
+        assert not report.accepted and not report.rejected and not led.has(soon.hash)
+        now[0] += HOUR
+        other = checkpoint(sc, x["fan"], timestamp=now[0])
+        report = led.ingest([other.wire])  # any later batch judges what is due
+        assert {e.hash for e in report.accepted} == {soon.hash, other.hash}
+    finally:
+        led.close()
