@@ -25,6 +25,7 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,8 @@ class _Market:
         self.makers = [_signer(f"maker{i}") for i in range(makers)]
         self.takers = [_signer(f"taker{i}") for i in range(takers)]
 
-    def add(self, who: Signer, kind: str, body: dict[str, Any], deps: list[bytes] = ()) -> Entry:
+    def add(self, who: Signer, kind: str, body: dict[str, Any],
+            deps: Sequence[bytes] = ()) -> Entry:
         head = self.heads.get(who.public_key)
         self.clock += 7
         e = create_entry(who, head.seq + 1 if head else 1, head.hash if head else None,

@@ -9,6 +9,7 @@ Every command prints JSON with ``--json``.
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -217,7 +218,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="even if its settler has not been seen recently")
     p.add_argument("--deadline-minutes", type=float, default=60.0)
     for name, buying in (("buy", True), ("sell", False)):
-        p = cmd(name, lambda a, m, b=buying: _order(a, m, b),
+        p = cmd(name, functools.partial(_order, buying=buying),
                 f"{name} AMOUNT of the pair's base across the best live offers")
         p.add_argument("pair", help="BASE/QUOTE, e.g. ART/CRD")
         p.add_argument("amount", help="units of the base asset" if buying else

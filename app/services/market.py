@@ -483,10 +483,10 @@ def settle_market(core: Core, clock: Callable[[], int] = now_ms) -> MarketSettle
     for lock in list(state.locks.values()):
         if lock.owner != me or lock.closed_by is not None or clock() <= lock.deadline:
             continue
-        offer = state.offers.get(lock.id)
-        if offer is None:
+        expired = state.offers.get(lock.id)
+        if expired is None:
             continue
-        if attempt(lock.id, "reclaim", lambda o=offer: market._reclaim_offer(o)):  # type: ignore[misc]
+        if attempt(lock.id, "reclaim", lambda o=expired: market._reclaim_offer(o)):  # type: ignore[misc]
             report.reclaimed.append(lock.id)
     # 4. a checkpoint: proof that deadlines passed, and a sign of life for new takers
     now = clock()
