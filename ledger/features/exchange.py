@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 Pair = tuple[bytes, bytes]  # (asset sold, asset wanted)
 
 
-@dataclass
+@dataclass(slots=True)
 class Offer:
     id: bytes
     maker: bytes
@@ -74,7 +74,7 @@ class Offer:
         return -(-amount * self.want_amount // self.sell_amount)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Take:
     id: bytes
     taker: bytes
@@ -85,7 +85,7 @@ class Take:
     timestamp: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Trade:
     id: bytes  # the fill
     offer: bytes

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ledger.state import State
 
 
-@dataclass
+@dataclass(slots=True)
 class Lock:
     """Units of ``owner`` held for the purpose of the entry ``id`` (e.g. an offer)."""
 
@@ -51,7 +51,7 @@ class Lock:
     closed_by: bytes | None = None  # the entry that ended it (last fill, cancel, reclaim)
 
 
-@dataclass
+@dataclass(slots=True)
 class Conditional:
     """A payment by ``payer`` to ``to``, receivable only once ``settler`` accepts it."""
 
