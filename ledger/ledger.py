@@ -786,8 +786,10 @@ class Ledger:
     def wanted(self) -> Wanted:
         """What pending entries wait for, so the swarm can ask peers for it."""
         with self._lock:
+            # An entry held in the pending set (future-dated, or waiting itself) is not asked
+            # for again: what it waits for is asked for on its behalf.
             hashes = frozenset(h for h, waiters in self._wait_hash.items()
-                               if waiters and h not in self._index)
+                               if waiters and h not in self._index and h not in self._pending)
             feeds: dict[bytes, int] = {}
             for (author, seq), waiters in self._wait_pos.items():
                 if waiters:

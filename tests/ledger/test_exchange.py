@@ -406,3 +406,20 @@ def test_future_entries_are_judged_by_the_next_ingest_and_their_wait_is_bounded(
         assert {e.hash for e in report.accepted} == {soon.hash, other.hash}
     finally:
         led.close()
+
+
+def test_an_entry_held_until_its_time_is_not_asked_for_again(tmp_path: Any) -> None:
+    sc, x = market()
+    now = [sc.t0 + 100 * HOUR]
+    led = Ledger.open(tmp_path / "clock.sqlite", verify_threads=1, clock=lambda: now[0])
+    try:
+        deliver(led, sc)
+        future = checkpoint(sc, x["seeder"], timestamp=now[0] + 2 * HOUR)
+        after = checkpoint(sc, x["seeder"], timestamp=now[0] + 2 * HOUR)
+        waiter = sc.make(x["fan"], "receive", {"transfers": [future.hash]}, [future],
+                         advance=False)
+        led.ingest([future.wire, waiter.wire, after.wire])
+        assert led.pending_count() == 3
+        assert future.hash not in led.wanted().hashes
+    finally:
+        led.close()
