@@ -313,6 +313,8 @@ class MarketService:
             if offer.cancel_requested is not None:
                 deps.append(offer.cancel_requested)
             return self._append("cancel", {"offer": offer.id}, deps).hash
+        if view.status == "expired":  # past its expiry only a reclaim ends it
+            return self._reclaim_offer(offer)
         if offer.cancel_requested is not None:
             raise UserError("you already asked its settler to cancel this offer")
         return self._append("cancel", {"offer": offer.id}).hash
