@@ -486,8 +486,9 @@ def settle_market(core: Core, clock: Callable[[], int] = now_ms) -> MarketSettle
         if lock.owner != me or lock.closed_by is not None or clock() <= lock.deadline:
             continue
         expired = state.offers.get(lock.id)
-        if expired is None:
-            continue
+        if expired is None or (expired.settler != me
+                               and state.proof_after(expired.settler, lock.deadline) is None):
+            continue  # no proof yet: the settler's next entry brings it
         if attempt(lock.id, "reclaim", lambda o=expired: market._reclaim_offer(o)):  # type: ignore[misc]
             report.reclaimed.append(lock.id)
     # 4. a checkpoint: proof that deadlines passed, and a sign of life for new takers

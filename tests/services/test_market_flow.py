@@ -168,3 +168,24 @@ def test_the_settler_loop_skips_a_bad_item_and_settles_the_rest(world: Any) -> N
         assert again.filled == [] and again.skipped == [] and calls.count(t1) == 1
     finally:
         artist.ledger.append = original  # type: ignore[method-assign]
+
+
+def test_an_expired_offer_comes_back_to_its_maker_after_the_settlers_next_entry(
+        world: Any) -> None:
+    artist, seeder = world.core("artist"), world.core("seeder")
+    ann = coin(world, artist)
+    t0 = now_ms()
+    offer = MarketService(artist, clock=lambda: t0).offer(ann.id, "500", world.credits.id,
+                                                          "10", settler=seeder.me,
+                                                          expires_in_s=60)
+    world.sync()
+    later = t0 + 120_000
+    assert settle_market(artist, clock=lambda: later).reclaimed == []  # no proof yet
+    assert settle_market(seeder, clock=lambda: later).checkpoints == 1  # the expiry passed
+    world.sync()
+    assert settle_market(artist, clock=lambda: later).reclaimed == [offer]
+    world.sync()
+    assert balance(artist, ann) == 10_000
+    assert MarketService(artist).my_offers()[0].status == "reclaimed"
+    assert seeder.ledger.state.open_commitments(seeder.me) == 0
+    assert settle_market(seeder, clock=lambda: later + 10 * 60_000).checkpoints == 0
