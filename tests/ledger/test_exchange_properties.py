@@ -302,6 +302,35 @@ def test_the_interpreter_exercises_every_operation() -> None:
             assert not led.ingest([entry.wire]).accepted, entry.kind
 
 
+@SETTINGS
+@given(ops=OPS, pick=st.integers(0, 10**6), seed=st.integers(0, 2**32 - 1))
+def test_an_equivocation_anywhere_in_a_market_gives_one_state_in_any_order(
+        ops: Any, pick: int, seed: int) -> None:
+    """Fork any entry of a market history (most often the settler's): every replica that holds
+    both branches quarantines the author, voids what depended on it, conserves every asset and
+    reaches the same state, whatever the delivery order."""
+    rnd = random.Random(seed)
+    with ledgers() as make:
+        h = MarketHistory(ops, make("ref"))
+        market_entries = [e for e in h.sc.entries if e.kind in
+                          ("offer", "take", "fill", "refuse", "cancel", "reclaim", "checkpoint")]
+        target = (market_entries or h.sc.entries)[pick % len(market_entries or h.sc.entries)]
+        who = next(p for p in h.people if p.public_key == target.author)
+        fork = h.sc.fork(who, target.seq, deps=target.deps)
+        hashes = set()
+        for _ in range(2):
+            led = make()
+            wires = [*h.sc.wires(), fork.wire]
+            rnd.shuffle(wires)
+            for i in range(0, len(wires), 4):
+                assert not led.ingest(wires[i:i + 4]).rejected
+            assert led.pending_count() == 0
+            assert led.quarantined() == {fork.author: fork.seq}
+            check_invariants(led)
+            hashes.add(led.state_hash())
+        assert len(hashes) == 1
+
+
 def test_an_equivocating_settler_is_proven_and_its_double_fill_voided(tmp_path: Any) -> None:
     """The settler signs two different fills at one seq that together exceed the lock: any
     replica holding both proves the fork, and neither fill has effect, in either order."""
