@@ -237,12 +237,13 @@ class MarketService:
                 t = state.takes[cond.source]
                 claimed[t.offer] = claimed.get(t.offer, 0) + t.amount
         out: list[PlannedTake] = []
-        for offer in state.book(get.id, give.id, now + EXPIRY_MARGIN_MS, limit=1 << 30):
+        for offer in state.book(get.id, give.id, now, limit=1 << 30):
             if (need is not None and need <= 0) or (budget is not None and budget <= 0):
                 break
             if worst is not None and offer.price > worst:
                 break
-            if offer.maker == self.core.me or not self._live(offer.settler, now):
+            if offer.maker == self.core.me or not self._live(offer.settler, now) \
+                    or offer.expires < now + EXPIRY_MARGIN_MS:
                 continue
             left = state.remaining(offer) - claimed.get(offer.id, 0)
             if left <= 0:

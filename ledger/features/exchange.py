@@ -141,19 +141,25 @@ class ExchangeView:
     def book(self, sell: bytes, want: bytes, now: int | None = None,
              limit: int = 50) -> list[Offer]:
         """Open offers selling ``sell`` for ``want``, best (lowest price) first; expired offers
-        are left out when ``now`` is given. A view: it decides nothing."""
+        are left out when ``now`` is given (and, once many were seen, dropped from this pair's
+        cached order for good: an expired offer never fills again). A view: it decides
+        nothing."""
         pair = (sell, want)
         ordered = self._sorted_books.get(pair)
         if ordered is None:  # keys were computed on ingest: this sort allocates next to nothing
             ordered = sorted(self._open_by_pair.get(pair, {}).values(), key=_BY_KEY)
             self._sorted_books[pair] = ordered
         out: list[Offer] = []
+        expired = 0
         for offer in ordered:
             if now is not None and offer.expires < now:
+                expired += 1
                 continue
             out.append(offer)
             if len(out) >= limit:
                 break
+        if expired > 64:  # expired offers can never fill again: keep them out of later walks
+            self._sorted_books[pair] = [o for o in ordered if o.expires >= now]  # type: ignore[operator]
         return out
 
     def depth(self, sell: bytes, want: bytes, now: int | None = None,
@@ -244,9 +250,7 @@ def _offer_closed(state: State, lock: Lock) -> None:
         if ordered is not None:
             i = bisect.bisect_left(ordered, offer.book_key, key=_BY_KEY)
             if i < len(ordered) and ordered[i] is offer:
-                del ordered[i]
-            else:  # not where expected: rebuild on the next query
-                del state._sorted_books[pair]
+                del ordered[i]  # (an expired offer may have been left out already)
 
 
 def apply_offer(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:

@@ -423,3 +423,19 @@ def test_an_entry_held_until_its_time_is_not_asked_for_again(tmp_path: Any) -> N
         assert future.hash not in led.wanted().hashes
     finally:
         led.close()
+
+
+def test_expired_offers_leave_the_book_and_stop_costing_queries(led: Ledger, world: Any) -> None:
+    sc, x = world
+    short = [offer(sc, x["artist"], x["art"], 10, x["crd"], 10, expires=sc.t0 + HOUR)
+             for _ in range(100)]  # the best prices, soon expired
+    lasting = offer(sc, x["artist"], x["art"], 10, x["crd"], 20, expires=sc.t0 + 99 * HOUR)
+    deliver(led, sc, *short, lasting)
+    pair = (x["art"].hash, x["crd"].hash)
+    assert len(led.state.book(*pair, now=sc.t0, limit=1000)) == 101
+    assert [o.id for o in led.state.book(*pair, now=sc.t0 + 2 * HOUR)] == [lasting.hash]
+    assert len(led.state._sorted_books[pair]) == 1  # pruned from the cached order
+    # the expired offers' locks still close normally when their maker reclaims them
+    accepted(led, reclaim(sc, x["artist"], short[0], None, timestamp=sc.t0 + 3 * HOUR))
+    assert led.state.offer_status(led.state.offers[short[0].hash]) == "reclaimed"
+    assert [o.id for o in led.state.book(*pair, now=sc.t0 + 3 * HOUR)] == [lasting.hash]
