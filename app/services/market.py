@@ -237,7 +237,7 @@ class MarketService:
                 t = state.takes[cond.source]
                 claimed[t.offer] = claimed.get(t.offer, 0) + t.amount
         out: list[PlannedTake] = []
-        for offer in state.book(get.id, give.id, now, limit=1 << 30):
+        for offer in state.iter_book(get.id, give.id, now):
             if (need is not None and need <= 0) or (budget is not None and budget <= 0):
                 break
             if worst is not None and offer.price > worst:
@@ -369,7 +369,7 @@ class MarketService:
 
         def levels_of(sell: bytes, want: bytes, invert: bool) -> tuple[BookLevel, ...]:
             out: list[BookLevel] = []
-            for offer in state.book(sell, want, now, limit=1 << 30):
+            for offer in state.iter_book(sell, want, now):
                 price = 1 / offer.price if invert else offer.price
                 amount = state.remaining(offer)
                 if invert:  # an offer selling quote buys base

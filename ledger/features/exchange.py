@@ -16,7 +16,7 @@ whether an entry is valid. Rules and conflict cases: docs/PROTOCOL.md, "Exchange
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from operator import attrgetter
@@ -138,17 +138,29 @@ class ExchangeView:
         outcome = self.conditional[take.id].outcome  # type: ignore[attr-defined]
         return {None: "pending", "accepted": "filled"}.get(outcome, outcome)
 
-    def book(self, sell: bytes, want: bytes, now: int | None = None,
-             limit: int = 50) -> list[Offer]:
-        """Open offers selling ``sell`` for ``want``, best (lowest price) first; expired offers
-        are left out when ``now`` is given (and, once many were seen, dropped from this pair's
-        cached order for good: an expired offer never fills again). A view: it decides
-        nothing."""
-        pair = (sell, want)
+    def _ordered(self, pair: Pair) -> list[Offer]:
         ordered = self._sorted_books.get(pair)
         if ordered is None:  # keys were computed on ingest: this sort allocates next to nothing
             ordered = sorted(self._open_by_pair.get(pair, {}).values(), key=_BY_KEY)
             self._sorted_books[pair] = ordered
+        return ordered
+
+    def iter_book(self, sell: bytes, want: bytes, now: int | None = None) -> Iterator[Offer]:
+        """Open offers selling ``sell`` for ``want``, best (lowest price) first, lazily; offers
+        expired at ``now`` are skipped. A view: it decides nothing. (Finish iterating before
+        ingesting more entries: the order is kept up to date in place.)"""
+        for offer in self._ordered((sell, want)):
+            if now is None or offer.expires >= now:
+                yield offer
+
+    def book(self, sell: bytes, want: bytes, now: int | None = None,
+             limit: int = 50) -> list[Offer]:
+        """The best ``limit`` open offers selling ``sell`` for ``want`` (see ``iter_book``).
+
+        Expired offers are left out when ``now`` is given and, once a query meets many of them,
+        dropped from this pair's cached order for good: an expired offer never fills again."""
+        pair = (sell, want)
+        ordered = self._ordered(pair)
         out: list[Offer] = []
         expired = 0
         for offer in ordered:
@@ -158,15 +170,15 @@ class ExchangeView:
             out.append(offer)
             if len(out) >= limit:
                 break
-        if expired > 64:  # expired offers can never fill again: keep them out of later walks
-            self._sorted_books[pair] = [o for o in ordered if o.expires >= now]  # type: ignore[operator]
+        if expired > 64 and now is not None:
+            self._sorted_books[pair] = [o for o in ordered if o.expires >= now]
         return out
 
     def depth(self, sell: bytes, want: bytes, now: int | None = None,
               levels: int = 20) -> list[tuple[Fraction, int]]:
         """(price, total units offered at that price) for the best ``levels`` prices."""
         out: list[tuple[Fraction, int]] = []
-        for offer in self.book(sell, want, now, limit=1 << 30):
+        for offer in self.iter_book(sell, want, now):
             units = self.remaining(offer)
             if out and out[-1][0] == offer.price:
                 out[-1] = (offer.price, out[-1][1] + units)
