@@ -411,8 +411,8 @@ class MarketService:
         """Per settler: (how many of our payments and offers wait on it, since when)."""
         state = self.core.ledger.state
         out: dict[bytes, tuple[int, int]] = {}
-        for cond in state.conditional.values():
-            if cond.payer == self.core.me and cond.outcome is None:
+        for cond in state.open_payments(self.core.me):
+            if cond.payer == self.core.me:
                 n, since = out.get(cond.settler, (0, cond.timestamp))
                 out[cond.settler] = (n + 1, min(since, cond.timestamp))
         return out
@@ -475,16 +475,16 @@ def settle_market(core: Core, clock: Callable[[], int] = now_ms) -> MarketSettle
                 "cancel", {"offer": o.id}, d)):
             report.cancelled.append(offer.id)
     # 3. our own payments and offers whose deadline passed without a decision
-    for cond in list(state.conditional.values()):
-        if cond.payer != me or cond.outcome is not None or clock() <= cond.deadline:
+    for cond in state.open_payments(me):
+        if cond.payer != me or clock() <= cond.deadline:
             continue
         proof = state.proof_after(cond.settler, cond.deadline)
         if proof is not None and attempt(cond.source, "reclaim", lambda c=cond, p=proof:  # type: ignore[misc]
                                          market._append("reclaim", {"of": c.source, "proof": p},
                                                         [p])):
             report.reclaimed.append(cond.source)
-    for lock in list(state.locks.values()):
-        if lock.owner != me or lock.closed_by is not None or clock() <= lock.deadline:
+    for lock in state.open_locks(me):
+        if lock.owner != me or clock() <= lock.deadline:
             continue
         expired = state.offers.get(lock.id)
         if expired is None or (expired.settler != me
@@ -495,8 +495,7 @@ def settle_market(core: Core, clock: Callable[[], int] = now_ms) -> MarketSettle
     # 4. a checkpoint: proof that deadlines passed, and a sign of life for new takers
     now = clock()
     waiting = state.waiting_on(me)
-    locks = [lk for lk in state.locks.values()
-             if lk.settler == me and lk.closed_by is None and lk.owner != me]
+    locks = [lk for lk in state.open_locks(me) if lk.settler == me and lk.owner != me]
     if waiting or locks:
         seen = state.last_seen.get(me)
         last = seen[0] if seen else 0

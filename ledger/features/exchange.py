@@ -229,8 +229,8 @@ class ExchangeView:
         return out
 
     def open_offers_of(self, maker: bytes) -> list[Offer]:
-        return sorted((o for o in self.offers.values()
-                       if o.maker == maker and self.locks[o.id].closed_by is None),  # type: ignore[attr-defined]
+        offers = (self.offers.get(lk.id) for lk in self.open_locks(maker))  # type: ignore[attr-defined]
+        return sorted((o for o in offers if o is not None and o.maker == maker),
                       key=lambda o: (o.timestamp, o.id))
 
     def takes_of(self, taker: bytes) -> list[Take]:
@@ -248,9 +248,9 @@ class ExchangeView:
 
     def cancels_to_settle(self, settler: bytes) -> list[Offer]:
         """Open offers whose maker asked ``settler`` to cancel them."""
-        return [o for o in self.offers.values()
-                if o.settler == settler and o.cancel_requested is not None
-                and self.locks[o.id].closed_by is None]  # type: ignore[attr-defined]
+        offers = (self.offers.get(lk.id) for lk in self.open_locks(settler))  # type: ignore[attr-defined]
+        return sorted((o for o in offers if o is not None and o.settler == settler
+                       and o.cancel_requested is not None), key=lambda o: (o.timestamp, o.id))
 
 
 def _offer_closed(state: State, lock: Lock) -> None:

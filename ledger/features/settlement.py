@@ -88,6 +88,15 @@ class SettlementView:
     stamps: dict[bytes, int]  # entry hash -> timestamp, for deadline proofs
     last_seen: dict[bytes, tuple[int, bytes]]  # author -> (timestamp, hash) of its latest entry
     checkpoints: dict[bytes, tuple[int, bytes]]  # author -> its latest checkpoint
+    _open_of: dict[bytes, set[bytes]]  # key -> open locks and payments it owns or settles
+
+    def open_locks(self, key: bytes) -> list[Lock]:
+        """Open locks that ``key`` owns or settles."""
+        return [self.locks[i] for i in self._open_of.get(key, ()) if i in self.locks]
+
+    def open_payments(self, key: bytes) -> list[Conditional]:
+        """Unsettled conditional payments that ``key`` made or settles."""
+        return [self.conditional[i] for i in self._open_of.get(key, ()) if i in self.conditional]
 
     def locked(self, account: bytes, asset: bytes) -> int:
         return sum(lk.amount for lk in self.locks.values()
@@ -103,13 +112,12 @@ class SettlementView:
 
     def waiting_on(self, settler: bytes) -> list[Conditional]:
         """Open conditional transfers that only ``settler`` can settle, oldest first."""
-        return sorted((c for c in self.conditional.values()
-                       if c.settler == settler and c.outcome is None),
+        return sorted((c for c in self.open_payments(settler) if c.settler == settler),
                       key=lambda c: (c.timestamp, c.source))
 
     def open_commitments(self, settler: bytes) -> int:
         """How many open locks and conditional transfers wait on ``settler``."""
-        return (sum(1 for lk in self.locks.values() if lk.settler == settler and lk.amount)
+        return (sum(1 for lk in self.open_locks(settler) if lk.settler == settler)
                 + len(self.waiting_on(settler)))
 
     def proof_after(self, settler: bytes, deadline: int) -> bytes | None:
@@ -153,6 +161,7 @@ def lock_funds(state: State, entry: Entry, asset: bytes, amount: int, settler: b
     log_change(state, entry.author, entry, asset, -amount)
     lock = Lock(entry.hash, entry.kind, entry.author, asset, amount, settler, deadline)
     state.locks[entry.hash] = lock
+    _opened(state, entry.hash, lock.owner, settler)
     return lock
 
 
@@ -183,8 +192,23 @@ def close_lock(state: State, lock: Lock, entry: Entry) -> int:
     return rest
 
 
+def _opened(state: State, item: bytes, *keys: bytes) -> None:
+    for key in keys:
+        state._open_of.setdefault(key, set()).add(item)
+
+
+def _ended(state: State, item: bytes, *keys: bytes) -> None:
+    for key in keys:
+        items = state._open_of.get(key)
+        if items is not None:
+            items.discard(item)
+            if not items:
+                del state._open_of[key]
+
+
 def _closed(state: State, lock: Lock, entry: Entry) -> None:
     lock.closed_by = entry.hash
+    _ended(state, lock.id, lock.owner, lock.settler)
     hook = LOCK_CLOSED.get(lock.purpose)
     if hook is not None:
         hook(state, lock)
@@ -199,6 +223,7 @@ def pay_conditionally(state: State, entry: Entry, asset: bytes, amount: int, to:
     cond = Conditional(entry.hash, entry.author, to, asset, amount, settler, deadline,
                        entry.timestamp)
     state.conditional[entry.hash] = cond
+    _opened(state, entry.hash, cond.payer, settler)
     return cond
 
 
@@ -211,6 +236,7 @@ def accept_conditional(state: State, cond: Conditional, entry: Entry) -> None:
     """The settler accepts: the payment is in flight to its recipient (source: ``entry``)."""
     require_open(cond)
     cond.outcome, cond.settled_by = "accepted", entry.hash
+    _ended(state, cond.source, cond.payer, cond.settler)
     state.inflight[(entry.hash, cond.to)] = Transfer(entry.hash, cond.payer, cond.to, cond.asset,
                                                      cond.amount, entry.timestamp)
 
@@ -219,6 +245,7 @@ def refuse_conditional(state: State, cond: Conditional, entry: Entry) -> None:
     """The settler refuses: the payment is in flight back to the payer (source: ``entry``)."""
     require_open(cond)
     cond.outcome, cond.settled_by = "refused", entry.hash
+    _ended(state, cond.source, cond.payer, cond.settler)
     state.inflight[(entry.hash, cond.payer)] = Transfer(entry.hash, cond.payer, cond.payer,
                                                         cond.asset, cond.amount, entry.timestamp)
 
@@ -246,6 +273,7 @@ def apply_reclaim(state: State, entry: Entry, body: Mapping[str, Any], dep_seq: 
         require_deadline_passed(state, entry, body["proof"], cond.settler, cond.deadline,
                                 dep_seq, target)
         cond.outcome, cond.settled_by = "reclaimed", entry.hash
+        _ended(state, cond.source, cond.payer, cond.settler)
         credit(state, entry.author, entry, cond.asset, cond.amount)
     else:
         raise SemanticError("a reclaim names the author's own lock or conditional payment")
@@ -257,6 +285,7 @@ def _tables(state: State) -> None:
     state.stamps = {}
     state.last_seen = {}
     state.checkpoints = {}
+    state._open_of = {}
 
 
 def _hash_sections(state: State) -> dict[str, Any]:

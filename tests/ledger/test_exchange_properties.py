@@ -210,6 +210,16 @@ def check_invariants(led: Ledger) -> None:
         lock = state.locks[offer.id]
         if lock.closed_by is None:
             assert lock.amount == offer.sell_amount - filled[offer.id]
+    keys = {lk.owner for lk in state.locks.values()} | {lk.settler for lk in state.locks.values()}
+    keys |= {c.payer for c in state.conditional.values()}
+    keys |= {c.settler for c in state.conditional.values()}
+    for key in keys:  # the per-party index of open items agrees with a full scan
+        assert {lk.id for lk in state.open_locks(key)} == {
+            lk.id for lk in state.locks.values()
+            if lk.closed_by is None and key in (lk.owner, lk.settler)}
+        assert {c.source for c in state.open_payments(key)} == {
+            c.source for c in state.conditional.values()
+            if c.outcome is None and key in (c.payer, c.settler)}
     settled_by: Counter[bytes] = Counter()
     for trade in state.trades.values():
         settled_by[trade.take] += 1
