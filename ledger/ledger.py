@@ -738,10 +738,11 @@ class Ledger:
             entry = create_entry(signer, seq, head.hash if head else None, ts, kind, body,
                                  tuple(deps))
             report = IngestReport()
-            self._process([entry], report)
-            if report.rejected:
-                raise SemanticError(report.rejected[0].reason)
-            if not report.accepted:
+            self._process([entry], report)  # (pending entries that came due are judged too)
+            mine = [r.reason for r in report.rejected if r.hash == entry.hash]
+            if mine:
+                raise SemanticError(mine[0])
+            if not any(e.hash == entry.hash for e in report.accepted):
                 missing = [d.hex()[:12] for d in entry.deps if d not in self._index]
                 if self._pending.pop(entry.hash, None) is not None:
                     self._forget_waits(entry)

@@ -439,3 +439,22 @@ def test_expired_offers_leave_the_book_and_stop_costing_queries(led: Ledger, wor
     accepted(led, reclaim(sc, x["artist"], short[0], None, timestamp=sc.t0 + 3 * HOUR))
     assert led.state.offer_status(led.state.offers[short[0].hash]) == "reclaimed"
     assert [o.id for o in led.state.book(*pair, now=sc.t0 + 3 * HOUR)] == [lasting.hash]
+
+
+def test_an_append_is_judged_alone_when_a_due_entry_is_judged_with_it(tmp_path: Any) -> None:
+    """A pending future entry that comes due during a local append and fails its rules does
+    not make the append fail, and vice versa."""
+    sc, x = market()
+    now = [sc.t0 + 100 * HOUR]
+    led = Ledger.open(tmp_path / "clock.sqlite", verify_threads=1, clock=lambda: now[0])
+    try:
+        deliver(led, sc)
+        overdraft = sc.make(x["fan"], "send", {"asset": x["crd"].hash, "to": x["gw"].public_key,
+                                               "amount": 10**9, "memo": ""},
+                            timestamp=now[0] + HOUR, advance=False)
+        assert not led.ingest([overdraft.wire]).rejected  # waits until its time
+        now[0] += HOUR
+        entry = led.append(x["fan2"], "checkpoint", {"open": 0}, timestamp=now[0])
+        assert led.is_effective(entry.hash) and not led.has(overdraft.hash)
+    finally:
+        led.close()
