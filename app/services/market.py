@@ -440,8 +440,10 @@ def settle_market(core: Core, clock: Callable[[], int] = now_ms) -> MarketSettle
         try:
             fn()
             return True
-        except (UserError, LedgerError) as err:
+        except Exception as err:  # one bad item never stops the others (LedgerError, UserError
+            # or an unexpected fault, which is logged in full at debug level)
             log.warning("market: skipped %s %s: %s", what, item.hex()[:12], err)
+            log.debug("market: %s %s failed", what, item.hex()[:12], exc_info=True)
             report.skipped.append((item, str(err)))
             if len(skips) >= MAX_SKIPS:
                 for key in sorted(skips, key=skips.__getitem__)[:MAX_SKIPS // 4]:
