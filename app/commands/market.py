@@ -164,6 +164,19 @@ def _orders(args: argparse.Namespace, market: MarketService) -> int:
 
 
 def _trades(args: argparse.Namespace, market: MarketService) -> int:
+    if args.candles:
+        if not args.pair:
+            raise UserError("--candles needs a pair, like ANN/CRD")
+        base, quote = market.pair(args.pair)
+        candles = market.price_history(base.id, quote.id, args.candles * 60)
+        emit(args, [{"start": c.start, "open": _ratio(c.open), "high": _ratio(c.high),
+                     "low": _ratio(c.low), "close": _ratio(c.close), "volume": c.volume}
+                    for c in candles],
+             "\n".join(f"{c.start}  open {price_text(c.open, base, quote)}  high "
+                       f"{price_text(c.high, base, quote)}  low {price_text(c.low, base, quote)}"
+                       f"  close {price_text(c.close, base, quote)}  volume {c.volume}"
+                       for c in candles) or "no trades")
+        return 0
     if args.pair:
         base, quote = market.pair(args.pair)
         state = market.core.ledger.state
@@ -237,4 +250,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     cmd("orders", _orders, "your offers and takes")
     p = cmd("trades", _trades, "your trades, or a pair's")
     p.add_argument("pair", nargs="?")
+    p.add_argument("--candles", type=float, metavar="MINUTES",
+                   help="the pair's price history in buckets of this many minutes")
     cmd("settle", _settle, "fill takes of offers you settle; reclaim what deadlines returned")

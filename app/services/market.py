@@ -94,6 +94,16 @@ class BookView:
     trades: tuple[Trade, ...]  # the latest trades of the pair, newest first
 
 
+@dataclass(frozen=True)
+class Candle:
+    start: int  # ms
+    open: Fraction  # quote units per base unit
+    high: Fraction
+    low: Fraction
+    close: Fraction
+    volume: int  # base units
+
+
 @dataclass
 class MarketSettleReport:
     filled: list[bytes] = field(default_factory=list)
@@ -394,6 +404,13 @@ class MarketService:
                         bids[0].price if bids else None, last, sold + bought_back,
                         tuple(reversed(trades[-20:])))
 
+    def price_history(self, base_ref: str | bytes, quote_ref: str | bytes,
+                      bucket_s: float = 3600) -> list[Candle]:
+        """Trades of base sold for quote, per time bucket: open, high, low, close, volume."""
+        base, quote = self.wallet.asset(base_ref), self.wallet.asset(quote_ref)
+        return [Candle(start, o, h, lo, c, units) for start, o, h, lo, c, units in
+                self.core.ledger.state.price_history(base.id, quote.id, int(bucket_s * 1000))]
+
     def my_offers(self) -> list[OfferView]:
         state = self.core.ledger.state
         return [self._view(o) for o in sorted(
@@ -514,5 +531,5 @@ def settle_market(core: Core, clock: Callable[[], int] = now_ms) -> MarketSettle
     return report
 
 
-__all__ = ["BookLevel", "BookView", "MarketService", "MarketSettleReport",
+__all__ = ["BookLevel", "BookView", "Candle", "MarketService", "MarketSettleReport",
            "OfferView", "OrderResult", "PlannedTake", "settle_market"]

@@ -46,6 +46,8 @@ def test_an_artist_offers_coins_and_a_fan_takes_them(world: Any) -> None:
     book = MarketService(fan).book(ann.id, world.credits.id)
     assert book.asks[0].amount == 600 and book.last_price == 10_00 / 400
     assert [v.status for v in MarketService(artist).my_offers()] == ["open"]
+    [candle] = MarketService(fan).price_history(ann.id, world.credits.id, bucket_s=3600)
+    assert (candle.open, candle.close, candle.volume) == (2.5, 2.5, 400)
     assert MarketService(fan).my_takes()[0][1] == "filled"
 
 
