@@ -14,6 +14,7 @@ whole store; ``refresh()`` takes their entries in between writes (a running node
 from __future__ import annotations
 
 import gc
+import heapq
 import logging
 import os
 import sys
@@ -40,6 +41,9 @@ from ledger.verifier import VerifierDied, VerifierProcess
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 20_000
+# An entry dated more than this ahead of the local clock waits in the pending set until its time
+# (so nobody passes a deadline early by writing the year 2099); see docs/PROTOCOL.md.
+MAX_CLOCK_AHEAD_MS = 5 * 60 * 1000
 _VERIFY_CHUNK = 64
 # Verifier processes: started by the first batch of at least _PROCESS_START entries, then used
 # by every batch of at least _PROCESS_USE; smaller ones (gossip) are checked in this process.
@@ -153,8 +157,12 @@ class Ledger:
 
     def __init__(self, store: Store, verify_threads: int = 2,
                  switch_interval: float | None = None,
-                 verify_processes: int | None = None) -> None:
-        """``verify_processes``: how many verifier processes large batches use (see
+                 verify_processes: int | None = None,
+                 clock: Callable[[], int] | None = None) -> None:
+        """``clock``: the local time in ms (default: the system clock), against which entries
+        dated too far ahead wait.
+
+        ``verify_processes``: how many verifier processes large batches use (see
         ledger/verifier.py); None picks one per core beyond the first, 0 keeps all checking in
         this process (on ``verify_threads`` threads). They start on the first batch of at least
         512 entries and end with ``close()``.
@@ -167,6 +175,7 @@ class Ledger:
         command, a benchmark). The previous interval is restored when ingest returns.
         """
         self.store = store
+        self._clock = clock or now_ms
         self._switch_interval = switch_interval
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(verify_threads) if verify_threads > 1 else None
@@ -184,8 +193,9 @@ class Ledger:
     @classmethod
     def open(cls, path: Path | str, verify_threads: int = 2,
              switch_interval: float | None = None,
-             verify_processes: int | None = None) -> Ledger:
-        return cls(Store(path), verify_threads, switch_interval, verify_processes)
+             verify_processes: int | None = None,
+             clock: Callable[[], int] | None = None) -> Ledger:
+        return cls(Store(path), verify_threads, switch_interval, verify_processes, clock)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -215,6 +225,7 @@ class Ledger:
         self._voided_authors: set[bytes] = set()  # authors with such an entry in their feed
         self._batch: dict[bytes, Entry] = {}  # accepted in the batch being processed
         self._pending: OrderedDict[bytes, Entry] = OrderedDict()
+        self._wait_time: list[tuple[int, bytes]] = []  # heap of (due ms, hash): future-dated
         self._wait_hash: dict[bytes, set[bytes]] = {}
         self._wait_pos: dict[tuple[bytes, int], set[bytes]] = {}
         self._forks: dict[tuple[bytes, int], ForkProof] = {}
@@ -227,8 +238,10 @@ class Ledger:
             self._register(entry, self._effect(entry, replaying=True))
         for entry in waiting:
             if entry.hash not in self._index:
-                self._wait(entry, [d for d in entry.deps if d not in self._index],
-                           position=entry.seq > 1 and self.head_seq(entry.author) < entry.seq - 1)
+                missing = [d for d in entry.deps if d not in self._index]
+                position = entry.seq > 1 and self.head_seq(entry.author) < entry.seq - 1
+                self._wait(entry, missing, position=position,
+                           until=None if missing or position else entry.timestamp)
 
     def _note_fork(self, proof: ForkProof) -> None:
         self._forks[(proof.author, proof.seq)] = proof
@@ -544,6 +557,8 @@ class Ledger:
         try:
             work.extend(self._woken)
             self._woken = []
+            work.extend(self._due())
+            self._drain(work, accepted, report, new_proofs)
             for chunk in chunks:
                 work.extend(chunk)
                 self._drain(work, accepted, report, new_proofs)
@@ -694,6 +709,9 @@ class Ledger:
         if missing_prev or missing:
             self._wait(entry, hashes=missing, position=missing_prev)
             return "pending"
+        if entry.timestamp > self._clock() + MAX_CLOCK_AHEAD_MS:
+            self._wait(entry, hashes=(), until=entry.timestamp)
+            return "pending"
         try:
             effective = self._effect(entry)
         except SemanticError as err:
@@ -718,7 +736,16 @@ class Ledger:
         report.voided.append(entry.hash)
         return "accepted"
 
-    def _wait(self, entry: Entry, hashes: Sequence[bytes], position: bool = False) -> None:
+    def _wait(self, entry: Entry, hashes: Sequence[bytes], position: bool = False,
+              until: int | None = None) -> None:
+        """Hold ``entry`` in the pending set until ``hashes`` (and, with ``position``, its
+        predecessor) are held, or, with ``until``, until the clock reaches that time."""
+        if until is not None:
+            heapq.heappush(self._wait_time, (until - MAX_CLOCK_AHEAD_MS, entry.hash))
+            if len(self._wait_time) > 2 * MAX_PENDING:  # forget evicted waiters: stay bounded
+                self._wait_time = [(t, h) for t, h in self._wait_time if h in self._pending
+                                   or h == entry.hash]
+                heapq.heapify(self._wait_time)
         if entry.hash in self._pending:
             return
         while len(self._pending) >= MAX_PENDING:  # bounded: the oldest waiter is dropped
@@ -729,6 +756,25 @@ class Ledger:
             self._wait_hash.setdefault(h, set()).add(entry.hash)
         if position:
             self._wait_pos.setdefault((entry.author, entry.seq - 1), set()).add(entry.hash)
+
+    def _due(self) -> list[Entry]:
+        """Pending future-dated entries whose time has come."""
+        now = self._clock()
+        due = []
+        while self._wait_time and self._wait_time[0][0] <= now:
+            _, h = heapq.heappop(self._wait_time)
+            entry = self._pending.get(h)
+            if entry is not None:
+                due.append(entry)
+        return due
+
+    def release_due(self) -> IngestReport:
+        """Judge the pending entries that were dated ahead of the clock and whose time has come
+        (``ingest`` does this too, on every batch)."""
+        report = IngestReport()
+        with self._lock, _collector_paused():
+            self._process_chunks([], report)
+        return report
 
     def _forget_waits(self, entry: Entry) -> None:
         """Drop an evicted entry's registrations so wanted() stops asking on its behalf."""
@@ -811,6 +857,8 @@ class Ledger:
         ts = max(timestamp if timestamp is not None else now_ms(),
                  head.timestamp if head else 0)
         validate_body(kind, body)
+        if ts > self._clock() + MAX_CLOCK_AHEAD_MS:
+            raise LedgerError("the timestamp is more than 5 minutes ahead of the clock")
         return create_entry(signer, seq, head.hash if head else None, ts, kind, body,
                             tuple(deps))
 
@@ -852,8 +900,10 @@ class Ledger:
     def wanted(self) -> Wanted:
         """What pending entries wait for, so the swarm can ask peers for it."""
         with self._lock:
+            # An entry held in the pending set (future-dated, or waiting itself) is not asked
+            # for again: what it waits for is asked for on its behalf.
             hashes = frozenset(h for h, waiters in self._wait_hash.items()
-                               if waiters and h not in self._index)
+                               if waiters and h not in self._index and h not in self._pending)
             feeds: dict[bytes, int] = {}
             for (author, seq), waiters in self._wait_pos.items():
                 if waiters:

@@ -11,4 +11,6 @@ BENCHMARKS = {
     "app": "app.bench.app",
     "soak": "app.bench.soak",
     "export": "app.bench.export",
+    "market": "app.bench.market",
 }
+ALIASES = {"exchange": "market"}

@@ -9,6 +9,7 @@ COMMAND_MODULES = (
     "app.commands.profile",
     "app.commands.ledger",
     "app.commands.store",
+    "app.commands.market",
     "app.commands.library",
     "app.commands.export",
     "app.commands.swarm",

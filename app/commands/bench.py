@@ -8,12 +8,13 @@ import json
 import platform
 import time
 
-from app.bench import BENCHMARKS
+from app.bench import ALIASES, BENCHMARKS
 from app.services.errors import UserError
 
 
 def _run(args: argparse.Namespace) -> int:
-    names = list(BENCHMARKS) if args.name == "all" else [args.name]
+    name = ALIASES.get(args.name, args.name)
+    names = list(BENCHMARKS) if name == "all" else [name]
     results = {}
     for name in names:
         if name not in BENCHMARKS:
@@ -41,7 +42,7 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("bench", parents=[common], help="run a benchmark: "
                        + ", ".join([*BENCHMARKS, "all"]))
-    p.add_argument("name", choices=[*BENCHMARKS, "all"])
+    p.add_argument("name", choices=[*BENCHMARKS, *ALIASES, "all"])
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="smaller workloads")
     p.set_defaults(handler=_run)

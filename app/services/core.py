@@ -3,7 +3,8 @@
 ``Core`` is plain Python with no Qt and no network. The CLI, the headless seeder and the GUI all
 build one and reach the domain through the services in this package (wallet, studio, shop). The
 swarm feeds it entries; ``settle()`` then does what a node does on its own: receive incoming
-transfers, fulfil purchases it may grant, and collect keys from grants to it.
+transfers, fulfil purchases it may grant, collect keys from grants to it, and settle the exchange
+offers it is the settler of (``app/services/market.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.profile import Profile
 from app.services.errors import UserError
@@ -35,6 +37,9 @@ from ledger.keys import Signer, can_receive_sealed, seal_to
 from ledger.ledger import Ledger
 from ledger.state import State
 
+if TYPE_CHECKING:
+    from app.services.market import MarketSettleReport
+
 log = logging.getLogger(__name__)
 
 MAX_KEY_VERDICTS = 4096  # (content, key) pairs checked against their content, remembered
@@ -47,6 +52,7 @@ class SettleReport:
     granted: list[bytes] = field(default_factory=list)  # purchases we fulfilled
     unlocked: list[bytes] = field(default_factory=list)  # purchases whose keys we now hold
     skipped: list[tuple[bytes, str]] = field(default_factory=list)  # (item, why) this round
+    market: MarketSettleReport | None = None  # what we settled on the exchange
 
 
 class Skip(Exception):
@@ -107,6 +113,7 @@ class Core:
         self._disputed: OrderedDict[bytes, set[bytes]] = OrderedDict()  # content -> keys
         self.ledger.add_listener(self._on_entries)
         self.ledger.add_fork_listener(self._on_fork)
+        self.market_skips: dict[bytes, int] = {}  # exchange items that failed, until when
 
     @classmethod
     def open(cls, profile: Profile, passphrase: str | None) -> Core:
@@ -193,6 +200,12 @@ class Core:
             self._repair_disputed_keys()
         except Exception as exc:  # a damaged chunk store: the keys are decided on a later round
             log.warning("could not check disputed keys: %r", exc)
+        from app.services.market import settle_market  # the exchange's settler duties
+
+        try:
+            report.market = settle_market(self)
+        except Exception as exc:  # it isolates its items; this only guards the round itself
+            log.warning("settling the exchange failed this round: %r", exc)
         return report
 
     def _receive_incoming(self) -> list[bytes]:

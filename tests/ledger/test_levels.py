@@ -16,6 +16,7 @@ import ledger.ledger as ledger_mod
 from ledger.encoding import encode, hash32
 from ledger.entry import MAX_ENTRY_BYTES, SIGN_DOMAIN, create_entry, decode_entry
 from ledger.errors import DecodeError, SchemaError
+from ledger.features import FEATURES, RULES
 from ledger.kinds import KINDS, validate_body
 from ledger.ledger import Ledger
 from ledger.state import State
@@ -195,6 +196,14 @@ def _valid_bodies() -> dict[str, dict[str, Any]]:
         "grant": {"purchase": h, "keys": [{"content": h, "sealed": b"\x00" * 80}]},
         "delegate": {"agent": h, "listings": [], "keys": []},
         "revoke": {"delegation": h},
+        "checkpoint": {"open": 3},
+        "reclaim": {"of": h, "proof": h},
+        "offer": {"sell": h, "sell_amount": 100, "want": h, "want_amount": 250, "min_fill": 10,
+                  "expires": 2_000_000_000_000, "fill_or_kill": False, "settler": h},
+        "take": {"offer": h, "amount": 10, "pay": 25, "deadline": 2_000_000_000_000},
+        "fill": {"take": h},
+        "refuse": {"take": h, "reason": "out of stock"},
+        "cancel": {"offer": h},
     }
     assert set(bodies) == set(KINDS), "a new kind needs a schema test"
     return bodies
@@ -262,6 +271,10 @@ def _set(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     ("purchase", "payouts", []), ("purchase", "payouts.0.amount", 0),
     ("grant", "keys", []), ("grant", "keys.0.sealed", b"\x00" * 129),
     ("profile", "name", ""), ("profile", "links", ["l"] * 9),
+    ("checkpoint", "open", -1), ("offer", "sell_amount", 0), ("offer", "want_amount", 0),
+    ("offer", "min_fill", 0), ("offer", "expires", -1), ("offer", "settler", b"\x01" * 31),
+    ("take", "amount", 0), ("take", "pay", 0), ("take", "deadline", -1),
+    ("refuse", "reason", "r" * 201), ("reclaim", "proof", b"\x01" * 33),
 ])
 def test_out_of_range_values_are_rejected(kind: str, path: str, value: Any) -> None:
     with pytest.raises(SchemaError):
@@ -279,8 +292,14 @@ def test_schema_error_is_reported_through_ingest(led: Ledger) -> None:
 
 
 def test_every_kind_has_rules() -> None:
-    for name in KINDS:
-        assert hasattr(State, "_apply_" + name.replace(".", "_")), name
+    assert set(RULES) == set(KINDS)
+    for feature in FEATURES:  # each feature's kinds have their rules in the same feature
+        assert {k.name for k in feature.kinds} == set(feature.rules), feature.name
+
+
+def test_every_feature_view_is_part_of_the_state() -> None:
+    for feature in FEATURES:
+        assert issubclass(State, feature.view), feature.name
 
 
 # -- level 3: signature ----------------------------------------------------------------------------
