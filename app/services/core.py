@@ -42,6 +42,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Settler duties of economic features (the exchange's fills, cancels and checkpoints, ...):
+# each feature's service module registers its duty here when it is imported (app/services
+# imports them all), and every settle round runs each one after the purchases. Core itself
+# then imports none of them.
+SETTLER_DUTIES: dict[str, Callable[[Core], object]] = {}
+
+
+def register_settler_duty(name: str, duty: Callable[[Core], object]) -> None:
+    """Run ``duty(core)`` in every settle round; its result is ``SettleReport.duties[name]``."""
+    SETTLER_DUTIES[name] = duty
+
+
 MAX_KEY_VERDICTS = 4096  # (content, key) pairs checked against their content, remembered
 MAX_COLLECTED = 65_536  # grants to us already read this run
 
@@ -52,7 +64,12 @@ class SettleReport:
     granted: list[bytes] = field(default_factory=list)  # purchases we fulfilled
     unlocked: list[bytes] = field(default_factory=list)  # purchases whose keys we now hold
     skipped: list[tuple[bytes, str]] = field(default_factory=list)  # (item, why) this round
-    market: MarketSettleReport | None = None  # what we settled on the exchange
+    duties: dict[str, object] = field(default_factory=dict)  # each settler duty's report
+
+    @property
+    def market(self) -> MarketSettleReport | None:
+        """What we settled on the exchange this round."""
+        return self.duties.get("market")  # type: ignore[return-value]
 
 
 class Skip(Exception):
@@ -200,12 +217,11 @@ class Core:
             self._repair_disputed_keys()
         except Exception as exc:  # a damaged chunk store: the keys are decided on a later round
             log.warning("could not check disputed keys: %r", exc)
-        from app.services.market import settle_market  # the exchange's settler duties
-
-        try:
-            report.market = settle_market(self)
-        except Exception as exc:  # it isolates its items; this only guards the round itself
-            log.warning("settling the exchange failed this round: %r", exc)
+        for name, duty in SETTLER_DUTIES.items():
+            try:
+                report.duties[name] = duty(self)
+            except Exception as exc:  # a duty isolates its items; this guards the round itself
+                log.warning("the %s settler duty failed this round: %r", name, exc)
         return report
 
     def _receive_incoming(self) -> list[bytes]:

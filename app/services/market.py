@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from app.services.core import Core
+from app.services.core import Core, register_settler_duty
 from app.services.errors import UserError
 from app.services.money import format_amount, parse_amount
 from app.services.wallet import WalletService
@@ -533,3 +533,6 @@ def settle_market(core: Core, clock: Callable[[], int] = now_ms) -> MarketSettle
 
 __all__ = ["BookLevel", "BookView", "Candle", "MarketService", "MarketSettleReport",
            "OfferView", "OrderResult", "PlannedTake", "settle_market"]
+
+
+register_settler_duty("market", settle_market)
