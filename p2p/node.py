@@ -82,6 +82,9 @@ class NodeConfig:
     gossip_heartbeat: float = 1.0
     sync_interval: float = 30.0  # anti-entropy pull from every peer this often
     provide_interval: float = 60.0  # re-announce the content we hold this often
+    # Look this often for entries that other processes on the profile (a CLI command beside a
+    # running app or seeder) wrote to the ledger file; one PRAGMA when nothing changed.
+    local_writes_interval: float = 0.5
     limits: Limits = field(default_factory=Limits)
     seeding: SeedPolicy = field(default_factory=SeedPolicy)
     # Discovery and reachability (docs/PROTOCOL.md, "Discovery and reachability").
@@ -221,6 +224,7 @@ class Node:
                     nursery.start_soon(self._pull_loop)
                     nursery.start_soon(self._announce_loop)
                     nursery.start_soon(self._periodic)
+                    nursery.start_soon(self._watch_local_writes)
                     nursery.start_soon(self._reachability_loop)
                     nursery.start_soon(self._dht_provide_loop)
                     if self.config.bootstrap:
@@ -699,6 +703,25 @@ class Node:
                     self.request_pull(peer)
             if now >= next_provide:
                 next_provide = now + self.config.provide_interval
+                complete = await trio.to_thread.run_sync(self._complete_content)
+                if complete and self.connected_peers():
+                    await self.provide(complete)
+
+    async def _watch_local_writes(self) -> None:
+        """Take in entries that another process wrote to this profile's ledger (a CLI ``buy``,
+        ``publish`` or ``ledger import`` beside a running node). The ledger's listeners then
+        hear of them as of entries from the swarm: our own are gossiped, a seeder settles, the
+        app shows them; content they list is announced at once."""
+        while True:
+            await trio.sleep(self.config.local_writes_interval)
+            try:
+                taken = await self.ledger.call(self.ledger.ledger.refresh)
+            except Exception as exc:  # a busy or unreadable file: look again on the next tick
+                log.warning("cannot read what other processes wrote to the ledger: %s", exc)
+                continue
+            if taken:
+                log.info("took in %d entries written by another process on this profile",
+                         taken)
                 complete = await trio.to_thread.run_sync(self._complete_content)
                 if complete and self.connected_peers():
                     await self.provide(complete)
