@@ -582,9 +582,12 @@ class Session:
     def add_to_playlist(self, name: str, track_ids: Sequence[int]) -> None:
         self.library.add_to_playlist(name, list(track_ids))
 
-    def remove_from_playlist(self, name: str, position: int) -> None:
-        """Remove the item at ``position`` (0-based) of the playlist."""
-        self.library.remove_from_playlist(name, position)
+    def remove_from_playlist(self, name: str, position: int | Sequence[int]) -> None:
+        """Remove the item at ``position`` (0-based) of the playlist, or the items at each of
+        several positions."""
+        positions = [position] if isinstance(position, int) else list(position)
+        for pos in sorted(set(positions), reverse=True):
+            self.library.remove_from_playlist(name, pos)
 
     def move_in_playlist(self, name: str, from_pos: int, to_pos: int) -> None:
         self.library.move_in_playlist(name, from_pos, to_pos)
@@ -592,7 +595,8 @@ class Session:
     def rename_playlist(self, name: str, new_name: str) -> None:
         if not new_name.strip():
             raise UserError("give the playlist a name")
-        self.library.rename_playlist(name, new_name.strip())
+        if new_name.strip() != name:
+            self.library.rename_playlist(name, new_name.strip())
 
     def delete_playlist(self, name: str) -> None:
         self.library.delete_playlist(name)
