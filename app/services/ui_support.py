@@ -193,6 +193,17 @@ class ReleasePage:
 
 
 @dataclass(frozen=True)
+class BuyQuote:
+    """A purchase before it is signed, for the confirmation."""
+
+    what: str  # the release's title, or "Track (from Release)"
+    artist: str
+    price: str  # "4.00 CRED"
+    split: tuple[str, ...]  # one line per recipient: "Name (the artist): 3.60 CRED"
+    balance_after: str
+
+
+@dataclass(frozen=True)
 class LibraryRow:
     content: bytes
     track_id: int | None
@@ -423,10 +434,26 @@ class Session:
         return ("from " if prices[0].nyp else "") + format_amount(prices[0].amount, precision,
                                                                   symbol)
 
+    def quote(self, listing_id: bytes, amount: str | None, track: int | None = None
+              ) -> BuyQuote:
+        """What ``buy`` with the same arguments would pay, to whom, and the balance after; signs
+        nothing. Raises the UserError ``buy`` would (not enough credit, below the minimum…)."""
+        with self._lock:
+            q = self.shop.quote(listing_id, track=track, amount=decimal_text(amount) or None)
+            state = self.core.ledger.state
+            asset = state.assets.get(q.asset)
+            precision, symbol = (asset.precision, asset.symbol) if asset else (0, "?")
+            after = state.balance(self.me, q.asset) - q.amount
+        li = q.listing
+        what = li.title if track is None else f"{li.tracks[track].title} (from {li.title})"
+        return BuyQuote(what, li.artist_name, q.shown, q.split_text,
+                        format_amount(after, precision, symbol))
+
     def buy(self, listing_id: bytes, amount: str | None, track: int | None = None) -> bytes:
         """Buy the release, or one of its tracks (``track``: its index) where sold alone."""
         with self._lock:
-            purchase = self.shop.buy(listing_id, track=track, amount=amount or None)
+            purchase = self.shop.buy(listing_id, track=track,
+                                     amount=decimal_text(amount) or None)
             artist = self.core.ledger.state.listings[listing_id].artist
         self.network.reach_soon(artist)  # the artist grants: reach it directly if we can
         try:  # tell peers right away; the grant comes back on a later sync
@@ -619,7 +646,7 @@ class Session:
 
         to = parse_public_key(to_text)
         with self._lock:
-            entry = self.wallet.send(to, asset, amount)
+            entry = self.wallet.send(to, asset, decimal_text(amount) or amount)
         self.network.sync(self.core)
         return entry
 
@@ -728,6 +755,19 @@ class Session:
             return ("Saved. Bandwidth caps apply now; LAN discovery "
                     f"{'starts' if lan_discovery else 'stops'} the next time you unlock.")
         return "Saved. Bandwidth caps apply now."
+
+
+def decimal_text(amount: str | None) -> str | None:
+    """An amount as typed, with a decimal comma read as a point ("3,50" is 3.50). "1,000"
+    could be either, and a comma beside a point is a thousands separator: both are left for
+    the parser to refuse rather than guessed."""
+    if amount is None:
+        return None
+    text = amount.strip().replace(" ", "")
+    whole, comma, frac = text.partition(",")
+    if comma and "," not in frac and "." not in text and len(frac) != 3:
+        text = f"{whole}.{frac}"
+    return text
 
 
 MAX_KBPS = 10_000_000  # 10 Gbit/s: anything above is a typing slip, not a cap

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
@@ -60,6 +60,9 @@ class MainWindow(QMainWindow):
         self.onboarding = OnboardingView(profile.identity_file.exists())
         self.root.addWidget(self.onboarding)
         self.toast = Toast(self)
+        quit_key = QShortcut(QKeySequence("Ctrl+Q"), self)
+        quit_key.activated.connect(self.close)
+        self.quit_shortcut = quit_key
         self._app_widget: QWidget | None = None
         self._views: dict[str, QWidget] = {}
         self._stale: set[str] = set()
@@ -148,7 +151,7 @@ class MainWindow(QMainWindow):
         self.player_bar: PlayerBar = PlayerBar(bridge, self._engine)
         outer.addWidget(self.player_bar)
         self.player_bar.message.connect(self.toast.show_text)
-        self.nav_group.idClicked.connect(self.show_view)
+        self.nav_group.idClicked.connect(self._nav_clicked)
         self._app_widget = w
         self.root.addWidget(w)
         self.media_keys = self._export_media_keys()
@@ -183,7 +186,11 @@ class MainWindow(QMainWindow):
 
             store = StoreView(bridge)
             store.play_preview.connect(self._play_preview)
+            store.release.stop_preview.connect(self.player_bar.player.stop)
             store.release.bought.connect(self._stale_all)
+            player = self.player_bar.player
+            player.current_changed.connect(lambda *_: self._preview_state())
+            player.state_changed.connect(lambda *_: self._preview_state())
             return store
         if key == "library":
             from app.ui.library import LibraryView
@@ -252,6 +259,12 @@ class MainWindow(QMainWindow):
             self.show_view(0)
         self._stale_all()
 
+    def _nav_clicked(self, index: int) -> None:
+        """A sidebar click: Store always leads to the grid, also from a release page."""
+        self.show_view(index)
+        if KEYS[index] == "store":
+            self.store.show_grid()
+
     def show_view(self, index: int) -> None:
         key = KEYS[index]
         view = self.view(key)
@@ -288,6 +301,15 @@ class MainWindow(QMainWindow):
             self._stale.add("library")
             if not self._refresh_timer.isActive():
                 self._refresh_timer.start()
+
+    def _preview_state(self) -> None:
+        """The release page's Preview button of the clip playing now reads Stop."""
+        from player.engine import PlaybackState
+
+        player = self.player_bar.player
+        current = player.current
+        playing = current is not None and player.state == PlaybackState.PLAYING
+        self.store.release.set_playing(current.key if playing else None)  # type: ignore[arg-type]
 
     def _play_preview(self, preview: bytes, title: str, artist: str) -> None:
         page = self.store.release.page

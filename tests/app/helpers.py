@@ -69,3 +69,14 @@ def give_fan_music(world, granted: tuple[str, ...] = (), partial: tuple[str, ...
     finally:
         for core in (fan, seeder, *artists):
             core.close()
+
+
+def confirm_purchase(qtbot, release) -> str:  # type: ignore[no-untyped-def]
+    """Press "Buy for …" in the release page's confirmation; returns the question's text."""
+    qtbot.waitUntil(lambda: release.confirm is not None and release.confirm.isVisible(),
+                    timeout=10_000)
+    box = release.confirm
+    text = box.text()
+    go = next(b for b in box.buttons() if b.text().startswith("Buy for"))
+    qtbot.mouseClick(go, Qt.MouseButton.LeftButton)
+    return text

@@ -23,7 +23,7 @@ from app.demo import DemoSwarm, DemoWorld, original_file
 from app.services.swarm import REACHABILITY, SwarmNetwork
 from player.chunkstore import DirectoryChunkSource
 from player.stream import DecryptingStream
-from tests.app.helpers import unlock, wait_catalog
+from tests.app.helpers import confirm_purchase, unlock, wait_catalog
 
 pytestmark = pytest.mark.network
 
@@ -63,6 +63,7 @@ def test_the_fan_buys_from_the_seeder_and_sees_it_on_the_network_view(
                         timeout=10_000)
         release.amount.setText("3.00")
         qtbot.mouseClick(release.buy_btn, Qt.MouseButton.LeftButton)
+        confirm_purchase(qtbot, release)
         qtbot.waitUntil(lambda: release.page.purchase_state == "owned", timeout=30_000)
 
         win.show_named("library")
