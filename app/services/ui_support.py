@@ -239,6 +239,7 @@ class HistoryView:
     kind: str
     change: str
     positive: bool
+    what: str = ""  # what it was for: the release (and track) a purchase bought
 
 
 @dataclass(frozen=True)
@@ -636,9 +637,21 @@ class Session:
                          for b in self.wallet.balances())
         history = tuple(HistoryView(h.timestamp, h.kind,
                                     format_amount(h.change, h.asset.precision, h.asset.symbol),
-                                    h.change >= 0)
+                                    h.change >= 0, self._history_what(h.kind, h.entry))
                         for h in self.wallet.history()[:200])
         return WalletView(balances, history, self.me)
+
+    def _history_what(self, kind: str, entry: bytes) -> str:
+        """The release (and track) a purchase paid for, by its artist; "" for other kinds."""
+        state = self.core.ledger.state
+        purchase = state.purchases.get(entry) if kind == "purchase" else None
+        if purchase is None or purchase.listing not in state.listings:
+            return ""
+        listing = state.listings[purchase.listing]
+        title = f"“{listing.title}”"
+        if purchase.track is not None and 0 <= purchase.track < len(listing.tracks):
+            title = f"“{listing.tracks[purchase.track].title}” from {title}"
+        return f"{title} by {listing.artist_name}" if listing.artist_name else title
 
     def send(self, to_text: str, asset: bytes, amount: str) -> bytes:
         """Send to a peer ID (12D3KooW…) or a 64-hex public key."""
@@ -697,7 +710,9 @@ class Session:
         return self.studio.sales_csv()
 
     def read_tags(self, paths: Sequence[Path]) -> list[dict[str, object]]:
-        """Tags of local files for the publish wizard (title, artist, album, duration)."""
+        """Tags of local files for the publish wizard (title, artist, album, duration), one
+        dict per path; a file that cannot be read gets ``{"path", "error"}`` instead (the
+        reason), so one bad file costs only itself."""
         from player.formats import BadAudioFile, read_audio
 
         out: list[dict[str, object]] = []
@@ -705,7 +720,8 @@ class Session:
             try:
                 info = read_audio(Path(p))
             except (BadAudioFile, OSError) as exc:
-                raise UserError(f"{Path(p).name}: {exc}") from exc
+                out.append({"path": str(p), "error": f"{Path(p).name}: {exc}"})
+                continue
             out.append({"path": str(p), "title": info.title or Path(p).stem,
                         "artist": info.artist, "album": info.album, "genre": info.genre,
                         "duration_ms": info.duration_ms,
@@ -714,7 +730,40 @@ class Session:
 
     # -- network ---------------------------------------------------------------------------------
     def network_status(self) -> NetworkStatus:
-        return self.network.status(self.core)
+        """The network's status, with peers the swarm knows only by ID named from the ledger
+        (a seeder is an artist's sales agent, a gateway issues credits), and reachability not
+        left at "Checking…" once a peer is connected."""
+        from dataclasses import replace
+
+        st = self.network.status(self.core)
+        who = self._ledger_roles()
+        peers = tuple(replace(p, role=who[p.peer_id][0],
+                              name=who[p.peer_id][1] or p.name)
+                      if p.role == "peer" and p.peer_id in who else p for p in st.peers)
+        reach, sentence = st.reach, st.reachability
+        if st.reach == "Checking…" and any(p.online for p in peers):
+            reach = "Connected"
+            sentence = ("connected to peers (outbound); whether they can dial this node is not "
+                        "known yet: no peer has made the dial-back check")
+        return replace(st, peers=peers, reach=reach, reachability=sentence)
+
+    def _ledger_roles(self) -> dict[str, tuple[str, str]]:
+        """Peer ID -> (role, name) of the identities the ledger says something about."""
+        state = self.core.ledger.state
+        roles: dict[str, tuple[str, str]] = {}
+
+        def note(key: bytes, role: str, name: str = "") -> None:
+            profile = state.profiles.get(key)
+            roles.setdefault(peer_id(key), (role, (profile.name if profile else "") or name))
+
+        for d in state.delegations.values():  # an artist's sales agent: a seeder
+            if d.revoked_at is None:
+                note(d.agent, "seeder", f"seeder {peer_id(d.agent)[-6:]}")
+        for li in state.listings.values():
+            note(li.artist, "artist", li.artist_name)
+        for asset in state.assets.values():
+            note(asset.issuer, "gateway")
+        return roles
 
     def settings_view(self) -> dict[str, object]:
         info = self.identity.info()

@@ -269,7 +269,16 @@ class PublishWizard(QWidget):
         job.finished.connect(lambda tags: self._add_tagged(paths, tags))
 
     def _add_tagged(self, paths: list[Path], tags: list[dict]) -> None:
+        refused = [str(t["error"]) for t in tags if "error" in t]
+        if refused:
+            self.message.show_error("Not added: " + "; ".join(refused)
+                                    + (". The other files were added." if
+                                       len(refused) < len(tags) else "."))
+        else:
+            self.message.clear_message()
         for path, t in zip(paths, tags, strict=True):
+            if "error" in t:
+                continue
             self.files.append(path)
             n = self.track_table.rowCount()
             self.track_table.insertRow(n)

@@ -112,7 +112,7 @@ class WalletPage(Page):
         self.me.setText(view.me.hex())
         fill(self.history, [
             (dt.datetime.fromtimestamp(h.timestamp / 1000).strftime("%Y-%m-%d %H:%M"),
-             KIND_NAMES.get(h.kind, h.kind),
+             KIND_NAMES.get(h.kind, h.kind) + (f" · {h.what}" if h.what else ""),
              (("+" if h.positive else "") + h.change, GREEN if h.positive else TEXT))
             for h in view.history])
 
