@@ -32,6 +32,13 @@ def test_wallet_history_names_the_release_a_purchase_bought(qtbot, launch,
     qtbot.waitUntil(lambda: wallet.view is not None, timeout=10_000)
     whats = [wallet.history.item(r, 1).text() for r in range(wallet.history.rowCount())]
     assert "Purchase · “Night Ferry” by Lumen Drift" in whats
+    # an amount with a decimal comma is sent as typed
+    gateway = world.actor("gateway").identity()
+    qtbot.keyClicks(wallet.to, gateway.peer_id)
+    qtbot.keyClicks(wallet.amount, "1,25")
+    qtbot.mouseClick(wallet.send_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Sent." in wallet.send_msg.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: wallet.view.balances[0].amount == "19.75 CRED", timeout=10_000)
 
 
 def test_one_bad_file_in_add_files_costs_only_itself(qtbot, launch, world: DemoWorld,
@@ -50,6 +57,10 @@ def test_one_bad_file_in_add_files_costs_only_itself(qtbot, launch, world: DemoW
     qtbot.waitUntil(lambda: wiz.message.isVisible(), timeout=5_000)
     assert wiz.message.text().startswith("Not added: broken.mp3")
     assert "The other files were added." in wiz.message.text()
+    wiz.price.setText("2,50")  # a decimal comma, as many people write it
+    wiz.track_price.setText("0,75")
+    draft = wiz.draft()
+    assert (draft.price, draft.track_price) == ("2.50", "0.75")
 
 
 def test_toasts_and_the_queue_fit_and_spin_boxes_have_arrows(qtbot, launch,
