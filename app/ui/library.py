@@ -10,7 +10,7 @@ sorted or refreshed, and a double-click plays the row's own track.
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QColor, QIcon
+from PySide6.QtGui import QColor, QFont, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -89,8 +89,12 @@ class StatusCell(QWidget):
 def _side_item(text: str, kind: str, key: object = None) -> QListWidgetItem:
     item = QListWidgetItem(text)
     item.setData(SIDE_ROLE, (kind, key))
-    if kind == "section":
+    if kind == "section":  # a heading, like COLLECTION above the list
         item.setFlags(Qt.ItemFlag.NoItemFlags)
+        item.setForeground(QColor("#6b6b7d"))
+        font = QFont("DejaVu Sans", 8)
+        font.setBold(True)
+        item.setFont(font)
     return item
 
 

@@ -140,7 +140,8 @@ class TrackList(QTreeWidget):
 def confirm_text(quote: BuyQuote) -> str:
     """The question before a purchase is signed: what, for how much, who gets what."""
     by = f" by {quote.artist}" if quote.artist else ""
-    return (f"Buy “{quote.what}”{by} for {quote.price}?\n\n"
+    price = quote.price.replace(" ", "\u00a0")  # "4.00 CRED" stays on one line
+    return (f"Buy “{quote.what}”{by} for {price}?\n\n"
             "The payment goes to:\n" + "\n".join(f"  •  {line}" for line in quote.split)
             + f"\n\nYour balance afterwards: {quote.balance_after}")
 

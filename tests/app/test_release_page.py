@@ -49,7 +49,7 @@ def test_buying_asks_first_with_the_price_and_the_split(qtbot, launch, world: De
     qtbot.waitUntil(lambda: release.confirm is not None and release.confirm.isVisible(),
                     timeout=10_000)
     question = release.confirm.text()
-    assert "Buy “Small Rooms” by Marrow & Moss for 3.50 CRED?" in question
+    assert "Buy “Small Rooms” by Marrow & Moss for 3.50\u00a0CRED?" in question
     assert "Marrow & Moss (the artist): 3.50 CRED" in question
     assert "Your balance afterwards: 21.50 CRED" in question
     # Cancel signs nothing
@@ -69,7 +69,8 @@ def test_buying_asks_first_with_the_price_and_the_split(qtbot, launch, world: De
     assert buy.text() == "Buy · 2.00 CRED"
     qtbot.mouseClick(buy, Qt.MouseButton.LeftButton)
     question = confirm_purchase(qtbot, release)
-    assert "Buy “Chrome Sunset (from Afterglow Drive)” by Neon Harbor for 2.00 CRED?" in question
+    assert ("Buy “Chrome Sunset (from Afterglow Drive)” by Neon Harbor for 2.00\u00a0CRED?"
+            in question)
     qtbot.waitUntil(lambda: _purchases(parts, "Afterglow Drive") == [(1, 200)], timeout=10_000)
 
 

@@ -105,7 +105,7 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, worl
     release.amount.setText("3.50")
     qtbot.mouseClick(release.buy_btn, Qt.MouseButton.LeftButton)
     question = confirm_purchase(qtbot, release)
-    assert "3.50 CRED" in question and "Test Pilot (the artist): 3.50 CRED" in question
+    assert "for 3.50\u00a0CRED?" in question and "Test Pilot (the artist): 3.50 CRED" in question
     qtbot.waitUntil(lambda: release.page.purchase_state == "owned", timeout=20_000)
     assert "In your library" in release.status.text()
 
