@@ -9,6 +9,7 @@ sorted or refreshed, and a double-click plays the row's own track.
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon
 from PySide6.QtWidgets import (
@@ -190,7 +191,8 @@ class LibraryView(Page):
 
     def _load_playlists(self, select: str | None = None) -> None:
         pl = self.bridge.call("playlists")
-        pl.finished.connect(lambda lists: self._show_playlists(lists, select))
+        pl.finished.connect(lambda lists: shiboken6.isValid(self)
+                            and self._show_playlists(lists, select))
         pl.failed.connect(self.message.show_error)
 
     def _side_entries(self) -> list[QListWidgetItem]:
@@ -498,7 +500,7 @@ class LibraryView(Page):
     # -- playlist edits ------------------------------------------------------------------------
     def _edit(self, method: str, *args: object, select: str | None = None) -> None:
         job = self.bridge.call(method, *args)
-        job.finished.connect(lambda _: self._load_playlists(select))
+        job.finished.connect(lambda _: shiboken6.isValid(self) and self._load_playlists(select))
         job.failed.connect(self.message.show_error)
 
     def create_playlist(self, name: str, track_ids: list[int]) -> None:
@@ -527,6 +529,6 @@ class LibraryView(Page):
         target = not all(r.offline for r in rows)
         for r in rows:  # each one reloads the rows when done: jobs may end in any order
             job = self.bridge.call("set_offline", r.track_id, target)
-            job.finished.connect(lambda _: self.bridge.call("library_rows").finished.connect(
-                self._show_rows))
+            job.finished.connect(lambda _: shiboken6.isValid(self) and self.bridge.call(
+                "library_rows").finished.connect(self._show_rows))
             job.failed.connect(self.message.show_error)

@@ -117,6 +117,12 @@ def shoot(out: Path) -> list[Path]:
     wait(lambda: w.player_bar.player.current is not None)
     pump(1800)
     save(fan, "library")
+    menu = w.library.track_menu(1)  # the right-click menu of a track
+    menu.popup(w.mapToGlobal(w.rect().center()))
+    pump(250)
+    menu.grab().save(str(out / "library-menu.png"))
+    saved.append(out / "library-menu.png")
+    menu.close()
     bar = w.player_bar.grab()
     bar.save(str(out / "player-bar.png"))
     saved.append(out / "player-bar.png")

@@ -3,6 +3,7 @@ Buy with name-your-price, purchase status until the grant arrives)."""
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
@@ -306,20 +307,21 @@ class ReleaseView(QWidget):
                      track: int | None) -> None:
         page = self.page
         assert page is not None
-        if origin is not None:
-            origin.setEnabled(False)
-        self.status.clear_message()
-        self._error_balance = None
+
+        def enable(on: bool) -> None:  # a track's button goes when the page is rebuilt
+            if origin is not None and shiboken6.isValid(origin):
+                origin.setEnabled(on)
 
         def refused(message: str) -> None:
-            if origin is not None:
-                origin.setEnabled(True)
-            self._error_balance = page.balance
-            self.status.show_error(message)
+            if shiboken6.isValid(self):  # answers may come after the window closed
+                enable(True)
+                self._error_balance = page.balance
+                self.status.show_error(message)
 
         def ask(quote: BuyQuote) -> None:
-            if origin is not None:
-                origin.setEnabled(True)
+            if not shiboken6.isValid(self):
+                return
+            enable(True)
             box = QMessageBox(QMessageBox.Icon.Question, "Confirm your purchase",
                               confirm_text(quote), QMessageBox.StandardButton.Cancel, self)
             go = box.addButton(f"Buy for {quote.price}", QMessageBox.ButtonRole.AcceptRole)
@@ -330,19 +332,21 @@ class ReleaseView(QWidget):
             box.open()
 
         def sign() -> None:
-            if origin is not None:
-                origin.setEnabled(False)
+            enable(False)
             job = self.bridge.call("buy", page.card.id, amount, track)
             job.finished.connect(signed)
             job.failed.connect(refused)
 
         def signed(_purchase: object) -> None:
-            if origin is not None:
-                origin.setEnabled(True)
-            self.bought.emit()
-            self.reload()
-            self.bridge.sync_now()
+            if shiboken6.isValid(self):
+                enable(True)
+                self.bought.emit()
+                self.reload()
+                self.bridge.sync_now()
 
+        enable(False)
+        self.status.clear_message()
+        self._error_balance = None
         job = self.bridge.call("quote", page.card.id, amount, track)
         job.finished.connect(ask)
         job.failed.connect(refused)

@@ -5,6 +5,8 @@ to the grid, Ctrl+Q. The app runs offline on a copy of the demo fan's profile.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QKeySequence
 
@@ -72,6 +74,12 @@ def test_buying_asks_first_with_the_price_and_the_split(qtbot, launch, world: De
     assert ("Buy “Chrome Sunset (from Afterglow Drive)” by Neon Harbor for 2.00\u00a0CRED?"
             in question)
     qtbot.waitUntil(lambda: _purchases(parts, "Afterglow Drive") == [(1, 200)], timeout=10_000)
+
+    # a single without a genre says SINGLE, not "SINGLE ·"
+    page = release.page
+    release.show_page(replace(page, card=replace(page.card, genre="", track_count=1),
+                              tracks=page.tracks[:1]))
+    assert release.kind.text() == "SINGLE"
 
 
 def test_a_refusal_clears_once_credit_arrives_and_never_moves_buy(qtbot, launch,
