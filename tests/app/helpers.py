@@ -32,10 +32,11 @@ def wait_catalog(qtbot, parts: AppParts, at_least: int = 1) -> None:  # type: ig
 
 
 def give_fan_music(world, granted: tuple[str, ...] = (), partial: tuple[str, ...] = (),  # type: ignore[no-untyped-def]
-                   waiting: tuple[str, ...] = ()) -> None:
+                   waiting: tuple[str, ...] = (), queued: tuple[str, ...] = ()) -> None:
     """The fan bought demo releases before this test, in one process and without a network:
     ``granted`` ones were granted by their artists and downloaded, ``partial`` ones granted with
-    only their manifests here (still downloading), ``waiting`` ones signed but not granted yet.
+    only their manifests here (still downloading), ``queued`` ones granted with nothing here yet,
+    ``waiting`` ones signed but not granted yet.
     Real purchase and grant entries, moved between the local profiles as a sync would."""
     from app.profile import Profile
     from app.services.core import Core
@@ -48,10 +49,10 @@ def give_fan_music(world, granted: tuple[str, ...] = (), partial: tuple[str, ...
     try:
         shop = ShopService(fan)
         by_title = {li.title: li for li in shop.catalog()}
-        for title in (*granted, *partial, *waiting):
+        for title in (*granted, *partial, *queued, *waiting):
             li = by_title[title]
             shop.buy(li.id, amount=None)
-        for title in (*granted, *partial):
+        for title in (*granted, *partial, *queued):
             li = by_title[title]
             actor = next(a for a in world.actors if a.name == li.artist_name)
             artist = Core.open(Profile(actor.profile), actor.passphrase)

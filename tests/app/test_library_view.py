@@ -7,11 +7,13 @@ process (``give_fan_music``); the app runs offline on the fan's profile.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QLineEdit, QMenu
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QLineEdit, QMenu
 
 from app.demo import DemoWorld
+from app.services.events import DownloadProgress
 from app.ui.library import SIDE_ROLE
+from ledger.chunkstore import ChunkStore
 from player.engine import PlaybackState
 from tests.app.helpers import give_fan_music, unlock
 
@@ -88,6 +90,26 @@ def test_double_click_plays_that_track_even_while_it_downloads(qtbot, launch,
     assert "waiting for the grant" in library.message.text()
     assert bar.title.text() == "Chrome Sunset"
     assert bar.player.current.title == "Chrome Sunset"
+
+
+def test_a_track_asked_for_before_its_download_began_plays_when_it_does(qtbot, launch,
+                                                                         world: DemoWorld
+                                                                         ) -> None:
+    give_fan_music(world, granted=("Night Ferry",), queued=("Pixel Tides",))
+    parts, library = _open_library(qtbot, launch, world, 3 + 1)
+    low = library.shown[_row_of(library, "Low Tide")]
+    assert low.state == "queued" and low.track_id is not None
+    bar = parts.window.player_bar
+    _double_click(qtbot, library, "Low Tide")
+    qtbot.waitUntil(lambda: "still downloading" in library.message.text(), timeout=5_000)
+    assert bar.player.current is None  # nothing else started
+    # the download's first answer arrives: its manifest (what a fetch stores first)
+    session = parts.bridge.session
+    manifest = ChunkStore(world.actor("seeder").profile / "content").manifest_bytes(low.content)
+    chunks = session.core.chunks.put_manifest(manifest, low.content).chunks
+    session.core.events.emit(DownloadProgress(low.content, 0, len(chunks)))
+    qtbot.waitUntil(lambda: bar.title.text() == "Low Tide", timeout=10_000)
+    assert bar.player.state == PlaybackState.PLAYING
 
 
 def test_selection_follows_the_track_and_new_playlist_starts_empty(qtbot, launch,
@@ -170,6 +192,24 @@ def test_playlists_are_edited_from_the_menus(qtbot, launch, world: DemoWorld) ->
     qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: session.library.playlists() == [], timeout=10_000)
     qtbot.waitUntil(lambda: library.current_collection() == ("all", None), timeout=10_000)
+
+    # a real right-click opens the same menu over the row it was made on
+    seen: list[str] = []
+
+    def read_popup() -> None:
+        popup = QApplication.activePopupWidget()
+        if popup is None:
+            QTimer.singleShot(20, read_popup)
+            return
+        seen.extend(a.text() for a in popup.actions() if a.text())
+        popup.close()
+
+    n = _row_of(library, "Deck at 2 AM")
+    QTimer.singleShot(0, read_popup)
+    center = library.table.visualItemRect(library.table.item(n, 1)).center()
+    library.table.customContextMenuRequested.emit(center)
+    assert seen == ["▶  Play", "Add to playlist", "Keep offline"]
+    assert _selected_titles(library) == ["Deck at 2 AM"]
 
     # keep offline from the menu
     library.table.selectRow(_row_of(library, "Landfall"))
