@@ -220,7 +220,7 @@ def test_playlists_are_edited_from_the_menus(qtbot, launch, world: DemoWorld) ->
 
 def test_search_sorting_and_albums(qtbot, launch, world: DemoWorld) -> None:
     give_fan_music(world, granted=("Night Ferry", "Afterglow Drive"))
-    _parts, library = _open_library(qtbot, launch, world, 6)
+    parts, library = _open_library(qtbot, launch, world, 6)
     qtbot.keyClicks(library.search, "deck")
     assert [r.title for r in library.shown] == ["Deck at 2 AM"]
     qtbot.keyClicks(library.search, " zzz")
@@ -251,3 +251,7 @@ def test_search_sorting_and_albums(qtbot, launch, world: DemoWorld) -> None:
     assert [r.title for r in library.shown] == ["Coastline 1987", "Chrome Sunset", "Tail Lights"]
     qtbot.keyClicks(library.search, "chrome")
     assert [r.title for r in library.shown] == ["Chrome Sunset"]
+    _action(library.track_menu(0), "▶  Play").trigger()
+    bar = parts.window.player_bar
+    qtbot.waitUntil(lambda: bar.title.text() == "Chrome Sunset", timeout=10_000)
+    assert [i.title for i in bar.player.queue] == ["Chrome Sunset"]  # what is shown
