@@ -110,6 +110,7 @@ class LibraryView(Page):
         self.positions: list[int | None] = []  # a shown row's position in its playlist
         self._rows_shown = False
         self._pending_play: bytes | None = None  # asked to play before its download began
+        self._waiting_note: bytes | None = None  # the track the "waiting" message is about
         self.playlists: list[tuple[str, tuple[int, ...]]] = []
         self.sort_column: int | None = None
         self.sort_order = Qt.SortOrder.AscendingOrder
@@ -234,6 +235,10 @@ class LibraryView(Page):
             return  # nothing changed: keep the table, its selection and scroll
         albums_before = {(r.artist, r.album) for r in self.rows}
         self.rows = rows
+        if self._waiting_note is not None and not any(
+                r.content == self._waiting_note and r.state == "waiting" for r in rows):
+            self._waiting_note = None  # its grant came: the message has done its work
+            self.message.clear_message()
         self._rows_shown = True
         if {(r.artist, r.album) for r in rows} != albums_before:
             self._rebuild_side()
@@ -360,6 +365,7 @@ class LibraryView(Page):
             return
         target = self.shown[n]
         if target.state == "waiting" or target.track_id is None:
+            self._waiting_note = target.content
             self.message.show_warning(
                 f"“{target.title}” is waiting for the grant: it plays once the artist's node "
                 "or a seeder confirms your purchase.")
@@ -370,7 +376,7 @@ class LibraryView(Page):
             self.message.show_warning(f"“{target.title}” is still downloading: it starts "
                                       "playing as soon as its first part arrives.")
             return
-        self._pending_play = None
+        self._pending_play = self._waiting_note = None
         self.message.clear_message()
         queue = [i for i, r in enumerate(self.shown) if playable(r)]
         self.play_rows.emit([self.shown[i] for i in queue], queue.index(n))

@@ -11,7 +11,10 @@ from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit, QMenu
 
 from app.demo import DemoWorld
+from app.profile import Profile
+from app.services.core import Core
 from app.services.events import DownloadProgress
+from app.services.replica import replicate
 from app.ui.library import SIDE_ROLE
 from ledger.chunkstore import ChunkStore
 from player.engine import PlaybackState
@@ -90,6 +93,21 @@ def test_double_click_plays_that_track_even_while_it_downloads(qtbot, launch,
     assert "waiting for the grant" in library.message.text()
     assert bar.title.text() == "Chrome Sunset"
     assert bar.player.current.title == "Chrome Sunset"
+
+    # the artist's grant arrives (as a sync brings it): the message has done its work
+    actor = next(a for a in world.actors if a.name == "Marrow & Moss")
+    artist = Core.open(Profile(actor.profile), actor.passphrase)
+    fan = Core.open(Profile(world.fan), world.fan_passphrase)
+    try:
+        replicate(fan, artist)
+        artist.settle()
+        replicate(artist, fan)
+    finally:
+        artist.close()
+        fan.close()
+    qtbot.waitUntil(lambda: library.shown[_row_of(library, "Kettle Song")].state != "waiting",
+                    timeout=15_000)
+    assert not library.message.isVisible()
 
 
 def test_a_track_asked_for_before_its_download_began_plays_when_it_does(qtbot, launch,

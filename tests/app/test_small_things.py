@@ -12,7 +12,11 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor
 
 from app.demo import DemoSwarm, DemoWorld
+from app.profile import Profile
+from app.services.core import Core
+from app.services.replica import replicate
 from app.services.swarm import SwarmNetwork
+from app.services.wallet import WalletService
 from player.samples import make_tone
 from tests.app.helpers import give_fan_music, unlock
 
@@ -39,6 +43,24 @@ def test_wallet_history_names_the_release_a_purchase_bought(qtbot, launch,
     qtbot.mouseClick(wallet.send_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Sent." in wallet.send_msg.text(), timeout=10_000)
     qtbot.waitUntil(lambda: wallet.view.balances[0].amount == "19.75 CRED", timeout=10_000)
+
+    # too much: refused; the refusal goes once credit arrives
+    wallet.amount.clear()
+    qtbot.keyClicks(wallet.amount, "30")
+    qtbot.mouseClick(wallet.send_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "not enough" in wallet.send_msg.text().lower(), timeout=10_000)
+    gw_actor = world.actor("gateway")
+    gw = Core.open(Profile(gw_actor.profile), gw_actor.passphrase)
+    fan = Core.open(Profile(world.fan), world.fan_passphrase)
+    try:
+        cred = next(a for a in gw.ledger.state.assets.values() if a.symbol == "CRED")
+        WalletService(gw).send(fan.me, cred.id, "20.00")
+        replicate(gw, fan)
+    finally:
+        gw.close()
+        fan.close()
+    qtbot.waitUntil(lambda: wallet.view.balances[0].amount == "39.75 CRED", timeout=15_000)
+    qtbot.waitUntil(lambda: not wallet.send_msg.isVisible(), timeout=5_000)
 
 
 def test_one_bad_file_in_add_files_costs_only_itself(qtbot, launch, world: DemoWorld,
