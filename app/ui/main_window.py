@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6 import QtCore
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -284,6 +285,8 @@ class MainWindow(QMainWindow):
         view.refresh()  # type: ignore[attr-defined]
 
     def _stale_all(self) -> None:
+        if not shiboken6.isValid(self._refresh_timer if self.bridge is not None else self):
+            return  # a change announced after the window closed
         self._stale.update(self._views)
         # Not restarted while pending: a steady stream of changes must not starve the refresh.
         if self.bridge is not None and not self._refresh_timer.isActive():
