@@ -200,6 +200,17 @@ class ReleasePage:
 
 
 @dataclass(frozen=True)
+class BuyQuote:
+    """A purchase before it is signed, for the confirmation."""
+
+    what: str  # the release's title, or "Track (from Release)"
+    artist: str
+    price: str  # "4.00 CRED"
+    split: tuple[str, ...]  # one line per recipient: "Name (the artist): 3.60 CRED"
+    balance_after: str
+
+
+@dataclass(frozen=True)
 class LibraryRow:
     content: bytes
     track_id: int | None
@@ -235,6 +246,7 @@ class HistoryView:
     kind: str
     change: str
     positive: bool
+    what: str = ""  # what it was for: the release (and track) a purchase bought
 
 
 @dataclass(frozen=True)
@@ -448,10 +460,26 @@ class Session:
         return ("from " if prices[0].nyp else "") + format_amount(prices[0].amount, precision,
                                                                   symbol)
 
+    def quote(self, listing_id: bytes, amount: str | None, track: int | None = None
+              ) -> BuyQuote:
+        """What ``buy`` with the same arguments would pay, to whom, and the balance after; signs
+        nothing. Raises the UserError ``buy`` would (not enough credit, below the minimum…)."""
+        with self._lock:
+            q = self.shop.quote(listing_id, track=track, amount=decimal_text(amount) or None)
+            state = self.core.ledger.state
+            asset = state.assets.get(q.asset)
+            precision, symbol = (asset.precision, asset.symbol) if asset else (0, "?")
+            after = state.balance(self.me, q.asset) - q.amount
+        li = q.listing
+        what = li.title if track is None else f"{li.tracks[track].title} (from {li.title})"
+        return BuyQuote(what, li.artist_name, q.shown, q.split_text,
+                        format_amount(after, precision, symbol))
+
     def buy(self, listing_id: bytes, amount: str | None, track: int | None = None) -> bytes:
         """Buy the release, or one of its tracks (``track``: its index) where sold alone."""
         with self._lock:
-            purchase = self.shop.buy(listing_id, track=track, amount=amount or None)
+            purchase = self.shop.buy(listing_id, track=track,
+                                     amount=decimal_text(amount) or None)
             artist = self.core.ledger.state.listings[listing_id].artist
         self.network.reach_soon(artist)  # the artist grants: reach it directly if we can
         try:  # tell peers right away; the grant comes back on a later sync
@@ -691,22 +719,12 @@ class Session:
     def add_to_playlist(self, name: str, track_ids: Sequence[int]) -> None:
         self.library.add_to_playlist(name, list(track_ids))
 
-    def remove_from_playlist(self, name: str, position: int) -> None:
-        """Remove the item at ``position`` (0-based) of the playlist."""
-        self.library.remove_from_playlist(name, position)
-
-    def remove_items_from_playlist(self, name: str,
-                                   items: Sequence[tuple[int, int]]) -> None:
-        """Remove the items at these ``(position, track_id)`` pairs, all or none: a position
-        that no longer holds its track (the playlist changed since it was shown) is refused."""
-        current = dict(self.playlists()).get(name)
-        if current is None:
-            raise UserError(f"there is no playlist {name!r}")
-        for position, track_id in items:
-            if not 0 <= position < len(current) or current[position] != track_id:
-                raise UserError("the playlist changed since it was shown; try again")
-        for position, _ in sorted(items, reverse=True):  # later positions first
-            self.library.remove_from_playlist(name, position)
+    def remove_from_playlist(self, name: str, position: int | Sequence[int]) -> None:
+        """Remove the item at ``position`` (0-based) of the playlist, or the items at each of
+        several positions."""
+        positions = [position] if isinstance(position, int) else list(position)
+        for pos in sorted(set(positions), reverse=True):
+            self.library.remove_from_playlist(name, pos)
 
     def move_in_playlist(self, name: str, from_pos: int, to_pos: int) -> None:
         self.library.move_in_playlist(name, from_pos, to_pos)
@@ -714,7 +732,8 @@ class Session:
     def rename_playlist(self, name: str, new_name: str) -> None:
         if not new_name.strip():
             raise UserError("give the playlist a name")
-        self.library.rename_playlist(name, new_name.strip())
+        if new_name.strip() != name:
+            self.library.rename_playlist(name, new_name.strip())
 
     def delete_playlist(self, name: str) -> None:
         self.library.delete_playlist(name)
@@ -727,9 +746,21 @@ class Session:
                          for b in self.wallet.balances())
         history = tuple(HistoryView(h.timestamp, h.kind,
                                     format_amount(h.change, h.asset.precision, h.asset.symbol),
-                                    h.change >= 0)
+                                    h.change >= 0, self._history_what(h.kind, h.entry))
                         for h in self.wallet.history()[:200])
         return WalletView(balances, history, self.me)
+
+    def _history_what(self, kind: str, entry: bytes) -> str:
+        """The release (and track) a purchase paid for, by its artist; "" for other kinds."""
+        state = self.core.ledger.state
+        purchase = state.purchases.get(entry) if kind == "purchase" else None
+        if purchase is None or purchase.listing not in state.listings:
+            return ""
+        listing = state.listings[purchase.listing]
+        title = f"“{listing.title}”"
+        if purchase.track is not None and 0 <= purchase.track < len(listing.tracks):
+            title = f"“{listing.tracks[purchase.track].title}” from {title}"
+        return f"{title} by {listing.artist_name}" if listing.artist_name else title
 
     def send(self, to_text: str, asset: bytes, amount: str) -> bytes:
         """Send to a peer ID (12D3KooW…) or a 64-hex public key."""
@@ -737,7 +768,7 @@ class Session:
 
         to = parse_public_key(to_text)
         with self._lock:
-            entry = self.wallet.send(to, asset, amount)
+            entry = self.wallet.send(to, asset, decimal_text(amount) or amount)
         self.network.sync(self.core)
         return entry
 
@@ -788,7 +819,9 @@ class Session:
         return self.studio.sales_csv()
 
     def read_tags(self, paths: Sequence[Path]) -> list[dict[str, object]]:
-        """Tags of local files for the publish wizard (title, artist, album, duration)."""
+        """Tags of local files for the publish wizard (title, artist, album, duration), one
+        dict per path; a file that cannot be read gets ``{"path", "error"}`` instead (the
+        reason), so one bad file costs only itself."""
         from player.formats import BadAudioFile, read_audio
 
         out: list[dict[str, object]] = []
@@ -796,7 +829,8 @@ class Session:
             try:
                 info = read_audio(Path(p))
             except (BadAudioFile, OSError) as exc:
-                raise UserError(f"{Path(p).name}: {exc}") from exc
+                out.append({"path": str(p), "error": f"{Path(p).name}: {exc}"})
+                continue
             out.append({"path": str(p), "title": info.title or Path(p).stem,
                         "artist": info.artist, "album": info.album, "genre": info.genre,
                         "duration_ms": info.duration_ms,
@@ -805,7 +839,40 @@ class Session:
 
     # -- network ---------------------------------------------------------------------------------
     def network_status(self) -> NetworkStatus:
-        return self.network.status(self.core)
+        """The network's status, with peers the swarm knows only by ID named from the ledger
+        (a seeder is an artist's sales agent, a gateway issues credits), and reachability not
+        left at "Checking…" once a peer is connected."""
+        from dataclasses import replace
+
+        st = self.network.status(self.core)
+        who = self._ledger_roles()
+        peers = tuple(replace(p, role=who[p.peer_id][0],
+                              name=who[p.peer_id][1] or p.name)
+                      if p.role == "peer" and p.peer_id in who else p for p in st.peers)
+        reach, sentence = st.reach, st.reachability
+        if st.reach == "Checking…" and any(p.online for p in peers):
+            reach = "Connected"
+            sentence = ("connected to peers (outbound); whether they can dial this node is not "
+                        "known yet: no peer has made the dial-back check")
+        return replace(st, peers=peers, reach=reach, reachability=sentence)
+
+    def _ledger_roles(self) -> dict[str, tuple[str, str]]:
+        """Peer ID -> (role, name) of the identities the ledger says something about."""
+        state = self.core.ledger.state
+        roles: dict[str, tuple[str, str]] = {}
+
+        def note(key: bytes, role: str, name: str = "") -> None:
+            profile = state.profiles.get(key)
+            roles.setdefault(peer_id(key), (role, (profile.name if profile else "") or name))
+
+        for d in state.delegations.values():  # an artist's sales agent: a seeder
+            if d.revoked_at is None:
+                note(d.agent, "seeder", f"seeder {peer_id(d.agent)[-6:]}")
+        for li in state.listings.values():
+            note(li.artist, "artist", li.artist_name)
+        for asset in state.assets.values():
+            note(asset.issuer, "gateway")
+        return roles
 
     def settings_view(self) -> dict[str, object]:
         info = self.identity.info()
@@ -857,6 +924,19 @@ class Session:
             return f"Saved. Bandwidth caps apply now; {' and '.join(later)} the next time " \
                    "you unlock."
         return "Saved. Bandwidth caps apply now."
+
+
+def decimal_text(amount: str | None) -> str | None:
+    """An amount as typed, with a decimal comma read as a point ("3,50" is 3.50). "1,000"
+    could be either, and a comma beside a point is a thousands separator: both are left for
+    the parser to refuse rather than guessed."""
+    if amount is None:
+        return None
+    text = amount.strip().replace(" ", "")
+    whole, comma, frac = text.partition(",")
+    if comma and "," not in frac and "." not in text and len(frac) != 3:
+        text = f"{whole}.{frac}"
+    return text
 
 
 MAX_KBPS = 10_000_000  # 10 Gbit/s: anything above is a typing slip, not a cap

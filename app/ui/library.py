@@ -1,14 +1,17 @@
-"""Library: owned music, downloads with progress bars, playlists and the offline marker.
+"""Library: owned music, downloads with progress bars, playlists, albums and the offline marker.
 
-Tracks are found with the search field; a right click on tracks adds them to a playlist, removes
-or moves them in the playlist shown, or keeps them offline; a right click on a playlist renames
-or deletes it. Every action names tracks by their library ID, never by a row number, so rows
-that move (a purchase inserted above) never change what an action applies to."""
+The table shows the rows of the collection chosen in the side list (everything, downloads,
+offline tracks, a playlist or an album), filtered by the search box and sorted by a clicked
+column header (a third click returns to the collection's own order). Rows are known by their
+track, never by their row number: the selection follows its tracks when rows are inserted,
+sorted or refreshed, and a double-click plays the row's own track.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QColor, QIcon
+import shiboken6
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -31,7 +34,21 @@ from app.services.ui_support import LibraryRow
 from app.ui.widgets import Page, button, cover_pixmap, fmt_duration, label
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
+SIDE_ROLE = Qt.ItemDataRole.UserRole + 3  # what a side-list entry shows: (kind, key)
 ALL, DOWNLOADS, OFFLINE = "All music", "Downloading", "Available offline"
+STATE_ORDER = {"ready": 0, "downloading": 1, "queued": 2, "waiting": 3}
+SORT_KEYS = (
+    lambda r: r.title.lower(),
+    lambda r: (r.artist.lower(), r.album.lower()),
+    lambda r: (r.album.lower(), r.artist.lower()),
+    lambda r: (STATE_ORDER.get(r.state, 9), -(r.have / r.total if r.total else 0)),
+    lambda r: r.duration_ms,
+)
+
+
+def playable(row: LibraryRow) -> bool:
+    """Granted and begun: its key is here and its manifest too, so it streams as it arrives."""
+    return row.track_id is not None and row.total > 0
 
 
 class StatusCell(QWidget):
@@ -70,6 +87,18 @@ class StatusCell(QWidget):
         self.text.setText(f"{int(100 * have / total)}%" if total else "queued")
 
 
+def _side_item(text: str, kind: str, key: object = None) -> QListWidgetItem:
+    item = QListWidgetItem(text)
+    item.setData(SIDE_ROLE, (kind, key))
+    if kind == "section":  # a heading, like COLLECTION above the list
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        item.setForeground(QColor("#6b6b7d"))
+        font = QFont("DejaVu Sans", 8)
+        font.setBold(True)
+        item.setFont(font)
+    return item
+
+
 class LibraryView(Page):
     play_rows = Signal(list, int)  # rows, start index
 
@@ -77,19 +106,26 @@ class LibraryView(Page):
         super().__init__("Library", "Music you own, on this computer")
         self.bridge = bridge
         self.rows: list[LibraryRow] = []
+        self.shown: list[LibraryRow] = []
+        self.positions: list[int | None] = []  # a shown row's position in its playlist
         self._rows_shown = False
+        self._pending_play: bytes | None = None  # asked to play before its download began
+        self._waiting_note: bytes | None = None  # the track the "waiting" message is about
         self.playlists: list[tuple[str, tuple[int, ...]]] = []
-        self.play_all = button("▶  Play", "primary")
-        self.new_list = button("New playlist", "ghost",
-                               "Make an empty playlist; right-click tracks to add them")
-        self.offline_btn = button("Keep offline", "ghost",
-                                  "Pin the selected tracks on this computer")
+        self.sort_column: int | None = None
+        self.sort_order = Qt.SortOrder.AscendingOrder
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search your music")
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("Search your library")
         self.search.setClearButtonEnabled(True)
         self.search.setFixedWidth(240)
-        self.header.addWidget(self.search)
-        for b in (self.offline_btn, self.new_list, self.play_all):
+        self.play_all = button("▶  Play", "primary")
+        self.new_list = button("New playlist", "ghost",
+                               "Make an empty playlist; add tracks to it from their "
+                               "right-click menu")
+        self.offline_btn = button("Keep offline", "ghost",
+                                  "Pin the selected tracks on this computer")
+        for b in (self.search, self.offline_btn, self.new_list, self.play_all):
             self.header.addWidget(b)
         body = QHBoxLayout()
         body.setSpacing(20)
@@ -97,7 +133,8 @@ class LibraryView(Page):
         side.addWidget(label("COLLECTION", "statLabel"))
         self.lists = QListWidget()
         self.lists.setObjectName("playlists")
-        self.lists.setFixedWidth(190)
+        self.lists.setFixedWidth(210)
+        self.lists.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         side.addWidget(self.lists, 1)
         body.addLayout(side)
         self.table = QTableWidget(0, 5)
@@ -106,6 +143,7 @@ class LibraryView(Page):
         self.table.setShowGrid(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.setIconSize(cover_pixmap(None, 36).size())
         self.table.verticalHeader().setDefaultSectionSize(48)
         h = self.table.horizontalHeader()
@@ -115,6 +153,10 @@ class LibraryView(Page):
         h.setSectionResizeMode(3, QHeaderView.ResizeMode.Fixed)
         h.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
         h.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)
+        h.setSectionsClickable(True)
+        h.setSortIndicatorShown(False)
+        h.setToolTip("Click a column to sort by it; click it again to reverse, a third time "
+                     "for the list's own order")
         self.table.setColumnWidth(1, 150)
         self.table.setColumnWidth(2, 150)
         self.table.setColumnWidth(3, 190)
@@ -125,88 +167,150 @@ class LibraryView(Page):
         self.outer.addWidget(self.empty)
         self.outer.addLayout(body, 1)
         self.cells: dict[bytes, StatusCell] = {}
-        self.shown: list[LibraryRow] = []
-        self.positions: list[int | None] = []  # each shown row's place in the playlist shown
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(self._table_menu)
-        self.lists.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.lists.customContextMenuRequested.connect(self._list_menu)
-        self.search.textChanged.connect(lambda _: self._fill())
+        self.name_dialog: QInputDialog | None = None  # the open "name the playlist" question
+        self.confirm: QMessageBox | None = None  # the open "delete the playlist?" question
         self.table.cellDoubleClicked.connect(lambda r, _c: self._play_from(r))
-        self.play_all.clicked.connect(lambda: self._play_from(max(0, self.table.currentRow())))
+        self.play_all.clicked.connect(self._play_clicked)
         self.lists.currentRowChanged.connect(lambda _: self._fill())
-        self.new_list.clicked.connect(self._new_playlist)
+        self.lists.customContextMenuRequested.connect(
+            lambda pos: self._exec(self.playlist_menu(self.lists.itemAt(pos)),
+                                   self.lists.viewport().mapToGlobal(pos)))
+        self.table.customContextMenuRequested.connect(self._table_menu_at)
+        h.sectionClicked.connect(self.sort_by)
+        self.search.textChanged.connect(lambda _: self._fill())
+        self.new_list.clicked.connect(lambda: self.ask_playlist_name([]))
         self.offline_btn.clicked.connect(self._toggle_offline)
         bridge.downloadProgress.connect(self._on_progress)
         self.export_dialog = None  # the "Save to folder" dialog, once opened
 
+    # -- loading -------------------------------------------------------------------------------
     def refresh(self) -> None:
         self.stale = False
         job = self.bridge.call("library_rows")
         job.finished.connect(self._show_rows)
         job.failed.connect(self.message.show_error)
-        pl = self.bridge.call("playlists")
-        pl.finished.connect(self._show_playlists)
+        self._load_playlists()
 
-    def _show_playlists(self, lists: list[tuple[str, tuple[int, ...]]]) -> None:
-        current = self._selected_filter()[0] if self.lists.currentRow() >= 0 else ALL
-        self.playlists = lists
+    def _load_playlists(self, select: str | None = None) -> None:
+        pl = self.bridge.call("playlists")
+        pl.finished.connect(lambda lists: shiboken6.isValid(self)
+                            and self._show_playlists(lists, select))
+        pl.failed.connect(self.message.show_error)
+
+    def _side_entries(self) -> list[QListWidgetItem]:
+        items = [_side_item(ALL, "all"), _side_item(DOWNLOADS, "downloads"),
+                 _side_item(OFFLINE, "offline")]
+        items += [_side_item(f"♫  {name}  ({len(ids)})", "playlist", name)
+                  for name, ids in self.playlists]
+        albums = sorted({(r.artist, r.album) for r in self.rows if r.album},
+                        key=lambda a: (a[0].lower(), a[1].lower()))
+        if albums:
+            items.append(_side_item("ALBUMS", "section"))
+        for artist, album in albums:
+            item = _side_item(f"◉  {album}", "album", (artist, album))
+            item.setToolTip(f"{album} — {artist}")
+            items.append(item)
+        return items
+
+    def _rebuild_side(self, select: tuple[str, object] | None = None) -> None:
+        current = select or self.current_collection()
         self.lists.blockSignals(True)
         self.lists.clear()
-        for name in (ALL, DOWNLOADS, OFFLINE):
-            self.lists.addItem(QListWidgetItem(name))
-        for name, ids in lists:
-            self.lists.addItem(QListWidgetItem(f"♫  {name}  ({len(ids)})"))
-        names = [ALL, DOWNLOADS, OFFLINE, *(name for name, _ in lists)]  # by name, not count
-        self.lists.setCurrentRow(names.index(current) if current in names else 0)
+        row = 0
+        for n, item in enumerate(self._side_entries()):
+            self.lists.addItem(item)
+            if item.data(SIDE_ROLE) == current:
+                row = n
+        self.lists.setCurrentRow(row)
         self.lists.blockSignals(False)
+
+    def _show_playlists(self, lists: list[tuple[str, tuple[int, ...]]],
+                        select: str | None = None) -> None:
+        self.playlists = lists
+        self._rebuild_side(("playlist", select) if select else None)
         self._fill()
 
     def _show_rows(self, rows: list[LibraryRow]) -> None:
         if rows == self.rows and self._rows_shown:
+            self._play_pending()
             return  # nothing changed: keep the table, its selection and scroll
+        albums_before = {(r.artist, r.album) for r in self.rows}
         self.rows = rows
+        if self._waiting_note is not None and not any(
+                r.content == self._waiting_note and r.state == "waiting" for r in rows):
+            self._waiting_note = None  # its grant came: the message has done its work
+            self.message.clear_message()
         self._rows_shown = True
+        if {(r.artist, r.album) for r in rows} != albums_before:
+            self._rebuild_side()
         self._fill()
+        self._play_pending()
 
-    def _selected_filter(self) -> tuple[str, tuple[int, ...]]:
-        i = self.lists.currentRow()
-        if i <= 2:
-            return ((ALL, DOWNLOADS, OFFLINE)[max(i, 0)], ())
-        name, ids = self.playlists[i - 3]
-        return name, ids
+    # -- what is shown -------------------------------------------------------------------------
+    def current_collection(self) -> tuple[str, object]:
+        item = self.lists.currentItem()
+        data = item.data(SIDE_ROLE) if item is not None else None
+        return data if data else ("all", None)
 
     def current_playlist(self) -> str | None:
-        """The name of the playlist shown, or None for the collection views."""
-        return None if self.lists.currentRow() <= 2 else self._selected_filter()[0]
+        kind, key = self.current_collection()
+        return key if kind == "playlist" else None  # type: ignore[return-value]
 
-    def _visible(self) -> list[tuple[int | None, LibraryRow]]:
-        """(position in the playlist shown, row) of what the table shows, search applied."""
-        which, ids = self._selected_filter()
-        if which == ALL:
-            found: list[tuple[int | None, LibraryRow]] = [(None, r) for r in self.rows]
-        elif which == DOWNLOADS:
-            found = [(None, r) for r in self.rows if not r.ready]
-        elif which == OFFLINE:
-            found = [(None, r) for r in self.rows if r.offline]
+    def _collection(self) -> tuple[list[LibraryRow], list[int | None]]:
+        kind, key = self.current_collection()
+        if kind == "playlist":
+            ids = dict(self.playlists).get(key, ())  # type: ignore[call-overload]
+            by_id = {r.track_id: r for r in self.rows if r.track_id is not None}
+            pairs = [(by_id[i], pos) for pos, i in enumerate(ids) if i in by_id]
+            return [r for r, _ in pairs], [p for _, p in pairs]
+        if kind == "downloads":
+            rows = [r for r in self.rows if not r.ready]
+        elif kind == "offline":
+            rows = [r for r in self.rows if r.offline]
+        elif kind == "album":
+            rows = [r for r in self.rows if (r.artist, r.album) == key]
         else:
-            by_id = {r.track_id: r for r in self.rows}
-            found = [(pos, by_id[i]) for pos, i in enumerate(ids) if i in by_id]
-        words = self.search.text().lower().split()
-        if words:
-            found = [(pos, r) for pos, r in found
-                     if all(w in f"{r.title} {r.artist} {r.album}".lower() for w in words)]
-        return found
+            rows = list(self.rows)
+        return rows, [None] * len(rows)
 
     def visible_rows(self) -> list[LibraryRow]:
-        return [r for _, r in self._visible()]
+        return self._visible()[0]
+
+    def _visible(self) -> tuple[list[LibraryRow], list[int | None]]:
+        rows, positions = self._collection()
+        words = self.search.text().lower().split()
+        pairs = [(r, p) for r, p in zip(rows, positions, strict=True)
+                 if all(w in f"{r.title} {r.artist} {r.album}".lower() for w in words)]
+        if self.sort_column is not None:
+            pairs.sort(key=lambda rp: SORT_KEYS[self.sort_column](rp[0]),  # type: ignore[index]
+                       reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
+        return [r for r, _ in pairs], [p for _, p in pairs]
+
+    def sort_by(self, column: int) -> None:
+        """A header click: ascending, then descending, then the collection's own order."""
+        h = self.table.horizontalHeader()
+        if self.sort_column != column:
+            self.sort_column, self.sort_order = column, Qt.SortOrder.AscendingOrder
+        elif self.sort_order == Qt.SortOrder.AscendingOrder:
+            self.sort_order = Qt.SortOrder.DescendingOrder
+        else:
+            self.sort_column = None
+        h.setSortIndicatorShown(self.sort_column is not None)
+        if self.sort_column is not None:
+            h.setSortIndicator(self.sort_column, self.sort_order)
+        self._fill()
+
+    def _row_key(self, n: int) -> object:
+        """What a shown row stands for: its track, and in a playlist its place there."""
+        return (self.shown[n].content, self.positions[n])
 
     def _fill(self) -> None:
-        selected = {r.track_id for r in self._selected_rows()}  # kept by track, not by row
-        visible = self._visible()
-        rows = [r for _, r in visible]
-        self.shown = rows
-        self.positions = [pos for pos, _ in visible]
+        picked = {self._row_key(n) for n in self._selected_indexes()}
+        current_n = self.table.currentRow()
+        current = self._row_key(current_n) if 0 <= current_n < len(self.shown) else None
+        rows, positions = self._visible()
+        self.shown, self.positions = rows, positions
+        self.table.clearSelection()
         self.table.setRowCount(len(rows))
         self.cells = {}
         for n, r in enumerate(rows):
@@ -225,164 +329,208 @@ class LibraryView(Page):
             self.table.setItem(n, 4, t)
             for c in (1, 2):
                 self.table.item(n, c).setForeground(QColor("#b8b8c8"))
+        # the selection follows its tracks, wherever they moved
+        model, sel = self.table.model(), self.table.selectionModel()
+        flags = QItemSelectionModel.SelectionFlag
+        for n in range(len(rows)):
+            key = self._row_key(n)
+            if key in picked:
+                sel.select(model.index(n, 0), flags.Select | flags.Rows)
+            if key == current:
+                sel.setCurrentIndex(model.index(n, 0), flags.NoUpdate)
         self.empty.setVisible(not self.rows)
-        self.play_all.setEnabled(any(r.ready for r in rows))
-        self.table.clearSelection()
-        mode = self.table.selectionMode()
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
-        for n, r in enumerate(rows):
-            if r.track_id is not None and r.track_id in selected:
-                self.table.selectRow(n)
-        self.table.setSelectionMode(mode)
+        self.play_all.setEnabled(any(playable(r) for r in rows))
 
     def _on_progress(self, content: bytes, have: int, total: int) -> None:
         cell = self.cells.get(content)
         if cell is not None:
             cell.set_progress(have, total)
-            if total and have >= total:
-                self.play_all.setEnabled(True)
+        if total and (have >= total or content == self._pending_play):
+            self.play_all.setEnabled(True)
+        if content == self._pending_play and total:
+            job = self.bridge.call("library_rows")  # the manifest is here: it can stream
+            job.finished.connect(self._show_rows)
 
-    def _play_from(self, row: int) -> None:
-        rows = [r for r in self.shown if r.ready]
-        target = self.shown[row] if 0 <= row < len(self.shown) else None
-        if target is not None and not target.ready:  # never start another track instead
-            self.message.show_warning(f"“{target.title}” is still downloading; it plays once "
-                                      "it has arrived.")
+    # -- playing -------------------------------------------------------------------------------
+    def _play_clicked(self) -> None:
+        n = self.table.currentRow()
+        if 0 <= n < len(self.shown) and n in self._selected_indexes():
+            self._play_from(n)
             return
-        if not rows:
-            self.message.show_warning("These tracks are still downloading.")
+        first = next((i for i, r in enumerate(self.shown) if playable(r)), None)
+        self._play_from(0 if first is None else first)
+
+    def _play_from(self, n: int) -> None:
+        """Play the track shown at row ``n``, then the playable rows after it."""
+        if not 0 <= n < len(self.shown):
             return
-        start = rows.index(target) if target in rows else 0
-        self.play_rows.emit(rows, start)
+        target = self.shown[n]
+        if target.state == "waiting" or target.track_id is None:
+            self._waiting_note = target.content
+            self.message.show_warning(
+                f"“{target.title}” is waiting for the grant: it plays once the artist's node "
+                "or a seeder confirms your purchase.")
+            return
+        if not playable(target):
+            self._pending_play = target.content
+            self.bridge.download(target.content)
+            self.message.show_warning(f"“{target.title}” is still downloading: it starts "
+                                      "playing as soon as its first part arrives.")
+            return
+        self._pending_play = self._waiting_note = None
+        self.message.clear_message()
+        queue = [i for i, r in enumerate(self.shown) if playable(r)]
+        self.play_rows.emit([self.shown[i] for i in queue], queue.index(n))
+
+    def _play_pending(self) -> None:
+        if self._pending_play is None:
+            return
+        for n, r in enumerate(self.shown):
+            if r.content == self._pending_play and playable(r):
+                self._play_from(n)
+                return
+
+    # -- selection -----------------------------------------------------------------------------
+    def _selected_indexes(self) -> list[int]:
+        picked = {i.row() for i in self.table.selectionModel().selectedRows()}
+        return sorted(i for i in picked if i < len(self.shown))
 
     def _selected_rows(self) -> list[LibraryRow]:
-        picked = {i.row() for i in self.table.selectedIndexes()}
-        return [self.shown[i] for i in sorted(picked) if i < len(self.shown)]
+        return [self.shown[i] for i in self._selected_indexes()]
 
-    def _selected_positions(self) -> list[int]:
-        picked = {i.row() for i in self.table.selectedIndexes()}
-        return [p for i in sorted(picked) if i < len(self.positions)
-                and (p := self.positions[i]) is not None]
+    def _owned_ids(self, rows: list[LibraryRow]) -> list[int]:
+        return [r.track_id for r in rows if r.track_id is not None]
 
-    def _new_playlist(self) -> None:
-        name, ok = QInputDialog.getText(self, "New playlist", "Name of the playlist:")
-        if ok:
-            self.create_playlist(name, [])
+    # -- menus ---------------------------------------------------------------------------------
+    def _exec(self, menu: QMenu | None, at) -> None:  # type: ignore[no-untyped-def]
+        if menu is not None:
+            menu.exec(at)
 
-    def create_playlist(self, name: str, track_ids: list[int]) -> None:
-        self._then_refresh(self.bridge.call("create_playlist", name, track_ids))
-
-    def _then_refresh(self, job) -> None:  # type: ignore[no-untyped-def]
-        job.finished.connect(lambda _: self.refresh())
-        job.failed.connect(self.message.show_error)
-
-    # -- editing playlists ----------------------------------------------------------------------
-    def add_selected_to(self, name: str) -> None:
-        ids = [r.track_id for r in self._selected_rows() if r.track_id is not None]
-        if not ids:
-            self.message.show_warning("Select the tracks to add first.")
+    def _table_menu_at(self, pos) -> None:  # type: ignore[no-untyped-def]
+        n = self.table.rowAt(pos.y())
+        if n < 0:
             return
-        self._then_refresh(self.bridge.call("add_to_playlist", name, ids))
+        if n not in self._selected_indexes():
+            self.table.selectRow(n)
+        self._exec(self.track_menu(n), self.table.viewport().mapToGlobal(pos))
 
-    def remove_selected(self) -> None:
-        name = self.current_playlist()
-        if name is None:
-            return
-        _, ids = self._selected_filter()
-        items = [(p, ids[p]) for p in self._selected_positions() if p < len(ids)]
-        if items:  # one call, checked against the tracks shown; the view follows when done
-            self._then_refresh(self.bridge.call("remove_items_from_playlist", name, items))
-
-    def move_selected(self, step: int) -> None:
-        name, positions = self.current_playlist(), self._selected_positions()
-        if name is None or len(positions) != 1:
-            return
-        _, ids = self._selected_filter()
-        target = positions[0] + step
-        if 0 <= target < len(ids):
-            self._then_refresh(self.bridge.call("move_in_playlist", name, positions[0], target))
-
-    def rename_playlist(self, name: str, new_name: str) -> None:
-        self._then_refresh(self.bridge.call("rename_playlist", name, new_name))
-
-    def delete_playlist(self, name: str) -> None:
-        self._then_refresh(self.bridge.call("delete_playlist", name))
-
-    def track_menu(self) -> QMenu:
-        """The actions on the selected tracks (the table's context menu)."""
+    def track_menu(self, n: int | None = None) -> QMenu:
+        """The right-click menu of the track at row ``n`` (by default the current one) and
+        the other selected rows."""
+        if n is None:
+            n = max(0, self.table.currentRow())
+        rows = self._selected_rows() or [self.shown[n]]
         menu = QMenu(self)
-        rows = self._selected_rows()
-        play = menu.addAction("Play")
-        play.setEnabled(len(rows) == 1 and rows[0].ready)
-        if rows:
-            play.triggered.connect(lambda: self._play_from(self.shown.index(rows[0])))
+        menu.addAction("▶  Play").triggered.connect(lambda: self._play_from(n))
         add = menu.addMenu("Add to playlist")
+        ids = self._owned_ids(rows)
         for name, _ in self.playlists:
-            add.addAction(name).triggered.connect(lambda _=False, n=name: self.add_selected_to(n))
+            add.addAction(name).triggered.connect(
+                lambda _=False, name=name: self.add_to_playlist(name, ids))
         if self.playlists:
             add.addSeparator()
-        add.addAction("New playlist…").triggered.connect(self._new_playlist_with_selection)
-        add.setEnabled(bool(rows))
-        shown = self.current_playlist()
-        if shown is not None:
-            menu.addSeparator()
-            menu.addAction(f"Remove from “{shown}”").triggered.connect(self.remove_selected)
+        add.addAction("New playlist…").triggered.connect(lambda: self.ask_playlist_name(ids))
+        add.setEnabled(bool(ids))
+        if not ids:
+            add.setToolTip("Tracks waiting for their grant join playlists once they are yours")
+        playlist = self.current_playlist()
+        if playlist is not None:
+            positions = [self.positions[i] for i in self._selected_indexes()] or \
+                [self.positions[n]]
+            menu.addAction(f"Remove from “{playlist}”").triggered.connect(
+                lambda: self.remove_from_playlist(playlist, positions))  # type: ignore[arg-type]
+            pos = self.positions[n]
+            length = len(dict(self.playlists).get(playlist, ()))
+            ordered = self.sort_column is None and not self.search.text().strip()
             up = menu.addAction("Move up")
-            up.triggered.connect(lambda: self.move_selected(-1))
+            up.triggered.connect(lambda: self.move_in_playlist(playlist, pos, pos - 1))
             down = menu.addAction("Move down")
-            down.triggered.connect(lambda: self.move_selected(1))
-            single = len(self._selected_positions()) == 1
-            up.setEnabled(single)
-            down.setEnabled(single)
+            down.triggered.connect(lambda: self.move_in_playlist(playlist, pos, pos + 1))
+            up.setEnabled(ordered and pos is not None and pos > 0)
+            down.setEnabled(ordered and pos is not None and pos < length - 1)
         menu.addSeparator()
-        offline = menu.addAction("Keep offline")
-        offline.setCheckable(True)
-        offline.setChecked(bool(rows) and all(r.offline for r in rows))
-        offline.setEnabled(bool(rows))
-        offline.triggered.connect(self._toggle_offline)
+        offline = bool(ids) and all(r.offline for r in rows if r.track_id is not None)
+        keep = menu.addAction("Stop keeping offline" if offline else "Keep offline")
+        keep.triggered.connect(self._toggle_offline)
+        keep.setEnabled(bool(ids))
         menu.addSeparator()
-        for action in self.export_menu().actions():
+        for action in self.export_menu(rows).actions():
             action.setParent(menu)
             menu.addAction(action)
         return menu
 
-    def _new_playlist_with_selection(self) -> None:
-        ids = [r.track_id for r in self._selected_rows() if r.track_id is not None]
-        name, ok = QInputDialog.getText(self, "New playlist", "Name of the playlist:")
-        if ok:
-            self.create_playlist(name, ids)
-
-    def _table_menu(self, pos: QPoint) -> None:
-        item = self.table.itemAt(pos)
-        if item is not None and item.row() not in {i.row() for i in
-                                                   self.table.selectedIndexes()}:
-            self.table.selectRow(item.row())  # a right click acts on the row under it
-        self.track_menu().exec(self.table.viewport().mapToGlobal(pos))
-
-    def playlist_menu(self, name: str) -> QMenu:
-        """Rename or delete a playlist (the playlist list's context menu)."""
+    def playlist_menu(self, item: QListWidgetItem | str | None) -> QMenu | None:
+        """The right-click menu of a playlist (its side-list entry or its name); None for the
+        other entries of the side list."""
+        if isinstance(item, str):
+            name = item
+        else:
+            data = item.data(SIDE_ROLE) if item is not None else None
+            if not data or data[0] != "playlist":
+                return None
+            name = data[1]
         menu = QMenu(self)
-        menu.addAction("Rename…").triggered.connect(lambda: self._ask_rename(name))
-        menu.addAction("Delete playlist").triggered.connect(lambda: self._ask_delete(name))
+        menu.addAction("Rename…").triggered.connect(lambda: self.ask_rename(name))
+        menu.addAction("Delete playlist…").triggered.connect(lambda: self.ask_delete(name))
         return menu
 
-    def _list_menu(self, pos: QPoint) -> None:
-        row = self.lists.indexAt(pos).row()
-        if row > 2 and row - 3 < len(self.playlists):
-            self.playlist_menu(self.playlists[row - 3][0]).exec(
-                self.lists.viewport().mapToGlobal(pos))
+    # -- questions (window-modal, never blocking the event loop) ------------------------------
+    def _ask_text(self, title: str, prompt: str, value: str, done) -> None:  # type: ignore[no-untyped-def]
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(prompt)
+        dialog.setTextValue(value)
+        dialog.setOkButtonText("Save")
+        dialog.textValueSelected.connect(done)
+        dialog.finished.connect(lambda _: setattr(self, "name_dialog", None))
+        self.name_dialog = dialog
+        dialog.open()
 
-    def _ask_rename(self, name: str) -> None:
-        new, ok = QInputDialog.getText(self, "Rename playlist", "New name:", text=name)
-        if ok and new.strip() and new.strip() != name:
-            self.rename_playlist(name, new)
+    def ask_playlist_name(self, track_ids: list[int]) -> None:
+        """Ask for a name, then make a playlist of ``track_ids`` (empty from the header)."""
+        count = len(track_ids)
+        prompt = ("Name of the new playlist:" if not count else
+                  f"Name of the new playlist ({count} track{'s' if count != 1 else ''}):")
+        self._ask_text("New playlist", prompt, "",
+                       lambda name: self.create_playlist(name, track_ids))
 
-    def _ask_delete(self, name: str) -> None:
-        answer = QMessageBox.question(self, "Delete playlist",
-                                      f"Delete the playlist “{name}”? Its tracks stay in "
-                                      "your library.")
-        if answer == QMessageBox.StandardButton.Yes:
-            self.delete_playlist(name)
+    def ask_rename(self, name: str) -> None:
+        self._ask_text("Rename playlist", f"New name for “{name}”:", name,
+                       lambda new: self.rename_playlist(name, new))
+
+    def ask_delete(self, name: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete playlist",
+                          f"Delete the playlist “{name}”? Its tracks stay in your library.",
+                          QMessageBox.StandardButton.Cancel, self)
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.buttonClicked.connect(lambda b: b is delete and self.delete_playlist(name))
+        box.finished.connect(lambda _: setattr(self, "confirm", None))
+        self.confirm = box
+        box.open()
+
+    # -- playlist edits ------------------------------------------------------------------------
+    def _edit(self, method: str, *args: object, select: str | None = None) -> None:
+        job = self.bridge.call(method, *args)
+        job.finished.connect(lambda _: shiboken6.isValid(self) and self._load_playlists(select))
+        job.failed.connect(self.message.show_error)
+
+    def create_playlist(self, name: str, track_ids: list[int]) -> None:
+        self._edit("create_playlist", name, track_ids, select=self.current_playlist())
+
+    def add_to_playlist(self, name: str, track_ids: list[int]) -> None:
+        self._edit("add_to_playlist", name, track_ids, select=self.current_playlist())
+
+    def remove_from_playlist(self, name: str, positions: list[int]) -> None:
+        self._edit("remove_from_playlist", name, positions, select=name)
+
+    def move_in_playlist(self, name: str, from_pos: int, to_pos: int) -> None:
+        self._edit("move_in_playlist", name, from_pos, to_pos, select=name)
+
+    def rename_playlist(self, name: str, new_name: str) -> None:
+        self._edit("rename_playlist", name, new_name, select=new_name.strip())
+
+    def delete_playlist(self, name: str) -> None:
+        self._edit("delete_playlist", name)
 
     def _toggle_offline(self) -> None:
         rows = [r for r in self._selected_rows() if r.track_id is not None]
@@ -390,14 +538,16 @@ class LibraryView(Page):
             self.message.show_warning("Select the tracks to keep offline first.")
             return
         target = not all(r.offline for r in rows)
-        for r in rows:
-            self.bridge.call("set_offline", r.track_id, target)
-        self.bridge.call("library_rows").finished.connect(self._show_rows)
+        for r in rows:  # each one reloads the rows when done: jobs may end in any order
+            job = self.bridge.call("set_offline", r.track_id, target)
+            job.finished.connect(lambda _: shiboken6.isValid(self) and self.bridge.call(
+                "library_rows").finished.connect(self._show_rows))
+            job.failed.connect(self.message.show_error)
 
     # -- saving owned music to a folder (app/ui/export.py) -------------------------------------
-    def export_menu(self) -> QMenu:
-        """The context menu's export actions for the selected tracks."""
-        rows = self._selected_rows()
+    def export_menu(self, rows: list[LibraryRow] | None = None) -> QMenu:
+        """The context menu's export actions for ``rows`` (by default the selected tracks)."""
+        rows = self._selected_rows() if rows is None else rows
         menu = QMenu(self)
         one = menu.addAction("Save to folder…", lambda: self.save_to_folder(rows))
         album = menu.addAction("Save album to folder…",

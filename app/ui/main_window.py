@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6 import QtCore
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
@@ -60,6 +61,9 @@ class MainWindow(QMainWindow):
         self.onboarding = OnboardingView(profile.identity_file.exists())
         self.root.addWidget(self.onboarding)
         self.toast = Toast(self)
+        quit_key = QShortcut(QKeySequence("Ctrl+Q"), self)
+        quit_key.activated.connect(self.close)
+        self.quit_shortcut = quit_key
         self._app_widget: QWidget | None = None
         self._views: dict[str, QWidget] = {}
         self._stale: set[str] = set()
@@ -148,7 +152,7 @@ class MainWindow(QMainWindow):
         self.player_bar: PlayerBar = PlayerBar(bridge, self._engine)
         outer.addWidget(self.player_bar)
         self.player_bar.message.connect(self.toast.show_text)
-        self.nav_group.idClicked.connect(self.show_view)
+        self.nav_group.idClicked.connect(self._nav_clicked)
         self._app_widget = w
         self.root.addWidget(w)
         self.media_keys = self._export_media_keys()
@@ -183,7 +187,11 @@ class MainWindow(QMainWindow):
 
             store = StoreView(bridge)
             store.play_preview.connect(self._play_preview)
+            store.release.stop_preview.connect(self.player_bar.player.stop)
             store.release.bought.connect(self._stale_all)
+            player = self.player_bar.player
+            player.current_changed.connect(lambda *_: self._preview_state())
+            player.state_changed.connect(lambda *_: self._preview_state())
             return store
         if key == "library":
             from app.ui.library import LibraryView
@@ -260,6 +268,12 @@ class MainWindow(QMainWindow):
         except Exception:
             pass
 
+    def _nav_clicked(self, index: int) -> None:
+        """A sidebar click: Store always leads to the grid, also from a release page."""
+        self.show_view(index)
+        if KEYS[index] == "store":
+            self.store.show_grid()
+
     def show_view(self, index: int) -> None:
         key = KEYS[index]
         view = self.view(key)
@@ -279,6 +293,8 @@ class MainWindow(QMainWindow):
         view.refresh()  # type: ignore[attr-defined]
 
     def _stale_all(self) -> None:
+        if not shiboken6.isValid(self._refresh_timer if self.bridge is not None else self):
+            return  # a change announced after the window closed
         self._stale.update(self._views)
         # Not restarted while pending: a steady stream of changes must not starve the refresh.
         if self.bridge is not None and not self._refresh_timer.isActive():
@@ -296,6 +312,15 @@ class MainWindow(QMainWindow):
             self._stale.add("library")
             if not self._refresh_timer.isActive():
                 self._refresh_timer.start()
+
+    def _preview_state(self) -> None:
+        """The release page's Preview button of the clip playing now reads Stop."""
+        from player.engine import PlaybackState
+
+        player = self.player_bar.player
+        current = player.current
+        playing = current is not None and player.state == PlaybackState.PLAYING
+        self.store.release.set_playing(current.key if playing else None)  # type: ignore[arg-type]
 
     def _play_preview(self, preview: bytes, title: str, artist: str) -> None:
         page = self.store.release.page

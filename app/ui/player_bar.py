@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QVBoxLayout, QWidget
 
@@ -219,6 +219,19 @@ class PlayerBar(QWidget):
             (self._tick.start if playing else self._tick.stop)()
 
     def _show_queue(self) -> None:
+        menu = self.queue_menu()
+        menu.exec(self.queue_menu_pos(menu))
+
+    def queue_menu_pos(self, menu: QMenu) -> QPoint:
+        """Where the queue opens: above its button (the bar is at the bottom of the window),
+        its right edge on the button's, inside the window."""
+        size = menu.sizeHint()
+        corner = self.queue_btn.mapTo(self.window(), QPoint(self.queue_btn.width(), 0))
+        x = max(0, corner.x() - size.width())
+        y = max(0, corner.y() - size.height() - 4)
+        return self.window().mapToGlobal(QPoint(x, y))
+
+    def queue_menu(self) -> QMenu:
         menu = QMenu(self)
         current = self.player.current
         if not self.player.queue:
@@ -227,7 +240,7 @@ class PlayerBar(QWidget):
             act = menu.addAction(("▶  " if item is current else "    ") +
                                  f"{item.title} — {item.artist}")
             act.triggered.connect(lambda _=False, i=i: self.player.jump(i))
-        menu.exec(self.queue_btn.mapToGlobal(self.queue_btn.rect().topLeft()))
+        return menu
 
     def close_engine(self) -> None:
         self._tick.stop()

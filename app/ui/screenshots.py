@@ -94,6 +94,13 @@ def shoot(out: Path) -> list[Path]:
              and w.store.release.page.card.id == c.id)
         w.store.release.amount.setText("4.00")
         w.store.release.buy()
+        wait(lambda: w.store.release.confirm is not None)
+        box = w.store.release.confirm
+        if title == "Night Ferry":  # the question before signing, price and split
+            pump(250)
+            box.grab().save(str(out / "release-confirm.png"))
+            saved.append(out / "release-confirm.png")
+        next(b for b in box.buttons() if b.text().startswith("Buy for")).click()
         wait(lambda: w.store.release.page.purchase_state in ("owned", "granted"))
     save(fan, "release-owned")
     w.show_named("library")
@@ -111,6 +118,12 @@ def shoot(out: Path) -> list[Path]:
     wait(lambda: w.player_bar.player.current is not None)
     pump(1800)
     save(fan, "library")
+    menu = w.library.track_menu(1)  # the right-click menu of a track
+    menu.popup(w.mapToGlobal(w.rect().center()))
+    pump(250)
+    menu.grab().save(str(out / "library-menu.png"))
+    saved.append(out / "library-menu.png")
+    menu.close()
     bar = w.player_bar.grab()
     bar.save(str(out / "player-bar.png"))
     saved.append(out / "player-bar.png")

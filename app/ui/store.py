@@ -3,6 +3,7 @@ Buy with name-your-price, purchase status until the grant arrives)."""
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
@@ -13,6 +14,8 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
+    QPushButton,
     QStackedWidget,
     QStyle,
     QStyledItemDelegate,
@@ -24,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.bridge import Bridge
-from app.services.ui_support import ReleaseCard, ReleasePage
+from app.services.ui_support import BuyQuote, ReleaseCard, ReleasePage
 from app.ui.widgets import MessageBar, Page, button, cover_pixmap, fmt_duration, label
 
 TILE = 176
@@ -135,11 +138,21 @@ class TrackList(QTreeWidget):
         self.setFixedHeight(40 + 43 * max(1, len(page.tracks)))
 
 
+def confirm_text(quote: BuyQuote) -> str:
+    """The question before a purchase is signed: what, for how much, who gets what."""
+    by = f" by {quote.artist}" if quote.artist else ""
+    price = quote.price.replace(" ", "\u00a0")  # "4.00 CRED" stays on one line
+    return (f"Buy “{quote.what}”{by} for {price}?\n\n"
+            "The payment goes to:\n" + "\n".join(f"  •  {line}" for line in quote.split)
+            + f"\n\nYour balance afterwards: {quote.balance_after}")
+
+
 class ReleaseView(QWidget):
     """The release page."""
 
     back = Signal()
     play_preview = Signal(object, str, str)  # preview content id, title, artist
+    stop_preview = Signal()
     bought = Signal()
 
     def __init__(self, bridge: Bridge) -> None:
@@ -167,7 +180,7 @@ class ReleaseView(QWidget):
         self.description = label("", "dim", wrap=True)
         for w in (self.kind, self.title, self.artist, self.meta, self.description):
             info.addWidget(w)
-        info.addStretch(1)
+        info.addSpacing(8)
         buy_row = QHBoxLayout()
         buy_row.setSpacing(10)
         self.price = label("", "h2")
@@ -193,6 +206,7 @@ class ReleaseView(QWidget):
         info.addWidget(self.balance)
         self.status = MessageBar()
         info.addWidget(self.status)
+        info.addStretch(1)  # below the messages: one appearing never moves the Buy button
         top.addLayout(info, 1)
         outer.addLayout(top)
         self.tracks = TrackList()
@@ -202,9 +216,14 @@ class ReleaseView(QWidget):
         outer.addStretch(1)
         self.buy_btn.clicked.connect(self.buy)
         self.amount.returnPressed.connect(self.buy)
+        self.amount.textChanged.connect(self._amount_changed)
+        self.confirm: QMessageBox | None = None  # the open "buy for …?" question
+        self._error_balance: str | None = None  # the balance when a buy was refused
+        self.playing_preview: bytes | None = None
 
     def open(self, listing_id: bytes) -> None:
         self.status.clear_message()
+        self._error_balance = None
         self.amount.clear()
         self._listing = listing_id
         self.reload()
@@ -237,9 +256,13 @@ class ReleaseView(QWidget):
         if page.nyp and not self.amount.text():
             self.amount.setText(page.min_price)
         self.buy_btn.setVisible(can_buy)
-        self.buy_btn.setText(f"Buy · {c.price.replace('from ', '')}" if not page.nyp else "Buy")
+        self._label_buy()
         self.balance.setText(f"Your balance: {page.balance}" if can_buy else "")
         self.balance.setVisible(can_buy)
+        if self._error_balance is not None and page.balance != self._error_balance:
+            self._error_balance = None  # credit arrived (or left): the refusal is stale
+            self.status.clear_message()
+        self.set_playing(self.playing_preview)
         if not page.asset_trusted and can_buy:
             self.status.show_warning("The credits this release is priced in come from an issuer "
                                      "you have not marked as trusted (see Wallet).")
@@ -258,49 +281,92 @@ class ReleaseView(QWidget):
             self.status.show_success("In your library. Downloads start by themselves; play them "
                                      "from Library.")
 
+    def _label_buy(self) -> None:
+        page = self.page
+        if page is None:
+            return
+        if page.nyp:
+            typed = self.amount.text().strip()
+            self.buy_btn.setText(f"Buy · {typed} {page.symbol}" if typed else "Buy")
+        else:
+            self.buy_btn.setText(f"Buy · {page.card.price}")
+
+    def _amount_changed(self) -> None:
+        self._label_buy()
+        if self._error_balance is not None:  # the amount the refusal was about is gone
+            self._error_balance = None
+            self.status.clear_message()
+
     def buy(self) -> None:
+        """Buy the release: check it and ask, with the price and the split; sign on Buy."""
         if self.page is None:
             return
         amount = self.amount.text().strip() if self.page.nyp else None
-        self.buy_btn.setEnabled(False)
-        self.status.clear_message()
-        job = self.bridge.call("buy", self.page.card.id, amount)
-
-        def ok(_purchase: object) -> None:
-            self.buy_btn.setEnabled(True)
-            self.bought.emit()
-            self.reload()
-            self.bridge.sync_now()
-
-        def failed(message: str) -> None:
-            self.buy_btn.setEnabled(True)
-            self.status.show_error(message)
-
-        job.finished.connect(ok)
-        job.failed.connect(failed)
+        self._ask_and_buy(self.buy_btn, amount, None)
 
     def buy_track(self, index: int) -> None:
         """Buy one track at its own price (the minimum, for name-your-price tracks)."""
         if self.page is None:
             return
+        self._ask_and_buy(self.tracks.buy_buttons.get(index), None, index)  # type: ignore[arg-type]
+
+    def _ask_and_buy(self, origin: QPushButton | None, amount: str | None,
+                     track: int | None) -> None:
+        page = self.page
+        assert page is not None
+
+        def enable(on: bool) -> None:  # a track's button goes when the page is rebuilt
+            if origin is not None and shiboken6.isValid(origin):
+                origin.setEnabled(on)
+
+        def refused(message: str) -> None:
+            if shiboken6.isValid(self):  # answers may come after the window closed
+                enable(True)
+                self._error_balance = page.balance
+                self.status.show_error(message)
+
+        def ask(quote: BuyQuote) -> None:
+            if not shiboken6.isValid(self):
+                return
+            enable(True)
+            box = QMessageBox(QMessageBox.Icon.Question, "Confirm your purchase",
+                              confirm_text(quote), QMessageBox.StandardButton.Cancel, self)
+            go = box.addButton(f"Buy for {quote.price}", QMessageBox.ButtonRole.AcceptRole)
+            box.setDefaultButton(go)
+            box.buttonClicked.connect(lambda b: b is go and sign())
+            box.finished.connect(lambda _: setattr(self, "confirm", None))
+            self.confirm = box
+            box.open()
+
+        def sign() -> None:
+            enable(False)
+            job = self.bridge.call("buy", page.card.id, amount, track)
+            job.finished.connect(signed)
+            job.failed.connect(refused)
+
+        def signed(_purchase: object) -> None:
+            if shiboken6.isValid(self):
+                enable(True)
+                self.bought.emit()
+                self.reload()
+                self.bridge.sync_now()
+
+        enable(False)
         self.status.clear_message()
-        button_ = self.tracks.buy_buttons.get(index)
-        if button_ is not None:
-            button_.setEnabled(False)  # type: ignore[attr-defined]
-        job = self.bridge.call("buy", self.page.card.id, None, index)
+        self._error_balance = None
+        job = self.bridge.call("quote", page.card.id, amount, track)
+        job.finished.connect(ask)
+        job.failed.connect(refused)
 
-        def ok(_purchase: object) -> None:
-            self.bought.emit()
-            self.reload()
-            self.bridge.sync_now()
-
-        def failed(message: str) -> None:
-            if button_ is not None:
-                button_.setEnabled(True)  # type: ignore[attr-defined]
-            self.status.show_error(message)
-
-        job.finished.connect(ok)
-        job.failed.connect(failed)
+    def set_playing(self, preview: bytes | None) -> None:
+        """The preview playing now (None: none): its button turns into Stop."""
+        self.playing_preview = preview
+        if self.page is None:
+            return
+        for t, b in zip(self.page.tracks, self.tracks.buttons, strict=False):
+            playing = preview is not None and t.preview == preview
+            b.setText("■  Stop" if playing else "▶  Preview")
+            b.setToolTip("Stop the preview" if playing else "Play a preview of this track")
 
     def save_to_folder(self) -> None:
         from app.ui.export import open_export
@@ -312,7 +378,9 @@ class ReleaseView(QWidget):
         if self.page is None:
             return
         t = self.page.tracks[index]
-        if t.preview is not None:
+        if t.preview is not None and t.preview == self.playing_preview:
+            self.stop_preview.emit()
+        elif t.preview is not None:
             self.play_preview.emit(t.preview, f"{t.title} (preview)", self.page.card.artist)
 
 
@@ -353,7 +421,7 @@ class StoreView(QWidget):
         self.browse.outer.addWidget(self.empty)
         self.browse.outer.addWidget(self.grid, 1)
         self.release = ReleaseView(bridge)
-        self.release.back.connect(lambda: self.stack.setCurrentWidget(self.browse))
+        self.release.back.connect(self.show_grid)
         self.release.play_preview.connect(self.play_preview.emit)
         self.stack.addWidget(self.browse)
         self.stack.addWidget(self.release)
@@ -421,6 +489,9 @@ class StoreView(QWidget):
     def visible_titles(self) -> list[str]:
         return [self.grid.item(i).data(CARD_ROLE).title for i in range(self.grid.count())
                 if not self.grid.item(i).isHidden()]
+
+    def show_grid(self) -> None:
+        self.stack.setCurrentWidget(self.browse)
 
     def open_release(self, listing_id: bytes) -> None:
         self.release.open(listing_id)

@@ -269,7 +269,16 @@ class PublishWizard(QWidget):
         job.finished.connect(lambda tags: self._add_tagged(paths, tags))
 
     def _add_tagged(self, paths: list[Path], tags: list[dict]) -> None:
+        refused = [str(t["error"]) for t in tags if "error" in t]
+        if refused:
+            self.message.show_error("Not added: " + "; ".join(refused)
+                                    + (". The other files were added." if
+                                       len(refused) < len(tags) else "."))
+        else:
+            self.message.clear_message()
         for path, t in zip(paths, tags, strict=True):
+            if "error" in t:
+                continue
             self.files.append(path)
             n = self.track_table.rowCount()
             self.track_table.insertRow(n)
@@ -338,14 +347,16 @@ class PublishWizard(QWidget):
 
     def draft(self):  # type: ignore[no-untyped-def]
         from app.services.studio import ReleaseDraft
+        from app.services.ui_support import decimal_text
 
         titles = tuple(self.track_table.item(i, 1).text() for i in range(
             self.track_table.rowCount()))
         asset = self.assets[self.asset.currentIndex()][0] if self.assets else b""
         return ReleaseDraft(
             files=tuple(self.files), title=self.title.text(), artist_name=self.artist.text(),
-            price=self.price.text(), asset=asset, name_your_price=self.nyp.isChecked(),
-            track_price=self.track_price.text().strip() or None, genre=self.genre.text(),
+            price=decimal_text(self.price.text()) or "", asset=asset,  # "3,50" is 3.50
+            name_your_price=self.nyp.isChecked(),
+            track_price=decimal_text(self.track_price.text()) or None, genre=self.genre.text(),
             tags=tuple(t.strip() for t in self.tags.text().split(",") if t.strip()),
             description=self.description.toPlainText(), track_titles=titles,
             split=self._split_specs(), preview_seconds=self.preview_len.value(),

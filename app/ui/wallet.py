@@ -70,6 +70,7 @@ class WalletPage(Page):
         self.amount.setPlaceholderText("Amount")
         self.send_btn = button("Send", "primary")
         self.send_msg = MessageBar()
+        self._error_balances: tuple[str, ...] | None = None  # when a send was refused
         for w in (self.to, self.asset, self.amount):
             sl.addWidget(w)
         sl.addWidget(self.send_btn, 0, Qt.AlignmentFlag.AlignRight)
@@ -96,6 +97,10 @@ class WalletPage(Page):
         job.failed.connect(self.message.show_error)
 
     def _show(self, view: WalletView) -> None:
+        balances = tuple(b.amount for b in view.balances)
+        if self._error_balances is not None and balances != self._error_balances:
+            self._error_balances = None  # credit arrived or left: the refusal is stale
+            self.send_msg.clear_message()
         self.view = view
         while self.cards.count():
             w = self.cards.takeAt(0).widget()
@@ -112,7 +117,7 @@ class WalletPage(Page):
         self.me.setText(view.me.hex())
         fill(self.history, [
             (dt.datetime.fromtimestamp(h.timestamp / 1000).strftime("%Y-%m-%d %H:%M"),
-             KIND_NAMES.get(h.kind, h.kind),
+             KIND_NAMES.get(h.kind, h.kind) + (f" · {h.what}" if h.what else ""),
              (("+" if h.positive else "") + h.change, GREEN if h.positive else TEXT))
             for h in view.history])
 
@@ -123,6 +128,7 @@ class WalletPage(Page):
 
     def send(self) -> None:
         self.send_msg.clear_message()
+        self._error_balances = None
         asset = self.asset.currentData()
         if asset is None:
             self.send_msg.show_error("You have nothing to send yet.")
@@ -139,6 +145,8 @@ class WalletPage(Page):
         def failed(m: str) -> None:
             self.send_btn.setEnabled(True)
             self.send_msg.show_error(m)
+            if self.view is not None:
+                self._error_balances = tuple(b.amount for b in self.view.balances)
 
         job.finished.connect(ok)
         job.failed.connect(failed)

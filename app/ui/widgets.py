@@ -45,7 +45,9 @@ def load_theme(app: QApplication) -> None:
     """Apply the dark stylesheet from ``resources/theme.qss``."""
     import resources
 
-    qss = Path(resources.__file__).with_name("theme.qss").read_text(encoding="utf-8")
+    folder = Path(resources.__file__).parent
+    qss = (folder / "theme.qss").read_text(encoding="utf-8").replace(
+        "@RESOURCES@", folder.as_posix())  # the spin boxes' arrow images
     app.setStyle("Fusion")
     pal = QPalette()
     for role, colour in ((QPalette.ColorRole.Window, "#121218"),
@@ -301,9 +303,16 @@ class Toast(QLabel):
         self.style().unpolish(self)
         self.style().polish(self)
         self.setText(text[:1].upper() + text[1:])
-        fm = self.fontMetrics()
-        self.resize(fm.horizontalAdvance(self.text()) + 60, fm.height() + 24)
         parent = self.parentWidget()
+        # its own size hint (padding and border included), wrapped within the window
+        widest = max(200, (parent.width() if parent is not None else 640) - 48)
+        self.setWordWrap(False)
+        hint = self.sizeHint()
+        if hint.width() > widest:
+            self.setWordWrap(True)
+            hint.setWidth(widest)
+            hint.setHeight(self.heightForWidth(widest))
+        self.resize(hint)
         if parent is not None:
             self.move(parent.width() - self.width() - 24, parent.height() - self.height() - 100)
         self.raise_()

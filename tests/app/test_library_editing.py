@@ -99,7 +99,7 @@ def test_search_and_playlists_edited_from_the_context_menu(qtbot, launch,
     assert [r.title for r in library.shown] == ["Gamma"]
 
     menu = library.playlist_menu("Mix")
-    assert [a.text() for a in menu.actions()] == ["Rename…", "Delete playlist"]
+    assert [a.text() for a in menu.actions()] == ["Rename…", "Delete playlist…"]
     library.rename_playlist("Mix", "Road")
     qtbot.waitUntil(lambda: _playlist(library, "Road") == (ids["Gamma"],), timeout=10_000)
     library.delete_playlist("Road")

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from app.demo import DemoWorld
-from tests.app.helpers import unlock, wait_catalog
+from tests.app.helpers import confirm_purchase, unlock, wait_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,6 +62,7 @@ def test_the_app_shows_a_cli_purchase_and_its_own_buy_still_works(qtbot, launch,
     _open(qtbot, win.store, in_app.title)
     release = win.store.release
     qtbot.mouseClick(release.buy_btn, Qt.MouseButton.LeftButton)
+    confirm_purchase(qtbot, release)
     qtbot.waitUntil(lambda: release.page.purchase_state != "", timeout=10_000)
     assert not release.status.isVisible() or "could not" not in release.status.text()
     bought = {p.listing.id for p in session.shop.purchases()}
@@ -108,6 +109,9 @@ def test_a_fan_buys_one_track_on_the_release_page(qtbot, launch, world: DemoWorl
     assert tracks.buy_buttons[1].text() == "Buy · 1.50 CRED"
     assert release.buy_btn.text() == "Buy · 3.00 CRED"  # the whole release stays on offer
     qtbot.mouseClick(tracks.buy_buttons[1], Qt.MouseButton.LeftButton)
+    question = confirm_purchase(qtbot, release)
+    assert "Buy “Side B (from Two Sides)”" in question and "1.50 CRED" in question
+    assert "(the artist): 1.50 CRED" in question
     qtbot.waitUntil(lambda: set(release.tracks.buy_buttons) == {0}, timeout=10_000)
     session = fan.bridge.session
     assert session is not None

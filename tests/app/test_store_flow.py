@@ -16,7 +16,7 @@ from app.services.swarm import SwarmNetwork
 from ledger.chunkstore import ChunkStore
 from player.engine import PlaybackState
 from player.samples import make_tone
-from tests.app.helpers import create, unlock, wait_catalog
+from tests.app.helpers import confirm_purchase, create, unlock, wait_catalog
 
 
 def _tile(store, title: str):  # type: ignore[no-untyped-def]
@@ -104,6 +104,8 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, worl
         assert "(preview)" in bar.title.text()
     release.amount.setText("3.50")
     qtbot.mouseClick(release.buy_btn, Qt.MouseButton.LeftButton)
+    question = confirm_purchase(qtbot, release)
+    assert "for 3.50\u00a0CRED?" in question and "Test Pilot (the artist): 3.50 CRED" in question
     qtbot.waitUntil(lambda: release.page.purchase_state == "owned", timeout=20_000)
     assert "In your library" in release.status.text()
 
