@@ -125,7 +125,7 @@ class TrackList(QTreeWidget):
                     note.setToolTip("Your purchase waits for the artist's node or a seeder")
                     self.setItemWidget(item, 4, note)
                 else:
-                    buy = button(f"Buy · {t.price.replace('from ', '')}", "ghost")
+                    buy = button(f"Buy · {t.price.replace('from ', '')}", "preview")
                     buy.setMinimumHeight(26)
                     buy.setToolTip("Buy this track on its own")
                     buy.clicked.connect(lambda _=False, i=t.index: self.buy_requested.emit(i))
