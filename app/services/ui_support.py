@@ -235,6 +235,7 @@ class WalletView:
     balances: tuple[BalanceView, ...]
     history: tuple[HistoryView, ...]
     me: bytes
+    me_id: str = ""  # the peer ID: what the app shows and others paste to pay us
 
 
 @dataclass(frozen=True)
@@ -607,7 +608,7 @@ class Session:
                                     format_amount(h.change, h.asset.precision, h.asset.symbol),
                                     h.change >= 0)
                         for h in self.wallet.history()[:200])
-        return WalletView(balances, history, self.me)
+        return WalletView(balances, history, self.me, peer_id(self.me))
 
     def send(self, to_text: str, asset: bytes, amount: str) -> bytes:
         """Send to a peer ID (12D3KooW…) or a 64-hex public key."""

@@ -114,3 +114,29 @@ def test_a_fan_buys_one_track_on_the_release_page(qtbot, launch, world: DemoWorl
     bought = [p for p in session.shop.purchases() if p.listing.title == "Two Sides"]
     assert [(p.track, p.amount) for p in bought] == [(1, 150)]
     assert release.kind.text() == "ALBUM · TEST"
+
+
+def test_the_wallet_shows_the_peer_id_copies_it_and_sends_to_one(qtbot, launch,
+                                                                  world: DemoWorld) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    from ledger.keys import peer_id
+
+    parts = launch(world.fan)
+    unlock(qtbot, parts, world.fan_passphrase)
+    win = parts.window
+    win.show_named("wallet")
+    wallet = win.wallet
+    qtbot.waitUntil(lambda: wallet.view is not None, timeout=10_000)
+    session = parts.bridge.session
+    assert session is not None
+    assert wallet.me.text() == peer_id(session.me)
+    qtbot.mouseClick(wallet.copy_btn, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == peer_id(session.me)
+    gateway = next(a for a in world.actors if a.role == "gateway").identity()
+    before = wallet.view.balances[0].amount
+    qtbot.keyClicks(wallet.to, gateway.peer_id)  # pasted as the app shows IDs
+    qtbot.keyClicks(wallet.amount, "1")
+    qtbot.mouseClick(wallet.send_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: wallet.view.balances[0].amount != before, timeout=10_000)
+    assert wallet.send_msg.text() == "" or "not" not in wallet.send_msg.text()
