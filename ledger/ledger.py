@@ -14,6 +14,7 @@ whole store; ``refresh()`` takes their entries in between writes (a running node
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import os
 import sys
@@ -539,12 +540,21 @@ class Ledger:
         store = self.store
         stream = self.verify_stats.last_mode == "processes"
         written = 0  # rows of ``accepted`` inserted so far
+        pieces = iter(chunks)
+        if not begun and not self._woken:
+            # Levels 1-3 need no lock: a batch of replays (gossip repeats itself) takes no
+            # write lock at all, and a fresh batch takes it once its first entries are checked.
+            first = next((c for c in pieces if c), None)
+            if first is None:
+                self._notify([])
+                return
+            pieces = itertools.chain([first], pieces)
         if not begun:
             self._begin_write()  # raises StorageError before anything in memory changed
         try:
             work.extend(self._woken)
             self._woken = []
-            for chunk in chunks:
+            for chunk in pieces:
                 work.extend(chunk)
                 self._drain(work, accepted, report, new_proofs)
                 if stream and len(accepted) > written:
