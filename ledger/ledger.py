@@ -523,9 +523,10 @@ class Ledger:
                         begun: bool = False) -> None:
         """Levels 4–6 for signature-checked entries, then one durable commit for all of them.
 
-        The store's write transaction opens first (``begun``: the caller opened it with
-        ``_begin_write``), so entries other processes committed are taken in before anything is
-        judged. With verifier processes, each chunk's accepted rows are written (inside the
+        The store's write transaction opens before the first entry is judged (``begun``: the
+        caller opened it with ``_begin_write``), so entries other processes committed are taken
+        in first; a batch with nothing fresh after levels 1-3 opens none. With verifier
+        processes, each chunk's accepted rows are written (inside the
         batch's one transaction) as soon as the chunk is judged, while the processes check later
         chunks, so only the commit itself is left when the last chunk is done. Signatures
         checked on threads of this process get their rows written after the last chunk instead:
