@@ -272,7 +272,8 @@ class StudioService:
                 held.setdefault(d.agent, set()).update(d.sealed)
         out: dict[bytes, tuple[list[Listing], list[Listing]]] = {}
         for agent, keys in held.items():
-            can, cannot = [], []
+            can: list[Listing] = []
+            cannot: list[Listing] = []
             for li in self.releases():
                 ok = state.agent_delegation(agent, li) is not None and \
                     all(c in keys for c in li.contents(None))
