@@ -113,7 +113,10 @@ class WalletPage(Page):
         self.asset.clear()
         for b in view.balances:
             self.asset.addItem(f"{b.symbol} — {b.name}", b.asset)
-        self.me.setText(view.me_id or view.me.hex())
+        my_id = view.me_id or view.me.hex()
+        self.me.setToolTip(my_id)
+        # A zero-width space lets the label wrap the ID instead of cutting it off.
+        self.me.setText("\u200b".join(my_id[i:i + 26] for i in range(0, len(my_id), 26)))
         fill(self.history, [
             (dt.datetime.fromtimestamp(h.timestamp / 1000).strftime("%Y-%m-%d %H:%M"),
              KIND_NAMES.get(h.kind, h.kind),
@@ -121,7 +124,7 @@ class WalletPage(Page):
             for h in view.history])
 
     def copy_id(self) -> None:
-        QGuiApplication.clipboard().setText(self.me.text())
+        QGuiApplication.clipboard().setText(self.me.toolTip())
         self.send_msg.show_success("Your peer ID is copied.")
 
     def trust(self, issuer: bytes) -> None:
