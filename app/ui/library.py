@@ -287,11 +287,19 @@ class LibraryView(Page):
         name = self.current_playlist()
         if name is None:
             return
-        # From the last position down, so the earlier positions stay where they are.
-        for position in sorted(self._selected_positions(), reverse=True):
-            job = self.bridge.call("remove_from_playlist", name, position)
+        # One after the other from the last position down, so the earlier positions stay
+        # where they are; the view refreshes once the last one is done.
+        positions = sorted(self._selected_positions(), reverse=True)
+
+        def next_one(_: object = None) -> None:
+            if not positions:
+                self.refresh()
+                return
+            job = self.bridge.call("remove_from_playlist", name, positions.pop(0))
+            job.finished.connect(next_one)
             job.failed.connect(self.message.show_error)
-        self.refresh()
+
+        next_one()
 
     def move_selected(self, step: int) -> None:
         name, positions = self.current_playlist(), self._selected_positions()
