@@ -147,6 +147,7 @@ class ReleaseView(QWidget):
         self.bridge = bridge
         self.setObjectName("page")
         self.page: ReleasePage | None = None
+        self._failed_at: str | None = None  # the balance shown when a purchase failed
         outer = QVBoxLayout(self)
         outer.setContentsMargins(32, 20, 32, 16)
         outer.setSpacing(14)
@@ -199,6 +200,7 @@ class ReleaseView(QWidget):
 
     def open(self, listing_id: bytes) -> None:
         self.status.clear_message()
+        self._failed_at = None
         self.amount.clear()
         self._listing = listing_id
         self.reload()
@@ -209,6 +211,9 @@ class ReleaseView(QWidget):
         job.failed.connect(self.status.show_error)
 
     def show_page(self, page: ReleasePage) -> None:
+        if self._failed_at is not None and page.balance != self._failed_at:
+            self.status.clear_message()  # "not enough credit" is stale once credits arrived
+            self._failed_at = None
         self.page = page
         c = page.card
         self.cover.setPixmap(cover_pixmap(c.artwork, 240, c.artist + " " + c.title, 12))
@@ -268,6 +273,7 @@ class ReleaseView(QWidget):
         def failed(message: str) -> None:
             self.buy_btn.setEnabled(True)
             self.status.show_error(message)
+            self._failed_at = self.page.balance if self.page is not None else None
 
         job.finished.connect(ok)
         job.failed.connect(failed)

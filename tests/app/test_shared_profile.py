@@ -140,3 +140,36 @@ def test_the_wallet_shows_the_peer_id_copies_it_and_sends_to_one(qtbot, launch,
     qtbot.mouseClick(wallet.send_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: wallet.view.balances[0].amount != before, timeout=10_000)
     assert wallet.send_msg.text() == "" or "not" not in wallet.send_msg.text()
+
+
+def test_not_enough_credit_goes_away_once_credits_arrive(qtbot, launch, world: DemoWorld,
+                                                         tmp_path: Path) -> None:
+    gateway = next(a for a in world.actors if a.role == "gateway")
+    fan = launch(world.fan)
+    unlock(qtbot, fan, world.fan_passphrase)
+    wait_catalog(qtbot, fan, 2)
+    session = fan.bridge.session
+    assert session is not None
+    state = session.core.ledger.state
+    cred = next(a for a in state.assets.values() if a.symbol == "CRED")
+    have = state.balance(session.me, cred.id)
+    owned = {p.listing.id for p in session.shop.purchases()}
+    release = next(li for li in session.shop.catalog() if li.id not in owned
+                   and not li.prices[0].nyp and li.prices[0].amount > 100)
+    # Beside the app, the CLI spends all but 1.00 CRED.
+    _cli(world.fan, world.fan_passphrase, "send", gateway.identity().peer_id,
+         f"{(have - 100) / 100:.2f}", "--asset", "CRED")
+    qtbot.waitUntil(lambda: session.core.ledger.state.balance(session.me, cred.id) == 100,
+                    timeout=10_000)
+    _open(qtbot, fan.window.store, release.title)
+    view = fan.window.store.release
+    qtbot.mouseClick(view.buy_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "not enough credit" in view.status.text().lower(), timeout=10_000)
+    # The gateway sends 10 CRED; the fan's profile imports it beside the running app.
+    _cli(gateway.profile, gateway.passphrase, "send", session.identity_info().peer_id, "10",
+         "--asset", "CRED")
+    exported = tmp_path / "gateway.jsonl"
+    _cli(gateway.profile, gateway.passphrase, "ledger", "export", "--out", str(exported))
+    _cli(world.fan, world.fan_passphrase, "ledger", "import", str(exported))
+    qtbot.waitUntil(lambda: "not enough credit" not in view.status.text().lower(), timeout=15_000)
+    assert view.buy_btn.isVisible() and view.buy_btn.isEnabled()
