@@ -32,6 +32,11 @@ from app.ui.widgets import Page, button, cover_pixmap, fmt_duration, label
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
 ALL, DOWNLOADS, OFFLINE = "All music", "Downloading", "Available offline"
+# What each column sorts by: title, artist, album, status (ready first), time.
+SORT_KEYS: tuple = (
+    lambda r: r.title.lower(), lambda r: (r.artist.lower(), r.album.lower()),
+    lambda r: (r.album.lower(), r.artist.lower()), lambda r: (not r.ready, not r.offline),
+    lambda r: r.duration_ms)
 
 
 class StatusCell(QWidget):
@@ -132,6 +137,10 @@ class LibraryView(Page):
         self.lists.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.lists.customContextMenuRequested.connect(self._list_menu)
         self.search.textChanged.connect(lambda _: self._fill())
+        self.sort_column: int | None = None  # None: albums together, in track order
+        self.sort_descending = False
+        h.setSectionsClickable(True)
+        h.sectionClicked.connect(self.sort_by)
         self.table.cellDoubleClicked.connect(lambda r, _c: self._play_from(r))
         self.play_all.clicked.connect(lambda: self._play_from(max(0, self.table.currentRow())))
         self.lists.currentRowChanged.connect(lambda _: self._fill())
@@ -195,7 +204,22 @@ class LibraryView(Page):
         if words:
             found = [(pos, r) for pos, r in found
                      if all(w in f"{r.title} {r.artist} {r.album}".lower() for w in words)]
+        if self.sort_column is not None and which in (ALL, DOWNLOADS, OFFLINE):
+            key = SORT_KEYS[self.sort_column]  # a playlist keeps its own order
+            found.sort(key=lambda item: key(item[1]), reverse=self.sort_descending)
         return found
+
+    def sort_by(self, column: int) -> None:
+        """Sort the collection by a column (its header clicked); again: the other way."""
+        if column == self.sort_column:
+            self.sort_descending = not self.sort_descending
+        else:
+            self.sort_column, self.sort_descending = column, False
+        header = self.table.horizontalHeader()
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if self.sort_descending
+                                else Qt.SortOrder.AscendingOrder)
+        self._fill()
 
     def visible_rows(self) -> list[LibraryRow]:
         return [r for _, r in self._visible()]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMenu
 
 from app.demo import DemoWorld
@@ -66,6 +66,15 @@ def test_search_and_playlists_edited_from_the_context_menu(qtbot, launch,
     assert [r.title for r in library.shown] == ["Gamma"]
     library.search.clear()
     assert len(library.shown) == before
+
+    header = library.table.horizontalHeader()
+    title_x = header.sectionViewportPosition(0) + 5
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(title_x, 5))
+    titles = [r.title.lower() for r in library.shown]
+    assert titles == sorted(titles)
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(title_x, 5))
+    assert [r.title.lower() for r in library.shown] == sorted(titles, reverse=True)
+    library.sort_by(1)  # by artist, as the Library starts (albums together)
 
     library.create_playlist("Mix", [])  # "New playlist" makes an empty one
     qtbot.waitUntil(lambda: _playlist(library, "Mix") == (), timeout=10_000)
