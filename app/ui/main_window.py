@@ -148,7 +148,7 @@ class MainWindow(QMainWindow):
         self.player_bar: PlayerBar = PlayerBar(bridge, self._engine)
         outer.addWidget(self.player_bar)
         self.player_bar.message.connect(self.toast.show_text)
-        self.nav_group.idClicked.connect(self.show_view)
+        self.nav_group.idClicked.connect(self._nav_clicked)
         self._app_widget = w
         self.root.addWidget(w)
         self.media_keys = self._export_media_keys()
@@ -251,6 +251,13 @@ class MainWindow(QMainWindow):
         if self.pages.currentWidget() is None:
             self.show_view(0)
         self._stale_all()
+
+    def _nav_clicked(self, index: int) -> None:
+        """A sidebar click: Store also leaves a release page for the grid."""
+        if KEYS[index] == "store" and self.pages.currentWidget() is self.view("store"):
+            store = self.view("store")
+            store.stack.setCurrentWidget(store.browse)  # type: ignore[attr-defined]
+        self.show_view(index)
 
     def show_view(self, index: int) -> None:
         key = KEYS[index]

@@ -173,3 +173,14 @@ def test_not_enough_credit_goes_away_once_credits_arrive(qtbot, launch, world: D
     _cli(world.fan, world.fan_passphrase, "ledger", "import", str(exported))
     qtbot.waitUntil(lambda: "not enough credit" not in view.status.text().lower(), timeout=15_000)
     assert view.buy_btn.isVisible() and view.buy_btn.isEnabled()
+
+
+def test_store_in_the_sidebar_leaves_a_release_page(qtbot, launch, world: DemoWorld) -> None:
+    fan = launch(world.fan)
+    unlock(qtbot, fan, world.fan_passphrase)
+    wait_catalog(qtbot, fan, 2)
+    store = fan.window.store
+    _open(qtbot, store, store.cards[0].title)
+    assert store.stack.currentWidget() is store.release
+    qtbot.mouseClick(fan.window.nav["store"], Qt.MouseButton.LeftButton)
+    assert store.stack.currentWidget() is store.browse
