@@ -190,6 +190,7 @@ class ReleasePage:
     asset_trusted: bool
     balance: str
     purchase_state: str  # "", "waiting", "granted", "owned"
+    split: str = ""  # who a purchase pays what: "Neon Harbor (the artist) 5.00 CRED"
 
 
 @dataclass(frozen=True)
@@ -414,7 +415,26 @@ class Session:
                    if asset else "0")
         trusted = bool(asset) and self.wallet.is_trusted(asset)  # type: ignore[arg-type]
         return ReleasePage(self._card(li, owned), li.description, tracks, price.plain,
-                           price.symbol, price.nyp, trusted, balance, pstate)
+                           price.symbol, price.nyp, trusted, balance, pstate,
+                           self._split_text(li))
+
+    def _split_text(self, li: Listing) -> str:
+        """Who a purchase at the (minimum) price pays what, shown before buying."""
+        from ledger.state import compute_payouts
+
+        state = self.core.ledger.state
+        price = li.prices[0]
+        asset = state.assets.get(price.asset)
+        precision, symbol = (asset.precision, asset.symbol) if asset else (0, "?")
+        parts = []
+        for p in compute_payouts(price.amount, li.split, li.remainder):
+            profile = state.profiles.get(p.to)
+            who = (profile.name if profile and profile.name else "") or \
+                peer_id(p.to)[:12] + "…"
+            if p.to == li.artist:
+                who = f"{li.artist_name or who} (the artist)"
+            parts.append(f"{who} {format_amount(p.amount, precision, symbol)}")
+        return ", ".join(parts)
 
     def _track_price(self, prices: tuple) -> str:  # type: ignore[type-arg]
         if not prices:

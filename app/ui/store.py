@@ -237,7 +237,10 @@ class ReleaseView(QWidget):
             self.amount.setText(page.min_price)
         self.buy_btn.setVisible(can_buy)
         self.buy_btn.setText(f"Buy · {c.price.replace('from ', '')}" if not page.nyp else "Buy")
-        self.balance.setText(f"Your balance: {page.balance}" if can_buy else "")
+        pays = f" · a purchase{' at the minimum' if page.nyp else ''} pays " \
+            f"{page.split}" if page.split else ""
+        self.balance.setText(f"Your balance: {page.balance}{pays}" if can_buy else "")
+        self.balance.setWordWrap(True)
         self.balance.setVisible(can_buy)
         if not page.asset_trusted and can_buy:
             self.status.show_warning("The credits this release is priced in come from an issuer "
