@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ from app.services.events import (
 from app.services.identity import MEMLIMIT, OPSLIMIT, IdentityService
 from app.services.profiles import checked
 from app.services.ui_support import Network, Session
+from ledger.errors import LedgerError
 
 if TYPE_CHECKING:  # the studio pulls in the audio encoders: load it on first use
     from app.services.export import ExportPlan, ExportService
@@ -156,8 +159,16 @@ class Bridge(QObject):
         self.jobs_running += 1
         try:
             result = await self._thread(lambda: fn(*args), io_lim if io else core_lim)
-        except UserError as err:
+        except (UserError, LedgerError) as err:  # both carry a sentence for people
             job._fail(str(err))
+        except (OSError, sqlite3.Error) as exc:  # the disk or the profile folder
+            log.warning("%s failed: %r", job.name, exc)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if not os.access(self.profile.root, os.W_OK):
+                reason = "it is read-only here; the app needs to write to it, while `cooptracks " \
+                         "wallet` and `catalog` can read it"
+            job._fail(f"{job.name} failed: the profile folder {self.profile.root} could not "
+                      f"be used ({reason})")
         except Exception as exc:  # shown as a sentence; the traceback goes to the log
             log.exception("%s failed", job.name)
             job._fail(f"{job.name} failed: {type(exc).__name__}: {exc}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import itertools
 import logging
 import os
 import sys
@@ -535,9 +536,10 @@ class Ledger:
                         begun: bool = False) -> None:
         """Levels 4–6 for signature-checked entries, then one durable commit for all of them.
 
-        The store's write transaction opens first (``begun``: the caller opened it with
-        ``_begin_write``), so entries other processes committed are taken in before anything is
-        judged. With verifier processes, each chunk's accepted rows are written (inside the
+        The store's write transaction opens before the first entry is judged (``begun``: the
+        caller opened it with ``_begin_write``), so entries other processes committed are taken
+        in first; a batch with nothing fresh after levels 1-3 opens none. With verifier
+        processes, each chunk's accepted rows are written (inside the
         batch's one transaction) as soon as the chunk is judged, while the processes check later
         chunks, so only the commit itself is left when the last chunk is done. Signatures
         checked on threads of this process get their rows written after the last chunk instead:
@@ -552,6 +554,16 @@ class Ledger:
         store = self.store
         stream = self.verify_stats.last_mode == "processes"
         written = 0  # rows of ``accepted`` inserted so far
+        pieces = iter(chunks)
+        due = bool(self._wait_time) and self._wait_time[0][0] <= self._clock()
+        if not begun and not self._woken and not due:
+            # Levels 1-3 need no lock: a batch of replays (gossip repeats itself) takes no
+            # write lock at all, and a fresh batch takes it once its first entries are checked.
+            first = next((c for c in pieces if c), None)
+            if first is None:
+                self._notify([])
+                return
+            pieces = itertools.chain([first], pieces)
         if not begun:
             self._begin_write()  # raises StorageError before anything in memory changed
         try:
@@ -559,7 +571,7 @@ class Ledger:
             self._woken = []
             work.extend(self._due())
             self._drain(work, accepted, report, new_proofs)
-            for chunk in chunks:
+            for chunk in pieces:
                 work.extend(chunk)
                 self._drain(work, accepted, report, new_proofs)
                 if stream and len(accepted) > written:

@@ -39,6 +39,7 @@ from ledger.ledger import Ledger
 from p2p.connections import ConnectionLimits, ConnectionManager
 from p2p.content.download import Download, DownloadFailed, Progress
 from p2p.content.messages import (
+    HAS_COMPLETE,
     HAS_NOTHING,
     MAX_HAS_IDS,
     MAX_RESPONSE,
@@ -827,6 +828,24 @@ class Node:
                 for peer in peers:
                     nursery.start_soon(one, peer)
         return reached
+
+    async def complete_holders(self, content_ids: Sequence[bytes],
+                               timeout: float = 3.0) -> dict[bytes, list[ID]]:
+        """For each of ``content_ids`` (at most 64), the connected peers that hold it complete,
+        asked with ``Has`` (an artist's client waits until a seeder has pinned a release)."""
+        ids = list(content_ids)[:MAX_HAS_IDS]
+        holders: dict[bytes, list[ID]] = {c: [] for c in ids}
+
+        async def ask(peer: ID) -> None:
+            states = await self._ask_has(peer, ids, timeout)
+            for content, state in zip(ids, states, strict=False):
+                if state == HAS_COMPLETE:
+                    holders[content].append(peer)
+
+        async with trio.open_nursery() as nursery:
+            for peer in self.connected_peers():
+                nursery.start_soon(ask, peer)
+        return holders
 
     async def _ask_has(self, peer: ID, content_ids: list[bytes], timeout: float) -> list[int]:
         try:

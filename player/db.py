@@ -247,9 +247,10 @@ def connect(path: Path | str) -> sqlite3.Connection:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     # check_same_thread=False: callers hand work to worker threads; the Library object
     # serialises access with its own lock.
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
+    from ledger.store import open_sqlite
+
+    conn, _read_only = open_sqlite(str(path), timeout=10)  # a read-only profile can be read
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL is durable across app crashes
     conn.execute("PRAGMA foreign_keys = ON")
     _adopt_legacy_bookkeeping(conn)

@@ -201,8 +201,10 @@ NO_PEERS_HINT = ("give one with --peer /ip4/HOST/tcp/PORT/p2p/PEER_ID or list it
                  "profile syncs by itself")
 
 
-async def _sync_round(node: Node, core: Core, wait: float) -> dict[str, Any]:
-    """Pull the ledger from every connected peer, settle, and stay until they hold our feed.
+async def _sync_round(node: Node, core: Core, wait: float,
+                      pin_wait: float = 0.0) -> dict[str, Any]:
+    """Pull the ledger from every connected peer, settle, and stay until they hold our feed
+    (and, with ``pin_wait``, until one holds the tracks of our own releases).
 
     New entries are counted from before the first connection: a peer's entries often arrive
     through the pull that connecting starts, before this round asks for anything."""
@@ -216,9 +218,35 @@ async def _sync_round(node: Node, core: Core, wait: float) -> dict[str, Any]:
         await node.sync()  # grants and receives in, new entries of peers that answered them
     for peer in node.connected_peers():  # they pull our feed when we connect and on gossip
         await node.wait_replicated(peer, timeout=wait + 8)
+    unpinned = await _wait_pinned(node, core, pin_wait)
     return {"peers": len(node.connected_peers()), "received": len(report.received),
             "granted": len(report.granted), "unlocked": len(report.unlocked),
+            "unpinned": unpinned,
             "entries": core.ledger.count(), "state_hash": core.ledger.state_hash().hex()}
+
+
+async def _wait_pinned(node: Node, core: Core, timeout: float) -> int:
+    """Stay (at most ``timeout`` seconds) until a connected peer holds every track of our own
+    releases that only this machine holds, so a release published from the CLI is on a seeder
+    before the command ends. Returns how many tracks no peer holds yet."""
+    import trio
+
+    def ours() -> list[bytes]:
+        mine = [li for li in core.ledger.state.current_listings() if li.artist == core.me]
+        return [c for li in mine for c in li.contents(None) if core.chunks.is_complete(c)]
+
+    contents = (await trio.to_thread.run_sync(ours))[:64]
+    if not contents or not node.connected_peers() or timeout <= 0:
+        return 0
+    missing = contents
+    with trio.move_on_after(timeout):
+        while True:
+            held = await node.complete_holders(missing)
+            missing = [c for c in missing if not held.get(c)]
+            if not missing:
+                return 0
+            await trio.sleep(1.0)  # a seeder's pinner fetches them meanwhile
+    return len(missing)
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -241,13 +269,18 @@ def _sync(args: argparse.Namespace) -> int:
             if not node.connected_peers():
                 raise UserError("no peer could be reached", hint=NO_PEERS_HINT)
             mine_before = core.ledger.head_seq(core.me)
-            doc = await _sync_round(node, core, args.wait)
+            doc = await _sync_round(node, core, args.wait, args.pin_wait)
             written = core.ledger.head_seq(core.me) - mine_before
             doc["new"] = core.ledger.count() - before - written  # from peers
             doc["accepted"] = doc["new"]
-            emit(args, doc, f"synced with {doc['peers']} peers: {doc['new']} new entries; "
-                            f"received {doc['received']} payments, granted {doc['granted']} "
-                            f"purchases, unlocked {doc['unlocked']}; {doc['entries']} held")
+            text = (f"synced with {doc['peers']} peers: {doc['new']} new entries; received "
+                    f"{doc['received']} payments, granted {doc['granted']} purchases, unlocked "
+                    f"{doc['unlocked']}; {doc['entries']} held")
+            if doc["unpinned"]:
+                text += (f"\n{doc['unpinned']} tracks of your releases are on no peer yet: keep "
+                         "this profile online (`cooptracks seed` or the app) until a seeder "
+                         "has them")
+            emit(args, doc, text)
             return 0
 
         return _run(core, config, body)
@@ -407,6 +440,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     net_flags(p)
     p.add_argument("--wait", type=float, default=2.0,
                    help="seconds to wait for LAN peers when none is given")
+    p.add_argument("--pin-wait", type=float, default=60.0, metavar="SECONDS",
+                   help="stay at most this long until a peer (a seeder) holds the tracks of "
+                        "your releases that only this machine has (0: do not wait)")
     add_json_flag(p)
     p.set_defaults(handler=_sync)
 

@@ -226,7 +226,8 @@ class StudioService:
             artwork_id = put(art.manifest_bytes, art.chunks, art.content_id)
         body = {
             "title": draft.title.strip()[:200] or (infos[0].album or "Untitled"),
-            "artist_name": draft.artist_name.strip()[:80] or (infos[0].artist or "Unknown"),
+            "artist_name": (draft.artist_name.strip() or infos[0].artist
+                            or self._public_name() or "Unknown")[:80],
             "genre": (draft.genre or infos[0].genre)[:60],
             "tags": sorted({t.strip()[:40] for t in draft.tags if t.strip()})[:16],
             "description": draft.description[:4000],
@@ -243,6 +244,18 @@ class StudioService:
         if progress:
             progress(total, total, "signed")
         return PublishResult(core.ledger.state.listings[entry.hash], result_contents, previews)
+
+    def _public_name(self) -> str:
+        """The artist's name: its ledger profile, else the name its identity was made with."""
+        profile = self.core.ledger.state.profiles.get(self.core.me)
+        if profile is not None and profile.name:
+            return profile.name
+        from app.services.identity import IdentityService
+
+        try:
+            return IdentityService(self.core.profile).info().name
+        except UserError:  # a profile without an identity file (tests, replicas)
+            return ""
 
     def _hand_keys_to_agents(self, listing: bytes, contents: Sequence[bytes]) -> None:
         """An agent delegated "all my releases" sells this one too: it gets its keys, sealed
@@ -272,7 +285,8 @@ class StudioService:
                 held.setdefault(d.agent, set()).update(d.sealed)
         out: dict[bytes, tuple[list[Listing], list[Listing]]] = {}
         for agent, keys in held.items():
-            can, cannot = [], []
+            can: list[Listing] = []
+            cannot: list[Listing] = []
             for li in self.releases():
                 ok = state.agent_delegation(agent, li) is not None and \
                     all(c in keys for c in li.contents(None))

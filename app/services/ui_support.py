@@ -197,6 +197,7 @@ class ReleasePage:
     asset_trusted: bool
     balance: str
     purchase_state: str  # "", "waiting", "granted", "owned"
+    split: str = ""  # who a purchase pays what: "Neon Harbor (the artist) 5.00 CRED"
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,7 @@ class WalletView:
     balances: tuple[BalanceView, ...]
     history: tuple[HistoryView, ...]
     me: bytes
+    me_id: str = ""  # the peer ID: what the app shows and others paste to pay us
 
 
 @dataclass(frozen=True)
@@ -450,7 +452,26 @@ class Session:
                    if asset else "0")
         trusted = bool(asset) and self.wallet.is_trusted(asset)  # type: ignore[arg-type]
         return ReleasePage(self._card(li, owned), li.description, tracks, price.plain,
-                           price.symbol, price.nyp, trusted, balance, pstate)
+                           price.symbol, price.nyp, trusted, balance, pstate,
+                           self._split_text(li))
+
+    def _split_text(self, li: Listing) -> str:
+        """Who a purchase at the (minimum) price pays what, shown before buying."""
+        from ledger.state import compute_payouts
+
+        state = self.core.ledger.state
+        price = li.prices[0]
+        asset = state.assets.get(price.asset)
+        precision, symbol = (asset.precision, asset.symbol) if asset else (0, "?")
+        parts = []
+        for p in compute_payouts(price.amount, li.split, li.remainder):
+            profile = state.profiles.get(p.to)
+            who = (profile.name if profile and profile.name else "") or \
+                peer_id(p.to)[:12] + "…"
+            if p.to == li.artist:
+                who = f"{li.artist_name or who} (the artist)"
+            parts.append(f"{who} {format_amount(p.amount, precision, symbol)}")
+        return ", ".join(parts)
 
     def _track_price(self, prices: tuple) -> str:  # type: ignore[type-arg]
         if not prices:
@@ -748,7 +769,7 @@ class Session:
                                     format_amount(h.change, h.asset.precision, h.asset.symbol),
                                     h.change >= 0, self._history_what(h.kind, h.entry))
                         for h in self.wallet.history()[:200])
-        return WalletView(balances, history, self.me)
+        return WalletView(balances, history, self.me, peer_id(self.me))
 
     def _history_what(self, kind: str, entry: bytes) -> str:
         """The release (and track) a purchase paid for, by its artist; "" for other kinds."""

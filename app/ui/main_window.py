@@ -274,6 +274,13 @@ class MainWindow(QMainWindow):
         if KEYS[index] == "store":
             self.store.show_grid()
 
+    def _nav_clicked(self, index: int) -> None:
+        """A sidebar click: Store also leaves a release page for the grid."""
+        if KEYS[index] == "store" and self.pages.currentWidget() is self.view("store"):
+            store = self.view("store")
+            store.stack.setCurrentWidget(store.browse)  # type: ignore[attr-defined]
+        self.show_view(index)
+
     def show_view(self, index: int) -> None:
         key = KEYS[index]
         view = self.view(key)

@@ -127,6 +127,20 @@ def shoot(out: Path) -> list[Path]:
     bar = w.player_bar.grab()
     bar.save(str(out / "player-bar.png"))
     saved.append(out / "player-bar.png")
+    # the tracks' context menu, drawn where a right click on the third row opens it
+    w.library.table.selectRow(2)
+    menu = w.library.track_menu()
+    menu.adjustSize()
+    shot = w.grab()
+    rect = w.library.table.visualItemRect(w.library.table.item(2, 0))
+    at = w.library.table.viewport().mapTo(w, rect.center())
+    from PySide6.QtGui import QPainter
+
+    painter = QPainter(shot)
+    painter.drawPixmap(at, menu.grab())
+    painter.end()
+    shot.save(str(out / "library-menu.png"))
+    saved.append(out / "library-menu.png")
     w.show_named("wallet")
     wait(lambda: w.wallet.view is not None)
     save(fan, "wallet")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -78,8 +79,11 @@ class WalletPage(Page):
         sl.addSpacing(10)
         self.me = label("", "mono", wrap=True)
         self.me.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        sl.addWidget(label("Your key, to receive:", "dim"))
+        self.copy_btn = button("Copy", "ghost", "Copy your peer ID: others paste it to pay you")
+        self.copy_btn.clicked.connect(self.copy_id)
+        sl.addWidget(label("Your peer ID, to receive:", "dim"))
         sl.addWidget(self.me)
+        sl.addWidget(self.copy_btn, 0, Qt.AlignmentFlag.AlignLeft)
         row.addWidget(send, 0, Qt.AlignmentFlag.AlignTop)
         # history
         hist = QVBoxLayout()
@@ -114,12 +118,19 @@ class WalletPage(Page):
         self.asset.clear()
         for b in view.balances:
             self.asset.addItem(f"{b.symbol} — {b.name}", b.asset)
-        self.me.setText(view.me.hex())
+        my_id = view.me_id or view.me.hex()
+        self.me.setToolTip(my_id)
+        # A zero-width space lets the label wrap the ID instead of cutting it off.
+        self.me.setText("\u200b".join(my_id[i:i + 26] for i in range(0, len(my_id), 26)))
         fill(self.history, [
             (dt.datetime.fromtimestamp(h.timestamp / 1000).strftime("%Y-%m-%d %H:%M"),
              KIND_NAMES.get(h.kind, h.kind) + (f" · {h.what}" if h.what else ""),
              (("+" if h.positive else "") + h.change, GREEN if h.positive else TEXT))
             for h in view.history])
+
+    def copy_id(self) -> None:
+        QGuiApplication.clipboard().setText(self.me.toolTip())
+        self.send_msg.show_success("Your peer ID is copied.")
 
     def trust(self, issuer: bytes) -> None:
         job = self.bridge.call("set_trusted", issuer, True)

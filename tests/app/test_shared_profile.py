@@ -118,3 +118,75 @@ def test_a_fan_buys_one_track_on_the_release_page(qtbot, launch, world: DemoWorl
     bought = [p for p in session.shop.purchases() if p.listing.title == "Two Sides"]
     assert [(p.track, p.amount) for p in bought] == [(1, 150)]
     assert release.kind.text() == "ALBUM · TEST"
+    # Before buying, the page says who a purchase pays: here, all of it to the artist.
+    assert release.balance.text().endswith("· a purchase pays Ann (the artist) 3.00 CRED")
+
+
+def test_the_wallet_shows_the_peer_id_copies_it_and_sends_to_one(qtbot, launch,
+                                                                  world: DemoWorld) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    from ledger.keys import peer_id
+
+    parts = launch(world.fan)
+    unlock(qtbot, parts, world.fan_passphrase)
+    win = parts.window
+    win.show_named("wallet")
+    wallet = win.wallet
+    qtbot.waitUntil(lambda: wallet.view is not None, timeout=10_000)
+    session = parts.bridge.session
+    assert session is not None
+    assert wallet.me.text().replace("\u200b", "") == peer_id(session.me)  # wraps, whole
+    qtbot.mouseClick(wallet.copy_btn, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == peer_id(session.me)
+    gateway = next(a for a in world.actors if a.role == "gateway").identity()
+    before = wallet.view.balances[0].amount
+    qtbot.keyClicks(wallet.to, gateway.peer_id)  # pasted as the app shows IDs
+    qtbot.keyClicks(wallet.amount, "1")
+    qtbot.mouseClick(wallet.send_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: wallet.view.balances[0].amount != before, timeout=10_000)
+    assert wallet.send_msg.text() == "" or "not" not in wallet.send_msg.text()
+
+
+def test_not_enough_credit_goes_away_once_credits_arrive(qtbot, launch, world: DemoWorld,
+                                                         tmp_path: Path) -> None:
+    gateway = next(a for a in world.actors if a.role == "gateway")
+    fan = launch(world.fan)
+    unlock(qtbot, fan, world.fan_passphrase)
+    wait_catalog(qtbot, fan, 2)
+    session = fan.bridge.session
+    assert session is not None
+    state = session.core.ledger.state
+    cred = next(a for a in state.assets.values() if a.symbol == "CRED")
+    have = state.balance(session.me, cred.id)
+    owned = {p.listing.id for p in session.shop.purchases()}
+    release = next(li for li in session.shop.catalog() if li.id not in owned
+                   and not li.prices[0].nyp and li.prices[0].amount > 100)
+    # Beside the app, the CLI spends all but 1.00 CRED.
+    _cli(world.fan, world.fan_passphrase, "send", gateway.identity().peer_id,
+         f"{(have - 100) / 100:.2f}", "--asset", "CRED")
+    qtbot.waitUntil(lambda: session.core.ledger.state.balance(session.me, cred.id) == 100,
+                    timeout=10_000)
+    _open(qtbot, fan.window.store, release.title)
+    view = fan.window.store.release
+    qtbot.mouseClick(view.buy_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "not enough credit" in view.status.text().lower(), timeout=10_000)
+    # The gateway sends 10 CRED; the fan's profile imports it beside the running app.
+    _cli(gateway.profile, gateway.passphrase, "send", session.identity_info().peer_id, "10",
+         "--asset", "CRED")
+    exported = tmp_path / "gateway.jsonl"
+    _cli(gateway.profile, gateway.passphrase, "ledger", "export", "--out", str(exported))
+    _cli(world.fan, world.fan_passphrase, "ledger", "import", str(exported))
+    qtbot.waitUntil(lambda: "not enough credit" not in view.status.text().lower(), timeout=15_000)
+    assert view.buy_btn.isVisible() and view.buy_btn.isEnabled()
+
+
+def test_store_in_the_sidebar_leaves_a_release_page(qtbot, launch, world: DemoWorld) -> None:
+    fan = launch(world.fan)
+    unlock(qtbot, fan, world.fan_passphrase)
+    wait_catalog(qtbot, fan, 2)
+    store = fan.window.store
+    _open(qtbot, store, store.cards[0].title)
+    assert store.stack.currentWidget() is store.release
+    qtbot.mouseClick(fan.window.nav["store"], Qt.MouseButton.LeftButton)
+    assert store.stack.currentWidget() is store.browse

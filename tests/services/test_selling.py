@@ -117,3 +117,12 @@ def test_a_full_disk_during_publish_leaves_no_partial_pack(world, tmp_path) -> N
         grow(disk, "16m")
         result = StudioService(artist).publish(_draft(world, [big]))
         assert artist.chunks.is_complete(result.contents[0])
+
+
+def test_without_an_artist_tag_a_release_carries_the_artists_public_name(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    artist = world.core("artist")
+    artist.append("profile", {"name": "Ann Field", "bio": "", "links": []})
+    world.sync()
+    untagged = make_tone(tmp_path, "untagged", "flac", seconds=1.0)
+    result = StudioService(artist).publish(_draft(world, [untagged], artist_name=""))
+    assert result.listing.artist_name == "Ann Field"

@@ -276,3 +276,25 @@ def test_cli_sync_brings_credits_and_says_so(tmp_path):
         seeder.stop()
     wallet = json.loads(cli(fan, "wallet", "--json").stdout)
     assert wallet[0]["display"] == "25.00 CRD"
+
+
+def test_cli_sync_stays_until_a_seeder_holds_the_new_release(tmp_path, world):
+    from ledger.chunkstore import ChunkStore
+
+    artist_dir, seeder_dir = tmp_path / "artist", tmp_path / "seeder"
+    for p, name in ((artist_dir, "Ann"), (seeder_dir, "Seeder")):
+        cli(p, "identity", "new", "--name", name)
+    exported = tmp_path / "gateway.jsonl"
+    exported.write_text(cli_export(world.gateway))
+    cli(artist_dir, "ledger", "import", str(exported))  # the credits asset
+    song = make_tone(tmp_path, "song", "flac", seconds=2.0, title="Pinned", artist="Ann")
+    published = json.loads(cli(artist_dir, "publish", str(song), "--price", "3", "--asset",
+                               world.credits.id.hex(), "--json").stdout)
+    content = bytes.fromhex(published["tracks"][0]["content"])
+    seeder = Daemon(seeder_dir, "--pin", "all")
+    try:
+        done = json.loads(cli(artist_dir, "sync", "--peer", seeder.addr, "--json").stdout)
+        assert done["unpinned"] == 0
+        assert ChunkStore(seeder_dir / "content").is_complete(content)  # before sync returned
+    finally:
+        seeder.stop()
