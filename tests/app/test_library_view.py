@@ -226,7 +226,8 @@ def test_playlists_are_edited_from_the_menus(qtbot, launch, world: DemoWorld) ->
     QTimer.singleShot(0, read_popup)
     center = library.table.visualItemRect(library.table.item(n, 1)).center()
     library.table.customContextMenuRequested.emit(center)
-    assert seen == ["▶  Play", "Add to playlist", "Keep offline"]
+    assert seen == ["▶  Play", "Add to playlist", "Keep offline", "Save to folder…",
+                    "Save album to folder…", "Save whole collection to folder…"]
     assert _selected_titles(library) == ["Deck at 2 AM"]
 
     # keep offline from the menu

@@ -8,6 +8,7 @@ reason and backs off, and the honest work in the same round still gets done.
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_garbage_as_a_delegated_key_is_skipped_and_the_agent_keeps_granting(worl
 def test_a_buyer_key_nothing_can_be_sealed_to_is_refused_by_the_ledger(world, honest):
     artist, seeder, fan, listing = honest
     twisted = TwistedSigner(bytes([0x77]) * 32)
-    entry = twisted_entry(twisted, 1, None, 1_800_000_000_000, "purchase", {
+    entry = twisted_entry(twisted, 1, None, int(time.time() * 1000), "purchase", {
         "listing": listing.id, "track": None, "asset": world.credits.id, "amount": 500,
         "payouts": [{"to": artist.me, "amount": 500}]}, [listing.id])
     report = seeder.ledger.ingest([entry.wire])
