@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from app.commands import COMMAND_MODULES
 from app.profile import Profile, default_profile_dir
 from app.services.errors import UserError
+from ledger.errors import LedgerError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,11 +60,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.profile_obj = profile_from_args(args)
     try:
         return int(args.handler(args) or 0)
-    except UserError as err:
+    except (UserError, LedgerError) as err:  # both carry a sentence for people
         print(f"cooptracks: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except (OSError, sqlite3.Error) as exc:  # the disk or the profile folder, not a bug
+        logging.getLogger("cooptracks").debug("command failed", exc_info=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        print(f"cooptracks: the profile {args.profile_obj.root} could not be used: "
+              f"{reason}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

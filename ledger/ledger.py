@@ -4,6 +4,11 @@ Validation order, cheapest first: (1) size and canonical decoding, (2) kind sche
 (4) chain position, (5) causal dependencies present — otherwise the entry waits in a bounded
 pending set and its missing dependencies are reported by ``wanted()`` — then (6) the kind's rules.
 Nothing is written unless a whole batch validates and commits; a failed commit changes nothing.
+
+Other processes may write the same store (the app, a seeder and CLI commands on one profile).
+Every batch and every local append first takes the store's write lock and takes in what they
+committed, so levels 4-6 and the next sequence number of our own feed are judged against the
+whole store; ``refresh()`` takes their entries in between writes (a running node polls it).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from ledger.forks import ForkProof, decode_fork_proof, make_fork_proof
 from ledger.keys import Signer, verify_fast
 from ledger.kinds import validate_body
 from ledger.state import State
-from ledger.store import Row, Store
+from ledger.store import Foreign, Row, Store
 from ledger.verifier import VerifierDied, VerifierProcess
 
 log = logging.getLogger(__name__)
@@ -181,6 +186,8 @@ class Ledger:
         self.verify_stats = VerifyStats()
         self._listeners: list[Callable[[list[Entry]], None]] = []
         self._fork_listeners: list[Callable[[ForkProof], None]] = []
+        self._absorbed: list[Entry] = []  # written by other processes; listeners not told yet
+        self._woken: list[Entry] = []  # pending entries whose dependencies they wrote
         self._replay()
 
     @classmethod
@@ -520,18 +527,22 @@ class Ledger:
             report.rejected.append(Rejection(entry.hash, "signature does not verify"))
         return False
 
-    def _process(self, entries: Sequence[Entry], report: IngestReport) -> None:
-        self._process_chunks([list(entries)], report)
+    def _process(self, entries: Sequence[Entry], report: IngestReport,
+                 begun: bool = False) -> None:
+        self._process_chunks([list(entries)] if entries else [], report, begun)
 
-    def _process_chunks(self, chunks: Iterable[list[Entry]], report: IngestReport) -> None:
+    def _process_chunks(self, chunks: Iterable[list[Entry]], report: IngestReport,
+                        begun: bool = False) -> None:
         """Levels 4–6 for signature-checked entries, then one durable commit for all of them.
 
-        With verifier processes, each chunk's accepted rows are written (inside the batch's one
-        transaction) as soon as the chunk is judged, while the processes check later chunks, so
-        only the commit itself is left when the last chunk is done. Signatures checked on
-        threads of this process get their rows written after the last chunk instead: a
-        row-by-row insert releases and retakes the GIL for every row, and would hand it back and
-        forth with the verifier threads and stall both.
+        The store's write transaction opens first (``begun``: the caller opened it with
+        ``_begin_write``), so entries other processes committed are taken in before anything is
+        judged. With verifier processes, each chunk's accepted rows are written (inside the
+        batch's one transaction) as soon as the chunk is judged, while the processes check later
+        chunks, so only the commit itself is left when the last chunk is done. Signatures
+        checked on threads of this process get their rows written after the last chunk instead:
+        a row-by-row insert releases and retakes the GIL for every row, and would hand it back
+        and forth with the verifier threads and stall both.
         """
         accepted: list[Entry] = []
         new_proofs: list[ForkProof] = []
@@ -541,26 +552,26 @@ class Ledger:
         store = self.store
         stream = self.verify_stats.last_mode == "processes"
         written = 0  # rows of ``accepted`` inserted so far
+        if not begun:
+            self._begin_write()  # raises StorageError before anything in memory changed
         try:
+            work.extend(self._woken)
+            self._woken = []
             work.extend(self._due())
             self._drain(work, accepted, report, new_proofs)
             for chunk in chunks:
                 work.extend(chunk)
                 self._drain(work, accepted, report, new_proofs)
                 if stream and len(accepted) > written:
-                    if not written:
-                        store.begin()
                     store.insert(_rows(accepted[written:]))
                     written = len(accepted)
-            proofs = [(p.author, p.seq, p.encoded) for p in new_proofs]
-            if written:
-                store.insert(_rows(accepted[written:]))
-                store.commit(proofs)
-            else:
-                store.append(_rows(accepted), proofs)
+            self._drain(work, accepted, report, new_proofs)  # entries woken with no chunk
+            store.insert(_rows(accepted[written:]))
+            store.commit([(p.author, p.seq, p.encoded) for p in new_proofs])
         except BaseException:
             store.rollback()
             self._batch = {}
+            self._woken = []
             self._replay()  # the in-memory state ran ahead of a commit that failed
             raise
         self._batch = {}
@@ -572,9 +583,78 @@ class Ledger:
             for proof in new_proofs:
                 for on_fork in self._fork_listeners:
                     on_fork(proof)
-        if accepted:
+        self._notify(accepted)
+
+    def _notify(self, accepted: list[Entry]) -> None:
+        """Tell listeners about entries taken in from other processes and ``accepted`` here."""
+        entries = self._absorbed + accepted if self._absorbed else accepted
+        self._absorbed = []
+        if entries:
             for on_entries in self._listeners:
-                on_entries(accepted)
+                on_entries(entries)
+
+    # -- other processes writing the same store --------------------------------------------------
+    def _begin_write(self) -> None:
+        """Open the store's write transaction (waiting while another process writes) and take
+        in the entries that other processes committed before it."""
+        self._take_in(self.store.begin())
+
+    def _take_in(self, foreign: Foreign) -> None:
+        """Add entries another process stored (and validated) to the in-memory state.
+
+        They are applied as a replay applies stored entries: in the store's order, which
+        respects dependencies. Pending entries that waited for them are queued in ``_woken``
+        for the next batch; the entries themselves wait in ``_absorbed`` for the listeners.
+        """
+        if not foreign.wires and not foreign.proofs:
+            return
+        entries = [decode_entry(w) for w in foreign.wires]
+        new_forks = [p for p in map(decode_fork_proof, foreign.proofs)
+                     if (p.author, p.seq) not in self._forks]
+        if new_forks:  # another process proved a fork: rebuild deterministically
+            self._replay()
+            self._absorbed.extend(entries)
+            self._woken.extend(e for e in self._pending.values()
+                               if all(d in self._index for d in e.deps)
+                               and (e.seq == 1 or self.head_seq(e.author) >= e.seq - 1))
+            for proof in new_forks:
+                for on_fork in self._fork_listeners:
+                    on_fork(proof)
+            return
+        pending = self._pending
+        for entry in entries:
+            if entry.hash in self._index:
+                continue
+            if pending.pop(entry.hash, None) is not None:
+                self._forget_waits(entry)
+            self._register(entry, self._effect(entry, replaying=True))
+            self._absorbed.append(entry)
+            for waiter in self._wait_hash.pop(entry.hash, ()):
+                if waiter in pending:
+                    self._woken.append(pending[waiter])
+            for waiter in self._wait_pos.pop((entry.author, entry.seq), ()):
+                if waiter in pending:
+                    self._woken.append(pending[waiter])
+
+    def refresh(self) -> int:
+        """Take in entries that other processes wrote to the store since we last looked.
+
+        A long-running node (the app, a seeder) calls this every fraction of a second: when
+        nothing changed it costs one ``PRAGMA data_version``. Listeners hear of the new entries
+        as of any commit; pending entries they complete are admitted (a write). Returns how
+        many entries were taken in."""
+        with self._lock:
+            if not self.store.changed_elsewhere():
+                return 0
+            foreign = self.store.catch_up()
+            before = len(self._absorbed)
+            self._take_in(foreign)
+            count = len(self._absorbed) - before
+            if self._woken:
+                self._process_chunks([], IngestReport())
+            else:
+                self._notify([])
+            return count
 
     def _drain(self, work: deque[Entry], accepted: list[Entry], report: IngestReport,
                new_proofs: list[ForkProof]) -> None:
@@ -724,29 +804,63 @@ class Ledger:
     def append(self, signer: Signer, kind: str, body: Mapping[str, Any],
                deps: Iterable[bytes] = (), timestamp: int | None = None) -> Entry:
         """Sign and durably add a new entry to ``signer``'s own feed. Raises LedgerError."""
+        deps = tuple(deps)
+        entry = self.append_composed(signer, kind, lambda _state: (body, deps), timestamp)
+        assert entry is not None
+        return entry
+
+    def append_composed(self, signer: Signer, kind: str,
+                        compose: Callable[[State], tuple[Mapping[str, Any], Iterable[bytes]]
+                                          | None],
+                        timestamp: int | None = None) -> Entry | None:
+        """Like ``append``, with the body and deps composed from the state while the store's
+        write lock is held, entries of other processes included, so what the entry is based
+        on (transfers not yet received, a balance) cannot change before it is stored. Returns
+        None, writing nothing, when ``compose`` returns None."""
         with self._lock:
-            author = signer.public_key
-            if author in self._quarantine:
-                raise LedgerError("this feed is quarantined after equivocation")
-            head = self._heads.get(author)
-            seq = 1 if head is None else head.seq + 1
-            ts = max(timestamp if timestamp is not None else now_ms(),
-                     head.timestamp if head else 0)
-            validate_body(kind, body)
-            if ts > self._clock() + MAX_CLOCK_AHEAD_MS:
-                raise LedgerError("the timestamp is more than 5 minutes ahead of the clock")
-            entry = create_entry(signer, seq, head.hash if head else None, ts, kind, body,
-                                 tuple(deps))
             report = IngestReport()
-            self._process([entry], report)
-            if report.rejected:
-                raise SemanticError(report.rejected[0].reason)
-            if not report.accepted:
+            self._begin_write()
+            entry: Entry | None = None
+            error: BaseException | None = None
+            try:
+                entry = self._compose(signer, kind, compose, timestamp)
+            except BaseException as exc:  # after the commit below: woken entries are admitted
+                error = exc
+            self._process([entry] if entry is not None else [], report, begun=True)
+            if error is not None:
+                raise error
+            if entry is None:
+                return None
+            reasons = [r.reason for r in report.rejected if r.hash == entry.hash]
+            if reasons:
+                raise SemanticError(reasons[0])
+            if not any(e.hash == entry.hash for e in report.accepted):
                 missing = [d.hex()[:12] for d in entry.deps if d not in self._index]
                 if self._pending.pop(entry.hash, None) is not None:
                     self._forget_waits(entry)
                 raise LedgerError(f"dependencies not held: {', '.join(missing)}")
             return entry
+
+    def _compose(self, signer: Signer, kind: str,
+                 compose: Callable[[State], tuple[Mapping[str, Any], Iterable[bytes]] | None],
+                 timestamp: int | None) -> Entry | None:
+        """Our feed's next entry, signed; the store's write lock is held."""
+        author = signer.public_key
+        if author in self._quarantine:
+            raise LedgerError("this feed is quarantined after equivocation")
+        composed = compose(self.state)
+        if composed is None:
+            return None
+        body, deps = composed
+        head = self._heads.get(author)
+        seq = 1 if head is None else head.seq + 1
+        ts = max(timestamp if timestamp is not None else now_ms(),
+                 head.timestamp if head else 0)
+        validate_body(kind, body)
+        if ts > self._clock() + MAX_CLOCK_AHEAD_MS:
+            raise LedgerError("the timestamp is more than 5 minutes ahead of the clock")
+        return create_entry(signer, seq, head.hash if head else None, ts, kind, body,
+                            tuple(deps))
 
     # -- queries ---------------------------------------------------------------------------------
     def state_hash(self) -> bytes:
@@ -815,8 +929,13 @@ class Ledger:
         with self._lock:
             if (proof.author, proof.seq) in self._forks:
                 return None
-            self.store.append([], [(proof.author, proof.seq, proof.encoded)])
+            self._begin_write()
+            if (proof.author, proof.seq) in self._forks:  # another process stored it first
+                self.store.rollback()
+                return None
+            self.store.commit([(proof.author, proof.seq, proof.encoded)])
             self._replay()
+            self._notify([])
         for fn in self._fork_listeners:
             fn(proof)
         return proof

@@ -30,7 +30,7 @@ from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 
-from p2p import yamux
+from p2p import connections, yamux
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ _quiet_libp2p_logs()
 SECURITY_PROTOCOLS = (NOISE_PROTOCOL_ID,)
 MUXER_PROTOCOLS = (yamux.PROTOCOL_ID,)
 yamux.install()
+connections.install()
 
 
 def key_pair_from_seed(seed: bytes) -> KeyPair:
@@ -84,10 +85,17 @@ def public_key_of(peer_id: ID) -> bytes | None:
     return raw if len(raw) == 32 else None
 
 
+HARD_MAX_CONNECTIONS = 1024
+
+
 def connection_config() -> ConnectionConfig:
     """Connection limits. One connection per peer: streams are multiplexed over it anyway."""
     return ConnectionConfig(
         max_connections_per_peer=1,
+        # A hard cap on sockets only: p2p.connections trims the table far below it (200 by
+        # default) and bounds handshakes separately. py-libp2p refuses inbound connections above
+        # max_connections - min_connections.
+        max_connections=HARD_MAX_CONNECTIONS,
         # No automatic dialling of peerstore entries: discovery decides whom we talk to (and the
         # auto-connector would otherwise redial peers we cut off). The watermarks alone do not
         # stop it (see _no_auto_dialling).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import math
@@ -13,6 +14,8 @@ import trio
 
 log = logging.getLogger(__name__)
 
+MAX_BANNED = 10_000  # peers refused at once; the ban closest to its end is dropped for a new one
+MAX_VIOLATIONS = 256
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,9 @@ class PeerGuard:
         self._upload_peer: dict[str, trio.Semaphore] = {}
         self._upload_waiting: dict[str, int] = {}
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
-        self.violations: list[tuple[str, str]] = []
+        # the latest violations, for tests and the log; bounded like every per-peer table
+        self.violations: collections.deque[tuple[str, str]] = collections.deque(
+            maxlen=MAX_VIOLATIONS)
 
     # -- bans -------------------------------------------------------------------------------------
     def is_banned(self, peer: str) -> bool:
@@ -135,6 +140,10 @@ class PeerGuard:
         """Cut a misbehaving peer off: close its connection and refuse it for a while."""
         if not self.is_banned(peer):
             log.warning("cutting off peer %s: %s", peer, reason)
+        if len(self._banned) >= MAX_BANNED:
+            self._expire_bans()
+            while len(self._banned) >= MAX_BANNED:  # the ban closest to its end goes first
+                del self._banned[min(self._banned, key=lambda p: self._banned[p][0])]
         self._banned[peer] = (trio.current_time() + self.limits.ban_seconds, reason)
         self.violations.append((peer, reason))
         with trio.CancelScope(shield=True):
@@ -143,6 +152,21 @@ class PeerGuard:
                     await self._disconnect(peer)
                 except Exception as exc:  # a half-closed connection may raise anything
                     log.debug("disconnect %s failed: %s", peer, exc)
+
+    def _expire_bans(self) -> None:
+        now = trio.current_time()
+        for peer in [p for p, (until, _) in self._banned.items() if until < now]:
+            del self._banned[peer]
+
+    def forget(self, peer: str) -> None:
+        """Drop what is kept for a peer that has no connection left (its ban stays)."""
+        semaphore = self._upload_peer.get(peer)
+        if semaphore is not None and semaphore.value == self.limits.upload_slots_per_peer \
+                and not self._upload_waiting.get(peer):
+            del self._upload_peer[peer]
+        for key in [k for k, b in self._buckets.items() if k[1] == peer and b.idle()]:
+            del self._buckets[key]
+        self._expire_bans()
 
     def banned(self) -> dict[str, str]:
         return {p: r for p, (_, r) in self._banned.items() if self.is_banned(p)}

@@ -37,6 +37,7 @@ from ledger.content import Manifest
 from ledger.entry import Entry
 from ledger.forks import ForkProof
 from ledger.ledger import Ledger
+from p2p.connections import ConnectionLimits, ConnectionManager
 from p2p.content.download import Download, DownloadFailed, Progress
 from p2p.content.messages import (
     HAS_NOTHING,
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 MAX_LOOKUPS = 8  # announced providers reached by peer ID for one fetch
+MAX_LAST_SYNC = 256  # peers whose last sync result is kept (the latest ones)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class NodeConfig:
     gossip_heartbeat: float = 1.0
     sync_interval: float = 30.0  # anti-entropy pull from every peer this often
     provide_interval: float = 60.0  # re-announce the content we hold this often
+    # Look this often for entries that other processes on the profile (a CLI command beside a
+    # running app or seeder) wrote to the ledger file; one PRAGMA when nothing changed.
+    local_writes_interval: float = 0.5
     limits: Limits = field(default_factory=Limits)
     seeding: SeedPolicy = field(default_factory=SeedPolicy)
     # Discovery and reachability (docs/PROTOCOL.md, "Discovery and reachability").
@@ -90,6 +95,7 @@ class NodeConfig:
     reachability_interval: float = 300.0  # re-run the dial-back check this often
     hole_punching: bool = True  # upgrade relayed connections to direct ones (DCUtR)
     hole_punch: HolePunchLimits = field(default_factory=HolePunchLimits)
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     dht_reprovide_interval: float = 12 * 3600.0  # provider records live 48 h at the peers
 
     def __post_init__(self) -> None:
@@ -146,9 +152,7 @@ class _Notifee(INotifee):
         self.node._on_connected(conn)
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        peer = conn.muxed_conn.peer_id
-        if not network.get_connections(peer):  # else e.g. a relayed one closed after an upgrade
-            self.node._inbound.discard(str(peer))
+        self.node._on_disconnected(conn)
 
     async def listen(self, network: INetwork, multiaddr: Multiaddr) -> None:
         pass
@@ -182,12 +186,16 @@ class Node:
                                       enabled=config.hole_punching,
                                       candidates=self.external.addrs)
         self.lan: LanDiscovery | None = None
+        self.connections = ConnectionManager(self.host.get_network(), config.connections,
+                                             self._is_protected, self.counters.last_active.get)
+        self._bootstrap_peers = _bootstrap_ids(config.bootstrap)
         self._provide_schedule = ProvideSchedule(config.dht_reprovide_interval)
         self._dht_send, self._dht_recv = trio.open_memory_channel[bytes](100_000)
         self._recheck = trio.Event()
         self._me = ledger_public_key(config.seed)
         self._nursery: trio.Nursery | None = None
         self._reaching: set[ID] = set()  # peers reach_soon is dialling
+        self._pulling: set[ID] = set()  # peers a pull is running from
         self._token: trio.lowlevel.TrioToken | None = None
         self._pull_send, self._pull_recv = trio.open_memory_channel[ID](1000)
         self._local_send, self._local_recv = trio.open_memory_channel[list[Entry] | ForkProof](
@@ -216,6 +224,7 @@ class Node:
                     nursery.start_soon(self._pull_loop)
                     nursery.start_soon(self._announce_loop)
                     nursery.start_soon(self._periodic)
+                    nursery.start_soon(self._watch_local_writes)
                     nursery.start_soon(self._reachability_loop)
                     nursery.start_soon(self._dht_provide_loop)
                     if self.config.bootstrap:
@@ -376,17 +385,48 @@ class Node:
 
     def _on_connected(self, conn: INetConn) -> None:
         peer = conn.muxed_conn.peer_id
-        if self.guard.is_banned(str(peer)) or len(self.connected_peers()) > \
-                self.config.limits.max_peers:
+        if self.guard.is_banned(str(peer)):
             if self._nursery is not None:
                 self._nursery.start_soon(self._disconnect, str(peer))
             return
+        if self.connections.connected(conn) and self._nursery is not None:
+            self._nursery.start_soon(self.connections.trim)
         if not getattr(conn.muxed_conn, "is_initiator", True):
             self._inbound.add(str(peer))
         self.hole_punch.on_connected(conn)
         self.request_pull(peer)
         if self._nursery is not None:
             self._nursery.start_soon(self._after_connect, peer)
+
+    def _on_disconnected(self, conn: INetConn) -> None:
+        """Release what was kept for a connection, and for its peer once none is left."""
+        self.connections.disconnected(conn)
+        peer = conn.muxed_conn.peer_id
+        if self.host.get_network().get_connections(peer):
+            return  # e.g. a relayed connection closed after an upgrade to a direct one
+        key = str(peer)
+        self._inbound.discard(key)
+        self.counters.forget(key)
+        self.guard.forget(key)
+        if not self._keeps_peer_record(peer):
+            self.host.get_peerstore().clear_peerdata(peer)
+
+    def _keeps_peer_record(self, peer: ID) -> bool:
+        """Whether the peerstore keeps a disconnected peer's addresses and keys: peers we may
+        dial again (bootstrap, DHT routing table, relays, announced providers)."""
+        if peer in self._bootstrap_peers or peer in self.relay.reservations:
+            return True
+        if self.routing.knows(peer):
+            return True
+        key = str(peer)
+        return any(key in providers for providers in self._providers.values())
+
+    def _is_protected(self, peer: ID) -> bool:
+        """Peers the connection manager never trims: bootstrap peers, our relays, peers we are
+        dialling, pulling from or downloading from."""
+        return (peer in self._bootstrap_peers or peer in self.relay.reservations
+                or peer in self._reaching or peer in self._pulling
+                or any(d.uses(peer) for d in self._downloads.values()))
 
     async def _after_connect(self, peer: ID) -> None:
         # Identify tells us which protocols the peer serves; wait for it briefly.
@@ -523,8 +563,15 @@ class Node:
 
     async def sync_with(self, peer: ID) -> SyncResult:
         """Pull everything ``peer`` has that we lack."""
-        result = await self.replicator.pull(peer)
+        self._pulling.add(peer)
+        try:
+            result = await self.replicator.pull(peer)
+        finally:
+            self._pulling.discard(peer)
+        self.last_sync.pop(str(peer), None)
         self.last_sync[str(peer)] = result
+        while len(self.last_sync) > MAX_LAST_SYNC:
+            del self.last_sync[next(iter(self.last_sync))]
         if result.authors:
             frontier = await self.ledger.call(self.ledger.ledger.frontier)
             heads = [(a, *frontier[a]) for a in sorted(result.authors) if a in frontier]
@@ -656,6 +703,25 @@ class Node:
                     self.request_pull(peer)
             if now >= next_provide:
                 next_provide = now + self.config.provide_interval
+                complete = await trio.to_thread.run_sync(self._complete_content)
+                if complete and self.connected_peers():
+                    await self.provide(complete)
+
+    async def _watch_local_writes(self) -> None:
+        """Take in entries that another process wrote to this profile's ledger (a CLI ``buy``,
+        ``publish`` or ``ledger import`` beside a running node). The ledger's listeners then
+        hear of them as of entries from the swarm: our own are gossiped, a seeder settles, the
+        app shows them; content they list is announced at once."""
+        while True:
+            await trio.sleep(self.config.local_writes_interval)
+            try:
+                taken = await self.ledger.call(self.ledger.ledger.refresh)
+            except Exception as exc:  # a busy or unreadable file: look again on the next tick
+                log.warning("cannot read what other processes wrote to the ledger: %s", exc)
+                continue
+            if taken:
+                log.info("took in %d entries written by another process on this profile",
+                         taken)
                 complete = await trio.to_thread.run_sync(self._complete_content)
                 if complete and self.connected_peers():
                     await self.provide(complete)
@@ -877,6 +943,16 @@ async def open_node(config: NodeConfig, ledger: Ledger, store: ChunkStore
         if leaf is None:
             raise
         raise leaf from None
+
+
+def _bootstrap_ids(addrs: Iterable[str]) -> frozenset[ID]:
+    ids = set()
+    for addr in addrs:
+        try:
+            ids.add(parse_peer_addr(addr).peer_id)
+        except ValueError:
+            continue
+    return frozenset(ids)
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:

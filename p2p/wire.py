@@ -15,6 +15,7 @@ there these settings only matter until the muxer takes the connection over.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -124,7 +125,8 @@ class Counters:
     def __init__(self) -> None:
         self.bytes_in = 0
         self.bytes_out = 0
-        self.per_peer: dict[str, list[int]] = {}
+        self.per_peer: dict[str, list[int]] = {}  # connected peers only (see forget)
+        self.last_active: dict[str, float] = {}  # peer -> time.monotonic() of its last bytes
 
     def add(self, peer: str, received: int = 0, sent: int = 0) -> None:
         self.bytes_in += received
@@ -132,6 +134,12 @@ class Counters:
         slot = self.per_peer.setdefault(peer, [0, 0])
         slot[0] += received
         slot[1] += sent
+        self.last_active[peer] = time.monotonic()
+
+    def forget(self, peer: str) -> None:
+        """Drop a peer's counts once it has no connection left (the totals keep its bytes)."""
+        self.per_peer.pop(peer, None)
+        self.last_active.pop(peer, None)
 
 
 class FramedStream:

@@ -10,5 +10,6 @@ BENCHMARKS = {
     "library": "app.bench.library",
     "app": "app.bench.app",
     "market": "app.bench.market",
+    "soak": "app.bench.soak",
 }
 ALIASES = {"exchange": "market"}

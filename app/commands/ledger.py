@@ -38,10 +38,11 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _stream(path: Path | None):
+    """The input as binary lines: a line that is not UTF-8 text is reported on its own."""
     if path is None or str(path) == "-":
-        return sys.stdin
+        return sys.stdin.buffer
     try:
-        return open(path, encoding="utf-8")
+        return open(path, "rb")
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from exc
 

@@ -8,26 +8,27 @@ spreads the new entries and brings back grants. ``--sync PEER`` is offered by th
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from app.commands._io import add_json_flag, emit, passphrase
 from app.services.core import Core
-from app.services.errors import UserError
+from app.services.money import format_amount, parse_amount
 from app.services.shop import ShopService
 from app.services.wallet import WalletService
 from ledger.keys import peer_id
 
+# Said after a command that wrote an entry other people need: the CLI works offline.
+TO_PEERS = ("\n(signed here; `cooptracks sync`, or an app or seeder running on this profile, "
+            "hands it to peers)")
+
 
 def _key(text: str) -> bytes:
-    """A public key as 64 hex characters."""
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise UserError(f"{text!r} is not a public key (64 hex characters)")
-    return raw
+    """A public key as its peer ID (12D3KooW…) or as 64 hex characters."""
+    from app.services.identity import parse_public_key
+
+    return parse_public_key(text)
 
 
 def _with_core(fn: Callable[[argparse.Namespace, Core], int]) -> Callable[[argparse.Namespace],
@@ -59,7 +60,7 @@ def _publish(args: argparse.Namespace, core: Core) -> int:
                 "tracks": [{"title": t.title, "content": t.content.hex(),
                             "preview": t.preview.hex() if t.preview else None}
                            for t in li.tracks]},
-         f"published {li.title!r} ({len(li.tracks)} tracks) as {li.id.hex()}")
+         f"published {li.title!r} ({len(li.tracks)} tracks) as {li.id.hex()}" + TO_PEERS)
     return 0
 
 
@@ -76,21 +77,34 @@ def _catalog(args: argparse.Namespace, core: Core) -> int:
                      "tracks": [{"title": t.title, "content": t.content.hex(),
                                  "preview": t.preview.hex() if t.preview else None}
                                 for t in li.tracks]})
-    emit(args, docs, "\n".join(rows) or "the catalog is empty (sync with peers first)")
+    emit(args, docs, "\n".join(rows) or "the catalog is empty (run `cooptracks sync` first)")
     return 0
 
 
 def _buy(args: argparse.Namespace, core: Core) -> int:
     track = None if args.track is None else args.track - 1
-    purchase = ShopService(core).buy(args.listing, track=track, amount=args.amount)
+    shop = ShopService(core)
+    quote = shop.quote(args.listing, track=track, amount=args.amount)
+    if not args.yes and sys.stdin.isatty():  # scripts (no terminal) are not asked
+        what = quote.listing.title if track is None else \
+            f"{quote.listing.tracks[track].title} (track {track + 1} of {quote.listing.title})"
+        print(f"Buy {what} by {quote.listing.artist_name or 'its artist'} "
+              f"({quote.listing.id.hex()[:16]}) for {quote.shown}?")
+        for line in quote.split_text:
+            print(f"  {line}")
+        if input("Sign this purchase? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing was bought")
+            return 1
+    purchase = shop.buy(args.listing, track=track, amount=args.amount)
     emit(args, {"purchase": purchase.hex()},
-         f"purchase {purchase.hex()} signed; it is fulfilled when a seller's node sees it")
+         f"purchase {purchase.hex()} signed; it is fulfilled when a seller's node sees it"
+         + TO_PEERS)
     return 0
 
 
 def _send(args: argparse.Namespace, core: Core) -> int:
     entry = WalletService(core).send(_key(args.to), args.asset, args.amount, args.memo)
-    emit(args, {"send": entry.hex()}, f"sent ({entry.hex()[:12]})")
+    emit(args, {"send": entry.hex()}, f"sent ({entry.hex()[:12]})" + TO_PEERS)
     return 0
 
 
@@ -112,8 +126,13 @@ def _issue(args: argparse.Namespace, core: Core) -> int:
 
 
 def _mint(args: argparse.Namespace, core: Core) -> int:
-    WalletService(core).mint(args.asset, args.amount)
-    print("minted")
+    wallet = WalletService(core)
+    asset = wallet.asset(args.asset)
+    entry = wallet.mint(asset.id, args.amount)
+    shown = format_amount(parse_amount(args.amount, asset.precision), asset.precision,
+                          asset.symbol)
+    emit(args, {"entry": entry.hex(), "asset": asset.id.hex(), "minted": shown},
+         f"minted {shown}")
     return 0
 
 
@@ -150,9 +169,19 @@ def _sales(args: argparse.Namespace, core: Core) -> int:
         print(studio.sales_csv(), end="")
         return 0
     sales = studio.sales()
+    assets = core.ledger.state.assets
+
+    def shown(units: int, asset: bytes) -> str:
+        info = assets.get(asset)
+        return format_amount(units, info.precision, info.symbol) if info else str(units)
+
     emit(args, [{"purchase": s.purchase.hex(), "release": s.listing.title, "amount": s.amount,
-                 "my_share": s.my_share, "fulfilled": s.fulfilled} for s in sales],
-         "\n".join(f"{s.listing.title}: {s.my_share} ({'fulfilled' if s.fulfilled else 'open'})"
+                 "my_share": s.my_share, "asset": s.asset.hex(),
+                 "amount_text": shown(s.amount, s.asset),
+                 "my_share_text": shown(s.my_share, s.asset), "fulfilled": s.fulfilled}
+                for s in sales],
+         "\n".join(f"{s.listing.title}: {shown(s.my_share, s.asset)} of "
+                   f"{shown(s.amount, s.asset)} ({'fulfilled' if s.fulfilled else 'open'})"
                    for s in sales) or "no sales yet")
     return 0
 
@@ -173,7 +202,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--nyp", action="store_true", help="name your price, --price is the minimum")
     p.add_argument("--track-price", default=None, help="also sell single tracks at this price")
     p.add_argument("--split", action="append", metavar="KEY=PERCENT",
-                   help="a collaborator's share; repeat; must add up to 100")
+                   help="a collaborator's share (KEY: peer ID or hex key); repeat; what the "
+                        "shares leave goes to you")
     p.add_argument("--genre", default="")
     p.add_argument("--tag", action="append")
     p.add_argument("--description", default="")
@@ -183,8 +213,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("listing", help="release ID (a unique prefix is enough)")
     p.add_argument("--track", type=int, default=None, help="track number, to buy one track")
     p.add_argument("--amount", default=None, help="what to pay, for name-your-price releases")
+    p.add_argument("-y", "--yes", action="store_true",
+                   help="do not ask for confirmation (asked only on a terminal)")
     p = cmd("send", _send, "send credits or tokens to someone")
-    p.add_argument("to", help="recipient public key (hex)")
+    p.add_argument("to", help="the recipient's peer ID (12D3KooW…) or public key (hex)")
     p.add_argument("amount")
     p.add_argument("--asset", required=True)
     p.add_argument("--memo", default="")
@@ -202,7 +234,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("issuer")
     p.add_argument("--remove", action="store_true")
     p = cmd("delegate", _delegate, "make a seeder your sales agent")
-    p.add_argument("agent", help="the agent's public key (hex)")
+    p.add_argument("agent", help="the agent's peer ID (12D3KooW…) or public key (hex)")
     p.add_argument("--listing", action="append", help="limit to these releases")
     cmd("settle", _settle, "receive payments, fulfil purchases, collect keys")
     p = cmd("sales", _sales, "your sales")

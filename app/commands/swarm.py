@@ -1,4 +1,4 @@
-"""Swarm commands: ``seed`` (the headless seeder daemon), ``peers`` (``--sync``) and ``fetch``.
+"""Swarm commands: ``seed`` (the headless seeder daemon), ``sync``, ``peers`` and ``fetch``.
 
 All of them run a real node for the profile's identity. Settings come from the profile's
 ``config.json`` (keys ``listen``, ``announce``, ``bootstrap``, ``mdns``, ``seeding``), overridden
@@ -23,6 +23,7 @@ from app.services.errors import UserError
 
 if TYPE_CHECKING:  # imported by the commands that run: libp2p costs most of a second to load
     from app.services.core import Core
+    from p2p.connections import ConnectionLimits
     from p2p.content.download import Progress
     from p2p.node import Node, NodeConfig
     from p2p.pinning import SeedPolicy
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # imported by the commands that run: libp2p costs most of a s
 log = logging.getLogger("cooptracks.swarm")
 
 DEFAULT_PORT = 4417  # a seeder listens here on every IPv4 and IPv6 interface by default
+MIN_PEERS, MAX_PEERS = 4, 900  # --max-peers bounds (py-libp2p's hard cap is 1,024 sockets)
 
 
 def node_config(core: Core, args: argparse.Namespace, *, default_port: int = 0,
@@ -51,7 +53,23 @@ def node_config(core: Core, args: argparse.Namespace, *, default_port: int = 0,
     return NodeConfig(seed=core.signer.seed, listen=listen, bootstrap=bootstrap, mdns=mdns,
                       announce=announce, seeding=seeding or SeedPolicy(),
                       dht_mode="server" if seeder else "auto",
-                      relay_service=seeder and not getattr(args, "no_relay", False))
+                      relay_service=seeder and not getattr(args, "no_relay", False),
+                      connections=connection_limits(getattr(args, "max_peers", None)
+                                                    or settings.get("max_peers")))
+
+
+def connection_limits(max_peers: object) -> ConnectionLimits:
+    """The connection table for ``--max-peers`` / config.json ``max_peers`` (None: default):
+    trimmed above that many connections down to four fifths of it."""
+    from p2p.connections import ConnectionLimits
+
+    if max_peers is None:
+        return ConnectionLimits()
+    if not isinstance(max_peers, int) or isinstance(max_peers, bool) or not \
+            MIN_PEERS <= max_peers <= MAX_PEERS:
+        raise UserError(f"max_peers must be a whole number from {MIN_PEERS} to {MAX_PEERS}, "
+                        f"not {max_peers!r}")
+    return ConnectionLimits(high_water=max_peers, low_water=max(1, max_peers * 4 // 5))
 
 
 async def _connect_all(node: Node, addrs: tuple[str, ...], required: bool) -> int:
@@ -126,9 +144,9 @@ def _seed(args: argparse.Namespace) -> int:
                      f"{peer_kbps:g} kbit/s" if peer_kbps else "no cap")
 
         async def body(node: Node) -> int:
-            log.info("seeder %s listening on %s", node.peer_id, " ".join(node.addrs))
-            if args.addr_file:
+            if args.addr_file:  # written before the log says so: a reader may rely on it
                 args.addr_file.write_text("\n".join(node.addrs) + "\n")
+            log.info("seeder %s listening on %s", node.peer_id, " ".join(node.addrs))
             changed = trio.Event()
 
             def on_entries(entries: list) -> None:
@@ -161,6 +179,64 @@ def _seed(args: argparse.Namespace) -> int:
         return _run(core, config, body)
 
 
+# -- sync ------------------------------------------------------------------------------------------
+NO_PEERS_HINT = ("give one with --peer /ip4/HOST/tcp/PORT/p2p/PEER_ID or list it under "
+                 "\"bootstrap\" in the profile's config.json; an app or seeder running on this "
+                 "profile syncs by itself")
+
+
+async def _sync_round(node: Node, core: Core, wait: float) -> dict[str, Any]:
+    """Pull the ledger from every connected peer, settle, and stay until they hold our feed.
+
+    New entries are counted from before the first connection: a peer's entries often arrive
+    through the pull that connecting starts, before this round asks for anything."""
+    results = await node.sync()
+    if core.awaiting_own_feed and results:
+        core.feed_recovered()
+    import trio
+
+    report = await trio.to_thread.run_sync(core.settle)
+    if report.received or report.granted:
+        await node.sync()  # grants and receives in, new entries of peers that answered them
+    for peer in node.connected_peers():  # they pull our feed when we connect and on gossip
+        await node.wait_replicated(peer, timeout=wait + 8)
+    return {"peers": len(node.connected_peers()), "received": len(report.received),
+            "granted": len(report.granted), "unlocked": len(report.unlocked),
+            "entries": core.ledger.count(), "state_hash": core.ledger.state_hash().hex()}
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from app.services.core import Core
+
+    with Core.open(args.profile_obj, passphrase(args)) as core:
+        config = node_config(core, args)
+        if not config.bootstrap and not config.mdns:
+            raise UserError("no peer to sync with", hint=NO_PEERS_HINT)
+        before = core.ledger.count()
+
+        async def body(node: Node) -> int:
+            import trio
+
+            connected = await _connect_all(node, config.bootstrap, required=False)
+            if not connected and config.mdns:  # give the LAN a moment to answer
+                with trio.move_on_after(args.wait):
+                    while not node.connected_peers():
+                        await trio.sleep(0.1)
+            if not node.connected_peers():
+                raise UserError("no peer could be reached", hint=NO_PEERS_HINT)
+            mine_before = core.ledger.head_seq(core.me)
+            doc = await _sync_round(node, core, args.wait)
+            written = core.ledger.head_seq(core.me) - mine_before
+            doc["new"] = core.ledger.count() - before - written  # from peers
+            doc["accepted"] = doc["new"]
+            emit(args, doc, f"synced with {doc['peers']} peers: {doc['new']} new entries; "
+                            f"received {doc['received']} payments, granted {doc['granted']} "
+                            f"purchases, unlocked {doc['unlocked']}; {doc['entries']} held")
+            return 0
+
+        return _run(core, config, body)
+
+
 # -- peers -----------------------------------------------------------------------------------------
 def _peers(args: argparse.Namespace) -> int:
     import trio
@@ -169,21 +245,16 @@ def _peers(args: argparse.Namespace) -> int:
 
     with Core.open(args.profile_obj, passphrase(args)) as core:
         config = node_config(core, args)
+        before = core.ledger.count()
 
         async def body(node: Node) -> int:
             await _connect_all(node, config.bootstrap, required=args.sync)
             sync_doc: dict[str, Any] = {}
             if args.sync:
-                results = await node.sync()
-                if core.awaiting_own_feed and results:
-                    core.feed_recovered()
-                await _settle(core)
-                # Stay until every peer holds our own feed (they pull it when we connect).
-                for peer in node.connected_peers():
-                    await node.wait_replicated(peer, timeout=args.wait + 8)
-                sync_doc = {"accepted": sum(r.accepted for r in results),
-                            "entries": core.ledger.count(),
-                            "state_hash": core.ledger.state_hash().hex()}
+                mine_before = core.ledger.head_seq(core.me)
+                sync_doc = await _sync_round(node, core, args.wait)
+                written = core.ledger.head_seq(core.me) - mine_before
+                sync_doc["accepted"] = core.ledger.count() - before - written
             else:
                 await trio.sleep(args.wait)
             st = node.status()
@@ -301,15 +372,26 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="cap the upload to any one peer, in kilobits per second")
     p.add_argument("--settle-interval", type=float, default=5.0,
                    help="seconds between fulfilment passes when nothing new arrives")
+    p.add_argument("--max-peers", type=int, metavar="N",
+                   help="connections kept open; above N the idle ones are closed down to 4/5 "
+                        "of N (default: config max_peers, or 200)")
     p.add_argument("--addr-file", type=Path, help="write our multiaddrs to this file once up")
     p.set_defaults(handler=_seed)
+
+    p = sub.add_parser("sync", parents=[common],
+                       help="bring this profile up to date with peers: pull the ledger, receive "
+                            "payments, grant and collect purchases, hand over our new entries")
+    net_flags(p)
+    p.add_argument("--wait", type=float, default=2.0,
+                   help="seconds to wait for LAN peers when none is given")
+    add_json_flag(p)
+    p.set_defaults(handler=_sync)
 
     p = sub.add_parser("peers", parents=[common], help="show this node's peers and reachability")
     net_flags(p)
     p.add_argument("--wait", type=float, default=2.0, help="seconds to collect peers")
     p.add_argument("--sync", action="store_true",
-                   help="pull the ledger from the peers, settle, and stay until they hold our "
-                        "feed (how the offline store commands reach the swarm)")
+                   help="also do what `cooptracks sync` does")
     add_json_flag(p)
     p.set_defaults(handler=_peers)
 

@@ -31,6 +31,7 @@ from ledger.errors import LedgerError
 from ledger.forks import ForkProof
 from ledger.keys import Signer, seal_to
 from ledger.ledger import Ledger
+from ledger.state import State
 
 if TYPE_CHECKING:
     from app.services.market import MarketSettleReport
@@ -111,13 +112,8 @@ class Core:
         report = SettleReport()
         if self.awaiting_own_feed:
             return report
+        report.received.extend(self._receive_incoming())
         state = self.ledger.state
-        incoming = [t.source for t in state.incoming(self.me)]
-        # A receive names at most 64 transfers; larger backlogs take several entries.
-        for i in range(0, len(incoming), 64):
-            batch = sorted(set(incoming[i:i + 64]))
-            entry = self.append("receive", {"transfers": batch}, deps=batch)
-            report.received.append(entry.hash)
         for purchase in state.unfulfilled_for(self.me):
             if self._grant(purchase.id):
                 report.granted.append(purchase.id)
@@ -128,6 +124,28 @@ class Core:
 
         report.market = settle_market(self)
         return report
+
+    def _receive_incoming(self) -> list[bytes]:
+        """Receive every incoming transfer; returns the receive entries written.
+
+        The transfers are chosen under the ledger's write lock, so a CLI command and a running
+        node on this profile never both receive the same ones (the second finds none left)."""
+        def compose(state: State) -> tuple[dict, list[bytes]] | None:
+            # A receive names at most 64 transfers; larger backlogs take several entries.
+            batch = sorted({t.source for t in state.incoming(self.me)[:64]})
+            return ({"transfers": batch}, batch) if batch else None
+
+        written: list[bytes] = []
+        while self.ledger.state.incoming(self.me):  # no write lock when nothing is due
+            try:
+                entry = self.ledger.append_composed(self.signer, "receive", compose)
+            except LedgerError as err:  # a read-only profile, a store kept busy: next round
+                log.warning("could not receive incoming transfers: %s", err)
+                return written
+            if entry is None:
+                return written
+            written.append(entry.hash)
+        return written
 
     def _grant(self, purchase_id: bytes) -> bool:
         state = self.ledger.state

@@ -69,6 +69,37 @@ def phrase_to_seed(phrase: str) -> bytes:
     return bytes(_WORDS.to_entropy(words))
 
 
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_ED25519_PEER_PREFIX = b"\x00\x24\x08\x01\x12\x20"  # identity multihash of PublicKey{1, key}
+
+
+def parse_public_key(text: str) -> bytes:
+    """A public key given as 64 hex characters or as its peer ID (``12D3KooW…``): one person,
+    two spellings. Raises UserError for anything else."""
+    text = text.strip()
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) == 32:
+        return raw
+    if text.startswith("12D3KooW"):
+        number = 0
+        for ch in text:
+            digit = _B58.find(ch)
+            if digit < 0:
+                break
+            number = number * 58 + digit
+        else:
+            data = number.to_bytes((number.bit_length() + 7) // 8, "big")
+            if data.startswith(_ED25519_PEER_PREFIX[1:]) and len(data) == 37:
+                key = data[5:]
+                if peer_id(key) == text:
+                    return key
+    raise UserError(f"{text[:70]!r} is not a public key",
+                    hint="paste a peer ID (12D3KooW…) or a key of 64 hex characters")
+
+
 def read_passphrase_source(passphrase_file: Path | None) -> str | None:
     """The passphrase from ``--passphrase-file`` or ``$COOPTRACKS_PASSPHRASE``, if given."""
     if passphrase_file is not None:

@@ -7,13 +7,13 @@ identity seed, so a copied profile folder without the passphrase reveals no cont
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 
 from nacl import secret
 
 from ledger.keys import Signer
 from ledger.migrations import Migration, migrate
+from ledger.store import open_sqlite
 
 MIGRATIONS = [Migration("0001_content_keys", """
     CREATE TABLE content_keys (
@@ -28,8 +28,7 @@ class KeyStore:
 
     def __init__(self, path: Path, signer: Signer) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn, _read_only = open_sqlite(str(path))  # read-only profiles can be read
         migrate(self._conn, MIGRATIONS)
         box_key = hashlib.blake2b(signer.seed, person=b"ctrk-keystore", digest_size=32).digest()
         self._box = secret.SecretBox(box_key)

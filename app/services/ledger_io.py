@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
 
 from ledger.entry import decode_entry
 from ledger.ledger import IngestReport, Ledger
@@ -32,9 +31,22 @@ class ImportResult:
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
 
 
-def parse_lines(stream: Iterable[str], result: ImportResult) -> list[tuple[int, bytes]]:
+def parse_lines(stream: Iterable[str | bytes],
+                result: ImportResult) -> list[tuple[int, bytes]]:
+    """The wires of the stream's lines; each bad line (binary, not JSON, no hex ``wire``) is
+    reported with its number and the reading goes on."""
     out = []
-    for number, line in enumerate(stream, 1):
+    for number, raw in enumerate(stream, 1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                result.lines += 1
+                result.rejected.append((number, f"not text: a binary line ({exc.reason} at "
+                                                f"byte {exc.start})"))
+                continue
+        else:
+            line = raw
         if not line.strip():
             continue
         result.lines += 1
@@ -48,7 +60,7 @@ def parse_lines(stream: Iterable[str], result: ImportResult) -> list[tuple[int, 
     return out
 
 
-def import_stream(ledger: Ledger, stream: TextIO) -> ImportResult:
+def import_stream(ledger: Ledger, stream: Iterable[str | bytes]) -> ImportResult:
     """Ingest every line; each bad entry is reported with its line and reason, nothing else
     changes because of it."""
     result = ImportResult()
@@ -74,7 +86,7 @@ def import_stream(ledger: Ledger, stream: TextIO) -> ImportResult:
     return result
 
 
-def verify_file(stream: TextIO) -> ImportResult:
+def verify_file(stream: Iterable[str | bytes]) -> ImportResult:
     """Check a JSON-lines export on its own, in a throwaway in-memory ledger."""
     ledger = Ledger(Store(":memory:"), verify_threads=1)
     try:

@@ -8,6 +8,7 @@ from app.services.core import Core
 from app.services.errors import UserError
 from app.services.events import PurchaseMade
 from app.services.money import format_amount, parse_amount
+from ledger.keys import peer_id
 from ledger.state import Listing, compute_payouts
 
 
@@ -21,6 +22,22 @@ class PurchaseStatus:
     timestamp: int
     granted: bool  # a seller has answered with a grant
     unlocked: bool  # we hold every content key
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a purchase would pay and to whom, before anything is signed (for a confirmation)."""
+
+    listing: Listing
+    track: int | None
+    asset: bytes
+    amount: int
+    payouts: tuple[tuple[bytes, int], ...]  # recipient key, units
+    shown: str  # the amount as people read it, "4.00 CRD"
+    split_text: tuple[str, ...]  # "Ann (artist) 3.00 CRD", one line per recipient
+
+
+MIN_PREFIX = 8  # hex characters of a release ID the CLI needs before it acts on it
 
 
 @dataclass(frozen=True)
@@ -51,16 +68,27 @@ class ShopService:
         return self.core.ledger.state.current_listings()
 
     def listing(self, ref: str | bytes) -> Listing:
+        """A release by ID, or (text) by a unique prefix of at least 8 hex characters."""
         listings = self.core.ledger.state.listings
         if isinstance(ref, str):
-            matches = [lid for lid in listings if lid.hex().startswith(ref.lower())] if ref else []
-            if len(matches) != 1:
-                raise UserError(f"no single release matches {ref!r}")
+            text = ref.strip().lower()
+            if len(text) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in text):
+                raise UserError(f"{ref!r} is not a release ID",
+                                hint=f"give at least {MIN_PREFIX} hex characters of it, as "
+                                     "`cooptracks catalog` shows")
+            matches = [lid for lid in listings if lid.hex().startswith(text)]
+            if len(matches) > 1:
+                raise UserError(f"{len(matches)} releases start with {ref!r}",
+                                hint="give more characters of the ID")
+            if not matches:
+                raise UserError(f"no release matches {ref!r} in the local catalog",
+                                hint="run `cooptracks sync` to bring the catalog up to date")
             ref = matches[0]
         listing = listings.get(ref)
         if listing is None:
             raise UserError("no such release in the local catalog",
-                            hint="sync with peers first")
+                            hint="run `cooptracks sync` (or open the app) to bring the "
+                                 "catalog up to date")
         return listing
 
     def owns(self, content: bytes) -> bool:
@@ -70,6 +98,19 @@ class ShopService:
             amount: str | int | None = None, asset: bytes | None = None) -> bytes:
         """Pay for a release (or one track) following its split. Works offline: the purchase
         syncs when peers are reachable and is fulfilled when a seller's node sees it."""
+        quote = self.quote(listing_ref, track, amount, asset)
+        entry = self.core.append("purchase", {
+            "listing": quote.listing.id, "track": track, "asset": quote.asset,
+            "amount": quote.amount,
+            "payouts": [{"to": to, "amount": units} for to, units in quote.payouts]},
+            deps=[quote.listing.id])
+        self.core.events.emit(PurchaseMade(entry.hash, quote.listing.id))
+        return entry.hash
+
+    def quote(self, listing_ref: str | bytes, track: int | None = None,
+              amount: str | int | None = None, asset: bytes | None = None) -> Quote:
+        """Check a purchase and say what it would pay to whom; signs nothing. Raises UserError
+        for what ``buy`` would refuse (own release, already bought, not enough credit, …)."""
         self.core.require_writable()
         core = self.core
         listing = self.listing(listing_ref)
@@ -107,12 +148,16 @@ class ShopService:
             raise UserError(f"not enough credit: you have {format_amount(have, precision, symbol)}"
                             f", the price is {format_amount(units, precision, symbol)}")
         payouts = compute_payouts(units, listing.split, listing.remainder)
-        entry = core.append("purchase", {
-            "listing": listing.id, "track": track, "asset": price.asset, "amount": units,
-            "payouts": [{"to": p.to, "amount": p.amount} for p in payouts]},
-            deps=[listing.id])
-        core.events.emit(PurchaseMade(entry.hash, listing.id))
-        return entry.hash
+        lines = []
+        for p in payouts:
+            profile = state.profiles.get(p.to)
+            who = (profile.name if profile and profile.name else "") or peer_id(p.to)
+            if p.to == listing.artist:
+                who = f"{listing.artist_name or who} (the artist)"
+            lines.append(f"{who}: {format_amount(p.amount, precision, symbol)}")
+        return Quote(listing, track, price.asset, units,
+                     tuple((p.to, p.amount) for p in payouts),
+                     format_amount(units, precision, symbol), tuple(lines))
 
     def purchases(self) -> list[PurchaseStatus]:
         state = self.core.ledger.state

@@ -23,6 +23,19 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # done, total, what
 
+#: The longest preview an artist may set. Each track's preview is also at most half the track,
+#: so a preview never gives a short track away whole (it is clear, unencrypted audio).
+MAX_PREVIEW_S = 90.0
+PREVIEW_SHARE = 0.5
+
+
+def preview_length(setting_s: float, duration_ms: int) -> float:
+    """The preview a track of ``duration_ms`` gets for the artist's setting: at most half the
+    track; 0 (no preview) when the setting is 0 or the track's length is not known."""
+    if setting_s <= 0 or duration_ms <= 0:
+        return 0.0
+    return min(setting_s, duration_ms / 1000 * PREVIEW_SHARE)
+
 
 @dataclass(frozen=True)
 class ShareSpec:
@@ -103,9 +116,27 @@ class StudioService:
         price = parse_amount(draft.price, asset.precision)
         track_price = (None if draft.track_price is None
                        else parse_amount(draft.track_price, asset.precision))
-        split = draft.split or (ShareSpec(core.me, 10_000),)
-        if sum(s.bps for s in split) != 10_000:
-            raise UserError("the split must add up to 100%")
+        smallest = format_amount(1, asset.precision, asset.symbol)
+        for what, amount in (("price", price), ("track price", track_price)):
+            if amount is not None and amount < 1:
+                # A purchase pays at least one unit, so a price of 0 could never be bought.
+                raise UserError(f"the {what} must be at least {smallest}",
+                                hint="free releases are not supported: a purchase always pays "
+                                     "something, even with name your price")
+        if not 0 <= draft.preview_seconds <= MAX_PREVIEW_S:
+            raise UserError(f"a preview lasts at most {MAX_PREVIEW_S:.0f} seconds (0: none)",
+                            hint="each preview is also at most half of its track")
+        split = list(draft.split)
+        listed = sum(s.bps for s in split)
+        if listed > 10_000 or any(s.bps <= 0 for s in split):
+            raise UserError("the collaborators' shares must be above 0% and add up to at most "
+                            "100%", hint="what they do not take goes to you")
+        if listed < 10_000:  # the rest is the artist's, listed or not
+            mine = next((i for i, s in enumerate(split) if s.to == core.me), None)
+            if mine is None:
+                split.append(ShareSpec(core.me, 10_000 - listed))
+            else:
+                split[mine] = ShareSpec(core.me, split[mine].bps + 10_000 - listed)
         infos = []
         for path in draft.files:
             try:
@@ -114,6 +145,32 @@ class StudioService:
                 raise UserError(f"{Path(path).name}: {err}") from err
             except OSError as err:
                 raise UserError(f"{Path(path).name}: {err.strerror}") from err
+        stored: list[bytes] = []  # content this publish added, removed again if it fails
+        try:
+            return self._publish(draft, infos, asset.id, price, track_price, split, stored,
+                                 progress)
+        except (OSError, UserError) as exc:  # a full disk, a ledger that cannot be written
+            for content in stored:  # leave no partial pack and no unlisted content behind
+                try:
+                    core.chunks.remove_content(content)
+                except OSError:
+                    log.warning("could not remove the partial content %s", content.hex()[:12])
+            if isinstance(exc, UserError):
+                raise
+            raise UserError(f"could not store the release: {exc.strerror or exc}",
+                            hint="free some disk space and publish again; nothing was "
+                                 "published") from exc
+
+    def _publish(self, draft: ReleaseDraft, infos: list, asset: bytes, price: int,
+                 track_price: int | None, split: Sequence[ShareSpec], stored: list[bytes],
+                 progress: Progress | None) -> PublishResult:
+        core = self.core
+
+        def put(packed_manifest: bytes, chunks: Sequence[bytes], content: bytes) -> bytes:
+            if not core.chunks.has_manifest(content):
+                stored.append(content)  # before writing: a write that fails half-way counts
+            return core.chunks.put_packed(packed_manifest, list(chunks))
+
         result_contents: list[bytes] = []
         previews: list[bytes | None] = []
         tracks = []
@@ -124,21 +181,22 @@ class StudioService:
             key = new_track_key()
             with open(path, "rb") as fh:
                 packed = pack(fh, key, mime=info.mime)
-            core.chunks.put_packed(packed.manifest_bytes, packed.chunks)
+            put(packed.manifest_bytes, packed.chunks, packed.content_id)
             core.keys.put(packed.content_id, key, "own")
             preview_id = None
-            clip = _make_preview(Path(path), draft.preview_seconds)
+            clip = _make_preview(Path(path),
+                                 preview_length(draft.preview_seconds, info.duration_ms))
             if clip is not None:
                 clip_data, clip_mime = clip
                 clear = pack(clip_data, None, mime=clip_mime)
-                preview_id = core.chunks.put_packed(clear.manifest_bytes, clear.chunks)
+                preview_id = put(clear.manifest_bytes, clear.chunks, clear.content_id)
             title = (draft.track_titles[i] if i < len(draft.track_titles) and draft.track_titles[i]
                      else info.title or Path(path).stem)
             tracks.append({
                 "title": title[:200], "content": packed.content_id, "preview": preview_id,
                 "duration_ms": info.duration_ms,
                 "prices": ([] if track_price is None else
-                           [{"asset": asset.id, "amount": track_price,
+                           [{"asset": asset, "amount": track_price,
                              "nyp": draft.name_your_price}]),
             })
             result_contents.append(packed.content_id)
@@ -152,7 +210,7 @@ class StudioService:
             art_bytes, art_mime = infos[0].artwork.data, infos[0].artwork.mime
         if art_bytes:
             art = pack(art_bytes, None, mime=art_mime)
-            artwork_id = core.chunks.put_packed(art.manifest_bytes, art.chunks)
+            artwork_id = put(art.manifest_bytes, art.chunks, art.content_id)
         body = {
             "title": draft.title.strip()[:200] or (infos[0].album or "Untitled"),
             "artist_name": draft.artist_name.strip()[:80] or (infos[0].artist or "Unknown"),
@@ -161,15 +219,53 @@ class StudioService:
             "description": draft.description[:4000],
             "artwork": artwork_id,
             "tracks": tracks,
-            "prices": [{"asset": asset.id, "amount": price, "nyp": draft.name_your_price}],
+            "prices": [{"asset": asset, "amount": price, "nyp": draft.name_your_price}],
             "split": [{"to": s.to, "bps": s.bps} for s in split],
             "remainder": draft.remainder or core.me,
             "supersedes": draft.supersedes,
         }
         entry = core.append("listing", body)
+        stored.clear()  # published: nothing to remove any more
+        self._hand_keys_to_agents(entry.hash, result_contents)
         if progress:
             progress(total, total, "signed")
         return PublishResult(core.ledger.state.listings[entry.hash], result_contents, previews)
+
+    def _hand_keys_to_agents(self, listing: bytes, contents: Sequence[bytes]) -> None:
+        """An agent delegated "all my releases" sells this one too: it gets its keys, sealed
+        to it, in a delegation for this release (one per such agent)."""
+        core = self.core
+        for agent in self.agents_for_all():
+            keys = [{"content": c, "sealed": seal_to(agent, core.keys.get(c))}  # type: ignore[arg-type]
+                    for c in contents]
+            core.append("delegate", {"agent": agent, "listings": [listing], "keys": keys})
+            log.info("handed the keys of %s to the sales agent %s", listing.hex()[:12],
+                     agent.hex()[:12])
+
+    def agents_for_all(self) -> list[bytes]:
+        """Agents with an active delegation of every release of ours."""
+        state = self.core.ledger.state
+        return sorted({d.agent for d in state.delegations.values()
+                       if d.artist == self.core.me and d.revoked_at is None and not d.listings})
+
+    def agent_coverage(self) -> dict[bytes, tuple[list[Listing], list[Listing]]]:
+        """For each active sales agent: the live releases of ours it can sell (it covers them
+        and holds every track's key) and those it cannot. The Studio shows both."""
+        state = self.core.ledger.state
+        me = self.core.me
+        held: dict[bytes, set[bytes]] = {}
+        for d in state.delegations.values():
+            if d.artist == me and d.revoked_at is None:
+                held.setdefault(d.agent, set()).update(d.sealed)
+        out: dict[bytes, tuple[list[Listing], list[Listing]]] = {}
+        for agent, keys in held.items():
+            can, cannot = [], []
+            for li in self.releases():
+                ok = state.agent_delegation(agent, li) is not None and \
+                    all(c in keys for c in li.contents(None))
+                (can if ok else cannot).append(li)
+            out[agent] = (can, cannot)
+        return out
 
     def releases(self) -> list[Listing]:
         return [li for li in self.core.ledger.state.current_listings()
@@ -222,7 +318,17 @@ class StudioService:
                                         "keys": keys}).hash
 
     def revoke(self, delegation: bytes) -> bytes:
-        return self.core.append("revoke", {"delegation": delegation}).hash
+        """Revoke a delegation; revoking an "all my releases" one also revokes the delegations
+        that publishing wrote for later releases to the same agent."""
+        state = self.core.ledger.state
+        revoked = state.delegations.get(delegation)
+        entry = self.core.append("revoke", {"delegation": delegation}).hash
+        if revoked is not None and not revoked.listings:
+            for d in list(state.delegations.values()):
+                if d.agent == revoked.agent and d.artist == self.core.me and d.listings \
+                        and d.seq > revoked.seq and d.revoked_at is None:
+                    self.core.append("revoke", {"delegation": d.id})
+        return entry
 
 
 def _my_share(purchase: Purchase, listing: Listing, me: bytes) -> int:

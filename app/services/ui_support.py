@@ -175,6 +175,8 @@ class TrackRow:
     content: bytes
     preview: bytes | None
     owned: bool
+    price: str = ""  # "1.00 CRED" when the track is sold on its own, else ""
+    bought: bool = False  # a purchase of this track (or of the release) is signed
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,17 @@ class StudioView:
     sales: tuple[SaleView, ...]
     total: str
     assets: tuple[tuple[bytes, str], ...]  # (asset id, symbol) one may price in
+    agents: tuple[AgentView, ...] = ()  # sales agents and what each can sell
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """A sales agent (a seeder) of ours: the releases it can sell while we are offline."""
+
+    name: str
+    peer_id: str
+    can: tuple[str, ...]  # release titles
+    cannot: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -297,8 +310,12 @@ class Session:
 
     # -- sync ------------------------------------------------------------------------------------
     def refresh(self) -> SyncReport:
-        """Sync with peers, then do what a node does alone (receive, grant, collect keys)."""
+        """Sync with peers, then do what a node does alone (receive, grant, collect keys).
+
+        Entries that other processes on this profile wrote (a CLI command beside the app) are
+        taken in first, also while the node is offline."""
         with self._lock:
+            self.core.ledger.refresh()
             received = self.network.sync(self.core)
             report = self.core.settle()
             if report.received or report.granted:
@@ -385,8 +402,10 @@ class Session:
         else:
             pstate = ""
         owned = {li.id} if whole else set()
+        singles = {s.track for s in statuses if s.track is not None}
         tracks = tuple(TrackRow(i, t.title, t.duration_ms, t.content, t.preview,
-                                self.shop.owns(t.content))
+                                self.shop.owns(t.content), self._track_price(t.prices),
+                                bool(whole) or i in singles)
                        for i, t in enumerate(li.tracks))
         price = self.shop.price_text(li)
         asset = state.assets.get(li.prices[0].asset)
@@ -396,9 +415,18 @@ class Session:
         return ReleasePage(self._card(li, owned), li.description, tracks, price.plain,
                            price.symbol, price.nyp, trusted, balance, pstate)
 
-    def buy(self, listing_id: bytes, amount: str | None) -> bytes:
+    def _track_price(self, prices: tuple) -> str:  # type: ignore[type-arg]
+        if not prices:
+            return ""
+        asset = self.core.ledger.state.assets.get(prices[0].asset)
+        precision, symbol = (asset.precision, asset.symbol) if asset else (0, "?")
+        return ("from " if prices[0].nyp else "") + format_amount(prices[0].amount, precision,
+                                                                  symbol)
+
+    def buy(self, listing_id: bytes, amount: str | None, track: int | None = None) -> bytes:
+        """Buy the release, or one of its tracks (``track``: its index) where sold alone."""
         with self._lock:
-            purchase = self.shop.buy(listing_id, amount=amount or None)
+            purchase = self.shop.buy(listing_id, track=track, amount=amount or None)
             artist = self.core.ledger.state.listings[listing_id].artist
         self.network.reach_soon(artist)  # the artist grants: reach it directly if we can
         try:  # tell peers right away; the grant comes back on a later sync
@@ -554,6 +582,21 @@ class Session:
     def add_to_playlist(self, name: str, track_ids: Sequence[int]) -> None:
         self.library.add_to_playlist(name, list(track_ids))
 
+    def remove_from_playlist(self, name: str, position: int) -> None:
+        """Remove the item at ``position`` (0-based) of the playlist."""
+        self.library.remove_from_playlist(name, position)
+
+    def move_in_playlist(self, name: str, from_pos: int, to_pos: int) -> None:
+        self.library.move_in_playlist(name, from_pos, to_pos)
+
+    def rename_playlist(self, name: str, new_name: str) -> None:
+        if not new_name.strip():
+            raise UserError("give the playlist a name")
+        self.library.rename_playlist(name, new_name.strip())
+
+    def delete_playlist(self, name: str) -> None:
+        self.library.delete_playlist(name)
+
     # -- wallet ----------------------------------------------------------------------------------
     def wallet_view(self) -> WalletView:
         balances = tuple(BalanceView(b.asset.id, b.asset.symbol, b.asset.name, b.text,
@@ -566,13 +609,11 @@ class Session:
                         for h in self.wallet.history()[:200])
         return WalletView(balances, history, self.me)
 
-    def send(self, to_hex: str, asset: bytes, amount: str) -> bytes:
-        try:
-            to = bytes.fromhex(to_hex.strip())
-        except ValueError:
-            to = b""
-        if len(to) != 32:
-            raise UserError("the recipient is a public key of 64 hex characters")
+    def send(self, to_text: str, asset: bytes, amount: str) -> bytes:
+        """Send to a peer ID (12D3KooW…) or a 64-hex public key."""
+        from app.services.identity import parse_public_key
+
+        to = parse_public_key(to_text)
         with self._lock:
             entry = self.wallet.send(to, asset, amount)
         self.network.sync(self.core)
@@ -597,7 +638,13 @@ class Session:
         issuers = self.wallet.trusted_issuers()
         assets = tuple((a.id, a.symbol) for a in state.assets.values()
                        if self.wallet.is_trusted(a, issuers) or "stable" in a.flags)
-        return StudioView(cards, tuple(sales), total, assets)
+        agents = []
+        for agent, (can, cannot) in sorted(self.studio.agent_coverage().items()):
+            profile = state.profiles.get(agent)
+            agents.append(AgentView(profile.name if profile else "", peer_id(agent),
+                                    tuple(li.title for li in can),
+                                    tuple(li.title for li in cannot)))
+        return StudioView(cards, tuple(sales), total, assets, tuple(agents))
 
     def publish(self, draft: ReleaseDraft, progress: Callable[[int, int, str], None],
                 cancel: threading.Event) -> PublishResult:

@@ -67,14 +67,16 @@ class TileDelegate(QStyledItemDelegate):
 
 
 class TrackList(QTreeWidget):
-    """Numbered tracks with duration and a preview button each."""
+    """Numbered tracks with duration, a preview button each, and a Buy button for tracks sold
+    on their own."""
 
     preview_requested = Signal(int)
+    buy_requested = Signal(int)
 
     def __init__(self) -> None:
         super().__init__()
-        self.setColumnCount(4)
-        self.setHeaderLabels(["#", "TITLE", "", "TIME"])
+        self.setColumnCount(5)
+        self.setHeaderLabels(["#", "TITLE", "", "TIME", ""])
         self.setRootIsDecorated(False)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -84,14 +86,19 @@ class TrackList(QTreeWidget):
         h.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         h.setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
         h.setSectionResizeMode(3, QHeaderView.ResizeMode.Fixed)
+        h.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
         self.setColumnWidth(0, 40)
         self.setColumnWidth(2, 120)
         self.setColumnWidth(3, 60)
+        self.setColumnWidth(4, 150)
         self.buttons: list = []
+        self.buy_buttons: dict[int, object] = {}  # track index -> its Buy button
 
     def show_tracks(self, page: ReleasePage) -> None:
         self.clear()
         self.buttons = []
+        self.buy_buttons = {}
+        sellable = not page.card.mine
         for t in page.tracks:
             item = QTreeWidgetItem([str(t.index + 1), t.title, "", fmt_duration(t.duration_ms)])
             item.setSizeHint(0, QSize(0, 42))
@@ -112,6 +119,19 @@ class TrackList(QTreeWidget):
                 self.setItemWidget(item, 2, note)
             else:
                 self.setItemWidget(item, 2, b)
+            if t.price and sellable and not t.owned:
+                if t.bought:
+                    note = label("signed · waiting", "dim")
+                    note.setToolTip("Your purchase waits for the artist's node or a seeder")
+                    self.setItemWidget(item, 4, note)
+                else:
+                    buy = button(f"Buy · {t.price.replace('from ', '')}", "ghost")
+                    buy.setMinimumHeight(26)
+                    buy.setToolTip("Buy this track on its own")
+                    buy.clicked.connect(lambda _=False, i=t.index: self.buy_requested.emit(i))
+                    self.buy_buttons[t.index] = buy
+                    self.setItemWidget(item, 4, buy)
+        self.setColumnHidden(4, not any(t.price for t in page.tracks) or not sellable)
         self.setFixedHeight(40 + 43 * max(1, len(page.tracks)))
 
 
@@ -171,6 +191,7 @@ class ReleaseView(QWidget):
         outer.addLayout(top)
         self.tracks = TrackList()
         self.tracks.preview_requested.connect(self._preview)
+        self.tracks.buy_requested.connect(self.buy_track)
         outer.addWidget(self.tracks)
         outer.addStretch(1)
         self.buy_btn.clicked.connect(self.buy)
@@ -191,7 +212,8 @@ class ReleaseView(QWidget):
         self.page = page
         c = page.card
         self.cover.setPixmap(cover_pixmap(c.artwork, 240, c.artist + " " + c.title, 12))
-        self.kind.setText(("SINGLE" if c.track_count == 1 else "ALBUM") + " · " + c.genre.upper())
+        self.kind.setText(("SINGLE" if c.track_count == 1 else "ALBUM")
+                          + (" · " + c.genre.upper() if c.genre else ""))
         self.title.setText(c.title)
         self.artist.setText(c.artist)
         total = sum(t.duration_ms for t in page.tracks)
@@ -245,6 +267,29 @@ class ReleaseView(QWidget):
 
         def failed(message: str) -> None:
             self.buy_btn.setEnabled(True)
+            self.status.show_error(message)
+
+        job.finished.connect(ok)
+        job.failed.connect(failed)
+
+    def buy_track(self, index: int) -> None:
+        """Buy one track at its own price (the minimum, for name-your-price tracks)."""
+        if self.page is None:
+            return
+        self.status.clear_message()
+        button_ = self.tracks.buy_buttons.get(index)
+        if button_ is not None:
+            button_.setEnabled(False)  # type: ignore[attr-defined]
+        job = self.bridge.call("buy", self.page.card.id, None, index)
+
+        def ok(_purchase: object) -> None:
+            self.bought.emit()
+            self.reload()
+            self.bridge.sync_now()
+
+        def failed(message: str) -> None:
+            if button_ is not None:
+                button_.setEnabled(True)  # type: ignore[attr-defined]
             self.status.show_error(message)
 
         job.finished.connect(ok)

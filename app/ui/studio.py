@@ -193,18 +193,20 @@ class PublishWizard(QWidget):
         self.track_price = QLineEdit()
         self.track_price.setPlaceholderText("leave empty to sell only the whole release")
         self.preview_len = QDoubleSpinBox()
-        self.preview_len.setRange(5, 90)
+        self.preview_len.setRange(0, 90)  # the service's MAX_PREVIEW_S; 0: no previews
         self.preview_len.setValue(30)
         self.preview_len.setSuffix(" s")
         self.splits = QPlainTextEdit()
-        self.splits.setPlaceholderText("One collaborator per line: PUBLIC-KEY-HEX = PERCENT\n"
-                                       "Empty: everything goes to you")
+        self.splits.setPlaceholderText("One collaborator per line: PEER-ID (or hex key) = "
+                                       "PERCENT\nWhat they do not take goes to you")
         self.splits.setFixedHeight(80)
         f3.addRow("Priced in", self.asset)
         f3.addRow("Price", self.price)
         f3.addRow("", self.nyp)
         f3.addRow("Single tracks", self.track_price)
         f3.addRow("Preview length", self.preview_len)
+        f3.addRow("", label("A preview is clear audio anyone can play: each one lasts at most "
+                            "half of its track (0 s: no previews).", "dim", wrap=True))
         f3.addRow("Splits", self.splits)
         self.stack.addWidget(s3)
 
@@ -319,6 +321,7 @@ class PublishWizard(QWidget):
 
     def _split_specs(self):  # type: ignore[no-untyped-def]
         from app.services.errors import UserError
+        from app.services.identity import parse_public_key
         from app.services.studio import ShareSpec
 
         specs = []
@@ -327,13 +330,10 @@ class PublishWizard(QWidget):
                 continue
             who, _, pct = line.partition("=")
             try:
-                key = bytes.fromhex(who.strip())
                 bps = round(float(pct.strip().rstrip("%")) * 100)
             except ValueError as exc:
                 raise UserError(f"cannot read the split line {line.strip()!r}") from exc
-            if len(key) != 32:
-                raise UserError(f"{who.strip()[:16]}… is not a public key")
-            specs.append(ShareSpec(key, bps))
+            specs.append(ShareSpec(parse_public_key(who), bps))  # a peer ID or a hex key
         return tuple(specs)
 
     def draft(self):  # type: ignore[no-untyped-def]
@@ -361,9 +361,23 @@ class PublishWizard(QWidget):
             f"<div style='color:#a3a3b5;font-size:11pt'>{self.artist.text()} · "
             f"{self.genre.text()}</div><p>{price} {self.asset.currentText()}"
             f"{' · tracks ' + self.track_price.text() if self.track_price.text() else ''}"
-            f" · previews of {self.preview_len.value():.0f} s</p><ol>{tracks}</ol>"
+            f" · previews of up to {self.preview_len.value():.0f} s, at most half of each "
+            f"track</p><ol>{tracks}</ol><p>{self._split_text()}</p>"
             "<p style='color:#a3a3b5'>Publishing encrypts every track with its own key, stores "
             "the chunks here and signs the listing. Seeders pick it up from the swarm.</p>")
+
+    def _split_text(self) -> str:
+        """The split as the review shows it: who gets what share of each sale."""
+        from app.services.errors import UserError
+
+        try:
+            specs = self._split_specs()
+        except UserError as err:
+            return f"<span style='color:#ff7a7a'>Split: {err}</span>"
+        parts = [f"{s.to.hex()[:8]}… {s.bps / 100:g}%" for s in specs]
+        rest = 100 - sum(s.bps for s in specs) / 100
+        parts.append(f"you {rest:g}%")
+        return "Each sale pays " + ", ".join(parts)
 
     def publish(self) -> None:
         from app.services.errors import UserError
@@ -401,6 +415,25 @@ class PublishWizard(QWidget):
         self.goto(0)
 
 
+def agents_text(view: StudioView) -> str:
+    """What sells while the artist is offline: each sales agent's releases, and a warning for
+    the releases no agent can sell."""
+    if not view.releases:
+        return ""
+    if not view.agents:
+        return ("⚠ No sales agent: your releases sell only while this app is open. Delegate "
+                "them to a seeder (cooptracks delegate) to sell while you are offline.")
+    lines = []
+    for a in view.agents:
+        who = a.name or a.peer_id[:12] + "…" + a.peer_id[-6:]
+        line = f"Sales agent {who} sells {len(a.can)} of your {len(a.can) + len(a.cannot)} " \
+               "releases while you are offline"
+        if a.cannot:
+            line += f". ⚠ It cannot sell: {', '.join(a.cannot)} (delegate them to it)"
+        lines.append(line + ".")
+    return "\n".join(lines)
+
+
 class StudioPage(Page):
     def __init__(self, bridge: Bridge) -> None:
         super().__init__("Artist studio", "Publish your music and see what it earns")
@@ -419,6 +452,9 @@ class StudioPage(Page):
         for c in (self.c_releases, self.c_sales, self.c_earned):
             cards.addWidget(c)
         d.addLayout(cards)
+        self.agents = label("", "dim", wrap=True)  # who sells what while we are offline
+        self.agents.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        d.addWidget(self.agents)
         chart_card = QFrame()
         chart_card.setObjectName("card")
         cl = QVBoxLayout(chart_card)
@@ -467,6 +503,7 @@ class StudioPage(Page):
                                       "✓ fulfilled" if s.fulfilled else "waiting")):
                 self.sales_table.setItem(n, c, QTableWidgetItem(text))
         self.wizard.set_assets(view.assets)
+        self.agents.setText(agents_text(view))
 
     def _export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export sales", str(Path.home() /

@@ -64,7 +64,7 @@ class WalletPage(Page):
         send, sl = card("Send")
         send.setFixedWidth(360)
         self.to = QLineEdit()
-        self.to.setPlaceholderText("Recipient's public key (64 hex characters)")
+        self.to.setPlaceholderText("Recipient's peer ID (12D3KooW…) or public key")
         self.asset = QComboBox()
         self.amount = QLineEdit()
         self.amount.setPlaceholderText("Amount")

@@ -145,6 +145,10 @@ class Download:
         self._free_buffers: list[bytearray] = []
 
     # -- public ------------------------------------------------------------------------------------
+    def uses(self, peer: ID) -> bool:
+        """Whether this download still fetches from ``peer``."""
+        return any(p.peer == peer and not p.dropped for p in self.providers)
+
     async def run(self) -> Manifest:
         try:
             return await self._run()

@@ -111,6 +111,9 @@ def is_direct(addr: Multiaddr) -> bool:
             and not ipaddress.ip_address(ip).is_unspecified)
 
 
+MAX_ANSWERS = 64  # peers whose last dial-back answer is kept
+
+
 class AutoNAT:
     """Both sides of the dial-back protocol, and this node's verdict."""
 
@@ -222,7 +225,11 @@ class AutoNAT:
         async with trio.open_nursery() as nursery:
             for peer in list(peers)[:3]:
                 nursery.start_soon(one, peer)
-        self.answers.update(answers)
+        for key, status in answers.items():  # the latest answers, at most MAX_ANSWERS peers
+            self.answers.pop(key, None)
+            self.answers[key] = status
+        while len(self.answers) > MAX_ANSWERS:
+            del self.answers[next(iter(self.answers))]
         if any(s == OK for s in answers.values()):
             self.status = PUBLIC
         elif any(s == DIAL_FAILED for s in answers.values()):

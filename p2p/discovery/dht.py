@@ -205,6 +205,13 @@ class ContentRouting:
     def routing_table_size(self) -> int:
         return self.dht.get_routing_table_size()
 
+    def knows(self, peer: ID) -> bool:
+        """Whether ``peer`` is in the routing table (its peerstore record is then kept)."""
+        try:
+            return bool(self.dht.routing_table.peer_in_table(peer))
+        except Exception:
+            return False
+
     def provider_count(self) -> int:
         return self.dht.provider_store.size()
 
