@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from nacl import pwhash
 
+from app.demo_market import MOSS, NEON, CoinPlan, make_market
 from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
@@ -45,10 +46,11 @@ from app.services.wallet import WalletService
 
 if TYPE_CHECKING:
     from app.services.swarm import SwarmSettings
+    from ledger.state import Asset
 
 log = logging.getLogger(__name__)
 
-WORLD_VERSION = 4
+WORLD_VERSION = 5
 ONLINE_ARTISTS = frozenset({"artist-1", "artist-3"})  # the others' laptops are shut
 FAN_PASSPHRASE = "cooptracks-demo"
 ACTOR_PASSPHRASE = "demo-actor-passphrase"
@@ -603,6 +605,7 @@ def build_world(root: Path, quick: bool = False, fresh: bool = False,
               Actor("Always-on Seeder", "seeder", root / "seeder", True)]
     audio_dir = root / "generated-audio"
     audio_dir.mkdir()
+    coins: list[tuple[Core, CoinPlan, Asset | None]] = []  # artists with a coin on the exchange
     for n, artist in enumerate(cast):
         slug = f"artist-{n + 1}"
         core = make_identity(artist.name, slug)
@@ -632,8 +635,12 @@ def build_world(root: Path, quick: bool = False, fresh: bool = False,
             coin = w.issue("MOSS", "Marrow & Moss supporter token", 0, 10_000, ("artistcoin",))
             w.mint(coin.id, "1000")
             w.send(fan.me, coin.id, "12")
+            coins.append((core, MOSS, coin))
+        if n == 2:
+            coins.append((core, NEON, None))
         studio.delegate(seeder.me)  # the seeder sells while the artist's laptop is shut
         actors.append(Actor(artist.name, "artist", root / slug, slug in ONLINE_ARTISTS))
+    cores += make_market(root, seeder, gateway, cred, coins, ACTOR_PASSPHRASE, FAST_KDF)
     tick()
     converge(*cores)  # the swarm's past: every replica holds every entry
     for core in cores:  # the seeder has pinned everything
