@@ -20,6 +20,7 @@ from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
 from app.services.events import DownloadProgress, Notice
+from app.services.exchange_desk import ExchangeDesk
 from app.services.identity import IdentityInfo, IdentityService
 from app.services.library import LibraryService
 from app.services.money import format_amount
@@ -291,6 +292,7 @@ class Session:
         self.library = LibraryService(profile)
         self.profiles = ProfileService(self.core, self.identity)
         self._lock = threading.RLock()
+        self.exchange = ExchangeDesk(self.core, lambda: self.network.sync(self.core), self._lock)
         self._art_cache: dict[bytes, bytes] = {}
         self._art_missed: dict[bytes, float] = {}  # content -> when it could not be fetched
         self._catalog_hash: bytes | None = None
@@ -341,6 +343,7 @@ class Session:
                 report2 = self.core.settle()
                 report.unlocked.extend(report2.unlocked)
             self._register_owned()
+            self.exchange.watch()  # fills, refunds and cancels become notices
             return SyncReport(received, list(report.unlocked))
 
     def _register_owned(self) -> None:

@@ -1,4 +1,5 @@
-"""Wallet: balances per asset, send, history, trusted issuers (with a warning on untrusted)."""
+"""Wallet: balances per asset, send, history, trusted issuers (with a warning on untrusted);
+what is locked (per purpose, with when each unlocks) and in flight."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.bridge import Bridge
+from app.services.exchange_desk import HoldingView
 from app.services.ui_support import BalanceView, WalletView
-from app.ui.tables import GREEN, TEXT, fill, read_only_table
+from app.ui.tables import GREEN, SOFT, TEXT, fill, read_only_table
 from app.ui.widgets import MessageBar, Page, button, card, label
 
 KIND_NAMES = {"send": "Sent", "receive": "Received", "purchase": "Purchase",
@@ -55,9 +57,16 @@ class WalletPage(Page):
         super().__init__("Wallet", "Credits and tokens held by your identity")
         self.bridge = bridge
         self.view: WalletView | None = None
+        self.holdings: list[HoldingView] = []
         self.cards = QGridLayout()
         self.cards.setSpacing(14)
         self.outer.addLayout(self.cards)
+        self.locked_title = label("Locked and in flight", "h2")
+        self.locked_table = read_only_table(["ASSET", "WHAT", "AMOUNT", "UNTIL"],
+                                            {0: 90, 2: 130, 3: 260}, stretch=1)
+        self.locked_table.setMaximumHeight(150)
+        self.outer.addWidget(self.locked_title)
+        self.outer.addWidget(self.locked_table)
         row = QHBoxLayout()
         row.setSpacing(20)
         # send
@@ -94,6 +103,27 @@ class WalletPage(Page):
         job = self.bridge.call("wallet_view")
         job.finished.connect(self._show)
         job.failed.connect(self.message.show_error)
+        held = self.bridge.exchange("holdings")
+        held.finished.connect(self._show_holdings)
+        held.failed.connect(self.message.show_error)
+
+    def _show_holdings(self, holdings: list[HoldingView]) -> None:
+        self.holdings = list(holdings)
+        rows: list[tuple] = []
+        for h in holdings:
+            for lk in h.locks:
+                rows.append((h.symbol, f"Locked: {lk.what}, settled by {lk.settler}",
+                             lk.amount_text, f"unlocks {_when(lk.unlocks)} unless settled"))
+            for f in h.flights:
+                until = f"back by {_when(f.until)} if not settled" if f.until else "arriving"
+                rows.append((h.symbol, ("In flight: " + f.what, SOFT), f.amount_text, until))
+        self.locked_title.setText(
+            "Locked and in flight" + ("" if rows else ": nothing; all you hold is available")
+            + "".join(f"   ·   {h.symbol}: {h.available} available, {h.locked} locked, "
+                      f"{h.in_flight} in flight" for h in holdings
+                      if h.locks or h.flights))
+        fill(self.locked_table, rows)
+        self.locked_table.setVisible(bool(rows))
 
     def _show(self, view: WalletView) -> None:
         self.view = view
@@ -143,3 +173,7 @@ class WalletPage(Page):
         job.finished.connect(ok)
         job.failed.connect(failed)
 
+
+
+def _when(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%d %b %Y %H:%M")
