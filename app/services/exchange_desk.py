@@ -703,7 +703,7 @@ class ExchangeDesk:
                 offer = state.offers.get(lk.id)
                 if offer is not None:
                     want = state.assets[offer.want]
-                    what = f"offer: selling {asset.symbol} for {want.symbol}"
+                    what = f"offer selling {asset.symbol} for {want.symbol}"
                 locks.setdefault(lk.asset, []).append(LockLine(
                     lk.purpose, what, format_amount(lk.amount, asset.precision, asset.symbol),
                     lk.deadline, self._settler_name(lk.settler)))

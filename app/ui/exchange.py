@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from app.bridge import Bridge, Job
 from app.services.exchange_desk import ExchangePage, LevelView, PairView, Quote
 from app.ui.tables import DIM, GREEN, SOFT, TEXT, fill, read_only_table
-from app.ui.widgets import MessageBar, Page, button, card, label
+from app.ui.widgets import MessageBar, Page, button, label
 
 RED = "#ff6b81"
 WARN = "#ffd27a"
@@ -41,7 +41,7 @@ class PriceChart(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.setMinimumHeight(170)
+        self.setMinimumHeight(140)
         self.points: tuple[tuple[int, float], ...] = ()
         self.unit = ""
 
@@ -110,7 +110,7 @@ class DepthChart(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.setMinimumHeight(170)
+        self.setMinimumHeight(140)
         self.asks: tuple[LevelView, ...] = ()
         self.bids: tuple[LevelView, ...] = ()
         self.unit = ""
@@ -182,8 +182,7 @@ class ExchangeView(Page):
     """The Exchange page (see the module docstring)."""
 
     def __init__(self, bridge: Bridge) -> None:
-        super().__init__("Exchange", "Artist coins against credits. An order takes the best "
-                                     "live offers one by one; each offer's settler fills it.")
+        super().__init__("Exchange", "Artist coins against credits, offer by offer")
         self.bridge = bridge
         self.pairs: list[PairView] = []
         self.page: ExchangePage | None = None
@@ -232,8 +231,8 @@ class ExchangeView(Page):
         book = QHBoxLayout()
         book.setSpacing(12)
         cols = ["PRICE", "AMOUNT", "DEPTH", "SETTLED BY"]
-        self.bids_table = read_only_table(cols, {0: 70, 1: 70, 2: 70}, stretch=3)
-        self.asks_table = read_only_table(cols, {0: 70, 1: 70, 2: 70}, stretch=3)
+        self.bids_table = read_only_table(cols, {0: 62, 1: 62, 2: 56}, stretch=3)
+        self.asks_table = read_only_table(cols, {0: 62, 1: 62, 2: 56}, stretch=3)
         for title, table in (("Buyers (bids)", self.bids_table),
                              ("Sellers (asks)", self.asks_table)):
             col = QVBoxLayout()
@@ -247,12 +246,13 @@ class ExchangeView(Page):
         left.addWidget(self.book_note)
         top.addLayout(left, 1)
         top.addWidget(self._order_form(), 0)
-        self.outer.addLayout(top, 3)
+        self.outer.addLayout(top, 5)
         # bottom: the user's orders and trades, the market's trades, the settlers
         self.tabs = QTabWidget()
         self.orders_table = read_only_table(
             ["PAIR", "SIDE", "PRICE", "AMOUNT", "LEFT", "SETTLER", "STATUS", ""],
-            {0: 100, 1: 60, 2: 80, 3: 80, 4: 80, 5: 150, 6: 100}, stretch=7)
+            {0: 100, 1: 60, 2: 80, 3: 80, 4: 80, 6: 110, 7: 100}, stretch=5)
+        self.orders_table.verticalHeader().setDefaultSectionSize(38)
         self.history_table = read_only_table(
             ["WHEN", "PAIR", "SIDE", "AMOUNT", "PRICE", "TOTAL", "AS", "STATUS"],
             {0: 110, 1: 100, 2: 60, 3: 100, 4: 80, 5: 100, 6: 70}, stretch=7)
@@ -264,14 +264,18 @@ class ExchangeView(Page):
         self.tabs.addTab(self.history_table, "My trades")
         self.tabs.addTab(self.trades_table, "Market trades")
         self.tabs.addTab(self.settlers_table, "Settlers")
-        self.outer.addWidget(self.tabs, 2)
+        self.outer.addWidget(self.tabs, 3)
         self._quote_timer = QTimer(self)
         self._quote_timer.setSingleShot(True)
         self._quote_timer.setInterval(250)
         self._quote_timer.timeout.connect(self.request_quote)
 
     def _order_form(self) -> QFrame:
-        frame, lay = card("Place an order")
+        frame = QFrame()
+        frame.setObjectName("card")
+        lay = QVBoxLayout(frame)
+        lay.setContentsMargins(16, 14, 16, 12)
+        lay.setSpacing(7)
         frame.setFixedWidth(330)
         sides = QHBoxLayout()
         self.buy_btn = button("Buy", "ghost")
@@ -295,11 +299,10 @@ class ExchangeView(Page):
         self.balances = label("", "dim", wrap=True)
         lay.addWidget(self.balances)
         self.quote_text = label("Type an amount to see what the order gets.", "dim", wrap=True)
-        self.quote_text.setMinimumHeight(60)
         lay.addWidget(self.quote_text)
         self.fills_table = read_only_table(["PRICE", "AMOUNT", "TOTAL"], {0: 80, 1: 80},
                                            stretch=2)
-        self.fills_table.setMaximumHeight(110)
+        self.fills_table.setMaximumHeight(96)
         lay.addWidget(self.fills_table)
         self.place_btn = button("Confirm order", "primary")
         self.place_btn.setEnabled(False)
@@ -400,6 +403,7 @@ class ExchangeView(Page):
         unit = f"{q} per {b}"
         self.price_chart.set_points(page.history, unit)
         self.depth_chart.set_book(page.asks, page.bids, b)
+        self.book_note.setVisible(any(lv.stale for lv in page.asks + page.bids))
         for table, levels, colour in ((self.asks_table, page.asks, RED),
                                       (self.bids_table, page.bids, GREEN)):
             fill(table, [((lv.price_text, DIM if lv.stale else colour),
@@ -494,9 +498,10 @@ class ExchangeView(Page):
         self.place_btn.setEnabled(quote.can_place)
         verb = "buy" if quote.side == "buy" else "sell"
         if quote.base_units:
-            self.place_btn.setText(f"Confirm: {verb} {quote.base_text} for {quote.quote_text}")
+            self.place_btn.setText(f"{verb.capitalize()} {quote.base_text} for "
+                                   f"{quote.quote_text}")
         elif quote.rests:
-            self.place_btn.setText(f"Confirm: rest a {verb} offer")
+            self.place_btn.setText(f"Rest a {verb} offer for {quote.unfilled_text}")
         else:
             self.place_btn.setText("Confirm order")
 

@@ -3,7 +3,7 @@
 Runs offscreen (``QT_QPA_PLATFORM=offscreen`` is set when unset). Builds a demo world in a
 temporary folder, makes a few extra fans buy from one artist (so the studio has sales to chart),
 then drives the real window: onboarding, store, release page, library (mid-download), player
-bar, studio, wallet, network and settings.
+bar, exchange, studio, wallet, network and settings.
 """
 
 from __future__ import annotations
@@ -113,8 +113,9 @@ def shoot(out: Path) -> list[Path]:
     bar = w.player_bar.grab()
     bar.save(str(out / "player-bar.png"))
     saved.append(out / "player-bar.png")
+    shoot_exchange(fan, save)
     w.show_named("wallet")
-    wait(lambda: w.wallet.view is not None)
+    wait(lambda: w.wallet.view is not None and bool(w.wallet.holdings))
     save(fan, "wallet")
     w.show_named("network")
     wait(lambda: w.network.status is not None and len(w.network.status.online) == len(
@@ -147,6 +148,32 @@ def shoot(out: Path) -> list[Path]:
     save(artist, "studio-publish")
     artist.shutdown()
     return saved
+
+
+def shoot_exchange(fan: AppParts, save: Callable[[AppParts, str], None]) -> None:
+    """The exchange: a pair's book and charts with a buy quoted; then a resting offer, which
+    the wallet shows as locked."""
+    w = fan.window
+    w.show_named("exchange")
+    ex = w.exchange
+    wait(lambda: len(ex.pairs) >= 2 and ex.page is not None)
+    ex.choose_pair("MOSS/CRED")
+    wait(lambda: ex.page is not None and ex.page.pair.base_symbol == "MOSS")
+    ex.limit.setText("0.21")
+    ex.rest.setChecked(True)
+    ex.amount.setText("15")
+    wait(lambda: ex.place_btn.isEnabled())
+    ex.place()
+    wait(lambda: ex.orders_table.rowCount() == 1)
+    ex.limit.clear()
+    ex.rest.setChecked(False)
+    ex.amount.setText("50")
+    wait(lambda: ex.place_btn.isEnabled() and "50 MOSS" in ex.place_btn.text())
+    ex.tabs.setCurrentIndex(0)
+    save(fan, "exchange")
+    ex.tabs.setCurrentIndex(3)
+    save(fan, "exchange-settlers")
+    ex.amount.clear()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,9 @@ from app.ui.tables import GREEN, SOFT, TEXT, fill, read_only_table
 from app.ui.widgets import MessageBar, Page, button, card, label
 
 KIND_NAMES = {"send": "Sent", "receive": "Received", "purchase": "Purchase",
-              "asset.mint": "Minted", "grant": "Sale", "payout": "Sale"}
+              "asset.mint": "Minted", "grant": "Sale", "payout": "Sale",
+              "offer": "Offer (locked)", "take": "Take (paid, waiting)", "cancel": "Offer ended",
+              "reclaim": "Reclaimed"}
 
 
 class BalanceCard(QFrame):
@@ -64,7 +66,6 @@ class WalletPage(Page):
         self.locked_title = label("Locked and in flight", "h2")
         self.locked_table = read_only_table(["ASSET", "WHAT", "AMOUNT", "UNTIL"],
                                             {0: 90, 2: 130, 3: 260}, stretch=1)
-        self.locked_table.setMaximumHeight(150)
         self.outer.addWidget(self.locked_title)
         self.outer.addWidget(self.locked_table)
         row = QHBoxLayout()
@@ -112,11 +113,12 @@ class WalletPage(Page):
         rows: list[tuple] = []
         for h in holdings:
             for lk in h.locks:
-                rows.append((h.symbol, f"Locked: {lk.what}, settled by {lk.settler}",
-                             lk.amount_text, f"unlocks {_when(lk.unlocks)} unless settled"))
+                rows.append((h.symbol, f"Locked in an {lk.what}, settled by {lk.settler}",
+                             lk.amount_text, f"unlocks by {_when(lk.unlocks)}"))
             for f in h.flights:
-                until = f"back by {_when(f.until)} if not settled" if f.until else "arriving"
-                rows.append((h.symbol, ("In flight: " + f.what, SOFT), f.amount_text, until))
+                until = f"back by {_when(f.until)} if unsettled" if f.until else "arriving"
+                rows.append((h.symbol, (f.what[:1].upper() + f.what[1:], SOFT), f.amount_text,
+                             until))
         self.locked_title.setText(
             "Locked and in flight" + ("" if rows else ": nothing; all you hold is available")
             + "".join(f"   ·   {h.symbol}: {h.available} available, {h.locked} locked, "
@@ -124,6 +126,9 @@ class WalletPage(Page):
                       if h.locks or h.flights))
         fill(self.locked_table, rows)
         self.locked_table.setVisible(bool(rows))
+        height = self.locked_table.horizontalHeader().height() + 4 + sum(
+            self.locked_table.rowHeight(r) for r in range(len(rows)))
+        self.locked_table.setFixedHeight(min(150, height))
 
     def _show(self, view: WalletView) -> None:
         self.view = view

@@ -57,7 +57,7 @@ def test_a_fan_trades_a_coin_on_the_exchange(qtbot, launch, world: DemoWorld, re
     ex.set_side("buy")
     qtbot.keyClicks(ex.amount, "50")
     qtbot.waitUntil(lambda: ex.place_btn.isEnabled(), timeout=10_000)
-    assert ex.place_btn.text() == "Confirm: buy 50 MOSS for 16.10 CRED"
+    assert ex.place_btn.text() == "Buy 50 MOSS for 16.10 CRED"
     assert _rows(ex.fills_table) == [["0.32", "40", "12.80"], ["0.33", "10", "3.30"]]
     assert "average 0.322 CRED per MOSS" in ex.quote_text.text()
     assert fan.bridge.session.core.ledger.state.takes_of(fan.bridge.session.me) == []
@@ -92,7 +92,7 @@ def test_a_fan_trades_a_coin_on_the_exchange(qtbot, launch, world: DemoWorld, re
     wallet = win.wallet
     qtbot.waitUntil(lambda: any(h.symbol == "CRED" and h.locked == "2.00"
                                 for h in wallet.holdings), timeout=10_000)
-    assert "offer: selling CRED for MOSS" in wallet.locked_table.item(0, 1).text()
+    assert "offer selling CRED for MOSS" in wallet.locked_table.item(0, 1).text()
     win.show_named("exchange")
     qtbot.mouseClick(ex.orders_table.cellWidget(0, 7), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: ex.orders_table.rowCount() == 0, timeout=10_000)
