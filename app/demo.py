@@ -724,7 +724,8 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
     """The fan's whole flow on the real swarm, without a window: the demo's actors run as node
     processes; the fan's node connects to them over 127.0.0.1; browse, search, preview (fetched
     over libp2p), buy from an artist whose laptop is shut, wait for the seeder's grant as sales
-    agent, download over libp2p and check the decrypted bytes against the published file."""
+    agent, download over libp2p and check the decrypted bytes against the published file; then
+    buy coins on the exchange and wait for the seeder to fill the takes as the offers' settler."""
     import io
 
     import av
@@ -810,6 +811,17 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
                    f"decrypted bytes equal the published files; decoded {frames} frames of "
                    f"{listing.tracks[0].title!r} ({mime})")
             timings["fan_flow_s"] = time.monotonic() - t2
+            t3 = time.monotonic()  # the exchange: buy coins; the seeder settles the makers'
+            desk = session.exchange
+            quote = desk.quote("MOSS", "CRED", "buy", "10")
+            assert quote.can_place, f"the exchange cannot fill a buy: {quote.summary}"
+            desk.place("MOSS", "CRED", "buy", "10", expect=quote)
+            _wait(lambda: session.refresh() is not None and all(
+                t.status == "filled" for t in desk.my_trades()), 60,
+                "the seeder did not fill the take on the exchange")
+            log_fn(f"trade ok: bought {quote.base_text} for {quote.quote_text} across "
+                   f"{len(quote.fills)} offer(s); filled by the seeder as their settler")
+            timings["trade_s"] = time.monotonic() - t3
         finally:
             network.close()
             session.close()
