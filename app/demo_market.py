@@ -23,6 +23,7 @@ from app.services.core import Core
 from app.services.identity import IdentityService
 from app.services.replica import replicate
 from app.services.wallet import WalletService
+from ledger.entry import Entry
 from ledger.state import Asset
 
 HOUR = 3600 * 1000
@@ -100,10 +101,12 @@ def make_market(root: Path, seeder: Core, gateway: Core, cred: Asset,
     away.ledger.append(away.signer, "profile", {"name": AWAY_MAKER, "bio": "", "links": []},
                        timestamp=start + 1)
 
-    def share(src: Core, *dst: Core) -> None:
+    def share(entry: Entry, *dst: Core) -> None:  # one new entry, to whoever acts on it next
         for d in dst:
-            replicate(src, d)
+            d.ledger.ingest([entry.wire])
 
+    replicate(makers[0], makers[1])  # from here on, each new entry goes to the other maker
+    replicate(makers[1], makers[0])
     # the past: makers 1 and 2 trade with each other, each settling its own offers
     events = []
     for coin, plan in coins:
@@ -130,14 +133,14 @@ def make_market(root: Path, seeder: Core, gateway: Core, cred: Asset,
         offer = maker.ledger.append(maker.signer, "offer", {
             **body, "expires": ts + DAY, "fill_or_kill": True, "settler": maker.me},
             timestamp=ts)
-        share(maker, taker)
+        share(offer, taker)
         take = taker.ledger.append(taker.signer, "take", {
             "offer": offer.hash, "amount": take_amount, "pay": pay, "deadline": ts + HOUR},
             [offer.hash], timestamp=ts + 20_000)
-        share(taker, maker)
-        maker.ledger.append(maker.signer, "fill", {"take": take.hash}, [take.hash],
-                            timestamp=ts + 40_000)
-        share(maker, taker)
+        share(take, maker)
+        fill = maker.ledger.append(maker.signer, "fill", {"take": take.hash}, [take.hash],
+                                   timestamp=ts + 40_000)
+        share(fill, taker)
     # the away maker's offers: cheap, but its node was last seen hours ago
     for coin, plan in coins:
         amount = 30
