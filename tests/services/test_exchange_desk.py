@@ -151,3 +151,22 @@ def test_bad_input_is_a_sentence(market: Any) -> None:
         desk.quote(ann.id, world.credits.id, "buy", "3", limit="cheap")
     quote = desk.quote(ann.id, world.credits.id, "buy", "900", limit="1", rest=True)
     assert not quote.can_place and "not enough" in quote.summary
+
+
+def test_a_rested_offer_taken_by_someone_is_a_maker_notice(market: Any) -> None:
+    world, artist, fan, _, ann = market
+    desk = ExchangeDesk(fan)
+    desk.watch()
+    WalletService(artist).send(fan.me, ann.id, "20")
+    world.sync()
+    fan.settle()
+    desk.place(ann.id, world.credits.id, "sell", "20", limit="0.50", rest=True)
+    [order] = desk.orders()
+    assert (order.side, order.price_text, order.settler) == ("sell", "0.50", "you")
+    world.sync()
+    MarketService(artist).take(order.id, "8")
+    world.sync()
+    fan.settle()  # the fan's node settles its own offer: it fills the take
+    assert desk.watch() == ["Your offer filled: you sold 8 ANN for 4.00 CRD."]
+    assert [(r.role, r.side, r.status) for r in desk.my_trades()] == [("maker", "sell",
+                                                                        "filled")]
