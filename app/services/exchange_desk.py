@@ -259,18 +259,25 @@ class ExchangeDesk:
                 asset = state.assets[asset_id]
                 if "stable" not in asset.flags:
                     found.setdefault((asset.id, stables[0].id), None)
-        out = [self._pair_view(state.assets[b], state.assets[q], trusted) for b, q in found]
+        now = self.clock()
+        out = [self._pair_view(state.assets[b], state.assets[q], trusted,
+                               self._books(b, q, now)) for b, q in found]
         out.sort(key=lambda p: (-p.open_offers, p.label))
         return out
 
-    def _pair_view(self, base: Asset, quote: Asset, trusted: set[bytes]) -> PairView:
+    def _books(self, base: bytes, quote: bytes, now: int) -> tuple[list[Offer], list[Offer]]:
+        """The open offers of the pair, best first: (selling base, selling quote)."""
         state = self.state
+        return (state.book(base, quote, now, limit=1 << 30),
+                state.book(quote, base, now, limit=1 << 30))
+
+    def _pair_view(self, base: Asset, quote: Asset, trusted: set[bytes],
+                   books: tuple[list[Offer], list[Offer]]) -> PairView:
         now = self.clock()
-        ask, bid = self._best(base.id, quote.id, now), self._best(quote.id, base.id, now)
+        ask, bid = self._best(books[0], now), self._best(books[1], now)
         bid = None if bid is None else 1 / bid
         last = self._last(base, quote)
-        count = len(state.book(base.id, quote.id, now, limit=1 << 30)) + len(
-            state.book(quote.id, base.id, now, limit=1 << 30))
+        count = len(books[0]) + len(books[1])
 
         def show(p: Fraction | None) -> str:
             return "—" if p is None else price_str(whole_price(p, base, quote), quote)
@@ -279,9 +286,9 @@ class ExchangeDesk:
                         show(ask), show(bid), count,
                         self.market.wallet.is_trusted(base, trusted))
 
-    def _best(self, sell: bytes, want: bytes, now: int) -> Fraction | None:
-        """The best price of the offers selling ``sell`` whose settler is live."""
-        for offer in self.state.book(sell, want, now, limit=1 << 30):
+    def _best(self, offers: list[Offer], now: int) -> Fraction | None:
+        """The best price of ``offers`` (one side, best first) whose settler is live."""
+        for offer in offers:
             if self._live(offer.settler, now):
                 return offer.price
         return None
@@ -292,7 +299,9 @@ class ExchangeDesk:
 
     def _pair_trades(self, base: Asset, quote: Asset) -> list[Trade]:
         state = self.state
-        both = state.trades_of_pair(base.id, quote.id) + state.trades_of_pair(quote.id, base.id)
+        # each side is kept in time order: the latest of the two are the latest of the pair
+        both = (state.trades_of_pair(base.id, quote.id)[-HISTORY_TRADES:]
+                + state.trades_of_pair(quote.id, base.id)[-HISTORY_TRADES:])
         both.sort(key=lambda t: (t.timestamp, t.id))
         return both[-HISTORY_TRADES:]
 
@@ -310,13 +319,12 @@ class ExchangeDesk:
     def _live(self, key: bytes, now: int) -> bool:
         return self.market._live(key, now)
 
-    def _levels(self, sell: Asset, want: Asset, base: Asset, quote: Asset,
+    def _levels(self, offers: list[Offer], invert: bool, base: Asset, quote: Asset,
                 levels: int) -> tuple[LevelView, ...]:
         state = self.state
         now = self.clock()
-        invert = sell.id == quote.id
         rows: list[tuple[Fraction, int, list[Offer]]] = []
-        for offer in state.book(sell.id, want.id, now, limit=1 << 30):
+        for offer in offers:
             price = 1 / offer.price if invert else offer.price
             amount = state.remaining(offer)
             if invert:
@@ -351,9 +359,10 @@ class ExchangeDesk:
             state = self.state
             now = self.clock()
             trusted = self.market.wallet.trusted_issuers()
-            pair = self._pair_view(base, quote, trusted)
-            asks = self._levels(base, quote, base, quote, levels)
-            bids = self._levels(quote, base, base, quote, levels)
+            books = self._books(base.id, quote.id, now)
+            pair = self._pair_view(base, quote, trusted, books)
+            asks = self._levels(books[0], False, base, quote, levels)
+            bids = self._levels(books[1], True, base, quote, levels)
             spread = "—"
             live_asks = [lv for lv in asks if not lv.stale]
             live_bids = [lv for lv in bids if not lv.stale]
@@ -376,8 +385,8 @@ class ExchangeDesk:
             trades.reverse()
             # the settlers of this pair's open offers, and when each was last seen
             counts: dict[bytes, int] = {}
-            for sell, want in ((base.id, quote.id), (quote.id, base.id)):
-                for o in state.book(sell, want, now, limit=1 << 30):
+            for side in books:
+                for o in side:
                     counts[o.settler] = counts.get(o.settler, 0) + 1
             settlers = []
             for key, n in sorted(counts.items(), key=lambda kv: -kv[1]):
