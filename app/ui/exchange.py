@@ -340,7 +340,12 @@ class ExchangeView(Page):
 
     def _show_pairs(self, pairs: list[PairView]) -> None:
         chosen = self.current
+        same = [(p.base, p.quote, p.last) for p in pairs] == [
+            (p.base, p.quote, p.last) for p in self.pairs]
         self.pairs = list(pairs)
+        if same and self.pairs:  # the same pairs: the picker stays as it is
+            self._load_page()
+            return
         self.pair_box.blockSignals(True)
         self.pair_box.clear()
         for p in self.pairs:
@@ -388,7 +393,10 @@ class ExchangeView(Page):
         if pair is not None and (page.pair.base, page.pair.quote) != (pair.base, pair.quote):
             self._load_page()  # the pair changed while this one loaded
             return
-        self.page = page
+        before, self.page = self.page, page
+        if page == before:  # a refresh that brings the same page leaves the widgets alone
+            self._after_page()
+            return
         if self._load_error:  # loading works again; other messages stay until replaced
             self._load_error = False
             self.message.clear_message()
@@ -413,18 +421,34 @@ class ExchangeView(Page):
         self.amount.setPlaceholderText(f"Amount of {b}")
         self.limit.setPlaceholderText(f"Limit price, {q} per {b} (optional)")
         self.balances.setText(f"You have {page.base_available} and {page.quote_available}.")
-        self._fill_orders(page)
+        if before is None or page.orders != before.orders:
+            self._fill_orders(page)
+        if before is None or page.my_trades != before.my_trades:
+            self._fill_history(page)
+        if before is None or page.trades != before.trades:
+            self._fill_trades(page)
+        if before is None or page.settlers != before.settlers:
+            self._fill_settlers(page)
+        self._after_page()
+
+    def _fill_history(self, page: ExchangePage) -> None:
         fill(self.history_table, [
             (when(t.timestamp), t.pair, (t.side, GREEN if t.side == "buy" else RED),
              t.amount_text, t.price_text, t.total_text, t.role,
              (t.status, GREEN if t.status == "filled" else WARN if t.status == "waiting"
               else SOFT)) for t in page.my_trades])
+
+    def _fill_trades(self, page: ExchangePage) -> None:
         fill(self.trades_table, [
             (when(t.timestamp), (t.side, GREEN if t.side == "buy" else RED), t.price_text,
              t.amount_text, t.total_text) for t in page.trades])
+
+    def _fill_settlers(self, page: ExchangePage) -> None:
         fill(self.settlers_table, [
             (s.name, str(s.offers), (s.seen_text, SOFT if s.live else WARN), s.peer_id)
             for s in page.settlers])
+
+    def _after_page(self) -> None:
         if self._again:
             self._again = False
             self.refresh()
