@@ -66,6 +66,26 @@ def price_str(price: Fraction, quote: Asset) -> str:
     return text
 
 
+CHART_POINTS = 120  # a price chart shows at most this many points (the last price of each span)
+
+
+def chart_points(points: list[tuple[int, float]],
+                 most: int = CHART_POINTS) -> list[tuple[int, float]]:
+    """``points`` (time order) thinned to at most ``most``: the time range cut into equal
+    spans, each span's last point kept (so the last trade is always the last point)."""
+    if len(points) <= most:
+        return points
+    t0, t1 = points[0][0], points[-1][0]
+    width = max(1, -(-(t1 - t0 + 1) // most))
+    out: list[tuple[int, float]] = []
+    for t, v in points:
+        if out and (out[-1][0] - t0) // width == (t - t0) // width:
+            out[-1] = (t, v)
+        else:
+            out.append((t, v))
+    return out
+
+
 # -- view models ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PairView:
@@ -383,6 +403,7 @@ class ExchangeDesk:
                                         format_amount(q_units, quote.precision),
                                         self.core.me in (t.maker, t.taker)))
             trades.reverse()
+            history = chart_points(history)
             # the settlers of this pair's open offers, and when each was last seen
             counts: dict[bytes, int] = {}
             for side in books:
