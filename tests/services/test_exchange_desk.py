@@ -10,7 +10,7 @@ import pytest
 
 from app.services.errors import UserError
 from app.services.events import Notice
-from app.services.exchange_desk import ExchangeDesk
+from app.services.exchange_desk import ExchangeDesk, chart_points
 from app.services.market import MarketService
 from app.services.wallet import WalletService
 
@@ -170,3 +170,11 @@ def test_a_rested_offer_taken_by_someone_is_a_maker_notice(market: Any) -> None:
     assert desk.watch() == ["Your offer filled: you sold 8 ANN for 4.00 CRD."]
     assert [(r.role, r.side, r.status) for r in desk.my_trades()] == [("maker", "sell",
                                                                         "filled")]
+
+
+def test_the_price_chart_is_thinned_to_the_last_price_of_each_span() -> None:
+    points = [(1000 + 7 * i, float(i)) for i in range(1000)]
+    thin = chart_points(points, most=50)
+    assert len(thin) <= 50 and thin[-1] == points[-1] and thin[0][0] >= points[0][0]
+    assert [t for t, _ in thin] == sorted(t for t, _ in thin)
+    assert chart_points(points[:30], most=50) == points[:30]
