@@ -199,6 +199,12 @@ class Bridge(QObject):
             return job
         return self.run(method, getattr(self.session, method), *args, io=io)
 
+    def exchange(self, method: str, *args: Any) -> Job:
+        """Run ``session.exchange.<method>(*args)`` (the Exchange view's desk) on a worker."""
+        if self.session is None:
+            return self.call(method)
+        return self.run(method, getattr(self.session.exchange, method), *args)
+
     @staticmethod
     async def _fail_soon(job: Job, message: str) -> None:
         job._fail(message)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from nacl import pwhash
 
+from app.demo_market import MOSS, NEON, CoinPlan, make_market
 from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
@@ -45,10 +46,11 @@ from app.services.wallet import WalletService
 
 if TYPE_CHECKING:
     from app.services.swarm import SwarmSettings
+    from ledger.state import Asset
 
 log = logging.getLogger(__name__)
 
-WORLD_VERSION = 4
+WORLD_VERSION = 5
 ONLINE_ARTISTS = frozenset({"artist-1", "artist-3"})  # the others' laptops are shut
 FAN_PASSPHRASE = "cooptracks-demo"
 ACTOR_PASSPHRASE = "demo-actor-passphrase"
@@ -603,6 +605,7 @@ def build_world(root: Path, quick: bool = False, fresh: bool = False,
               Actor("Always-on Seeder", "seeder", root / "seeder", True)]
     audio_dir = root / "generated-audio"
     audio_dir.mkdir()
+    coins: list[tuple[Core, CoinPlan, Asset | None]] = []  # artists with a coin on the exchange
     for n, artist in enumerate(cast):
         slug = f"artist-{n + 1}"
         core = make_identity(artist.name, slug)
@@ -632,8 +635,12 @@ def build_world(root: Path, quick: bool = False, fresh: bool = False,
             coin = w.issue("MOSS", "Marrow & Moss supporter token", 0, 10_000, ("artistcoin",))
             w.mint(coin.id, "1000")
             w.send(fan.me, coin.id, "12")
+            coins.append((core, MOSS, coin))
+        if n == 2:
+            coins.append((core, NEON, None))
         studio.delegate(seeder.me)  # the seeder sells while the artist's laptop is shut
         actors.append(Actor(artist.name, "artist", root / slug, slug in ONLINE_ARTISTS))
+    cores += make_market(root, seeder, gateway, cred, coins, ACTOR_PASSPHRASE, FAST_KDF)
     tick()
     converge(*cores)  # the swarm's past: every replica holds every entry
     for core in cores:  # the seeder has pinned everything
@@ -743,7 +750,8 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
     """The fan's whole flow on the real swarm, without a window: the demo's actors run as node
     processes; the fan's node connects to them over 127.0.0.1; browse, search, preview (fetched
     over libp2p), buy from an artist whose laptop is shut, wait for the seeder's grant as sales
-    agent, download over libp2p and check the decrypted bytes against the published file."""
+    agent, download over libp2p and check the decrypted bytes against the published file; then
+    buy coins on the exchange and wait for the seeder to fill the takes as the offers' settler."""
     import io
 
     import av
@@ -829,6 +837,17 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
                    f"decrypted bytes equal the published files; decoded {frames} frames of "
                    f"{listing.tracks[0].title!r} ({mime})")
             timings["fan_flow_s"] = time.monotonic() - t2
+            t3 = time.monotonic()  # the exchange: buy coins; the seeder settles the makers'
+            desk = session.exchange
+            quote = desk.quote("MOSS", "CRED", "buy", "10")
+            assert quote.can_place, f"the exchange cannot fill a buy: {quote.summary}"
+            desk.place("MOSS", "CRED", "buy", "10", expect=quote)
+            _wait(lambda: session.refresh() is not None and all(
+                t.status == "filled" for t in desk.my_trades()), 60,
+                "the seeder did not fill the take on the exchange")
+            log_fn(f"trade ok: bought {quote.base_text} for {quote.quote_text} across "
+                   f"{len(quote.fills)} offer(s); filled by the seeder as their settler")
+            timings["trade_s"] = time.monotonic() - t3
         finally:
             network.close()
             session.close()

@@ -15,6 +15,9 @@ during a large sync.
   while N signed entries are ingested through the bridge (in batches, on a worker thread), with
   the main window open on the Store and refreshing. Goal < 50 ms. N is 100,000 (``quick``:
   5,000).
+* ``exchange_max_stall_ms``: the same heartbeat while a market arrives with the Exchange view
+  open and refreshing: 10,000 offers on one pair and takes and fills of a third of them
+  (``quick``: 2,000). Goal < 50 ms.
 """
 
 from __future__ import annotations
@@ -221,8 +224,74 @@ def measure_stall(n: int) -> dict[str, float]:
             "ingest_error": ingest.error or ""}
 
 
+def _market_entries(offers: int) -> list[bytes]:
+    """A market on one pair: coins and credits handed out, ``offers`` offers, and takes and
+    fills of a third of them (signed in memory)."""
+    from app.bench.market import _Market
+
+    m = _Market(20, 20)
+    made = m.offers(offers) if (setup := m.setup()) else []
+    return [e.wire for e in setup + made + m.trades(made[:offers // 3])]
+
+
+def measure_exchange_stall(offers: int) -> dict[str, float]:
+    """The longest GUI-thread gap (5 ms heartbeat) while a market's offers and trades arrive
+    with the Exchange view open and refreshing."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from nacl import pwhash
+    from PySide6.QtCore import QElapsedTimer, QTimer
+
+    from app.bridge import KdfLimits
+    from app.profile import Profile
+    from app.ui.app import build
+    from player.engine import NullEngine
+
+    wires = _market_entries(offers)
+    interval = sys.getswitchinterval()
+    with tempfile.TemporaryDirectory() as tmp:
+        parts = build(Profile(Path(tmp) / "p"), kdf=KdfLimits(pwhash.argon2id.OPSLIMIT_MIN,
+                                                              pwhash.argon2id.MEMLIMIT_MIN),
+                      engine=NullEngine(), own_process=True)
+        parts.window.show()
+        job = parts.bridge.create_identity("bench passphrase", "Bench")
+        parts.runtime._pump_until(lambda: job.done, 30_000)
+        parts.window.show_named("exchange")
+        view = parts.window.exchange
+        clock = QElapsedTimer()
+        clock.start()
+        gaps: list[int] = []
+        last = [clock.elapsed()]
+
+        def beat() -> None:
+            now = clock.elapsed()
+            gaps.append(now - last[0])
+            last[0] = now
+
+        heart = QTimer()
+        heart.setInterval(5)
+        heart.timeout.connect(beat)
+        heart.start()
+        start = time.perf_counter()
+        ingest = parts.bridge.ingest(wires, batch=500)
+        parts.runtime._pump_until(lambda: ingest.done, 600_000)
+        view.refresh()  # the last refresh, with everything in: the view shows the whole book
+        parts.runtime._pump_until(lambda: view.page is not None and not view._loading, 60_000)
+        ingest_s = time.perf_counter() - start
+        heart.stop()
+        levels = len(view.page.asks) if view.page else 0
+        parts.shutdown()
+    sys.setswitchinterval(interval)
+    gc.unfreeze()
+    return {"exchange_entries": len(wires), "exchange_offers": offers,
+            "exchange_seconds": round(ingest_s, 2), "exchange_levels_shown": levels,
+            "exchange_max_stall_ms": max(gaps or [0]),
+            "exchange_p99_tick_ms": sorted(gaps)[int(len(gaps) * 0.99)] if gaps else 0,
+            "exchange_ingest_error": ingest.error or ""}
+
+
 def run(quick: bool) -> dict:
     result = measure_launch(3 if quick else 5)
     result.update(measure_stall(5_000 if quick else 100_000))
+    result.update(measure_exchange_stall(2_000 if quick else 10_000))
     result["quick"] = quick
     return result

@@ -22,6 +22,7 @@ from app.services.core import Core
 from app.services.covers import ARTWORK_MAX_BYTES, check_cover_image
 from app.services.errors import UserError
 from app.services.events import DownloadProgress, Notice
+from app.services.exchange_desk import ExchangeDesk
 from app.services.identity import IdentityInfo, IdentityService
 from app.services.library import LibraryService
 from app.services.money import format_amount
@@ -310,6 +311,7 @@ class Session:
         self.library = LibraryService(profile)
         self.profiles = ProfileService(self.core, self.identity)
         self._lock = threading.RLock()
+        self.exchange = ExchangeDesk(self.core, lambda: self.network.sync(self.core), self._lock)
         self._art_cache: OrderedDict[bytes, bytes] = OrderedDict()  # LRU, ARTWORK_CACHE_BYTES
         self._art_cached_bytes = 0
         self._art_missed: dict[bytes, tuple[float, float, str]] = {}
@@ -362,6 +364,7 @@ class Session:
                 report2 = self.core.settle()
                 report.unlocked.extend(report2.unlocked)
             self._register_owned()
+            self.exchange.watch()  # fills, refunds and cancels become notices
             return SyncReport(received, list(report.unlocked))
 
     def _register_owned(self) -> None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from app.bridge import Bridge
     from app.profile import Profile
     from app.ui.backend import Backend
+    from app.ui.exchange import ExchangeView
     from app.ui.library import LibraryView
     from app.ui.mpris import MediaKeys
     from app.ui.network import NetworkPage, SettingsPage
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
     from app.ui.wallet import WalletPage
     from player.engine import Engine
 
-NAV = (("store", "♫   Store"), ("library", "▤   Library"), ("studio", "✎   Studio"),
+NAV = (("store", "♫   Store"), ("library", "▤   Library"), ("exchange", "⇅   Exchange"),
+       ("studio", "✎   Studio"),
        ("wallet", "◈   Wallet"), ("network", "⇄   Network"), ("settings", "⚙   Settings"))
 KEYS = tuple(k for k, _ in NAV)
 REFRESH_MS = 400
@@ -199,6 +201,10 @@ class MainWindow(QMainWindow):
             library = LibraryView(bridge)
             library.play_rows.connect(self.player_bar.play_rows)
             return library
+        if key == "exchange":
+            from app.ui.exchange import ExchangeView
+
+            return ExchangeView(bridge)
         if key == "studio":
             from app.ui.studio import StudioPage
 
@@ -226,6 +232,10 @@ class MainWindow(QMainWindow):
     @property
     def library(self) -> LibraryView:
         return self.view("library")  # type: ignore[return-value]
+
+    @property
+    def exchange(self) -> ExchangeView:
+        return self.view("exchange")  # type: ignore[return-value]
 
     @property
     def studio(self) -> StudioPage:

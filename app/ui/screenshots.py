@@ -3,8 +3,8 @@
 Runs offscreen (``QT_QPA_PLATFORM=offscreen`` is set when unset). Builds a demo world in a
 temporary folder, makes a few extra fans buy from one artist (so the studio has sales to chart),
 then drives the real window: onboarding, store, release page, library (mid-download), player
-bar, studio, wallet, network and settings. ``--only export`` makes just the "Save to folder"
-dialog's screenshot, on a quick demo world.
+bar, exchange, studio, wallet, network and settings. ``--only export`` makes just the "Save to
+folder" dialog's screenshot, on a quick demo world.
 """
 
 from __future__ import annotations
@@ -127,22 +127,9 @@ def shoot(out: Path) -> list[Path]:
     bar = w.player_bar.grab()
     bar.save(str(out / "player-bar.png"))
     saved.append(out / "player-bar.png")
-    # the tracks' context menu, drawn where a right click on the third row opens it
-    w.library.table.selectRow(2)
-    menu = w.library.track_menu()
-    menu.adjustSize()
-    shot = w.grab()
-    rect = w.library.table.visualItemRect(w.library.table.item(2, 0))
-    at = w.library.table.viewport().mapTo(w, rect.center())
-    from PySide6.QtGui import QPainter
-
-    painter = QPainter(shot)
-    painter.drawPixmap(at, menu.grab())
-    painter.end()
-    shot.save(str(out / "library-menu.png"))
-    saved.append(out / "library-menu.png")
+    shoot_exchange(fan, save)
     w.show_named("wallet")
-    wait(lambda: w.wallet.view is not None)
+    wait(lambda: w.wallet.view is not None and bool(w.wallet.holdings))
     save(fan, "wallet")
     w.show_named("network")
     wait(lambda: w.network.status is not None and len(w.network.status.online) == len(
@@ -208,6 +195,32 @@ def shoot_export(out: Path) -> Path:
     dialog.grab().save(str(path))
     parts.shutdown()
     return path
+
+
+def shoot_exchange(fan: AppParts, save: Callable[[AppParts, str], None]) -> None:
+    """The exchange: a pair's book and charts with a buy quoted; then a resting offer, which
+    the wallet shows as locked."""
+    w = fan.window
+    w.show_named("exchange")
+    ex = w.exchange
+    wait(lambda: len(ex.pairs) >= 2 and ex.page is not None)
+    ex.choose_pair("MOSS/CRED")
+    wait(lambda: ex.page is not None and ex.page.pair.base_symbol == "MOSS")
+    ex.limit.setText("0.21")
+    ex.rest.setChecked(True)
+    ex.amount.setText("15")
+    wait(lambda: ex.place_btn.isEnabled())
+    ex.place()
+    wait(lambda: ex.orders_table.rowCount() == 1)
+    ex.limit.clear()
+    ex.rest.setChecked(False)
+    ex.amount.setText("30")
+    wait(lambda: ex.place_btn.isEnabled() and "30 MOSS" in ex.place_btn.text())
+    ex.tabs.setCurrentIndex(0)
+    save(fan, "exchange")
+    ex.tabs.setCurrentIndex(3)
+    save(fan, "exchange-settlers")
+    ex.amount.clear()
 
 
 def main(argv: list[str] | None = None) -> int:

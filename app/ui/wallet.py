@@ -1,4 +1,5 @@
-"""Wallet: balances per asset, send, history, trusted issuers (with a warning on untrusted)."""
+"""Wallet: balances per asset, send, history, trusted issuers (with a warning on untrusted);
+what is locked (per purpose, with when each unlocks) and in flight."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.bridge import Bridge
+from app.services.exchange_desk import HoldingView
 from app.services.ui_support import BalanceView, WalletView
-from app.ui.tables import GREEN, TEXT, fill, read_only_table
+from app.ui.tables import GREEN, SOFT, TEXT, fill, read_only_table
 from app.ui.widgets import MessageBar, Page, button, card, label
 
 KIND_NAMES = {"send": "Sent", "receive": "Received", "purchase": "Purchase",
-              "asset.mint": "Minted", "grant": "Sale", "payout": "Sale"}
+              "asset.mint": "Minted", "grant": "Sale", "payout": "Sale",
+              "offer": "Offer (locked)", "take": "Take (paid, waiting)", "cancel": "Offer ended",
+              "reclaim": "Reclaimed"}
 
 
 class BalanceCard(QFrame):
@@ -56,9 +60,15 @@ class WalletPage(Page):
         super().__init__("Wallet", "Credits and tokens held by your identity")
         self.bridge = bridge
         self.view: WalletView | None = None
+        self.holdings: list[HoldingView] = []
         self.cards = QGridLayout()
         self.cards.setSpacing(14)
         self.outer.addLayout(self.cards)
+        self.locked_title = label("Locked and in flight", "h2")
+        self.locked_table = read_only_table(["ASSET", "WHAT", "AMOUNT", "UNTIL"],
+                                            {0: 90, 2: 130, 3: 260}, stretch=1)
+        self.outer.addWidget(self.locked_title)
+        self.outer.addWidget(self.locked_table)
         row = QHBoxLayout()
         row.setSpacing(20)
         # send
@@ -99,6 +109,31 @@ class WalletPage(Page):
         job = self.bridge.call("wallet_view")
         job.finished.connect(self._show)
         job.failed.connect(self.message.show_error)
+        held = self.bridge.exchange("holdings")
+        held.finished.connect(self._show_holdings)
+        held.failed.connect(self.message.show_error)
+
+    def _show_holdings(self, holdings: list[HoldingView]) -> None:
+        self.holdings = list(holdings)
+        rows: list[tuple] = []
+        for h in holdings:
+            for lk in h.locks:
+                rows.append((h.symbol, f"Locked in an {lk.what}, settled by {lk.settler}",
+                             lk.amount_text, f"unlocks by {_when(lk.unlocks)}"))
+            for f in h.flights:
+                until = f"back by {_when(f.until)} if unsettled" if f.until else "arriving"
+                rows.append((h.symbol, (f.what[:1].upper() + f.what[1:], SOFT), f.amount_text,
+                             until))
+        self.locked_title.setText(
+            "Locked and in flight" + ("" if rows else ": nothing; all you hold is available")
+            + "".join(f"   ·   {h.symbol}: {h.available} available, {h.locked} locked, "
+                      f"{h.in_flight} in flight" for h in holdings
+                      if h.locks or h.flights))
+        fill(self.locked_table, rows)
+        self.locked_table.setVisible(bool(rows))
+        height = self.locked_table.horizontalHeader().height() + 4 + sum(
+            self.locked_table.rowHeight(r) for r in range(len(rows)))
+        self.locked_table.setFixedHeight(min(150, height))
 
     def _show(self, view: WalletView) -> None:
         balances = tuple(b.amount for b in view.balances)
@@ -162,3 +197,7 @@ class WalletPage(Page):
         job.finished.connect(ok)
         job.failed.connect(failed)
 
+
+
+def _when(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%d %b %Y %H:%M")
