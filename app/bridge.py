@@ -36,6 +36,7 @@ from app.services.events import (
     SaleFulfilled,
 )
 from app.services.identity import MEMLIMIT, OPSLIMIT, IdentityService
+from app.services.profiles import checked
 from app.services.ui_support import Network, Session
 
 if TYPE_CHECKING:  # the studio pulls in the audio encoders: load it on first use
@@ -196,18 +197,22 @@ class Bridge(QObject):
         return job
 
     def _create_and_open(self, passphrase: str, name: str) -> Session:
+        if name.strip():
+            checked(name, "", ())  # a name the ledger would refuse stops before anything exists
         self.identity.create(passphrase, name)
-        return self._open(passphrase)
+        return self._open(passphrase, publish_name=name)
 
     def _restore_and_open(self, phrase: str, passphrase: str, name: str) -> Session:
         self.identity.restore(phrase, passphrase, name)
         return self._open(passphrase)
 
-    def _open(self, passphrase: str) -> Session:
+    def _open(self, passphrase: str, publish_name: str = "") -> Session:
         signer = self.identity.unlock(passphrase)
         network = self._network_factory() if self._network_factory else None
         session = Session(self.profile, signer, network, self.identity)
         try:
+            if publish_name.strip():  # a new identity's chosen name is public: peers show it
+                session.profiles.publish(publish_name)
             session.sync_search_index()
             self._start_network(session)
         except BaseException:

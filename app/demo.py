@@ -37,6 +37,7 @@ from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
 from app.services.identity import IdentityInfo, IdentityService
+from app.services.profiles import ProfileService
 from app.services.replica import converge, copy_content
 from app.services.studio import ReleaseDraft, StudioService
 from app.services.ui_support import ProgressFn
@@ -585,7 +586,9 @@ def build_world(root: Path, quick: bool = False, fresh: bool = False,
         ids = IdentityService(prof, *FAST_KDF)
         ids.create(passphrase, name)
         prof.update_config(mdns=False)  # the demo swarm is this machine's own nodes: no LAN
-        return Core(prof, ids.unlock(passphrase))
+        core = Core(prof, ids.unlock(passphrase))
+        ProfileService(core, ids).publish(name)  # as `identity new --name` does: names are public
+        return core
 
     gateway = make_identity("Demo Credits Gateway", "gateway")
     seeder = make_identity("Always-on Seeder", "seeder")

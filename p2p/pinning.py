@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
 from ledger.entry import Entry
 
 if TYPE_CHECKING:
-    from p2p.node import Node
+    from ledger.chunkstore import ChunkStore
+    from ledger.content import Manifest
+    from p2p.sync.protocol import LedgerAccess
 
 log = logging.getLogger(__name__)
+
+
+class PinningNode(Protocol):
+    """What a :class:`Pinner` uses of the node that owns it (p2p.node.Node): its ledger, its
+    chunk store, the token of its trio run, and content downloads."""
+
+    ledger: LedgerAccess
+    store: ChunkStore
+    _token: trio.lowlevel.TrioToken | None
+
+    async def fetch(self, content_id: bytes) -> Manifest: ...
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,7 @@ def content_ids_of(entry: Entry) -> list[bytes]:
 class Pinner:
     """Watches accepted listings and keeps their content in the local chunk store."""
 
-    def __init__(self, node: Node, policy: SeedPolicy) -> None:
+    def __init__(self, node: PinningNode, policy: SeedPolicy) -> None:
         self.node = node
         self.policy = policy
         self.pinned: set[bytes] = set()

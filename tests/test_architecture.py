@@ -7,6 +7,8 @@ that package's rules. A new violation fails here with the file and line.
 from __future__ import annotations
 
 import ast
+import itertools
+import re
 import sys
 from pathlib import Path
 
@@ -75,7 +77,134 @@ def test_ui_reaches_the_core_only_through_the_bridge():
     assert violations("app/ui", forbidden=forbidden) == []
 
 
-@pytest.mark.parametrize("package", ["ledger", "p2p", "player", "app", "resources"])
+PACKAGES = ("ledger", "p2p", "player", "app", "resources")
+
+
+def module_names(root: Path) -> dict[str, Path]:
+    """Every module of the project's packages by dotted name (a package by its own name)."""
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+def import_graph(root: Path) -> dict[str, dict[str, int]]:
+    """module -> {project module it imports: line}, from every import statement in it:
+
+    at the top, inside functions and under ``if TYPE_CHECKING:`` alike (a type-only import is
+    still a dependency, and mypy follows it), relative ones resolved.
+    """
+    modules = module_names(root)
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, dict[str, int]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges: dict[str, int] = {}
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([node.module] if node.module else []))
+                # "from a import b" imports the module a.b when there is one, else names in a.
+                targets = [f"{base}.{alias.name}" for alias in node.names]
+            for target in targets:
+                found = resolve(target)
+                if found is not None and found != name:
+                    edges.setdefault(found, node.lineno)
+        graph[name] = edges
+    return graph
+
+
+def import_cycles(graph: dict[str, dict[str, int]]) -> list[str]:
+    """Each import cycle, as "a (line N) -> b (line M) -> a": module a imports b at line N, b
+    imports a at line M. One cycle is named per strongly connected group (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    components: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                components.append(component)
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    described = []
+    for component in components:
+        members = set(component)
+        # Walk from the first module along edges inside the component until a module repeats.
+        path = [min(component)]
+        while True:
+            nxt = min(w for w in graph[path[-1]] if w in members)
+            if nxt in path:
+                path = [*path[path.index(nxt):], nxt]
+                break
+            path.append(nxt)
+        steps = [f"{a} (line {graph[a][b]})" for a, b in itertools.pairwise(path)]
+        described.append(" -> ".join(steps) + f" -> {path[-1]}")
+    return described
+
+
+def test_no_module_import_cycle():
+    """Dependencies point one way inside packages too: no two modules import each other, even
+    only for type checking or inside a function. Break a cycle by moving the shared part into
+    its own module, or by typing against a Protocol that the importing side defines."""
+    assert import_cycles(import_graph(ROOT)) == []
+
+
+def test_the_cycle_check_catches_a_planted_cycle(tmp_path):
+    (tmp_path / "p2p" / "sub").mkdir(parents=True)
+    (tmp_path / "p2p" / "__init__.py").write_text("")
+    (tmp_path / "p2p" / "sub" / "__init__.py").write_text("")
+    (tmp_path / "p2p" / "a.py").write_text("import os\nfrom p2p.sub import b\n")
+    (tmp_path / "p2p" / "sub" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from ..a import thing\n")
+    (tmp_path / "p2p" / "c.py").write_text("def f():\n    from p2p import a\n")
+    assert import_cycles(import_graph(tmp_path)) == [
+        "p2p.a (line 2) -> p2p.sub.b (line 4) -> p2p.a"]
+
+
+def test_the_readme_layout_table_names_every_package_and_only_real_ones():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| package | what it holds | may import |"):]
+    table = table[: table.index("\n\n")]
+    named = set(re.findall(r"^\| `([a-z0-9_/]+)/` \|", table, re.M))
+    packages = {p.parent.relative_to(ROOT).as_posix()
+                for package in PACKAGES for p in (ROOT / package).rglob("__init__.py")}
+    assert packages - named == set(), "README.md's layout table misses these packages"
+    assert {n for n in named if not (ROOT / n).is_dir()} == set()
+
+
+@pytest.mark.parametrize("package", PACKAGES)
 def test_prescribed_packages_exist(package):
     assert (ROOT / package / "__init__.py").exists()
 

@@ -6,6 +6,7 @@ A command's handler receives the parsed arguments and returns a process exit cod
 
 COMMAND_MODULES = (
     "app.commands.identity",
+    "app.commands.profile",
     "app.commands.ledger",
     "app.commands.store",
     "app.commands.market",

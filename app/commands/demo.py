@@ -32,6 +32,11 @@ def _demo(args: argparse.Namespace) -> int:
         print("demo check passed: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
         return 0
 
+    from app.ui.display import display_problem
+
+    problem = display_problem()
+    if problem:
+        raise UserError(problem)
     root = args.root or default_demo_root()
     started = time.monotonic()
 

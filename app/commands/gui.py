@@ -11,6 +11,12 @@ import argparse
 
 
 def _gui(args: argparse.Namespace) -> int:
+    from app.services.errors import UserError
+    from app.ui.display import display_problem
+
+    problem = display_problem()
+    if problem:
+        raise UserError(problem)
     from app.services.identity import read_passphrase_source
     from app.ui.app import run
 

@@ -15,9 +15,20 @@ def _doc(info: IdentityInfo) -> dict:
 
 
 def _new(args: argparse.Namespace) -> int:
-    info = IdentityService(args.profile_obj).create(passphrase(args, confirm=True), args.name)
-    emit(args, _doc(info), f"created identity {info.peer_id}\npublic key {info.public_key_hex}\n"
-         "write down the recovery phrase: cooptracks identity export-phrase")
+    secret = passphrase(args, confirm=True)
+    service = IdentityService(args.profile_obj)
+    info = service.create(secret, args.name)
+    published = ""
+    if args.name.strip():
+        # The name is public: sign it into our feed as the profile entry peers show.
+        from app.services.core import Core
+        from app.services.profiles import ProfileService
+
+        with Core(args.profile_obj, service.unlock(secret)) as core:
+            ProfileService(core, service).publish(args.name)
+        published = f"\npublished the profile {args.name.strip()!r}"
+    emit(args, _doc(info), f"created identity {info.peer_id}\npublic key {info.public_key_hex}"
+         f"{published}\nwrite down the recovery phrase: cooptracks identity export-phrase")
     return 0
 
 
@@ -52,7 +63,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     ident = sub.add_parser("identity", parents=[common], help="create, show, back up, restore")
     isub = ident.add_subparsers(dest="identity_command", metavar="ACTION", required=True)
     p = isub.add_parser("new", parents=[common], help="create a new identity")
-    p.add_argument("--name", default="", help="public display name")
+    p.add_argument("--name", default="",
+                   help="public display name, published in the ledger as your profile")
     add_json_flag(p)
     p.set_defaults(handler=_new)
     p = isub.add_parser("show", parents=[common], help="show the public key and peer ID")

@@ -65,13 +65,16 @@ def _publish(args: argparse.Namespace, core: Core) -> int:
 
 
 def _catalog(args: argparse.Namespace, core: Core) -> int:
+    from app.services.profiles import artist_name
+
     shop = ShopService(core)
     rows, docs = [], []
     for li in shop.catalog():
         price = li.prices[0]
-        rows.append(f"{li.id.hex()[:12]}  {li.artist_name} — {li.title}  "
+        artist = artist_name(core.ledger.state, li)  # the signer's published name
+        rows.append(f"{li.id.hex()[:12]}  {artist} — {li.title}  "
                     f"({len(li.tracks)} tracks, {shop.price_text(li).shown})")
-        docs.append({"listing": li.id.hex(), "artist": li.artist_name, "title": li.title,
+        docs.append({"listing": li.id.hex(), "artist": artist, "title": li.title,
                      "artist_key": li.artist.hex(), "price": price.amount,
                      "asset": price.asset.hex(), "nyp": price.nyp,
                      "tracks": [{"title": t.title, "content": t.content.hex(),

@@ -242,6 +242,7 @@ def _peers(args: argparse.Namespace) -> int:
     import trio
 
     from app.services.core import Core
+    from app.services.profiles import peer_name
 
     with Core.open(args.profile_obj, passphrase(args)) as core:
         config = node_config(core, args)
@@ -264,9 +265,12 @@ def _peers(args: argparse.Namespace) -> int:
                    "lan_peers": st.lan_peers, "bytes_in": st.bytes_in,
                    "bytes_out": st.bytes_out, **sync_doc,
                    "peers": [{"peer_id": p.peer_id, "addrs": list(p.addrs),
-                              "inbound": p.inbound} for p in st.peers]}
+                              "inbound": p.inbound,
+                              "name": peer_name(core.ledger.state, p.peer_id)}
+                             for p in st.peers]}
             lines = [f"this node: {st.peer_id} ({st.reachability})"]
-            lines += [f"  {p.peer_id} {' '.join(p.addrs)}" for p in st.peers] or ["  no peers"]
+            lines += [f"  {peer_name(core.ledger.state, p.peer_id)}  {p.peer_id} "
+                      f"{' '.join(p.addrs)}" for p in st.peers] or ["  no peers"]
             if sync_doc:
                 lines.append(f"synced: {sync_doc['accepted']} new entries, "
                              f"{sync_doc['entries']} held")

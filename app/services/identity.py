@@ -171,6 +171,14 @@ class IdentityService:
         signer = self.unlock(old)
         self._save(signer.seed, new, self.info().name, overwrite=True)
 
+    def rename(self, name: str) -> IdentityInfo:
+        """Change the local copy of the display name (not secret: no passphrase needed). The
+        public name is the ledger's ``profile`` entry (app/services/profiles.py)."""
+        doc = self._load()
+        doc["name"] = name
+        self._write(doc)
+        return self.info()
+
     # -- file ------------------------------------------------------------------------------------
     def _load(self) -> dict[str, Any]:
         path = self.profile.identity_file
@@ -207,6 +215,10 @@ class IdentityService:
                     "memlimit": self._mem},
             "sealed_seed": bytes(sealed).hex(),
         }
+        self._write(doc)
+        return self.info()
+
+    def _write(self, doc: dict[str, Any]) -> None:
         path = self.profile.identity_file
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -215,4 +227,3 @@ class IdentityService:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        return self.info()

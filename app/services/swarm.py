@@ -26,6 +26,7 @@ import trio
 from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
+from app.services.profiles import peer_name
 from app.services.ui_support import (
     NetworkStatus,
     PeerView,
@@ -35,6 +36,7 @@ from app.services.ui_support import (
 )
 
 if TYPE_CHECKING:
+    from ledger.state import State
     from p2p.limits import Limits
     from p2p.node import Node
 
@@ -299,7 +301,8 @@ class SwarmNetwork:
         if self._node is None:
             return NetworkStatus(self.settings.label, "not listening",
                                  "offline: the node is not running",
-                                 self._known_views(set()), seeding, size, reach="Offline")
+                                 self._known_views(set(), core.ledger.state), seeding, size,
+                                 reach="Offline")
         st = self._call_sync(lambda node: node.status())
         now = time.monotonic()
         with self._lock:
@@ -310,15 +313,16 @@ class SwarmNetwork:
         rate_in = (st.bytes_in - in0) / span if span > 0.5 else 0.0
         rate_out = (st.bytes_out - out0) / span if span > 0.5 else 0.0
         known = {k.peer_id: k for k in self.settings.known}
+        state = core.ledger.state
         peers = []
         for p in st.peers:
             k = known.get(p.peer_id)
-            peers.append(PeerView(k.name if k else "peer " + p.peer_id[-6:], p.peer_id,
+            peers.append(PeerView(peer_name(state, p.peer_id, k.name if k else ""), p.peer_id,
                                   _short_addr(p.addrs), k.role if k else "peer", True,
                                   inbound=p.inbound, bytes_in=p.bytes_in, bytes_out=p.bytes_out,
                                   connection=p.connection))
         connected = {p.peer_id for p in st.peers}
-        peers.extend(self._known_views(connected))
+        peers.extend(self._known_views(connected, state))
         relays = tuple(getattr(st, "relay_addrs", ()))
         title, sentence = (RELAYED if st.reachability == "private" and relays else
                            REACHABILITY.get(st.reachability, (st.reachability.capitalize(),
@@ -336,8 +340,8 @@ class SwarmNetwork:
                              downloads=running,
                              reach=title, discovery=discovery, relay_addrs=relays)
 
-    def _known_views(self, connected: set[str]) -> tuple[PeerView, ...]:
-        return tuple(PeerView(k.name, k.peer_id, "—", k.role, False)
+    def _known_views(self, connected: set[str], state: State) -> tuple[PeerView, ...]:
+        return tuple(PeerView(peer_name(state, k.peer_id, k.name), k.peer_id, "—", k.role, False)
                      for k in self.settings.known if k.peer_id not in connected)
 
 

@@ -23,6 +23,7 @@ from app.services.events import DownloadProgress, Notice
 from app.services.identity import IdentityInfo, IdentityService
 from app.services.library import LibraryService
 from app.services.money import format_amount
+from app.services.profiles import ProfileService, artist_name
 from app.services.shop import ShopService
 from app.services.wallet import WalletService
 from ledger.content import unpack
@@ -165,6 +166,7 @@ class ReleaseCard:
     owned: bool
     mine: bool
     timestamp: int
+    artist_key: bytes = b""  # the listing's signer; ``artist`` is its published name
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,7 @@ class Session:
 
         self.studio = StudioService(self.core)
         self.library = LibraryService(profile)
+        self.profiles = ProfileService(self.core, self.identity)
         self._lock = threading.RLock()
         self._art_cache: dict[bytes, bytes] = {}
         self._art_missed: dict[bytes, float] = {}  # content -> when it could not be fetched
@@ -307,6 +310,21 @@ class Session:
 
     def reveal_phrase(self, passphrase: str) -> str:
         return self.identity.export_phrase(passphrase)
+
+    def set_profile(self, name: str, bio: str, links: Sequence[str]) -> str:
+        """Publish the public profile (Settings, onboarding). Returns what to tell the user."""
+        with self._lock:
+            entry = self.profiles.publish(name, bio, links)
+        if entry is None:
+            return "Your public profile is unchanged."
+        try:
+            self.network.sync(self.core)
+        except Exception as exc:
+            log.info("the profile will sync later: %s", exc)
+        return "Published: peers now see this profile."
+
+    def _artist(self, li: Listing) -> str:
+        return artist_name(self.core.ledger.state, li)
 
     # -- sync ------------------------------------------------------------------------------------
     def refresh(self) -> SyncReport:
@@ -337,7 +355,7 @@ class Session:
                 t = li.tracks[i]
                 if t.content in known:
                     continue
-                self.library.add_purchase(t.content, title=t.title, artist=li.artist_name,
+                self.library.add_purchase(t.content, title=t.title, artist=self._artist(li),
                                           album=li.title, genre=li.genre, tags=li.tags,
                                           duration_ms=t.duration_ms)
 
@@ -345,7 +363,7 @@ class Session:
         state_hash = self.core.ledger.state_hash()
         if state_hash == self._catalog_hash:
             return
-        releases = [CatalogRelease(li.id, li.artist, li.artist_name, li.title, li.genre, li.tags,
+        releases = [CatalogRelease(li.id, li.artist, self._artist(li), li.title, li.genre, li.tags,
                                    tuple(CatalogTrack(t.title, t.content, t.preview,
                                                       t.duration_ms) for t in li.tracks),
                                    li.timestamp)
@@ -355,10 +373,10 @@ class Session:
 
     # -- store -----------------------------------------------------------------------------------
     def _card(self, li: Listing, owned: set[bytes]) -> ReleaseCard:
-        return ReleaseCard(li.id, li.title, li.artist_name, li.genre, li.tags,
+        return ReleaseCard(li.id, li.title, self._artist(li), li.genre, li.tags,
                            self.shop.price_text(li).shown,
                            self.artwork(li.artwork) if li.artwork else None, len(li.tracks),
-                           li.id in owned, li.artist == self.me, li.timestamp)
+                           li.id in owned, li.artist == self.me, li.timestamp, li.artist)
 
     def _owned_listings(self) -> set[bytes]:
         return {s.listing.id for s in self.shop.purchases() if s.track is None}
@@ -382,7 +400,7 @@ class Session:
             log.debug("catalog search fell back to substring matching: %s", exc)
         words = query.lower().split()
         for li in self.shop.catalog():
-            hay = " ".join([li.title, li.artist_name, li.genre, *li.tags,
+            hay = " ".join([li.title, self._artist(li), li.artist_name, li.genre, *li.tags,
                             *(t.title for t in li.tracks)]).lower()
             if all(w in hay for w in words) and li.id not in ids:
                 ids.append(li.id)
@@ -561,7 +579,7 @@ class Session:
             li = s.listing
             for i, t in enumerate(li.tracks):
                 if (s.track is None or s.track == i) and t.content not in seen:
-                    rows.append(LibraryRow(t.content, None, t.title, li.artist_name, li.title,
+                    rows.append(LibraryRow(t.content, None, t.title, self._artist(li), li.title,
                                            t.duration_ms, self.artwork(li.artwork), 0, 0, False,
                                            "waiting"))
         # albums together, in track order (as a music app lists them)
@@ -585,6 +603,19 @@ class Session:
     def remove_from_playlist(self, name: str, position: int) -> None:
         """Remove the item at ``position`` (0-based) of the playlist."""
         self.library.remove_from_playlist(name, position)
+
+    def remove_items_from_playlist(self, name: str,
+                                   items: Sequence[tuple[int, int]]) -> None:
+        """Remove the items at these ``(position, track_id)`` pairs, all or none: a position
+        that no longer holds its track (the playlist changed since it was shown) is refused."""
+        current = dict(self.playlists()).get(name)
+        if current is None:
+            raise UserError(f"there is no playlist {name!r}")
+        for position, track_id in items:
+            if not 0 <= position < len(current) or current[position] != track_id:
+                raise UserError("the playlist changed since it was shown; try again")
+        for position, _ in sorted(items, reverse=True):  # later positions first
+            self.library.remove_from_playlist(name, position)
 
     def move_in_playlist(self, name: str, from_pos: int, to_pos: int) -> None:
         self.library.move_in_playlist(name, from_pos, to_pos)
@@ -688,7 +719,10 @@ class Session:
     def settings_view(self) -> dict[str, object]:
         info = self.identity.info()
         cfg = self.profile.read_config()
-        return {"name": info.name, "peer_id": info.peer_id, "public_key": info.public_key.hex(),
+        public = self.profiles.mine()
+        return {"name": public.name if public else info.name, "peer_id": info.peer_id,
+                "public_key": info.public_key.hex(), "published": public is not None,
+                "bio": public.bio if public else "", "links": list(public.links) if public else [],
                 "profile": str(self.profile.root), "content": str(self.profile.content_dir),
                 "content_bytes": self.core.chunks.size_on_disk(),
                 "seeding_quota_gb": float(cfg.get("seeding_quota_gb", 5.0)),

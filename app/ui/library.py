@@ -287,11 +287,10 @@ class LibraryView(Page):
         name = self.current_playlist()
         if name is None:
             return
-        # From the last position down, so the earlier positions stay where they are.
-        for position in sorted(self._selected_positions(), reverse=True):
-            job = self.bridge.call("remove_from_playlist", name, position)
-            job.failed.connect(self.message.show_error)
-        self.refresh()
+        _, ids = self._selected_filter()
+        items = [(p, ids[p]) for p in self._selected_positions() if p < len(ids)]
+        if items:  # one call, checked against the tracks shown; the view follows when done
+            self._then_refresh(self.bridge.call("remove_items_from_playlist", name, items))
 
     def move_selected(self, step: int) -> None:
         name, positions = self.current_playlist(), self._selected_positions()

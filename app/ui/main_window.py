@@ -29,7 +29,7 @@ from app.ui.widgets import Toast, button, label
 if TYPE_CHECKING:
     from app.bridge import Bridge
     from app.profile import Profile
-    from app.ui.app import Backend
+    from app.ui.backend import Backend
     from app.ui.library import LibraryView
     from app.ui.mpris import MediaKeys
     from app.ui.network import NetworkPage, SettingsPage
@@ -206,7 +206,9 @@ class MainWindow(QMainWindow):
         if key == "settings":
             from app.ui.network import SettingsPage
 
-            return SettingsPage(bridge)
+            settings = SettingsPage(bridge)
+            settings.profilePublished.connect(self._show_who)
+            return settings
         raise KeyError(key)
 
     @property
@@ -243,14 +245,20 @@ class MainWindow(QMainWindow):
         if self.bridge is None or self.bridge.session is None:
             return
         self.root.setCurrentWidget(self.app_widget)
+        self._show_who()
+        if self.pages.currentWidget() is None:
+            self.show_view(0)
+        self._stale_all()
+
+    def _show_who(self) -> None:
+        """The sidebar's name and peer ID (the name follows the published profile)."""
+        if self.bridge is None:
+            return
         try:
             info = self.bridge.identity.info()
             self.who.setText(f"{info.name or 'You'}\n{info.peer_id[:10]}…{info.peer_id[-4:]}")
         except Exception:
             pass
-        if self.pages.currentWidget() is None:
-            self.show_view(0)
-        self._stale_all()
 
     def show_view(self, index: int) -> None:
         key = KEYS[index]

@@ -1,17 +1,18 @@
-"""Network: peers, reachability, seeding and bandwidth; Settings: identity, recovery phrase,
-storage folders, the seeding quota, bandwidth caps and LAN discovery."""
+"""Network: peers, reachability, seeding and bandwidth; Settings: identity and public profile,
+recovery phrase, storage folders, the seeding quota, bandwidth caps and LAN discovery."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
     QLineEdit,
+    QPlainTextEdit,
 )
 
 from app.bridge import Bridge
@@ -87,20 +88,40 @@ class NetworkPage(Page):
 
 
 class SettingsPage(Page):
+    profilePublished = Signal()  # a new name, bio or links went into the ledger
+
     def __init__(self, bridge: Bridge) -> None:
         super().__init__("Settings", "Identity, recovery, storage and network")
         self.bridge = bridge
         grid = QGridLayout()
         grid.setSpacing(16)
         # identity
-        ident, il = form_card("Identity")
-        self.name = label()
+        ident, il = form_card("Identity and public profile")
+        self.name = QLineEdit()
+        self.name.setMaxLength(80)
+        self.name.setPlaceholderText("The name peers see")
+        self.bio = QPlainTextEdit()
+        self.bio.setPlaceholderText("A few words about you (optional)")
+        self.bio.setFixedHeight(64)
+        self.links = QPlainTextEdit()
+        self.links.setPlaceholderText("Links, one per line (up to 8)")
+        self.links.setFixedHeight(52)
+        self.publish_profile = button("Publish profile", "ghost")
+        self.profile_state = label("", "dim", wrap=True)
+        self.profile_msg = MessageBar()
         self.peer = label("", "mono")
         self.key = label("", "mono", wrap=True)
         self.created = label("", "dim")
         for w in (self.peer, self.key):
             w.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         il.addRow("Name", self.name)
+        il.addRow("Bio", self.bio)
+        il.addRow("Links", self.links)
+        prow = QHBoxLayout()
+        prow.addWidget(self.profile_state, 1)
+        prow.addWidget(self.publish_profile)
+        il.addRow(prow)
+        il.addRow(self.profile_msg)
         il.addRow("Peer ID", self.peer)
         il.addRow("Public key", self.key)
         il.addRow("Created", self.created)
@@ -178,6 +199,7 @@ class SettingsPage(Page):
         self.hide_btn.clicked.connect(self._hide_phrase)
         self.save_quota.clicked.connect(self._save_quota)
         self.save_net.clicked.connect(self._save_network)
+        self.publish_profile.clicked.connect(self._publish_profile)
 
     @staticmethod
     def _rate_box() -> QDoubleSpinBox:
@@ -197,7 +219,13 @@ class SettingsPage(Page):
         job.failed.connect(self.message.show_error)
 
     def _show(self, v: dict) -> None:
-        self.name.setText(str(v["name"]) or "(no name)")
+        self.name.setText(str(v["name"]))
+        self.bio.setPlainText(str(v.get("bio", "")))
+        self.links.setPlainText("\n".join(v.get("links", [])))
+        self.profile_state.setText(
+            "Your name, bio and links are public: they are signed into the ledger and every "
+            "peer shows them." if v.get("published") else
+            "Not published yet: peers see your releases' artist name and your peer ID.")
         self.peer.setText(str(v["peer_id"]))
         self.key.setText(str(v["public_key"]))
         created = int(v["created_ms"])  # type: ignore[call-overload]
@@ -238,6 +266,19 @@ class SettingsPage(Page):
                                self.max_down.value() * 1000, self.lan.isChecked())
         job.finished.connect(self.net_msg.show_success)
         job.failed.connect(self.net_msg.show_error)
+
+    def _publish_profile(self) -> None:
+        self.profile_msg.clear_message()
+        links = [line for line in self.links.toPlainText().splitlines() if line.strip()]
+        job = self.bridge.call("set_profile", self.name.text(), self.bio.toPlainText(), links)
+
+        def done(message: str) -> None:
+            self.profile_msg.show_success(message)
+            self.profilePublished.emit()
+            self.refresh()
+
+        job.finished.connect(done)
+        job.failed.connect(self.profile_msg.show_error)
 
     def _save_quota(self) -> None:
         job = self.bridge.call("set_seeding_quota", self.quota.value())

@@ -12,7 +12,7 @@ from pathlib import Path
 from nacl import pwhash
 from PySide6.QtCore import Qt
 
-import app.ui.app as app_module
+import app.ui.backend as backend_module
 from app.profile import Profile
 from app.services.identity import IdentityService
 from tests.app.helpers import create
@@ -66,8 +66,8 @@ def test_a_passphrase_typed_while_loading_unlocks(qtbot, launch, tmp_path: Path)
 
 def test_services_that_cannot_load_are_reported(qtbot, launch, tmp_path: Path,
                                                 monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(app_module, "BACKEND_MODULES",
-                        (*app_module.BACKEND_MODULES, "app.no_such_module"))
+    monkeypatch.setattr(backend_module, "BACKEND_MODULES",
+                        (*backend_module.BACKEND_MODULES, "app.no_such_module"))
     parts = launch(tmp_path / "me")
     ob = parts.window.onboarding
     with qtbot.captureExceptions() as raised:

@@ -46,16 +46,16 @@ def test_identity_show_and_wrong_passphrase(gateway):
 def test_export_import_verify_state_round_trip(gateway, tmp_path):
     profile, _ = gateway
     exported = cli("ledger", "export", profile=profile).stdout
-    assert len(exported.splitlines()) == 2
+    assert len(exported.splitlines()) == 3  # the name's profile entry, the issue, the mint
     replica = tmp_path / "replica"
     result = json.loads(cli("ledger", "import", "-", "--json", profile=replica,
                             stdin=exported).stdout)
-    assert result["accepted"] == 2 and result["rejected"] == []
+    assert result["accepted"] == 3 and result["rejected"] == []
     original = json.loads(cli("ledger", "state", "--json", profile=profile).stdout)
     copy = json.loads(cli("ledger", "state", "--json", profile=replica).stdout)
     assert original["state_hash"] == copy["state_hash"]
     assert copy["balances"][0]["display"] == "1,000.00 CRD"
-    assert "ok: 2 entries verified" in cli("ledger", "verify", profile=replica).stdout
+    assert "ok: 3 entries verified" in cli("ledger", "verify", profile=replica).stdout
 
 
 def test_import_reports_each_bad_line_and_keeps_the_good_ones(gateway, tmp_path):
@@ -86,7 +86,7 @@ def test_verify_a_file_without_importing_it(gateway, tmp_path):
     cli("ledger", "export", "--out", str(export), profile=profile)
     fresh = tmp_path / "fresh"
     proc = cli("ledger", "verify", str(export), profile=fresh)
-    assert "2 accepted" in proc.stdout
+    assert "3 accepted" in proc.stdout
     assert json.loads(cli("ledger", "state", "--json", profile=fresh).stdout)["entries"] == 0
 
 
