@@ -3,6 +3,7 @@ case of docs/PROTOCOL.md ("Votes and charters")."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -402,3 +403,25 @@ def test_a_send_before_the_charter_stays_valid(led: Ledger) -> None:
     deliver(led, sc)
     assert all(led.state.balance(f.public_key, x["coop"].hash) == 1_000 for f in x["fans"])
     assert led.state.charters[x["label"].public_key].id == x["charter"].hash
+
+
+def test_a_count_unlocks_only_up_to_the_vote_it_names_in_any_delivery_order(
+        open_ledger: Any) -> None:
+    """The settler counted a voter's first vote; the voter's larger second vote (made before
+    the closing time) reaches replicas before or after the count. Every order gives one state:
+    the count releases the first vote's lock only, the second's extra stays locked."""
+    sc, x = label_world()
+    base = list(sc.entries)
+    fan = x["fans"][1]
+    p = poll(sc, x)
+    v1 = vote(sc, fan, p, [0], units=300)
+    v2 = vote(sc, fan, p, [1], units=900)
+    c = count(sc, x["seeder"], p, [v1], timestamp=p.body["closes"] + 1)
+    hashes = set()
+    for n, order in enumerate(itertools.permutations([p, v1, v2, c])):
+        led = open_ledger(f"o{n}.sqlite")
+        deliver(led, sc, *base)
+        assert not led.ingest([e.wire for e in order]).rejected
+        assert led.state.locked(fan.public_key, x["coop"].hash) == 600
+        hashes.add(led.state_hash())
+    assert len(hashes) == 1
