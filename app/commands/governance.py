@@ -108,7 +108,7 @@ def _propose(args: argparse.Namespace, gov: GovernanceService) -> int:
                         method=args.method, asset=args.asset,
                         members=[_key(m) for m in args.member], min_holding=args.min_holding,
                         quorum=args.quorum, threshold=args.threshold,
-                        closes_in_s=args.closes_in * 3600,
+                        closes_in_s=None if args.closes_in is None else args.closes_in * 3600,
                         settler=_key(args.settler) if args.settler else None,
                         community=_key(args.charter) if args.charter else None,
                         action=_action(args))
@@ -196,7 +196,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--choices", default="yes,no", help="comma separated (default: yes,no)")
     p.add_argument("--approval", action="store_true", help="voters may approve several")
     _governance_rules(p)
-    p.add_argument("--closes-in", type=float, default=72.0, help="hours (default: three days)")
+    p.add_argument("--closes-in", type=float, default=None,
+                   help="hours (default: the charter's period, else three days)")
     p.add_argument("--charter", metavar="LABEL",
                    help="propose under this label's charter (its rules and settler apply)")
     p.add_argument("--send", nargs=3, metavar=("AMOUNT", "ASSET", "TO"),
