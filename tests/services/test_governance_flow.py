@@ -146,6 +146,10 @@ def test_votes_by_method_and_a_plain_proposal(world: Any, label: Any) -> None:
     world.sync()
     view = GovernanceService(seeder).proposal_view(quad)
     assert view.tally.tally == (30, 10)
+    # the settler marks time while votes it will count are locked, so unlocks can be proven
+    market = seeder.settle().market
+    assert market is not None and market.checkpoints == 1
+    assert seeder.ledger.state.checkpoints[seeder.me]
     later = max(p.closes for p in seeder.ledger.state.proposals.values()) + 1
     settle_governance(seeder, clock=lambda: later)
     r = seeder.ledger.state.results[members]
@@ -154,3 +158,45 @@ def test_votes_by_method_and_a_plain_proposal(world: Any, label: Any) -> None:
     world.sync()
     with pytest.raises(UserError, match="passed"):
         GovernanceService(fans[1]).vote(quad, ["yes"], "1")
+
+
+def test_a_voter_takes_back_an_uncounted_vote_after_the_close_window(tmp_path: Any) -> None:
+    """Nobody closed the proposal: once the close window passed and the settler wrote its next
+    entry (a checkpoint, since a vote lock waits on it), the voter's node reclaims the lock."""
+    from app.profile import Profile
+    from app.services.core import Core
+    from app.services.market import settle_market
+    from ledger.features.governance import CLOSE_WINDOW_MS
+    from ledger.keys import Signer
+    from ledger.ledger import Ledger
+
+    clock = [now()]
+
+    def node(name: str) -> Core:
+        profile = Profile(tmp_path / name)
+        profile.ensure()
+        return Core(profile, Signer.generate(),
+                    Ledger.open(profile.ledger_db, clock=lambda: clock[0]))
+
+    fan, seeder = node("fan"), node("seeder")
+    try:
+        wallet = WalletService(fan)
+        coin = wallet.issue("FAN", "Fan coin", 0, 10**6, ())
+        wallet.mint(coin.id, "100")
+        pid = GovernanceService(fan, clock=lambda: clock[0]).propose(
+            "Nobody counts this", asset=coin.id, closes_in_s=60, settler=seeder.me)
+        GovernanceService(fan, clock=lambda: clock[0]).vote(pid, ["yes"], "100")
+        seeder.ledger.ingest(fan.ledger.feed_range(fan.me, 1, 100))
+        assert fan.ledger.state.balance(fan.me, coin.id) == 0
+        clock[0] = fan.ledger.state.proposals[pid].closes + CLOSE_WINDOW_MS + 1_000
+        assert settle_governance(fan, clock=lambda: clock[0]).reclaimed == []  # no proof yet
+        assert settle_market(seeder, clock=lambda: clock[0]).checkpoints == 1  # overdue lock
+        fan.ledger.ingest(seeder.ledger.feed_range(seeder.me, 1, 100))
+        report = settle_governance(fan, clock=lambda: clock[0])
+        assert len(report.reclaimed) == 1
+        assert fan.ledger.state.balance(fan.me, coin.id) == 100
+        assert GovernanceService(fan, clock=lambda: clock[0]).proposal_view(pid).status == \
+            "unsettled"
+    finally:
+        fan.close()
+        seeder.close()
