@@ -301,10 +301,10 @@ class GovernanceService:
 
     def _close(self, p: Proposal) -> Result:
         state = self.core.ledger.state
+        todo = [v.id for v in state.uncounted(p.id)]
         while p.id not in state.results:
-            batch = [v.id for v in state.uncounted(p.id)[:MAX_COUNTED]]
-            final = len(state.uncounted(p.id)) <= MAX_COUNTED
-            self._append("close" if final else "count", {"proposal": p.id, "votes": sorted(batch)},
+            batch, todo = todo[:MAX_COUNTED], todo[MAX_COUNTED:]
+            self._append("count" if todo else "close", {"proposal": p.id, "votes": sorted(batch)},
                          [p.id, *batch])
         return state.results[p.id]
 
@@ -414,7 +414,7 @@ def settle_governance(core: Node, clock: Callable[[], int] = now_ms) -> Governan
                 report.carried_out.append(pid)
     # 3. our vote locks that nobody counted, once the close window passed
     now = clock()
-    for vote in [v for v in state.votes.values() if v.voter == me and v.lock is not None]:
+    for vote in [v for v in state.votes_by.get(me, ()) if v.lock is not None]:
         lock = state.locks[vote.lock]  # type: ignore[index]
         if lock.closed_by is not None or now <= lock.deadline:
             continue

@@ -167,6 +167,8 @@ class GovernanceView:
     proposals: dict[bytes, Proposal]
     votes: dict[bytes, Vote]
     ballots: dict[tuple[bytes, bytes], list[Vote]]  # (proposal, voter) -> votes in feed order
+    voters: dict[bytes, dict[bytes, list[Vote]]]  # proposal -> voter -> the same lists
+    votes_by: dict[bytes, list[Vote]]  # voter -> its votes on every proposal
     covered: dict[tuple[bytes, bytes], int]  # (proposal, voter) -> units its votes locked
     counted: dict[bytes, dict[bytes, Vote]]  # proposal -> voter -> the vote counted
     counts: dict[bytes, bytes]  # count or close entry -> proposal
@@ -189,8 +191,7 @@ class GovernanceView:
 
     def latest_votes(self, proposal: bytes) -> dict[bytes, Vote]:
         """Each voter's latest vote on ``proposal`` that this replica holds."""
-        return {voter: votes[-1] for (p, voter), votes in self.ballots.items()
-                if p == proposal and votes}
+        return {voter: votes[-1] for voter, votes in self.voters.get(proposal, {}).items()}
 
     def running_tally(self, proposal: Proposal) -> Result:
         """What the latest votes held here would give if counted now (a view, decides nothing)."""
@@ -352,7 +353,12 @@ def apply_vote(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
     vote = Vote(entry.hash, entry.author, proposal.id, choices, units, weight,
                 lock.id if lock else None, entry.timestamp)
     state.votes[entry.hash] = vote
-    state.ballots.setdefault(key, []).append(vote)
+    ballot = state.ballots.get(key)
+    if ballot is None:
+        ballot = state.ballots[key] = []
+        state.voters.setdefault(proposal.id, {})[entry.author] = ballot
+    ballot.append(vote)
+    state.votes_by.setdefault(entry.author, []).append(vote)
 
 
 def _count(state: State, entry: Entry, body: Mapping[str, Any]) -> tuple[Proposal, list[Vote]]:
@@ -488,6 +494,8 @@ def _tables(state: State) -> None:
     state.proposals = {}
     state.votes = {}
     state.ballots = {}
+    state.voters = {}
+    state.votes_by = {}
     state.covered = {}
     state.counted = {}
     state.counts = {}

@@ -200,3 +200,37 @@ def test_a_voter_takes_back_an_uncounted_vote_after_the_close_window(tmp_path: A
     finally:
         fan.close()
         seeder.close()
+
+
+def test_a_settler_counts_many_votes_in_batches_then_closes(tmp_path: Any) -> None:
+    """70 voters: more than one entry may name, so the settler writes a count of 63 and a close
+    of 7; the result counts every voter once."""
+    from app.profile import Profile
+    from app.services.core import Core
+    from tests.ledger.factory import Scenario
+    from tests.ledger.governance import proposal, vote
+
+    sc = Scenario()
+    issuer, seeder = sc.signer("issuer"), sc.signer("seeder")
+    coin = sc.issue(issuer, "VOTE", precision=0)
+    sc.mint(issuer, coin, 70_000)
+    p = proposal(sc, issuer, settler=seeder, method="token", asset=coin, quorum=1,
+                 closes=sc.t0 + 10**8)
+    for i in range(70):
+        voter = sc.signer(f"voter{i}")
+        sc.receive(voter, sc.send(issuer, coin, voter, 1 + i))
+        vote(sc, voter, p, [i % 2], units=1 + i)
+    core = Core(Profile(tmp_path / "seeder"), seeder)
+    try:
+        assert not core.ledger.ingest(sc.wires()).rejected
+        closes = p.body["closes"]
+        report = settle_governance(core, clock=lambda: closes + 1)
+        assert report.closed == [p.hash]
+        kinds = [e.kind for e in core.ledger.feed(seeder.public_key)]
+        assert kinds == ["count", "close"]
+        r = core.ledger.state.results[p.hash]
+        assert r.voters == 70 and r.turnout == sum(range(1, 71))
+        assert r.tally == (sum(range(1, 71, 2)), sum(range(2, 71, 2)))
+        assert core.ledger.state.omitted(p.hash) == []
+    finally:
+        core.close()
