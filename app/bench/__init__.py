@@ -10,6 +10,7 @@ BENCHMARKS = {
     "library": "app.bench.library",
     "app": "app.bench.app",
     "market": "app.bench.market",
+    "votes": "app.bench.votes",
     "soak": "app.bench.soak",
 }
 ALIASES = {"exchange": "market"}
