@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.entry import Entry
 from ledger.errors import SemanticError
-from ledger.features.base import DepIndex, Feature, require_dep, require_funds
+from ledger.features.base import DepIndex, Feature, require_dep
 from ledger.features.settlement import Lock, close_lock, lock_funds, require_settler
 from ledger.schema import (
     Kind,
@@ -345,8 +345,7 @@ def apply_vote(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
     units = body["units"]
     extra = max(0, units - state.covered.get(key, 0))
     lock: Lock | None = None
-    if extra and proposal.rules.asset is not None:
-        require_funds(state, entry, proposal.rules.asset, extra)
+    if extra and proposal.rules.asset is not None:  # lock_funds checks the balance first
         lock = lock_funds(state, entry, proposal.rules.asset, extra, proposal.settler,
                           proposal.close_by)
         state.covered[key] = units
