@@ -219,6 +219,16 @@ class GovernanceView:
         return sorted((v for voter, v in self.latest_votes(proposal).items()
                        if voter not in counted), key=lambda v: (v.timestamp, v.id))
 
+    def label_shares(self, listing: bytes) -> list[tuple[bytes, int, int]]:
+        """For each label that signed the listing's artist: (label, share signed in bps, share
+        the listing's split gives it). A view: whether a listing honours a signing is the
+        artist's and the label's business, not a rule."""
+        li = self.listings[listing]  # type: ignore[attr-defined]
+        given = {s.to: s.bps for s in li.split}
+        return sorted((label, bps, given.get(label, 0))
+                      for (label, artist), (bps, _) in self.signings.items()
+                      if artist == li.artist)
+
     def signed_artists(self, label: bytes) -> dict[bytes, int]:
         """Artists ``label`` signed, with its share in basis points."""
         return {artist: bps for (lb, artist), (bps, _) in self.signings.items() if lb == label}

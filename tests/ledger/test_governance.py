@@ -363,6 +363,12 @@ def test_a_chartered_feed_mints_and_signs_only_as_voted(led: Ledger, world: Any)
     accepted(led, sc.make(label, "sign", {"artist": artist.public_key, "share_bps": 2_000},
                           [cs]))
     assert led.state.signed_artists(label.public_key) == {artist.public_key: 2_000}
+    # the artist's listings then pay the label its share through their split (a view)
+    shared = sc.listing(artist, x["crd"], split=[(artist, 8_000), (label, 2_000)])
+    alone = sc.listing(artist, x["crd"], title="Solo")
+    deliver(led, sc, shared, alone)
+    assert led.state.label_shares(shared.hash) == [(label.public_key, 2_000, 2_000)]
+    assert led.state.label_shares(alone.hash) == [(label.public_key, 2_000, 0)]
 
 
 def test_a_chartered_feed_cannot_spend_by_other_kinds(led: Ledger, world: Any) -> None:
