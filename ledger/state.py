@@ -25,6 +25,7 @@ from ledger.errors import SemanticError
 from ledger.features import FEATURES, RULES
 from ledger.features.agents import AgentsView, Delegation
 from ledger.features.exchange import ExchangeView, Offer, Take, Trade
+from ledger.features.governance import Charter, GovernanceView, Proposal, Result, Vote
 from ledger.features.money import Asset, MoneyView, Transfer
 from ledger.features.profiles import Profile, ProfilesView
 from ledger.features.selling import (
@@ -41,13 +42,14 @@ from ledger.features.selling import (
 from ledger.features.settlement import Accounting, Conditional, Lock, SettlementView
 
 __all__ = [
-    "Accounting", "Asset", "Conditional", "Delegation", "Grant", "Listing", "Lock", "Offer",
-    "Payout", "Price", "Profile", "Purchase", "Share", "State", "Take", "Track", "Trade",
-    "Transfer", "compute_payouts",
+    "Accounting", "Asset", "Charter", "Conditional", "Delegation", "Grant", "Listing", "Lock",
+    "Offer", "Payout", "Price", "Profile", "Proposal", "Purchase", "Result", "Share", "State",
+    "Take", "Track", "Trade", "Transfer", "Vote", "compute_payouts",
 ]
 
 
-class State(ProfilesView, MoneyView, SellingView, AgentsView, SettlementView, ExchangeView):
+class State(ProfilesView, MoneyView, SellingView, AgentsView, SettlementView, ExchangeView,
+            GovernanceView):
     """Balances, assets, listings, purchases, grants, delegations, profiles, ...: one view per
     feature, each with its tables and queries (``ledger/features/``)."""
 

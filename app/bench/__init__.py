@@ -9,6 +9,7 @@ BENCHMARKS = {
     "swarm": "app.bench.swarm",
     "library": "app.bench.library",
     "app": "app.bench.app",
+    "votes": "app.bench.votes",
     "soak": "app.bench.soak",
     "export": "app.bench.export",
     "market": "app.bench.market",

@@ -4,4 +4,7 @@ The economic features' service modules are imported here so that each registers 
 duty with ``app.services.core`` (``register_settler_duty``) before any settle round runs.
 """
 
-from app.services import market  # noqa: F401  (registers the exchange's settler duty)
+from app.services import (  # noqa: F401  (each registers its settler duty)
+    governance,
+    market,
+)

@@ -3,8 +3,9 @@
 ``Core`` is plain Python with no Qt and no network. The CLI, the headless seeder and the GUI all
 build one and reach the domain through the services in this package (wallet, studio, shop). The
 swarm feeds it entries; ``settle()`` then does what a node does on its own: receive incoming
-transfers, fulfil purchases it may grant, collect keys from grants to it, and settle the exchange
-offers it is the settler of (``app/services/market.py``).
+transfers, fulfil purchases it may grant, collect keys from grants to it, settle the exchange
+offers it is the settler of (``app/services/market.py``), and close the proposals it settles or
+carry out the passed proposals of its charter (``app/services/governance.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ledger.ledger import Ledger
 from ledger.state import State
 
 if TYPE_CHECKING:
+    from app.services.governance import GovernanceSettleReport
     from app.services.market import MarketSettleReport
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,11 @@ class SettleReport:
     def market(self) -> MarketSettleReport | None:
         """What we settled on the exchange this round."""
         return self.duties.get("market")  # type: ignore[return-value]
+
+    @property
+    def governance(self) -> GovernanceSettleReport | None:
+        """Proposals closed, charters carried out and votes reclaimed this round."""
+        return self.duties.get("governance")  # type: ignore[return-value]
 
 
 class Skip(Exception):
@@ -131,6 +138,7 @@ class Core:
         self.ledger.add_listener(self._on_entries)
         self.ledger.add_fork_listener(self._on_fork)
         self.market_skips: dict[bytes, int] = {}  # exchange items that failed, until when
+        self.governance_skips: dict[bytes, int] = {}  # proposals and votes that failed, until
 
     @classmethod
     def open(cls, profile: Profile, passphrase: str | None) -> Core:

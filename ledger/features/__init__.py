@@ -11,6 +11,8 @@ queries, and its part of the state hash. To find how something works, open its m
 ``settlement``            ``checkpoint``, ``reclaim``; locks, settlers, conditional transfers
                           and deadline proofs as rules the economic features reuse
 ``exchange``              ``offer``, ``take``, ``fill``, ``refuse``, ``cancel``; the order book
+``governance``            ``proposal``, ``vote``, ``count``, ``close``, ``charter``, ``sign``;
+                          tallies, and the guard binding a chartered feed to its votes
 ========================  =====================================================================
 
 ``ledger/kinds.py`` builds the closed kind registry from ``FEATURES`` and ``ledger/state.py`` the
@@ -20,8 +22,8 @@ state and its rule table. A new feature is a new module added to ``FEATURES`` (a
 
 from __future__ import annotations
 
-from ledger.features import agents, exchange, money, profiles, selling, settlement
-from ledger.features.base import Feature, Rule
+from ledger.features import agents, exchange, governance, money, profiles, selling, settlement
+from ledger.features.base import Feature, Guard, Rule
 
 FEATURES: tuple[Feature, ...] = (
     profiles.FEATURE,
@@ -30,6 +32,7 @@ FEATURES: tuple[Feature, ...] = (
     agents.FEATURE,
     settlement.FEATURE,
     exchange.FEATURE,
+    governance.FEATURE,
 )
 
 
@@ -40,7 +43,24 @@ def _rules() -> dict[str, Rule]:
             if name in table:
                 raise RuntimeError(f"kind {name} has rules in two features")
             table[name] = rule
+    for feature in FEATURES:
+        for name, guard in feature.guards.items():
+            if name not in table:
+                raise RuntimeError(f"{feature.name} guards kind {name}, which has no rules")
+            table[name] = _guarded(guard, table[name])
     return table
+
+
+def _guarded(guard: Guard, rule: Rule) -> Rule:
+    """``rule`` behind ``guard``: the guard checks first, its follow-up runs once the rule
+    succeeded (so a rule that fails leaves nothing changed)."""
+    def check_then_apply(state, entry, body, dep_seq):  # type: ignore[no-untyped-def]
+        after = guard(state, entry, body, dep_seq)
+        rule(state, entry, body, dep_seq)
+        if after is not None:
+            after()
+
+    return check_then_apply
 
 
 RULES: dict[str, Rule] = _rules()

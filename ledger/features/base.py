@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 DepIndex = Mapping[bytes, tuple[bytes, int]]  # entry hash -> (author, seq), for every dep
 Rule = Callable[["State", Entry, Mapping[str, Any], DepIndex], None]
+# A check one feature adds to another feature's kind (a charter binding its author's sends): it
+# runs before the kind's rule, raises SemanticError without changing anything, and may return
+# what to do once the rule has succeeded.
+Guard = Callable[["State", Entry, Mapping[str, Any], DepIndex], Callable[[], None] | None]
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,8 @@ class Feature:
     ``tables(state)`` adds the feature's derived tables to a fresh state; ``hash_sections(state)``
     returns its sections of the state-hash document (see docs/PROTOCOL.md, "State hash"); features
     added after v1 return their sections only when they are non-empty, so the hash of a ledger
-    that does not use them is what it always was.
+    that does not use them is what it always was. ``guards`` are checks the feature adds to
+    kinds of other features (run before their rules; see ``Guard``).
     """
 
     name: str
@@ -39,6 +44,7 @@ class Feature:
     tables: Callable[[State], None]
     view: type  # the queries, a base class of ledger.state.State
     hash_sections: Callable[[State], dict[str, Any]] = field(default=lambda _s: {})
+    guards: Mapping[str, Guard] = field(default_factory=dict)  # kind -> check (any feature's)
 
 
 def require_dep(entry: Entry, ref: bytes, what: str) -> None:

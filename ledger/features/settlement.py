@@ -185,9 +185,11 @@ def close_lock(state: State, lock: Lock, entry: Entry) -> int:
     lock.amount = 0
     if rest and entry.author == lock.owner:
         credit(state, lock.owner, entry, lock.asset, rest)
-    elif rest:
+    elif rest:  # one entry may close several locks of one owner (a count of votes): one transfer
+        held = state.inflight.get((entry.hash, lock.owner))
         state.inflight[(entry.hash, lock.owner)] = Transfer(
-            entry.hash, lock.owner, lock.owner, lock.asset, rest, entry.timestamp)
+            entry.hash, lock.owner, lock.owner, lock.asset,
+            rest + (held.amount if held is not None else 0), entry.timestamp)
     _closed(state, lock, entry)
     return rest
 

@@ -204,6 +204,17 @@ def _valid_bodies() -> dict[str, dict[str, Any]]:
         "fill": {"take": h},
         "refuse": {"take": h, "reason": "out of stock"},
         "cancel": {"offer": h},
+        "proposal": {"title": "Sign?", "text": "", "style": "yes_no", "choices": ["yes", "no"],
+                     "closes": 2_000_000_000_000, "settler": h, "charter": h,
+                     "action": {"do": "send", "asset": h, "to": h, "amount": 5},
+                     "method": "token", "asset": h, "members": [], "min_holding": 0,
+                     "quorum": 10, "threshold_bps": 5001},
+        "vote": {"proposal": h, "choices": [0], "units": 10, "qualifier": None},
+        "count": {"proposal": h, "votes": [h]},
+        "close": {"proposal": h, "votes": []},
+        "charter": {"period_ms": 3_600_000, "settler": h, "method": "member", "asset": None,
+                    "members": [h], "min_holding": 0, "quorum": 1, "threshold_bps": 5001},
+        "sign": {"artist": h, "share_bps": 2000},
     }
     assert set(bodies) == set(KINDS), "a new kind needs a schema test"
     return bodies
@@ -275,6 +286,14 @@ def _set(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     ("offer", "min_fill", 0), ("offer", "expires", -1), ("offer", "settler", b"\x01" * 31),
     ("take", "amount", 0), ("take", "pay", 0), ("take", "deadline", -1),
     ("refuse", "reason", "r" * 201), ("reclaim", "proof", b"\x01" * 33),
+    ("proposal", "style", "ranked"), ("proposal", "choices", ["yes"]),
+    ("proposal", "choices", ["a", "a"]), ("proposal", "method", "lottery"),
+    ("proposal", "threshold_bps", 0), ("proposal", "threshold_bps", 10_001),
+    ("proposal", "action.do", "burn"), ("proposal", "action.amount", 0),
+    ("proposal", "members", [b"\x01" * 32] * 2), ("vote", "choices", []),
+    ("vote", "choices", [16]), ("vote", "choices", [0, 0]), ("vote", "units", -1),
+    ("count", "votes", []), ("count", "votes", [bytes([i, 0]) * 16 for i in range(64)]),
+    ("charter", "period_ms", 0), ("sign", "share_bps", 0), ("sign", "share_bps", 10_001),
 ])
 def test_out_of_range_values_are_rejected(kind: str, path: str, value: Any) -> None:
     with pytest.raises(SchemaError):

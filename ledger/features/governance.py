@@ -1,0 +1,578 @@
+"""Votes and labels that obey them (kinds ``proposal``, ``vote``, ``count``, ``close``,
+``charter``, ``sign``); built on the settlement patterns (``ledger/features/settlement.py``).
+
+* A **proposal** names its choices, its method (token-weighted, quadratic, one member one vote,
+  one verified buyer one vote), quorum, pass threshold, closing time and **settler**: the one
+  feed that counts it.
+* A **vote** locks the units its weight needs until the proposal is counted (a lock of purpose
+  ``vote``, settler: the proposal's, deadline: the end of the close window), so tokens cannot
+  vote twice by moving. A later vote of the same voter replaces the earlier one; it locks only
+  the units beyond what the voter's earlier votes on the proposal already locked, and nothing
+  earlier is unlocked by it, so whichever of the voter's votes the settler counts is covered.
+* The settler's ``count`` entries (when there are more votes than one entry names) and its final
+  ``close`` name the votes they count, at most one per voter, and release those voters' locks.
+  The result (per choice, turnout, quorum met, passed) is a pure function of the close and the
+  settler's feed prefix with its dependencies. Votes that no count named are unlocked with a
+  ``reclaim`` and a deadline proof after the close window; valid votes a close left out are a
+  view (``omitted``), so censorship is visible.
+* A **charter** binds its author's feed: from then on its ``send``, ``asset.mint`` and ``sign``
+  entries are valid only when they name, in deps, the close of a passed proposal under the
+  charter whose action they carry out exactly, once; its purchases, offers, takes and votes are
+  refused. The ledger, not trust, enforces the vote.
+
+Tallies and omitted votes are views of what a replica holds; the rules read only an entry's own
+feed prefix and its deps. Rules and conflict cases: docs/PROTOCOL.md, "Votes and charters".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from math import isqrt
+from typing import TYPE_CHECKING, Any
+
+from ledger.entry import Entry
+from ledger.errors import SemanticError
+from ledger.features.base import DepIndex, Feature, require_dep
+from ledger.features.settlement import Lock, close_lock, lock_funds, require_settler
+from ledger.schema import (
+    Kind,
+    array,
+    hash32,
+    integer,
+    nullable,
+    one_of,
+    public_key,
+    record,
+    text,
+)
+
+if TYPE_CHECKING:
+    from ledger.state import State
+
+BPS_TOTAL = 10_000
+MAX_CHOICES = 16
+MAX_MEMBERS = 256
+MAX_COUNTED = 63  # votes per count/close entry: with the proposal, the 64 deps an entry may name
+# The settler counts within this window after the closing time; vote locks are reclaimable with
+# a deadline proof only after it, so a count always precedes any proof in the settler's feed.
+CLOSE_WINDOW_MS = 24 * 3600 * 1000
+METHODS = ("token", "quadratic", "member", "buyer")
+STYLES = ("yes_no", "single", "approval")
+ACTIONS = ("send", "mint", "sign")
+# What a chartered feed may not do at all: its funds move only as its proposals say.
+_FORBIDDEN_TO_CHARTERED = ("purchase", "offer", "take", "vote")
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a passed proposal under a charter lets the chartered feed do, exactly once."""
+
+    do: str  # send, mint or sign
+    asset: bytes | None  # send, mint: the asset; sign: None
+    to: bytes  # send: the recipient; mint: the chartered feed; sign: the artist
+    amount: int  # send, mint: units; sign: the label's share in basis points
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Who votes and how a proposal passes (a proposal's own, or a charter's)."""
+
+    method: str
+    asset: bytes | None
+    members: tuple[bytes, ...]
+    min_holding: int
+    quorum: int
+    threshold_bps: int
+
+
+@dataclass(frozen=True)
+class Charter:
+    id: bytes
+    author: bytes
+    rules: Rules
+    period_ms: int
+    settler: bytes
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: bytes
+    proposer: bytes
+    community: bytes  # whose buyers vote by "buyer": the charter's author, else the proposer
+    title: str
+    text: str
+    style: str
+    choices: tuple[str, ...]
+    rules: Rules
+    closes: int
+    settler: bytes
+    charter: bytes | None
+    action: Action | None
+    timestamp: int
+
+    @property
+    def close_by(self) -> int:
+        return self.closes + CLOSE_WINDOW_MS
+
+
+@dataclass
+class Vote:
+    id: bytes
+    voter: bytes
+    proposal: bytes
+    choices: tuple[int, ...]
+    units: int  # what the voter stakes (token, quadratic, member by holding), else 0
+    weight: int
+    lock: bytes | None  # the lock this vote made (units beyond the voter's earlier votes)
+    timestamp: int
+    counted_by: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """A proposal's outcome: a pure function of its close and the counts before it."""
+
+    proposal: bytes
+    close: bytes
+    tally: tuple[int, ...]  # weight per choice
+    turnout: int  # total weight counted (once per voter, also under approval)
+    voters: int
+    quorum_met: bool
+    winner: int | None  # the choice with the most weight, if exactly one has the most
+    passed: bool
+
+
+def tally_result(proposal: Proposal, close: bytes, votes: list[Vote]) -> Result:
+    """Tally counted votes: quorum on turnout, and the pass threshold as the leading choice's
+    share of turnout (for yes/no, the share of "yes")."""
+    tally = [0] * len(proposal.choices)
+    for v in votes:
+        for c in v.choices:
+            tally[c] += v.weight
+    turnout = sum(v.weight for v in votes)
+    quorum_met = turnout >= proposal.rules.quorum and turnout > 0
+    top = max(tally)
+    leaders = [i for i, t in enumerate(tally) if t == top]
+    winner = leaders[0] if top > 0 and len(leaders) == 1 else None
+    judged = 0 if proposal.style == "yes_no" else winner
+    passed = (quorum_met and judged is not None
+              and tally[judged] * BPS_TOTAL >= proposal.rules.threshold_bps * turnout)
+    return Result(proposal.id, close, tuple(tally), turnout, len(votes), quorum_met, winner,
+                  passed)
+
+
+class GovernanceView:
+    proposals: dict[bytes, Proposal]
+    votes: dict[bytes, Vote]
+    ballots: dict[tuple[bytes, bytes], list[Vote]]  # (proposal, voter) -> votes in feed order
+    voters: dict[bytes, dict[bytes, list[Vote]]]  # proposal -> voter -> the same lists
+    votes_by: dict[bytes, list[Vote]]  # voter -> its votes on every proposal
+    covered: dict[tuple[bytes, bytes], int]  # (proposal, voter) -> units its votes locked
+    counted: dict[bytes, dict[bytes, Vote]]  # proposal -> voter -> the vote counted
+    counts: dict[bytes, bytes]  # count or close entry -> proposal
+    results: dict[bytes, Result]  # proposal -> its result, once closed
+    closes: dict[bytes, bytes]  # close entry -> proposal
+    charters: dict[bytes, Charter]  # author -> its charter
+    charter_ids: dict[bytes, Charter]  # charter entry -> the charter
+    executed: dict[bytes, bytes]  # proposal -> the chartered feed's entry that carried it out
+    signings: dict[tuple[bytes, bytes], tuple[int, bytes]]  # (label, artist) -> (bps, entry)
+
+    def proposal_status(self, proposal: Proposal, now: int | None = None) -> str:
+        """open, counting (closing time passed, not closed), passed, failed, or unsettled (the
+        close window passed without a close)."""
+        result = self.results.get(proposal.id)
+        if result is not None:
+            return "passed" if result.passed else "failed"
+        if now is None or now <= proposal.closes:
+            return "open"
+        return "counting" if now <= proposal.close_by else "unsettled"
+
+    def latest_votes(self, proposal: bytes) -> dict[bytes, Vote]:
+        """Each voter's latest vote on ``proposal`` that this replica holds."""
+        return {voter: votes[-1] for voter, votes in self.voters.get(proposal, {}).items()}
+
+    def running_tally(self, proposal: Proposal) -> Result:
+        """What the latest votes held here would give if counted now (a view, decides nothing)."""
+        return tally_result(proposal, b"", sorted(self.latest_votes(proposal.id).values(),
+                                                  key=lambda v: v.id))
+
+    def omitted(self, proposal: bytes) -> list[Vote]:
+        """Valid votes made before the closing time that the settler's counts left out: each
+        voter's latest vote, when it is not the one counted. Only once the proposal is closed."""
+        if proposal not in self.results:
+            return []
+        counted = self.counted.get(proposal, {})
+        return sorted((v for voter, v in self.latest_votes(proposal).items()
+                       if counted.get(voter) is not v), key=lambda v: (v.timestamp, v.id))
+
+    def proposals_to_close(self, settler: bytes, now: int) -> list[Proposal]:
+        """Proposals ``settler`` counts whose closing time passed and that are not closed."""
+        return sorted((p for p in self.proposals.values()
+                       if p.settler == settler and p.id not in self.results
+                       and p.closes < now <= p.close_by), key=lambda p: (p.closes, p.id))
+
+    def uncounted(self, proposal: bytes) -> list[Vote]:
+        """The latest vote of each voter not counted yet, oldest first: what a settler counts."""
+        counted = self.counted.get(proposal, {})
+        return sorted((v for voter, v in self.latest_votes(proposal).items()
+                       if voter not in counted), key=lambda v: (v.timestamp, v.id))
+
+    def label_shares(self, listing: bytes) -> list[tuple[bytes, int, int]]:
+        """For each label that signed the listing's artist: (label, share signed in bps, share
+        the listing's split gives it). A view: whether a listing honours a signing is the
+        artist's and the label's business, not a rule."""
+        li = self.listings[listing]  # type: ignore[attr-defined]
+        given = {s.to: s.bps for s in li.split}
+        return sorted((label, bps, given.get(label, 0))
+                      for (label, artist), (bps, _) in self.signings.items()
+                      if artist == li.artist)
+
+    def signed_artists(self, label: bytes) -> dict[bytes, int]:
+        """Artists ``label`` signed, with its share in basis points."""
+        return {artist: bps for (lb, artist), (bps, _) in self.signings.items() if lb == label}
+
+
+# -- rules -----------------------------------------------------------------------------------------
+
+def _rules_from(body: Mapping[str, Any]) -> Rules:
+    """Check and read the governance fields shared by proposals and charters."""
+    method, asset, members, least = (body["method"], body["asset"], body["members"],
+                                     body["min_holding"])
+    if method in ("token", "quadratic"):
+        if asset is None or members or least:
+            raise SemanticError(f"a {method} vote names an asset, no members and no minimum")
+    elif method == "member":
+        by_list = bool(members) and asset is None and least == 0
+        by_holding = not members and asset is not None and least > 0
+        if not (by_list or by_holding):
+            raise SemanticError("one member one vote names a member list, or an asset and a "
+                                "minimum holding")
+    elif asset is not None or members or least:
+        raise SemanticError("one buyer one vote names no asset, members or minimum")
+    return Rules(method, asset, tuple(members), least, body["quorum"], body["threshold_bps"])
+
+
+def apply_charter(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    if entry.author in state.charters:
+        raise SemanticError("this feed already has a charter")
+    rules = _rules_from(body)
+    charter = Charter(entry.hash, entry.author, rules, body["period_ms"], body["settler"],
+                      entry.timestamp)
+    state.charters[entry.author] = charter
+    state.charter_ids[entry.hash] = charter
+
+
+def apply_proposal(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    rules = _rules_from(body)
+    style, choices = body["style"], tuple(body["choices"])
+    if style == "yes_no" and choices != ("yes", "no"):
+        raise SemanticError('a yes/no proposal has the choices ["yes", "no"]')
+    if body["closes"] <= entry.timestamp:
+        raise SemanticError("the proposal closes before it is made")
+    community = entry.author
+    charter_ref = body["charter"]
+    if charter_ref is not None:
+        require_dep(entry, charter_ref, "charter")
+        charter = state.charter_ids.get(charter_ref)
+        if charter is None:
+            raise SemanticError("the proposal names an entry that is not a charter")
+        if rules != charter.rules:
+            raise SemanticError("a proposal under a charter votes by the charter's rules")
+        if body["settler"] != charter.settler:
+            raise SemanticError("a proposal under a charter is counted by the charter's settler")
+        if body["closes"] < entry.timestamp + charter.period_ms:
+            raise SemanticError(f"the charter's voting period is {charter.period_ms} ms")
+        community = charter.author
+    raw = body["action"]
+    action = None
+    if raw is not None:
+        if charter_ref is None or style != "yes_no":
+            raise SemanticError("an action belongs to a yes/no proposal under a charter")
+        action = Action(raw["do"], raw["asset"], raw["to"], raw["amount"])
+        if action.do == "sign":
+            if action.asset is not None or not 1 <= action.amount <= BPS_TOTAL:
+                raise SemanticError("a signing names no asset and a share of 1..10000 bps")
+            if action.to == community:
+                raise SemanticError("a label does not sign itself")
+        elif action.asset is None or action.amount < 1:
+            raise SemanticError(f"a {action.do} names an asset and a positive amount")
+        elif action.do == "mint" and action.to != community:
+            raise SemanticError("a mint credits the chartered feed itself")
+    state.proposals[entry.hash] = Proposal(
+        entry.hash, entry.author, community, body["title"], body["text"], style, choices, rules,
+        body["closes"], body["settler"], charter_ref, action, entry.timestamp)
+
+
+def _vote_weight(state: State, entry: Entry, proposal: Proposal, body: Mapping[str, Any]) -> int:
+    """The vote's weight under the proposal's method; raises if the author may not vote so."""
+    rules, units, qualifier = proposal.rules, body["units"], body["qualifier"]
+    if rules.method != "buyer" and qualifier is not None:
+        raise SemanticError("only a buyer's vote names a qualifying grant")
+    if rules.method in ("token", "quadratic"):
+        if units < 1:
+            raise SemanticError("a token vote locks at least one unit")
+        return units if rules.method == "token" else isqrt(units)
+    if rules.method == "member":
+        if rules.members:
+            if entry.author not in rules.members:
+                raise SemanticError("the voter is not on the member list")
+            if units:
+                raise SemanticError("a listed member's vote locks nothing (units 0)")
+        elif units != rules.min_holding:
+            raise SemanticError(f"a member's vote locks exactly the minimum holding "
+                                f"{rules.min_holding}")
+        return 1
+    if units:
+        raise SemanticError("a buyer's vote locks nothing (units 0)")
+    if qualifier is None:
+        raise SemanticError("a buyer's vote names a grant of its purchase from the proposer")
+    require_dep(entry, qualifier, "qualifying grant")
+    grant = state.grants.get(qualifier)
+    if grant is None or grant.buyer != entry.author:
+        raise SemanticError("the qualifier is not a grant of the voter's purchase")
+    listing = state.listings[state.purchases[grant.purchase].listing]
+    if listing.artist != proposal.community:
+        raise SemanticError("the qualifying purchase is not of the community's releases")
+    return 1
+
+
+def apply_vote(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    require_dep(entry, body["proposal"], "proposal")
+    proposal = state.proposals.get(body["proposal"])
+    if proposal is None:
+        raise SemanticError("the vote names an entry that is not a proposal")
+    if entry.timestamp > proposal.closes:
+        raise SemanticError("the proposal has closed")
+    choices = tuple(body["choices"])
+    if any(c >= len(proposal.choices) for c in choices):
+        raise SemanticError(f"the proposal has {len(proposal.choices)} choices")
+    if proposal.style != "approval" and len(choices) != 1:
+        raise SemanticError("this proposal takes exactly one choice per vote")
+    weight = _vote_weight(state, entry, proposal, body)
+    key = (proposal.id, entry.author)
+    units = body["units"]
+    extra = max(0, units - state.covered.get(key, 0))
+    lock: Lock | None = None
+    if extra and proposal.rules.asset is not None:  # lock_funds checks the balance first
+        lock = lock_funds(state, entry, proposal.rules.asset, extra, proposal.settler,
+                          proposal.close_by)
+        state.covered[key] = units
+    vote = Vote(entry.hash, entry.author, proposal.id, choices, units, weight,
+                lock.id if lock else None, entry.timestamp)
+    state.votes[entry.hash] = vote
+    ballot = state.ballots.get(key)
+    if ballot is None:
+        ballot = state.ballots[key] = []
+        state.voters.setdefault(proposal.id, {})[entry.author] = ballot
+    ballot.append(vote)
+    state.votes_by.setdefault(entry.author, []).append(vote)
+
+
+def _count(state: State, entry: Entry, body: Mapping[str, Any]) -> tuple[Proposal, list[Vote]]:
+    """Check a count or close: by the settler, in the window, of distinct voters' votes."""
+    require_dep(entry, body["proposal"], "proposal")
+    proposal = state.proposals.get(body["proposal"])
+    if proposal is None:
+        raise SemanticError("that entry is not a proposal")
+    require_settler(entry, proposal.settler, "proposal")
+    if proposal.id in state.results:
+        raise SemanticError("the proposal is already closed")
+    if not proposal.closes < entry.timestamp <= proposal.close_by:
+        raise SemanticError("a proposal is counted after its closing time and within the "
+                            "close window")
+    counted = state.counted.get(proposal.id, {})
+    votes: list[Vote] = []
+    voters: set[bytes] = set()
+    for ref in body["votes"]:
+        require_dep(entry, ref, "vote")
+        vote = state.votes.get(ref)
+        if vote is None or vote.proposal != proposal.id:
+            raise SemanticError(f"{ref.hex()[:12]} is not a vote on this proposal")
+        if vote.voter in counted or vote.voter in voters:
+            raise SemanticError("a voter is counted once")
+        voters.add(vote.voter)
+        votes.append(vote)
+    return proposal, votes
+
+
+def _record_count(state: State, entry: Entry, proposal: Proposal, votes: list[Vote]) -> None:
+    counted = state.counted.setdefault(proposal.id, {})
+    for vote in votes:
+        vote.counted_by = entry.hash
+        counted[vote.voter] = vote
+        # Unlock every lock the voter's votes made up to the one counted (later votes of the
+        # voter are not in every replica yet; they keep their locks until a reclaim).
+        for earlier in state.ballots[(proposal.id, vote.voter)]:
+            if earlier.lock is not None and state.locks[earlier.lock].closed_by is None:
+                close_lock(state, state.locks[earlier.lock], entry)
+            if earlier is vote:
+                break
+    state.counts[entry.hash] = proposal.id
+
+
+def apply_count(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    proposal, votes = _count(state, entry, body)
+    if not votes:
+        raise SemanticError("a count names at least one vote")
+    _record_count(state, entry, proposal, votes)
+
+
+def apply_close(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    proposal, votes = _count(state, entry, body)
+    _record_count(state, entry, proposal, votes)
+    counted = sorted(state.counted[proposal.id].values(), key=lambda v: v.id)
+    state.results[proposal.id] = tally_result(proposal, entry.hash, counted)
+    state.closes[entry.hash] = proposal.id
+
+
+def apply_sign(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    if body["artist"] == entry.author:
+        raise SemanticError("a label does not sign itself")
+    state.signings[(entry.author, body["artist"])] = (body["share_bps"], entry.hash)
+
+
+# -- the charter's guard ---------------------------------------------------------------------------
+
+def _wanted_action(entry: Entry, body: Mapping[str, Any]) -> Action:
+    if entry.kind == "send":
+        return Action("send", body["asset"], body["to"], body["amount"])
+    if entry.kind == "asset.mint":
+        return Action("mint", body["asset"], entry.author, body["amount"])
+    return Action("sign", None, body["artist"], body["share_bps"])
+
+
+def charter_guard(state: State, entry: Entry, body: Mapping[str, Any],
+                  _d: DepIndex) -> Callable[[], None] | None:
+    """A chartered feed's send, mint or signing carries out a passed proposal named (by its
+    close) in deps, exactly and once; its purchases, offers, takes and votes are refused."""
+    charter = state.charters.get(entry.author)
+    if charter is None:
+        return None
+    if entry.kind in _FORBIDDEN_TO_CHARTERED:
+        raise SemanticError(f"a chartered feed does not {entry.kind}: its funds move only as "
+                            f"its proposals say")
+    wanted = _wanted_action(entry, body)
+    reasons = []
+    for ref in entry.deps:
+        pid = state.closes.get(ref)
+        if pid is None:
+            continue
+        proposal = state.proposals[pid]
+        if proposal.charter != charter.id:
+            reasons.append("that proposal is not under this feed's charter")
+        elif not state.results[pid].passed:
+            reasons.append("that proposal did not pass")
+        elif proposal.action != wanted:
+            reasons.append("the entry does not carry out the proposal's action exactly")
+        elif pid in state.executed:
+            reasons.append("that proposal was already carried out")
+        else:
+            return lambda: state.executed.__setitem__(pid, entry.hash)
+    raise SemanticError(reasons[0] if reasons else
+                        f"a chartered feed's {entry.kind} names the close of a passed proposal "
+                        f"in deps")
+
+
+def _refuse_chartered(state: State, entry: Entry, body: Mapping[str, Any],
+                      _d: DepIndex) -> Callable[[], None] | None:
+    if entry.author in state.charters:
+        raise SemanticError(f"a chartered feed does not {entry.kind}: its funds move only as "
+                            f"its proposals say")
+    return None
+
+
+def apply_sign_checked(state: State, entry: Entry, body: Mapping[str, Any],
+                       dep_seq: DepIndex) -> None:
+    after = charter_guard(state, entry, body, dep_seq)
+    apply_sign(state, entry, body, dep_seq)
+    if after is not None:
+        after()
+
+
+def apply_vote_checked(state: State, entry: Entry, body: Mapping[str, Any],
+                       dep_seq: DepIndex) -> None:
+    _refuse_chartered(state, entry, body, dep_seq)
+    apply_vote(state, entry, body, dep_seq)
+
+
+# -- tables and hash -------------------------------------------------------------------------------
+
+def _tables(state: State) -> None:
+    state.proposals = {}
+    state.votes = {}
+    state.ballots = {}
+    state.voters = {}
+    state.votes_by = {}
+    state.covered = {}
+    state.counted = {}
+    state.counts = {}
+    state.results = {}
+    state.closes = {}
+    state.charters = {}
+    state.charter_ids = {}
+    state.executed = {}
+    state.signings = {}
+
+
+def _hash_sections(state: State) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if state.proposals:
+        out["proposals"] = sorted([p.id, p.proposer, p.settler] for p in state.proposals.values())
+    if state.votes:
+        out["votes"] = sorted([v.id, v.voter, v.proposal, v.weight, v.lock, v.counted_by]
+                              for v in state.votes.values())
+    if state.results:
+        out["results"] = sorted([r.proposal, r.close, list(r.tally), r.turnout, r.passed]
+                                for r in state.results.values())
+    if state.charters:
+        out["charters"] = sorted([c.author, c.id] for c in state.charters.values())
+    if state.executed:
+        out["executed"] = sorted([p, e] for p, e in state.executed.items())
+    if state.signings:
+        out["signings"] = sorted([lb, a, bps, e] for (lb, a), (bps, e) in state.signings.items())
+    return out
+
+
+_GOVERNANCE = dict(
+    method=one_of(*METHODS), asset=nullable(hash32),
+    members=array(public_key, MAX_MEMBERS, unique=True), min_holding=integer(0),
+    quorum=integer(0), threshold_bps=integer(1, BPS_TOTAL),
+)
+ACTION = record(do=one_of(*ACTIONS), asset=nullable(hash32), to=public_key, amount=integer(1))
+
+FEATURE = Feature(
+    name="governance",
+    kinds=(
+        Kind("proposal",
+             record(title=text(200, 1), text=text(4000), style=one_of(*STYLES),
+                    choices=array(text(80, 1), MAX_CHOICES, 2, unique=True),
+                    closes=integer(0), settler=public_key, charter=nullable(hash32),
+                    action=nullable(ACTION), **_GOVERNANCE),
+             "Ask a community a question: choices, method, quorum, threshold, closing time, "
+             "settler; under a charter, optionally an action the chartered feed may then take."),
+        Kind("vote",
+             record(proposal=hash32, choices=array(integer(0, MAX_CHOICES - 1), MAX_CHOICES, 1,
+                                                   unique=True),
+                    units=integer(0), qualifier=nullable(hash32)),
+             "Vote on a proposal, locking the units the method weighs until it is counted."),
+        Kind("count", record(proposal=hash32, votes=array(hash32, MAX_COUNTED, 1, unique=True)),
+             "The settler counts votes of a proposal (before its close, when there are many)."),
+        Kind("close", record(proposal=hash32, votes=array(hash32, MAX_COUNTED, unique=True)),
+             "The settler counts the last votes and closes the proposal: the result is final."),
+        Kind("charter",
+             record(period_ms=integer(1), settler=public_key, **_GOVERNANCE),
+             "Bind the author's feed to its members' votes: sends, mints and signings only as "
+             "passed proposals say."),
+        Kind("sign", record(artist=public_key, share_bps=integer(1, BPS_TOTAL)),
+             "A label signs an artist, whose listings then share their sales with it."),
+    ),
+    rules={"proposal": apply_proposal, "vote": apply_vote_checked, "count": apply_count,
+           "close": apply_close, "charter": apply_charter, "sign": apply_sign_checked},
+    tables=_tables,
+    view=GovernanceView,
+    hash_sections=_hash_sections,
+    guards={"send": charter_guard, "asset.mint": charter_guard, "purchase": _refuse_chartered,
+            "offer": _refuse_chartered, "take": _refuse_chartered},
+)
