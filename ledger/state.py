@@ -24,6 +24,7 @@ from ledger.entry import Entry
 from ledger.errors import SemanticError
 from ledger.features import FEATURES, RULES
 from ledger.features.agents import AgentsView, Delegation
+from ledger.features.campaigns import Backer, Campaign, CampaignsView, Pledge, Tier
 from ledger.features.exchange import ExchangeView, Offer, Take, Trade
 from ledger.features.money import Asset, MoneyView, Transfer
 from ledger.features.profiles import Profile, ProfilesView
@@ -41,13 +42,14 @@ from ledger.features.selling import (
 from ledger.features.settlement import Accounting, Conditional, Lock, SettlementView
 
 __all__ = [
-    "Accounting", "Asset", "Conditional", "Delegation", "Grant", "Listing", "Lock", "Offer",
-    "Payout", "Price", "Profile", "Purchase", "Share", "State", "Take", "Track", "Trade",
-    "Transfer", "compute_payouts",
+    "Accounting", "Asset", "Backer", "Campaign", "Conditional", "Delegation", "Grant", "Listing",
+    "Lock", "Offer", "Payout", "Pledge", "Price", "Profile", "Purchase", "Share", "State", "Take",
+    "Tier", "Track", "Trade", "Transfer", "compute_payouts",
 ]
 
 
-class State(ProfilesView, MoneyView, SellingView, AgentsView, SettlementView, ExchangeView):
+class State(ProfilesView, MoneyView, SellingView, AgentsView, SettlementView, ExchangeView,
+            CampaignsView):
     """Balances, assets, listings, purchases, grants, delegations, profiles, ...: one view per
     feature, each with its tables and queries (``ledger/features/``)."""
 

@@ -11,6 +11,8 @@ queries, and its part of the state hash. To find how something works, open its m
 ``settlement``            ``checkpoint``, ``reclaim``; locks, settlers, conditional transfers
                           and deadline proofs as rules the economic features reuse
 ``exchange``              ``offer``, ``take``, ``fill``, ``refuse``, ``cancel``; the order book
+``campaigns``             ``campaign``, ``pledge``, ``campaign.count``, ``campaign.close``:
+                          all-or-nothing fan funding
 ========================  =====================================================================
 
 ``ledger/kinds.py`` builds the closed kind registry from ``FEATURES`` and ``ledger/state.py`` the
@@ -20,7 +22,7 @@ state and its rule table. A new feature is a new module added to ``FEATURES`` (a
 
 from __future__ import annotations
 
-from ledger.features import agents, exchange, money, profiles, selling, settlement
+from ledger.features import agents, campaigns, exchange, money, profiles, selling, settlement
 from ledger.features.base import Feature, Rule
 
 FEATURES: tuple[Feature, ...] = (
@@ -30,6 +32,7 @@ FEATURES: tuple[Feature, ...] = (
     agents.FEATURE,
     settlement.FEATURE,
     exchange.FEATURE,
+    campaigns.FEATURE,
 )
 
 

@@ -204,6 +204,13 @@ def _valid_bodies() -> dict[str, dict[str, Any]]:
         "fill": {"take": h},
         "refuse": {"take": h, "reason": "out of stock"},
         "cancel": {"offer": h},
+        "campaign": {"title": "Second album", "description": "", "asset": h, "goal": 100,
+                     "deadline": 2_000_000_000_000, "close_by": 2_000_100_000_000,
+                     "tiers": [{"name": "Supporter", "min": 10, "reward": "the album"}],
+                     "settler": h},
+        "pledge": {"campaign": h, "amount": 25},
+        "campaign.count": {"campaign": h, "pledges": [h]},
+        "campaign.close": {"campaign": h, "success": True, "pledges": []},
     }
     assert set(bodies) == set(KINDS), "a new kind needs a schema test"
     return bodies
