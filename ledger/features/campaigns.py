@@ -18,7 +18,8 @@ Rules and conflict cases: docs/PROTOCOL.md, "Campaigns".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from ledger.entry import Entry
@@ -196,7 +197,7 @@ def apply_campaign(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
     if asset is None:
         raise SemanticError("the campaign's asset is not an asset")
     tiers = tuple(Tier(t["name"], t["min"], t["reward"]) for t in body["tiers"])
-    if any(a.min >= b.min for a, b in zip(tiers, tiers[1:], strict=False)):
+    if any(a.min >= b.min for a, b in pairwise(tiers)):
         raise SemanticError("tiers are listed by strictly increasing minimum")
     state.campaigns[entry.hash] = Campaign(
         entry.hash, entry.author, body["title"], body["description"], body["asset"],
