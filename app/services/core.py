@@ -3,8 +3,9 @@
 ``Core`` is plain Python with no Qt and no network. The CLI, the headless seeder and the GUI all
 build one and reach the domain through the services in this package (wallet, studio, shop). The
 swarm feeds it entries; ``settle()`` then does what a node does on its own: receive incoming
-transfers, fulfil purchases it may grant, collect keys from grants to it, and settle the exchange
-offers it is the settler of (``app/services/market.py``).
+transfers, fulfil purchases it may grant, collect keys from grants to it, close the campaigns
+and settle the exchange offers it is the settler of (``app/services/funding.py``,
+``app/services/market.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ledger.ledger import Ledger
 from ledger.state import State
 
 if TYPE_CHECKING:
+    from app.services.funding import FundingSettleReport
     from app.services.market import MarketSettleReport
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class SettleReport:
     granted: list[bytes] = field(default_factory=list)  # purchases we fulfilled
     unlocked: list[bytes] = field(default_factory=list)  # purchases whose keys we now hold
     market: MarketSettleReport | None = None  # what we settled on the exchange
+    funding: FundingSettleReport | None = None  # campaigns we closed, pledges we took back
 
 
 class Core:
@@ -61,6 +64,7 @@ class Core:
         self.ledger.add_listener(self._on_entries)
         self.ledger.add_fork_listener(self._on_fork)
         self.market_skips: dict[bytes, int] = {}  # exchange items that failed, until when
+        self.funding_skips: dict[bytes, int] = {}  # campaign items that failed, until when
 
     @classmethod
     def open(cls, profile: Profile, passphrase: str | None) -> Core:
@@ -120,9 +124,11 @@ class Core:
         for purchase in state.purchases_by(self.me):
             if self._collect_keys(purchase.id):
                 report.unlocked.append(purchase.id)
+        from app.services.funding import settle_campaigns  # a campaign settler's duties
         from app.services.market import settle_market  # the exchange's settler duties
 
-        report.market = settle_market(self)
+        report.funding = settle_campaigns(self)
+        report.market = settle_market(self)  # after: its checkpoint covers pledges too
         return report
 
     def _receive_incoming(self) -> list[bytes]:
