@@ -10,6 +10,7 @@ COMMAND_MODULES = (
     "app.commands.ledger",
     "app.commands.store",
     "app.commands.market",
+    "app.commands.funding",
     "app.commands.library",
     "app.commands.swarm",
     "app.commands.bench",
