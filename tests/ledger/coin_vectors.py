@@ -1,0 +1,178 @@
+"""Test vectors of the coin features (tests/vectors/coins.json): campaigns so far. A history from
+fixed seeds and timestamps, each entry with the outcome a conforming implementation must reach
+when the entries are judged in the listed order (accepted, or rejected with a phrase of the
+reason), every conflict case of docs/PROTOCOL.md ("Campaigns") among them, then the balances,
+the per-asset accounting and the state hash.
+
+Regenerate after an intentional change (and say so in docs/PROTOCOL.md)::
+
+    .venv/bin/python -m tests.ledger.coin_vectors > tests/vectors/coins.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ledger.entry import Entry, create_entry
+from ledger.keys import Signer
+from ledger.ledger import Ledger
+from tests.ledger.vectors import to_json
+
+T0 = 1_700_000_000_000
+HOUR = 3_600_000
+SEEDS = {"gateway": "01" * 32, "artist": "02" * 32, "fan": "03" * 32, "seeder": "05" * 32,
+         "fan2": "06" * 32}
+
+
+class Steps:
+    def __init__(self) -> None:
+        self.s = {name: Signer.from_seed(bytes.fromhex(seed)) for name, seed in SEEDS.items()}
+        self.pk = {n: x.public_key for n, x in self.s.items()}
+        self.heads: dict[bytes, Entry] = {}
+        self.steps: list[dict[str, Any]] = []
+
+    def add(self, case: str, name: str, kind: str, body: dict[str, Any],
+            deps: list[Entry] = (), at: float = 0, expect: str = "accepted") -> Entry:
+        who = self.s[name]
+        head = self.heads.get(who.public_key)
+        ts = T0 + int(at * HOUR) if at else (head.timestamp if head else T0) + 1000
+        e = create_entry(who, head.seq + 1 if head else 1, head.hash if head else None, ts,
+                         kind, body, sorted({d.hash for d in deps}))
+        if expect == "accepted":
+            self.heads[who.public_key] = e
+        self.steps.append({"case": case, "signer": name, "entry": e, "expect": expect})
+        return e
+
+
+def _campaign_steps(st: Steps, crd: Entry) -> None:
+    add, pk = st.add, st.pk
+
+    def body(goal: int, deadline: float, close_by: float, settler: str) -> dict[str, Any]:
+        return {"title": "Second album", "description": "", "asset": crd.hash, "goal": goal,
+                "deadline": T0 + int(deadline * HOUR), "close_by": T0 + int(close_by * HOUR),
+                "tiers": [{"name": "Supporter", "min": 100, "reward": "the album"},
+                          {"name": "Patron", "min": 1_000, "reward": "the album and a pass"}],
+                "settler": pk[settler]}
+
+    add("a campaign names another feed's asset in deps", "artist", "campaign",
+        body(2_000, 20, 22, "seeder"), at=10, expect="deps")
+    camp = add("campaign: 2 000 CRD by hour 20, closed by the seeder by hour 22", "artist",
+               "campaign", body(2_000, 20, 22, "seeder"), [crd], at=10)
+    add("the settler does not pledge to its campaign", "seeder", "pledge",
+        {"campaign": camp.hash, "amount": 10}, [camp], at=11, expect="neither the artist")
+    p1 = add("pledge: 1 500 CRD, a conditional transfer to the artist", "fan", "pledge",
+             {"campaign": camp.hash, "amount": 1_500}, [camp], at=11)
+    p2 = add("pledge: 600 CRD", "fan2", "pledge", {"campaign": camp.hash, "amount": 600},
+             [camp], at=12)
+    p3 = add("pledge: 200 CRD more, which the settler does not count", "fan", "pledge",
+             {"campaign": camp.hash, "amount": 200}, [camp], at=19)
+    add("pledge after the deadline", "fan2", "pledge", {"campaign": camp.hash, "amount": 5},
+        [camp], at=20.5, expect="deadline has passed")
+    add("only the settler counts", "artist", "campaign.count",
+        {"campaign": camp.hash, "pledges": [p1.hash]}, [p1], at=20.6, expect="settler")
+    add("success before the deadline", "seeder", "campaign.close",
+        {"campaign": camp.hash, "success": True, "pledges": sorted([p1.hash, p2.hash])},
+        [camp, p1, p2], at=19.5, expect="only after its deadline")
+    add("success below the goal", "seeder", "campaign.close",
+        {"campaign": camp.hash, "success": True, "pledges": [p1.hash]}, [camp, p1], at=20.6,
+        expect="do not reach the goal")
+    count = add("count: the seeder counts pledge 1", "seeder", "campaign.count",
+                {"campaign": camp.hash, "pledges": [p1.hash]}, [camp, p1], at=20.6)
+    add("a pledge is counted once", "seeder", "campaign.count",
+        {"campaign": camp.hash, "pledges": [p1.hash]}, [camp, p1], expect="already counted")
+    close = add("close, funded: pledges 1 and 2 (2 100 CRD) are the artist's in one transfer",
+                "seeder", "campaign.close",
+                {"campaign": camp.hash, "success": True, "pledges": [p2.hash]}, [camp, p2],
+                at=20.7)
+    add("a second close", "seeder", "campaign.close",
+        {"campaign": camp.hash, "success": False, "pledges": []}, [camp],
+        expect="already closed")
+    add("refund of a counted pledge", "fan", "reclaim", {"of": p1.hash, "proof": close.hash},
+        [close], at=21, expect="already accepted")
+    add("refund of the pledge the close left out, with the close as proof", "fan", "reclaim",
+        {"of": p3.hash, "proof": close.hash}, [close], at=21)
+    add("receive: the artist's 2 100 CRD from the close", "artist", "receive",
+        {"transfers": [close.hash]}, [close], at=21)
+    del count
+    # a campaign that fails, and one nobody closes
+    camp2 = add("campaign: 10 000 CRD, self-settled", "artist", "campaign",
+                body(10_000, 30, 31, "artist"), [crd], at=25)
+    q = add("pledge to the second campaign", "fan2", "pledge",
+            {"campaign": camp2.hash, "amount": 300}, [camp2], at=26)
+    fail = add("close, failed (may come before the deadline)", "artist", "campaign.close",
+               {"campaign": camp2.hash, "success": False, "pledges": []}, at=27)
+    add("refund of a pledge of a failed campaign, with the close as proof", "fan2", "reclaim",
+        {"of": q.hash, "proof": fail.hash}, [fail], at=27.5)
+    camp3 = add("campaign: 500 CRD, settled by the seeder, which will not close it", "artist",
+                "campaign", body(500, 40, 41, "seeder"), [crd], at=35)
+    r = add("pledge to the third campaign", "fan", "pledge",
+            {"campaign": camp3.hash, "amount": 700}, [camp3], at=36)
+    add("a close of another campaign proves nothing", "fan", "reclaim",
+        {"of": r.hash, "proof": fail.hash}, [fail], at=37, expect="deadline proof")
+    cp = add("checkpoint of the seeder after close_by", "seeder", "checkpoint", {"open": 1},
+             at=41.5)
+    add("close after close_by", "seeder", "campaign.close",
+        {"campaign": camp3.hash, "success": True, "pledges": [r.hash]}, [camp3, r],
+        expect="close_by has passed")
+    add("refund by deadline proof: nobody closed it by close_by", "fan", "reclaim",
+        {"of": r.hash, "proof": cp.hash}, [cp], at=42)
+
+
+def _steps() -> list[dict[str, Any]]:
+    st = Steps()
+    add, pk = st.add, st.pk
+    crd = add("setup", "gateway", "asset.issue", {"symbol": "CRD", "name": "Credits",
+                                                  "precision": 2, "max_supply": 10**9,
+                                                  "flags": ["stable"]}, at=0.01)
+    add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
+    for fan in ("fan", "fan2"):
+        sent = add("setup", "gateway", "send", {"asset": crd.hash, "to": pk[fan],
+                                                "amount": 5_000, "memo": ""})
+        add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
+    _campaign_steps(st, crd)
+    return st.steps
+
+
+def build_vectors() -> dict[str, Any]:
+    steps = _steps()
+    with tempfile.TemporaryDirectory() as d:
+        led = Ledger.open(Path(d) / "x.sqlite", verify_threads=1)
+        for step in steps:
+            report = led.ingest([step["entry"].wire])
+            got = "accepted" if report.accepted else report.rejected[0].reason
+            assert (got == "accepted") == (step["expect"] == "accepted"), (step["case"], got)
+            assert step["expect"] in got, (step["case"], got)
+        state = led.state
+        names = {Signer.from_seed(bytes.fromhex(v)).public_key: k for k, v in SEEDS.items()}
+        symbols = {a.id: a.symbol for a in state.assets.values()}
+        balances = {f"{names[acct]} {symbols[asset]}": v
+                    for (acct, asset), v in sorted(state.balances.items()) if v}
+        accounting = {symbols[a]: vars(state.accounting(a)) for a in state.assets}
+        state_hash = led.state_hash().hex()
+        led.close()
+    return {
+        "description": "Cooptracks coin-feature test vectors (campaigns); see docs/PROTOCOL.md. "
+                       "Judge the entries in this order; 'expect' is 'accepted' or a phrase of "
+                       "the rejection reason. Rejected entries do not move their author's head.",
+        "seeds": SEEDS,
+        "steps": [{"case": s["case"], "signer": s["signer"], "kind": s["entry"].kind,
+                   "timestamp": s["entry"].timestamp, "body": to_json(dict(s["entry"].body)),
+                   "deps": [x.hex() for x in s["entry"].deps], "hash": s["entry"].hash.hex(),
+                   "wire": s["entry"].wire.hex(), "expect": s["expect"]} for s in steps],
+        "balances": dict(sorted(balances.items())),
+        "accounting": accounting,
+        "state_hash": state_hash,
+    }
+
+
+def main() -> None:
+    json.dump(build_vectors(), sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
