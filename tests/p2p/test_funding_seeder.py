@@ -22,7 +22,7 @@ def holding(profile: Path, symbol: str) -> int:
     return sum(b["amount"] for b in cli_json(profile, "wallet") if b["symbol"] == symbol)
 
 
-def until(what: str, check, limit_s: float = 150) -> None:  # noqa: ANN001
+def until(what: str, check, limit_s: float = 150) -> None:
     deadline = time.monotonic() + limit_s
     while not check():
         assert time.monotonic() < deadline, what
