@@ -26,6 +26,7 @@ from ledger.features import FEATURES, RULES
 from ledger.features.agents import AgentsView, Delegation
 from ledger.features.campaigns import Backer, Campaign, CampaignsView, Pledge, Tier
 from ledger.features.exchange import ExchangeView, Offer, Take, Trade
+from ledger.features.gates import Claim, Gate, GatesView
 from ledger.features.money import Asset, MoneyView, Transfer
 from ledger.features.profiles import Profile, ProfilesView
 from ledger.features.selling import (
@@ -42,14 +43,14 @@ from ledger.features.selling import (
 from ledger.features.settlement import Accounting, Conditional, Lock, SettlementView
 
 __all__ = [
-    "Accounting", "Asset", "Backer", "Campaign", "Conditional", "Delegation", "Grant", "Listing",
-    "Lock", "Offer", "Payout", "Pledge", "Price", "Profile", "Purchase", "Share", "State", "Take",
-    "Tier", "Track", "Trade", "Transfer", "compute_payouts",
+    "Accounting", "Asset", "Backer", "Campaign", "Claim", "Conditional", "Delegation", "Gate",
+    "Grant", "Listing", "Lock", "Offer", "Payout", "Pledge", "Price", "Profile", "Purchase",
+    "Share", "State", "Take", "Tier", "Track", "Trade", "Transfer", "compute_payouts",
 ]
 
 
 class State(ProfilesView, MoneyView, SellingView, AgentsView, SettlementView, ExchangeView,
-            CampaignsView):
+            CampaignsView, GatesView):
     """Balances, assets, listings, purchases, grants, delegations, profiles, ...: one view per
     feature, each with its tables and queries (``ledger/features/``)."""
 

@@ -13,6 +13,7 @@ queries, and its part of the state hash. To find how something works, open its m
 ``exchange``              ``offer``, ``take``, ``fill``, ``refuse``, ``cancel``; the order book
 ``campaigns``             ``campaign``, ``pledge``, ``campaign.count``, ``campaign.close``:
                           all-or-nothing fan funding
+``gates``                 ``gate``, ``gate.claim``: holder passes and tiers
 ========================  =====================================================================
 
 ``ledger/kinds.py`` builds the closed kind registry from ``FEATURES`` and ``ledger/state.py`` the
@@ -22,7 +23,16 @@ state and its rule table. A new feature is a new module added to ``FEATURES`` (a
 
 from __future__ import annotations
 
-from ledger.features import agents, campaigns, exchange, money, profiles, selling, settlement
+from ledger.features import (
+    agents,
+    campaigns,
+    exchange,
+    gates,
+    money,
+    profiles,
+    selling,
+    settlement,
+)
 from ledger.features.base import Feature, Rule
 
 FEATURES: tuple[Feature, ...] = (
@@ -33,6 +43,7 @@ FEATURES: tuple[Feature, ...] = (
     settlement.FEATURE,
     exchange.FEATURE,
     campaigns.FEATURE,
+    gates.FEATURE,
 )
 
 

@@ -211,6 +211,9 @@ def _valid_bodies() -> dict[str, dict[str, Any]]:
         "pledge": {"campaign": h, "amount": 25},
         "campaign.count": {"campaign": h, "pledges": [h]},
         "campaign.close": {"campaign": h, "success": True, "pledges": []},
+        "gate": {"title": "Backstage", "description": "", "asset": h, "min": 100,
+                 "held_ms": 0, "lock_ms": 3_600_000},
+        "gate.claim": {"gate": h, "until": 2_000_000_000_000},
     }
     assert set(bodies) == set(KINDS), "a new kind needs a schema test"
     return bodies

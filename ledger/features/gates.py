@@ -1,0 +1,161 @@
+"""Holder passes and tiers (kinds ``gate``, ``gate.claim``; a claim is unlocked with the settlement
+feature's ``reclaim``).
+
+A ``gate`` (a backstage pass, a holders' discount, a tier such as "patron") asks for holding at
+least ``min`` units of an asset, optionally without interruption for ``held_ms`` before the
+claim. Holding is computed from the holder's own feed alone: its spendable balance of the asset
+only changes by entries of its own feed, so the balance history up to a claim is part of the
+claim's feed prefix and every replica computes the same. A ``gate.claim`` locks those ``min``
+units until ``until`` (at least the gate's ``lock_ms``), so one set of coins cannot unlock two
+accounts (nor two gates) at once, and coins borrowed for a moment stay locked for the stated
+period. The holder is the lock's settler: after ``until`` it takes the units back with a
+``reclaim`` that is its own witness.
+
+Rules and conflict cases: docs/PROTOCOL.md, "Holder passes".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ledger.entry import Entry
+from ledger.errors import SemanticError
+from ledger.features.base import DepIndex, Feature, require_dep
+from ledger.features.settlement import lock_funds
+from ledger.schema import Kind, hash32, integer, record, text
+
+if TYPE_CHECKING:
+    from ledger.state import State
+
+MAX_HELD_MS = 10 * 366 * 24 * 3600 * 1000  # ten years
+
+
+@dataclass(frozen=True)
+class Gate:
+    id: bytes
+    author: bytes
+    title: str
+    description: str
+    asset: bytes
+    min: int
+    held_ms: int
+    lock_ms: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: bytes
+    holder: bytes
+    gate: bytes
+    until: int
+    timestamp: int
+
+
+class GatesView:
+    gates: dict[bytes, Gate]
+    claims: dict[bytes, Claim]
+
+    def min_held(self, account: bytes, asset: bytes, start: int, end: int) -> int:
+        """The least spendable balance ``account`` had of ``asset`` at any time in
+        [start, end], from its own feed's balance changes applied so far."""
+        balance = 0
+        low: int | None = None
+        for ts, _h, _k, a, change in self.history.get(account, []):  # type: ignore[attr-defined]
+            if a != asset:
+                continue
+            if ts > end:
+                break
+            if ts > start and low is None:
+                low = balance  # the balance held when the window opened
+            balance += change
+            if ts > start:
+                low = min(low, balance)  # type: ignore[type-var]
+        return balance if low is None else min(low, balance)
+
+    def qualifies(self, account: bytes, gate: Gate, at: int) -> bool:
+        """Whether ``account`` held at least ``gate.min`` for ``gate.held_ms`` up to ``at``
+        (spendable units; a view: only a claim proves it in the ledger)."""
+        return self.min_held(account, gate.asset, at - gate.held_ms, at) >= gate.min
+
+    def claim_active(self, claim: Claim, at: int) -> bool:
+        lock = self.locks[claim.id]  # type: ignore[attr-defined]
+        return lock.closed_by is None and claim.timestamp <= at <= claim.until
+
+    def gates_of(self, author: bytes) -> list[Gate]:
+        return sorted((g for g in self.gates.values() if g.author == author),
+                      key=lambda g: (g.asset, g.min, g.held_ms, g.id))
+
+    def gates_on(self, asset: bytes) -> list[Gate]:
+        """The gates (tiers) on a coin, smallest requirement first."""
+        return sorted((g for g in self.gates.values() if g.asset == asset),
+                      key=lambda g: (g.min, g.held_ms, g.id))
+
+    def claims_of(self, holder: bytes) -> list[Claim]:
+        return sorted((c for c in self.claims.values() if c.holder == holder),
+                      key=lambda c: (c.timestamp, c.id))
+
+
+def apply_gate(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    asset = state.assets.get(body["asset"])
+    if body["asset"] not in entry.deps and (asset is None or asset.issuer != entry.author):
+        raise SemanticError("the gate's asset must be listed in deps")
+    if asset is None:
+        raise SemanticError("the gate's asset is not an asset")
+    state.gates[entry.hash] = Gate(entry.hash, entry.author, body["title"], body["description"],
+                                   body["asset"], body["min"], body["held_ms"], body["lock_ms"],
+                                   entry.timestamp)
+
+
+def apply_claim(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    gate = state.gates.get(body["gate"])
+    if gate is None or gate.author != entry.author:
+        require_dep(entry, body["gate"], "gate")
+    if gate is None:
+        raise SemanticError("the claim names an entry that is not a gate")
+    if body["until"] < entry.timestamp + gate.lock_ms:
+        raise SemanticError(f"the claim locks its units until at least timestamp + "
+                            f"{gate.lock_ms} ms")
+    held = state.min_held(entry.author, gate.asset, entry.timestamp - gate.held_ms,
+                          entry.timestamp)
+    if held < gate.min:
+        raise SemanticError(f"the holder held at least {held} (spendable) over the gate's "
+                            f"{gate.held_ms} ms, the gate asks for {gate.min}")
+    lock_funds(state, entry, gate.asset, gate.min, entry.author, body["until"])
+    state.claims[entry.hash] = Claim(entry.hash, entry.author, gate.id, body["until"],
+                                     entry.timestamp)
+
+
+def _tables(state: State) -> None:
+    state.gates = {}
+    state.claims = {}
+
+
+def _hash_sections(state: State) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if state.gates:
+        out["gates"] = sorted([g.id, g.author, g.asset, g.min, g.held_ms, g.lock_ms]
+                              for g in state.gates.values())
+    if state.claims:
+        out["claims"] = sorted([c.id, c.holder, c.gate, c.until] for c in state.claims.values())
+    return out
+
+
+FEATURE = Feature(
+    name="gates",
+    kinds=(
+        Kind("gate",
+             record(title=text(200, 1), description=text(2000), asset=hash32, min=integer(1),
+                    held_ms=integer(0, MAX_HELD_MS), lock_ms=integer(1, MAX_HELD_MS)),
+             "A pass, tier or holders' privilege: hold at least min of an asset (for held_ms); "
+             "a claim locks them for lock_ms."),
+        Kind("gate.claim", record(gate=hash32, until=integer(0)),
+             "Qualify for a gate: lock its min units of the asset until ``until``."),
+    ),
+    rules={"gate": apply_gate, "gate.claim": apply_claim},
+    tables=_tables,
+    view=GatesView,
+    hash_sections=_hash_sections,
+)
