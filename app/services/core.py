@@ -48,6 +48,7 @@ class SettleReport:
     unlocked: list[bytes] = field(default_factory=list)  # purchases whose keys we now hold
     market: MarketSettleReport | None = None  # what we settled on the exchange
     funding: FundingSettleReport | None = None  # campaigns we closed, pledges we took back
+    unlocked_claims: list[bytes] = field(default_factory=list)  # pass claims whose period ended
 
 
 class Core:
@@ -128,6 +129,9 @@ class Core:
         from app.services.market import settle_market  # the exchange's settler duties
 
         report.funding = settle_campaigns(self)
+        from app.services.passes import unlock_expired  # claims whose period is over
+
+        report.unlocked_claims = unlock_expired(self)
         report.market = settle_market(self)  # after: its checkpoint covers pledges too
         return report
 

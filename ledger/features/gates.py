@@ -16,14 +16,18 @@ Rules and conflict cases: docs/PROTOCOL.md, "Holder passes".
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ledger.entry import Entry
-from ledger.errors import SemanticError
+from ledger.encoding import decode_canonical, encode
+from ledger.entry import Entry, decode_entry
+from ledger.errors import LedgerError, SemanticError
 from ledger.features.base import DepIndex, Feature, require_dep
 from ledger.features.settlement import lock_funds
+from ledger.keys import Signer, verify
 from ledger.schema import Kind, hash32, integer, record, text
 
 if TYPE_CHECKING:
@@ -96,6 +100,83 @@ class GatesView:
     def claims_of(self, holder: bytes) -> list[Claim]:
         return sorted((c for c in self.claims.values() if c.holder == holder),
                       key=lambda c: (c.timestamp, c.id))
+
+
+# -- a pass shown at a door: a compact, signed, checkable text ------------------------------------
+
+PASS_PREFIX = "ctpass1:"
+PASS_DOMAIN = b"cooptracks.pass.v1\x00"
+PASS_FRESH_MS = 5 * 60 * 1000  # a shown pass is accepted this long either side of the door's clock
+MAX_CHALLENGE = 64
+MAX_PASS_TEXT = 4096
+
+
+@dataclass(frozen=True)
+class ShownPass:
+    """A pass as a door reads it: the holder's claim entry, when it was shown, the door's
+    challenge, and the holder's signature over them (checked by ``read_pass``)."""
+
+    claim: Entry
+    shown_at: int
+    challenge: str
+
+    @property
+    def holder(self) -> bytes:
+        return self.claim.author
+
+    @property
+    def gate(self) -> bytes:
+        return self.claim.body["gate"]
+
+    @property
+    def until(self) -> int:
+        return self.claim.body["until"]
+
+
+def _pass_message(claim: bytes, shown_at: int, challenge: str) -> bytes:
+    return PASS_DOMAIN + encode([claim, shown_at, challenge])
+
+
+def show_pass(signer: Signer, claim: Entry, shown_at: int, challenge: str = "") -> str:
+    """The text a holder shows (as a QR code or typed): ``ctpass1:`` and the unpadded base64url
+    of ``canonical([claim entry wire, shown_at, challenge, signature])``, the signature by the
+    holder over ``"cooptracks.pass.v1\0" || canonical([claim hash, shown_at, challenge])``."""
+    if claim.author != signer.public_key or claim.kind != "gate.claim":
+        raise ValueError("a pass shows the holder's own claim")
+    if len(challenge) > MAX_CHALLENGE:
+        raise ValueError(f"a challenge is at most {MAX_CHALLENGE} characters")
+    sig = signer.sign(_pass_message(claim.hash, shown_at, challenge))
+    raw = encode([claim.wire, shown_at, challenge, sig])
+    return PASS_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def read_pass(text: str) -> ShownPass:
+    """Decode a shown pass and check both signatures (the claim entry's and the showing).
+    Raises LedgerError with a reason. Whether the claim holds in the ledger (the holder held the
+    coins and they are still locked) is the replica's to say: ``ledger.is_effective`` and
+    ``state.claim_active``."""
+    text = text.strip()
+    if not text.startswith(PASS_PREFIX) or len(text) > MAX_PASS_TEXT:
+        raise LedgerError("not a Cooptracks pass")
+    body = text[len(PASS_PREFIX):]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise LedgerError("the pass is not valid base64url") from exc
+    value = decode_canonical(raw)
+    if not (isinstance(value, list) and len(value) == 4 and isinstance(value[0], bytes)
+            and type(value[1]) is int and isinstance(value[2], str)
+            and isinstance(value[3], bytes) and len(value[2]) <= MAX_CHALLENGE):
+        raise LedgerError("the pass has the wrong shape")
+    wire, shown_at, challenge, sig = value
+    claim = decode_entry(wire)
+    claim.verify_signature()
+    b = claim.body
+    if claim.kind != "gate.claim" or not (isinstance(b.get("gate"), bytes) and len(b["gate"]) == 32
+                                          and type(b.get("until")) is int):
+        raise LedgerError("the pass does not carry a claim")
+    verify(claim.author, _pass_message(claim.hash, shown_at, challenge), sig)
+    return ShownPass(claim, shown_at, challenge)
 
 
 def apply_gate(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
