@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "app.commands.store",
     "app.commands.market",
     "app.commands.funding",
+    "app.commands.passes",
     "app.commands.library",
     "app.commands.swarm",
     "app.commands.bench",
