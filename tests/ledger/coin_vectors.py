@@ -1,8 +1,8 @@
-"""Test vectors of the coin features (tests/vectors/coins.json): campaigns so far. A history from
-fixed seeds and timestamps, each entry with the outcome a conforming implementation must reach
-when the entries are judged in the listed order (accepted, or rejected with a phrase of the
-reason), every conflict case of docs/PROTOCOL.md ("Campaigns") among them, then the balances,
-the per-asset accounting and the state hash.
+"""Test vectors of the coin features (tests/vectors/coins.json): campaigns and holder passes.
+A history from fixed seeds and timestamps, each entry with the outcome a conforming
+implementation must reach when the entries are judged in the listed order (accepted, or rejected
+with a phrase of the reason), every conflict case of docs/PROTOCOL.md ("Campaigns", "Holder
+passes") among them, then the balances, the per-asset accounting and the state hash.
 
 Regenerate after an intentional change (and say so in docs/PROTOCOL.md)::
 
@@ -122,6 +122,37 @@ def _campaign_steps(st: Steps, crd: Entry) -> None:
         {"of": r.hash, "proof": cp.hash}, [cp], at=42)
 
 
+def _gate_steps(st: Steps) -> None:
+    add, pk = st.add, st.pk
+    art = add("setup", "artist", "asset.issue", {"symbol": "ART", "name": "Artist coin",
+                                                 "precision": 0, "max_supply": 1_000_000,
+                                                 "flags": ["artistcoin"]}, at=50)
+    add("setup", "artist", "asset.mint", {"asset": art.hash, "amount": 1_000})
+    sent = add("setup", "artist", "send", {"asset": art.hash, "to": pk["fan"], "amount": 150,
+                                           "memo": ""})
+    add("setup: the fan holds 150 ART from hour 51", "fan", "receive",
+        {"transfers": [sent.hash]}, [sent], at=51)
+    gate = add("gate: hold 100 ART for 24 hours; a claim locks them for 1 hour", "artist",
+               "gate", {"title": "Backstage", "description": "", "asset": art.hash, "min": 100,
+                        "held_ms": 24 * HOUR, "lock_ms": HOUR}, at=52)
+    add("claim before the coins were held for 24 hours", "fan", "gate.claim",
+        {"gate": gate.hash, "until": T0 + 75 * HOUR}, [gate], at=74, expect="held at least 0")
+    add("claim locking for less than the gate's period", "fan", "gate.claim",
+        {"gate": gate.hash, "until": T0 + 76 * HOUR - 1}, [gate], at=75,
+        expect="at least timestamp")
+    claim = add("claim: 100 ART locked until hour 76", "fan", "gate.claim",
+                {"gate": gate.hash, "until": T0 + 76 * HOUR}, [gate], at=75)
+    add("the same coins cannot claim again (50 left)", "fan", "gate.claim",
+        {"gate": gate.hash, "until": T0 + 77 * HOUR}, [gate], at=75.5, expect="held at least 50")
+    add("nor move to another account while locked", "fan", "send",
+        {"asset": art.hash, "to": pk["fan2"], "amount": 100, "memo": ""}, at=75.5,
+        expect="overdraft")
+    add("unlock before the period is over", "fan", "reclaim",
+        {"of": claim.hash, "proof": claim.hash}, at=76, expect="after the deadline")
+    add("unlock after it: the holder is its own witness", "fan", "reclaim",
+        {"of": claim.hash, "proof": claim.hash}, at=76.1)
+
+
 def _steps() -> list[dict[str, Any]]:
     st = Steps()
     add, pk = st.add, st.pk
@@ -134,6 +165,7 @@ def _steps() -> list[dict[str, Any]]:
                                                 "amount": 5_000, "memo": ""})
         add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
     _campaign_steps(st, crd)
+    _gate_steps(st)
     return st.steps
 
 
@@ -155,7 +187,8 @@ def build_vectors() -> dict[str, Any]:
         state_hash = led.state_hash().hex()
         led.close()
     return {
-        "description": "Cooptracks coin-feature test vectors (campaigns); see docs/PROTOCOL.md. "
+        "description": "Cooptracks coin-feature test vectors (campaigns, passes); see "
+                       "docs/PROTOCOL.md. "
                        "Judge the entries in this order; 'expect' is 'accepted' or a phrase of "
                        "the rejection reason. Rejected entries do not move their author's head.",
         "seeds": SEEDS,
