@@ -25,6 +25,7 @@ from ledger.errors import SemanticError
 from ledger.features import FEATURES, RULES
 from ledger.features.agents import AgentsView, Delegation
 from ledger.features.campaigns import Backer, Campaign, CampaignsView, Pledge, Tier
+from ledger.features.coins import Charter, CoinsView, Distribution, Stake
 from ledger.features.exchange import ExchangeView, Offer, Take, Trade
 from ledger.features.gates import Claim, Gate, GatesView
 from ledger.features.money import Asset, MoneyView, Transfer
@@ -43,14 +44,15 @@ from ledger.features.selling import (
 from ledger.features.settlement import Accounting, Conditional, Lock, SettlementView
 
 __all__ = [
-    "Accounting", "Asset", "Backer", "Campaign", "Claim", "Conditional", "Delegation", "Gate",
-    "Grant", "Listing", "Lock", "Offer", "Payout", "Pledge", "Price", "Profile", "Purchase",
-    "Share", "State", "Take", "Tier", "Track", "Trade", "Transfer", "compute_payouts",
+    "Accounting", "Asset", "Backer", "Campaign", "Charter", "Claim", "Conditional", "Delegation",
+    "Distribution", "Gate", "Grant", "Listing", "Lock", "Offer", "Payout", "Pledge", "Price",
+    "Profile", "Purchase", "Share", "Stake", "State", "Take", "Tier", "Track", "Trade",
+    "Transfer", "compute_payouts",
 ]
 
 
 class State(ProfilesView, MoneyView, SellingView, AgentsView, SettlementView, ExchangeView,
-            CampaignsView, GatesView):
+            CampaignsView, GatesView, CoinsView):
     """Balances, assets, listings, purchases, grants, delegations, profiles, ...: one view per
     feature, each with its tables and queries (``ledger/features/``)."""
 

@@ -14,6 +14,8 @@ queries, and its part of the state hash. To find how something works, open its m
 ``campaigns``             ``campaign``, ``pledge``, ``campaign.count``, ``campaign.close``:
                           all-or-nothing fan funding
 ``gates``                 ``gate``, ``gate.claim``: holder passes and tiers
+``coins``                 ``coin.charter``, ``stake``, ``stake.accept``, ``stake.refuse``,
+                          ``distribute``, ``collect``: artistcoins tied to sales
 ========================  =====================================================================
 
 ``ledger/kinds.py`` builds the closed kind registry from ``FEATURES`` and ``ledger/state.py`` the
@@ -26,6 +28,7 @@ from __future__ import annotations
 from ledger.features import (
     agents,
     campaigns,
+    coins,
     exchange,
     gates,
     money,
@@ -44,6 +47,7 @@ FEATURES: tuple[Feature, ...] = (
     exchange.FEATURE,
     campaigns.FEATURE,
     gates.FEATURE,
+    coins.FEATURE,
 )
 
 

@@ -214,6 +214,12 @@ def _valid_bodies() -> dict[str, dict[str, Any]]:
         "gate": {"title": "Backstage", "description": "", "asset": h, "min": 100,
                  "held_ms": 0, "lock_ms": 3_600_000},
         "gate.claim": {"gate": h, "until": 2_000_000_000_000},
+        "coin.charter": {"asset": h, "sales_asset": h, "bps": 2_000},
+        "stake": {"charter": h, "amount": 10, "accept_by": 1, "until": 2},
+        "stake.accept": {"stake": h},
+        "stake.refuse": {"stake": h},
+        "distribute": {"charter": h, "amount": 100},
+        "collect": {"stake": h, "distributions": [h]},
     }
     assert set(bodies) == set(KINDS), "a new kind needs a schema test"
     return bodies
