@@ -35,6 +35,7 @@ from ledger.ledger import Ledger
 from ledger.state import State
 
 if TYPE_CHECKING:
+    from app.services.coins import CoinsSettleReport
     from app.services.funding import FundingSettleReport
     from app.services.market import MarketSettleReport
 
@@ -49,6 +50,7 @@ class SettleReport:
     market: MarketSettleReport | None = None  # what we settled on the exchange
     funding: FundingSettleReport | None = None  # campaigns we closed, pledges we took back
     unlocked_claims: list[bytes] = field(default_factory=list)  # pass claims whose period ended
+    coins: CoinsSettleReport | None = None  # stakes accepted, distributions, shares collected
 
 
 class Core:
@@ -66,6 +68,7 @@ class Core:
         self.ledger.add_fork_listener(self._on_fork)
         self.market_skips: dict[bytes, int] = {}  # exchange items that failed, until when
         self.funding_skips: dict[bytes, int] = {}  # campaign items that failed, until when
+        self.coin_skips: dict[bytes, int] = {}  # stake and charter items that failed, until when
 
     @classmethod
     def open(cls, profile: Profile, passphrase: str | None) -> Core:
@@ -125,13 +128,15 @@ class Core:
         for purchase in state.purchases_by(self.me):
             if self._collect_keys(purchase.id):
                 report.unlocked.append(purchase.id)
+        # The economic features' duties (imported here: each of those modules imports this one).
+        from app.services.coins import settle_coins  # stakes, distributions, collections
         from app.services.funding import settle_campaigns  # a campaign settler's duties
         from app.services.market import settle_market  # the exchange's settler duties
-
-        report.funding = settle_campaigns(self)
         from app.services.passes import unlock_expired  # claims whose period is over
 
+        report.funding = settle_campaigns(self)
         report.unlocked_claims = unlock_expired(self)
+        report.coins = settle_coins(self)  # an issuer behind on its charter pays first
         report.market = settle_market(self)  # after: its checkpoint covers pledges too
         return report
 
