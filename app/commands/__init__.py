@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "app.commands.market",
     "app.commands.funding",
     "app.commands.passes",
+    "app.commands.coins",
     "app.commands.library",
     "app.commands.swarm",
     "app.commands.bench",
