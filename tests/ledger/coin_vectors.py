@@ -1,8 +1,9 @@
-"""Test vectors of the coin features (tests/vectors/coins.json): campaigns and holder passes.
+"""Test vectors of the coin features (tests/vectors/coins.json): campaigns, passes, stakes.
 A history from fixed seeds and timestamps, each entry with the outcome a conforming
 implementation must reach when the entries are judged in the listed order (accepted, or rejected
 with a phrase of the reason), every conflict case of docs/PROTOCOL.md ("Campaigns", "Holder
-passes") among them, then the balances, the per-asset accounting and the state hash.
+passes", "Coins tied to sales") among them, then the balances, the per-asset accounting and the
+state hash.
 
 Regenerate after an intentional change (and say so in docs/PROTOCOL.md)::
 
@@ -153,6 +154,77 @@ def _gate_steps(st: Steps) -> None:
         {"of": claim.hash, "proof": claim.hash}, at=76.1)
 
 
+def _stake_steps(st: Steps, crd: Entry) -> None:
+    add, pk = st.add, st.pk
+    coin = add("setup", "seeder", "asset.issue", {"symbol": "SEED", "name": "Seeder coin",
+                                                  "precision": 0, "max_supply": 1_000_000,
+                                                  "flags": ["artistcoin"]}, at=80)
+    add("setup", "seeder", "asset.mint", {"asset": coin.hash, "amount": 1_000})
+    for fan, n in (("fan", 300), ("fan2", 150)):
+        sent = add("setup", "seeder", "send", {"asset": coin.hash, "to": pk[fan], "amount": n,
+                                               "memo": ""})
+        add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=81)
+    add("a charter by someone who did not issue the coin", "fan", "coin.charter",
+        {"asset": coin.hash, "sales_asset": crd.hash, "bps": 2_500}, [crd, coin], at=82,
+        expect="only a coin's issuer")
+    charter = add("charter: 25 % of the CRD sales the seeder receives go to stakers", "seeder",
+                  "coin.charter", {"asset": coin.hash, "sales_asset": crd.hash, "bps": 2_500},
+                  [crd], at=82)
+    listing = add("setup: a listing by the seeder at 999 CRD", "seeder", "listing", {
+        "title": "Live set", "artist_name": "Seeder", "genre": "", "tags": [],
+        "description": "", "artwork": None,
+        "tracks": [{"title": "Set", "content": b"\x42" * 32, "preview": None,
+                    "duration_ms": 1000, "prices": []}],
+        "prices": [{"asset": crd.hash, "amount": 999, "nyp": False}],
+        "split": [{"to": pk["seeder"], "bps": 10_000}], "remainder": pk["seeder"],
+        "supersedes": None})
+    s1 = add("stake: 300 SEED locked until hour 200, answered by hour 84", "fan", "stake",
+             {"charter": charter.hash, "amount": 300, "accept_by": T0 + 84 * HOUR,
+              "until": T0 + 200 * HOUR}, [charter], at=83)
+    s2 = add("stake: 100 SEED", "fan2", "stake",
+             {"charter": charter.hash, "amount": 100, "accept_by": T0 + 84 * HOUR,
+              "until": T0 + 200 * HOUR}, [charter], at=83)
+    s3 = add("stake: 50 more SEED, which the issuer refuses", "fan2", "stake",
+             {"charter": charter.hash, "amount": 50, "accept_by": T0 + 84 * HOUR,
+              "until": T0 + 200 * HOUR}, [charter], at=83.1)
+    add("only the issuer accepts a stake", "fan", "stake.accept", {"stake": s2.hash}, [s2],
+        at=83.5, expect="only the coin's issuer")
+    add("stake.accept: stake 1 counts from here on", "seeder", "stake.accept",
+        {"stake": s1.hash}, [s1], at=83.5)
+    add("stake.accept: stake 2", "seeder", "stake.accept", {"stake": s2.hash}, [s2])
+    no = add("stake.refuse: stake 3 goes back in flight", "seeder", "stake.refuse",
+             {"stake": s3.hash}, [s3])
+    add("a stake answered twice", "seeder", "stake.accept", {"stake": s3.hash}, [s3],
+        expect="already answered")
+    add("receive: the refused stake back", "fan2", "receive", {"transfers": [no.hash]}, [no],
+        at=84)
+    buy = add("purchase of the seeder's listing", "fan", "purchase", {
+        "listing": listing.hash, "track": None, "asset": crd.hash, "amount": 999,
+        "payouts": [{"to": pk["seeder"], "amount": 999}]}, [listing], at=85)
+    add("receive: the sale; 25 % of 999 = 249 is now owed to stakers", "seeder", "receive",
+        {"transfers": [buy.hash]}, [buy], at=86)
+    add("an issuer behind on its charter cannot send", "seeder", "send",
+        {"asset": crd.hash, "to": pk["fan"], "amount": 1, "memo": ""}, at=86.5,
+        expect="behind on its charter by 249")
+    dist = add("distribute 249: shares 186 and 62 (floor), 1 unit of dust stays", "seeder",
+               "distribute", {"charter": charter.hash, "amount": 249}, at=87)
+    add("the issuer spends again", "seeder", "send",
+        {"asset": crd.hash, "to": pk["fan"], "amount": 1, "memo": ""})
+    add("collect: the fan's 186", "fan", "collect",
+        {"stake": s1.hash, "distributions": [dist.hash]}, [dist], at=88)
+    add("a second collect of one distribution", "fan", "collect",
+        {"stake": s1.hash, "distributions": [dist.hash]}, [dist], expect="already collected")
+    add("collect by a stake the issuer refused", "fan2", "collect",
+        {"stake": s3.hash, "distributions": [dist.hash]}, [dist], at=88,
+        expect="does not count")
+    add("collect: fan2's 62", "fan2", "collect",
+        {"stake": s2.hash, "distributions": [dist.hash]}, [dist], at=88)
+    add("unstake before the term is over", "fan", "reclaim", {"of": s1.hash, "proof": s1.hash},
+        at=199, expect="after the deadline")
+    add("unstake after it: the staker is its own witness", "fan", "reclaim",
+        {"of": s1.hash, "proof": s1.hash}, at=200.5)
+
+
 def _steps() -> list[dict[str, Any]]:
     st = Steps()
     add, pk = st.add, st.pk
@@ -166,6 +238,7 @@ def _steps() -> list[dict[str, Any]]:
         add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
     _campaign_steps(st, crd)
     _gate_steps(st)
+    _stake_steps(st, crd)
     return st.steps
 
 
@@ -187,7 +260,8 @@ def build_vectors() -> dict[str, Any]:
         state_hash = led.state_hash().hex()
         led.close()
     return {
-        "description": "Cooptracks coin-feature test vectors (campaigns, passes); see "
+        "description": "Cooptracks coin-feature test vectors (campaigns, passes, "
+                       "stakes); see "
                        "docs/PROTOCOL.md. "
                        "Judge the entries in this order; 'expect' is 'accepted' or a phrase of "
                        "the rejection reason. Rejected entries do not move their author's head.",
