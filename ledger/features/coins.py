@@ -280,8 +280,8 @@ def apply_collect(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIn
         if share:
             pool = state.locks[dist.id]
             pool.amount -= share
-            if pool.amount == 0:
-                pool.closed_by = entry.hash
+            if pool.amount == 0:  # emptied by many stakers' collects, in no one order:
+                pool.closed_by = dist.id  # named by the distribution, on every replica
             credit(state, entry.author, entry, pool.asset, share)
 
 
