@@ -30,6 +30,7 @@ from ledger.features.exchange import ExchangeView, Offer, Take, Trade
 from ledger.features.gates import Claim, Gate, GatesView
 from ledger.features.money import Asset, MoneyView, Transfer
 from ledger.features.profiles import Profile, ProfilesView
+from ledger.features.reviews import Reply, Review, ReviewsView
 from ledger.features.selling import (
     Grant,
     Listing,
@@ -46,13 +47,13 @@ from ledger.features.settlement import Accounting, Conditional, Lock, Settlement
 __all__ = [
     "Accounting", "Asset", "Backer", "Campaign", "Charter", "Claim", "Conditional", "Delegation",
     "Distribution", "Gate", "Grant", "Listing", "Lock", "Offer", "Payout", "Pledge", "Price",
-    "Profile", "Purchase", "Share", "Stake", "State", "Take", "Tier", "Track", "Trade",
-    "Transfer", "compute_payouts",
+    "Profile", "Purchase", "Reply", "Review", "Share", "Stake", "State", "Take", "Tier", "Track",
+    "Trade", "Transfer", "compute_payouts",
 ]
 
 
 class State(ProfilesView, MoneyView, SellingView, AgentsView, SettlementView, ExchangeView,
-            CampaignsView, GatesView, CoinsView):
+            CampaignsView, GatesView, CoinsView, ReviewsView):
     """Balances, assets, listings, purchases, grants, delegations, profiles, ...: one view per
     feature, each with its tables and queries (``ledger/features/``)."""
 

@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "app.commands.funding",
     "app.commands.passes",
     "app.commands.coins",
+    "app.commands.reviews",
     "app.commands.library",
     "app.commands.swarm",
     "app.commands.bench",

@@ -16,6 +16,7 @@ queries, and its part of the state hash. To find how something works, open its m
 ``gates``                 ``gate``, ``gate.claim``: holder passes and tiers
 ``coins``                 ``coin.charter``, ``stake``, ``stake.accept``, ``stake.refuse``,
                           ``distribute``, ``collect``: artistcoins tied to sales
+``reviews``               ``review``, ``review.reply``: reviews by verified buyers
 ========================  =====================================================================
 
 ``ledger/kinds.py`` builds the closed kind registry from ``FEATURES`` and ``ledger/state.py`` the
@@ -33,6 +34,7 @@ from ledger.features import (
     gates,
     money,
     profiles,
+    reviews,
     selling,
     settlement,
 )
@@ -48,6 +50,7 @@ FEATURES: tuple[Feature, ...] = (
     campaigns.FEATURE,
     gates.FEATURE,
     coins.FEATURE,
+    reviews.FEATURE,
 )
 
 

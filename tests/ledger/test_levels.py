@@ -220,6 +220,8 @@ def _valid_bodies() -> dict[str, dict[str, Any]]:
         "stake.refuse": {"stake": h},
         "distribute": {"charter": h, "amount": 100},
         "collect": {"stake": h, "distributions": [h]},
+        "review": {"grant": h, "rating": 4, "text": "warm and strange"},
+        "review.reply": {"review": h, "text": "thank you"},
     }
     assert set(bodies) == set(KINDS), "a new kind needs a schema test"
     return bodies
