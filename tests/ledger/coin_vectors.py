@@ -1,9 +1,9 @@
-"""Test vectors of the coin features (tests/vectors/coins.json): campaigns, passes, stakes.
-A history from fixed seeds and timestamps, each entry with the outcome a conforming
+"""Test vectors of the coin features (tests/vectors/coins.json): campaigns, passes, stakes,
+reviews. A history from fixed seeds and timestamps, each entry with the outcome a conforming
 implementation must reach when the entries are judged in the listed order (accepted, or rejected
 with a phrase of the reason), every conflict case of docs/PROTOCOL.md ("Campaigns", "Holder
-passes", "Coins tied to sales") among them, then the balances, the per-asset accounting and the
-state hash.
+passes", "Coins tied to sales", "Reviews") among them, then the balances, the per-asset
+accounting and the state hash.
 
 Regenerate after an intentional change (and say so in docs/PROTOCOL.md)::
 
@@ -225,6 +225,38 @@ def _stake_steps(st: Steps, crd: Entry) -> None:
         {"of": s1.hash, "proof": s1.hash}, at=200.5)
 
 
+def _review_steps(st: Steps, crd: Entry) -> None:
+    add, pk = st.add, st.pk
+    listing = add("setup: the artist lists a single at 200 CRD", "artist", "listing", {
+        "title": "Single", "artist_name": "Artist", "genre": "", "tags": [], "description": "",
+        "artwork": None, "tracks": [{"title": "A", "content": b"\x43" * 32, "preview": None,
+                                     "duration_ms": 1000, "prices": []}],
+        "prices": [{"asset": crd.hash, "amount": 200, "nyp": False}],
+        "split": [{"to": pk["artist"], "bps": 10_000}], "remainder": pk["artist"],
+        "supersedes": None}, at=210)
+    buy = add("setup: fan2 buys it", "fan2", "purchase", {
+        "listing": listing.hash, "track": None, "asset": crd.hash, "amount": 200,
+        "payouts": [{"to": pk["artist"], "amount": 200}]}, [listing], at=211)
+    grant = add("setup: the artist grants it (a fixed stand-in for the sealed key)", "artist",
+                "grant", {"purchase": buy.hash,
+                          "keys": [{"content": b"\x43" * 32, "sealed": b"\x00" * 80}]},
+                [buy], at=212)
+    add("a review by someone whose purchase was not granted to it", "fan", "review",
+        {"grant": grant.hash, "rating": 1, "text": ""}, [grant], at=213,
+        expect="only the buyer")
+    add("a review naming the purchase instead of its grant", "fan2", "review",
+        {"grant": buy.hash, "rating": 5, "text": ""}, [buy], at=213, expect="not a grant")
+    add("review: 3 stars", "fan2", "review", {"grant": grant.hash, "rating": 3,
+                                              "text": "short"}, [grant], at=213)
+    later = add("review: 5 stars, the buyer's latest, which counts", "fan2", "review",
+                {"grant": grant.hash, "rating": 5, "text": "grew on me"}, [grant], at=214)
+    add("a reply by someone other than the artist", "fan", "review.reply",
+        {"review": later.hash, "text": "me too"}, [later], at=215,
+        expect="only the listing's artist")
+    add("review.reply by the artist", "artist", "review.reply",
+        {"review": later.hash, "text": "thank you"}, [later], at=215)
+
+
 def _steps() -> list[dict[str, Any]]:
     st = Steps()
     add, pk = st.add, st.pk
@@ -239,6 +271,7 @@ def _steps() -> list[dict[str, Any]]:
     _campaign_steps(st, crd)
     _gate_steps(st)
     _stake_steps(st, crd)
+    _review_steps(st, crd)
     return st.steps
 
 
@@ -261,7 +294,7 @@ def build_vectors() -> dict[str, Any]:
         led.close()
     return {
         "description": "Cooptracks coin-feature test vectors (campaigns, passes, "
-                       "stakes); see "
+                       "stakes, reviews); see "
                        "docs/PROTOCOL.md. "
                        "Judge the entries in this order; 'expect' is 'accepted' or a phrase of "
                        "the rejection reason. Rejected entries do not move their author's head.",
