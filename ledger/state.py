@@ -24,10 +24,15 @@ from ledger.entry import Entry
 from ledger.errors import SemanticError
 from ledger.features import FEATURES, RULES
 from ledger.features.agents import AgentsView, Delegation
+from ledger.features.campaigns import Backer, Campaign, CampaignsView, Pledge, Tier
+from ledger.features.coins import Charter as CoinCharter
+from ledger.features.coins import CoinsView, Distribution, Stake
 from ledger.features.exchange import ExchangeView, Offer, Take, Trade
+from ledger.features.gates import Claim, Gate, GatesView
 from ledger.features.governance import Charter, GovernanceView, Proposal, Result, Vote
 from ledger.features.money import Asset, MoneyView, Transfer
 from ledger.features.profiles import Profile, ProfilesView
+from ledger.features.reviews import Reply, Review, ReviewsView
 from ledger.features.selling import (
     Grant,
     Listing,
@@ -42,14 +47,16 @@ from ledger.features.selling import (
 from ledger.features.settlement import Accounting, Conditional, Lock, SettlementView
 
 __all__ = [
-    "Accounting", "Asset", "Charter", "Conditional", "Delegation", "Grant", "Listing", "Lock",
-    "Offer", "Payout", "Price", "Profile", "Proposal", "Purchase", "Result", "Share", "State",
-    "Take", "Track", "Trade", "Transfer", "Vote", "compute_payouts",
+    "Accounting", "Asset", "Backer", "Campaign", "Charter", "Claim", "CoinCharter",
+    "Conditional", "Delegation", "Distribution", "Gate", "Grant", "Listing", "Lock", "Offer",
+    "Payout", "Pledge", "Price", "Profile", "Proposal", "Purchase", "Reply", "Result", "Review",
+    "Share", "Stake", "State", "Take", "Tier", "Track", "Trade", "Transfer", "Vote",
+    "compute_payouts",
 ]
 
 
 class State(ProfilesView, MoneyView, SellingView, AgentsView, SettlementView, ExchangeView,
-            GovernanceView):
+            GovernanceView, CampaignsView, GatesView, CoinsView, ReviewsView):
     """Balances, assets, listings, purchases, grants, delegations, profiles, ...: one view per
     feature, each with its tables and queries (``ledger/features/``)."""
 

@@ -5,6 +5,9 @@ duty with ``app.services.core`` (``register_settler_duty``) before any settle ro
 """
 
 from app.services import (  # noqa: F401  (each registers its settler duty)
+    coins,
+    funding,
     governance,
     market,
+    passes,
 )

@@ -3,9 +3,11 @@
 ``Core`` is plain Python with no Qt and no network. The CLI, the headless seeder and the GUI all
 build one and reach the domain through the services in this package (wallet, studio, shop). The
 swarm feeds it entries; ``settle()`` then does what a node does on its own: receive incoming
-transfers, fulfil purchases it may grant, collect keys from grants to it, settle the exchange
-offers it is the settler of (``app/services/market.py``), and close the proposals it settles or
-carry out the passed proposals of its charter (``app/services/governance.py``).
+transfers, fulfil purchases it may grant, collect keys from grants to it, and run the settler
+duties the economic features register (``register_settler_duty``): close the campaigns it
+settles (``app/services/funding.py``), unlock expired pass claims (``passes.py``), accept
+stakes and distribute (``coins.py``), close proposals or carry out its charter
+(``governance.py``), and settle the exchange offers it is the settler of (``market.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from ledger.ledger import Ledger
 from ledger.state import State
 
 if TYPE_CHECKING:
+    from app.services.coins import CoinsSettleReport
+    from app.services.funding import FundingSettleReport
     from app.services.governance import GovernanceSettleReport
     from app.services.market import MarketSettleReport
 
@@ -48,12 +52,13 @@ log = logging.getLogger(__name__)
 # each feature's service module registers its duty here when it is imported (app/services
 # imports them all), and every settle round runs each one after the purchases. Core itself
 # then imports none of them.
-SETTLER_DUTIES: dict[str, Callable[[Core], object]] = {}
+SETTLER_DUTIES: dict[str, tuple[int, Callable[[Core], object]]] = {}
 
 
-def register_settler_duty(name: str, duty: Callable[[Core], object]) -> None:
-    """Run ``duty(core)`` in every settle round; its result is ``SettleReport.duties[name]``."""
-    SETTLER_DUTIES[name] = duty
+def register_settler_duty(name: str, duty: Callable[[Core], object], order: int = 50) -> None:
+    """Run ``duty(core)`` in every settle round, lowest ``order`` first; its result is
+    ``SettleReport.duties[name]``."""
+    SETTLER_DUTIES[name] = (order, duty)
 
 
 MAX_KEY_VERDICTS = 4096  # (content, key) pairs checked against their content, remembered
@@ -77,6 +82,21 @@ class SettleReport:
     def governance(self) -> GovernanceSettleReport | None:
         """Proposals closed, charters carried out and votes reclaimed this round."""
         return self.duties.get("governance")  # type: ignore[return-value]
+
+    @property
+    def funding(self) -> FundingSettleReport | None:
+        """Campaigns we closed and pledges we took back this round."""
+        return self.duties.get("funding")  # type: ignore[return-value]
+
+    @property
+    def coins(self) -> CoinsSettleReport | None:
+        """Stakes accepted, distributions and shares collected this round."""
+        return self.duties.get("coins")  # type: ignore[return-value]
+
+    @property
+    def unlocked_claims(self) -> list[bytes]:
+        """Pass claims whose period ended, unlocked this round."""
+        return self.duties.get("passes", [])  # type: ignore[return-value]
 
 
 class Skip(Exception):
@@ -139,6 +159,8 @@ class Core:
         self.ledger.add_fork_listener(self._on_fork)
         self.market_skips: dict[bytes, int] = {}  # exchange items that failed, until when
         self.governance_skips: dict[bytes, int] = {}  # proposals and votes that failed, until
+        self.funding_skips: dict[bytes, int] = {}  # campaign items that failed, until when
+        self.coin_skips: dict[bytes, int] = {}  # stake and charter items that failed, until when
 
     @classmethod
     def open(cls, profile: Profile, passphrase: str | None) -> Core:
@@ -225,7 +247,7 @@ class Core:
             self._repair_disputed_keys()
         except Exception as exc:  # a damaged chunk store: the keys are decided on a later round
             log.warning("could not check disputed keys: %r", exc)
-        for name, duty in SETTLER_DUTIES.items():
+        for name, (_, duty) in sorted(SETTLER_DUTIES.items(), key=lambda d: d[1][0]):
             try:
                 report.duties[name] = duty(self)
             except Exception as exc:  # a duty isolates its items; this guards the round itself

@@ -437,4 +437,4 @@ __all__ = ["GovernanceService", "GovernanceSettleReport", "ProposalView", "settl
            "threshold_bps"]
 
 
-register_settler_duty("governance", settle_governance)  # type: ignore[arg-type]
+register_settler_duty("governance", settle_governance, order=40)  # type: ignore[arg-type]

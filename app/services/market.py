@@ -535,4 +535,5 @@ __all__ = ["BookLevel", "BookView", "Candle", "MarketService", "MarketSettleRepo
            "OfferView", "OrderResult", "PlannedTake", "settle_market"]
 
 
-register_settler_duty("market", settle_market)
+register_settler_duty("market", settle_market, order=90)  # last: its checkpoint covers
+# every commitment the duties before it left open (pledges, vote locks)

@@ -13,6 +13,12 @@ queries, and its part of the state hash. To find how something works, open its m
 ``exchange``              ``offer``, ``take``, ``fill``, ``refuse``, ``cancel``; the order book
 ``governance``            ``proposal``, ``vote``, ``count``, ``close``, ``charter``, ``sign``;
                           tallies, and the guard binding a chartered feed to its votes
+``campaigns``             ``campaign``, ``pledge``, ``campaign.count``, ``campaign.close``:
+                          all-or-nothing fan funding
+``gates``                 ``gate``, ``gate.claim``: holder passes and tiers
+``coins``                 ``coin.charter``, ``stake``, ``stake.accept``, ``stake.refuse``,
+                          ``distribute``, ``collect``: artistcoins tied to sales
+``reviews``               ``review``, ``review.reply``: reviews by verified buyers
 ========================  =====================================================================
 
 ``ledger/kinds.py`` builds the closed kind registry from ``FEATURES`` and ``ledger/state.py`` the
@@ -22,7 +28,19 @@ state and its rule table. A new feature is a new module added to ``FEATURES`` (a
 
 from __future__ import annotations
 
-from ledger.features import agents, exchange, governance, money, profiles, selling, settlement
+from ledger.features import (
+    agents,
+    campaigns,
+    coins,
+    exchange,
+    gates,
+    governance,
+    money,
+    profiles,
+    reviews,
+    selling,
+    settlement,
+)
 from ledger.features.base import Feature, Guard, Rule
 
 FEATURES: tuple[Feature, ...] = (
@@ -33,6 +51,10 @@ FEATURES: tuple[Feature, ...] = (
     settlement.FEATURE,
     exchange.FEATURE,
     governance.FEATURE,
+    campaigns.FEATURE,
+    gates.FEATURE,
+    coins.FEATURE,
+    reviews.FEATURE,
 )
 
 

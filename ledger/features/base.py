@@ -53,8 +53,16 @@ def require_dep(entry: Entry, ref: bytes, what: str) -> None:
         raise SemanticError(f"the {what} {ref.hex()[:12]} must be listed in deps")
 
 
+# Checks a feature adds to every spend (a send, a purchase, a lock, a conditional payment): each
+# raises SemanticError to forbid it. Coins use it to stop an issuer that is behind on its charter.
+SPEND_CHECKS: list[Callable[[State, Entry, bytes, int], None]] = []
+
+
 def require_funds(state: State, entry: Entry, asset: bytes, amount: int) -> None:
-    """The author's spendable balance (its own feed prefix) covers ``amount``."""
+    """The author's spendable balance (its own feed prefix) covers ``amount``, and no feature
+    forbids the author to spend (``SPEND_CHECKS``)."""
+    for check in SPEND_CHECKS:
+        check(state, entry, asset, amount)
     have = state.balance(entry.author, asset)
     if have < amount:
         raise SemanticError(f"overdraft: balance {have}, needs {amount}")

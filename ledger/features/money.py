@@ -7,7 +7,7 @@ when the recipient's own feed records a ``receive`` naming the sending entries i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from ledger.state import State
 
 MAX_TRANSFERS_PER_RECEIVE = 64
+
+# Features that follow what an account receives (coins count an issuer's sales) learn here of
+# each transfer a ``receive`` takes: callback(state, receive entry, transfer).
+RECEIVED: list[Callable[[State, Entry, Transfer], None]] = []
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,8 @@ def apply_receive(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIn
         key = (entry.author, t.asset)
         state.balances[key] = state.balances.get(key, 0) + t.amount
         log_change(state, entry.author, entry, t.asset, t.amount)
+        for hook in RECEIVED:
+            hook(state, entry, t)
 
 
 def _tables(state: State) -> None:

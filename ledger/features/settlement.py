@@ -81,6 +81,11 @@ class Accounting:
 # purpose (the locking kind) -> callback(state, lock).
 LOCK_CLOSED: dict[str, Callable[[State, Lock], None]] = {}
 
+# Features whose settler can end a resource before its deadline (a campaign's close) say here
+# whether ``proof``, a settler entry that the reclaim names in deps, ended the resource of a
+# conditional transfer without accepting it; such a transfer is reclaimable with that proof.
+CONDITIONAL_ENDED: list[Callable[[State, Conditional, bytes], bool]] = []
+
 
 class SettlementView:
     locks: dict[bytes, Lock]
@@ -272,8 +277,12 @@ def apply_reclaim(state: State, entry: Entry, body: Mapping[str, Any], dep_seq: 
         close_lock(state, lock, entry)
     elif cond is not None and cond.payer == entry.author:
         require_open(cond)
-        require_deadline_passed(state, entry, body["proof"], cond.settler, cond.deadline,
-                                dep_seq, target)
+        proof = body["proof"]
+        ended = proof in entry.deps and any(hook(state, cond, proof)
+                                            for hook in CONDITIONAL_ENDED)
+        if not ended:
+            require_deadline_passed(state, entry, proof, cond.settler, cond.deadline,
+                                    dep_seq, target)
         cond.outcome, cond.settled_by = "reclaimed", entry.hash
         _ended(state, cond.source, cond.payer, cond.settler)
         credit(state, entry.author, entry, cond.asset, cond.amount)
