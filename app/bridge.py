@@ -114,10 +114,16 @@ class Bridge(QObject):
     sessionOpened = Signal()
     sessionClosed = Signal()
 
-    def __init__(self, profile: Profile, runtime: TrioRuntime,
-                 network_factory: NetworkFactory | None = None, kdf: KdfLimits | None = None,
-                 sync_interval_ms: int = 2000, auto_download: bool = True,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        runtime: TrioRuntime,
+        network_factory: NetworkFactory | None = None,
+        kdf: KdfLimits | None = None,
+        sync_interval_ms: int = 2000,
+        auto_download: bool = True,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.profile = profile
         self.runtime = runtime
@@ -146,15 +152,22 @@ class Bridge(QObject):
             self._io_limiter = trio.CapacityLimiter(2)
         return self._core_limiter, self._io_limiter
 
-    def run(self, name: str, fn: Callable[..., Any], *args: Any, io: bool = False,
-            job: Job | None = None) -> Job:
+    def run(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        io: bool = False,
+        job: Job | None = None,
+    ) -> Job:
         """Run blocking ``fn(*args)`` on a worker thread; the Job reports back on the GUI."""
         job = job or Job(name, self)
         self.runtime.spawn(self._run_job, job, fn, args, io)
         return job
 
-    async def _run_job(self, job: Job, fn: Callable[..., Any], args: Sequence[Any],
-                       io: bool) -> None:
+    async def _run_job(
+        self, job: Job, fn: Callable[..., Any], args: Sequence[Any], io: bool
+    ) -> None:
         core_lim, io_lim = self._limiters()
         self.jobs_running += 1
         try:
@@ -165,10 +178,14 @@ class Bridge(QObject):
             log.warning("%s failed: %r", job.name, exc)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if not os.access(self.profile.root, os.W_OK):
-                reason = "it is read-only here; the app needs to write to it, while `cooptracks " \
-                         "wallet` and `catalog` can read it"
-            job._fail(f"{job.name} failed: the profile folder {self.profile.root} could not "
-                      f"be used ({reason})")
+                reason = (
+                    "it is read-only here; the app needs to write to it, while `cooptracks "
+                    "wallet` and `catalog` can read it"
+                )
+            job._fail(
+                f"{job.name} failed: the profile folder {self.profile.root} could not "
+                f"be used ({reason})"
+            )
         except Exception as exc:  # shown as a sentence; the traceback goes to the log
             log.exception("%s failed", job.name)
             job._fail(f"{job.name} failed: {type(exc).__name__}: {exc}")
@@ -187,8 +204,10 @@ class Bridge(QObject):
 
     def _progress_cb(self, job: Job) -> Callable[[int, int, str], None]:
         """A progress callback for worker threads: emits the job's signal (queued to GUI)."""
+
         def report(done: int, total: int, what: str = "") -> None:
             job.progress.emit(done, total, what)
+
         return report
 
     def call(self, method: str, *args: Any, io: bool = False) -> Job:
@@ -217,8 +236,7 @@ class Bridge(QObject):
         return self.run("Creating your identity", self._create_and_open, passphrase, name)
 
     def restore_identity(self, phrase: str, passphrase: str, name: str = "") -> Job:
-        return self.run("Restoring your identity", self._restore_and_open, phrase, passphrase,
-                        name)
+        return self.run("Restoring your identity", self._restore_and_open, phrase, passphrase, name)
 
     def unlock(self, passphrase: str) -> Job:
         job = self.run("Unlocking", self._open, passphrase)
@@ -262,11 +280,14 @@ class Bridge(QObject):
                 self.runtime.call_soon(self._network_scope.cancel)
                 self._network_scope = None
             reason = failure[0] if failure else "it did not start in time"
-            raise UserError(f"the swarm node could not start: {reason}",
-                            hint="check the listen address in the profile's config.json")
+            raise UserError(
+                f"the swarm node could not start: {reason}",
+                hint="check the listen address in the profile's config.json",
+            )
 
-    async def _network_task(self, session: Session, ready: threading.Event,
-                            failure: list[BaseException]) -> None:
+    async def _network_task(
+        self, session: Session, ready: threading.Event, failure: list[BaseException]
+    ) -> None:
         try:
             with trio.CancelScope() as scope:
                 self._network_scope = scope
@@ -313,8 +334,7 @@ class Bridge(QObject):
             try:
                 _, io_lim = self._limiters()
                 arrived = await self._thread(session.fetch_artwork, io_lim)
-                decoded = await self._thread(
-                    functools.partial(_prepare_covers, session), io_lim)
+                decoded = await self._thread(functools.partial(_prepare_covers, session), io_lim)
                 if arrived or decoded:
                     self.ledgerChanged.emit(0)  # nothing new in the ledger; covers to show
             except Exception:  # fetch_artwork isolates each cover; this is a last resort
@@ -364,8 +384,10 @@ class Bridge(QObject):
             case SaleFulfilled(purchase=purchase):
                 self.saleFulfilled.emit(purchase)
             case ForkDetected(author=author, seq=seq):
-                self.forkDetected.emit(f"author {author.hex()[:12]} signed two entries at "
-                                       f"position {seq}; their feed is quarantined")
+                self.forkDetected.emit(
+                    f"author {author.hex()[:12]} signed two entries at "
+                    f"position {seq}; their feed is quarantined"
+                )
             case DownloadProgress(content=content, have=have, total=total):
                 self.downloadProgress.emit(content, have, total)
             case PeersChanged(count=count):
@@ -392,8 +414,7 @@ class Bridge(QObject):
         if session is None:
             self.runtime.spawn(self._fail_soon, job, "unlock your identity first")
             return job
-        return self.run("Download", session.download, content, job.cancel_event, io=True,
-                        job=job)
+        return self.run("Download", session.download, content, job.cancel_event, io=True, job=job)
 
     def downloads(self) -> dict[bytes, Job]:
         return dict(self._downloads)
@@ -403,8 +424,14 @@ class Bridge(QObject):
         if self.session is None:
             self.runtime.spawn(self._fail_soon, job, "unlock your identity first")
             return job
-        return self.run("Publishing", self.session.publish, draft, self._progress_cb(job),
-                        job.cancel_event, job=job)
+        return self.run(
+            "Publishing",
+            self.session.publish,
+            draft,
+            self._progress_cb(job),
+            job.cancel_event,
+            job=job,
+        )
 
     def ingest(self, wires: Sequence[bytes], batch: int = 500) -> Job:
         """Feed entries to the ledger in batches (a large sync), reporting progress."""
@@ -424,7 +451,7 @@ class Bridge(QObject):
             for i in range(0, total, batch):
                 if job.cancelled:
                     raise UserError("the sync was stopped; what arrived so far is kept")
-                part = wires[i:i + batch]
+                part = wires[i : i + batch]
                 await self._thread(lambda p=part: session.core.ledger.ingest(p), core_lim)
                 job.progress.emit(min(i + batch, total), total, "entries")
         except UserError as err:
@@ -449,7 +476,9 @@ class Bridge(QObject):
             session.core,
             fetch=lambda content, progress, cancel: session.download(content, cancel, progress),
             fetch_clear=lambda content, progress, cancel: session.network.fetch(
-                session.core, content, progress, cancel))
+                session.core, content, progress, cancel
+            ),
+        )
 
     def export_defaults(self) -> tuple[str, Path]:
         """The format and folder Settings remember (a small file read)."""
@@ -482,10 +511,16 @@ class Bridge(QObject):
 
         return lossless_warning(plan, fmt)
 
-    def plan_export(self, release: bytes | None = None, track: int | None = None,
-                    contents: Sequence[bytes] = (), album_of: bytes | None = None,
-                    everything: bool = False) -> Job:
+    def plan_export(
+        self,
+        release: bytes | None = None,
+        track: int | None = None,
+        contents: Sequence[bytes] = (),
+        album_of: bytes | None = None,
+        everything: bool = False,
+    ) -> Job:
         """Check ownership and list what an export writes; finishes with an ExportPlan."""
+
         def plan() -> ExportPlan:
             service = self._export_service()
             if everything:
@@ -516,6 +551,7 @@ class Bridge(QObject):
             return service.export(plan, fmt, folder, report, job.cancel_event)
 
         return self.run("Export", work, io=True, job=job)  # type: ignore[return-value]
+
 
 def _prepare_covers(session: Session) -> int:
     """Decode the catalog's covers on a worker thread, so the GUI thread only draws them."""

@@ -19,15 +19,24 @@ from ledger.errors import LedgerError
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS so that "--profile X" works both before and after the subcommand.
-    common.add_argument("--profile", type=Path, default=argparse.SUPPRESS,
-                        help="profile directory (default: the platform's user data folder)")
-    common.add_argument("--passphrase-file", type=Path, default=argparse.SUPPRESS,
-                        help="read the identity passphrase from this file "
-                             "(or set COOPTRACKS_PASSPHRASE)")
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log debug messages")
-    parser = argparse.ArgumentParser(prog="cooptracks", parents=[common],
-                                     description="A music store with no server.")
+    common.add_argument(
+        "--profile",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="profile directory (default: the platform's user data folder)",
+    )
+    common.add_argument(
+        "--passphrase-file",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="read the identity passphrase from this file (or set COOPTRACKS_PASSPHRASE)",
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages"
+    )
+    parser = argparse.ArgumentParser(
+        prog="cooptracks", parents=[common], description="A music store with no server."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.set_defaults(handler=None, common_parent=common)
     for name in COMMAND_MODULES:
@@ -51,8 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.verbose = getattr(args, "verbose", False)
     args.passphrase_file = getattr(args, "passphrase_file", None)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     logging.getLogger("multiaddr").setLevel(logging.INFO)  # its debug lines drown ours
     if args.handler is None:
         parser.print_help()
@@ -69,8 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("cooptracks").debug("command failed", exc_info=True)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
-        print(f"cooptracks: the profile {args.profile_obj.root} could not be used: "
-              f"{reason}{where}", file=sys.stderr)
+        print(
+            f"cooptracks: the profile {args.profile_obj.root} could not be used: {reason}{where}",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -29,8 +29,12 @@ def decode(data: bytes) -> QImage | None:
     if not image.loadFromData(data):
         return None
     if max(image.width(), image.height()) > MAX_SIDE:
-        image = image.scaled(MAX_SIDE, MAX_SIDE, QtCore.Qt.AspectRatioMode.KeepAspectRatio,
-                             QtCore.Qt.TransformationMode.SmoothTransformation)
+        image = image.scaled(
+            MAX_SIDE,
+            MAX_SIDE,
+            QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+            QtCore.Qt.TransformationMode.SmoothTransformation,
+        )
     with _lock:
         _decoded[data] = image
         while len(_decoded) > MAX_DECODED:

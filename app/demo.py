@@ -59,8 +59,9 @@ RATE = 44100
 
 
 # -- music -----------------------------------------------------------------------------------------
-NOTE = {n: i for i, n in enumerate(["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#",
-                                     "B"])}
+NOTE = {
+    n: i for i, n in enumerate(["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"])
+}
 
 
 def _freq(midi: float) -> float:
@@ -80,15 +81,19 @@ def _voice(freq: float, n: int, timbre: str) -> np.ndarray:
         sig = sum(np.sin(2 * math.pi * freq * (1 + d) * t) for d in (-0.003, 0.0, 0.004)) / 3
         sig = sig * np.clip(t / 0.4, 0, 1) * np.exp(-t / 3.0)
     elif timbre == "pluck":
-        sig = (np.sin(2 * math.pi * freq * t) + 0.4 * np.sin(4 * math.pi * freq * t)
-               + 0.15 * np.sin(6 * math.pi * freq * t))
+        sig = (
+            np.sin(2 * math.pi * freq * t)
+            + 0.4 * np.sin(4 * math.pi * freq * t)
+            + 0.15 * np.sin(6 * math.pi * freq * t)
+        )
         sig = sig * _env(n, 0.005, 0.35)
     elif timbre == "saw":
         sig = sum(np.sin(2 * math.pi * k * freq * t) / k for k in range(1, 8)) * 0.5
         sig = sig * _env(n, 0.01, 0.25)
     else:  # bell
-        sig = np.sin(2 * math.pi * freq * t + 1.5 * np.sin(2 * math.pi * freq * 3.5 * t)
-                     * np.exp(-t / 0.5))
+        sig = np.sin(
+            2 * math.pi * freq * t + 1.5 * np.sin(2 * math.pi * freq * 3.5 * t) * np.exp(-t / 0.5)
+        )
         sig = sig * _env(n, 0.002, 0.8)
     return sig
 
@@ -146,8 +151,12 @@ def synthesize(song: Song) -> np.ndarray:
             d = chord + [0, 2, 4, 7, 4, 2, 5, 4][(s + b) % 8] + int(rng.integers(-1, 2)) * 0
             m = degree(d, 1)
             length = int(beat * RATE * (1.0 if s % 2 == 0 else 0.6))
-            add(_voice(_freq(m), length, song.lead), start + s * beat / 2, 0.16,
-                0.35 if s % 2 else -0.35)
+            add(
+                _voice(_freq(m), length, song.lead),
+                start + s * beat / 2,
+                0.16,
+                0.35 if s % 2 else -0.35,
+            )
         # kick on beats 1 and 3
         for k in (0, 2):
             kn = int(0.25 * RATE)
@@ -195,10 +204,11 @@ def encode(samples: np.ndarray, path: Path, fmt: str, tags: dict[str, str]) -> P
         frame_size = 1152 if fmt == "mp3" else 4096
         pts = 0
         for i in range(0, data.shape[1], frame_size):
-            block = data[:, i:i + frame_size]
+            block = data[:, i : i + frame_size]
             arr = block if planar else block.T.reshape(1, -1)
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr), format=sample_fmt,
-                                               layout="stereo")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(arr), format=sample_fmt, layout="stereo"
+            )
             frame.sample_rate = RATE
             frame.pts = pts
             frame.time_base = Fraction(1, RATE)
@@ -238,15 +248,24 @@ def _png(rgb: np.ndarray) -> bytes:
     raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
 
     def chunk(tag: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + tag + data
-                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + tag
+            + data
+            + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )
 
 
-def make_cover(style: int, c1: tuple[int, int, int], c2: tuple[int, int, int], seed: int,
-               size: int = 360) -> bytes:
+def make_cover(
+    style: int, c1: tuple[int, int, int], c2: tuple[int, int, int], seed: int, size: int = 360
+) -> bytes:
     """A generated album cover: a gradient with circles, stripes or waves."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:size, 0:size] / size
@@ -260,7 +279,7 @@ def make_cover(style: int, c1: tuple[int, int, int], c2: tuple[int, int, int], s
         img[sun] = img[sun] * 0.2 + np.array([255, 214, 150]) * 0.8
     elif style == 1:  # concentric rings
         d = np.sqrt((x - 0.3) ** 2 + (y - 0.7) ** 2)
-        ring = (np.sin(d * 48) > 0.55)
+        ring = np.sin(d * 48) > 0.55
         img[ring] = img[ring] * 0.55 + 255 * 0.45
     elif style == 2:  # waves
         for k in range(7):
@@ -303,51 +322,218 @@ def _cast(quick: bool) -> tuple[DemoArtist, ...]:
         return max(4.0, v / s)
 
     return (
-        DemoArtist("Lumen Drift", (
-            DemoRelease("Night Ferry", "Ambient", ("ambient", "chill"),
-                        "Slow chords for a crossing at night.", "4.00", False, "1.50",
-                        (0, (30, 40, 110), (220, 90, 120)), (
-                            Song("Harbour Lights", "D", "major", 84, secs(24), "bell", "pad",
-                                 (0, 4, 5, 3), 1, "flac"),
-                            Song("Deck at 2 AM", "A", "minor", 76, secs(22), "pluck", "pad",
-                                 (0, 5, 3, 4), 2, "ogg"),
-                            Song("Landfall", "F", "major", 90, secs(20), "bell", "pad",
-                                 (0, 3, 4, 0), 3, "mp3"))),
-        )),
-        DemoArtist("Marrow & Moss", (
-            DemoRelease("Small Rooms", "Folk", ("folk", "acoustic"),
-                        "Plucked songs recorded in small rooms. Pay what you like.", "3.00",
-                        True, None, (2, (40, 90, 60), (200, 190, 120)), (
-                            Song("Kettle Song", "G", "major", 104, secs(18), "pluck", "pad",
-                                 (0, 3, 4, 0), 4, "flac"),
-                            Song("Moss on the Sill", "E", "minor", 96, secs(20), "pluck", "pad",
-                                 (0, 5, 6, 4), 5, "ogg"))),
-        )),
-        DemoArtist("Neon Harbor", (
-            DemoRelease("Afterglow Drive", "Synthwave", ("synthwave", "electronic"),
-                        "Late-night synths and a steady kick.", "5.00", False, "2.00",
-                        (0, (60, 20, 90), (250, 120, 60)), (
-                            Song("Coastline 1987", "C", "minor", 112, secs(22), "saw", "pad",
-                                 (0, 5, 2, 6), 6, "mp3"),
-                            Song("Chrome Sunset", "E", "minor", 118, secs(20), "saw", "pad",
-                                 (0, 3, 5, 4), 7, "flac"),
-                            Song("Tail Lights", "A", "minor", 108, secs(18), "saw", "pad",
-                                 (5, 3, 0, 4), 8, "ogg"))),
-            DemoRelease("Pixel Tides", "Electronic", ("electronic", "chiptune"),
-                        "Bright bells over tidal arpeggios.", "2.50", True, None,
-                        (1, (10, 70, 100), (120, 230, 200)), (
-                            Song("Low Tide", "B", "minor", 124, secs(16), "bell", "pad",
-                                 (0, 4, 3, 5), 9, "flac"),)),
-        )),
-        DemoArtist("Ottoline Vale", (
-            DemoRelease("Paper Lanterns", "Indie", ("indie", "dream pop"),
-                        "Bedroom dream pop with bells and tape echo.", "4.50", False, None,
-                        (3, (120, 40, 60), (250, 200, 140)), (
-                            Song("Lantern Walk", "F", "major", 100, secs(20), "bell", "pad",
-                                 (0, 5, 3, 4), 10, "ogg"),
-                            Song("Folded Letters", "D", "minor", 92, secs(18), "pluck", "pad",
-                                 (0, 3, 6, 4), 11, "mp3"))),
-        )),
+        DemoArtist(
+            "Lumen Drift",
+            (
+                DemoRelease(
+                    "Night Ferry",
+                    "Ambient",
+                    ("ambient", "chill"),
+                    "Slow chords for a crossing at night.",
+                    "4.00",
+                    False,
+                    "1.50",
+                    (0, (30, 40, 110), (220, 90, 120)),
+                    (
+                        Song(
+                            "Harbour Lights",
+                            "D",
+                            "major",
+                            84,
+                            secs(24),
+                            "bell",
+                            "pad",
+                            (0, 4, 5, 3),
+                            1,
+                            "flac",
+                        ),
+                        Song(
+                            "Deck at 2 AM",
+                            "A",
+                            "minor",
+                            76,
+                            secs(22),
+                            "pluck",
+                            "pad",
+                            (0, 5, 3, 4),
+                            2,
+                            "ogg",
+                        ),
+                        Song(
+                            "Landfall",
+                            "F",
+                            "major",
+                            90,
+                            secs(20),
+                            "bell",
+                            "pad",
+                            (0, 3, 4, 0),
+                            3,
+                            "mp3",
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        DemoArtist(
+            "Marrow & Moss",
+            (
+                DemoRelease(
+                    "Small Rooms",
+                    "Folk",
+                    ("folk", "acoustic"),
+                    "Plucked songs recorded in small rooms. Pay what you like.",
+                    "3.00",
+                    True,
+                    None,
+                    (2, (40, 90, 60), (200, 190, 120)),
+                    (
+                        Song(
+                            "Kettle Song",
+                            "G",
+                            "major",
+                            104,
+                            secs(18),
+                            "pluck",
+                            "pad",
+                            (0, 3, 4, 0),
+                            4,
+                            "flac",
+                        ),
+                        Song(
+                            "Moss on the Sill",
+                            "E",
+                            "minor",
+                            96,
+                            secs(20),
+                            "pluck",
+                            "pad",
+                            (0, 5, 6, 4),
+                            5,
+                            "ogg",
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        DemoArtist(
+            "Neon Harbor",
+            (
+                DemoRelease(
+                    "Afterglow Drive",
+                    "Synthwave",
+                    ("synthwave", "electronic"),
+                    "Late-night synths and a steady kick.",
+                    "5.00",
+                    False,
+                    "2.00",
+                    (0, (60, 20, 90), (250, 120, 60)),
+                    (
+                        Song(
+                            "Coastline 1987",
+                            "C",
+                            "minor",
+                            112,
+                            secs(22),
+                            "saw",
+                            "pad",
+                            (0, 5, 2, 6),
+                            6,
+                            "mp3",
+                        ),
+                        Song(
+                            "Chrome Sunset",
+                            "E",
+                            "minor",
+                            118,
+                            secs(20),
+                            "saw",
+                            "pad",
+                            (0, 3, 5, 4),
+                            7,
+                            "flac",
+                        ),
+                        Song(
+                            "Tail Lights",
+                            "A",
+                            "minor",
+                            108,
+                            secs(18),
+                            "saw",
+                            "pad",
+                            (5, 3, 0, 4),
+                            8,
+                            "ogg",
+                        ),
+                    ),
+                ),
+                DemoRelease(
+                    "Pixel Tides",
+                    "Electronic",
+                    ("electronic", "chiptune"),
+                    "Bright bells over tidal arpeggios.",
+                    "2.50",
+                    True,
+                    None,
+                    (1, (10, 70, 100), (120, 230, 200)),
+                    (
+                        Song(
+                            "Low Tide",
+                            "B",
+                            "minor",
+                            124,
+                            secs(16),
+                            "bell",
+                            "pad",
+                            (0, 4, 3, 5),
+                            9,
+                            "flac",
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        DemoArtist(
+            "Ottoline Vale",
+            (
+                DemoRelease(
+                    "Paper Lanterns",
+                    "Indie",
+                    ("indie", "dream pop"),
+                    "Bedroom dream pop with bells and tape echo.",
+                    "4.50",
+                    False,
+                    None,
+                    (3, (120, 40, 60), (250, 200, 140)),
+                    (
+                        Song(
+                            "Lantern Walk",
+                            "F",
+                            "major",
+                            100,
+                            secs(20),
+                            "bell",
+                            "pad",
+                            (0, 5, 3, 4),
+                            10,
+                            "ogg",
+                        ),
+                        Song(
+                            "Folded Letters",
+                            "D",
+                            "minor",
+                            92,
+                            secs(18),
+                            "pluck",
+                            "pad",
+                            (0, 3, 6, 4),
+                            11,
+                            "mp3",
+                        ),
+                    ),
+                ),
+            ),
+        ),
     )
 
 
@@ -417,9 +603,15 @@ class DemoSwarm:
     configuration.
     """
 
-    def __init__(self, world: DemoWorld, roles: tuple[str, ...] = ("seeder", "gateway", "artist"),
-                 extra: tuple[Actor, ...] = (), settle_interval: float = 1.0,
-                 bootstrap: tuple[str, ...] = (), name: str = "swarm") -> None:
+    def __init__(
+        self,
+        world: DemoWorld,
+        roles: tuple[str, ...] = ("seeder", "gateway", "artist"),
+        extra: tuple[Actor, ...] = (),
+        settle_interval: float = 1.0,
+        bootstrap: tuple[str, ...] = (),
+        name: str = "swarm",
+    ) -> None:
         self.world = world
         self.name = name
         self.bootstrap = bootstrap
@@ -446,26 +638,43 @@ class DemoSwarm:
             plan.append((actor, pid, f"/ip4/127.0.0.1/tcp/{port}/p2p/{pid}"))
         seeders = [addr for a, _, addr in plan if a.role == "seeder"] + list(self.bootstrap)
         root = Path(__file__).resolve().parents[1]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p
+            ),
+        }
         try:
             for (actor, pid, addr), port in zip(plan, ports, strict=True):
                 slug = actor.profile.name
                 addr_file = logs / f"{slug}.addr"
                 addr_file.unlink(missing_ok=True)
                 log_path = logs / f"{slug}.log"
-                args = ["--profile", str(actor.profile), "seed",
-                        "--listen", f"/ip4/127.0.0.1/tcp/{port}", "--addr-file", str(addr_file),
-                        "--settle-interval", str(self.settle_interval), "--no-mdns",
-                        "--pin", "all" if actor.role == "seeder" else "none"]
+                args = [
+                    "--profile",
+                    str(actor.profile),
+                    "seed",
+                    "--listen",
+                    f"/ip4/127.0.0.1/tcp/{port}",
+                    "--addr-file",
+                    str(addr_file),
+                    "--settle-interval",
+                    str(self.settle_interval),
+                    "--no-mdns",
+                    "--pin",
+                    "all" if actor.role == "seeder" else "none",
+                ]
                 for other in seeders:
                     if other != addr:
                         args += ["--peer", other]
                 with open(log_path, "ab") as log_file:
                     proc = subprocess.Popen(
-                        [sys.executable, "-c", _LAUNCHER, *args], stdin=subprocess.PIPE,
-                        stdout=log_file, stderr=subprocess.STDOUT,
-                        env={**env, "COOPTRACKS_PASSPHRASE": actor.passphrase})
+                        [sys.executable, "-c", _LAUNCHER, *args],
+                        stdin=subprocess.PIPE,
+                        stdout=log_file,
+                        stderr=subprocess.STDOUT,
+                        env={**env, "COOPTRACKS_PASSPHRASE": actor.passphrase},
+                    )
                 self.running.append(RunningActor(actor, pid, addr, addr_file, log_path, proc))
         except BaseException:
             self.stop()
@@ -474,10 +683,20 @@ class DemoSwarm:
         return self
 
     def _write_manifest(self) -> None:
-        doc = {"actors": [{"name": r.actor.name, "role": r.actor.role,
-                           "profile": str(r.actor.profile), "peer_id": r.peer_id,
-                           "addr": r.addr, "pid": r.process.pid, "log": str(r.log)}
-                          for r in self.running]}
+        doc = {
+            "actors": [
+                {
+                    "name": r.actor.name,
+                    "role": r.actor.role,
+                    "profile": str(r.actor.profile),
+                    "peer_id": r.peer_id,
+                    "addr": r.addr,
+                    "pid": r.process.pid,
+                    "log": str(r.log),
+                }
+                for r in self.running
+            ]
+        }
         self.manifest.write_text(json.dumps(doc, indent=2), encoding="utf-8")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -487,8 +706,10 @@ class DemoSwarm:
             while not (r.addr_file.exists() and r.addr_file.read_text().strip()):
                 if r.process.poll() is not None or time.monotonic() > deadline:
                     tail = r.log.read_text(errors="replace")[-1500:] if r.log.exists() else ""
-                    raise UserError(f"the demo's {r.actor.role} {r.actor.name!r} did not start",
-                                    hint=f"its log ({r.log}) ends with:\n{tail}")
+                    raise UserError(
+                        f"the demo's {r.actor.role} {r.actor.name!r} did not start",
+                        hint=f"its log ({r.log}) ends with:\n{tail}",
+                    )
                 time.sleep(0.05)
 
     def settings(self, listen: str = "/ip4/127.0.0.1/tcp/0") -> SwarmSettings:
@@ -503,8 +724,12 @@ class DemoSwarm:
                 continue
             if all(k.peer_id != info.peer_id for k in known):
                 known.append(KnownPeer(info.peer_id, a.name, a.role))
-        return SwarmSettings(listen=(listen,), bootstrap=tuple(r.addr for r in self.running),
-                             known=tuple(known), label="demo swarm: real nodes on this machine")
+        return SwarmSettings(
+            listen=(listen,),
+            bootstrap=tuple(r.addr for r in self.running),
+            known=tuple(known),
+            label="demo swarm: real nodes on this machine",
+        )
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop every node cleanly (closing its pipe asks it to); kill what does not stop."""
@@ -557,13 +782,17 @@ def load_world(root: Path | str) -> DemoWorld | None:
         return None
     if doc.get("version") != WORLD_VERSION:
         return None
-    return DemoWorld(root, root / doc["fan"], doc["fan_passphrase"],
-                     [Actor(a["name"], a["role"], root / a["profile"], a["online"])
-                      for a in doc["actors"]])
+    return DemoWorld(
+        root,
+        root / doc["fan"],
+        doc["fan_passphrase"],
+        [Actor(a["name"], a["role"], root / a["profile"], a["online"]) for a in doc["actors"]],
+    )
 
 
-def build_world(root: Path, quick: bool = False, fresh: bool = False,
-                progress: ProgressFn | None = None) -> DemoWorld:
+def build_world(
+    root: Path, quick: bool = False, fresh: bool = False, progress: ProgressFn | None = None
+) -> DemoWorld:
     """Create (or reuse) the demo world under ``root``."""
     root = Path(root)
     if not fresh:
@@ -601,8 +830,10 @@ def build_world(root: Path, quick: bool = False, fresh: bool = False,
     wallet.mint(cred.id, "100000.00")
     wallet.send(fan.me, cred.id, "25.00")
     tick()
-    actors = [Actor("Demo Credits Gateway", "gateway", root / "gateway", True),
-              Actor("Always-on Seeder", "seeder", root / "seeder", True)]
+    actors = [
+        Actor("Demo Credits Gateway", "gateway", root / "gateway", True),
+        Actor("Always-on Seeder", "seeder", root / "seeder", True),
+    ]
     audio_dir = root / "generated-audio"
     audio_dir.mkdir()
     coins: list[tuple[Core, CoinPlan, Asset | None]] = []  # artists with a coin on the exchange
@@ -617,19 +848,39 @@ def build_world(root: Path, quick: bool = False, fresh: bool = False,
             files = []
             for t_i, song in enumerate(rel.songs):
                 path = audio_dir / f"{slug}-{r_i}-{t_i}.{song.fmt}"
-                encode(synthesize(song), path, song.fmt,
-                       {"title": song.title, "artist": artist.name, "album": rel.title,
-                        "genre": rel.genre, "tracknumber": str(t_i + 1)})
+                encode(
+                    synthesize(song),
+                    path,
+                    song.fmt,
+                    {
+                        "title": song.title,
+                        "artist": artist.name,
+                        "album": rel.title,
+                        "genre": rel.genre,
+                        "tracknumber": str(t_i + 1),
+                    },
+                )
                 files.append(path)
                 tick()
             cover = audio_dir / f"{slug}-{r_i}.png"
             style, c1, c2 = rel.cover
             cover.write_bytes(make_cover(style, c1, c2, seed=n * 10 + r_i))
-            studio.publish(ReleaseDraft(
-                files=tuple(files), title=rel.title, artist_name=artist.name, price=rel.price,
-                asset=cred.id, name_your_price=rel.nyp, track_price=rel.track_price,
-                genre=rel.genre, tags=rel.tags, description=rel.description,
-                preview_seconds=8.0 if quick else 20.0, artwork=cover))
+            studio.publish(
+                ReleaseDraft(
+                    files=tuple(files),
+                    title=rel.title,
+                    artist_name=artist.name,
+                    price=rel.price,
+                    asset=cred.id,
+                    name_your_price=rel.nyp,
+                    track_price=rel.track_price,
+                    genre=rel.genre,
+                    tags=rel.tags,
+                    description=rel.description,
+                    preview_seconds=8.0 if quick else 20.0,
+                    artwork=cover,
+                )
+            )
         if n == 1:  # an artistcoin the fan has not chosen to trust: the wallet warns about it
             w = WalletService(core)
             coin = w.issue("MOSS", "Marrow & Moss supporter token", 0, 10_000, ("artistcoin",))
@@ -649,16 +900,22 @@ def build_world(root: Path, quick: bool = False, fresh: bool = False,
         for content in core.chunks.content_ids():
             copy_content(core, seeder, content)
     for li in fan.ledger.state.current_listings():  # covers the fan saw last time; previews
-        if li.artwork is not None:                  # and tracks come over the swarm
+        if li.artwork is not None:  # and tracks come over the swarm
             copy_content(seeder, fan, li.artwork)
     WalletService(fan).set_trusted(gateway.me, True)
     tick()
     for core in cores:
         core.close()
-    doc = {"version": WORLD_VERSION, "quick": quick, "fan": "fan",
-           "fan_passphrase": FAN_PASSPHRASE,
-           "actors": [{"name": a.name, "role": a.role, "profile": a.profile.name,
-                       "online": a.online} for a in actors]}
+    doc = {
+        "version": WORLD_VERSION,
+        "quick": quick,
+        "fan": "fan",
+        "fan_passphrase": FAN_PASSPHRASE,
+        "actors": [
+            {"name": a.name, "role": a.role, "profile": a.profile.name, "online": a.online}
+            for a in actors
+        ],
+    }
     _manifest(root).write_text(json.dumps(doc, indent=2), encoding="utf-8")
     tick()
     return DemoWorld(root, root / "fan", FAN_PASSPHRASE, actors)
@@ -692,8 +949,10 @@ def make_sales(world: DemoWorld, artist_slug: str, count: int = 7) -> None:
     artist_actor = next(a for a in world.actors if a.profile.name == artist_slug)
     gateway_actor = next(a for a in world.actors if a.role == "gateway")
     seeder_actor = next(a for a in world.actors if a.role == "seeder")
-    cores = [Core.open(Profile(a.profile), a.passphrase)
-             for a in (gateway_actor, artist_actor, seeder_actor)]
+    cores = [
+        Core.open(Profile(a.profile), a.passphrase)
+        for a in (gateway_actor, artist_actor, seeder_actor)
+    ]
     gw, artist, _seeder = cores
     try:
         cred = next(a for a in gw.ledger.state.assets.values() if a.symbol == "CRED")
@@ -726,8 +985,9 @@ def fan_owns(world: DemoWorld, title: str) -> tuple[bytes, int]:
     from app.services.shop import ShopService
 
     fan = Core.open(Profile(world.fan), world.fan_passphrase)
-    artists = [Core.open(Profile(a.profile), a.passphrase) for a in world.actors
-               if a.role == "artist"]
+    artists = [
+        Core.open(Profile(a.profile), a.passphrase) for a in world.actors if a.role == "artist"
+    ]
     try:
         listing = next(li for li in fan.ledger.state.current_listings() if li.title == title)
         artist = next(a for a in artists if a.me == listing.artist)
@@ -770,19 +1030,27 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
     with DemoSwarm(world) as swarm:
         swarm.wait_ready()
         timings["nodes_s"] = time.monotonic() - t1
-        log_fn(f"{len(swarm.running)} node processes listening in {timings['nodes_s']:.1f} s: "
-               + ", ".join(f"{r.actor.name} ({r.actor.role}) {r.addr.split('/p2p/')[0]}"
-                           for r in swarm.running))
+        log_fn(
+            f"{len(swarm.running)} node processes listening in {timings['nodes_s']:.1f} s: "
+            + ", ".join(
+                f"{r.actor.name} ({r.actor.role}) {r.addr.split('/p2p/')[0]}" for r in swarm.running
+            )
+        )
         network = SwarmNetwork(swarm.settings())
         session = open_session(Profile(world.fan), world.fan_passphrase, network)
         try:
             network.start(session.core)
             t2 = time.monotonic()
-            _wait(lambda: len(network.status(session.core).online) == len(swarm.running), 30,
-                  "the fan's node did not connect to every demo node")
+            _wait(
+                lambda: len(network.status(session.core).online) == len(swarm.running),
+                30,
+                "the fan's node did not connect to every demo node",
+            )
             st = network.status(session.core)
-            log_fn(f"fan node {st.peer_id[:16]}… connected to {len(st.online)} peers "
-                   f"({st.reachability})")
+            log_fn(
+                f"fan node {st.peer_id[:16]}… connected to {len(st.online)} peers "
+                f"({st.reachability})"
+            )
             session.refresh()
             cards = session.catalog()
             assert len(cards) >= 4, f"expected the demo releases, found {len(cards)}"
@@ -790,8 +1058,10 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
             hits = session.search("moss")
             assert hits, "search found nothing for 'moss'"
             page = session.release(hits[0])
-            log_fn(f"release page: {page.card.artist} — {page.card.title}, {len(page.tracks)} "
-                   f"tracks, {page.card.price}; balance {page.balance}")
+            log_fn(
+                f"release page: {page.card.artist} — {page.card.title}, {len(page.tracks)} "
+                f"tracks, {page.card.price}; balance {page.balance}"
+            )
             preview = page.tracks[0].preview
             if preview is not None:
                 before = network.status(session.core).bytes_in
@@ -800,20 +1070,29 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
                     frames = sum(1 for _ in clip.decode(audio=0))
                 received = network.status(session.core).bytes_in - before
                 assert received >= len(data), "the preview did not come over the swarm"
-                log_fn(f"preview: {len(data)} bytes of {mime} fetched over libp2p, "
-                       f"{frames} frames decoded")
+                log_fn(
+                    f"preview: {len(data)} bytes of {mime} fetched over libp2p, "
+                    f"{frames} frames decoded"
+                )
             else:
                 log_fn("preview: none (the preview encoder is not available)")
             purchase = session.buy(page.card.id, page.min_price if page.nyp else None)
-            _wait(lambda: bool(session.refresh().unlocked) or session.release(
-                page.card.id).purchase_state == "owned", 60,
-                "the purchase was not fulfilled (no grant from the artist or the seeder)")
+            _wait(
+                lambda: (
+                    bool(session.refresh().unlocked)
+                    or session.release(page.card.id).purchase_state == "owned"
+                ),
+                60,
+                "the purchase was not fulfilled (no grant from the artist or the seeder)",
+            )
             state = session.core.ledger.state
             granters = {state.grants[g].granter for g in state.purchases[purchase].granted_by}
             names = {a.identity().public_key: a.name for a in world.actors}
-            log_fn("bought; granted by " + ", ".join(names.get(g, g.hex()[:12])
-                                                    for g in granters)
-                   + "; the content keys are unlocked")
+            log_fn(
+                "bought; granted by "
+                + ", ".join(names.get(g, g.hex()[:12]) for g in granters)
+                + "; the content keys are unlocked"
+            )
             timings["grant_s"] = time.monotonic() - t2
             rows = [r for r in session.library_rows() if r.album == page.card.title]
             for row in rows:
@@ -827,26 +1106,36 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
                 original = original_file(world, listing.artist_name, listing.title, i)
                 assert clear == original.read_bytes(), f"{t.title!r} differs from the original"
             root_dir, key, mime = session.stream_parts(listing.tracks[0].content)
-            stream = DecryptingStream(DirectoryChunkSource(root_dir, listing.tracks[0].content,
-                                                           key))
+            stream = DecryptingStream(
+                DirectoryChunkSource(root_dir, listing.tracks[0].content, key)
+            )
             with av.open(io.BufferedReader(stream)) as track:  # type: ignore[arg-type]
                 frames = sum(1 for _ in track.decode(audio=0))
             assert frames > 10, "the decrypted track did not decode"
             st = network.status(session.core)
-            log_fn(f"downloaded {len(rows)} tracks over libp2p ({st.bytes_in:,} bytes in); "
-                   f"decrypted bytes equal the published files; decoded {frames} frames of "
-                   f"{listing.tracks[0].title!r} ({mime})")
+            log_fn(
+                f"downloaded {len(rows)} tracks over libp2p ({st.bytes_in:,} bytes in); "
+                f"decrypted bytes equal the published files; decoded {frames} frames of "
+                f"{listing.tracks[0].title!r} ({mime})"
+            )
             timings["fan_flow_s"] = time.monotonic() - t2
             t3 = time.monotonic()  # the exchange: buy coins; the seeder settles the makers'
             desk = session.exchange
             quote = desk.quote("MOSS", "CRED", "buy", "10")
             assert quote.can_place, f"the exchange cannot fill a buy: {quote.summary}"
             desk.place("MOSS", "CRED", "buy", "10", expect=quote)
-            _wait(lambda: session.refresh() is not None and all(
-                t.status == "filled" for t in desk.my_trades()), 60,
-                "the seeder did not fill the take on the exchange")
-            log_fn(f"trade ok: bought {quote.base_text} for {quote.quote_text} across "
-                   f"{len(quote.fills)} offer(s); filled by the seeder as their settler")
+            _wait(
+                lambda: (
+                    session.refresh() is not None
+                    and all(t.status == "filled" for t in desk.my_trades())
+                ),
+                60,
+                "the seeder did not fill the take on the exchange",
+            )
+            log_fn(
+                f"trade ok: bought {quote.base_text} for {quote.quote_text} across "
+                f"{len(quote.fills)} offer(s); filled by the seeder as their settler"
+            )
             timings["trade_s"] = time.monotonic() - t3
         finally:
             network.close()

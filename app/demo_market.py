@@ -42,16 +42,24 @@ class CoinPlan:
     trades: int  # in the past hours
 
 
-MOSS = CoinPlan("MOSS", "Marrow & Moss supporter token", 4000, 0.30,
-                asks=((0.32, 40), (0.33, 25), (0.34, 60), (0.36, 80), (0.38, 50), (0.40, 150),
-                      (0.45, 200)),
-                bids=((0.29, 50), (0.28, 60), (0.27, 80), (0.25, 120), (0.22, 90),
-                      (0.20, 200)),
-                trades=36)
-NEON = CoinPlan("NEON", "Neon Harbor backer coin", 3000, 1.20,
-                asks=((1.25, 20), (1.30, 35), (1.40, 60), (1.60, 80)),
-                bids=((1.15, 25), (1.10, 40), (1.00, 60)),
-                trades=18)
+MOSS = CoinPlan(
+    "MOSS",
+    "Marrow & Moss supporter token",
+    4000,
+    0.30,
+    asks=((0.32, 40), (0.33, 25), (0.34, 60), (0.36, 80), (0.38, 50), (0.40, 150), (0.45, 200)),
+    bids=((0.29, 50), (0.28, 60), (0.27, 80), (0.25, 120), (0.22, 90), (0.20, 200)),
+    trades=36,
+)
+NEON = CoinPlan(
+    "NEON",
+    "Neon Harbor backer coin",
+    3000,
+    1.20,
+    asks=((1.25, 20), (1.30, 35), (1.40, 60), (1.60, 80)),
+    bids=((1.15, 25), (1.10, 40), (1.00, 60)),
+    trades=18,
+)
 MAKERS = ("Quayside Traders", "Fern Collective")
 AWAY_MAKER = "Old Pier Desk"  # its node has not been seen for hours
 
@@ -69,9 +77,15 @@ def _units(price: float, amount: int, cred: Asset, coin: Asset) -> int:
     return round(price * amount * 10**cred.precision) // 10**coin.precision or 1
 
 
-def make_market(root: Path, seeder: Core, gateway: Core, cred: Asset,
-                artists: list[tuple[Core, CoinPlan, Asset | None]], passphrase: str,
-                kdf: tuple[int, int]) -> list[Core]:
+def make_market(
+    root: Path,
+    seeder: Core,
+    gateway: Core,
+    cred: Asset,
+    artists: list[tuple[Core, CoinPlan, Asset | None]],
+    passphrase: str,
+    kdf: tuple[int, int],
+) -> list[Core]:
     """Coins, makers, a traded past and a live book; returns the makers' cores (open)."""
     rng = random.Random(16)
     now = int(time.time() * 1000)
@@ -98,8 +112,9 @@ def make_market(root: Path, seeder: Core, gateway: Core, cred: Asset,
         sources = sorted({t.source for t in m.ledger.state.incoming(m.me)})
         m.ledger.append(m.signer, "receive", {"transfers": sources}, sources, timestamp=start)
     away = makers[2]
-    away.ledger.append(away.signer, "profile", {"name": AWAY_MAKER, "bio": "", "links": []},
-                       timestamp=start + 1)
+    away.ledger.append(
+        away.signer, "profile", {"name": AWAY_MAKER, "bio": "", "links": []}, timestamp=start + 1
+    )
 
     def share(entry: Entry, *dst: Core) -> None:  # one new entry, to whoever acts on it next
         for d in dst:
@@ -111,8 +126,17 @@ def make_market(root: Path, seeder: Core, gateway: Core, cred: Asset,
     events = []
     for coin, plan in coins:
         for i in range(plan.trades):
-            events.append((start + 10 * 60_000 + i * (7 * HOUR // plan.trades)
-                           + rng.randrange(0, 5 * 60_000), coin, plan, i))
+            events.append(
+                (
+                    start
+                    + 10 * 60_000
+                    + i * (7 * HOUR // plan.trades)
+                    + rng.randrange(0, 5 * 60_000),
+                    coin,
+                    plan,
+                    i,
+                )
+            )
     events.sort(key=lambda e: e[0])
     prices = {coin.id: plan.price * 0.85 for coin, plan in coins}
     for ts, coin, plan, i in events:
@@ -123,32 +147,60 @@ def make_market(root: Path, seeder: Core, gateway: Core, cred: Asset,
         amount = rng.randrange(5, 60)
         credits = _units(price, amount, cred, coin)
         if i % 3 == 2:  # the maker buys: it sells credits for coins
-            body = {"sell": cred.id, "sell_amount": credits, "want": coin.id,
-                    "want_amount": amount, "min_fill": credits}
+            body = {
+                "sell": cred.id,
+                "sell_amount": credits,
+                "want": coin.id,
+                "want_amount": amount,
+                "min_fill": credits,
+            }
             take_amount, pay = credits, amount
         else:
-            body = {"sell": coin.id, "sell_amount": amount, "want": cred.id,
-                    "want_amount": credits, "min_fill": amount}
+            body = {
+                "sell": coin.id,
+                "sell_amount": amount,
+                "want": cred.id,
+                "want_amount": credits,
+                "min_fill": amount,
+            }
             take_amount, pay = amount, credits
-        offer = maker.ledger.append(maker.signer, "offer", {
-            **body, "expires": ts + DAY, "fill_or_kill": True, "settler": maker.me},
-            timestamp=ts)
+        offer = maker.ledger.append(
+            maker.signer,
+            "offer",
+            {**body, "expires": ts + DAY, "fill_or_kill": True, "settler": maker.me},
+            timestamp=ts,
+        )
         share(offer, taker)
-        take = taker.ledger.append(taker.signer, "take", {
-            "offer": offer.hash, "amount": take_amount, "pay": pay, "deadline": ts + HOUR},
-            [offer.hash], timestamp=ts + 20_000)
+        take = taker.ledger.append(
+            taker.signer,
+            "take",
+            {"offer": offer.hash, "amount": take_amount, "pay": pay, "deadline": ts + HOUR},
+            [offer.hash],
+            timestamp=ts + 20_000,
+        )
         share(take, maker)
-        fill = maker.ledger.append(maker.signer, "fill", {"take": take.hash}, [take.hash],
-                                   timestamp=ts + 40_000)
+        fill = maker.ledger.append(
+            maker.signer, "fill", {"take": take.hash}, [take.hash], timestamp=ts + 40_000
+        )
         share(fill, taker)
     # the away maker's offers: cheap, but its node was last seen hours ago
     for coin, plan in coins:
         amount = 30
-        away.ledger.append(away.signer, "offer", {
-            "sell": coin.id, "sell_amount": amount, "want": cred.id,
-            "want_amount": _units(plan.asks[0][0] * 0.9, amount, cred, coin), "min_fill": 1,
-            "expires": now + LIVE_OFFER_DAYS * DAY, "fill_or_kill": False,
-            "settler": away.me}, timestamp=start + 2 * HOUR)
+        away.ledger.append(
+            away.signer,
+            "offer",
+            {
+                "sell": coin.id,
+                "sell_amount": amount,
+                "want": cred.id,
+                "want_amount": _units(plan.asks[0][0] * 0.9, amount, cred, coin),
+                "min_fill": 1,
+                "expires": now + LIVE_OFFER_DAYS * DAY,
+                "fill_or_kill": False,
+                "settler": away.me,
+            },
+            timestamp=start + 2 * HOUR,
+        )
     # now: the live book, settled by the seeder; then the makers' names
     for coin, plan in coins:
         for side, levels in (("ask", plan.asks), ("bid", plan.bids)):
@@ -156,18 +208,40 @@ def make_market(root: Path, seeder: Core, gateway: Core, cred: Asset,
                 m = makers[n % 2]
                 credits = _units(price, amount, cred, coin)
                 if side == "ask":
-                    body = {"sell": coin.id, "sell_amount": amount, "want": cred.id,
-                            "want_amount": credits}
+                    body = {
+                        "sell": coin.id,
+                        "sell_amount": amount,
+                        "want": cred.id,
+                        "want_amount": credits,
+                    }
                 else:
-                    body = {"sell": cred.id, "sell_amount": credits, "want": coin.id,
-                            "want_amount": amount}
-                m.ledger.append(m.signer, "offer", {
-                    **body, "min_fill": 1, "expires": now + LIVE_OFFER_DAYS * DAY,
-                    "fill_or_kill": False, "settler": seeder.me})
+                    body = {
+                        "sell": cred.id,
+                        "sell_amount": credits,
+                        "want": coin.id,
+                        "want_amount": amount,
+                    }
+                m.ledger.append(
+                    m.signer,
+                    "offer",
+                    {
+                        **body,
+                        "min_fill": 1,
+                        "expires": now + LIVE_OFFER_DAYS * DAY,
+                        "fill_or_kill": False,
+                        "settler": seeder.me,
+                    },
+                )
     for m, name in zip(makers, MAKERS, strict=False):
-        m.ledger.append(m.signer, "profile", {"name": name, "bio": "Makes markets in artist "
-                                              "coins; the seeder settles its offers.",
-                                              "links": []})
+        m.ledger.append(
+            m.signer,
+            "profile",
+            {
+                "name": name,
+                "bio": "Makes markets in artist coins; the seeder settles its offers.",
+                "links": [],
+            },
+        )
     return makers
 
 

@@ -96,8 +96,10 @@ class TrioRuntime(QObject):
         self._done = True
         self._running = False
         if isinstance(result, outcome.Error):
-            log.error("trio runtime ended with an error:\n%s",
-                      "".join(traceback.format_exception(result.error)))
+            log.error(
+                "trio runtime ended with an error:\n%s",
+                "".join(traceback.format_exception(result.error)),
+            )
         self.stopped.emit()
 
     def wait_started(self, timeout_ms: int = 5000) -> bool:

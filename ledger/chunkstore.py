@@ -75,6 +75,7 @@ def _pread(fd: int, size: int, offset: int) -> bytes:
     os.lseek(fd, offset, os.SEEK_SET)
     return os.read(fd, size)
 
+
 log = logging.getLogger(__name__)
 
 
@@ -267,8 +268,9 @@ class ChunkStore:
                 self._write_atomic(loose, view, direct=True)
         return chunk_id
 
-    def _write_packed(self, content_id: bytes, manifest: Manifest, index: int,
-                      view: memoryview) -> None:
+    def _write_packed(
+        self, content_id: bytes, manifest: Manifest, index: int, view: memoryview
+    ) -> None:
         self.packs.mkdir(exist_ok=True)
         fd = os.open(self.pack_path(content_id), os.O_RDWR | os.O_CREAT | _O_BINARY, 0o600)
         try:
@@ -310,8 +312,11 @@ class ChunkStore:
     def _packed_bytes(self, content_id: bytes, manifest: Manifest) -> int:
         """Bytes of the chunks marked whole in ``content_id``'s pack."""
         have = self._have_map(content_id)
-        return sum(manifest.stored_length(i) for i in range(min(len(have), len(manifest.chunks)))
-                   if have[i] == 1)
+        return sum(
+            manifest.stored_length(i)
+            for i in range(min(len(have), len(manifest.chunks)))
+            if have[i] == 1
+        )
 
     def _have(self, content_id: bytes, index: int) -> bool:
         try:
@@ -352,8 +357,11 @@ class ChunkStore:
                 continue
             manifest = self._manifests.get(content_id)
             if manifest is not None and self._have(content_id, index):
-                return ChunkLocation(self.pack_path(content_id), index * stride(manifest),
-                                     manifest.stored_length(index))
+                return ChunkLocation(
+                    self.pack_path(content_id),
+                    index * stride(manifest),
+                    manifest.stored_length(index),
+                )
         path = self.chunk_path(chunk_id)
         try:
             return ChunkLocation(path, 0, path.stat().st_size)
@@ -399,9 +407,11 @@ class ChunkStore:
         content_id = manifest.content_id
         self._index(content_id, manifest)
         have = self._have_map(content_id)
-        return [i for i, c in enumerate(manifest.chunks)
-                if not (i < len(have) and have[i] == 1)
-                and self.locate(c, besides=content_id) is None]
+        return [
+            i
+            for i, c in enumerate(manifest.chunks)
+            if not (i < len(have) and have[i] == 1) and self.locate(c, besides=content_id) is None
+        ]
 
     def is_complete(self, content_id: bytes) -> bool:
         manifest = self.manifest(content_id)

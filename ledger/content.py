@@ -121,8 +121,9 @@ class Manifest:
         if not 0 <= index < len(self.chunks):
             raise ContentError(f"chunk index {index} out of range")
         if len(data) != self.stored_length(index):
-            raise ContentError(f"chunk {index} has {len(data)} bytes, expected "
-                               f"{self.stored_length(index)}")
+            raise ContentError(
+                f"chunk {index} has {len(data)} bytes, expected {self.stored_length(index)}"
+            )
         if content_hash(data) != self.chunks[index]:
             raise ContentError(f"chunk {index} does not match its hash")
 
@@ -150,8 +151,14 @@ def decode_manifest(data: bytes, expected_id: bytes | None = None) -> Manifest:
         obj = cbor2.loads(data)
     except Exception as exc:  # cbor2 raises several types for garbage
         raise ContentError(f"manifest is not CBOR: {exc}") from exc
-    if not isinstance(obj, dict) or set(obj) != {"v", "size", "chunk_size", "chunks",
-                                                 "encrypted", "mime"}:
+    if not isinstance(obj, dict) or set(obj) != {
+        "v",
+        "size",
+        "chunk_size",
+        "chunks",
+        "encrypted",
+        "mime",
+    }:
         raise ContentError("manifest has the wrong fields")
     if obj["v"] != 1:
         raise ContentError(f"unknown manifest version {obj['v']!r}")
@@ -221,11 +228,14 @@ def pack(
     stored: list[bytes] = []
     for i, p in enumerate(plain):
         stored.append(p if key is None else encrypt_chunk(key, i, i == len(plain) - 1, p))
-    manifest = Manifest(size, chunk_size, tuple(content_hash(c) for c in stored), key is not None,
-                        mime)
+    manifest = Manifest(
+        size, chunk_size, tuple(content_hash(c) for c in stored), key is not None, mime
+    )
     if len(set(manifest.chunks)) != len(manifest.chunks):
-        raise ContentError("the file repeats a whole chunk's bytes, which peers refuse; "
-                           "store it sealed or re-encode it")
+        raise ContentError(
+            "the file repeats a whole chunk's bytes, which peers refuse; "
+            "store it sealed or re-encode it"
+        )
     return PackedContent(manifest, manifest.encode(), tuple(stored))
 
 

@@ -54,8 +54,16 @@ class Entry:
     wire: bytes = field(repr=False)
 
     def header(self) -> list[Any]:
-        return [VERSION, self.author, self.seq, self.prev, self.timestamp, list(self.deps),
-                self.kind, self.body_hash]
+        return [
+            VERSION,
+            self.author,
+            self.seq,
+            self.prev,
+            self.timestamp,
+            list(self.deps),
+            self.kind,
+            self.body_hash,
+        ]
 
     def verify_signature(self) -> None:
         if not verify_fast(self.author, self.signed_bytes, self.signature):
@@ -168,17 +176,33 @@ def decode_entry(wire: bytes) -> Entry:
     # its maps' key order is checked apart, which is what canonical encoding adds and costs.
     header_bytes = _dumps(header)
     end = len(wire) - 66
-    if wire[0] != 0x83 or wire[1:1 + len(header_bytes)] != header_bytes or \
-            wire[end:end + 2] != _SIG_PREFIX or wire[end + 2:] != signature:
+    if (
+        wire[0] != 0x83
+        or wire[1 : 1 + len(header_bytes)] != header_bytes
+        or wire[end : end + 2] != _SIG_PREFIX
+        or wire[end + 2 :] != signature
+    ):
         raise DecodeError("entry is not canonically encoded")
-    body_bytes = wire[1 + len(header_bytes):end]
+    body_bytes = wire[1 + len(header_bytes) : end]
     if not _is_canonical_body(body, body_bytes):
         raise DecodeError("entry is not canonically encoded")
     if hash32(body_bytes) != body_hash:
         raise SchemaError("body does not match body_hash")
     signed = SIGN_DOMAIN + header_bytes
-    return Entry(author, seq, prev, timestamp, tuple(deps), kind, body, body_hash, signature,
-                 signed, hash32(signed), wire)
+    return Entry(
+        author,
+        seq,
+        prev,
+        timestamp,
+        tuple(deps),
+        kind,
+        body,
+        body_hash,
+        signature,
+        signed,
+        hash32(signed),
+        wire,
+    )
 
 
 def create_entry(
@@ -193,8 +217,16 @@ def create_entry(
     """Sign a new entry. Dependencies are sorted and deduplicated here."""
     body_bytes = encode(dict(body))
     sorted_deps = sorted(set(deps))
-    header = [VERSION, signer.public_key, seq, prev, timestamp, sorted_deps, kind,
-              hash32(body_bytes)]
+    header = [
+        VERSION,
+        signer.public_key,
+        seq,
+        prev,
+        timestamp,
+        sorted_deps,
+        kind,
+        hash32(body_bytes),
+    ]
     header_bytes = encode(header)
     signed = SIGN_DOMAIN + header_bytes
     signature = signer.sign(signed)

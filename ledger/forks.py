@@ -48,8 +48,14 @@ def decode_fork_proof(data: bytes) -> ForkProof:
         raise DecodeError("a fork proof is two [header, signature] pairs")
     parsed = []
     for pair in obj:
-        if not (type(pair) is list and len(pair) == 2 and type(pair[0]) is list
-                and len(pair[0]) == 8 and type(pair[1]) is bytes and len(pair[1]) == 64):
+        if not (
+            type(pair) is list
+            and len(pair) == 2
+            and type(pair[0]) is list
+            and len(pair[0]) == 8
+            and type(pair[1]) is bytes
+            and len(pair[1]) == 64
+        ):
             raise DecodeError("a fork proof is two [header, signature] pairs")
         header, signature = pair
         if header[0] != VERSION or type(header[1]) is not bytes or type(header[2]) is not int:

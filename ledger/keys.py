@@ -94,10 +94,10 @@ def seal_to(public_key: bytes, data: bytes) -> bytes:
     try:
         curve = VerifyKey(public_key).to_curve25519_public_key()
     except (CryptoError, RuntimeError, ValueError, TypeError) as exc:
-        raise SignatureError("that key cannot receive a sealed box (not a prime-order "
-                             "Ed25519 point)") from exc
+        raise SignatureError(
+            "that key cannot receive a sealed box (not a prime-order Ed25519 point)"
+        ) from exc
     return SealedBox(PublicKey(bytes(curve))).encrypt(data)
-
 
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"

@@ -42,9 +42,29 @@ from ledger.schema import (
 )
 
 __all__ = [
-    "BPS_TOTAL", "KINDS", "MAX_SEALED", "MAX_SPLIT", "MAX_TRACKS", "MAX_TRANSFERS_PER_RECEIVE",
-    "PAYOUT", "PRICE", "SEALED_KEY", "SHARE", "TRACK", "Kind", "Validator", "array", "blob",
-    "boolean", "hash32", "integer", "nullable", "one_of", "public_key", "record", "text",
+    "BPS_TOTAL",
+    "KINDS",
+    "MAX_SEALED",
+    "MAX_SPLIT",
+    "MAX_TRACKS",
+    "MAX_TRANSFERS_PER_RECEIVE",
+    "PAYOUT",
+    "PRICE",
+    "SEALED_KEY",
+    "SHARE",
+    "TRACK",
+    "Kind",
+    "Validator",
+    "array",
+    "blob",
+    "boolean",
+    "hash32",
+    "integer",
+    "nullable",
+    "one_of",
+    "public_key",
+    "record",
+    "text",
     "validate_body",
 ]
 

@@ -156,10 +156,14 @@ def now_ms() -> int:
 class Ledger:
     """A replica of every feed this node has seen, with the derived state."""
 
-    def __init__(self, store: Store, verify_threads: int = 2,
-                 switch_interval: float | None = None,
-                 verify_processes: int | None = None,
-                 clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        verify_threads: int = 2,
+        switch_interval: float | None = None,
+        verify_processes: int | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
         """``clock``: the local time in ms (default: the system clock), against which entries
         dated too far ahead wait.
 
@@ -180,8 +184,9 @@ class Ledger:
         self._switch_interval = switch_interval
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(verify_threads) if verify_threads > 1 else None
-        self._max_processes = _auto_processes() if verify_processes is None else \
-            max(0, verify_processes)
+        self._max_processes = (
+            _auto_processes() if verify_processes is None else max(0, verify_processes)
+        )
         self._verifiers: list[VerifierProcess] = []
         self._verifiers_finalizer = weakref.finalize(self, _close_verifiers, self._verifiers)
         self.verify_stats = VerifyStats()
@@ -192,10 +197,14 @@ class Ledger:
         self._replay()
 
     @classmethod
-    def open(cls, path: Path | str, verify_threads: int = 2,
-             switch_interval: float | None = None,
-             verify_processes: int | None = None,
-             clock: Callable[[], int] | None = None) -> Ledger:
+    def open(
+        cls,
+        path: Path | str,
+        verify_threads: int = 2,
+        switch_interval: float | None = None,
+        verify_processes: int | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> Ledger:
         return cls(Store(path), verify_threads, switch_interval, verify_processes, clock)
 
     def close(self) -> None:
@@ -241,8 +250,12 @@ class Ledger:
             if entry.hash not in self._index:
                 missing = [d for d in entry.deps if d not in self._index]
                 position = entry.seq > 1 and self.head_seq(entry.author) < entry.seq - 1
-                self._wait(entry, missing, position=position,
-                           until=None if missing or position else entry.timestamp)
+                self._wait(
+                    entry,
+                    missing,
+                    position=position,
+                    until=None if missing or position else entry.timestamp,
+                )
 
     def _note_fork(self, proof: ForkProof) -> None:
         self._forks[(proof.author, proof.seq)] = proof
@@ -329,8 +342,9 @@ class Ledger:
                     sys.setswitchinterval(interval)
         return report
 
-    def _verified_chunks(self, wires: Iterable[bytes],
-                         report: IngestReport) -> Iterator[list[Entry]]:
+    def _verified_chunks(
+        self, wires: Iterable[bytes], report: IngestReport
+    ) -> Iterator[list[Entry]]:
         """Levels 1–3: decode, schema, signature. Yields lists of verified entries in order."""
         if not isinstance(wires, Sized):
             wires = list(wires)
@@ -364,8 +378,9 @@ class Ledger:
                 yield entry
 
     @staticmethod
-    def _keep_verified(batch: Sequence[Entry], oks: Sequence[Any],
-                       report: IngestReport) -> list[Entry]:
+    def _keep_verified(
+        batch: Sequence[Entry], oks: Sequence[Any], report: IngestReport
+    ) -> list[Entry]:
         good = []
         for entry, ok in zip(batch, oks, strict=True):
             if ok:
@@ -374,8 +389,9 @@ class Ledger:
                 report.rejected.append(Rejection(entry.hash, "signature does not verify"))
         return good
 
-    def _checked_here(self, entries: Iterable[Entry],
-                      report: IngestReport) -> Iterator[list[Entry]]:
+    def _checked_here(
+        self, entries: Iterable[Entry], report: IngestReport
+    ) -> Iterator[list[Entry]]:
         """Level 3 in this process, on the thread pool if there is one."""
         in_flight: deque[tuple[list[Entry], Any]] = deque()
         chunk: list[Entry] = []
@@ -398,8 +414,9 @@ class Ledger:
             if len(chunk) >= _VERIFY_CHUNK:
                 submit(chunk)
                 chunk = []
-                while in_flight and not isinstance(in_flight[0][1], list) and \
-                        in_flight[0][1].done():
+                while (
+                    in_flight and not isinstance(in_flight[0][1], list) and in_flight[0][1].done()
+                ):
                     yield finish(*in_flight.popleft())
         if chunk:
             submit(chunk)
@@ -417,13 +434,17 @@ class Ledger:
                     self._verifiers.append(VerifierProcess())
                 except Exception as err:  # no pipes, no poll() on this platform, ...
                     stats.process_failures += 1
-                    log.warning("cannot start a signature verifier process (%s); "
-                                "checking signatures in this process", err)
+                    log.warning(
+                        "cannot start a signature verifier process (%s); "
+                        "checking signatures in this process",
+                        err,
+                    )
                     break
         return list(self._verifiers)
 
-    def _checked_by_processes(self, entries: Iterable[Entry], report: IngestReport,
-                              live: list[VerifierProcess]) -> Iterator[list[Entry]]:
+    def _checked_by_processes(
+        self, entries: Iterable[Entry], report: IngestReport, live: list[VerifierProcess]
+    ) -> Iterator[list[Entry]]:
         """Level 3 in verifier processes, with this thread checking what they have not started.
 
         Chunks go to the processes a few at a time, in order. This thread decodes, then applies
@@ -443,8 +464,13 @@ class Ledger:
 
         def lost(v: VerifierProcess, err: Exception) -> None:
             stats.process_failures += 1
-            log.warning("signature verifier process %d lost (%s); checking its %d unanswered "
-                        "chunks in this process", v.pid, err, len(v.in_flight))
+            log.warning(
+                "signature verifier process %d lost (%s); checking its %d unanswered "
+                "chunks in this process",
+                v.pid,
+                err,
+                len(v.in_flight),
+            )
             for i in v.in_flight:
                 check_here(i)
             v.in_flight.clear()
@@ -521,19 +547,20 @@ class Ledger:
         if held is None and entry.hash not in self._index:
             return True
         held_wire = held.wire if held is not None else self.store.wire(entry.hash)
-        if held_wire == entry.wire or verify_fast(entry.author, entry.signed_bytes,
-                                                  entry.signature):
+        if held_wire == entry.wire or verify_fast(
+            entry.author, entry.signed_bytes, entry.signature
+        ):
             report.duplicates += 1  # a replay (or a re-signing) changes nothing
         else:
             report.rejected.append(Rejection(entry.hash, "signature does not verify"))
         return False
 
-    def _process(self, entries: Sequence[Entry], report: IngestReport,
-                 begun: bool = False) -> None:
+    def _process(self, entries: Sequence[Entry], report: IngestReport, begun: bool = False) -> None:
         self._process_chunks([list(entries)] if entries else [], report, begun)
 
-    def _process_chunks(self, chunks: Iterable[list[Entry]], report: IngestReport,
-                        begun: bool = False) -> None:
+    def _process_chunks(
+        self, chunks: Iterable[list[Entry]], report: IngestReport, begun: bool = False
+    ) -> None:
         """Levels 4–6 for signature-checked entries, then one durable commit for all of them.
 
         The store's write transaction opens before the first entry is judged (``begun``: the
@@ -621,14 +648,20 @@ class Ledger:
         if not foreign.wires and not foreign.proofs:
             return
         entries = [decode_entry(w) for w in foreign.wires]
-        new_forks = [p for p in map(decode_fork_proof, foreign.proofs)
-                     if (p.author, p.seq) not in self._forks]
+        new_forks = [
+            p
+            for p in map(decode_fork_proof, foreign.proofs)
+            if (p.author, p.seq) not in self._forks
+        ]
         if new_forks:  # another process proved a fork: rebuild deterministically
             self._replay()
             self._absorbed.extend(entries)
-            self._woken.extend(e for e in self._pending.values()
-                               if all(d in self._index for d in e.deps)
-                               and (e.seq == 1 or self.head_seq(e.author) >= e.seq - 1))
+            self._woken.extend(
+                e
+                for e in self._pending.values()
+                if all(d in self._index for d in e.deps)
+                and (e.seq == 1 or self.head_seq(e.author) >= e.seq - 1)
+            )
             for proof in new_forks:
                 for on_fork in self._fork_listeners:
                     on_fork(proof)
@@ -668,8 +701,13 @@ class Ledger:
                 self._notify([])
             return count
 
-    def _drain(self, work: deque[Entry], accepted: list[Entry], report: IngestReport,
-               new_proofs: list[ForkProof]) -> None:
+    def _drain(
+        self,
+        work: deque[Entry],
+        accepted: list[Entry],
+        report: IngestReport,
+        new_proofs: list[ForkProof],
+    ) -> None:
         """Admit queued entries; each acceptance wakes the pending entries that waited on it."""
         while work:
             entry = work.popleft()
@@ -748,15 +786,21 @@ class Ledger:
         report.voided.append(entry.hash)
         return "accepted"
 
-    def _wait(self, entry: Entry, hashes: Sequence[bytes], position: bool = False,
-              until: int | None = None) -> None:
+    def _wait(
+        self,
+        entry: Entry,
+        hashes: Sequence[bytes],
+        position: bool = False,
+        until: int | None = None,
+    ) -> None:
         """Hold ``entry`` in the pending set until ``hashes`` (and, with ``position``, its
         predecessor) are held, or, with ``until``, until the clock reaches that time."""
         if until is not None:
             heapq.heappush(self._wait_time, (until - MAX_CLOCK_AHEAD_MS, entry.hash))
             if len(self._wait_time) > 2 * MAX_PENDING:  # forget evicted waiters: stay bounded
-                self._wait_time = [(t, h) for t, h in self._wait_time if h in self._pending
-                                   or h == entry.hash]
+                self._wait_time = [
+                    (t, h) for t, h in self._wait_time if h in self._pending or h == entry.hash
+                ]
                 heapq.heapify(self._wait_time)
         if entry.hash in self._pending:
             return
@@ -813,18 +857,27 @@ class Ledger:
         return wire
 
     # -- local authoring -------------------------------------------------------------------------
-    def append(self, signer: Signer, kind: str, body: Mapping[str, Any],
-               deps: Iterable[bytes] = (), timestamp: int | None = None) -> Entry:
+    def append(
+        self,
+        signer: Signer,
+        kind: str,
+        body: Mapping[str, Any],
+        deps: Iterable[bytes] = (),
+        timestamp: int | None = None,
+    ) -> Entry:
         """Sign and durably add a new entry to ``signer``'s own feed. Raises LedgerError."""
         deps = tuple(deps)
         entry = self.append_composed(signer, kind, lambda _state: (body, deps), timestamp)
         assert entry is not None
         return entry
 
-    def append_composed(self, signer: Signer, kind: str,
-                        compose: Callable[[State], tuple[Mapping[str, Any], Iterable[bytes]]
-                                          | None],
-                        timestamp: int | None = None) -> Entry | None:
+    def append_composed(
+        self,
+        signer: Signer,
+        kind: str,
+        compose: Callable[[State], tuple[Mapping[str, Any], Iterable[bytes]] | None],
+        timestamp: int | None = None,
+    ) -> Entry | None:
         """Like ``append``, with the body and deps composed from the state while the store's
         write lock is held, entries of other processes included, so what the entry is based
         on (transfers not yet received, a balance) cannot change before it is stored. Returns
@@ -853,9 +906,13 @@ class Ledger:
                 raise LedgerError(f"dependencies not held: {', '.join(missing)}")
             return entry
 
-    def _compose(self, signer: Signer, kind: str,
-                 compose: Callable[[State], tuple[Mapping[str, Any], Iterable[bytes]] | None],
-                 timestamp: int | None) -> Entry | None:
+    def _compose(
+        self,
+        signer: Signer,
+        kind: str,
+        compose: Callable[[State], tuple[Mapping[str, Any], Iterable[bytes]] | None],
+        timestamp: int | None,
+    ) -> Entry | None:
         """Our feed's next entry, signed; the store's write lock is held."""
         author = signer.public_key
         if author in self._quarantine:
@@ -866,13 +923,11 @@ class Ledger:
         body, deps = composed
         head = self._heads.get(author)
         seq = 1 if head is None else head.seq + 1
-        ts = max(timestamp if timestamp is not None else now_ms(),
-                 head.timestamp if head else 0)
+        ts = max(timestamp if timestamp is not None else now_ms(), head.timestamp if head else 0)
         validate_body(kind, body)
         if ts > self._clock() + MAX_CLOCK_AHEAD_MS:
             raise LedgerError("the timestamp is more than 5 minutes ahead of the clock")
-        return create_entry(signer, seq, head.hash if head else None, ts, kind, body,
-                            tuple(deps))
+        return create_entry(signer, seq, head.hash if head else None, ts, kind, body, tuple(deps))
 
     # -- queries ---------------------------------------------------------------------------------
     def state_hash(self) -> bytes:
@@ -914,8 +969,11 @@ class Ledger:
         with self._lock:
             # An entry held in the pending set (future-dated, or waiting itself) is not asked
             # for again: what it waits for is asked for on its behalf.
-            hashes = frozenset(h for h, waiters in self._wait_hash.items()
-                               if waiters and h not in self._index and h not in self._pending)
+            hashes = frozenset(
+                h
+                for h, waiters in self._wait_hash.items()
+                if waiters and h not in self._index and h not in self._pending
+            )
             feeds: dict[bytes, int] = {}
             for (author, seq), waiters in self._wait_pos.items():
                 if waiters:

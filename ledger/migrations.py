@@ -22,8 +22,9 @@ class Migration:
 
 
 def applied(conn: sqlite3.Connection) -> list[str]:
-    conn.execute("CREATE TABLE IF NOT EXISTS _migrations "
-                 "(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
     return [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
 
 
@@ -37,16 +38,19 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[s
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Two processes opening one profile may race here: re-check under the write lock.
-            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?",
-                            (migration.name,)).fetchone():
+            if conn.execute(
+                "SELECT 1 FROM _migrations WHERE name = ?", (migration.name,)
+            ).fetchone():
                 conn.execute("ROLLBACK")
                 continue
             if isinstance(migration.step, str):
                 run_script(conn, migration.step)
             else:
                 migration.step(conn)
-            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                         (migration.name, time.time()))
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (migration.name, time.time()),
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -47,16 +47,56 @@ from ledger.features.selling import (
 from ledger.features.settlement import Accounting, Conditional, Lock, SettlementView
 
 __all__ = [
-    "Accounting", "Asset", "Backer", "Campaign", "Charter", "Claim", "CoinCharter",
-    "Conditional", "Delegation", "Distribution", "Gate", "Grant", "Listing", "Lock", "Offer",
-    "Payout", "Pledge", "Price", "Profile", "Proposal", "Purchase", "Reply", "Result", "Review",
-    "Share", "Stake", "State", "Take", "Tier", "Track", "Trade", "Transfer", "Vote",
+    "Accounting",
+    "Asset",
+    "Backer",
+    "Campaign",
+    "Charter",
+    "Claim",
+    "CoinCharter",
+    "Conditional",
+    "Delegation",
+    "Distribution",
+    "Gate",
+    "Grant",
+    "Listing",
+    "Lock",
+    "Offer",
+    "Payout",
+    "Pledge",
+    "Price",
+    "Profile",
+    "Proposal",
+    "Purchase",
+    "Reply",
+    "Result",
+    "Review",
+    "Share",
+    "Stake",
+    "State",
+    "Take",
+    "Tier",
+    "Track",
+    "Trade",
+    "Transfer",
+    "Vote",
     "compute_payouts",
 ]
 
 
-class State(ProfilesView, MoneyView, SellingView, AgentsView, SettlementView, ExchangeView,
-            GovernanceView, CampaignsView, GatesView, CoinsView, ReviewsView):
+class State(
+    ProfilesView,
+    MoneyView,
+    SellingView,
+    AgentsView,
+    SettlementView,
+    ExchangeView,
+    GovernanceView,
+    CampaignsView,
+    GatesView,
+    CoinsView,
+    ReviewsView,
+):
     """Balances, assets, listings, purchases, grants, delegations, profiles, ...: one view per
     feature, each with its tables and queries (``ledger/features/``)."""
 

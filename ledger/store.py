@@ -31,7 +31,9 @@ from ledger.errors import StorageError
 from ledger.migrations import Migration, migrate
 
 MIGRATIONS = [
-    Migration("0001_entries", """
+    Migration(
+        "0001_entries",
+        """
         CREATE TABLE entries (
             rowid INTEGER PRIMARY KEY,
             hash BLOB NOT NULL UNIQUE,
@@ -45,8 +47,11 @@ MIGRATIONS = [
             BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
         CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
             BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END
-    """),
-    Migration("0002_fork_proofs", """
+    """,
+    ),
+    Migration(
+        "0002_fork_proofs",
+        """
         CREATE TABLE fork_proofs (
             author BLOB NOT NULL,
             seq INTEGER NOT NULL,
@@ -57,16 +62,22 @@ MIGRATIONS = [
             BEGIN SELECT RAISE(ABORT, 'fork proofs are append-only'); END;
         CREATE TRIGGER fork_proofs_no_delete BEFORE DELETE ON fork_proofs
             BEGIN SELECT RAISE(ABORT, 'fork proofs are append-only'); END
-    """),
+    """,
+    ),
     # A quarantined feed keeps both branches of a fork, so a position may hold two entries.
-    Migration("0003_feed_index_allows_fork_branches", """
+    Migration(
+        "0003_feed_index_allows_fork_branches",
+        """
         DROP INDEX entries_feed;
         CREATE INDEX entries_feed ON entries (author, seq)
-    """),
+    """,
+    ),
     # The entries become a log in arrival order; hash and feed lookups move to memory (see the
     # module docstring). The UNIQUE column constraint cannot be dropped in place, so the table is
     # rebuilt with its rows and triggers (DROP TABLE's implicit delete fires no trigger).
-    Migration("0004_entries_as_a_log", """
+    Migration(
+        "0004_entries_as_a_log",
+        """
         CREATE TABLE entries_log (
             rowid INTEGER PRIMARY KEY,
             hash BLOB NOT NULL,
@@ -83,12 +94,14 @@ MIGRATIONS = [
             BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
         CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
             BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END
-    """),
+    """,
+    ),
 ]
 
 
-_INSERT_ENTRY = ("INSERT INTO entries (rowid, hash, author, seq, kind, wire) "
-                 "VALUES (?, ?, ?, ?, ?, ?)")
+_INSERT_ENTRY = (
+    "INSERT INTO entries (rowid, hash, author, seq, kind, wire) VALUES (?, ?, ?, ?, ?, ?)"
+)
 _IN_CHUNK = 500  # rowids per SELECT ... IN (...), well under SQLite's variable limit
 
 Row = tuple[bytes, bytes, int, str, bytes]  # hash, author, seq, kind, wire
@@ -106,8 +119,9 @@ class Foreign(NamedTuple):
     proofs: list[bytes]
 
 
-READ_ONLY = ("the profile is read-only here (its folder or file cannot be written); "
-             "nothing was changed")
+READ_ONLY = (
+    "the profile is read-only here (its folder or file cannot be written); nothing was changed"
+)
 
 
 def open_sqlite(path: str, timeout: float = 5.0) -> tuple[sqlite3.Connection, bool]:
@@ -124,11 +138,19 @@ def open_sqlite(path: str, timeout: float = 5.0) -> tuple[sqlite3.Connection, bo
     except sqlite3.OperationalError:
         conn.close()
         file = Path(path)
-        if path == ":memory:" or not file.exists() or (
-                os.access(file.parent, os.W_OK) and os.access(file, os.W_OK)):
+        if (
+            path == ":memory:"
+            or not file.exists()
+            or (os.access(file.parent, os.W_OK) and os.access(file, os.W_OK))
+        ):
             raise
-    conn = sqlite3.connect(f"{file.resolve().as_uri()}?immutable=1", uri=True,
-                           isolation_level=None, check_same_thread=False, timeout=timeout)
+    conn = sqlite3.connect(
+        f"{file.resolve().as_uri()}?immutable=1",
+        uri=True,
+        isolation_level=None,
+        check_same_thread=False,
+        timeout=timeout,
+    )
     return conn, True
 
 
@@ -137,8 +159,10 @@ def _storage_error(exc: sqlite3.Error) -> StorageError:
     if "readonly" in text or "read-only" in text:
         return StorageError(READ_ONLY)
     if "locked" in text or "busy" in text:
-        return StorageError("another program using this profile kept the ledger busy for "
-                            f"{BUSY_TIMEOUT_S:.0f} s ({text}); nothing was changed")
+        return StorageError(
+            "another program using this profile kept the ledger busy for "
+            f"{BUSY_TIMEOUT_S:.0f} s ({text}); nothing was changed"
+        )
     return StorageError(f"could not write the ledger ({text}); nothing was changed")
 
 
@@ -153,8 +177,9 @@ class Store:
             # isolation_level=None: transactions are explicit, so a batch is one transaction.
             self.conn, self.read_only = open_sqlite(self.path, BUSY_TIMEOUT_S)
         except (OSError, sqlite3.Error) as exc:
-            raise StorageError(f"cannot open the ledger {self.path}: "
-                               f"{getattr(exc, 'strerror', None) or exc}") from exc
+            raise StorageError(
+                f"cannot open the ledger {self.path}: {getattr(exc, 'strerror', None) or exc}"
+            ) from exc
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         # A 64 MiB page cache keeps the recent log pages a sync serves from in memory. Appends
@@ -177,13 +202,15 @@ class Store:
         self._data_version = self._read_data_version()
         last = 0
         for rowid, entry_hash, author, seq in self.conn.execute(
-                "SELECT rowid, hash, author, seq FROM entries ORDER BY rowid"):
+            "SELECT rowid, hash, author, seq FROM entries ORDER BY rowid"
+        ):
             self._remember(rowid, entry_hash, author, seq)
             last = rowid
         self._seen_rowid = last  # the highest rowid the maps hold
         self._next_rowid = last + 1
         self._seen_proof = self.conn.execute(
-            "SELECT coalesce(max(rowid), 0) FROM fork_proofs").fetchone()[0]
+            "SELECT coalesce(max(rowid), 0) FROM fork_proofs"
+        ).fetchone()[0]
 
     def _read_data_version(self) -> int:
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
@@ -201,8 +228,9 @@ class Store:
         add the rows to the lookups. Inside ``begin()``'s transaction nobody can add more."""
         wires: list[bytes] = []
         for rowid, entry_hash, author, seq, wire in self.conn.execute(
-                "SELECT rowid, hash, author, seq, wire FROM entries WHERE rowid > ? "
-                "ORDER BY rowid", (self._seen_rowid,)):
+            "SELECT rowid, hash, author, seq, wire FROM entries WHERE rowid > ? ORDER BY rowid",
+            (self._seen_rowid,),
+        ):
             self._remember(rowid, entry_hash, author, seq)
             wires.append(wire)
             self._seen_rowid = rowid
@@ -210,8 +238,9 @@ class Store:
             self._next_rowid = self._seen_rowid + 1
         proofs: list[bytes] = []
         for rowid, proof in self.conn.execute(
-                "SELECT rowid, proof FROM fork_proofs WHERE rowid > ? ORDER BY rowid",
-                (self._seen_proof,)):
+            "SELECT rowid, proof FROM fork_proofs WHERE rowid > ? ORDER BY rowid",
+            (self._seen_proof,),
+        ):
             proofs.append(proof)
             self._seen_proof = rowid
         return Foreign(wires, proofs)
@@ -227,8 +256,9 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def append(self, rows: Sequence[Row],
-               proofs: Sequence[tuple[bytes, int, bytes]] = ()) -> Foreign:
+    def append(
+        self, rows: Sequence[Row], proofs: Sequence[tuple[bytes, int, bytes]] = ()
+    ) -> Foreign:
         """Durably add entries ``(hash, author, seq, kind, wire)`` and fork proofs, all or none.
 
         Returns what other processes had committed before this write (see ``begin``)."""
@@ -274,8 +304,9 @@ class Store:
         for i, (entry_hash, author, seq, kind, wire) in enumerate(rows, first):
             if entry_hash in self._by_hash or entry_hash in staged:
                 self.rollback()
-                raise StorageError(f"entry {entry_hash.hex()[:12]} is already stored; "
-                                   "nothing was changed")
+                raise StorageError(
+                    f"entry {entry_hash.hex()[:12]} is already stored; nothing was changed"
+                )
             staged.add(entry_hash)
             numbered.append((i, entry_hash, author, seq, kind, wire))
         self._in_transaction(self.conn.executemany, _INSERT_ENTRY, numbered)
@@ -314,10 +345,11 @@ class Store:
         """The wires of ``rowids``, in that order."""
         found: dict[int, bytes] = {}
         for i in range(0, len(rowids), _IN_CHUNK):
-            part = rowids[i:i + _IN_CHUNK]
+            part = rowids[i : i + _IN_CHUNK]
             marks = ",".join("?" * len(part))
-            found.update(self.conn.execute(
-                f"SELECT rowid, wire FROM entries WHERE rowid IN ({marks})", part))
+            found.update(
+                self.conn.execute(f"SELECT rowid, wire FROM entries WHERE rowid IN ({marks})", part)
+            )
         return [found[r] for r in rowids]
 
     def iter_wires(self) -> Iterator[bytes]:

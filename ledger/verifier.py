@@ -46,7 +46,7 @@ def _read_exact(fd: int, n: int) -> bytes | None:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def serve(inp: int = 0, out: int | None = None) -> None:
@@ -75,11 +75,11 @@ def serve(inp: int = 0, out: int | None = None) -> None:
             oks = bytearray()
             pos, end = 0, len(payload)
             while pos < end:
-                author = payload[pos:pos + 32]
+                author = payload[pos : pos + 32]
                 (n,) = unpack_u32(payload, pos + 32)
                 pos += 36
                 try:
-                    crypto_sign_open(payload[pos:pos + n], author)
+                    crypto_sign_open(payload[pos : pos + n], author)
                     oks.append(1)
                 except Exception:  # BadSignatureError, or a malformed key: not verified
                     oks.append(0)
@@ -113,8 +113,12 @@ class VerifierProcess:
         self._poller = select.poll()  # before the process starts: not every platform has it
         # -P: not even the script's own folder on sys.path (this package's modules are not
         # for the verifier process).
-        self.proc = subprocess.Popen([sys.executable, "-P", os.path.abspath(__file__)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-P", os.path.abspath(__file__)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+        )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._w = self.proc.stdin.fileno()
         self._r = self.proc.stdout.fileno()
@@ -141,8 +145,9 @@ class VerifierProcess:
     def send(self, chunk_id: int, parts: list[tuple[bytes, bytes, bytes]]) -> None:
         """Queue ``(author, signature, message)`` triples for checking, as chunk ``chunk_id``."""
         pack = _U32.pack
-        blob = b"".join([b for author, sig, msg in parts
-                         for b in (author, pack(len(sig) + len(msg)), sig, msg)])
+        blob = b"".join(
+            [b for author, sig, msg in parts for b in (author, pack(len(sig) + len(msg)), sig, msg)]
+        )
         self._write(_HEAD.pack(b"V", len(blob)) + blob)
         self.in_flight.append(chunk_id)
 
@@ -168,7 +173,7 @@ class VerifierProcess:
             if len(self._buf) >= 4:
                 (n,) = _U32.unpack_from(self._buf)
                 if len(self._buf) >= 4 + n:
-                    answer, self._buf = self._buf[4:4 + n], self._buf[4 + n:]
+                    answer, self._buf = self._buf[4 : 4 + n], self._buf[4 + n :]
                     return answer
             try:
                 more = os.read(self._r, 1 << 16)

@@ -66,8 +66,9 @@ class HandshakeSlots:
         self.total = total
         self.per_ip = per_ip
         # pending handshake -> (remote ip, its closer); insertion order is age order
-        self._pending: OrderedDict[object, tuple[str, Callable[[], Awaitable[None]]]] = \
+        self._pending: OrderedDict[object, tuple[str, Callable[[], Awaitable[None]]]] = (
             OrderedDict()
+        )
         self.evicted = 0
 
     def __len__(self) -> int:
@@ -119,6 +120,7 @@ async def _wait_closed(swarm: Any, muxed: IMuxedConn) -> None:
     if swarm_conn is None:
         return  # it closed (and was removed) before we looked
     async with trio.open_nursery() as nursery:
+
         async def swarm_stopped() -> None:
             await swarm.manager.wait_finished()
             nursery.cancel_scope.cancel()
@@ -182,9 +184,13 @@ class ConnectionManager:
     never).
     """
 
-    def __init__(self, network: Any, limits: ConnectionLimits,
-                 protected: Callable[[ID], bool],
-                 last_active: Callable[[str], float | None]) -> None:
+    def __init__(
+        self,
+        network: Any,
+        limits: ConnectionLimits,
+        protected: Callable[[ID], bool],
+        last_active: Callable[[str], float | None],
+    ) -> None:
         self.network = network
         self.limits = limits
         self._protected = protected
@@ -192,8 +198,9 @@ class ConnectionManager:
         self._opened: dict[INetConn, float] = {}
         self._trimming = False
         self.trimmed = 0
-        network.cooptracks_handshakes = HandshakeSlots(limits.max_handshakes,
-                                                       limits.max_handshakes_per_ip)
+        network.cooptracks_handshakes = HandshakeSlots(
+            limits.max_handshakes, limits.max_handshakes_per_ip
+        )
 
     @property
     def handshakes(self) -> HandshakeSlots:
@@ -223,8 +230,9 @@ class ConnectionManager:
             last = max(opened, active) if active is not None else opened
             return (now - opened < grace, last)
 
-        return sorted((c for c in self._opened
-                       if not self._protected(c.muxed_conn.peer_id)), key=order)
+        return sorted(
+            (c for c in self._opened if not self._protected(c.muxed_conn.peer_id)), key=order
+        )
 
     async def trim(self) -> int:
         """Close connections down to the low watermark; returns how many were closed."""
@@ -246,8 +254,11 @@ class ConnectionManager:
                         nursery.start_soon(_close_quietly, conn)
             self.trimmed += closed
             if closed:
-                log.info("connection table above %d: closed %d idle connections",
-                         self.limits.high_water, closed)
+                log.info(
+                    "connection table above %d: closed %d idle connections",
+                    self.limits.high_water,
+                    closed,
+                )
             return closed
         finally:
             self._trimming = False

@@ -47,9 +47,12 @@ class Announce(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> Announce:
-        check(len(f) == 1 and isinstance(f[0], list)
-              and all(is_bytes(w) and len(w) <= MAX_ENTRY_BYTES for w in f[0]),
-              "Announce is [[wire, ...]]")
+        check(
+            len(f) == 1
+            and isinstance(f[0], list)
+            and all(is_bytes(w) and len(w) <= MAX_ENTRY_BYTES for w in f[0]),
+            "Announce is [[wire, ...]]",
+        )
         return cls(tuple(f[0]))
 
 
@@ -65,9 +68,12 @@ class ForkAnnounce(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> ForkAnnounce:
-        check(len(f) == 1 and isinstance(f[0], list)
-              and all(is_bytes(p) and len(p) <= MAX_PROOF_BYTES for p in f[0]),
-              "ForkAnnounce is [[proof, ...]]")
+        check(
+            len(f) == 1
+            and isinstance(f[0], list)
+            and all(is_bytes(p) and len(p) <= MAX_PROOF_BYTES for p in f[0]),
+            "ForkAnnounce is [[proof, ...]]",
+        )
         return cls(tuple(f[0]))
 
 
@@ -83,8 +89,13 @@ class Provide(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> Provide:
-        check(len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_PROVIDE_IDS
-              and all(is_bytes(c, 32) for c in f[0]), "Provide is [[content_id, ...]]")
+        check(
+            len(f) == 1
+            and isinstance(f[0], list)
+            and len(f[0]) <= MAX_PROVIDE_IDS
+            and all(is_bytes(c, 32) for c in f[0]),
+            "Provide is [[content_id, ...]]",
+        )
         return cls(tuple(f[0]))
 
 
@@ -101,12 +112,21 @@ class Heads(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> Heads:
-        check(len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_HEADS,
-              "Heads is [[author, seq, hash], ...]")
+        check(
+            len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_HEADS,
+            "Heads is [[author, seq, hash], ...]",
+        )
         out = []
         for h in f[0]:
-            check(isinstance(h, list) and len(h) == 3 and is_bytes(h[0], 32)
-                  and isinstance(h[1], int) and h[1] >= 1 and is_bytes(h[2], 32), "bad head")
+            check(
+                isinstance(h, list)
+                and len(h) == 3
+                and is_bytes(h[0], 32)
+                and isinstance(h[1], int)
+                and h[1] >= 1
+                and is_bytes(h[2], 32),
+                "bad head",
+            )
             out.append((h[0], h[1], h[2]))
         return cls(tuple(out))
 
@@ -135,9 +155,13 @@ class Gossip:
             eclipse_protection_enabled=False,
             max_pending_messages_per_peer=1000,
         )
-        self.pubsub = Pubsub(host, self.router, strict_signing=True,
-                             max_inbound_rpc_size=MAX_GOSSIP_BYTES + 4096,
-                             allowed_topics={TOPIC})
+        self.pubsub = Pubsub(
+            host,
+            self.router,
+            strict_signing=True,
+            max_inbound_rpc_size=MAX_GOSSIP_BYTES + 4096,
+            allowed_topics={TOPIC},
+        )
         self.received = 0
 
     @asynccontextmanager

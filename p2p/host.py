@@ -109,8 +109,11 @@ def connection_config() -> ConnectionConfig:
     )
 
 
-def build_host(seed: bytes, listen_addrs: Sequence[multiaddr.Multiaddr] = (),
-               muxer: type[IMuxedConn] = yamux.Yamux) -> IHost:
+def build_host(
+    seed: bytes,
+    listen_addrs: Sequence[multiaddr.Multiaddr] = (),
+    muxer: type[IMuxedConn] = yamux.Yamux,
+) -> IHost:
     """A host for the identity ``seed``; start it with ``host.run(listen_addrs)``.
 
     ``muxer`` is the class that runs ``/yamux/1.0.0``: ours (``p2p.yamux``) unless a test asks
@@ -189,14 +192,17 @@ def machine_ips() -> list[str]:
     return found
 
 
-def expand_wildcards(addrs: Sequence[str], local_ips: Sequence[str] | None = None,
-                     per_wildcard: int | None = None) -> list[str]:
+def expand_wildcards(
+    addrs: Sequence[str], local_ips: Sequence[str] | None = None, per_wildcard: int | None = None
+) -> list[str]:
     """``addrs`` without relay circuits or repeats, each wildcard IP (``0.0.0.0``, ``::``)
     replaced by the ``local_ips`` (this machine's by default) of its family that another host
     could dial, at most ``per_wildcard`` of them; loopback ones only when there is nothing
     else. Nobody can dial a wildcard."""
-    ips = [ipaddress.ip_address(i.split("%")[0])
-           for i in (local_ips if local_ips is not None else machine_ips())]
+    ips = [
+        ipaddress.ip_address(i.split("%")[0])
+        for i in (local_ips if local_ips is not None else machine_ips())
+    ]
     out: list[str] = []
     for addr in addrs:
         if "/p2p-circuit" in addr:

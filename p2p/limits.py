@@ -41,12 +41,17 @@ class Limits:
     pace_max_wait: float = 2.0  # a reply that would wait longer for its bucket gets Busy instead
 
     def __post_init__(self) -> None:
-        for name in ("upload_rate", "upload_rate_per_peer", "download_rate",
-                     "download_rate_per_peer"):
+        for name in (
+            "upload_rate",
+            "upload_rate_per_peer",
+            "download_rate",
+            "download_rate_per_peer",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be a whole number of bytes per second >= 0, "
-                                 f"not {value!r}")
+                raise ValueError(
+                    f"{name} must be a whole number of bytes per second >= 0, not {value!r}"
+                )
         if self.pace_burst_seconds <= 0 or self.pace_max_wait <= 0:
             raise ValueError("pace_burst_seconds and pace_max_wait must be positive")
 
@@ -120,7 +125,8 @@ class PeerGuard:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         # the latest violations, for tests and the log; bounded like every per-peer table
         self.violations: collections.deque[tuple[str, str]] = collections.deque(
-            maxlen=MAX_VIOLATIONS)
+            maxlen=MAX_VIOLATIONS
+        )
 
     # -- bans -------------------------------------------------------------------------------------
     def is_banned(self, peer: str) -> bool:
@@ -161,8 +167,11 @@ class PeerGuard:
     def forget(self, peer: str) -> None:
         """Drop what is kept for a peer that has no connection left (its ban stays)."""
         semaphore = self._upload_peer.get(peer)
-        if semaphore is not None and semaphore.value == self.limits.upload_slots_per_peer \
-                and not self._upload_waiting.get(peer):
+        if (
+            semaphore is not None
+            and semaphore.value == self.limits.upload_slots_per_peer
+            and not self._upload_waiting.get(peer)
+        ):
             del self._upload_peer[peer]
         for key in [k for k, b in self._buckets.items() if k[1] == peer and b.idle()]:
             del self._buckets[key]
@@ -211,20 +220,29 @@ class PeerGuard:
             if not self._upload_waiting.get(peer):
                 self._upload_waiting.pop(peer, None)
 
-
     # -- bandwidth ---------------------------------------------------------------------------------
-    def set_rates(self, *, upload_rate: int | None = None, upload_rate_per_peer: int | None = None,
-                  download_rate: int | None = None,
-                  download_rate_per_peer: int | None = None) -> Limits:
+    def set_rates(
+        self,
+        *,
+        upload_rate: int | None = None,
+        upload_rate_per_peer: int | None = None,
+        download_rate: int | None = None,
+        download_rate_per_peer: int | None = None,
+    ) -> Limits:
         """Change bandwidth caps (bytes per second, 0 = none) on a running node; the others stay.
 
         Checked like ``Limits`` (ValueError, nothing changed, for a bad value). The buckets start
         afresh at the new rates, so a lower cap holds from the next chunk on."""
-        changes = {k: v for k, v in (("upload_rate", upload_rate),
-                                     ("upload_rate_per_peer", upload_rate_per_peer),
-                                     ("download_rate", download_rate),
-                                     ("download_rate_per_peer", download_rate_per_peer))
-                   if v is not None}
+        changes = {
+            k: v
+            for k, v in (
+                ("upload_rate", upload_rate),
+                ("upload_rate_per_peer", upload_rate_per_peer),
+                ("download_rate", download_rate),
+                ("download_rate_per_peer", download_rate_per_peer),
+            )
+            if v is not None
+        }
         self.limits = dataclasses.replace(self.limits, **changes)
         self._buckets.clear()
         return self.limits
@@ -249,8 +267,9 @@ class PeerGuard:
         return bucket
 
     async def _pace(self, direction: str, peer: str, n: int, max_wait: float) -> None:
-        buckets = [b for b in (self._bucket(direction, peer), self._bucket(direction, ""))
-                   if b is not None]
+        buckets = [
+            b for b in (self._bucket(direction, peer), self._bucket(direction, "")) if b is not None
+        ]
         if not buckets:
             return
         waits = [b.wait_for(n) for b in buckets]

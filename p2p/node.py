@@ -181,17 +181,29 @@ class Node:
         self.content = ContentServer(self.ctx, store, config.share)
         self.gossip = Gossip(self.host, config.gossip_heartbeat)
         self.pinner = Pinner(self, config.seeding)
-        self.routing = ContentRouting(self.host, self.guard, server=config.dht_mode == "server",
-                                      query_timeout=config.limits.dial_timeout)
+        self.routing = ContentRouting(
+            self.host,
+            self.guard,
+            server=config.dht_mode == "server",
+            query_timeout=config.limits.dial_timeout,
+        )
         self.relay = RelayService(self.host, config.relay_service)
         self.autonat = AutoNAT(self.ctx)
         self.external = ExternalAddrs(self.ctx)
-        self.hole_punch = HolePuncher(self.ctx, self._hole_punch_addrs, config.hole_punch,
-                                      enabled=config.hole_punching,
-                                      candidates=self.external.addrs)
+        self.hole_punch = HolePuncher(
+            self.ctx,
+            self._hole_punch_addrs,
+            config.hole_punch,
+            enabled=config.hole_punching,
+            candidates=self.external.addrs,
+        )
         self.lan: LanDiscovery | None = None
-        self.connections = ConnectionManager(self.host.get_network(), config.connections,
-                                             self._is_protected, self.counters.last_active.get)
+        self.connections = ConnectionManager(
+            self.host.get_network(),
+            config.connections,
+            self._is_protected,
+            self.counters.last_active.get,
+        )
         self._bootstrap_peers = _bootstrap_ids(config.bootstrap)
         self._provide_schedule = ProvideSchedule(config.dht_reprovide_interval)
         self._dht_send, self._dht_recv = trio.open_memory_channel[bytes](100_000)
@@ -203,7 +215,8 @@ class Node:
         self._token: trio.lowlevel.TrioToken | None = None
         self._pull_send, self._pull_recv = trio.open_memory_channel[ID](1000)
         self._local_send, self._local_recv = trio.open_memory_channel[list[Entry] | ForkProof](
-            10_000)
+            10_000
+        )
         self._inbound: set[str] = set()
         self.providers = ProviderTable()  # content announced on gossip, capped and expiring
         self._downloads: dict[bytes, Download] = {}
@@ -222,9 +235,12 @@ class Node:
         async with self.host.run(listen), trio.open_nursery() as nursery:
             self._nursery = nursery
             try:
-                async with self.gossip.running(self._on_gossip), \
-                        background_trio_service(self.routing.dht), self.relay.running(), \
-                        self._lan_running():
+                async with (
+                    self.gossip.running(self._on_gossip),
+                    background_trio_service(self.routing.dht),
+                    self.relay.running(),
+                    self._lan_running(),
+                ):
                     nursery.start_soon(self._pull_loop)
                     nursery.start_soon(self._announce_loop)
                     nursery.start_soon(self._periodic)
@@ -262,8 +278,11 @@ class Node:
             yield
 
     def _on_lan_peer(self, peer: ID, addrs: list[str]) -> None:
-        if self._nursery is None or peer in self.connected_peers() or \
-                self.guard.is_banned(str(peer)):
+        if (
+            self._nursery is None
+            or peer in self.connected_peers()
+            or self.guard.is_banned(str(peer))
+        ):
             return
 
         async def dial() -> None:
@@ -329,8 +348,9 @@ class Node:
         if peer in self.connected_peers():
             return peer
         try:
-            known = usable_addrs(self.host.get_peerstore().addrs(peer), peer,
-                                 self.hole_punch.floor())
+            known = usable_addrs(
+                self.host.get_peerstore().addrs(peer), peer, self.hole_punch.floor()
+            )
         except Exception:  # the peerstore has never heard of it
             known = []
         if known and await self._dial_addrs(peer, known):
@@ -348,8 +368,13 @@ class Node:
         connected, the usual pull on connect swaps feeds both ways. For a purchase, so the artist
         hears of it directly rather than when a common peer passes it on. False when nothing was
         started: not running, already connected or being reached, this node, or banned."""
-        if self._nursery is None or peer == self.peer_id or peer in self._reaching or \
-                peer in self.connected_peers() or self.guard.is_banned(str(peer)):
+        if (
+            self._nursery is None
+            or peer == self.peer_id
+            or peer in self._reaching
+            or peer in self.connected_peers()
+            or self.guard.is_banned(str(peer))
+        ):
             return False
         self._reaching.add(peer)
 
@@ -427,9 +452,13 @@ class Node:
     def _is_protected(self, peer: ID) -> bool:
         """Peers the connection manager never trims: bootstrap peers, our relays, peers we are
         dialling, pulling from or downloading from."""
-        return (peer in self._bootstrap_peers or peer in self.relay.reservations
-                or peer in self._reaching or peer in self._pulling
-                or any(d.uses(peer) for d in self._downloads.values()))
+        return (
+            peer in self._bootstrap_peers
+            or peer in self.relay.reservations
+            or peer in self._reaching
+            or peer in self._pulling
+            or any(d.uses(peer) for d in self._downloads.values())
+        )
 
     async def _after_connect(self, peer: ID) -> None:
         # Identify tells us which protocols the peer serves; wait for it briefly.
@@ -444,13 +473,15 @@ class Node:
                 await trio.sleep(0.05)
         await self.routing.add_peer(peer)
         if self.autonat.status == autonat.UNKNOWN or (
-                self.autonat.status == autonat.PRIVATE and self.config.use_relays
-                and len(self.relay.reservations) < MAX_RESERVATIONS
-                and self.relay.offers_hop(peer)):
+            self.autonat.status == autonat.PRIVATE
+            and self.config.use_relays
+            and len(self.relay.reservations) < MAX_RESERVATIONS
+            and self.relay.offers_hop(peer)
+        ):
             self._recheck.set()
 
     def reachability(self) -> str:
-        """"public", "private" or "unknown", from the dial-back check."""
+        """ "public", "private" or "unknown", from the dial-back check."""
         return self.autonat.status
 
     def _direct_peers(self) -> list[ID]:
@@ -508,21 +539,38 @@ class Node:
                 addrs = tuple(str(a) for a in ps.addrs(p))
             except Exception:  # an inbound peer that identify has not described yet
                 addrs = ()
-            peers.append(PeerStatus(key, addrs, key in self._inbound, c[0], c[1],
-                                    connection=self.hole_punch.route(p),
-                                    upgrades=self.hole_punch.succeeded.get(key, 0),
-                                    upgrade_failures=self.hole_punch.failed.get(key, 0)))
+            peers.append(
+                PeerStatus(
+                    key,
+                    addrs,
+                    key in self._inbound,
+                    c[0],
+                    c[1],
+                    connection=self.hole_punch.route(p),
+                    upgrades=self.hole_punch.succeeded.get(key, 0),
+                    upgrade_failures=self.hole_punch.failed.get(key, 0),
+                )
+            )
         upgrades, upgrade_failures = self.hole_punch.totals()
-        return NodeStatus(str(self.peer_id), tuple(self.addrs), self.reachability(),
-                          tuple(peers), self.counters.bytes_in, self.counters.bytes_out,
-                          self.guard.banned(), tuple(self._progress.values()),
-                          len(self.pinner.pinned), self.ledger.ledger.count(),
-                          relay_addrs=tuple(self.relay.circuit_addrs()),
-                          dht_mode="server" if self.routing.server else "client",
-                          dht_peers=self.routing.routing_table_size(),
-                          lan_peers=len(self.lan.seen) if self.lan else 0,
-                          relaying=self.config.relay_service,
-                          upgrades=upgrades, upgrade_failures=upgrade_failures)
+        return NodeStatus(
+            str(self.peer_id),
+            tuple(self.addrs),
+            self.reachability(),
+            tuple(peers),
+            self.counters.bytes_in,
+            self.counters.bytes_out,
+            self.guard.banned(),
+            tuple(self._progress.values()),
+            len(self.pinner.pinned),
+            self.ledger.ledger.count(),
+            relay_addrs=tuple(self.relay.circuit_addrs()),
+            dht_mode="server" if self.routing.server else "client",
+            dht_peers=self.routing.routing_table_size(),
+            lan_peers=len(self.lan.seen) if self.lan else 0,
+            relaying=self.config.relay_service,
+            upgrades=upgrades,
+            upgrade_failures=upgrade_failures,
+        )
 
     async def _bootstrap_loop(self) -> None:
         delay = 1.0
@@ -580,7 +628,7 @@ class Node:
             heads = [(a, *frontier[a]) for a in sorted(result.authors) if a in frontier]
             for i in range(0, len(heads), MAX_HEADS):
                 try:
-                    await self.gossip.publish(Heads(tuple(heads[i:i + MAX_HEADS])))
+                    await self.gossip.publish(Heads(tuple(heads[i : i + MAX_HEADS])))
                 except Exception as exc:
                     log.info("gossip publish failed: %s", exc)
         self.synced.set()
@@ -722,15 +770,15 @@ class Node:
                 log.warning("cannot read what other processes wrote to the ledger: %s", exc)
                 continue
             if taken:
-                log.info("took in %d entries written by another process on this profile",
-                         taken)
+                log.info("took in %d entries written by another process on this profile", taken)
                 complete = await trio.to_thread.run_sync(self._complete_content)
                 if complete and self.connected_peers():
                     await self.provide(complete)
 
     def _complete_content(self) -> list[bytes]:
-        return [c for c in self.store.content_ids()
-                if self.store.is_complete(c) and self._shares(c)]
+        return [
+            c for c in self.store.content_ids() if self.store.is_complete(c) and self._shares(c)
+        ]
 
     def _shares(self, content_id: bytes) -> bool:
         return self.config.share is None or self.config.share(content_id)
@@ -742,7 +790,7 @@ class Node:
         ids = list(content_ids)
         for i in range(0, len(ids), 256):
             try:
-                await self.gossip.publish(Provide(tuple(ids[i:i + 256])))
+                await self.gossip.publish(Provide(tuple(ids[i : i + 256])))
             except Exception as exc:
                 log.info("provide announcement failed: %s", exc)
         for cid in self._provide_schedule.due(ids):
@@ -759,7 +807,7 @@ class Node:
             queued.add(cid)
             # Records carry addresses without our own /p2p suffix, as libp2p peers expect.
             suffix = f"/p2p/{self.peer_id.to_base58()}"
-            addrs = [Multiaddr(a[:-len(suffix)] if a.endswith(suffix) else a) for a in self.addrs]
+            addrs = [Multiaddr(a[: -len(suffix)] if a.endswith(suffix) else a) for a in self.addrs]
             try:
                 stored = await self.routing.provide(cid, addrs)
                 log.debug("provider record for %s stored on %d peers", cid.hex()[:16], stored)
@@ -829,8 +877,9 @@ class Node:
                     nursery.start_soon(one, peer)
         return reached
 
-    async def complete_holders(self, content_ids: Sequence[bytes],
-                               timeout: float = 3.0) -> dict[bytes, list[ID]]:
+    async def complete_holders(
+        self, content_ids: Sequence[bytes], timeout: float = 3.0
+    ) -> dict[bytes, list[ID]]:
         """For each of ``content_ids`` (at most 64), the connected peers that hold it complete,
         asked with ``Has`` (an artist's client waits until a seeder has pinned a release)."""
         ids = list(content_ids)[:MAX_HAS_IDS]
@@ -867,9 +916,13 @@ class Node:
             await stream.close()
         return [HAS_NOTHING] * len(content_ids)
 
-    async def fetch(self, content_id: bytes, on_progress: Callable[[Progress], None] | None = None,
-                    providers: Sequence[ID] | None = None,
-                    max_bytes: int | None = None) -> Manifest:
+    async def fetch(
+        self,
+        content_id: bytes,
+        on_progress: Callable[[Progress], None] | None = None,
+        providers: Sequence[ID] | None = None,
+        max_bytes: int | None = None,
+    ) -> Manifest:
         """Download ``content_id`` into the chunk store (resuming what is already there).
 
         Raises DownloadFailed if no provider can supply it, TooLarge (a DownloadFailed) if it
@@ -883,8 +936,7 @@ class Node:
             manifest = await trio.to_thread.run_sync(self.store.manifest, content_id)
             assert manifest is not None
             return manifest
-        peers = list(providers) if providers is not None else await self.find_providers(
-            content_id)
+        peers = list(providers) if providers is not None else await self.find_providers(content_id)
         if not peers:
             raise DownloadFailed(f"no provider found for {content_id.hex()}")
 
@@ -921,8 +973,9 @@ class Node:
         download.reading_at(index)
         return True
 
-    async def read_chunks(self, content_id: bytes, start: int = 0
-                          ) -> AsyncIterator[tuple[int, bytes]]:
+    async def read_chunks(
+        self, content_id: bytes, start: int = 0
+    ) -> AsyncIterator[tuple[int, bytes]]:
         """Yield ``(index, stored chunk bytes)`` in order from ``start``, waiting for chunks that
         a running download has not delivered yet (so playback can begin before it ends)."""
         while True:
@@ -950,8 +1003,7 @@ def ledger_public_key(seed: bytes) -> bytes:
 
 
 @asynccontextmanager
-async def open_node(config: NodeConfig, ledger: Ledger, store: ChunkStore
-                    ) -> AsyncIterator[Node]:
+async def open_node(config: NodeConfig, ledger: Ledger, store: ChunkStore) -> AsyncIterator[Node]:
     """Start a node; it stops (connections closed, tasks cancelled) when the block exits."""
     node = Node(config, ledger, store)
     body_finished = False
@@ -998,8 +1050,9 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
 
 def _only_shutdown_races(group: BaseExceptionGroup) -> bool:
     leaves = _leaves(group)
-    return bool(leaves) and all(isinstance(e, RuntimeError) and
-                                "closed to new arrivals" in str(e) for e in leaves)
+    return bool(leaves) and all(
+        isinstance(e, RuntimeError) and "closed to new arrivals" in str(e) for e in leaves
+    )
 
 
 def _only_exception(group: BaseExceptionGroup) -> BaseException | None:

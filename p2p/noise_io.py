@@ -74,10 +74,18 @@ class Channel(Protocol):
 class NoiseChannel:
     """Bulk reader and writer of one Noise session's transport messages (see the module doc)."""
 
-    def __init__(self, session: ISecureConn, encrypt_aead: Any, encrypt_nonce: int,
-                 decrypt_aead: Any, decrypt_nonce: int, raw: Any,
-                 socket_stream: trio.SocketStream | None, ciphertext: bytes,
-                 plaintext: bytes) -> None:
+    def __init__(
+        self,
+        session: ISecureConn,
+        encrypt_aead: Any,
+        encrypt_nonce: int,
+        decrypt_aead: Any,
+        decrypt_nonce: int,
+        raw: Any,
+        socket_stream: trio.SocketStream | None,
+        ciphertext: bytes,
+        plaintext: bytes,
+    ) -> None:
         self._session = session
         self._encrypt = encrypt_aead.encrypt
         # cryptography >= 44 can encrypt straight into the outgoing buffer
@@ -135,10 +143,19 @@ class NoiseChannel:
             socket_stream = tcp.stream
             pending: bytes = getattr(tcp, "_read_ahead", b"")
             if pending:
-                ciphertext = pending[getattr(tcp, "_read_ahead_at", 0):]
+                ciphertext = pending[getattr(tcp, "_read_ahead_at", 0) :]
                 tcp._read_ahead = b""  # type: ignore[attr-defined]
-        channel = cls(conn, sending.cipher.cipher, sending.n, receiving.cipher.cipher,
-                      receiving.n, raw, socket_stream, ciphertext, plaintext)
+        channel = cls(
+            conn,
+            sending.cipher.cipher,
+            sending.n,
+            receiving.cipher.cipher,
+            receiving.n,
+            raw,
+            socket_stream,
+            ciphertext,
+            plaintext,
+        )
         transport.encrypt = _taken_over  # type: ignore[method-assign]
         transport.decrypt = _taken_over  # type: ignore[method-assign]
         return channel

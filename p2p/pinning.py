@@ -130,8 +130,10 @@ class Pinner:
             room = self.policy.quota_bytes - used
             if room <= 0:
                 if not self.over_quota:
-                    log.warning("seeding quota of %d bytes reached; not pinning more",
-                                self.policy.quota_bytes)
+                    log.warning(
+                        "seeding quota of %d bytes reached; not pinning more",
+                        self.policy.quota_bytes,
+                    )
                 self.over_quota = True
                 break
             try:
@@ -154,8 +156,7 @@ class Pinner:
 
     def _failed(self, cid: bytes, now: float, reason: str) -> None:
         previous = self.failures.pop(cid, None)
-        wait = (self.policy.retry_interval if previous is None
-                else min(previous[1] * 2, MAX_RETRY_S))
+        wait = self.policy.retry_interval if previous is None else min(previous[1] * 2, MAX_RETRY_S)
         self._remember(self.failures, cid, (now + wait, wait))
         log.info("%s: %s (next try in %.0f s)", cid.hex()[:12], reason, wait)
 

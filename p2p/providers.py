@@ -20,9 +20,14 @@ MAX_PER_PEER = 4_096
 
 
 class ProviderTable:
-    def __init__(self, ttl: float = PROVIDER_TTL, max_contents: int = MAX_CONTENTS,
-                 max_per_content: int = MAX_PER_CONTENT, max_per_peer: int = MAX_PER_PEER,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl: float = PROVIDER_TTL,
+        max_contents: int = MAX_CONTENTS,
+        max_per_content: int = MAX_PER_CONTENT,
+        max_per_peer: int = MAX_PER_PEER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl
         self.max_contents = max_contents
         self.max_per_content = max_per_content
@@ -74,8 +79,12 @@ class ProviderTable:
     def expire(self) -> int:
         """Drop every announcement older than ``ttl``; returns how many went."""
         now = self.clock()
-        gone = [(cid, p) for cid, ps in self._by_content.items() for p, t in ps.items()
-                if now - t >= self.ttl]
+        gone = [
+            (cid, p)
+            for cid, ps in self._by_content.items()
+            for p, t in ps.items()
+            if now - t >= self.ttl
+        ]
         for cid, peer in gone:
             self._drop(cid, peer)
         return len(gone)

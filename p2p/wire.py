@@ -72,13 +72,13 @@ def tune_libp2p_transport() -> None:
                 self._read_ahead = b""  # type: ignore[attr-defined]
                 return pending[start:] if start else pending
             self._read_ahead_at = start + n  # type: ignore[attr-defined]
-            return pending[start:start + n]
+            return pending[start : start + n]
         if n == 0:
             return b""
         data = await socket_read(self, max(n or 0, TCP_READ_AHEAD))
         leftover: bytes = getattr(self, "_read_ahead", b"")
         if leftover:  # another reader buffered bytes while this one waited for the socket
-            data = leftover[self._read_ahead_at:] + data  # type: ignore[attr-defined]
+            data = leftover[self._read_ahead_at :] + data  # type: ignore[attr-defined]
             self._read_ahead = b""  # type: ignore[attr-defined]
         if n is not None and len(data) > n:
             self._read_ahead = data  # type: ignore[attr-defined]
@@ -193,8 +193,9 @@ class FramedStream:
         assert scope.cancelled_caught
         raise ProtocolViolation(f"no complete frame within {timeout:.1f}s")
 
-    async def requests(self, max_size: int, timeout: float,
-                       registry: dict[int, type[Message]]) -> AsyncIterator[Message]:
+    async def requests(
+        self, max_size: int, timeout: float, registry: dict[int, type[Message]]
+    ) -> AsyncIterator[Message]:
         """A server's loop: the messages of ``registry`` the peer sends, one a frame, until it
         closes the stream. Each may take ``timeout``; a bad one raises ProtocolViolation."""
         while True:
@@ -237,8 +238,9 @@ class FramedStream:
         del self._buf[: pos + length]
         return body
 
-    async def read_frame_into(self, max_size: int, timeout: float,
-                              buffer_for: Callable[[int], bytearray]) -> memoryview:
+    async def read_frame_into(
+        self, max_size: int, timeout: float, buffer_for: Callable[[int], bytearray]
+    ) -> memoryview:
         """One frame body, read into ``buffer_for(length)`` (a buffer of at least ``length``
         bytes, typically reused frame after frame); returns a view of the body in that buffer.
 
@@ -253,8 +255,9 @@ class FramedStream:
         assert scope.cancelled_caught
         raise ProtocolViolation(f"no complete frame within {timeout:.1f}s")
 
-    async def _read_frame_into(self, max_size: int,
-                               buffer_for: Callable[[int], bytearray]) -> memoryview:
+    async def _read_frame_into(
+        self, max_size: int, buffer_for: Callable[[int], bytearray]
+    ) -> memoryview:
         length, pos = await self._read_length(max_size)
         buffer = buffer_for(length)
         assert len(buffer) >= length

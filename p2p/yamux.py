@@ -218,8 +218,11 @@ class YamuxStream(IMuxedStream):
     def _grant(self, consumed: int) -> None:
         """Give read bytes back to the peer as window, half a window at a time."""
         self._unacked += consumed
-        if self._unacked >= INITIAL_WINDOW // 2 and not self.recv_closed \
-                and not self.reset_received:
+        if (
+            self._unacked >= INITIAL_WINDOW // 2
+            and not self.recv_closed
+            and not self.reset_received
+        ):
             credit = self._unacked
             self._unacked = 0
             self._recv_window += credit
@@ -247,8 +250,14 @@ class YamuxStream(IMuxedStream):
             stream_id = self.stream_id
             while sent < total and self._send_window:
                 size = min(self._send_window, total - sent, MAX_DATA_PAYLOAD)
-                frames.append(b"".join((HEADER.pack(VERSION, TYPE_DATA, 0, stream_id, size),
-                                        view[sent : sent + size])))
+                frames.append(
+                    b"".join(
+                        (
+                            HEADER.pack(VERSION, TYPE_DATA, 0, stream_id, size),
+                            view[sent : sent + size],
+                        )
+                    )
+                )
                 self._send_window -= size
                 sent += size
             conn._send_data(frames)
@@ -261,7 +270,8 @@ class YamuxStream(IMuxedStream):
             return
         if not self._send_window and not self.reset_received and not self.send_closed:
             raise MuxedStreamError(
-                f"no window update for {WINDOW_STALL_TIMEOUT:.0f} s: the peer is not reading")
+                f"no window update for {WINDOW_STALL_TIMEOUT:.0f} s: the peer is not reading"
+            )
 
     async def close(self) -> None:
         """Half-close: send FIN; reading goes on until the peer closes its side."""
@@ -294,21 +304,30 @@ class YamuxStream(IMuxedStream):
     async def __aenter__(self) -> YamuxStream:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc_val: BaseException | None, exc_tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
         await self.close()
 
 
 class Yamux(IMuxedConn):
     """One yamux session over a secure connection (see the module docstring)."""
 
-    def __init__(self, secured_conn: ISecureConn, peer_id: ID,
-                 is_initiator: bool | None = None,
-                 on_close: Callable[[], Awaitable[Any]] | None = None) -> None:
+    def __init__(
+        self,
+        secured_conn: ISecureConn,
+        peer_id: ID,
+        is_initiator: bool | None = None,
+        on_close: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
         self.secured_conn = secured_conn
         self.peer_id = peer_id
-        self.is_initiator_value = (secured_conn.is_initiator if is_initiator is None
-                                   else is_initiator)
+        self.is_initiator_value = (
+            secured_conn.is_initiator if is_initiator is None else is_initiator
+        )
         self.on_close = on_close
         self.streams: dict[int, YamuxStream] = {}
         self.event_started = trio.Event()
@@ -317,7 +336,8 @@ class Yamux(IMuxedConn):
         self._next_id = 1 if self.is_initiator_value else 2
         self._channel: Channel | None = None
         self._accept_send, self._accept_receive = trio.open_memory_channel[YamuxStream](
-            ACCEPT_BACKLOG)
+            ACCEPT_BACKLOG
+        )
         self._outbound_slots = trio.Semaphore(OUTBOUND_BACKLOG)
         self._out: list[bytes] = []  # frames waiting for the writer task
         self._out_bytes = 0
@@ -529,8 +549,7 @@ class Yamux(IMuxedConn):
         except ChannelClosed as exc:
             log.debug("yamux: connection to %s ended: %s", self.peer_id, exc)
         except ProtocolError as exc:
-            log.info("yamux: %s broke the protocol (%s); closing the connection",
-                     self.peer_id, exc)
+            log.info("yamux: %s broke the protocol (%s); closing the connection", self.peer_id, exc)
             self._send_control(_frame(TYPE_GO_AWAY, 0, 0, GO_AWAY_PROTOCOL_ERROR))
             with trio.move_on_after(CLOSE_FLUSH_TIMEOUT):
                 while (self._out or self._writing) and not self._dead:
@@ -592,8 +611,10 @@ class Yamux(IMuxedConn):
                 if length > MAX_UNKNOWN_DATA:
                     raise ProtocolError(f"{length} bytes of DATA for closed stream {stream_id}")
             elif length > stream._recv_window:
-                raise ProtocolError(f"{length} bytes of DATA on stream {stream_id} with "
-                                    f"{stream._recv_window} bytes of window")
+                raise ProtocolError(
+                    f"{length} bytes of DATA on stream {stream_id} with "
+                    f"{stream._recv_window} bytes of window"
+                )
             else:
                 stream._recv_window -= length
             if length:
@@ -640,8 +661,11 @@ class Yamux(IMuxedConn):
         try:
             self._accept_send.send_nowait(stream)
         except trio.WouldBlock:
-            log.info("yamux: %s opened more than %d streams it did not wait for; resetting",
-                     self.peer_id, ACCEPT_BACKLOG)
+            log.info(
+                "yamux: %s opened more than %d streams it did not wait for; resetting",
+                self.peer_id,
+                ACCEPT_BACKLOG,
+            )
             self._send_control(_frame(TYPE_WINDOW_UPDATE, FLAG_RST, stream_id, 0))
             return None
         self.streams[stream_id] = stream
@@ -707,10 +731,12 @@ def install() -> None:
 
     async def new_conn(self: Any, conn: ISecureConn, peer_id: ID) -> IMuxedConn:
         protocol, transport_class = await self._selector.select(
-            conn, conn.is_initiator, self.negotiate_timeout)
+            conn, conn.is_initiator, self.negotiate_timeout
+        )
         if transport_class is StockYamux:
-            muxed: IMuxedConn = StockYamux(conn, peer_id, is_initiator=conn.is_initiator,
-                                           on_close=_nothing)
+            muxed: IMuxedConn = StockYamux(
+                conn, peer_id, is_initiator=conn.is_initiator, on_close=_nothing
+            )
         else:
             muxed = transport_class(conn, peer_id)
         return self._annotate_connection(muxed, conn, protocol)

@@ -32,8 +32,13 @@ FOLDER_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 
 # MIME type -> FFmpeg decoder. The MIME type is sniffed from the bytes, not taken from a tag:
 # tags often say "image/jpg", "jpeg" or nothing at all.
-_DECODERS = {"image/jpeg": "mjpeg", "image/png": "png", "image/gif": "gif",
-             "image/webp": "webp", "image/bmp": "bmp"}
+_DECODERS = {
+    "image/jpeg": "mjpeg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "image/bmp": "bmp",
+}
 
 
 class BadImage(Exception):
@@ -86,11 +91,11 @@ def sniff_image(data: bytes) -> str | None:
 
 
 def _be(data: bytes, start: int, length: int) -> int:
-    return int.from_bytes(data[start:start + length], "big")
+    return int.from_bytes(data[start : start + length], "big")
 
 
 def _le(data: bytes, start: int, length: int) -> int:
-    return int.from_bytes(data[start:start + length], "little")
+    return int.from_bytes(data[start : start + length], "little")
 
 
 # JPEG start-of-frame markers (baseline, progressive, lossless, ...): C0-CF except DHT (C4),
@@ -213,8 +218,7 @@ def make_thumbnail(data: bytes, max_side: int = THUMB_SIZE) -> tuple[str, int, i
     thumb_w, thumb_h = max(1, round(width * scale)), max(1, round(height * scale))
     alpha = any(c.is_alpha for c in frame.format.components)
     pix_fmt = "rgba" if alpha else "yuvj420p"
-    small = frame.reformat(width=thumb_w, height=thumb_h, format=pix_fmt,
-                           interpolation="AREA")
+    small = frame.reformat(width=thumb_w, height=thumb_h, format=pix_fmt, interpolation="AREA")
     if alpha:
         thumb = Thumbnail("image/png", thumb_w, thumb_h, _encode(small, "png", "rgba"))
     else:

@@ -16,6 +16,7 @@ from player.db import transaction
 
 _OPTIMIZE_AFTER = 1000  # changed releases after which the FTS index is merged
 
+
 @dataclass(frozen=True)
 class CatalogTrack:
     """One track of a release as listed in the store."""
@@ -57,15 +58,34 @@ def _write_release(conn: sqlite3.Connection, release: CatalogRelease) -> None:
         " ON CONFLICT (listing_id) DO UPDATE SET artist_key = excluded.artist_key,"
         " artist_name = excluded.artist_name, title = excluded.title, genre = excluded.genre,"
         " tags = excluded.tags, timestamp_ms = excluded.timestamp_ms",
-        (release.listing_id, release.artist_key, release.artist_name, release.title,
-         release.genre, tags, release.timestamp_ms),
+        (
+            release.listing_id,
+            release.artist_key,
+            release.artist_name,
+            release.title,
+            release.genre,
+            tags,
+            release.timestamp_ms,
+        ),
     )
     conn.executemany(
         "INSERT INTO catalog_tracks (listing_id, position, title, content_id, preview_id,"
         " duration_ms, artist_name, album, genre, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(release.listing_id, pos, t.title, t.content_id, t.preview_id, t.duration_ms,
-          release.artist_name, release.title, release.genre, tags)
-         for pos, t in enumerate(release.tracks)],
+        [
+            (
+                release.listing_id,
+                pos,
+                t.title,
+                t.content_id,
+                t.preview_id,
+                t.duration_ms,
+                release.artist_name,
+                release.title,
+                release.genre,
+                tags,
+            )
+            for pos, t in enumerate(release.tracks)
+        ],
     )
 
 
@@ -91,8 +111,7 @@ def remove_releases(conn: sqlite3.Connection, listing_ids: Iterable[bytes]) -> i
     return removed
 
 
-def sync_catalog(conn: sqlite3.Connection,
-                 releases: Iterable[CatalogRelease]) -> CatalogSyncResult:
+def sync_catalog(conn: sqlite3.Connection, releases: Iterable[CatalogRelease]) -> CatalogSyncResult:
     """Make the indexed catalog equal to ``releases`` (the replica's full current set).
 
     A release whose ``timestamp_ms`` is unchanged is assumed unchanged (listings are signed

@@ -57,8 +57,9 @@ class ChunkSource(ABC):
         """True if chunk ``index`` is present now (never blocks)."""
 
     @abstractmethod
-    def read_chunk(self, index: int, timeout: float | None = None,
-                   cancel: threading.Event | None = None) -> bytes:
+    def read_chunk(
+        self, index: int, timeout: float | None = None, cancel: threading.Event | None = None
+    ) -> bytes:
         """The stored bytes of chunk ``index``, waiting up to ``timeout`` seconds for them.
 
         Raises :class:`ChunkUnavailable` on timeout and :class:`StreamCancelled` when
@@ -76,9 +77,14 @@ class ChunkSource(ABC):
 class DirectoryChunkSource(ChunkSource):
     """A :class:`ChunkSource` over a chunk directory (see the module docstring for the layout)."""
 
-    def __init__(self, store: ChunkStore | Path, content_id: bytes, key: bytes | None,
-                 poll_interval: float = 0.05,
-                 on_wanted: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: ChunkStore | Path,
+        content_id: bytes,
+        key: bytes | None,
+        poll_interval: float = 0.05,
+        on_wanted: Callable[[int], None] | None = None,
+    ) -> None:
         self.store = store if isinstance(store, ChunkStore) else ChunkStore(Path(store))
         manifest = self.store.manifest(content_id)
         if manifest is None:
@@ -108,8 +114,9 @@ class DirectoryChunkSource(ChunkSource):
                 except Exception:  # a hint: playback goes on waiting either way
                     log.exception("passing wanted chunk %d on failed", index)
 
-    def read_chunk(self, index: int, timeout: float | None = None,
-                   cancel: threading.Event | None = None) -> bytes:
+    def read_chunk(
+        self, index: int, timeout: float | None = None, cancel: threading.Event | None = None
+    ) -> bytes:
         chunk_id = self.manifest.chunks[index]
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -120,8 +127,10 @@ class DirectoryChunkSource(ChunkSource):
                 raise StreamCancelled(f"cancelled while waiting for chunk {index}")
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise ChunkUnavailable(f"chunk {index} of {len(self.manifest.chunks)} "
-                                       f"did not arrive in {timeout:.0f} s")
+                raise ChunkUnavailable(
+                    f"chunk {index} of {len(self.manifest.chunks)} "
+                    f"did not arrive in {timeout:.0f} s"
+                )
             self.prioritize(index)
             wait = self.poll_interval if remaining is None else min(self.poll_interval, remaining)
             with self._arrived:

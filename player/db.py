@@ -25,7 +25,8 @@ _FTS_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3 4'"
 
 
 def m0001_tracks(conn: sqlite3.Connection) -> None:
-    run_script(conn,
+    run_script(
+        conn,
         f"""
         CREATE TABLE tracks (
             id INTEGER PRIMARY KEY,
@@ -81,12 +82,13 @@ def m0001_tracks(conn: sqlite3.Connection) -> None:
             INSERT INTO library_fts (rowid, title, artist, album, genre, tags)
             VALUES (new.id, new.title, new.artist, new.album, new.genre, new.tags);
         END;
-        """
+        """,
     )
 
 
 def m0002_playlists(conn: sqlite3.Connection) -> None:
-    run_script(conn,
+    run_script(
+        conn,
         """
         CREATE TABLE playlists (
             id INTEGER PRIMARY KEY,
@@ -101,12 +103,13 @@ def m0002_playlists(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (playlist_id, position)
         ) WITHOUT ROWID;
         CREATE INDEX playlist_items_track ON playlist_items (track_id);
-        """
+        """,
     )
 
 
 def m0003_catalog(conn: sqlite3.Connection) -> None:
-    run_script(conn,
+    run_script(
+        conn,
         f"""
         CREATE TABLE catalog_releases (
             listing_id BLOB PRIMARY KEY,
@@ -145,7 +148,7 @@ def m0003_catalog(conn: sqlite3.Connection) -> None:
             INSERT INTO catalog_fts (catalog_fts, rowid, title, artist, album, genre, tags)
             VALUES ('delete', old.id, old.title, old.artist_name, old.album, old.genre, old.tags);
         END;
-        """
+        """,
     )
 
 
@@ -166,7 +169,8 @@ def m0006_artwork_thumbnails(conn: sqlite3.Connection) -> None:
     # Artwork stays content-addressed (one row per distinct image); each row gains the
     # original's dimensions and a small thumbnail for lists and grids. Rows from before this
     # migration get their thumbnail on first use.
-    run_script(conn,
+    run_script(
+        conn,
         """
         ALTER TABLE artwork ADD COLUMN width INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE artwork ADD COLUMN height INTEGER NOT NULL DEFAULT 0;
@@ -174,7 +178,7 @@ def m0006_artwork_thumbnails(conn: sqlite3.Connection) -> None:
         ALTER TABLE artwork ADD COLUMN thumb_width INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE artwork ADD COLUMN thumb_height INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE artwork ADD COLUMN thumb BLOB;
-        """
+        """,
     )
 
 
@@ -190,7 +194,9 @@ def index_new_tracks(conn: sqlite3.Connection, after_id: int) -> None:
     """Add tracks with ``id > after_id`` (just inserted) to the full-text index."""
     conn.execute(
         "INSERT INTO library_fts (rowid, title, artist, album, genre, tags)"
-        " SELECT id, title, artist, album, genre, tags FROM tracks WHERE id > ?", (after_id,))
+        " SELECT id, title, artist, album, genre, tags FROM tracks WHERE id > ?",
+        (after_id,),
+    )
 
 
 def max_track_id(conn: sqlite3.Connection) -> int:
@@ -205,9 +211,15 @@ def max_track_id(conn: sqlite3.Connection) -> int:
 # In order; never rename, reorder or edit one that has shipped (names match files already on
 # users' disks). A schema change is a new step at the end.
 MIGRATIONS: tuple[Migration, ...] = tuple(
-    Migration(step.__name__, step) for step in (
-        m0001_tracks, m0002_playlists, m0003_catalog, m0004_fts_rank, m0005_track_codec,
-        m0006_artwork_thumbnails, m0007_library_fts_in_batches,
+    Migration(step.__name__, step)
+    for step in (
+        m0001_tracks,
+        m0002_playlists,
+        m0003_catalog,
+        m0004_fts_rank,
+        m0005_track_codec,
+        m0006_artwork_thumbnails,
+        m0007_library_fts_in_batches,
     )
 )
 
@@ -219,6 +231,7 @@ def _adopt_legacy_bookkeeping(conn: sqlite3.Connection) -> None:
     ``(name, applied_at)`` in seconds. The step names are unchanged, so after the conversion
     nothing is applied twice.
     """
+
     def legacy() -> bool:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(_migrations)")}
         return "migration_set" in columns
@@ -229,11 +242,14 @@ def _adopt_legacy_bookkeeping(conn: sqlite3.Connection) -> None:
     try:
         if legacy():  # another connection may have converted it while we waited for the lock
             conn.execute("ALTER TABLE _migrations RENAME TO _migrations_legacy")
-            conn.execute("CREATE TABLE _migrations "
-                         "(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-            conn.execute("INSERT INTO _migrations (name, applied_at) SELECT name,"
-                         " applied_ms / 1000.0 FROM _migrations_legacy"
-                         " WHERE migration_set = 'library' ORDER BY rowid")
+            conn.execute(
+                "CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+            )
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) SELECT name,"
+                " applied_ms / 1000.0 FROM _migrations_legacy"
+                " WHERE migration_set = 'library' ORDER BY rowid"
+            )
             conn.execute("DROP TABLE _migrations_legacy")
         conn.execute("COMMIT")
     except BaseException:

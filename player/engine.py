@@ -62,8 +62,9 @@ class MediaSource:
         return cls(path=Path(path), duration_ms=duration_ms, mime=mime, name=Path(path).name)
 
     @classmethod
-    def stream(cls, opener: Callable[[], BinaryIO], mime: str, duration_ms: int = 0,
-               name: str = "stream") -> MediaSource:
+    def stream(
+        cls, opener: Callable[[], BinaryIO], mime: str, duration_ms: int = 0, name: str = "stream"
+    ) -> MediaSource:
         return cls(open_stream=opener, mime=mime, duration_ms=duration_ms, name=name)
 
     def __post_init__(self) -> None:

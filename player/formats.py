@@ -42,20 +42,35 @@ EXTENSIONS: dict[str, frozenset[str]] = {
 AUDIO_EXTENSIONS = frozenset(EXTENSIONS)
 
 FORMAT_NAMES = {
-    "mp3": "MP3", "flac": "FLAC", "ogg": "Ogg Vorbis", "opus": "Ogg Opus",
-    "m4a": "MPEG-4 audio (AAC/ALAC)", "wav": "WAV", "aiff": "AIFF",
+    "mp3": "MP3",
+    "flac": "FLAC",
+    "ogg": "Ogg Vorbis",
+    "opus": "Ogg Opus",
+    "m4a": "MPEG-4 audio (AAC/ALAC)",
+    "wav": "WAV",
+    "aiff": "AIFF",
 }
 MIME_TYPES = {
-    "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg", "opus": "audio/ogg",
-    "m4a": "audio/mp4", "wav": "audio/wav", "aiff": "audio/aiff",
+    "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+    "m4a": "audio/mp4",
+    "wav": "audio/wav",
+    "aiff": "audio/aiff",
 }
 
 
 # Codec keys (AudioInfo.codec) -> names for people. The container alone can be ambiguous: an
 # .m4a file holds AAC or Apple Lossless.
 CODEC_NAMES = {
-    "mp3": "MP3", "flac": "FLAC", "vorbis": "Vorbis", "opus": "Opus", "aac": "AAC",
-    "alac": "Apple Lossless (ALAC)", "pcm": "PCM",
+    "mp3": "MP3",
+    "flac": "FLAC",
+    "vorbis": "Vorbis",
+    "opus": "Opus",
+    "aac": "AAC",
+    "alac": "Apple Lossless (ALAC)",
+    "pcm": "PCM",
 }
 LOSSLESS_CODECS = frozenset({"flac", "alac", "pcm"})
 
@@ -135,6 +150,7 @@ def _join(values: Any) -> str:
 
 # -- one reader per tag family ------------------------------------------------------------------
 
+
 def _id3_tags(tags: ID3 | None) -> dict[str, Any]:
     if tags is None:
         return {}
@@ -150,10 +166,15 @@ def _id3_tags(tags: ID3 | None) -> dict[str, Any]:
         art = Artwork(front.mime or "image/jpeg", bytes(front.data))
     date = text("TDRC") or text("TYER")
     return {
-        "title": text("TIT2"), "artist": text("TPE1"), "album": text("TALB"),
-        "album_artist": text("TPE2"), "genre": text("TCON"),
-        "track_no": _first_int(text("TRCK")), "disc_no": _first_int(text("TPOS")),
-        "year": _first_int(date), "artwork": art,
+        "title": text("TIT2"),
+        "artist": text("TPE1"),
+        "album": text("TALB"),
+        "album_artist": text("TPE2"),
+        "genre": text("TCON"),
+        "track_no": _first_int(text("TRCK")),
+        "disc_no": _first_int(text("TPOS")),
+        "year": _first_int(date),
+        "artwork": art,
     }
 
 
@@ -176,10 +197,15 @@ def _vorbis_tags(f: FLAC | OggVorbis | OggOpus) -> dict[str, Any]:
         except Exception:  # a broken picture block is not a reason to reject the audio
             art = None
     return {
-        "title": text("title"), "artist": text("artist"), "album": text("album"),
-        "album_artist": text("albumartist"), "genre": text("genre"),
-        "track_no": _first_int(text("tracknumber")), "disc_no": _first_int(text("discnumber")),
-        "year": _first_int(text("date")), "artwork": art,
+        "title": text("title"),
+        "artist": text("artist"),
+        "album": text("album"),
+        "album_artist": text("albumartist"),
+        "genre": text("genre"),
+        "track_no": _first_int(text("tracknumber")),
+        "disc_no": _first_int(text("discnumber")),
+        "year": _first_int(text("date")),
+        "artwork": art,
     }
 
 
@@ -194,15 +220,20 @@ def _mp4_tags(f: MP4) -> dict[str, Any]:
         mime = "image/png" if cover.imageformat == MP4Cover.FORMAT_PNG else "image/jpeg"
         art = Artwork(mime, bytes(cover))
     return {
-        "title": _join(tags.get("\xa9nam")), "artist": _join(tags.get("\xa9ART")),
-        "album": _join(tags.get("\xa9alb")), "album_artist": _join(tags.get("aART")),
+        "title": _join(tags.get("\xa9nam")),
+        "artist": _join(tags.get("\xa9ART")),
+        "album": _join(tags.get("\xa9alb")),
+        "album_artist": _join(tags.get("aART")),
         "genre": _join(tags.get("\xa9gen")),
-        "track_no": _first_int(tags.get("trkn")), "disc_no": _first_int(tags.get("disk")),
-        "year": _first_int(_join(tags.get("\xa9day"))), "artwork": art,
+        "track_no": _first_int(tags.get("trkn")),
+        "disc_no": _first_int(tags.get("disk")),
+        "year": _first_int(_join(tags.get("\xa9day"))),
+        "artwork": art,
     }
 
 
 # -- completeness checks: a header promises more audio than the file holds ----------------------
+
 
 def _check_declared_size(f: Any, size: int, audio_offset: int = 0) -> None:
     # MP3 (with a Xing/Info header), WAV and AIFF declare duration and bitrate in headers
@@ -225,8 +256,9 @@ def _check_mp4_boxes(fh: BinaryIO, size: int) -> None:
         fh.seek(pos)
         header = fh.read(16)
         if len(header) < 8:
-            raise BadAudioFile(f"truncated: the file ends inside an MPEG-4 box header "
-                               f"at byte {pos}")
+            raise BadAudioFile(
+                f"truncated: the file ends inside an MPEG-4 box header at byte {pos}"
+            )
         box_size, kind = int.from_bytes(header[:4], "big"), header[4:8]
         if box_size == 1:  # 64-bit size follows the type
             if len(header) < 16:
@@ -241,7 +273,8 @@ def _check_mp4_boxes(fh: BinaryIO, size: int) -> None:
             name = kind.decode("latin-1")
             raise BadAudioFile(
                 f"truncated: the MPEG-4 '{name}' box needs {pos + box_size} bytes "
-                f"but the file ends after {size} ({100 * size / (pos + box_size):.0f}%)")
+                f"but the file ends after {size} ({100 * size / (pos + box_size):.0f}%)"
+            )
         pos += box_size
     if not has_media:
         raise BadAudioFile("truncated: the MPEG-4 file has no media data ('mdat') box")
@@ -319,12 +352,12 @@ def _check_ogg_end(tail: bytes) -> None:
     pos = len(tail)
     while (pos := tail.rfind(b"OggS", 0, pos)) >= 0:
         header_end = pos + 27
-        if tail[pos + 4:pos + 5] != b"\0" or header_end > len(tail):
+        if tail[pos + 4 : pos + 5] != b"\0" or header_end > len(tail):
             continue  # not a page header (version 0), or a header cut short
         segments = tail[pos + 26]
         if header_end + segments > len(tail):
             continue
-        end = header_end + segments + sum(tail[header_end:header_end + segments])
+        end = header_end + segments + sum(tail[header_end : header_end + segments])
         if end != len(tail):
             continue  # a page that ends before the file does, or "OggS" inside packet data
         if not tail[pos + 5] & 0x04:
@@ -334,6 +367,7 @@ def _check_ogg_end(tail: bytes) -> None:
 
 
 # -- the one entry point ------------------------------------------------------------------------
+
 
 def _detect(f: Any) -> str:
     if isinstance(f, MP3):
@@ -354,7 +388,12 @@ def _detect(f: Any) -> str:
 
 
 _KIND_FORMAT: dict[Any, str] = {
-    MP3: "mp3", FLAC: "flac", OggOpus: "opus", OggVorbis: "ogg", MP4: "m4a", WAVE: "wav",
+    MP3: "mp3",
+    FLAC: "flac",
+    OggOpus: "opus",
+    OggVorbis: "ogg",
+    MP4: "m4a",
+    WAVE: "wav",
     AIFF: "aiff",
 }
 
@@ -369,8 +408,14 @@ def _codec(f: Any, fmt: str) -> str:
         if codec.lower() in ("mp4a.69", "mp4a.6b"):
             return "mp3"
         return codec or "aac"
-    return {"mp3": "mp3", "flac": "flac", "ogg": "vorbis", "opus": "opus", "wav": "pcm",
-            "aiff": "pcm"}[fmt]
+    return {
+        "mp3": "mp3",
+        "flac": "flac",
+        "ogg": "vorbis",
+        "opus": "opus",
+        "wav": "pcm",
+        "aiff": "pcm",
+    }[fmt]
 
 
 def _magic(header: bytes) -> Any:
@@ -443,8 +488,9 @@ def _read(path: Path, fh: BinaryIO, size: int, data: bytes | None) -> AudioInfo:
     try:
         f = kind(fh)
     except Exception as exc:  # mutagen raises several types, some not MutagenError, on bad input
-        raise BadAudioFile(f"damaged {FORMAT_NAMES[_KIND_FORMAT[kind]]} file: "
-                           f"{_reason(exc)}") from exc
+        raise BadAudioFile(
+            f"damaged {FORMAT_NAMES[_KIND_FORMAT[kind]]} file: {_reason(exc)}"
+        ) from exc
     if f.info is None:
         raise BadAudioFile("not a recognised audio format")
     fmt = _detect(f)
@@ -472,8 +518,9 @@ def _read(path: Path, fh: BinaryIO, size: int, data: bytes | None) -> AudioInfo:
     warnings: list[str] = []
     allowed = EXTENSIONS.get(path.suffix.lower())
     if allowed is not None and fmt not in allowed:
-        warnings.append(f"mislabelled: the file is {FORMAT_NAMES[fmt]} audio "
-                        f"but named {path.suffix}")
+        warnings.append(
+            f"mislabelled: the file is {FORMAT_NAMES[fmt]} audio but named {path.suffix}"
+        )
     info = f.info
     return AudioInfo(
         format=fmt,

@@ -102,13 +102,25 @@ class Track:
     @classmethod
     def from_row(cls, row: Any) -> Track:
         return cls(
-            id=row["id"], source=row["source"], path=row["path"], content_id=row["content_id"],
-            title=row["title"], artist=row["artist"], album=row["album"],
-            album_artist=row["album_artist"], genre=row["genre"], tags=row["tags"],
-            track_no=row["track_no"], disc_no=row["disc_no"], year=row["year"],
-            duration_ms=row["duration_ms"], format=row["format"], codec=row["codec"],
+            id=row["id"],
+            source=row["source"],
+            path=row["path"],
+            content_id=row["content_id"],
+            title=row["title"],
+            artist=row["artist"],
+            album=row["album"],
+            album_artist=row["album_artist"],
+            genre=row["genre"],
+            tags=row["tags"],
+            track_no=row["track_no"],
+            disc_no=row["disc_no"],
+            year=row["year"],
+            duration_ms=row["duration_ms"],
+            format=row["format"],
+            codec=row["codec"],
             mime=row["mime"],
-            artwork_hash=row["artwork_hash"], offline=bool(row["offline"]),
+            artwork_hash=row["artwork_hash"],
+            offline=bool(row["offline"]),
             missing=bool(row["missing"]),
         )
 
@@ -200,13 +212,39 @@ class _Fresh:
 # a _Fresh (new or changed content), or "failed" (recorded in the import state).
 _Prepared = _Fresh | bytes | str | None
 
-_TRACK_FIELDS = ("format", "codec", "mime", "title", "artist", "album", "album_artist",
-                 "genre", "track_no", "disc_no", "year", "duration_ms", "sample_rate",
-                 "channels", "bitrate")
-_INSERT_COLUMNS = (*_TRACK_FIELDS, "size", "mtime_ns", "file_hash", "artwork_hash", "missing",
-                   "updated_ms", "source", "path", "added_ms")
-_INSERT_SQL = (f"INSERT INTO tracks ({', '.join(_INSERT_COLUMNS)})"
-               f" VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})")
+_TRACK_FIELDS = (
+    "format",
+    "codec",
+    "mime",
+    "title",
+    "artist",
+    "album",
+    "album_artist",
+    "genre",
+    "track_no",
+    "disc_no",
+    "year",
+    "duration_ms",
+    "sample_rate",
+    "channels",
+    "bitrate",
+)
+_INSERT_COLUMNS = (
+    *_TRACK_FIELDS,
+    "size",
+    "mtime_ns",
+    "file_hash",
+    "artwork_hash",
+    "missing",
+    "updated_ms",
+    "source",
+    "path",
+    "added_ms",
+)
+_INSERT_SQL = (
+    f"INSERT INTO tracks ({', '.join(_INSERT_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})"
+)
 
 
 def _info_values(info: AudioInfo, path: Path) -> dict[str, Any]:
@@ -259,7 +297,8 @@ class Library:
         prefix = str(root) + os.sep
         with self._lock:
             known = {
-                row["path"]: row for row in self._conn.execute(
+                row["path"]: row
+                for row in self._conn.execute(
                     "SELECT id, path, size, mtime_ns, file_hash FROM tracks"
                     " WHERE source = 'file' AND substr(path, 1, ?) = ?",
                     (len(prefix), prefix),
@@ -272,9 +311,8 @@ class Library:
             if cancel is not None and cancel.is_set():
                 cancelled = True
                 break
-            batch = files[start:start + _BATCH]
-            prepared = [self._prepare(path, st, known.get(str(path)), state)
-                        for path, st in batch]
+            batch = files[start : start + _BATCH]
+            prepared = [self._prepare(path, st, known.get(str(path)), state) for path, st in batch]
             with self._lock, _db.transaction(self._conn):
                 self._store_batch(batch, prepared, known, state)
             seen.update(str(path) for path, _ in batch)
@@ -283,26 +321,41 @@ class Library:
         missing = 0
         if not cancelled:
             with self._lock, _db.transaction(self._conn):
-                gone = [(row["id"],) for p, row in known.items()
-                        if p not in seen and row["id"] not in state.relinked]
+                gone = [
+                    (row["id"],)
+                    for p, row in known.items()
+                    if p not in seen and row["id"] not in state.relinked
+                ]
                 missing = self._conn.executemany(
-                    "UPDATE tracks SET missing = 1 WHERE id = ? AND missing = 0", gone).rowcount
+                    "UPDATE tracks SET missing = 1 WHERE id = ? AND missing = 0", gone
+                ).rowcount
                 self._conn.execute(
                     "DELETE FROM import_problems WHERE substr(path, 1, ?) = ?",
-                    (len(prefix), prefix))
+                    (len(prefix), prefix),
+                )
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO import_problems (path, reason, seen_ms)"
                     " VALUES (?, ?, ?)",
-                    [(p.path, p.reason, _now_ms()) for p in state.failed])
+                    [(p.path, p.reason, _now_ms()) for p in state.failed],
+                )
         return ImportReport(
-            folder=str(root), added=state.added, updated=state.updated,
-            unchanged=state.unchanged, moved=state.moved, missing=missing, ignored=ignored,
-            failed=tuple(state.failed), warnings=tuple(state.warnings), cancelled=cancelled,
+            folder=str(root),
+            added=state.added,
+            updated=state.updated,
+            unchanged=state.unchanged,
+            moved=state.moved,
+            missing=missing,
+            ignored=ignored,
+            failed=tuple(state.failed),
+            warnings=tuple(state.warnings),
+            cancelled=cancelled,
         )
 
     @staticmethod
-    def _scan(root: Path, folder_images: dict[str, str],
-              ) -> tuple[list[tuple[Path, os.stat_result]], int]:
+    def _scan(
+        root: Path,
+        folder_images: dict[str, str],
+    ) -> tuple[list[tuple[Path, os.stat_result]], int]:
         """Audio files under ``root`` with their stat, sorted; the count of other files.
 
         Fills ``folder_images`` with each folder's cover image file name, if it has one.
@@ -332,8 +385,7 @@ class Library:
         return files, ignored
 
     @classmethod
-    def _prepare(cls, path: Path, st: os.stat_result, row: Any,
-                 state: _ImportState) -> _Prepared:
+    def _prepare(cls, path: Path, st: os.stat_result, row: Any, state: _ImportState) -> _Prepared:
         """The slow, lock-free part: read, hash and parse only when needed.
 
         Returns None when unchanged (by size and mtime), the hash alone when the bytes are
@@ -359,8 +411,9 @@ class Library:
         return _Fresh(file_hash, info, artwork_hash, new_art)
 
     @staticmethod
-    def _prepare_artwork(path: Path, embedded: Artwork | None,
-                         state: _ImportState) -> tuple[bytes | None, _NewArt | None]:
+    def _prepare_artwork(
+        path: Path, embedded: Artwork | None, state: _ImportState
+    ) -> tuple[bytes | None, _NewArt | None]:
         """The cover of one file: its embedded picture, else its folder's image file."""
         if embedded is not None:
             data, source = embedded.data, str(path)
@@ -377,8 +430,9 @@ class Library:
                     state.folder_art[folder] = (image_hash(image), image)
                 except BadImage as exc:
                     state.folder_art[folder] = None
-                    state.warnings.append(ImportProblem(
-                        str(path.parent / name), f"cover image not used: {exc}"))
+                    state.warnings.append(
+                        ImportProblem(str(path.parent / name), f"cover image not used: {exc}")
+                    )
             found = state.folder_art[folder]
             if found is None:
                 return None, None
@@ -398,22 +452,37 @@ class Library:
         state.known_art.add(digest)
         return digest, _NewArt(digest, mime, width, height, data)
 
-    def _store_batch(self, batch: list[tuple[Path, os.stat_result]], prepared: list[_Prepared],
-                     known: dict[str, Any], state: _ImportState) -> None:
+    def _store_batch(
+        self,
+        batch: list[tuple[Path, os.stat_result]],
+        prepared: list[_Prepared],
+        known: dict[str, Any],
+        state: _ImportState,
+    ) -> None:
         """Write one batch in the caller's transaction, with one statement per kind of change."""
         conn = self._conn
         now = _now_ms()
-        new_art = [(a.hash, a.mime, a.data, a.width, a.height)
-                   for item in prepared if isinstance(item, _Fresh) and (a := item.new_art)]
+        new_art = [
+            (a.hash, a.mime, a.data, a.width, a.height)
+            for item in prepared
+            if isinstance(item, _Fresh) and (a := item.new_art)
+        ]
         if new_art:
-            conn.executemany("INSERT OR IGNORE INTO artwork (hash, mime, data, width, height)"
-                             " VALUES (?, ?, ?, ?, ?)", new_art)
+            conn.executemany(
+                "INSERT OR IGNORE INTO artwork (hash, mime, data, width, height)"
+                " VALUES (?, ?, ?, ?, ?)",
+                new_art,
+            )
         back: list[tuple[int]] = []  # unchanged files that had been marked missing
         touched: list[tuple[int, int, int]] = []  # same bytes, new size or mtime
         inserts: list[tuple[Any, ...]] = []
         candidates = self._moved_candidates(
-            [item.file_hash for (path, _), item in zip(batch, prepared, strict=True)
-             if isinstance(item, _Fresh) and str(path) not in known])
+            [
+                item.file_hash
+                for (path, _), item in zip(batch, prepared, strict=True)
+                if isinstance(item, _Fresh) and str(path) not in known
+            ]
+        )
         for (path, st), item in zip(batch, prepared, strict=True):
             row = known.get(str(path))
             if item == "failed":
@@ -430,26 +499,36 @@ class Library:
                 continue
             assert isinstance(item, _Fresh)
             values = _info_values(item.info, path)
-            values.update(size=st.st_size, mtime_ns=st.st_mtime_ns, file_hash=item.file_hash,
-                          artwork_hash=item.artwork_hash, missing=0, updated_ms=now)
+            values.update(
+                size=st.st_size,
+                mtime_ns=st.st_mtime_ns,
+                file_hash=item.file_hash,
+                artwork_hash=item.artwork_hash,
+                missing=0,
+                updated_ms=now,
+            )
             assignments = ", ".join(f"{k} = :{k}" for k in values)
             if row is not None:
-                conn.execute(f"UPDATE tracks SET {assignments} WHERE id = :id",
-                             {**values, "id": row["id"]})
+                conn.execute(
+                    f"UPDATE tracks SET {assignments} WHERE id = :id", {**values, "id": row["id"]}
+                )
                 state.updated += 1
                 continue
             moved_from = self._take_moved(candidates.get(item.file_hash), state)
             if moved_from is not None:
-                conn.execute(f"UPDATE tracks SET {assignments}, path = :path WHERE id = :id",
-                             {**values, "path": str(path), "id": moved_from})
+                conn.execute(
+                    f"UPDATE tracks SET {assignments}, path = :path WHERE id = :id",
+                    {**values, "path": str(path), "id": moved_from},
+                )
                 state.moved += 1
                 continue
             values.update(source="file", path=str(path), added_ms=now)
             inserts.append(tuple(values[c] for c in _INSERT_COLUMNS))
             state.added += 1
         conn.executemany("UPDATE tracks SET missing = 0 WHERE id = ? AND missing = 1", back)
-        conn.executemany("UPDATE tracks SET size = ?, mtime_ns = ?, missing = 0 WHERE id = ?",
-                         touched)
+        conn.executemany(
+            "UPDATE tracks SET size = ?, mtime_ns = ?, missing = 0 WHERE id = ?", touched
+        )
         if inserts:
             before = _db.max_track_id(conn)
             conn.executemany(_INSERT_SQL, inserts)
@@ -459,10 +538,12 @@ class Library:
         """Existing file tracks with any of these hashes (where a new path may have come from)."""
         found: dict[bytes, list[Any]] = {}
         for start in range(0, len(hashes), 500):  # SQLite's limit on bound parameters
-            chunk = hashes[start:start + 500]
+            chunk = hashes[start : start + 500]
             for r in self._conn.execute(
-                    "SELECT id, path, file_hash, missing FROM tracks WHERE source = 'file'"
-                    f" AND file_hash IN ({', '.join('?' * len(chunk))}) ORDER BY id", chunk):
+                "SELECT id, path, file_hash, missing FROM tracks WHERE source = 'file'"
+                f" AND file_hash IN ({', '.join('?' * len(chunk))}) ORDER BY id",
+                chunk,
+            ):
                 found.setdefault(r["file_hash"], []).append(r)
         return found
 
@@ -484,7 +565,8 @@ class Library:
         """Files the last imports could not read, with the reason."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT path, reason FROM import_problems ORDER BY path").fetchall()
+                "SELECT path, reason FROM import_problems ORDER BY path"
+            ).fetchall()
         return [ImportProblem(r["path"], r["reason"]) for r in rows]
 
     # -- collection -------------------------------------------------------------------------
@@ -496,7 +578,8 @@ class Library:
             rows = self._conn.execute(
                 f"SELECT * FROM tracks {where} ORDER BY"
                 " lower(coalesce(nullif(album_artist, ''), artist)), lower(album),"
-                " disc_no, track_no, lower(title), id").fetchall()
+                " disc_no, track_no, lower(title), id"
+            ).fetchall()
         return [Track.from_row(r) for r in rows]
 
     def track(self, track_id: int) -> Track:
@@ -510,8 +593,9 @@ class Library:
     def artwork(self, artwork_hash: bytes) -> Artwork | None:
         """Cover image bytes by hash (as stored on a :class:`Track`)."""
         with self._lock:
-            row = self._conn.execute("SELECT mime, data FROM artwork WHERE hash = ?",
-                                     (artwork_hash,)).fetchone()
+            row = self._conn.execute(
+                "SELECT mime, data FROM artwork WHERE hash = ?", (artwork_hash,)
+            ).fetchone()
         return None if row is None else Artwork(row["mime"], bytes(row["data"]))
 
     def cover(self, artwork_hash: bytes) -> CoverArt | None:
@@ -521,12 +605,14 @@ class Library:
         """
         thumb = self.thumbnail(artwork_hash)  # first, as making it may correct the facts below
         with self._lock:
-            row = self._conn.execute("SELECT mime, width, height, data FROM artwork"
-                                     " WHERE hash = ?", (artwork_hash,)).fetchone()
+            row = self._conn.execute(
+                "SELECT mime, width, height, data FROM artwork WHERE hash = ?", (artwork_hash,)
+            ).fetchone()
         if row is None:
             return None
-        return CoverArt(artwork_hash, row["mime"], row["width"], row["height"],
-                        bytes(row["data"]), thumb)
+        return CoverArt(
+            artwork_hash, row["mime"], row["width"], row["height"], bytes(row["data"]), thumb
+        )
 
     def thumbnail(self, artwork_hash: bytes) -> Thumbnail | None:
         """The small rendition of a stored image, for lists and grids.
@@ -537,11 +623,16 @@ class Library:
         with self._lock:
             row = self._conn.execute(
                 "SELECT hash, thumb_mime, thumb_width, thumb_height, thumb FROM artwork"
-                " WHERE hash = ?", (artwork_hash,)).fetchone()
+                " WHERE hash = ?",
+                (artwork_hash,),
+            ).fetchone()
         return None if row is None else self._thumbnail_of(row)
 
-    def make_thumbnails(self, progress: Callable[[int, int], None] | None = None,
-                        cancel: threading.Event | None = None) -> int:
+    def make_thumbnails(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> int:
         """Thumbnail every stored image that has none yet; returns how many were made.
 
         Import stores images with their header facts only (decoding every new cover would
@@ -549,8 +640,12 @@ class Library:
         :meth:`thumbnail` makes any still missing on request. Decoding runs outside the lock.
         """
         with self._lock:
-            pending = [r[0] for r in self._conn.execute(
-                "SELECT hash FROM artwork WHERE thumb_mime IS NULL ORDER BY rowid")]
+            pending = [
+                r[0]
+                for r in self._conn.execute(
+                    "SELECT hash FROM artwork WHERE thumb_mime IS NULL ORDER BY rowid"
+                )
+            ]
         made = 0
         for done, digest in enumerate(pending, start=1):
             if cancel is not None and cancel.is_set():
@@ -563,8 +658,9 @@ class Library:
 
     def _art_data(self, artwork_hash: bytes) -> bytes:
         with self._lock:
-            row = self._conn.execute("SELECT data FROM artwork WHERE hash = ?",
-                                     (artwork_hash,)).fetchone()
+            row = self._conn.execute(
+                "SELECT data FROM artwork WHERE hash = ?", (artwork_hash,)
+            ).fetchone()
         return bytes(row["data"]) if row is not None else b""
 
     def _thumbnail_of(self, row: Any) -> Thumbnail | None:
@@ -572,8 +668,9 @@ class Library:
             return self._make_thumbnail(row["hash"])
         if row["thumb"] is None:  # tried, and the image could not be decoded
             return None
-        return Thumbnail(row["thumb_mime"], row["thumb_width"], row["thumb_height"],
-                         bytes(row["thumb"]))
+        return Thumbnail(
+            row["thumb_mime"], row["thumb_width"], row["thumb_height"], bytes(row["thumb"])
+        )
 
     def _make_thumbnail(self, artwork_hash: bytes) -> Thumbnail | None:
         """Decode one stored image and keep its thumbnail (or the fact that it has none)."""
@@ -583,21 +680,41 @@ class Library:
         except BadImage:
             # An empty thumb_mime with no thumb records "undecodable", so it is not retried.
             with self._lock, _db.transaction(self._conn):
-                self._conn.execute("UPDATE artwork SET thumb_mime = '' WHERE hash = ?",
-                                   (artwork_hash,))
+                self._conn.execute(
+                    "UPDATE artwork SET thumb_mime = '' WHERE hash = ?", (artwork_hash,)
+                )
             return None
         with self._lock, _db.transaction(self._conn):
             # Images stored before thumbnails existed also lack their dimensions.
             self._conn.execute(
                 "UPDATE artwork SET mime = ?, width = ?, height = ?, thumb_mime = ?,"
                 " thumb_width = ?, thumb_height = ?, thumb = ? WHERE hash = ?",
-                (mime, width, height, thumb.mime, thumb.width, thumb.height, thumb.data,
-                 artwork_hash))
+                (
+                    mime,
+                    width,
+                    height,
+                    thumb.mime,
+                    thumb.width,
+                    thumb.height,
+                    thumb.data,
+                    artwork_hash,
+                ),
+            )
         return thumb
 
-    def add_purchase(self, content_id: bytes, *, title: str, artist: str, album: str = "",
-                     genre: str = "", tags: Sequence[str] = (), duration_ms: int = 0,
-                     mime: str = "", track_no: int | None = None) -> Track:
+    def add_purchase(
+        self,
+        content_id: bytes,
+        *,
+        title: str,
+        artist: str,
+        album: str = "",
+        genre: str = "",
+        tags: Sequence[str] = (),
+        duration_ms: int = 0,
+        mime: str = "",
+        track_no: int | None = None,
+    ) -> Track:
         """Add (or refresh) a purchased track, identified by its content ID."""
         now = _now_ms()
         with self._lock, _db.transaction(self._conn):
@@ -611,18 +728,35 @@ class Library:
                 " tags = excluded.tags, duration_ms = excluded.duration_ms,"
                 " mime = excluded.mime, track_no = excluded.track_no,"
                 " updated_ms = excluded.updated_ms",
-                (content_id, title, artist, album, genre, " ".join(tags), duration_ms, mime,
-                 track_no, now, now))
+                (
+                    content_id,
+                    title,
+                    artist,
+                    album,
+                    genre,
+                    " ".join(tags),
+                    duration_ms,
+                    mime,
+                    track_no,
+                    now,
+                    now,
+                ),
+            )
             _db.index_new_tracks(self._conn, before)  # nothing when it was an update
-            row = self._conn.execute("SELECT * FROM tracks WHERE content_id = ?",
-                                     (content_id,)).fetchone()
+            row = self._conn.execute(
+                "SELECT * FROM tracks WHERE content_id = ?", (content_id,)
+            ).fetchone()
         return Track.from_row(row)
 
     def set_offline(self, track_id: int, offline: bool) -> Track:
         """Mark a track as wanted offline (its content is kept and pinned locally)."""
         with self._lock, _db.transaction(self._conn):
-            if self._conn.execute("UPDATE tracks SET offline = ? WHERE id = ?",
-                                  (int(offline), track_id)).rowcount == 0:
+            if (
+                self._conn.execute(
+                    "UPDATE tracks SET offline = ? WHERE id = ?", (int(offline), track_id)
+                ).rowcount
+                == 0
+            ):
                 raise LibraryError(f"no track with id {track_id}")
         return self.track(track_id)
 
@@ -661,7 +795,8 @@ class Library:
                 raise LibraryError(f"a playlist named {name!r} already exists")
             cur = self._conn.execute(
                 "INSERT INTO playlists (name, created_ms, updated_ms) VALUES (?, ?, ?)",
-                (name, now, now))
+                (name, now, now),
+            )
             playlist_id = int(cur.lastrowid or 0)
             self._append(playlist_id, list(track_ids))
         return self.playlist(playlist_id)
@@ -672,12 +807,15 @@ class Library:
             raise LibraryError("a playlist needs a name")
         with self._lock, _db.transaction(self._conn):
             row = self._find_playlist(name_or_id)
-            clash = self._conn.execute("SELECT id FROM playlists WHERE name = ?",
-                                       (new_name,)).fetchone()
+            clash = self._conn.execute(
+                "SELECT id FROM playlists WHERE name = ?", (new_name,)
+            ).fetchone()
             if clash is not None and clash["id"] != row["id"]:
                 raise LibraryError(f"a playlist named {new_name!r} already exists")
-            self._conn.execute("UPDATE playlists SET name = ?, updated_ms = ? WHERE id = ?",
-                               (new_name, _now_ms(), row["id"]))
+            self._conn.execute(
+                "UPDATE playlists SET name = ?, updated_ms = ? WHERE id = ?",
+                (new_name, _now_ms(), row["id"]),
+            )
         return self.playlist(row["id"])
 
     def delete_playlist(self, name_or_id: str | int) -> None:
@@ -685,16 +823,18 @@ class Library:
             row = self._find_playlist(name_or_id)
             self._conn.execute("DELETE FROM playlists WHERE id = ?", (row["id"],))
 
-    def add_to_playlist(self, name_or_id: str | int, track_ids: Iterable[int],
-                        position: int | None = None) -> Playlist:
+    def add_to_playlist(
+        self, name_or_id: str | int, track_ids: Iterable[int], position: int | None = None
+    ) -> Playlist:
         """Insert tracks at ``position`` (default: the end). A track may appear twice."""
         with self._lock, _db.transaction(self._conn):
             row = self._find_playlist(name_or_id)
             items = list(self._items(row["id"]))
             new = list(track_ids)
             for track_id in new:
-                if not self._conn.execute("SELECT 1 FROM tracks WHERE id = ?",
-                                          (track_id,)).fetchone():
+                if not self._conn.execute(
+                    "SELECT 1 FROM tracks WHERE id = ?", (track_id,)
+                ).fetchone():
                     raise LibraryError(f"no track with id {track_id}")
             at = len(items) if position is None else max(0, min(position, len(items)))
             items[at:at] = new
@@ -707,8 +847,9 @@ class Library:
             row = self._find_playlist(name_or_id)
             items = list(self._items(row["id"]))
             if not 0 <= position < len(items):
-                raise LibraryError(f"position {position} is outside the playlist "
-                                   f"(it has {len(items)} entries)")
+                raise LibraryError(
+                    f"position {position} is outside the playlist (it has {len(items)} entries)"
+                )
             del items[position]
             self._rewrite(row["id"], items)
         return self.playlist(row["id"])
@@ -726,11 +867,13 @@ class Library:
 
     def _find_playlist(self, name_or_id: str | int) -> Any:
         if isinstance(name_or_id, int):
-            row = self._conn.execute("SELECT id, name FROM playlists WHERE id = ?",
-                                     (name_or_id,)).fetchone()
+            row = self._conn.execute(
+                "SELECT id, name FROM playlists WHERE id = ?", (name_or_id,)
+            ).fetchone()
         else:
-            row = self._conn.execute("SELECT id, name FROM playlists WHERE name = ?",
-                                     (name_or_id.strip(),)).fetchone()
+            row = self._conn.execute(
+                "SELECT id, name FROM playlists WHERE name = ?", (name_or_id.strip(),)
+            ).fetchone()
         if row is None:
             raise LibraryError(f"no playlist {name_or_id!r}")
         return row
@@ -738,7 +881,8 @@ class Library:
     def _items(self, playlist_id: int) -> tuple[int, ...]:
         rows = self._conn.execute(
             "SELECT track_id FROM playlist_items WHERE playlist_id = ? ORDER BY position",
-            (playlist_id,)).fetchall()
+            (playlist_id,),
+        ).fetchall()
         return tuple(r[0] for r in rows)
 
     def _append(self, playlist_id: int, track_ids: list[int]) -> None:
@@ -749,9 +893,11 @@ class Library:
         self._conn.execute("DELETE FROM playlist_items WHERE playlist_id = ?", (playlist_id,))
         self._conn.executemany(
             "INSERT INTO playlist_items (playlist_id, position, track_id) VALUES (?, ?, ?)",
-            [(playlist_id, pos, tid) for pos, tid in enumerate(track_ids)])
-        self._conn.execute("UPDATE playlists SET updated_ms = ? WHERE id = ?",
-                           (_now_ms(), playlist_id))
+            [(playlist_id, pos, tid) for pos, tid in enumerate(track_ids)],
+        )
+        self._conn.execute(
+            "UPDATE playlists SET updated_ms = ? WHERE id = ?", (_now_ms(), playlist_id)
+        )
 
     def _renumber_all(self) -> None:
         for (playlist_id,) in self._conn.execute("SELECT id FROM playlists").fetchall():
@@ -759,15 +905,20 @@ class Library:
 
     # -- search and catalog -----------------------------------------------------------------
 
-    def search(self, text: str, limit: int = 50,
-               scopes: tuple[_search.Scope, ...] = ("library", "catalog"),
-               ) -> _search.SearchResults:
+    def search(
+        self,
+        text: str,
+        limit: int = 50,
+        scopes: tuple[_search.Scope, ...] = ("library", "catalog"),
+    ) -> _search.SearchResults:
         """Full-text, prefix-matching, ranked search over the library and the store catalog."""
         with self._lock:
             return _search.search(self._conn, text, limit, scopes)
 
-    def sync_catalog(self, releases: Iterable[_catalog.CatalogRelease],
-                     ) -> _catalog.CatalogSyncResult:
+    def sync_catalog(
+        self,
+        releases: Iterable[_catalog.CatalogRelease],
+    ) -> _catalog.CatalogSyncResult:
         """Make the searchable store catalog equal to the ledger's current listings."""
         with self._lock:
             return _catalog.sync_catalog(self._conn, releases)

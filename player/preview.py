@@ -34,8 +34,7 @@ class PreviewInfo:
     mime: str = PREVIEW_MIME
 
 
-def _decode_excerpt(src: Path, start_s: float | None, length_s: float) -> tuple[np.ndarray,
-                                                                                float]:
+def _decode_excerpt(src: Path, start_s: float | None, length_s: float) -> tuple[np.ndarray, float]:
     """Decode ``length_s`` seconds from ``start_s`` as float32 stereo, shape (2, n)."""
     try:
         container = av.open(str(src))
@@ -90,7 +89,7 @@ def _fade(samples: np.ndarray, fade_s: float) -> np.ndarray:
         # Equal-power (sine) ramps sound smoother than linear ones.
         ramp = np.sin(np.linspace(0, np.pi / 2, fade, dtype=np.float32)) ** 2
         samples[:, :fade] *= ramp
-        samples[:, n - fade:] *= ramp[::-1]
+        samples[:, n - fade :] *= ramp[::-1]
     return samples
 
 
@@ -106,9 +105,10 @@ def _encode_opus(samples: np.ndarray, dest: Path) -> None:
         total = samples.shape[1]
         for pts in range(0, total, _OPUS_FRAME):
             n = min(_OPUS_FRAME, total - pts)
-            block = packed[:, pts * 2:(pts + n) * 2]
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="flt",
-                                               layout="stereo")
+            block = packed[:, pts * 2 : (pts + n) * 2]
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(block), format="flt", layout="stereo"
+            )
             frame.sample_rate = PREVIEW_RATE
             frame.pts = pts
             frame.time_base = Fraction(1, PREVIEW_RATE)
@@ -118,8 +118,14 @@ def _encode_opus(samples: np.ndarray, dest: Path) -> None:
             out.mux(packet)
 
 
-def make_preview(src: Path | str, dest: Path | str, *, start_s: float | None = None,
-                 length_s: float = 30.0, fade_s: float = 2.0) -> PreviewInfo:
+def make_preview(
+    src: Path | str,
+    dest: Path | str,
+    *,
+    start_s: float | None = None,
+    length_s: float = 30.0,
+    fade_s: float = 2.0,
+) -> PreviewInfo:
     """Encode a preview of ``src`` to ``dest`` (Ogg Opus); see the module docstring.
 
     A track shorter than ``length_s`` yields a preview of the whole track. Raises

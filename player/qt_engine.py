@@ -21,8 +21,14 @@ from player.stream import demuxer_for
 
 log = logging.getLogger(__name__)
 
-_EXTENSION_FOR_DEMUXER = {"mp3": "mp3", "flac": "flac", "ogg": "ogg", "mp4": "m4a",
-                          "wav": "wav", "aiff": "aiff"}
+_EXTENSION_FOR_DEMUXER = {
+    "mp3": "mp3",
+    "flac": "flac",
+    "ogg": "ogg",
+    "mp4": "m4a",
+    "wav": "wav",
+    "aiff": "aiff",
+}
 
 
 def qt_multimedia_problem(require_output: bool = False) -> str | None:
@@ -193,17 +199,24 @@ class QtEngine(Engine):
 
     def _on_playback_state(self, state: Any) -> None:
         qt = self._qt_player_cls.PlaybackState
-        mapping = {qt.PlayingState: PlaybackState.PLAYING, qt.PausedState: PlaybackState.PAUSED,
-                   qt.StoppedState: PlaybackState.STOPPED}
+        mapping = {
+            qt.PlayingState: PlaybackState.PLAYING,
+            qt.PausedState: PlaybackState.PAUSED,
+            qt.StoppedState: PlaybackState.STOPPED,
+        }
         self._set_state(mapping.get(state, PlaybackState.STOPPED))
 
     def _on_media_status(self, status: Any) -> None:
         qt = self._qt_player_cls.MediaStatus
-        if status in (qt.LoadingMedia, qt.StalledMedia) and \
-                self._player.playbackState() == self._qt_player_cls.PlaybackState.PlayingState:
+        if (
+            status in (qt.LoadingMedia, qt.StalledMedia)
+            and self._player.playbackState() == self._qt_player_cls.PlaybackState.PlayingState
+        ):
             self._set_state(PlaybackState.LOADING)
-        elif status == qt.BufferedMedia and \
-                self._player.playbackState() == self._qt_player_cls.PlaybackState.PlayingState:
+        elif (
+            status == qt.BufferedMedia
+            and self._player.playbackState() == self._qt_player_cls.PlaybackState.PlayingState
+        ):
             self._set_state(PlaybackState.PLAYING)
         elif status == qt.EndOfMedia:
             if self._device is not None and self._device.failure:

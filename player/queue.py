@@ -73,8 +73,9 @@ class Player:
 
     @property
     def current(self) -> QueueItem | None:
-        return self._items[self._order[self._cursor]] if 0 <= self._cursor < len(self._order) \
-            else None
+        return (
+            self._items[self._order[self._cursor]] if 0 <= self._cursor < len(self._order) else None
+        )
 
     @property
     def state(self) -> PlaybackState:
@@ -110,7 +111,7 @@ class Player:
         new = list(items)
         base = len(self._items)
         self._items.extend(new)
-        self._order[self._cursor + 1:self._cursor + 1] = range(base, base + len(new))
+        self._order[self._cursor + 1 : self._cursor + 1] = range(base, base + len(new))
         self.queue_changed.emit(self.queue)
 
     def remove(self, index: int) -> None:
@@ -171,8 +172,12 @@ class Player:
     def previous(self) -> None:
         """Restart the track, or go to the previous one when near its start."""
         if self.engine.position_ms > RESTART_THRESHOLD_MS or self._cursor <= 0:
-            if self._cursor <= 0 and self.repeat == RepeatMode.ALL \
-                    and self.engine.position_ms <= RESTART_THRESHOLD_MS and self._order:
+            if (
+                self._cursor <= 0
+                and self.repeat == RepeatMode.ALL
+                and self.engine.position_ms <= RESTART_THRESHOLD_MS
+                and self._order
+            ):
                 self._go(len(self._order) - 1, True)
                 return
             self.engine.seek(0)

@@ -46,8 +46,9 @@ FORMATS: dict[str, Encoding] = {
 ALAC = Encoding("ipod", "alac", "s16p", 44100, True)
 
 
-def _samples(seconds: float, rate: int, freq: float, fmt: str, planar: bool,
-             freq_end: float | None = None) -> np.ndarray:
+def _samples(
+    seconds: float, rate: int, freq: float, fmt: str, planar: bool, freq_end: float | None = None
+) -> np.ndarray:
     n = int(seconds * rate)
     t = np.arange(n) / rate
     # With freq_end, a linear chirp: the instantaneous frequency tells the time it came from.
@@ -61,8 +62,14 @@ def _samples(seconds: float, rate: int, freq: float, fmt: str, planar: bool,
     return data.T.reshape(1, -1)  # packed: interleaved in one plane
 
 
-def encode_tone(path: Path, fmt: str, seconds: float = 1.0, freq: float = 440.0,
-                freq_end: float | None = None, encoding: Encoding | None = None) -> Path:
+def encode_tone(
+    path: Path,
+    fmt: str,
+    seconds: float = 1.0,
+    freq: float = 440.0,
+    freq_end: float | None = None,
+    encoding: Encoding | None = None,
+) -> Path:
     """Encode a stereo sine tone (or chirp to ``freq_end``) of ``seconds`` to ``path``."""
     enc = encoding or FORMATS[fmt]
     with av.open(str(path), "w", format=enc.container) as out:
@@ -79,9 +86,9 @@ def encode_tone(path: Path, fmt: str, seconds: float = 1.0, freq: float = 440.0,
         while pts < total:
             n = min(frame_size, total - pts)
             if enc.planar:
-                block = np.ascontiguousarray(data[:, pts:pts + n])
+                block = np.ascontiguousarray(data[:, pts : pts + n])
             else:
-                block = np.ascontiguousarray(data[:, pts * 2:(pts + n) * 2])
+                block = np.ascontiguousarray(data[:, pts * 2 : (pts + n) * 2])
             frame = av.AudioFrame.from_ndarray(block, format=enc.sample_format, layout="stereo")
             frame.sample_rate = enc.rate
             frame.pts = pts
@@ -94,8 +101,16 @@ def encode_tone(path: Path, fmt: str, seconds: float = 1.0, freq: float = 440.0,
     return path
 
 
-def tag_file(path: Path, *, title: str, artist: str, album: str = "", genre: str = "",
-             track: int | None = None, artwork: bytes | None = None) -> None:
+def tag_file(
+    path: Path,
+    *,
+    title: str,
+    artist: str,
+    album: str = "",
+    genre: str = "",
+    track: int | None = None,
+    artwork: bytes | None = None,
+) -> None:
     """Write common tags (and optionally a front cover) with mutagen's format-specific APIs."""
     import mutagen
     from mutagen.aiff import AIFF
@@ -173,8 +188,16 @@ def _png_1x1() -> bytes:
 TINY_PNG = _png_1x1()
 
 
-def make_tone(directory: Path, name: str, fmt: str, *, seconds: float = 1.0,
-              freq: float = 440.0, freq_end: float | None = None, **tags: object) -> Path:
+def make_tone(
+    directory: Path,
+    name: str,
+    fmt: str,
+    *,
+    seconds: float = 1.0,
+    freq: float = 440.0,
+    freq_end: float | None = None,
+    **tags: object,
+) -> Path:
     """Encode ``directory/name.<fmt>`` and tag it when ``title``/``artist`` are given."""
     path = directory / f"{name}.{fmt}"
     encode_tone(path, fmt, seconds, freq, freq_end)
@@ -208,8 +231,14 @@ def make_cover(width: int, height: int, fmt: str = "jpeg", seed: int = 1) -> byt
     rng = np.random.default_rng(seed)
     # Smooth gradients plus noise: compresses like a photo, not like a flat test card.
     y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([x * 255 // max(width, 1), y * 255 // max(height, 1),
-                     (x + y) * 127 // max(width + height, 1)], axis=-1)
+    base = np.stack(
+        [
+            x * 255 // max(width, 1),
+            y * 255 // max(height, 1),
+            (x + y) * 127 // max(width + height, 1),
+        ],
+        axis=-1,
+    )
     pixels = np.clip(base + rng.integers(-20, 20, base.shape), 0, 255).astype(np.uint8)
     alpha = np.full((height, width, 1), 200, dtype=np.uint8)
     rgba = av.VideoFrame.from_ndarray(np.concatenate([pixels, alpha], axis=-1), format="rgba")

@@ -62,8 +62,12 @@ def fts_query(text: str) -> str | None:
     return " ".join(f'"{w}"*' for w in words[:16])
 
 
-def search(conn: sqlite3.Connection, text: str, limit: int = 50,
-           scopes: tuple[Scope, ...] = ("library", "catalog")) -> SearchResults:
+def search(
+    conn: sqlite3.Connection,
+    text: str,
+    limit: int = 50,
+    scopes: tuple[Scope, ...] = ("library", "catalog"),
+) -> SearchResults:
     """Search both indexes; each list is best match first, at most ``limit`` long."""
     match = fts_query(text)
     if match is None:
@@ -72,22 +76,36 @@ def search(conn: sqlite3.Connection, text: str, limit: int = 50,
     catalog: tuple[CatalogHit, ...] = ()
     if "library" in scopes:
         hits = _ranked(conn, "library_fts", match, limit)
-        rows = _fetch(conn, "SELECT id, title, artist, album, genre, duration_ms FROM tracks"
-                      " WHERE id IN ({})", [rowid for rowid, _ in hits])
-        library = tuple(LibraryHit(*rows[rowid], rank) for rowid, rank in hits  # type: ignore[call-arg]
-                        if rowid in rows)
+        rows = _fetch(
+            conn,
+            "SELECT id, title, artist, album, genre, duration_ms FROM tracks WHERE id IN ({})",
+            [rowid for rowid, _ in hits],
+        )
+        library = tuple(
+            LibraryHit(*rows[rowid], rank)
+            for rowid, rank in hits  # type: ignore[call-arg]
+            if rowid in rows
+        )
     if "catalog" in scopes:
         hits = _ranked(conn, "catalog_fts", match, limit)
-        rows = _fetch(conn, "SELECT id, listing_id, position, content_id, preview_id, title,"
-                      " artist_name, album, genre, duration_ms FROM catalog_tracks"
-                      " WHERE id IN ({})", [rowid for rowid, _ in hits])
-        catalog = tuple(CatalogHit(*rows[rowid][1:], rank)  # type: ignore[call-arg]
-                        for rowid, rank in hits if rowid in rows)
+        rows = _fetch(
+            conn,
+            "SELECT id, listing_id, position, content_id, preview_id, title,"
+            " artist_name, album, genre, duration_ms FROM catalog_tracks"
+            " WHERE id IN ({})",
+            [rowid for rowid, _ in hits],
+        )
+        catalog = tuple(
+            CatalogHit(*rows[rowid][1:], rank)  # type: ignore[call-arg]
+            for rowid, rank in hits
+            if rowid in rows
+        )
     return SearchResults(text, library, catalog)
 
 
-def _ranked(conn: sqlite3.Connection, table: str, match: str,
-            limit: int) -> list[tuple[int, float]]:
+def _ranked(
+    conn: sqlite3.Connection, table: str, match: str, limit: int
+) -> list[tuple[int, float]]:
     """(rowid, bm25 rank) of the best ``limit`` hits, best first.
 
     Ranking costs time per matching row, and a short prefix of a common word can match a large
@@ -96,14 +114,19 @@ def _ranked(conn: sqlite3.Connection, table: str, match: str,
     matches (highest rowids) are ranked, which bounds latency and favours recent listings
     for queries too broad to be useful anyway.
     """
-    probe = conn.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?",
-                         (match, RANK_ALL_LIMIT + 1)).fetchall()
+    probe = conn.execute(
+        f"SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?", (match, RANK_ALL_LIMIT + 1)
+    ).fetchall()
     if len(probe) <= RANK_ALL_LIMIT:
-        rows = conn.execute(f"SELECT rowid, rank FROM {table} WHERE {table} MATCH ?"
-                            f" ORDER BY rank LIMIT ?", (match, limit)).fetchall()
+        rows = conn.execute(
+            f"SELECT rowid, rank FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT ?",
+            (match, limit),
+        ).fetchall()
     else:
-        rows = conn.execute(f"SELECT rowid, rank FROM {table} WHERE {table} MATCH ?"
-                            f" ORDER BY rowid DESC LIMIT ?", (match, RANK_ALL_LIMIT)).fetchall()
+        rows = conn.execute(
+            f"SELECT rowid, rank FROM {table} WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT ?",
+            (match, RANK_ALL_LIMIT),
+        ).fetchall()
         rows.sort(key=lambda r: r[1])
         rows = rows[:limit]
     return [(int(r[0]), float(r[1])) for r in rows]

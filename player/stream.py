@@ -69,7 +69,7 @@ class DecryptingStream(io.RawIOBase):
         # A short read (to the end of this chunk) lets a caller start decoding without waiting
         # for the next chunk to arrive.
         n = min(len(buffer), len(plain) - offset)
-        buffer[:n] = plain[offset:offset + n]
+        buffer[:n] = plain[offset : offset + n]
         self._pos += n
         return n
 
@@ -106,9 +106,16 @@ class DecryptingStream(io.RawIOBase):
 # Demuxer names for PyAV/FFmpeg by manifest MIME type. Naming the demuxer skips format probing,
 # which could otherwise read far ahead into chunks that have not arrived yet.
 DEMUXERS = {
-    "audio/mpeg": "mp3", "audio/flac": "flac", "audio/ogg": "ogg", "audio/opus": "ogg",
-    "audio/mp4": "mp4", "audio/aac": "mp4", "audio/wav": "wav", "audio/x-wav": "wav",
-    "audio/aiff": "aiff", "audio/x-aiff": "aiff",
+    "audio/mpeg": "mp3",
+    "audio/flac": "flac",
+    "audio/ogg": "ogg",
+    "audio/opus": "ogg",
+    "audio/mp4": "mp4",
+    "audio/aac": "mp4",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/aiff": "aiff",
+    "audio/x-aiff": "aiff",
 }
 
 

@@ -58,30 +58,103 @@ class OutputFormat:
 
 ORIGINAL = OutputFormat("original", "Original (the file as published)", "", False)
 
-FORMATS: dict[str, OutputFormat] = {f.key: f for f in (
-    ORIGINAL,
-    OutputFormat("flac", "FLAC (lossless)", ".flac", True, "flac", "flac", "vorbis",
-                 formats16=("s16",), formats24=("s32",)),
-    # LAME's VBR quality 0 ("V0"): FFmpeg takes it as the qscale flag and global_quality 0.
-    OutputFormat("mp3", "MP3 V0 (VBR, about 245 kbit/s)", ".mp3", False, "mp3", "libmp3lame",
-                 "id3", options=(("flags", "+qscale"), ("global_quality", "0")),
-                 rates=(44100, 48000, 32000), max_channels=2, formats16=("s16p", "fltp"),
-                 formats24=("s32p", "fltp")),
-    OutputFormat("mp3-320", "MP3 320 kbit/s (CBR)", ".mp3", False, "mp3", "libmp3lame", "id3",
-                 bit_rate=320_000, rates=(44100, 48000, 32000), max_channels=2,
-                 formats16=("s16p", "fltp"), formats24=("s32p", "fltp")),
-    OutputFormat("aac", "AAC 256 kbit/s (.m4a)", ".m4a", False, "ipod", "aac", "mp4",
-                 bit_rate=256_000, rates=(44100, 48000, 32000, 96000, 88200), max_channels=2,
-                 formats16=("fltp",), formats24=("fltp",)),
-    OutputFormat("alac", "Apple Lossless (ALAC, .m4a)", ".m4a", True, "ipod", "alac", "mp4",
-                 formats16=("s16p",), formats24=("s32p",)),
-    OutputFormat("opus", "Opus 192 kbit/s (.opus)", ".opus", False, "ogg", "libopus", "vorbis",
-                 bit_rate=192_000, rates=(48000,), max_channels=2, formats16=("s16", "flt"),
-                 formats24=("flt",)),
-    OutputFormat("wav", "WAV (uncompressed PCM)", ".wav", True, "wav", "pcm_s16le", "id3",
-                 formats16=("s16",), formats24=("s32",),
-                 extra={"s32": "pcm_s24le"}),
-)}
+FORMATS: dict[str, OutputFormat] = {
+    f.key: f
+    for f in (
+        ORIGINAL,
+        OutputFormat(
+            "flac",
+            "FLAC (lossless)",
+            ".flac",
+            True,
+            "flac",
+            "flac",
+            "vorbis",
+            formats16=("s16",),
+            formats24=("s32",),
+        ),
+        # LAME's VBR quality 0 ("V0"): FFmpeg takes it as the qscale flag and global_quality 0.
+        OutputFormat(
+            "mp3",
+            "MP3 V0 (VBR, about 245 kbit/s)",
+            ".mp3",
+            False,
+            "mp3",
+            "libmp3lame",
+            "id3",
+            options=(("flags", "+qscale"), ("global_quality", "0")),
+            rates=(44100, 48000, 32000),
+            max_channels=2,
+            formats16=("s16p", "fltp"),
+            formats24=("s32p", "fltp"),
+        ),
+        OutputFormat(
+            "mp3-320",
+            "MP3 320 kbit/s (CBR)",
+            ".mp3",
+            False,
+            "mp3",
+            "libmp3lame",
+            "id3",
+            bit_rate=320_000,
+            rates=(44100, 48000, 32000),
+            max_channels=2,
+            formats16=("s16p", "fltp"),
+            formats24=("s32p", "fltp"),
+        ),
+        OutputFormat(
+            "aac",
+            "AAC 256 kbit/s (.m4a)",
+            ".m4a",
+            False,
+            "ipod",
+            "aac",
+            "mp4",
+            bit_rate=256_000,
+            rates=(44100, 48000, 32000, 96000, 88200),
+            max_channels=2,
+            formats16=("fltp",),
+            formats24=("fltp",),
+        ),
+        OutputFormat(
+            "alac",
+            "Apple Lossless (ALAC, .m4a)",
+            ".m4a",
+            True,
+            "ipod",
+            "alac",
+            "mp4",
+            formats16=("s16p",),
+            formats24=("s32p",),
+        ),
+        OutputFormat(
+            "opus",
+            "Opus 192 kbit/s (.opus)",
+            ".opus",
+            False,
+            "ogg",
+            "libopus",
+            "vorbis",
+            bit_rate=192_000,
+            rates=(48000,),
+            max_channels=2,
+            formats16=("s16", "flt"),
+            formats24=("flt",),
+        ),
+        OutputFormat(
+            "wav",
+            "WAV (uncompressed PCM)",
+            ".wav",
+            True,
+            "wav",
+            "pcm_s16le",
+            "id3",
+            formats16=("s16",),
+            formats24=("s32",),
+            extra={"s32": "pcm_s24le"},
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -133,8 +206,9 @@ def _facts(src: Any, stream: Any) -> SourceFacts:
     deep = ctx.format.bytes > 2  # 24-bit FLAC/ALAC/PCM decode to s32, float PCM to flt
     lossless = name in _LOSSLESS or name.startswith("pcm_")
     duration = float(src.duration / av.time_base) if src.duration else 0.0
-    return SourceFacts(name, ctx.sample_rate, ctx.channels, 24 if deep and lossless else 16,
-                       duration, lossless)
+    return SourceFacts(
+        name, ctx.sample_rate, ctx.channels, 24 if deep and lossless else 16, duration, lossless
+    )
 
 
 def _pick_rate(fmt: OutputFormat, rate: int) -> int:
@@ -144,9 +218,14 @@ def _pick_rate(fmt: OutputFormat, rate: int) -> int:
     return min(higher) if higher else max(fmt.rates)
 
 
-def transcode(data: bytes, fmt: OutputFormat, dest: Path,
-              progress: Callable[[float], None] | None = None,
-              cancel: threading.Event | None = None, copy_lossless: bool = True) -> SourceFacts:
+def transcode(
+    data: bytes,
+    fmt: OutputFormat,
+    dest: Path,
+    progress: Callable[[float], None] | None = None,
+    cancel: threading.Event | None = None,
+    copy_lossless: bool = True,
+) -> SourceFacts:
     """Decode ``data`` (a whole encoded file) and encode it to ``dest`` in ``fmt``.
 
     A lossless source already in ``fmt``'s codec (FLAC to FLAC, ALAC to ALAC) is not decoded:
@@ -162,8 +241,12 @@ def transcode(data: bytes, fmt: OutputFormat, dest: Path,
                 raise TranscodeError("the file holds no audio")
             stream = src.streams.audio[0]
             facts = _facts(src, stream)
-            if copy_lossless and facts.lossless and facts.codec == fmt.codec \
-                    and fmt.codec in ("flac", "alac"):
+            if (
+                copy_lossless
+                and facts.lossless
+                and facts.codec == fmt.codec
+                and fmt.codec in ("flac", "alac")
+            ):
                 _copy(src, stream, fmt, dest, cancel)
             else:
                 _encode(src, stream, facts, fmt, dest, progress, cancel)
@@ -176,8 +259,15 @@ def transcode(data: bytes, fmt: OutputFormat, dest: Path,
         raise TranscodeError(f"cannot convert the track: {exc}") from exc
 
 
-def _encode(src: Any, stream: Any, facts: SourceFacts, fmt: OutputFormat, dest: Path,
-            progress: Callable[[float], None] | None, cancel: threading.Event | None) -> None:
+def _encode(
+    src: Any,
+    stream: Any,
+    facts: SourceFacts,
+    fmt: OutputFormat,
+    dest: Path,
+    progress: Callable[[float], None] | None,
+    cancel: threading.Event | None,
+) -> None:
     rate = _pick_rate(fmt, facts.sample_rate)
     channels = min(max(facts.channels, 1), fmt.max_channels)
     layout = {1: "mono", 2: "stereo"}.get(channels) or stream.codec_context.layout.name
@@ -194,8 +284,9 @@ def _encode(src: Any, stream: Any, facts: SourceFacts, fmt: OutputFormat, dest: 
             ostream.codec_context.options = dict(fmt.options)
         ostream.codec_context.open()
         frame_size = ostream.codec_context.frame_size or None
-        resampler = av.AudioResampler(format=sample_fmt, layout=layout, rate=rate,
-                                      frame_size=frame_size)
+        resampler = av.AudioResampler(
+            format=sample_fmt, layout=layout, rate=rate, frame_size=frame_size
+        )
         pts = 0
         total = facts.duration_s
 
@@ -219,8 +310,9 @@ def _encode(src: Any, stream: Any, facts: SourceFacts, fmt: OutputFormat, dest: 
             out.mux(packet)
 
 
-def _copy(src: Any, stream: Any, fmt: OutputFormat, dest: Path,
-          cancel: threading.Event | None) -> None:
+def _copy(
+    src: Any, stream: Any, fmt: OutputFormat, dest: Path, cancel: threading.Event | None
+) -> None:
     """Move the compressed packets into a fresh container (no decoding, no encoding)."""
     with av.open(str(dest), "w", format=fmt.container) as out:
         ostream = out.add_stream_from_template(stream)
@@ -242,6 +334,7 @@ def decode_seconds(path: Path) -> float:
 
 
 # -- tags -----------------------------------------------------------------------------------------
+
 
 def write_tags(path: Path, fmt: OutputFormat, tags: Tags) -> None:
     """Write ``tags`` (and the cover) into ``path`` in ``fmt``'s tag family. A failure of

@@ -87,6 +87,7 @@ def package_for_library(packages: Iterable[Package]) -> dict[str, Package]:
 
 # -- what this machine has ------------------------------------------------------------------------
 
+
 class System:
     """Answers "is this provided here?" for one machine. Tests pass a fake instead."""
 
@@ -128,8 +129,12 @@ class System:
     def has_sudo(self) -> bool:
         if shutil.which("sudo") is None:
             return False
-        return subprocess.run(["sudo", "-n", "true"], capture_output=True, check=False,
-                              stdin=subprocess.DEVNULL).returncode == 0
+        return (
+            subprocess.run(
+                ["sudo", "-n", "true"], capture_output=True, check=False, stdin=subprocess.DEVNULL
+            ).returncode
+            == 0
+        )
 
     def has_apt(self) -> bool:
         return shutil.which("apt-get") is not None and shutil.which("dpkg") is not None
@@ -137,24 +142,37 @@ class System:
     def run(self, command: Sequence[str]) -> tuple[int, str]:
         """Run a command quietly; its exit status and, for the user on failure, its output."""
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        done = subprocess.run(list(command), env=env, check=False, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        done = subprocess.run(
+            list(command),
+            env=env,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         return done.returncode, done.stdout
 
 
 def _loader_cache() -> set[str]:
     try:
-        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True,
-                             check=False).stdout
+        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=False).stdout
     except FileNotFoundError:
         try:
-            out = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True,
-                                 check=False).stdout
+            out = subprocess.run(
+                ["/sbin/ldconfig", "-p"], capture_output=True, text=True, check=False
+            ).stdout
         except FileNotFoundError:
             out = ""
     names = {line.split()[0] for line in out.splitlines()[1:] if line.strip()}
-    for d in ("/lib", "/usr/lib", "/lib64", "/usr/lib64", *glob.glob("/usr/lib/*-linux-gnu*"),
-              *glob.glob("/lib/*-linux-gnu*")):
+    for d in (
+        "/lib",
+        "/usr/lib",
+        "/lib64",
+        "/usr/lib64",
+        *glob.glob("/usr/lib/*-linux-gnu*"),
+        *glob.glob("/lib/*-linux-gnu*"),
+    ):
         if os.path.isdir(d):
             names.update(n for n in os.listdir(d) if ".so" in n)
     return names
@@ -165,6 +183,7 @@ def _include_dirs() -> list[str]:
 
 
 # -- what is missing ------------------------------------------------------------------------------
+
 
 @dataclass
 class Findings:
@@ -204,8 +223,9 @@ def not_found_in_ldd(output: str) -> list[str]:
     return names
 
 
-def check_qt_plugins(pyside_dir: Path, packages: Sequence[Package], system: System,
-                     findings: Findings) -> None:
+def check_qt_plugins(
+    pyside_dir: Path, packages: Sequence[Package], system: System, findings: Findings
+) -> None:
     """Step 2: ``ldd`` of the Qt plugins; each library not found is mapped to its package."""
     by_soname = package_for_library(packages)
     for plugin in qt_plugin_files(pyside_dir):
@@ -226,6 +246,7 @@ def pyside_dir_of(venv: Path) -> Path | None:
 
 # -- what to do about it --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Plan:
     """The commands that install ``packages``, and whether this process may run them."""
@@ -245,19 +266,26 @@ def plan_install(missing: Sequence[Package], system: System) -> Plan:
     install = ("apt-get", "install", "-y", "--no-install-recommends", *names)
     update = ("apt-get", "update")
     if not system.has_apt():
-        return Plan(names, (update, install), False,
-                    "this is not a Debian or Ubuntu system (no apt-get); install the "
-                    "equivalent packages with your package manager")
+        return Plan(
+            names,
+            (update, install),
+            False,
+            "this is not a Debian or Ubuntu system (no apt-get); install the "
+            "equivalent packages with your package manager",
+        )
     if os.environ.get("COOPTRACKS_NO_APT"):
         prefix: tuple[str, ...] = () if system.is_root() else ("sudo",)
-        return Plan(names, (prefix + update, prefix + install), False,
-                    "COOPTRACKS_NO_APT is set")
+        return Plan(names, (prefix + update, prefix + install), False, "COOPTRACKS_NO_APT is set")
     if system.is_root():
         return Plan(names, (update, install), True)
     if system.has_sudo():
         return Plan(names, (("sudo", "-n", *update), ("sudo", "-n", *install)), True)
-    return Plan(names, (("sudo", *update), ("sudo", *install)), False,
-                "installing needs root or sudo without a password (sudo -n)")
+    return Plan(
+        names,
+        (("sudo", *update), ("sudo", *install)),
+        False,
+        "installing needs root or sudo without a password (sudo -n)",
+    )
 
 
 def describe(missing: Sequence[Package]) -> str:
@@ -268,15 +296,21 @@ def describe(missing: Sequence[Package]) -> str:
     return "; ".join(f"{' '.join(names)} {PURPOSES[tag]}" for tag, names in groups.items())
 
 
-def ensure(packages: Sequence[Package], system: System, pyside_dir: Path | None = None,
-           say: Callable[[str], None] = print) -> int:
+def ensure(
+    packages: Sequence[Package],
+    system: System,
+    pyside_dir: Path | None = None,
+    say: Callable[[str], None] = print,
+) -> int:
     """Check, install what may be installed, check again. Returns the exit status."""
     findings = _check(packages, system, pyside_dir)
     if findings.missing:
         plan = plan_install(findings.missing, system)
         if not plan.can_run:
-            say(f"cooptracks needs system packages that pip cannot install: "
-                f"{describe(findings.missing)}.")
+            say(
+                f"cooptracks needs system packages that pip cannot install: "
+                f"{describe(findings.missing)}."
+            )
             say(f"{plan.why_not}. Install them with:\n    {plan.shell()}")
             return 1
         say(f"cooptracks: installing {describe(findings.missing)}: {plan.shell()}")
@@ -292,9 +326,11 @@ def ensure(packages: Sequence[Package], system: System, pyside_dir: Path | None 
             return 1
     if findings.unknown:
         for soname, plugin in findings.unknown.items():
-            say(f"cooptracks: Qt's {plugin} needs {soname}, which is not installed and not in "
+            say(
+                f"cooptracks: Qt's {plugin} needs {soname}, which is not installed and not in "
                 f"scripts/system-packages.txt; install the package that provides it "
-                f"(on Debian: the one named like it, e.g. apt-cache search {soname.split('.')[0]})")
+                f"(on Debian: the one named like it, e.g. apt-cache search {soname.split('.')[0]})"
+            )
         return 1
     return 0
 
@@ -308,6 +344,7 @@ def _check(packages: Sequence[Package], system: System, pyside_dir: Path | None)
 
 
 # -- the libraries Qt links against (for the test that keeps the list complete) -----------------
+
 
 def elf_needed(path: Path) -> list[str]:
     """The DT_NEEDED entries of an ELF shared object: the libraries it links against directly."""
@@ -342,7 +379,7 @@ def elf_needed(path: Path) -> list[str]:
                 break
             if tag == 1:  # DT_NEEDED
                 start = strings + value
-                needed.append(data[start:data.index(b"\0", start)].decode())
+                needed.append(data[start : data.index(b"\0", start)].decode())
     return needed
 
 
@@ -370,10 +407,15 @@ def qt_system_libraries(pyside_dir: Path) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--venv", type=Path, default=None,
-                        help="also check the Qt plugins of the PySide6 installed in this venv")
-    parser.add_argument("--tests", action="store_true",
-                        help="also the packages only `make test` needs (Xvfb)")
+    parser.add_argument(
+        "--venv",
+        type=Path,
+        default=None,
+        help="also check the Qt plugins of the PySide6 installed in this venv",
+    )
+    parser.add_argument(
+        "--tests", action="store_true", help="also the packages only `make test` needs (Xvfb)"
+    )
     parser.add_argument("--list", action="store_true", help="print the package names and exit")
     args = parser.parse_args(argv)
     packages = load_packages() if args.tests else for_running(load_packages())

@@ -12,8 +12,7 @@ import pytest
 from ledger.chunkstore import ChunkStore
 
 
-def overwrite_chunk(store: ChunkStore, chunk_id: bytes,
-                    change: Callable[[bytes], bytes]) -> None:
+def overwrite_chunk(store: ChunkStore, chunk_id: bytes, change: Callable[[bytes], bytes]) -> None:
     """Replace the stored bytes of ``chunk_id`` (in its pack or loose file) with
     ``change(old bytes)``, which must be as long, behind the store's back."""
     where = store.locate(chunk_id)
@@ -38,8 +37,12 @@ def small_disk(mount: Path, size: str = "1m") -> Iterator[Path]:
     """A tmpfs of ``size`` at ``mount``: a real file system that runs out of space (the test
     is skipped where mounting is not allowed). ``grow(mount, size)`` makes room again."""
     mount.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small file system here: {done.stderr.strip()}")
     try:

@@ -54,8 +54,14 @@ def violations(package: str, allowed=None, forbidden=(), exempt=()) -> list[str]
 
 def test_ledger_is_pure_and_synchronous():
     # stdlib, pynacl, sqlite-utils and one encoding library (cbor2); nothing async, no Qt.
-    assert violations("ledger", allowed={"ledger", "nacl", "sqlite_utils", "cbor2"},
-                      forbidden=("asyncio", "trio")) == []
+    assert (
+        violations(
+            "ledger",
+            allowed={"ledger", "nacl", "sqlite_utils", "cbor2"},
+            forbidden=("asyncio", "trio"),
+        )
+        == []
+    )
 
 
 def test_p2p_never_imports_qt_app_or_player():
@@ -72,8 +78,16 @@ def test_services_never_import_qt():
 
 
 def test_ui_reaches_the_core_only_through_the_bridge():
-    forbidden = ("sqlite3", "sqlite_utils", "libp2p", "p2p", "ledger.store", "ledger.ledger",
-                 "app.services.core", "trio")
+    forbidden = (
+        "sqlite3",
+        "sqlite_utils",
+        "libp2p",
+        "p2p",
+        "ledger.store",
+        "ledger.ledger",
+        "app.services.core",
+        "trio",
+    )
     assert violations("app/ui", forbidden=forbidden) == []
 
 
@@ -112,8 +126,13 @@ def import_graph(root: Path) -> dict[str, dict[str, int]]:
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         edges: dict[str, int] = {}
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        type_only = {id(n) for block in ast.walk(tree) if _is_type_checking_block(block)
-                     for stmt in block.body for n in ast.walk(stmt)}  # type: ignore[attr-defined]
+        type_only = {
+            id(n)
+            for block in ast.walk(tree)
+            if _is_type_checking_block(block)
+            for stmt in block.body
+            for n in ast.walk(stmt)
+        }  # type: ignore[attr-defined]
         for node in ast.walk(tree):
             if id(node) in type_only:
                 continue
@@ -140,7 +159,8 @@ def _is_type_checking_block(node: ast.AST) -> bool:
         return False
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def import_cycles(graph: dict[str, dict[str, int]]) -> list[str]:
@@ -181,7 +201,7 @@ def import_cycles(graph: dict[str, dict[str, int]]) -> list[str]:
         while True:
             nxt = min(w for w in graph[path[-1]] if w in members)
             if nxt in path:
-                path = [*path[path.index(nxt):], nxt]
+                path = [*path[path.index(nxt) :], nxt]
                 break
             path.append(nxt)
         steps = [f"{a} (line {graph[a][b]})" for a, b in itertools.pairwise(path)]
@@ -202,22 +222,26 @@ def test_the_cycle_check_catches_a_planted_cycle(tmp_path):
     (tmp_path / "p2p" / "__init__.py").write_text("")
     (tmp_path / "p2p" / "sub" / "__init__.py").write_text("")
     (tmp_path / "p2p" / "a.py").write_text("import os\nfrom p2p.sub import b\n")
-    (tmp_path / "p2p" / "sub" / "b.py").write_text(
-        "def f():\n    from ..a import thing\n")
+    (tmp_path / "p2p" / "sub" / "b.py").write_text("def f():\n    from ..a import thing\n")
     (tmp_path / "p2p" / "c.py").write_text(
-        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from p2p import d\n")
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from p2p import d\n"
+    )
     (tmp_path / "p2p" / "d.py").write_text("from p2p import c\n")
     assert import_cycles(import_graph(tmp_path)) == [
-        "p2p.a (line 2) -> p2p.sub.b (line 2) -> p2p.a"]
+        "p2p.a (line 2) -> p2p.sub.b (line 2) -> p2p.a"
+    ]
 
 
 def test_the_readme_layout_table_names_every_package_and_only_real_ones():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("| package | what it holds | may import |"):]
+    table = readme[readme.index("| package | what it holds | may import |") :]
     table = table[: table.index("\n\n")]
     named = set(re.findall(r"^\| `([a-z0-9_/]+)/` \|", table, re.M))
-    packages = {p.parent.relative_to(ROOT).as_posix()
-                for package in PACKAGES for p in (ROOT / package).rglob("__init__.py")}
+    packages = {
+        p.parent.relative_to(ROOT).as_posix()
+        for package in PACKAGES
+        for p in (ROOT / package).rglob("__init__.py")
+    }
     assert packages - named == set(), "README.md's layout table misses these packages"
     assert {n for n in named if not (ROOT / n).is_dir()} == set()
 

@@ -38,8 +38,17 @@ ALL = {p.name for p in PACKAGES}
 class FakeSystem(sd.System):
     """A machine with some of the list's packages installed, and an apt-get that installs them."""
 
-    def __init__(self, installed, *, root=True, sudo=False, apt=True, plugin_needs=None,
-                 other_arch=(), apt_fails=False):
+    def __init__(
+        self,
+        installed,
+        *,
+        root=True,
+        sudo=False,
+        apt=True,
+        plugin_needs=None,
+        other_arch=(),
+        apt_fails=False,
+    ):
         super().__init__()
         self.installed = set(installed)
         self.root, self.sudo, self.apt, self.apt_fails = root, sudo, apt, apt_fails
@@ -87,8 +96,12 @@ def run_check(system, pyside_dir=None):
 @pytest.fixture
 def pyside(tmp_path):
     """A PySide6 folder with the plugin files the check looks at (their contents are not read)."""
-    for rel in ("platforms/libqxcb.so", "platforms/libqwayland.so",
-                "multimedia/libffmpegmediaplugin.so", "platforms/libqoffscreen.so"):
+    for rel in (
+        "platforms/libqxcb.so",
+        "platforms/libqwayland.so",
+        "multimedia/libffmpegmediaplugin.so",
+        "platforms/libqoffscreen.so",
+    ):
         path = tmp_path / "PySide6/Qt/plugins" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
@@ -103,8 +116,15 @@ def _apt_allowed(monkeypatch):
 def test_the_list_names_each_package_once_with_a_known_purpose():
     names = [p.name for p in PACKAGES]
     assert len(names) == len(set(names))
-    assert {"python3-venv", "gcc", "libgmp-dev", "libxcb-cursor0", "libxcb-icccm4",
-            "libxcb-keysyms1", "libpulse0"} <= set(names)
+    assert {
+        "python3-venv",
+        "gcc",
+        "libgmp-dev",
+        "libxcb-cursor0",
+        "libxcb-icccm4",
+        "libxcb-keysyms1",
+        "libpulse0",
+    } <= set(names)
     assert all(p.needed_by in sd.PURPOSES for p in PACKAGES)
 
 
@@ -118,21 +138,23 @@ def test_as_root_the_missing_packages_are_installed_after_one_line_saying_what_a
     system = FakeSystem(ALL - {"libxcb-cursor0", "libpulse0"})
     status, said = run_check(system)
     assert status == 0
-    install = ("apt-get", "install", "-y", "--no-install-recommends", "libxcb-cursor0",
-               "libpulse0")
+    install = ("apt-get", "install", "-y", "--no-install-recommends", "libxcb-cursor0", "libpulse0")
     assert system.ran == [("apt-get", "update"), install]
-    assert said == ("cooptracks: installing libxcb-cursor0 for Qt's xcb platform plugin (X11); "
-                    "libpulse0 for Qt Multimedia (audio playback): apt-get update && "
-                    "apt-get install -y --no-install-recommends libxcb-cursor0 libpulse0")
+    assert said == (
+        "cooptracks: installing libxcb-cursor0 for Qt's xcb platform plugin (X11); "
+        "libpulse0 for Qt Multimedia (audio playback): apt-get update && "
+        "apt-get install -y --no-install-recommends libxcb-cursor0 libpulse0"
+    )
     assert "libpulse0" in system.installed
 
 
 def test_with_passwordless_sudo_the_commands_run_through_sudo_n():
     system = FakeSystem(ALL - {"libgmp-dev"}, root=False, sudo=True)
     assert run_check(system)[0] == 0
-    assert system.ran == [("sudo", "-n", "apt-get", "update"),
-                          ("sudo", "-n", "apt-get", "install", "-y", "--no-install-recommends",
-                           "libgmp-dev")]
+    assert system.ran == [
+        ("sudo", "-n", "apt-get", "update"),
+        ("sudo", "-n", "apt-get", "install", "-y", "--no-install-recommends", "libgmp-dev"),
+    ]
 
 
 def test_without_root_or_sudo_it_stops_and_prints_the_exact_command():
@@ -140,8 +162,10 @@ def test_without_root_or_sudo_it_stops_and_prints_the_exact_command():
     status, said = run_check(system)
     assert status == 1
     assert system.ran == []
-    assert ("sudo apt-get update && sudo apt-get install -y --no-install-recommends "
-            "libxcb-icccm4 libxcb-keysyms1") in said
+    assert (
+        "sudo apt-get update && sudo apt-get install -y --no-install-recommends "
+        "libxcb-icccm4 libxcb-keysyms1"
+    ) in said
     assert "installing needs root or sudo without a password" in said
 
 
@@ -170,20 +194,33 @@ def test_a_failing_apt_get_is_reported_with_its_output():
 def test_a_library_a_qt_plugin_cannot_load_is_mapped_to_its_package_and_installed(pyside):
     # The package check is satisfied by the 32-bit copy in the loader cache, but ldd of the
     # 64-bit plugin does not find the library: the second step catches it and installs it.
-    system = FakeSystem(ALL - {"libxcb-cursor0"}, other_arch={"lib:libxcb-cursor.so.0"},
-                        plugin_needs={"libqxcb.so": ["libxcb.so.1", "libxcb-cursor.so.0"]})
+    system = FakeSystem(
+        ALL - {"libxcb-cursor0"},
+        other_arch={"lib:libxcb-cursor.so.0"},
+        plugin_needs={"libqxcb.so": ["libxcb.so.1", "libxcb-cursor.so.0"]},
+    )
     assert run_check(system)[0] == 0 and system.ran == []
     status, said = run_check(system, pyside)
     assert status == 0
-    assert system.ran[-1] == ("apt-get", "install", "-y", "--no-install-recommends",
-                              "libxcb-cursor0")
+    assert system.ran[-1] == (
+        "apt-get",
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "libxcb-cursor0",
+    )
     assert "libxcb-cursor0 for Qt's xcb platform plugin" in said
 
 
 def test_only_the_plugins_the_app_loads_are_checked(pyside):
     # The offscreen plugin is not used on a desktop; what it would need is not asked for.
-    system = FakeSystem(ALL, plugin_needs={"libqoffscreen.so": ["libnowhere.so.3"],
-                                           "libqwayland.so": ["libwayland-egl.so.1"]})
+    system = FakeSystem(
+        ALL,
+        plugin_needs={
+            "libqoffscreen.so": ["libnowhere.so.3"],
+            "libqwayland.so": ["libwayland-egl.so.1"],
+        },
+    )
     assert run_check(system, pyside) == (0, "")
     system.installed.discard("libwayland-egl1")
     status, _ = run_check(system, pyside)
@@ -199,15 +236,18 @@ def test_a_library_no_listed_package_provides_stops_with_its_name_and_plugin(pys
 
 
 def test_ldd_output_is_read_for_libraries_not_found():
-    out = ("\tlinux-vdso.so.1 (0x00007ffd)\n"
-           "\tlibxcb-cursor.so.0 => not found\n"
-           "\tlibQt6Gui.so.6 => /x/PySide6/Qt/lib/libQt6Gui.so.6 (0x00007f)\n"
-           "\tlibpulse.so.0 => not found\n"
-           "\t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n")
+    out = (
+        "\tlinux-vdso.so.1 (0x00007ffd)\n"
+        "\tlibxcb-cursor.so.0 => not found\n"
+        "\tlibQt6Gui.so.6 => /x/PySide6/Qt/lib/libQt6Gui.so.6 (0x00007f)\n"
+        "\tlibpulse.so.0 => not found\n"
+        "\t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n"
+    )
     assert sd.not_found_in_ldd(out) == ["libxcb-cursor.so.0", "libpulse.so.0"]
 
 
 # -- against this machine -------------------------------------------------------------------------
+
 
 def _installed_pyside() -> Path:
     spec = importlib.util.find_spec("PySide6")
@@ -237,8 +277,9 @@ def test_each_listed_library_belongs_to_the_package_the_list_names():
     for soname, pkg in sd.package_for_library(PACKAGES).items():
         if soname not in paths:
             continue
-        owner = subprocess.run(["dpkg", "-S", str(Path(paths[soname]).resolve())],
-                               capture_output=True, text=True).stdout.split(":")[0]
+        owner = subprocess.run(
+            ["dpkg", "-S", str(Path(paths[soname]).resolve())], capture_output=True, text=True
+        ).stdout.split(":")[0]
         if owner and owner.removesuffix("t64") != pkg.name:
             wrong[soname] = (pkg.name, owner)
     assert wrong == {}
@@ -265,8 +306,10 @@ def test_the_readme_shows_the_list_as_the_commands_that_install_it():
         words = command.split()
         assert words[:5] == ["sudo", "apt-get", "install", "-y", "--no-install-recommends"]
         named.append(words[5:])
-    assert named == [[p.name for p in sd.for_running(PACKAGES)],
-                     [p.name for p in PACKAGES if p.needed_by == "test"]]
+    assert named == [
+        [p.name for p in sd.for_running(PACKAGES)],
+        [p.name for p in PACKAGES if p.needed_by == "test"],
+    ]
 
 
 def test_make_run_leaves_the_test_only_packages_out(monkeypatch):

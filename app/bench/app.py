@@ -76,8 +76,9 @@ def _env(pycache: str) -> dict[str, str]:
 
 def _launch(code: str, pycache: str) -> dict[str, float]:
     """Seconds (wall and CPU) to a painted window, plus interpreter start-up."""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=_env(pycache), timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_env(pycache), timeout=120
+    )
     if out.returncode != 0:
         raise RuntimeError(f"launch failed:\n{out.stderr[-2000:]}")
     result: dict[str, float] = {}
@@ -110,8 +111,12 @@ def _startup_overhead(pycache: str) -> dict[str, float]:
             subprocess.run([sys.executable, "-c", "pass"], check=True, env=_env(pycache))
             wall.append(time.perf_counter() - start)
             after = os.times()
-            cpu.append(after.children_user + after.children_system
-                       - before.children_user - before.children_system)
+            cpu.append(
+                after.children_user
+                + after.children_system
+                - before.children_user
+                - before.children_system
+            )
         _OVERHEAD.update(wall=min(wall), cpu=min(cpu))
     return _OVERHEAD
 
@@ -124,7 +129,8 @@ def _profile_with_identity(root: Path) -> Path:
 
     prof = Profile(root / "bench-profile")
     IdentityService(prof, pwhash.argon2id.OPSLIMIT_MIN, pwhash.argon2id.MEMLIMIT_MIN).create(
-        "bench passphrase", "Bench")
+        "bench passphrase", "Bench"
+    )
     return prof.root
 
 
@@ -145,13 +151,17 @@ def measure_launch(runs: int) -> dict[str, float]:
 
     b, a = med(bare, "wall"), med(app, "wall")
     ratios = sorted(x["wall"] / y["wall"] for x, y in zip(app, bare, strict=True))
-    return {"bare_window_s": round(b, 3), "app_window_s": round(a, 3),
-            "launch_ratio": round(a / b, 2),
-            "launch_ratio_range": [round(ratios[0], 2), round(ratios[-1], 2)],
-            "launch_cpu_ratio": round(med(app, "cpu") / med(bare, "cpu"), 2),
-            "app_services_s": round(med(app, "services"), 3),
-            "app_unlocked_s": round(med(app, "unlocked"), 3),
-            "launch_goal": 1.5, "launch_runs": runs}
+    return {
+        "bare_window_s": round(b, 3),
+        "app_window_s": round(a, 3),
+        "launch_ratio": round(a / b, 2),
+        "launch_ratio_range": [round(ratios[0], 2), round(ratios[-1], 2)],
+        "launch_cpu_ratio": round(med(app, "cpu") / med(bare, "cpu"), 2),
+        "app_services_s": round(med(app, "services"), 3),
+        "app_unlocked_s": round(med(app, "unlocked"), 3),
+        "launch_goal": 1.5,
+        "launch_runs": runs,
+    }
 
 
 def _make_entries(n: int) -> list[bytes]:
@@ -165,8 +175,14 @@ def _make_entries(n: int) -> list[bytes]:
         signer = Signer.generate()
         prev = None
         for i in range(min(per_author, n - a)):
-            e = create_entry(signer, i + 1, prev, 1_700_000_000_000 + i, "profile",
-                             {"name": f"peer {a + i}", "bio": "", "links": []})
+            e = create_entry(
+                signer,
+                i + 1,
+                prev,
+                1_700_000_000_000 + i,
+                "profile",
+                {"name": f"peer {a + i}", "bio": "", "links": []},
+            )
             prev = e.hash
             wires.append(e.wire)
     return wires
@@ -187,9 +203,12 @@ def measure_stall(n: int) -> dict[str, float]:
     make_s = time.perf_counter() - t0
     interval = sys.getswitchinterval()
     with tempfile.TemporaryDirectory() as tmp:
-        parts = build(Profile(Path(tmp) / "p"), kdf=KdfLimits(pwhash.argon2id.OPSLIMIT_MIN,
-                                                              pwhash.argon2id.MEMLIMIT_MIN),
-                      engine=NullEngine(), own_process=True)
+        parts = build(
+            Profile(Path(tmp) / "p"),
+            kdf=KdfLimits(pwhash.argon2id.OPSLIMIT_MIN, pwhash.argon2id.MEMLIMIT_MIN),
+            engine=NullEngine(),
+            own_process=True,
+        )
         parts.window.show()
         job = parts.bridge.create_identity("bench passphrase", "Bench")
         parts.runtime._pump_until(lambda: job.done, 30_000)
@@ -217,11 +236,17 @@ def measure_stall(n: int) -> dict[str, float]:
     # The app tuned this process for itself (own_process): undo it for other benchmarks.
     sys.setswitchinterval(interval)
     gc.unfreeze()
-    return {"sync_entries": n, "sync_entries_ingested": count, "sync_seconds": round(ingest_s, 2),
-            "sync_entries_per_s": round(n / ingest_s), "max_stall_ms": max(gaps or [0]),
-            "p99_tick_ms": sorted(gaps)[int(len(gaps) * 0.99)] if gaps else 0,
-            "stall_goal_ms": 50, "entry_generation_s": round(make_s, 1),
-            "ingest_error": ingest.error or ""}
+    return {
+        "sync_entries": n,
+        "sync_entries_ingested": count,
+        "sync_seconds": round(ingest_s, 2),
+        "sync_entries_per_s": round(n / ingest_s),
+        "max_stall_ms": max(gaps or [0]),
+        "p99_tick_ms": sorted(gaps)[int(len(gaps) * 0.99)] if gaps else 0,
+        "stall_goal_ms": 50,
+        "entry_generation_s": round(make_s, 1),
+        "ingest_error": ingest.error or "",
+    }
 
 
 def _market_entries(offers: int) -> list[bytes]:
@@ -231,7 +256,7 @@ def _market_entries(offers: int) -> list[bytes]:
 
     m = _Market(20, 20)
     made = m.offers(offers) if (setup := m.setup()) else []
-    return [e.wire for e in setup + made + m.trades(made[:offers // 3])]
+    return [e.wire for e in setup + made + m.trades(made[: offers // 3])]
 
 
 def measure_exchange_stall(offers: int) -> dict[str, float]:
@@ -249,9 +274,12 @@ def measure_exchange_stall(offers: int) -> dict[str, float]:
     wires = _market_entries(offers)
     interval = sys.getswitchinterval()
     with tempfile.TemporaryDirectory() as tmp:
-        parts = build(Profile(Path(tmp) / "p"), kdf=KdfLimits(pwhash.argon2id.OPSLIMIT_MIN,
-                                                              pwhash.argon2id.MEMLIMIT_MIN),
-                      engine=NullEngine(), own_process=True)
+        parts = build(
+            Profile(Path(tmp) / "p"),
+            kdf=KdfLimits(pwhash.argon2id.OPSLIMIT_MIN, pwhash.argon2id.MEMLIMIT_MIN),
+            engine=NullEngine(),
+            own_process=True,
+        )
         parts.window.show()
         job = parts.bridge.create_identity("bench passphrase", "Bench")
         parts.runtime._pump_until(lambda: job.done, 30_000)
@@ -282,11 +310,15 @@ def measure_exchange_stall(offers: int) -> dict[str, float]:
         parts.shutdown()
     sys.setswitchinterval(interval)
     gc.unfreeze()
-    return {"exchange_entries": len(wires), "exchange_offers": offers,
-            "exchange_seconds": round(ingest_s, 2), "exchange_levels_shown": levels,
-            "exchange_max_stall_ms": max(gaps or [0]),
-            "exchange_p99_tick_ms": sorted(gaps)[int(len(gaps) * 0.99)] if gaps else 0,
-            "exchange_ingest_error": ingest.error or ""}
+    return {
+        "exchange_entries": len(wires),
+        "exchange_offers": offers,
+        "exchange_seconds": round(ingest_s, 2),
+        "exchange_levels_shown": levels,
+        "exchange_max_stall_ms": max(gaps or [0]),
+        "exchange_p99_tick_ms": sorted(gaps)[int(len(gaps) * 0.99)] if gaps else 0,
+        "exchange_ingest_error": ingest.error or "",
+    }
 
 
 def run(quick: bool) -> dict:

@@ -51,8 +51,9 @@ def _decoded(source: Path, fmt: OutputFormat) -> tuple[list[Any], int, str, str]
         codec: Any = av.codec.Codec(fmt.codec, "w").create()
         codec.sample_rate, codec.format, codec.layout = rate, sample_fmt, "stereo"
         codec.open()
-        resampler = av.AudioResampler(format=sample_fmt, layout="stereo", rate=rate,
-                                      frame_size=codec.frame_size or None)
+        resampler = av.AudioResampler(
+            format=sample_fmt, layout="stereo", rate=rate, frame_size=codec.frame_size or None
+        )
         frames = []
         for frame in src.decode(stream):
             frames.extend(resampler.resample(frame))
@@ -60,8 +61,9 @@ def _decoded(source: Path, fmt: OutputFormat) -> tuple[list[Any], int, str, str]
     return frames, rate, sample_fmt, "stereo"
 
 
-def _encode_only(frames: list[Any], rate: int, sample_fmt: str, layout: str,
-                 fmt: OutputFormat, dest: Path) -> None:
+def _encode_only(
+    frames: list[Any], rate: int, sample_fmt: str, layout: str, fmt: OutputFormat, dest: Path
+) -> None:
     with av.open(str(dest), "w", format=fmt.container) as out:
         stream: Any = out.add_stream(fmt.codec, rate=rate)
         stream.layout, stream.format = layout, sample_fmt
@@ -80,8 +82,9 @@ def _encode_only(frames: list[Any], rate: int, sample_fmt: str, layout: str,
             out.mux(packet)
 
 
-def _reencoded(core: Core, plan: Any, sources: list[Path], tmp: Path,
-               rounds: int) -> dict[str, Any]:
+def _reencoded(
+    core: Core, plan: Any, sources: list[Path], tmp: Path, rounds: int
+) -> dict[str, Any]:
     """Decrypt and transcode FLAC to FLAC without the packet copy, against encode-only."""
     from ledger.content import unpack
 
@@ -104,9 +107,11 @@ def _reencoded(core: Core, plan: Any, sources: list[Path], tmp: Path,
             _encode_only(frames, rate, sample_fmt, layout, fmt, tmp / f"enc-{n}.flac")
         best_encode = min(best_encode, time.perf_counter() - started)
     audio_s = plan.seconds
-    return {"transcode_audio_s_per_s": round(audio_s / best_transcode, 1),
-            "encode_only_audio_s_per_s": round(audio_s / best_encode, 1),
-            "ratio": round(best_encode / best_transcode, 3)}
+    return {
+        "transcode_audio_s_per_s": round(audio_s / best_transcode, 1),
+        "encode_only_audio_s_per_s": round(audio_s / best_encode, 1),
+        "ratio": round(best_encode / best_transcode, 3),
+    }
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -122,9 +127,21 @@ def run(quick: bool = False) -> dict[str, Any]:
         cover.write_bytes(make_cover(600, 600, "jpeg"))
         with Core(Profile(tmp / "artist"), Signer.generate()) as core:
             credits = WalletService(core).issue("CRD", "Credits", 2, 10**9, ("stable",))
-            listing = StudioService(core).publish(ReleaseDraft(
-                files=tuple(sources), title="Bench", artist_name="Bench", price="1",
-                asset=credits.id, artwork=cover, preview_seconds=0)).listing
+            listing = (
+                StudioService(core)
+                .publish(
+                    ReleaseDraft(
+                        files=tuple(sources),
+                        title="Bench",
+                        artist_name="Bench",
+                        price="1",
+                        asset=credits.id,
+                        artwork=cover,
+                        preview_seconds=0,
+                    )
+                )
+                .listing
+            )
             service = ExportService(core)
             plan = service.plan_release(listing.id)
             audio_s = plan.seconds
@@ -141,15 +158,18 @@ def run(quick: bool = False) -> dict[str, Any]:
                     best_export = min(best_export, time.perf_counter() - started)
                     started = time.perf_counter()
                     for n, (frames, rate, sample_fmt, layout) in enumerate(decoded):
-                        _encode_only(frames, rate, sample_fmt, layout, fmt,
-                                     out / f"plain-{n}{fmt.ext}")
+                        _encode_only(
+                            frames, rate, sample_fmt, layout, fmt, out / f"plain-{n}{fmt.ext}"
+                        )
                     best_encode = min(best_encode, time.perf_counter() - started)
                 export_rate, encode_rate = audio_s / best_export, audio_s / best_encode
                 ratio = export_rate / encode_rate
                 ratios.append(ratio)
-                doc[key] = {"export_audio_s_per_s": round(export_rate, 1),
-                            "encode_only_audio_s_per_s": round(encode_rate, 1),
-                            "ratio": round(ratio, 3)}
+                doc[key] = {
+                    "export_audio_s_per_s": round(export_rate, 1),
+                    "encode_only_audio_s_per_s": round(encode_rate, 1),
+                    "ratio": round(ratio, 3),
+                }
             doc["flac_reencoded"] = _reencoded(core, plan, sources, tmp, rounds)
         doc["export_ratio"] = round(min(ratios), 3)
         doc["goal"] = GOAL

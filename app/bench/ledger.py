@@ -55,8 +55,10 @@ class _Gen:
 
     def __init__(self, authors: int, seed: int = 7) -> None:
         self.rnd = random.Random(seed)
-        self.signers = [Signer.from_seed(hashlib.blake2b(b"bench%d" % i, digest_size=32).digest())
-                        for i in range(authors + 1)]
+        self.signers = [
+            Signer.from_seed(hashlib.blake2b(b"bench%d" % i, digest_size=32).digest())
+            for i in range(authors + 1)
+        ]
         self.gw = self.signers[0]
         self.people = self.signers[1:]
         self.heads: dict[bytes, Entry] = {}
@@ -71,8 +73,15 @@ class _Gen:
     def add(self, who: Signer, kind: str, body: dict[str, Any], deps: list[bytes] = ()) -> Entry:
         head = self.heads.get(who.public_key)
         self.clock += 7
-        e = create_entry(who, head.seq + 1 if head else 1, head.hash if head else None,
-                         self.clock, kind, body, list(deps))
+        e = create_entry(
+            who,
+            head.seq + 1 if head else 1,
+            head.hash if head else None,
+            self.clock,
+            kind,
+            body,
+            list(deps),
+        )
         self.heads[who.public_key] = e
         self.entries.append(e)
         pk = who.public_key
@@ -94,26 +103,52 @@ class _Gen:
 
     def build(self, total: int) -> list[Entry]:
         gw, rnd = self.gw, self.rnd
-        self.asset = asset = self.add(gw, "asset.issue", {
-            "symbol": "CRD", "name": "Credits", "precision": 2, "max_supply": 10**15,
-            "flags": ["stable"]}).hash
+        self.asset = asset = self.add(
+            gw,
+            "asset.issue",
+            {
+                "symbol": "CRD",
+                "name": "Credits",
+                "precision": 2,
+                "max_supply": 10**15,
+                "flags": ["stable"],
+            },
+        ).hash
         self.add(gw, "asset.mint", {"asset": asset, "amount": 10**13})
         for p in self.people:
-            self.add(gw, "send", {"asset": asset, "to": p.public_key, "amount": 1_000_000,
-                                  "memo": ""})
+            self.add(
+                gw, "send", {"asset": asset, "to": p.public_key, "amount": 1_000_000, "memo": ""}
+            )
         artists = self.people[: max(2, len(self.people) // 10)]
         for i, a in enumerate(artists):
             other = self.people[(i + 1) % len(self.people)]
             split = [Share(a.public_key, 7000), Share(other.public_key, 3000)]
-            li = self.add(a, "listing", {
-                "title": f"Release {i}", "artist_name": f"Artist {i}", "genre": "ambient",
-                "tags": ["bench"], "description": "", "artwork": None,
-                "tracks": [{"title": f"T{t}", "content": hashlib.blake2b(
-                    b"%d/%d" % (i, t), digest_size=32).digest(), "preview": None,
-                    "duration_ms": 180_000, "prices": []} for t in range(3)],
-                "prices": [{"asset": asset, "amount": 999, "nyp": False}],
-                "split": [{"to": s.to, "bps": s.bps} for s in split],
-                "remainder": a.public_key, "supersedes": None})
+            li = self.add(
+                a,
+                "listing",
+                {
+                    "title": f"Release {i}",
+                    "artist_name": f"Artist {i}",
+                    "genre": "ambient",
+                    "tags": ["bench"],
+                    "description": "",
+                    "artwork": None,
+                    "tracks": [
+                        {
+                            "title": f"T{t}",
+                            "content": hashlib.blake2b(b"%d/%d" % (i, t), digest_size=32).digest(),
+                            "preview": None,
+                            "duration_ms": 180_000,
+                            "prices": [],
+                        }
+                        for t in range(3)
+                    ],
+                    "prices": [{"asset": asset, "amount": 999, "nyp": False}],
+                    "split": [{"to": s.to, "bps": s.bps} for s in split],
+                    "remainder": a.public_key,
+                    "supersedes": None,
+                },
+            )
             self.listings.append((li, a, split))
         while len(self.entries) < total:
             who = rnd.choice(self.people)
@@ -126,25 +161,45 @@ class _Gen:
                 to = rnd.choice(self.people)
                 if to is who:
                     continue
-                self.add(who, "send", {"asset": asset, "to": to.public_key,
-                                       "amount": rnd.randint(1, 500), "memo": "thanks"})
+                self.add(
+                    who,
+                    "send",
+                    {
+                        "asset": asset,
+                        "to": to.public_key,
+                        "amount": rnd.randint(1, 500),
+                        "memo": "thanks",
+                    },
+                )
             elif r < 0.8 and self.balance.get(pk, 0) >= 1000:
                 li, artist, split = rnd.choice(self.listings)
                 payouts = compute_payouts(999, split, artist.public_key)
-                p = self.add(who, "purchase", {
-                    "listing": li.hash, "track": None, "asset": asset, "amount": 999,
-                    "payouts": [{"to": x.to, "amount": x.amount} for x in payouts]}, [li.hash])
+                p = self.add(
+                    who,
+                    "purchase",
+                    {
+                        "listing": li.hash,
+                        "track": None,
+                        "asset": asset,
+                        "amount": 999,
+                        "payouts": [{"to": x.to, "amount": x.amount} for x in payouts],
+                    },
+                    [li.hash],
+                )
                 self.ungranted.append((p, li, artist))
             elif r < 0.92 and self.ungranted:
                 p, li, artist = self.ungranted.pop(0)
-                keys = [{"content": t["content"], "sealed": os.urandom(80)}
-                        for t in li.body["tracks"]]
+                keys = [
+                    {"content": t["content"], "sealed": os.urandom(80)} for t in li.body["tracks"]
+                ]
                 self.add(artist, "grant", {"purchase": p.hash, "keys": keys}, [p.hash])
             else:
-                self.add(who, "profile", {"name": f"Person {len(self.entries)}",
-                                          "bio": "bench", "links": []})
+                self.add(
+                    who,
+                    "profile",
+                    {"name": f"Person {len(self.entries)}", "bio": "bench", "links": []},
+                )
         return self.entries
-
 
 
 def _history(authors: int, total: int) -> list[Entry]:
@@ -159,8 +214,14 @@ def _verify(checks: list[Check]) -> None:
         sodium.crypto_sign_open(signature + message, author)
 
 
-def _ingest(wires: list[bytes], checks: list[Check], path: Path, batch: int,
-            processes: int | None, switch_interval: float | None) -> dict[str, Any]:
+def _ingest(
+    wires: list[bytes],
+    checks: list[Check],
+    path: Path,
+    batch: int,
+    processes: int | None,
+    switch_interval: float | None,
+) -> dict[str, Any]:
     """Ingest ``wires`` batch by batch, each batch preceded by the raw verify of the same
     entries on this thread; wall and thread-CPU times of both."""
     gc.collect()  # the previous run's ledger is not this run's garbage
@@ -169,11 +230,11 @@ def _ingest(wires: list[bytes], checks: list[Check], path: Path, batch: int,
     accepted = 0
     try:
         for i in range(0, len(wires), batch):
-            part = checks[i:i + batch]
+            part = checks[i : i + batch]
             c, t = time.thread_time(), time.perf_counter()
             _verify(part)
             c1, t1 = time.thread_time(), time.perf_counter()
-            report = led.ingest(wires[i:i + batch])
+            report = led.ingest(wires[i : i + batch])
             ingest_s += time.perf_counter() - t1
             ingest_cpu += time.thread_time() - c1
             verify_s += t1 - t
@@ -204,8 +265,9 @@ def _ingest(wires: list[bytes], checks: list[Check], path: Path, batch: int,
         "main_thread_own_cpu_us": round(main_own, 1),
         "verifier_processes_cpu_us": round(worker_cpu * us, 1),
         # its CPU per signature it checked, unpacking included: compare with raw_verify_cpu_us
-        "verifier_processes_cpu_per_signature_us":
-            round(worker_cpu * 1e6 / stats.by_processes, 1) if stats.by_processes else None,
+        "verifier_processes_cpu_per_signature_us": round(worker_cpu * 1e6 / stats.by_processes, 1)
+        if stats.by_processes
+        else None,
         "ratio_ceiling_two_cores": round(verify_us / max(main_own, (main_own + verify_us) / 2), 3),
         "main_thread_bound": main_own >= verify_us,
     }
@@ -217,7 +279,7 @@ def _second_core_gain(checks: list[Check], rounds: int = 5) -> float:
     The median of a few alternating rounds, as load on a shared machine comes in bursts."""
     sample = checks[:2000]
     half = len(sample) // 2
-    chunks = [sample[i:i + 250] for i in range(0, half, 250)]
+    chunks = [sample[i : i + 250] for i in range(0, half, 250)]
     gains = []
     worker = VerifierProcess()
     try:
@@ -269,8 +331,9 @@ def _raw_sqlite_rate(folder: Path, n: int) -> float:
 
 
 def run(quick: bool = True) -> dict[str, Any]:
-    authors, total, batch, appends = (200, 20_000, 1000, 300) if quick else \
-        (500, 100_000, 1000, 1000)
+    authors, total, batch, appends = (
+        (200, 20_000, 1000, 300) if quick else (500, 100_000, 1000, 1000)
+    )
     t = time.perf_counter()
     entries = _history(authors, total)
     build_s = time.perf_counter() - t
@@ -289,8 +352,9 @@ def run(quick: bool = True) -> dict[str, Any]:
         gain_before = _second_core_gain(checks)
         default = _ingest(wires, checks, folder / "ingest.sqlite", batch, None, None)
         gain_after = _second_core_gain(checks)
-        threads_fast = _ingest(wires, checks, folder / "ingest-threads-fast.sqlite", batch, 0,
-                               FAST_SWITCH_INTERVAL)
+        threads_fast = _ingest(
+            wires, checks, folder / "ingest-threads-fast.sqlite", batch, 0, FAST_SWITCH_INTERVAL
+        )
         threads = _ingest(wires, checks, folder / "ingest-threads.sqlite", batch, 0, None)
         append = _append_rate(folder, appends)
         raw = _raw_sqlite_rate(folder, appends)
@@ -317,14 +381,16 @@ def run(quick: bool = True) -> dict[str, Any]:
         result[f"ingest_{name}_per_s"] = figures["per_s"]
         result[f"ingest_{name}_vs_verify"] = figures["vs_verify"]
         result[f"ingest_{name}_main_thread_cpu_us"] = figures["main_thread_cpu_us"]
-    result.update({
-        "ingest_switch_interval_s": FAST_SWITCH_INTERVAL,
-        "append_per_s": round(append, 1),
-        "raw_sqlite_commit_per_s": round(raw, 1),
-        "append_vs_raw_commit": round(append / raw, 3),
-        "cores": os.cpu_count(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    })
+    result.update(
+        {
+            "ingest_switch_interval_s": FAST_SWITCH_INTERVAL,
+            "append_per_s": round(append, 1),
+            "raw_sqlite_commit_per_s": round(raw, 1),
+            "append_vs_raw_commit": round(append / raw, 3),
+            "cores": os.cpu_count(),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+        }
+    )
     return result
 
 

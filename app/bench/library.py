@@ -39,8 +39,35 @@ from player.chunkstore import DirectoryChunkSource
 from player.library import Library
 from player.stream import DecryptingStream, demuxer_for
 
-_ONSETS = ["", "b", "br", "c", "ch", "d", "dr", "f", "g", "gr", "h", "j", "k", "l", "m", "n",
-           "p", "pl", "r", "s", "sh", "st", "t", "tr", "v", "w", "z"]
+_ONSETS = [
+    "",
+    "b",
+    "br",
+    "c",
+    "ch",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "gr",
+    "h",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "pl",
+    "r",
+    "s",
+    "sh",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "w",
+    "z",
+]
 _VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "ou", "y"]
 _CODAS = ["", "", "n", "r", "s", "t", "l", "nd", "ck", "ng", "m"]
 
@@ -54,8 +81,10 @@ def _vocabulary(rng: random.Random, size: int) -> list[str]:
     words: list[str] = []
     seen: set[str] = set()
     while len(words) < size:
-        word = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
-                       for _ in range(rng.randint(1, 3)))
+        word = "".join(
+            rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
+            for _ in range(rng.randint(1, 3))
+        )
         if len(word) >= 3 and word not in seen:
             seen.add(word)
             words.append(word)
@@ -74,6 +103,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 # -- import -----------------------------------------------------------------------------------
 
+
 def _audio_factory() -> Any:
     """The generator of real audio and image files the tests use too (player/samples.py)."""
     from player import samples
@@ -88,8 +118,10 @@ def _make_files(folder: Path, count: int, rng: random.Random, covers: bool) -> i
     """Tagged copies of one short tone per format; returns the number of distinct covers."""
     factory = _audio_factory()
 
-    bases = [factory.make_tone(folder, f"base-{fmt}", fmt, seconds=1.0)
-             for fmt in sorted(factory.FORMATS)]
+    bases = [
+        factory.make_tone(folder, f"base-{fmt}", fmt, seconds=1.0)
+        for fmt in sorted(factory.FORMATS)
+    ]
     words = _vocabulary(rng, 400)
     album_covers: dict[int, bytes] = {}
     for i in range(count):
@@ -103,10 +135,15 @@ def _make_files(folder: Path, count: int, rng: random.Random, covers: bool) -> i
             artwork: bytes | None = album_covers[album]
         else:
             artwork = factory.TINY_PNG if i % 3 == 0 else None
-        factory.tag_file(path, title=" ".join(rng.sample(words, 3)),
-                         artist=" ".join(rng.sample(words, 2)), album=rng.choice(words),
-                         genre=rng.choice(["Rock", "Jazz", "Folk", "Ambient"]),
-                         track=i % _ALBUM_TRACKS + 1, artwork=artwork)
+        factory.tag_file(
+            path,
+            title=" ".join(rng.sample(words, 3)),
+            artist=" ".join(rng.sample(words, 2)),
+            album=rng.choice(words),
+            genre=rng.choice(["Rock", "Jazz", "Folk", "Ambient"]),
+            track=i % _ALBUM_TRACKS + 1,
+            artwork=artwork,
+        )
     for base in bases:
         base.unlink()
     return len(album_covers) if covers else 1
@@ -162,20 +199,36 @@ def _bench_import(work: Path, count: int, rounds: int, covers: bool = False) -> 
 
 # -- search -----------------------------------------------------------------------------------
 
-def _releases(rng: random.Random, words: list[str], releases: int,
-              per_release: int) -> list[CatalogRelease]:
+
+def _releases(
+    rng: random.Random, words: list[str], releases: int, per_release: int
+) -> list[CatalogRelease]:
     genres = ["Rock", "Jazz", "Folk", "Ambient", "Hip Hop", "Classical", "Electronic", "Blues"]
     out = []
     for r in range(releases):
         artist = " ".join(_zipf_sample(rng, words, 2)).title()
         title = " ".join(_zipf_sample(rng, words, rng.randint(1, 3))).title()
         tracks = tuple(
-            CatalogTrack(" ".join(_zipf_sample(rng, words, rng.randint(1, 4))).title(),
-                         rng.randbytes(32), rng.randbytes(32), rng.randint(60_000, 400_000))
-            for _ in range(per_release))
-        out.append(CatalogRelease(r.to_bytes(32, "big"), rng.randbytes(32), artist, title,
-                                  rng.choice(genres), tuple(_zipf_sample(rng, words, 2)), tracks,
-                                  1_700_000_000_000 + r))
+            CatalogTrack(
+                " ".join(_zipf_sample(rng, words, rng.randint(1, 4))).title(),
+                rng.randbytes(32),
+                rng.randbytes(32),
+                rng.randint(60_000, 400_000),
+            )
+            for _ in range(per_release)
+        )
+        out.append(
+            CatalogRelease(
+                r.to_bytes(32, "big"),
+                rng.randbytes(32),
+                artist,
+                title,
+                rng.choice(genres),
+                tuple(_zipf_sample(rng, words, 2)),
+                tracks,
+                1_700_000_000_000 + r,
+            )
+        )
     return out
 
 
@@ -201,6 +254,7 @@ def _bench_search(work: Path, rows: int, queries: int) -> dict[str, Any]:
     raw: list[float] = []
     hits = 0
     from player.search import fts_query
+
     for text in texts:
         started = time.perf_counter()
         result = library.search(text, limit=50, scopes=("catalog",))
@@ -208,8 +262,9 @@ def _bench_search(work: Path, rows: int, queries: int) -> dict[str, Any]:
         hits += len(result.catalog)
         match = fts_query(text)
         started = time.perf_counter()
-        conn.execute("SELECT rowid FROM catalog_fts WHERE catalog_fts MATCH ? LIMIT 50",
-                     (match,)).fetchall()
+        conn.execute(
+            "SELECT rowid FROM catalog_fts WHERE catalog_fts MATCH ? LIMIT 50", (match,)
+        ).fetchall()
         raw.append((time.perf_counter() - started) * 1000)
     library.close()
     return {
@@ -228,6 +283,7 @@ def _bench_search(work: Path, rows: int, queries: int) -> dict[str, Any]:
 
 
 # -- time to first audio ----------------------------------------------------------------------
+
 
 def _first_frame(stream: Any, fmt: str | None) -> None:
     with av.open(stream, format=fmt) as container:
@@ -273,8 +329,9 @@ def run(quick: bool) -> dict[str, Any]:
             "benchmark": "library",
             "quick": quick,
             "import": _bench_import(work / "import", 300 if quick else 800, 5 if quick else 7),
-            "import_with_covers": _bench_import(work / "covers", 300 if quick else 800,
-                                                5 if quick else 7, covers=True),
+            "import_with_covers": _bench_import(
+                work / "covers", 300 if quick else 800, 5 if quick else 7, covers=True
+            ),
             "search": _bench_search(work / "search", 100_000, 300 if quick else 2000),
             "first_audio": _bench_first_audio(work / "audio", 10 if quick else 50),
         }

@@ -54,31 +54,60 @@ class _Market:
         self.makers = [_signer(f"maker{i}") for i in range(makers)]
         self.takers = [_signer(f"taker{i}") for i in range(takers)]
 
-    def add(self, who: Signer, kind: str, body: dict[str, Any],
-            deps: Sequence[bytes] = ()) -> Entry:
+    def add(
+        self, who: Signer, kind: str, body: dict[str, Any], deps: Sequence[bytes] = ()
+    ) -> Entry:
         head = self.heads.get(who.public_key)
         self.clock += 7
-        e = create_entry(who, head.seq + 1 if head else 1, head.hash if head else None,
-                         self.clock, kind, body, sorted(set(deps)))
+        e = create_entry(
+            who,
+            head.seq + 1 if head else 1,
+            head.hash if head else None,
+            self.clock,
+            kind,
+            body,
+            sorted(set(deps)),
+        )
         self.heads[who.public_key] = e
         return e
 
     def setup(self) -> list[Entry]:
         out = []
-        self.crd = self.add(self.gw, "asset.issue", {"symbol": "CRD", "name": "Credits",
-                                                     "precision": 2, "max_supply": 10**15,
-                                                     "flags": ["stable"]}).hash
-        self.ann = self.add(self.artist, "asset.issue", {"symbol": "ANN", "name": "Ann coin",
-                                                         "precision": 0, "max_supply": 10**15,
-                                                         "flags": ["artistcoin"]}).hash
+        self.crd = self.add(
+            self.gw,
+            "asset.issue",
+            {
+                "symbol": "CRD",
+                "name": "Credits",
+                "precision": 2,
+                "max_supply": 10**15,
+                "flags": ["stable"],
+            },
+        ).hash
+        self.ann = self.add(
+            self.artist,
+            "asset.issue",
+            {
+                "symbol": "ANN",
+                "name": "Ann coin",
+                "precision": 0,
+                "max_supply": 10**15,
+                "flags": ["artistcoin"],
+            },
+        ).hash
         out += [self.heads[self.gw.public_key], self.heads[self.artist.public_key]]
         out.append(self.add(self.gw, "asset.mint", {"asset": self.crd, "amount": 10**14}))
         out.append(self.add(self.artist, "asset.mint", {"asset": self.ann, "amount": 10**14}))
-        for people, giver, asset in ((self.makers, self.artist, self.ann),
-                                     (self.takers, self.gw, self.crd)):
+        for people, giver, asset in (
+            (self.makers, self.artist, self.ann),
+            (self.takers, self.gw, self.crd),
+        ):
             for p in people:
-                sent = self.add(giver, "send", {"asset": asset, "to": p.public_key,
-                                                "amount": 10**11, "memo": ""})
+                sent = self.add(
+                    giver,
+                    "send",
+                    {"asset": asset, "to": p.public_key, "amount": 10**11, "memo": ""},
+                )
                 out += [sent, self.add(p, "receive", {"transfers": [sent.hash]}, [sent.hash])]
         return out
 
@@ -86,17 +115,33 @@ class _Market:
         out = []
         for i in range(n):
             amount = self.rnd.randint(100, 1000)
-            out.append(self.add(self.makers[i % len(self.makers)], "offer", {
-                "sell": self.ann, "sell_amount": amount, "want": self.crd,
-                "want_amount": amount * self.rnd.randint(20, 400), "min_fill": 10,
-                "expires": FAR, "fill_or_kill": False, "settler": self.seeder.public_key}))
+            out.append(
+                self.add(
+                    self.makers[i % len(self.makers)],
+                    "offer",
+                    {
+                        "sell": self.ann,
+                        "sell_amount": amount,
+                        "want": self.crd,
+                        "want_amount": amount * self.rnd.randint(20, 400),
+                        "min_fill": 10,
+                        "expires": FAR,
+                        "fill_or_kill": False,
+                        "settler": self.seeder.public_key,
+                    },
+                )
+            )
         return out
 
     def take(self, offer: Entry, taker: Signer) -> Entry:
         amount = offer.body["sell_amount"]
         pay = -(-amount * offer.body["want_amount"] // amount)
-        return self.add(taker, "take", {"offer": offer.hash, "amount": amount, "pay": pay,
-                                        "deadline": FAR}, [offer.hash])
+        return self.add(
+            taker,
+            "take",
+            {"offer": offer.hash, "amount": amount, "pay": pay, "deadline": FAR},
+            [offer.hash],
+        )
 
     def trades(self, offers: list[Entry]) -> list[Entry]:
         """Takes of ``offers``, the seeder's fills, and the takers' receives in batches."""
@@ -133,9 +178,9 @@ def _ingest_vs_verify(led: Ledger, entries: list[Entry], batch: int = 1000) -> d
     accepted = 0
     for i in range(0, len(wires), batch):
         t = time.perf_counter()
-        _verify(checks[i:i + batch])
+        _verify(checks[i : i + batch])
         t1 = time.perf_counter()
-        report = led.ingest(wires[i:i + batch])
+        report = led.ingest(wires[i : i + batch])
         ingest_s += time.perf_counter() - t1
         verify_s += t1 - t
         accepted += len(report.accepted)
@@ -143,9 +188,12 @@ def _ingest_vs_verify(led: Ledger, entries: list[Entry], batch: int = 1000) -> d
             raise RuntimeError(f"bench history rejected: {report.rejected[0].reason}")
     if accepted != len(wires) or led.pending_count():
         raise RuntimeError(f"bench history not fully accepted: {accepted}/{len(wires)}")
-    return {"entries": len(wires), "ingest_per_s": round(len(wires) / ingest_s, 1),
-            "raw_verify_per_s": round(len(wires) / verify_s, 1),
-            "ratio": round(verify_s / ingest_s, 3)}
+    return {
+        "entries": len(wires),
+        "ingest_per_s": round(len(wires) / ingest_s, 1),
+        "raw_verify_per_s": round(len(wires) / verify_s, 1),
+        "ratio": round(verify_s / ingest_s, 3),
+    }
 
 
 def _p95(samples: list[float]) -> float:
@@ -172,16 +220,17 @@ def run(quick: bool = False) -> dict[str, Any]:
         # 2. settling: takes arrive in batches, each answered with a signed, committed fill
         led = Ledger.open(Path(d) / "settle.sqlite")
         try:
-            open_offers = offers[n_trades:n_trades + n_settle]
+            open_offers = offers[n_trades : n_trades + n_settle]
             led.ingest([e.wire for e in [*setup, *offers[:n_trades], *trades, *open_offers]])
             takes = [m.take(o, m.takers[i % len(m.takers)]) for i, o in enumerate(open_offers)]
             settle_s = 0.0
             for i in range(0, len(takes), 100):
                 t = time.perf_counter()
-                led.ingest([e.wire for e in takes[i:i + 100]])
-                for take in takes[i:i + 100]:
-                    led.append(m.seeder, "fill", {"take": take.hash}, [take.hash],
-                               timestamp=T0 + 10**9)
+                led.ingest([e.wire for e in takes[i : i + 100]])
+                for take in takes[i : i + 100]:
+                    led.append(
+                        m.seeder, "fill", {"take": take.hash}, [take.hash], timestamp=T0 + 10**9
+                    )
                 settle_s += time.perf_counter() - t
             sample = _signer("sample")
             t = time.perf_counter()
@@ -190,7 +239,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 sodium.crypto_sign_open(e.signature + e.signed_bytes, e.author)
             sign_verify_s = time.perf_counter() - t
             # 3. the book with every remaining offer open on one pair
-            led.ingest([e.wire for e in offers[n_trades + n_settle:]])
+            led.ingest([e.wire for e in offers[n_trades + n_settle :]])
             state = led.state
             open_count = sum(1 for lk in state.locks.values() if lk.closed_by is None)
             samples = []

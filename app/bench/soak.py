@@ -67,9 +67,15 @@ class SeederProcess:
         self.track_bytes = track_bytes
 
     def _cli(self, *args: str) -> None:
-        subprocess.run([sys.executable, "-m", "app.cli", "--profile", str(self.profile), *args],
-                       check=True, capture_output=True, text=True, env=self.env, cwd=ROOT,
-                       timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "--profile", str(self.profile), *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=ROOT,
+            timeout=120,
+        )
 
     def start(self) -> SeederProcess:
         self._cli("identity", "new", "--name", "Soak seeder")
@@ -80,10 +86,28 @@ class SeederProcess:
         addr_file = self.root / "seeder.addr"
         self._stderr = open(self.root / "seeder.log", "w")  # kept open while it runs
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "--profile", str(self.profile), "seed",
-             "--listen", "/ip4/127.0.0.1/tcp/0", "--addr-file", str(addr_file), "--no-mdns",
-             "--pin", "none", *self.flags],
-            env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self._stderr, text=True)
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "--profile",
+                str(self.profile),
+                "seed",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--addr-file",
+                str(addr_file),
+                "--no-mdns",
+                "--pin",
+                "none",
+                *self.flags,
+            ],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while not addr_file.exists() or not addr_file.read_text().strip():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -138,8 +162,7 @@ async def churn(addr: str, sessions: int, on_step: Any = None, every: int = 100)
     return failed
 
 
-async def _churn(clients: list[Any], info: Any, sessions: int, on_step: Any,
-                 every: int) -> int:
+async def _churn(clients: list[Any], info: Any, sessions: int, on_step: Any, every: int) -> int:
     failed = 0
     async with trio.open_nursery() as nursery:
         closing = [trio.Event() for _ in clients]
@@ -233,8 +256,9 @@ async def honest_fetch(root: Path, addr: str, content_id: bytes, expected: bytes
         led.close()
 
 
-async def provide_flood(root: Path, addr: str, flooders: int = FLOODERS,
-                        ids: int = FLOOD_IDS) -> int:
+async def provide_flood(
+    root: Path, addr: str, flooders: int = FLOODERS, ids: int = FLOOD_IDS
+) -> int:
     """``flooders`` new identities each join the seeder's gossip mesh and announce ``ids``
     random content IDs; returns how many were announced in all."""
     from p2p.gossip import MAX_PROVIDE_IDS, Provide
@@ -254,8 +278,7 @@ async def provide_flood(root: Path, addr: str, flooders: int = FLOODERS,
                         await trio.sleep(0.05)
                 batch = min(MAX_PROVIDE_IDS, 256)
                 for _ in range(0, ids, batch):
-                    await node.gossip.publish(Provide(tuple(os.urandom(32)
-                                                            for _ in range(batch))))
+                    await node.gossip.publish(Provide(tuple(os.urandom(32) for _ in range(batch))))
                     sent += batch
                 await trio.sleep(1.0)  # the last messages leave before the node stops
         finally:
@@ -269,6 +292,7 @@ def _disk_bytes(path: Path) -> int:
 
 async def _raw_tcp_sessions_per_s(count: int) -> float:
     """Plain TCP connects and closes per second to a trio listener on loopback (the limit)."""
+
     async def handler(stream: trio.SocketStream) -> None:
         await stream.aclose()
 
@@ -323,10 +347,11 @@ async def _run(quick: bool) -> dict[str, Any]:
                 await trio.sleep(2)
                 hostile_rss.append(seeder.rss_bytes())
                 hostile_disk.append(_disk_bytes(seeder.profile))
-            after_hostile = await honest_fetch(root, seeder.addr, seeder.content_id,
-                                               seeder.track)
-            async with hold_raw(seeder.addr, held_raw), \
-                    hold_sessions(seeder.addr, held_sessions) as finished:
+            after_hostile = await honest_fetch(root, seeder.addr, seeder.content_id, seeder.track)
+            async with (
+                hold_raw(seeder.addr, held_raw),
+                hold_sessions(seeder.addr, held_sessions) as finished,
+            ):
                 held = await honest_fetch(root, seeder.addr, seeder.content_id, seeder.track)
             alive = seeder.alive()
     growth = _slope_mb_per_1000(rss)
@@ -357,9 +382,14 @@ async def _run(quick: bool) -> dict[str, Any]:
         "honest_fetch_held_vs_quiet": round(held / quiet, 2),
         "honest_fetch_held_goal_s": 1.0,
         "seeder_alive": alive,
-        "ok": (refused == 0 and growth < 1.0 and held < 1.0 and alive
-               and hostile_rss[2] - hostile_rss[1] < 2e6
-               and hostile_disk[-1] - hostile_disk[0] < 1e6),
+        "ok": (
+            refused == 0
+            and growth < 1.0
+            and held < 1.0
+            and alive
+            and hostile_rss[2] - hostile_rss[1] < 2e6
+            and hostile_disk[-1] - hostile_disk[0] < 1e6
+        ),
     }
 
 

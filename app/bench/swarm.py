@@ -125,12 +125,14 @@ async def _transfer_rate(root: Path, size: int, seeders: int, tag: str) -> float
 
             async with AsyncExitStack() as stack:
                 for signer, led, store in peers:
-                    nodes.append(await stack.enter_async_context(
-                        open_node(NodeConfig(seed=signer.seed), led, store)))
+                    nodes.append(
+                        await stack.enter_async_context(
+                            open_node(NodeConfig(seed=signer.seed), led, store)
+                        )
+                    )
                 for n in nodes:
                     await f.connect(n.addrs[0])
-                return size / await _timed_fetch(f, packed.content_id,
-                                                 [n.peer_id for n in nodes])
+                return size / await _timed_fetch(f, packed.content_id, [n.peer_id for n in nodes])
     finally:
         for _, led, _ in [*peers, fan]:
             led.close()
@@ -152,8 +154,9 @@ def _serve(root: Path, seed: bytes) -> None:
 
 
 @asynccontextmanager
-async def _seeder_processes(root: Path, packed: Any, seeders: int,
-                            tag: str) -> AsyncIterator[list[str]]:
+async def _seeder_processes(
+    root: Path, packed: Any, seeders: int, tag: str
+) -> AsyncIterator[list[str]]:
     """``seeders`` processes that each serve ``packed`` from a chunk store of their own; yields
     their addresses and stops them (stdin EOF) afterwards."""
     procs: list[trio.Process] = []
@@ -164,10 +167,19 @@ async def _seeder_processes(root: Path, packed: Any, seeders: int,
             ChunkStore(d / "content").put_packed(packed.manifest_bytes, packed.chunks)
             with open(d / "stderr.log", "wb") as log_file:  # the child keeps its own copy
                 proc = await trio.lowlevel.open_process(
-                    [sys.executable, "-m", "app.bench.swarm", "--serve", str(d),
-                     os.urandom(32).hex()],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
-                    cwd=Path(__file__).resolve().parents[2])
+                    [
+                        sys.executable,
+                        "-m",
+                        "app.bench.swarm",
+                        "--serve",
+                        str(d),
+                        os.urandom(32).hex(),
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log_file,
+                    cwd=Path(__file__).resolve().parents[2],
+                )
             procs.append(proc)
             assert proc.stdout is not None
             line = b""
@@ -193,8 +205,9 @@ async def _seeder_processes(root: Path, packed: Any, seeders: int,
                 await proc.wait()
 
 
-async def _transfer_rate_separate(root: Path, size: int, seeders: int, tag: str,
-                                  fetches: int = 1) -> list[float]:
+async def _transfer_rate_separate(
+    root: Path, size: int, seeders: int, tag: str, fetches: int = 1
+) -> list[float]:
     """Like :func:`_transfer_rate`, with every seeder in its own process. ``fetches`` fans,
     one after another, each with a fresh ledger and chunk store, fetch the track from the same
     seeder processes; returns each one's rate."""
@@ -222,8 +235,10 @@ async def _fetch_without_store_rate(root: Path, size: int, tag: str) -> float:
     async with _seeder_processes(root, packed, 1, tag) as addrs, client.run([tcp_addr()]):
         info = parse_peer_addr(addrs[0])
         await client.connect(info)
-        streams = [FramedStream(await client.new_stream(info.peer_id, [TProtocol(PROTOCOL_ID)]))
-                   for _ in range(STREAMS_PER_PROVIDER)]
+        streams = [
+            FramedStream(await client.new_stream(info.peer_id, [TProtocol(PROTOCOL_ID)]))
+            for _ in range(STREAMS_PER_PROVIDER)
+        ]
         todo = iter(chunk_ids)
         checks = trio.Semaphore(STORES_IN_FLIGHT)
 
@@ -284,8 +299,14 @@ def _history(n: int) -> list[bytes]:
     for a in authors:
         prev = None
         for seq in range(1, n // len(authors) + 1):
-            e = create_entry(a, seq, prev, 1_700_000_000_000 + seq, "profile",
-                             {"name": f"n{seq}", "bio": "", "links": []})
+            e = create_entry(
+                a,
+                seq,
+                prev,
+                1_700_000_000_000 + seq,
+                "profile",
+                {"name": f"n{seq}", "bio": "", "links": []},
+            )
             prev = e.hash
             wires.append(e.wire)
     return wires
@@ -296,11 +317,14 @@ async def _catch_up(root: Path, n: int) -> tuple[float, int]:
     source = _peer(root, "sync-source")
     target = _peer(root, "sync-target")
     for i in range(0, len(wires), 4096):
-        source[1].ingest(wires[i:i + 4096])
+        source[1].ingest(wires[i : i + 4096])
     try:
-        async with open_node(NodeConfig(seed=source[0].seed), source[1], source[2]) as s, \
-                open_node(NodeConfig(seed=target[0].seed, sync_interval=3600), target[1],
-                          target[2]) as t:
+        async with (
+            open_node(NodeConfig(seed=source[0].seed), source[1], source[2]) as s,
+            open_node(
+                NodeConfig(seed=target[0].seed, sync_interval=3600), target[1], target[2]
+            ) as t,
+        ):
             peer = await t.connect(s.addrs[0])
             start = time.perf_counter()
             await t.sync_with(peer)

@@ -38,42 +38,88 @@ def _history(voters: int) -> tuple[list[Entry], list[Entry], list[Entry], bytes]
     heads: dict[bytes, Entry] = {}
     clock = [T0]
 
-    def add(who: Signer, kind: str, body: dict[str, Any], deps: list[bytes] = (),
-            at: int | None = None) -> Entry:
+    def add(
+        who: Signer, kind: str, body: dict[str, Any], deps: list[bytes] = (), at: int | None = None
+    ) -> Entry:
         head = heads.get(who.public_key)
         clock[0] += 1
-        e = create_entry(who, head.seq + 1 if head else 1, head.hash if head else None,
-                         at if at is not None else clock[0], kind, body, sorted(set(deps)))
+        e = create_entry(
+            who,
+            head.seq + 1 if head else 1,
+            head.hash if head else None,
+            at if at is not None else clock[0],
+            kind,
+            body,
+            sorted(set(deps)),
+        )
         heads[who.public_key] = e
         return e
 
     issuer, seeder = _signer("issuer"), _signer("seeder")
-    setup = [add(issuer, "asset.issue", {"symbol": "COOP", "name": "Coop", "precision": 0,
-                                         "max_supply": 10**15, "flags": []})]
+    setup = [
+        add(
+            issuer,
+            "asset.issue",
+            {"symbol": "COOP", "name": "Coop", "precision": 0, "max_supply": 10**15, "flags": []},
+        )
+    ]
     coin = setup[0].hash
     setup.append(add(issuer, "asset.mint", {"asset": coin, "amount": 10**12}))
     people = [_signer(f"voter{i}") for i in range(voters)]
     for i, p in enumerate(people):
-        sent = add(issuer, "send", {"asset": coin, "to": p.public_key, "amount": 100 + i % 100,
-                                    "memo": ""})
+        sent = add(
+            issuer, "send", {"asset": coin, "to": p.public_key, "amount": 100 + i % 100, "memo": ""}
+        )
         setup += [sent, add(p, "receive", {"transfers": [sent.hash]}, [sent.hash])]
     closes = T0 + 10**9
-    proposal = add(issuer, "proposal", {
-        "title": "Sign the artist?", "text": "", "style": "yes_no", "choices": ["yes", "no"],
-        "closes": closes, "settler": seeder.public_key, "charter": None, "action": None,
-        "method": "token", "asset": coin, "members": [], "min_holding": 0, "quorum": 1,
-        "threshold_bps": 5001})
+    proposal = add(
+        issuer,
+        "proposal",
+        {
+            "title": "Sign the artist?",
+            "text": "",
+            "style": "yes_no",
+            "choices": ["yes", "no"],
+            "closes": closes,
+            "settler": seeder.public_key,
+            "charter": None,
+            "action": None,
+            "method": "token",
+            "asset": coin,
+            "members": [],
+            "min_holding": 0,
+            "quorum": 1,
+            "threshold_bps": 5001,
+        },
+    )
     setup.append(proposal)
-    votes = [add(p, "vote", {"proposal": proposal.hash, "choices": [i % 2],
-                             "units": 1 + i % 100, "qualifier": None}, [proposal.hash])
-             for i, p in enumerate(people)]
+    votes = [
+        add(
+            p,
+            "vote",
+            {
+                "proposal": proposal.hash,
+                "choices": [i % 2],
+                "units": 1 + i % 100,
+                "qualifier": None,
+            },
+            [proposal.hash],
+        )
+        for i, p in enumerate(people)
+    ]
     counts = []
     for i in range(0, len(votes), MAX_COUNTED):
-        batch = [v.hash for v in votes[i:i + MAX_COUNTED]]
+        batch = [v.hash for v in votes[i : i + MAX_COUNTED]]
         last = i + MAX_COUNTED >= len(votes)
-        counts.append(add(seeder, "close" if last else "count",
-                          {"proposal": proposal.hash, "votes": sorted(batch)},
-                          [proposal.hash, *batch], at=closes + 1 + i))
+        counts.append(
+            add(
+                seeder,
+                "close" if last else "count",
+                {"proposal": proposal.hash, "votes": sorted(batch)},
+                [proposal.hash, *batch],
+                at=closes + 1 + i,
+            )
+        )
     return setup, votes, counts, proposal.hash
 
 
@@ -87,7 +133,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         led = Ledger.open(Path(d) / "votes.sqlite", switch_interval=FAST_SWITCH_INTERVAL)
         try:
             for i in range(0, len(setup), 5000):
-                report = led.ingest([e.wire for e in setup[i:i + 5000]])
+                report = led.ingest([e.wire for e in setup[i : i + 5000]])
                 if report.rejected:
                     raise RuntimeError(f"bench setup rejected: {report.rejected[0].reason}")
             timed = _ingest_vs_verify(led, [*votes, *counts])
@@ -109,8 +155,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "ingest_per_s": timed["ingest_per_s"],
         "raw_verify_per_s": timed["raw_verify_per_s"],
         "count_entries": len(counts),
-        "result": {"tally": list(result.tally), "turnout": result.turnout,
-                   "passed": result.passed},
+        "result": {"tally": list(result.tally), "turnout": result.turnout, "passed": result.passed},
         "running_tally_ms": round(running_s * 1000, 2),
         "build_history_s": round(build_s, 1),
         "goals": {"tally_ratio": ">= 0.6"},

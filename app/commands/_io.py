@@ -18,8 +18,9 @@ def passphrase(args: argparse.Namespace, confirm: bool = False) -> str:
     if given is not None:
         return given
     if not sys.stdin.isatty():
-        raise UserError("no passphrase given",
-                        hint=f"set {PASSPHRASE_ENV} or pass --passphrase-file")
+        raise UserError(
+            "no passphrase given", hint=f"set {PASSPHRASE_ENV} or pass --passphrase-file"
+        )
     first = getpass.getpass("Passphrase: ")
     if confirm and getpass.getpass("Repeat passphrase: ") != first:
         raise UserError("the two passphrases differ")

@@ -29,8 +29,13 @@ def _run(args: argparse.Namespace) -> int:
         results[name] = result
     doc = results[names[0]] if len(names) == 1 else results
     if isinstance(doc, dict):
-        doc = {**doc, "machine": {"python": platform.python_version(),
-                                  "cpu": platform.processor() or platform.machine()}}
+        doc = {
+            **doc,
+            "machine": {
+                "python": platform.python_version(),
+                "cpu": platform.processor() or platform.machine(),
+            },
+        }
     if args.json:
         print(json.dumps(doc, indent=2, sort_keys=True, default=str))
     else:
@@ -40,8 +45,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("bench", parents=[common], help="run a benchmark: "
-                       + ", ".join([*BENCHMARKS, "all"]))
+    p = sub.add_parser(
+        "bench", parents=[common], help="run a benchmark: " + ", ".join([*BENCHMARKS, "all"])
+    )
     p.add_argument("name", choices=[*BENCHMARKS, *ALIASES, "all"])
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="smaller workloads")

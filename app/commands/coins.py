@@ -17,8 +17,9 @@ from app.services.coins import CoinService
 from app.services.core import Core
 
 
-def _with_service(fn: Callable[[argparse.Namespace, CoinService], int]) -> \
-        Callable[[argparse.Namespace], int]:
+def _with_service(
+    fn: Callable[[argparse.Namespace, CoinService], int],
+) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         with Core.open(args.profile_obj, passphrase(args)) as core:
             return fn(args, CoinService(core))
@@ -28,22 +29,38 @@ def _with_service(fn: Callable[[argparse.Namespace, CoinService], int]) -> \
 
 def _charter(args: argparse.Namespace, svc: CoinService) -> int:
     cid = svc.write_charter(args.coin, args.sales_asset, args.percent)
-    emit(args, {"charter": cid.hex()}, f"charter {cid.hex()} signed: {args.percent} % of your "
-                                       f"sales go to the stakers")
+    emit(
+        args,
+        {"charter": cid.hex()},
+        f"charter {cid.hex()} signed: {args.percent} % of your sales go to the stakers",
+    )
     return 0
 
 
 def _status(args: argparse.Namespace, svc: CoinService) -> int:
     v = svc.view(args.coin)
     c = v.charter
-    doc = {"charter": c.id.hex(), "issuer": c.issuer.hex(), "coin": v.coin.symbol,
-           "sales_asset": v.sales_asset.symbol, "bps": c.bps, "sales": c.sales,
-           "committed": c.committed, "distributed": c.distributed, "owed": c.owed,
-           "staked": v.staked, "stakers": v.stakers}
-    emit(args, doc, f"{v.coin.symbol}: {c.bps / 100:g} % of {v.money(c.sales)} sales = "
-                    f"{v.money(c.committed)} committed, {v.money(c.distributed)} distributed"
-                    f"{', ' + v.money(c.owed) + ' owed' if c.owed else ''}; {v.staked} "
-                    f"{v.coin.symbol} staked by {v.stakers}")
+    doc = {
+        "charter": c.id.hex(),
+        "issuer": c.issuer.hex(),
+        "coin": v.coin.symbol,
+        "sales_asset": v.sales_asset.symbol,
+        "bps": c.bps,
+        "sales": c.sales,
+        "committed": c.committed,
+        "distributed": c.distributed,
+        "owed": c.owed,
+        "staked": v.staked,
+        "stakers": v.stakers,
+    }
+    emit(
+        args,
+        doc,
+        f"{v.coin.symbol}: {c.bps / 100:g} % of {v.money(c.sales)} sales = "
+        f"{v.money(c.committed)} committed, {v.money(c.distributed)} distributed"
+        f"{', ' + v.money(c.owed) + ' owed' if c.owed else ''}; {v.staked} "
+        f"{v.coin.symbol} staked by {v.stakers}",
+    )
     return 0
 
 
@@ -55,11 +72,26 @@ def _stake(args: argparse.Namespace, svc: CoinService) -> int:
 
 def _stakes(args: argparse.Namespace, svc: CoinService) -> int:
     rows = svc.my_stakes()
-    docs: list[dict[str, Any]] = [{"stake": s.id.hex(), "charter": s.charter.hex(),
-                                   "amount": s.amount, "until": s.until, "status": st,
-                                   "collected": got} for s, st, got in rows]
-    emit(args, docs, "\n".join(f"{s.id.hex()[:12]}  {s.amount} staked until {s.until}  {st}"
-                               f", {got} collected" for s, st, got in rows) or "no stakes")
+    docs: list[dict[str, Any]] = [
+        {
+            "stake": s.id.hex(),
+            "charter": s.charter.hex(),
+            "amount": s.amount,
+            "until": s.until,
+            "status": st,
+            "collected": got,
+        }
+        for s, st, got in rows
+    ]
+    emit(
+        args,
+        docs,
+        "\n".join(
+            f"{s.id.hex()[:12]}  {s.amount} staked until {s.until}  {st}, {got} collected"
+            for s, st, got in rows
+        )
+        or "no stakes",
+    )
     return 0
 
 
@@ -75,10 +107,17 @@ def _answer(accept: bool) -> Callable[[argparse.Namespace, CoinService], int]:
 def _distribute(args: argparse.Namespace, svc: CoinService) -> int:
     entry = svc.distribute(args.coin, args.amount)
     dist = svc.core.ledger.state.distributions[entry]
-    emit(args, {"distribution": entry.hex(), "amount": dist.amount, "paid": dist.paid,
-                "total_staked": dist.total_staked},
-         f"distributed {dist.paid} of {dist.amount} to {dist.total_staked} staked "
-         f"(the rest is rounding)")
+    emit(
+        args,
+        {
+            "distribution": entry.hex(),
+            "amount": dist.amount,
+            "paid": dist.paid,
+            "total_staked": dist.total_staked,
+        },
+        f"distributed {dist.paid} of {dist.amount} to {dist.total_staked} staked "
+        f"(the rest is rounding)",
+    )
     return 0
 
 
@@ -97,23 +136,35 @@ def _unstake(args: argparse.Namespace, svc: CoinService) -> int:
 def _settle(args: argparse.Namespace, svc: CoinService) -> int:
     report = svc.core.settle().coins
     assert report is not None
-    emit(args, {"accepted": len(report.accepted), "distributed": len(report.distributed),
-                "collected": len(report.collected), "unstaked": len(report.unstaked),
-                "skipped": len(report.skipped)},
-         f"accepted {len(report.accepted)}, distributed {len(report.distributed)}, collected "
-         f"{len(report.collected)}, unstaked {len(report.unstaked)}")
+    emit(
+        args,
+        {
+            "accepted": len(report.accepted),
+            "distributed": len(report.distributed),
+            "collected": len(report.collected),
+            "unstaked": len(report.unstaked),
+            "skipped": len(report.skipped),
+        },
+        f"accepted {len(report.accepted)}, distributed {len(report.distributed)}, collected "
+        f"{len(report.collected)}, unstaked {len(report.unstaked)}",
+    )
     return 0
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    top = sub.add_parser("coin", parents=[common], help="artistcoins tied to sales",
-                         description="Share part of your sales with the holders who stake your "
-                                     "coin; stake, collect and unstake as a holder.")
+    top = sub.add_parser(
+        "coin",
+        parents=[common],
+        help="artistcoins tied to sales",
+        description="Share part of your sales with the holders who stake your "
+        "coin; stake, collect and unstake as a holder.",
+    )
     csub = top.add_subparsers(dest="coin_command", metavar="COMMAND")
     top.set_defaults(handler=lambda args: (top.print_help(), 2)[1])
 
-    def cmd(parent: Any, name: str, fn: Callable[[argparse.Namespace, CoinService], int],
-            help: str) -> argparse.ArgumentParser:
+    def cmd(
+        parent: Any, name: str, fn: Callable[[argparse.Namespace, CoinService], int], help: str
+    ) -> argparse.ArgumentParser:
         p = parent.add_parser(name, parents=[common], help=help)
         add_json_flag(p)
         p.set_defaults(handler=_with_service(fn))

@@ -44,8 +44,10 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"\rbuilding the demo world: {done}/{total}", end="", file=sys.stderr, flush=True)
 
     world = build_world(root, quick=args.quick, fresh=args.fresh, progress=progress)
-    print(f"\rdemo world ready in {time.monotonic() - started:.1f} s at {root}"
-          f"{' ' * 20}", file=sys.stderr)
+    print(
+        f"\rdemo world ready in {time.monotonic() - started:.1f} s at {root}{' ' * 20}",
+        file=sys.stderr,
+    )
     print(f"you are the fan; passphrase: {world.fan_passphrase}", file=sys.stderr)
     from app.demo import DemoSwarm
     from app.profile import Profile
@@ -55,22 +57,28 @@ def _demo(args: argparse.Namespace) -> int:
     # Started from the main thread, before the window: the nodes come up while the app loads.
     with DemoSwarm(world) as swarm:
         names = ", ".join(f"{r.actor.name} ({r.actor.role})" for r in swarm.running)
-        print(f"demo nodes starting on 127.0.0.1: {names}; addresses in {swarm.manifest}",
-              file=sys.stderr)
+        print(
+            f"demo nodes starting on 127.0.0.1: {names}; addresses in {swarm.manifest}",
+            file=sys.stderr,
+        )
         settings = swarm.settings()
-        return run(Profile(world.fan), lambda: SwarmNetwork(settings),
-                   passphrase=world.fan_passphrase, title_note="demo")
+        return run(
+            Profile(world.fan),
+            lambda: SwarmNetwork(settings),
+            passphrase=world.fan_passphrase,
+            title_note="demo",
+        )
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("demo", parents=[common],
-                       help="a local swarm with demo artists, a gateway and a seeder")
+    p = sub.add_parser(
+        "demo", parents=[common], help="a local swarm with demo artists, a gateway and a seeder"
+    )
     p.add_argument("--root", type=Path, default=None, help="where the demo profiles live")
     p.add_argument("--fresh", action="store_true", help="rebuild the demo world")
     p.add_argument("--quick", action="store_true", help="short tracks (faster to build)")
     p.add_argument("--headless", action="store_true", help="no window")
-    p.add_argument("--check", action="store_true",
-                   help="with --headless: run the fan's whole flow and report")
+    p.add_argument(
+        "--check", action="store_true", help="with --headless: run the fan's whole flow and report"
+    )
     p.set_defaults(handler=_demo)
-
-

@@ -42,8 +42,9 @@ class _SwarmOnDemand:
         self.core = core
         self.network: SwarmNetwork | None = None
 
-    def fetch(self, content: bytes, progress: Callable[[int, int], None],
-              cancel: threading.Event) -> None:
+    def fetch(
+        self, content: bytes, progress: Callable[[int, int], None], cancel: threading.Event
+    ) -> None:
         from app.services.swarm import SwarmNetwork, SwarmSettings
 
         if self.network is None:
@@ -70,8 +71,10 @@ def _progress_printer(quiet: bool) -> Callable[[ExportProgress], None]:
     def show(p: ExportProgress) -> None:
         if quiet:
             return
-        line = (f"[{p.track + 1}/{p.tracks}] {p.title}: {p.stage} "
-                f"{int(p.track_fraction * 100):3d}%  (total {p.percent}%)")
+        line = (
+            f"[{p.track + 1}/{p.tracks}] {p.title}: {p.stage} "
+            f"{int(p.track_fraction * 100):3d}%  (total {p.percent}%)"
+        )
         if tty:
             print("\r" + line.ljust(78), end="", file=sys.stderr, flush=True)
             if p.stage in ("written", "skipped"):
@@ -106,27 +109,52 @@ def _export(args: argparse.Namespace) -> int:
             report = service.export(plan, fmt, folder, _progress_printer(args.json))
         finally:
             swarm.close()
-    doc = {"folder": str(report.folder), "format": fmt, "what": plan.what,
-           "written": report.written, "skipped": report.skipped, "warning": warning,
-           "files": [{"path": str(f.path), "title": f.title, "skipped": f.skipped,
-                      "bytes": f.size, "content": f.content.hex()} for f in report.files]}
+    doc = {
+        "folder": str(report.folder),
+        "format": fmt,
+        "what": plan.what,
+        "written": report.written,
+        "skipped": report.skipped,
+        "warning": warning,
+        "files": [
+            {
+                "path": str(f.path),
+                "title": f.title,
+                "skipped": f.skipped,
+                "bytes": f.size,
+                "content": f.content.hex(),
+            }
+            for f in report.files
+        ],
+    }
     emit(args, doc, f"{plan.what}: {report.summary()}")
     return 0
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("export", parents=[common],
-                       help="save owned music as plain audio files (FLAC, MP3, …)",
-                       description="Save a release you own (or bought a track of), or your "
-                                   "whole collection, as plain audio files named "
-                                   "Artist/Album/NN Title.ext.")
+    p = sub.add_parser(
+        "export",
+        parents=[common],
+        help="save owned music as plain audio files (FLAC, MP3, …)",
+        description="Save a release you own (or bought a track of), or your "
+        "whole collection, as plain audio files named "
+        "Artist/Album/NN Title.ext.",
+    )
     p.add_argument("release", nargs="?", help="release ID (a unique prefix is enough)")
     p.add_argument("--track", type=int, default=None, help="only this track number (1-based)")
     p.add_argument("--all", action="store_true", help="everything you own")
-    p.add_argument("--format", choices=FORMAT_KEYS, default=None,
-                   help="original (the published file, byte for byte), flac, mp3 (V0), "
-                        "mp3-320, aac, alac, opus or wav (default: the one Settings remember)")
-    p.add_argument("--to", default=None, metavar="DIR",
-                   help="folder to write into (default: the one Settings remember)")
+    p.add_argument(
+        "--format",
+        choices=FORMAT_KEYS,
+        default=None,
+        help="original (the published file, byte for byte), flac, mp3 (V0), "
+        "mp3-320, aac, alac, opus or wav (default: the one Settings remember)",
+    )
+    p.add_argument(
+        "--to",
+        default=None,
+        metavar="DIR",
+        help="folder to write into (default: the one Settings remember)",
+    )
     add_json_flag(p)
     p.set_defaults(handler=_export)

@@ -19,8 +19,9 @@ from app.services.governance import GovernanceService, ProposalView
 from ledger.state import Result, Vote
 
 
-def _with_service(fn: Callable[[argparse.Namespace, GovernanceService], int]) -> \
-        Callable[[argparse.Namespace], int]:
+def _with_service(
+    fn: Callable[[argparse.Namespace, GovernanceService], int],
+) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         with Core.open(args.profile_obj, passphrase(args)) as core:
             return fn(args, GovernanceService(core))
@@ -39,33 +40,60 @@ def _key(text: str) -> bytes:
 
 
 def _result_doc(r: Result, choices: tuple[str, ...]) -> dict[str, Any]:
-    return {"tally": dict(zip(choices, r.tally, strict=True)), "turnout": r.turnout,
-            "voters": r.voters, "quorum_met": r.quorum_met,
-            "winner": None if r.winner is None else choices[r.winner], "passed": r.passed,
-            "close": r.close.hex() if r.close else None}
+    return {
+        "tally": dict(zip(choices, r.tally, strict=True)),
+        "turnout": r.turnout,
+        "voters": r.voters,
+        "quorum_met": r.quorum_met,
+        "winner": None if r.winner is None else choices[r.winner],
+        "passed": r.passed,
+        "close": r.close.hex() if r.close else None,
+    }
 
 
 def _vote_doc(v: Vote, choices: tuple[str, ...]) -> dict[str, Any]:
-    return {"vote": v.id.hex(), "voter": v.voter.hex(), "choices": [choices[c] for c in v.choices],
-            "units": v.units, "weight": v.weight, "timestamp": v.timestamp}
+    return {
+        "vote": v.id.hex(),
+        "voter": v.voter.hex(),
+        "choices": [choices[c] for c in v.choices],
+        "units": v.units,
+        "weight": v.weight,
+        "timestamp": v.timestamp,
+    }
 
 
 def _doc(v: ProposalView) -> dict[str, Any]:
     p = v.proposal
     action = None
     if p.action is not None:
-        action = {"do": p.action.do, "asset": p.action.asset.hex() if p.action.asset else None,
-                  "to": p.action.to.hex(), "amount": p.action.amount}
-    return {"proposal": p.id.hex(), "title": p.title, "text": p.text, "proposer": p.proposer.hex(),
-            "community": p.community.hex(), "style": p.style, "choices": list(p.choices),
-            "method": p.rules.method, "asset": p.rules.asset.hex() if p.rules.asset else None,
-            "quorum": p.rules.quorum, "threshold_bps": p.rules.threshold_bps,
-            "closes": p.closes, "settler": p.settler.hex(),
-            "charter": p.charter.hex() if p.charter else None, "action": action,
-            "status": v.status, "result": _result_doc(v.tally, p.choices),
-            "omitted": [_vote_doc(o, p.choices) for o in v.omitted],
-            "my_vote": _vote_doc(v.my_vote, p.choices) if v.my_vote else None,
-            "carried_out_by": v.carried_out_by.hex() if v.carried_out_by else None}
+        action = {
+            "do": p.action.do,
+            "asset": p.action.asset.hex() if p.action.asset else None,
+            "to": p.action.to.hex(),
+            "amount": p.action.amount,
+        }
+    return {
+        "proposal": p.id.hex(),
+        "title": p.title,
+        "text": p.text,
+        "proposer": p.proposer.hex(),
+        "community": p.community.hex(),
+        "style": p.style,
+        "choices": list(p.choices),
+        "method": p.rules.method,
+        "asset": p.rules.asset.hex() if p.rules.asset else None,
+        "quorum": p.rules.quorum,
+        "threshold_bps": p.rules.threshold_bps,
+        "closes": p.closes,
+        "settler": p.settler.hex(),
+        "charter": p.charter.hex() if p.charter else None,
+        "action": action,
+        "status": v.status,
+        "result": _result_doc(v.tally, p.choices),
+        "omitted": [_vote_doc(o, p.choices) for o in v.omitted],
+        "my_vote": _vote_doc(v.my_vote, p.choices) if v.my_vote else None,
+        "carried_out_by": v.carried_out_by.hex() if v.carried_out_by else None,
+    }
 
 
 def _line(v: ProposalView) -> str:
@@ -75,14 +103,22 @@ def _line(v: ProposalView) -> str:
 
 
 def _charter(args: argparse.Namespace, gov: GovernanceService) -> int:
-    entry = gov.charter(method=args.method, asset=args.asset,
-                        members=[_key(m) for m in args.member], min_holding=args.min_holding,
-                        quorum=args.quorum, threshold=args.threshold,
-                        period_s=args.period * 3600,
-                        settler=_key(args.settler) if args.settler else None)
-    emit(args, {"charter": entry.hex()},
-         f"charter {entry.hex()} signed: from now on this identity sends, mints and signs "
-         f"artists only as its members vote")
+    entry = gov.charter(
+        method=args.method,
+        asset=args.asset,
+        members=[_key(m) for m in args.member],
+        min_holding=args.min_holding,
+        quorum=args.quorum,
+        threshold=args.threshold,
+        period_s=args.period * 3600,
+        settler=_key(args.settler) if args.settler else None,
+    )
+    emit(
+        args,
+        {"charter": entry.hex()},
+        f"charter {entry.hex()} signed: from now on this identity sends, mints and signs "
+        f"artists only as its members vote",
+    )
     return 0
 
 
@@ -104,14 +140,22 @@ def _action(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def _propose(args: argparse.Namespace, gov: GovernanceService) -> int:
     choices = [c for c in args.choices.split(",") if c.strip()]
-    entry = gov.propose(args.title, text=args.text, choices=choices, approval=args.approval,
-                        method=args.method, asset=args.asset,
-                        members=[_key(m) for m in args.member], min_holding=args.min_holding,
-                        quorum=args.quorum, threshold=args.threshold,
-                        closes_in_s=None if args.closes_in is None else args.closes_in * 3600,
-                        settler=_key(args.settler) if args.settler else None,
-                        community=_key(args.charter) if args.charter else None,
-                        action=_action(args))
+    entry = gov.propose(
+        args.title,
+        text=args.text,
+        choices=choices,
+        approval=args.approval,
+        method=args.method,
+        asset=args.asset,
+        members=[_key(m) for m in args.member],
+        min_holding=args.min_holding,
+        quorum=args.quorum,
+        threshold=args.threshold,
+        closes_in_s=None if args.closes_in is None else args.closes_in * 3600,
+        settler=_key(args.settler) if args.settler else None,
+        community=_key(args.charter) if args.charter else None,
+        action=_action(args),
+    )
     view = gov.proposal_view(entry)
     emit(args, _doc(view), f"proposal {entry.hex()} signed: {_line(view)}")
     return 0
@@ -121,10 +165,16 @@ def _vote(args: argparse.Namespace, gov: GovernanceService) -> int:
     entry = gov.vote(args.proposal, args.choice.split(","), args.units)
     view = gov.proposal_view(args.proposal)
     mine = view.my_vote
-    emit(args, {"vote": entry.hex(), "weight": mine.weight if mine else None,
-                "units": mine.units if mine else None},
-         f"vote {entry.hex()[:12]} signed (weight {mine.weight if mine else '?'}); the "
-         f"proposal's settler counts it after the closing time")
+    emit(
+        args,
+        {
+            "vote": entry.hex(),
+            "weight": mine.weight if mine else None,
+            "units": mine.units if mine else None,
+        },
+        f"vote {entry.hex()[:12]} signed (weight {mine.weight if mine else '?'}); the "
+        f"proposal's settler counts it after the closing time",
+    )
     return 0
 
 
@@ -141,12 +191,17 @@ def _tally(args: argparse.Namespace, gov: GovernanceService) -> int:
     doc = _doc(view)
     lines = [_line(view)]
     r = doc["result"]
-    lines.append(f"  quorum {'met' if r['quorum_met'] else 'not met'}; "
-                 f"{'passed' if r['passed'] else 'not passed'}"
-                 if view.status in ("passed", "failed") else "  running tally of the votes held "
-                 "here (the settler's close decides)")
-    lines += [f"  omitted: {o['vote'][:12]} by {o['voter'][:12]} ({', '.join(o['choices'])}, "
-              f"weight {o['weight']})" for o in doc["omitted"]]
+    lines.append(
+        f"  quorum {'met' if r['quorum_met'] else 'not met'}; "
+        f"{'passed' if r['passed'] else 'not passed'}"
+        if view.status in ("passed", "failed")
+        else "  running tally of the votes held here (the settler's close decides)"
+    )
+    lines += [
+        f"  omitted: {o['vote'][:12]} by {o['voter'][:12]} ({', '.join(o['choices'])}, "
+        f"weight {o['weight']})"
+        for o in doc["omitted"]
+    ]
     emit(args, doc, "\n".join(lines))
     return 0
 
@@ -154,9 +209,12 @@ def _tally(args: argparse.Namespace, gov: GovernanceService) -> int:
 def _close(args: argparse.Namespace, gov: GovernanceService) -> int:
     result = gov.close(args.proposal)
     p = gov.proposal_view(args.proposal).proposal
-    emit(args, _result_doc(result, p.choices),
-         f"closed {p.id.hex()[:12]}: {'passed' if result.passed else 'not passed'} "
-         f"(turnout {result.turnout})")
+    emit(
+        args,
+        _result_doc(result, p.choices),
+        f"closed {p.id.hex()[:12]}: {'passed' if result.passed else 'not passed'} "
+        f"(turnout {result.turnout})",
+    )
     return 0
 
 
@@ -167,15 +225,21 @@ def _carry_out(args: argparse.Namespace, gov: GovernanceService) -> int:
 
 
 def _governance_rules(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", default="token", choices=("token", "quadratic", "member", "buyer"),
-                   help="token-weighted, quadratic, one member one vote, one buyer one vote")
+    p.add_argument(
+        "--method",
+        default="token",
+        choices=("token", "quadratic", "member", "buyer"),
+        help="token-weighted, quadratic, one member one vote, one buyer one vote",
+    )
     p.add_argument("--asset", help="the asset whose holders vote (symbol or ID)")
     p.add_argument("--member", action="append", default=[], help="a member's key (repeat)")
-    p.add_argument("--min-holding", default="0",
-                   help="member votes by holding: the units each vote locks")
+    p.add_argument(
+        "--min-holding", default="0", help="member votes by holding: the units each vote locks"
+    )
     p.add_argument("--quorum", default="0", help="least turnout (weight, or voters)")
-    p.add_argument("--threshold", default="50.01",
-                   help="per cent of turnout the leading choice (yes) needs")
+    p.add_argument(
+        "--threshold", default="50.01", help="per cent of turnout the leading choice (yes) needs"
+    )
     p.add_argument("--settler", help="the key that counts votes (e.g. your seeder)")
 
 
@@ -188,29 +252,55 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = cmd("charter", _charter, "bind this identity (a label) to its members' votes")
     _governance_rules(p)
-    p.add_argument("--period", type=float, default=72.0,
-                   help="hours a proposal under the charter stays open, at least")
+    p.add_argument(
+        "--period",
+        type=float,
+        default=72.0,
+        help="hours a proposal under the charter stays open, at least",
+    )
     p = cmd("propose", _propose, "ask a community a question")
     p.add_argument("title")
     p.add_argument("--text", default="")
     p.add_argument("--choices", default="yes,no", help="comma separated (default: yes,no)")
     p.add_argument("--approval", action="store_true", help="voters may approve several")
     _governance_rules(p)
-    p.add_argument("--closes-in", type=float, default=None,
-                   help="hours (default: the charter's period, else three days)")
-    p.add_argument("--charter", metavar="LABEL",
-                   help="propose under this label's charter (its rules and settler apply)")
-    p.add_argument("--send", nargs=3, metavar=("AMOUNT", "ASSET", "TO"),
-                   help="if it passes, the label pays AMOUNT of ASSET to TO")
-    p.add_argument("--mint", nargs=2, metavar=("AMOUNT", "ASSET"),
-                   help="if it passes, the label mints AMOUNT of its ASSET")
-    p.add_argument("--sign", nargs=2, metavar=("ARTIST", "BPS"),
-                   help="if it passes, the label signs ARTIST for a share of BPS basis points")
+    p.add_argument(
+        "--closes-in",
+        type=float,
+        default=None,
+        help="hours (default: the charter's period, else three days)",
+    )
+    p.add_argument(
+        "--charter",
+        metavar="LABEL",
+        help="propose under this label's charter (its rules and settler apply)",
+    )
+    p.add_argument(
+        "--send",
+        nargs=3,
+        metavar=("AMOUNT", "ASSET", "TO"),
+        help="if it passes, the label pays AMOUNT of ASSET to TO",
+    )
+    p.add_argument(
+        "--mint",
+        nargs=2,
+        metavar=("AMOUNT", "ASSET"),
+        help="if it passes, the label mints AMOUNT of its ASSET",
+    )
+    p.add_argument(
+        "--sign",
+        nargs=2,
+        metavar=("ARTIST", "BPS"),
+        help="if it passes, the label signs ARTIST for a share of BPS basis points",
+    )
     p = cmd("vote", _vote, "vote on a proposal (again, to change your vote)")
     p.add_argument("proposal", help="proposal ID (a unique prefix is enough)")
     p.add_argument("choice", help="a choice (name or number); approval: comma separated")
-    p.add_argument("--units", default=None,
-                   help="what a token vote locks until the count (default: all you hold)")
+    p.add_argument(
+        "--units",
+        default=None,
+        help="what a token vote locks until the count (default: all you hold)",
+    )
     p = cmd("proposals", _proposals, "open proposals (--all: every one)")
     p.add_argument("--all", action="store_true")
     p.add_argument("--community", help="only this identity's (or label's) proposals")

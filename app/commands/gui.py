@@ -24,8 +24,7 @@ def _gui(args: argparse.Namespace) -> int:
     peers = tuple(args.peer or ())
     # --passphrase-file or $COOPTRACKS_PASSPHRASE unlock at once, as for every other command
     # (a wrong one leaves the unlock window up with the reason); a new profile still onboards.
-    given = read_passphrase_source(args.passphrase_file) if profile.identity_file.exists() \
-        else None
+    given = read_passphrase_source(args.passphrase_file) if profile.identity_file.exists() else None
 
     def network():  # type: ignore[no-untyped-def]
         # On unlock, off the GUI thread: libp2p is imported only when the node starts.
@@ -41,7 +40,11 @@ def _gui(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("gui", parents=[common], help="open the desktop app")
-    p.add_argument("--peer", action="append", metavar="MULTIADDR",
-                   help="a peer to connect to (/ip4/…/tcp/…/p2p/…), besides the profile's "
-                        "bootstrap list; repeatable")
+    p.add_argument(
+        "--peer",
+        action="append",
+        metavar="MULTIADDR",
+        help="a peer to connect to (/ip4/…/tcp/…/p2p/…), besides the profile's "
+        "bootstrap list; repeatable",
+    )
     p.set_defaults(handler=_gui)

@@ -27,15 +27,23 @@ def _new(args: argparse.Namespace) -> int:
         with Core(args.profile_obj, service.unlock(secret)) as core:
             ProfileService(core, service).publish(args.name)
         published = f"\npublished the profile {args.name.strip()!r}"
-    emit(args, _doc(info), f"created identity {info.peer_id}\npublic key {info.public_key_hex}"
-         f"{published}\nwrite down the recovery phrase: cooptracks identity export-phrase")
+    emit(
+        args,
+        _doc(info),
+        f"created identity {info.peer_id}\npublic key {info.public_key_hex}"
+        f"{published}\nwrite down the recovery phrase: cooptracks identity export-phrase",
+    )
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     info = IdentityService(args.profile_obj).info()
-    emit(args, _doc(info), f"name        {info.name or '-'}\npeer id     {info.peer_id}\n"
-         f"public key  {info.public_key_hex}\nprofile     {args.profile_obj.root}")
+    emit(
+        args,
+        _doc(info),
+        f"name        {info.name or '-'}\npeer id     {info.peer_id}\n"
+        f"public key  {info.public_key_hex}\nprofile     {args.profile_obj.root}",
+    )
     return 0
 
 
@@ -53,8 +61,9 @@ def _restore(args: argparse.Namespace) -> int:
         phrase = input("Recovery phrase (24 words): ")
     if not phrase.strip():
         raise UserError("no recovery phrase given")
-    info = IdentityService(args.profile_obj).restore(phrase, passphrase(args, confirm=True),
-                                                     args.name)
+    info = IdentityService(args.profile_obj).restore(
+        phrase, passphrase(args, confirm=True), args.name
+    )
     emit(args, _doc(info), f"restored identity {info.peer_id}")
     return 0
 
@@ -63,8 +72,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     ident = sub.add_parser("identity", parents=[common], help="create, show, back up, restore")
     isub = ident.add_subparsers(dest="identity_command", metavar="ACTION", required=True)
     p = isub.add_parser("new", parents=[common], help="create a new identity")
-    p.add_argument("--name", default="",
-                   help="public display name, published in the ledger as your profile")
+    p.add_argument(
+        "--name", default="", help="public display name, published in the ledger as your profile"
+    )
     add_json_flag(p)
     p.set_defaults(handler=_new)
     p = isub.add_parser("show", parents=[common], help="show the public key and peer ID")
@@ -72,8 +82,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=_show)
     p = isub.add_parser("export-phrase", parents=[common], help="print the 24-word recovery phrase")
     p.set_defaults(handler=_export)
-    p = isub.add_parser("restore", parents=[common],
-                        help="restore from a recovery phrase (read from stdin or --phrase-file)")
+    p = isub.add_parser(
+        "restore",
+        parents=[common],
+        help="restore from a recovery phrase (read from stdin or --phrase-file)",
+    )
     p.add_argument("--phrase-file", type=__import__("pathlib").Path, default=None)
     p.add_argument("--name", default="")
     add_json_flag(p)

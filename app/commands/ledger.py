@@ -48,12 +48,18 @@ def _stream(path: Path | None):
 
 
 def _print_result(args: argparse.Namespace, result: ledger_io.ImportResult, verb: str) -> int:
-    doc = {"lines": result.lines, "accepted": result.accepted, "duplicates": result.duplicates,
-           "pending": result.pending,
-           "rejected": [{"line": n, "reason": r} for n, r in result.rejected]}
+    doc = {
+        "lines": result.lines,
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "pending": result.pending,
+        "rejected": [{"line": n, "reason": r} for n, r in result.rejected],
+    }
     lines = [f"line {n}: rejected: {r}" for n, r in result.rejected]
-    lines.append(f"{verb}: {result.accepted} accepted, {result.duplicates} already held, "
-                 f"{len(result.rejected)} rejected, {result.pending} waiting for dependencies")
+    lines.append(
+        f"{verb}: {result.accepted} accepted, {result.duplicates} already held, "
+        f"{len(result.rejected)} rejected, {result.pending} waiting for dependencies"
+    )
     emit(args, doc, "\n".join(lines))
     return 1 if result.rejected else 0
 
@@ -75,8 +81,11 @@ def _verify(args: argparse.Namespace) -> int:
         return _print_result(args, ledger_io.verify_file(_stream(args.file)), "verify")
     with _open(args) as ledger:
         problems = ledger_io.verify_store(ledger)
-        emit(args, {"entries": ledger.count(), "problems": problems},
-             "\n".join(problems) or f"ok: {ledger.count()} entries verified")
+        emit(
+            args,
+            {"entries": ledger.count(), "problems": problems},
+            "\n".join(problems) or f"ok: {ledger.count()} entries verified",
+        )
         return 1 if problems else 0
 
 
@@ -88,13 +97,23 @@ def _state(args: argparse.Namespace) -> int:
             if not amount:
                 continue
             asset = state.assets[asset_id]
-            balances.append({"account": account.hex(), "peer_id": peer_id(account),
-                             "asset": asset_id.hex(), "symbol": asset.symbol, "amount": amount,
-                             "display": format_amount(amount, asset.precision, asset.symbol)})
-        doc: dict[str, Any] = {"state_hash": ledger.state_hash().hex(), "entries": ledger.count(),
-               "pending": ledger.pending_count(),
-               "forks": [{"author": p.author.hex(), "seq": p.seq} for p in ledger.fork_proofs()],
-               "balances": balances}
+            balances.append(
+                {
+                    "account": account.hex(),
+                    "peer_id": peer_id(account),
+                    "asset": asset_id.hex(),
+                    "symbol": asset.symbol,
+                    "amount": amount,
+                    "display": format_amount(amount, asset.precision, asset.symbol),
+                }
+            )
+        doc: dict[str, Any] = {
+            "state_hash": ledger.state_hash().hex(),
+            "entries": ledger.count(),
+            "pending": ledger.pending_count(),
+            "forks": [{"author": p.author.hex(), "seq": p.seq} for p in ledger.fork_proofs()],
+            "balances": balances,
+        }
         text = [f"state hash  {doc['state_hash']}", f"entries     {ledger.count()}"]
         text += [f"{b['peer_id'][-8:]}  {b['display']}" for b in balances]
         text += [f"FORK: {f['author'][:12]} equivocated at seq {f['seq']}" for f in doc["forks"]]
@@ -112,8 +131,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("file", type=Path, nargs="?", default=None)
     add_json_flag(p)
     p.set_defaults(handler=_import)
-    p = lsub.add_parser("verify", parents=[common],
-                        help="re-verify the local ledger, or check a JSON-lines file")
+    p = lsub.add_parser(
+        "verify", parents=[common], help="re-verify the local ledger, or check a JSON-lines file"
+    )
     p.add_argument("file", type=Path, nargs="?", default=None)
     add_json_flag(p)
     p.set_defaults(handler=_verify)

@@ -36,21 +36,29 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_problems)
 
-    p = lsub.add_parser("offline", parents=[common],
-                        help="mark a track as available offline (or not)")
+    p = lsub.add_parser(
+        "offline", parents=[common], help="mark a track as available offline (or not)"
+    )
     p.add_argument("track", help="track id, or words matching one track")
     p.add_argument("state", choices=["on", "off"])
     p.set_defaults(handler=_offline)
 
-    s = subparsers.add_parser("search", parents=[common],
-                              help="search your library and the store catalog")
+    s = subparsers.add_parser(
+        "search", parents=[common], help="search your library and the store catalog"
+    )
     s.add_argument("query", nargs="+", help="words; each matches the start of a word")
     s.add_argument("--limit", type=int, default=20)
     scope = s.add_mutually_exclusive_group()
-    scope.add_argument("--library", dest="scope", action="store_const", const="library",
-                       help="only your library")
-    scope.add_argument("--store", dest="scope", action="store_const", const="catalog",
-                       help="only the store catalog")
+    scope.add_argument(
+        "--library", dest="scope", action="store_const", const="library", help="only your library"
+    )
+    scope.add_argument(
+        "--store",
+        dest="scope",
+        action="store_const",
+        const="catalog",
+        help="only the store catalog",
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=_search, scope=None)
 
@@ -128,9 +136,11 @@ def _import(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({**asdict(report), "scanned": report.scanned})
         return 0
-    print(f"Imported {args.folder}: {report.added} added, {report.updated} updated, "
-          f"{report.unchanged} unchanged, {report.moved} moved, {report.missing} now missing, "
-          f"{len(report.failed)} failed.")
+    print(
+        f"Imported {args.folder}: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.moved} moved, {report.missing} now missing, "
+        f"{len(report.failed)} failed."
+    )
     for problem in report.failed:
         print(f"  failed  {problem.path}: {problem.reason}")
     for problem in report.warnings:
@@ -185,20 +195,28 @@ def _search(args: argparse.Namespace) -> int:
     finally:
         service.close()
     if args.json:
-        _print_json({"query": results.query,
-                     "library": [asdict(h) for h in results.library],
-                     "catalog": [asdict(h) for h in results.catalog]})
+        _print_json(
+            {
+                "query": results.query,
+                "library": [asdict(h) for h in results.library],
+                "catalog": [asdict(h) for h in results.catalog],
+            }
+        )
         return 0
     if "library" in scopes:
         print(f"Library ({len(results.library)}):")
         for h in results.library:
-            print(f"{h.track_id:>5}  {h.artist} - {h.title} ({h.album})  "
-                  f"{_fmt_duration(h.duration_ms)}")
+            print(
+                f"{h.track_id:>5}  {h.artist} - {h.title} ({h.album})  "
+                f"{_fmt_duration(h.duration_ms)}"
+            )
     if "catalog" in scopes:
         print(f"Store ({len(results.catalog)}):")
         for c in results.catalog:
-            print(f"  {c.artist} - {c.title} ({c.album})  {_fmt_duration(c.duration_ms)}  "
-                  f"listing {c.listing_id.hex()[:16]}")
+            print(
+                f"  {c.artist} - {c.title} ({c.album})  {_fmt_duration(c.duration_ms)}  "
+                f"listing {c.listing_id.hex()[:16]}"
+            )
     return 0
 
 
@@ -238,12 +256,15 @@ def _pl_add(args: argparse.Namespace) -> int:
 
 def _pl_remove(args: argparse.Namespace) -> int:
     return _with_playlist(
-        args, lambda s: s.remove_from_playlist(args.name, _position(args.position)))
+        args, lambda s: s.remove_from_playlist(args.name, _position(args.position))
+    )
 
 
 def _pl_move(args: argparse.Namespace) -> int:
-    return _with_playlist(args, lambda s: s.move_in_playlist(
-        args.name, _position(args.from_pos), _position(args.to_pos)))
+    return _with_playlist(
+        args,
+        lambda s: s.move_in_playlist(args.name, _position(args.from_pos), _position(args.to_pos)),
+    )
 
 
 def _pl_rename(args: argparse.Namespace) -> int:
@@ -254,6 +275,7 @@ def _pl_delete(args: argparse.Namespace) -> int:
     def delete(s: LibraryService) -> None:
         s.delete_playlist(args.name)
         print(f"Deleted playlist {args.name!r}")
+
     return _with_playlist(args, delete)
 
 

@@ -18,8 +18,9 @@ from app.services.passes import DAY_MS, PassService
 from ledger.state import Gate
 
 
-def _with_service(fn: Callable[[argparse.Namespace, PassService], int]) -> \
-        Callable[[argparse.Namespace], int]:
+def _with_service(
+    fn: Callable[[argparse.Namespace, PassService], int],
+) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         with Core.open(args.profile_obj, passphrase(args)) as core:
             return fn(args, PassService(core))
@@ -28,14 +29,26 @@ def _with_service(fn: Callable[[argparse.Namespace, PassService], int]) -> \
 
 
 def _gate_doc(g: Gate) -> dict[str, Any]:
-    return {"gate": g.id.hex(), "title": g.title, "author": g.author.hex(),
-            "asset": g.asset.hex(), "min": g.min, "held_days": g.held_ms / DAY_MS,
-            "lock_days": g.lock_ms / DAY_MS}
+    return {
+        "gate": g.id.hex(),
+        "title": g.title,
+        "author": g.author.hex(),
+        "asset": g.asset.hex(),
+        "min": g.min,
+        "held_days": g.held_ms / DAY_MS,
+        "lock_days": g.lock_ms / DAY_MS,
+    }
 
 
 def _gate(args: argparse.Namespace, svc: PassService) -> int:
-    gid = svc.create_gate(args.title, args.asset, args.min, held_days=args.held_days,
-                          lock_days=args.lock_days, description=args.description)
+    gid = svc.create_gate(
+        args.title,
+        args.asset,
+        args.min,
+        held_days=args.held_days,
+        lock_days=args.lock_days,
+        description=args.description,
+    )
     emit(args, _gate_doc(svc.gate(gid)), f"gate {gid.hex()} signed")
     return 0
 
@@ -43,8 +56,11 @@ def _gate(args: argparse.Namespace, svc: PassService) -> int:
 def _claim(args: argparse.Namespace, svc: PassService) -> int:
     cid = svc.claim(args.gate, lock_days=args.lock_days)
     claim = svc.claim_of(cid)
-    emit(args, {"claim": cid.hex(), "gate": claim.gate.hex(), "until": claim.until},
-         f"claim {cid.hex()} signed; the coins stay locked until {claim.until} (ms)")
+    emit(
+        args,
+        {"claim": cid.hex(), "gate": claim.gate.hex(), "until": claim.until},
+        f"claim {cid.hex()} signed; the coins stay locked until {claim.until} (ms)",
+    )
     return 0
 
 
@@ -56,10 +72,18 @@ def _show(args: argparse.Namespace, svc: PassService) -> int:
 
 def _check(args: argparse.Namespace, svc: PassService) -> int:
     result = svc.check(args.text, args.gate, args.challenge)
-    emit(args, {"ok": result.ok, "confirmed": result.confirmed, "reason": result.reason,
-                "holder": result.holder.hex() if result.holder else None,
-                "gate": result.gate.hex() if result.gate else None, "until": result.until},
-         ("VALID: " if result.ok else "REFUSED: ") + result.reason)
+    emit(
+        args,
+        {
+            "ok": result.ok,
+            "confirmed": result.confirmed,
+            "reason": result.reason,
+            "holder": result.holder.hex() if result.holder else None,
+            "gate": result.gate.hex() if result.gate else None,
+            "until": result.until,
+        },
+        ("VALID: " if result.ok else "REFUSED: ") + result.reason,
+    )
     return 0 if result.ok else 3
 
 
@@ -73,18 +97,34 @@ def _tiers(args: argparse.Namespace, svc: PassService) -> int:
         if len(who) != 32:
             raise UserError(f"{args.holder!r} is not a public key (64 hex characters)")
     rows = svc.tiers(args.asset, who)
-    emit(args, [{**_gate_doc(g), "qualifies": ok} for g, ok in rows],
-         "\n".join(f"{g.id.hex()[:12]}  {g.title}: {g.min} held {g.held_ms / DAY_MS:g} days"
-                   f"  {'yes' if ok else 'no'}" for g, ok in rows) or "no gates on that coin")
+    emit(
+        args,
+        [{**_gate_doc(g), "qualifies": ok} for g, ok in rows],
+        "\n".join(
+            f"{g.id.hex()[:12]}  {g.title}: {g.min} held {g.held_ms / DAY_MS:g} days"
+            f"  {'yes' if ok else 'no'}"
+            for g, ok in rows
+        )
+        or "no gates on that coin",
+    )
     return 0
 
 
 def _list(args: argparse.Namespace, svc: PassService) -> int:
     rows = svc.my_claims()
-    emit(args, [{"claim": c.id.hex(), "gate": c.gate.hex(), "until": c.until, "active": a}
-                for c, a in rows],
-         "\n".join(f"{c.id.hex()[:12]}  gate {c.gate.hex()[:12]} until {c.until}"
-                   f"  {'active' if a else 'over'}" for c, a in rows) or "no claims")
+    emit(
+        args,
+        [
+            {"claim": c.id.hex(), "gate": c.gate.hex(), "until": c.until, "active": a}
+            for c, a in rows
+        ],
+        "\n".join(
+            f"{c.id.hex()[:12]}  gate {c.gate.hex()[:12]} until {c.until}"
+            f"  {'active' if a else 'over'}"
+            for c, a in rows
+        )
+        or "no claims",
+    )
     return 0
 
 
@@ -95,14 +135,19 @@ def _unlock(args: argparse.Namespace, svc: PassService) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    top = sub.add_parser("pass", parents=[common], help="holder passes and tiers",
-                         description="Passes and tiers for holders of a coin: claim one by "
-                                     "locking the coins, show it at a door as signed text.")
+    top = sub.add_parser(
+        "pass",
+        parents=[common],
+        help="holder passes and tiers",
+        description="Passes and tiers for holders of a coin: claim one by "
+        "locking the coins, show it at a door as signed text.",
+    )
     psub = top.add_subparsers(dest="pass_command", metavar="COMMAND")
     top.set_defaults(handler=lambda args: (top.print_help(), 2)[1])
 
-    def cmd(name: str, fn: Callable[[argparse.Namespace, PassService], int],
-            help: str) -> argparse.ArgumentParser:
+    def cmd(
+        name: str, fn: Callable[[argparse.Namespace, PassService], int], help: str
+    ) -> argparse.ArgumentParser:
         p = psub.add_parser(name, parents=[common], help=help)
         add_json_flag(p)
         p.set_defaults(handler=_with_service(fn))
@@ -113,8 +158,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("min")
     p.add_argument("asset", help="the coin (symbol or ID)")
     p.add_argument("--held-days", type=float, default=0.0, help="held without a break this long")
-    p.add_argument("--lock-days", type=float, default=1.0,
-                   help="a claim locks the coins this long (default: a day)")
+    p.add_argument(
+        "--lock-days",
+        type=float,
+        default=1.0,
+        help="a claim locks the coins this long (default: a day)",
+    )
     p.add_argument("--description", default="")
     p = cmd("claim", _claim, "claim a gate: lock its coins for its period")
     p.add_argument("gate", help="gate ID (a unique prefix is enough)")

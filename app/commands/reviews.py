@@ -11,8 +11,9 @@ from app.services.core import Core
 from app.services.reviews import ReviewService
 
 
-def _with_service(fn: Callable[[argparse.Namespace, ReviewService], int]) -> \
-        Callable[[argparse.Namespace], int]:
+def _with_service(
+    fn: Callable[[argparse.Namespace, ReviewService], int],
+) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         with Core.open(args.profile_obj, passphrase(args)) as core:
             return fn(args, ReviewService(core))
@@ -28,10 +29,20 @@ def _review(args: argparse.Namespace, svc: ReviewService) -> int:
 
 def _reviews(args: argparse.Namespace, svc: ReviewService) -> int:
     lines, (total, count) = svc.reviews(args.release)
-    doc = {"count": count, "average": round(total / count, 2) if count else None,
-           "reviews": [{"review": ln.review.id.hex(), "buyer": ln.review.buyer.hex(),
-                        "rating": ln.review.rating, "text": ln.review.text,
-                        "reply": ln.reply.text if ln.reply else None} for ln in lines]}
+    doc = {
+        "count": count,
+        "average": round(total / count, 2) if count else None,
+        "reviews": [
+            {
+                "review": ln.review.id.hex(),
+                "buyer": ln.review.buyer.hex(),
+                "rating": ln.review.rating,
+                "text": ln.review.text,
+                "reply": ln.reply.text if ln.reply else None,
+            }
+            for ln in lines
+        ],
+    }
     text = [f"{count} reviews" + (f", {total / count:.1f} stars" if count else "")]
     for ln in lines:
         text.append(f"{ln.review.id.hex()[:12]}  {'*' * ln.review.rating}  {ln.review.text}")
@@ -48,8 +59,9 @@ def _reply(args: argparse.Namespace, svc: ReviewService) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    def cmd(name: str, fn: Callable[[argparse.Namespace, ReviewService], int],
-            help: str) -> argparse.ArgumentParser:
+    def cmd(
+        name: str, fn: Callable[[argparse.Namespace, ReviewService], int], help: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help)
         add_json_flag(p)
         p.set_defaults(handler=_with_service(fn))

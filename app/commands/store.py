@@ -20,8 +20,10 @@ from app.services.wallet import WalletService
 from ledger.keys import peer_id
 
 # Said after a command that wrote an entry other people need: the CLI works offline.
-TO_PEERS = ("\n(signed here; `cooptracks sync`, or an app or seeder running on this profile, "
-            "hands it to peers)")
+TO_PEERS = (
+    "\n(signed here; `cooptracks sync`, or an app or seeder running on this profile, "
+    "hands it to peers)"
+)
 
 
 def _key(text: str) -> bytes:
@@ -31,8 +33,9 @@ def _key(text: str) -> bytes:
     return parse_public_key(text)
 
 
-def _with_core(fn: Callable[[argparse.Namespace, Core], int]) -> Callable[[argparse.Namespace],
-                                                                         int]:
+def _with_core(
+    fn: Callable[[argparse.Namespace, Core], int],
+) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         with Core.open(args.profile_obj, passphrase(args)) as core:
             return fn(args, core)
@@ -49,18 +52,38 @@ def _publish(args: argparse.Namespace, core: Core) -> int:
     for item in args.split or []:
         who, _, pct = item.partition("=")
         split.append(ShareSpec(_key(who), round(float(pct.rstrip("%")) * 100)))
-    draft = ReleaseDraft(files=tuple(args.files), title=args.title, artist_name=args.artist,
-                         price=args.price, asset=asset.id, name_your_price=args.nyp,
-                         track_price=args.track_price, genre=args.genre,
-                         tags=tuple(args.tag or ()), description=args.description,
-                         split=tuple(split), preview_seconds=args.preview_seconds)
+    draft = ReleaseDraft(
+        files=tuple(args.files),
+        title=args.title,
+        artist_name=args.artist,
+        price=args.price,
+        asset=asset.id,
+        name_your_price=args.nyp,
+        track_price=args.track_price,
+        genre=args.genre,
+        tags=tuple(args.tag or ()),
+        description=args.description,
+        split=tuple(split),
+        preview_seconds=args.preview_seconds,
+    )
     result = StudioService(core).publish(draft, progress=lambda d, t, w: None)
     li = result.listing
-    emit(args, {"listing": li.id.hex(), "title": li.title,
-                "tracks": [{"title": t.title, "content": t.content.hex(),
-                            "preview": t.preview.hex() if t.preview else None}
-                           for t in li.tracks]},
-         f"published {li.title!r} ({len(li.tracks)} tracks) as {li.id.hex()}" + TO_PEERS)
+    emit(
+        args,
+        {
+            "listing": li.id.hex(),
+            "title": li.title,
+            "tracks": [
+                {
+                    "title": t.title,
+                    "content": t.content.hex(),
+                    "preview": t.preview.hex() if t.preview else None,
+                }
+                for t in li.tracks
+            ],
+        },
+        f"published {li.title!r} ({len(li.tracks)} tracks) as {li.id.hex()}" + TO_PEERS,
+    )
     return 0
 
 
@@ -72,14 +95,29 @@ def _catalog(args: argparse.Namespace, core: Core) -> int:
     for li in shop.catalog():
         price = li.prices[0]
         artist = artist_name(core.ledger.state, li)  # the signer's published name
-        rows.append(f"{li.id.hex()[:12]}  {artist} — {li.title}  "
-                    f"({len(li.tracks)} tracks, {shop.price_text(li).shown})")
-        docs.append({"listing": li.id.hex(), "artist": artist, "title": li.title,
-                     "artist_key": li.artist.hex(), "price": price.amount,
-                     "asset": price.asset.hex(), "nyp": price.nyp,
-                     "tracks": [{"title": t.title, "content": t.content.hex(),
-                                 "preview": t.preview.hex() if t.preview else None}
-                                for t in li.tracks]})
+        rows.append(
+            f"{li.id.hex()[:12]}  {artist} — {li.title}  "
+            f"({len(li.tracks)} tracks, {shop.price_text(li).shown})"
+        )
+        docs.append(
+            {
+                "listing": li.id.hex(),
+                "artist": artist,
+                "title": li.title,
+                "artist_key": li.artist.hex(),
+                "price": price.amount,
+                "asset": price.asset.hex(),
+                "nyp": price.nyp,
+                "tracks": [
+                    {
+                        "title": t.title,
+                        "content": t.content.hex(),
+                        "preview": t.preview.hex() if t.preview else None,
+                    }
+                    for t in li.tracks
+                ],
+            }
+        )
     emit(args, docs, "\n".join(rows) or "the catalog is empty (run `cooptracks sync` first)")
     return 0
 
@@ -89,19 +127,27 @@ def _buy(args: argparse.Namespace, core: Core) -> int:
     shop = ShopService(core)
     quote = shop.quote(args.listing, track=track, amount=args.amount)
     if not args.yes and sys.stdin.isatty():  # scripts (no terminal) are not asked
-        what = quote.listing.title if track is None else \
-            f"{quote.listing.tracks[track].title} (track {track + 1} of {quote.listing.title})"
-        print(f"Buy {what} by {quote.listing.artist_name or 'its artist'} "
-              f"({quote.listing.id.hex()[:16]}) for {quote.shown}?")
+        what = (
+            quote.listing.title
+            if track is None
+            else f"{quote.listing.tracks[track].title} (track {track + 1} of {quote.listing.title})"
+        )
+        print(
+            f"Buy {what} by {quote.listing.artist_name or 'its artist'} "
+            f"({quote.listing.id.hex()[:16]}) for {quote.shown}?"
+        )
         for line in quote.split_text:
             print(f"  {line}")
         if input("Sign this purchase? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing was bought")
             return 1
     purchase = shop.buy(args.listing, track=track, amount=args.amount)
-    emit(args, {"purchase": purchase.hex()},
-         f"purchase {purchase.hex()} signed; it is fulfilled when a seller's node sees it"
-         + TO_PEERS)
+    emit(
+        args,
+        {"purchase": purchase.hex()},
+        f"purchase {purchase.hex()} signed; it is fulfilled when a seller's node sees it"
+        + TO_PEERS,
+    )
     return 0
 
 
@@ -114,16 +160,26 @@ def _send(args: argparse.Namespace, core: Core) -> int:
 def _wallet(args: argparse.Namespace, core: Core) -> int:
     core.settle()
     lines = WalletService(core).balances()
-    docs = [{"asset": b.asset.id.hex(), "symbol": b.asset.symbol, "amount": b.amount,
-             "incoming": b.incoming, "trusted": b.trusted, "display": b.text} for b in lines]
+    docs = [
+        {
+            "asset": b.asset.id.hex(),
+            "symbol": b.asset.symbol,
+            "amount": b.amount,
+            "incoming": b.incoming,
+            "trusted": b.trusted,
+            "display": b.text,
+        }
+        for b in lines
+    ]
     text = [f"{b.text:>20}  {'' if b.trusted else '(untrusted issuer)'}" for b in lines]
     emit(args, docs, "\n".join(text) or "no balances yet")
     return 0
 
 
 def _issue(args: argparse.Namespace, core: Core) -> int:
-    asset = WalletService(core).issue(args.symbol, args.name, args.precision, args.max_supply,
-                                      tuple(args.flag or ()))
+    asset = WalletService(core).issue(
+        args.symbol, args.name, args.precision, args.max_supply, tuple(args.flag or ())
+    )
     emit(args, {"asset": asset.id.hex()}, f"issued {asset.symbol} as {asset.id.hex()}")
     return 0
 
@@ -132,10 +188,8 @@ def _mint(args: argparse.Namespace, core: Core) -> int:
     wallet = WalletService(core)
     asset = wallet.asset(args.asset)
     entry = wallet.mint(asset.id, args.amount)
-    shown = format_amount(parse_amount(args.amount, asset.precision), asset.precision,
-                          asset.symbol)
-    emit(args, {"entry": entry.hex(), "asset": asset.id.hex(), "minted": shown},
-         f"minted {shown}")
+    shown = format_amount(parse_amount(args.amount, asset.precision), asset.precision, asset.symbol)
+    emit(args, {"entry": entry.hex(), "asset": asset.id.hex(), "minted": shown}, f"minted {shown}")
     return 0
 
 
@@ -158,11 +212,18 @@ def _delegate(args: argparse.Namespace, core: Core) -> int:
 def _settle(args: argparse.Namespace, core: Core) -> int:
     report = core.settle()
     skipped = [{"item": item.hex(), "reason": why} for item, why in report.skipped]
-    emit(args, {"received": len(report.received), "granted": len(report.granted),
-                "unlocked": len(report.unlocked), "skipped": skipped},
-         f"received {len(report.received)}, granted {len(report.granted)}, "
-         f"unlocked {len(report.unlocked)}"
-         + "".join(f"\nskipped {s['item'][:12]}: {s['reason']}" for s in skipped))
+    emit(
+        args,
+        {
+            "received": len(report.received),
+            "granted": len(report.granted),
+            "unlocked": len(report.unlocked),
+            "skipped": skipped,
+        },
+        f"received {len(report.received)}, granted {len(report.granted)}, "
+        f"unlocked {len(report.unlocked)}"
+        + "".join(f"\nskipped {s['item'][:12]}: {s['reason']}" for s in skipped),
+    )
     return 0
 
 
@@ -180,14 +241,28 @@ def _sales(args: argparse.Namespace, core: Core) -> int:
         info = assets.get(asset)
         return format_amount(units, info.precision, info.symbol) if info else str(units)
 
-    emit(args, [{"purchase": s.purchase.hex(), "release": s.listing.title, "amount": s.amount,
-                 "my_share": s.my_share, "asset": s.asset.hex(),
-                 "amount_text": shown(s.amount, s.asset),
-                 "my_share_text": shown(s.my_share, s.asset), "fulfilled": s.fulfilled}
-                for s in sales],
-         "\n".join(f"{s.listing.title}: {shown(s.my_share, s.asset)} of "
-                   f"{shown(s.amount, s.asset)} ({'fulfilled' if s.fulfilled else 'open'})"
-                   for s in sales) or "no sales yet")
+    emit(
+        args,
+        [
+            {
+                "purchase": s.purchase.hex(),
+                "release": s.listing.title,
+                "amount": s.amount,
+                "my_share": s.my_share,
+                "asset": s.asset.hex(),
+                "amount_text": shown(s.amount, s.asset),
+                "my_share_text": shown(s.my_share, s.asset),
+                "fulfilled": s.fulfilled,
+            }
+            for s in sales
+        ],
+        "\n".join(
+            f"{s.listing.title}: {shown(s.my_share, s.asset)} of "
+            f"{shown(s.amount, s.asset)} ({'fulfilled' if s.fulfilled else 'open'})"
+            for s in sales
+        )
+        or "no sales yet",
+    )
     return 0
 
 
@@ -206,9 +281,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--asset", required=True, help="asset ID or symbol the price is in")
     p.add_argument("--nyp", action="store_true", help="name your price, --price is the minimum")
     p.add_argument("--track-price", default=None, help="also sell single tracks at this price")
-    p.add_argument("--split", action="append", metavar="KEY=PERCENT",
-                   help="a collaborator's share (KEY: peer ID or hex key); repeat; what the "
-                        "shares leave goes to you")
+    p.add_argument(
+        "--split",
+        action="append",
+        metavar="KEY=PERCENT",
+        help="a collaborator's share (KEY: peer ID or hex key); repeat; what the "
+        "shares leave goes to you",
+    )
     p.add_argument("--genre", default="")
     p.add_argument("--tag", action="append")
     p.add_argument("--description", default="")
@@ -218,8 +297,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("listing", help="release ID (a unique prefix is enough)")
     p.add_argument("--track", type=int, default=None, help="track number, to buy one track")
     p.add_argument("--amount", default=None, help="what to pay, for name-your-price releases")
-    p.add_argument("-y", "--yes", action="store_true",
-                   help="do not ask for confirmation (asked only on a terminal)")
+    p.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="do not ask for confirmation (asked only on a terminal)",
+    )
     p = cmd("send", _send, "send credits or tokens to someone")
     p.add_argument("to", help="the recipient's peer ID (12D3KooW…) or public key (hex)")
     p.add_argument("amount")

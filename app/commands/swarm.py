@@ -35,9 +35,15 @@ DEFAULT_PORT = 4417  # a seeder listens here on every IPv4 and IPv6 interface by
 MIN_PEERS, MAX_PEERS = 4, 900  # --max-peers bounds (py-libp2p's hard cap is 1,024 sockets)
 
 
-def node_config(core: Core, args: argparse.Namespace, *, default_port: int = 0,
-                default_listen: tuple[str, ...] = (), seeding: SeedPolicy | None = None,
-                seeder: bool = False) -> NodeConfig:
+def node_config(
+    core: Core,
+    args: argparse.Namespace,
+    *,
+    default_port: int = 0,
+    default_listen: tuple[str, ...] = (),
+    seeding: SeedPolicy | None = None,
+    seeder: bool = False,
+) -> NodeConfig:
     """The node settings for this profile: config.json, then command-line flags. Without
     listen addresses there, ``default_listen``, or else ``default_port`` on every interface."""
     from app.services.swarm import lan_discovery, share_purchases
@@ -46,19 +52,30 @@ def node_config(core: Core, args: argparse.Namespace, *, default_port: int = 0,
     from p2p.pinning import SeedPolicy
 
     settings = core.profile.read_config()
-    listen = tuple(getattr(args, "listen", None) or settings.get("listen")
-                   or default_listen or wildcard_listen(default_port))
+    listen = tuple(
+        getattr(args, "listen", None)
+        or settings.get("listen")
+        or default_listen
+        or wildcard_listen(default_port)
+    )
     announce = tuple(getattr(args, "announce", None) or settings.get("announce") or ())
     bootstrap = tuple(settings.get("bootstrap", [])) + tuple(getattr(args, "peer", None) or ())
     mdns = lan_discovery(settings, turned_off=getattr(args, "no_mdns", False))
     private = not share_purchases(settings, getattr(args, "private_purchases", False))
-    return NodeConfig(seed=core.signer.seed, listen=listen, bootstrap=bootstrap, mdns=mdns,
-                      announce=announce, seeding=seeding or SeedPolicy(),
-                      dht_mode="server" if seeder else "auto",
-                      relay_service=seeder and not getattr(args, "no_relay", False),
-                      connections=connection_limits(getattr(args, "max_peers", None)
-                                                    or settings.get("max_peers")),
-                      share=core.is_own_content if private else None)
+    return NodeConfig(
+        seed=core.signer.seed,
+        listen=listen,
+        bootstrap=bootstrap,
+        mdns=mdns,
+        announce=announce,
+        seeding=seeding or SeedPolicy(),
+        dht_mode="server" if seeder else "auto",
+        relay_service=seeder and not getattr(args, "no_relay", False),
+        connections=connection_limits(
+            getattr(args, "max_peers", None) or settings.get("max_peers")
+        ),
+        share=core.is_own_content if private else None,
+    )
 
 
 def connection_limits(max_peers: object) -> ConnectionLimits:
@@ -68,10 +85,14 @@ def connection_limits(max_peers: object) -> ConnectionLimits:
 
     if max_peers is None:
         return ConnectionLimits()
-    if not isinstance(max_peers, int) or isinstance(max_peers, bool) or not \
-            MIN_PEERS <= max_peers <= MAX_PEERS:
-        raise UserError(f"max_peers must be a whole number from {MIN_PEERS} to {MAX_PEERS}, "
-                        f"not {max_peers!r}")
+    if (
+        not isinstance(max_peers, int)
+        or isinstance(max_peers, bool)
+        or not MIN_PEERS <= max_peers <= MAX_PEERS
+    ):
+        raise UserError(
+            f"max_peers must be a whole number from {MIN_PEERS} to {MAX_PEERS}, not {max_peers!r}"
+        )
     return ConnectionLimits(high_water=max_peers, low_water=max(1, max_peers * 4 // 5))
 
 
@@ -99,8 +120,12 @@ async def _settle(core: Core) -> None:
         log.exception("settling failed; trying again on the next change")
         return
     if report.granted or report.received or report.unlocked:
-        log.info("settled: %d received, %d purchases granted, %d keys unlocked",
-                 len(report.received), len(report.granted), len(report.unlocked))
+        log.info(
+            "settled: %d received, %d purchases granted, %d keys unlocked",
+            len(report.received),
+            len(report.granted),
+            len(report.unlocked),
+        )
 
 
 async def settle_on_change(core: Core, interval: float) -> None:
@@ -154,23 +179,30 @@ def _seed(args: argparse.Namespace) -> int:
     with Core.open(args.profile_obj, passphrase(args)) as core:
         followed = frozenset(bytes.fromhex(k) for k in args.follow or ())
         settings = core.profile.read_config().get("seeding", {})
-        policy = SeedPolicy(mode=args.pin or settings.get("mode", "all"),
-                            followed=followed or frozenset(bytes.fromhex(k) for k in
-                                                          settings.get("followed", [])),
-                            quota_bytes=int((args.quota_gb or settings.get("quota_gb", 10))
-                                            * 1024**3))
-        config = node_config(core, args, default_port=DEFAULT_PORT, seeding=policy,
-                             seeder=True)
+        policy = SeedPolicy(
+            mode=args.pin or settings.get("mode", "all"),
+            followed=followed or frozenset(bytes.fromhex(k) for k in settings.get("followed", [])),
+            quota_bytes=int((args.quota_gb or settings.get("quota_gb", 10)) * 1024**3),
+        )
+        config = node_config(core, args, default_port=DEFAULT_PORT, seeding=policy, seeder=True)
         upload_kbps = args.max_upload_kbps or _config_kbps(settings, "max_upload_kbps")
-        peer_kbps = (args.max_upload_kbps_per_peer
-                     or _config_kbps(settings, "max_upload_kbps_per_peer"))
-        config = replace(config, limits=replace(config.limits,
-                                                upload_rate=bytes_per_second(upload_kbps),
-                                                upload_rate_per_peer=bytes_per_second(peer_kbps)))
+        peer_kbps = args.max_upload_kbps_per_peer or _config_kbps(
+            settings, "max_upload_kbps_per_peer"
+        )
+        config = replace(
+            config,
+            limits=replace(
+                config.limits,
+                upload_rate=bytes_per_second(upload_kbps),
+                upload_rate_per_peer=bytes_per_second(peer_kbps),
+            ),
+        )
         if upload_kbps or peer_kbps:
-            log.info("upload capped: %s in total, %s per peer",
-                     f"{upload_kbps:g} kbit/s" if upload_kbps else "no cap",
-                     f"{peer_kbps:g} kbit/s" if peer_kbps else "no cap")
+            log.info(
+                "upload capped: %s in total, %s per peer",
+                f"{upload_kbps:g} kbit/s" if upload_kbps else "no cap",
+                f"{peer_kbps:g} kbit/s" if peer_kbps else "no cap",
+            )
 
         async def body(node: Node) -> int:
             if args.addr_file:  # written before the log says so: a reader may rely on it
@@ -196,13 +228,14 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 # -- sync ------------------------------------------------------------------------------------------
-NO_PEERS_HINT = ("give one with --peer /ip4/HOST/tcp/PORT/p2p/PEER_ID or list it under "
-                 "\"bootstrap\" in the profile's config.json; an app or seeder running on this "
-                 "profile syncs by itself")
+NO_PEERS_HINT = (
+    "give one with --peer /ip4/HOST/tcp/PORT/p2p/PEER_ID or list it under "
+    '"bootstrap" in the profile\'s config.json; an app or seeder running on this '
+    "profile syncs by itself"
+)
 
 
-async def _sync_round(node: Node, core: Core, wait: float,
-                      pin_wait: float = 0.0) -> dict[str, Any]:
+async def _sync_round(node: Node, core: Core, wait: float, pin_wait: float = 0.0) -> dict[str, Any]:
     """Pull the ledger from every connected peer, settle, and stay until they hold our feed
     (and, with ``pin_wait``, until one holds the tracks of our own releases).
 
@@ -219,10 +252,15 @@ async def _sync_round(node: Node, core: Core, wait: float,
     for peer in node.connected_peers():  # they pull our feed when we connect and on gossip
         await node.wait_replicated(peer, timeout=wait + 8)
     unpinned = await _wait_pinned(node, core, pin_wait)
-    return {"peers": len(node.connected_peers()), "received": len(report.received),
-            "granted": len(report.granted), "unlocked": len(report.unlocked),
-            "unpinned": unpinned,
-            "entries": core.ledger.count(), "state_hash": core.ledger.state_hash().hex()}
+    return {
+        "peers": len(node.connected_peers()),
+        "received": len(report.received),
+        "granted": len(report.granted),
+        "unlocked": len(report.unlocked),
+        "unpinned": unpinned,
+        "entries": core.ledger.count(),
+        "state_hash": core.ledger.state_hash().hex(),
+    }
 
 
 async def _wait_pinned(node: Node, core: Core, timeout: float) -> int:
@@ -273,13 +311,17 @@ def _sync(args: argparse.Namespace) -> int:
             written = core.ledger.head_seq(core.me) - mine_before
             doc["new"] = core.ledger.count() - before - written  # from peers
             doc["accepted"] = doc["new"]
-            text = (f"synced with {doc['peers']} peers: {doc['new']} new entries; received "
-                    f"{doc['received']} payments, granted {doc['granted']} purchases, unlocked "
-                    f"{doc['unlocked']}; {doc['entries']} held")
+            text = (
+                f"synced with {doc['peers']} peers: {doc['new']} new entries; received "
+                f"{doc['received']} payments, granted {doc['granted']} purchases, unlocked "
+                f"{doc['unlocked']}; {doc['entries']} held"
+            )
             if doc["unpinned"]:
-                text += (f"\n{doc['unpinned']} tracks of your releases are on no peer yet: keep "
-                         "this profile online (`cooptracks seed` or the app) until a seeder "
-                         "has them")
+                text += (
+                    f"\n{doc['unpinned']} tracks of your releases are on no peer yet: keep "
+                    "this profile online (`cooptracks seed` or the app) until a seeder "
+                    "has them"
+                )
             emit(args, doc, text)
             return 0
 
@@ -308,21 +350,36 @@ def _peers(args: argparse.Namespace) -> int:
             else:
                 await trio.sleep(args.wait)
             st = node.status()
-            doc = {"peer_id": st.peer_id, "addrs": list(st.addrs),
-                   "reachability": st.reachability, "relay_addrs": list(st.relay_addrs),
-                   "dht_mode": st.dht_mode, "dht_peers": st.dht_peers,
-                   "lan_peers": st.lan_peers, "bytes_in": st.bytes_in,
-                   "bytes_out": st.bytes_out, **sync_doc,
-                   "peers": [{"peer_id": p.peer_id, "addrs": list(p.addrs),
-                              "inbound": p.inbound,
-                              "name": peer_name(core.ledger.state, p.peer_id)}
-                             for p in st.peers]}
+            doc = {
+                "peer_id": st.peer_id,
+                "addrs": list(st.addrs),
+                "reachability": st.reachability,
+                "relay_addrs": list(st.relay_addrs),
+                "dht_mode": st.dht_mode,
+                "dht_peers": st.dht_peers,
+                "lan_peers": st.lan_peers,
+                "bytes_in": st.bytes_in,
+                "bytes_out": st.bytes_out,
+                **sync_doc,
+                "peers": [
+                    {
+                        "peer_id": p.peer_id,
+                        "addrs": list(p.addrs),
+                        "inbound": p.inbound,
+                        "name": peer_name(core.ledger.state, p.peer_id),
+                    }
+                    for p in st.peers
+                ],
+            }
             lines = [f"this node: {st.peer_id} ({st.reachability})"]
-            lines += [f"  {peer_name(core.ledger.state, p.peer_id)}  {p.peer_id} "
-                      f"{' '.join(p.addrs)}" for p in st.peers] or ["  no peers"]
+            lines += [
+                f"  {peer_name(core.ledger.state, p.peer_id)}  {p.peer_id} {' '.join(p.addrs)}"
+                for p in st.peers
+            ] or ["  no peers"]
             if sync_doc:
-                lines.append(f"synced: {sync_doc['accepted']} new entries, "
-                             f"{sync_doc['entries']} held")
+                lines.append(
+                    f"synced: {sync_doc['accepted']} new entries, {sync_doc['entries']} held"
+                )
             emit(args, doc, "\n".join(lines))
             return 0
 
@@ -345,8 +402,11 @@ def _fetch(args: argparse.Namespace) -> int:
 
         def show(p: Progress) -> None:
             if not args.json and sys.stderr.isatty():
-                print(f"\r{p.chunks_done}/{p.chunks_total} chunks from {p.providers} peers",
-                      end="", file=sys.stderr)
+                print(
+                    f"\r{p.chunks_done}/{p.chunks_total} chunks from {p.providers} peers",
+                    end="",
+                    file=sys.stderr,
+                )
 
         async def body(node: Node) -> int:
             await _connect_all(node, config.bootstrap, required=True)
@@ -357,17 +417,21 @@ def _fetch(args: argparse.Namespace) -> int:
             except DownloadFailed as exc:
                 raise UserError(str(exc), hint="is a peer that holds it online?") from exc
             key = core.keys.get(content_id)
-            doc: dict[str, Any] = {"content": args.content, "size": manifest.size,
-                                   "chunks": len(manifest.chunks),
-                                   "encrypted": manifest.encrypted,
-                                   "key_held": key is not None or not manifest.encrypted}
+            doc: dict[str, Any] = {
+                "content": args.content,
+                "size": manifest.size,
+                "chunks": len(manifest.chunks),
+                "encrypted": manifest.encrypted,
+                "key_held": key is not None or not manifest.encrypted,
+            }
             if args.output:
                 if manifest.encrypted and key is None:
-                    raise UserError("downloaded, but no key for this content is held",
-                                    hint="buy it, then run `cooptracks sync` for the grant")
+                    raise UserError(
+                        "downloaded, but no key for this content is held",
+                        hint="buy it, then run `cooptracks sync` for the grant",
+                    )
                 with open(args.output, "wb") as out:
-                    for index, data in enumerate(
-                            core.chunks.get_chunk(c) for c in manifest.chunks):
+                    for index, data in enumerate(core.chunks.get_chunk(c) for c in manifest.chunks):
                         out.write(manifest.open_chunk(index, data or b"", key))
                 doc["output"] = str(args.output)
             emit(args, doc, f"fetched {args.content[:16]}… ({manifest.size} bytes)")
@@ -398,59 +462,106 @@ def _config_kbps(settings: dict, key: str) -> float:
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     def net_flags(p: argparse.ArgumentParser, listen: bool = False) -> None:
-        p.add_argument("--peer", action="append", metavar="MULTIADDR",
-                       help="a peer to connect to (/ip4/…/tcp/…/p2p/…); repeatable")
+        p.add_argument(
+            "--peer",
+            action="append",
+            metavar="MULTIADDR",
+            help="a peer to connect to (/ip4/…/tcp/…/p2p/…); repeatable",
+        )
         if listen:
-            p.add_argument("--listen", action="append", metavar="MULTIADDR",
-                           help=f"address to listen on (default: port {DEFAULT_PORT} for a seeder, "
-                                "any free port otherwise, on every IPv4 and IPv6 interface)")
-            p.add_argument("--announce", action="append", metavar="MULTIADDR",
-                           help="address to advertise instead of the listen addresses "
-                                "(a forwarded port); repeatable")
+            p.add_argument(
+                "--listen",
+                action="append",
+                metavar="MULTIADDR",
+                help=f"address to listen on (default: port {DEFAULT_PORT} for a seeder, "
+                "any free port otherwise, on every IPv4 and IPv6 interface)",
+            )
+            p.add_argument(
+                "--announce",
+                action="append",
+                metavar="MULTIADDR",
+                help="address to advertise instead of the listen addresses "
+                "(a forwarded port); repeatable",
+            )
         p.add_argument("--no-mdns", action="store_true", help="do not look for peers on the LAN")
-        p.add_argument("--private-purchases", action="store_true",
-                       help="announce and serve only our own releases, not what we bought "
-                            "(config: \"share_purchases\": false)")
+        p.add_argument(
+            "--private-purchases",
+            action="store_true",
+            help="announce and serve only our own releases, not what we bought "
+            '(config: "share_purchases": false)',
+        )
 
     p = sub.add_parser("seed", parents=[common], help="run the headless seeder daemon")
     net_flags(p, listen=True)
-    p.add_argument("--no-relay", action="store_true",
-                   help="do not relay connections for peers behind NAT")
-    p.add_argument("--pin", choices=("all", "followed", "none"),
-                   help="which listings' content to pin (default: config or all)")
-    p.add_argument("--follow", action="append", metavar="PUBKEY",
-                   help="an artist to pin with --pin followed; repeatable")
+    p.add_argument(
+        "--no-relay", action="store_true", help="do not relay connections for peers behind NAT"
+    )
+    p.add_argument(
+        "--pin",
+        choices=("all", "followed", "none"),
+        help="which listings' content to pin (default: config or all)",
+    )
+    p.add_argument(
+        "--follow",
+        action="append",
+        metavar="PUBKEY",
+        help="an artist to pin with --pin followed; repeatable",
+    )
     p.add_argument("--quota-gb", type=float, help="disk quota for pinned content")
-    p.add_argument("--max-upload-kbps", type=_kbps, metavar="KBPS",
-                   help="cap the upload to all peers together, in kilobits per second "
-                        "(default: config seeding.max_upload_kbps, or no cap)")
-    p.add_argument("--max-upload-kbps-per-peer", type=_kbps, metavar="KBPS",
-                   help="cap the upload to any one peer, in kilobits per second")
-    p.add_argument("--settle-interval", type=float, default=5.0,
-                   help="seconds between fulfilment passes when nothing new arrives")
-    p.add_argument("--max-peers", type=int, metavar="N",
-                   help="connections kept open; above N the idle ones are closed down to 4/5 "
-                        "of N (default: config max_peers, or 200)")
+    p.add_argument(
+        "--max-upload-kbps",
+        type=_kbps,
+        metavar="KBPS",
+        help="cap the upload to all peers together, in kilobits per second "
+        "(default: config seeding.max_upload_kbps, or no cap)",
+    )
+    p.add_argument(
+        "--max-upload-kbps-per-peer",
+        type=_kbps,
+        metavar="KBPS",
+        help="cap the upload to any one peer, in kilobits per second",
+    )
+    p.add_argument(
+        "--settle-interval",
+        type=float,
+        default=5.0,
+        help="seconds between fulfilment passes when nothing new arrives",
+    )
+    p.add_argument(
+        "--max-peers",
+        type=int,
+        metavar="N",
+        help="connections kept open; above N the idle ones are closed down to 4/5 "
+        "of N (default: config max_peers, or 200)",
+    )
     p.add_argument("--addr-file", type=Path, help="write our multiaddrs to this file once up")
     p.set_defaults(handler=_seed)
 
-    p = sub.add_parser("sync", parents=[common],
-                       help="bring this profile up to date with peers: pull the ledger, receive "
-                            "payments, grant and collect purchases, hand over our new entries")
+    p = sub.add_parser(
+        "sync",
+        parents=[common],
+        help="bring this profile up to date with peers: pull the ledger, receive "
+        "payments, grant and collect purchases, hand over our new entries",
+    )
     net_flags(p)
-    p.add_argument("--wait", type=float, default=2.0,
-                   help="seconds to wait for LAN peers when none is given")
-    p.add_argument("--pin-wait", type=float, default=60.0, metavar="SECONDS",
-                   help="stay at most this long until a peer (a seeder) holds the tracks of "
-                        "your releases that only this machine has (0: do not wait)")
+    p.add_argument(
+        "--wait", type=float, default=2.0, help="seconds to wait for LAN peers when none is given"
+    )
+    p.add_argument(
+        "--pin-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="stay at most this long until a peer (a seeder) holds the tracks of "
+        "your releases that only this machine has (0: do not wait)",
+    )
     add_json_flag(p)
     p.set_defaults(handler=_sync)
 
     p = sub.add_parser("peers", parents=[common], help="show this node's peers and reachability")
     net_flags(p)
     p.add_argument("--wait", type=float, default=2.0, help="seconds to collect peers")
-    p.add_argument("--sync", action="store_true",
-                   help="also do what `cooptracks sync` does")
+    p.add_argument("--sync", action="store_true", help="also do what `cooptracks sync` does")
     add_json_flag(p)
     p.set_defaults(handler=_peers)
 

@@ -68,8 +68,9 @@ class CoinService:
     def _append(self, kind: str, body: dict, deps: list[bytes] | tuple[bytes, ...] = ()) -> Entry:
         self.core.require_writable()
         try:
-            return self.core.ledger.append(self.core.signer, kind, body, sorted(set(deps)),
-                                           timestamp=self.clock())
+            return self.core.ledger.append(
+                self.core.signer, kind, body, sorted(set(deps)), timestamp=self.clock()
+            )
         except LedgerError as err:
             raise UserError(str(err)) from err
 
@@ -88,13 +89,17 @@ class CoinService:
             prefix = ref.strip().lower()
             found = [k for k in stakes if k.hex().startswith(prefix)] if prefix else []
         if len(found) != 1:
-            raise UserError(f"no stake {ref if isinstance(ref, str) else ref.hex()[:12]}"
-                            if not found else f"{ref!r} matches several stakes")
+            raise UserError(
+                f"no stake {ref if isinstance(ref, str) else ref.hex()[:12]}"
+                if not found
+                else f"{ref!r} matches several stakes"
+            )
         return stakes[found[0]]
 
     # -- the issuer ------------------------------------------------------------------------------
-    def write_charter(self, coin_ref: str | bytes, sales_ref: str | bytes,
-                      percent: str | int) -> bytes:
+    def write_charter(
+        self, coin_ref: str | bytes, sales_ref: str | bytes, percent: str | int
+    ) -> bytes:
         """Commit ``percent`` of the sales we receive in ``sales_ref`` to the coin's stakers."""
         coin, sales = self.wallet.asset(coin_ref), self.wallet.asset(sales_ref)
         if coin.issuer != self.core.me:
@@ -103,15 +108,17 @@ class CoinService:
         if not 1 <= bps <= 10_000:
             raise UserError("the share is between 0.01 and 100 percent")
         deps = [] if sales.issuer == self.core.me else [sales.id]
-        return self._append("coin.charter", {"asset": coin.id, "sales_asset": sales.id,
-                                             "bps": bps}, deps).hash
+        return self._append(
+            "coin.charter", {"asset": coin.id, "sales_asset": sales.id, "bps": bps}, deps
+        ).hash
 
     def accept(self, stake_ref: str | bytes, accept: bool = True) -> bytes:
         stake = self.stake_of(stake_ref)
         if self.core.ledger.state.coin_charters[stake.charter].issuer != self.core.me:
             raise UserError("only the coin's issuer answers a stake")
-        return self._append("stake.accept" if accept else "stake.refuse", {"stake": stake.id},
-                            [stake.id]).hash
+        return self._append(
+            "stake.accept" if accept else "stake.refuse", {"stake": stake.id}, [stake.id]
+        ).hash
 
     def distribute(self, coin_ref: str | bytes, amount: str | int | None = None) -> bytes:
         """Pay the stakers what the charter committed (default: all that is owed)."""
@@ -121,13 +128,21 @@ class CoinService:
         sales = self.core.ledger.state.assets[charter.sales_asset]
         units = charter.owed if amount is None else parse_amount(amount, sales.precision)
         if units <= 0:
-            raise UserError("nothing is owed under the charter" if amount is None
-                            else "distribute a positive amount")
+            raise UserError(
+                "nothing is owed under the charter"
+                if amount is None
+                else "distribute a positive amount"
+            )
         return self._append("distribute", {"charter": charter.id, "amount": units}).hash
 
     # -- the staker ------------------------------------------------------------------------------
-    def stake(self, coin_ref: str | bytes, amount: str | int, days: float,
-              answer_within_ms: int = ANSWER_WITHIN_MS) -> bytes:
+    def stake(
+        self,
+        coin_ref: str | bytes,
+        amount: str | int,
+        days: float,
+        answer_within_ms: int = ANSWER_WITHIN_MS,
+    ) -> bytes:
         """Lock ``amount`` of the coin with its issuer for ``days``; the issuer (its node)
         answers within ``answer_within_ms`` or the stake comes back by deadline proof."""
         charter = self.charter_of(coin_ref)
@@ -140,14 +155,20 @@ class CoinService:
         self.core.settle()  # incoming units become spendable first
         have = self.core.ledger.state.balance(self.core.me, coin.id)
         if have < units:
-            raise UserError(f"not enough {coin.symbol}: you have "
-                            f"{format_amount(have, coin.precision)}")
+            raise UserError(
+                f"not enough {coin.symbol}: you have {format_amount(have, coin.precision)}"
+            )
         now = self.clock()
-        return self._append("stake", {"charter": charter.id, "amount": units,
-                                      "accept_by": now + answer_within_ms,
-                                      "until": now + max(int(days * DAY_MS),
-                                                         answer_within_ms + 1)},
-                            [charter.id]).hash
+        return self._append(
+            "stake",
+            {
+                "charter": charter.id,
+                "amount": units,
+                "accept_by": now + answer_within_ms,
+                "until": now + max(int(days * DAY_MS), answer_within_ms + 1),
+            },
+            [charter.id],
+        ).hash
 
     def collect(self) -> list[bytes]:
         """Collect every share due to our stakes (63 distributions per entry)."""
@@ -157,9 +178,10 @@ class CoinService:
         written = []
         for sid, dists in due.items():
             for i in range(0, len(dists), MAX_COLLECT):
-                batch = sorted(dists[i:i + MAX_COLLECT])
-                written.append(self._append("collect", {"stake": sid, "distributions": batch},
-                                            batch).hash)
+                batch = sorted(dists[i : i + MAX_COLLECT])
+                written.append(
+                    self._append("collect", {"stake": sid, "distributions": batch}, batch).hash
+                )
         return written
 
     def unstake(self, stake_ref: str | bytes) -> bytes:
@@ -179,19 +201,23 @@ class CoinService:
         charter = self.charter_of(coin_ref)
         state = self.core.ledger.state
         now = self.clock()
-        live = [s for s in state.stakes_of(charter.id)
-                if s.accepted_seq is not None and s.until >= now]
-        return CharterView(charter, state.assets[charter.asset],
-                           state.assets[charter.sales_asset], sum(s.amount for s in live),
-                           len({s.staker for s in live}))
+        live = [
+            s for s in state.stakes_of(charter.id) if s.accepted_seq is not None and s.until >= now
+        ]
+        return CharterView(
+            charter,
+            state.assets[charter.asset],
+            state.assets[charter.sales_asset],
+            sum(s.amount for s in live),
+            len({s.staker for s in live}),
+        )
 
     def my_stakes(self) -> list[tuple[Stake, str, int]]:
         """(stake, status, shares collected so far)."""
         state = self.core.ledger.state
         out = []
         for s in state.stakes_by(self.core.me):
-            got = sum(d.share(s) for d in state.distributions_of(s.charter)
-                      if s.id in d.collected)
+            got = sum(d.share(s) for d in state.distributions_of(s.charter) if s.id in d.collected)
             out.append((s, state.stake_status(s), got))
         return out
 
@@ -214,19 +240,22 @@ def settle_coins(core: Core, clock: Callable[[], int] = now_ms) -> CoinsSettleRe
             log.warning("coins: skipped %s %s: %s", what, item.hex()[:12], err)
             report.skipped.append((item, str(err)))
             if len(skips) >= MAX_SKIPS:
-                for key in sorted(skips, key=skips.__getitem__)[:MAX_SKIPS // 4]:
+                for key in sorted(skips, key=skips.__getitem__)[: MAX_SKIPS // 4]:
                     del skips[key]
             skips[item] = now + SKIP_FOR_MS
             return None
 
     for stake in state.stakes_to_answer(core.me):
-        if clock() <= stake.accept_by and attempt(
-                stake.id, "stake", lambda s=stake: service.accept(s.id)) is not None:  # type: ignore[misc]
+        if (
+            clock() <= stake.accept_by
+            and attempt(stake.id, "stake", lambda s=stake: service.accept(s.id)) is not None
+        ):  # type: ignore[misc]
             report.accepted.append(stake.id)
     for charter in state.charters_by(core.me):
         if charter.owed and state.balance(core.me, charter.sales_asset) >= charter.owed:
-            done = attempt(charter.id, "distribution",
-                           lambda c=charter: service.distribute(c.asset))  # type: ignore[misc]
+            done = attempt(
+                charter.id, "distribution", lambda c=charter: service.distribute(c.asset)
+            )  # type: ignore[misc]
             if done is not None:
                 report.distributed.append(done)  # type: ignore[arg-type]
     if state.uncollected(core.me):
@@ -234,13 +263,20 @@ def settle_coins(core: Core, clock: Callable[[], int] = now_ms) -> CoinsSettleRe
         if isinstance(done, list):
             report.collected.extend(done)
     for stake in state.stakes_by(core.me):
-        if state.stake_status(stake) == "staked" and clock() > stake.until and attempt(
-                stake.id, "unstake", lambda s=stake: service.unstake(s.id)) is not None:  # type: ignore[misc]
+        if (
+            state.stake_status(stake) == "staked"
+            and clock() > stake.until
+            and attempt(stake.id, "unstake", lambda s=stake: service.unstake(s.id)) is not None
+        ):  # type: ignore[misc]
             report.unstaked.append(stake.id)
     if report.anything:
-        log.info("coins: %d stakes accepted, %d distributions, %d collects, %d unstaked",
-                 len(report.accepted), len(report.distributed), len(report.collected),
-                 len(report.unstaked))
+        log.info(
+            "coins: %d stakes accepted, %d distributions, %d collects, %d unstaked",
+            len(report.accepted),
+            len(report.distributed),
+            len(report.collected),
+            len(report.unstaked),
+        )
     return report
 
 

@@ -108,8 +108,13 @@ class Backoff:
     ``first_s`` up to ``max_s``. At most ``cap`` items are kept (the oldest are forgotten and
     simply tried again)."""
 
-    def __init__(self, first_s: float = 30.0, max_s: float = 3600.0, cap: int = 4096,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        first_s: float = 30.0,
+        max_s: float = 3600.0,
+        cap: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.first_s, self.max_s, self.cap, self.clock = first_s, max_s, cap, clock
         self._items: OrderedDict[bytes, tuple[float, float, str]] = OrderedDict()
         # ^ item -> (retry at, current wait, reason)
@@ -212,8 +217,10 @@ class Core:
 
     def require_writable(self) -> None:
         if self.awaiting_own_feed:
-            raise UserError("this identity was restored and its earlier entries are not back yet",
-                            hint="connect to peers so the node can pull its own feed first")
+            raise UserError(
+                "this identity was restored and its earlier entries are not back yet",
+                hint="connect to peers so the node can pull its own feed first",
+            )
 
     def append(self, kind: str, body: dict, deps: list[bytes] | tuple[bytes, ...] = ()) -> Entry:
         """Write to our own feed, turning ledger refusals into a message for the user."""
@@ -259,6 +266,7 @@ class Core:
 
         The transfers are chosen under the ledger's write lock, so a CLI command and a running
         node on this profile never both receive the same ones (the second finds none left)."""
+
         def compose(state: State) -> tuple[dict, list[bytes]] | None:
             # A receive names at most 64 transfers; larger backlogs take several entries.
             batch = sorted({t.source for t in state.incoming(self.me)[:64]})
@@ -277,8 +285,9 @@ class Core:
         return written
 
     @staticmethod
-    def _try(item: bytes, work: Callable[[bytes], bool], backoff: Backoff,
-             report: SettleReport) -> bool:
+    def _try(
+        item: bytes, work: Callable[[bytes], bool], backoff: Backoff, report: SettleReport
+    ) -> bool:
         """Run ``work(item)`` unless the item is backing off; a failure is logged, remembered
         and reported, never raised."""
         if not backoff.due(item):

@@ -66,10 +66,26 @@ class Notice:
     error: bool = False
 
 
-Event = (LedgerChanged | PurchaseMade | PurchaseFulfilled | SaleFulfilled | ForkDetected
-         | DownloadProgress | PeersChanged | Notice)
-EVENT_TYPES: tuple[type, ...] = (LedgerChanged, PurchaseMade, PurchaseFulfilled, SaleFulfilled,
-                                 ForkDetected, DownloadProgress, PeersChanged, Notice)
+Event = (
+    LedgerChanged
+    | PurchaseMade
+    | PurchaseFulfilled
+    | SaleFulfilled
+    | ForkDetected
+    | DownloadProgress
+    | PeersChanged
+    | Notice
+)
+EVENT_TYPES: tuple[type, ...] = (
+    LedgerChanged,
+    PurchaseMade,
+    PurchaseFulfilled,
+    SaleFulfilled,
+    ForkDetected,
+    DownloadProgress,
+    PeersChanged,
+    Notice,
+)
 
 
 class EventBus:

@@ -69,8 +69,9 @@ def price_str(price: Fraction, quote: Asset) -> str:
 CHART_POINTS = 120  # a price chart shows at most this many points (the last price of each span)
 
 
-def chart_points(points: list[tuple[int, float]],
-                 most: int = CHART_POINTS) -> list[tuple[int, float]]:
+def chart_points(
+    points: list[tuple[int, float]], most: int = CHART_POINTS
+) -> list[tuple[int, float]]:
     """``points`` (time order) thinned to at most ``most``: the time range cut into equal
     spans, each span's last point kept (so the last trade is always the last point)."""
     if len(points) <= most:
@@ -238,9 +239,13 @@ class HoldingView:
 class ExchangeDesk:
     """The Exchange view's services for one identity (``core``)."""
 
-    def __init__(self, core: Core, sync: Callable[[], object] | None = None,
-                 lock: threading.RLock | None = None,
-                 clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self,
+        core: Core,
+        sync: Callable[[], object] | None = None,
+        lock: threading.RLock | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
         self.core = core
         self.market = MarketService(core, clock)
         self.clock = clock
@@ -280,19 +285,24 @@ class ExchangeDesk:
                 if "stable" not in asset.flags:
                     found.setdefault((asset.id, stables[0].id), None)
         now = self.clock()
-        out = [self._pair_view(state.assets[b], state.assets[q], trusted,
-                               self._books(b, q, now)) for b, q in found]
+        out = [
+            self._pair_view(state.assets[b], state.assets[q], trusted, self._books(b, q, now))
+            for b, q in found
+        ]
         out.sort(key=lambda p: (-p.open_offers, p.label))
         return out
 
     def _books(self, base: bytes, quote: bytes, now: int) -> tuple[list[Offer], list[Offer]]:
         """The open offers of the pair, best first: (selling base, selling quote)."""
         state = self.state
-        return (state.book(base, quote, now, limit=1 << 30),
-                state.book(quote, base, now, limit=1 << 30))
+        return (
+            state.book(base, quote, now, limit=1 << 30),
+            state.book(quote, base, now, limit=1 << 30),
+        )
 
-    def _pair_view(self, base: Asset, quote: Asset, trusted: set[bytes],
-                   books: tuple[list[Offer], list[Offer]]) -> PairView:
+    def _pair_view(
+        self, base: Asset, quote: Asset, trusted: set[bytes], books: tuple[list[Offer], list[Offer]]
+    ) -> PairView:
         now = self.clock()
         ask, bid = self._best(books[0], now), self._best(books[1], now)
         bid = None if bid is None else 1 / bid
@@ -302,9 +312,18 @@ class ExchangeDesk:
         def show(p: Fraction | None) -> str:
             return "—" if p is None else price_str(whole_price(p, base, quote), quote)
 
-        return PairView(base.id, quote.id, base.symbol, quote.symbol, base.name, show(last),
-                        show(ask), show(bid), count,
-                        self.market.wallet.is_trusted(base, trusted))
+        return PairView(
+            base.id,
+            quote.id,
+            base.symbol,
+            quote.symbol,
+            base.name,
+            show(last),
+            show(ask),
+            show(bid),
+            count,
+            self.market.wallet.is_trusted(base, trusted),
+        )
 
     def _best(self, offers: list[Offer], now: int) -> Fraction | None:
         """The best price of ``offers`` (one side, best first) whose settler is live."""
@@ -320,8 +339,10 @@ class ExchangeDesk:
     def _pair_trades(self, base: Asset, quote: Asset) -> list[Trade]:
         state = self.state
         # each side is kept in time order: the latest of the two are the latest of the pair
-        both = (state.trades_of_pair(base.id, quote.id)[-HISTORY_TRADES:]
-                + state.trades_of_pair(quote.id, base.id)[-HISTORY_TRADES:])
+        both = (
+            state.trades_of_pair(base.id, quote.id)[-HISTORY_TRADES:]
+            + state.trades_of_pair(quote.id, base.id)[-HISTORY_TRADES:]
+        )
         both.sort(key=lambda t: (t.timestamp, t.id))
         return both[-HISTORY_TRADES:]
 
@@ -339,8 +360,9 @@ class ExchangeDesk:
     def _live(self, key: bytes, now: int) -> bool:
         return self.market._live(key, now)
 
-    def _levels(self, offers: list[Offer], invert: bool, base: Asset, quote: Asset,
-                levels: int) -> tuple[LevelView, ...]:
+    def _levels(
+        self, offers: list[Offer], invert: bool, base: Asset, quote: Asset, levels: int
+    ) -> tuple[LevelView, ...]:
         state = self.state
         now = self.clock()
         rows: list[tuple[Fraction, int, list[Offer]]] = []
@@ -362,12 +384,22 @@ class ExchangeDesk:
             settlers: dict[bytes, bool] = {}
             for o in offers:
                 settlers[o.settler] = self._live(o.settler, now)
-            names = ", ".join(("" if live else "⚠ ") + self._settler_name(k)
-                              for k, live in settlers.items())
+            names = ", ".join(
+                ("" if live else "⚠ ") + self._settler_name(k) for k, live in settlers.items()
+            )
             wp = whole_price(price, base, quote)
-            out.append(LevelView(float(wp), price_str(wp, quote), amount / 10**base.precision,
-                                 format_amount(amount, base.precision), total / 10**base.precision,
-                                 len(offers), names, not any(settlers.values())))
+            out.append(
+                LevelView(
+                    float(wp),
+                    price_str(wp, quote),
+                    amount / 10**base.precision,
+                    format_amount(amount, base.precision),
+                    total / 10**base.precision,
+                    len(offers),
+                    names,
+                    not any(settlers.values()),
+                )
+            )
         return tuple(out)
 
     def page(self, base_ref: bytes | str, quote_ref: bytes | str, levels: int = 12) -> ExchangePage:
@@ -387,8 +419,9 @@ class ExchangeDesk:
             live_asks = [lv for lv in asks if not lv.stale]
             live_bids = [lv for lv in bids if not lv.stale]
             if live_asks and live_bids:
-                spread = price_str(Fraction(live_asks[0].price_text)
-                                   - Fraction(live_bids[0].price_text), quote)
+                spread = price_str(
+                    Fraction(live_asks[0].price_text) - Fraction(live_bids[0].price_text), quote
+                )
             history: list[tuple[int, float]] = []
             trades: list[TradeView] = []
             volume = 0
@@ -398,10 +431,17 @@ class ExchangeDesk:
                 history.append((t.timestamp, float(wp)))
                 if t.timestamp >= now - 24 * 3600 * 1000:
                     volume += b_units
-                trades.append(TradeView(t.timestamp, side, float(wp), price_str(wp, quote),
-                                        format_amount(b_units, base.precision),
-                                        format_amount(q_units, quote.precision),
-                                        self.core.me in (t.maker, t.taker)))
+                trades.append(
+                    TradeView(
+                        t.timestamp,
+                        side,
+                        float(wp),
+                        price_str(wp, quote),
+                        format_amount(b_units, base.precision),
+                        format_amount(q_units, quote.precision),
+                        self.core.me in (t.maker, t.taker),
+                    )
+                )
             trades.reverse()
             history = chart_points(history)
             # the settlers of this pair's open offers, and when each was last seen
@@ -421,26 +461,48 @@ class ExchangeDesk:
                     text = f"seen {ago(now - seen[0])} ago"
                 else:
                     text = f"not seen for {ago(now - seen[0])}: orders skip its offers"
-                settlers.append(SettlerView(self._settler_name(key), peer_id(key), n,
-                                            seen[0] if seen else None, live, text))
-            warning = "" if pair.trusted else (
-                f"⚠ You have not chosen to trust the issuer of {base.symbol}: anyone can issue a "
-                "token with this name. Its value is only what its issuer stands behind.")
+                settlers.append(
+                    SettlerView(
+                        self._settler_name(key),
+                        peer_id(key),
+                        n,
+                        seen[0] if seen else None,
+                        live,
+                        text,
+                    )
+                )
+            warning = (
+                ""
+                if pair.trusted
+                else (
+                    f"⚠ You have not chosen to trust the issuer of {base.symbol}: anyone can "
+                    "issue a token with this name. Its value is only what its issuer stands behind."
+                )
+            )
             mine = state.balances_of(self.core.me)
             return ExchangePage(
-                pair, asks, bids, spread, pair.last,
-                format_amount(volume, base.precision, base.symbol), tuple(history),
-                tuple(trades[:60]), tuple(self.orders()), tuple(self.my_trades()),
+                pair,
+                asks,
+                bids,
+                spread,
+                pair.last,
+                format_amount(volume, base.precision, base.symbol),
+                tuple(history),
+                tuple(trades[:60]),
+                tuple(self.orders()),
+                tuple(self.my_trades()),
                 tuple(settlers),
                 format_amount(mine.get(base.id, 0), base.precision, base.symbol),
-                format_amount(mine.get(quote.id, 0), quote.precision, quote.symbol), warning)
+                format_amount(mine.get(quote.id, 0), quote.precision, quote.symbol),
+                warning,
+            )
 
     # -- orders ----------------------------------------------------------------------------------
-    def _plan(self, base: Asset, quote: Asset, side: str, amount: str,
-              limit: str) -> list[PlannedTake]:
+    def _plan(
+        self, base: Asset, quote: Asset, side: str, amount: str, limit: str
+    ) -> list[PlannedTake]:
         if side == "buy":
-            return self.market.plan(base.id, quote.id, get_amount=amount,
-                                    limit=limit or None)
+            return self.market.plan(base.id, quote.id, get_amount=amount, limit=limit or None)
         if side == "sell":
             inverse = None
             if limit:
@@ -460,8 +522,15 @@ class ExchangeDesk:
             raise UserError(f"{limit!r} is not a price") from exc
         return limit
 
-    def quote(self, base_ref: bytes | str, quote_ref: bytes | str, side: str, amount: str,
-              limit: str = "", rest: bool = False) -> Quote:
+    def quote(
+        self,
+        base_ref: bytes | str,
+        quote_ref: bytes | str,
+        side: str,
+        amount: str,
+        limit: str = "",
+        rest: bool = False,
+    ) -> Quote:
         """What a buy (``amount`` of base) or a sell (``amount`` of base) would get now, split
         across the best live offers, at no worse than ``limit`` (whole quote per base) if
         given; nothing is written."""
@@ -484,10 +553,14 @@ class ExchangeDesk:
                 q_total += q
                 if worst is None or (price > worst if side == "buy" else price < worst):
                     worst = price
-                fills.append(QuoteFill(price_str(whole_price(price, base, quote), quote),
-                                       format_amount(b, base.precision),
-                                       format_amount(q, quote.precision),
-                                       self._settler_name(p.offer.offer.settler)))
+                fills.append(
+                    QuoteFill(
+                        price_str(whole_price(price, base, quote), quote),
+                        format_amount(b, base.precision),
+                        format_amount(q, quote.precision),
+                        self._settler_name(p.offer.offer.settler),
+                    )
+                )
             unfilled = units - b_total
             rests = bool(rest and limit and unfilled > 0)
             average = ""
@@ -501,46 +574,83 @@ class ExchangeDesk:
             if b_total:
                 verb = "You buy" if side == "buy" else "You sell"
                 how = "pay" if side == "buy" else "get"
-                summary = (f"{verb} {b_text} and {how} {q_text} (average {average}) in "
-                           f"{len(fills)} take{'s' if len(fills) != 1 else ''}")
+                summary = (
+                    f"{verb} {b_text} and {how} {q_text} (average {average}) in "
+                    f"{len(fills)} take{'s' if len(fills) != 1 else ''}"
+                )
                 if left:
-                    summary += (f"; {left} rest as your offer at {limit} {quote.symbol}"
-                                if rests else f"; no live offer covers the other {left}")
+                    summary += (
+                        f"; {left} rest as your offer at {limit} {quote.symbol}"
+                        if rests
+                        else f"; no live offer covers the other {left}"
+                    )
                 summary += "."
             elif rests:
-                summary = (f"Nothing to take at {limit} {quote.symbol} or better: your {side} "
-                           f"offer for {left} rests in the book until someone takes it.")
+                summary = (
+                    f"Nothing to take at {limit} {quote.symbol} or better: your {side} "
+                    f"offer for {left} rests in the book until someone takes it."
+                )
             else:
-                summary = ("No live offer" + (f" at {limit} {quote.symbol} or better" if limit
-                                              else "") + f" to {side} {base.symbol} from.")
+                summary = (
+                    "No live offer"
+                    + (f" at {limit} {quote.symbol} or better" if limit else "")
+                    + f" to {side} {base.symbol} from."
+                )
             can = bool(b_total) or rests
             if can and side == "buy":
                 need = q_total
                 if rests and limit:
-                    need += -(-unfilled * parse_price(limit, base, quote).numerator
-                              // parse_price(limit, base, quote).denominator)
+                    need += -(
+                        -unfilled
+                        * parse_price(limit, base, quote).numerator
+                        // parse_price(limit, base, quote).denominator
+                    )
                 have = self._spendable(quote.id)
                 if have < need:
                     can = False
-                    summary += (f" You have {format_amount(have, quote.precision, quote.symbol)}"
-                                f", not enough.")
+                    summary += (
+                        f" You have {format_amount(have, quote.precision, quote.symbol)}"
+                        f", not enough."
+                    )
             elif can and side == "sell":
                 have = self._spendable(base.id)
                 if have < units if rests else have < b_total:
                     can = False
-                    summary += (f" You have {format_amount(have, base.precision, base.symbol)}"
-                                f", not enough.")
-            return Quote(side, tuple(fills), b_total, q_total, b_text, q_text, average,
-                         worst_text, left, rests, summary, can)
+                    summary += (
+                        f" You have {format_amount(have, base.precision, base.symbol)}, not enough."
+                    )
+            return Quote(
+                side,
+                tuple(fills),
+                b_total,
+                q_total,
+                b_text,
+                q_text,
+                average,
+                worst_text,
+                left,
+                rests,
+                summary,
+                can,
+            )
 
     def _spendable(self, asset: bytes) -> int:
         """The balance, with what is arriving (an order receives it before it pays)."""
         state = self.state
         return state.balance(self.core.me, asset) + sum(
-            t.amount for t in state.incoming(self.core.me) if t.asset == asset)
+            t.amount for t in state.incoming(self.core.me) if t.asset == asset
+        )
 
-    def place(self, base_ref: bytes | str, quote_ref: bytes | str, side: str, amount: str,
-              limit: str = "", rest: bool = False, expect: Quote | None = None) -> str:
+    def place(
+        self,
+        base_ref: bytes | str,
+        quote_ref: bytes | str,
+        side: str,
+        amount: str,
+        limit: str = "",
+        rest: bool = False,
+        expect: Quote | None = None,
+    ) -> str:
         """Place the order; with ``expect`` (the quote the user confirmed), refuse when the
         book changed so that the fills would differ. Returns what to tell the user."""
         with self._lock:
@@ -548,29 +658,38 @@ class ExchangeDesk:
             limit = self._check_limit(limit)
             now_quote = self.quote(base_ref, quote_ref, side, amount, limit, rest)
             if expect is not None and (now_quote.base_units, now_quote.quote_units) != (
-                    expect.base_units, expect.quote_units):
-                raise UserError("the book changed since the quote: "
-                                + now_quote.summary + " Check it and confirm again.")
+                expect.base_units,
+                expect.quote_units,
+            ):
+                raise UserError(
+                    "the book changed since the quote: "
+                    + now_quote.summary
+                    + " Check it and confirm again."
+                )
             if not now_quote.can_place:
                 raise UserError(now_quote.summary)
             # never worse than the quoted fills: their worst price is the limit
             cap = limit or now_quote.worst or None
             if side == "buy":
-                result = self.market.order(base.id, quote.id, get_amount=amount, limit=cap,
-                                           rest=rest and bool(limit))
+                result = self.market.order(
+                    base.id, quote.id, get_amount=amount, limit=cap, rest=rest and bool(limit)
+                )
             else:
                 inverse = str(1 / Fraction(cap)) if cap else None
-                result = self.market.order(quote.id, base.id, give_amount=amount,
-                                           limit=inverse, rest=rest and bool(limit))
+                result = self.market.order(
+                    quote.id, base.id, give_amount=amount, limit=inverse, rest=rest and bool(limit)
+                )
             self._remember(result.takes, "pending")
             if result.rest_offer is not None:
                 self._remember([result.rest_offer], "open")
         self._sync_soon()
         parts = []
         if result.takes:
-            parts.append(f"{len(result.takes)} take{'s' if len(result.takes) != 1 else ''} "
-                         f"sent for {now_quote.base_text}; each fills when its settler "
-                         "confirms")
+            parts.append(
+                f"{len(result.takes)} take{'s' if len(result.takes) != 1 else ''} "
+                f"sent for {now_quote.base_text}; each fills when its settler "
+                "confirms"
+            )
         if result.rest_offer is not None:
             parts.append("the rest is your offer in the book")
         return "Order placed: " + "; ".join(parts) + "."
@@ -581,8 +700,11 @@ class ExchangeDesk:
             self.market.cancel(offer_ref)
             done = view.offer.settler == self.core.me
         self._sync_soon()
-        return ("Offer cancelled; its units are back in your balance." if done else
-                "Cancel asked of the offer's settler; the units come back once it acts.")
+        return (
+            "Offer cancelled; its units are back in your balance."
+            if done
+            else "Cancel asked of the offer's settler; the units come back once it acts."
+        )
 
     def _sync_soon(self) -> None:
         if self._sync is not None:
@@ -609,13 +731,22 @@ class ExchangeDesk:
                 price = 1 / o.price
                 amount = o.want_amount
                 rest = left * o.want_amount // o.sell_amount
-            status = "expired" if now > o.expires else (
-                "cancel asked" if o.cancel_requested else "open")
-            out.append(OrderView(o.id, f"{base.symbol}/{quote.symbol}", side,
-                                 price_str(whole_price(price, base, quote), quote),
-                                 format_amount(amount, base.precision),
-                                 format_amount(rest, base.precision), status,
-                                 self._settler_name(o.settler), o.expires))
+            status = (
+                "expired" if now > o.expires else ("cancel asked" if o.cancel_requested else "open")
+            )
+            out.append(
+                OrderView(
+                    o.id,
+                    f"{base.symbol}/{quote.symbol}",
+                    side,
+                    price_str(whole_price(price, base, quote), quote),
+                    format_amount(amount, base.precision),
+                    format_amount(rest, base.precision),
+                    status,
+                    self._settler_name(o.settler),
+                    o.expires,
+                )
+            )
         return out
 
     def my_trades(self) -> list[MyTradeView]:
@@ -630,21 +761,37 @@ class ExchangeDesk:
             else:
                 b, q, mine = take.pay, take.amount, "sell"
             status = {"pending": "waiting", "refused": "refunded"}.get(
-                state.take_status(take), state.take_status(take))
-            rows.append(MyTradeView(take.timestamp, f"{base.symbol}/{quote.symbol}", mine,
-                                    "taker", format_amount(b, base.precision, base.symbol),
-                                    price_str(whole_price(Fraction(q, b), base, quote), quote),
-                                    format_amount(q, quote.precision, quote.symbol), status))
+                state.take_status(take), state.take_status(take)
+            )
+            rows.append(
+                MyTradeView(
+                    take.timestamp,
+                    f"{base.symbol}/{quote.symbol}",
+                    mine,
+                    "taker",
+                    format_amount(b, base.precision, base.symbol),
+                    price_str(whole_price(Fraction(q, b), base, quote), quote),
+                    format_amount(q, quote.precision, quote.symbol),
+                    status,
+                )
+            )
         for t in state.trades_of(self.core.me)[-MY_TRADES:]:
             if t.maker != self.core.me:
                 continue
             base, quote = self.orient(t.sold, t.paid_in)
             price, b, q, taker_side = self._trade_price(t, base)
-            rows.append(MyTradeView(t.timestamp, f"{base.symbol}/{quote.symbol}",
-                                    "sell" if taker_side == "buy" else "buy", "maker",
-                                    format_amount(b, base.precision, base.symbol),
-                                    price_str(whole_price(price, base, quote), quote),
-                                    format_amount(q, quote.precision, quote.symbol), "filled"))
+            rows.append(
+                MyTradeView(
+                    t.timestamp,
+                    f"{base.symbol}/{quote.symbol}",
+                    "sell" if taker_side == "buy" else "buy",
+                    "maker",
+                    format_amount(b, base.precision, base.symbol),
+                    price_str(whole_price(price, base, quote), quote),
+                    format_amount(q, quote.precision, quote.symbol),
+                    "filled",
+                )
+            )
         rows.sort(key=lambda r: r.timestamp, reverse=True)
         return rows[:MY_TRADES]
 
@@ -687,8 +834,10 @@ class ExchangeDesk:
                 elif item in state.offers and status == "cancelled":
                     o = state.offers[item]
                     side, base, _ = self._side(o)
-                    texts.append(f"Your {side} offer on {base.symbol} was cancelled; what was "
-                                 "left of it is back in your balance.")
+                    texts.append(
+                        f"Your {side} offer on {base.symbol} was cancelled; what was "
+                        "left of it is back in your balance."
+                    )
         for text in texts:
             self.core.events.emit(Notice(text))
         return texts
@@ -697,24 +846,34 @@ class ExchangeDesk:
         offer = self.state.offers[take.offer]
         side, base, quote = self._side(offer)
         b, q = (take.amount, take.pay) if side == "sell" else (take.pay, take.amount)
-        paid = (format_amount(q, quote.precision, quote.symbol) if side == "sell" else
-                format_amount(b, base.precision, base.symbol))
+        paid = (
+            format_amount(q, quote.precision, quote.symbol)
+            if side == "sell"
+            else format_amount(b, base.precision, base.symbol)
+        )
         got_b = format_amount(b, base.precision, base.symbol)
         got_q = format_amount(q, quote.precision, quote.symbol)
         if status == "filled":
-            return (f"Filled: you bought {got_b} for {got_q}." if side == "sell" else
-                    f"Filled: you sold {got_b} for {got_q}.")
+            return (
+                f"Filled: you bought {got_b} for {got_q}."
+                if side == "sell"
+                else f"Filled: you sold {got_b} for {got_q}."
+            )
         if status == "refused":
-            return (f"Refunded: {self._settler_name(offer.settler)} could not fill your take; "
-                    f"your {paid} is on its way back.")
+            return (
+                f"Refunded: {self._settler_name(offer.settler)} could not fill your take; "
+                f"your {paid} is on its way back."
+            )
         return f"Refunded: your take was not settled in time; your {paid} is back."
 
     def _maker_notice(self, t: Trade) -> str:
         base, quote = self.orient(t.sold, t.paid_in)
         _, b, q, taker_side = self._trade_price(t, base)
         verb = "sold" if taker_side == "buy" else "bought"
-        return (f"Your offer filled: you {verb} {format_amount(b, base.precision, base.symbol)}"
-                f" for {format_amount(q, quote.precision, quote.symbol)}.")
+        return (
+            f"Your offer filled: you {verb} {format_amount(b, base.precision, base.symbol)}"
+            f" for {format_amount(q, quote.precision, quote.symbol)}."
+        )
 
     # -- the wallet's breakdown ------------------------------------------------------------------
     def holdings(self) -> list[HoldingView]:
@@ -734,40 +893,76 @@ class ExchangeDesk:
                 if offer is not None:
                     want = state.assets[offer.want]
                     what = f"offer selling {asset.symbol} for {want.symbol}"
-                locks.setdefault(lk.asset, []).append(LockLine(
-                    lk.purpose, what, format_amount(lk.amount, asset.precision, asset.symbol),
-                    lk.deadline, self._settler_name(lk.settler)))
+                locks.setdefault(lk.asset, []).append(
+                    LockLine(
+                        lk.purpose,
+                        what,
+                        format_amount(lk.amount, asset.precision, asset.symbol),
+                        lk.deadline,
+                        self._settler_name(lk.settler),
+                    )
+                )
                 locked[lk.asset] = locked.get(lk.asset, 0) + lk.amount
             flights: dict[bytes, list[FlightLine]] = {}
             moving: dict[bytes, int] = {}
             for t in state.incoming(me):
                 asset = state.assets[t.asset]
-                src = "from " + ("your own offer" if t.sender == me else
-                                 display_name(state, t.sender))
-                flights.setdefault(t.asset, []).append(FlightLine(
-                    "in", f"arriving {src}",
-                    format_amount(t.amount, asset.precision, asset.symbol), None))
+                src = "from " + (
+                    "your own offer" if t.sender == me else display_name(state, t.sender)
+                )
+                flights.setdefault(t.asset, []).append(
+                    FlightLine(
+                        "in",
+                        f"arriving {src}",
+                        format_amount(t.amount, asset.precision, asset.symbol),
+                        None,
+                    )
+                )
                 moving[t.asset] = moving.get(t.asset, 0) + t.amount
             for c in state.conditional.values():
                 if c.payer != me or c.outcome is not None:
                     continue
                 asset = state.assets[c.asset]
-                flights.setdefault(c.asset, []).append(FlightLine(
-                    "out", f"paid, waiting on {self._settler_name(c.settler)}",
-                    format_amount(c.amount, asset.precision, asset.symbol), c.deadline))
+                flights.setdefault(c.asset, []).append(
+                    FlightLine(
+                        "out",
+                        f"paid, waiting on {self._settler_name(c.settler)}",
+                        format_amount(c.amount, asset.precision, asset.symbol),
+                        c.deadline,
+                    )
+                )
                 moving[c.asset] = moving.get(c.asset, 0) + c.amount
             out = []
-            for asset_id in sorted(set(avail) | set(locked) | set(moving),
-                                   key=lambda a: state.assets[a].symbol):
+            for asset_id in sorted(
+                set(avail) | set(locked) | set(moving), key=lambda a: state.assets[a].symbol
+            ):
                 a = state.assets[asset_id]
-                out.append(HoldingView(
-                    a.id, a.symbol, a.name, format_amount(avail.get(a.id, 0), a.precision),
-                    format_amount(locked.get(a.id, 0), a.precision),
-                    format_amount(moving.get(a.id, 0), a.precision),
-                    tuple(sorted(locks.get(a.id, []), key=lambda x: x.unlocks)),
-                    tuple(flights.get(a.id, []))))
+                out.append(
+                    HoldingView(
+                        a.id,
+                        a.symbol,
+                        a.name,
+                        format_amount(avail.get(a.id, 0), a.precision),
+                        format_amount(locked.get(a.id, 0), a.precision),
+                        format_amount(moving.get(a.id, 0), a.precision),
+                        tuple(sorted(locks.get(a.id, []), key=lambda x: x.unlocks)),
+                        tuple(flights.get(a.id, [])),
+                    )
+                )
             return out
 
 
-__all__ = ["ExchangeDesk", "ExchangePage", "HoldingView", "LevelView", "OrderView", "PairView",
-           "Quote", "SettlerView", "TradeView", "ago", "price_str", "whole_price"]
+__all__ = [
+    "ExchangeDesk",
+    "ExchangePage",
+    "HoldingView",
+    "LevelView",
+    "OrderView",
+    "PairView",
+    "Quote",
+    "SettlerView",
+    "TradeView",
+    "ago",
+    "price_str",
+    "whole_price",
+]

@@ -66,8 +66,14 @@ ProgressFn = Callable[["ExportProgress"], None]
 
 _LOSSY_MIMES = {"audio/mpeg", "audio/ogg", "audio/opus", "audio/aac"}
 _LOSSLESS_MIMES = {"audio/flac", "audio/wav", "audio/x-wav", "audio/aiff", "audio/x-aiff"}
-_ORIGINAL_EXT = {"audio/mpeg": ".mp3", "audio/flac": ".flac", "audio/ogg": ".ogg",
-                 "audio/mp4": ".m4a", "audio/wav": ".wav", "audio/aiff": ".aiff"}
+_ORIGINAL_EXT = {
+    "audio/mpeg": ".mp3",
+    "audio/flac": ".flac",
+    "audio/ogg": ".ogg",
+    "audio/mp4": ".m4a",
+    "audio/wav": ".wav",
+    "audio/aiff": ".aiff",
+}
 
 
 @dataclass(frozen=True)
@@ -159,8 +165,14 @@ class ExportReport:
 # -- names ----------------------------------------------------------------------------------------
 
 _FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')  # Windows' list covers macOS and Linux
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-             *(f"LPT{i}" for i in range(1, 10))}
+_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
 NAME_MAX_BYTES = 120  # well under every file system's 255, leaving room for the extension
 
 
@@ -186,6 +198,7 @@ def track_stem(number: int, total: int, title: str) -> str:
 
 # -- settings -------------------------------------------------------------------------------------
 
+
 def default_folder() -> Path:
     try:
         import platformdirs
@@ -200,8 +213,10 @@ def export_settings(profile: Profile) -> tuple[str, Path]:
     cfg = profile.read_config()
     fmt = cfg.get("export_format")
     folder = cfg.get("export_folder")
-    return (fmt if fmt in FORMAT_KEYS else DEFAULT_FORMAT,
-            Path(folder) if isinstance(folder, str) and folder else default_folder())
+    return (
+        fmt if fmt in FORMAT_KEYS else DEFAULT_FORMAT,
+        Path(folder) if isinstance(folder, str) and folder else default_folder(),
+    )
 
 
 def remember_export_settings(profile: Profile, fmt: str, folder: Path | str) -> None:
@@ -230,22 +245,29 @@ def lossless_warning(plan: ExportPlan, fmt: str) -> str | None:
     lossy = plan.lossy_sources()
     if not lossy:
         return None
-    which = ("All of these tracks were" if len(lossy) == len(plan.items)
-             else f"{len(lossy)} of these {len(plan.items)} tracks were")
-    return (f"{which} published in a lossy format (such as MP3). A {fmt.upper()} file made from "
-            "them is not lossless: it is bigger but sounds no better. Choose \"original\" to get "
-            "the files as the artist published them.")
+    which = (
+        "All of these tracks were"
+        if len(lossy) == len(plan.items)
+        else f"{len(lossy)} of these {len(plan.items)} tracks were"
+    )
+    return (
+        f"{which} published in a lossy format (such as MP3). A {fmt.upper()} file made from "
+        'them is not lossless: it is bigger but sounds no better. Choose "original" to get '
+        "the files as the artist published them."
+    )
 
 
 # -- the service ----------------------------------------------------------------------------------
+
 
 class ExportService:
     """Export for one identity. ``fetch(content, progress, cancel)`` downloads a track that is
     owned but not here yet (the session's network); without it such a track is an error.
     ``fetch_clear`` downloads a release cover (clear content); it defaults to ``fetch``."""
 
-    def __init__(self, core: Core, fetch: FetchFn | None = None,
-                 fetch_clear: FetchFn | None = None) -> None:
+    def __init__(
+        self, core: Core, fetch: FetchFn | None = None, fetch_clear: FetchFn | None = None
+    ) -> None:
         self.core = core
         self.fetch = fetch
         self.fetch_clear = fetch_clear or fetch
@@ -274,15 +296,19 @@ class ExportService:
 
         li = ShopService(self.core).listing(ref)
         if track is not None and not 0 <= track < len(li.tracks):
-            raise UserError(f"the release has no track {track + 1}",
-                            hint=f"it has {len(li.tracks)}")
+            raise UserError(
+                f"the release has no track {track + 1}", hint=f"it has {len(li.tracks)}"
+            )
         indexes = range(len(li.tracks)) if track is None else [track]
         owned = self.owned()
         missing = [i for i in indexes if li.tracks[i].content not in owned]
         if missing:
             raise UserError(self._why_not(li, track, missing))
-        what = (f"{li.title} by {li.artist_name}" if track is None
-                else f"{li.tracks[track].title} by {li.artist_name}")
+        what = (
+            f"{li.title} by {li.artist_name}"
+            if track is None
+            else f"{li.tracks[track].title} by {li.artist_name}"
+        )
         return self._plan([(li, i) for i in indexes], what)
 
     def plan_contents(self, contents: Iterable[bytes]) -> ExportPlan:
@@ -292,8 +318,11 @@ class ExportService:
         state = self.core.ledger.state
         for c in dict.fromkeys(contents):
             if c not in owned:
-                waiting = [p for p in state.purchases_by(self.core.me)
-                           if c in state.listings[p.listing].contents(p.track)]
+                waiting = [
+                    p
+                    for p in state.purchases_by(self.core.me)
+                    if c in state.listings[p.listing].contents(p.track)
+                ]
                 if waiting:
                     li = state.listings[waiting[0].listing]
                     raise UserError(self._why_not(li, None, list(range(len(li.tracks)))))
@@ -326,18 +355,28 @@ class ExportService:
         state = self.core.ledger.state
         mine = [p for p in state.purchases_by(self.core.me) if p.listing == li.id]
         if any(not p.granted_by for p in mine):
-            return ("your purchase is not granted yet: it is fulfilled when the artist's node or "
-                    "a seeder sees it")
+            return (
+                "your purchase is not granted yet: it is fulfilled when the artist's node or "
+                "a seeder sees it"
+            )
         if mine:
-            if any(p.granted_by for p in mine) and all(
-                    not self.core.content_key(li.tracks[i].content) for i in missing) and any(
-                    p.track is None or p.track in missing for p in mine):
+            if (
+                any(p.granted_by for p in mine)
+                and all(not self.core.content_key(li.tracks[i].content) for i in missing)
+                and any(p.track is None or p.track in missing for p in mine)
+            ):
                 return "the keys of this purchase are not unlocked yet (sync with peers first)"
-            return ("you bought only some tracks of this release, not this one" if track
-                    is not None else "you bought only some tracks of this release; export "
-                    "them one by one with --track or from the Library")
-        return "you have not bought this release" if track is None else \
-            "you have not bought this track"
+            return (
+                "you bought only some tracks of this release, not this one"
+                if track is not None
+                else "you bought only some tracks of this release; export "
+                "them one by one with --track or from the Library"
+            )
+        return (
+            "you have not bought this release"
+            if track is None
+            else "you have not bought this track"
+        )
 
     def _plan(self, pairs: list[tuple[Listing, int]], what: str) -> ExportPlan:
         items = []
@@ -356,18 +395,37 @@ class ExportService:
                 folder = f"{base} ({n})"
                 n += 1
             manifest = self.core.chunks.manifest(t.content)
-            items.append(ExportItem(
-                t.content, li.id, i, t.title, li.artist_name, li.title, li.genre, i + 1,
-                len(li.tracks), dt.datetime.fromtimestamp(li.timestamp / 1000, dt.UTC).year,
-                t.duration_ms, li.artwork, folder, track_stem(i + 1, len(li.tracks), t.title),
-                manifest.mime if manifest else ""))
+            items.append(
+                ExportItem(
+                    t.content,
+                    li.id,
+                    i,
+                    t.title,
+                    li.artist_name,
+                    li.title,
+                    li.genre,
+                    i + 1,
+                    len(li.tracks),
+                    dt.datetime.fromtimestamp(li.timestamp / 1000, dt.UTC).year,
+                    t.duration_ms,
+                    li.artwork,
+                    folder,
+                    track_stem(i + 1, len(li.tracks), t.title),
+                    manifest.mime if manifest else "",
+                )
+            )
         items.sort(key=lambda it: (it.folder.lower(), it.track_no))
         return ExportPlan(tuple(items), what, keys)
 
     # -- writing -------------------------------------------------------------------------------
-    def export(self, plan: ExportPlan, fmt: str, folder: Path | str,
-               progress: ProgressFn | None = None,
-               cancel: threading.Event | None = None) -> ExportReport:
+    def export(
+        self,
+        plan: ExportPlan,
+        fmt: str,
+        folder: Path | str,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ExportReport:
         """Write ``plan`` under ``folder`` in ``fmt``. Raises :class:`UserError` for a folder
         that cannot be written, a full disk, a track no peer has, or a cancel; the files
         finished before that are kept (and skipped by the next run)."""
@@ -387,25 +445,37 @@ class ExportService:
 
             def report(stage: str, fraction: float, k: int = k, item: ExportItem = item) -> None:
                 if progress is not None:
-                    progress(ExportProgress(k, n, item.title, stage, fraction,
-                                            (k + fraction) / n if n else 1.0))
+                    progress(
+                        ExportProgress(
+                            k, n, item.title, stage, fraction, (k + fraction) / n if n else 1.0
+                        )
+                    )
 
             if item.artwork not in covers:
                 covers[item.artwork] = self._cover(item.artwork, cancel)
             directory = root / item.folder
             self._make_dir(directory)
-            done = self._write_one(item, plan.keys[item.content], out_format, directory,
-                                   covers[item.artwork], report, cancel, files)
+            done = self._write_one(
+                item,
+                plan.keys[item.content],
+                out_format,
+                directory,
+                covers[item.artwork],
+                report,
+                cancel,
+                files,
+            )
             files.append(done)
             report("skipped" if done.skipped else "written", 1.0)
-        return ExportReport(root, fmt, tuple(files), plan.seconds,
-                            time.perf_counter() - started)
+        return ExportReport(root, fmt, tuple(files), plan.seconds, time.perf_counter() - started)
 
     def _cancelled(self, files: list[ExportedFile]) -> UserError:
         kept = sum(not f.skipped for f in files)
-        return UserError("the export was cancelled",
-                         hint=f"{kept} finished file{'s' if kept != 1 else ''} kept; "
-                              "running it again continues where it stopped")
+        return UserError(
+            "the export was cancelled",
+            hint=f"{kept} finished file{'s' if kept != 1 else ''} kept; "
+            "running it again continues where it stopped",
+        )
 
     @staticmethod
     def _make_dir(path: Path) -> None:
@@ -414,13 +484,20 @@ class ExportService:
         except OSError as exc:
             raise _disk_error(exc, path) from exc
         if not os.access(path, os.W_OK | os.X_OK):
-            raise UserError(f"cannot write to {path}: permission denied",
-                            hint="choose a folder you can write to")
+            raise UserError(
+                f"cannot write to {path}: permission denied",
+                hint="choose a folder you can write to",
+            )
 
     # -- reading the track ---------------------------------------------------------------------
-    def _plaintext(self, item: ExportItem, key: bytes,
-                   report: Callable[[str, float], None], cancel: threading.Event,
-                   files: list[ExportedFile]) -> bytes:
+    def _plaintext(
+        self,
+        item: ExportItem,
+        key: bytes,
+        report: Callable[[str, float], None],
+        cancel: threading.Event,
+        files: list[ExportedFile],
+    ) -> bytes:
         """The published file's bytes: fetched if needed, every chunk verified before use."""
         chunks = self.core.chunks
         for _attempt in range(REFETCH_ATTEMPTS):
@@ -429,24 +506,35 @@ class ExportService:
                 self._fetch(item, report, cancel, files)
                 manifest = chunks.manifest(item.content)
                 if manifest is None or chunks.missing_chunks(manifest):
-                    raise UserError(f"{item.title!r} is not downloaded yet and no peer has it "
-                                    "right now", hint="try again when a peer that has it is "
-                                                      "online")
+                    raise UserError(
+                        f"{item.title!r} is not downloaded yet and no peer has it right now",
+                        hint="try again when a peer that has it is online",
+                    )
             plain, bad = _open_all(chunks, manifest, key)
             if not bad:
                 return plain
-            log.warning("%s: %d stored chunks failed their hash; fetching them again",
-                        item.title, len(bad))
+            log.warning(
+                "%s: %d stored chunks failed their hash; fetching them again", item.title, len(bad)
+            )
             for chunk_id in bad:
                 chunks.discard_chunk(chunk_id)
-        raise UserError(f"{item.title!r}: its stored chunks keep failing their check",
-                        hint="the copy on this computer is damaged and no peer sent a good one")
+        raise UserError(
+            f"{item.title!r}: its stored chunks keep failing their check",
+            hint="the copy on this computer is damaged and no peer sent a good one",
+        )
 
-    def _fetch(self, item: ExportItem, report: Callable[[str, float], None],
-               cancel: threading.Event, files: list[ExportedFile]) -> None:
+    def _fetch(
+        self,
+        item: ExportItem,
+        report: Callable[[str, float], None],
+        cancel: threading.Event,
+        files: list[ExportedFile],
+    ) -> None:
         if self.fetch is None:
-            raise UserError(f"{item.title!r} is not downloaded yet and no peer has it right now",
-                            hint="connect to the swarm and try again")
+            raise UserError(
+                f"{item.title!r} is not downloaded yet and no peer has it right now",
+                hint="connect to the swarm and try again",
+            )
 
         def on_progress(have: int, total: int) -> None:
             report("downloading", have / total * 0.5 if total else 0.0)
@@ -486,9 +574,17 @@ class ExportService:
         return (image, mime) if mime in ("image/jpeg", "image/png") else None
 
     # -- writing one file ----------------------------------------------------------------------
-    def _write_one(self, item: ExportItem, key: bytes, fmt: OutputFormat, directory: Path,
-                   cover: tuple[bytes, str] | None, report: Callable[[str, float], None],
-                   cancel: threading.Event, files: list[ExportedFile]) -> ExportedFile:
+    def _write_one(
+        self,
+        item: ExportItem,
+        key: bytes,
+        fmt: OutputFormat,
+        directory: Path,
+        cover: tuple[bytes, str] | None,
+        report: Callable[[str, float], None],
+        cancel: threading.Event,
+        files: list[ExportedFile],
+    ) -> ExportedFile:
         from player.transcode import (
             Tags,
             TranscodeCancelled,
@@ -507,9 +603,17 @@ class ExportService:
             self._atomic_write(dest, lambda tmp: tmp.write_bytes(plain), files)
             return ExportedFile(dest, item.content, item.title, False, len(plain))
         dest = directory / (item.stem + fmt.ext)
-        tags = Tags(item.title, item.artist, item.album, item.track_no, item.track_total,
-                    item.genre, item.year, cover[0] if cover else None,
-                    cover[1] if cover else "image/jpeg")
+        tags = Tags(
+            item.title,
+            item.artist,
+            item.album,
+            item.track_no,
+            item.track_total,
+            item.genre,
+            item.year,
+            cover[0] if cover else None,
+            cover[1] if cover else "image/jpeg",
+        )
         marker = _marker(item, fmt.key, tags)
         if dest.exists() and read_marker(dest, fmt) == marker:
             return ExportedFile(dest, item.content, item.title, True, dest.stat().st_size)
@@ -536,8 +640,9 @@ class ExportService:
         return ExportedFile(dest, item.content, item.title, False, dest.stat().st_size)
 
     @staticmethod
-    def _atomic_write(dest: Path, make: Callable[[Path], object],
-                      files: list[ExportedFile]) -> None:
+    def _atomic_write(
+        dest: Path, make: Callable[[Path], object], files: list[ExportedFile]
+    ) -> None:
         """``make(tmp)`` writes the file; it becomes ``dest`` only once complete and synced."""
         tmp = dest.with_name(f".{dest.name}.part")
         try:
@@ -607,18 +712,31 @@ def _digest(data: bytes) -> bytes:
 def _marker(item: ExportItem, fmt: str, tags: Tags) -> str:
     """Source content, format, marker version and a digest of the tags written."""
     cover = _digest(tags.cover).hex() if tags.cover else ""
-    fields = (tags.title, tags.artist, tags.album, tags.track, tags.tracks, tags.genre,
-              tags.year, cover, tags.cover_mime)
+    fields = (
+        tags.title,
+        tags.artist,
+        tags.album,
+        tags.track,
+        tags.tracks,
+        tags.genre,
+        tags.year,
+        cover,
+        tags.cover_mime,
+    )
     digest = hashlib.blake2b(repr(fields).encode("utf-8"), digest_size=8).hexdigest()
     return f"v{MARKER_VERSION} {item.content.hex()} {fmt} {digest}"
 
 
 def _disk_error(exc: OSError, where: Path) -> UserError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return UserError(f"the disk holding {where} is full",
-                         hint="free some space or choose another folder; the files already "
-                              "written are kept and skipped next time")
+        return UserError(
+            f"the disk holding {where} is full",
+            hint="free some space or choose another folder; the files already "
+            "written are kept and skipped next time",
+        )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return UserError(f"cannot write to {where}: {(exc.strerror or str(exc)).lower()}",
-                         hint="choose a folder you can write to")
+        return UserError(
+            f"cannot write to {where}: {(exc.strerror or str(exc)).lower()}",
+            hint="choose a folder you can write to",
+        )
     return UserError(f"cannot write to {where}: {exc.strerror or exc}")

@@ -84,16 +84,25 @@ class CampaignService:
     def _append(self, kind: str, body: dict, deps: Sequence[bytes] = ()) -> Entry:
         self.core.require_writable()
         try:
-            return self.core.ledger.append(self.core.signer, kind, body, sorted(set(deps)),
-                                           timestamp=self.clock())
+            return self.core.ledger.append(
+                self.core.signer, kind, body, sorted(set(deps)), timestamp=self.clock()
+            )
         except LedgerError as err:
             raise UserError(str(err)) from err
 
     # -- writing ---------------------------------------------------------------------------------
-    def create(self, title: str, goal: str | int, asset_ref: str | bytes, *,
-               deadline_in_s: float, close_window_s: float = DEFAULT_CLOSE_WINDOW_S,
-               tiers: Sequence[tuple[str, str | int, str]] = (), description: str = "",
-               settler: bytes | None = None) -> bytes:
+    def create(
+        self,
+        title: str,
+        goal: str | int,
+        asset_ref: str | bytes,
+        *,
+        deadline_in_s: float,
+        close_window_s: float = DEFAULT_CLOSE_WINDOW_S,
+        tiers: Sequence[tuple[str, str | int, str]] = (),
+        description: str = "",
+        settler: bytes | None = None,
+    ) -> bytes:
         """Start an all-or-nothing campaign for ``goal`` of an asset; pledges are taken until
         ``deadline_in_s`` from now, and the settler closes it within ``close_window_s`` after.
         ``tiers``: (name, minimum, reward), the minimum in the asset's units."""
@@ -107,19 +116,29 @@ class CampaignService:
             raise UserError("the deadline and the close window are in the future")
         if len(tiers) > MAX_TIERS:
             raise UserError(f"at most {MAX_TIERS} reward tiers")
-        rows = sorted(((name, parse_amount(m, asset.precision), reward)
-                       for name, m, reward in tiers), key=lambda t: t[1])
+        rows = sorted(
+            ((name, parse_amount(m, asset.precision), reward) for name, m, reward in tiers),
+            key=lambda t: t[1],
+        )
         if any(m <= 0 for _, m, _ in rows) or len({m for _, m, _ in rows}) != len(rows):
             raise UserError("each tier has its own positive minimum")
         now = self.clock()
         deadline = now + int(deadline_in_s * 1000)
         deps = [] if asset.issuer == self.core.me else [asset.id]
-        return self._append("campaign", {
-            "title": title.strip(), "description": description, "asset": asset.id,
-            "goal": units, "deadline": deadline,
-            "close_by": deadline + int(close_window_s * 1000),
-            "tiers": [{"name": n, "min": m, "reward": r} for n, m, r in rows],
-            "settler": settler or self.core.me}, deps).hash
+        return self._append(
+            "campaign",
+            {
+                "title": title.strip(),
+                "description": description,
+                "asset": asset.id,
+                "goal": units,
+                "deadline": deadline,
+                "close_by": deadline + int(close_window_s * 1000),
+                "tiers": [{"name": n, "min": m, "reward": r} for n, m, r in rows],
+                "settler": settler or self.core.me,
+            },
+            deps,
+        ).hash
 
     def pledge(self, campaign_ref: str | bytes, amount: str | int) -> bytes:
         view = self.campaign_view(campaign_ref)
@@ -134,8 +153,10 @@ class CampaignService:
         self.core.settle()  # incoming units become spendable first
         have = self.core.ledger.state.balance(self.core.me, camp.asset)
         if have < units:
-            raise UserError(f"not enough {view.asset.symbol}: you have "
-                            f"{format_amount(have, view.asset.precision)}")
+            raise UserError(
+                f"not enough {view.asset.symbol}: you have "
+                f"{format_amount(have, view.asset.precision)}"
+            )
         return self._append("pledge", {"campaign": camp.id, "amount": units}, [camp.id]).hash
 
     def close(self, campaign_ref: str | bytes, success: bool | None = None) -> list[bytes]:
@@ -151,29 +172,39 @@ class CampaignService:
         if now > camp.close_by:
             raise UserError("it is past the campaign's close_by: its backers reclaim")
         state = self.core.ledger.state
-        fresh = [p for p in state.pledges_of(camp.id)
-                 if p.counted_by is None and state.conditional[p.id].outcome is None]
+        fresh = [
+            p
+            for p in state.pledges_of(camp.id)
+            if p.counted_by is None and state.conditional[p.id].outcome is None
+        ]
         reach = camp.counted + sum(p.amount for p in fresh)
         if success is None:
             success = reach >= camp.goal
         if success and now <= camp.deadline:
             raise UserError("a campaign succeeds only after its deadline")
         if success and reach < camp.goal:
-            raise UserError(f"the pledges reach {view.amount(reach)} of "
-                            f"{view.amount(camp.goal)}")
+            raise UserError(f"the pledges reach {view.amount(reach)} of {view.amount(camp.goal)}")
         head = [] if camp.artist == self.core.me else [camp.id]
         written = []
         if success:  # every pledge counts; batches of 63 before the close
             while len(fresh) > MAX_NAMED:
                 batch, fresh = fresh[:MAX_NAMED], fresh[MAX_NAMED:]
-                written.append(self._append("campaign.count", {
-                    "campaign": camp.id, "pledges": sorted(p.id for p in batch)},
-                    head + [p.id for p in batch]).hash)
+                written.append(
+                    self._append(
+                        "campaign.count",
+                        {"campaign": camp.id, "pledges": sorted(p.id for p in batch)},
+                        head + [p.id for p in batch],
+                    ).hash
+                )
         else:
             fresh = []
-        written.append(self._append("campaign.close", {
-            "campaign": camp.id, "success": success, "pledges": sorted(p.id for p in fresh)},
-            head + [p.id for p in fresh]).hash)
+        written.append(
+            self._append(
+                "campaign.close",
+                {"campaign": camp.id, "success": success, "pledges": sorted(p.id for p in fresh)},
+                head + [p.id for p in fresh],
+            ).hash
+        )
         return written
 
     def refund(self, pledge_ref: str | bytes) -> bytes:
@@ -186,17 +217,25 @@ class CampaignService:
         status = state.pledge_status(pledge)
         if status == "refundable":
             assert camp.closed_by is not None
-            return self._append("reclaim", {"of": pledge.id, "proof": camp.closed_by},
-                                [camp.closed_by]).hash
+            return self._append(
+                "reclaim", {"of": pledge.id, "proof": camp.closed_by}, [camp.closed_by]
+            ).hash
         if status in ("pending", "counted") and self.clock() > camp.close_by:
             proof = state.proof_after(camp.settler, camp.close_by)
             if proof is None:
-                raise UserError("the settler has written nothing since the campaign's close_by",
-                                hint="the pledge comes back once its next entry arrives")
+                raise UserError(
+                    "the settler has written nothing since the campaign's close_by",
+                    hint="the pledge comes back once its next entry arrives",
+                )
             return self._append("reclaim", {"of": pledge.id, "proof": proof}, [proof]).hash
-        raise UserError(f"that pledge is {status}" + (
-            "; it comes back if the campaign fails or nobody closes it"
-            if status in ("pending", "counted") else ""))
+        raise UserError(
+            f"that pledge is {status}"
+            + (
+                "; it comes back if the campaign fails or nobody closes it"
+                if status in ("pending", "counted")
+                else ""
+            )
+        )
 
     # -- reading ---------------------------------------------------------------------------------
     def _find(self, ref: str | bytes, table: dict, what: str) -> bytes:
@@ -206,8 +245,11 @@ class CampaignService:
             prefix = ref.strip().lower()
             found = [k for k in table if k.hex().startswith(prefix)] if prefix else []
         if len(found) != 1:
-            raise UserError(f"no {what} {ref if isinstance(ref, str) else ref.hex()[:12]}"
-                            if not found else f"{ref!r} matches several {what}s")
+            raise UserError(
+                f"no {what} {ref if isinstance(ref, str) else ref.hex()[:12]}"
+                if not found
+                else f"{ref!r} matches several {what}s"
+            )
         return found[0]
 
     def _pledge(self, ref: str | bytes) -> Pledge:
@@ -221,22 +263,37 @@ class CampaignService:
 
     def _view(self, camp: Campaign) -> CampaignView:
         state = self.core.ledger.state
-        return CampaignView(camp, state.assets[camp.asset],
-                            state.campaign_status(camp, self.clock()), state.pledged(camp.id),
-                            tuple(state.backers(camp)))
+        return CampaignView(
+            camp,
+            state.assets[camp.asset],
+            state.campaign_status(camp, self.clock()),
+            state.pledged(camp.id),
+            tuple(state.backers(camp)),
+        )
 
     def campaigns(self) -> list[CampaignView]:
         """Every campaign this replica holds, newest first."""
-        return [self._view(c) for c in sorted(self.core.ledger.state.campaigns.values(),
-                                              key=lambda c: (-c.timestamp, c.id))]
+        return [
+            self._view(c)
+            for c in sorted(
+                self.core.ledger.state.campaigns.values(), key=lambda c: (-c.timestamp, c.id)
+            )
+        ]
 
     def my_pledges(self) -> list[tuple[Pledge, str]]:
         state = self.core.ledger.state
-        return sorted(((p, state.pledge_status(p)) for p in state.pledges.values()
-                       if p.backer == self.core.me), key=lambda x: (x[0].timestamp, x[0].id))
+        return sorted(
+            (
+                (p, state.pledge_status(p))
+                for p in state.pledges.values()
+                if p.backer == self.core.me
+            ),
+            key=lambda x: (x[0].timestamp, x[0].id),
+        )
 
 
 # -- what a node does by itself ------------------------------------------------------------------
+
 
 def settle_campaigns(core: Core, clock: Callable[[], int] = now_ms) -> FundingSettleReport:
     """Close the campaigns we settle once their deadline (and a grace for late pledges) has
@@ -258,7 +315,7 @@ def settle_campaigns(core: Core, clock: Callable[[], int] = now_ms) -> FundingSe
             log.warning("funding: skipped %s %s: %s", what, item.hex()[:12], err)
             report.skipped.append((item, str(err)))
             if len(skips) >= MAX_SKIPS:
-                for key in sorted(skips, key=skips.__getitem__)[:MAX_SKIPS // 4]:
+                for key in sorted(skips, key=skips.__getitem__)[: MAX_SKIPS // 4]:
                     del skips[key]
             skips[item] = now + SKIP_FOR_MS
             return None
@@ -271,19 +328,29 @@ def settle_campaigns(core: Core, clock: Callable[[], int] = now_ms) -> FundingSe
         written = attempt(camp.id, "campaign", lambda c=camp: service.close(c.id))  # type: ignore[misc]
         if isinstance(written, list):
             report.counted.extend(written[:-1])
-            (report.funded if state.campaigns[camp.id].outcome == "funded"
-             else report.failed).append(camp.id)
+            (
+                report.funded if state.campaigns[camp.id].outcome == "funded" else report.failed
+            ).append(camp.id)
     for pledge in state.refundable_pledges(core.me):
         if attempt(pledge.id, "refund", lambda p=pledge: service.refund(p.id)) is not None:  # type: ignore[misc]
             report.refunded.append(pledge.id)
     if report.anything:
-        log.info("funding: %d funded, %d failed, %d pledges refunded", len(report.funded),
-                 len(report.failed), len(report.refunded))
+        log.info(
+            "funding: %d funded, %d failed, %d pledges refunded",
+            len(report.funded),
+            len(report.failed),
+            len(report.refunded),
+        )
     return report
 
 
-__all__ = ["CampaignService", "CampaignView", "FundingSettleReport", "parse_tier",
-           "settle_campaigns"]
+__all__ = [
+    "CampaignService",
+    "CampaignView",
+    "FundingSettleReport",
+    "parse_tier",
+    "settle_campaigns",
+]
 
 
 register_settler_duty("funding", settle_campaigns, order=10)

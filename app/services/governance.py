@@ -116,21 +116,37 @@ class GovernanceService:
         ours = [a for a in named if a.issuer == self.core.me]
         if len(ours) == 1 or len(named) == 1:
             return (ours or named)[0]
-        raise UserError(f"several assets are called {ref}; give the asset ID" if named else
-                        f"no asset {ref if isinstance(ref, str) else ref.hex()[:12]}")
+        raise UserError(
+            f"several assets are called {ref}; give the asset ID"
+            if named
+            else f"no asset {ref if isinstance(ref, str) else ref.hex()[:12]}"
+        )
 
-    def _append(self, kind: str, body: dict, deps: Sequence[bytes] = (),
-                at: int | None = None) -> Entry:
+    def _append(
+        self, kind: str, body: dict, deps: Sequence[bytes] = (), at: int | None = None
+    ) -> Entry:
         self.core.require_writable()
         try:
-            entry = self.core.ledger.append(self.core.signer, kind, body, sorted(set(deps)),
-                                            timestamp=self.clock() if at is None else at)
+            entry = self.core.ledger.append(
+                self.core.signer,
+                kind,
+                body,
+                sorted(set(deps)),
+                timestamp=self.clock() if at is None else at,
+            )
         except LedgerError as err:
             raise UserError(str(err)) from err
         return entry
 
-    def _rules(self, method: str, asset: str | None, members: Sequence[bytes],
-               min_holding: str | int, quorum: str | int, threshold: str | float) -> dict:
+    def _rules(
+        self,
+        method: str,
+        asset: str | None,
+        members: Sequence[bytes],
+        min_holding: str | int,
+        quorum: str | int,
+        threshold: str | float,
+    ) -> dict:
         if method not in ("token", "quadratic", "member", "buyer"):
             raise UserError("the method is token, quadratic, member or buyer")
         found = self.asset(asset) if asset else None
@@ -138,46 +154,74 @@ class GovernanceService:
             raise UserError(f"a {method} vote needs the asset whose holders vote")
         least = parse_amount(min_holding, found.precision) if found else 0
         if method == "member" and not members and (found is None or least <= 0):
-            raise UserError("one member one vote needs members, or an asset and a minimum "
-                            "holding")
+            raise UserError("one member one vote needs members, or an asset and a minimum holding")
         if method == "member" and members:
             found, least = None, 0
         if method == "buyer":
             found, least = None, 0
-        weight = parse_amount(quorum, found.precision) if (
-            found is not None and method == "token") else int(quorum)
-        return {"method": method, "asset": found.id if found else None,
-                "members": sorted(set(members)) if method == "member" else [],
-                "min_holding": least if method == "member" else 0, "quorum": weight,
-                "threshold_bps": threshold_bps(threshold)}
+        weight = (
+            parse_amount(quorum, found.precision)
+            if (found is not None and method == "token")
+            else int(quorum)
+        )
+        return {
+            "method": method,
+            "asset": found.id if found else None,
+            "members": sorted(set(members)) if method == "member" else [],
+            "min_holding": least if method == "member" else 0,
+            "quorum": weight,
+            "threshold_bps": threshold_bps(threshold),
+        }
 
     # -- writing ---------------------------------------------------------------------------------
-    def charter(self, *, method: str = "token", asset: str | None = None,
-                members: Sequence[bytes] = (), min_holding: str | int = 0,
-                quorum: str | int = 0, threshold: str | float = "50.01",
-                period_s: float = 3 * 24 * 3600, settler: bytes | None = None) -> bytes:
+    def charter(
+        self,
+        *,
+        method: str = "token",
+        asset: str | None = None,
+        members: Sequence[bytes] = (),
+        min_holding: str | int = 0,
+        quorum: str | int = 0,
+        threshold: str | float = "50.01",
+        period_s: float = 3 * 24 * 3600,
+        settler: bytes | None = None,
+    ) -> bytes:
         """Bind our own feed: from now on it sends, mints and signs only as voted."""
         state = self.core.ledger.state
         if self.core.me in state.charters:
             raise UserError("this identity already has a charter")
         if period_s <= 0:
             raise UserError("the voting period is positive")
-        body = {"period_ms": int(period_s * 1000), "settler": settler or self.core.me,
-                **self._rules(method, asset, members, min_holding, quorum, threshold)}
+        body = {
+            "period_ms": int(period_s * 1000),
+            "settler": settler or self.core.me,
+            **self._rules(method, asset, members, min_holding, quorum, threshold),
+        }
         return self._append("charter", body).hash
 
-    def propose(self, title: str, *, text: str = "", choices: Sequence[str] = ("yes", "no"),
-                approval: bool = False, method: str = "token", asset: str | None = None,
-                members: Sequence[bytes] = (), min_holding: str | int = 0,
-                quorum: str | int = 0, threshold: str | float = "50.01",
-                closes_in_s: float | None = None, settler: bytes | None = None,
-                community: bytes | None = None, action: dict | None = None) -> bytes:
+    def propose(
+        self,
+        title: str,
+        *,
+        text: str = "",
+        choices: Sequence[str] = ("yes", "no"),
+        approval: bool = False,
+        method: str = "token",
+        asset: str | None = None,
+        members: Sequence[bytes] = (),
+        min_holding: str | int = 0,
+        quorum: str | int = 0,
+        threshold: str | float = "50.01",
+        closes_in_s: float | None = None,
+        settler: bytes | None = None,
+        community: bytes | None = None,
+        action: dict | None = None,
+    ) -> bytes:
         """Make a proposal. ``community``: a chartered label whose charter it falls under (its
         rules, settler and period then apply); ``action``: what the label does if it passes
         (``{"do": "send" | "mint" | "sign", "asset": ref, "to": key, "amount": text}``)."""
         choices = [c.strip() for c in choices]
-        style = "approval" if approval else (
-            "yes_no" if choices == ["yes", "no"] else "single")
+        style = "approval" if approval else ("yes_no" if choices == ["yes", "no"] else "single")
         if len(choices) < 2:
             raise UserError("a proposal offers at least two choices")
         state = self.core.ledger.state
@@ -189,10 +233,14 @@ class GovernanceService:
             charter = state.charters.get(community)
             if charter is None:
                 raise UserError("that identity has no charter")
-            rules = {"method": charter.rules.method, "asset": charter.rules.asset,
-                     "members": list(charter.rules.members),
-                     "min_holding": charter.rules.min_holding, "quorum": charter.rules.quorum,
-                     "threshold_bps": charter.rules.threshold_bps}
+            rules = {
+                "method": charter.rules.method,
+                "asset": charter.rules.asset,
+                "members": list(charter.rules.members),
+                "min_holding": charter.rules.min_holding,
+                "quorum": charter.rules.quorum,
+                "threshold_bps": charter.rules.threshold_bps,
+            }
             settler = charter.settler
             charter_id = charter.id
             deps.append(charter.id)
@@ -207,9 +255,17 @@ class GovernanceService:
             if style != "yes_no":
                 raise UserError("a proposal with an action is a yes/no question")
             act = self._action(action, community)
-        body = {"title": title, "text": text, "style": style, "choices": choices,
-                "closes": closes, "settler": settler or self.core.me, "charter": charter_id,
-                "action": act, **rules}
+        body = {
+            "title": title,
+            "text": text,
+            "style": style,
+            "choices": choices,
+            "closes": closes,
+            "settler": settler or self.core.me,
+            "charter": charter_id,
+            "action": act,
+            **rules,
+        }
         # dated when ``closes`` was computed, so the voting period holds to the millisecond
         return self._append("proposal", body, deps, at=now).hash
 
@@ -225,8 +281,9 @@ class GovernanceService:
         to = community if do == "mint" else action["to"]
         return {"do": do, "asset": asset.id, "to": to, "amount": units}
 
-    def vote(self, proposal_ref: str | bytes, choices: Sequence[str],
-             units: str | int | None = None) -> bytes:
+    def vote(
+        self, proposal_ref: str | bytes, choices: Sequence[str], units: str | int | None = None
+    ) -> bytes:
         """Vote (again: the latest vote counts). ``choices``: names or numbers; ``units``: what
         a token or quadratic vote locks (default: all we hold beyond what we locked already)."""
         view = self.proposal_view(proposal_ref)
@@ -235,8 +292,7 @@ class GovernanceService:
             raise UserError(f"that proposal is {view.status}")
         picked = sorted({self._choice(p, c) for c in choices})
         if not picked or (p.style != "approval" and len(picked) != 1):
-            raise UserError("choose exactly one" if p.style != "approval" else "choose one or "
-                            "more")
+            raise UserError("choose exactly one" if p.style != "approval" else "choose one or more")
         self.core.settle()  # incoming units become spendable first
         state = self.core.ledger.state
         deps = [p.id]
@@ -250,8 +306,7 @@ class GovernanceService:
             if amount <= 0:
                 raise UserError(f"you hold no {asset.symbol} to vote with")
             if amount - covered > have:
-                raise UserError(f"not enough {asset.symbol}: you can lock "
-                                f"{covered + have} in all")
+                raise UserError(f"not enough {asset.symbol}: you can lock {covered + have} in all")
         elif method == "member":
             if p.rules.members:
                 if self.core.me not in p.rules.members:
@@ -265,12 +320,17 @@ class GovernanceService:
             amount = 0
             grant = self._qualifying_grant(p)
             if grant is None:
-                raise UserError("only buyers of this community's releases vote, once their "
-                                "purchase was fulfilled")
+                raise UserError(
+                    "only buyers of this community's releases vote, once their "
+                    "purchase was fulfilled"
+                )
             qualifier = grant
             deps.append(grant)
-        return self._append("vote", {"proposal": p.id, "choices": picked, "units": amount,
-                                     "qualifier": qualifier}, deps).hash
+        return self._append(
+            "vote",
+            {"proposal": p.id, "choices": picked, "units": amount, "qualifier": qualifier},
+            deps,
+        ).hash
 
     def _choice(self, p: Proposal, text: str) -> int:
         text = str(text).strip()
@@ -305,8 +365,11 @@ class GovernanceService:
         todo = [v.id for v in state.uncounted(p.id)]
         while p.id not in state.results:
             batch, todo = todo[:MAX_COUNTED], todo[MAX_COUNTED:]
-            self._append("count" if todo else "close", {"proposal": p.id, "votes": sorted(batch)},
-                         [p.id, *batch])
+            self._append(
+                "count" if todo else "close",
+                {"proposal": p.id, "votes": sorted(batch)},
+                [p.id, *batch],
+            )
         return state.results[p.id]
 
     def carry_out(self, proposal_ref: str | bytes) -> bytes:
@@ -331,13 +394,18 @@ class GovernanceService:
             raise UserError("that proposal was already carried out")
         act = p.action
         if act.do == "send":
-            return self._append("send", {"asset": act.asset, "to": act.to, "amount": act.amount,
-                                         "memo": p.title[:280]}, [result.close]).hash
+            return self._append(
+                "send",
+                {"asset": act.asset, "to": act.to, "amount": act.amount, "memo": p.title[:280]},
+                [result.close],
+            ).hash
         if act.do == "mint":
-            return self._append("asset.mint", {"asset": act.asset, "amount": act.amount},
-                                [result.close]).hash
-        return self._append("sign", {"artist": act.to, "share_bps": act.amount},
-                            [result.close]).hash
+            return self._append(
+                "asset.mint", {"asset": act.asset, "amount": act.amount}, [result.close]
+            ).hash
+        return self._append(
+            "sign", {"artist": act.to, "share_bps": act.amount}, [result.close]
+        ).hash
 
     # -- reading ---------------------------------------------------------------------------------
     def proposal_view(self, ref: str | bytes) -> ProposalView:
@@ -349,28 +417,43 @@ class GovernanceService:
             prefix = ref.strip().lower()
             found = [pid for pid in proposals if pid.hex().startswith(prefix)] if prefix else []
         if len(found) != 1:
-            raise UserError(f"no proposal {ref if isinstance(ref, str) else ref.hex()[:12]}"
-                            if not found else f"{ref!r} matches several proposals")
+            raise UserError(
+                f"no proposal {ref if isinstance(ref, str) else ref.hex()[:12]}"
+                if not found
+                else f"{ref!r} matches several proposals"
+            )
         return self._view(proposals[found[0]])
 
     def _view(self, p: Proposal) -> ProposalView:
         state = self.core.ledger.state
         result = state.results.get(p.id) or state.running_tally(p)
-        return ProposalView(p, state.proposal_status(p, self.clock()), result,
-                            tuple(state.omitted(p.id)),
-                            state.latest_votes(p.id).get(self.core.me),
-                            state.executed.get(p.id))
+        return ProposalView(
+            p,
+            state.proposal_status(p, self.clock()),
+            result,
+            tuple(state.omitted(p.id)),
+            state.latest_votes(p.id).get(self.core.me),
+            state.executed.get(p.id),
+        )
 
     def proposals(self, community: bytes | None = None) -> list[ProposalView]:
         """Every proposal held here (of one community if given), newest first."""
         state = self.core.ledger.state
-        return [self._view(p) for p in sorted(
-            (p for p in state.proposals.values()
-             if community is None or p.community == community),
-            key=lambda p: (-p.timestamp, p.id))]
+        return [
+            self._view(p)
+            for p in sorted(
+                (
+                    p
+                    for p in state.proposals.values()
+                    if community is None or p.community == community
+                ),
+                key=lambda p: (-p.timestamp, p.id),
+            )
+        ]
 
 
 # -- what a node does by itself ------------------------------------------------------------------
+
 
 def settle_governance(core: Node, clock: Callable[[], int] = now_ms) -> GovernanceSettleReport:
     """Close what we settle, carry out what our charter's members passed, and take back our
@@ -394,7 +477,7 @@ def settle_governance(core: Node, clock: Callable[[], int] = now_ms) -> Governan
             log.warning("governance: skipped %s %s: %s", what, item.hex()[:12], err)
             report.skipped.append((item, str(err)))
             if len(skips) >= MAX_SKIPS:
-                for key in sorted(skips, key=skips.__getitem__)[:MAX_SKIPS // 4]:
+                for key in sorted(skips, key=skips.__getitem__)[: MAX_SKIPS // 4]:
                     del skips[key]
             skips[item] = now + SKIP_FOR_MS
             return False
@@ -408,8 +491,12 @@ def settle_governance(core: Node, clock: Callable[[], int] = now_ms) -> Governan
     if charter is not None:
         for pid, result in sorted(state.results.items(), key=lambda kv: kv[1].close):
             p = state.proposals[pid]
-            if p.charter != charter.id or p.action is None or not result.passed \
-                    or pid in state.executed:
+            if (
+                p.charter != charter.id
+                or p.action is None
+                or not result.passed
+                or pid in state.executed
+            ):
                 continue
             if attempt(pid, "carry out", lambda p=p: service._carry_out(p)):  # type: ignore[misc]
                 report.carried_out.append(pid)
@@ -419,22 +506,35 @@ def settle_governance(core: Node, clock: Callable[[], int] = now_ms) -> Governan
         lock = state.locks[vote.lock]  # type: ignore[index]
         if lock.closed_by is not None or now <= lock.deadline:
             continue
-        proof = vote.lock if lock.settler == me else state.proof_after(lock.settler,
-                                                                       lock.deadline)
+        proof = vote.lock if lock.settler == me else state.proof_after(lock.settler, lock.deadline)
         if proof is None:
             continue
         deps = [] if lock.settler == me else [proof]
-        if attempt(vote.id, "reclaim", lambda v=vote, pr=proof, d=deps: service._append(  # type: ignore[misc]
-                "reclaim", {"of": v.lock, "proof": pr}, d)):
+        if attempt(
+            vote.id,
+            "reclaim",
+            lambda v=vote, pr=proof, d=deps: service._append(  # type: ignore[misc]
+                "reclaim", {"of": v.lock, "proof": pr}, d
+            ),
+        ):
             report.reclaimed.append(vote.id)
     if report.anything:
-        log.info("governance: %d closed, %d carried out, %d reclaimed", len(report.closed),
-                 len(report.carried_out), len(report.reclaimed))
+        log.info(
+            "governance: %d closed, %d carried out, %d reclaimed",
+            len(report.closed),
+            len(report.carried_out),
+            len(report.reclaimed),
+        )
     return report
 
 
-__all__ = ["GovernanceService", "GovernanceSettleReport", "ProposalView", "settle_governance",
-           "threshold_bps"]
+__all__ = [
+    "GovernanceService",
+    "GovernanceSettleReport",
+    "ProposalView",
+    "settle_governance",
+    "threshold_bps",
+]
 
 
 register_settler_duty("governance", settle_governance, order=40)  # type: ignore[arg-type]

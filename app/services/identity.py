@@ -53,8 +53,9 @@ class IdentityInfo:
 
 
 def _derive(passphrase: str, salt: bytes, ops: int, mem: int) -> bytes:
-    return pwhash.argon2id.kdf(secret.SecretBox.KEY_SIZE, passphrase.encode("utf-8"), salt,
-                               opslimit=ops, memlimit=mem)
+    return pwhash.argon2id.kdf(
+        secret.SecretBox.KEY_SIZE, passphrase.encode("utf-8"), salt, opslimit=ops, memlimit=mem
+    )
 
 
 def _kdf_params(doc: dict[str, Any], path: Path) -> tuple[bytes, int, int]:
@@ -64,15 +65,22 @@ def _kdf_params(doc: dict[str, Any], path: Path) -> tuple[bytes, int, int]:
         salt = bytes.fromhex(kdf["salt"])  # type: ignore[index]
         ops, mem = kdf["opslimit"], kdf["memlimit"]  # type: ignore[index]
     except (TypeError, KeyError, ValueError) as exc:
-        raise UserError(f"the identity file {path} is damaged (its key derivation "
-                        "settings are missing)") from exc
-    if (len(salt) != pwhash.argon2id.SALTBYTES or type(ops) is not int or type(mem) is not int
-            or not OPSLIMIT_RANGE[0] <= ops <= OPSLIMIT_RANGE[1]
-            or not MEMLIMIT_RANGE[0] <= mem <= MEMLIMIT_RANGE[1]):
-        raise UserError(f"the identity file {path} asks for key derivation settings outside "
-                        f"the accepted range (opslimit {ops!r}, memlimit {mem!r}); it is damaged "
-                        "or was not made by Cooptracks",
-                        hint="restore the identity from its recovery phrase")
+        raise UserError(
+            f"the identity file {path} is damaged (its key derivation settings are missing)"
+        ) from exc
+    if (
+        len(salt) != pwhash.argon2id.SALTBYTES
+        or type(ops) is not int
+        or type(mem) is not int
+        or not OPSLIMIT_RANGE[0] <= ops <= OPSLIMIT_RANGE[1]
+        or not MEMLIMIT_RANGE[0] <= mem <= MEMLIMIT_RANGE[1]
+    ):
+        raise UserError(
+            f"the identity file {path} asks for key derivation settings outside "
+            f"the accepted range (opslimit {ops!r}, memlimit {mem!r}); it is damaged "
+            "or was not made by Cooptracks",
+            hint="restore the identity from its recovery phrase",
+        )
     return salt, ops, mem
 
 
@@ -87,11 +95,14 @@ def phrase_to_seed(phrase: str) -> bytes:
         raise UserError(f"a recovery phrase has 24 words; this one has {len(words)}")
     unknown = [w for w in words if w not in _WORDS.wordlist]
     if unknown:
-        raise UserError(f"not a recovery-phrase word: {', '.join(unknown[:3])}",
-                        hint="check the spelling")
+        raise UserError(
+            f"not a recovery-phrase word: {', '.join(unknown[:3])}", hint="check the spelling"
+        )
     if not _WORDS.check(" ".join(words)):
-        raise UserError("the recovery phrase's checksum does not match",
-                        hint="a word is wrong or two are swapped")
+        raise UserError(
+            "the recovery phrase's checksum does not match",
+            hint="a word is wrong or two are swapped",
+        )
     return bytes(_WORDS.to_entropy(words))
 
 
@@ -122,8 +133,10 @@ def parse_public_key(text: str) -> bytes:
                 key = data[5:]
                 if peer_id(key) == text:
                     return key
-    raise UserError(f"{text[:70]!r} is not a public key",
-                    hint="paste a peer ID (12D3KooW…) or a key of 64 hex characters")
+    raise UserError(
+        f"{text[:70]!r} is not a public key",
+        hint="paste a peer ID (12D3KooW…) or a key of 64 hex characters",
+    )
 
 
 def read_passphrase_source(passphrase_file: Path | None) -> str | None:
@@ -156,16 +169,18 @@ class IdentityService:
         """Make a new random identity. Refuses to overwrite an existing one."""
         return self._save(Signer.generate().seed, passphrase, name)
 
-    def restore(self, phrase: str, passphrase: str, name: str = "",
-                overwrite: bool = False) -> IdentityInfo:
+    def restore(
+        self, phrase: str, passphrase: str, name: str = "", overwrite: bool = False
+    ) -> IdentityInfo:
         """Recreate the identity from its recovery phrase (the seed is the whole identity)."""
         seed = phrase_to_seed(phrase)
         if self.exists() and not overwrite:
             current = self.info()
             if current.public_key == Signer.from_seed(seed).public_key:
                 return current
-            raise UserError("this profile already holds a different identity",
-                            hint="use another --profile")
+            raise UserError(
+                "this profile already holds a different identity", hint="use another --profile"
+            )
         info = self._save(seed, passphrase, name, overwrite=overwrite)
         # Writing before our old feed is back would fork it (two entries at one seq): the node
         # pulls its own feed from peers first and clears this marker (Core.feed_recovered).
@@ -175,8 +190,10 @@ class IdentityService:
     def unlock(self, passphrase: str | None) -> Signer:
         """Decrypt the seed. A wrong passphrase gets a clear error and changes nothing."""
         if passphrase is None:
-            raise UserError("a passphrase is needed to unlock this identity",
-                            hint=f"set {PASSPHRASE_ENV} or pass --passphrase-file")
+            raise UserError(
+                "a passphrase is needed to unlock this identity",
+                hint=f"set {PASSPHRASE_ENV} or pass --passphrase-file",
+            )
         doc = self._load()
         salt, ops, mem = _kdf_params(doc, self.profile.identity_file)
         key = _derive(passphrase, salt, ops, mem)
@@ -210,16 +227,19 @@ class IdentityService:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise UserError(f"no identity in {self.profile.root}",
-                            hint="run `cooptracks identity new` or `identity restore`") from exc
+            raise UserError(
+                f"no identity in {self.profile.root}",
+                hint="run `cooptracks identity new` or `identity restore`",
+            ) from exc
         except (OSError, ValueError) as exc:
             raise UserError(f"the identity file {path} is unreadable: {exc}") from exc
         if not isinstance(doc, dict) or doc.get("version") != FILE_VERSION:
             raise UserError(f"the identity file {path} has an unknown format")
         return doc
 
-    def _save(self, seed: bytes, passphrase: str, name: str,
-              overwrite: bool = False) -> IdentityInfo:
+    def _save(
+        self, seed: bytes, passphrase: str, name: str, overwrite: bool = False
+    ) -> IdentityInfo:
         if len(passphrase) < MIN_PASSPHRASE:
             raise UserError(f"choose a passphrase of at least {MIN_PASSPHRASE} characters")
         if self.exists() and not overwrite:
@@ -236,8 +256,12 @@ class IdentityService:
             "peer_id": peer_id(signer.public_key),
             "name": name,
             "created_ms": int(time.time() * 1000),
-            "kdf": {"alg": "argon2id13", "salt": salt.hex(), "opslimit": self._ops,
-                    "memlimit": self._mem},
+            "kdf": {
+                "alg": "argon2id13",
+                "salt": salt.hex(),
+                "opslimit": self._ops,
+                "memlimit": self._mem,
+            },
             "sealed_seed": bytes(sealed).hex(),
         }
         self._write(doc)

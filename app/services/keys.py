@@ -15,12 +15,17 @@ from ledger.keys import Signer
 from ledger.migrations import Migration, migrate
 from ledger.store import open_sqlite
 
-MIGRATIONS = [Migration("0001_content_keys", """
+MIGRATIONS = [
+    Migration(
+        "0001_content_keys",
+        """
     CREATE TABLE content_keys (
         content BLOB PRIMARY KEY,
         sealed BLOB NOT NULL,
         source TEXT NOT NULL
-    )""")]
+    )""",
+    )
+]
 
 
 class KeyStore:
@@ -37,17 +42,24 @@ class KeyStore:
         """Store ``key`` for ``content``; an existing key is kept unless ``replace`` (the caller
         checked that the new key opens the content and the old one does not)."""
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        self._conn.execute(f"{verb} INTO content_keys VALUES (?, ?, ?)",
-                           (content, bytes(self._box.encrypt(key)), source))
+        self._conn.execute(
+            f"{verb} INTO content_keys VALUES (?, ?, ?)",
+            (content, bytes(self._box.encrypt(key)), source),
+        )
 
     def get(self, content: bytes) -> bytes | None:
-        row = self._conn.execute("SELECT sealed FROM content_keys WHERE content = ?",
-                                 (content,)).fetchone()
+        row = self._conn.execute(
+            "SELECT sealed FROM content_keys WHERE content = ?", (content,)
+        ).fetchone()
         return None if row is None else bytes(self._box.decrypt(row[0]))
 
     def __contains__(self, content: bytes) -> bool:
-        return self._conn.execute("SELECT 1 FROM content_keys WHERE content = ?",
-                                  (content,)).fetchone() is not None
+        return (
+            self._conn.execute(
+                "SELECT 1 FROM content_keys WHERE content = ?", (content,)
+            ).fetchone()
+            is not None
+        )
 
     def close(self) -> None:
         self._conn.close()

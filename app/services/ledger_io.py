@@ -18,8 +18,16 @@ from ledger.store import Store
 def export_lines(ledger: Ledger) -> Iterator[str]:
     for wire in ledger.store.iter_wires():
         e = decode_entry(wire)
-        yield json.dumps({"hash": e.hash.hex(), "author": e.author.hex(), "seq": e.seq,
-                          "kind": e.kind, "timestamp": e.timestamp, "wire": wire.hex()})
+        yield json.dumps(
+            {
+                "hash": e.hash.hex(),
+                "author": e.author.hex(),
+                "seq": e.seq,
+                "kind": e.kind,
+                "timestamp": e.timestamp,
+                "wire": wire.hex(),
+            }
+        )
 
 
 @dataclass
@@ -31,8 +39,7 @@ class ImportResult:
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
 
 
-def parse_lines(stream: Iterable[str | bytes],
-                result: ImportResult) -> list[tuple[int, bytes]]:
+def parse_lines(stream: Iterable[str | bytes], result: ImportResult) -> list[tuple[int, bytes]]:
     """The wires of the stream's lines; each bad line (binary, not JSON, no hex ``wire``) is
     reported with its number and the reading goes on."""
     out = []
@@ -42,8 +49,9 @@ def parse_lines(stream: Iterable[str | bytes],
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 result.lines += 1
-                result.rejected.append((number, f"not text: a binary line ({exc.reason} at "
-                                                f"byte {exc.start})"))
+                result.rejected.append(
+                    (number, f"not text: a binary line ({exc.reason} at byte {exc.start})")
+                )
                 continue
         else:
             line = raw
@@ -76,8 +84,11 @@ def import_stream(ledger: Ledger, stream: Iterable[str | bytes]) -> ImportResult
         except Exception:
             undecodable.append(number)
     for rejection in report.rejected:
-        line = by_hash.get(rejection.hash) if rejection.hash else (
-            undecodable.pop(0) if undecodable else 0)
+        line = (
+            by_hash.get(rejection.hash)
+            if rejection.hash
+            else (undecodable.pop(0) if undecodable else 0)
+        )
         result.rejected.append((line or 0, rejection.reason))
     result.rejected.sort()
     result.accepted = len(report.accepted)

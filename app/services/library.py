@@ -44,9 +44,12 @@ class LibraryService:
 
     # -- collection ---------------------------------------------------------------------------
 
-    def import_folder(self, folder: Path | str,
-                      progress: Callable[[int, int], None] | None = None,
-                      cancel: threading.Event | None = None) -> ImportReport:
+    def import_folder(
+        self,
+        folder: Path | str,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ImportReport:
         """Import (or re-import) a folder; broken files are in ``report.failed``."""
         path = Path(folder).expanduser()
         if not path.is_dir():
@@ -67,13 +70,29 @@ class LibraryService:
     def set_offline(self, ref: int | str, offline: bool) -> Track:
         return self._call(self.library.set_offline, self.resolve_track(ref).id, offline)
 
-    def add_purchase(self, content_id: bytes, *, title: str, artist: str, album: str = "",
-                     genre: str = "", tags: Iterable[str] = (), duration_ms: int = 0,
-                     mime: str = "") -> Track:
+    def add_purchase(
+        self,
+        content_id: bytes,
+        *,
+        title: str,
+        artist: str,
+        album: str = "",
+        genre: str = "",
+        tags: Iterable[str] = (),
+        duration_ms: int = 0,
+        mime: str = "",
+    ) -> Track:
         """Record a bought track in the collection (called when a grant arrives)."""
-        return self.library.add_purchase(content_id, title=title, artist=artist, album=album,
-                                         genre=genre, tags=tuple(tags),
-                                         duration_ms=duration_ms, mime=mime)
+        return self.library.add_purchase(
+            content_id,
+            title=title,
+            artist=artist,
+            album=album,
+            genre=genre,
+            tags=tuple(tags),
+            duration_ms=duration_ms,
+            mime=mime,
+        )
 
     def artwork(self, track: Track) -> tuple[str, bytes] | None:
         """(mime, bytes) of a track's cover, if it has one."""
@@ -84,8 +103,9 @@ class LibraryService:
 
     # -- search -------------------------------------------------------------------------------
 
-    def search(self, query: str, limit: int = 50,
-               scopes: tuple[Scope, ...] = ("library", "catalog")) -> SearchResults:
+    def search(
+        self, query: str, limit: int = 50, scopes: tuple[Scope, ...] = ("library", "catalog")
+    ) -> SearchResults:
         """Prefix-matching, ranked full-text search over the library and the store catalog."""
         if limit < 1:
             raise UserError("the result limit must be at least 1")
@@ -107,8 +127,9 @@ class LibraryService:
         ids = [self.resolve_track(t).id for t in tracks]
         return self._call(self.library.create_playlist, name, ids)
 
-    def add_to_playlist(self, name: str, tracks: Iterable[int | str],
-                        position: int | None = None) -> Playlist:
+    def add_to_playlist(
+        self, name: str, tracks: Iterable[int | str], position: int | None = None
+    ) -> Playlist:
         """Add tracks; ``position`` is 0-based (None appends)."""
         ids = [self.resolve_track(t).id for t in tracks]
         return self._call(self.library.add_to_playlist, name, ids, position)
@@ -135,8 +156,10 @@ class LibraryService:
         if not hits:
             raise UserError(f"no track matches {ref!r}")
         if len(hits) > 1:
-            raise UserError(f"{ref!r} matches several tracks",
-                            hint="use the track id from 'cooptracks library list'")
+            raise UserError(
+                f"{ref!r} matches several tracks",
+                hint="use the track id from 'cooptracks library list'",
+            )
         return self.library.track(hits[0].track_id)
 
     @staticmethod

@@ -115,8 +115,9 @@ class MarketSettleReport:
 
     @property
     def anything(self) -> bool:
-        return bool(self.filled or self.refused or self.cancelled or self.reclaimed
-                    or self.checkpoints)
+        return bool(
+            self.filled or self.refused or self.cancelled or self.reclaimed or self.checkpoints
+        )
 
 
 def price_text(price: Fraction, base: Asset, quote: Asset) -> str:
@@ -149,15 +150,24 @@ class MarketService:
     def _append(self, kind: str, body: dict, deps: list[bytes] | tuple[bytes, ...] = ()) -> Entry:
         self.core.require_writable()
         try:
-            return self.core.ledger.append(self.core.signer, kind, body, sorted(set(deps)),
-                                           timestamp=self.clock())
+            return self.core.ledger.append(
+                self.core.signer, kind, body, sorted(set(deps)), timestamp=self.clock()
+            )
         except LedgerError as err:
             raise UserError(str(err)) from err
 
-    def offer(self, sell_ref: str | bytes, sell_amount: str | int, want_ref: str | bytes,
-              want_amount: str | int, *, min_fill: str | int | None = None,
-              expires_in_s: float = DEFAULT_OFFER_LIFETIME_S, fill_or_kill: bool = False,
-              settler: bytes | None = None) -> bytes:
+    def offer(
+        self,
+        sell_ref: str | bytes,
+        sell_amount: str | int,
+        want_ref: str | bytes,
+        want_amount: str | int,
+        *,
+        min_fill: str | int | None = None,
+        expires_in_s: float = DEFAULT_OFFER_LIFETIME_S,
+        fill_or_kill: bool = False,
+        settler: bytes | None = None,
+    ) -> bytes:
         """Lock ``sell_amount`` of ``sell`` for sale for at least ``want_amount`` of ``want``."""
         sell, want = self.wallet.asset(sell_ref), self.wallet.asset(want_ref)
         if sell.id == want.id:
@@ -166,23 +176,41 @@ class MarketService:
         wanted = parse_amount(want_amount, want.precision)
         if units <= 0 or wanted <= 0:
             raise UserError("offer and ask positive amounts")
-        least = units if fill_or_kill else (
-            1 if min_fill is None else parse_amount(min_fill, sell.precision))
+        least = (
+            units
+            if fill_or_kill
+            else (1 if min_fill is None else parse_amount(min_fill, sell.precision))
+        )
         if not 1 <= least <= units:
             raise UserError("the smallest fill is between one unit and the whole offer")
         self.core.settle()  # incoming units become spendable first
         have = self.core.ledger.state.balance(self.core.me, sell.id)
         if have < units:
-            raise UserError(f"not enough {sell.symbol}: you have "
-                            f"{format_amount(have, sell.precision)}")
+            raise UserError(
+                f"not enough {sell.symbol}: you have {format_amount(have, sell.precision)}"
+            )
         now = self.clock()
-        return self._append("offer", {
-            "sell": sell.id, "sell_amount": units, "want": want.id, "want_amount": wanted,
-            "min_fill": least, "expires": now + int(expires_in_s * 1000),
-            "fill_or_kill": fill_or_kill, "settler": settler or self.core.me}).hash
+        return self._append(
+            "offer",
+            {
+                "sell": sell.id,
+                "sell_amount": units,
+                "want": want.id,
+                "want_amount": wanted,
+                "min_fill": least,
+                "expires": now + int(expires_in_s * 1000),
+                "fill_or_kill": fill_or_kill,
+                "settler": settler or self.core.me,
+            },
+        ).hash
 
-    def take(self, offer_ref: str | bytes, amount: str | int | None = None,
-             deadline_s: float = DEFAULT_TAKE_DEADLINE_S, anyway: bool = False) -> bytes:
+    def take(
+        self,
+        offer_ref: str | bytes,
+        amount: str | int | None = None,
+        deadline_s: float = DEFAULT_TAKE_DEADLINE_S,
+        anyway: bool = False,
+    ) -> bytes:
         """Take ``amount`` (default: all that is left) of one offer at its price.
 
         Refused when the offer's settler has not been seen recently (our payment would wait on
@@ -190,10 +218,12 @@ class MarketService:
         view = self.offer_view(offer_ref)
         units = view.remaining if amount is None else parse_amount(amount, view.sell.precision)
         if not anyway and not self._live(view.offer.settler, self.clock()):
-            raise UserError("the offer's settler has not been seen in the last "
-                            f"{LIVE_SETTLER_MS // 60_000} minutes, so your payment could wait "
-                            "on it until the take's deadline and its next entry",
-                            hint="sync with peers first, or take it anyway")
+            raise UserError(
+                "the offer's settler has not been seen in the last "
+                f"{LIVE_SETTLER_MS // 60_000} minutes, so your payment could wait "
+                "on it until the take's deadline and its next entry",
+                hint="sync with peers first, or take it anyway",
+            )
         return self._write_take(view, units, deadline_s)
 
     def _write_take(self, view: OfferView, units: int, deadline_s: float) -> bytes:
@@ -203,29 +233,45 @@ class MarketService:
         if view.status != "open":
             raise UserError(f"that offer is {view.status}")
         if units <= 0 or units > view.remaining:
-            raise UserError(f"the offer has {format_amount(view.remaining, view.sell.precision)}"
-                            f" {view.sell.symbol} left")
+            raise UserError(
+                f"the offer has {format_amount(view.remaining, view.sell.precision)}"
+                f" {view.sell.symbol} left"
+            )
         if units < offer.min_fill or (offer.fill_or_kill and units != offer.sell_amount):
-            raise UserError("the offer is filled whole only" if offer.fill_or_kill else
-                            f"the offer fills at least "
-                            f"{format_amount(offer.min_fill, view.sell.precision)}")
+            raise UserError(
+                "the offer is filled whole only"
+                if offer.fill_or_kill
+                else f"the offer fills at least "
+                f"{format_amount(offer.min_fill, view.sell.precision)}"
+            )
         pay = offer.cost(units)
         self.core.settle()  # incoming units become spendable first
         have = self.core.ledger.state.balance(self.core.me, offer.want)
         if have < pay:
-            raise UserError(f"not enough {view.want.symbol}: the take costs "
-                            f"{format_amount(pay, view.want.precision)}, you have "
-                            f"{format_amount(have, view.want.precision)}")
+            raise UserError(
+                f"not enough {view.want.symbol}: the take costs "
+                f"{format_amount(pay, view.want.precision)}, you have "
+                f"{format_amount(have, view.want.precision)}"
+            )
         now = self.clock()
         deadline = min(now + int(deadline_s * 1000), offer.expires)
         if deadline <= now:
             raise UserError("that offer expires too soon to take")
-        return self._append("take", {"offer": offer.id, "amount": units, "pay": pay,
-                                     "deadline": deadline}, [offer.id]).hash
+        return self._append(
+            "take",
+            {"offer": offer.id, "amount": units, "pay": pay, "deadline": deadline},
+            [offer.id],
+        ).hash
 
-    def plan(self, get_ref: str | bytes, give_ref: str | bytes, *, get_amount: str | int |
-             None = None, give_amount: str | int | None = None,
-             limit: str | None = None) -> list[PlannedTake]:
+    def plan(
+        self,
+        get_ref: str | bytes,
+        give_ref: str | bytes,
+        *,
+        get_amount: str | int | None = None,
+        give_amount: str | int | None = None,
+        limit: str | None = None,
+    ) -> list[PlannedTake]:
         """Split an order across the best live offers selling ``get`` for ``give``.
 
         Give ``get_amount`` (buy that much) or ``give_amount`` (spend that much); ``limit`` is
@@ -252,8 +298,11 @@ class MarketService:
                 break
             if worst is not None and offer.price > worst:
                 break
-            if offer.maker == self.core.me or not self._live(offer.settler, now) \
-                    or offer.expires < now + EXPIRY_MARGIN_MS:
+            if (
+                offer.maker == self.core.me
+                or not self._live(offer.settler, now)
+                or offer.expires < now + EXPIRY_MARGIN_MS
+            ):
                 continue
             left = state.remaining(offer) - claimed.get(offer.id, 0)
             if left <= 0:
@@ -277,14 +326,22 @@ class MarketService:
                 budget -= offer.cost(units)
         return out
 
-    def order(self, get_ref: str | bytes, give_ref: str | bytes, *,
-              get_amount: str | int | None = None, give_amount: str | int | None = None,
-              limit: str | None = None, rest: bool = False,
-              deadline_s: float = DEFAULT_TAKE_DEADLINE_S) -> OrderResult:
+    def order(
+        self,
+        get_ref: str | bytes,
+        give_ref: str | bytes,
+        *,
+        get_amount: str | int | None = None,
+        give_amount: str | int | None = None,
+        limit: str | None = None,
+        rest: bool = False,
+        deadline_s: float = DEFAULT_TAKE_DEADLINE_S,
+    ) -> OrderResult:
         """Buy ``get`` with ``give`` up to ``limit``: one take per offer of the plan; with
         ``rest``, what no live offer covers rests as our own offer at the limit price."""
-        planned = self.plan(get_ref, give_ref, get_amount=get_amount, give_amount=give_amount,
-                            limit=limit)
+        planned = self.plan(
+            get_ref, give_ref, get_amount=get_amount, give_amount=give_amount, limit=limit
+        )
         takes = []
         for p in planned:
             takes.append(self._write_take(p.offer, p.amount, deadline_s))
@@ -336,8 +393,10 @@ class MarketService:
             return self._append("reclaim", {"of": offer.id, "proof": offer.id}).hash
         proof = state.proof_after(offer.settler, offer.expires)
         if proof is None:
-            raise UserError("the settler has written nothing since the offer expired",
-                            hint="its units come back once the settler's next entry arrives")
+            raise UserError(
+                "the settler has written nothing since the offer expired",
+                hint="its units come back once the settler's next entry arrives",
+            )
         return self._append("reclaim", {"of": offer.id, "proof": proof}, [proof]).hash
 
     # -- reading ---------------------------------------------------------------------------------
@@ -349,8 +408,13 @@ class MarketService:
 
     def _view(self, offer: Offer) -> OfferView:
         state = self.core.ledger.state
-        return OfferView(offer, state.assets[offer.sell], state.assets[offer.want],
-                         state.remaining(offer), state.offer_status(offer, self.clock()))
+        return OfferView(
+            offer,
+            state.assets[offer.sell],
+            state.assets[offer.want],
+            state.remaining(offer),
+            state.offer_status(offer, self.clock()),
+        )
 
     def offer_view(self, ref: str | bytes) -> OfferView:
         """An offer by its ID (bytes, hex, or a unique hex prefix)."""
@@ -361,8 +425,11 @@ class MarketService:
             prefix = ref.strip().lower()
             found = [oid for oid in offers if oid.hex().startswith(prefix)] if prefix else []
         if len(found) != 1:
-            raise UserError(f"no offer {ref if isinstance(ref, str) else ref.hex()[:12]}"
-                            if not found else f"{ref!r} matches several offers")
+            raise UserError(
+                f"no offer {ref if isinstance(ref, str) else ref.hex()[:12]}"
+                if not found
+                else f"{ref!r} matches several offers"
+            )
         return self._view(offers[found[0]])
 
     def pair(self, text: str) -> tuple[Asset, Asset]:
@@ -397,25 +464,45 @@ class MarketService:
         bids = levels_of(quote.id, base.id, True)
         trades = state.trades_of_pair(base.id, quote.id)
         sold, _ = state.volume(base.id, quote.id, now - 24 * 3600 * 1000)
-        bought_back = sum(t.paid for t in state.trades_of_pair(quote.id, base.id)
-                          if t.timestamp >= now - 24 * 3600 * 1000)
+        bought_back = sum(
+            t.paid
+            for t in state.trades_of_pair(quote.id, base.id)
+            if t.timestamp >= now - 24 * 3600 * 1000
+        )
         last = state.last_price(base.id, quote.id)
-        return BookView(base, quote, asks, bids, asks[0].price if asks else None,
-                        bids[0].price if bids else None, last, sold + bought_back,
-                        tuple(reversed(trades[-20:])))
+        return BookView(
+            base,
+            quote,
+            asks,
+            bids,
+            asks[0].price if asks else None,
+            bids[0].price if bids else None,
+            last,
+            sold + bought_back,
+            tuple(reversed(trades[-20:])),
+        )
 
-    def price_history(self, base_ref: str | bytes, quote_ref: str | bytes,
-                      bucket_s: float = 3600) -> list[Candle]:
+    def price_history(
+        self, base_ref: str | bytes, quote_ref: str | bytes, bucket_s: float = 3600
+    ) -> list[Candle]:
         """Trades of base sold for quote, per time bucket: open, high, low, close, volume."""
         base, quote = self.wallet.asset(base_ref), self.wallet.asset(quote_ref)
-        return [Candle(start, o, h, lo, c, units) for start, o, h, lo, c, units in
-                self.core.ledger.state.price_history(base.id, quote.id, int(bucket_s * 1000))]
+        return [
+            Candle(start, o, h, lo, c, units)
+            for start, o, h, lo, c, units in self.core.ledger.state.price_history(
+                base.id, quote.id, int(bucket_s * 1000)
+            )
+        ]
 
     def my_offers(self) -> list[OfferView]:
         state = self.core.ledger.state
-        return [self._view(o) for o in sorted(
-            (o for o in state.offers.values() if o.maker == self.core.me),
-            key=lambda o: (o.timestamp, o.id))]
+        return [
+            self._view(o)
+            for o in sorted(
+                (o for o in state.offers.values() if o.maker == self.core.me),
+                key=lambda o: (o.timestamp, o.id),
+            )
+        ]
 
     def my_takes(self) -> list[tuple[Take, str]]:
         state = self.core.ledger.state
@@ -436,6 +523,7 @@ class MarketService:
 
 
 # -- what a node does by itself ------------------------------------------------------------------
+
 
 def settle_market(core: Core, clock: Callable[[], int] = now_ms) -> MarketSettleReport:
     """Settle what we are the settler of, and take back what deadlines returned to us.
@@ -463,7 +551,7 @@ def settle_market(core: Core, clock: Callable[[], int] = now_ms) -> MarketSettle
             log.debug("market: %s %s failed", what, item.hex()[:12], exc_info=True)
             report.skipped.append((item, str(err)))
             if len(skips) >= MAX_SKIPS:
-                for key in sorted(skips, key=skips.__getitem__)[:MAX_SKIPS // 4]:
+                for key in sorted(skips, key=skips.__getitem__)[: MAX_SKIPS // 4]:
                     del skips[key]
             skips[item] = now + SKIP_FOR_MS
             return False
@@ -476,38 +564,57 @@ def settle_market(core: Core, clock: Callable[[], int] = now_ms) -> MarketSettle
             continue  # too late to decide: the taker reclaims it with our next entry
         lock = state.locks[offer.id]
         if lock.closed_by is None and take.amount <= lock.amount:
-            if attempt(take.id, "fill", lambda t=take: market._append(  # type: ignore[misc]
-                    "fill", {"take": t.id}, [t.id])):
+            if attempt(
+                take.id,
+                "fill",
+                lambda t=take: market._append(  # type: ignore[misc]
+                    "fill", {"take": t.id}, [t.id]
+                ),
+            ):
                 report.filled.append(take.id)
         else:
-            reason = "the offer is closed" if lock.closed_by else \
-                f"only {lock.amount} left"
-            if attempt(take.id, "refusal", lambda t=take, r=reason: market._append(  # type: ignore[misc]
-                    "refuse", {"take": t.id, "reason": r}, [t.id])):
+            reason = "the offer is closed" if lock.closed_by else f"only {lock.amount} left"
+            if attempt(
+                take.id,
+                "refusal",
+                lambda t=take, r=reason: market._append(  # type: ignore[misc]
+                    "refuse", {"take": t.id, "reason": r}, [t.id]
+                ),
+            ):
                 report.refused.append(take.id)
     # 2. cancels the makers asked of us
     for offer in state.cancels_to_settle(me):
         if clock() > offer.expires:
             continue  # the maker reclaims it
         deps = [offer.id, offer.cancel_requested]  # a request exists: the maker is not us
-        if attempt(offer.id, "cancel", lambda o=offer, d=deps: market._append(  # type: ignore[misc]
-                "cancel", {"offer": o.id}, d)):
+        if attempt(
+            offer.id,
+            "cancel",
+            lambda o=offer, d=deps: market._append(  # type: ignore[misc]
+                "cancel", {"offer": o.id}, d
+            ),
+        ):
             report.cancelled.append(offer.id)
     # 3. our own payments and offers whose deadline passed without a decision
     for cond in state.open_payments(me):
         if cond.payer != me or clock() <= cond.deadline:
             continue
         proof = state.proof_after(cond.settler, cond.deadline)
-        if proof is not None and attempt(cond.source, "reclaim", lambda c=cond, p=proof:  # type: ignore[misc]
-                                         market._append("reclaim", {"of": c.source, "proof": p},
-                                                        [p])):
+        if proof is not None and attempt(
+            cond.source,
+            "reclaim",
+            lambda c=cond, p=proof: (  # type: ignore[misc]
+                market._append("reclaim", {"of": c.source, "proof": p}, [p])
+            ),
+        ):
             report.reclaimed.append(cond.source)
     for lock in state.open_locks(me):
         if lock.owner != me or clock() <= lock.deadline:
             continue
         expired = state.offers.get(lock.id)
-        if expired is None or (expired.settler != me
-                               and state.proof_after(expired.settler, lock.deadline) is None):
+        if expired is None or (
+            expired.settler != me and state.proof_after(expired.settler, lock.deadline) is None
+        ):
             continue  # no proof yet: the settler's next entry brings it
         if attempt(lock.id, "reclaim", lambda o=expired: market._reclaim_offer(o)):  # type: ignore[misc]
             report.reclaimed.append(lock.id)
@@ -518,21 +625,38 @@ def settle_market(core: Core, clock: Callable[[], int] = now_ms) -> MarketSettle
     if waiting or locks:
         seen = state.last_seen.get(me)
         last = seen[0] if seen else 0
-        overdue = any(c.deadline >= last and now > c.deadline for c in waiting) or \
-            any(lk.deadline >= last and now > lk.deadline for lk in locks)
-        if (overdue or now - last >= CHECKPOINT_EVERY_MS) and \
-                attempt(me, "checkpoint", lambda: market._append(
-                    "checkpoint", {"open": len(waiting) + len(locks)})):
+        overdue = any(c.deadline >= last and now > c.deadline for c in waiting) or any(
+            lk.deadline >= last and now > lk.deadline for lk in locks
+        )
+        if (overdue or now - last >= CHECKPOINT_EVERY_MS) and attempt(
+            me,
+            "checkpoint",
+            lambda: market._append("checkpoint", {"open": len(waiting) + len(locks)}),
+        ):
             report.checkpoints += 1
     if report.anything:
-        log.info("market: %d filled, %d refused, %d cancelled, %d reclaimed, %d checkpoints",
-                 len(report.filled), len(report.refused), len(report.cancelled),
-                 len(report.reclaimed), report.checkpoints)
+        log.info(
+            "market: %d filled, %d refused, %d cancelled, %d reclaimed, %d checkpoints",
+            len(report.filled),
+            len(report.refused),
+            len(report.cancelled),
+            len(report.reclaimed),
+            report.checkpoints,
+        )
     return report
 
 
-__all__ = ["BookLevel", "BookView", "Candle", "MarketService", "MarketSettleReport",
-           "OfferView", "OrderResult", "PlannedTake", "settle_market"]
+__all__ = [
+    "BookLevel",
+    "BookView",
+    "Candle",
+    "MarketService",
+    "MarketSettleReport",
+    "OfferView",
+    "OrderResult",
+    "PlannedTake",
+    "settle_market",
+]
 
 
 register_settler_duty("market", settle_market, order=90)  # last: its checkpoint covers

@@ -49,8 +49,9 @@ class PassService:
     def _append(self, kind: str, body: dict, deps: list[bytes] | tuple[bytes, ...] = ()) -> Entry:
         self.core.require_writable()
         try:
-            return self.core.ledger.append(self.core.signer, kind, body, sorted(set(deps)),
-                                           timestamp=self.clock())
+            return self.core.ledger.append(
+                self.core.signer, kind, body, sorted(set(deps)), timestamp=self.clock()
+            )
         except LedgerError as err:
             raise UserError(str(err)) from err
 
@@ -61,8 +62,11 @@ class PassService:
             prefix = ref.strip().lower()
             found = [k for k in table if k.hex().startswith(prefix)] if prefix else []
         if len(found) != 1:
-            raise UserError(f"no {what} {ref if isinstance(ref, str) else ref.hex()[:12]}"
-                            if not found else f"{ref!r} matches several {what}s")
+            raise UserError(
+                f"no {what} {ref if isinstance(ref, str) else ref.hex()[:12]}"
+                if not found
+                else f"{ref!r} matches several {what}s"
+            )
         return found[0]
 
     def gate(self, ref: str | bytes) -> Gate:
@@ -74,8 +78,16 @@ class PassService:
         return state.claims[self._find(ref, state.claims, "claim")]
 
     # -- writing ---------------------------------------------------------------------------------
-    def create_gate(self, title: str, asset_ref: str | bytes, minimum: str | int, *,
-                    held_days: float = 0, lock_days: float = 1, description: str = "") -> bytes:
+    def create_gate(
+        self,
+        title: str,
+        asset_ref: str | bytes,
+        minimum: str | int,
+        *,
+        held_days: float = 0,
+        lock_days: float = 1,
+        description: str = "",
+    ) -> bytes:
         asset = self.wallet.asset(asset_ref)
         units = parse_amount(minimum, asset.precision)
         if units <= 0:
@@ -85,9 +97,18 @@ class PassService:
         if held_days < 0 or lock_days <= 0:
             raise UserError("holding days are zero or more, locking days more than zero")
         deps = [] if asset.issuer == self.core.me else [asset.id]
-        return self._append("gate", {
-            "title": title.strip(), "description": description, "asset": asset.id, "min": units,
-            "held_ms": int(held_days * DAY_MS), "lock_ms": int(lock_days * DAY_MS)}, deps).hash
+        return self._append(
+            "gate",
+            {
+                "title": title.strip(),
+                "description": description,
+                "asset": asset.id,
+                "min": units,
+                "held_ms": int(held_days * DAY_MS),
+                "lock_ms": int(lock_days * DAY_MS),
+            },
+            deps,
+        ).hash
 
     def claim(self, gate_ref: str | bytes, lock_days: float | None = None) -> bytes:
         gate = self.gate(gate_ref)
@@ -98,9 +119,11 @@ class PassService:
         if not state.qualifies(self.core.me, gate, now):
             held = state.min_held(self.core.me, gate.asset, now - gate.held_ms, now)
             days = f" for {gate.held_ms / DAY_MS:g} days" if gate.held_ms else ""
-            raise UserError(f"the gate asks for {format_amount(gate.min, asset.precision)} "
-                            f"{asset.symbol} held{days}; you held "
-                            f"{format_amount(held, asset.precision)} (spendable)")
+            raise UserError(
+                f"the gate asks for {format_amount(gate.min, asset.precision)} "
+                f"{asset.symbol} held{days}; you held "
+                f"{format_amount(held, asset.precision)} (spendable)"
+            )
         lock_ms = gate.lock_ms if lock_days is None else int(lock_days * DAY_MS)
         if lock_ms < gate.lock_ms:
             raise UserError(f"the gate locks the coins for {gate.lock_ms / DAY_MS:g} days at least")
@@ -125,13 +148,15 @@ class PassService:
         if not self.core.ledger.state.claim_active(claim, self.clock()):
             raise UserError("that claim is over: claim the gate again")
         try:
-            return show_pass(self.core.signer, self.core.ledger.entry(claim.id), self.clock(),
-                             challenge)
+            return show_pass(
+                self.core.signer, self.core.ledger.entry(claim.id), self.clock(), challenge
+            )
         except ValueError as err:
             raise UserError(str(err)) from err
 
-    def check(self, text: str, gate_ref: str | bytes | None = None,
-              challenge: str | None = None) -> PassCheck:
+    def check(
+        self, text: str, gate_ref: str | bytes | None = None, challenge: str | None = None
+    ) -> PassCheck:
         """Check a shown pass: both signatures, the gate, freshness, the door's challenge, and
         (when this replica holds the claim) that it holds in the ledger with its coins locked."""
         try:
@@ -153,12 +178,17 @@ class PassService:
         if claim is None:
             if led.has(shown.claim.hash):
                 return PassCheck(False, "the ledger refused or voided this claim", **base)
-            return PassCheck(True, "signed by the holder; this replica does not hold the claim "
-                                   "yet (sync to confirm the coins)", **base)
+            return PassCheck(
+                True,
+                "signed by the holder; this replica does not hold the claim "
+                "yet (sync to confirm the coins)",
+                **base,
+            )
         if not led.is_effective(claim.id) or not led.state.claim_active(claim, now):
             return PassCheck(False, "the claim's coins are no longer locked", **base)
-        return PassCheck(True, "confirmed: the holder's coins are locked for this gate",
-                         confirmed=True, **base)
+        return PassCheck(
+            True, "confirmed: the holder's coins are locked for this gate", confirmed=True, **base
+        )
 
     # -- reading ---------------------------------------------------------------------------------
     def tiers(self, asset_ref: str | bytes, who: bytes | None = None) -> list[tuple[Gate, bool]]:

@@ -82,7 +82,7 @@ def public_key_of_peer(pid: str) -> bytes | None:
     raw = b"\0" * (len(pid) - len(pid.lstrip("1"))) + raw
     if len(raw) != len(_ED25519_PEER_PREFIX) + 32 or not raw.startswith(_ED25519_PEER_PREFIX):
         return None
-    return raw[len(_ED25519_PEER_PREFIX):]
+    return raw[len(_ED25519_PEER_PREFIX) :]
 
 
 def peer_name(state: State, pid: str, fallback: str = "") -> str:
@@ -115,8 +115,9 @@ def checked(name: str, bio: str, links: Sequence[str]) -> tuple[str, str, list[s
         raise UserError(f"{len(links)} links given; at most {MAX_LINKS} fit")
     for link in links:
         if len(link) > MAX_LINK:
-            raise UserError(f"a link is {len(link)} characters; at most {MAX_LINK} fit: "
-                            f"{link[:40]}…")
+            raise UserError(
+                f"a link is {len(link)} characters; at most {MAX_LINK} fit: {link[:40]}…"
+            )
     if len(set(links)) != len(links):
         raise UserError("a link is given twice")
     return name, bio, links
@@ -132,8 +133,9 @@ class ProfileService:
     def mine(self) -> PublicProfile | None:
         return profile_of(self.core.ledger.state, self.core.me)
 
-    def publish(self, name: str, bio: str | None = None,
-                links: Sequence[str] | None = None) -> Entry | None:
+    def publish(
+        self, name: str, bio: str | None = None, links: Sequence[str] | None = None
+    ) -> Entry | None:
         """Sign a ``profile`` entry; ``bio`` and ``links`` left as None keep the published ones.
 
         Also keeps the local name in ``identity.json``. Returns None when nothing changed (no
@@ -147,7 +149,10 @@ class ProfileService:
         name, bio, clean_links = checked(name, bio, links)
         entry = None
         if current is None or (current.name, current.bio, list(current.links)) != (
-                name, bio, clean_links):
+            name,
+            bio,
+            clean_links,
+        ):
             entry = self.core.append("profile", {"name": name, "bio": bio, "links": clean_links})
         if self.identity.exists() and self.identity.info().name != name:
             self.identity.rename(name)
@@ -159,6 +164,11 @@ class ProfileService:
     def as_dict(self, profile: PublicProfile | None) -> Mapping[str, object]:
         if profile is None:
             return {"name": "", "bio": "", "links": [], "published": False}
-        return {"name": profile.name, "bio": profile.bio, "links": list(profile.links),
-                "published": True, "peer_id": profile.peer_id,
-                "public_key": profile.public_key.hex()}
+        return {
+            "name": profile.name,
+            "bio": profile.bio,
+            "links": list(profile.links),
+            "published": True,
+            "peer_id": profile.peer_id,
+            "public_key": profile.public_key.hex(),
+        }

@@ -60,8 +60,9 @@ class ShopService:
         asset = self.core.ledger.state.assets.get(price.asset)
         precision, symbol = (asset.precision, asset.symbol) if asset else (0, "?")
         shown = ("from " if price.nyp else "") + format_amount(price.amount, precision, symbol)
-        return PriceText(shown, format_amount(price.amount, precision).replace(",", ""), symbol,
-                         price.nyp)
+        return PriceText(
+            shown, format_amount(price.amount, precision).replace(",", ""), symbol, price.nyp
+        )
 
     def catalog(self) -> list[Listing]:
         """Every live release, newest first (offline too: it is the local replica)."""
@@ -73,42 +74,65 @@ class ShopService:
         if isinstance(ref, str):
             text = ref.strip().lower()
             if len(text) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in text):
-                raise UserError(f"{ref!r} is not a release ID",
-                                hint=f"give at least {MIN_PREFIX} hex characters of it, as "
-                                     "`cooptracks catalog` shows")
+                raise UserError(
+                    f"{ref!r} is not a release ID",
+                    hint=f"give at least {MIN_PREFIX} hex characters of it, as "
+                    "`cooptracks catalog` shows",
+                )
             matches = [lid for lid in listings if lid.hex().startswith(text)]
             if len(matches) > 1:
-                raise UserError(f"{len(matches)} releases start with {ref!r}",
-                                hint="give more characters of the ID")
+                raise UserError(
+                    f"{len(matches)} releases start with {ref!r}",
+                    hint="give more characters of the ID",
+                )
             if not matches:
-                raise UserError(f"no release matches {ref!r} in the local catalog",
-                                hint="run `cooptracks sync` to bring the catalog up to date")
+                raise UserError(
+                    f"no release matches {ref!r} in the local catalog",
+                    hint="run `cooptracks sync` to bring the catalog up to date",
+                )
             ref = matches[0]
         listing = listings.get(ref)
         if listing is None:
-            raise UserError("no such release in the local catalog",
-                            hint="run `cooptracks sync` (or open the app) to bring the "
-                                 "catalog up to date")
+            raise UserError(
+                "no such release in the local catalog",
+                hint="run `cooptracks sync` (or open the app) to bring the catalog up to date",
+            )
         return listing
 
     def owns(self, content: bytes) -> bool:
         return self.core.content_key(content) is not None
 
-    def buy(self, listing_ref: str | bytes, track: int | None = None,
-            amount: str | int | None = None, asset: bytes | None = None) -> bytes:
+    def buy(
+        self,
+        listing_ref: str | bytes,
+        track: int | None = None,
+        amount: str | int | None = None,
+        asset: bytes | None = None,
+    ) -> bytes:
         """Pay for a release (or one track) following its split. Works offline: the purchase
         syncs when peers are reachable and is fulfilled when a seller's node sees it."""
         quote = self.quote(listing_ref, track, amount, asset)
-        entry = self.core.append("purchase", {
-            "listing": quote.listing.id, "track": track, "asset": quote.asset,
-            "amount": quote.amount,
-            "payouts": [{"to": to, "amount": units} for to, units in quote.payouts]},
-            deps=[quote.listing.id])
+        entry = self.core.append(
+            "purchase",
+            {
+                "listing": quote.listing.id,
+                "track": track,
+                "asset": quote.asset,
+                "amount": quote.amount,
+                "payouts": [{"to": to, "amount": units} for to, units in quote.payouts],
+            },
+            deps=[quote.listing.id],
+        )
         self.core.events.emit(PurchaseMade(entry.hash, quote.listing.id))
         return entry.hash
 
-    def quote(self, listing_ref: str | bytes, track: int | None = None,
-              amount: str | int | None = None, asset: bytes | None = None) -> Quote:
+    def quote(
+        self,
+        listing_ref: str | bytes,
+        track: int | None = None,
+        amount: str | int | None = None,
+        asset: bytes | None = None,
+    ) -> Quote:
         """Check a purchase and say what it would pay to whom; signs nothing. Raises UserError
         for what ``buy`` would refuse (own release, already bought, not enough credit, …)."""
         self.core.require_writable()
@@ -121,8 +145,11 @@ class ShopService:
         prices = listing.prices if track is None else listing.tracks[track].prices
         if not prices:
             raise UserError("this track is not sold on its own; buy the release")
-        already = [p for p in core.ledger.state.purchases_by(core.me)
-                   if p.listing == listing.id and p.track in (None, track)]
+        already = [
+            p
+            for p in core.ledger.state.purchases_by(core.me)
+            if p.listing == listing.id and p.track in (None, track)
+        ]
         if already:
             raise UserError("you already bought this", hint="it is in your library")
         core.settle()  # incoming credits become spendable first
@@ -145,8 +172,10 @@ class ShopService:
             raise UserError(f"the price is {shown}")
         have = state.balance(core.me, price.asset)
         if have < units:
-            raise UserError(f"not enough credit: you have {format_amount(have, precision, symbol)}"
-                            f", the price is {format_amount(units, precision, symbol)}")
+            raise UserError(
+                f"not enough credit: you have {format_amount(have, precision, symbol)}"
+                f", the price is {format_amount(units, precision, symbol)}"
+            )
         payouts = compute_payouts(units, listing.split, listing.remainder)
         lines = []
         for p in payouts:
@@ -155,9 +184,15 @@ class ShopService:
             if p.to == listing.artist:
                 who = f"{listing.artist_name or who} (the artist)"
             lines.append(f"{who}: {format_amount(p.amount, precision, symbol)}")
-        return Quote(listing, track, price.asset, units,
-                     tuple((p.to, p.amount) for p in payouts),
-                     format_amount(units, precision, symbol), tuple(lines))
+        return Quote(
+            listing,
+            track,
+            price.asset,
+            units,
+            tuple((p.to, p.amount) for p in payouts),
+            format_amount(units, precision, symbol),
+            tuple(lines),
+        )
 
     def purchases(self) -> list[PurchaseStatus]:
         state = self.core.ledger.state
@@ -165,10 +200,19 @@ class ShopService:
         for p in state.purchases_by(self.core.me):
             listing = state.listings[p.listing]
             unlocked = all(self.owns(c) for c in listing.contents(p.track))
-            out.append(PurchaseStatus(p.id, listing, p.track, p.amount, p.asset, p.timestamp,
-                                      bool(p.granted_by), unlocked))
+            out.append(
+                PurchaseStatus(
+                    p.id,
+                    listing,
+                    p.track,
+                    p.amount,
+                    p.asset,
+                    p.timestamp,
+                    bool(p.granted_by),
+                    unlocked,
+                )
+            )
         return out
 
     def owned_contents(self) -> set[bytes]:
-        return {c for s in self.purchases() if s.unlocked
-                for c in s.listing.contents(s.track)}
+        return {c for s in self.purchases() if s.unlocked for c in s.listing.contents(s.track)}

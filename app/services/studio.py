@@ -115,23 +115,30 @@ class StudioService:
         if asset is None:
             raise UserError("unknown asset for the price")
         price = parse_amount(draft.price, asset.precision)
-        track_price = (None if draft.track_price is None
-                       else parse_amount(draft.track_price, asset.precision))
+        track_price = (
+            None if draft.track_price is None else parse_amount(draft.track_price, asset.precision)
+        )
         smallest = format_amount(1, asset.precision, asset.symbol)
         for what, amount in (("price", price), ("track price", track_price)):
             if amount is not None and amount < 1:
                 # A purchase pays at least one unit, so a price of 0 could never be bought.
-                raise UserError(f"the {what} must be at least {smallest}",
-                                hint="free releases are not supported: a purchase always pays "
-                                     "something, even with name your price")
+                raise UserError(
+                    f"the {what} must be at least {smallest}",
+                    hint="free releases are not supported: a purchase always pays "
+                    "something, even with name your price",
+                )
         if not 0 <= draft.preview_seconds <= MAX_PREVIEW_S:
-            raise UserError(f"a preview lasts at most {MAX_PREVIEW_S:.0f} seconds (0: none)",
-                            hint="each preview is also at most half of its track")
+            raise UserError(
+                f"a preview lasts at most {MAX_PREVIEW_S:.0f} seconds (0: none)",
+                hint="each preview is also at most half of its track",
+            )
         split = list(draft.split)
         listed = sum(s.bps for s in split)
         if listed > 10_000 or any(s.bps <= 0 for s in split):
-            raise UserError("the collaborators' shares must be above 0% and add up to at most "
-                            "100%", hint="what they do not take goes to you")
+            raise UserError(
+                "the collaborators' shares must be above 0% and add up to at most 100%",
+                hint="what they do not take goes to you",
+            )
         if listed < 10_000:  # the rest is the artist's, listed or not
             mine = next((i for i, s in enumerate(split) if s.to == core.me), None)
             if mine is None:
@@ -155,8 +162,9 @@ class StudioService:
             check_cover_image(chosen_art)  # fans refuse anything else; say so before writing
         stored: list[bytes] = []  # content this publish added, removed again if it fails
         try:
-            return self._publish(draft, infos, asset.id, price, track_price, split, stored,
-                                 progress, chosen_art)
+            return self._publish(
+                draft, infos, asset.id, price, track_price, split, stored, progress, chosen_art
+            )
         except (OSError, UserError) as exc:  # a full disk, a ledger that cannot be written
             for content in stored:  # leave no partial pack and no unlisted content behind
                 try:
@@ -165,13 +173,23 @@ class StudioService:
                     log.warning("could not remove the partial content %s", content.hex()[:12])
             if isinstance(exc, UserError):
                 raise
-            raise UserError(f"could not store the release: {exc.strerror or exc}",
-                            hint="free some disk space and publish again; nothing was "
-                                 "published") from exc
+            raise UserError(
+                f"could not store the release: {exc.strerror or exc}",
+                hint="free some disk space and publish again; nothing was published",
+            ) from exc
 
-    def _publish(self, draft: ReleaseDraft, infos: list, asset: bytes, price: int,
-                 track_price: int | None, split: Sequence[ShareSpec], stored: list[bytes],
-                 progress: Progress | None, chosen_art: bytes | None) -> PublishResult:
+    def _publish(
+        self,
+        draft: ReleaseDraft,
+        infos: list,
+        asset: bytes,
+        price: int,
+        track_price: int | None,
+        split: Sequence[ShareSpec],
+        stored: list[bytes],
+        progress: Progress | None,
+        chosen_art: bytes | None,
+    ) -> PublishResult:
         core = self.core
 
         def put(packed_manifest: bytes, chunks: Sequence[bytes], content: bytes) -> bytes:
@@ -192,21 +210,31 @@ class StudioService:
             put(packed.manifest_bytes, packed.chunks, packed.content_id)
             core.keys.put(packed.content_id, key, "own")
             preview_id = None
-            clip = _make_preview(Path(path),
-                                 preview_length(draft.preview_seconds, info.duration_ms))
+            clip = _make_preview(
+                Path(path), preview_length(draft.preview_seconds, info.duration_ms)
+            )
             if clip is not None:
                 clip_data, clip_mime = clip
                 clear = pack(clip_data, None, mime=clip_mime)
                 preview_id = put(clear.manifest_bytes, clear.chunks, clear.content_id)
-            title = (draft.track_titles[i] if i < len(draft.track_titles) and draft.track_titles[i]
-                     else info.title or Path(path).stem)
-            tracks.append({
-                "title": title[:200], "content": packed.content_id, "preview": preview_id,
-                "duration_ms": info.duration_ms,
-                "prices": ([] if track_price is None else
-                           [{"asset": asset, "amount": track_price,
-                             "nyp": draft.name_your_price}]),
-            })
+            title = (
+                draft.track_titles[i]
+                if i < len(draft.track_titles) and draft.track_titles[i]
+                else info.title or Path(path).stem
+            )
+            tracks.append(
+                {
+                    "title": title[:200],
+                    "content": packed.content_id,
+                    "preview": preview_id,
+                    "duration_ms": info.duration_ms,
+                    "prices": (
+                        []
+                        if track_price is None
+                        else [{"asset": asset, "amount": track_price, "nyp": draft.name_your_price}]
+                    ),
+                }
+            )
             result_contents.append(packed.content_id)
             previews.append(preview_id)
         artwork_id = None
@@ -226,8 +254,9 @@ class StudioService:
             artwork_id = put(art.manifest_bytes, art.chunks, art.content_id)
         body = {
             "title": draft.title.strip()[:200] or (infos[0].album or "Untitled"),
-            "artist_name": (draft.artist_name.strip() or infos[0].artist
-                            or self._public_name() or "Unknown")[:80],
+            "artist_name": (
+                draft.artist_name.strip() or infos[0].artist or self._public_name() or "Unknown"
+            )[:80],
             "genre": (draft.genre or infos[0].genre)[:60],
             "tags": sorted({t.strip()[:40] for t in draft.tags if t.strip()})[:16],
             "description": draft.description[:4000],
@@ -262,17 +291,25 @@ class StudioService:
         to it, in a delegation for this release (one per such agent)."""
         core = self.core
         for agent in self.agents_for_all():
-            keys = [{"content": c, "sealed": seal_to(agent, core.keys.get(c))}  # type: ignore[arg-type]
-                    for c in contents]
+            keys = [
+                {"content": c, "sealed": seal_to(agent, core.keys.get(c))}  # type: ignore[arg-type]
+                for c in contents
+            ]
             core.append("delegate", {"agent": agent, "listings": [listing], "keys": keys})
-            log.info("handed the keys of %s to the sales agent %s", listing.hex()[:12],
-                     agent.hex()[:12])
+            log.info(
+                "handed the keys of %s to the sales agent %s", listing.hex()[:12], agent.hex()[:12]
+            )
 
     def agents_for_all(self) -> list[bytes]:
         """Agents with an active delegation of every release of ours."""
         state = self.core.ledger.state
-        return sorted({d.agent for d in state.delegations.values()
-                       if d.artist == self.core.me and d.revoked_at is None and not d.listings})
+        return sorted(
+            {
+                d.agent
+                for d in state.delegations.values()
+                if d.artist == self.core.me and d.revoked_at is None and not d.listings
+            }
+        )
 
     def agent_coverage(self) -> dict[bytes, tuple[list[Listing], list[Listing]]]:
         """For each active sales agent: the live releases of ours it can sell (it covers them
@@ -288,15 +325,15 @@ class StudioService:
             can: list[Listing] = []
             cannot: list[Listing] = []
             for li in self.releases():
-                ok = state.agent_delegation(agent, li) is not None and \
-                    all(c in keys for c in li.contents(None))
+                ok = state.agent_delegation(agent, li) is not None and all(
+                    c in keys for c in li.contents(None)
+                )
                 (can if ok else cannot).append(li)
             out[agent] = (can, cannot)
         return out
 
     def releases(self) -> list[Listing]:
-        return [li for li in self.core.ledger.state.current_listings()
-                if li.artist == self.core.me]
+        return [li for li in self.core.ledger.state.current_listings() if li.artist == self.core.me]
 
     def sales(self) -> list[SaleLine]:
         state = self.core.ledger.state
@@ -305,8 +342,18 @@ class StudioService:
         for p in state.sales_of(me):
             listing = state.listings[p.listing]
             share = _my_share(p, listing, me)
-            lines.append(SaleLine(p.id, listing, p.buyer, p.amount, share, p.asset, p.timestamp,
-                                  bool(p.granted_by)))
+            lines.append(
+                SaleLine(
+                    p.id,
+                    listing,
+                    p.buyer,
+                    p.amount,
+                    share,
+                    p.asset,
+                    p.timestamp,
+                    bool(p.granted_by),
+                )
+            )
         return lines
 
     def sales_csv(self) -> str:
@@ -314,14 +361,33 @@ class StudioService:
         state = self.core.ledger.state
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["timestamp_ms", "purchase", "release", "buyer", "asset", "amount",
-                         "my_share", "fulfilled"])
+        writer.writerow(
+            [
+                "timestamp_ms",
+                "purchase",
+                "release",
+                "buyer",
+                "asset",
+                "amount",
+                "my_share",
+                "fulfilled",
+            ]
+        )
         for s in self.sales():
             a = state.assets.get(s.asset)
             prec, sym = (a.precision, a.symbol) if a else (0, "")
-            writer.writerow([s.timestamp, s.purchase.hex(), s.listing.title, s.buyer.hex(), sym,
-                             format_amount(s.amount, prec), format_amount(s.my_share, prec),
-                             "yes" if s.fulfilled else "no"])
+            writer.writerow(
+                [
+                    s.timestamp,
+                    s.purchase.hex(),
+                    s.listing.title,
+                    s.buyer.hex(),
+                    sym,
+                    format_amount(s.amount, prec),
+                    format_amount(s.my_share, prec),
+                    "yes" if s.fulfilled else "no",
+                ]
+            )
         return out.getvalue()
 
     def delegate(self, agent: bytes, listings: Sequence[bytes] = ()) -> bytes:
@@ -331,8 +397,9 @@ class StudioService:
         """
         core = self.core
         if not can_receive_sealed(agent):
-            raise UserError("that key cannot receive sealed content keys",
-                            hint="check the agent's public key")
+            raise UserError(
+                "that key cannot receive sealed content keys", hint="check the agent's public key"
+            )
         mine = {li.id: li for li in self.releases()}
         chosen = list(listings) or list(mine)
         keys = []
@@ -344,8 +411,9 @@ class StudioService:
                 if key is None:
                     raise UserError(f"the key of {track.title!r} is not in this profile")
                 keys.append({"content": track.content, "sealed": seal_to(agent, key)})
-        return core.append("delegate", {"agent": agent, "listings": sorted(set(listings)),
-                                        "keys": keys}).hash
+        return core.append(
+            "delegate", {"agent": agent, "listings": sorted(set(listings)), "keys": keys}
+        ).hash
 
     def revoke(self, delegation: bytes) -> bytes:
         """Revoke a delegation; revoking an "all my releases" one also revokes the delegations
@@ -355,12 +423,20 @@ class StudioService:
         entry = self.core.append("revoke", {"delegation": delegation}).hash
         if revoked is not None and not revoked.listings:
             for d in list(state.delegations.values()):
-                if d.agent == revoked.agent and d.artist == self.core.me and d.listings \
-                        and d.seq > revoked.seq and d.revoked_at is None:
+                if (
+                    d.agent == revoked.agent
+                    and d.artist == self.core.me
+                    and d.listings
+                    and d.seq > revoked.seq
+                    and d.revoked_at is None
+                ):
                     self.core.append("revoke", {"delegation": d.id})
         return entry
 
 
 def _my_share(purchase: Purchase, listing: Listing, me: bytes) -> int:
-    return sum(p.amount for p in compute_payouts(purchase.amount, listing.split, listing.remainder)
-               if p.to == me)
+    return sum(
+        p.amount
+        for p in compute_payouts(purchase.amount, listing.split, listing.remainder)
+        if p.to == me
+    )

@@ -88,9 +88,13 @@ class SwarmSettings:
             from p2p.limits import Limits
 
             limits = Limits(upload_rate=bytes_per_second(up), download_rate=bytes_per_second(down))
-        return cls(listen=tuple(cfg.get("listen") or ()),
-                   bootstrap=tuple(cfg.get("bootstrap", [])), mdns=lan_discovery(cfg),
-                   limits=limits, share_purchases=share_purchases(cfg))
+        return cls(
+            listen=tuple(cfg.get("listen") or ()),
+            bootstrap=tuple(cfg.get("bootstrap", [])),
+            mdns=lan_discovery(cfg),
+            limits=limits,
+            share_purchases=share_purchases(cfg),
+        )
 
 
 def share_purchases(cfg: dict[str, Any], turned_off: bool = False) -> bool:
@@ -104,8 +108,11 @@ def lan_discovery(cfg: dict[str, Any], turned_off: bool = False) -> bool:
     """Whether a node looks for peers on the LAN with mDNS: yes, unless the profile says
     ``"mdns": false``, the command line turned it off, or ``COOPTRACKS_NO_MDNS=1`` is set (the
     test suite sets it, so tests never multicast on the machine's network)."""
-    return (bool(cfg.get("mdns", True)) and not turned_off
-            and os.environ.get("COOPTRACKS_NO_MDNS", "") in ("", "0"))
+    return (
+        bool(cfg.get("mdns", True))
+        and not turned_off
+        and os.environ.get("COOPTRACKS_NO_MDNS", "") in ("", "0")
+    )
 
 
 class SwarmNetwork:
@@ -127,8 +134,12 @@ class SwarmNetwork:
         from p2p.host import wildcard_listen
         from p2p.node import NodeConfig, open_node
 
-        config = NodeConfig(seed=core.signer.seed, listen=self.settings.listen or wildcard_listen(),
-                            bootstrap=self.settings.bootstrap, mdns=self.settings.mdns)
+        config = NodeConfig(
+            seed=core.signer.seed,
+            listen=self.settings.listen or wildcard_listen(),
+            bootstrap=self.settings.bootstrap,
+            mdns=self.settings.mdns,
+        )
         if self.settings.limits is not None:
             config = dataclasses.replace(config, limits=self.settings.limits)
         if not self.settings.share_purchases:
@@ -221,8 +232,14 @@ class SwarmNetwork:
             core.feed_recovered()
         return sum(r.accepted for r in results)
 
-    def fetch(self, core: Core, content: bytes, progress: ProgressFn,
-              cancel: threading.Event, max_bytes: int | None = None) -> None:
+    def fetch(
+        self,
+        core: Core,
+        content: bytes,
+        progress: ProgressFn,
+        cancel: threading.Event,
+        max_bytes: int | None = None,
+    ) -> None:
         """Download ``content`` from whichever peers have it; stops when ``cancel`` is set
         (what arrived is kept, and a later fetch resumes from there). With ``max_bytes``,
         content needing more chunk bytes than that is refused before any chunk comes."""
@@ -239,6 +256,7 @@ class SwarmNetwork:
         async def run(node: Node) -> bool:
             failure: Exception | None = None
             with trio.CancelScope() as scope:
+
                 async def watch() -> None:
                     while not cancel.is_set():
                         await trio.sleep(0.05)
@@ -247,8 +265,7 @@ class SwarmNetwork:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(watch)
                     try:
-                        await node.fetch(content, on_progress=on_progress,
-                                         max_bytes=max_bytes)
+                        await node.fetch(content, on_progress=on_progress, max_bytes=max_bytes)
                     except Exception as exc:  # raised below, not wrapped in the nursery's group
                         failure = exc
                     nursery.cancel_scope.cancel()
@@ -261,33 +278,42 @@ class SwarmNetwork:
             finished = self._call(run)
         except StorageFailed as exc:
             reason = exc.__cause__.strerror if isinstance(exc.__cause__, OSError) else None
-            raise UserError(f"the download stopped: this computer could not store it "
-                            f"({(reason or str(exc)).lower()})",
-                            hint="free some disk space; what arrived is kept and the download "
-                                 "resumes where it stopped") from exc
+            raise UserError(
+                f"the download stopped: this computer could not store it "
+                f"({(reason or str(exc)).lower()})",
+                hint="free some disk space; what arrived is kept and the download "
+                "resumes where it stopped",
+            ) from exc
         except TooLarge as exc:
             raise UserError(f"not downloaded: {exc}") from exc
         except DownloadFailed as exc:
-            raise UserError("no peer that has this track is reachable right now",
-                            hint="it downloads when one comes online") from exc
+            raise UserError(
+                "no peer that has this track is reachable right now",
+                hint="it downloads when one comes online",
+            ) from exc
         except UserError:
             raise
         except Exception as exc:  # a transfer error the node did not classify
             log.warning("fetch of %s failed: %r", content.hex()[:12], exc)
-            raise UserError(f"the download stopped: {exc}",
-                            hint="it resumes where it stopped") from exc
+            raise UserError(
+                f"the download stopped: {exc}", hint="it resumes where it stopped"
+            ) from exc
         if not finished:
             raise UserError("the download was cancelled; it resumes where it stopped")
 
     def set_bandwidth(self, upload_bps: int, download_bps: int) -> None:
         from p2p.limits import Limits
 
-        limits = dataclasses.replace(self.settings.limits or Limits(), upload_rate=upload_bps,
-                                     download_rate=download_bps)  # checked here: ValueError
+        limits = dataclasses.replace(
+            self.settings.limits or Limits(), upload_rate=upload_bps, download_rate=download_bps
+        )  # checked here: ValueError
         self.settings = dataclasses.replace(self.settings, limits=limits)  # for a restart
         if self._node is not None:
-            self._call_sync(lambda node: node.guard.set_rates(upload_rate=upload_bps,
-                                                              download_rate=download_bps))
+            self._call_sync(
+                lambda node: node.guard.set_rates(
+                    upload_rate=upload_bps, download_rate=download_bps
+                )
+            )
 
     def reach_soon(self, public_key: bytes) -> None:
         node, token = self._node, self._token
@@ -313,10 +339,15 @@ class SwarmNetwork:
         seeding = len(core.chunks.content_ids())
         size = core.chunks.size_on_disk()
         if self._node is None:
-            return NetworkStatus(self.settings.label, "not listening",
-                                 "offline: the node is not running",
-                                 self._known_views(set(), core.ledger.state), seeding, size,
-                                 reach="Offline")
+            return NetworkStatus(
+                self.settings.label,
+                "not listening",
+                "offline: the node is not running",
+                self._known_views(set(), core.ledger.state),
+                seeding,
+                size,
+                reach="Offline",
+            )
         st = self._call_sync(lambda node: node.status())
         now = time.monotonic()
         with self._lock:
@@ -331,32 +362,60 @@ class SwarmNetwork:
         peers = []
         for p in st.peers:
             k = known.get(p.peer_id)
-            peers.append(PeerView(peer_name(state, p.peer_id, k.name if k else ""), p.peer_id,
-                                  _short_addr(p.addrs), k.role if k else "peer", True,
-                                  inbound=p.inbound, bytes_in=p.bytes_in, bytes_out=p.bytes_out,
-                                  connection=p.connection))
+            peers.append(
+                PeerView(
+                    peer_name(state, p.peer_id, k.name if k else ""),
+                    p.peer_id,
+                    _short_addr(p.addrs),
+                    k.role if k else "peer",
+                    True,
+                    inbound=p.inbound,
+                    bytes_in=p.bytes_in,
+                    bytes_out=p.bytes_out,
+                    connection=p.connection,
+                )
+            )
         connected = {p.peer_id for p in st.peers}
         peers.extend(self._known_views(connected, state))
         relays = tuple(getattr(st, "relay_addrs", ()))
-        title, sentence = (RELAYED if st.reachability == "private" and relays else
-                           REACHABILITY.get(st.reachability, (st.reachability.capitalize(),
-                                                              st.reachability)))
-        discovery = (f"DHT {getattr(st, 'dht_mode', 'client')} with "
-                     f"{getattr(st, 'dht_peers', 0)} peers in its table, "
-                     f"{getattr(st, 'lan_peers', 0)} found on the LAN"
-                     + ("; relaying for others" if getattr(st, "relaying", False) else "")
-                     + (f"; {st.upgrades} relayed connections made direct"
-                        if st.upgrades else ""))
+        title, sentence = (
+            RELAYED
+            if st.reachability == "private" and relays
+            else REACHABILITY.get(st.reachability, (st.reachability.capitalize(), st.reachability))
+        )
+        discovery = (
+            f"DHT {getattr(st, 'dht_mode', 'client')} with "
+            f"{getattr(st, 'dht_peers', 0)} peers in its table, "
+            f"{getattr(st, 'lan_peers', 0)} found on the LAN"
+            + ("; relaying for others" if getattr(st, "relaying", False) else "")
+            + (f"; {st.upgrades} relayed connections made direct" if st.upgrades else "")
+        )
         listen = ", ".join(a.split("/p2p/")[0] for a in st.addrs) or "not listening"
         running = sum(1 for d in st.downloads if not d.finished)
-        return NetworkStatus(self.settings.label, listen, sentence, tuple(peers), seeding, size,
-                             st.bytes_in, st.bytes_out, rate_in, rate_out, peer_id=st.peer_id,
-                             downloads=running,
-                             reach=title, discovery=discovery, relay_addrs=relays)
+        return NetworkStatus(
+            self.settings.label,
+            listen,
+            sentence,
+            tuple(peers),
+            seeding,
+            size,
+            st.bytes_in,
+            st.bytes_out,
+            rate_in,
+            rate_out,
+            peer_id=st.peer_id,
+            downloads=running,
+            reach=title,
+            discovery=discovery,
+            relay_addrs=relays,
+        )
 
     def _known_views(self, connected: set[str], state: State) -> tuple[PeerView, ...]:
-        return tuple(PeerView(peer_name(state, k.peer_id, k.name), k.peer_id, "—", k.role, False)
-                     for k in self.settings.known if k.peer_id not in connected)
+        return tuple(
+            PeerView(peer_name(state, k.peer_id, k.name), k.peer_id, "—", k.role, False)
+            for k in self.settings.known
+            if k.peer_id not in connected
+        )
 
 
 def _in_trio_thread(token: trio.lowlevel.TrioToken) -> bool:

@@ -98,8 +98,14 @@ class Network(Protocol):
         """Exchange ledger entries with peers; returns how many entries we received."""
         ...
 
-    def fetch(self, core: Core, content: bytes, progress: ProgressFn,
-              cancel: threading.Event, max_bytes: int | None = None) -> None:
+    def fetch(
+        self,
+        core: Core,
+        content: bytes,
+        progress: ProgressFn,
+        cancel: threading.Event,
+        max_bytes: int | None = None,
+    ) -> None:
         """Download a content item's manifest and chunks into ``core.chunks``; with
         ``max_bytes``, refuse (UserError) content that needs more chunk bytes than that."""
         ...
@@ -133,17 +139,29 @@ class OfflineNetwork:
     def sync(self, core: Core) -> int:
         return 0
 
-    def fetch(self, core: Core, content: bytes, progress: ProgressFn,
-              cancel: threading.Event, max_bytes: int | None = None) -> None:
+    def fetch(
+        self,
+        core: Core,
+        content: bytes,
+        progress: ProgressFn,
+        cancel: threading.Event,
+        max_bytes: int | None = None,
+    ) -> None:
         if core.chunks.is_complete(content):
             return
-        raise UserError("no peers are reachable to download from",
-                        hint="the swarm connects when Cooptracks is online")
+        raise UserError(
+            "no peers are reachable to download from",
+            hint="the swarm connects when Cooptracks is online",
+        )
 
     def status(self, core: Core) -> NetworkStatus:
-        return NetworkStatus("offline", "not listening", "offline: no swarm running",
-                             seeding_items=len(core.chunks.content_ids()),
-                             seeding_bytes=core.chunks.size_on_disk())
+        return NetworkStatus(
+            "offline",
+            "not listening",
+            "offline: no swarm running",
+            seeding_items=len(core.chunks.content_ids()),
+            seeding_bytes=core.chunks.size_on_disk(),
+        )
 
     def want_chunks(self, content: bytes, index: int) -> None:
         pass  # nothing is downloading
@@ -297,8 +315,13 @@ class SyncReport:
 class Session:
     """One unlocked identity with its services, for the GUI (through the bridge)."""
 
-    def __init__(self, profile: Profile, signer: Signer, network: Network | None = None,
-                 identity: IdentityService | None = None) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        signer: Signer,
+        network: Network | None = None,
+        identity: IdentityService | None = None,
+    ) -> None:
         self.profile = profile
         self.identity = identity or IdentityService(profile)
         self.core = Core(profile, signer)
@@ -379,28 +402,54 @@ class Session:
                 t = li.tracks[i]
                 if t.content in known:
                     continue
-                self.library.add_purchase(t.content, title=t.title, artist=self._artist(li),
-                                          album=li.title, genre=li.genre, tags=li.tags,
-                                          duration_ms=t.duration_ms)
+                self.library.add_purchase(
+                    t.content,
+                    title=t.title,
+                    artist=self._artist(li),
+                    album=li.title,
+                    genre=li.genre,
+                    tags=li.tags,
+                    duration_ms=t.duration_ms,
+                )
 
     def sync_search_index(self) -> None:
         state_hash = self.core.ledger.state_hash()
         if state_hash == self._catalog_hash:
             return
-        releases = [CatalogRelease(li.id, li.artist, self._artist(li), li.title, li.genre, li.tags,
-                                   tuple(CatalogTrack(t.title, t.content, t.preview,
-                                                      t.duration_ms) for t in li.tracks),
-                                   li.timestamp)
-                    for li in self.shop.catalog()]
+        releases = [
+            CatalogRelease(
+                li.id,
+                li.artist,
+                self._artist(li),
+                li.title,
+                li.genre,
+                li.tags,
+                tuple(
+                    CatalogTrack(t.title, t.content, t.preview, t.duration_ms) for t in li.tracks
+                ),
+                li.timestamp,
+            )
+            for li in self.shop.catalog()
+        ]
         self.library.sync_catalog(releases)
         self._catalog_hash = state_hash
 
     # -- store -----------------------------------------------------------------------------------
     def _card(self, li: Listing, owned: set[bytes]) -> ReleaseCard:
-        return ReleaseCard(li.id, li.title, self._artist(li), li.genre, li.tags,
-                           self.shop.price_text(li).shown,
-                           self.artwork(li.artwork) if li.artwork else None, len(li.tracks),
-                           li.id in owned, li.artist == self.me, li.timestamp, li.artist)
+        return ReleaseCard(
+            li.id,
+            li.title,
+            self._artist(li),
+            li.genre,
+            li.tags,
+            self.shop.price_text(li).shown,
+            self.artwork(li.artwork) if li.artwork else None,
+            len(li.tracks),
+            li.id in owned,
+            li.artist == self.me,
+            li.timestamp,
+            li.artist,
+        )
 
     def _owned_listings(self) -> set[bytes]:
         return {s.listing.id for s in self.shop.purchases() if s.track is None}
@@ -424,8 +473,16 @@ class Session:
             log.debug("catalog search fell back to substring matching: %s", exc)
         words = query.lower().split()
         for li in self.shop.catalog():
-            hay = " ".join([li.title, self._artist(li), li.artist_name, li.genre, *li.tags,
-                            *(t.title for t in li.tracks)]).lower()
+            hay = " ".join(
+                [
+                    li.title,
+                    self._artist(li),
+                    li.artist_name,
+                    li.genre,
+                    *li.tags,
+                    *(t.title for t in li.tracks),
+                ]
+            ).lower()
             if all(w in hay for w in words) and li.id not in ids:
                 ids.append(li.id)
         return ids
@@ -445,18 +502,39 @@ class Session:
             pstate = ""
         owned = {li.id} if whole else set()
         singles = {s.track for s in statuses if s.track is not None}
-        tracks = tuple(TrackRow(i, t.title, t.duration_ms, t.content, t.preview,
-                                self.shop.owns(t.content), self._track_price(t.prices),
-                                bool(whole) or i in singles)
-                       for i, t in enumerate(li.tracks))
+        tracks = tuple(
+            TrackRow(
+                i,
+                t.title,
+                t.duration_ms,
+                t.content,
+                t.preview,
+                self.shop.owns(t.content),
+                self._track_price(t.prices),
+                bool(whole) or i in singles,
+            )
+            for i, t in enumerate(li.tracks)
+        )
         price = self.shop.price_text(li)
         asset = state.assets.get(li.prices[0].asset)
-        balance = (format_amount(state.balance(self.me, asset.id), asset.precision, asset.symbol)
-                   if asset else "0")
+        balance = (
+            format_amount(state.balance(self.me, asset.id), asset.precision, asset.symbol)
+            if asset
+            else "0"
+        )
         trusted = bool(asset) and self.wallet.is_trusted(asset)  # type: ignore[arg-type]
-        return ReleasePage(self._card(li, owned), li.description, tracks, price.plain,
-                           price.symbol, price.nyp, trusted, balance, pstate,
-                           self._split_text(li))
+        return ReleasePage(
+            self._card(li, owned),
+            li.description,
+            tracks,
+            price.plain,
+            price.symbol,
+            price.nyp,
+            trusted,
+            balance,
+            pstate,
+            self._split_text(li),
+        )
 
     def _split_text(self, li: Listing) -> str:
         """Who a purchase at the (minimum) price pays what, shown before buying."""
@@ -469,8 +547,7 @@ class Session:
         parts = []
         for p in compute_payouts(price.amount, li.split, li.remainder):
             profile = state.profiles.get(p.to)
-            who = (profile.name if profile and profile.name else "") or \
-                peer_id(p.to)[:12] + "…"
+            who = (profile.name if profile and profile.name else "") or peer_id(p.to)[:12] + "…"
             if p.to == li.artist:
                 who = f"{li.artist_name or who} (the artist)"
             parts.append(f"{who} {format_amount(p.amount, precision, symbol)}")
@@ -481,11 +558,11 @@ class Session:
             return ""
         asset = self.core.ledger.state.assets.get(prices[0].asset)
         precision, symbol = (asset.precision, asset.symbol) if asset else (0, "?")
-        return ("from " if prices[0].nyp else "") + format_amount(prices[0].amount, precision,
-                                                                  symbol)
+        return ("from " if prices[0].nyp else "") + format_amount(
+            prices[0].amount, precision, symbol
+        )
 
-    def quote(self, listing_id: bytes, amount: str | None, track: int | None = None
-              ) -> BuyQuote:
+    def quote(self, listing_id: bytes, amount: str | None, track: int | None = None) -> BuyQuote:
         """What ``buy`` with the same arguments would pay, to whom, and the balance after; signs
         nothing. Raises the UserError ``buy`` would (not enough credit, below the minimum…)."""
         with self._lock:
@@ -496,14 +573,14 @@ class Session:
             after = state.balance(self.me, q.asset) - q.amount
         li = q.listing
         what = li.title if track is None else f"{li.tracks[track].title} (from {li.title})"
-        return BuyQuote(what, li.artist_name, q.shown, q.split_text,
-                        format_amount(after, precision, symbol))
+        return BuyQuote(
+            what, li.artist_name, q.shown, q.split_text, format_amount(after, precision, symbol)
+        )
 
     def buy(self, listing_id: bytes, amount: str | None, track: int | None = None) -> bytes:
         """Buy the release, or one of its tracks (``track``: its index) where sold alone."""
         with self._lock:
-            purchase = self.shop.buy(listing_id, track=track,
-                                     amount=decimal_text(amount) or None)
+            purchase = self.shop.buy(listing_id, track=track, amount=decimal_text(amount) or None)
             artist = self.core.ledger.state.listings[listing_id].artist
         self.network.reach_soon(artist)  # the artist grants: reach it directly if we can
         try:  # tell peers right away; the grant comes back on a later sync
@@ -563,8 +640,13 @@ class Session:
             if not fetch:
                 return None
             try:
-                self.network.fetch(self.core, content, lambda d, t: None, threading.Event(),
-                                   max_bytes=ARTWORK_MAX_BYTES + 64 * 1024)
+                self.network.fetch(
+                    self.core,
+                    content,
+                    lambda d, t: None,
+                    threading.Event(),
+                    max_bytes=ARTWORK_MAX_BYTES + 64 * 1024,
+                )
             except UserError:
                 return None
             manifest = self.core.chunks.manifest(content)
@@ -651,8 +733,9 @@ class Session:
             raise UserError("this preview cannot be reached right now", hint="no peer has it")
         return data, manifest.mime, _duration_ms(data)
 
-    def download(self, content: bytes, cancel: threading.Event,
-                 progress: ProgressFn | None = None) -> None:
+    def download(
+        self, content: bytes, cancel: threading.Event, progress: ProgressFn | None = None
+    ) -> None:
         """Fetch a purchased track; emits DownloadProgress events as chunks arrive."""
         if self.core.content_key(content) is None:
             raise UserError("you do not own this track yet")
@@ -673,8 +756,11 @@ class Session:
         """Owned tracks whose chunks are not all here yet."""
         out = []
         for t in self.library.tracks():
-            if t.source == "purchase" and t.content_id and not self.core.chunks.is_complete(
-                    t.content_id):
+            if (
+                t.source == "purchase"
+                and t.content_id
+                and not self.core.chunks.is_complete(t.content_id)
+            ):
                 out.append(t.content_id)
         return out
 
@@ -689,8 +775,7 @@ class Session:
         """The player waits at chunk ``index`` (see ``Network.want_chunks``); any thread."""
         self.network.want_chunks(content, index)
 
-    def stream_parts_many(self, contents: Sequence[bytes]) -> list[tuple[Path, bytes | None,
-                                                                           str]]:
+    def stream_parts_many(self, contents: Sequence[bytes]) -> list[tuple[Path, bytes | None, str]]:
         return [self.stream_parts(c) for c in contents]
 
     def library_rows(self) -> list[LibraryRow]:
@@ -714,17 +799,42 @@ class Session:
             if manifest is None and c in self.downloads:
                 have, total = self.downloads[c]
             st = "ready" if total and have >= total else ("downloading" if total else "queued")
-            rows.append(LibraryRow(c, t.id, t.title, t.artist, t.album, t.duration_ms,
-                                   self.artwork(art_of.get(c)), have, total, t.offline, st))
+            rows.append(
+                LibraryRow(
+                    c,
+                    t.id,
+                    t.title,
+                    t.artist,
+                    t.album,
+                    t.duration_ms,
+                    self.artwork(art_of.get(c)),
+                    have,
+                    total,
+                    t.offline,
+                    st,
+                )
+            )
         for s in self.shop.purchases():  # bought, grant not here yet
             if s.unlocked:
                 continue
             li = s.listing
             for i, t in enumerate(li.tracks):
                 if (s.track is None or s.track == i) and t.content not in seen:
-                    rows.append(LibraryRow(t.content, None, t.title, self._artist(li), li.title,
-                                           t.duration_ms, self.artwork(li.artwork), 0, 0, False,
-                                           "waiting"))
+                    rows.append(
+                        LibraryRow(
+                            t.content,
+                            None,
+                            t.title,
+                            self._artist(li),
+                            li.title,
+                            t.duration_ms,
+                            self.artwork(li.artwork),
+                            0,
+                            0,
+                            False,
+                            "waiting",
+                        )
+                    )
         # albums together, in track order (as a music app lists them)
         rows.sort(key=lambda r: (r.artist.lower(), r.album.lower(), position.get(r.content, 0)))
         return rows
@@ -764,14 +874,28 @@ class Session:
 
     # -- wallet ----------------------------------------------------------------------------------
     def wallet_view(self) -> WalletView:
-        balances = tuple(BalanceView(b.asset.id, b.asset.symbol, b.asset.name, b.text,
-                                     format_amount(b.incoming, b.asset.precision),
-                                     b.trusted, b.asset.issuer)
-                         for b in self.wallet.balances())
-        history = tuple(HistoryView(h.timestamp, h.kind,
-                                    format_amount(h.change, h.asset.precision, h.asset.symbol),
-                                    h.change >= 0, self._history_what(h.kind, h.entry))
-                        for h in self.wallet.history()[:200])
+        balances = tuple(
+            BalanceView(
+                b.asset.id,
+                b.asset.symbol,
+                b.asset.name,
+                b.text,
+                format_amount(b.incoming, b.asset.precision),
+                b.trusted,
+                b.asset.issuer,
+            )
+            for b in self.wallet.balances()
+        )
+        history = tuple(
+            HistoryView(
+                h.timestamp,
+                h.kind,
+                format_amount(h.change, h.asset.precision, h.asset.symbol),
+                h.change >= 0,
+                self._history_what(h.kind, h.entry),
+            )
+            for h in self.wallet.history()[:200]
+        )
         return WalletView(balances, history, self.me, peer_id(self.me))
 
     def _history_what(self, kind: str, entry: bytes) -> str:
@@ -808,23 +932,42 @@ class Session:
         for s in self.studio.sales():
             asset = state.assets.get(s.asset)
             prec, sym = (asset.precision, asset.symbol) if asset else (0, "")
-            sales.append(SaleView(s.timestamp, s.listing.title,
-                                  format_amount(s.my_share, prec, sym), s.my_share, s.fulfilled))
+            sales.append(
+                SaleView(
+                    s.timestamp,
+                    s.listing.title,
+                    format_amount(s.my_share, prec, sym),
+                    s.my_share,
+                    s.fulfilled,
+                )
+            )
             totals[sym] = totals.get(sym, 0) + s.my_share
         total = ", ".join(format_amount(v, 2, k) for k, v in totals.items()) or "0.00"
         issuers = self.wallet.trusted_issuers()
-        assets = tuple((a.id, a.symbol) for a in state.assets.values()
-                       if self.wallet.is_trusted(a, issuers) or "stable" in a.flags)
+        assets = tuple(
+            (a.id, a.symbol)
+            for a in state.assets.values()
+            if self.wallet.is_trusted(a, issuers) or "stable" in a.flags
+        )
         agents = []
         for agent, (can, cannot) in sorted(self.studio.agent_coverage().items()):
             profile = state.profiles.get(agent)
-            agents.append(AgentView(profile.name if profile else "", peer_id(agent),
-                                    tuple(li.title for li in can),
-                                    tuple(li.title for li in cannot)))
+            agents.append(
+                AgentView(
+                    profile.name if profile else "",
+                    peer_id(agent),
+                    tuple(li.title for li in can),
+                    tuple(li.title for li in cannot),
+                )
+            )
         return StudioView(cards, tuple(sales), total, assets, tuple(agents))
 
-    def publish(self, draft: ReleaseDraft, progress: Callable[[int, int, str], None],
-                cancel: threading.Event) -> PublishResult:
+    def publish(
+        self,
+        draft: ReleaseDraft,
+        progress: Callable[[int, int, str], None],
+        cancel: threading.Event,
+    ) -> PublishResult:
         def step(done: int, total: int, what: str) -> None:
             if cancel.is_set():
                 raise UserError("publishing was cancelled; nothing was signed")
@@ -855,10 +998,17 @@ class Session:
             except (BadAudioFile, OSError) as exc:
                 out.append({"path": str(p), "error": f"{Path(p).name}: {exc}"})
                 continue
-            out.append({"path": str(p), "title": info.title or Path(p).stem,
-                        "artist": info.artist, "album": info.album, "genre": info.genre,
-                        "duration_ms": info.duration_ms,
-                        "artwork": info.artwork.data if info.artwork else None})
+            out.append(
+                {
+                    "path": str(p),
+                    "title": info.title or Path(p).stem,
+                    "artist": info.artist,
+                    "album": info.album,
+                    "genre": info.genre,
+                    "duration_ms": info.duration_ms,
+                    "artwork": info.artwork.data if info.artwork else None,
+                }
+            )
         return out
 
     # -- network ---------------------------------------------------------------------------------
@@ -870,14 +1020,19 @@ class Session:
 
         st = self.network.status(self.core)
         who = self._ledger_roles()
-        peers = tuple(replace(p, role=who[p.peer_id][0],
-                              name=who[p.peer_id][1] or p.name)
-                      if p.role == "peer" and p.peer_id in who else p for p in st.peers)
+        peers = tuple(
+            replace(p, role=who[p.peer_id][0], name=who[p.peer_id][1] or p.name)
+            if p.role == "peer" and p.peer_id in who
+            else p
+            for p in st.peers
+        )
         reach, sentence = st.reach, st.reachability
         if st.reach == "Checking…" and any(p.online for p in peers):
             reach = "Connected"
-            sentence = ("connected to peers (outbound); whether they can dial this node is not "
-                        "known yet: no peer has made the dial-back check")
+            sentence = (
+                "connected to peers (outbound); whether they can dial this node is not "
+                "known yet: no peer has made the dial-back check"
+            )
         return replace(st, peers=peers, reach=reach, reachability=sentence)
 
     def _ledger_roles(self) -> dict[str, tuple[str, str]]:
@@ -902,13 +1057,20 @@ class Session:
         info = self.identity.info()
         cfg = self.profile.read_config()
         public = self.profiles.mine()
-        return {"name": public.name if public else info.name, "peer_id": info.peer_id,
-                "public_key": info.public_key.hex(), "published": public is not None,
-                "bio": public.bio if public else "", "links": list(public.links) if public else [],
-                "profile": str(self.profile.root), "content": str(self.profile.content_dir),
-                "content_bytes": self.core.chunks.size_on_disk(),
-                "seeding_quota_gb": float(cfg.get("seeding_quota_gb", 5.0)),
-                "created_ms": info.created_ms, **self.network_settings()}
+        return {
+            "name": public.name if public else info.name,
+            "peer_id": info.peer_id,
+            "public_key": info.public_key.hex(),
+            "published": public is not None,
+            "bio": public.bio if public else "",
+            "links": list(public.links) if public else [],
+            "profile": str(self.profile.root),
+            "content": str(self.profile.content_dir),
+            "content_bytes": self.core.chunks.size_on_disk(),
+            "seeding_quota_gb": float(cfg.get("seeding_quota_gb", 5.0)),
+            "created_ms": info.created_ms,
+            **self.network_settings(),
+        }
 
     def set_seeding_quota(self, gigabytes: float) -> None:
         if gigabytes < 0:
@@ -919,34 +1081,49 @@ class Session:
         """The Settings page's network card: bandwidth caps (kbit/s, 0 = none) and LAN
         discovery, as saved in the profile's ``config.json``."""
         cfg = self.profile.read_config()
-        return {"max_upload_kbps": kbps_setting(cfg, "max_upload_kbps"),
-                "max_download_kbps": kbps_setting(cfg, "max_download_kbps"),
-                "lan_discovery": bool(cfg.get("mdns", True)),
-                "share_purchases": cfg.get("share_purchases", True) is not False}
+        return {
+            "max_upload_kbps": kbps_setting(cfg, "max_upload_kbps"),
+            "max_download_kbps": kbps_setting(cfg, "max_download_kbps"),
+            "lan_discovery": bool(cfg.get("mdns", True)),
+            "share_purchases": cfg.get("share_purchases", True) is not False,
+        }
 
-    def set_network_settings(self, upload_kbps: float, download_kbps: float,
-                             lan_discovery: bool, share_purchases: bool | None = None) -> str:
+    def set_network_settings(
+        self,
+        upload_kbps: float,
+        download_kbps: float,
+        lan_discovery: bool,
+        share_purchases: bool | None = None,
+    ) -> str:
         """Save the caps and apply them to the running node at once; LAN discovery and
         sharing purchases change with the next unlock. Returns what the user should be told."""
         for name, value in (("upload", upload_kbps), ("download", download_kbps)):
             if not 0 <= value <= MAX_KBPS:
-                raise UserError(f"the {name} cap must be between 0 (no cap) and "
-                                f"{MAX_KBPS // 1000:,} Mbit/s")
+                raise UserError(
+                    f"the {name} cap must be between 0 (no cap) and {MAX_KBPS // 1000:,} Mbit/s"
+                )
         before = self.network_settings()
         share = before["share_purchases"] if share_purchases is None else bool(share_purchases)
-        self.profile.update_config(max_upload_kbps=round(float(upload_kbps), 1),
-                                   max_download_kbps=round(float(download_kbps), 1),
-                                   mdns=bool(lan_discovery), share_purchases=share)
+        self.profile.update_config(
+            max_upload_kbps=round(float(upload_kbps), 1),
+            max_download_kbps=round(float(download_kbps), 1),
+            mdns=bool(lan_discovery),
+            share_purchases=share,
+        )
         self.network.set_bandwidth(bytes_per_second(upload_kbps), bytes_per_second(download_kbps))
         later = []
         if bool(lan_discovery) != before["lan_discovery"]:
             later.append(f"LAN discovery {'starts' if lan_discovery else 'stops'}")
         if share != before["share_purchases"]:
-            later.append("peers are told of your purchases" if share else
-                         "your purchases are no longer announced or served")
+            later.append(
+                "peers are told of your purchases"
+                if share
+                else "your purchases are no longer announced or served"
+            )
         if later:
-            return f"Saved. Bandwidth caps apply now; {' and '.join(later)} the next time " \
-                   "you unlock."
+            return (
+                f"Saved. Bandwidth caps apply now; {' and '.join(later)} the next time you unlock."
+            )
         return "Saved. Bandwidth caps apply now."
 
 
@@ -979,8 +1156,12 @@ def kbps_setting(cfg: dict[str, object], key: str) -> float:
     return float(value)
 
 
-def open_session(profile: Profile, passphrase: str, network: Network | None = None,
-                 identity: IdentityService | None = None) -> Session:
+def open_session(
+    profile: Profile,
+    passphrase: str,
+    network: Network | None = None,
+    identity: IdentityService | None = None,
+) -> Session:
     """Unlock a profile and open its session (blocking: argon2id and SQLite)."""
     identity = identity or IdentityService(profile)
     signer = identity.unlock(passphrase)
@@ -1012,6 +1193,6 @@ def _check_cover_manifest(manifest: Manifest) -> None:
     if manifest.encrypted:
         raise UserError("the cover is sealed, so nobody can show it")
     if manifest.size > ARTWORK_MAX_BYTES:
-        raise UserError(f"the cover is {manifest.size} bytes, over the "
-                        f"{ARTWORK_MAX_BYTES}-byte limit")
-
+        raise UserError(
+            f"the cover is {manifest.size} bytes, over the {ARTWORK_MAX_BYTES}-byte limit"
+        )

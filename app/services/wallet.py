@@ -82,15 +82,23 @@ class WalletService:
         for t in state.incoming(self.core.me):
             incoming[t.asset] = incoming.get(t.asset, 0) + t.amount
         issuers = self.trusted_issuers()
-        lines = [BalanceLine(state.assets[a], mine.get(a, 0), incoming.get(a, 0),
-                             self.is_trusted(state.assets[a], issuers))
-                 for a in set(mine) | set(incoming)]
+        lines = [
+            BalanceLine(
+                state.assets[a],
+                mine.get(a, 0),
+                incoming.get(a, 0),
+                self.is_trusted(state.assets[a], issuers),
+            )
+            for a in set(mine) | set(incoming)
+        ]
         return sorted(lines, key=lambda b: (b.asset.symbol, b.asset.id))
 
     def history(self) -> list[HistoryLine]:
         state = self.core.ledger.state
-        return [HistoryLine(ts, h, kind, state.assets[a], change)
-                for ts, h, kind, a, change in reversed(state.history.get(self.core.me, []))]
+        return [
+            HistoryLine(ts, h, kind, state.assets[a], change)
+            for ts, h, kind, a, change in reversed(state.history.get(self.core.me, []))
+        ]
 
     # -- actions ---------------------------------------------------------------------------------
     def send(self, to: bytes, asset_ref: str | bytes, amount: str | int, memo: str = "") -> bytes:
@@ -104,22 +112,32 @@ class WalletService:
         self.core.settle()
         have = self.core.ledger.state.balance(self.core.me, asset.id)
         if have < units:
-            raise UserError(f"not enough {asset.symbol}: you have "
-                            f"{format_amount(have, asset.precision)}, sending "
-                            f"{format_amount(units, asset.precision)}")
-        return self.core.append("send", {"asset": asset.id, "to": to, "amount": units,
-                                         "memo": memo}).hash
+            raise UserError(
+                f"not enough {asset.symbol}: you have "
+                f"{format_amount(have, asset.precision)}, sending "
+                f"{format_amount(units, asset.precision)}"
+            )
+        return self.core.append(
+            "send", {"asset": asset.id, "to": to, "amount": units, "memo": memo}
+        ).hash
 
-    def issue(self, symbol: str, name: str, precision: int, max_supply: int,
-              flags: tuple[str, ...] = ()) -> Asset:
-        entry = self.core.append("asset.issue", {"symbol": symbol, "name": name,
-                                                 "precision": precision,
-                                                 "max_supply": max_supply,
-                                                 "flags": sorted(set(flags))})
+    def issue(
+        self, symbol: str, name: str, precision: int, max_supply: int, flags: tuple[str, ...] = ()
+    ) -> Asset:
+        entry = self.core.append(
+            "asset.issue",
+            {
+                "symbol": symbol,
+                "name": name,
+                "precision": precision,
+                "max_supply": max_supply,
+                "flags": sorted(set(flags)),
+            },
+        )
         return self.core.ledger.state.assets[entry.hash]
 
     def mint(self, asset_ref: str | bytes, amount: str | int) -> bytes:
         asset = self.asset(asset_ref)
-        return self.core.append("asset.mint", {"asset": asset.id,
-                                               "amount": parse_amount(amount, asset.precision)}
-                                ).hash
+        return self.core.append(
+            "asset.mint", {"asset": asset.id, "amount": parse_amount(amount, asset.precision)}
+        ).hash

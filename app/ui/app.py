@@ -89,10 +89,15 @@ def qapp() -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def build(profile: Profile, network_factory: NetworkFactory | None = None,
-          kdf: KdfLimits | None = None, engine: Engine | None = None,
-          sync_interval_ms: int = 2000, title_note: str = "",
-          own_process: bool = False) -> AppParts:
+def build(
+    profile: Profile,
+    network_factory: NetworkFactory | None = None,
+    kdf: KdfLimits | None = None,
+    engine: Engine | None = None,
+    sync_interval_ms: int = 2000,
+    title_note: str = "",
+    own_process: bool = False,
+) -> AppParts:
     """Make the app's window; the runtime and services load once it has painted.
 
     ``own_process``: this process runs this app only, so tune the interpreter for it.
@@ -105,8 +110,12 @@ def build(profile: Profile, network_factory: NetworkFactory | None = None,
     return AppParts(app, window, backend)
 
 
-def run(profile: Profile, network_factory: NetworkFactory | None = None,
-        passphrase: str | None = None, title_note: str = "") -> int:
+def run(
+    profile: Profile,
+    network_factory: NetworkFactory | None = None,
+    passphrase: str | None = None,
+    title_note: str = "",
+) -> int:
     """Run the app until its window closes. With ``passphrase``, unlock right away (demo)."""
     parts = build(profile, network_factory, title_note=title_note, own_process=True)
     parts.window.show()

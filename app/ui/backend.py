@@ -23,8 +23,15 @@ if TYPE_CHECKING:
 
 # Loaded on a worker thread after the first paint, in this order (later ones need earlier ones).
 # The views and the player bar come last: they are needed only after unlocking.
-BACKEND_MODULES = ("trio", "app.runtime", "app.bridge", "app.services.ui_support",
-                   "app.ui.player_bar", "app.ui.store", "app.ui.library")
+BACKEND_MODULES = (
+    "trio",
+    "app.runtime",
+    "app.bridge",
+    "app.services.ui_support",
+    "app.ui.player_bar",
+    "app.ui.store",
+    "app.ui.library",
+)
 
 
 SESSION_SETTLE_MS = 2000  # the network's modules and the first view are loaded by then
@@ -46,9 +53,15 @@ class Backend(QObject):
     failed = Signal(str)  # a sentence for the unlock window
     _imported = Signal()
 
-    def __init__(self, profile: Profile, network_factory: NetworkFactory | None,
-                 kdf: KdfLimits | None, sync_interval_ms: int, freeze_heap: bool = False,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        network_factory: NetworkFactory | None,
+        kdf: KdfLimits | None,
+        sync_interval_ms: int,
+        freeze_heap: bool = False,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._freeze_heap = freeze_heap
         self.profile = profile
@@ -66,8 +79,7 @@ class Backend(QObject):
         """Begin loading in the background (idempotent)."""
         if self._thread is not None or self.bridge is not None:
             return
-        self._thread = threading.Thread(target=self._import, name="cooptracks-startup",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._import, name="cooptracks-startup", daemon=True)
         self._thread.start()
 
     def _import(self) -> None:
@@ -111,19 +123,23 @@ class Backend(QObject):
             return
         if self._import_error is not None:
             err = self._import_error
-            self.failed.emit(f"Cooptracks could not load its services: {type(err).__name__}: "
-                             f"{err}. Reinstalling it may help.")
+            self.failed.emit(
+                f"Cooptracks could not load its services: {type(err).__name__}: "
+                f"{err}. Reinstalling it may help."
+            )
             raise RuntimeError("the app could not load its services") from err
         from app.bridge import Bridge
         from app.runtime import TrioRuntime
 
         self.runtime = TrioRuntime()
-        self.bridge = Bridge(self.profile, self.runtime, self._network_factory, self._kdf,
-                             self._sync_interval_ms)
+        self.bridge = Bridge(
+            self.profile, self.runtime, self._network_factory, self._kdf, self._sync_interval_ms
+        )
         self.runtime.started.connect(self._on_started)
         if self._freeze_heap:
             self.bridge.sessionOpened.connect(
-                lambda: QTimer.singleShot(SESSION_SETTLE_MS, tenure_heap))
+                lambda: QTimer.singleShot(SESSION_SETTLE_MS, tenure_heap)
+            )
         self.runtime.start()
 
     def _on_started(self) -> None:

@@ -10,12 +10,15 @@ import os
 import sys
 from collections.abc import Mapping
 
-HEADLESS_HINT = ("`cooptracks demo --headless --check` runs the same store without a window: "
-                 "it buys, waits for the grant, downloads and checks the audio")
+HEADLESS_HINT = (
+    "`cooptracks demo --headless --check` runs the same store without a window: "
+    "it buys, waits for the grant, downloads and checks the audio"
+)
 
 
-def display_problem(env: Mapping[str, str] | None = None,
-                    platform: str | None = None) -> str | None:
+def display_problem(
+    env: Mapping[str, str] | None = None, platform: str | None = None
+) -> str | None:
     """A plain sentence if the desktop app cannot open a window here, else None."""
     env = os.environ if env is None else env
     platform = sys.platform if platform is None else platform
@@ -37,5 +40,7 @@ def display_problem(env: Mapping[str, str] | None = None,
     if any(env.get(name) for name in needed):
         return None
     unset = " and ".join(needed)
-    return (f"no display: {unset} {'is' if len(needed) == 1 else 'are'} not set, so the desktop "
-            f"app cannot open its window here. {HEADLESS_HINT}")
+    return (
+        f"no display: {unset} {'is' if len(needed) == 1 else 'are'} not set, so the desktop "
+        f"app cannot open its window here. {HEADLESS_HINT}"
+    )

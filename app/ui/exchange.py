@@ -64,8 +64,11 @@ class PriceChart(QWidget):
         r = QRectF(self.rect()).adjusted(52, 22, -12, -24)
         p.setFont(QFont("DejaVu Sans", 8))
         p.setPen(QColor(SOFT))
-        p.drawText(QRectF(0, 0, self.width(), 18), Qt.AlignmentFlag.AlignLeft,
-                   f"  Price ({self.unit})" if self.unit else "  Price")
+        p.drawText(
+            QRectF(0, 0, self.width(), 18),
+            Qt.AlignmentFlag.AlignLeft,
+            f"  Price ({self.unit})" if self.unit else "  Price",
+        )
         p.setPen(QPen(QColor(GRID), 1))
         for i in range(5):
             y = r.top() + r.height() * i / 4
@@ -88,8 +91,7 @@ class PriceChart(QWidget):
         pts = [at(t, v) for t, v in self.points]  # at most CHART_POINTS (the desk thins)
         if len(pts) == 1:
             pts.insert(0, QPointF(r.left(), pts[0].y()))
-        area = QPolygonF([QPointF(pts[0].x(), r.bottom()), *pts,
-                          QPointF(pts[-1].x(), r.bottom())])
+        area = QPolygonF([QPointF(pts[0].x(), r.bottom()), *pts, QPointF(pts[-1].x(), r.bottom())])
         g = QLinearGradient(0, r.top(), 0, r.bottom())
         g.setColorAt(0, QColor(61, 220, 151, 90))
         g.setColorAt(1, QColor(61, 220, 151, 0))
@@ -106,12 +108,18 @@ class PriceChart(QWidget):
         p.setPen(QColor(DIM))
         for i in range(5):
             v = hi - (hi - lo) * i / 4
-            p.drawText(QRectF(0, r.top() + r.height() * i / 4 - 8, 46, 16),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{v:.3g}")
+            p.drawText(
+                QRectF(0, r.top() + r.height() * i / 4 - 8, 46, 16),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                f"{v:.3g}",
+            )
         fmt = "%H:%M" if span < 20 * 3600_000 else "%d %b"
         for t, align in ((t0, Qt.AlignmentFlag.AlignLeft), (t1, Qt.AlignmentFlag.AlignRight)):
-            p.drawText(QRectF(r.left(), r.bottom() + 6, r.width(), 16), align,
-                       dt.datetime.fromtimestamp(t / 1000).strftime(fmt))
+            p.drawText(
+                QRectF(r.left(), r.bottom() + 6, r.width(), 16),
+                align,
+                dt.datetime.fromtimestamp(t / 1000).strftime(fmt),
+            )
 
 
 class DepthChart(QWidget):
@@ -124,8 +132,7 @@ class DepthChart(QWidget):
         self.bids: tuple[LevelView, ...] = ()
         self.unit = ""
 
-    def set_book(self, asks: tuple[LevelView, ...], bids: tuple[LevelView, ...],
-                 unit: str) -> None:
+    def set_book(self, asks: tuple[LevelView, ...], bids: tuple[LevelView, ...], unit: str) -> None:
         self.asks = tuple(lv for lv in asks if not lv.stale)
         self.bids = tuple(lv for lv in bids if not lv.stale)
         self.unit = unit
@@ -137,8 +144,11 @@ class DepthChart(QWidget):
         r = QRectF(self.rect()).adjusted(52, 22, -12, -24)
         p.setFont(QFont("DejaVu Sans", 8))
         p.setPen(QColor(SOFT))
-        p.drawText(QRectF(0, 0, self.width(), 18), Qt.AlignmentFlag.AlignLeft,
-                   f"  Depth ({self.unit})" if self.unit else "  Depth")
+        p.drawText(
+            QRectF(0, 0, self.width(), 18),
+            Qt.AlignmentFlag.AlignLeft,
+            f"  Depth ({self.unit})" if self.unit else "  Depth",
+        )
         p.setPen(QPen(QColor(GRID), 1))
         for i in range(5):
             y = r.top() + r.height() * i / 4
@@ -179,11 +189,16 @@ class DepthChart(QWidget):
         p.setPen(QColor(DIM))
         for i in range(5):
             v = top - top * i / 4
-            p.drawText(QRectF(0, r.top() + r.height() * i / 4 - 8, 46, 16),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{v:.0f}")
-        for v, align in ((lo, Qt.AlignmentFlag.AlignLeft), ((lo + hi) / 2,
-                                                            Qt.AlignmentFlag.AlignHCenter),
-                         (hi, Qt.AlignmentFlag.AlignRight)):
+            p.drawText(
+                QRectF(0, r.top() + r.height() * i / 4 - 8, 46, 16),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                f"{v:.0f}",
+            )
+        for v, align in (
+            (lo, Qt.AlignmentFlag.AlignLeft),
+            ((lo + hi) / 2, Qt.AlignmentFlag.AlignHCenter),
+            (hi, Qt.AlignmentFlag.AlignRight),
+        ):
             p.drawText(QRectF(r.left(), r.bottom() + 6, r.width(), 16), align, f"{v:.3g}")
 
 
@@ -242,16 +257,21 @@ class ExchangeView(Page):
         cols = ["PRICE", "AMOUNT", "DEPTH", "SETTLED BY"]
         self.bids_table = read_only_table(cols, {0: 62, 1: 62, 2: 56}, stretch=3)
         self.asks_table = read_only_table(cols, {0: 62, 1: 62, 2: 56}, stretch=3)
-        for title, table in (("Buyers (bids)", self.bids_table),
-                             ("Sellers (asks)", self.asks_table)):
+        for title, table in (
+            ("Buyers (bids)", self.bids_table),
+            ("Sellers (asks)", self.asks_table),
+        ):
             col = QVBoxLayout()
             col.setSpacing(4)
             col.addWidget(label(title, "h2"))
             col.addWidget(table, 1)
             book.addLayout(col, 1)
         left.addLayout(book, 1)
-        self.book_note = label("⚠ marks a settler not seen for 15 minutes: orders skip its "
-                               "offers until it is back.", "dim", wrap=True)
+        self.book_note = label(
+            "⚠ marks a settler not seen for 15 minutes: orders skip its offers until it is back.",
+            "dim",
+            wrap=True,
+        )
         left.addWidget(self.book_note)
         top.addLayout(left, 1)
         top.addWidget(self._order_form(), 0)
@@ -260,15 +280,21 @@ class ExchangeView(Page):
         self.tabs = QTabWidget()
         self.orders_table = read_only_table(
             ["PAIR", "SIDE", "PRICE", "AMOUNT", "LEFT", "SETTLER", "STATUS", ""],
-            {0: 100, 1: 60, 2: 80, 3: 80, 4: 80, 6: 110, 7: 100}, stretch=5)
+            {0: 100, 1: 60, 2: 80, 3: 80, 4: 80, 6: 110, 7: 100},
+            stretch=5,
+        )
         self.orders_table.verticalHeader().setDefaultSectionSize(38)
         self.history_table = read_only_table(
             ["WHEN", "PAIR", "SIDE", "AMOUNT", "PRICE", "TOTAL", "AS", "STATUS"],
-            {0: 110, 1: 100, 2: 60, 3: 100, 4: 80, 5: 100, 6: 70}, stretch=7)
-        self.trades_table = read_only_table(["WHEN", "SIDE", "PRICE", "AMOUNT", "TOTAL"],
-                                            {0: 120, 1: 70, 2: 90, 3: 100}, stretch=4)
-        self.settlers_table = read_only_table(["SETTLER", "OFFERS", "LAST SEEN", "PEER ID"],
-                                              {0: 170, 1: 70, 2: 300}, stretch=3)
+            {0: 110, 1: 100, 2: 60, 3: 100, 4: 80, 5: 100, 6: 70},
+            stretch=7,
+        )
+        self.trades_table = read_only_table(
+            ["WHEN", "SIDE", "PRICE", "AMOUNT", "TOTAL"], {0: 120, 1: 70, 2: 90, 3: 100}, stretch=4
+        )
+        self.settlers_table = read_only_table(
+            ["SETTLER", "OFFERS", "LAST SEEN", "PEER ID"], {0: 170, 1: 70, 2: 300}, stretch=3
+        )
         self.tabs.addTab(self.orders_table, "My open orders")
         self.tabs.addTab(self.history_table, "My trades")
         self.tabs.addTab(self.trades_table, "Market trades")
@@ -301,16 +327,17 @@ class ExchangeView(Page):
         self.limit = QLineEdit()
         self.limit.setPlaceholderText("Limit price (optional)")
         self.rest = QCheckBox("Rest what is not filled as my offer")
-        self.rest.setToolTip("Needs a limit price: the unfilled part waits in the book at that "
-                             "price, settled by your node while it runs.")
+        self.rest.setToolTip(
+            "Needs a limit price: the unfilled part waits in the book at that "
+            "price, settled by your node while it runs."
+        )
         for w in (self.amount, self.limit, self.rest):
             lay.addWidget(w)
         self.balances = label("", "dim", wrap=True)
         lay.addWidget(self.balances)
         self.quote_text = label("Type an amount to see what the order gets.", "dim", wrap=True)
         lay.addWidget(self.quote_text)
-        self.fills_table = read_only_table(["PRICE", "AMOUNT", "TOTAL"], {0: 80, 1: 80},
-                                           stretch=2)
+        self.fills_table = read_only_table(["PRICE", "AMOUNT", "TOTAL"], {0: 80, 1: 80}, stretch=2)
         self.fills_table.setMaximumHeight(96)
         lay.addWidget(self.fills_table)
         self.place_btn = button("Confirm order", "primary")
@@ -350,7 +377,8 @@ class ExchangeView(Page):
     def _show_pairs(self, pairs: list[PairView]) -> None:
         chosen = self.current
         same = [(p.base, p.quote, p.last) for p in pairs] == [
-            (p.base, p.quote, p.last) for p in self.pairs]
+            (p.base, p.quote, p.last) for p in self.pairs
+        ]
         self.pairs = list(pairs)
         if same and self.pairs:  # the same pairs: the picker stays as it is
             self._load_page()
@@ -359,8 +387,14 @@ class ExchangeView(Page):
         self.pair_box.clear()
         for p in self.pairs:
             self.pair_box.addItem(f"{p.label}   {p.last}", p.base)
-        keep = next((i for i, p in enumerate(self.pairs)
-                     if chosen and (p.base, p.quote) == (chosen.base, chosen.quote)), 0)
+        keep = next(
+            (
+                i
+                for i, p in enumerate(self.pairs)
+                if chosen and (p.base, p.quote) == (chosen.base, chosen.quote)
+            ),
+            0,
+        )
         self.pair_box.setCurrentIndex(keep if self.pairs else -1)
         self.pair_box.blockSignals(False)
         if not self.pairs:
@@ -421,12 +455,22 @@ class ExchangeView(Page):
         self.price_chart.set_points(page.history, unit)
         self.depth_chart.set_book(page.asks, page.bids, b)
         self.book_note.setVisible(any(lv.stale for lv in page.asks + page.bids))
-        for table, levels, colour in ((self.asks_table, page.asks, RED),
-                                      (self.bids_table, page.bids, GREEN)):
-            fill(table, [((lv.price_text, DIM if lv.stale else colour),
-                          (lv.amount_text, DIM if lv.stale else TEXT),
-                          (f"{lv.total:g}", DIM), (lv.settlers, WARN if lv.stale else SOFT))
-                         for lv in levels])
+        for table, levels, colour in (
+            (self.asks_table, page.asks, RED),
+            (self.bids_table, page.bids, GREEN),
+        ):
+            fill(
+                table,
+                [
+                    (
+                        (lv.price_text, DIM if lv.stale else colour),
+                        (lv.amount_text, DIM if lv.stale else TEXT),
+                        (f"{lv.total:g}", DIM),
+                        (lv.settlers, WARN if lv.stale else SOFT),
+                    )
+                    for lv in levels
+                ],
+            )
         self.amount.setPlaceholderText(f"Amount of {b}")
         self.limit.setPlaceholderText(f"Limit price, {q} per {b} (optional)")
         self.balances.setText(f"You have {page.base_available} and {page.quote_available}.")
@@ -441,21 +485,49 @@ class ExchangeView(Page):
         self._after_page()
 
     def _fill_history(self, page: ExchangePage) -> None:
-        fill(self.history_table, [
-            (when(t.timestamp), t.pair, (t.side, GREEN if t.side == "buy" else RED),
-             t.amount_text, t.price_text, t.total_text, t.role,
-             (t.status, GREEN if t.status == "filled" else WARN if t.status == "waiting"
-              else SOFT)) for t in page.my_trades])
+        fill(
+            self.history_table,
+            [
+                (
+                    when(t.timestamp),
+                    t.pair,
+                    (t.side, GREEN if t.side == "buy" else RED),
+                    t.amount_text,
+                    t.price_text,
+                    t.total_text,
+                    t.role,
+                    (
+                        t.status,
+                        GREEN if t.status == "filled" else WARN if t.status == "waiting" else SOFT,
+                    ),
+                )
+                for t in page.my_trades
+            ],
+        )
 
     def _fill_trades(self, page: ExchangePage) -> None:
-        fill(self.trades_table, [
-            (when(t.timestamp), (t.side, GREEN if t.side == "buy" else RED), t.price_text,
-             t.amount_text, t.total_text) for t in page.trades])
+        fill(
+            self.trades_table,
+            [
+                (
+                    when(t.timestamp),
+                    (t.side, GREEN if t.side == "buy" else RED),
+                    t.price_text,
+                    t.amount_text,
+                    t.total_text,
+                )
+                for t in page.trades
+            ],
+        )
 
     def _fill_settlers(self, page: ExchangePage) -> None:
-        fill(self.settlers_table, [
-            (s.name, str(s.offers), (s.seen_text, SOFT if s.live else WARN), s.peer_id)
-            for s in page.settlers])
+        fill(
+            self.settlers_table,
+            [
+                (s.name, str(s.offers), (s.seen_text, SOFT if s.live else WARN), s.peer_id)
+                for s in page.settlers
+            ],
+        )
 
     def _after_page(self) -> None:
         if self._again:
@@ -465,9 +537,21 @@ class ExchangeView(Page):
             self.request_quote()  # the book moved: the quote shown follows it
 
     def _fill_orders(self, page: ExchangePage) -> None:
-        fill(self.orders_table, [
-            (o.pair, (o.side, GREEN if o.side == "buy" else RED), o.price_text,
-             o.amount_text, o.left_text, o.settler, o.status) for o in page.orders])
+        fill(
+            self.orders_table,
+            [
+                (
+                    o.pair,
+                    (o.side, GREEN if o.side == "buy" else RED),
+                    o.price_text,
+                    o.amount_text,
+                    o.left_text,
+                    o.settler,
+                    o.status,
+                )
+                for o in page.orders
+            ],
+        )
         for row, o in enumerate(page.orders):
             b = button("Cancel", "ghost")
             b.clicked.connect(lambda _=False, oid=o.id: self.cancel(oid))
@@ -491,8 +575,14 @@ class ExchangeView(Page):
         pair = self.current
         if pair is None:
             return None
-        return (pair.base, pair.quote, self.side, self.amount.text(), self.limit.text(),
-                self.rest.isChecked())
+        return (
+            pair.base,
+            pair.quote,
+            self.side,
+            self.amount.text(),
+            self.limit.text(),
+            self.rest.isChecked(),
+        )
 
     def request_quote(self) -> None:
         args = self._args()
@@ -526,13 +616,11 @@ class ExchangeView(Page):
             self.place_btn.setText("Confirm order")
             return
         self.quote_text.setText(quote.summary)
-        fill(self.fills_table, [(f.price_text, f.amount_text, f.total_text)
-                                for f in quote.fills])
+        fill(self.fills_table, [(f.price_text, f.amount_text, f.total_text) for f in quote.fills])
         self.place_btn.setEnabled(quote.can_place)
         verb = "buy" if quote.side == "buy" else "sell"
         if quote.base_units:
-            self.place_btn.setText(f"{verb.capitalize()} {quote.base_text} for "
-                                   f"{quote.quote_text}")
+            self.place_btn.setText(f"{verb.capitalize()} {quote.base_text} for {quote.quote_text}")
         elif quote.rests:
             self.place_btn.setText(f"Rest a {verb} offer for {quote.unfilled_text}")
         else:

@@ -36,8 +36,13 @@ if TYPE_CHECKING:
     from app.services.export import ExportPlan, ExportProgress, ExportReport
 
 GREEN, DIM = "#3ddc97", "#8a8a9c"
-STAGES = {"downloading": "Downloading", "writing": "Writing", "encoding": "Converting",
-          "written": "✓ Saved", "skipped": "✓ Already there"}
+STAGES = {
+    "downloading": "Downloading",
+    "writing": "Writing",
+    "encoding": "Converting",
+    "written": "✓ Saved",
+    "skipped": "✓ Already there",
+}
 
 
 class ExportDialog(QDialog):
@@ -65,9 +70,11 @@ class ExportDialog(QDialog):
         self.format = QComboBox()
         for key, text, lossless in bridge.export_formats():
             self.format.addItem(text, key)
-            self.format.setItemData(self.format.count() - 1,
-                                    "Lossless" if lossless or key == "original" else "Lossy",
-                                    Qt.ItemDataRole.ToolTipRole)
+            self.format.setItemData(
+                self.format.count() - 1,
+                "Lossless" if lossless or key == "original" else "Lossy",
+                Qt.ItemDataRole.ToolTipRole,
+            )
         self.folder = QLineEdit()
         self.choose = button("Choose…", "ghost")
         fmt, folder = bridge.export_defaults()
@@ -80,13 +87,15 @@ class ExportDialog(QDialog):
         form.addWidget(self.choose, 1, 2)
         form.setColumnStretch(1, 1)
         outer.addLayout(form)
-        self.names = label("Files are named Artist/Album/NN Title, with tags and the cover.",
-                           "dim", wrap=True)
+        self.names = label(
+            "Files are named Artist/Album/NN Title, with tags and the cover.", "dim", wrap=True
+        )
         outer.addWidget(self.names)
         warn_row = QHBoxLayout()
         self.warning = MessageBar()
-        self.use_original = button("Use original", "ghost",
-                                   "Save the files exactly as the artist published them")
+        self.use_original = button(
+            "Use original", "ghost", "Save the files exactly as the artist published them"
+        )
         self.use_original.hide()
         warn_row.addWidget(self.warning, 1)
         warn_row.addWidget(self.use_original, 0, Qt.AlignmentFlag.AlignTop)
@@ -137,7 +146,8 @@ class ExportDialog(QDialog):
         self.format.currentIndexChanged.connect(lambda _: self._changed())
         self.folder.textEdited.connect(lambda _: self._changed())
         self.use_original.clicked.connect(
-            lambda: self.format.setCurrentIndex(self.format.findData("original")))
+            lambda: self.format.setCurrentIndex(self.format.findData("original"))
+        )
         self.save_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self._cancel_or_close)
         self.open_folder.clicked.connect(self._open_folder)
@@ -149,8 +159,9 @@ class ExportDialog(QDialog):
         self.plan = plan
         n = len(plan.items)
         self.heading.setText(f"Save {plan.what}")
-        self.what.setText(f"{n} track{'s' if n != 1 else ''} · "
-                          f"{fmt_duration(int(plan.seconds * 1000))}")
+        self.what.setText(
+            f"{n} track{'s' if n != 1 else ''} · {fmt_duration(int(plan.seconds * 1000))}"
+        )
         self.tracks.clear()
         folders = sorted({item.folder for item in plan.items})
         for item in plan.items:
@@ -221,16 +232,21 @@ class ExportDialog(QDialog):
 
     def _on_step(self, p: ExportProgress) -> None:
         n = p.track + 1
-        self.track_caption.setText(f"Track {n} of {p.tracks}: {p.title} — "
-                                   f"{STAGES.get(p.stage, p.stage)}")
+        self.track_caption.setText(
+            f"Track {n} of {p.tracks}: {p.title} — {STAGES.get(p.stage, p.stage)}"
+        )
         self.track_bar.setValue(int(p.track_fraction * 1000))
         self.total_caption.setText(f"Total: {p.percent}%")
         self.total_bar.setValue(int(p.total_fraction * 1000))
         row = self.tracks.topLevelItem(p.track)
         if row is not None:
             done = p.stage in ("written", "skipped")
-            row.setText(2, STAGES[p.stage] if done else
-                        f"{STAGES.get(p.stage, p.stage)} {int(p.track_fraction * 100)}%")
+            row.setText(
+                2,
+                STAGES[p.stage]
+                if done
+                else f"{STAGES.get(p.stage, p.stage)} {int(p.track_fraction * 100)}%",
+            )
             row.setForeground(2, Qt.GlobalColor.green if done else Qt.GlobalColor.white)
             if not done:
                 self.tracks.scrollToItem(row)
@@ -240,8 +256,9 @@ class ExportDialog(QDialog):
         self._finish()
         self.total_bar.setValue(1000)
         self.total_caption.setText("Total: 100%")
-        self.message.show_success(report.summary().replace(str(report.folder),
-                                                           _shown_path(report.folder)) + ".")
+        self.message.show_success(
+            report.summary().replace(str(report.folder), _shown_path(report.folder)) + "."
+        )
         self.save_btn.hide()  # done; changing the format or the folder offers it again
         self.open_folder.show()
         self.cancel_btn.setText("Close")

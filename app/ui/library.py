@@ -120,11 +120,14 @@ class LibraryView(Page):
         self.search.setClearButtonEnabled(True)
         self.search.setFixedWidth(240)
         self.play_all = button("▶  Play", "primary")
-        self.new_list = button("New playlist", "ghost",
-                               "Make an empty playlist; add tracks to it from their "
-                               "right-click menu")
-        self.offline_btn = button("Keep offline", "ghost",
-                                  "Pin the selected tracks on this computer")
+        self.new_list = button(
+            "New playlist",
+            "ghost",
+            "Make an empty playlist; add tracks to it from their right-click menu",
+        )
+        self.offline_btn = button(
+            "Keep offline", "ghost", "Pin the selected tracks on this computer"
+        )
         for b in (self.search, self.offline_btn, self.new_list, self.play_all):
             self.header.addWidget(b)
         body = QHBoxLayout()
@@ -155,15 +158,20 @@ class LibraryView(Page):
         h.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)
         h.setSectionsClickable(True)
         h.setSortIndicatorShown(False)
-        h.setToolTip("Click a column to sort by it; click it again to reverse, a third time "
-                     "for the list's own order")
+        h.setToolTip(
+            "Click a column to sort by it; click it again to reverse, a third time "
+            "for the list's own order"
+        )
         self.table.setColumnWidth(1, 150)
         self.table.setColumnWidth(2, 150)
         self.table.setColumnWidth(3, 190)
         self.table.setColumnWidth(4, 60)
         body.addWidget(self.table, 1)
-        self.empty = label("Nothing here yet. Buy music in the Store and it appears here, "
-                           "downloading by itself.", "dim", wrap=True)
+        self.empty = label(
+            "Nothing here yet. Buy music in the Store and it appears here, downloading by itself.",
+            "dim",
+            wrap=True,
+        )
         self.outer.addWidget(self.empty)
         self.outer.addLayout(body, 1)
         self.cells: dict[bytes, StatusCell] = {}
@@ -173,8 +181,10 @@ class LibraryView(Page):
         self.play_all.clicked.connect(self._play_clicked)
         self.lists.currentRowChanged.connect(lambda _: self._fill())
         self.lists.customContextMenuRequested.connect(
-            lambda pos: self._exec(self.playlist_menu(self.lists.itemAt(pos)),
-                                   self.lists.viewport().mapToGlobal(pos)))
+            lambda pos: self._exec(
+                self.playlist_menu(self.lists.itemAt(pos)), self.lists.viewport().mapToGlobal(pos)
+            )
+        )
         self.table.customContextMenuRequested.connect(self._table_menu_at)
         h.sectionClicked.connect(self.sort_by)
         self.search.textChanged.connect(lambda _: self._fill())
@@ -193,17 +203,24 @@ class LibraryView(Page):
 
     def _load_playlists(self, select: str | None = None) -> None:
         pl = self.bridge.call("playlists")
-        pl.finished.connect(lambda lists: shiboken6.isValid(self)
-                            and self._show_playlists(lists, select))
+        pl.finished.connect(
+            lambda lists: shiboken6.isValid(self) and self._show_playlists(lists, select)
+        )
         pl.failed.connect(self.message.show_error)
 
     def _side_entries(self) -> list[QListWidgetItem]:
-        items = [_side_item(ALL, "all"), _side_item(DOWNLOADS, "downloads"),
-                 _side_item(OFFLINE, "offline")]
-        items += [_side_item(f"♫  {name}  ({len(ids)})", "playlist", name)
-                  for name, ids in self.playlists]
-        albums = sorted({(r.artist, r.album) for r in self.rows if r.album},
-                        key=lambda a: (a[0].lower(), a[1].lower()))
+        items = [
+            _side_item(ALL, "all"),
+            _side_item(DOWNLOADS, "downloads"),
+            _side_item(OFFLINE, "offline"),
+        ]
+        items += [
+            _side_item(f"♫  {name}  ({len(ids)})", "playlist", name) for name, ids in self.playlists
+        ]
+        albums = sorted(
+            {(r.artist, r.album) for r in self.rows if r.album},
+            key=lambda a: (a[0].lower(), a[1].lower()),
+        )
         if albums:
             items.append(_side_item("ALBUMS", "section"))
         for artist, album in albums:
@@ -224,8 +241,9 @@ class LibraryView(Page):
         self.lists.setCurrentRow(row)
         self.lists.blockSignals(False)
 
-    def _show_playlists(self, lists: list[tuple[str, tuple[int, ...]]],
-                        select: str | None = None) -> None:
+    def _show_playlists(
+        self, lists: list[tuple[str, tuple[int, ...]]], select: str | None = None
+    ) -> None:
         self.playlists = lists
         self._rebuild_side(("playlist", select) if select else None)
         self._fill()
@@ -237,7 +255,8 @@ class LibraryView(Page):
         albums_before = {(r.artist, r.album) for r in self.rows}
         self.rows = rows
         if self._waiting_note is not None and not any(
-                r.content == self._waiting_note and r.state == "waiting" for r in rows):
+            r.content == self._waiting_note and r.state == "waiting" for r in rows
+        ):
             self._waiting_note = None  # its grant came: the message has done its work
             self.message.clear_message()
         self._rows_shown = True
@@ -279,11 +298,16 @@ class LibraryView(Page):
     def _visible(self) -> tuple[list[LibraryRow], list[int | None]]:
         rows, positions = self._collection()
         words = self.search.text().lower().split()
-        pairs = [(r, p) for r, p in zip(rows, positions, strict=True)
-                 if all(w in f"{r.title} {r.artist} {r.album}".lower() for w in words)]
+        pairs = [
+            (r, p)
+            for r, p in zip(rows, positions, strict=True)
+            if all(w in f"{r.title} {r.artist} {r.album}".lower() for w in words)
+        ]
         if self.sort_column is not None:
-            pairs.sort(key=lambda rp: SORT_KEYS[self.sort_column](rp[0]),  # type: ignore[index]
-                       reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
+            pairs.sort(
+                key=lambda rp: SORT_KEYS[self.sort_column](rp[0]),  # type: ignore[index]
+                reverse=self.sort_order == Qt.SortOrder.DescendingOrder,
+            )
         return [r for r, _ in pairs], [p for _, p in pairs]
 
     def sort_by(self, column: int) -> None:
@@ -314,8 +338,9 @@ class LibraryView(Page):
         self.table.setRowCount(len(rows))
         self.cells = {}
         for n, r in enumerate(rows):
-            title = QTableWidgetItem(QIcon(cover_pixmap(r.artwork, 36, r.artist + " " + r.album,
-                                                        5)), "  " + r.title)
+            title = QTableWidgetItem(
+                QIcon(cover_pixmap(r.artwork, 36, r.artist + " " + r.album, 5)), "  " + r.title
+            )
             title.setData(ROW_ROLE, r)
             self.table.setItem(n, 0, title)
             self.table.setItem(n, 1, QTableWidgetItem(r.artist))
@@ -369,13 +394,16 @@ class LibraryView(Page):
             self._waiting_note = target.content
             self.message.show_warning(
                 f"“{target.title}” is waiting for the grant: it plays once the artist's node "
-                "or a seeder confirms your purchase.")
+                "or a seeder confirms your purchase."
+            )
             return
         if not playable(target):
             self._pending_play = target.content
             self.bridge.download(target.content)
-            self.message.show_warning(f"“{target.title}” is still downloading: it starts "
-                                      "playing as soon as its first part arrives.")
+            self.message.show_warning(
+                f"“{target.title}” is still downloading: it starts "
+                "playing as soon as its first part arrives."
+            )
             return
         self._pending_play = self._waiting_note = None
         self.message.clear_message()
@@ -426,7 +454,8 @@ class LibraryView(Page):
         ids = self._owned_ids(rows)
         for name, _ in self.playlists:
             add.addAction(name).triggered.connect(
-                lambda _=False, name=name: self.add_to_playlist(name, ids))
+                lambda _=False, name=name: self.add_to_playlist(name, ids)
+            )
         if self.playlists:
             add.addSeparator()
         add.addAction("New playlist…").triggered.connect(lambda: self.ask_playlist_name(ids))
@@ -435,10 +464,10 @@ class LibraryView(Page):
             add.setToolTip("Tracks waiting for their grant join playlists once they are yours")
         playlist = self.current_playlist()
         if playlist is not None:
-            positions = [self.positions[i] for i in self._selected_indexes()] or \
-                [self.positions[n]]
+            positions = [self.positions[i] for i in self._selected_indexes()] or [self.positions[n]]
             menu.addAction(f"Remove from “{playlist}”").triggered.connect(
-                lambda: self.remove_from_playlist(playlist, positions))  # type: ignore[arg-type]
+                lambda: self.remove_from_playlist(playlist, positions)
+            )  # type: ignore[arg-type]
             pos = self.positions[n]
             length = len(dict(self.playlists).get(playlist, ()))
             ordered = self.sort_column is None and not self.search.text().strip()
@@ -489,19 +518,31 @@ class LibraryView(Page):
     def ask_playlist_name(self, track_ids: list[int]) -> None:
         """Ask for a name, then make a playlist of ``track_ids`` (empty from the header)."""
         count = len(track_ids)
-        prompt = ("Name of the new playlist:" if not count else
-                  f"Name of the new playlist ({count} track{'s' if count != 1 else ''}):")
-        self._ask_text("New playlist", prompt, "",
-                       lambda name: self.create_playlist(name, track_ids))
+        prompt = (
+            "Name of the new playlist:"
+            if not count
+            else f"Name of the new playlist ({count} track{'s' if count != 1 else ''}):"
+        )
+        self._ask_text(
+            "New playlist", prompt, "", lambda name: self.create_playlist(name, track_ids)
+        )
 
     def ask_rename(self, name: str) -> None:
-        self._ask_text("Rename playlist", f"New name for “{name}”:", name,
-                       lambda new: self.rename_playlist(name, new))
+        self._ask_text(
+            "Rename playlist",
+            f"New name for “{name}”:",
+            name,
+            lambda new: self.rename_playlist(name, new),
+        )
 
     def ask_delete(self, name: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Question, "Delete playlist",
-                          f"Delete the playlist “{name}”? Its tracks stay in your library.",
-                          QMessageBox.StandardButton.Cancel, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Delete playlist",
+            f"Delete the playlist “{name}”? Its tracks stay in your library.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
         delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
         box.buttonClicked.connect(lambda b: b is delete and self.delete_playlist(name))
         box.finished.connect(lambda _: setattr(self, "confirm", None))
@@ -540,8 +581,12 @@ class LibraryView(Page):
         target = not all(r.offline for r in rows)
         for r in rows:  # each one reloads the rows when done: jobs may end in any order
             job = self.bridge.call("set_offline", r.track_id, target)
-            job.finished.connect(lambda _: shiboken6.isValid(self) and self.bridge.call(
-                "library_rows").finished.connect(self._show_rows))
+            job.finished.connect(
+                lambda _: (
+                    shiboken6.isValid(self)
+                    and self.bridge.call("library_rows").finished.connect(self._show_rows)
+                )
+            )
             job.failed.connect(self.message.show_error)
 
     # -- saving owned music to a folder (app/ui/export.py) -------------------------------------
@@ -550,16 +595,19 @@ class LibraryView(Page):
         rows = self._selected_rows() if rows is None else rows
         menu = QMenu(self)
         one = menu.addAction("Save to folder…", lambda: self.save_to_folder(rows))
-        album = menu.addAction("Save album to folder…",
-                               lambda: self.save_to_folder(rows[:1], album=True))
-        menu.addAction("Save whole collection to folder…",
-                       lambda: self.save_to_folder([], everything=True))
+        album = menu.addAction(
+            "Save album to folder…", lambda: self.save_to_folder(rows[:1], album=True)
+        )
+        menu.addAction(
+            "Save whole collection to folder…", lambda: self.save_to_folder([], everything=True)
+        )
         one.setEnabled(bool(rows))
         album.setEnabled(len({(r.artist, r.album) for r in rows}) == 1)
         return menu
 
-    def save_to_folder(self, rows: list[LibraryRow], album: bool = False,
-                       everything: bool = False) -> None:
+    def save_to_folder(
+        self, rows: list[LibraryRow], album: bool = False, everything: bool = False
+    ) -> None:
         from app.ui.export import open_export
 
         if everything:

@@ -41,16 +41,23 @@ if TYPE_CHECKING:
     from app.ui.wallet import WalletPage
     from player.engine import Engine
 
-NAV = (("store", "♫   Store"), ("library", "▤   Library"), ("exchange", "⇅   Exchange"),
-       ("studio", "✎   Studio"),
-       ("wallet", "◈   Wallet"), ("network", "⇄   Network"), ("settings", "⚙   Settings"))
+NAV = (
+    ("store", "♫   Store"),
+    ("library", "▤   Library"),
+    ("exchange", "⇅   Exchange"),
+    ("studio", "✎   Studio"),
+    ("wallet", "◈   Wallet"),
+    ("network", "⇄   Network"),
+    ("settings", "⚙   Settings"),
+)
 KEYS = tuple(k for k, _ in NAV)
 REFRESH_MS = 400
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, profile: Profile, backend: Backend, engine: Engine | None = None,
-                 title_note: str = "") -> None:
+    def __init__(
+        self, profile: Profile, backend: Backend, engine: Engine | None = None, title_note: str = ""
+    ) -> None:
         super().__init__()
         self.backend = backend
         self.bridge: Bridge | None = None
@@ -88,7 +95,8 @@ class MainWindow(QMainWindow):
         bridge.notice.connect(self.toast.show_text)
         bridge.forkDetected.connect(lambda m: self.toast.show_text(m, True, 8000))
         bridge.purchaseFulfilled.connect(
-            lambda _: self.toast.show_text("A purchase was granted: your music is downloading."))
+            lambda _: self.toast.show_text("A purchase was granted: your music is downloading.")
+        )
         # Bursts of changes: mark stale, refresh the visible view on a steady beat.
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -347,8 +355,9 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         super().resizeEvent(event)
         if self.toast.isVisible():
-            self.toast.move(self.width() - self.toast.width() - 24,
-                            self.height() - self.toast.height() - 100)
+            self.toast.move(
+                self.width() - self.toast.width() - 24, self.height() - self.toast.height() - 100
+            )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._app_widget is not None:

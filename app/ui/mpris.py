@@ -157,7 +157,8 @@ class MediaKeys(QObject):
             name = BUS_NAME
             for name in (BUS_NAME, f"{BUS_NAME}.instance{os.getpid()}"):
                 reply = conn.send_and_get_reply(
-                    message_bus.RequestName(name, DBusNameFlags.do_not_queue), timeout=2.0)
+                    message_bus.RequestName(name, DBusNameFlags.do_not_queue), timeout=2.0
+                )
                 if reply.body and reply.body[0] in (1, 4):  # primary owner / already owner
                     break
             else:
@@ -236,8 +237,14 @@ class MediaKeys(QObject):
             return
         fields = msg.header.fields
         if fields.get(HeaderFields.path) != PATH:
-            self._send(new_error(msg, "org.freedesktop.DBus.Error.UnknownObject",
-                                 "s", (f"no object at {fields.get(HeaderFields.path)}",)))
+            self._send(
+                new_error(
+                    msg,
+                    "org.freedesktop.DBus.Error.UnknownObject",
+                    "s",
+                    (f"no object at {fields.get(HeaderFields.path)}",),
+                )
+            )
             return
         iface = fields.get(HeaderFields.interface, "")
         member = fields.get(HeaderFields.member, "")
@@ -265,8 +272,9 @@ class MediaKeys(QObject):
         if iface in (PLAYER_IFACE, ""):
             self._player_call(member, args)
             return None, ()
-        raise DBusError("org.freedesktop.DBus.Error.UnknownMethod",
-                        f"no method {member} on {iface}")
+        raise DBusError(
+            "org.freedesktop.DBus.Error.UnknownMethod", f"no method {member} on {iface}"
+        )
 
     def _player_call(self, member: str, args: tuple) -> None:
         p = self.player
@@ -292,16 +300,22 @@ class MediaKeys(QObject):
         elif member == "SetPosition":
             track, position_us = args
             item = p.current
-            if item is not None and track == _track_path(item.key) \
-                    and 0 <= position_us // 1000 <= p.engine.duration_ms:
+            if (
+                item is not None
+                and track == _track_path(item.key)
+                and 0 <= position_us // 1000 <= p.engine.duration_ms
+            ):
                 p.seek(position_us // 1000)
                 self._seeked()
         elif member == "OpenUri":
-            raise DBusError("org.freedesktop.DBus.Error.NotSupported",
-                            "Cooptracks plays music from its own library only")
+            raise DBusError(
+                "org.freedesktop.DBus.Error.NotSupported",
+                "Cooptracks plays music from its own library only",
+            )
         else:
-            raise DBusError("org.freedesktop.DBus.Error.UnknownMethod",
-                            f"no method {member} on {PLAYER_IFACE}")
+            raise DBusError(
+                "org.freedesktop.DBus.Error.UnknownMethod", f"no method {member} on {PLAYER_IFACE}"
+            )
 
     # -- properties --------------------------------------------------------------------------------
     def _properties(self, member: str, args: tuple) -> tuple[str | None, tuple]:
@@ -311,8 +325,9 @@ class MediaKeys(QObject):
             iface, name = args
             props = self._props(iface)
             if name not in props:
-                raise DBusError("org.freedesktop.DBus.Error.UnknownProperty",
-                                f"no property {name} on {iface}")
+                raise DBusError(
+                    "org.freedesktop.DBus.Error.UnknownProperty", f"no property {name} on {iface}"
+                )
             return "v", (props[name],)
         if member == "Set":
             iface, name, (_sig, value) = args
@@ -322,10 +337,15 @@ class MediaKeys(QObject):
 
     def _props(self, iface: str) -> dict[str, tuple[str, Any]]:
         if iface == ROOT_IFACE:
-            return {"CanQuit": ("b", True), "CanRaise": ("b", True),
-                    "HasTrackList": ("b", False), "Identity": ("s", "Cooptracks"),
-                    "DesktopEntry": ("s", "cooptracks"), "SupportedUriSchemes": ("as", []),
-                    "SupportedMimeTypes": ("as", [])}
+            return {
+                "CanQuit": ("b", True),
+                "CanRaise": ("b", True),
+                "HasTrackList": ("b", False),
+                "Identity": ("s", "Cooptracks"),
+                "DesktopEntry": ("s", "cooptracks"),
+                "SupportedUriSchemes": ("as", []),
+                "SupportedMimeTypes": ("as", []),
+            }
         if iface == PLAYER_IFACE:
             props = self._player_props()
             props["Position"] = ("x", self.player.engine.position_ms * 1000)
@@ -336,15 +356,20 @@ class MediaKeys(QObject):
         """The Player properties that PropertiesChanged reports (all but Position)."""
         p = self.player
         state = p.state
-        status = {PlaybackState.PLAYING: "Playing", PlaybackState.LOADING: "Playing",
-                  PlaybackState.PAUSED: "Paused"}.get(state, "Stopped")
+        status = {
+            PlaybackState.PLAYING: "Playing",
+            PlaybackState.LOADING: "Playing",
+            PlaybackState.PAUSED: "Paused",
+        }.get(state, "Stopped")
         has = p.current is not None
         order = p.play_order
         at = order.index(p.current) if has and p.current in order else -1
         return {
             "PlaybackStatus": ("s", status),
             "LoopStatus": ("s", _LOOP[p.repeat]),
-            "Rate": ("d", 1.0), "MinimumRate": ("d", 1.0), "MaximumRate": ("d", 1.0),
+            "Rate": ("d", 1.0),
+            "MinimumRate": ("d", 1.0),
+            "MaximumRate": ("d", 1.0),
             "Shuffle": ("b", p.shuffle),
             "Metadata": ("a{sv}", self._metadata(p.current)),
             "Volume": ("d", self.bar.volume.value() / 100),
@@ -394,8 +419,10 @@ class MediaKeys(QObject):
         elif name == "LoopStatus":
             modes = {v: k for k, v in _LOOP.items()}
             if value not in modes:
-                raise DBusError("org.freedesktop.DBus.Error.InvalidArgs",
-                                f"LoopStatus is one of {', '.join(modes)}")
+                raise DBusError(
+                    "org.freedesktop.DBus.Error.InvalidArgs",
+                    f"LoopStatus is one of {', '.join(modes)}",
+                )
             self.player.repeat = modes[value]
             self._changed()
         elif name == "Rate":
@@ -417,8 +444,9 @@ class MediaKeys(QObject):
         self._last[PLAYER_IFACE] = now
         if changed:
             emitter = DBusAddress(PATH, interface=PROPS_IFACE)
-            self._send(new_signal(emitter, "PropertiesChanged", "sa{sv}as",
-                                  (PLAYER_IFACE, changed, [])))
+            self._send(
+                new_signal(emitter, "PropertiesChanged", "sa{sv}as", (PLAYER_IFACE, changed, []))
+            )
 
     def _seeked(self) -> None:
         if self._conn is None:

@@ -52,7 +52,9 @@ class NetworkPage(Page):
         self.outer.addWidget(self.mode)
         self.table = read_only_table(
             ["PEER", "ROLE", "PEER ID", "ADDRESS", "CONNECTION", "RECEIVED", "SENT", "STATUS"],
-            {0: 170, 1: 70, 3: 200, 4: 150, 5: 85, 6: 85, 7: 85}, stretch=2)
+            {0: 170, 1: 70, 3: 200, 4: 150, 5: 85, 6: 85, 7: 85},
+            stretch=2,
+        )
         self.outer.addWidget(self.table, 1)
         self._timer = QTimer(self)
         self._timer.setInterval(2000)
@@ -71,22 +73,41 @@ class NetworkPage(Page):
         self.c_reach.set(st.reach)
         self.c_seed.set(f"{st.seeding_items} items · {fmt_bytes(st.seeding_bytes)}")
         self.c_bw.set(f"{fmt_bytes(st.rate_in)}/s · {fmt_bytes(st.rate_out)}/s")
-        parts = [st.mode[:1].upper() + st.mode[1:],
-                 (f"this node {st.peer_id[:12]}…{st.peer_id[-6:]} listens on {st.listen}"
-                  if st.peer_id else f"listening: {st.listen}"),
-                 st.reachability]
+        parts = [
+            st.mode[:1].upper() + st.mode[1:],
+            (
+                f"this node {st.peer_id[:12]}…{st.peer_id[-6:]} listens on {st.listen}"
+                if st.peer_id
+                else f"listening: {st.listen}"
+            ),
+            st.reachability,
+        ]
         if st.discovery:
             parts.append(st.discovery)
-        parts.append(f"received {fmt_bytes(st.bytes_in)}, sent {fmt_bytes(st.bytes_out)}"
-                     + (f", {st.downloads} downloads running" if st.downloads else ""))
+        parts.append(
+            f"received {fmt_bytes(st.bytes_in)}, sent {fmt_bytes(st.bytes_out)}"
+            + (f", {st.downloads} downloads running" if st.downloads else "")
+        )
         self.mode.setText("  ·  ".join(parts))
-        fill(self.table, [
-            (p.name, p.role, (p.peer_id, SOFT), p.address,
-             ("via relay" if p.connection == "relayed" else "direct")
-             + (", dialled in" if p.inbound else ", dialled out") if p.online else "",
-             fmt_bytes(p.bytes_in) if p.online else "", fmt_bytes(p.bytes_out) if p.online else "",
-             ("● online", GREEN) if p.online else ("○ offline", DIM))
-            for p in st.peers])
+        fill(
+            self.table,
+            [
+                (
+                    p.name,
+                    p.role,
+                    (p.peer_id, SOFT),
+                    p.address,
+                    ("via relay" if p.connection == "relayed" else "direct")
+                    + (", dialled in" if p.inbound else ", dialled out")
+                    if p.online
+                    else "",
+                    fmt_bytes(p.bytes_in) if p.online else "",
+                    fmt_bytes(p.bytes_out) if p.online else "",
+                    ("● online", GREEN) if p.online else ("○ offline", DIM),
+                )
+                for p in st.peers
+            ],
+        )
 
 
 class SettingsPage(Page):
@@ -154,9 +175,11 @@ class SettingsPage(Page):
         self.max_down = self._rate_box()
         self.lan = QCheckBox("Find peers on this network (mDNS)")
         self.share = QCheckBox("Share what I bought")
-        self.share.setToolTip("Announce and serve the tracks you bought. Peers then see your "
-                              "peer ID (your public identity) and IP addresses as a holder of "
-                              "them. Off: only your own releases are announced and served.")
+        self.share.setToolTip(
+            "Announce and serve the tracks you bought. Peers then see your "
+            "peer ID (your public identity) and IP addresses as a holder of "
+            "them. Off: only your own releases are announced and served."
+        )
         self.save_net = button("Save", "ghost")
         caps = QHBoxLayout()
         caps.setSpacing(10)
@@ -169,18 +192,28 @@ class SettingsPage(Page):
         caps.addStretch(1)
         caps.addWidget(self.save_net)
         nl.addLayout(caps)
-        nl.addWidget(label("Caps are totals for all peers and apply at once; LAN discovery "
-                           "and sharing what you bought change the next time you unlock. "
-                           "Purchases themselves are public ledger entries either way.",
-                           "dim", wrap=True))
+        nl.addWidget(
+            label(
+                "Caps are totals for all peers and apply at once; LAN discovery "
+                "and sharing what you bought change the next time you unlock. "
+                "Purchases themselves are public ledger entries either way.",
+                "dim",
+                wrap=True,
+            )
+        )
         self.net_msg = MessageBar()
         nl.addWidget(self.net_msg)
         grid.addWidget(net, 1, 0, 1, 2)
         # recovery phrase
         rec, rl = card("Recovery phrase")
-        rl.addWidget(label("These 24 words are your identity. Anyone who sees them can spend "
-                           "your credits and sign as you. Write them down, keep them offline.",
-                           "dim", wrap=True))
+        rl.addWidget(
+            label(
+                "These 24 words are your identity. Anyone who sees them can spend "
+                "your credits and sign as you. Write them down, keep them offline.",
+                "dim",
+                wrap=True,
+            )
+        )
         row = QHBoxLayout()
         self.passphrase = QLineEdit()
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
@@ -212,7 +245,7 @@ class SettingsPage(Page):
         self.publish_profile.clicked.connect(self._publish_profile)
 
     def _saving_card(self) -> QFrame:
-        """"Save to folder" defaults: the format and folder the export dialog starts with."""
+        """ "Save to folder" defaults: the format and folder the export dialog starts with."""
         box, lay = card("Saving music to a folder")
         row = QHBoxLayout()
         self.export_format = QComboBox()
@@ -227,8 +260,14 @@ class SettingsPage(Page):
         row.addWidget(self.export_folder, 1)
         row.addWidget(self.save_export)
         lay.addLayout(row)
-        lay.addWidget(label("What Library and release pages offer under \"Save to folder…\"; "
-                            "the dialog remembers your last choice.", "dim", wrap=True))
+        lay.addWidget(
+            label(
+                'What Library and release pages offer under "Save to folder…"; '
+                "the dialog remembers your last choice.",
+                "dim",
+                wrap=True,
+            )
+        )
         self.export_msg = MessageBar()
         lay.addWidget(self.export_msg)
         self.save_export.clicked.connect(self._save_export_defaults)
@@ -240,8 +279,9 @@ class SettingsPage(Page):
         self.export_folder.setText(str(folder))
 
     def _save_export_defaults(self) -> None:
-        job = self.bridge.remember_export(str(self.export_format.currentData()),
-                                          self.export_folder.text())
+        job = self.bridge.remember_export(
+            str(self.export_format.currentData()), self.export_folder.text()
+        )
         job.finished.connect(lambda _: self.export_msg.show_success("Saved."))
         job.failed.connect(self.export_msg.show_error)
 
@@ -268,13 +308,16 @@ class SettingsPage(Page):
         self.links.setPlainText("\n".join(v.get("links", [])))
         self.profile_state.setText(
             "Your name, bio and links are public: they are signed into the ledger and every "
-            "peer shows them." if v.get("published") else
-            "Not published yet: peers see your releases' artist name and your peer ID.")
+            "peer shows them."
+            if v.get("published")
+            else "Not published yet: peers see your releases' artist name and your peer ID."
+        )
         self.peer.setText(str(v["peer_id"]))
         self.key.setText(str(v["public_key"]))
         created = int(v["created_ms"])  # type: ignore[call-overload]
-        self.created.setText(dt.datetime.fromtimestamp(created / 1000).strftime("%Y-%m-%d %H:%M")
-                             if created else "")
+        self.created.setText(
+            dt.datetime.fromtimestamp(created / 1000).strftime("%Y-%m-%d %H:%M") if created else ""
+        )
         self.profile.setText(str(v["profile"]))
         self.content.setText(str(v["content"]))
         self.used.setText(fmt_bytes(int(v["content_bytes"])))  # type: ignore[call-overload]
@@ -291,9 +334,12 @@ class SettingsPage(Page):
 
         def show(phrase: str) -> None:
             words = phrase.split()
-            self.phrase.setText("   ".join(f"{i + 1:>2}. {w:<10}" + ("\n" if (i + 1) % 6 == 0
-                                                                       else "")
-                                           for i, w in enumerate(words)).replace("\n   ", "\n"))
+            self.phrase.setText(
+                "   ".join(
+                    f"{i + 1:>2}. {w:<10}" + ("\n" if (i + 1) % 6 == 0 else "")
+                    for i, w in enumerate(words)
+                ).replace("\n   ", "\n")
+            )
             self.phrase.show()
             self.hide_btn.show()
             self.passphrase.clear()
@@ -308,9 +354,13 @@ class SettingsPage(Page):
 
     def _save_network(self) -> None:
         self.net_msg.clear_message()
-        job = self.bridge.call("set_network_settings", self.max_up.value() * 1000,
-                               self.max_down.value() * 1000, self.lan.isChecked(),
-                               self.share.isChecked())
+        job = self.bridge.call(
+            "set_network_settings",
+            self.max_up.value() * 1000,
+            self.max_down.value() * 1000,
+            self.lan.isChecked(),
+            self.share.isChecked(),
+        )
         job.finished.connect(self.net_msg.show_success)
         job.failed.connect(self.net_msg.show_error)
 

@@ -101,18 +101,26 @@ class OnboardingView(QWidget):
 
     # -- the steps, built on first show ----------------------------------------------------------
     def _build(self, index: int) -> QWidget:
-        return (self._build_welcome, self._build_create, self._build_restore,
-                self._build_unlock)[index]()
+        return (self._build_welcome, self._build_create, self._build_restore, self._build_unlock)[
+            index
+        ]()
 
     def _build_welcome(self) -> QWidget:
         w, wl = _step()
         wl.setSpacing(10)
-        wl.addWidget(label("Music straight from artists, with no server in the middle.",
-                           "h2", wrap=True))
-        wl.addWidget(label("Your identity is a key that lives only on this computer. It signs "
-                           "your purchases and proves what you own. Protect it with a "
-                           "passphrase; a 24-word recovery phrase brings it back on another "
-                           "machine.", "dim", wrap=True))
+        wl.addWidget(
+            label("Music straight from artists, with no server in the middle.", "h2", wrap=True)
+        )
+        wl.addWidget(
+            label(
+                "Your identity is a key that lives only on this computer. It signs "
+                "your purchases and proves what you own. Protect it with a "
+                "passphrase; a 24-word recovery phrase brings it back on another "
+                "machine.",
+                "dim",
+                wrap=True,
+            )
+        )
         wl.addSpacing(8)
         self.to_create = button("Create my identity", "primary")
         self.to_restore = button("I have a recovery phrase", "ghost")
@@ -127,15 +135,23 @@ class OnboardingView(QWidget):
 
         c, cl = _step()
         cl.addWidget(label("Create your identity", "h2"))
-        cl.addWidget(label("Your name is shown to artists you buy from. You can change it "
-                           "later.", "dim", wrap=True))
+        cl.addWidget(
+            label(
+                "Your name is shown to artists you buy from. You can change it later.",
+                "dim",
+                wrap=True,
+            )
+        )
         self.public_note = label(
             "What is public: there is no server, so every peer keeps a copy of the ledger. "
             "Your name, your public key and every purchase you make (which release, the "
             "price, when) are visible to everyone, for good. After a download your computer "
             "tells peers it holds that track, with your IP address; you can turn that off in "
-            "Settings → Network (\"Share what I bought\"). Your library, playlists and the "
-            "keys to your tracks stay private.", "dim", wrap=True)
+            'Settings → Network ("Share what I bought"). Your library, playlists and the '
+            "keys to your tracks stay private.",
+            "dim",
+            wrap=True,
+        )
         cl.addWidget(self.public_note)
         self.name = QLineEdit()
         self.name.setPlaceholderText("Display name (optional)")
@@ -287,8 +303,7 @@ class OnboardingView(QWidget):
             self.message.show_error("The two passphrases differ.")
             return
         if len(p1) < MIN_PASSPHRASE:
-            self.message.show_error(f"Choose a passphrase of at least {MIN_PASSPHRASE} "
-                                    "characters.")
+            self.message.show_error(f"Choose a passphrase of at least {MIN_PASSPHRASE} characters.")
             return
         name = self.name.text().strip()
         self._start(lambda b: b.create_identity(p1, name))

@@ -107,8 +107,9 @@ class PlayerBar(QWidget):
         self.queue_btn.setIcon(icon("queue"))
         self.queue_btn.setIconSize(QSize(20, 20))
         self.vol_icon = label()
-        self.vol_icon.setPixmap(icon("mute" if self.silent else "volume", "#a3a3b5")
-                                .pixmap(QSize(20, 20)))
+        self.vol_icon.setPixmap(
+            icon("mute" if self.silent else "volume", "#a3a3b5").pixmap(QSize(20, 20))
+        )
         if self.silent:
             self.vol_icon.setToolTip("No audio output here: playback is silent")
         self.volume = ThinSlider()
@@ -139,12 +140,14 @@ class PlayerBar(QWidget):
         self._tick.setInterval(250)
         self._tick.timeout.connect(self._advance)
         self._shortcuts: list[QShortcut] = []
-        for key, fn in ((Qt.Key.Key_MediaTogglePlayPause, self.toggle),
-                        (Qt.Key.Key_MediaPlay, self.player.play),
-                        (Qt.Key.Key_MediaPause, self.player.pause),
-                        (Qt.Key.Key_MediaStop, self.player.stop),
-                        (Qt.Key.Key_MediaNext, self.player.next),
-                        (Qt.Key.Key_MediaPrevious, self.player.previous)):
+        for key, fn in (
+            (Qt.Key.Key_MediaTogglePlayPause, self.toggle),
+            (Qt.Key.Key_MediaPlay, self.player.play),
+            (Qt.Key.Key_MediaPause, self.player.pause),
+            (Qt.Key.Key_MediaStop, self.player.stop),
+            (Qt.Key.Key_MediaNext, self.player.next),
+            (Qt.Key.Key_MediaPrevious, self.player.previous),
+        ):
             sc = QShortcut(QKeySequence(key), self)
             sc.setContext(Qt.ShortcutContext.ApplicationShortcut)
             sc.activated.connect(fn)
@@ -160,24 +163,42 @@ class PlayerBar(QWidget):
             items = []
             for r, (root, key, mime) in zip(rows, parts, strict=True):
                 self.artwork[r.content] = r.artwork
-                items.append(QueueItem(r.content, MediaSource.stream(
-                    _opener(root, r.content, key, self.bridge.want_chunks), mime,
-                    r.duration_ms, r.title),
-                    r.title, r.artist))
+                items.append(
+                    QueueItem(
+                        r.content,
+                        MediaSource.stream(
+                            _opener(root, r.content, key, self.bridge.want_chunks),
+                            mime,
+                            r.duration_ms,
+                            r.title,
+                        ),
+                        r.title,
+                        r.artist,
+                    )
+                )
             self.player.set_queue(items, start)
 
         job.finished.connect(go)
         job.failed.connect(lambda m: self.message.emit(m, True))
 
-    def play_preview(self, preview: bytes, title: str, artist: str,
-                     artwork: bytes | None = None) -> None:
+    def play_preview(
+        self, preview: bytes, title: str, artist: str, artwork: bytes | None = None
+    ) -> None:
         job = self.bridge.call("preview_file", preview)
 
         def go(result: tuple[bytes, str, int]) -> None:
             data, mime, duration = result
             self.artwork[preview] = artwork
-            self.player.set_queue([QueueItem(preview, MediaSource.stream(
-                lambda: io.BytesIO(data), mime, duration, title), title, artist)])
+            self.player.set_queue(
+                [
+                    QueueItem(
+                        preview,
+                        MediaSource.stream(lambda: io.BytesIO(data), mime, duration, title),
+                        title,
+                        artist,
+                    )
+                ]
+            )
 
         job.finished.connect(go)
         job.failed.connect(lambda m: self.message.emit(m, True))
@@ -237,8 +258,9 @@ class PlayerBar(QWidget):
         if not self.player.queue:
             menu.addAction("The queue is empty").setEnabled(False)
         for i, item in enumerate(self.player.queue):
-            act = menu.addAction(("▶  " if item is current else "    ") +
-                                 f"{item.title} — {item.artist}")
+            act = menu.addAction(
+                ("▶  " if item is current else "    ") + f"{item.title} — {item.artist}"
+            )
             act.triggered.connect(lambda _=False, i=i: self.player.jump(i))
         return menu
 
@@ -250,16 +272,18 @@ class PlayerBar(QWidget):
             pass
 
 
-def _opener(root: Path, content: bytes, key: bytes | None,
-            want_chunks: Callable[[bytes, int], None]) -> Callable[[], io.BufferedReader]:
+def _opener(
+    root: Path, content: bytes, key: bytes | None, want_chunks: Callable[[bytes, int], None]
+) -> Callable[[], io.BufferedReader]:
     """Opens a track's decrypting stream; a chunk the reader has to wait for is passed to
     ``want_chunks`` so a running download fetches it (and the next few) first."""
     from player.chunkstore import DirectoryChunkSource
     from player.stream import DecryptingStream
 
     def open_stream() -> io.BufferedReader:
-        source = DirectoryChunkSource(root, content, key,
-                                      on_wanted=lambda index: want_chunks(content, index))
+        source = DirectoryChunkSource(
+            root, content, key, on_wanted=lambda index: want_chunks(content, index)
+        )
         return io.BufferedReader(DecryptingStream(source))
-    return open_stream
 
+    return open_stream

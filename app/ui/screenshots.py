@@ -68,8 +68,13 @@ def shoot(out: Path) -> list[Path]:
 
     swarm = DemoSwarm(world).start()
     swarm.wait_ready()
-    fan = build(Profile(world.fan), lambda: SwarmNetwork(swarm.settings()),
-                engine=NullEngine(), sync_interval_ms=500, title_note="demo")
+    fan = build(
+        Profile(world.fan),
+        lambda: SwarmNetwork(swarm.settings()),
+        engine=NullEngine(),
+        sync_interval_ms=500,
+        title_note="demo",
+    )
     w = fan.window
     w.resize(*SIZE)
     w.show()
@@ -90,8 +95,9 @@ def shoot(out: Path) -> list[Path]:
     for title in ("Night Ferry", "Small Rooms"):
         card = next(c for c in w.store.cards if c.title == title)
         w.store.open_release(card.id)
-        wait(lambda c=card: w.store.release.page is not None
-             and w.store.release.page.card.id == c.id)
+        wait(
+            lambda c=card: w.store.release.page is not None and w.store.release.page.card.id == c.id
+        )
         w.store.release.amount.setText("4.00")
         w.store.release.buy()
         wait(lambda: w.store.release.confirm is not None)
@@ -110,8 +116,9 @@ def shoot(out: Path) -> list[Path]:
     wait(lambda: w.library.rows and all(r.ready for r in w.library.rows), 60_000)
     w.library.refresh()
     wait(lambda: all(r.ready for r in w.library.rows))
-    w.library.create_playlist("Late night", [r.track_id for r in w.library.rows[:3]
-                                             if r.track_id is not None])
+    w.library.create_playlist(
+        "Late night", [r.track_id for r in w.library.rows[:3] if r.track_id is not None]
+    )
     wait(lambda: bool(w.library.playlists))
     w.library.table.selectRow(1)
     w.library._play_from(1)
@@ -132,8 +139,9 @@ def shoot(out: Path) -> list[Path]:
     wait(lambda: w.wallet.view is not None and bool(w.wallet.holdings))
     save(fan, "wallet")
     w.show_named("network")
-    wait(lambda: w.network.status is not None and len(w.network.status.online) == len(
-        swarm.running))
+    wait(
+        lambda: w.network.status is not None and len(w.network.status.online) == len(swarm.running)
+    )
     pump(2500)  # a refresh or two, so the rates have a window to be measured over
     save(fan, "network")
     w.show_named("settings")
@@ -143,8 +151,9 @@ def shoot(out: Path) -> list[Path]:
     swarm.stop()
 
     # an artist with sales (its node process has stopped: one identity, one writer)
-    artist = build(Profile(world.root / "artist-3"), None,
-                   engine=NullEngine(), title_note="demo artist")
+    artist = build(
+        Profile(world.root / "artist-3"), None, engine=NullEngine(), title_note="demo artist"
+    )
     artist.window.resize(*SIZE)
     artist.window.show()
     job = artist.bridge.unlock("demo-actor-passphrase")

@@ -56,13 +56,19 @@ class TileDelegate(QStyledItemDelegate):
         p.setFont(title_font)
         p.setPen(QColor("#f2f2f7"))
         fm = QFontMetrics(title_font)
-        p.drawText(QRect(x, y + TILE + 8, TILE, 20), Qt.AlignmentFlag.AlignLeft,
-                   fm.elidedText(card.title, Qt.TextElideMode.ElideRight, TILE))
+        p.drawText(
+            QRect(x, y + TILE + 8, TILE, 20),
+            Qt.AlignmentFlag.AlignLeft,
+            fm.elidedText(card.title, Qt.TextElideMode.ElideRight, TILE),
+        )
         p.setFont(small)
         p.setPen(QColor("#a3a3b5"))
         fm2 = QFontMetrics(small)
-        p.drawText(QRect(x, y + TILE + 28, TILE, 18), Qt.AlignmentFlag.AlignLeft,
-                   fm2.elidedText(card.artist, Qt.TextElideMode.ElideRight, TILE))
+        p.drawText(
+            QRect(x, y + TILE + 28, TILE, 18),
+            Qt.AlignmentFlag.AlignLeft,
+            fm2.elidedText(card.artist, Qt.TextElideMode.ElideRight, TILE),
+        )
         badge = "Owned" if card.owned else ("Yours" if card.mine else card.price)
         p.setPen(QColor("#3ddc97") if (card.owned or card.mine) else QColor("#c9c9d6"))
         p.drawText(QRect(x, y + TILE + 46, TILE, 18), Qt.AlignmentFlag.AlignLeft, badge)
@@ -142,9 +148,12 @@ def confirm_text(quote: BuyQuote) -> str:
     """The question before a purchase is signed: what, for how much, who gets what."""
     by = f" by {quote.artist}" if quote.artist else ""
     price = quote.price.replace(" ", "\u00a0")  # "4.00 CRED" stays on one line
-    return (f"Buy “{quote.what}”{by} for {price}?\n\n"
-            "The payment goes to:\n" + "\n".join(f"  •  {line}" for line in quote.split)
-            + f"\n\nYour balance afterwards: {quote.balance_after}")
+    return (
+        f"Buy “{quote.what}”{by} for {price}?\n\n"
+        "The payment goes to:\n"
+        + "\n".join(f"  •  {line}" for line in quote.split)
+        + f"\n\nYour balance afterwards: {quote.balance_after}"
+    )
 
 
 class ReleaseView(QWidget):
@@ -194,8 +203,9 @@ class ReleaseView(QWidget):
         buy_row.addWidget(self.amount)
         buy_row.addWidget(self.symbol)
         buy_row.addWidget(self.buy_btn)
-        self.save_btn = button("Save to folder…", "ghost",
-                               "Save the release as plain audio files (FLAC, MP3, …)")
+        self.save_btn = button(
+            "Save to folder…", "ghost", "Save the release as plain audio files (FLAC, MP3, …)"
+        )
         self.save_btn.hide()
         self.save_btn.clicked.connect(self.save_to_folder)
         self.export_dialog = None
@@ -237,13 +247,17 @@ class ReleaseView(QWidget):
         self.page = page
         c = page.card
         self.cover.setPixmap(cover_pixmap(c.artwork, 240, c.artist + " " + c.title, 12))
-        self.kind.setText(("SINGLE" if c.track_count == 1 else "ALBUM")
-                          + (" · " + c.genre.upper() if c.genre else ""))
+        self.kind.setText(
+            ("SINGLE" if c.track_count == 1 else "ALBUM")
+            + (" · " + c.genre.upper() if c.genre else "")
+        )
         self.title.setText(c.title)
         self.artist.setText(c.artist)
         total = sum(t.duration_ms for t in page.tracks)
-        self.meta.setText(f"{c.track_count} track{'s' if c.track_count != 1 else ''} · "
-                          f"{fmt_duration(total)}" + (" · " + ", ".join(c.tags) if c.tags else ""))
+        self.meta.setText(
+            f"{c.track_count} track{'s' if c.track_count != 1 else ''} · "
+            f"{fmt_duration(total)}" + (" · " + ", ".join(c.tags) if c.tags else "")
+        )
         self.description.setText(page.description)
         self.description.setVisible(bool(page.description))
         self.tracks.show_tracks(page)
@@ -264,8 +278,10 @@ class ReleaseView(QWidget):
             self.status.clear_message()
         self.set_playing(self.playing_preview)
         if not page.asset_trusted and can_buy:
-            self.status.show_warning("The credits this release is priced in come from an issuer "
-                                     "you have not marked as trusted (see Wallet).")
+            self.status.show_warning(
+                "The credits this release is priced in come from an issuer "
+                "you have not marked as trusted (see Wallet)."
+            )
         self._show_state(page.purchase_state, c.mine)
         self.save_btn.setVisible(page.purchase_state == "owned" or c.mine)
 
@@ -273,13 +289,15 @@ class ReleaseView(QWidget):
         if mine:
             self.status.show_success("This is your release. Its sales are in the Studio.")
         elif state == "waiting":
-            self.status.show_warning("Purchase signed. Waiting for the artist's node or a seeder "
-                                     "to grant it…")
+            self.status.show_warning(
+                "Purchase signed. Waiting for the artist's node or a seeder to grant it…"
+            )
         elif state == "granted":
             self.status.show_success("Granted. Unlocking your tracks…")
         elif state == "owned":
-            self.status.show_success("In your library. Downloads start by themselves; play them "
-                                     "from Library.")
+            self.status.show_success(
+                "In your library. Downloads start by themselves; play them from Library."
+            )
 
     def _label_buy(self) -> None:
         page = self.page
@@ -310,8 +328,9 @@ class ReleaseView(QWidget):
             return
         self._ask_and_buy(self.tracks.buy_buttons.get(index), None, index)  # type: ignore[arg-type]
 
-    def _ask_and_buy(self, origin: QPushButton | None, amount: str | None,
-                     track: int | None) -> None:
+    def _ask_and_buy(
+        self, origin: QPushButton | None, amount: str | None, track: int | None
+    ) -> None:
         page = self.page
         assert page is not None
 
@@ -329,8 +348,13 @@ class ReleaseView(QWidget):
             if not shiboken6.isValid(self):
                 return
             enable(True)
-            box = QMessageBox(QMessageBox.Icon.Question, "Confirm your purchase",
-                              confirm_text(quote), QMessageBox.StandardButton.Cancel, self)
+            box = QMessageBox(
+                QMessageBox.Icon.Question,
+                "Confirm your purchase",
+                confirm_text(quote),
+                QMessageBox.StandardButton.Cancel,
+                self,
+            )
             go = box.addButton(f"Buy for {quote.price}", QMessageBox.ButtonRole.AcceptRole)
             box.setDefaultButton(go)
             box.buttonClicked.connect(lambda b: b is go and sign())
@@ -467,9 +491,12 @@ class StoreView(QWidget):
         if visible:
             self.empty.hide()
         else:
-            self.empty.setText("Nothing matches your search." if self.search.text().strip()
-                               else "The catalog is empty for now. Releases appear here as "
-                                    "your node syncs with peers.")
+            self.empty.setText(
+                "Nothing matches your search."
+                if self.search.text().strip()
+                else "The catalog is empty for now. Releases appear here as "
+                "your node syncs with peers."
+            )
             self.empty.show()
 
     def _run_search(self) -> None:
@@ -487,8 +514,11 @@ class StoreView(QWidget):
         self._update_empty(shown)
 
     def visible_titles(self) -> list[str]:
-        return [self.grid.item(i).data(CARD_ROLE).title for i in range(self.grid.count())
-                if not self.grid.item(i).isHidden()]
+        return [
+            self.grid.item(i).data(CARD_ROLE).title
+            for i in range(self.grid.count())
+            if not self.grid.item(i).isHidden()
+        ]
 
     def show_grid(self) -> None:
         self.stack.setCurrentWidget(self.browse)

@@ -75,8 +75,9 @@ class SalesChart(QWidget):
             points.append(QPointF(x, 0))
             points[-1].setY(total)
         top = max(1, total)
-        pts = [points[0]] + [QPointF(pt.x(), r.bottom() - r.height() * pt.y() / top * 0.92)
-                             for pt in points[1:]]
+        pts = [points[0]] + [
+            QPointF(pt.x(), r.bottom() - r.height() * pt.y() / top * 0.92) for pt in points[1:]
+        ]
         if len(pts) == 2:
             pts.insert(1, QPointF(r.left(), pts[1].y()))
         path = QPainterPath(pts[0])
@@ -93,10 +94,12 @@ class SalesChart(QWidget):
         p.drawPath(path)
         p.setPen(QColor("#8a8a9c"))
         for i in range(5):
-            value = top * 0.92 ** -1 * (4 - i) / 4 / 100
-            p.drawText(QRectF(0, r.top() + r.height() * i / 4 - 8, 42, 16),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                       f"{value:.0f}")
+            value = top * 0.92**-1 * (4 - i) / 4 / 100
+            p.drawText(
+                QRectF(0, r.top() + r.height() * i / 4 - 8, 42, 16),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                f"{value:.0f}",
+            )
         for t, align in ((t0, Qt.AlignmentFlag.AlignLeft), (t1, Qt.AlignmentFlag.AlignRight)):
             fmt = "%H:%M:%S" if span < 3_600_000 else "%d %b %H:%M"
             when = dt.datetime.fromtimestamp(t / 1000).strftime(fmt)
@@ -132,8 +135,15 @@ class PublishWizard(QWidget):
         l1 = QVBoxLayout(s1)
         l1.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
-        row.addWidget(label("Pick the audio files of the release, in track order. Titles are "
-                            "read from their tags; edit them here.", "dim", wrap=True), 1)
+        row.addWidget(
+            label(
+                "Pick the audio files of the release, in track order. Titles are "
+                "read from their tags; edit them here.",
+                "dim",
+                wrap=True,
+            ),
+            1,
+        )
         self.add_btn = button("Add files…", "ghost")
         row.addWidget(self.add_btn)
         l1.addLayout(row)
@@ -197,16 +207,25 @@ class PublishWizard(QWidget):
         self.preview_len.setValue(30)
         self.preview_len.setSuffix(" s")
         self.splits = QPlainTextEdit()
-        self.splits.setPlaceholderText("One collaborator per line: PEER-ID (or hex key) = "
-                                       "PERCENT\nWhat they do not take goes to you")
+        self.splits.setPlaceholderText(
+            "One collaborator per line: PEER-ID (or hex key) = "
+            "PERCENT\nWhat they do not take goes to you"
+        )
         self.splits.setFixedHeight(80)
         f3.addRow("Priced in", self.asset)
         f3.addRow("Price", self.price)
         f3.addRow("", self.nyp)
         f3.addRow("Single tracks", self.track_price)
         f3.addRow("Preview length", self.preview_len)
-        f3.addRow("", label("A preview is clear audio anyone can play: each one lasts at most "
-                            "half of its track (0 s: no previews).", "dim", wrap=True))
+        f3.addRow(
+            "",
+            label(
+                "A preview is clear audio anyone can play: each one lasts at most "
+                "half of its track (0 s: no previews).",
+                "dim",
+                wrap=True,
+            ),
+        )
         f3.addRow("Splits", self.splits)
         self.stack.addWidget(s3)
 
@@ -236,9 +255,12 @@ class PublishWizard(QWidget):
         i = max(0, min(3, i))
         self.message.clear_message()
         self.stack.setCurrentIndex(i)
-        self.steps_label.setText("   ›   ".join(
-            f"<span style='color:{'#3ddc97' if n == i else '#6b6b7d'}'>{s}</span>"
-            for n, s in enumerate(self.STEPS)))
+        self.steps_label.setText(
+            "   ›   ".join(
+                f"<span style='color:{'#3ddc97' if n == i else '#6b6b7d'}'>{s}</span>"
+                for n, s in enumerate(self.STEPS)
+            )
+        )
         self.steps_label.setTextFormat(Qt.TextFormat.RichText)
         self.back_btn.setVisible(i > 0)
         self.next_btn.setText("Publish" if i == 3 else "Next")
@@ -256,9 +278,12 @@ class PublishWizard(QWidget):
 
     # -- step 1 ------------------------------------------------------------------------------
     def _pick_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Audio files", str(Path.home()),
-                                                "Audio (*.flac *.mp3 *.ogg *.opus *.m4a *.wav "
-                                                "*.aiff)")
+        paths, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Audio files",
+            str(Path.home()),
+            "Audio (*.flac *.mp3 *.ogg *.opus *.m4a *.wav *.aiff)",
+        )
         if paths:
             self.add_files([Path(p) for p in paths])
 
@@ -271,9 +296,11 @@ class PublishWizard(QWidget):
     def _add_tagged(self, paths: list[Path], tags: list[dict]) -> None:
         refused = [str(t["error"]) for t in tags if "error" in t]
         if refused:
-            self.message.show_error("Not added: " + "; ".join(refused)
-                                    + (". The other files were added." if
-                                       len(refused) < len(tags) else "."))
+            self.message.show_error(
+                "Not added: "
+                + "; ".join(refused)
+                + (". The other files were added." if len(refused) < len(tags) else ".")
+            )
         else:
             self.message.clear_message()
         for path, t in zip(paths, tags, strict=True):
@@ -301,8 +328,9 @@ class PublishWizard(QWidget):
                 self._tag_art = t["artwork"]
 
     def _pick_art(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Artwork", str(Path.home()),
-                                              "Images (*.png *.jpg *.jpeg)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Artwork", str(Path.home()), "Images (*.png *.jpg *.jpeg)"
+        )
         if path:
             self.set_artwork(Path(path))
 
@@ -320,8 +348,10 @@ class PublishWizard(QWidget):
             self.message.show_error("Give the release a title.")
             return
         if i == 2 and not self.assets:
-            self.message.show_error("There is no currency to price in yet: sync with peers "
-                                    "or trust a credits issuer in the Wallet.")
+            self.message.show_error(
+                "There is no currency to price in yet: sync with peers "
+                "or trust a credits issuer in the Wallet."
+            )
             return
         if i < 3:
             self.goto(i + 1)
@@ -349,24 +379,34 @@ class PublishWizard(QWidget):
         from app.services.studio import ReleaseDraft
         from app.services.ui_support import decimal_text
 
-        titles = tuple(self.track_table.item(i, 1).text() for i in range(
-            self.track_table.rowCount()))
+        titles = tuple(
+            self.track_table.item(i, 1).text() for i in range(self.track_table.rowCount())
+        )
         asset = self.assets[self.asset.currentIndex()][0] if self.assets else b""
         return ReleaseDraft(
-            files=tuple(self.files), title=self.title.text(), artist_name=self.artist.text(),
-            price=decimal_text(self.price.text()) or "", asset=asset,  # "3,50" is 3.50
+            files=tuple(self.files),
+            title=self.title.text(),
+            artist_name=self.artist.text(),
+            price=decimal_text(self.price.text()) or "",
+            asset=asset,  # "3,50" is 3.50
             name_your_price=self.nyp.isChecked(),
-            track_price=decimal_text(self.track_price.text()) or None, genre=self.genre.text(),
+            track_price=decimal_text(self.track_price.text()) or None,
+            genre=self.genre.text(),
             tags=tuple(t.strip() for t in self.tags.text().split(",") if t.strip()),
-            description=self.description.toPlainText(), track_titles=titles,
-            split=self._split_specs(), preview_seconds=self.preview_len.value(),
-            artwork=self.artwork)
+            description=self.description.toPlainText(),
+            track_titles=titles,
+            split=self._split_specs(),
+            preview_seconds=self.preview_len.value(),
+            artwork=self.artwork,
+        )
 
     def _fill_review(self) -> None:
         self.review_art.setPixmap(self.art_preview.pixmap())
-        tracks = "".join(f"<li>{self.track_table.item(i, 1).text()}</li>"
-                         for i in range(self.track_table.rowCount()))
-        price = (f"from {self.price.text()}" if self.nyp.isChecked() else self.price.text())
+        tracks = "".join(
+            f"<li>{self.track_table.item(i, 1).text()}</li>"
+            for i in range(self.track_table.rowCount())
+        )
+        price = f"from {self.price.text()}" if self.nyp.isChecked() else self.price.text()
         self.review.setText(
             f"<div style='font-size:16pt;font-weight:bold'>{self.title.text()}</div>"
             f"<div style='color:#a3a3b5;font-size:11pt'>{self.artist.text()} · "
@@ -375,7 +415,8 @@ class PublishWizard(QWidget):
             f" · previews of up to {self.preview_len.value():.0f} s, at most half of each "
             f"track</p><ol>{tracks}</ol><p>{self._split_text()}</p>"
             "<p style='color:#a3a3b5'>Publishing encrypts every track with its own key, stores "
-            "the chunks here and signs the listing. Seeders pick it up from the swarm.</p>")
+            "the chunks here and signs the listing. Seeders pick it up from the swarm.</p>"
+        )
 
     def _split_text(self) -> str:
         """The split as the review shows it: who gets what share of each sale."""
@@ -432,13 +473,17 @@ def agents_text(view: StudioView) -> str:
     if not view.releases:
         return ""
     if not view.agents:
-        return ("⚠ No sales agent: your releases sell only while this app is open. Delegate "
-                "them to a seeder (cooptracks delegate) to sell while you are offline.")
+        return (
+            "⚠ No sales agent: your releases sell only while this app is open. Delegate "
+            "them to a seeder (cooptracks delegate) to sell while you are offline."
+        )
     lines = []
     for a in view.agents:
         who = a.name or a.peer_id[:12] + "…" + a.peer_id[-6:]
-        line = f"Sales agent {who} sells {len(a.can)} of your {len(a.can) + len(a.cannot)} " \
-               "releases while you are offline"
+        line = (
+            f"Sales agent {who} sells {len(a.can)} of your {len(a.can) + len(a.cannot)} "
+            "releases while you are offline"
+        )
         if a.cannot:
             line += f". ⚠ It cannot sell: {', '.join(a.cannot)} (delegate them to it)"
         lines.append(line + ".")
@@ -483,8 +528,7 @@ class StudioPage(Page):
         self.sales_table.verticalHeader().hide()
         self.sales_table.setShowGrid(False)
         self.sales_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.sales_table.horizontalHeader().setSectionResizeMode(
-            1, QHeaderView.ResizeMode.Stretch)
+        self.sales_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.sales_table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft)
         self.sales_table.setColumnWidth(0, 150)
         self.sales_table.setColumnWidth(2, 130)
@@ -510,15 +554,17 @@ class StudioPage(Page):
         self.sales_table.setRowCount(len(view.sales))
         for n, s in enumerate(sorted(view.sales, key=lambda s: -s.timestamp)):
             when = dt.datetime.fromtimestamp(s.timestamp / 1000).strftime("%Y-%m-%d %H:%M")
-            for c, text in enumerate((when, s.release, s.amount,
-                                      "✓ fulfilled" if s.fulfilled else "waiting")):
+            for c, text in enumerate(
+                (when, s.release, s.amount, "✓ fulfilled" if s.fulfilled else "waiting")
+            ):
                 self.sales_table.setItem(n, c, QTableWidgetItem(text))
         self.wizard.set_assets(view.assets)
         self.agents.setText(agents_text(view))
 
     def _export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export sales", str(Path.home() /
-                                                                       "sales.csv"), "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export sales", str(Path.home() / "sales.csv"), "CSV (*.csv)"
+        )
         if path:
             self.export_csv(Path(path))
 
@@ -532,4 +578,3 @@ class StudioPage(Page):
 
         job.finished.connect(write)
         job.failed.connect(self.message.show_error)
-

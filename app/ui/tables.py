@@ -16,8 +16,9 @@ TEXT = "#f2f2f7"
 Cell = str | tuple[str, str]  # text, or (text, colour)
 
 
-def read_only_table(headers: Sequence[str], widths: Mapping[int, int], stretch: int
-                    ) -> QTableWidget:
+def read_only_table(
+    headers: Sequence[str], widths: Mapping[int, int], stretch: int
+) -> QTableWidget:
     """A table without grid, row numbers or editing; column ``stretch`` takes the spare width."""
     table = QTableWidget(0, len(headers))
     table.setHorizontalHeaderLabels(list(headers))

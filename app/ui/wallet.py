@@ -22,10 +22,18 @@ from app.services.ui_support import BalanceView, WalletView
 from app.ui.tables import GREEN, SOFT, TEXT, fill, read_only_table
 from app.ui.widgets import MessageBar, Page, button, card, label
 
-KIND_NAMES = {"send": "Sent", "receive": "Received", "purchase": "Purchase",
-              "asset.mint": "Minted", "grant": "Sale", "payout": "Sale",
-              "offer": "Offer (locked)", "take": "Take (paid, waiting)", "cancel": "Offer ended",
-              "reclaim": "Reclaimed"}
+KIND_NAMES = {
+    "send": "Sent",
+    "receive": "Received",
+    "purchase": "Purchase",
+    "asset.mint": "Minted",
+    "grant": "Sale",
+    "payout": "Sale",
+    "offer": "Offer (locked)",
+    "take": "Take (paid, waiting)",
+    "cancel": "Offer ended",
+    "reclaim": "Reclaimed",
+}
 
 
 class BalanceCard(QFrame):
@@ -45,8 +53,12 @@ class BalanceCard(QFrame):
             ok.setStyleSheet(f"color: {GREEN};")
             lay.addWidget(ok)
         else:
-            warn = label("⚠ Issuer not trusted: anyone can issue a token with this name. "
-                         "Its value is only what its issuer stands behind.", "dim", wrap=True)
+            warn = label(
+                "⚠ Issuer not trusted: anyone can issue a token with this name. "
+                "Its value is only what its issuer stands behind.",
+                "dim",
+                wrap=True,
+            )
             warn.setStyleSheet("color: #ffd27a;")
             lay.addWidget(warn)
             trust = button("Trust this issuer", "ghost")
@@ -65,8 +77,9 @@ class WalletPage(Page):
         self.cards.setSpacing(14)
         self.outer.addLayout(self.cards)
         self.locked_title = label("Locked and in flight", "h2")
-        self.locked_table = read_only_table(["ASSET", "WHAT", "AMOUNT", "UNTIL"],
-                                            {0: 90, 2: 130, 3: 260}, stretch=1)
+        self.locked_table = read_only_table(
+            ["ASSET", "WHAT", "AMOUNT", "UNTIL"], {0: 90, 2: 130, 3: 260}, stretch=1
+        )
         self.outer.addWidget(self.locked_title)
         self.outer.addWidget(self.locked_table)
         row = QHBoxLayout()
@@ -118,21 +131,36 @@ class WalletPage(Page):
         rows: list[tuple] = []
         for h in holdings:
             for lk in h.locks:
-                rows.append((h.symbol, f"Locked in an {lk.what}, settled by {lk.settler}",
-                             lk.amount_text, f"unlocks by {_when(lk.unlocks)}"))
+                rows.append(
+                    (
+                        h.symbol,
+                        f"Locked in an {lk.what}, settled by {lk.settler}",
+                        lk.amount_text,
+                        f"unlocks by {_when(lk.unlocks)}",
+                    )
+                )
             for f in h.flights:
                 until = f"back by {_when(f.until)} if unsettled" if f.until else "arriving"
-                rows.append((h.symbol, (f.what[:1].upper() + f.what[1:], SOFT), f.amount_text,
-                             until))
+                rows.append(
+                    (h.symbol, (f.what[:1].upper() + f.what[1:], SOFT), f.amount_text, until)
+                )
         self.locked_title.setText(
-            "Locked and in flight" + ("" if rows else ": nothing; all you hold is available")
-            + "".join(f"   ·   {h.symbol}: {h.available} available, {h.locked} locked, "
-                      f"{h.in_flight} in flight" for h in holdings
-                      if h.locks or h.flights))
+            "Locked and in flight"
+            + ("" if rows else ": nothing; all you hold is available")
+            + "".join(
+                f"   ·   {h.symbol}: {h.available} available, {h.locked} locked, "
+                f"{h.in_flight} in flight"
+                for h in holdings
+                if h.locks or h.flights
+            )
+        )
         fill(self.locked_table, rows)
         self.locked_table.setVisible(bool(rows))
-        height = self.locked_table.horizontalHeader().height() + 4 + sum(
-            self.locked_table.rowHeight(r) for r in range(len(rows)))
+        height = (
+            self.locked_table.horizontalHeader().height()
+            + 4
+            + sum(self.locked_table.rowHeight(r) for r in range(len(rows)))
+        )
         self.locked_table.setFixedHeight(min(150, height))
 
     def _show(self, view: WalletView) -> None:
@@ -148,20 +176,34 @@ class WalletPage(Page):
         for i, b in enumerate(view.balances):
             self.cards.addWidget(BalanceCard(b, self.trust), 0, i)
         if not view.balances:
-            self.cards.addWidget(label("No credits yet. A credits gateway or a friend can send "
-                                       "you some; share your key below.", "dim", wrap=True), 0, 0)
+            self.cards.addWidget(
+                label(
+                    "No credits yet. A credits gateway or a friend can send "
+                    "you some; share your key below.",
+                    "dim",
+                    wrap=True,
+                ),
+                0,
+                0,
+            )
         self.asset.clear()
         for b in view.balances:
             self.asset.addItem(f"{b.symbol} — {b.name}", b.asset)
         my_id = view.me_id or view.me.hex()
         self.me.setToolTip(my_id)
         # A zero-width space lets the label wrap the ID instead of cutting it off.
-        self.me.setText("\u200b".join(my_id[i:i + 26] for i in range(0, len(my_id), 26)))
-        fill(self.history, [
-            (dt.datetime.fromtimestamp(h.timestamp / 1000).strftime("%Y-%m-%d %H:%M"),
-             KIND_NAMES.get(h.kind, h.kind) + (f" · {h.what}" if h.what else ""),
-             (("+" if h.positive else "") + h.change, GREEN if h.positive else TEXT))
-            for h in view.history])
+        self.me.setText("\u200b".join(my_id[i : i + 26] for i in range(0, len(my_id), 26)))
+        fill(
+            self.history,
+            [
+                (
+                    dt.datetime.fromtimestamp(h.timestamp / 1000).strftime("%Y-%m-%d %H:%M"),
+                    KIND_NAMES.get(h.kind, h.kind) + (f" · {h.what}" if h.what else ""),
+                    (("+" if h.positive else "") + h.change, GREEN if h.positive else TEXT),
+                )
+                for h in view.history
+            ],
+        )
 
     def copy_id(self) -> None:
         QGuiApplication.clipboard().setText(self.me.toolTip())
@@ -196,7 +238,6 @@ class WalletPage(Page):
 
         job.finished.connect(ok)
         job.failed.connect(failed)
-
 
 
 def _when(ms: int) -> str:

@@ -46,27 +46,30 @@ def load_theme(app: QApplication) -> None:
     import resources
 
     folder = Path(resources.__file__).parent
-    qss = (folder / "theme.qss").read_text(encoding="utf-8").replace(
-        "@RESOURCES@", folder.as_posix())  # the spin boxes' arrow images
+    qss = (
+        (folder / "theme.qss").read_text(encoding="utf-8").replace("@RESOURCES@", folder.as_posix())
+    )  # the spin boxes' arrow images
     app.setStyle("Fusion")
     pal = QPalette()
-    for role, colour in ((QPalette.ColorRole.Window, "#121218"),
-                         (QPalette.ColorRole.WindowText, "#f2f2f7"),
-                         (QPalette.ColorRole.Base, "#16161d"),
-                         (QPalette.ColorRole.AlternateBase, "#1c1c25"),
-                         (QPalette.ColorRole.Text, "#f2f2f7"),
-                         (QPalette.ColorRole.Button, "#262632"),
-                         (QPalette.ColorRole.ButtonText, "#f2f2f7"),
-                         (QPalette.ColorRole.Highlight, "#3ddc97"),
-                         (QPalette.ColorRole.HighlightedText, "#08110d"),
-                         (QPalette.ColorRole.ToolTipBase, "#262632"),
-                         (QPalette.ColorRole.ToolTipText, "#f2f2f7"),
-                         (QPalette.ColorRole.PlaceholderText, "#6b6b7d"),
-                         (QPalette.ColorRole.Light, "#33333f"),
-                         (QPalette.ColorRole.Midlight, "#2a2a36"),
-                         (QPalette.ColorRole.Mid, "#22222d"),
-                         (QPalette.ColorRole.Dark, "#0c0c11"),
-                         (QPalette.ColorRole.Shadow, "#000000")):
+    for role, colour in (
+        (QPalette.ColorRole.Window, "#121218"),
+        (QPalette.ColorRole.WindowText, "#f2f2f7"),
+        (QPalette.ColorRole.Base, "#16161d"),
+        (QPalette.ColorRole.AlternateBase, "#1c1c25"),
+        (QPalette.ColorRole.Text, "#f2f2f7"),
+        (QPalette.ColorRole.Button, "#262632"),
+        (QPalette.ColorRole.ButtonText, "#f2f2f7"),
+        (QPalette.ColorRole.Highlight, "#3ddc97"),
+        (QPalette.ColorRole.HighlightedText, "#08110d"),
+        (QPalette.ColorRole.ToolTipBase, "#262632"),
+        (QPalette.ColorRole.ToolTipText, "#f2f2f7"),
+        (QPalette.ColorRole.PlaceholderText, "#6b6b7d"),
+        (QPalette.ColorRole.Light, "#33333f"),
+        (QPalette.ColorRole.Midlight, "#2a2a36"),
+        (QPalette.ColorRole.Mid, "#22222d"),
+        (QPalette.ColorRole.Dark, "#0c0c11"),
+        (QPalette.ColorRole.Shadow, "#000000"),
+    ):
         pal.setColor(role, QColor(colour))
     app.setPalette(pal)
     app.setStyleSheet(qss)
@@ -100,8 +103,11 @@ def _placeholder(seed: str, size: int) -> QImage:
     p.setPen(QColor(255, 255, 255, 200))
     f = QFont("DejaVu Sans", max(8, size // 4), QFont.Weight.Bold)
     p.setFont(f)
-    p.drawText(QRectF(0, 0, size, size), QtCore.Qt.AlignmentFlag.AlignCenter,
-               "".join(w[0] for w in seed.split()[:2]).upper() or "♪")
+    p.drawText(
+        QRectF(0, 0, size, size),
+        QtCore.Qt.AlignmentFlag.AlignCenter,
+        "".join(w[0] for w in seed.split()[:2]).upper() or "♪",
+    )
     p.end()
     return img
 
@@ -118,8 +124,12 @@ def cover_pixmap(data: bytes | None, size: int, seed: str = "", radius: int = 10
     waiting = bool(data) and img is None and len(data or b"") > cover_images.INLINE_MAX_BYTES
     if img is None:  # a large cover is decoded by the bridge on a worker thread, then redrawn
         img = _placeholder(seed or "?", size)
-    img = img.scaled(size, size, QtCore.Qt.AspectRatioMode.KeepAspectRatioByExpanding,
-                     QtCore.Qt.TransformationMode.SmoothTransformation)
+    img = img.scaled(
+        size,
+        size,
+        QtCore.Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+        QtCore.Qt.TransformationMode.SmoothTransformation,
+    )
     out = QPixmap(size, size)
     out.fill(QtCore.Qt.GlobalColor.transparent)
     p = QPainter(out)
@@ -416,8 +426,11 @@ class ThinSlider(QSlider):
         y = self.height() / 2
         left, right = 6.0, self.width() - 6.0
         span = max(1, self.maximum() - self.minimum())
-        frac = (self.sliderPosition() - self.minimum()) / span if self.maximum() > self.minimum() \
+        frac = (
+            (self.sliderPosition() - self.minimum()) / span
+            if self.maximum() > self.minimum()
             else 0.0
+        )
         x = left + (right - left) * frac
         p.setPen(QtCore.Qt.PenStyle.NoPen)
         p.setBrush(QColor("#34343f"))

@@ -76,6 +76,7 @@ def _rules() -> dict[str, Rule]:
 def _guarded(guard: Guard, rule: Rule) -> Rule:
     """``rule`` behind ``guard``: the guard checks first, its follow-up runs once the rule
     succeeded (so a rule that fails leaves nothing changed)."""
+
     def check_then_apply(state, entry, body, dep_seq):  # type: ignore[no-untyped-def]
         after = guard(state, entry, body, dep_seq)
         rule(state, entry, body, dep_seq)

@@ -45,20 +45,32 @@ class AgentsView:
 
     def agent_delegation(self, agent: bytes, listing: Listing) -> Delegation | None:
         """The newest unrevoked delegation making ``agent`` a seller of ``listing``."""
-        found = [d for d in self.delegations.values()
-                 if d.agent == agent and d.artist == listing.artist and d.revoked_at is None
-                 and d.covers(listing.id)]
+        found = [
+            d
+            for d in self.delegations.values()
+            if d.agent == agent
+            and d.artist == listing.artist
+            and d.revoked_at is None
+            and d.covers(listing.id)
+        ]
         return max(found, key=lambda d: d.seq, default=None)
 
 
 def agent_may_grant(state: State, entry: Entry, listing: Listing, dep_seq: DepIndex) -> bool:
     """Some delegation in deps makes the author an agent for ``listing``, active at the
     artist's prefix named in deps (the highest artist seq among the deps)."""
-    artist_seq = max((seq for author, seq in map(dep_seq.__getitem__, entry.deps)
-                      if author == listing.artist), default=0)
-    return any((d := state.delegations.get(h)) is not None and d.agent == entry.author
-               and d.artist == listing.artist and d.covers(listing.id)
-               and d.active_at(artist_seq) for h in entry.deps)
+    artist_seq = max(
+        (seq for author, seq in map(dep_seq.__getitem__, entry.deps) if author == listing.artist),
+        default=0,
+    )
+    return any(
+        (d := state.delegations.get(h)) is not None
+        and d.agent == entry.author
+        and d.artist == listing.artist
+        and d.covers(listing.id)
+        and d.active_at(artist_seq)
+        for h in entry.deps
+    )
 
 
 def apply_delegate(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
@@ -69,8 +81,9 @@ def apply_delegate(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
         if listing is None or listing.artist != entry.author:
             raise SemanticError("a delegation covers only the author's own listings")
     sealed = {k["content"]: k["sealed"] for k in body["keys"]}
-    state.delegations[entry.hash] = Delegation(entry.hash, entry.author, body["agent"],
-                                               entry.seq, tuple(body["listings"]), sealed)
+    state.delegations[entry.hash] = Delegation(
+        entry.hash, entry.author, body["agent"], entry.seq, tuple(body["listings"]), sealed
+    )
 
 
 def apply_revoke(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
@@ -87,17 +100,23 @@ def _tables(state: State) -> None:
 
 
 def _hash_sections(state: State) -> dict[str, Any]:
-    return {"delegations": sorted([d.id, d.agent, d.revoked_at]
-                                  for d in state.delegations.values())}
+    return {
+        "delegations": sorted([d.id, d.agent, d.revoked_at] for d in state.delegations.values())
+    }
 
 
 FEATURE = Feature(
     name="agents",
     kinds=(
-        Kind("delegate",
-             record(agent=public_key, listings=array(hash32, MAX_DELEGATED_LISTINGS, unique=True),
-                    keys=array(SEALED_KEY, MAX_DELEGATED_KEYS)),
-             "Make another identity a sales agent for some (or, if empty, all) listings."),
+        Kind(
+            "delegate",
+            record(
+                agent=public_key,
+                listings=array(hash32, MAX_DELEGATED_LISTINGS, unique=True),
+                keys=array(SEALED_KEY, MAX_DELEGATED_KEYS),
+            ),
+            "Make another identity a sales agent for some (or, if empty, all) listings.",
+        ),
         Kind("revoke", record(delegation=hash32), "End a delegation made earlier in this feed."),
     ),
     rules={"delegate": apply_delegate, "revoke": apply_revoke},

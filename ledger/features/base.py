@@ -71,7 +71,8 @@ def require_funds(state: State, entry: Entry, asset: bytes, amount: int) -> None
 def log_change(state: State, account: bytes, entry: Entry, asset: bytes, change: int) -> None:
     """Record a change of ``account``'s spendable balance in its history."""
     state.history.setdefault(account, []).append(
-        (entry.timestamp, entry.hash, entry.kind, asset, change))
+        (entry.timestamp, entry.hash, entry.kind, asset, change)
+    )
 
 
 def credit(state: State, account: bytes, entry: Entry, asset: bytes, amount: int) -> None:

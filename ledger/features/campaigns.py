@@ -99,8 +99,10 @@ class CampaignsView:
         return "closing" if now <= campaign.close_by else "lapsed"
 
     def pledges_of(self, campaign: bytes) -> list[Pledge]:
-        return sorted((self.pledges[p] for p in self._pledges_of.get(campaign, [])),
-                      key=lambda p: (p.timestamp, p.id))
+        return sorted(
+            (self.pledges[p] for p in self._pledges_of.get(campaign, [])),
+            key=lambda p: (p.timestamp, p.id),
+        )
 
     def pledge_status(self, pledge: Pledge) -> str:
         """pending, counted, accepted (the artist's), refundable (the close left it out or
@@ -114,8 +116,11 @@ class CampaignsView:
 
     def pledged(self, campaign: bytes) -> int:
         """What this replica holds of pledges not reclaimed (informative: the settler counts)."""
-        return sum(p.amount for p in self.pledges_of(campaign)
-                   if self.conditional[p.id].outcome in (None, "accepted"))  # type: ignore[attr-defined]
+        return sum(
+            p.amount
+            for p in self.pledges_of(campaign)
+            if self.conditional[p.id].outcome in (None, "accepted")
+        )  # type: ignore[attr-defined]
 
     def backers(self, campaign: Campaign) -> list[Backer]:
         """Backers of a funded campaign with the accepted sum and the tier it earns, largest
@@ -126,26 +131,36 @@ class CampaignsView:
         for p in self.pledges_of(campaign.id):
             if self.conditional[p.id].outcome == "accepted":  # type: ignore[attr-defined]
                 sums[p.backer] = sums.get(p.backer, 0) + p.amount
-        return sorted((Backer(b, n, tier_for(campaign, n)) for b, n in sums.items()),
-                      key=lambda b: (-b.amount, b.backer))
+        return sorted(
+            (Backer(b, n, tier_for(campaign, n)) for b, n in sums.items()),
+            key=lambda b: (-b.amount, b.backer),
+        )
 
     def reward_of(self, campaign: Campaign, backer: bytes) -> Backer | None:
         return next((b for b in self.backers(campaign) if b.backer == backer), None)
 
     def campaigns_of(self, artist: bytes) -> list[Campaign]:
-        return sorted((c for c in self.campaigns.values() if c.artist == artist),
-                      key=lambda c: (c.timestamp, c.id))
+        return sorted(
+            (c for c in self.campaigns.values() if c.artist == artist),
+            key=lambda c: (c.timestamp, c.id),
+        )
 
     def campaigns_to_settle(self, settler: bytes) -> list[Campaign]:
-        return sorted((c for c in self.campaigns.values()
-                       if c.settler == settler and c.outcome is None),
-                      key=lambda c: (c.deadline, c.id))
+        return sorted(
+            (c for c in self.campaigns.values() if c.settler == settler and c.outcome is None),
+            key=lambda c: (c.deadline, c.id),
+        )
 
     def refundable_pledges(self, backer: bytes) -> list[Pledge]:
         """The backer's pledges that a close left out or failed: reclaim with the close."""
-        return sorted((p for p in self.pledges.values() if p.backer == backer
-                       and self.pledge_status(p) == "refundable"),
-                      key=lambda p: (p.timestamp, p.id))
+        return sorted(
+            (
+                p
+                for p in self.pledges.values()
+                if p.backer == backer and self.pledge_status(p) == "refundable"
+            ),
+            key=lambda p: (p.timestamp, p.id),
+        )
 
 
 def tier_for(campaign: Campaign, amount: int) -> Tier | None:
@@ -171,8 +186,7 @@ def _campaign_for_settler(state: State, entry: Entry, ref: bytes) -> Campaign:
     return campaign
 
 
-def _to_count(state: State, entry: Entry, campaign: Campaign,
-              refs: list[bytes]) -> list[Pledge]:
+def _to_count(state: State, entry: Entry, campaign: Campaign, refs: list[bytes]) -> list[Pledge]:
     out = []
     for ref in refs:
         require_dep(entry, ref, "pledge")
@@ -200,9 +214,18 @@ def apply_campaign(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
     if any(a.min >= b.min for a, b in pairwise(tiers)):
         raise SemanticError("tiers are listed by strictly increasing minimum")
     state.campaigns[entry.hash] = Campaign(
-        entry.hash, entry.author, body["title"], body["description"], body["asset"],
-        body["goal"], body["deadline"], body["close_by"], tiers, body["settler"],
-        entry.timestamp)
+        entry.hash,
+        entry.author,
+        body["title"],
+        body["description"],
+        body["asset"],
+        body["goal"],
+        body["deadline"],
+        body["close_by"],
+        tiers,
+        body["settler"],
+        entry.timestamp,
+    )
     state._pledges_of[entry.hash] = []
 
 
@@ -215,10 +238,18 @@ def apply_pledge(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInd
         raise SemanticError("neither the artist nor the settler pledges to its campaign")
     if entry.timestamp > campaign.deadline:
         raise SemanticError("the campaign's deadline has passed")
-    pay_conditionally(state, entry, campaign.asset, body["amount"], campaign.artist,
-                      campaign.settler, campaign.close_by)
-    state.pledges[entry.hash] = Pledge(entry.hash, entry.author, campaign.id, body["amount"],
-                                       entry.timestamp)
+    pay_conditionally(
+        state,
+        entry,
+        campaign.asset,
+        body["amount"],
+        campaign.artist,
+        campaign.settler,
+        campaign.close_by,
+    )
+    state.pledges[entry.hash] = Pledge(
+        entry.hash, entry.author, campaign.id, body["amount"], entry.timestamp
+    )
     state._pledges_of[campaign.id].append(entry.hash)
 
 
@@ -241,8 +272,9 @@ def apply_close(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInde
         if entry.timestamp <= campaign.deadline:
             raise SemanticError("a campaign succeeds only after its deadline")
         if counted < campaign.goal:
-            raise SemanticError(f"the pledges counted ({counted}) do not reach the goal "
-                                f"{campaign.goal}")
+            raise SemanticError(
+                f"the pledges counted ({counted}) do not reach the goal {campaign.goal}"
+            )
     for pledge in pledges:
         pledge.counted_by = entry.hash
     campaign.counted = counted
@@ -255,7 +287,8 @@ def apply_close(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInde
             cond = state.conditional[ref]
             cond.outcome, cond.settled_by = "accepted", entry.hash
     state.inflight[(entry.hash, campaign.artist)] = Transfer(
-        entry.hash, campaign.settler, campaign.artist, campaign.asset, counted, entry.timestamp)
+        entry.hash, campaign.settler, campaign.artist, campaign.asset, counted, entry.timestamp
+    )
 
 
 def _ended_by(state: State, cond: Conditional, proof: bytes) -> bool:
@@ -277,11 +310,14 @@ def _tables(state: State) -> None:
 def _hash_sections(state: State) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if state.campaigns:
-        out["campaigns"] = sorted([c.id, c.artist, c.settler, c.counted, c.outcome, c.closed_by]
-                                  for c in state.campaigns.values())
+        out["campaigns"] = sorted(
+            [c.id, c.artist, c.settler, c.counted, c.outcome, c.closed_by]
+            for c in state.campaigns.values()
+        )
     if state.pledges:
-        out["pledges"] = sorted([p.id, p.backer, p.campaign, p.amount, p.counted_by]
-                                for p in state.pledges.values())
+        out["pledges"] = sorted(
+            [p.id, p.backer, p.campaign, p.amount, p.counted_by] for p in state.pledges.values()
+        )
     return out
 
 
@@ -292,25 +328,44 @@ TIER = record(name=text(80, 1), min=integer(1), reward=text(200))
 FEATURE = Feature(
     name="campaigns",
     kinds=(
-        Kind("campaign",
-             record(title=text(200, 1), description=text(4000), asset=hash32, goal=integer(1),
-                    deadline=integer(0), close_by=integer(0), tiers=array(TIER, MAX_TIERS),
-                    settler=public_key),
-             "All-or-nothing fan funding: a goal in one asset, pledges until the deadline, "
-             "closed by the settler by close_by."),
-        Kind("pledge", record(campaign=hash32, amount=integer(1)),
-             "Back a campaign: a conditional transfer to the artist that its settler decides."),
-        Kind("campaign.count",
-             record(campaign=hash32, pledges=array(hash32, MAX_NAMED, 1, unique=True)),
-             "The campaign's settler counts pledges towards the goal, before it closes."),
-        Kind("campaign.close",
-             record(campaign=hash32, success=boolean,
-                    pledges=array(hash32, MAX_NAMED, unique=True)),
-             "The settler ends a campaign: funded (the counted pledges become the artist's) "
-             "or failed (every pledge is reclaimable)."),
+        Kind(
+            "campaign",
+            record(
+                title=text(200, 1),
+                description=text(4000),
+                asset=hash32,
+                goal=integer(1),
+                deadline=integer(0),
+                close_by=integer(0),
+                tiers=array(TIER, MAX_TIERS),
+                settler=public_key,
+            ),
+            "All-or-nothing fan funding: a goal in one asset, pledges until the deadline, "
+            "closed by the settler by close_by.",
+        ),
+        Kind(
+            "pledge",
+            record(campaign=hash32, amount=integer(1)),
+            "Back a campaign: a conditional transfer to the artist that its settler decides.",
+        ),
+        Kind(
+            "campaign.count",
+            record(campaign=hash32, pledges=array(hash32, MAX_NAMED, 1, unique=True)),
+            "The campaign's settler counts pledges towards the goal, before it closes.",
+        ),
+        Kind(
+            "campaign.close",
+            record(campaign=hash32, success=boolean, pledges=array(hash32, MAX_NAMED, unique=True)),
+            "The settler ends a campaign: funded (the counted pledges become the artist's) "
+            "or failed (every pledge is reclaimable).",
+        ),
     ),
-    rules={"campaign": apply_campaign, "pledge": apply_pledge, "campaign.count": apply_count,
-           "campaign.close": apply_close},
+    rules={
+        "campaign": apply_campaign,
+        "pledge": apply_pledge,
+        "campaign.count": apply_count,
+        "campaign.close": apply_close,
+    },
     tables=_tables,
     view=CampaignsView,
     hash_sections=_hash_sections,

@@ -90,8 +90,12 @@ class Distribution:
 def counts_in(stake: Stake, dist: Distribution) -> bool:
     """A stake counts in a distribution when the issuer accepted it earlier in its feed and its
     term has not ended at the distribution's time."""
-    return (stake.charter == dist.charter and stake.accepted_seq is not None
-            and stake.accepted_seq < dist.seq and stake.until >= dist.timestamp)
+    return (
+        stake.charter == dist.charter
+        and stake.accepted_seq is not None
+        and stake.accepted_seq < dist.seq
+        and stake.until >= dist.timestamp
+    )
 
 
 class CoinsView:
@@ -121,21 +125,29 @@ class CoinsView:
         return "withdrawn" if lock.closed_by is not None else "staked"
 
     def stakes_of(self, charter: bytes) -> list[Stake]:
-        return sorted((self.stakes[s] for s in self._stakes_of.get(charter, [])),
-                      key=lambda s: (s.timestamp, s.id))
+        return sorted(
+            (self.stakes[s] for s in self._stakes_of.get(charter, [])),
+            key=lambda s: (s.timestamp, s.id),
+        )
 
     def stakes_by(self, staker: bytes) -> list[Stake]:
-        return sorted((s for s in self.stakes.values() if s.staker == staker),
-                      key=lambda s: (s.timestamp, s.id))
+        return sorted(
+            (s for s in self.stakes.values() if s.staker == staker),
+            key=lambda s: (s.timestamp, s.id),
+        )
 
     def staked(self, charter: bytes, at: int) -> int:
         """Accepted stakes whose term includes ``at``, as this replica holds them."""
-        return sum(s.amount for s in self.stakes_of(charter)
-                   if s.accepted_seq is not None and s.until >= at)
+        return sum(
+            s.amount
+            for s in self.stakes_of(charter)
+            if s.accepted_seq is not None and s.until >= at
+        )
 
     def distributions_of(self, charter: bytes) -> list[Distribution]:
-        return sorted((d for d in self.distributions.values() if d.charter == charter),
-                      key=lambda d: d.seq)
+        return sorted(
+            (d for d in self.distributions.values() if d.charter == charter), key=lambda d: d.seq
+        )
 
     def uncollected(self, staker: bytes) -> list[tuple[Stake, Distribution, int]]:
         """(stake, distribution, share) the staker may still collect."""
@@ -149,18 +161,25 @@ class CoinsView:
         return out
 
     def stakes_to_answer(self, issuer: bytes) -> list[Stake]:
-        return sorted((s for s in self.stakes.values()
-                       if self.coin_charters[s.charter].issuer == issuer
-                       and self.stake_status(s) == "pending"),
-                      key=lambda s: (s.timestamp, s.id))
+        return sorted(
+            (
+                s
+                for s in self.stakes.values()
+                if self.coin_charters[s.charter].issuer == issuer
+                and self.stake_status(s) == "pending"
+            ),
+            key=lambda s: (s.timestamp, s.id),
+        )
 
 
 def _behind(state: State, entry: Entry, _asset: bytes, _amount: int) -> None:
     """SPEND_CHECKS: an issuer behind on a charter cannot spend until it distributes."""
     for charter in state.charters_by(entry.author):
         if charter.owed:
-            raise SemanticError(f"the issuer is behind on its charter by {charter.owed}: "
-                                "it distributes before it spends")
+            raise SemanticError(
+                f"the issuer is behind on its charter by {charter.owed}: "
+                "it distributes before it spends"
+            )
 
 
 def _sale_received(state: State, entry: Entry, transfer: Transfer) -> None:
@@ -185,8 +204,9 @@ def apply_charter(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIn
         raise SemanticError("the charter's sales asset must be listed in deps")
     if sales is None:
         raise SemanticError("the sales asset is not an asset")
-    charter = Charter(entry.hash, entry.author, body["asset"], body["sales_asset"], body["bps"],
-                      entry.timestamp)
+    charter = Charter(
+        entry.hash, entry.author, body["asset"], body["sales_asset"], body["bps"], entry.timestamp
+    )
     state.coin_charters[entry.hash] = charter
     state._charter_of[body["asset"]] = entry.hash
     state._charters_by.setdefault(entry.author, []).append(entry.hash)
@@ -203,8 +223,15 @@ def apply_stake(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInde
     if not entry.timestamp < body["accept_by"] < body["until"]:
         raise SemanticError("a stake is answered by accept_by, after it and before until")
     lock_funds(state, entry, charter.asset, body["amount"], charter.issuer, body["accept_by"])
-    state.stakes[entry.hash] = Stake(entry.hash, entry.author, charter.id, body["amount"],
-                                     body["accept_by"], body["until"], entry.timestamp)
+    state.stakes[entry.hash] = Stake(
+        entry.hash,
+        entry.author,
+        charter.id,
+        body["amount"],
+        body["accept_by"],
+        body["until"],
+        entry.timestamp,
+    )
     state._stakes_of[charter.id].append(entry.hash)
 
 
@@ -243,8 +270,9 @@ def apply_distribute(state: State, entry: Entry, body: Mapping[str, Any], _d: De
         raise SemanticError("only the charter's issuer distributes under it")
     amount = body["amount"]
     dist = Distribution(entry.hash, charter.id, entry.seq, entry.timestamp, amount, 0, 0)
-    counted = [s for s in map(state.stakes.__getitem__, state._stakes_of[charter.id])
-               if counts_in(s, dist)]
+    counted = [
+        s for s in map(state.stakes.__getitem__, state._stakes_of[charter.id]) if counts_in(s, dist)
+    ]
     dist.total_staked = sum(s.amount for s in counted)
     dist.paid = sum(dist.share(s) for s in counted)
     have = state.balance(entry.author, charter.sales_asset)
@@ -254,8 +282,15 @@ def apply_distribute(state: State, entry: Entry, body: Mapping[str, Any], _d: De
         key = (entry.author, charter.sales_asset)
         state.balances[key] -= dist.paid
         log_change(state, entry.author, entry, charter.sales_asset, -dist.paid)
-        state.locks[entry.hash] = Lock(entry.hash, "distribute", entry.author,
-                                       charter.sales_asset, dist.paid, entry.author, INT_MAX)
+        state.locks[entry.hash] = Lock(
+            entry.hash,
+            "distribute",
+            entry.author,
+            charter.sales_asset,
+            dist.paid,
+            entry.author,
+            INT_MAX,
+        )
     charter.distributed += amount
     state.distributions[entry.hash] = dist
 
@@ -297,15 +332,19 @@ def _tables(state: State) -> None:
 def _hash_sections(state: State) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if state.coin_charters:
-        out["coin_charters"] = sorted([c.id, c.issuer, c.asset, c.sales, c.distributed]
-                                 for c in state.coin_charters.values())
+        out["coin_charters"] = sorted(
+            [c.id, c.issuer, c.asset, c.sales, c.distributed] for c in state.coin_charters.values()
+        )
     if state.stakes:
-        out["stakes"] = sorted([s.id, s.staker, s.charter, s.amount, s.accepted_seq, s.answer]
-                               for s in state.stakes.values())
+        out["stakes"] = sorted(
+            [s.id, s.staker, s.charter, s.amount, s.accepted_seq, s.answer]
+            for s in state.stakes.values()
+        )
     if state.distributions:
-        out["distributions"] = sorted([d.id, d.amount, d.total_staked, d.paid,
-                                       sorted(d.collected)]
-                                      for d in state.distributions.values())
+        out["distributions"] = sorted(
+            [d.id, d.amount, d.total_staked, d.paid, sorted(d.collected)]
+            for d in state.distributions.values()
+        )
     return out
 
 
@@ -315,24 +354,41 @@ RECEIVED.append(_sale_received)
 FEATURE = Feature(
     name="coins",
     kinds=(
-        Kind("coin.charter", record(asset=hash32, sales_asset=hash32,
-                                    bps=integer(1, BPS_TOTAL)),
-             "The issuer commits bps of the sales it receives in sales_asset to stakers."),
-        Kind("stake", record(charter=hash32, amount=integer(1), accept_by=integer(0),
-                             until=integer(0)),
-             "Lock coins with their issuer until ``until``; the issuer answers by accept_by."),
+        Kind(
+            "coin.charter",
+            record(asset=hash32, sales_asset=hash32, bps=integer(1, BPS_TOTAL)),
+            "The issuer commits bps of the sales it receives in sales_asset to stakers.",
+        ),
+        Kind(
+            "stake",
+            record(charter=hash32, amount=integer(1), accept_by=integer(0), until=integer(0)),
+            "Lock coins with their issuer until ``until``; the issuer answers by accept_by.",
+        ),
         Kind("stake.accept", record(stake=hash32), "The issuer counts a stake from here on."),
-        Kind("stake.refuse", record(stake=hash32),
-             "The issuer refuses a stake: the coins go back to the staker."),
-        Kind("distribute", record(charter=hash32, amount=integer(1)),
-             "The issuer pays stakers pro rata, one entry for all: each collects its share."),
-        Kind("collect", record(stake=hash32,
-                               distributions=array(hash32, MAX_COLLECT, 1, unique=True)),
-             "A staker takes its shares of distributions."),
+        Kind(
+            "stake.refuse",
+            record(stake=hash32),
+            "The issuer refuses a stake: the coins go back to the staker.",
+        ),
+        Kind(
+            "distribute",
+            record(charter=hash32, amount=integer(1)),
+            "The issuer pays stakers pro rata, one entry for all: each collects its share.",
+        ),
+        Kind(
+            "collect",
+            record(stake=hash32, distributions=array(hash32, MAX_COLLECT, 1, unique=True)),
+            "A staker takes its shares of distributions.",
+        ),
     ),
-    rules={"coin.charter": apply_charter, "stake": apply_stake, "stake.accept": apply_accept,
-           "stake.refuse": apply_refuse, "distribute": apply_distribute,
-           "collect": apply_collect},
+    rules={
+        "coin.charter": apply_charter,
+        "stake": apply_stake,
+        "stake.accept": apply_accept,
+        "stake.refuse": apply_refuse,
+        "distribute": apply_distribute,
+        "collect": apply_collect,
+    },
     tables=_tables,
     view=CoinsView,
     hash_sections=_hash_sections,

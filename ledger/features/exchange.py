@@ -153,8 +153,9 @@ class ExchangeView:
             if now is None or offer.expires >= now:
                 yield offer
 
-    def book(self, sell: bytes, want: bytes, now: int | None = None,
-             limit: int = 50) -> list[Offer]:
+    def book(
+        self, sell: bytes, want: bytes, now: int | None = None, limit: int = 50
+    ) -> list[Offer]:
         """The best ``limit`` open offers selling ``sell`` for ``want`` (see ``iter_book``).
 
         Expired offers are left out when ``now`` is given and, once a query meets many of them,
@@ -174,8 +175,9 @@ class ExchangeView:
             self._sorted_books[pair] = [o for o in ordered if o.expires >= now]
         return out
 
-    def depth(self, sell: bytes, want: bytes, now: int | None = None,
-              levels: int = 20) -> list[tuple[Fraction, int]]:
+    def depth(
+        self, sell: bytes, want: bytes, now: int | None = None, levels: int = 20
+    ) -> list[tuple[Fraction, int]]:
         """(price, total units offered at that price) for the best ``levels`` prices."""
         out: list[tuple[Fraction, int]] = []
         for offer in self.iter_book(sell, want, now):
@@ -188,8 +190,9 @@ class ExchangeView:
                 out.append((offer.price, units))
         return out
 
-    def spread(self, base: bytes, quote: bytes, now: int | None = None) -> \
-            tuple[Fraction | None, Fraction | None]:
+    def spread(
+        self, base: bytes, quote: bytes, now: int | None = None
+    ) -> tuple[Fraction | None, Fraction | None]:
         """(best ask, best bid) of ``base`` in units of ``quote`` per unit of ``base``."""
         asks = self.book(base, quote, now, limit=1)
         bids = self.book(quote, base, now, limit=1)
@@ -211,9 +214,9 @@ class ExchangeView:
         i = bisect.bisect_left([t.timestamp for t in trades], since)
         return sum(t.amount for t in trades[i:]), sum(t.paid for t in trades[i:])
 
-    def price_history(self, sell: bytes, want: bytes,
-                      bucket_ms: int) -> list[tuple[int, Fraction, Fraction, Fraction, Fraction,
-                                                    int]]:
+    def price_history(
+        self, sell: bytes, want: bytes, bucket_ms: int
+    ) -> list[tuple[int, Fraction, Fraction, Fraction, Fraction, int]]:
         """Per time bucket with trades: (bucket start, open, high, low, close, units sold), the
         prices exact (``want`` units per ``sell`` unit)."""
         out: list[tuple[int, Fraction, Fraction, Fraction, Fraction, int]] = []
@@ -222,35 +225,48 @@ class ExchangeView:
             price = Fraction(t.paid, t.amount)
             if out and out[-1][0] == start:
                 b = out[-1]
-                out[-1] = (start, b[1], max(b[2], price), min(b[3], price), price,
-                           b[5] + t.amount)
+                out[-1] = (start, b[1], max(b[2], price), min(b[3], price), price, b[5] + t.amount)
             else:
                 out.append((start, price, price, price, price, t.amount))
         return out
 
     def open_offers_of(self, maker: bytes) -> list[Offer]:
         offers = (self.offers.get(lk.id) for lk in self.open_locks(maker))  # type: ignore[attr-defined]
-        return sorted((o for o in offers if o is not None and o.maker == maker),
-                      key=lambda o: (o.timestamp, o.id))
+        return sorted(
+            (o for o in offers if o is not None and o.maker == maker),
+            key=lambda o: (o.timestamp, o.id),
+        )
 
     def takes_of(self, taker: bytes) -> list[Take]:
-        return sorted((t for t in self.takes.values() if t.taker == taker),
-                      key=lambda t: (t.timestamp, t.id))
+        return sorted(
+            (t for t in self.takes.values() if t.taker == taker), key=lambda t: (t.timestamp, t.id)
+        )
 
     def trades_of(self, who: bytes) -> list[Trade]:
-        return sorted((t for t in self.trades.values() if who in (t.maker, t.taker)),
-                      key=lambda t: (t.timestamp, t.id))
+        return sorted(
+            (t for t in self.trades.values() if who in (t.maker, t.taker)),
+            key=lambda t: (t.timestamp, t.id),
+        )
 
     def takes_to_settle(self, settler: bytes) -> list[Take]:
         """Pending takes of offers that ``settler`` settles, oldest first."""
-        return [self.takes[c.source] for c in self.waiting_on(settler)  # type: ignore[attr-defined]
-                if c.source in self.takes]
+        return [
+            self.takes[c.source]
+            for c in self.waiting_on(settler)  # type: ignore[attr-defined]
+            if c.source in self.takes
+        ]
 
     def cancels_to_settle(self, settler: bytes) -> list[Offer]:
         """Open offers whose maker asked ``settler`` to cancel them."""
         offers = (self.offers.get(lk.id) for lk in self.open_locks(settler))  # type: ignore[attr-defined]
-        return sorted((o for o in offers if o is not None and o.settler == settler
-                       and o.cancel_requested is not None), key=lambda o: (o.timestamp, o.id))
+        return sorted(
+            (
+                o
+                for o in offers
+                if o is not None and o.settler == settler and o.cancel_requested is not None
+            ),
+            key=lambda o: (o.timestamp, o.id),
+        )
 
 
 def _offer_closed(state: State, lock: Lock) -> None:
@@ -275,9 +291,19 @@ def apply_offer(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInde
     if body["expires"] <= entry.timestamp:
         raise SemanticError("the offer expires before it is made")
     lock_funds(state, entry, body["sell"], body["sell_amount"], body["settler"], body["expires"])
-    offer = Offer(entry.hash, entry.author, body["sell"], body["sell_amount"], body["want"],
-                  body["want_amount"], body["min_fill"], body["expires"], body["fill_or_kill"],
-                  body["settler"], entry.timestamp)
+    offer = Offer(
+        entry.hash,
+        entry.author,
+        body["sell"],
+        body["sell_amount"],
+        body["want"],
+        body["want_amount"],
+        body["min_fill"],
+        body["expires"],
+        body["fill_or_kill"],
+        body["settler"],
+        entry.timestamp,
+    )
     state.offers[entry.hash] = offer
     pair = (offer.sell, offer.want)
     state._open_by_pair.setdefault(pair, {})[offer.id] = offer
@@ -297,18 +323,22 @@ def apply_take(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
     if amount > offer.sell_amount:
         raise SemanticError(f"the offer sells {offer.sell_amount} at most")
     if amount < offer.min_fill or (offer.fill_or_kill and amount != offer.sell_amount):
-        raise SemanticError(f"the offer fills {offer.min_fill} at least"
-                            + (" and only whole" if offer.fill_or_kill else ""))
+        raise SemanticError(
+            f"the offer fills {offer.min_fill} at least"
+            + (" and only whole" if offer.fill_or_kill else "")
+        )
     if body["pay"] != offer.cost(amount):
         raise SemanticError(f"{amount} units cost {offer.cost(amount)} at the offer's price")
     if entry.timestamp > offer.expires:
         raise SemanticError("the offer has expired")
     if body["deadline"] <= entry.timestamp:
         raise SemanticError("the take's deadline is before the take")
-    pay_conditionally(state, entry, offer.want, body["pay"], offer.maker, offer.settler,
-                      body["deadline"])
-    state.takes[entry.hash] = Take(entry.hash, entry.author, offer.id, amount, body["pay"],
-                                   body["deadline"], entry.timestamp)
+    pay_conditionally(
+        state, entry, offer.want, body["pay"], offer.maker, offer.settler, body["deadline"]
+    )
+    state.takes[entry.hash] = Take(
+        entry.hash, entry.author, offer.id, amount, body["pay"], body["deadline"], entry.timestamp
+    )
 
 
 def _take_for_settler(state: State, entry: Entry, ref: bytes) -> tuple[Take, Offer]:
@@ -337,8 +367,18 @@ def apply_fill(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
         raise SemanticError(f"the offer has {lock.amount} left, the take wants {take.amount}")
     release_lock(state, lock, take.amount, entry, take.taker)
     accept_conditional(state, state.conditional[take.id], entry)
-    trade = Trade(entry.hash, offer.id, take.id, offer.maker, take.taker, offer.sell, offer.want,
-                  take.amount, take.pay, entry.timestamp)
+    trade = Trade(
+        entry.hash,
+        offer.id,
+        take.id,
+        offer.maker,
+        take.taker,
+        offer.sell,
+        offer.want,
+        take.amount,
+        take.pay,
+        entry.timestamp,
+    )
     state.trades[entry.hash] = trade
     # Trades of a pair are kept in time order; fills of different settlers arrive in any order.
     trades = state._trades_by_pair.setdefault((offer.sell, offer.want), [])
@@ -387,11 +427,13 @@ def _tables(state: State) -> None:
 def _hash_sections(state: State) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if state.offers:
-        out["offers"] = sorted([o.id, o.maker, o.settler, o.cancel_requested]
-                               for o in state.offers.values())
+        out["offers"] = sorted(
+            [o.id, o.maker, o.settler, o.cancel_requested] for o in state.offers.values()
+        )
     if state.takes:
-        out["takes"] = sorted([t.id, t.taker, t.offer, t.amount, t.pay]
-                              for t in state.takes.values())
+        out["takes"] = sorted(
+            [t.id, t.taker, t.offer, t.amount, t.pay] for t in state.takes.values()
+        )
     if state.trades:
         out["trades"] = sorted([t.id, t.take, t.amount, t.paid] for t in state.trades.values())
     return out
@@ -404,23 +446,48 @@ MAX_REASON = 200
 FEATURE = Feature(
     name="exchange",
     kinds=(
-        Kind("offer",
-             record(sell=hash32, sell_amount=integer(1), want=hash32, want_amount=integer(1),
-                    min_fill=integer(1), expires=integer(0), fill_or_kill=boolean,
-                    settler=public_key),
-             "Lock sell_amount of an asset for sale for at least want_amount of another."),
-        Kind("take", record(offer=hash32, amount=integer(1), pay=integer(1),
-                            deadline=integer(0)),
-             "Pay for part of an offer: a conditional transfer to the maker."),
-        Kind("fill", record(take=hash32),
-             "The offer's settler accepts a take: units to the taker, payment to the maker."),
-        Kind("refuse", record(take=hash32, reason=text(MAX_REASON)),
-             "The offer's settler refuses a take: the payment goes back to the taker."),
-        Kind("cancel", record(offer=hash32),
-             "End an offer (by its settler), or ask its settler to (by its maker)."),
+        Kind(
+            "offer",
+            record(
+                sell=hash32,
+                sell_amount=integer(1),
+                want=hash32,
+                want_amount=integer(1),
+                min_fill=integer(1),
+                expires=integer(0),
+                fill_or_kill=boolean,
+                settler=public_key,
+            ),
+            "Lock sell_amount of an asset for sale for at least want_amount of another.",
+        ),
+        Kind(
+            "take",
+            record(offer=hash32, amount=integer(1), pay=integer(1), deadline=integer(0)),
+            "Pay for part of an offer: a conditional transfer to the maker.",
+        ),
+        Kind(
+            "fill",
+            record(take=hash32),
+            "The offer's settler accepts a take: units to the taker, payment to the maker.",
+        ),
+        Kind(
+            "refuse",
+            record(take=hash32, reason=text(MAX_REASON)),
+            "The offer's settler refuses a take: the payment goes back to the taker.",
+        ),
+        Kind(
+            "cancel",
+            record(offer=hash32),
+            "End an offer (by its settler), or ask its settler to (by its maker).",
+        ),
     ),
-    rules={"offer": apply_offer, "take": apply_take, "fill": apply_fill,
-           "refuse": apply_refuse, "cancel": apply_cancel},
+    rules={
+        "offer": apply_offer,
+        "take": apply_take,
+        "fill": apply_fill,
+        "refuse": apply_refuse,
+        "cancel": apply_cancel,
+    },
     tables=_tables,
     view=ExchangeView,
     hash_sections=_hash_sections,

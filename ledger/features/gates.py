@@ -89,17 +89,23 @@ class GatesView:
         return lock.closed_by is None and claim.timestamp <= at <= claim.until
 
     def gates_of(self, author: bytes) -> list[Gate]:
-        return sorted((g for g in self.gates.values() if g.author == author),
-                      key=lambda g: (g.asset, g.min, g.held_ms, g.id))
+        return sorted(
+            (g for g in self.gates.values() if g.author == author),
+            key=lambda g: (g.asset, g.min, g.held_ms, g.id),
+        )
 
     def gates_on(self, asset: bytes) -> list[Gate]:
         """The gates (tiers) on a coin, smallest requirement first."""
-        return sorted((g for g in self.gates.values() if g.asset == asset),
-                      key=lambda g: (g.min, g.held_ms, g.id))
+        return sorted(
+            (g for g in self.gates.values() if g.asset == asset),
+            key=lambda g: (g.min, g.held_ms, g.id),
+        )
 
     def claims_of(self, holder: bytes) -> list[Claim]:
-        return sorted((c for c in self.claims.values() if c.holder == holder),
-                      key=lambda c: (c.timestamp, c.id))
+        return sorted(
+            (c for c in self.claims.values() if c.holder == holder),
+            key=lambda c: (c.timestamp, c.id),
+        )
 
 
 # -- a pass shown at a door: a compact, signed, checkable text ------------------------------------
@@ -158,22 +164,29 @@ def read_pass(text: str) -> ShownPass:
     text = text.strip()
     if not text.startswith(PASS_PREFIX) or len(text) > MAX_PASS_TEXT:
         raise LedgerError("not a Cooptracks pass")
-    body = text[len(PASS_PREFIX):]
+    body = text[len(PASS_PREFIX) :]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     except (binascii.Error, ValueError) as exc:
         raise LedgerError("the pass is not valid base64url") from exc
     value = decode_canonical(raw)
-    if not (isinstance(value, list) and len(value) == 4 and isinstance(value[0], bytes)
-            and type(value[1]) is int and isinstance(value[2], str)
-            and isinstance(value[3], bytes) and len(value[2]) <= MAX_CHALLENGE):
+    if not (
+        isinstance(value, list)
+        and len(value) == 4
+        and isinstance(value[0], bytes)
+        and type(value[1]) is int
+        and isinstance(value[2], str)
+        and isinstance(value[3], bytes)
+        and len(value[2]) <= MAX_CHALLENGE
+    ):
         raise LedgerError("the pass has the wrong shape")
     wire, shown_at, challenge, sig = value
     claim = decode_entry(wire)
     claim.verify_signature()
     b = claim.body
-    if claim.kind != "gate.claim" or not (isinstance(b.get("gate"), bytes) and len(b["gate"]) == 32
-                                          and type(b.get("until")) is int):
+    if claim.kind != "gate.claim" or not (
+        isinstance(b.get("gate"), bytes) and len(b["gate"]) == 32 and type(b.get("until")) is int
+    ):
         raise LedgerError("the pass does not carry a claim")
     verify(claim.author, _pass_message(claim.hash, shown_at, challenge), sig)
     return ShownPass(claim, shown_at, challenge)
@@ -185,9 +198,17 @@ def apply_gate(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
         raise SemanticError("the gate's asset must be listed in deps")
     if asset is None:
         raise SemanticError("the gate's asset is not an asset")
-    state.gates[entry.hash] = Gate(entry.hash, entry.author, body["title"], body["description"],
-                                   body["asset"], body["min"], body["held_ms"], body["lock_ms"],
-                                   entry.timestamp)
+    state.gates[entry.hash] = Gate(
+        entry.hash,
+        entry.author,
+        body["title"],
+        body["description"],
+        body["asset"],
+        body["min"],
+        body["held_ms"],
+        body["lock_ms"],
+        entry.timestamp,
+    )
 
 
 def apply_claim(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
@@ -197,16 +218,19 @@ def apply_claim(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInde
     if gate is None:
         raise SemanticError("the claim names an entry that is not a gate")
     if body["until"] < entry.timestamp + gate.lock_ms:
-        raise SemanticError(f"the claim locks its units until at least timestamp + "
-                            f"{gate.lock_ms} ms")
-    held = state.min_held(entry.author, gate.asset, entry.timestamp - gate.held_ms,
-                          entry.timestamp)
+        raise SemanticError(
+            f"the claim locks its units until at least timestamp + {gate.lock_ms} ms"
+        )
+    held = state.min_held(entry.author, gate.asset, entry.timestamp - gate.held_ms, entry.timestamp)
     if held < gate.min:
-        raise SemanticError(f"the holder held at least {held} (spendable) over the gate's "
-                            f"{gate.held_ms} ms, the gate asks for {gate.min}")
+        raise SemanticError(
+            f"the holder held at least {held} (spendable) over the gate's "
+            f"{gate.held_ms} ms, the gate asks for {gate.min}"
+        )
     lock_funds(state, entry, gate.asset, gate.min, entry.author, body["until"])
-    state.claims[entry.hash] = Claim(entry.hash, entry.author, gate.id, body["until"],
-                                     entry.timestamp)
+    state.claims[entry.hash] = Claim(
+        entry.hash, entry.author, gate.id, body["until"], entry.timestamp
+    )
 
 
 def _tables(state: State) -> None:
@@ -217,8 +241,9 @@ def _tables(state: State) -> None:
 def _hash_sections(state: State) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if state.gates:
-        out["gates"] = sorted([g.id, g.author, g.asset, g.min, g.held_ms, g.lock_ms]
-                              for g in state.gates.values())
+        out["gates"] = sorted(
+            [g.id, g.author, g.asset, g.min, g.held_ms, g.lock_ms] for g in state.gates.values()
+        )
     if state.claims:
         out["claims"] = sorted([c.id, c.holder, c.gate, c.until] for c in state.claims.values())
     return out
@@ -227,13 +252,24 @@ def _hash_sections(state: State) -> dict[str, Any]:
 FEATURE = Feature(
     name="gates",
     kinds=(
-        Kind("gate",
-             record(title=text(200, 1), description=text(2000), asset=hash32, min=integer(1),
-                    held_ms=integer(0, MAX_HELD_MS), lock_ms=integer(1, MAX_HELD_MS)),
-             "A pass, tier or holders' privilege: hold at least min of an asset (for held_ms); "
-             "a claim locks them for lock_ms."),
-        Kind("gate.claim", record(gate=hash32, until=integer(0)),
-             "Qualify for a gate: lock its min units of the asset until ``until``."),
+        Kind(
+            "gate",
+            record(
+                title=text(200, 1),
+                description=text(2000),
+                asset=hash32,
+                min=integer(1),
+                held_ms=integer(0, MAX_HELD_MS),
+                lock_ms=integer(1, MAX_HELD_MS),
+            ),
+            "A pass, tier or holders' privilege: hold at least min of an asset (for held_ms); "
+            "a claim locks them for lock_ms.",
+        ),
+        Kind(
+            "gate.claim",
+            record(gate=hash32, until=integer(0)),
+            "Qualify for a gate: lock its min units of the asset until ``until``.",
+        ),
     ),
     rules={"gate": apply_gate, "gate.claim": apply_claim},
     tables=_tables,

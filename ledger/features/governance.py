@@ -157,10 +157,12 @@ def tally_result(proposal: Proposal, close: bytes, votes: list[Vote]) -> Result:
     leaders = [i for i, t in enumerate(tally) if t == top]
     winner = leaders[0] if top > 0 and len(leaders) == 1 else None
     judged = 0 if proposal.style == "yes_no" else winner
-    passed = (quorum_met and judged is not None
-              and tally[judged] * BPS_TOTAL >= proposal.rules.threshold_bps * turnout)
-    return Result(proposal.id, close, tuple(tally), turnout, len(votes), quorum_met, winner,
-                  passed)
+    passed = (
+        quorum_met
+        and judged is not None
+        and tally[judged] * BPS_TOTAL >= proposal.rules.threshold_bps * turnout
+    )
+    return Result(proposal.id, close, tuple(tally), turnout, len(votes), quorum_met, winner, passed)
 
 
 class GovernanceView:
@@ -195,8 +197,9 @@ class GovernanceView:
 
     def running_tally(self, proposal: Proposal) -> Result:
         """What the latest votes held here would give if counted now (a view, decides nothing)."""
-        return tally_result(proposal, b"", sorted(self.latest_votes(proposal.id).values(),
-                                                  key=lambda v: v.id))
+        return tally_result(
+            proposal, b"", sorted(self.latest_votes(proposal.id).values(), key=lambda v: v.id)
+        )
 
     def omitted(self, proposal: bytes) -> list[Vote]:
         """Valid votes made before the closing time that the settler's counts left out: each
@@ -204,20 +207,31 @@ class GovernanceView:
         if proposal not in self.results:
             return []
         counted = self.counted.get(proposal, {})
-        return sorted((v for voter, v in self.latest_votes(proposal).items()
-                       if counted.get(voter) is not v), key=lambda v: (v.timestamp, v.id))
+        return sorted(
+            (v for voter, v in self.latest_votes(proposal).items() if counted.get(voter) is not v),
+            key=lambda v: (v.timestamp, v.id),
+        )
 
     def proposals_to_close(self, settler: bytes, now: int) -> list[Proposal]:
         """Proposals ``settler`` counts whose closing time passed and that are not closed."""
-        return sorted((p for p in self.proposals.values()
-                       if p.settler == settler and p.id not in self.results
-                       and p.closes < now <= p.close_by), key=lambda p: (p.closes, p.id))
+        return sorted(
+            (
+                p
+                for p in self.proposals.values()
+                if p.settler == settler
+                and p.id not in self.results
+                and p.closes < now <= p.close_by
+            ),
+            key=lambda p: (p.closes, p.id),
+        )
 
     def uncounted(self, proposal: bytes) -> list[Vote]:
         """The latest vote of each voter not counted yet, oldest first: what a settler counts."""
         counted = self.counted.get(proposal, {})
-        return sorted((v for voter, v in self.latest_votes(proposal).items()
-                       if voter not in counted), key=lambda v: (v.timestamp, v.id))
+        return sorted(
+            (v for voter, v in self.latest_votes(proposal).items() if voter not in counted),
+            key=lambda v: (v.timestamp, v.id),
+        )
 
     def label_shares(self, listing: bytes) -> list[tuple[bytes, int, int]]:
         """For each label that signed the listing's artist: (label, share signed in bps, share
@@ -225,9 +239,11 @@ class GovernanceView:
         artist's and the label's business, not a rule."""
         li = self.listings[listing]  # type: ignore[attr-defined]
         given = {s.to: s.bps for s in li.split}
-        return sorted((label, bps, given.get(label, 0))
-                      for (label, artist), (bps, _) in self.signings.items()
-                      if artist == li.artist)
+        return sorted(
+            (label, bps, given.get(label, 0))
+            for (label, artist), (bps, _) in self.signings.items()
+            if artist == li.artist
+        )
 
     def signed_artists(self, label: bytes) -> dict[bytes, int]:
         """Artists ``label`` signed, with its share in basis points."""
@@ -236,10 +252,15 @@ class GovernanceView:
 
 # -- rules -----------------------------------------------------------------------------------------
 
+
 def _rules_from(body: Mapping[str, Any]) -> Rules:
     """Check and read the governance fields shared by proposals and charters."""
-    method, asset, members, least = (body["method"], body["asset"], body["members"],
-                                     body["min_holding"])
+    method, asset, members, least = (
+        body["method"],
+        body["asset"],
+        body["members"],
+        body["min_holding"],
+    )
     if method in ("token", "quadratic"):
         if asset is None or members or least:
             raise SemanticError(f"a {method} vote names an asset, no members and no minimum")
@@ -247,8 +268,9 @@ def _rules_from(body: Mapping[str, Any]) -> Rules:
         by_list = bool(members) and asset is None and least == 0
         by_holding = not members and asset is not None and least > 0
         if not (by_list or by_holding):
-            raise SemanticError("one member one vote names a member list, or an asset and a "
-                                "minimum holding")
+            raise SemanticError(
+                "one member one vote names a member list, or an asset and a minimum holding"
+            )
     elif asset is not None or members or least:
         raise SemanticError("one buyer one vote names no asset, members or minimum")
     return Rules(method, asset, tuple(members), least, body["quorum"], body["threshold_bps"])
@@ -258,8 +280,9 @@ def apply_charter(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIn
     if entry.author in state.charters:
         raise SemanticError("this feed already has a charter")
     rules = _rules_from(body)
-    charter = Charter(entry.hash, entry.author, rules, body["period_ms"], body["settler"],
-                      entry.timestamp)
+    charter = Charter(
+        entry.hash, entry.author, rules, body["period_ms"], body["settler"], entry.timestamp
+    )
     state.charters[entry.author] = charter
     state.charter_ids[entry.hash] = charter
 
@@ -301,8 +324,20 @@ def apply_proposal(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
         elif action.do == "mint" and action.to != community:
             raise SemanticError("a mint credits the chartered feed itself")
     state.proposals[entry.hash] = Proposal(
-        entry.hash, entry.author, community, body["title"], body["text"], style, choices, rules,
-        body["closes"], body["settler"], charter_ref, action, entry.timestamp)
+        entry.hash,
+        entry.author,
+        community,
+        body["title"],
+        body["text"],
+        style,
+        choices,
+        rules,
+        body["closes"],
+        body["settler"],
+        charter_ref,
+        action,
+        entry.timestamp,
+    )
 
 
 def _vote_weight(state: State, entry: Entry, proposal: Proposal, body: Mapping[str, Any]) -> int:
@@ -321,8 +356,9 @@ def _vote_weight(state: State, entry: Entry, proposal: Proposal, body: Mapping[s
             if units:
                 raise SemanticError("a listed member's vote locks nothing (units 0)")
         elif units != rules.min_holding:
-            raise SemanticError(f"a member's vote locks exactly the minimum holding "
-                                f"{rules.min_holding}")
+            raise SemanticError(
+                f"a member's vote locks exactly the minimum holding {rules.min_holding}"
+            )
         return 1
     if units:
         raise SemanticError("a buyer's vote locks nothing (units 0)")
@@ -356,11 +392,20 @@ def apply_vote(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
     extra = max(0, units - state.covered.get(key, 0))
     lock: Lock | None = None
     if extra and proposal.rules.asset is not None:  # lock_funds checks the balance first
-        lock = lock_funds(state, entry, proposal.rules.asset, extra, proposal.settler,
-                          proposal.close_by)
+        lock = lock_funds(
+            state, entry, proposal.rules.asset, extra, proposal.settler, proposal.close_by
+        )
         state.covered[key] = units
-    vote = Vote(entry.hash, entry.author, proposal.id, choices, units, weight,
-                lock.id if lock else None, entry.timestamp)
+    vote = Vote(
+        entry.hash,
+        entry.author,
+        proposal.id,
+        choices,
+        units,
+        weight,
+        lock.id if lock else None,
+        entry.timestamp,
+    )
     state.votes[entry.hash] = vote
     ballot = state.ballots.get(key)
     if ballot is None:
@@ -380,8 +425,9 @@ def _count(state: State, entry: Entry, body: Mapping[str, Any]) -> tuple[Proposa
     if proposal.id in state.results:
         raise SemanticError("the proposal is already closed")
     if not proposal.closes < entry.timestamp <= proposal.close_by:
-        raise SemanticError("a proposal is counted after its closing time and within the "
-                            "close window")
+        raise SemanticError(
+            "a proposal is counted after its closing time and within the close window"
+        )
     counted = state.counted.get(proposal.id, {})
     votes: list[Vote] = []
     voters: set[bytes] = set()
@@ -435,6 +481,7 @@ def apply_sign(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
 
 # -- the charter's guard ---------------------------------------------------------------------------
 
+
 def _wanted_action(entry: Entry, body: Mapping[str, Any]) -> Action:
     if entry.kind == "send":
         return Action("send", body["asset"], body["to"], body["amount"])
@@ -443,16 +490,18 @@ def _wanted_action(entry: Entry, body: Mapping[str, Any]) -> Action:
     return Action("sign", None, body["artist"], body["share_bps"])
 
 
-def charter_guard(state: State, entry: Entry, body: Mapping[str, Any],
-                  _d: DepIndex) -> Callable[[], None] | None:
+def charter_guard(
+    state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
+) -> Callable[[], None] | None:
     """A chartered feed's send, mint or signing carries out a passed proposal named (by its
     close) in deps, exactly and once; its purchases, offers, takes and votes are refused."""
     charter = state.charters.get(entry.author)
     if charter is None:
         return None
     if entry.kind in _FORBIDDEN_TO_CHARTERED:
-        raise SemanticError(f"a chartered feed does not {entry.kind}: its funds move only as "
-                            f"its proposals say")
+        raise SemanticError(
+            f"a chartered feed does not {entry.kind}: its funds move only as its proposals say"
+        )
     wanted = _wanted_action(entry, body)
     reasons = []
     for ref in entry.deps:
@@ -470,34 +519,41 @@ def charter_guard(state: State, entry: Entry, body: Mapping[str, Any],
             reasons.append("that proposal was already carried out")
         else:
             return lambda: state.executed.__setitem__(pid, entry.hash)
-    raise SemanticError(reasons[0] if reasons else
-                        f"a chartered feed's {entry.kind} names the close of a passed proposal "
-                        f"in deps")
+    raise SemanticError(
+        reasons[0]
+        if reasons
+        else f"a chartered feed's {entry.kind} names the close of a passed proposal in deps"
+    )
 
 
-def _refuse_chartered(state: State, entry: Entry, body: Mapping[str, Any],
-                      _d: DepIndex) -> Callable[[], None] | None:
+def _refuse_chartered(
+    state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
+) -> Callable[[], None] | None:
     if entry.author in state.charters:
-        raise SemanticError(f"a chartered feed does not {entry.kind}: its funds move only as "
-                            f"its proposals say")
+        raise SemanticError(
+            f"a chartered feed does not {entry.kind}: its funds move only as its proposals say"
+        )
     return None
 
 
-def apply_sign_checked(state: State, entry: Entry, body: Mapping[str, Any],
-                       dep_seq: DepIndex) -> None:
+def apply_sign_checked(
+    state: State, entry: Entry, body: Mapping[str, Any], dep_seq: DepIndex
+) -> None:
     after = charter_guard(state, entry, body, dep_seq)
     apply_sign(state, entry, body, dep_seq)
     if after is not None:
         after()
 
 
-def apply_vote_checked(state: State, entry: Entry, body: Mapping[str, Any],
-                       dep_seq: DepIndex) -> None:
+def apply_vote_checked(
+    state: State, entry: Entry, body: Mapping[str, Any], dep_seq: DepIndex
+) -> None:
     _refuse_chartered(state, entry, body, dep_seq)
     apply_vote(state, entry, body, dep_seq)
 
 
 # -- tables and hash -------------------------------------------------------------------------------
+
 
 def _tables(state: State) -> None:
     state.proposals = {}
@@ -521,11 +577,15 @@ def _hash_sections(state: State) -> dict[str, Any]:
     if state.proposals:
         out["proposals"] = sorted([p.id, p.proposer, p.settler] for p in state.proposals.values())
     if state.votes:
-        out["votes"] = sorted([v.id, v.voter, v.proposal, v.weight, v.lock, v.counted_by]
-                              for v in state.votes.values())
+        out["votes"] = sorted(
+            [v.id, v.voter, v.proposal, v.weight, v.lock, v.counted_by]
+            for v in state.votes.values()
+        )
     if state.results:
-        out["results"] = sorted([r.proposal, r.close, list(r.tally), r.turnout, r.passed]
-                                for r in state.results.values())
+        out["results"] = sorted(
+            [r.proposal, r.close, list(r.tally), r.turnout, r.passed]
+            for r in state.results.values()
+        )
     if state.charters:
         out["charters"] = sorted([c.author, c.id] for c in state.charters.values())
     if state.executed:
@@ -536,43 +596,82 @@ def _hash_sections(state: State) -> dict[str, Any]:
 
 
 _GOVERNANCE = dict(
-    method=one_of(*METHODS), asset=nullable(hash32),
-    members=array(public_key, MAX_MEMBERS, unique=True), min_holding=integer(0),
-    quorum=integer(0), threshold_bps=integer(1, BPS_TOTAL),
+    method=one_of(*METHODS),
+    asset=nullable(hash32),
+    members=array(public_key, MAX_MEMBERS, unique=True),
+    min_holding=integer(0),
+    quorum=integer(0),
+    threshold_bps=integer(1, BPS_TOTAL),
 )
 ACTION = record(do=one_of(*ACTIONS), asset=nullable(hash32), to=public_key, amount=integer(1))
 
 FEATURE = Feature(
     name="governance",
     kinds=(
-        Kind("proposal",
-             record(title=text(200, 1), text=text(4000), style=one_of(*STYLES),
-                    choices=array(text(80, 1), MAX_CHOICES, 2, unique=True),
-                    closes=integer(0), settler=public_key, charter=nullable(hash32),
-                    action=nullable(ACTION), **_GOVERNANCE),
-             "Ask a community a question: choices, method, quorum, threshold, closing time, "
-             "settler; under a charter, optionally an action the chartered feed may then take."),
-        Kind("vote",
-             record(proposal=hash32, choices=array(integer(0, MAX_CHOICES - 1), MAX_CHOICES, 1,
-                                                   unique=True),
-                    units=integer(0), qualifier=nullable(hash32)),
-             "Vote on a proposal, locking the units the method weighs until it is counted."),
-        Kind("count", record(proposal=hash32, votes=array(hash32, MAX_COUNTED, 1, unique=True)),
-             "The settler counts votes of a proposal (before its close, when there are many)."),
-        Kind("close", record(proposal=hash32, votes=array(hash32, MAX_COUNTED, unique=True)),
-             "The settler counts the last votes and closes the proposal: the result is final."),
-        Kind("charter",
-             record(period_ms=integer(1), settler=public_key, **_GOVERNANCE),
-             "Bind the author's feed to its members' votes: sends, mints and signings only as "
-             "passed proposals say."),
-        Kind("sign", record(artist=public_key, share_bps=integer(1, BPS_TOTAL)),
-             "A label signs an artist, whose listings then share their sales with it."),
+        Kind(
+            "proposal",
+            record(
+                title=text(200, 1),
+                text=text(4000),
+                style=one_of(*STYLES),
+                choices=array(text(80, 1), MAX_CHOICES, 2, unique=True),
+                closes=integer(0),
+                settler=public_key,
+                charter=nullable(hash32),
+                action=nullable(ACTION),
+                **_GOVERNANCE,
+            ),
+            "Ask a community a question: choices, method, quorum, threshold, closing time, "
+            "settler; under a charter, optionally an action the chartered feed may then take.",
+        ),
+        Kind(
+            "vote",
+            record(
+                proposal=hash32,
+                choices=array(integer(0, MAX_CHOICES - 1), MAX_CHOICES, 1, unique=True),
+                units=integer(0),
+                qualifier=nullable(hash32),
+            ),
+            "Vote on a proposal, locking the units the method weighs until it is counted.",
+        ),
+        Kind(
+            "count",
+            record(proposal=hash32, votes=array(hash32, MAX_COUNTED, 1, unique=True)),
+            "The settler counts votes of a proposal (before its close, when there are many).",
+        ),
+        Kind(
+            "close",
+            record(proposal=hash32, votes=array(hash32, MAX_COUNTED, unique=True)),
+            "The settler counts the last votes and closes the proposal: the result is final.",
+        ),
+        Kind(
+            "charter",
+            record(period_ms=integer(1), settler=public_key, **_GOVERNANCE),
+            "Bind the author's feed to its members' votes: sends, mints and signings only as "
+            "passed proposals say.",
+        ),
+        Kind(
+            "sign",
+            record(artist=public_key, share_bps=integer(1, BPS_TOTAL)),
+            "A label signs an artist, whose listings then share their sales with it.",
+        ),
     ),
-    rules={"proposal": apply_proposal, "vote": apply_vote_checked, "count": apply_count,
-           "close": apply_close, "charter": apply_charter, "sign": apply_sign_checked},
+    rules={
+        "proposal": apply_proposal,
+        "vote": apply_vote_checked,
+        "count": apply_count,
+        "close": apply_close,
+        "charter": apply_charter,
+        "sign": apply_sign_checked,
+    },
     tables=_tables,
     view=GovernanceView,
     hash_sections=_hash_sections,
-    guards={"send": charter_guard, "asset.mint": charter_guard, "purchase": _refuse_chartered,
-            "offer": _refuse_chartered, "take": _refuse_chartered},
+    guards={
+        "send": charter_guard,
+        "asset.mint": charter_guard,
+        "purchase": _refuse_chartered,
+        "offer": _refuse_chartered,
+        "take": _refuse_chartered,
+    },
 )

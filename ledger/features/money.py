@@ -66,19 +66,29 @@ class MoneyView:
 
     def incoming(self, account: bytes) -> list[Transfer]:
         """In-flight transfers to ``account``: what its node should ``receive`` next."""
-        return sorted((t for (_, to), t in self.inflight.items() if to == account),
-                      key=lambda t: (t.timestamp, t.source))
+        return sorted(
+            (t for (_, to), t in self.inflight.items() if to == account),
+            key=lambda t: (t.timestamp, t.source),
+        )
 
 
 def send_in_flight(state: State, entry: Entry, to: bytes, asset: bytes, amount: int) -> None:
     """Create the in-flight transfer ``(entry, to)``; the recipient's ``receive`` takes it."""
-    state.inflight[(entry.hash, to)] = Transfer(entry.hash, entry.author, to, asset, amount,
-                                                entry.timestamp)
+    state.inflight[(entry.hash, to)] = Transfer(
+        entry.hash, entry.author, to, asset, amount, entry.timestamp
+    )
 
 
 def apply_asset_issue(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
-    state.assets[entry.hash] = Asset(entry.hash, entry.author, body["symbol"], body["name"],
-                                     body["precision"], body["max_supply"], tuple(body["flags"]))
+    state.assets[entry.hash] = Asset(
+        entry.hash,
+        entry.author,
+        body["symbol"],
+        body["name"],
+        body["precision"],
+        body["max_supply"],
+        tuple(body["flags"]),
+    )
     state.supply[entry.hash] = 0
 
 
@@ -131,9 +141,19 @@ def _tables(state: State) -> None:
 
 def _hash_sections(state: State) -> dict[str, Any]:
     return {
-        "assets": sorted([a.id, a.issuer, a.symbol, a.name, a.precision, a.max_supply,
-                          list(a.flags), state.supply.get(a.id, 0)]
-                         for a in state.assets.values()),
+        "assets": sorted(
+            [
+                a.id,
+                a.issuer,
+                a.symbol,
+                a.name,
+                a.precision,
+                a.max_supply,
+                list(a.flags),
+                state.supply.get(a.id, 0),
+            ]
+            for a in state.assets.values()
+        ),
         "balances": sorted([acct, asset, v] for (acct, asset), v in state.balances.items() if v),
         "inflight": sorted([t.source, t.to, t.asset, t.amount] for t in state.inflight.values()),
     }
@@ -142,20 +162,39 @@ def _hash_sections(state: State) -> dict[str, Any]:
 FEATURE = Feature(
     name="money",
     kinds=(
-        Kind("asset.issue",
-             record(symbol=text(12, 1, r"[A-Z0-9]+"), name=text(80, 1),
-                    precision=integer(0, 18), max_supply=integer(1),
-                    flags=array(one_of("stable", "artistcoin"), 2, unique=True)),
-             "Create an asset issued by the author; its ID is this entry's hash."),
-        Kind("asset.mint", record(asset=hash32, amount=integer(1)),
-             "The issuer credits itself new units, up to the asset's maximum supply."),
-        Kind("send", record(asset=hash32, to=public_key, amount=integer(1), memo=text(280)),
-             "Move units from the author to another identity (in flight until received)."),
-        Kind("receive", record(transfers=array(hash32, MAX_TRANSFERS_PER_RECEIVE, 1, unique=True)),
-             "Accept the in-flight transfers to the author made by the entries named."),
+        Kind(
+            "asset.issue",
+            record(
+                symbol=text(12, 1, r"[A-Z0-9]+"),
+                name=text(80, 1),
+                precision=integer(0, 18),
+                max_supply=integer(1),
+                flags=array(one_of("stable", "artistcoin"), 2, unique=True),
+            ),
+            "Create an asset issued by the author; its ID is this entry's hash.",
+        ),
+        Kind(
+            "asset.mint",
+            record(asset=hash32, amount=integer(1)),
+            "The issuer credits itself new units, up to the asset's maximum supply.",
+        ),
+        Kind(
+            "send",
+            record(asset=hash32, to=public_key, amount=integer(1), memo=text(280)),
+            "Move units from the author to another identity (in flight until received).",
+        ),
+        Kind(
+            "receive",
+            record(transfers=array(hash32, MAX_TRANSFERS_PER_RECEIVE, 1, unique=True)),
+            "Accept the in-flight transfers to the author made by the entries named.",
+        ),
     ),
-    rules={"asset.issue": apply_asset_issue, "asset.mint": apply_asset_mint, "send": apply_send,
-           "receive": apply_receive},
+    rules={
+        "asset.issue": apply_asset_issue,
+        "asset.mint": apply_asset_mint,
+        "send": apply_send,
+        "receive": apply_receive,
+    },
     tables=_tables,
     view=MoneyView,
     hash_sections=_hash_sections,

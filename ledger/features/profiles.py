@@ -28,8 +28,9 @@ class ProfilesView:
 
 def apply_profile(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
     """The latest effective profile in the author's feed wins (feeds apply in seq order)."""
-    state.profiles[entry.author] = Profile(body["name"], body["bio"], tuple(body["links"]),
-                                           entry.seq)
+    state.profiles[entry.author] = Profile(
+        body["name"], body["bio"], tuple(body["links"]), entry.seq
+    )
 
 
 def _tables(state: State) -> None:
@@ -37,15 +38,19 @@ def _tables(state: State) -> None:
 
 
 def _hash_sections(state: State) -> dict[str, Any]:
-    return {"profiles": sorted([k, p.name, p.bio, list(p.links)]
-                               for k, p in state.profiles.items())}
+    return {
+        "profiles": sorted([k, p.name, p.bio, list(p.links)] for k, p in state.profiles.items())
+    }
 
 
 FEATURE = Feature(
     name="profiles",
     kinds=(
-        Kind("profile", record(name=text(80, 1), bio=text(2000), links=array(text(200), 8)),
-             "Set the author's public name, bio and links; the highest seq wins."),
+        Kind(
+            "profile",
+            record(name=text(80, 1), bio=text(2000), links=array(text(200), 8)),
+            "Set the author's public name, bio and links; the highest seq wins.",
+        ),
     ),
     rules={"profile": apply_profile},
     tables=_tables,

@@ -52,8 +52,10 @@ class ReviewsView:
 
     def reviews_of(self, listing: bytes) -> list[Review]:
         """The review that counts per buyer (its latest), newest first."""
-        return sorted((self.reviews[r] for (li, _), r in self._latest_review.items()
-                       if li == listing), key=lambda r: (-r.timestamp, r.id))
+        return sorted(
+            (self.reviews[r] for (li, _), r in self._latest_review.items() if li == listing),
+            key=lambda r: (-r.timestamp, r.id),
+        )
 
     def rating_of(self, listing: bytes) -> tuple[int, int]:
         """(sum of ratings, number of reviews that count): the average is their ratio."""
@@ -72,8 +74,16 @@ def apply_review(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInd
     if grant.buyer != entry.author:
         raise SemanticError("only the buyer whose purchase was granted reviews it")
     purchase = state.purchases[grant.purchase]
-    review = Review(entry.hash, entry.author, purchase.listing, purchase.id, entry.seq,
-                    entry.timestamp, body["rating"], body["text"])
+    review = Review(
+        entry.hash,
+        entry.author,
+        purchase.listing,
+        purchase.id,
+        entry.seq,
+        entry.timestamp,
+        body["rating"],
+        body["text"],
+    )
     state.reviews[entry.hash] = review
     key = (purchase.listing, entry.author)
     old = state._latest_review.get(key)
@@ -102,8 +112,9 @@ def _tables(state: State) -> None:
 def _hash_sections(state: State) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if state.reviews:
-        out["reviews"] = sorted([r.id, r.buyer, r.listing, r.rating]
-                                for r in state.reviews.values())
+        out["reviews"] = sorted(
+            [r.id, r.buyer, r.listing, r.rating] for r in state.reviews.values()
+        )
     if state._latest_reply:
         out["replies"] = sorted([r.review, r.id] for r in state._latest_reply.values())
     return out
@@ -112,10 +123,16 @@ def _hash_sections(state: State) -> dict[str, Any]:
 FEATURE = Feature(
     name="reviews",
     kinds=(
-        Kind("review", record(grant=hash32, rating=integer(1, 5), text=text(MAX_REVIEW)),
-             "A verified buyer rates a release (1..5) and says why; its latest review counts."),
-        Kind("review.reply", record(review=hash32, text=text(MAX_REVIEW, 1)),
-             "The listing's artist answers a review; its latest reply counts."),
+        Kind(
+            "review",
+            record(grant=hash32, rating=integer(1, 5), text=text(MAX_REVIEW)),
+            "A verified buyer rates a release (1..5) and says why; its latest review counts.",
+        ),
+        Kind(
+            "review.reply",
+            record(review=hash32, text=text(MAX_REVIEW, 1)),
+            "The listing's artist answers a review; its latest reply counts.",
+        ),
     ),
     rules={"review": apply_review, "review.reply": apply_reply},
     tables=_tables,

@@ -151,14 +151,21 @@ class SellingView:
         return sorted(live, key=lambda li: (-li.timestamp, li.id))
 
     def purchases_by(self, buyer: bytes) -> list[Purchase]:
-        return sorted((p for p in self.purchases.values() if p.buyer == buyer),
-                      key=lambda p: (p.timestamp, p.id))
+        return sorted(
+            (p for p in self.purchases.values() if p.buyer == buyer),
+            key=lambda p: (p.timestamp, p.id),
+        )
 
     def sales_of(self, artist: bytes) -> list[Purchase]:
-        mine = {lid for lid, li in self.listings.items() if artist in
-                ({s.to for s in li.split} | {li.artist})}
-        return sorted((p for p in self.purchases.values() if p.listing in mine),
-                      key=lambda p: (p.timestamp, p.id))
+        mine = {
+            lid
+            for lid, li in self.listings.items()
+            if artist in ({s.to for s in li.split} | {li.artist})
+        }
+        return sorted(
+            (p for p in self.purchases.values() if p.listing in mine),
+            key=lambda p: (p.timestamp, p.id),
+        )
 
     def unfulfilled_for(self, seller: bytes) -> list[Purchase]:
         """Purchases that ``seller`` may fulfil (as artist or active agent) and nobody has."""
@@ -167,8 +174,7 @@ class SellingView:
             if purchase.granted_by:
                 continue
             listing = self.listings[purchase.listing]
-            if listing.artist == seller or \
-                    self.agent_delegation(seller, listing) is not None:  # type: ignore[attr-defined]
+            if listing.artist == seller or self.agent_delegation(seller, listing) is not None:  # type: ignore[attr-defined]
                 out.append(purchase)
         return sorted(out, key=lambda p: (p.timestamp, p.id))
 
@@ -188,12 +194,27 @@ def apply_listing(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIn
             raise SemanticError("a listing supersedes only an earlier listing of its author")
         if old in state.superseded:
             raise SemanticError("that listing was already superseded")
-    tracks = tuple(Track(t["title"], t["content"], t["preview"], t["duration_ms"],
-                         _prices(t["prices"])) for t in body["tracks"])
+    tracks = tuple(
+        Track(t["title"], t["content"], t["preview"], t["duration_ms"], _prices(t["prices"]))
+        for t in body["tracks"]
+    )
     state.listings[entry.hash] = Listing(
-        entry.hash, entry.author, entry.seq, entry.timestamp, body["title"],
-        body["artist_name"], body["genre"], tuple(body["tags"]), body["description"],
-        body["artwork"], tracks, _prices(body["prices"]), split, body["remainder"], old)
+        entry.hash,
+        entry.author,
+        entry.seq,
+        entry.timestamp,
+        body["title"],
+        body["artist_name"],
+        body["genre"],
+        tuple(body["tags"]),
+        body["description"],
+        body["artwork"],
+        tracks,
+        _prices(body["prices"]),
+        split,
+        body["remainder"],
+        old,
+    )
     if old is not None:
         state.superseded[old] = entry.hash
 
@@ -202,8 +223,9 @@ def apply_purchase(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
     """The purchase rule (docs/PROTOCOL.md, ``purchase``): a buyer key that can receive a
     sealed content key, price, exact split, funds."""
     if not can_receive_sealed(entry.author):
-        raise SemanticError("the buyer's key cannot receive a sealed content key "
-                            "(it does not convert to X25519)")
+        raise SemanticError(
+            "the buyer's key cannot receive a sealed content key (it does not convert to X25519)"
+        )
     require_dep(entry, body["listing"], "listing")
     listing = state.listings.get(body["listing"])
     if listing is None:
@@ -227,8 +249,9 @@ def apply_purchase(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
     state.balances[(entry.author, body["asset"])] -= amount
     for payout in expected:
         send_in_flight(state, entry, payout.to, body["asset"], payout.amount)
-    state.purchases[entry.hash] = Purchase(entry.hash, entry.author, listing.id, track,
-                                           body["asset"], amount, entry.timestamp)
+    state.purchases[entry.hash] = Purchase(
+        entry.hash, entry.author, listing.id, track, body["asset"], amount, entry.timestamp
+    )
     log_change(state, entry.author, entry, body["asset"], -amount)
 
 
@@ -239,13 +262,16 @@ def apply_grant(state: State, entry: Entry, body: Mapping[str, Any], dep_seq: De
         raise SemanticError("the grant names an entry that is not a purchase")
     listing = state.listings[purchase.listing]
     if entry.author != listing.artist and not agent_may_grant(state, entry, listing, dep_seq):
-        raise SemanticError("the author is neither the artist nor an active sales agent "
-                            "(name the delegation in deps)")
+        raise SemanticError(
+            "the author is neither the artist nor an active sales agent "
+            "(name the delegation in deps)"
+        )
     sealed = {k["content"]: k["sealed"] for k in body["keys"]}
     if len(sealed) != len(body["keys"]) or set(sealed) != set(listing.contents(purchase.track)):
         raise SemanticError("the grant must seal exactly the purchased tracks' keys")
-    state.grants[entry.hash] = Grant(entry.hash, entry.author, purchase.id, purchase.buyer,
-                                     sealed, entry.timestamp)
+    state.grants[entry.hash] = Grant(
+        entry.hash, entry.author, purchase.id, purchase.buyer, sealed, entry.timestamp
+    )
     purchase.granted_by.append(entry.hash)
 
 
@@ -258,10 +284,13 @@ def _tables(state: State) -> None:
 
 def _hash_sections(state: State) -> dict[str, Any]:
     return {
-        "listings": sorted([li.id, li.artist, state.superseded.get(li.id)]
-                           for li in state.listings.values()),
-        "purchases": sorted([p.id, p.buyer, p.listing, p.amount, sorted(p.granted_by)]
-                            for p in state.purchases.values()),
+        "listings": sorted(
+            [li.id, li.artist, state.superseded.get(li.id)] for li in state.listings.values()
+        ),
+        "purchases": sorted(
+            [p.id, p.buyer, p.listing, p.amount, sorted(p.granted_by)]
+            for p in state.purchases.values()
+        ),
     }
 
 
@@ -279,20 +308,39 @@ PAYOUT = record(to=public_key, amount=integer(1))
 FEATURE = Feature(
     name="selling",
     kinds=(
-        Kind("listing",
-             record(title=text(200, 1), artist_name=text(80, 1), genre=text(60),
-                    tags=array(text(40, 1), 16, unique=True), description=text(4000),
-                    artwork=nullable(hash32), tracks=array(TRACK, MAX_TRACKS, 1),
-                    prices=array(PRICE, 8, 1, unique=True),
-                    split=array(SHARE, MAX_SPLIT, 1), remainder=public_key,
-                    supersedes=nullable(hash32)),
-             "Offer a release for sale: tracks, prices per accepted asset, and the split."),
-        Kind("purchase",
-             record(listing=hash32, track=nullable(integer(0, MAX_TRACKS - 1)), asset=hash32,
-                    amount=integer(1), payouts=array(PAYOUT, MAX_SPLIT + 1, 1)),
-             "Pay for a release (track = null) or one track, following the listing's split."),
-        Kind("grant", record(purchase=hash32, keys=array(SEALED_KEY, MAX_TRACKS, 1)),
-             "The seller (artist or delegated agent) seals the content keys to the buyer."),
+        Kind(
+            "listing",
+            record(
+                title=text(200, 1),
+                artist_name=text(80, 1),
+                genre=text(60),
+                tags=array(text(40, 1), 16, unique=True),
+                description=text(4000),
+                artwork=nullable(hash32),
+                tracks=array(TRACK, MAX_TRACKS, 1),
+                prices=array(PRICE, 8, 1, unique=True),
+                split=array(SHARE, MAX_SPLIT, 1),
+                remainder=public_key,
+                supersedes=nullable(hash32),
+            ),
+            "Offer a release for sale: tracks, prices per accepted asset, and the split.",
+        ),
+        Kind(
+            "purchase",
+            record(
+                listing=hash32,
+                track=nullable(integer(0, MAX_TRACKS - 1)),
+                asset=hash32,
+                amount=integer(1),
+                payouts=array(PAYOUT, MAX_SPLIT + 1, 1),
+            ),
+            "Pay for a release (track = null) or one track, following the listing's split.",
+        ),
+        Kind(
+            "grant",
+            record(purchase=hash32, keys=array(SEALED_KEY, MAX_TRACKS, 1)),
+            "The seller (artist or delegated agent) seals the content keys to the buyer.",
+        ),
     ),
     rules={"listing": apply_listing, "purchase": apply_purchase, "grant": apply_grant},
     tables=_tables,

@@ -104,26 +104,31 @@ class SettlementView:
         return [self.conditional[i] for i in self._open_of.get(key, ()) if i in self.conditional]
 
     def locked(self, account: bytes, asset: bytes) -> int:
-        return sum(lk.amount for lk in self.locks.values()
-                   if lk.owner == account and lk.asset == asset)
+        return sum(
+            lk.amount for lk in self.locks.values() if lk.owner == account and lk.asset == asset
+        )
 
     def accounting(self, asset: bytes) -> Accounting:
         held = sum(v for (_, a), v in self.balances.items() if a == asset)  # type: ignore[attr-defined]
         locked = sum(lk.amount for lk in self.locks.values() if lk.asset == asset)
         moving = sum(t.amount for t in self.inflight.values() if t.asset == asset)  # type: ignore[attr-defined]
-        moving += sum(c.amount for c in self.conditional.values()
-                      if c.asset == asset and c.outcome is None)
+        moving += sum(
+            c.amount for c in self.conditional.values() if c.asset == asset and c.outcome is None
+        )
         return Accounting(self.supply.get(asset, 0), held, locked, moving)  # type: ignore[attr-defined]
 
     def waiting_on(self, settler: bytes) -> list[Conditional]:
         """Open conditional transfers that only ``settler`` can settle, oldest first."""
-        return sorted((c for c in self.open_payments(settler) if c.settler == settler),
-                      key=lambda c: (c.timestamp, c.source))
+        return sorted(
+            (c for c in self.open_payments(settler) if c.settler == settler),
+            key=lambda c: (c.timestamp, c.source),
+        )
 
     def open_commitments(self, settler: bytes) -> int:
         """How many open locks and conditional transfers wait on ``settler``."""
-        return (sum(1 for lk in self.open_locks(settler) if lk.settler == settler)
-                + len(self.waiting_on(settler)))
+        return sum(1 for lk in self.open_locks(settler) if lk.settler == settler) + len(
+            self.waiting_on(settler)
+        )
 
     def proof_after(self, settler: bytes, deadline: int) -> bytes | None:
         """An entry of ``settler`` dated after ``deadline`` that this replica holds, if any."""
@@ -133,13 +138,21 @@ class SettlementView:
 
 # -- the patterns, for other features' rules -------------------------------------------------------
 
+
 def require_settler(entry: Entry, settler: bytes, what: str) -> None:
     if entry.author != settler:
         raise SemanticError(f"only the {what}'s settler decides on it")
 
 
-def require_deadline_passed(state: State, entry: Entry, proof: bytes, settler: bytes,
-                            deadline: int, dep_seq: DepIndex, target: bytes) -> None:
+def require_deadline_passed(
+    state: State,
+    entry: Entry,
+    proof: bytes,
+    settler: bytes,
+    deadline: int,
+    dep_seq: DepIndex,
+    target: bytes,
+) -> None:
     """``proof`` is in deps, is the settler's, and is dated after ``deadline``.
 
     A settler proving its own deadline (a maker that settles its own offer) is its own witness:
@@ -158,8 +171,9 @@ def require_deadline_passed(state: State, entry: Entry, proof: bytes, settler: b
         raise SemanticError(f"the deadline proof is not dated after the deadline {deadline}")
 
 
-def lock_funds(state: State, entry: Entry, asset: bytes, amount: int, settler: bytes,
-               deadline: int) -> Lock:
+def lock_funds(
+    state: State, entry: Entry, asset: bytes, amount: int, settler: bytes, deadline: int
+) -> Lock:
     """Move ``amount`` of the author's spendable units into a lock named by the entry."""
     require_funds(state, entry, asset, amount)
     state.balances[(entry.author, asset)] -= amount
@@ -175,8 +189,9 @@ def release_lock(state: State, lock: Lock, amount: int, entry: Entry, to: bytes)
     if lock.closed_by is not None or amount > lock.amount:
         raise SemanticError(f"the lock holds {lock.amount}, cannot release {amount}")
     lock.amount -= amount
-    state.inflight[(entry.hash, to)] = Transfer(entry.hash, lock.owner, to, lock.asset, amount,
-                                                entry.timestamp)
+    state.inflight[(entry.hash, to)] = Transfer(
+        entry.hash, lock.owner, to, lock.asset, amount, entry.timestamp
+    )
     if lock.amount == 0:
         _closed(state, lock, entry)
 
@@ -193,8 +208,13 @@ def close_lock(state: State, lock: Lock, entry: Entry) -> int:
     elif rest:  # one entry may close several locks of one owner (a count of votes): one transfer
         held = state.inflight.get((entry.hash, lock.owner))
         state.inflight[(entry.hash, lock.owner)] = Transfer(
-            entry.hash, lock.owner, lock.owner, lock.asset,
-            rest + (held.amount if held is not None else 0), entry.timestamp)
+            entry.hash,
+            lock.owner,
+            lock.owner,
+            lock.asset,
+            rest + (held.amount if held is not None else 0),
+            entry.timestamp,
+        )
     _closed(state, lock, entry)
     return rest
 
@@ -221,14 +241,16 @@ def _closed(state: State, lock: Lock, entry: Entry) -> None:
         hook(state, lock)
 
 
-def pay_conditionally(state: State, entry: Entry, asset: bytes, amount: int, to: bytes,
-                      settler: bytes, deadline: int) -> Conditional:
+def pay_conditionally(
+    state: State, entry: Entry, asset: bytes, amount: int, to: bytes, settler: bytes, deadline: int
+) -> Conditional:
     """Debit the author and hold ``amount`` as a conditional transfer to ``to``."""
     require_funds(state, entry, asset, amount)
     state.balances[(entry.author, asset)] -= amount
     log_change(state, entry.author, entry, asset, -amount)
-    cond = Conditional(entry.hash, entry.author, to, asset, amount, settler, deadline,
-                       entry.timestamp)
+    cond = Conditional(
+        entry.hash, entry.author, to, asset, amount, settler, deadline, entry.timestamp
+    )
     state.conditional[entry.hash] = cond
     _opened(state, entry.hash, cond.payer, settler)
     return cond
@@ -244,8 +266,9 @@ def accept_conditional(state: State, cond: Conditional, entry: Entry) -> None:
     require_open(cond)
     cond.outcome, cond.settled_by = "accepted", entry.hash
     _ended(state, cond.source, cond.payer, cond.settler)
-    state.inflight[(entry.hash, cond.to)] = Transfer(entry.hash, cond.payer, cond.to, cond.asset,
-                                                     cond.amount, entry.timestamp)
+    state.inflight[(entry.hash, cond.to)] = Transfer(
+        entry.hash, cond.payer, cond.to, cond.asset, cond.amount, entry.timestamp
+    )
 
 
 def refuse_conditional(state: State, cond: Conditional, entry: Entry) -> None:
@@ -253,11 +276,13 @@ def refuse_conditional(state: State, cond: Conditional, entry: Entry) -> None:
     require_open(cond)
     cond.outcome, cond.settled_by = "refused", entry.hash
     _ended(state, cond.source, cond.payer, cond.settler)
-    state.inflight[(entry.hash, cond.payer)] = Transfer(entry.hash, cond.payer, cond.payer,
-                                                        cond.asset, cond.amount, entry.timestamp)
+    state.inflight[(entry.hash, cond.payer)] = Transfer(
+        entry.hash, cond.payer, cond.payer, cond.asset, cond.amount, entry.timestamp
+    )
 
 
 # -- kinds -----------------------------------------------------------------------------------------
+
 
 def apply_checkpoint(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
     state.checkpoints[entry.author] = (entry.timestamp, entry.hash)
@@ -272,17 +297,18 @@ def apply_reclaim(state: State, entry: Entry, body: Mapping[str, Any], dep_seq: 
     if lock is not None and lock.owner == entry.author:
         if lock.closed_by is not None:
             raise SemanticError("the lock is already closed")
-        require_deadline_passed(state, entry, body["proof"], lock.settler, lock.deadline,
-                                dep_seq, target)
+        require_deadline_passed(
+            state, entry, body["proof"], lock.settler, lock.deadline, dep_seq, target
+        )
         close_lock(state, lock, entry)
     elif cond is not None and cond.payer == entry.author:
         require_open(cond)
         proof = body["proof"]
-        ended = proof in entry.deps and any(hook(state, cond, proof)
-                                            for hook in CONDITIONAL_ENDED)
+        ended = proof in entry.deps and any(hook(state, cond, proof) for hook in CONDITIONAL_ENDED)
         if not ended:
-            require_deadline_passed(state, entry, proof, cond.settler, cond.deadline,
-                                    dep_seq, target)
+            require_deadline_passed(
+                state, entry, proof, cond.settler, cond.deadline, dep_seq, target
+            )
         cond.outcome, cond.settled_by = "reclaimed", entry.hash
         _ended(state, cond.source, cond.payer, cond.settler)
         credit(state, entry.author, entry, cond.asset, cond.amount)
@@ -302,11 +328,14 @@ def _tables(state: State) -> None:
 def _hash_sections(state: State) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if state.locks:
-        out["locks"] = sorted([lk.id, lk.owner, lk.asset, lk.amount, lk.closed_by]
-                              for lk in state.locks.values())
+        out["locks"] = sorted(
+            [lk.id, lk.owner, lk.asset, lk.amount, lk.closed_by] for lk in state.locks.values()
+        )
     if state.conditional:
-        out["conditional"] = sorted([c.source, c.payer, c.to, c.asset, c.amount, c.outcome,
-                                     c.settled_by] for c in state.conditional.values())
+        out["conditional"] = sorted(
+            [c.source, c.payer, c.to, c.asset, c.amount, c.outcome, c.settled_by]
+            for c in state.conditional.values()
+        )
     if state.checkpoints:
         out["checkpoints"] = sorted([a, h] for a, (_, h) in state.checkpoints.items())
     return out
@@ -315,11 +344,17 @@ def _hash_sections(state: State) -> dict[str, Any]:
 FEATURE = Feature(
     name="settlement",
     kinds=(
-        Kind("checkpoint", record(open=integer(0)),
-             "A settler's periodic mark of time while it holds ``open`` commitments."),
-        Kind("reclaim", record(of=hash32, proof=hash32),
-             "Take back a lock's remainder or a conditional payment after its deadline, proven "
-             "by a settler entry dated after it."),
+        Kind(
+            "checkpoint",
+            record(open=integer(0)),
+            "A settler's periodic mark of time while it holds ``open`` commitments.",
+        ),
+        Kind(
+            "reclaim",
+            record(of=hash32, proof=hash32),
+            "Take back a lock's remainder or a conditional payment after its deadline, proven "
+            "by a settler entry dated after it.",
+        ),
     ),
     rules={"checkpoint": apply_checkpoint, "reclaim": apply_reclaim},
     tables=_tables,

@@ -82,8 +82,9 @@ class _Provider:
     dropped: bool = False
 
 
-async def fetch_manifest(ctx: SwarmContext, store: ChunkStore, content_id: bytes,
-                         providers: list[ID]) -> Manifest:
+async def fetch_manifest(
+    ctx: SwarmContext, store: ChunkStore, content_id: bytes, providers: list[ID]
+) -> Manifest:
     """The manifest of ``content_id``, from the store or from the first provider that has it."""
     manifest = await trio.to_thread.run_sync(store.manifest, content_id)
     if manifest is not None:
@@ -99,8 +100,9 @@ async def fetch_manifest(ctx: SwarmContext, store: ChunkStore, content_id: bytes
             reply = decode_message(body, RESPONSES)
             if isinstance(reply, ManifestReply):
                 try:
-                    return await trio.to_thread.run_sync(store.put_manifest, reply.manifest,
-                                                         content_id)
+                    return await trio.to_thread.run_sync(
+                        store.put_manifest, reply.manifest, content_id
+                    )
                 except ContentError as exc:
                     raise ProtocolViolation(f"bad manifest: {exc}") from exc
             if not isinstance(reply, NotFound | Busy):
@@ -118,10 +120,15 @@ async def fetch_manifest(ctx: SwarmContext, store: ChunkStore, content_id: bytes
 class Download:
     """One content download; ``run()`` returns when every chunk is stored and verified."""
 
-    def __init__(self, ctx: SwarmContext, store: ChunkStore, content_id: bytes,
-                 providers: list[ID],
-                 on_progress: Callable[[Progress], None] | None = None,
-                 max_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        ctx: SwarmContext,
+        store: ChunkStore,
+        content_id: bytes,
+        providers: list[ID],
+        on_progress: Callable[[Progress], None] | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
         self.ctx = ctx
         self.max_bytes = max_bytes  # None: no cap on the bytes this download writes
         self.store = store
@@ -207,8 +214,9 @@ class Download:
 
     # -- private -----------------------------------------------------------------------------------
     async def _run(self) -> Manifest:
-        manifest = await fetch_manifest(self.ctx, self.store, self.content_id,
-                                        [p.peer for p in self.providers])
+        manifest = await fetch_manifest(
+            self.ctx, self.store, self.content_id, [p.peer for p in self.providers]
+        )
         self.manifest = manifest
         missing = await trio.to_thread.run_sync(self.store.missing_chunks, manifest)
         count = len(manifest.chunks)
@@ -224,8 +232,9 @@ class Download:
         if self.max_bytes is not None and needed > self.max_bytes:
             if len(missing_set) == count:  # nothing of it was here: forget the manifest too
                 await trio.to_thread.run_sync(self.store.remove_content, self.content_id)
-            raise TooLarge(f"{self.content_id.hex()} needs {needed} bytes, over the "
-                           f"{self.max_bytes} allowed")
+            raise TooLarge(
+                f"{self.content_id.hex()} needs {needed} bytes, over the {self.max_bytes} allowed"
+            )
         self._done = set(self._present_before)
         self.bytes_done = sum(manifest.stored_length(i) for i in self._done)
         self._report()
@@ -237,13 +246,17 @@ class Download:
                         nursery.start_soon(self._worker, provider)
         if self._storage_error is not None:
             error = self._storage_error
-            raise StorageFailed(f"chunks of {self.content_id.hex()} could not be stored: "
-                                 f"{error.strerror or error}; {len(self._done)} of {count} are "
-                                 f"kept for a later resume") from error
+            raise StorageFailed(
+                f"chunks of {self.content_id.hex()} could not be stored: "
+                f"{error.strerror or error}; {len(self._done)} of {count} are "
+                f"kept for a later resume"
+            ) from error
         if len(self._done) < count:
             missing_now = count - len(self._done)
-            raise DownloadFailed(f"{missing_now} chunks of {self.content_id.hex()} could not be "
-                                 f"fetched from {len(self.providers)} providers")
+            raise DownloadFailed(
+                f"{missing_now} chunks of {self.content_id.hex()} could not be "
+                f"fetched from {len(self.providers)} providers"
+            )
         self._report(finished=True)
         return manifest
 
@@ -254,9 +267,18 @@ class Download:
     def _report(self, finished: bool = False, index: int | None = None) -> None:
         if self.on_progress is None or self.manifest is None:
             return
-        self.on_progress(Progress(self.content_id, len(self._done), len(self.manifest.chunks),
-                                  self.bytes_done, self._bytes_total,
-                                  sum(not p.dropped for p in self.providers), finished, index))
+        self.on_progress(
+            Progress(
+                self.content_id,
+                len(self._done),
+                len(self.manifest.chunks),
+                self.bytes_done,
+                self._bytes_total,
+                sum(not p.dropped for p in self.providers),
+                finished,
+                index,
+            )
+        )
 
     def _take(self, index: int) -> int:
         self._pending.discard(index)
@@ -281,7 +303,8 @@ class Download:
 
     def _anything_left_for(self, provider: _Provider) -> bool:
         return any(i not in provider.lacks for i in self._pending) or bool(
-            self._in_flight - provider.lacks)
+            self._in_flight - provider.lacks
+        )
 
     async def _worker(self, provider: _Provider) -> None:
         stream: FramedStream | None = None
@@ -332,8 +355,9 @@ class Download:
         chunk_id = manifest.chunks[index]
         await self.ctx.guard.pace_download(str(provider.peer), manifest.stored_length(index))
         await stream.write_frame(GetChunk(chunk_id).encode())
-        body = await stream.read_frame_into(MAX_RESPONSE, self.ctx.limits.request_timeout,
-                                            self._buffer_for)
+        body = await stream.read_frame_into(
+            MAX_RESPONSE, self.ctx.limits.request_timeout, self._buffer_for
+        )
         try:
             reply = decode_response(body)
         except ProtocolViolation:
@@ -372,13 +396,17 @@ class Download:
     def _recycle(self, body: memoryview) -> None:
         """Give the buffer under ``body`` back; nothing may use a view of it afterwards."""
         buffer = body.obj
-        if isinstance(buffer, bytearray) and len(buffer) >= MIN_POOLED_BUFFER \
-                and len(self._free_buffers) < STORES_IN_FLIGHT + \
-                STREAMS_PER_PROVIDER * len(self.providers):
+        if (
+            isinstance(buffer, bytearray)
+            and len(buffer) >= MIN_POOLED_BUFFER
+            and len(self._free_buffers)
+            < STORES_IN_FLIGHT + STREAMS_PER_PROVIDER * len(self.providers)
+        ):
             self._free_buffers.append(buffer)
 
-    async def _store(self, provider: _Provider, index: int, data: memoryview | bytes,
-                     body: memoryview) -> None:
+    async def _store(
+        self, provider: _Provider, index: int, data: memoryview | bytes, body: memoryview
+    ) -> None:
         """Verify and write one received chunk (in the background of its worker); ``data`` is
         a view into the reply buffer under ``body``, given back once the chunk is written."""
         assert self.manifest is not None

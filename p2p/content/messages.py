@@ -61,8 +61,10 @@ class Has(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> Has:
-        check(len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_HAS_IDS,
-              "Has needs a list of at most 64 content IDs")
+        check(
+            len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_HAS_IDS,
+            "Has needs a list of at most 64 content IDs",
+        )
         check(all(is_bytes(c, 32) for c in f[0]), "content IDs are 32 bytes")
         return cls(tuple(f[0]))
 
@@ -79,8 +81,10 @@ class ManifestReply(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> ManifestReply:
-        check(len(f) == 1 and is_bytes(f[0]) and len(f[0]) <= MAX_MANIFEST_BYTES,
-              "ManifestReply needs manifest bytes")
+        check(
+            len(f) == 1 and is_bytes(f[0]) and len(f[0]) <= MAX_MANIFEST_BYTES,
+            "ManifestReply needs manifest bytes",
+        )
         return cls(f[0])
 
 
@@ -96,8 +100,10 @@ class ChunkReply(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> ChunkReply:
-        check(len(f) == 1 and is_bytes(f[0]) and len(f[0]) <= MAX_CHUNK_BYTES,
-              "ChunkReply needs chunk bytes")
+        check(
+            len(f) == 1 and is_bytes(f[0]) and len(f[0]) <= MAX_CHUNK_BYTES,
+            "ChunkReply needs chunk bytes",
+        )
         return cls(f[0])
 
     @staticmethod
@@ -110,7 +116,7 @@ class ChunkReply(Message):
         info = body[2]
         if 0x40 <= info < 0x58:
             at, size = 3, info - 0x40
-        elif 0x58 <= info <= 0x5b:
+        elif 0x58 <= info <= 0x5B:
             at = 3 + (1 << (info - 0x58))
             if len(body) < at:
                 return None
@@ -151,8 +157,13 @@ class HasReply(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> HasReply:
-        check(len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_HAS_IDS
-              and all(is_uint(s, 3) for s in f[0]), "HasReply needs states 0..2")
+        check(
+            len(f) == 1
+            and isinstance(f[0], list)
+            and len(f[0]) <= MAX_HAS_IDS
+            and all(is_uint(s, 3) for s in f[0]),
+            "HasReply needs states 0..2",
+        )
         return cls(tuple(f[0]))
 
 

@@ -39,8 +39,9 @@ class ContentServer:
     (and faulting its pages in) three times for every chunk served.
     """
 
-    def __init__(self, ctx: SwarmContext, store: ChunkStore,
-                 share: Callable[[bytes], bool] | None = None) -> None:
+    def __init__(
+        self, ctx: SwarmContext, store: ChunkStore, share: Callable[[bytes], bool] | None = None
+    ) -> None:
         self.ctx = ctx
         self.store = store
         self.share = share  # which content IDs we admit to holding (None: all)
@@ -60,11 +61,16 @@ class ContentServer:
                     self.busy_replies += 1
                     await stream.write_frame(Busy(round(busy.retry_after * 1000)).encode())
             elif isinstance(request, GetManifest):
-                data = (None if not self._shared(request.content_id) else
-                        await trio.to_thread.run_sync(self.store.manifest_bytes,
-                                                      request.content_id))
-                await stream.write_frame((NotFound() if data is None else ManifestReply(data))
-                                         .encode())
+                data = (
+                    None
+                    if not self._shared(request.content_id)
+                    else await trio.to_thread.run_sync(
+                        self.store.manifest_bytes, request.content_id
+                    )
+                )
+                await stream.write_frame(
+                    (NotFound() if data is None else ManifestReply(data)).encode()
+                )
             elif isinstance(request, Has):
                 states = await trio.to_thread.run_sync(self._states, request.content_ids)
                 await stream.write_frame(HasReply(tuple(states)).encode())
@@ -86,8 +92,7 @@ class ContentServer:
             if len(self._buffers) < self.ctx.limits.upload_slots:
                 self._buffers.append(buffer)
 
-    def _read_framed(self, chunk_id: bytes,
-                     buffer: bytearray) -> tuple[bytearray, int, int] | None:
+    def _read_framed(self, chunk_id: bytes, buffer: bytearray) -> tuple[bytearray, int, int] | None:
         """Read a stored chunk into ``buffer`` (or a larger one) behind its frame head, on a
         worker thread. Returns the buffer, the frame's length and the chunk's size; None if
         the chunk is not stored (or is not a chunk this protocol could carry)."""
@@ -103,7 +108,7 @@ class ContentServer:
             buffer = bytearray(length)
         with memoryview(buffer) as view:
             view[: len(head)] = head
-            if not self.store.read_into(where, view[len(head):length]):
+            if not self.store.read_into(where, view[len(head) : length]):
                 return None  # gone or shorter than a moment ago: not a stored chunk
         return buffer, length, size
 

@@ -65,9 +65,13 @@ class DialBack(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> DialBack:
-        check(len(f) == 1 and isinstance(f[0], list) and 1 <= len(f[0]) <= MAX_DIAL_ADDRS
-              and all(is_bytes(a) and 0 < len(a) <= MAX_ADDR_BYTES for a in f[0]),
-              "DialBack is [[addr, ...]] with 1..8 addresses of at most 256 bytes")
+        check(
+            len(f) == 1
+            and isinstance(f[0], list)
+            and 1 <= len(f[0]) <= MAX_DIAL_ADDRS
+            and all(is_bytes(a) and 0 < len(a) <= MAX_ADDR_BYTES for a in f[0]),
+            "DialBack is [[addr, ...]] with 1..8 addresses of at most 256 bytes",
+        )
         return cls(tuple(f[0]))
 
 
@@ -85,8 +89,10 @@ class DialBackReply(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> DialBackReply:
-        check(len(f) == 2 and is_uint(f[0], 4) and is_bytes(f[1])
-              and len(f[1]) <= MAX_ADDR_BYTES, "DialBackReply is [status, addr]")
+        check(
+            len(f) == 2 and is_uint(f[0], 4) and is_bytes(f[1]) and len(f[1]) <= MAX_ADDR_BYTES,
+            "DialBackReply is [status, addr]",
+        )
         return cls(f[0], f[1])
 
 
@@ -107,8 +113,12 @@ def is_direct(addr: Multiaddr) -> bool:
     """A TCP address that someone could dial (not a relay circuit, not a wildcard)."""
     text = str(addr)
     ip = _ip_of(addr)
-    return ("/p2p-circuit" not in text and "/tcp/" in text and ip is not None
-            and not ipaddress.ip_address(ip).is_unspecified)
+    return (
+        "/p2p-circuit" not in text
+        and "/tcp/" in text
+        and ip is not None
+        and not ipaddress.ip_address(ip).is_unspecified
+    )
 
 
 MAX_ANSWERS = 64  # peers whose last dial-back answer is kept
@@ -199,7 +209,8 @@ class AutoNAT:
         try:
             await stream.write_frame(DialBack(wire).encode())
             reply = decode_message(
-                await stream.read_frame(MAX_RESPONSE, DIAL_TIMEOUT * len(wire) + 5), RESPONSES)
+                await stream.read_frame(MAX_RESPONSE, DIAL_TIMEOUT * len(wire) + 5), RESPONSES
+            )
             assert isinstance(reply, DialBackReply)
             return reply.status
         except ProtocolViolation as exc:

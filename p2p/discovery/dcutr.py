@@ -126,7 +126,7 @@ class HolePunch:
                 check(wire == 2, "ObsAddrs entry is not length-delimited")
                 size, pos = _varint(body, pos)
                 check(pos + size <= len(body), "ObsAddrs entry runs past the message")
-                addrs.append(body[pos:pos + size])
+                addrs.append(body[pos : pos + size])
                 pos += size
             elif wire == 0:
                 _, pos = _varint(body, pos)
@@ -176,8 +176,13 @@ def tcp_addr(raw: bytes | Multiaddr, peer: ID | None = None) -> Multiaddr | None
         port = int(addr.value_for_protocol("tcp"))
     except Exception:
         return None
-    if not 0 < port < 65536 or ip.is_unspecified or ip.is_multicast or ip.is_link_local \
-            or (ip.is_reserved and not ip.is_loopback):  # ::1 lies in the reserved ::/8
+    if (
+        not 0 < port < 65536
+        or ip.is_unspecified
+        or ip.is_multicast
+        or ip.is_link_local
+        or (ip.is_reserved and not ip.is_loopback)
+    ):  # ::1 lies in the reserved ::/8
         return None
     return Multiaddr(f"/{names[0]}/{ip}/tcp/{port}")
 
@@ -217,9 +222,14 @@ class HolePuncher:
     ``candidates`` the unconfirmed external addresses trusted peers observed us at
     (``p2p.discovery.observed``), which CONNECT carries after them."""
 
-    def __init__(self, ctx: SwarmContext, own_addrs: Callable[[], Sequence[str | Multiaddr]],
-                 limits: HolePunchLimits | None = None, enabled: bool = True,
-                 candidates: Callable[[], Sequence[Multiaddr]] | None = None) -> None:
+    def __init__(
+        self,
+        ctx: SwarmContext,
+        own_addrs: Callable[[], Sequence[str | Multiaddr]],
+        limits: HolePunchLimits | None = None,
+        enabled: bool = True,
+        candidates: Callable[[], Sequence[Multiaddr]] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.host = ctx.host
         self.limits = limits or HolePunchLimits()
@@ -250,7 +260,7 @@ class HolePuncher:
         return any(not is_relayed(c) for c in self._connections(peer))
 
     def route(self, peer: ID) -> str:
-        """"direct", "relayed" (only through relays) or "none" (not connected)."""
+        """ "direct", "relayed" (only through relays) or "none" (not connected)."""
         conns = self._connections(peer)
         if not conns:
             return "none"
@@ -314,7 +324,7 @@ class HolePuncher:
             if addr is not None and str(addr) not in known and len(extra) < MAX_CANDIDATES:
                 known.add(str(addr))
                 extra.append(addr)
-        chosen = confirmed[:MAX_ADDRS - len(extra)] + extra
+        chosen = confirmed[: MAX_ADDRS - len(extra)] + extra
         return tuple(a.to_bytes() for a in chosen[:MAX_ADDRS])
 
     def floor(self) -> int:
@@ -403,8 +413,13 @@ class HolePuncher:
         if self.direct(peer):
             return True
         key = str(peer)
-        if not self._connections(peer) or key in self._active or self.ctx.guard.is_banned(key) \
-                or not self._supports(peer) or not self._may_start(key):
+        if (
+            not self._connections(peer)
+            or key in self._active
+            or self.ctx.guard.is_banned(key)
+            or not self._supports(peer)
+            or not self._may_start(key)
+        ):
             return False
         self._active.add(key)
         try:

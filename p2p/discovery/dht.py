@@ -67,8 +67,9 @@ def dht_key(content_id: bytes) -> bytes:
     return MULTIHASH_BLAKE2B_256 + content_id
 
 
-def usable_addrs(addrs: Sequence[bytes | Multiaddr], peer: ID, floor: int = LOOPBACK
-                 ) -> list[Multiaddr]:
+def usable_addrs(
+    addrs: Sequence[bytes | Multiaddr], peer: ID, floor: int = LOOPBACK
+) -> list[Multiaddr]:
     """The addresses of ``peer`` worth dialling, at most ``MAX_ADDRS_PER_PROVIDER``: plain
     ``/ip4|ip6/<ip>/tcp/<port>`` ones and relay circuits
     ``/ip4|ip6/<ip>/tcp/<port>/p2p/<relay>/p2p-circuit``, of at most ``MAX_ADDR_BYTES``, whose IP
@@ -87,7 +88,7 @@ def usable_addrs(addrs: Sequence[bytes | Multiaddr], peer: ID, floor: int = LOOP
         except Exception:
             continue
         if text.endswith(suffix):
-            text = text[:-len(suffix)]
+            text = text[: -len(suffix)]
         base, circuit, rest = text.partition("/p2p-circuit")
         if rest:
             continue
@@ -141,7 +142,6 @@ class NoValueStore(ValueStore):
         return
 
 
-
 async def _ask_each(peers: Sequence[ID], ask: Callable[[ID], Awaitable[None]]) -> None:
     """``ask(peer)`` for each of one lookup round's ``peers``, ``LOOKUP_PARALLEL`` at a time."""
     limiter = trio.CapacityLimiter(LOOKUP_PARALLEL)
@@ -154,16 +154,19 @@ async def _ask_each(peers: Sequence[ID], ask: Callable[[ID], Awaitable[None]]) -
         for peer in peers:
             nursery.start_soon(limited, peer)
 
+
 class ContentRouting:
     """The node's DHT: provider records for content IDs."""
 
-    def __init__(self, host: IHost, guard: PeerGuard, server: bool, query_timeout: float = 5.0
-                 ) -> None:
+    def __init__(
+        self, host: IHost, guard: PeerGuard, server: bool, query_timeout: float = 5.0
+    ) -> None:
         self.host = host
         self.guard = guard
         self.query_timeout = query_timeout
-        self.dht = KadDHT(host, DHTMode.SERVER if server else DHTMode.CLIENT,
-                          enable_random_walk=False)
+        self.dht = KadDHT(
+            host, DHTMode.SERVER if server else DHTMode.CLIENT, enable_random_walk=False
+        )
         self.dht.provider_store = BoundedProviderStore(host, self.dht.peer_routing)
         self.dht.value_store = NoValueStore(host, host.get_id())
         self.dht._provider_rate_max = PROVIDE_RATE_PER_PEER
@@ -302,11 +305,14 @@ class ContentRouting:
         take(self.dht.provider_store.get_providers(key))
         with trio.move_on_after(self.query_timeout):
             candidates = self.dht.routing_table.find_local_closest_peers(key, 20)
-            candidates += [p for p in self.host.get_connected_peers()
-                           if p not in candidates and self._serves_dht(p)]
+            candidates += [
+                p
+                for p in self.host.get_connected_peers()
+                if p not in candidates and self._serves_dht(p)
+            ]
             asked: set[ID] = {me}
             for _ in range(LOOKUP_ROUNDS):
-                batch = [p for p in candidates if p not in asked][:LOOKUP_PARALLEL * 2]
+                batch = [p for p in candidates if p not in asked][: LOOKUP_PARALLEL * 2]
                 if not batch or len(found) >= count:
                     break
                 closer: list[ID] = []
@@ -316,7 +322,8 @@ class ContentRouting:
                     store = self.dht.provider_store
                     with trio.move_on_after(PEER_QUERY_TIMEOUT):
                         providers, nearer = await store._get_providers_from_peer_with_closers(
-                            peer, key)
+                            peer, key
+                        )
                         take(providers)
                         closer.extend(nearer[:20])
 
@@ -327,7 +334,6 @@ class ContentRouting:
             if info.addrs:
                 ps.add_addrs(info.peer_id, info.addrs, ADDR_TTL)
         return list(found.values())
-
 
     # -- find a peer -------------------------------------------------------------------------------
     async def find_peer(self, peer: ID, floor: int = LOOPBACK) -> PeerInfo | None:
@@ -346,12 +352,16 @@ class ContentRouting:
         ps = self.host.get_peerstore()
         with trio.move_on_after(self.query_timeout) as lookup:
             candidates = self.dht.routing_table.find_local_closest_peers(key, 20)
-            candidates += [p for p in self.host.get_connected_peers()
-                           if p not in candidates and self._serves_dht(p)]
+            candidates += [
+                p
+                for p in self.host.get_connected_peers()
+                if p not in candidates and self._serves_dht(p)
+            ]
             asked: set[ID] = {me, peer}
             for _ in range(LOOKUP_ROUNDS):
-                batch = sort_peer_ids_by_distance(
-                    key, [p for p in candidates if p not in asked])[:LOOKUP_PARALLEL * 2]
+                batch = sort_peer_ids_by_distance(key, [p for p in candidates if p not in asked])[
+                    : LOOKUP_PARALLEL * 2
+                ]
                 if not batch:
                     break
                 met: dict[ID, list[Multiaddr]] = {}
@@ -365,8 +375,11 @@ class ContentRouting:
                                 found.extend(addrs)
                                 lookup.cancel()
                         elif other != me and not self.guard.is_banned(str(other)):
-                            direct = [a for a in usable_addrs(raw, other, floor)
-                                      if "/p2p-circuit" not in str(a)]
+                            direct = [
+                                a
+                                for a in usable_addrs(raw, other, floor)
+                                if "/p2p-circuit" not in str(a)
+                            ]
                             if direct:
                                 met.setdefault(other, direct)
 
@@ -426,8 +439,11 @@ class ProvideSchedule:
 
     def due(self, content_ids: Sequence[bytes], force: bool = False) -> list[bytes]:
         now = time.monotonic()
-        return [c for c in content_ids
-                if force or now - self._last.get(c, -self.interval - 1) >= self.interval]
+        return [
+            c
+            for c in content_ids
+            if force or now - self._last.get(c, -self.interval - 1) >= self.interval
+        ]
 
     def done(self, content_id: bytes) -> None:
         self._last[content_id] = time.monotonic()

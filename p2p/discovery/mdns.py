@@ -99,8 +99,13 @@ class _Listener(ServiceListener):
 class LanDiscovery:
     """Announce this node on the LAN and report the peers that announce themselves."""
 
-    def __init__(self, peer_id: ID, addrs: Sequence[str], on_peer: OnPeer,
-                 interfaces: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        peer_id: ID,
+        addrs: Sequence[str],
+        on_peer: OnPeer,
+        interfaces: Sequence[str] | None = None,
+    ) -> None:
         self.peer_id = peer_id
         self.addrs = lan_addrs(addrs)
         self.ip_version = IPVersion.V4Only  # what zeroconf runs on, once started
@@ -120,6 +125,7 @@ class LanDiscovery:
                     self._names_send.send_nowait(name)
                 except (trio.WouldBlock, trio.ClosedResourceError):
                     pass
+
             try:
                 token.run_sync_soon(put)
             except trio.RunFinishedError:
@@ -127,10 +133,14 @@ class LanDiscovery:
 
         zc = await trio.to_thread.run_sync(self._open)
         # The TXT record is what peers read; the A/AAAA records only make the service resolvable.
-        info = ServiceInfo(SERVICE_TYPE, self.name, port=9,
-                           properties=txt_properties(self.peer_id.to_base58(), self.addrs),
-                           server=f"{self.name.split('.')[0]}.local.",
-                           addresses=host_records(self.addrs) or None)
+        info = ServiceInfo(
+            SERVICE_TYPE,
+            self.name,
+            port=9,
+            properties=txt_properties(self.peer_id.to_base58(), self.addrs),
+            server=f"{self.name.split('.')[0]}.local.",
+            addresses=host_records(self.addrs) or None,
+        )
         browser = None
         try:
             await trio.to_thread.run_sync(zc.register_service, info)
@@ -175,8 +185,9 @@ class LanDiscovery:
         async for name in self._names_recv:
             if name == self.name or (name not in self.seen and len(self.seen) >= MAX_PEERS):
                 continue
-            info = await trio.to_thread.run_sync(zc.get_service_info, SERVICE_TYPE, name,
-                                                 RESOLVE_TIMEOUT_MS)
+            info = await trio.to_thread.run_sync(
+                zc.get_service_info, SERVICE_TYPE, name, RESOLVE_TIMEOUT_MS
+            )
             if info is None:
                 continue
             parsed = parse_txt(info.properties)

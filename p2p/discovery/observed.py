@@ -69,8 +69,9 @@ def candidate_from(observed: bytes | Multiaddr, listen: Sequence[Multiaddr]) -> 
 class ObservedAddrs:
     """The candidates: the latest one each trusted peer reported, with an expiry."""
 
-    def __init__(self, ttl: float = CANDIDATE_TTL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float = CANDIDATE_TTL, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
         self._clock = clock
         self._reports: dict[str, tuple[Multiaddr, float]] = {}  # reporter -> candidate, expiry
@@ -78,8 +79,9 @@ class ObservedAddrs:
     def __len__(self) -> int:
         return len(self._reports)
 
-    def add(self, reporter: str, observed: bytes | Multiaddr, listen: Sequence[Multiaddr]
-            ) -> Multiaddr | None:
+    def add(
+        self, reporter: str, observed: bytes | Multiaddr, listen: Sequence[Multiaddr]
+    ) -> Multiaddr | None:
         """Record what ``reporter`` sees us as; returns the candidate kept, or None if the
         report was unusable."""
         candidate = candidate_from(observed, listen)
@@ -163,8 +165,9 @@ class ExternalAddrs:
             return None
         candidate = self.observed.add(str(peer), observed, listen)
         if candidate is not None:
-            log.info("%s sees us at %s: candidate %s for hole punching", peer,
-                     _text(observed), candidate)
+            log.info(
+                "%s sees us at %s: candidate %s for hole punching", peer, _text(observed), candidate
+            )
         return candidate
 
 

@@ -56,8 +56,9 @@ class RelayService:
         self.protocol = CircuitV2Protocol(host, RELAY_LIMITS, allow_hop=offer_hop)
         # The dialling side: no automatic reservations when we only dial through a relay.
         self.transport = CircuitV2Transport(host, self.protocol, RelayConfig(roles=RelayRole.STOP))
-        self._client = CircuitV2Transport(host, self.protocol,
-                                          RelayConfig(roles=RelayRole.STOP | RelayRole.CLIENT))
+        self._client = CircuitV2Transport(
+            host, self.protocol, RelayConfig(roles=RelayRole.STOP | RelayRole.CLIENT)
+        )
         self.reservations: dict[ID, float] = {}  # relay -> expiry (unix time)
 
     @asynccontextmanager

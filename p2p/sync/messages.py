@@ -48,8 +48,15 @@ class GetFeed(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> GetFeed:
-        check(len(f) == 3 and is_bytes(f[0], 32) and is_uint(f[1]) and f[1] >= 1
-              and is_uint(f[2]) and 1 <= f[2] <= MAX_RANGE, "GetFeed is [author, seq>=1, limit]")
+        check(
+            len(f) == 3
+            and is_bytes(f[0], 32)
+            and is_uint(f[1])
+            and f[1] >= 1
+            and is_uint(f[2])
+            and 1 <= f[2] <= MAX_RANGE,
+            "GetFeed is [author, seq>=1, limit]",
+        )
         return cls(f[0], f[1], f[2])
 
 
@@ -65,8 +72,13 @@ class GetEntries(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> GetEntries:
-        check(len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_HASHES
-              and all(is_bytes(h, 32) for h in f[0]), "GetEntries is [[hash32, ...]]")
+        check(
+            len(f) == 1
+            and isinstance(f[0], list)
+            and len(f[0]) <= MAX_HASHES
+            and all(is_bytes(h, 32) for h in f[0]),
+            "GetEntries is [[hash32, ...]]",
+        )
         return cls(tuple(f[0]))
 
 
@@ -97,12 +109,21 @@ class Frontier(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> Frontier:
-        check(len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_FRONTIER,
-              "Frontier is [[author, seq, hash], ...]")
+        check(
+            len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_FRONTIER,
+            "Frontier is [[author, seq, hash], ...]",
+        )
         heads = []
         for h in f[0]:
-            check(isinstance(h, list) and len(h) == 3 and is_bytes(h[0], 32) and is_uint(h[1])
-                  and h[1] >= 1 and is_bytes(h[2], 32), "bad frontier head")
+            check(
+                isinstance(h, list)
+                and len(h) == 3
+                and is_bytes(h[0], 32)
+                and is_uint(h[1])
+                and h[1] >= 1
+                and is_bytes(h[2], 32),
+                "bad frontier head",
+            )
             heads.append((h[0], h[1], h[2]))
         return cls(tuple(heads))
 
@@ -119,10 +140,14 @@ class Entries(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> Entries:
-        check(len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_RANGE,
-              "Entries is [[wire, ...]]")
-        check(all(is_bytes(w) and len(w) <= MAX_ENTRY_BYTES for w in f[0]),
-              "an entry is at most 64 KiB of bytes")
+        check(
+            len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_RANGE,
+            "Entries is [[wire, ...]]",
+        )
+        check(
+            all(is_bytes(w) and len(w) <= MAX_ENTRY_BYTES for w in f[0]),
+            "an entry is at most 64 KiB of bytes",
+        )
         return cls(tuple(f[0]))
 
 
@@ -138,9 +163,13 @@ class ForkProofs(Message):
 
     @classmethod
     def from_fields(cls, f: list[Any]) -> ForkProofs:
-        check(len(f) == 1 and isinstance(f[0], list) and len(f[0]) <= MAX_PROOFS
-              and all(is_bytes(p) and len(p) <= MAX_PROOF_BYTES for p in f[0]),
-              "ForkProofs is [[proof, ...]]")
+        check(
+            len(f) == 1
+            and isinstance(f[0], list)
+            and len(f[0]) <= MAX_PROOFS
+            and all(is_bytes(p) and len(p) <= MAX_PROOF_BYTES for p in f[0]),
+            "ForkProofs is [[proof, ...]]",
+        )
         return cls(tuple(f[0]))
 
 

@@ -167,12 +167,14 @@ class Replicator:
                     break
                 hashes = sorted(wanted.hashes)
                 for i in range(0, len(hashes), MAX_HASHES):
-                    got = await self._ask(stream, GetEntries(tuple(hashes[i:i + MAX_HASHES])),
-                                          Entries, result)
+                    got = await self._ask(
+                        stream, GetEntries(tuple(hashes[i : i + MAX_HASHES])), Entries, result
+                    )
                     await self._ingest(peer, got.wires, result)
                 for author, first in wanted.feeds.items():
-                    got = await self._ask(stream, GetFeed(author, first, MAX_RANGE), Entries,
-                                          result)
+                    got = await self._ask(
+                        stream, GetFeed(author, first, MAX_RANGE), Entries, result
+                    )
                     await self._ingest(peer, got.wires, result)
                 if result.accepted == before:
                     break
@@ -187,8 +189,9 @@ class Replicator:
             await stream.close()
         return result
 
-    async def _ask(self, stream: FramedStream, request: Message, expect: type[M],
-                   result: SyncResult) -> M:
+    async def _ask(
+        self, stream: FramedStream, request: Message, expect: type[M], result: SyncResult
+    ) -> M:
         await stream.write_frame(request.encode())
         return await self._read(stream, expect, result)
 
@@ -200,19 +203,22 @@ class Replicator:
             raise ProtocolViolation(f"expected {expect.__name__}, got {type(reply).__name__}")
         return reply
 
-    async def _pull_feed(self, stream: FramedStream, author: bytes, first: int, last: int,
-                         result: SyncResult) -> None:
+    async def _pull_feed(
+        self, stream: FramedStream, author: bytes, first: int, last: int, result: SyncResult
+    ) -> None:
         peer = stream.stream.muxed_conn.peer_id
         next_seq = first
-        await stream.write_frame(GetFeed(author, next_seq, min(MAX_RANGE, last - next_seq + 1))
-                                 .encode())
+        await stream.write_frame(
+            GetFeed(author, next_seq, min(MAX_RANGE, last - next_seq + 1)).encode()
+        )
         while True:
             got = await self._read(stream, Entries, result)
             next_seq += len(got.wires)
             more = bool(got.wires) and next_seq <= last
             if more:  # ask for the next batch before checking this one
                 await stream.write_frame(
-                    GetFeed(author, next_seq, min(MAX_RANGE, last - next_seq + 1)).encode())
+                    GetFeed(author, next_seq, min(MAX_RANGE, last - next_seq + 1)).encode()
+                )
             if got.wires:
                 await self._ingest(peer, got.wires, result)
             if not more:

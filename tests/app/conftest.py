@@ -49,8 +49,9 @@ def launch(qtbot) -> Iterator[Callable[..., AppParts]]:  # type: ignore[no-untyp
     started: list[AppParts] = []
 
     def start(profile: Path, network_factory=None) -> AppParts:  # type: ignore[no-untyped-def]
-        parts = build(Profile(profile), network_factory, kdf=FAST, engine=NullEngine(),
-                      sync_interval_ms=200)
+        parts = build(
+            Profile(profile), network_factory, kdf=FAST, engine=NullEngine(), sync_interval_ms=200
+        )
         qtbot.addWidget(parts.window)
         parts.window.show()
         started.append(parts)

@@ -12,8 +12,9 @@ def unlock(qtbot, parts: AppParts, passphrase: str) -> None:  # type: ignore[no-
     assert ob.stack.currentIndex() == 3, "expected the unlock step"
     qtbot.keyClicks(ob.unlock_pass, passphrase)
     qtbot.mouseClick(ob.unlock_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: parts.window.root.currentWidget() is parts.window.app_widget,
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: parts.window.root.currentWidget() is parts.window.app_widget, timeout=10_000
+    )
 
 
 def create(qtbot, parts: AppParts, name: str, passphrase: str) -> None:  # type: ignore[no-untyped-def]
@@ -23,16 +24,22 @@ def create(qtbot, parts: AppParts, name: str, passphrase: str) -> None:  # type:
     qtbot.keyClicks(ob.new_pass, passphrase)
     qtbot.keyClicks(ob.new_pass2, passphrase)
     qtbot.mouseClick(ob.create_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: parts.window.root.currentWidget() is parts.window.app_widget,
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: parts.window.root.currentWidget() is parts.window.app_widget, timeout=10_000
+    )
 
 
 def wait_catalog(qtbot, parts: AppParts, at_least: int = 1) -> None:  # type: ignore[no-untyped-def]
     qtbot.waitUntil(lambda: len(parts.window.store.cards) >= at_least, timeout=10_000)
 
 
-def give_fan_music(world, granted: tuple[str, ...] = (), partial: tuple[str, ...] = (),  # type: ignore[no-untyped-def]
-                   waiting: tuple[str, ...] = (), queued: tuple[str, ...] = ()) -> None:
+def give_fan_music(
+    world,
+    granted: tuple[str, ...] = (),
+    partial: tuple[str, ...] = (),  # type: ignore[no-untyped-def]
+    waiting: tuple[str, ...] = (),
+    queued: tuple[str, ...] = (),
+) -> None:
     """The fan bought demo releases before this test, in one process and without a network:
     ``granted`` ones were granted by their artists and downloaded, ``partial`` ones granted with
     only their manifests here (still downloading), ``queued`` ones granted with nothing here yet,
@@ -74,8 +81,9 @@ def give_fan_music(world, granted: tuple[str, ...] = (), partial: tuple[str, ...
 
 def confirm_purchase(qtbot, release) -> str:  # type: ignore[no-untyped-def]
     """Press "Buy for …" in the release page's confirmation; returns the question's text."""
-    qtbot.waitUntil(lambda: release.confirm is not None and release.confirm.isVisible(),
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: release.confirm is not None and release.confirm.isVisible(), timeout=10_000
+    )
     box = release.confirm
     text = box.text()
     go = next(b for b in box.buttons() if b.text().startswith("Buy for"))

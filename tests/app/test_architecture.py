@@ -40,9 +40,13 @@ def test_ui_never_touches_storage_or_the_network() -> None:
 
 def test_ui_reaches_services_only_through_the_bridge() -> None:
     """Views may use the services' value types, but never construct or call a service."""
-    services = ("app.services.shop", "app.services.wallet", "app.services.core",
-                "app.services.library", "app.services.identity")
+    services = (
+        "app.services.shop",
+        "app.services.wallet",
+        "app.services.core",
+        "app.services.library",
+        "app.services.identity",
+    )
     allowed = {"app.services.identity"}  # MIN_PASSPHRASE, a constant for the form
-    found = [o for o in _offenders("app/ui", services)
-             if not any(o.endswith(a) for a in allowed)]
+    found = [o for o in _offenders("app/ui", services) if not any(o.endswith(a) for a in allowed)]
     assert found == []

@@ -35,5 +35,4 @@ def test_the_decoded_cache_is_bounded(qtbot, monkeypatch) -> None:  # type: igno
     monkeypatch.setattr(cover_images, "MAX_DECODED", 3)
     covers = [noisy_png(8, i) for i in range(5)]
     assert cover_images.prepare(covers) == 5
-    assert [cover_images.decoded(c) is not None for c in covers] == [False, False, True, True,
-                                                                      True]
+    assert [cover_images.decoded(c) is not None for c in covers] == [False, False, True, True, True]

@@ -17,8 +17,10 @@ from tests.app.helpers import unlock
 
 
 def _rows(table) -> list[list[str]]:  # type: ignore[no-untyped-def]
-    return [[table.item(r, c).text() if table.item(r, c) else ""
-             for c in range(table.columnCount())] for r in range(table.rowCount())]
+    return [
+        [table.item(r, c).text() if table.item(r, c) else "" for c in range(table.columnCount())]
+        for r in range(table.rowCount())
+    ]
 
 
 def test_a_fan_trades_a_coin_on_the_exchange(qtbot, launch, world: DemoWorld, request) -> None:
@@ -36,12 +38,14 @@ def test_a_fan_trades_a_coin_on_the_exchange(qtbot, launch, world: DemoWorld, re
 
     # choosing a pair shows its book
     ex.choose_pair("NEON/CRED")
-    qtbot.waitUntil(lambda: ex.page is not None and ex.page.pair.base_symbol == "NEON",
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: ex.page is not None and ex.page.pair.base_symbol == "NEON", timeout=10_000
+    )
     assert _rows(ex.asks_table)[1][:2] == ["1.25", "20"]
     ex.choose_pair("MOSS/CRED")
-    qtbot.waitUntil(lambda: ex.page is not None and ex.page.pair.base_symbol == "MOSS",
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: ex.page is not None and ex.page.pair.base_symbol == "MOSS", timeout=10_000
+    )
     asks, bids = _rows(ex.asks_table), _rows(ex.bids_table)
     assert asks[0][0] == "0.288" and asks[0][3] == "⚠ Old Pier Desk"  # cheap, but away
     assert asks[1][:4] == ["0.32", "40", "70", "Always-on Seeder"]
@@ -71,8 +75,10 @@ def test_a_fan_trades_a_coin_on_the_exchange(qtbot, launch, world: DemoWorld, re
 
     qtbot.waitUntil(filled, timeout=30_000)
     trades = _rows(ex.history_table)
-    assert sorted((r[3], r[4], r[5]) for r in trades) == [("10 MOSS", "0.33", "3.30 CRED"),
-                                                          ("40 MOSS", "0.32", "12.80 CRED")]
+    assert sorted((r[3], r[4], r[5]) for r in trades) == [
+        ("10 MOSS", "0.33", "3.30 CRED"),
+        ("40 MOSS", "0.32", "12.80 CRED"),
+    ]
     qtbot.waitUntil(lambda: ex.page.base_available == "62 MOSS", timeout=15_000)
     assert ex.page.quote_available == "8.90 CRED"
     assert win.toast.text().startswith("Filled: you bought")
@@ -86,12 +92,13 @@ def test_a_fan_trades_a_coin_on_the_exchange(qtbot, launch, world: DemoWorld, re
     assert "rests in the book" in ex.quote_text.text()
     qtbot.mouseClick(ex.place_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: ex.orders_table.rowCount() == 1, timeout=10_000)
-    assert _rows(ex.orders_table)[0][:7] == ["MOSS/CRED", "buy", "0.20", "10", "10", "you",
-                                             "open"]
+    assert _rows(ex.orders_table)[0][:7] == ["MOSS/CRED", "buy", "0.20", "10", "10", "you", "open"]
     win.show_named("wallet")
     wallet = win.wallet
-    qtbot.waitUntil(lambda: any(h.symbol == "CRED" and h.locked == "2.00"
-                                for h in wallet.holdings), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: any(h.symbol == "CRED" and h.locked == "2.00" for h in wallet.holdings),
+        timeout=10_000,
+    )
     assert "offer selling CRED for MOSS" in wallet.locked_table.item(0, 1).text()
     win.show_named("exchange")
     qtbot.mouseClick(ex.orders_table.cellWidget(0, 7), Qt.MouseButton.LeftButton)
@@ -100,8 +107,9 @@ def test_a_fan_trades_a_coin_on_the_exchange(qtbot, launch, world: DemoWorld, re
     qtbot.waitUntil(lambda: ex.page.quote_available == "8.90 CRED", timeout=10_000)
 
 
-def test_bad_order_input_is_a_sentence_and_nothing_is_signed(qtbot, launch,
-                                                             world: DemoWorld) -> None:
+def test_bad_order_input_is_a_sentence_and_nothing_is_signed(
+    qtbot, launch, world: DemoWorld
+) -> None:
     fan = launch(world.fan)  # offline: the book is the replica's
     unlock(qtbot, fan, world.fan_passphrase)
     win = fan.window
@@ -113,7 +121,9 @@ def test_bad_order_input_is_a_sentence_and_nothing_is_signed(qtbot, launch,
     assert not ex.place_btn.isEnabled() and "Traceback" not in ex.quote_text.text()
     ex.amount.clear()
     qtbot.keyClicks(ex.amount, "5000")
-    qtbot.waitUntil(lambda: "not enough" in ex.quote_text.text()
-                    or "no live offer" in ex.quote_text.text(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: "not enough" in ex.quote_text.text() or "no live offer" in ex.quote_text.text(),
+        timeout=10_000,
+    )
     assert not ex.place_btn.isEnabled()
     assert fan.bridge.session.core.ledger.state.takes_of(fan.bridge.session.me) == []

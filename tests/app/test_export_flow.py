@@ -23,13 +23,17 @@ def test_a_fan_saves_an_owned_release_as_flac_from_the_library(qtbot, launch, wo
     win = parts.window
     win.show_named("library")
     library = win.library
-    qtbot.waitUntil(lambda: len(library.rows) == count and all(r.ready for r in library.rows),
-                    timeout=20_000)
+    qtbot.waitUntil(
+        lambda: len(library.rows) == count and all(r.ready for r in library.rows), timeout=20_000
+    )
     library.table.selectRow(0)
     menu = library.export_menu()
     actions = {a.text(): a for a in menu.actions()}
-    assert list(actions) == ["Save to folder…", "Save album to folder…",
-                             "Save whole collection to folder…"]
+    assert list(actions) == [
+        "Save to folder…",
+        "Save album to folder…",
+        "Save whole collection to folder…",
+    ]
     actions["Save album to folder…"].trigger()
     dialog = library.export_dialog
     qtbot.waitUntil(lambda: dialog.plan is not None, timeout=10_000)
@@ -39,8 +43,9 @@ def test_a_fan_saves_an_owned_release_as_flac_from_the_library(qtbot, launch, wo
     out = tmp_path / "Music"
     dialog.folder.setText(str(out))
     qtbot.mouseClick(dialog.save_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.report is not None or dialog.message.text() != "",
-                    timeout=60_000)
+    qtbot.waitUntil(
+        lambda: dialog.report is not None or dialog.message.text() != "", timeout=60_000
+    )
     assert dialog.report is not None, dialog.message.text()
     # what the fan sees: every track saved, both bars full, the files named for people
     assert dialog.total_bar.value() == 1000 and dialog.track_bar.value() == 1000
@@ -65,8 +70,12 @@ def test_a_fan_saves_an_owned_release_as_flac_from_the_library(qtbot, launch, wo
     dialog.close()
 
 
-def test_the_owned_release_page_offers_save_and_cancel_stops_cleanly(qtbot, launch, world,  # type: ignore[no-untyped-def]
-                                                                     tmp_path):
+def test_the_owned_release_page_offers_save_and_cancel_stops_cleanly(
+    qtbot,
+    launch,
+    world,  # type: ignore[no-untyped-def]
+    tmp_path,
+):
     listing, count = fan_owns(world, "Small Rooms")
     parts = launch(world.fan)
     unlock(qtbot, parts, world.fan_passphrase)
@@ -75,12 +84,16 @@ def test_the_owned_release_page_offers_save_and_cancel_stops_cleanly(qtbot, laun
     qtbot.waitUntil(lambda: len(store.cards) >= 5, timeout=10_000)
     other = next(c for c in store.cards if c.title != "Small Rooms" and not c.owned)
     store.open_release(other.id)
-    qtbot.waitUntil(lambda: store.release.page is not None
-                    and store.release.page.card.id == other.id, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: store.release.page is not None and store.release.page.card.id == other.id,
+        timeout=10_000,
+    )
     assert not store.release.save_btn.isVisible()  # not owned: nothing to save
     store.open_release(listing)
-    qtbot.waitUntil(lambda: store.release.page is not None
-                    and store.release.page.purchase_state == "owned", timeout=10_000)
+    qtbot.waitUntil(
+        lambda: store.release.page is not None and store.release.page.purchase_state == "owned",
+        timeout=10_000,
+    )
     assert store.release.save_btn.isVisible()
     qtbot.mouseClick(store.release.save_btn, Qt.MouseButton.LeftButton)
     dialog = store.release.export_dialog
@@ -123,8 +136,12 @@ def test_a_release_not_owned_is_refused_in_the_dialog(qtbot, launch, world):  # 
     dialog.close()
 
 
-def test_settings_set_the_format_and_folder_the_dialog_starts_with(qtbot, launch, world,  # type: ignore[no-untyped-def]
-                                                                   tmp_path):
+def test_settings_set_the_format_and_folder_the_dialog_starts_with(
+    qtbot,
+    launch,
+    world,  # type: ignore[no-untyped-def]
+    tmp_path,
+):
     fan_owns(world, "Night Ferry")
     parts = launch(world.fan)
     unlock(qtbot, parts, world.fan_passphrase)
@@ -139,8 +156,9 @@ def test_settings_set_the_format_and_folder_the_dialog_starts_with(qtbot, launch
     qtbot.waitUntil(lambda: "Saved" in settings.export_msg.text(), timeout=10_000)
     win.show_named("library")
     library = win.library
-    qtbot.waitUntil(lambda: bool(library.rows) and all(r.ready for r in library.rows),
-                    timeout=20_000)
+    qtbot.waitUntil(
+        lambda: bool(library.rows) and all(r.ready for r in library.rows), timeout=20_000
+    )
     library.save_to_folder([], everything=True)
     dialog = library.export_dialog
     qtbot.waitUntil(lambda: dialog.plan is not None, timeout=10_000)

@@ -38,16 +38,24 @@ print(json.dumps({"loaded": [m for m in heavy if m in sys.modules],
 
 
 def _identity(profile: Path) -> None:
-    IdentityService(Profile(profile), pwhash.argon2id.OPSLIMIT_MIN,
-                    pwhash.argon2id.MEMLIMIT_MIN).create("correct horse battery", "Ada")
+    IdentityService(
+        Profile(profile), pwhash.argon2id.OPSLIMIT_MIN, pwhash.argon2id.MEMLIMIT_MIN
+    ).create("correct horse battery", "Ada")
 
 
 def test_first_paint_loads_nothing_heavy(tmp_path: Path) -> None:
     """The unlock window is up with none of the services, crypto, storage or audio loaded."""
     _identity(tmp_path / "me")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    out = subprocess.run([sys.executable, "-c", _FIRST_PAINT, str(tmp_path / "me")], cwd=ROOT,
-                         capture_output=True, text=True, env=env, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_PAINT, str(tmp_path / "me")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen == {"loaded": [], "qt_namespace": False, "step": 3}
 
@@ -64,10 +72,10 @@ def test_a_passphrase_typed_while_loading_unlocks(qtbot, launch, tmp_path: Path)
     assert "Ada" in parts.window.who.text()
 
 
-def test_services_that_cannot_load_are_reported(qtbot, launch, tmp_path: Path,
-                                                monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(backend_module, "BACKEND_MODULES",
-                        (*backend_module.BACKEND_MODULES, "app.no_such_module"))
+def test_services_that_cannot_load_are_reported(qtbot, launch, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(
+        backend_module, "BACKEND_MODULES", (*backend_module.BACKEND_MODULES, "app.no_such_module")
+    )
     parts = launch(tmp_path / "me")
     ob = parts.window.onboarding
     with qtbot.captureExceptions() as raised:

@@ -25,8 +25,12 @@ def _select(qtbot, library, *titles: str) -> None:  # type: ignore[no-untyped-de
     for n, row in enumerate(library.shown):
         if row.title in titles:
             rect = library.table.visualItemRect(library.table.item(n, 1))
-            qtbot.mouseClick(library.table.viewport(), Qt.MouseButton.LeftButton,
-                             Qt.KeyboardModifier.ControlModifier, rect.center())
+            qtbot.mouseClick(
+                library.table.viewport(),
+                Qt.MouseButton.LeftButton,
+                Qt.KeyboardModifier.ControlModifier,
+                rect.center(),
+            )
     assert sorted(r.title for r in library._selected_rows()) == sorted(titles)
 
 
@@ -40,26 +44,30 @@ def _playlist(library, name: str) -> tuple[int, ...] | None:  # type: ignore[no-
     return dict(library.playlists).get(name)
 
 
-def test_search_and_playlists_edited_from_the_context_menu(qtbot, launch,
-                                                           world: DemoWorld) -> None:
+def test_search_and_playlists_edited_from_the_context_menu(qtbot, launch, world: DemoWorld) -> None:
     parts = launch(world.fan)
     unlock(qtbot, parts, world.fan_passphrase)
     session = parts.bridge.session
     assert session is not None
     ids = {}
-    for artist, title, ready in (("Bea", "Alpha", True), ("Bea", "Beta", False),
-                                 ("Cy", "Gamma", True)):
+    for artist, title, ready in (
+        ("Bea", "Alpha", True),
+        ("Bea", "Beta", False),
+        ("Cy", "Gamma", True),
+    ):
         packed = pack(os.urandom(3000), new_track_key(), "audio/ogg")
         if ready:
             session.core.chunks.put_packed(packed.manifest_bytes, packed.chunks)
-        ids[title] = session.library.add_purchase(packed.content_id, title=title,
-                                                  artist=artist, album="Test").id
+        ids[title] = session.library.add_purchase(
+            packed.content_id, title=title, artist=artist, album="Test"
+        ).id
     win = parts.window
     win.show_named("library")
     library = win.library
     library.refresh()
-    qtbot.waitUntil(lambda: {"Alpha", "Beta", "Gamma"} <= {r.title for r in library.shown},
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: {"Alpha", "Beta", "Gamma"} <= {r.title for r in library.shown}, timeout=10_000
+    )
     before = len(library.shown)
 
     qtbot.keyClicks(library.search, "gam")
@@ -74,8 +82,9 @@ def test_search_and_playlists_edited_from_the_context_menu(qtbot, launch,
     qtbot.waitUntil(lambda: _playlist(library, "Mix") == (), timeout=10_000)
     _select(qtbot, library, "Alpha", "Gamma")
     _action(library.track_menu(), "Add to playlist", "Mix").trigger()
-    qtbot.waitUntil(lambda: _playlist(library, "Mix") == (ids["Alpha"], ids["Gamma"]),
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: _playlist(library, "Mix") == (ids["Alpha"], ids["Gamma"]), timeout=10_000
+    )
 
     # A purchase inserted above the selection: the selection follows its track.
     _select(qtbot, library, "Gamma")
@@ -90,8 +99,9 @@ def test_search_and_playlists_edited_from_the_context_menu(qtbot, launch,
     assert [r.title for r in library.shown] == ["Alpha", "Gamma"]
     _select(qtbot, library, "Gamma")
     _action(library.track_menu(), "Move up").trigger()
-    qtbot.waitUntil(lambda: _playlist(library, "Mix") == (ids["Gamma"], ids["Alpha"]),
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: _playlist(library, "Mix") == (ids["Gamma"], ids["Alpha"]), timeout=10_000
+    )
     assert library.current_playlist() == "Mix"  # still shown after its count changed
     _select(qtbot, library, "Alpha")
     _action(library.track_menu(), "Remove from “Mix”").trigger()
@@ -106,8 +116,9 @@ def test_search_and_playlists_edited_from_the_context_menu(qtbot, launch,
     qtbot.waitUntil(lambda: not library.playlists, timeout=10_000)
 
 
-def test_double_clicking_a_track_still_downloading_plays_nothing_else(qtbot, launch,
-                                                                      world: DemoWorld) -> None:
+def test_double_clicking_a_track_still_downloading_plays_nothing_else(
+    qtbot, launch, world: DemoWorld
+) -> None:
     parts = launch(world.fan)
     unlock(qtbot, parts, world.fan_passphrase)
     session = parts.bridge.session

@@ -73,10 +73,12 @@ def _select_side(library, kind: str, key: object = None) -> None:  # type: ignor
     raise AssertionError(f"no {kind} {key!r} in the side list")
 
 
-def test_double_click_plays_that_track_even_while_it_downloads(qtbot, launch,
-                                                               world: DemoWorld) -> None:
-    give_fan_music(world, granted=("Night Ferry",), partial=("Afterglow Drive",),
-                   waiting=("Small Rooms",))
+def test_double_click_plays_that_track_even_while_it_downloads(
+    qtbot, launch, world: DemoWorld
+) -> None:
+    give_fan_music(
+        world, granted=("Night Ferry",), partial=("Afterglow Drive",), waiting=("Small Rooms",)
+    )
     parts, library = _open_library(qtbot, launch, world, 3 + 3 + 2)
     chrome = library.shown[_row_of(library, "Chrome Sunset")]
     assert chrome.state == "downloading" and not chrome.ready and chrome.total > 0
@@ -105,14 +107,15 @@ def test_double_click_plays_that_track_even_while_it_downloads(qtbot, launch,
     finally:
         artist.close()
         fan.close()
-    qtbot.waitUntil(lambda: library.shown[_row_of(library, "Kettle Song")].state != "waiting",
-                    timeout=15_000)
+    qtbot.waitUntil(
+        lambda: library.shown[_row_of(library, "Kettle Song")].state != "waiting", timeout=15_000
+    )
     assert not library.message.isVisible()
 
 
-def test_a_track_asked_for_before_its_download_began_plays_when_it_does(qtbot, launch,
-                                                                         world: DemoWorld
-                                                                         ) -> None:
+def test_a_track_asked_for_before_its_download_began_plays_when_it_does(
+    qtbot, launch, world: DemoWorld
+) -> None:
     give_fan_music(world, granted=("Night Ferry",), queued=("Pixel Tides",))
     parts, library = _open_library(qtbot, launch, world, 3 + 1)
     low = library.shown[_row_of(library, "Low Tide")]
@@ -130,8 +133,9 @@ def test_a_track_asked_for_before_its_download_began_plays_when_it_does(qtbot, l
     assert bar.player.state == PlaybackState.PLAYING
 
 
-def test_selection_follows_the_track_and_new_playlist_starts_empty(qtbot, launch,
-                                                                   world: DemoWorld) -> None:
+def test_selection_follows_the_track_and_new_playlist_starts_empty(
+    qtbot, launch, world: DemoWorld
+) -> None:
     give_fan_music(world, granted=("Afterglow Drive",))
     parts, library = _open_library(qtbot, launch, world, 3)
     n = _row_of(library, "Chrome Sunset")
@@ -161,8 +165,10 @@ def test_playlists_are_edited_from_the_menus(qtbot, launch, world: DemoWorld) ->
     session = parts.bridge.session
 
     def names() -> list[list[str]]:
-        return [[session.library.track(i).title for i in p.track_ids]
-                for p in session.library.playlists()]
+        return [
+            [session.library.track(i).title for i in p.track_ids]
+            for p in session.library.playlists()
+        ]
 
     library.table.selectAll()
     menu = library.track_menu(0)
@@ -186,22 +192,26 @@ def test_playlists_are_edited_from_the_menus(qtbot, launch, world: DemoWorld) ->
     assert not _action(library.track_menu(3), "Move down").isEnabled()
     library.table.selectRow(1)
     _action(library.track_menu(1), "Move up").trigger()
-    qtbot.waitUntil(lambda: names() == [["Deck at 2 AM", "Harbour Lights", "Landfall",
-                                         "Landfall"]], timeout=10_000)
-    qtbot.waitUntil(lambda: [r.title for r in library.shown][:2] ==
-                    ["Deck at 2 AM", "Harbour Lights"], timeout=10_000)
+    qtbot.waitUntil(
+        lambda: names() == [["Deck at 2 AM", "Harbour Lights", "Landfall", "Landfall"]],
+        timeout=10_000,
+    )
+    qtbot.waitUntil(
+        lambda: [r.title for r in library.shown][:2] == ["Deck at 2 AM", "Harbour Lights"],
+        timeout=10_000,
+    )
     library.table.selectRow(0)
     _action(library.track_menu(0), "Remove from “Evening”").trigger()
-    qtbot.waitUntil(lambda: names() == [["Harbour Lights", "Landfall", "Landfall"]],
-                    timeout=10_000)
+    qtbot.waitUntil(lambda: names() == [["Harbour Lights", "Landfall", "Landfall"]], timeout=10_000)
     qtbot.waitUntil(lambda: len(library.shown) == 3, timeout=10_000)
 
     # rename and delete from the playlist's own menu
     item = library.lists.currentItem()
     _action(library.playlist_menu(item), "Rename…").trigger()
     _answer(qtbot, library, "Night drive")
-    qtbot.waitUntil(lambda: [p.name for p in session.library.playlists()] == ["Night drive"],
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: [p.name for p in session.library.playlists()] == ["Night drive"], timeout=10_000
+    )
     qtbot.waitUntil(lambda: library.current_playlist() == "Night drive", timeout=10_000)
     assert library.playlist_menu(library.lists.item(0)) is None  # "All music" has no menu
     _action(library.playlist_menu(library.lists.currentItem()), "Delete playlist…").trigger()
@@ -226,15 +236,22 @@ def test_playlists_are_edited_from_the_menus(qtbot, launch, world: DemoWorld) ->
     QTimer.singleShot(0, read_popup)
     center = library.table.visualItemRect(library.table.item(n, 1)).center()
     library.table.customContextMenuRequested.emit(center)
-    assert seen == ["▶  Play", "Add to playlist", "Keep offline", "Save to folder…",
-                    "Save album to folder…", "Save whole collection to folder…"]
+    assert seen == [
+        "▶  Play",
+        "Add to playlist",
+        "Keep offline",
+        "Save to folder…",
+        "Save album to folder…",
+        "Save whole collection to folder…",
+    ]
     assert _selected_titles(library) == ["Deck at 2 AM"]
 
     # keep offline from the menu
     library.table.selectRow(_row_of(library, "Landfall"))
     _action(library.track_menu(_row_of(library, "Landfall")), "Keep offline").trigger()
-    qtbot.waitUntil(lambda: [r.title for r in library.rows if r.offline] == ["Landfall"],
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: [r.title for r in library.rows if r.offline] == ["Landfall"], timeout=10_000
+    )
 
 
 def test_search_sorting_and_albums(qtbot, launch, world: DemoWorld) -> None:

@@ -36,8 +36,11 @@ def session_bus(tmp_path: Path) -> Iterator[str]:
   </policy>
 </busconfig>
 """)
-    proc = subprocess.Popen([daemon, f"--config-file={config}", "--nofork", "--print-address"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [daemon, f"--config-file={config}", "--nofork", "--print-address"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     address = proc.stdout.readline().strip()
     if not address:
@@ -54,10 +57,13 @@ def _dbus_send(qtbot, address: str, *args: str) -> str:  # type: ignore[no-untyp
     """Run dbus-send without blocking the event loop that must answer it."""
     if shutil.which("dbus-send") is None:
         pytest.skip("dbus-send is not installed")
-    proc = subprocess.Popen(["dbus-send", f"--bus={address}", "--print-reply",
-                             f"--dest={BUS_NAME}", PATH, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": address})
+    proc = subprocess.Popen(
+        ["dbus-send", f"--bus={address}", "--print-reply", f"--dest={BUS_NAME}", PATH, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DBUS_SESSION_BUS_ADDRESS": address},
+    )
     qtbot.waitUntil(lambda: proc.poll() is not None, timeout=10_000)
     out, err = proc.communicate()
     assert proc.returncode == 0, err
@@ -82,13 +88,18 @@ def _call(qtbot, address: str, method: str, *args):  # type: ignore[no-untyped-d
 
 def _queue(parts, titles: list[str]) -> None:  # type: ignore[no-untyped-def]
     bar = parts.window.player_bar
-    items = [QueueItem(f"key-{t}".encode(), MediaSource.file(f"/music/{t}.ogg", 180_000),
-                       t, "Test Pilot") for t in titles]
+    items = [
+        QueueItem(
+            f"key-{t}".encode(), MediaSource.file(f"/music/{t}.ogg", 180_000), t, "Test Pilot"
+        )
+        for t in titles
+    ]
     bar.player.set_queue(items, 0, play=False)
 
 
-def test_media_keys_drive_the_player_over_the_session_bus(qtbot, launch, tmp_path: Path,
-                                                          session_bus: str) -> None:
+def test_media_keys_drive_the_player_over_the_session_bus(
+    qtbot, launch, tmp_path: Path, session_bus: str
+) -> None:
     os.environ["DBUS_SESSION_BUS_ADDRESS"] = session_bus
     try:
         parts = launch(tmp_path / "me")
@@ -116,8 +127,9 @@ def test_media_keys_drive_the_player_over_the_session_bus(qtbot, launch, tmp_pat
     assert player.state == PlaybackState.STOPPED
 
     # what a desktop reads, with the wire types the specification asks for
-    out = _dbus_send(qtbot, session_bus, "org.freedesktop.DBus.Properties.GetAll",
-                     f"string:{PLAYER_IFACE}")
+    out = _dbus_send(
+        qtbot, session_bus, "org.freedesktop.DBus.Properties.GetAll", f"string:{PLAYER_IFACE}"
+    )
     assert 'string "PlaybackStatus"' in out and 'string "Stopped"' in out
     assert 'string "xesam:title"' in out and 'string "Takeoff"' in out
     assert 'object path "/org/cooptracks/track/' in out
@@ -131,8 +143,14 @@ def test_media_keys_drive_the_player_over_the_session_bus(qtbot, launch, tmp_pat
     assert player.current.title == "Takeoff" and player.state == PlaybackState.STOPPED
 
     # Volume is writable from the desktop and moves the bar's slider
-    _dbus_send(qtbot, session_bus, "org.freedesktop.DBus.Properties.Set",
-               f"string:{PLAYER_IFACE}", "string:Volume", "variant:double:0.25")
+    _dbus_send(
+        qtbot,
+        session_bus,
+        "org.freedesktop.DBus.Properties.Set",
+        f"string:{PLAYER_IFACE}",
+        "string:Volume",
+        "variant:double:0.25",
+    )
     assert parts.window.player_bar.volume.value() == 25
 
 
@@ -149,8 +167,9 @@ def test_keyboard_media_keys_still_work_in_the_window(qtbot, launch, tmp_path: P
     assert player.current is not None and player.current.title == "Cruise"
 
 
-def test_without_a_session_bus_the_app_runs_without_mpris(qtbot, launch, tmp_path: Path,
-                                                          monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_session_bus_the_app_runs_without_mpris(
+    qtbot, launch, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus-here'}")
     parts = launch(tmp_path / "me")
     create(qtbot, parts, "Ada", "correct horse battery")

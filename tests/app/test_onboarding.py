@@ -22,8 +22,9 @@ def test_create_identity_then_unlock_later(qtbot, launch, tmp_path: Path) -> Non
     again = launch(profile)
     # The unlock step shows at once; the name arrives with the services, a moment later.
     assert again.window.onboarding.stack.currentIndex() == 3
-    qtbot.waitUntil(lambda: "Welcome back, Ada" in again.window.onboarding.welcome_back.text(),
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: "Welcome back, Ada" in again.window.onboarding.welcome_back.text(), timeout=10_000
+    )
     unlock(qtbot, again, "correct horse battery")
 
 
@@ -80,12 +81,14 @@ def test_restore_from_recovery_phrase(qtbot, launch, tmp_path: Path) -> None:
 
 
 def test_creating_an_identity_says_what_is_public_and_what_can_be_turned_off(
-        qtbot, launch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    qtbot, launch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     parts = launch(tmp_path / "new")
     ob = parts.window.onboarding
     qtbot.mouseClick(ob.to_create, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: hasattr(ob, "public_note") and ob.public_note.isVisible(),
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: hasattr(ob, "public_note") and ob.public_note.isVisible(), timeout=10_000
+    )
     text = ob.public_note.text()
     assert "every purchase you make" in text and "public" in text
     assert "Share what I bought" in text

@@ -53,13 +53,18 @@ parts.shutdown()
 def xvfb() -> Iterator[str]:
     """A private X server; its display name once it accepts connections."""
     if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb), so the window was not "
-                    "opened on a real X server")
+        pytest.skip(
+            "Xvfb is not installed (apt-get install xvfb), so the window was not "
+            "opened on a real X server"
+        )
     read, write = os.pipe()
     # -displayfd: Xvfb picks a free display and writes its number when it is ready.
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-nolisten", "tcp",
-                               "-screen", "0", "1280x800x24"], pass_fds=(write,),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     os.close(write)
     try:
         ready, _, _ = select.select([read], [], [], 60)
@@ -77,8 +82,14 @@ def xvfb() -> Iterator[str]:
 def test_the_window_shows_on_a_real_x_server(xvfb: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     env.update(DISPLAY=xvfb, QT_QPA_PLATFORM="xcb")
-    done = subprocess.run([sys.executable, "-c", _ON_X, str(tmp_path / "new-profile")], cwd=ROOT,
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _ON_X, str(tmp_path / "new-profile")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, f"the app did not open on X:\n{done.stderr[-3000:]}"
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["platform"] == "xcb"
@@ -90,12 +101,14 @@ def test_the_window_shows_on_a_real_x_server(xvfb: str, tmp_path: Path) -> None:
 
 
 def test_without_a_display_the_app_says_so_and_points_to_the_headless_check(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         monkeypatch.delenv(name, raising=False)
-    for command in (["demo", "--root", str(tmp_path / "demo")],
-                    ["--profile", str(tmp_path / "me"), "gui"]):
+    for command in (
+        ["demo", "--root", str(tmp_path / "demo")],
+        ["--profile", str(tmp_path / "me"), "gui"],
+    ):
         assert main(command) == 1
         err = capsys.readouterr().err
         assert "no display: DISPLAY and WAYLAND_DISPLAY are not set" in err
@@ -104,18 +117,22 @@ def test_without_a_display_the_app_says_so_and_points_to_the_headless_check(
     assert not (tmp_path / "demo").exists()  # nothing was built first
 
 
-@pytest.mark.parametrize(("env", "platform", "problem"), [
-    ({}, "linux", "DISPLAY and WAYLAND_DISPLAY are not set"),
-    ({"DISPLAY": ":0"}, "linux", None),
-    ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", None),
-    ({"QT_QPA_PLATFORM": "xcb", "WAYLAND_DISPLAY": "wayland-0"}, "linux", "DISPLAY is not set"),
-    ({"QT_QPA_PLATFORM": "wayland;xcb", "DISPLAY": ":1"}, "linux", None),
-    ({"QT_QPA_PLATFORM": "offscreen"}, "linux", None),
-    ({}, "darwin", None),
-    ({}, "win32", None),
-])
-def test_which_environments_have_a_display(env: dict[str, str], platform: str,
-                                           problem: str | None) -> None:
+@pytest.mark.parametrize(
+    ("env", "platform", "problem"),
+    [
+        ({}, "linux", "DISPLAY and WAYLAND_DISPLAY are not set"),
+        ({"DISPLAY": ":0"}, "linux", None),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", None),
+        ({"QT_QPA_PLATFORM": "xcb", "WAYLAND_DISPLAY": "wayland-0"}, "linux", "DISPLAY is not set"),
+        ({"QT_QPA_PLATFORM": "wayland;xcb", "DISPLAY": ":1"}, "linux", None),
+        ({"QT_QPA_PLATFORM": "offscreen"}, "linux", None),
+        ({}, "darwin", None),
+        ({}, "win32", None),
+    ],
+)
+def test_which_environments_have_a_display(
+    env: dict[str, str], platform: str, problem: str | None
+) -> None:
     found = display_problem(env, platform)
     if problem is None:
         assert found is None

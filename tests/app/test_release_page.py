@@ -31,14 +31,18 @@ def _open(qtbot, parts, title: str):  # type: ignore[no-untyped-def]
     card = next(c for c in store.cards if c.title == title)
     store.open_release(card.id)
     release = store.release
-    qtbot.waitUntil(lambda: release.page is not None and release.page.card.id == card.id,
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: release.page is not None and release.page.card.id == card.id, timeout=10_000
+    )
     return release
 
 
 def _purchases(parts, title: str) -> list[tuple[int | None, int]]:  # type: ignore[no-untyped-def]
-    return [(p.track, p.amount) for p in parts.bridge.session.shop.purchases()
-            if p.listing.title == title]
+    return [
+        (p.track, p.amount)
+        for p in parts.bridge.session.shop.purchases()
+        if p.listing.title == title
+    ]
 
 
 def test_buying_asks_first_with_the_price_and_the_split(qtbot, launch, world: DemoWorld) -> None:
@@ -48,8 +52,9 @@ def test_buying_asks_first_with_the_price_and_the_split(qtbot, launch, world: De
     qtbot.keyClicks(release.amount, "3,50")
     assert release.buy_btn.text() == "Buy · 3,50 CRED"
     qtbot.mouseClick(release.buy_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: release.confirm is not None and release.confirm.isVisible(),
-                    timeout=10_000)
+    qtbot.waitUntil(
+        lambda: release.confirm is not None and release.confirm.isVisible(), timeout=10_000
+    )
     question = release.confirm.text()
     assert "Buy “Small Rooms” by Marrow & Moss for 3.50\u00a0CRED?" in question
     assert "Marrow & Moss (the artist): 3.50 CRED" in question
@@ -71,30 +76,37 @@ def test_buying_asks_first_with_the_price_and_the_split(qtbot, launch, world: De
     assert buy.text() == "Buy · 2.00 CRED"
     qtbot.mouseClick(buy, Qt.MouseButton.LeftButton)
     question = confirm_purchase(qtbot, release)
-    assert ("Buy “Chrome Sunset (from Afterglow Drive)” by Neon Harbor for 2.00\u00a0CRED?"
-            in question)
+    assert (
+        "Buy “Chrome Sunset (from Afterglow Drive)” by Neon Harbor for 2.00\u00a0CRED?" in question
+    )
     qtbot.waitUntil(lambda: _purchases(parts, "Afterglow Drive") == [(1, 200)], timeout=10_000)
 
     # a single without a genre says SINGLE, not "SINGLE ·"
     page = release.page
-    release.show_page(replace(page, card=replace(page.card, genre="", track_count=1),
-                              tracks=page.tracks[:1]))
+    release.show_page(
+        replace(page, card=replace(page.card, genre="", track_count=1), tracks=page.tracks[:1])
+    )
     assert release.kind.text() == "SINGLE"
 
 
-def test_a_refusal_clears_once_credit_arrives_and_never_moves_buy(qtbot, launch,
-                                                                  world: DemoWorld) -> None:
+def test_a_refusal_clears_once_credit_arrives_and_never_moves_buy(
+    qtbot, launch, world: DemoWorld
+) -> None:
     parts = _open_app(qtbot, launch, world)
     release = _open(qtbot, parts, "Small Rooms")
     release.amount.setText("30.00")
-    qtbot.waitUntil(lambda: not release.status.isVisible() or
-                    "not enough" not in release.status.text().lower())
+    qtbot.waitUntil(
+        lambda: not release.status.isVisible() or "not enough" not in release.status.text().lower()
+    )
     before = release.buy_btn.mapTo(release, QPoint(0, 0))
     qtbot.mouseClick(release.buy_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: release.status.isVisible()
-                    and "not enough credit" in release.status.text().lower(), timeout=10_000)
-    assert release.status.text() == ("Not enough credit: you have 25.00 CRED, "
-                                     "the price is 30.00 CRED")
+    qtbot.waitUntil(
+        lambda: release.status.isVisible() and "not enough credit" in release.status.text().lower(),
+        timeout=10_000,
+    )
+    assert release.status.text() == (
+        "Not enough credit: you have 25.00 CRED, the price is 30.00 CRED"
+    )
     assert release.confirm is None  # nothing to confirm: it was refused before asking
     assert release.buy_btn.mapTo(release, QPoint(0, 0)) == before
 
@@ -117,8 +129,9 @@ def test_a_refusal_clears_once_credit_arrives_and_never_moves_buy(qtbot, launch,
     qtbot.waitUntil(lambda: _purchases(parts, "Small Rooms") == [(None, 3000)], timeout=10_000)
 
 
-def test_preview_turns_into_stop_and_store_leads_back_to_the_grid(qtbot, launch,
-                                                                  world: DemoWorld) -> None:
+def test_preview_turns_into_stop_and_store_leads_back_to_the_grid(
+    qtbot, launch, world: DemoWorld
+) -> None:
     seeder_actor = world.actor("seeder")
     seeder = Core.open(Profile(seeder_actor.profile), seeder_actor.passphrase)
     fan = Core.open(Profile(world.fan), world.fan_passphrase)

@@ -10,8 +10,11 @@ from PySide6.QtCore import Qt
 from tests.app.helpers import create
 
 
-def test_network_caps_and_lan_discovery_are_saved_and_shown(qtbot, launch,  # type: ignore[no-untyped-def]
-                                                           tmp_path: Path) -> None:
+def test_network_caps_and_lan_discovery_are_saved_and_shown(
+    qtbot,
+    launch,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     parts = launch(tmp_path / "me")
     create(qtbot, parts, "Ada", "correct horse battery")
     settings = parts.window.settings
@@ -26,8 +29,11 @@ def test_network_caps_and_lan_discovery_are_saved_and_shown(qtbot, launch,  # ty
     qtbot.waitUntil(lambda: "Saved" in settings.net_msg.text(), timeout=10_000)
     assert "LAN discovery stops the next time you unlock" in settings.net_msg.text()
     saved = json.loads((tmp_path / "me" / "config.json").read_text())
-    assert (saved["max_upload_kbps"], saved["max_download_kbps"], saved["mdns"]) == \
-        (2500.0, 40000.0, False)
+    assert (saved["max_upload_kbps"], saved["max_download_kbps"], saved["mdns"]) == (
+        2500.0,
+        40000.0,
+        False,
+    )
     # shown again as saved after a refresh
     settings.max_up.setValue(0)
     settings.lan.setChecked(True)
@@ -37,7 +43,8 @@ def test_network_caps_and_lan_discovery_are_saved_and_shown(qtbot, launch,  # ty
 
 
 def test_the_name_chosen_in_onboarding_is_published_and_settings_republishes_it(  # type: ignore[no-untyped-def]
-        qtbot, launch, tmp_path: Path) -> None:
+    qtbot, launch, tmp_path: Path
+) -> None:
     parts = launch(tmp_path / "me")
     create(qtbot, parts, "Ada", "correct horse battery")
     session = parts.bridge.session
@@ -56,8 +63,11 @@ def test_the_name_chosen_in_onboarding_is_published_and_settings_republishes_it(
     qtbot.waitUntil(lambda: "Published" in settings.profile_msg.text(), timeout=10_000)
     mine = session.profiles.mine()
     assert mine is not None
-    assert (mine.name, mine.bio, mine.links) == ("Ada L.", "Engines and music",
-                                                 ("https://ada.example", "https://two.example"))
+    assert (mine.name, mine.bio, mine.links) == (
+        "Ada L.",
+        "Engines and music",
+        ("https://ada.example", "https://two.example"),
+    )
     assert parts.window.who.text().startswith("Ada L.\n")  # the sidebar follows
     # a name the ledger would refuse is refused with a sentence, and nothing is signed
     entries = session.core.ledger.count()

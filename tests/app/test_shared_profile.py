@@ -17,9 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(profile: Path, passphrase: str, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**os.environ, "COOPTRACKS_PASSPHRASE": passphrase})
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "COOPTRACKS_PASSPHRASE": passphrase},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -30,14 +35,17 @@ def _open(qtbot, store, title: str) -> None:  # type: ignore[no-untyped-def]
         if item.data(Qt.ItemDataRole.UserRole + 1).title == title and not item.isHidden():
             rect = store.grid.visualItemRect(item)
             qtbot.mouseClick(store.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-            qtbot.waitUntil(lambda: store.release.page is not None
-                            and store.release.page.card.title == title, timeout=10_000)
+            qtbot.waitUntil(
+                lambda: store.release.page is not None and store.release.page.card.title == title,
+                timeout=10_000,
+            )
             return
     raise AssertionError(f"{title!r} is not shown")
 
 
-def test_the_app_shows_a_cli_purchase_and_its_own_buy_still_works(qtbot, launch,
-                                                                   world: DemoWorld) -> None:
+def test_the_app_shows_a_cli_purchase_and_its_own_buy_still_works(
+    qtbot, launch, world: DemoWorld
+) -> None:
     fan = launch(world.fan)  # offline: what changes comes from the CLI beside it
     unlock(qtbot, fan, world.fan_passphrase)
     win = fan.window
@@ -45,8 +53,11 @@ def test_the_app_shows_a_cli_purchase_and_its_own_buy_still_works(qtbot, launch,
     session = fan.bridge.session
     assert session is not None
     owned = {p.listing.id for p in session.shop.purchases()}
-    fixed = [li for li in session.shop.catalog()
-             if li.id not in owned and not li.prices[0].nyp and li.artist != session.me]
+    fixed = [
+        li
+        for li in session.shop.catalog()
+        if li.id not in owned and not li.prices[0].nyp and li.artist != session.me
+    ]
     assert len(fixed) >= 2, "the demo has two fixed-price releases the fan does not own"
     by_cli, in_app = fixed[0], fixed[1]
     win.show_named("wallet")
@@ -70,8 +81,9 @@ def test_the_app_shows_a_cli_purchase_and_its_own_buy_still_works(qtbot, launch,
     assert not session.core.ledger.fork_proofs()
 
 
-def test_the_studio_says_which_releases_the_sales_agent_sells(qtbot, launch,
-                                                               world: DemoWorld) -> None:
+def test_the_studio_says_which_releases_the_sales_agent_sells(
+    qtbot, launch, world: DemoWorld
+) -> None:
     artist = next(a for a in world.actors if a.role == "artist")
     parts = launch(artist.profile)
     unlock(qtbot, parts, artist.passphrase)
@@ -83,19 +95,44 @@ def test_the_studio_says_which_releases_the_sales_agent_sells(qtbot, launch,
     assert "releases while you are offline" in text and "cannot sell" not in text
     session = parts.bridge.session
     assert session is not None
-    (can, cannot), = session.studio.agent_coverage().values()
+    ((can, cannot),) = session.studio.agent_coverage().values()
     assert can and not cannot
 
 
-def test_a_fan_buys_one_track_on_the_release_page(qtbot, launch, world: DemoWorld,
-                                                  tmp_path: Path) -> None:
+def test_a_fan_buys_one_track_on_the_release_page(
+    qtbot, launch, world: DemoWorld, tmp_path: Path
+) -> None:
     from player.samples import make_tone
 
     artist = next(a for a in world.actors if a.role == "artist")
-    songs = [make_tone(tmp_path, f"0{n} single", "flac", seconds=2.0, freq=300.0 + 100 * n,
-                       title=t, artist="Ann") for n, t in enumerate(("Side A", "Side B"), 1)]
-    _cli(artist.profile, artist.passphrase, "publish", *map(str, songs), "--title", "Two Sides",
-         "--price", "3", "--track-price", "1.50", "--asset", "CRED", "--genre", "Test")
+    songs = [
+        make_tone(
+            tmp_path,
+            f"0{n} single",
+            "flac",
+            seconds=2.0,
+            freq=300.0 + 100 * n,
+            title=t,
+            artist="Ann",
+        )
+        for n, t in enumerate(("Side A", "Side B"), 1)
+    ]
+    _cli(
+        artist.profile,
+        artist.passphrase,
+        "publish",
+        *map(str, songs),
+        "--title",
+        "Two Sides",
+        "--price",
+        "3",
+        "--track-price",
+        "1.50",
+        "--asset",
+        "CRED",
+        "--genre",
+        "Test",
+    )
     exported = tmp_path / "artist.jsonl"
     _cli(artist.profile, artist.passphrase, "ledger", "export", "--out", str(exported))
     _cli(world.fan, world.fan_passphrase, "ledger", "import", str(exported))
@@ -120,8 +157,9 @@ def test_a_fan_buys_one_track_on_the_release_page(qtbot, launch, world: DemoWorl
     assert release.kind.text() == "ALBUM · TEST"
 
 
-def test_the_wallet_shows_the_peer_id_copies_it_and_sends_to_one(qtbot, launch,
-                                                                  world: DemoWorld) -> None:
+def test_the_wallet_shows_the_peer_id_copies_it_and_sends_to_one(
+    qtbot, launch, world: DemoWorld
+) -> None:
     from PySide6.QtGui import QGuiApplication
 
     from ledger.keys import peer_id
@@ -146,8 +184,9 @@ def test_the_wallet_shows_the_peer_id_copies_it_and_sends_to_one(qtbot, launch,
     assert wallet.send_msg.text() == "" or "not" not in wallet.send_msg.text()
 
 
-def test_not_enough_credit_goes_away_once_credits_arrive(qtbot, launch, world: DemoWorld,
-                                                         tmp_path: Path) -> None:
+def test_not_enough_credit_goes_away_once_credits_arrive(
+    qtbot, launch, world: DemoWorld, tmp_path: Path
+) -> None:
     gateway = next(a for a in world.actors if a.role == "gateway")
     fan = launch(world.fan)
     unlock(qtbot, fan, world.fan_passphrase)
@@ -158,20 +197,38 @@ def test_not_enough_credit_goes_away_once_credits_arrive(qtbot, launch, world: D
     cred = next(a for a in state.assets.values() if a.symbol == "CRED")
     have = state.balance(session.me, cred.id)
     owned = {p.listing.id for p in session.shop.purchases()}
-    release = next(li for li in session.shop.catalog() if li.id not in owned
-                   and not li.prices[0].nyp and li.prices[0].amount > 100)
+    release = next(
+        li
+        for li in session.shop.catalog()
+        if li.id not in owned and not li.prices[0].nyp and li.prices[0].amount > 100
+    )
     # Beside the app, the CLI spends all but 1.00 CRED.
-    _cli(world.fan, world.fan_passphrase, "send", gateway.identity().peer_id,
-         f"{(have - 100) / 100:.2f}", "--asset", "CRED")
-    qtbot.waitUntil(lambda: session.core.ledger.state.balance(session.me, cred.id) == 100,
-                    timeout=10_000)
+    _cli(
+        world.fan,
+        world.fan_passphrase,
+        "send",
+        gateway.identity().peer_id,
+        f"{(have - 100) / 100:.2f}",
+        "--asset",
+        "CRED",
+    )
+    qtbot.waitUntil(
+        lambda: session.core.ledger.state.balance(session.me, cred.id) == 100, timeout=10_000
+    )
     _open(qtbot, fan.window.store, release.title)
     view = fan.window.store.release
     qtbot.mouseClick(view.buy_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "not enough credit" in view.status.text().lower(), timeout=10_000)
     # The gateway sends 10 CRED; the fan's profile imports it beside the running app.
-    _cli(gateway.profile, gateway.passphrase, "send", session.identity_info().peer_id, "10",
-         "--asset", "CRED")
+    _cli(
+        gateway.profile,
+        gateway.passphrase,
+        "send",
+        session.identity_info().peer_id,
+        "10",
+        "--asset",
+        "CRED",
+    )
     exported = tmp_path / "gateway.jsonl"
     _cli(gateway.profile, gateway.passphrase, "ledger", "export", "--out", str(exported))
     _cli(world.fan, world.fan_passphrase, "ledger", "import", str(exported))

@@ -27,8 +27,9 @@ def _fan(qtbot, launch, world: DemoWorld, network_factory=None):  # type: ignore
     return parts
 
 
-def test_wallet_history_names_the_release_a_purchase_bought(qtbot, launch,
-                                                            world: DemoWorld) -> None:
+def test_wallet_history_names_the_release_a_purchase_bought(
+    qtbot, launch, world: DemoWorld
+) -> None:
     give_fan_music(world, granted=("Night Ferry",))
     win = _fan(qtbot, launch, world).window
     win.show_named("wallet")
@@ -63,8 +64,9 @@ def test_wallet_history_names_the_release_a_purchase_bought(qtbot, launch,
     qtbot.waitUntil(lambda: not wallet.send_msg.isVisible(), timeout=5_000)
 
 
-def test_one_bad_file_in_add_files_costs_only_itself(qtbot, launch, world: DemoWorld,
-                                                     tmp_path: Path) -> None:
+def test_one_bad_file_in_add_files_costs_only_itself(
+    qtbot, launch, world: DemoWorld, tmp_path: Path
+) -> None:
     good = make_tone(tmp_path, "good", "flac", seconds=1.0, title="Good One", artist="Ann")
     bad = tmp_path / "broken.mp3"
     bad.write_bytes(b"this is not audio at all" * 10)
@@ -85,20 +87,25 @@ def test_one_bad_file_in_add_files_costs_only_itself(qtbot, launch, world: DemoW
     assert (draft.price, draft.track_price) == ("2.50", "0.75")
 
 
-def test_toasts_and_the_queue_fit_and_spin_boxes_have_arrows(qtbot, launch,
-                                                             world: DemoWorld) -> None:
+def test_toasts_and_the_queue_fit_and_spin_boxes_have_arrows(
+    qtbot, launch, world: DemoWorld
+) -> None:
     give_fan_music(world, granted=("Night Ferry", "Afterglow Drive"))
     win = _fan(qtbot, launch, world).window
     inside = QRect(0, 0, win.width(), win.height())
-    for text in ("A purchase was granted: your music is downloading.",
-                 "the swarm node stopped: " + "a long reason " * 30):
+    for text in (
+        "A purchase was granted: your music is downloading.",
+        "the swarm node stopped: " + "a long reason " * 30,
+    ):
         win.toast.show_text(text)
         toast = win.toast
         assert inside.contains(toast.geometry()), (toast.geometry(), inside)
         room = toast.contentsRect()
         need = toast.fontMetrics().boundingRect(
             QRect(0, 0, room.width(), 10_000),
-            int(Qt.TextFlag.TextWordWrap) if toast.wordWrap() else 0, toast.text())
+            int(Qt.TextFlag.TextWordWrap) if toast.wordWrap() else 0,
+            toast.text(),
+        )
         assert need.width() <= room.width() and need.height() <= room.height(), (need, room)
 
     # the queue opens above its button, inside the window
@@ -117,14 +124,18 @@ def test_toasts_and_the_queue_fit_and_spin_boxes_have_arrows(qtbot, launch,
     spin = win.settings.quota
     qtbot.waitUntil(spin.isVisible, timeout=5_000)
     image = spin.grab().toImage()
-    light = [(x, y) for x in range(image.width() - 26, image.width())
-             for y in range(image.height())
-             if QColor(image.pixel(x, y)).lightness() > 150]
+    light = [
+        (x, y)
+        for x in range(image.width() - 26, image.width())
+        for y in range(image.height())
+        if QColor(image.pixel(x, y)).lightness() > 150
+    ]
     assert len(light) >= 6, "no arrows drawn in the spin box's buttons"
 
 
-def test_the_network_view_names_a_seeder_and_does_not_keep_checking(qtbot, launch, request,
-                                                                    world: DemoWorld) -> None:
+def test_the_network_view_names_a_seeder_and_does_not_keep_checking(
+    qtbot, launch, request, world: DemoWorld
+) -> None:
     seeder = DemoSwarm(world, roles=("seeder",)).start()
     request.addfinalizer(seeder.stop)
     seeder.wait_ready()
@@ -135,15 +146,18 @@ def test_the_network_view_names_a_seeder_and_does_not_keep_checking(qtbot, launc
 
     def seeder_row() -> list[str] | None:
         for r in range(network.table.rowCount()):
-            cells = [network.table.item(r, c).text() if network.table.item(r, c) else ""
-                     for c in range(network.table.columnCount())]
+            cells = [
+                network.table.item(r, c).text() if network.table.item(r, c) else ""
+                for c in range(network.table.columnCount())
+            ]
             if cells[-1] == "● online":
                 return cells
         return None
 
     qtbot.waitUntil(lambda: seeder_row() is not None, timeout=30_000)
-    qtbot.waitUntil(lambda: network.status is not None and bool(network.status.online),
-                    timeout=5_000)
+    qtbot.waitUntil(
+        lambda: network.status is not None and bool(network.status.online), timeout=5_000
+    )
     name, role = seeder_row()[:2]
     assert role == "seeder" and name  # named by its published profile
     assert network.c_reach.value.text() != "Checking…"

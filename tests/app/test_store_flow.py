@@ -31,18 +31,32 @@ def _open(qtbot, store, title: str) -> None:  # type: ignore[no-untyped-def]
     item = _tile(store, title)
     rect = store.grid.visualItemRect(item)
     qtbot.mouseClick(store.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: store.release.page is not None
-                    and store.release.page.card.title == title, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: store.release.page is not None and store.release.page.card.title == title,
+        timeout=10_000,
+    )
 
 
-def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, world: DemoWorld,
-                                                             tmp_path: Path, request) -> None:
+def test_artist_publishes_and_a_fan_buys_downloads_and_plays(
+    qtbot, launch, world: DemoWorld, tmp_path: Path, request
+) -> None:
     # -- the artist: a new identity on the demo swarm publishes in the studio ------------------
     music = tmp_path / "music"
     music.mkdir()
-    files = [make_tone(music, f"0{n} song", "flac", seconds=2.0, freq=330.0 + 110 * n,
-                       title=t, artist="Test Pilot", album="Maiden Voyage", genre="Test")
-             for n, t in enumerate(("Takeoff", "Cruise"), start=1)]
+    files = [
+        make_tone(
+            music,
+            f"0{n} song",
+            "flac",
+            seconds=2.0,
+            freq=330.0 + 110 * n,
+            title=t,
+            artist="Test Pilot",
+            album="Maiden Voyage",
+            genre="Test",
+        )
+        for n, t in enumerate(("Takeoff", "Cruise"), start=1)
+    ]
     artist_dir = tmp_path / "artist"
     seeder = DemoSwarm(world, roles=("seeder",)).start()
     request.addfinalizer(seeder.stop)
@@ -74,14 +88,20 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, worl
     # the seeder's node replicated the listing from the artist's and pinned its tracks
     listing = artist.bridge.session.studio.releases()[0]
     pinned = ChunkStore(world.actor("seeder").profile / "content")
-    qtbot.waitUntil(lambda: all(pinned.is_complete(t.content) for t in listing.tracks),
-                    timeout=30_000)
+    qtbot.waitUntil(
+        lambda: all(pinned.is_complete(t.content) for t in listing.tracks), timeout=30_000
+    )
     artist.shutdown()
 
     # -- the fan, in a second profile: the artist's node is online (headless) in the swarm ----
     online_artist = Actor("Test Pilot", "artist", artist_dir, True, "artist passphrase")
-    artist_node = DemoSwarm(world, roles=(), extra=(online_artist,), name="artist-node",
-                            bootstrap=tuple(r.addr for r in seeder.running)).start()
+    artist_node = DemoSwarm(
+        world,
+        roles=(),
+        extra=(online_artist,),
+        name="artist-node",
+        bootstrap=tuple(r.addr for r in seeder.running),
+    ).start()
     request.addfinalizer(artist_node.stop)
     artist_node.wait_ready()
     settings = seeder.settings()
@@ -111,8 +131,9 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, worl
 
     fan.window.show_named("library")
     library = fan.window.library
-    qtbot.waitUntil(lambda: len(library.rows) == 2 and all(r.ready for r in library.rows),
-                    timeout=20_000)
+    qtbot.waitUntil(
+        lambda: len(library.rows) == 2 and all(r.ready for r in library.rows), timeout=20_000
+    )
     row = [r.title for r in library.shown].index("Takeoff")
     cell = library.table.visualItemRect(library.table.item(row, 1)).center()
     qtbot.mouseClick(library.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
@@ -133,8 +154,9 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(qtbot, launch, worl
     assert wallet_view.balances[0].amount == "21.50 CRED"
 
 
-def test_too_little_credit_shows_the_message(qtbot, launch, world: DemoWorld,
-                                             tmp_path: Path) -> None:
+def test_too_little_credit_shows_the_message(
+    qtbot, launch, world: DemoWorld, tmp_path: Path
+) -> None:
     with DemoSwarm(world, roles=("seeder",)) as seeder:  # a newcomer's catalog comes from it
         seeder.wait_ready()
         parts = launch(tmp_path / "broke", lambda: SwarmNetwork(seeder.settings()))
@@ -149,10 +171,13 @@ def _too_little_credit(qtbot, parts) -> None:  # type: ignore[no-untyped-def]
     _open(qtbot, store, "Afterglow Drive")
     release = store.release
     qtbot.mouseClick(release.buy_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: release.status.isVisible()
-                    and "not enough credit" in release.status.text().lower(), timeout=10_000)
-    assert release.status.text() == ("Not enough credit: you have 0.00 CRED, "
-                                     "the price is 5.00 CRED")
+    qtbot.waitUntil(
+        lambda: release.status.isVisible() and "not enough credit" in release.status.text().lower(),
+        timeout=10_000,
+    )
+    assert release.status.text() == (
+        "Not enough credit: you have 0.00 CRED, the price is 5.00 CRED"
+    )
     assert release.buy_btn.isEnabled()
 
 

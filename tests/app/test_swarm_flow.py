@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_fan_buys_from_the_seeder_and_sees_it_on_the_network_view(
-        qtbot, launch, world: DemoWorld) -> None:  # type: ignore[no-untyped-def]
+    qtbot, launch, world: DemoWorld
+) -> None:  # type: ignore[no-untyped-def]
     with DemoSwarm(world, roles=("seeder",)) as swarm:
         swarm.wait_ready()
         fan = launch(world.fan, lambda: SwarmNetwork(swarm.settings()))
@@ -41,8 +42,9 @@ def test_the_fan_buys_from_the_seeder_and_sees_it_on_the_network_view(
 
         win.show_named("network")
         net = win.network
-        qtbot.waitUntil(lambda: net.status is not None and len(net.status.online) == 1,
-                        timeout=20_000)
+        qtbot.waitUntil(
+            lambda: net.status is not None and len(net.status.online) == 1, timeout=20_000
+        )
         rows = {net.table.item(r, 0).text(): r for r in range(net.table.rowCount())}
         seeder_row = rows["Always-on Seeder"]
         assert net.table.item(seeder_row, 7).text() == "● online"
@@ -51,8 +53,9 @@ def test_the_fan_buys_from_the_seeder_and_sees_it_on_the_network_view(
         assert net.table.item(rows["Marrow & Moss"], 7).text() == "○ offline"  # laptop shut
         verdict = fan.bridge.session.network._node.reachability()  # on the trio thread
         # with a peer connected and no dial-back answer yet, not "Checking…" but "Connected"
-        assert net.c_reach.value.text() == ("Connected" if verdict == "unknown"
-                                            else REACHABILITY[verdict][0])
+        assert net.c_reach.value.text() == (
+            "Connected" if verdict == "unknown" else REACHABILITY[verdict][0]
+        )
         assert "127.0.0.1" in net.mode.text()
 
         # buy from an artist who is offline: the seeder, as sales agent, grants it
@@ -61,8 +64,9 @@ def test_the_fan_buys_from_the_seeder_and_sees_it_on_the_network_view(
         card = next(c for c in store.cards if c.title == "Small Rooms")
         store.open_release(card.id)
         release = store.release
-        qtbot.waitUntil(lambda: release.page is not None and release.page.card.id == card.id,
-                        timeout=10_000)
+        qtbot.waitUntil(
+            lambda: release.page is not None and release.page.card.id == card.id, timeout=10_000
+        )
         release.amount.setText("3.00")
         qtbot.mouseClick(release.buy_btn, Qt.MouseButton.LeftButton)
         confirm_purchase(qtbot, release)
@@ -70,8 +74,9 @@ def test_the_fan_buys_from_the_seeder_and_sees_it_on_the_network_view(
 
         win.show_named("library")
         library = win.library
-        qtbot.waitUntil(lambda: len(library.rows) == 2 and all(r.ready for r in library.rows),
-                        timeout=30_000)
+        qtbot.waitUntil(
+            lambda: len(library.rows) == 2 and all(r.ready for r in library.rows), timeout=30_000
+        )
         session = fan.bridge.session
         listing = session.shop.listing(card.id)
         state = session.core.ledger.state
@@ -81,15 +86,16 @@ def test_the_fan_buys_from_the_seeder_and_sees_it_on_the_network_view(
         for i, track in enumerate(listing.tracks):  # the decrypted bytes are the artist's files
             root, key, _ = session.stream_parts(track.content)
             clear = DecryptingStream(DirectoryChunkSource(root, track.content, key)).read()
-            assert clear == original_file(world, listing.artist_name, listing.title,
-                                          i).read_bytes()
+            assert clear == original_file(world, listing.artist_name, listing.title, i).read_bytes()
 
         win.show_named("network")
         size = sum(session.core.chunks.manifest(t.content).size for t in listing.tracks)
-        qtbot.waitUntil(lambda: net.status is not None and net.status.bytes_in >= size,
-                        timeout=10_000)
+        qtbot.waitUntil(
+            lambda: net.status is not None and net.status.bytes_in >= size, timeout=10_000
+        )
         row = {net.table.item(r, 0).text(): r for r in range(net.table.rowCount())}[
-            "Always-on Seeder"]
+            "Always-on Seeder"
+        ]
         assert net.table.item(row, 5).text() not in ("", "0 B")  # received from the seeder
 
 
@@ -103,8 +109,9 @@ def test_demo_nodes_stop_when_the_demo_process_is_killed(world: DemoWorld, tmp_p
         print("ready", flush=True)
         time.sleep(600)
     """)
-    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
-                              text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert parent.stdout is not None
         assert parent.stdout.readline().strip() == "ready"

@@ -23,8 +23,13 @@ from tests.ledger.vectors import to_json
 
 T0 = 1_700_000_000_000
 HOUR = 3_600_000
-SEEDS = {"gateway": "01" * 32, "artist": "02" * 32, "fan": "03" * 32, "seeder": "05" * 32,
-         "fan2": "06" * 32}
+SEEDS = {
+    "gateway": "01" * 32,
+    "artist": "02" * 32,
+    "fan": "03" * 32,
+    "seeder": "05" * 32,
+    "fan2": "06" * 32,
+}
 
 
 def _steps() -> list[dict[str, Any]]:
@@ -32,101 +37,299 @@ def _steps() -> list[dict[str, Any]]:
     heads: dict[bytes, Entry] = {}
     steps: list[dict[str, Any]] = []
 
-    def add(case: str, name: str, kind: str, body: dict[str, Any], deps: list[Entry] = (),
-            at: float = 0, expect: str = "accepted") -> Entry:
+    def add(
+        case: str,
+        name: str,
+        kind: str,
+        body: dict[str, Any],
+        deps: list[Entry] = (),
+        at: float = 0,
+        expect: str = "accepted",
+    ) -> Entry:
         who = s[name]
         head = heads.get(who.public_key)
         ts = T0 + int(at * HOUR) if at else (head.timestamp if head else T0) + 1000
-        e = create_entry(who, head.seq + 1 if head else 1, head.hash if head else None, ts,
-                         kind, body, sorted({d.hash for d in deps}))
+        e = create_entry(
+            who,
+            head.seq + 1 if head else 1,
+            head.hash if head else None,
+            ts,
+            kind,
+            body,
+            sorted({d.hash for d in deps}),
+        )
         if expect == "accepted":
             heads[who.public_key] = e
         steps.append({"case": case, "signer": name, "entry": e, "expect": expect})
         return e
 
     pk = {n: x.public_key for n, x in s.items()}
-    crd = add("setup", "gateway", "asset.issue", {"symbol": "CRD", "name": "Credits",
-                                                  "precision": 2, "max_supply": 10**9,
-                                                  "flags": ["stable"]}, at=0.01)
+    crd = add(
+        "setup",
+        "gateway",
+        "asset.issue",
+        {
+            "symbol": "CRD",
+            "name": "Credits",
+            "precision": 2,
+            "max_supply": 10**9,
+            "flags": ["stable"],
+        },
+        at=0.01,
+    )
     add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
     for fan in ("fan", "fan2"):
-        sent = add("setup", "gateway", "send", {"asset": crd.hash, "to": pk[fan],
-                                                "amount": 5_000, "memo": ""})
+        sent = add(
+            "setup",
+            "gateway",
+            "send",
+            {"asset": crd.hash, "to": pk[fan], "amount": 5_000, "memo": ""},
+        )
         add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
-    art = add("setup", "artist", "asset.issue", {"symbol": "ART", "name": "Artist coin",
-                                                 "precision": 0, "max_supply": 1_000_000,
-                                                 "flags": ["artistcoin"]}, at=0.03)
+    art = add(
+        "setup",
+        "artist",
+        "asset.issue",
+        {
+            "symbol": "ART",
+            "name": "Artist coin",
+            "precision": 0,
+            "max_supply": 1_000_000,
+            "flags": ["artistcoin"],
+        },
+        at=0.03,
+    )
     add("setup", "artist", "asset.mint", {"asset": art.hash, "amount": 1_000})
 
-    def offer_body(amount: int, want: int, expires_at: float, settler: str = "seeder",
-                   min_fill: int = 10, fok: bool = False) -> dict[str, Any]:
-        return {"sell": art.hash, "sell_amount": amount, "want": crd.hash, "want_amount": want,
-                "min_fill": min_fill, "expires": T0 + int(expires_at * HOUR),
-                "fill_or_kill": fok, "settler": pk[settler]}
+    def offer_body(
+        amount: int,
+        want: int,
+        expires_at: float,
+        settler: str = "seeder",
+        min_fill: int = 10,
+        fok: bool = False,
+    ) -> dict[str, Any]:
+        return {
+            "sell": art.hash,
+            "sell_amount": amount,
+            "want": crd.hash,
+            "want_amount": want,
+            "min_fill": min_fill,
+            "expires": T0 + int(expires_at * HOUR),
+            "fill_or_kill": fok,
+            "settler": pk[settler],
+        }
 
-    add("overdraft via locks: an offer locks more than the balance", "artist", "offer",
-        offer_body(1_001, 3_000, 10), at=1, expect="overdraft")
-    offer = add("offer: 100 ART for at least 300 CRD (3 CRD per ART), settled by the seeder",
-                "artist", "offer", offer_body(100, 300, 10), at=1)
-    add("overdraft via locks: the locked units cannot be sent", "artist", "send",
+    add(
+        "overdraft via locks: an offer locks more than the balance",
+        "artist",
+        "offer",
+        offer_body(1_001, 3_000, 10),
+        at=1,
+        expect="overdraft",
+    )
+    offer = add(
+        "offer: 100 ART for at least 300 CRD (3 CRD per ART), settled by the seeder",
+        "artist",
+        "offer",
+        offer_body(100, 300, 10),
+        at=1,
+    )
+    add(
+        "overdraft via locks: the locked units cannot be sent",
+        "artist",
+        "send",
         {"asset": art.hash, "to": pk["fan"], "amount": 901, "memo": ""},
-        expect="overdraft")
-    add("take priced below the offer (rounding is up, in the maker's favour)", "fan", "take",
-        {"offer": offer.hash, "amount": 35, "pay": 104, "deadline": T0 + 5 * HOUR}, [offer],
-        at=2, expect="cost 105")
-    take1 = add("take: 35 ART for 105 CRD, a conditional transfer to the maker", "fan", "take",
-                {"offer": offer.hash, "amount": 35, "pay": 105, "deadline": T0 + 5 * HOUR},
-                [offer], at=2)
-    take2 = add("take: 60 ART for 180 CRD", "fan2", "take",
-                {"offer": offer.hash, "amount": 60, "pay": 180, "deadline": T0 + 5 * HOUR},
-                [offer], at=2)
-    take3 = add("take: 10 more ART, which the settler will not answer", "fan", "take",
-                {"offer": offer.hash, "amount": 10, "pay": 30, "deadline": T0 + 4 * HOUR},
-                [offer], at=2.5)
-    add("only the settler fills (the maker is not its settler here)", "artist", "fill",
-        {"take": take1.hash}, [take1], at=3, expect="settler")
-    fill1 = add("fill: the seeder settles take 1 for the maker", "seeder", "fill",
-                {"take": take1.hash}, [take1], at=3)
-    add("double fill of one take", "seeder", "fill", {"take": take1.hash}, [take1],
-        expect="already accepted")
-    fill2 = add("fill: take 2 (5 ART left after it)", "seeder", "fill", {"take": take2.hash},
-                [take2])
-    add("fill beyond the lock (10 wanted, 5 left)", "seeder", "fill", {"take": take3.hash},
-        [take3], expect="5 left")
-    add("receive: the taker's ART from the fill", "fan", "receive", {"transfers": [fill1.hash]},
-        [fill1], at=3.1)
-    add("receive: the maker's CRD from both fills", "artist", "receive",
-        {"transfers": [fill1.hash, fill2.hash]}, [fill1, fill2], at=3.1)
-    ask = add("cancel asked by the maker: moves nothing by itself", "artist", "cancel",
-              {"offer": offer.hash}, at=3.2)
-    cancel = add("cancel by the settler: the 5 ART left go back to the maker", "seeder",
-                 "cancel", {"offer": offer.hash}, [offer, ask], at=3.3)
-    add("fill after cancel", "seeder", "fill", {"take": take3.hash}, [take3],
-        expect="closed")
-    add("receive: the maker's remainder from the cancel", "artist", "receive",
-        {"transfers": [cancel.hash]}, [cancel], at=3.4)
-    early = add("checkpoint of the seeder, before take 3's deadline", "seeder", "checkpoint",
-                {"open": 1}, at=3.5)
-    add("reclaim with a proof dated before the deadline", "fan", "reclaim",
-        {"of": take3.hash, "proof": early.hash}, [early], at=3.6, expect="not dated after")
-    late = add("checkpoint of the seeder, after take 3's deadline", "seeder", "checkpoint",
-               {"open": 1}, at=4.5)
-    add("fill after the take's deadline", "seeder", "fill", {"take": take3.hash}, [take3],
-        expect="deadline")
-    add("reclaim: the taker's 30 CRD come back by deadline proof", "fan", "reclaim",
-        {"of": take3.hash, "proof": late.hash}, [late], at=4.6)
-    offer2 = add("offer: fill-or-kill, 50 ART for 200 CRD, self-settled", "artist", "offer",
-                 offer_body(50, 200, 6, settler="artist", fok=True, min_fill=50), at=5)
-    add("fill-or-kill takes only the whole offer", "fan2", "take",
-        {"offer": offer2.hash, "amount": 20, "pay": 80, "deadline": T0 + 6 * HOUR}, [offer2],
-        at=5.1, expect="only whole")
-    add("reclaim of an offer before it expired", "artist", "reclaim",
-        {"of": offer2.hash, "proof": offer2.hash}, at=5.5, expect="after the deadline")
-    add("reclaim: the expired offer's 50 ART back to its own settler-maker", "artist",
-        "reclaim", {"of": offer2.hash, "proof": offer2.hash}, at=6.5)
-    add("take after expiry", "fan2", "take",
-        {"offer": offer2.hash, "amount": 50, "pay": 200, "deadline": T0 + 8 * HOUR}, [offer2],
-        at=7, expect="expired")
+        expect="overdraft",
+    )
+    add(
+        "take priced below the offer (rounding is up, in the maker's favour)",
+        "fan",
+        "take",
+        {"offer": offer.hash, "amount": 35, "pay": 104, "deadline": T0 + 5 * HOUR},
+        [offer],
+        at=2,
+        expect="cost 105",
+    )
+    take1 = add(
+        "take: 35 ART for 105 CRD, a conditional transfer to the maker",
+        "fan",
+        "take",
+        {"offer": offer.hash, "amount": 35, "pay": 105, "deadline": T0 + 5 * HOUR},
+        [offer],
+        at=2,
+    )
+    take2 = add(
+        "take: 60 ART for 180 CRD",
+        "fan2",
+        "take",
+        {"offer": offer.hash, "amount": 60, "pay": 180, "deadline": T0 + 5 * HOUR},
+        [offer],
+        at=2,
+    )
+    take3 = add(
+        "take: 10 more ART, which the settler will not answer",
+        "fan",
+        "take",
+        {"offer": offer.hash, "amount": 10, "pay": 30, "deadline": T0 + 4 * HOUR},
+        [offer],
+        at=2.5,
+    )
+    add(
+        "only the settler fills (the maker is not its settler here)",
+        "artist",
+        "fill",
+        {"take": take1.hash},
+        [take1],
+        at=3,
+        expect="settler",
+    )
+    fill1 = add(
+        "fill: the seeder settles take 1 for the maker",
+        "seeder",
+        "fill",
+        {"take": take1.hash},
+        [take1],
+        at=3,
+    )
+    add(
+        "double fill of one take",
+        "seeder",
+        "fill",
+        {"take": take1.hash},
+        [take1],
+        expect="already accepted",
+    )
+    fill2 = add(
+        "fill: take 2 (5 ART left after it)", "seeder", "fill", {"take": take2.hash}, [take2]
+    )
+    add(
+        "fill beyond the lock (10 wanted, 5 left)",
+        "seeder",
+        "fill",
+        {"take": take3.hash},
+        [take3],
+        expect="5 left",
+    )
+    add(
+        "receive: the taker's ART from the fill",
+        "fan",
+        "receive",
+        {"transfers": [fill1.hash]},
+        [fill1],
+        at=3.1,
+    )
+    add(
+        "receive: the maker's CRD from both fills",
+        "artist",
+        "receive",
+        {"transfers": [fill1.hash, fill2.hash]},
+        [fill1, fill2],
+        at=3.1,
+    )
+    ask = add(
+        "cancel asked by the maker: moves nothing by itself",
+        "artist",
+        "cancel",
+        {"offer": offer.hash},
+        at=3.2,
+    )
+    cancel = add(
+        "cancel by the settler: the 5 ART left go back to the maker",
+        "seeder",
+        "cancel",
+        {"offer": offer.hash},
+        [offer, ask],
+        at=3.3,
+    )
+    add("fill after cancel", "seeder", "fill", {"take": take3.hash}, [take3], expect="closed")
+    add(
+        "receive: the maker's remainder from the cancel",
+        "artist",
+        "receive",
+        {"transfers": [cancel.hash]},
+        [cancel],
+        at=3.4,
+    )
+    early = add(
+        "checkpoint of the seeder, before take 3's deadline",
+        "seeder",
+        "checkpoint",
+        {"open": 1},
+        at=3.5,
+    )
+    add(
+        "reclaim with a proof dated before the deadline",
+        "fan",
+        "reclaim",
+        {"of": take3.hash, "proof": early.hash},
+        [early],
+        at=3.6,
+        expect="not dated after",
+    )
+    late = add(
+        "checkpoint of the seeder, after take 3's deadline",
+        "seeder",
+        "checkpoint",
+        {"open": 1},
+        at=4.5,
+    )
+    add(
+        "fill after the take's deadline",
+        "seeder",
+        "fill",
+        {"take": take3.hash},
+        [take3],
+        expect="deadline",
+    )
+    add(
+        "reclaim: the taker's 30 CRD come back by deadline proof",
+        "fan",
+        "reclaim",
+        {"of": take3.hash, "proof": late.hash},
+        [late],
+        at=4.6,
+    )
+    offer2 = add(
+        "offer: fill-or-kill, 50 ART for 200 CRD, self-settled",
+        "artist",
+        "offer",
+        offer_body(50, 200, 6, settler="artist", fok=True, min_fill=50),
+        at=5,
+    )
+    add(
+        "fill-or-kill takes only the whole offer",
+        "fan2",
+        "take",
+        {"offer": offer2.hash, "amount": 20, "pay": 80, "deadline": T0 + 6 * HOUR},
+        [offer2],
+        at=5.1,
+        expect="only whole",
+    )
+    add(
+        "reclaim of an offer before it expired",
+        "artist",
+        "reclaim",
+        {"of": offer2.hash, "proof": offer2.hash},
+        at=5.5,
+        expect="after the deadline",
+    )
+    add(
+        "reclaim: the expired offer's 50 ART back to its own settler-maker",
+        "artist",
+        "reclaim",
+        {"of": offer2.hash, "proof": offer2.hash},
+        at=6.5,
+    )
+    add(
+        "take after expiry",
+        "fan2",
+        "take",
+        {"offer": offer2.hash, "amount": 50, "pay": 200, "deadline": T0 + 8 * HOUR},
+        [offer2],
+        at=7,
+        expect="expired",
+    )
     return steps
 
 
@@ -142,20 +345,33 @@ def build_vectors() -> dict[str, Any]:
         state = led.state
         names = {Signer.from_seed(bytes.fromhex(v)).public_key: k for k, v in SEEDS.items()}
         symbols = {a.id: a.symbol for a in state.assets.values()}
-        balances = {f"{names[acct]} {symbols[asset]}": v
-                    for (acct, asset), v in sorted(state.balances.items()) if v}
+        balances = {
+            f"{names[acct]} {symbols[asset]}": v
+            for (acct, asset), v in sorted(state.balances.items())
+            if v
+        }
         accounting = {symbols[a]: vars(state.accounting(a)) for a in state.assets}
         state_hash = led.state_hash().hex()
         led.close()
     return {
         "description": "Cooptracks exchange test vectors; see docs/PROTOCOL.md, 'Exchange'. "
-                       "Judge the entries in this order; 'expect' is 'accepted' or a phrase of "
-                       "the rejection reason. Rejected entries do not move their author's head.",
+        "Judge the entries in this order; 'expect' is 'accepted' or a phrase of "
+        "the rejection reason. Rejected entries do not move their author's head.",
         "seeds": SEEDS,
-        "steps": [{"case": st["case"], "signer": st["signer"], "kind": st["entry"].kind,
-                   "timestamp": st["entry"].timestamp, "body": to_json(dict(st["entry"].body)),
-                   "deps": [x.hex() for x in st["entry"].deps], "hash": st["entry"].hash.hex(),
-                   "wire": st["entry"].wire.hex(), "expect": st["expect"]} for st in steps],
+        "steps": [
+            {
+                "case": st["case"],
+                "signer": st["signer"],
+                "kind": st["entry"].kind,
+                "timestamp": st["entry"].timestamp,
+                "body": to_json(dict(st["entry"].body)),
+                "deps": [x.hex() for x in st["entry"].deps],
+                "hash": st["entry"].hash.hex(),
+                "wire": st["entry"].wire.hex(),
+                "expect": st["expect"],
+            }
+            for st in steps
+        ],
         "balances": dict(sorted(balances.items())),
         "accounting": accounting,
         "state_hash": state_hash,

@@ -14,51 +14,113 @@ HOUR = 3_600_000
 DAY = 24 * HOUR
 
 
-def rules(method: str = "token", asset: Entry | None = None, members: Sequence[Signer] = (),
-          min_holding: int = 0, quorum: int = 0, threshold_bps: int = 5001) -> dict[str, Any]:
-    return {"method": method, "asset": asset.hash if asset is not None else None,
-            "members": [m.public_key for m in members], "min_holding": min_holding,
-            "quorum": quorum, "threshold_bps": threshold_bps}
+def rules(
+    method: str = "token",
+    asset: Entry | None = None,
+    members: Sequence[Signer] = (),
+    min_holding: int = 0,
+    quorum: int = 0,
+    threshold_bps: int = 5001,
+) -> dict[str, Any]:
+    return {
+        "method": method,
+        "asset": asset.hash if asset is not None else None,
+        "members": [m.public_key for m in members],
+        "min_holding": min_holding,
+        "quorum": quorum,
+        "threshold_bps": threshold_bps,
+    }
 
 
 def action(do: str, to: Signer | bytes, amount: int, asset: Entry | None = None) -> dict[str, Any]:
-    return {"do": do, "asset": asset.hash if asset is not None else None,
-            "to": to.public_key if isinstance(to, Signer) else to, "amount": amount}
+    return {
+        "do": do,
+        "asset": asset.hash if asset is not None else None,
+        "to": to.public_key if isinstance(to, Signer) else to,
+        "amount": amount,
+    }
 
 
-def proposal(sc: Scenario, who: Signer, *, settler: Signer | None = None,
-             style: str = "yes_no", choices: Sequence[str] = ("yes", "no"),
-             closes: int | None = None, charter: Entry | None = None,
-             act: dict[str, Any] | None = None, title: str = "Sign the artist?",
-             **rule_kw: Any) -> Entry:
+def proposal(
+    sc: Scenario,
+    who: Signer,
+    *,
+    settler: Signer | None = None,
+    style: str = "yes_no",
+    choices: Sequence[str] = ("yes", "no"),
+    closes: int | None = None,
+    charter: Entry | None = None,
+    act: dict[str, Any] | None = None,
+    title: str = "Sign the artist?",
+    **rule_kw: Any,
+) -> Entry:
     ts = rule_kw.pop("timestamp", None) or sc.next_ts()
     advance = rule_kw.pop("advance", True)
-    body = {"title": title, "text": "", "style": style, "choices": list(choices),
-            "closes": closes if closes is not None else ts + HOUR,
-            "settler": (settler or who).public_key,
-            "charter": charter.hash if charter is not None else None, "action": act,
-            **rules(**rule_kw)}
-    return sc.make(who, "proposal", body, [charter] if charter is not None else [],
-                   timestamp=ts, advance=advance)
+    body = {
+        "title": title,
+        "text": "",
+        "style": style,
+        "choices": list(choices),
+        "closes": closes if closes is not None else ts + HOUR,
+        "settler": (settler or who).public_key,
+        "charter": charter.hash if charter is not None else None,
+        "action": act,
+        **rules(**rule_kw),
+    }
+    return sc.make(
+        who,
+        "proposal",
+        body,
+        [charter] if charter is not None else [],
+        timestamp=ts,
+        advance=advance,
+    )
 
 
-def vote(sc: Scenario, who: Signer, of: Entry, choices: Sequence[int] = (0,), units: int = 0,
-         qualifier: Entry | None = None, **kw: Any) -> Entry:
+def vote(
+    sc: Scenario,
+    who: Signer,
+    of: Entry,
+    choices: Sequence[int] = (0,),
+    units: int = 0,
+    qualifier: Entry | None = None,
+    **kw: Any,
+) -> Entry:
     deps = [of] + ([qualifier] if qualifier is not None else [])
-    return sc.make(who, "vote", {"proposal": of.hash, "choices": list(choices), "units": units,
-                                 "qualifier": qualifier.hash if qualifier else None}, deps, **kw)
+    return sc.make(
+        who,
+        "vote",
+        {
+            "proposal": of.hash,
+            "choices": list(choices),
+            "units": units,
+            "qualifier": qualifier.hash if qualifier else None,
+        },
+        deps,
+        **kw,
+    )
 
 
-def count(sc: Scenario, settler: Signer, of: Entry, votes: Sequence[Entry],
-          final: bool = True, **kw: Any) -> Entry:
-    return sc.make(settler, "close" if final else "count",
-                   {"proposal": of.hash, "votes": [v.hash for v in votes]}, [of, *votes], **kw)
+def count(
+    sc: Scenario, settler: Signer, of: Entry, votes: Sequence[Entry], final: bool = True, **kw: Any
+) -> Entry:
+    return sc.make(
+        settler,
+        "close" if final else "count",
+        {"proposal": of.hash, "votes": [v.hash for v in votes]},
+        [of, *votes],
+        **kw,
+    )
 
 
-def charter(sc: Scenario, label: Signer, settler: Signer, period_ms: int = HOUR,
-            **rule_kw: Any) -> Entry:
-    return sc.make(label, "charter", {"period_ms": period_ms, "settler": settler.public_key,
-                                      **rules(**rule_kw)})
+def charter(
+    sc: Scenario, label: Signer, settler: Signer, period_ms: int = HOUR, **rule_kw: Any
+) -> Entry:
+    return sc.make(
+        label,
+        "charter",
+        {"period_ms": period_ms, "settler": settler.public_key, **rules(**rule_kw)},
+    )
 
 
 def label_world(sc: Scenario | None = None) -> tuple[Scenario, dict[str, Any]]:
@@ -75,5 +137,13 @@ def label_world(sc: Scenario | None = None) -> tuple[Scenario, dict[str, Any]]:
     for fan in fans:
         sc.receive(fan, sc.send(label, coop, fan, 1_000))
     ch = charter(sc, label, seeder, method="token", asset=coop, quorum=100)
-    return sc, {"gw": gw, "label": label, "seeder": seeder, "artist": artist, "fans": fans,
-                "crd": crd, "coop": coop, "charter": ch}
+    return sc, {
+        "gw": gw,
+        "label": label,
+        "seeder": seeder,
+        "artist": artist,
+        "fans": fans,
+        "crd": crd,
+        "coop": coop,
+        "charter": ch,
+    }

@@ -25,8 +25,15 @@ from tests.ledger.vectors import to_json
 
 T0 = 1_700_000_000_000
 HOUR = 3_600_000
-SEEDS = {"gateway": "01" * 32, "artist": "02" * 32, "fan": "03" * 32, "label": "07" * 32,
-         "seeder": "05" * 32, "fan2": "06" * 32, "fan3": "08" * 32}
+SEEDS = {
+    "gateway": "01" * 32,
+    "artist": "02" * 32,
+    "fan": "03" * 32,
+    "label": "07" * 32,
+    "seeder": "05" * 32,
+    "fan2": "06" * 32,
+    "fan3": "08" * 32,
+}
 
 
 def _steps() -> list[dict[str, Any]]:
@@ -34,13 +41,27 @@ def _steps() -> list[dict[str, Any]]:
     heads: dict[bytes, Entry] = {}
     steps: list[dict[str, Any]] = []
 
-    def add(case: str, name: str, kind: str, body: dict[str, Any], deps: list[Entry] = (),
-            at: float = 0, expect: str = "accepted") -> Entry:
+    def add(
+        case: str,
+        name: str,
+        kind: str,
+        body: dict[str, Any],
+        deps: list[Entry] = (),
+        at: float = 0,
+        expect: str = "accepted",
+    ) -> Entry:
         who = s[name]
         head = heads.get(who.public_key)
         ts = T0 + int(at * HOUR) if at else (head.timestamp if head else T0) + 1000
-        e = create_entry(who, head.seq + 1 if head else 1, head.hash if head else None, ts,
-                         kind, body, sorted({d.hash for d in deps}))
+        e = create_entry(
+            who,
+            head.seq + 1 if head else 1,
+            head.hash if head else None,
+            ts,
+            kind,
+            body,
+            sorted({d.hash for d in deps}),
+        )
         if expect == "accepted":
             heads[who.public_key] = e
         steps.append({"case": case, "signer": name, "entry": e, "expect": expect})
@@ -48,120 +69,361 @@ def _steps() -> list[dict[str, Any]]:
 
     pk = {n: x.public_key for n, x in s.items()}
     fans = ("fan", "fan2", "fan3")
-    crd = add("setup", "gateway", "asset.issue", {"symbol": "CRD", "name": "Credits",
-                                                  "precision": 2, "max_supply": 10**9,
-                                                  "flags": ["stable"]}, at=0.01)
+    crd = add(
+        "setup",
+        "gateway",
+        "asset.issue",
+        {
+            "symbol": "CRD",
+            "name": "Credits",
+            "precision": 2,
+            "max_supply": 10**9,
+            "flags": ["stable"],
+        },
+        at=0.01,
+    )
     add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
-    sent = add("setup", "gateway", "send", {"asset": crd.hash, "to": pk["label"],
-                                            "amount": 50_000, "memo": ""})
+    sent = add(
+        "setup",
+        "gateway",
+        "send",
+        {"asset": crd.hash, "to": pk["label"], "amount": 50_000, "memo": ""},
+    )
     add("setup", "label", "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
-    coop = add("setup: the label's token", "label", "asset.issue",
-               {"symbol": "COOP", "name": "Coop Records", "precision": 0,
-                "max_supply": 1_000_000, "flags": []})
+    coop = add(
+        "setup: the label's token",
+        "label",
+        "asset.issue",
+        {
+            "symbol": "COOP",
+            "name": "Coop Records",
+            "precision": 0,
+            "max_supply": 1_000_000,
+            "flags": [],
+        },
+    )
     add("setup", "label", "asset.mint", {"asset": coop.hash, "amount": 3_000})
     for fan in fans:
-        sent = add("setup", "label", "send", {"asset": coop.hash, "to": pk[fan],
-                                              "amount": 1_000, "memo": ""}, at=0.03)
+        sent = add(
+            "setup",
+            "label",
+            "send",
+            {"asset": coop.hash, "to": pk[fan], "amount": 1_000, "memo": ""},
+            at=0.03,
+        )
         add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.04)
-    gov = {"method": "token", "asset": coop.hash, "members": [], "min_holding": 0,
-           "quorum": 500, "threshold_bps": 5_001}
-    charter = add("charter: token-weighted COOP, quorum 500, more than half, a 1 h period, "
-                  "counted by the seeder", "label", "charter",
-                  {"period_ms": HOUR, "settler": pk["seeder"], **gov}, at=0.1)
-    add("a chartered treasury send without a passed proposal", "label", "send",
+    gov = {
+        "method": "token",
+        "asset": coop.hash,
+        "members": [],
+        "min_holding": 0,
+        "quorum": 500,
+        "threshold_bps": 5_001,
+    }
+    charter = add(
+        "charter: token-weighted COOP, quorum 500, more than half, a 1 h period, "
+        "counted by the seeder",
+        "label",
+        "charter",
+        {"period_ms": HOUR, "settler": pk["seeder"], **gov},
+        at=0.1,
+    )
+    add(
+        "a chartered treasury send without a passed proposal",
+        "label",
+        "send",
         {"asset": crd.hash, "to": pk["artist"], "amount": 20_000, "memo": ""},
-        expect="passed proposal")
+        expect="passed proposal",
+    )
     pay = {"do": "send", "asset": crd.hash, "to": pk["artist"], "amount": 20_000}
     closes = T0 + 2 * HOUR
 
     def proposal_body(title: str, **kw: Any) -> dict[str, Any]:
-        return {"title": title, "text": "", "style": "yes_no", "choices": ["yes", "no"],
-                "closes": closes, "settler": pk["seeder"], "charter": charter.hash,
-                "action": pay, **gov, **kw}
+        return {
+            "title": title,
+            "text": "",
+            "style": "yes_no",
+            "choices": ["yes", "no"],
+            "closes": closes,
+            "settler": pk["seeder"],
+            "charter": charter.hash,
+            "action": pay,
+            **gov,
+            **kw,
+        }
 
-    add("a proposal under the charter with other rules", "fan", "proposal",
-        proposal_body("Advance", quorum=1), [charter], at=0.5, expect="charter's rules")
-    add("a proposal shorter than the charter's period", "fan", "proposal",
-        proposal_body("Advance", closes=T0 + HOUR), [charter], at=0.5, expect="voting period")
-    prop = add("proposal: pay the artist an advance of 200 CRD from the treasury", "fan",
-               "proposal", proposal_body("Advance for the artist"), [charter], at=0.5)
-    other = add("proposal: a second question (plain, no action)", "fan2", "proposal",
-                {**proposal_body("Which cover?"), "charter": None, "action": None,
-                 "style": "single", "choices": ["red", "blue"]}, at=0.5)
-    add("a vote locking more than the balance", "fan", "vote",
-        {"proposal": prop.hash, "choices": [0], "units": 1_001, "qualifier": None}, [prop],
-        at=1, expect="overdraft")
-    v1 = add("vote: fan, yes, 600 COOP locked", "fan", "vote",
-             {"proposal": prop.hash, "choices": [0], "units": 600, "qualifier": None}, [prop],
-             at=1)
-    add("vote moved between accounts: the locked units cannot be sent", "fan", "send",
+    add(
+        "a proposal under the charter with other rules",
+        "fan",
+        "proposal",
+        proposal_body("Advance", quorum=1),
+        [charter],
+        at=0.5,
+        expect="charter's rules",
+    )
+    add(
+        "a proposal shorter than the charter's period",
+        "fan",
+        "proposal",
+        proposal_body("Advance", closes=T0 + HOUR),
+        [charter],
+        at=0.5,
+        expect="voting period",
+    )
+    prop = add(
+        "proposal: pay the artist an advance of 200 CRD from the treasury",
+        "fan",
+        "proposal",
+        proposal_body("Advance for the artist"),
+        [charter],
+        at=0.5,
+    )
+    other = add(
+        "proposal: a second question (plain, no action)",
+        "fan2",
+        "proposal",
+        {
+            **proposal_body("Which cover?"),
+            "charter": None,
+            "action": None,
+            "style": "single",
+            "choices": ["red", "blue"],
+        },
+        at=0.5,
+    )
+    add(
+        "a vote locking more than the balance",
+        "fan",
+        "vote",
+        {"proposal": prop.hash, "choices": [0], "units": 1_001, "qualifier": None},
+        [prop],
+        at=1,
+        expect="overdraft",
+    )
+    v1 = add(
+        "vote: fan, yes, 600 COOP locked",
+        "fan",
+        "vote",
+        {"proposal": prop.hash, "choices": [0], "units": 600, "qualifier": None},
+        [prop],
+        at=1,
+    )
+    add(
+        "vote moved between accounts: the locked units cannot be sent",
+        "fan",
+        "send",
         {"asset": coop.hash, "to": pk["fan3"], "amount": 401, "memo": ""},
-        expect="overdraft")
-    add("locked weight reused in another proposal", "fan", "vote",
-        {"proposal": other.hash, "choices": [0], "units": 401, "qualifier": None}, [other],
-        expect="overdraft")
-    v2 = add("vote: fan2, no, 300 COOP", "fan2", "vote",
-             {"proposal": prop.hash, "choices": [1], "units": 300, "qualifier": None}, [prop],
-             at=1)
-    v3a = add("vote: fan3, no, 700 COOP", "fan3", "vote",
-              {"proposal": prop.hash, "choices": [1], "units": 700, "qualifier": None},
-              [prop], at=1)
-    v3b = add("double vote: fan3 changes to yes with 200; it replaces the first and locks "
-              "nothing new", "fan3", "vote",
-              {"proposal": prop.hash, "choices": [0], "units": 200, "qualifier": None},
-              [prop], at=1.5)
-    add("vote after the closing time", "fan2", "vote",
-        {"proposal": other.hash, "choices": [0], "units": 10, "qualifier": None}, [other],
-        at=2.1, expect="closed")
-    add("a close before the closing time", "seeder", "close",
-        {"proposal": prop.hash, "votes": [v1.hash]}, [prop, v1], at=1.9, expect="window")
-    add("a close by anybody but the settler", "fan", "close",
-        {"proposal": prop.hash, "votes": [v1.hash]}, [prop, v1], at=2.2, expect="settler")
-    add("a close counting one voter twice (a vote and its replacement)", "seeder", "close",
-        {"proposal": prop.hash, "votes": [v1.hash, v3a.hash, v3b.hash]}, [prop, v1, v3a, v3b],
-        at=2.2, expect="counted once")
-    add("a close counting a vote that is not on the proposal", "seeder", "close",
-        {"proposal": prop.hash, "votes": [other.hash]}, [prop, other], at=2.2,
-        expect="not a vote")
-    add("a close naming a vote it does not list in deps", "seeder", "close",
-        {"proposal": prop.hash, "votes": [v1.hash]}, [prop], at=2.2, expect="deps")
-    close = add("close: the seeder counts fan's and fan3's latest votes and leaves fan2's "
-                "out (fan2's vote is listed as omitted); 800 yes of 800: passed", "seeder",
-                "close", {"proposal": prop.hash, "votes": [v1.hash, v3b.hash]},
-                [prop, v1, v3b], at=2.2)
-    add("a second close", "seeder", "close", {"proposal": prop.hash, "votes": [v2.hash]},
-        [prop, v2], expect="already closed")
-    add("the treasury send, not exactly as voted", "label", "send",
-        {"asset": crd.hash, "to": pk["artist"], "amount": 20_001, "memo": ""}, [close],
-        at=2.3, expect="exactly")
-    add("the treasury send naming the proposal instead of its close", "label", "send",
-        {"asset": crd.hash, "to": pk["artist"], "amount": 20_000, "memo": ""}, [prop],
-        at=2.3, expect="passed proposal")
-    paid = add("the treasury pays the artist as voted", "label", "send",
-               {"asset": crd.hash, "to": pk["artist"], "amount": 20_000, "memo": "advance"},
-               [close], at=2.3)
-    add("the same proposal carried out twice", "label", "send",
-        {"asset": crd.hash, "to": pk["artist"], "amount": 20_000, "memo": ""}, [close],
-        expect="already carried out")
-    add("a chartered feed does not trade", "label", "offer",
-        {"sell": crd.hash, "sell_amount": 10, "want": coop.hash, "want_amount": 10,
-         "min_fill": 1, "expires": T0 + 10 * HOUR, "fill_or_kill": False,
-         "settler": pk["label"]}, expect="chartered")
-    add("receive: the artist's advance", "artist", "receive", {"transfers": [paid.hash]},
-        [paid], at=2.4)
-    add("receive: fan's 600 COOP unlocked by the close", "fan", "receive",
-        {"transfers": [close.hash]}, [close], at=2.4)
-    add("receive: fan3's 700 COOP (both votes' locks) unlocked by the close", "fan3",
-        "receive", {"transfers": [close.hash]}, [close], at=2.4)
-    add("unlock before the close window ended: the close is no deadline proof", "fan2",
-        "reclaim", {"of": v2.hash, "proof": close.hash}, [close], at=2.5,
-        expect="not dated after")
-    late = add("checkpoint of the seeder after the close window", "seeder", "checkpoint",
-               {"open": 1}, at=2 + CLOSE_WINDOW_MS / HOUR + 0.1)
-    add("a close after the window would race reclaims", "seeder", "close",
-        {"proposal": other.hash, "votes": []}, [other], expect="window")
-    add("reclaim: fan2's omitted vote unlocks by deadline proof", "fan2", "reclaim",
-        {"of": v2.hash, "proof": late.hash}, [late], at=2 + CLOSE_WINDOW_MS / HOUR + 0.2)
+        expect="overdraft",
+    )
+    add(
+        "locked weight reused in another proposal",
+        "fan",
+        "vote",
+        {"proposal": other.hash, "choices": [0], "units": 401, "qualifier": None},
+        [other],
+        expect="overdraft",
+    )
+    v2 = add(
+        "vote: fan2, no, 300 COOP",
+        "fan2",
+        "vote",
+        {"proposal": prop.hash, "choices": [1], "units": 300, "qualifier": None},
+        [prop],
+        at=1,
+    )
+    v3a = add(
+        "vote: fan3, no, 700 COOP",
+        "fan3",
+        "vote",
+        {"proposal": prop.hash, "choices": [1], "units": 700, "qualifier": None},
+        [prop],
+        at=1,
+    )
+    v3b = add(
+        "double vote: fan3 changes to yes with 200; it replaces the first and locks nothing new",
+        "fan3",
+        "vote",
+        {"proposal": prop.hash, "choices": [0], "units": 200, "qualifier": None},
+        [prop],
+        at=1.5,
+    )
+    add(
+        "vote after the closing time",
+        "fan2",
+        "vote",
+        {"proposal": other.hash, "choices": [0], "units": 10, "qualifier": None},
+        [other],
+        at=2.1,
+        expect="closed",
+    )
+    add(
+        "a close before the closing time",
+        "seeder",
+        "close",
+        {"proposal": prop.hash, "votes": [v1.hash]},
+        [prop, v1],
+        at=1.9,
+        expect="window",
+    )
+    add(
+        "a close by anybody but the settler",
+        "fan",
+        "close",
+        {"proposal": prop.hash, "votes": [v1.hash]},
+        [prop, v1],
+        at=2.2,
+        expect="settler",
+    )
+    add(
+        "a close counting one voter twice (a vote and its replacement)",
+        "seeder",
+        "close",
+        {"proposal": prop.hash, "votes": [v1.hash, v3a.hash, v3b.hash]},
+        [prop, v1, v3a, v3b],
+        at=2.2,
+        expect="counted once",
+    )
+    add(
+        "a close counting a vote that is not on the proposal",
+        "seeder",
+        "close",
+        {"proposal": prop.hash, "votes": [other.hash]},
+        [prop, other],
+        at=2.2,
+        expect="not a vote",
+    )
+    add(
+        "a close naming a vote it does not list in deps",
+        "seeder",
+        "close",
+        {"proposal": prop.hash, "votes": [v1.hash]},
+        [prop],
+        at=2.2,
+        expect="deps",
+    )
+    close = add(
+        "close: the seeder counts fan's and fan3's latest votes and leaves fan2's "
+        "out (fan2's vote is listed as omitted); 800 yes of 800: passed",
+        "seeder",
+        "close",
+        {"proposal": prop.hash, "votes": [v1.hash, v3b.hash]},
+        [prop, v1, v3b],
+        at=2.2,
+    )
+    add(
+        "a second close",
+        "seeder",
+        "close",
+        {"proposal": prop.hash, "votes": [v2.hash]},
+        [prop, v2],
+        expect="already closed",
+    )
+    add(
+        "the treasury send, not exactly as voted",
+        "label",
+        "send",
+        {"asset": crd.hash, "to": pk["artist"], "amount": 20_001, "memo": ""},
+        [close],
+        at=2.3,
+        expect="exactly",
+    )
+    add(
+        "the treasury send naming the proposal instead of its close",
+        "label",
+        "send",
+        {"asset": crd.hash, "to": pk["artist"], "amount": 20_000, "memo": ""},
+        [prop],
+        at=2.3,
+        expect="passed proposal",
+    )
+    paid = add(
+        "the treasury pays the artist as voted",
+        "label",
+        "send",
+        {"asset": crd.hash, "to": pk["artist"], "amount": 20_000, "memo": "advance"},
+        [close],
+        at=2.3,
+    )
+    add(
+        "the same proposal carried out twice",
+        "label",
+        "send",
+        {"asset": crd.hash, "to": pk["artist"], "amount": 20_000, "memo": ""},
+        [close],
+        expect="already carried out",
+    )
+    add(
+        "a chartered feed does not trade",
+        "label",
+        "offer",
+        {
+            "sell": crd.hash,
+            "sell_amount": 10,
+            "want": coop.hash,
+            "want_amount": 10,
+            "min_fill": 1,
+            "expires": T0 + 10 * HOUR,
+            "fill_or_kill": False,
+            "settler": pk["label"],
+        },
+        expect="chartered",
+    )
+    add(
+        "receive: the artist's advance",
+        "artist",
+        "receive",
+        {"transfers": [paid.hash]},
+        [paid],
+        at=2.4,
+    )
+    add(
+        "receive: fan's 600 COOP unlocked by the close",
+        "fan",
+        "receive",
+        {"transfers": [close.hash]},
+        [close],
+        at=2.4,
+    )
+    add(
+        "receive: fan3's 700 COOP (both votes' locks) unlocked by the close",
+        "fan3",
+        "receive",
+        {"transfers": [close.hash]},
+        [close],
+        at=2.4,
+    )
+    add(
+        "unlock before the close window ended: the close is no deadline proof",
+        "fan2",
+        "reclaim",
+        {"of": v2.hash, "proof": close.hash},
+        [close],
+        at=2.5,
+        expect="not dated after",
+    )
+    late = add(
+        "checkpoint of the seeder after the close window",
+        "seeder",
+        "checkpoint",
+        {"open": 1},
+        at=2 + CLOSE_WINDOW_MS / HOUR + 0.1,
+    )
+    add(
+        "a close after the window would race reclaims",
+        "seeder",
+        "close",
+        {"proposal": other.hash, "votes": []},
+        [other],
+        expect="window",
+    )
+    add(
+        "reclaim: fan2's omitted vote unlocks by deadline proof",
+        "fan2",
+        "reclaim",
+        {"of": v2.hash, "proof": late.hash},
+        [late],
+        at=2 + CLOSE_WINDOW_MS / HOUR + 0.2,
+    )
     return steps
 
 
@@ -177,28 +439,48 @@ def build_vectors() -> dict[str, Any]:
         state = led.state
         names = {Signer.from_seed(bytes.fromhex(v)).public_key: k for k, v in SEEDS.items()}
         symbols = {a.id: a.symbol for a in state.assets.values()}
-        balances = {f"{names[acct]} {symbols[asset]}": v
-                    for (acct, asset), v in sorted(state.balances.items()) if v}
+        balances = {
+            f"{names[acct]} {symbols[asset]}": v
+            for (acct, asset), v in sorted(state.balances.items())
+            if v
+        }
         accounting = {symbols[a]: vars(state.accounting(a)) for a in state.assets}
-        results = {r.proposal.hex(): {"close": r.close.hex(), "tally": list(r.tally),
-                                      "turnout": r.turnout, "voters": r.voters,
-                                      "quorum_met": r.quorum_met, "winner": r.winner,
-                                      "passed": r.passed,
-                                      "omitted": [v.id.hex() for v in state.omitted(r.proposal)]}
-                   for r in state.results.values()}
+        results = {
+            r.proposal.hex(): {
+                "close": r.close.hex(),
+                "tally": list(r.tally),
+                "turnout": r.turnout,
+                "voters": r.voters,
+                "quorum_met": r.quorum_met,
+                "winner": r.winner,
+                "passed": r.passed,
+                "omitted": [v.id.hex() for v in state.omitted(r.proposal)],
+            }
+            for r in state.results.values()
+        }
         state_hash = led.state_hash().hex()
         led.close()
     return {
         "description": "Cooptracks governance test vectors; see docs/PROTOCOL.md, 'Votes and "
-                       "charters'. Judge the entries in this order; 'expect' is 'accepted' or a "
-                       "phrase of the rejection reason. Rejected entries do not move their "
-                       "author's head.",
+        "charters'. Judge the entries in this order; 'expect' is 'accepted' or a "
+        "phrase of the rejection reason. Rejected entries do not move their "
+        "author's head.",
         "seeds": SEEDS,
         "close_window_ms": CLOSE_WINDOW_MS,
-        "steps": [{"case": st["case"], "signer": st["signer"], "kind": st["entry"].kind,
-                   "timestamp": st["entry"].timestamp, "body": to_json(dict(st["entry"].body)),
-                   "deps": [x.hex() for x in st["entry"].deps], "hash": st["entry"].hash.hex(),
-                   "wire": st["entry"].wire.hex(), "expect": st["expect"]} for st in steps],
+        "steps": [
+            {
+                "case": st["case"],
+                "signer": st["signer"],
+                "kind": st["entry"].kind,
+                "timestamp": st["entry"].timestamp,
+                "body": to_json(dict(st["entry"].body)),
+                "deps": [x.hex() for x in st["entry"].deps],
+                "hash": st["entry"].hash.hex(),
+                "wire": st["entry"].wire.hex(),
+                "expect": st["expect"],
+            }
+            for st in steps
+        ],
         "results": results,
         "balances": dict(sorted(balances.items())),
         "accounting": accounting,

@@ -26,14 +26,39 @@ from tests.ledger.funding import HOUR, TIERS, funding
 from tests.ledger.test_exchange_properties import closure
 from tests.ledger.test_properties import deliver_shuffled, ledgers
 
-SETTINGS = settings(max_examples=30, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-OP_NAMES = ["campaign", "pledge", "pledge", "pledge", "pledge", "count", "close_success",
-            "close_success", "close_fail", "refund", "refund", "refund_late", "checkpoint",
-            "receive", "receive", "send", "wait", "wait"]
-OPS = st.lists(st.tuples(st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50),
-                         st.integers(1, 3_000)), min_size=15, max_size=60)
+OP_NAMES = [
+    "campaign",
+    "pledge",
+    "pledge",
+    "pledge",
+    "pledge",
+    "count",
+    "close_success",
+    "close_success",
+    "close_fail",
+    "refund",
+    "refund",
+    "refund_late",
+    "checkpoint",
+    "receive",
+    "receive",
+    "send",
+    "wait",
+    "wait",
+]
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50), st.integers(1, 3_000)
+    ),
+    min_size=15,
+    max_size=60,
+)
 
 
 class FundingHistory:
@@ -55,8 +80,9 @@ class FundingHistory:
             if getattr(self, "op_" + name)(a, b, n):
                 self.kept[name] += 1
 
-    def try_make(self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (),
-                 ts: int | None = None) -> Entry | None:
+    def try_make(
+        self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (), ts: int | None = None
+    ) -> Entry | None:
         head = self.sc.heads.get(who.public_key)
         stamp = max(ts or self.now, head.timestamp if head else 0)
         e = self.sc.make(who, kind, body, deps, timestamp=stamp, advance=False)
@@ -82,11 +108,21 @@ class FundingHistory:
         artist = self.artists[a % 2]
         settler = self.x["seeder"] if b % 3 else artist
         deadline = self.now + (1 + b % 3) * HOUR
-        e = self.try_make(artist, "campaign", {
-            "title": f"C{len(self.campaigns)}", "description": "", "asset": self.x["crd"].hash,
-            "goal": 1 + n % 2_000, "deadline": deadline,
-            "close_by": deadline + (1 + a % 2) * HOUR, "tiers": TIERS,
-            "settler": settler.public_key}, [self.x["crd"]])
+        e = self.try_make(
+            artist,
+            "campaign",
+            {
+                "title": f"C{len(self.campaigns)}",
+                "description": "",
+                "asset": self.x["crd"].hash,
+                "goal": 1 + n % 2_000,
+                "deadline": deadline,
+                "close_by": deadline + (1 + a % 2) * HOUR,
+                "tiers": TIERS,
+                "settler": settler.public_key,
+            },
+            [self.x["crd"]],
+        )
         if e is not None:
             self.campaigns.append(e)
         return e is not None
@@ -117,9 +153,15 @@ class FundingHistory:
         deps = [*([] if c.author == settler.public_key else [c]), *named]
         if kind == "campaign.count" and not named:
             return False
-        return self.try_make(settler, kind, {"campaign": c.hash, **extra,
-                                             "pledges": [p.hash for p in named]},
-                             deps) is not None
+        return (
+            self.try_make(
+                settler,
+                kind,
+                {"campaign": c.hash, **extra, "pledges": [p.hash for p in named]},
+                deps,
+            )
+            is not None
+        )
 
     def op_count(self, a: int, b: int, n: int) -> bool:
         return self._settler_entry("campaign.count", a, b, n)
@@ -141,8 +183,15 @@ class FundingHistory:
             if not closes:
                 return False
             proof = closes[n % len(closes)]
-        return self.try_make(self.who(p.author), "reclaim", {"of": p.hash, "proof": proof},
-                             [self.ref.entry(proof)]) is not None
+        return (
+            self.try_make(
+                self.who(p.author),
+                "reclaim",
+                {"of": p.hash, "proof": proof},
+                [self.ref.entry(proof)],
+            )
+            is not None
+        )
 
     def op_refund_late(self, a: int, b: int, n: int) -> bool:
         if not self.pledges:
@@ -152,17 +201,31 @@ class FundingHistory:
         seen = self.ref.state.last_seen.get(settler)
         if seen is None:
             return False
-        return self.try_make(self.who(p.author), "reclaim", {"of": p.hash, "proof": seen[1]},
-                             [self.ref.entry(seen[1])]) is not None
+        return (
+            self.try_make(
+                self.who(p.author),
+                "reclaim",
+                {"of": p.hash, "proof": seen[1]},
+                [self.ref.entry(seen[1])],
+            )
+            is not None
+        )
 
     def op_checkpoint(self, a: int, b: int, n: int) -> bool:
-        return self.try_make(self.people[(0, 3, 4)[a % 3]], "checkpoint",
-                             {"open": n % 10}) is not None
+        return (
+            self.try_make(self.people[(0, 3, 4)[a % 3]], "checkpoint", {"open": n % 10}) is not None
+        )
 
     def op_send(self, a: int, b: int, n: int) -> bool:
         who, to = self.people[a % 5], self.people[(a + 1 + b) % 5]
-        return self.try_make(who, "send", {"asset": self.x["crd"].hash, "to": to.public_key,
-                                           "amount": 1 + n, "memo": ""}) is not None
+        return (
+            self.try_make(
+                who,
+                "send",
+                {"asset": self.x["crd"].hash, "to": to.public_key, "amount": 1 + n, "memo": ""},
+            )
+            is not None
+        )
 
     def op_receive(self, a: int, b: int, n: int) -> bool:
         who = self.people[a % 5]
@@ -214,8 +277,9 @@ def test_campaign_histories_in_any_delivery_order_give_one_state(ops: Any, seed:
 
 @SETTINGS
 @given(ops=OPS, seed=st.integers(0, 2**32 - 1))
-def test_conservation_and_all_or_nothing_hold_for_any_part_of_a_history(ops: Any,
-                                                                        seed: int) -> None:
+def test_conservation_and_all_or_nothing_hold_for_any_part_of_a_history(
+    ops: Any, seed: int
+) -> None:
     rnd = random.Random(seed)
     with ledgers() as make:
         h = FundingHistory(ops, make("ref"))
@@ -230,10 +294,15 @@ def test_conservation_and_all_or_nothing_hold_for_any_part_of_a_history(ops: Any
 def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: int) -> None:
     with ledgers() as make:
         h = FundingHistory(ops, make("ref"))
-        kept = [e for e in h.sc.entries if e.kind in ("pledge", "campaign.count",
-                                                      "campaign.close", "reclaim")]
-        for entry, should_accept in [*((e, True) for e in kept[pick % 5::5]),
-                                     *((e, False) for e in h.refused[pick % 5::5])]:
+        kept = [
+            e
+            for e in h.sc.entries
+            if e.kind in ("pledge", "campaign.count", "campaign.close", "reclaim")
+        ]
+        for entry, should_accept in [
+            *((e, True) for e in kept[pick % 5 :: 5]),
+            *((e, False) for e in h.refused[pick % 5 :: 5]),
+        ]:
             led = make()
             assert not led.ingest(closure(h, entry)).rejected
             report = led.ingest([entry.wire])
@@ -242,8 +311,10 @@ def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: i
 
 def test_the_interpreter_exercises_every_operation() -> None:
     rnd = random.Random(11)
-    ops = [(rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 3000))
-           for _ in range(500)]
+    ops = [
+        (rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 3000))
+        for _ in range(500)
+    ]
     with ledgers() as make:
         h = FundingHistory(ops, make("ref"))
         check_invariants(h.ref)

@@ -38,6 +38,7 @@ def status(led: Ledger, p: Entry) -> str:
 
 # -- campaigns and pledges -------------------------------------------------------------------------
 
+
 def test_a_pledge_is_a_conditional_transfer_to_the_artist(led: Ledger, world: Any) -> None:
     sc, x = world
     c = campaign(sc, x["artist"], x["crd"], 1_000)
@@ -47,7 +48,10 @@ def test_a_pledge_is_a_conditional_transfer_to_the_artist(led: Ledger, world: An
     assert bal(led, x["fans"][0], x) == 9_700
     cond = led.state.conditional[p.hash]
     assert (cond.to, cond.settler, cond.deadline) == (
-        x["artist"].public_key, x["artist"].public_key, c.body["close_by"])
+        x["artist"].public_key,
+        x["artist"].public_key,
+        c.body["close_by"],
+    )
     assert status(led, p) == "pending" and led.state.pledged(c.hash) == 300
     camp = led.state.campaigns[c.hash]
     assert led.state.campaign_status(camp, c.body["deadline"]) == "open"
@@ -56,13 +60,23 @@ def test_a_pledge_is_a_conditional_transfer_to_the_artist(led: Ledger, world: An
     conserved(led)
 
 
-@pytest.mark.parametrize("change,word", [
-    ({"deadline": 0}, "deadline"), ({"close_by": "deadline"}, "close_by"),
-    ({"tiers": [{"name": "B", "min": 50, "reward": ""}, {"name": "A", "min": 10, "reward": ""}]},
-     "increasing"),
-])
-def test_malformed_campaigns_are_rejected(led: Ledger, world: Any, change: dict,
-                                          word: str) -> None:
+@pytest.mark.parametrize(
+    "change,word",
+    [
+        ({"deadline": 0}, "deadline"),
+        ({"close_by": "deadline"}, "close_by"),
+        (
+            {
+                "tiers": [
+                    {"name": "B", "min": 50, "reward": ""},
+                    {"name": "A", "min": 10, "reward": ""},
+                ]
+            },
+            "increasing",
+        ),
+    ],
+)
+def test_malformed_campaigns_are_rejected(led: Ledger, world: Any, change: dict, word: str) -> None:
     sc, x = world
     body = dict(campaign(sc, x["artist"], x["crd"], 100, advance=False).body)
     for k, v in change.items():
@@ -76,7 +90,8 @@ def test_a_campaign_names_another_feeds_asset_in_deps(led: Ledger, world: Any) -
 
 
 def test_pledges_after_the_deadline_or_by_the_artist_or_settler_are_rejected(
-        led: Ledger, world: Any) -> None:
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     fan = x["fans"][0]
     sc.receive(x["artist"], sc.send(x["gw"], x["crd"], x["artist"], 100))
@@ -87,15 +102,20 @@ def test_pledges_after_the_deadline_or_by_the_artist_or_settler_are_rejected(
     refused(led, pledge(sc, x["artist"], c, 10, advance=False), "neither the artist")
     refused(led, pledge(sc, x["seeder"], c, 10, advance=False), "neither the artist")
     refused(led, pledge(sc, fan, c, 10_001, advance=False), "overdraft")
-    refused(led, pledge(sc, fan, c, 10, timestamp=c.body["deadline"] + 1, advance=False),
-            "deadline has passed")
+    refused(
+        led,
+        pledge(sc, fan, c, 10, timestamp=c.body["deadline"] + 1, advance=False),
+        "deadline has passed",
+    )
     accepted(led, pledge(sc, fan, c, 10, timestamp=c.body["deadline"]))
 
 
 # -- the settler's close ---------------------------------------------------------------------------
 
-def test_success_makes_the_counted_pledges_the_artists_in_one_transfer(led: Ledger,
-                                                                       world: Any) -> None:
+
+def test_success_makes_the_counted_pledges_the_artists_in_one_transfer(
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     artist, seeder = x["artist"], x["seeder"]
     f0, f1, f2 = x["fans"]
@@ -122,8 +142,10 @@ def test_success_makes_the_counted_pledges_the_artists_in_one_transfer(led: Ledg
     refused(led, refund(sc, f0, p0, done, advance=False), "already accepted")
     accepted(led, refund(sc, f2, p2, done))
     assert bal(led, f2, x) == 10_000 and status(led, p2) == "reclaimed"
-    assert [(b.amount, b.tier.name) for b in led.state.backers(camp)] == [(350, "Patron"),
-                                                                          (150, "Patron")]
+    assert [(b.amount, b.tier.name) for b in led.state.backers(camp)] == [
+        (350, "Patron"),
+        (150, "Patron"),
+    ]
     conserved(led)
 
 
@@ -134,13 +156,17 @@ def test_success_needs_the_goal_and_the_deadline(led: Ledger, world: Any) -> Non
     deliver(led, sc, c, p0, p1)
     refused(led, close(sc, x["artist"], c, True, [p0, p1], advance=False), "after its deadline")
     after = c.body["deadline"] + 1
-    refused(led, close(sc, x["artist"], c, True, [p0], timestamp=after, advance=False),
-            "do not reach the goal")
+    refused(
+        led,
+        close(sc, x["artist"], c, True, [p0], timestamp=after, advance=False),
+        "do not reach the goal",
+    )
     accepted(led, close(sc, x["artist"], c, True, [p0, p1], timestamp=after))
 
 
 def test_failure_makes_every_pledge_reclaimable_and_pays_the_artist_nothing(
-        led: Ledger, world: Any) -> None:
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     artist = x["artist"]
     c = campaign(sc, artist, x["crd"], 5_000)
@@ -162,7 +188,8 @@ def test_failure_makes_every_pledge_reclaimable_and_pays_the_artist_nothing(
 
 
 def test_no_close_by_close_by_makes_pledges_reclaimable_by_deadline_proof(
-        led: Ledger, world: Any) -> None:
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     seeder, fan = x["seeder"], x["fans"][0]
     c = campaign(sc, x["artist"], x["crd"], 100, settler=seeder)
@@ -194,7 +221,8 @@ def test_a_close_of_another_campaign_proves_nothing(led: Ledger, world: Any) -> 
 
 
 def test_a_pledge_counted_by_the_close_cannot_be_reclaimed_by_deadline_either(
-        led: Ledger, world: Any) -> None:
+    led: Ledger, world: Any
+) -> None:
     """Close vs reclaim: the close is dated by close_by, the proof after it, so the close
     precedes the proof in the settler's feed and the reclaim finds the pledge accepted."""
     sc, x = world
@@ -216,8 +244,13 @@ def test_an_equivocating_settler_cannot_both_fund_and_fail(tmp_path: Any) -> Non
     p = pledge(sc, fan, c, 100)
     after = c.body["deadline"] + 1
     funded = close(sc, seeder, c, True, [p], timestamp=after)
-    failed = sc.fork(seeder, funded.seq, kind="campaign.close",
-                     body={"campaign": c.hash, "success": False, "pledges": []}, deps=[c])
+    failed = sc.fork(
+        seeder,
+        funded.seq,
+        kind="campaign.close",
+        body={"campaign": c.hash, "success": False, "pledges": []},
+        deps=[c],
+    )
     hashes = set()
     for n, pair in enumerate(((funded, failed), (failed, funded))):
         led = Ledger.open(tmp_path / f"e{n}.sqlite", verify_threads=1)

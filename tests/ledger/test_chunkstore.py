@@ -19,8 +19,9 @@ from tests.storage import grow, small_disk
 
 
 def _track(size: int, chunk_size: int = 64 * 1024, encrypted: bool = True) -> PackedContent:
-    return pack(os.urandom(size), new_track_key() if encrypted else None, "audio/ogg",
-                chunk_size=chunk_size)
+    return pack(
+        os.urandom(size), new_track_key() if encrypted else None, "audio/ogg", chunk_size=chunk_size
+    )
 
 
 def _stored(store: ChunkStore, track: PackedContent) -> list[bytes | None]:
@@ -28,16 +29,19 @@ def _stored(store: ChunkStore, track: PackedContent) -> list[bytes | None]:
 
 
 @pytest.mark.parametrize("direct_io", [True, False])
-@pytest.mark.parametrize(("size", "chunk_size", "encrypted"), [
-    (300_000, 64 * 1024, True),   # chunks of 65,552 bytes: a 16-byte tail past the blocks
-    (4 * 65_536, 65_536, False),  # whole blocks, no tail
-    (65_536 + 1, 65_536, False),  # a last chunk of one byte
-    (4095, 1024, True),           # chunks smaller than a block
-    (0, 1024, False),             # one empty chunk
-])
-def test_chunks_read_back_exactly_from_a_new_instance(tmp_path: Path, direct_io: bool,
-                                                      size: int, chunk_size: int,
-                                                      encrypted: bool) -> None:
+@pytest.mark.parametrize(
+    ("size", "chunk_size", "encrypted"),
+    [
+        (300_000, 64 * 1024, True),  # chunks of 65,552 bytes: a 16-byte tail past the blocks
+        (4 * 65_536, 65_536, False),  # whole blocks, no tail
+        (65_536 + 1, 65_536, False),  # a last chunk of one byte
+        (4095, 1024, True),  # chunks smaller than a block
+        (0, 1024, False),  # one empty chunk
+    ],
+)
+def test_chunks_read_back_exactly_from_a_new_instance(
+    tmp_path: Path, direct_io: bool, size: int, chunk_size: int, encrypted: bool
+) -> None:
     track = _track(size, chunk_size, encrypted)
     ChunkStore(tmp_path, direct_io=direct_io).put_packed(track.manifest_bytes, track.chunks)
     reader = ChunkStore(tmp_path)
@@ -77,9 +81,9 @@ def _refuse_direct(monkeypatch: pytest.MonkeyPatch, calls: list[int]) -> None:
     monkeypatch.setattr(chunkstore.fcntl, "fcntl", fake)
 
 
-def test_a_file_system_without_direct_io_gets_buffered_writes(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch
-                                                              ) -> None:
+def test_a_file_system_without_direct_io_gets_buffered_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[int] = []
     _refuse_direct(monkeypatch, calls)
     track = _track(300_000)
@@ -92,7 +96,8 @@ def test_a_file_system_without_direct_io_gets_buffered_writes(tmp_path: Path,
 
 
 def test_a_direct_write_refused_after_the_flag_is_written_buffered(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = os.pwrite
     refused: list[int] = []
 
@@ -156,9 +161,9 @@ def test_a_chunk_before_its_manifest_is_stored_loose_and_still_counts(tmp_path: 
     assert _stored(ChunkStore(tmp_path), track) == list(track.chunks)
 
 
-def test_an_instance_finds_content_another_one_stored_later(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
+def test_an_instance_finds_content_another_one_stored_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reader = ChunkStore(tmp_path)
     track = _track(200_000)
     assert reader.get_chunk(track.manifest.chunks[0]) is None
@@ -198,7 +203,8 @@ def _ask_at_once(reader: ChunkStore, wanted: list[tuple[bytes, bytes]]) -> list[
 
 
 def test_a_damaged_manifest_on_disk_is_skipped_with_a_warning(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     good, bad = _track(100_000), _track(100_000)
     ChunkStore(tmp_path).put_packed(good.manifest_bytes, good.chunks)
     (tmp_path / f"{bad.content_id.hex()}.manifest").write_bytes(b"\xff not cbor")

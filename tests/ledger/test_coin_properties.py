@@ -21,14 +21,39 @@ from tests.ledger.market import HOUR
 from tests.ledger.test_exchange_properties import closure
 from tests.ledger.test_properties import deliver_shuffled, ledgers
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-OP_NAMES = ["buy", "buy", "receive", "receive", "stake", "stake", "accept", "accept", "refuse",
-            "distribute", "distribute", "collect", "collect", "unstake", "reclaim_late",
-            "send", "checkpoint", "wait"]
-OPS = st.lists(st.tuples(st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50),
-                         st.integers(1, 3_000)), min_size=15, max_size=60)
+OP_NAMES = [
+    "buy",
+    "buy",
+    "receive",
+    "receive",
+    "stake",
+    "stake",
+    "accept",
+    "accept",
+    "refuse",
+    "distribute",
+    "distribute",
+    "collect",
+    "collect",
+    "unstake",
+    "reclaim_late",
+    "send",
+    "checkpoint",
+    "wait",
+]
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50), st.integers(1, 3_000)
+    ),
+    min_size=15,
+    max_size=60,
+)
 
 
 class CoinHistory:
@@ -37,15 +62,25 @@ class CoinHistory:
         sc = self.sc
         self.artist = x["artist"]
         self.fans = [x["fan"], sc.signer("fan2"), sc.signer("fan3")]
-        self.art = sc.issue(self.artist, "ART", max_supply=10**6, flags=["artistcoin"],
-                            precision=0, name="Artist coin")
+        self.art = sc.issue(
+            self.artist,
+            "ART",
+            max_supply=10**6,
+            flags=["artistcoin"],
+            precision=0,
+            name="Artist coin",
+        )
         sc.mint(self.artist, self.art, 10_000)
         for i, fan in enumerate(self.fans):
             sc.receive(fan, sc.send(self.artist, self.art, fan, 300 + 100 * i))
             if i:
                 sc.receive(fan, sc.send(x["gw"], x["crd"], fan, 5_000))
-        self.charter = sc.make(self.artist, "coin.charter", {
-            "asset": self.art.hash, "sales_asset": x["crd"].hash, "bps": 2_500}, [x["crd"]])
+        self.charter = sc.make(
+            self.artist,
+            "coin.charter",
+            {"asset": self.art.hash, "sales_asset": x["crd"].hash, "bps": 2_500},
+            [x["crd"]],
+        )
         self.x = x
         self.ref = ref
         assert not ref.ingest(sc.wires()).rejected
@@ -61,8 +96,9 @@ class CoinHistory:
             if getattr(self, "op_" + name)(a, b, n):
                 self.kept[name] += 1
 
-    def try_make(self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (),
-                 ts: int | None = None) -> Entry | None:
+    def try_make(
+        self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (), ts: int | None = None
+    ) -> Entry | None:
         head = self.sc.heads.get(who.public_key)
         stamp = max(ts or self.now, head.timestamp if head else 0)
         e = self.sc.make(who, kind, body, deps, timestamp=stamp, advance=False)
@@ -83,9 +119,21 @@ class CoinHistory:
     def op_buy(self, a: int, b: int, n: int) -> bool:
         fan = self.fans[a % 3]
         listing = self.x["listing"]
-        return self.try_make(fan, "purchase", {
-            "listing": listing.hash, "track": None, "asset": self.x["crd"].hash, "amount": 999,
-            "payouts": self.sc.payouts(listing, 999)}, [listing]) is not None
+        return (
+            self.try_make(
+                fan,
+                "purchase",
+                {
+                    "listing": listing.hash,
+                    "track": None,
+                    "asset": self.x["crd"].hash,
+                    "amount": 999,
+                    "payouts": self.sc.payouts(listing, 999),
+                },
+                [listing],
+            )
+            is not None
+        )
 
     def op_receive(self, a: int, b: int, n: int) -> bool:
         who = self.people[a % 4]
@@ -96,10 +144,17 @@ class CoinHistory:
 
     def op_stake(self, a: int, b: int, n: int) -> bool:
         fan = self.fans[a % 3]
-        e = self.try_make(fan, "stake", {"charter": self.charter.hash, "amount": 1 + n % 200,
-                                         "accept_by": self.now + (1 + b % 2) * HOUR,
-                                         "until": self.now + (3 + b % 5) * HOUR},
-                          [self.charter])
+        e = self.try_make(
+            fan,
+            "stake",
+            {
+                "charter": self.charter.hash,
+                "amount": 1 + n % 200,
+                "accept_by": self.now + (1 + b % 2) * HOUR,
+                "until": self.now + (3 + b % 5) * HOUR,
+            },
+            [self.charter],
+        )
         if e is not None:
             self.stakes.append(e)
         return e is not None
@@ -107,8 +162,11 @@ class CoinHistory:
     def _answer(self, kind: str, b: int, n: int) -> bool:
         if not self.stakes:
             return False
-        s = self.stakes[-1 - n % min(len(self.stakes), 4)] if b % 2 else \
-            self.stakes[n % len(self.stakes)]
+        s = (
+            self.stakes[-1 - n % min(len(self.stakes), 4)]
+            if b % 2
+            else self.stakes[n % len(self.stakes)]
+        )
         return self.try_make(self.artist, kind, {"stake": s.hash}, [s]) is not None
 
     def op_accept(self, a: int, b: int, n: int) -> bool:
@@ -122,8 +180,9 @@ class CoinHistory:
         amount = owed if b % 3 else 1 + n % 400
         if amount <= 0:
             return False
-        e = self.try_make(self.artist, "distribute", {"charter": self.charter.hash,
-                                                      "amount": amount})
+        e = self.try_make(
+            self.artist, "distribute", {"charter": self.charter.hash, "amount": amount}
+        )
         if e is not None:
             self.dists.append(e)
         return e is not None
@@ -134,42 +193,81 @@ class CoinHistory:
         due = self.ref.state.uncollected(self.fans[a % 3].public_key)
         if due and b % 3:  # mostly what is due; sometimes anything, to try the impossible
             stake, _, _ = due[n % len(due)]
-            dists = sorted({d.id for s, d, _ in due if s.id == stake.id})[:1 + b % 3]
-            return self.try_make(self.fans[a % 3], "collect", {
-                "stake": stake.id, "distributions": dists},
-                [self.ref.entry(d) for d in dists]) is not None
-        done = [(sid, d.id) for d in self.ref.state.distributions.values()
-                for sid in sorted(d.collected)]
+            dists = sorted({d.id for s, d, _ in due if s.id == stake.id})[: 1 + b % 3]
+            return (
+                self.try_make(
+                    self.fans[a % 3],
+                    "collect",
+                    {"stake": stake.id, "distributions": dists},
+                    [self.ref.entry(d) for d in dists],
+                )
+                is not None
+            )
+        done = [
+            (sid, d.id)
+            for d in self.ref.state.distributions.values()
+            for sid in sorted(d.collected)
+        ]
         if done and b % 2:  # a stake collecting a distribution again
             sid, did = done[n % len(done)]
-            return self.try_make(self.who(self.ref.state.stakes[sid].staker), "collect", {
-                "stake": sid, "distributions": [did]}, [self.ref.entry(did)]) is not None
+            return (
+                self.try_make(
+                    self.who(self.ref.state.stakes[sid].staker),
+                    "collect",
+                    {"stake": sid, "distributions": [did]},
+                    [self.ref.entry(did)],
+                )
+                is not None
+            )
         s = self.stakes[n % len(self.stakes)]
         rnd = random.Random(n)
-        picked = sorted(rnd.sample(self.dists, min(len(self.dists), 1 + b % 3)),
-                        key=lambda d: d.hash)
-        return self.try_make(self.who(s.author), "collect", {
-            "stake": s.hash, "distributions": [d.hash for d in picked]}, picked) is not None
+        picked = sorted(
+            rnd.sample(self.dists, min(len(self.dists), 1 + b % 3)), key=lambda d: d.hash
+        )
+        return (
+            self.try_make(
+                self.who(s.author),
+                "collect",
+                {"stake": s.hash, "distributions": [d.hash for d in picked]},
+                picked,
+            )
+            is not None
+        )
 
     def op_unstake(self, a: int, b: int, n: int) -> bool:
         if not self.stakes:
             return False
         s = self.stakes[n % len(self.stakes)]
-        return self.try_make(self.who(s.author), "reclaim",
-                             {"of": s.hash, "proof": s.hash}) is not None
+        return (
+            self.try_make(self.who(s.author), "reclaim", {"of": s.hash, "proof": s.hash})
+            is not None
+        )
 
     def op_reclaim_late(self, a: int, b: int, n: int) -> bool:
         if not self.stakes:
             return False
         s = self.stakes[n % len(self.stakes)]
         seen = self.ref.state.last_seen.get(self.artist.public_key)
-        return self.try_make(self.who(s.author), "reclaim", {"of": s.hash, "proof": seen[1]},
-                             [self.ref.entry(seen[1])]) is not None
+        return (
+            self.try_make(
+                self.who(s.author),
+                "reclaim",
+                {"of": s.hash, "proof": seen[1]},
+                [self.ref.entry(seen[1])],
+            )
+            is not None
+        )
 
     def op_send(self, a: int, b: int, n: int) -> bool:
         who, to = self.people[a % 4], self.people[(a + 1 + b) % 4]
-        return self.try_make(who, "send", {"asset": self.x["crd"].hash, "to": to.public_key,
-                                           "amount": 1 + n, "memo": ""}) is not None
+        return (
+            self.try_make(
+                who,
+                "send",
+                {"asset": self.x["crd"].hash, "to": to.public_key, "amount": 1 + n, "memo": ""},
+            )
+            is not None
+        )
 
     def op_checkpoint(self, a: int, b: int, n: int) -> bool:
         return self.try_make(self.artist, "checkpoint", {"open": n % 5}) is not None
@@ -182,12 +280,20 @@ def check_invariants(led: Ledger) -> None:
         assert acc.supply == acc.balances + acc.locked + acc.in_flight, acc
         assert all(v >= 0 for (_, a), v in state.balances.items() if a == asset)
     for dist in state.distributions.values():
-        counted = [s for s in state.stakes.values() if s.charter == dist.charter
-                   and s.accepted_seq is not None and s.accepted_seq < dist.seq
-                   and s.until >= dist.timestamp]
+        counted = [
+            s
+            for s in state.stakes.values()
+            if s.charter == dist.charter
+            and s.accepted_seq is not None
+            and s.accepted_seq < dist.seq
+            and s.until >= dist.timestamp
+        ]
         assert dist.total_staked == sum(s.amount for s in counted)
-        assert dist.paid == sum(dist.amount * s.amount // dist.total_staked for s in counted) \
+        assert (
+            dist.paid
+            == sum(dist.amount * s.amount // dist.total_staked for s in counted)
             <= dist.amount
+        )
         taken = sum(dist.share(state.stakes[s]) for s in dist.collected)
         assert dist.collected <= {s.id for s in counted}  # only stakes that count collect
         pool = state.locks.get(dist.id)
@@ -216,11 +322,25 @@ def test_coin_histories_in_any_delivery_order_give_one_state(ops: Any, seed: int
 def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: int) -> None:
     with ledgers() as make:
         h = CoinHistory(ops, make("ref"))
-        kept = [e for e in h.sc.entries if e.kind in ("stake", "stake.accept", "stake.refuse",
-                                                      "distribute", "collect", "reclaim",
-                                                      "send", "purchase")]
-        for entry, should_accept in [*((e, True) for e in kept[pick % 6::6]),
-                                     *((e, False) for e in h.refused[pick % 6::6])]:
+        kept = [
+            e
+            for e in h.sc.entries
+            if e.kind
+            in (
+                "stake",
+                "stake.accept",
+                "stake.refuse",
+                "distribute",
+                "collect",
+                "reclaim",
+                "send",
+                "purchase",
+            )
+        ]
+        for entry, should_accept in [
+            *((e, True) for e in kept[pick % 6 :: 6]),
+            *((e, False) for e in h.refused[pick % 6 :: 6]),
+        ]:
             led = make()
             assert not led.ingest(closure(h, entry)).rejected
             assert bool(led.ingest([entry.wire]).accepted) == should_accept, entry.kind
@@ -228,8 +348,10 @@ def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: i
 
 def test_the_interpreter_exercises_every_operation() -> None:
     rnd = random.Random(3)
-    ops = [(rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 3000))
-           for _ in range(500)]
+    ops = [
+        (rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 3000))
+        for _ in range(500)
+    ]
     with ledgers() as make:
         h = CoinHistory(ops, make("ref"))
         check_invariants(h.ref)

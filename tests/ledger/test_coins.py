@@ -17,24 +17,49 @@ from tests.ledger.test_rules import accepted, deliver, refused
 DAY = 24 * HOUR
 
 
-def charter(sc: Scenario, issuer: Signer, coin: Entry, sales: Entry, bps: int = 2_000,
-            **kw: Any) -> Entry:
-    return sc.make(issuer, "coin.charter", {"asset": coin.hash, "sales_asset": sales.hash,
-                                            "bps": bps}, [sales], **kw)
+def charter(
+    sc: Scenario, issuer: Signer, coin: Entry, sales: Entry, bps: int = 2_000, **kw: Any
+) -> Entry:
+    return sc.make(
+        issuer,
+        "coin.charter",
+        {"asset": coin.hash, "sales_asset": sales.hash, "bps": bps},
+        [sales],
+        **kw,
+    )
 
 
-def stake(sc: Scenario, who: Signer, of: Entry, amount: int, *, accept_by: int | None = None,
-          until: int | None = None, **kw: Any) -> Entry:
+def stake(
+    sc: Scenario,
+    who: Signer,
+    of: Entry,
+    amount: int,
+    *,
+    accept_by: int | None = None,
+    until: int | None = None,
+    **kw: Any,
+) -> Entry:
     head = sc.heads.get(who.public_key)
     ts = kw.pop("timestamp", None) or max(sc.next_ts(), head.timestamp if head else 0)
-    return sc.make(who, "stake", {"charter": of.hash, "amount": amount,
-                                  "accept_by": accept_by or ts + HOUR,
-                                  "until": until or ts + 30 * DAY}, [of], timestamp=ts, **kw)
+    return sc.make(
+        who,
+        "stake",
+        {
+            "charter": of.hash,
+            "amount": amount,
+            "accept_by": accept_by or ts + HOUR,
+            "until": until or ts + 30 * DAY,
+        },
+        [of],
+        timestamp=ts,
+        **kw,
+    )
 
 
 def answer(sc: Scenario, issuer: Signer, of: Entry, accept: bool = True, **kw: Any) -> Entry:
-    return sc.make(issuer, "stake.accept" if accept else "stake.refuse", {"stake": of.hash},
-                   [of], **kw)
+    return sc.make(
+        issuer, "stake.accept" if accept else "stake.refuse", {"stake": of.hash}, [of], **kw
+    )
 
 
 def distribute(sc: Scenario, issuer: Signer, of: Entry, amount: int, **kw: Any) -> Entry:
@@ -42,8 +67,13 @@ def distribute(sc: Scenario, issuer: Signer, of: Entry, amount: int, **kw: Any) 
 
 
 def collect(sc: Scenario, who: Signer, of: Entry, *dists: Entry, **kw: Any) -> Entry:
-    return sc.make(who, "collect", {"stake": of.hash, "distributions": [d.hash for d in dists]},
-                   list(dists), **kw)
+    return sc.make(
+        who,
+        "collect",
+        {"stake": of.hash, "distributions": [d.hash for d in dists]},
+        list(dists),
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -53,8 +83,9 @@ def world(led: Ledger) -> tuple[Scenario, dict[str, Any]]:
     sc, x = economy()
     artist, fan, gw = x["artist"], x["fan"], x["gw"]
     fan2, buyer = sc.signer("fan2"), sc.signer("buyer")
-    art = sc.issue(artist, "ART", max_supply=10**6, flags=["artistcoin"], precision=0,
-                   name="Artist coin")
+    art = sc.issue(
+        artist, "ART", max_supply=10**6, flags=["artistcoin"], precision=0, name="Artist coin"
+    )
     sc.mint(artist, art, 10_000)
     for who, n in ((fan, 300), (fan2, 100)):
         sc.receive(who, sc.send(artist, art, who, n))
@@ -87,15 +118,24 @@ def test_stakes_distribution_and_pull_collection(led: Ledger, world: Any) -> Non
     deliver(led, sc, s1, s2)
     assert led.state.locked(fan.public_key, x["art"].hash) == 300
     deliver(led, sc, answer(sc, artist, s1), answer(sc, artist, s2))
-    assert [led.state.stake_status(led.state.stakes[s.hash]) for s in (s1, s2)] == \
-        ["staked", "staked"]
+    assert [led.state.stake_status(led.state.stakes[s.hash]) for s in (s1, s2)] == [
+        "staked",
+        "staked",
+    ]
     sell(led, sc, x)
     ch = led.state.coin_charters[x["charter"].hash]
     assert (ch.sales, ch.committed, ch.owed) == (999, 199, 199)  # 20 %, rounded down
     # behind on the charter: the issuer cannot send or buy until it distributes
-    refused(led, sc.make(artist, "send", {"asset": x["crd"].hash, "to": fan.public_key,
-                                          "amount": 1, "memo": ""}, advance=False),
-            "behind on its charter by 199")
+    refused(
+        led,
+        sc.make(
+            artist,
+            "send",
+            {"asset": x["crd"].hash, "to": fan.public_key, "amount": 1, "memo": ""},
+            advance=False,
+        ),
+        "behind on its charter by 199",
+    )
     d = distribute(sc, artist, x["charter"], 199)
     accepted(led, d)
     dist = led.state.distributions[d.hash]
@@ -154,8 +194,11 @@ def test_unstaking_after_the_term_is_the_stakers_own(led: Ledger, world: Any) ->
     s = stake(sc, fan, x["charter"], 300)
     deliver(led, sc, s, answer(sc, artist, s))
     until = s.body["until"]
-    refused(led, sc.make(fan, "reclaim", {"of": s.hash, "proof": s.hash}, timestamp=until,
-                         advance=False), "after the deadline")
+    refused(
+        led,
+        sc.make(fan, "reclaim", {"of": s.hash, "proof": s.hash}, timestamp=until, advance=False),
+        "after the deadline",
+    )
     accepted(led, sc.make(fan, "reclaim", {"of": s.hash, "proof": s.hash}, timestamp=until + 1))
     assert led.state.balance(fan.public_key, x["art"].hash) == 300
     assert led.state.stake_status(led.state.stakes[s.hash]) == "withdrawn"
@@ -175,19 +218,39 @@ def test_charter_and_stake_rules(led: Ledger, world: Any) -> None:
     refused(led, charter(sc, fan, x["art"], x["crd"], advance=False), "only a coin's issuer")
     coin2 = sc.issue(artist, "ART2", flags=["artistcoin"], precision=0)
     accepted(led, coin2)
-    refused(led, sc.make(artist, "coin.charter", {"asset": coin2.hash,
-                                                  "sales_asset": x["crd"].hash, "bps": 10},
-                         advance=False), "deps")
+    refused(
+        led,
+        sc.make(
+            artist,
+            "coin.charter",
+            {"asset": coin2.hash, "sales_asset": x["crd"].hash, "bps": 10},
+            advance=False,
+        ),
+        "deps",
+    )
     refused(led, charter(sc, artist, coin2, coin2, advance=False), "another asset")
     refused(led, stake(sc, artist, x["charter"], 10, advance=False), "does not stake")
     refused(led, stake(sc, fan, x["charter"], 301, advance=False), "overdraft")
     head = sc.heads[fan.public_key].timestamp + 1000
-    refused(led, stake(sc, fan, x["charter"], 10, timestamp=head, accept_by=head + 10,
-                       until=head + 5, advance=False), "accept_by")
+    refused(
+        led,
+        stake(
+            sc,
+            fan,
+            x["charter"],
+            10,
+            timestamp=head,
+            accept_by=head + 10,
+            until=head + 5,
+            advance=False,
+        ),
+        "accept_by",
+    )
 
 
 def test_a_pool_emptied_by_collects_in_either_order_gives_one_state(
-        led: Ledger, world: Any, open_ledger: Any) -> None:
+    led: Ledger, world: Any, open_ledger: Any
+) -> None:
     """The last collect that empties a pool differs by arrival order; the pool is named closed
     by its distribution, so the state does not (found by the vectors in reverse order)."""
     sc, x = world

@@ -64,8 +64,13 @@ def test_sigkill_never_loses_an_acknowledged_entry(tmp_path: Path) -> None:
     kills = 0
     started = time.monotonic()
     while kills < 20 and time.monotonic() - started < 30:
-        child = subprocess.Popen([sys.executable, str(script), str(path)], cwd=ROOT, env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child = subprocess.Popen(
+            [sys.executable, str(script), str(path)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         assert child.stdout is not None
         first = child.stdout.readline()
         assert first.strip() == b"ready", child.stderr.read() if child.stderr else first

@@ -49,6 +49,7 @@ def bal(led: Ledger, who: Any, asset: Entry) -> int:
 
 # -- offers and locks ------------------------------------------------------------------------------
 
+
 def test_an_offer_locks_what_it_sells(led: Ledger, world: Any) -> None:
     sc, x = world
     o = offer(sc, x["artist"], x["art"], 1000, x["crd"], 2500)
@@ -62,18 +63,26 @@ def test_an_offer_locks_what_it_sells(led: Ledger, world: Any) -> None:
 def test_locked_units_cannot_be_sent_or_locked_again(led: Ledger, world: Any) -> None:
     sc, x = world
     accepted(led, offer(sc, x["artist"], x["art"], 9000, x["crd"], 100))
-    send = sc.make(x["artist"], "send", {"asset": x["art"].hash, "to": x["fan"].public_key,
-                                        "amount": 1001, "memo": ""}, advance=False)
+    send = sc.make(
+        x["artist"],
+        "send",
+        {"asset": x["art"].hash, "to": x["fan"].public_key, "amount": 1001, "memo": ""},
+        advance=False,
+    )
     refused(led, send, "overdraft")
-    refused(led, offer(sc, x["artist"], x["art"], 1001, x["crd"], 100, advance=False),
-            "overdraft")
+    refused(led, offer(sc, x["artist"], x["art"], 1001, x["crd"], 100, advance=False), "overdraft")
     accepted(led, offer(sc, x["artist"], x["art"], 1000, x["crd"], 100))
 
 
-@pytest.mark.parametrize("change,word", [
-    ({"want": "sell"}, "another"), ({"min_fill": 2000}, "min_fill"),
-    ({"fill_or_kill": True}, "fill-or-kill"), ({"expires": 0}, "expires"),
-])
+@pytest.mark.parametrize(
+    "change,word",
+    [
+        ({"want": "sell"}, "another"),
+        ({"min_fill": 2000}, "min_fill"),
+        ({"fill_or_kill": True}, "fill-or-kill"),
+        ({"expires": 0}, "expires"),
+    ],
+)
 def test_malformed_offers_are_rejected(led: Ledger, world: Any, change: dict, word: str) -> None:
     sc, x = world
     body = dict(offer(sc, x["artist"], x["art"], 1000, x["crd"], 10, advance=False).body)
@@ -83,6 +92,7 @@ def test_malformed_offers_are_rejected(led: Ledger, world: Any, change: dict, wo
 
 
 # -- takes and fills -------------------------------------------------------------------------------
+
 
 def test_take_and_fill_trade_at_the_offer_price(led: Ledger, world: Any) -> None:
     sc, x = world
@@ -107,8 +117,7 @@ def test_take_and_fill_trade_at_the_offer_price(led: Ledger, world: Any) -> None
     conserved(led)
 
 
-def test_trades_give_the_last_price_volume_and_a_price_history(led: Ledger,
-                                                                world: Any) -> None:
+def test_trades_give_the_last_price_volume_and_a_price_history(led: Ledger, world: Any) -> None:
     sc, x = world
     cheap = offer(sc, x["artist"], x["art"], 100, x["crd"], 200, expires=sc.t0 + 50 * HOUR)
     dear = offer(sc, x["artist"], x["art"], 100, x["crd"], 500, expires=sc.t0 + 50 * HOUR)
@@ -122,8 +131,7 @@ def test_trades_give_the_last_price_volume_and_a_price_history(led: Ledger,
     assert led.state.last_price(*pair) == 2
     assert led.state.volume(*pair, since=sc.t0 + 2 * HOUR) == (20, 40)
     history = led.state.price_history(*pair, bucket_ms=2 * HOUR)
-    assert [(h[1], h[2], h[3], h[4], h[5]) for h in history] == [(2, 5, 2, 5, 60),
-                                                                  (2, 2, 2, 2, 20)]
+    assert [(h[1], h[2], h[3], h[4], h[5]) for h in history] == [(2, 5, 2, 5, 60), (2, 2, 2, 2, 20)]
     assert [o.id for o in led.state.book(*pair)] == [cheap.hash, dear.hash]
     assert led.state.depth(*pair) == [(2, 30), (5, 90)]
     assert led.state.spread(*pair) == (2, None)
@@ -139,9 +147,14 @@ def test_the_price_rounds_up_in_the_makers_favour(led: Ledger, world: Any) -> No
     accepted(led, take(sc, x["fan"], o, 1))
 
 
-@pytest.mark.parametrize("amount,kw,word", [
-    (5, {}, "at least"), (2000, {}, "at most"), (500, {"fok": True}, "only whole"),
-])
+@pytest.mark.parametrize(
+    "amount,kw,word",
+    [
+        (5, {}, "at least"),
+        (2000, {}, "at most"),
+        (500, {"fok": True}, "only whole"),
+    ],
+)
 def test_take_amount_rules(led: Ledger, world: Any, amount: int, kw: dict, word: str) -> None:
     sc, x = world
     o = offer(sc, x["artist"], x["art"], 1000, x["crd"], 1000, min_fill=10, **kw)
@@ -175,8 +188,9 @@ def test_double_fill_beyond_the_lock_is_impossible(led: Ledger, world: Any) -> N
     conserved(led)
 
 
-def test_only_the_settler_fills_and_a_seeder_can_settle_for_the_maker(led: Ledger,
-                                                                      world: Any) -> None:
+def test_only_the_settler_fills_and_a_seeder_can_settle_for_the_maker(
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     o = offer(sc, x["artist"], x["art"], 100, x["crd"], 100, settler=x["seeder"])
     t = take(sc, x["fan"], o, 100)
@@ -191,23 +205,24 @@ def test_only_the_settler_fills_and_a_seeder_can_settle_for_the_maker(led: Ledge
     assert led.state.open_commitments(x["seeder"].public_key) == 0
 
 
-def test_fill_after_the_offer_expired_or_the_take_deadline_is_rejected(led: Ledger,
-                                                                       world: Any) -> None:
+def test_fill_after_the_offer_expired_or_the_take_deadline_is_rejected(
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     o = offer(sc, x["artist"], x["art"], 100, x["crd"], 100, expires=sc.t0 + 10 * HOUR)
     t = take(sc, x["fan"], o, 10, deadline=sc.t0 + 20 * HOUR)
     t2 = take(sc, x["fan2"], o, 10, deadline=sc.t0 + 5 * HOUR)
     deliver(led, sc, o, t, t2)
-    refused(led, fill(sc, x["artist"], t2, timestamp=sc.t0 + 6 * HOUR, advance=False),
-            "deadline")
-    refused(led, fill(sc, x["artist"], t, timestamp=sc.t0 + 11 * HOUR, advance=False),
-            "expired")
+    refused(led, fill(sc, x["artist"], t2, timestamp=sc.t0 + 6 * HOUR, advance=False), "deadline")
+    refused(led, fill(sc, x["artist"], t, timestamp=sc.t0 + 11 * HOUR, advance=False), "expired")
 
 
 # -- cancel ----------------------------------------------------------------------------------------
 
-def test_cancel_by_the_settler_returns_the_remainder_and_no_fill_follows(led: Ledger,
-                                                                         world: Any) -> None:
+
+def test_cancel_by_the_settler_returns_the_remainder_and_no_fill_follows(
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     o = offer(sc, x["artist"], x["art"], 100, x["crd"], 100)
     t1 = take(sc, x["fan"], o, 30)
@@ -222,8 +237,9 @@ def test_cancel_by_the_settler_returns_the_remainder_and_no_fill_follows(led: Le
     conserved(led)
 
 
-def test_a_makers_cancel_request_moves_nothing_until_the_settler_cancels(led: Ledger,
-                                                                         world: Any) -> None:
+def test_a_makers_cancel_request_moves_nothing_until_the_settler_cancels(
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     o = offer(sc, x["artist"], x["art"], 100, x["crd"], 100, settler=x["seeder"])
     t = take(sc, x["fan"], o, 40)
@@ -245,17 +261,26 @@ def test_cancel_after_expiry_is_left_to_the_makers_reclaim(led: Ledger, world: A
     sc, x = world
     o = offer(sc, x["artist"], x["art"], 100, x["crd"], 100, expires=sc.t0 + HOUR)
     accepted(led, o)
-    refused(led, cancel(sc, x["artist"], o, timestamp=sc.t0 + 2 * HOUR, advance=False),
-            "reclaim")
+    refused(led, cancel(sc, x["artist"], o, timestamp=sc.t0 + 2 * HOUR, advance=False), "reclaim")
 
 
 # -- reclaims by deadline proof --------------------------------------------------------------------
 
+
 def test_a_take_is_reclaimed_after_its_deadline_with_the_settlers_later_entry(
-        led: Ledger, world: Any) -> None:
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
-    o = offer(sc, x["artist"], x["art"], 100, x["crd"], 100, settler=x["seeder"],
-              expires=sc.t0 + 50 * HOUR)
+    o = offer(
+        sc,
+        x["artist"],
+        x["art"],
+        100,
+        x["crd"],
+        100,
+        settler=x["seeder"],
+        expires=sc.t0 + 50 * HOUR,
+    )
     t = take(sc, x["fan"], o, 50, deadline=sc.t0 + 10 * HOUR)
     early = checkpoint(sc, x["seeder"], 1, timestamp=sc.t0 + 9 * HOUR)
     deliver(led, sc, o, t, early)
@@ -290,8 +315,16 @@ def test_a_filled_take_cannot_be_reclaimed(led: Ledger, world: Any) -> None:
 
 def test_an_expired_offer_is_reclaimed_by_its_maker(led: Ledger, world: Any) -> None:
     sc, x = world
-    o = offer(sc, x["artist"], x["art"], 100, x["crd"], 100, settler=x["seeder"],
-              expires=sc.t0 + 10 * HOUR)
+    o = offer(
+        sc,
+        x["artist"],
+        x["art"],
+        100,
+        x["crd"],
+        100,
+        settler=x["seeder"],
+        expires=sc.t0 + 10 * HOUR,
+    )
     t = take(sc, x["fan"], o, 30)
     f = fill(sc, x["seeder"], t)
     proof = checkpoint(sc, x["seeder"], timestamp=sc.t0 + 11 * HOUR)
@@ -309,19 +342,31 @@ def test_a_self_settled_maker_is_its_own_witness(led: Ledger, world: Any) -> Non
     sc, x = world
     o = offer(sc, x["artist"], x["art"], 100, x["crd"], 100, expires=sc.t0 + 10 * HOUR)
     accepted(led, o)
-    refused(led, reclaim(sc, x["artist"], o, None, timestamp=sc.t0 + 9 * HOUR, advance=False),
-            "after the deadline")
+    refused(
+        led,
+        reclaim(sc, x["artist"], o, None, timestamp=sc.t0 + 9 * HOUR, advance=False),
+        "after the deadline",
+    )
     accepted(led, reclaim(sc, x["artist"], o, None, timestamp=sc.t0 + 11 * HOUR))
     assert bal(led, x["artist"], x["art"]) == 10_000
 
 
 # -- order independence of the conflict cases ------------------------------------------------------
 
+
 def test_every_delivery_order_of_a_contested_offer_gives_one_state(open_ledger: Any) -> None:
     sc, x = market()
     base = list(sc.entries)
-    o = offer(sc, x["artist"], x["art"], 100, x["crd"], 100, settler=x["seeder"],
-              expires=sc.t0 + 10 * HOUR)
+    o = offer(
+        sc,
+        x["artist"],
+        x["art"],
+        100,
+        x["crd"],
+        100,
+        settler=x["seeder"],
+        expires=sc.t0 + 10 * HOUR,
+    )
     t1 = take(sc, x["fan"], o, 60, deadline=sc.t0 + 8 * HOUR)
     t2 = take(sc, x["fan2"], o, 60, deadline=sc.t0 + 8 * HOUR)
     ask = cancel(sc, x["artist"], o)
@@ -344,14 +389,24 @@ def test_every_delivery_order_of_a_contested_offer_gives_one_state(open_ledger: 
 
 # -- entries from the future -----------------------------------------------------------------------
 
+
 def test_an_entry_dated_ahead_of_the_clock_waits_until_its_time(tmp_path: Any) -> None:
     sc, x = market()
     now = [sc.t0 + 100 * HOUR]
     led = Ledger.open(tmp_path / "clock.sqlite", verify_threads=1, clock=lambda: now[0])
     try:
         deliver(led, sc)
-        o = offer(sc, x["artist"], x["art"], 100, x["crd"], 100, settler=x["seeder"],
-                  timestamp=now[0], expires=now[0] + HOUR)
+        o = offer(
+            sc,
+            x["artist"],
+            x["art"],
+            100,
+            x["crd"],
+            100,
+            settler=x["seeder"],
+            timestamp=now[0],
+            expires=now[0] + HOUR,
+        )
         accepted(led, o)
         # a settler entry "from 2099" would prove any deadline passed: it must wait
         future = checkpoint(sc, x["seeder"], timestamp=now[0] + 2 * HOUR)
@@ -371,19 +426,28 @@ def test_an_entry_dated_ahead_of_the_clock_waits_until_its_time(tmp_path: Any) -
 
 # -- the book's order ------------------------------------------------------------------------------
 
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 2**63 - 1), st.integers(1, 2**63 - 1)), min_size=2,
-                max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 2**63 - 1), st.integers(1, 2**63 - 1)), min_size=2, max_size=30
+    )
+)
 def test_the_book_orders_offers_by_their_exact_price(amounts: list[tuple[int, int]]) -> None:
-    offers = [Offer(bytes([i]) * 32, b"m" * 32, b"s" * 32, sell, b"w" * 32, want, 1, 1, False,
-                    b"m" * 32, 0) for i, (sell, want) in enumerate(amounts)]
+    offers = [
+        Offer(
+            bytes([i]) * 32, b"m" * 32, b"s" * 32, sell, b"w" * 32, want, 1, 1, False, b"m" * 32, 0
+        )
+        for i, (sell, want) in enumerate(amounts)
+    ]
     by_key = sorted(offers, key=_book_key)
     exact = sorted(offers, key=lambda o: (Fraction(o.want_amount, o.sell_amount), o.id))
     assert [o.id for o in by_key] == [o.id for o in exact]
 
 
 def test_future_entries_are_judged_by_the_next_ingest_and_their_wait_is_bounded(
-        tmp_path: Any, monkeypatch: Any) -> None:
+    tmp_path: Any, monkeypatch: Any
+) -> None:
     import ledger.ledger as ledger_mod
 
     monkeypatch.setattr(ledger_mod, "MAX_PENDING", 10)
@@ -392,8 +456,10 @@ def test_future_entries_are_judged_by_the_next_ingest_and_their_wait_is_bounded(
     led = Ledger.open(tmp_path / "clock.sqlite", verify_threads=1, clock=lambda: now[0])
     try:
         deliver(led, sc)
-        spam = [checkpoint(sc, sc.signer(f"spammer{i}"), timestamp=now[0] + 365 * 24 * HOUR)
-                for i in range(60)]
+        spam = [
+            checkpoint(sc, sc.signer(f"spammer{i}"), timestamp=now[0] + 365 * 24 * HOUR)
+            for i in range(60)
+        ]
         led.ingest([e.wire for e in spam])
         assert led.pending_count() == 10  # the oldest waiters were dropped
         assert len(led._wait_time) <= 2 * 10 + 1  # and so were their timers
@@ -416,8 +482,7 @@ def test_an_entry_held_until_its_time_is_not_asked_for_again(tmp_path: Any) -> N
         deliver(led, sc)
         future = checkpoint(sc, x["seeder"], timestamp=now[0] + 2 * HOUR)
         after = checkpoint(sc, x["seeder"], timestamp=now[0] + 2 * HOUR)
-        waiter = sc.make(x["fan"], "receive", {"transfers": [future.hash]}, [future],
-                         advance=False)
+        waiter = sc.make(x["fan"], "receive", {"transfers": [future.hash]}, [future], advance=False)
         led.ingest([future.wire, waiter.wire, after.wire])
         assert led.pending_count() == 3
         assert future.hash not in led.wanted().hashes
@@ -427,8 +492,9 @@ def test_an_entry_held_until_its_time_is_not_asked_for_again(tmp_path: Any) -> N
 
 def test_expired_offers_leave_the_book_and_stop_costing_queries(led: Ledger, world: Any) -> None:
     sc, x = world
-    short = [offer(sc, x["artist"], x["art"], 10, x["crd"], 10, expires=sc.t0 + HOUR)
-             for _ in range(100)]  # the best prices, soon expired
+    short = [
+        offer(sc, x["artist"], x["art"], 10, x["crd"], 10, expires=sc.t0 + HOUR) for _ in range(100)
+    ]  # the best prices, soon expired
     lasting = offer(sc, x["artist"], x["art"], 10, x["crd"], 20, expires=sc.t0 + 99 * HOUR)
     deliver(led, sc, *short, lasting)
     pair = (x["art"].hash, x["crd"].hash)
@@ -449,9 +515,13 @@ def test_an_append_is_judged_alone_when_a_due_entry_is_judged_with_it(tmp_path: 
     led = Ledger.open(tmp_path / "clock.sqlite", verify_threads=1, clock=lambda: now[0])
     try:
         deliver(led, sc)
-        overdraft = sc.make(x["fan"], "send", {"asset": x["crd"].hash, "to": x["gw"].public_key,
-                                               "amount": 10**9, "memo": ""},
-                            timestamp=now[0] + HOUR, advance=False)
+        overdraft = sc.make(
+            x["fan"],
+            "send",
+            {"asset": x["crd"].hash, "to": x["gw"].public_key, "amount": 10**9, "memo": ""},
+            timestamp=now[0] + HOUR,
+            advance=False,
+        )
         assert not led.ingest([overdraft.wire]).rejected  # waits until its time
         now[0] += HOUR
         entry = led.append(x["fan2"], "checkpoint", {"open": 0}, timestamp=now[0])

@@ -24,14 +24,38 @@ from tests.ledger.factory import Head
 from tests.ledger.market import HOUR, market
 from tests.ledger.test_properties import deliver_shuffled, ledgers
 
-SETTINGS = settings(max_examples=30, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-OP_NAMES = ["offer", "offer", "take", "take", "take", "fill", "fill", "fill", "refuse",
-            "cancel", "ask_cancel", "checkpoint", "reclaim_take", "reclaim_offer", "receive",
-            "receive", "wait"]
-OPS = st.lists(st.tuples(st.sampled_from(OP_NAMES), st.integers(0, 4), st.integers(0, 50),
-                         st.integers(1, 5_000)), min_size=15, max_size=60)
+OP_NAMES = [
+    "offer",
+    "offer",
+    "take",
+    "take",
+    "take",
+    "fill",
+    "fill",
+    "fill",
+    "refuse",
+    "cancel",
+    "ask_cancel",
+    "checkpoint",
+    "reclaim_take",
+    "reclaim_offer",
+    "receive",
+    "receive",
+    "wait",
+]
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(OP_NAMES), st.integers(0, 4), st.integers(0, 50), st.integers(1, 5_000)
+    ),
+    min_size=15,
+    max_size=60,
+)
 
 
 class MarketHistory:
@@ -47,8 +71,11 @@ class MarketHistory:
         self.now = self.sc.t0 + 10_000_000
         # the artist's coin reaches the fans, so both sides of the pair have makers
         for fan in (x["fan"], x["fan2"]):
-            self.try_make(x["artist"], "send", {"asset": x["art"].hash, "to": fan.public_key,
-                                                "amount": 2_000, "memo": ""})
+            self.try_make(
+                x["artist"],
+                "send",
+                {"asset": x["art"].hash, "to": fan.public_key, "amount": 2_000, "memo": ""},
+            )
         self.offers: list[Entry] = []
         self.takes: list[Entry] = []
         self.tried: Counter[str] = Counter()
@@ -59,8 +86,14 @@ class MarketHistory:
             if getattr(self, "op_" + name)(a, b, n):
                 self.kept[name] += 1
 
-    def try_make(self, who: Any, kind: str, body: dict[str, Any], deps: list[Entry] = (),
-                 ts: int | None = None) -> Entry | None:
+    def try_make(
+        self,
+        who: Any,
+        kind: str,
+        body: dict[str, Any],
+        deps: list[Entry] = (),
+        ts: int | None = None,
+    ) -> Entry | None:
         """Sign at ``who``'s head; keep the entry only if the reference ledger accepts it."""
         head = self.sc.heads.get(who.public_key)
         stamp = max(ts or self.now, head.timestamp if head else 0)
@@ -94,10 +127,16 @@ class MarketHistory:
         amount = 1 + n % 500
         settler = self.x["seeder"] if b % 3 else maker
         fok = b % 7 == 0
-        body = {"sell": sell.hash, "sell_amount": amount, "want": want.hash,
-                "want_amount": 1 + (n * 7 + b) % 900, "min_fill": amount if fok else 1 + b % 5,
-                "expires": self.now + (1 + b % 6) * HOUR, "fill_or_kill": fok,
-                "settler": settler.public_key}
+        body = {
+            "sell": sell.hash,
+            "sell_amount": amount,
+            "want": want.hash,
+            "want_amount": 1 + (n * 7 + b) % 900,
+            "min_fill": amount if fok else 1 + b % 5,
+            "expires": self.now + (1 + b % 6) * HOUR,
+            "fill_or_kill": fok,
+            "settler": settler.public_key,
+        }
         e = self.try_make(maker, "offer", body)
         if e is not None:
             self.offers.append(e)
@@ -108,11 +147,23 @@ class MarketHistory:
             return False
         o = self.pick(self.offers, b, n)  # mostly live ones
         taker = self.people[a % 4]
-        amount = (o.body["sell_amount"] if o.body["fill_or_kill"]
-                  else max(o.body["min_fill"], 1 + n % o.body["sell_amount"]))
+        amount = (
+            o.body["sell_amount"]
+            if o.body["fill_or_kill"]
+            else max(o.body["min_fill"], 1 + n % o.body["sell_amount"])
+        )
         pay = -(-amount * o.body["want_amount"] // o.body["sell_amount"])
-        e = self.try_make(taker, "take", {"offer": o.hash, "amount": amount, "pay": pay,
-                                          "deadline": self.now + (1 + b % 4) * HOUR}, [o])
+        e = self.try_make(
+            taker,
+            "take",
+            {
+                "offer": o.hash,
+                "amount": amount,
+                "pay": pay,
+                "deadline": self.now + (1 + b % 4) * HOUR,
+            },
+            [o],
+        )
         if e is not None:
             self.takes.append(e)
         return e is not None
@@ -131,8 +182,10 @@ class MarketHistory:
         if not self.takes:
             return False
         t = self.pick(self.takes, b, n)
-        return self.try_make(self._settler_of(t), "refuse", {"take": t.hash, "reason": "no"},
-                             [t]) is not None
+        return (
+            self.try_make(self._settler_of(t), "refuse", {"take": t.hash, "reason": "no"}, [t])
+            is not None
+        )
 
     def op_cancel(self, a: int, b: int, n: int) -> bool:
         if not self.offers:
@@ -155,13 +208,18 @@ class MarketHistory:
 
     def _reclaim(self, who: Any, target: Entry, settler: bytes) -> bool:
         if settler == who.public_key:
-            return self.try_make(who, "reclaim", {"of": target.hash, "proof": target.hash}) \
-                is not None
+            return (
+                self.try_make(who, "reclaim", {"of": target.hash, "proof": target.hash}) is not None
+            )
         seen = self.state().last_seen.get(settler)
         if seen is None:
             return False
-        return self.try_make(who, "reclaim", {"of": target.hash, "proof": seen[1]},
-                             [self.ref.entry(seen[1])]) is not None
+        return (
+            self.try_make(
+                who, "reclaim", {"of": target.hash, "proof": seen[1]}, [self.ref.entry(seen[1])]
+            )
+            is not None
+        )
 
     def op_reclaim_take(self, a: int, b: int, n: int) -> bool:
         if not self.takes:
@@ -215,11 +273,15 @@ def check_invariants(led: Ledger) -> None:
     keys |= {c.settler for c in state.conditional.values()}
     for key in keys:  # the per-party index of open items agrees with a full scan
         assert {lk.id for lk in state.open_locks(key)} == {
-            lk.id for lk in state.locks.values()
-            if lk.closed_by is None and key in (lk.owner, lk.settler)}
+            lk.id
+            for lk in state.locks.values()
+            if lk.closed_by is None and key in (lk.owner, lk.settler)
+        }
         assert {c.source for c in state.open_payments(key)} == {
-            c.source for c in state.conditional.values()
-            if c.outcome is None and key in (c.payer, c.settler)}
+            c.source
+            for c in state.conditional.values()
+            if c.outcome is None and key in (c.payer, c.settler)
+        }
     settled_by: Counter[bytes] = Counter()
     for trade in state.trades.values():
         settled_by[trade.take] += 1
@@ -231,7 +293,8 @@ def check_invariants(led: Ledger) -> None:
 @SETTINGS
 @given(ops=OPS, seed=st.integers(0, 2**32 - 1))
 def test_exchange_histories_in_any_delivery_order_give_one_state_and_one_book(
-        ops: Any, seed: int) -> None:
+    ops: Any, seed: int
+) -> None:
     rnd = random.Random(seed)
     with ledgers() as make:
         ref = make("ref")
@@ -248,8 +311,7 @@ def test_exchange_histories_in_any_delivery_order_give_one_state_and_one_book(
 
 @SETTINGS
 @given(ops=OPS, seed=st.integers(0, 2**32 - 1))
-def test_conservation_and_no_overfill_hold_for_any_part_of_a_history(ops: Any,
-                                                                     seed: int) -> None:
+def test_conservation_and_no_overfill_hold_for_any_part_of_a_history(ops: Any, seed: int) -> None:
     rnd = random.Random(seed)
     with ledgers() as make:
         h = MarketHistory(ops, make("ref"))
@@ -284,10 +346,13 @@ def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: i
     be refused on its closure alone, or two replicas could keep different entries."""
     with ledgers() as make:
         h = MarketHistory(ops, make("ref"))
-        kept = [e for e in h.sc.entries if e.kind in ("fill", "refuse", "cancel", "reclaim",
-                                                      "take")]
-        for entry, should_accept in [*((e, True) for e in kept[pick % 7::7]),
-                                     *((e, False) for e in h.refused[pick % 5::5])]:
+        kept = [
+            e for e in h.sc.entries if e.kind in ("fill", "refuse", "cancel", "reclaim", "take")
+        ]
+        for entry, should_accept in [
+            *((e, True) for e in kept[pick % 7 :: 7]),
+            *((e, False) for e in h.refused[pick % 5 :: 5]),
+        ]:
             led = make()
             assert not led.ingest(closure(h, entry)).rejected
             report = led.ingest([entry.wire])
@@ -298,8 +363,10 @@ def test_the_interpreter_exercises_every_operation() -> None:
     """Guard against a generator that silently keeps nothing: a fixed long history keeps every
     kind of operation at least once and refuses some impossible ones."""
     rnd = random.Random(7)
-    ops = [(rnd.choice(OP_NAMES), rnd.randint(0, 4), rnd.randint(0, 50), rnd.randint(1, 5000))
-           for _ in range(600)]
+    ops = [
+        (rnd.choice(OP_NAMES), rnd.randint(0, 4), rnd.randint(0, 50), rnd.randint(1, 5000))
+        for _ in range(600)
+    ]
     with ledgers() as make:
         h = MarketHistory(ops, make("ref"))
         check_invariants(h.ref)
@@ -315,15 +382,19 @@ def test_the_interpreter_exercises_every_operation() -> None:
 @SETTINGS
 @given(ops=OPS, pick=st.integers(0, 10**6), seed=st.integers(0, 2**32 - 1))
 def test_an_equivocation_anywhere_in_a_market_gives_one_state_in_any_order(
-        ops: Any, pick: int, seed: int) -> None:
+    ops: Any, pick: int, seed: int
+) -> None:
     """Fork any entry of a market history (most often the settler's): every replica that holds
     both branches quarantines the author, voids what depended on it, conserves every asset and
     reaches the same state, whatever the delivery order."""
     rnd = random.Random(seed)
     with ledgers() as make:
         h = MarketHistory(ops, make("ref"))
-        market_entries = [e for e in h.sc.entries if e.kind in
-                          ("offer", "take", "fill", "refuse", "cancel", "reclaim", "checkpoint")]
+        market_entries = [
+            e
+            for e in h.sc.entries
+            if e.kind in ("offer", "take", "fill", "refuse", "cancel", "reclaim", "checkpoint")
+        ]
         target = (market_entries or h.sc.entries)[pick % len(market_entries or h.sc.entries)]
         who = next(p for p in h.people if p.public_key == target.author)
         fork = h.sc.fork(who, target.seq, deps=target.deps)
@@ -333,7 +404,7 @@ def test_an_equivocation_anywhere_in_a_market_gives_one_state_in_any_order(
             wires = [*h.sc.wires(), fork.wire]
             rnd.shuffle(wires)
             for i in range(0, len(wires), 4):
-                assert not led.ingest(wires[i:i + 4]).rejected
+                assert not led.ingest(wires[i : i + 4]).rejected
             assert led.pending_count() == 0
             assert led.quarantined() == {fork.author: fork.seq}
             check_invariants(led)
@@ -345,14 +416,32 @@ def test_an_equivocating_settler_is_proven_and_its_double_fill_voided(tmp_path: 
     """The settler signs two different fills at one seq that together exceed the lock: any
     replica holding both proves the fork, and neither fill has effect, in either order."""
     sc, x = market()
-    o = sc.make(x["artist"], "offer", {
-        "sell": x["art"].hash, "sell_amount": 100, "want": x["crd"].hash, "want_amount": 100,
-        "min_fill": 1, "expires": sc.t0 + 100 * HOUR, "fill_or_kill": False,
-        "settler": x["seeder"].public_key})
-    t1 = sc.make(x["fan"], "take", {"offer": o.hash, "amount": 80, "pay": 80,
-                                    "deadline": sc.t0 + 50 * HOUR}, [o])
-    t2 = sc.make(x["fan2"], "take", {"offer": o.hash, "amount": 80, "pay": 80,
-                                     "deadline": sc.t0 + 50 * HOUR}, [o])
+    o = sc.make(
+        x["artist"],
+        "offer",
+        {
+            "sell": x["art"].hash,
+            "sell_amount": 100,
+            "want": x["crd"].hash,
+            "want_amount": 100,
+            "min_fill": 1,
+            "expires": sc.t0 + 100 * HOUR,
+            "fill_or_kill": False,
+            "settler": x["seeder"].public_key,
+        },
+    )
+    t1 = sc.make(
+        x["fan"],
+        "take",
+        {"offer": o.hash, "amount": 80, "pay": 80, "deadline": sc.t0 + 50 * HOUR},
+        [o],
+    )
+    t2 = sc.make(
+        x["fan2"],
+        "take",
+        {"offer": o.hash, "amount": 80, "pay": 80, "deadline": sc.t0 + 50 * HOUR},
+        [o],
+    )
     f1 = sc.make(x["seeder"], "fill", {"take": t1.hash}, [t1])
     f2 = sc.fork(x["seeder"], f1.seq, kind="fill", body={"take": t2.hash}, deps=[t2])
     hashes = set()

@@ -30,8 +30,10 @@ def test_each_step_has_the_documented_outcome(open_ledger: Any) -> None:
         if step["expect"] == "accepted":
             assert [e.hash.hex() for e in report.accepted] == [step["hash"]], step["case"]
         else:
-            assert not report.accepted and step["expect"] in report.rejected[0].reason, \
-                (step["case"], report)
+            assert not report.accepted and step["expect"] in report.rejected[0].reason, (
+                step["case"],
+                report,
+            )
     assert led.state_hash().hex() == data["state_hash"]
     for asset in led.state.assets.values():
         acc = data["accounting"][asset.symbol]
@@ -41,8 +43,7 @@ def test_each_step_has_the_documented_outcome(open_ledger: Any) -> None:
 def test_the_accepted_entries_in_any_order_give_the_same_state(open_ledger: Any) -> None:
     data = load()
     wires = [bytes.fromhex(s["wire"]) for s in data["steps"] if s["expect"] == "accepted"]
-    for n, order in enumerate([list(reversed(wires)), random.Random(3).sample(wires,
-                                                                           len(wires))]):
+    for n, order in enumerate([list(reversed(wires)), random.Random(3).sample(wires, len(wires))]):
         led = open_ledger(f"r{n}.sqlite")
         for w in order:
             assert not led.ingest([w]).rejected

@@ -20,13 +20,32 @@ from tests.ledger.market import HOUR, market
 from tests.ledger.test_exchange_properties import closure
 from tests.ledger.test_properties import deliver_shuffled, ledgers
 
-SETTINGS = settings(max_examples=30, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-OP_NAMES = ["gate", "claim", "claim", "claim", "unlock", "send", "send", "receive", "receive",
-            "wait", "wait"]
-OPS = st.lists(st.tuples(st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50),
-                         st.integers(1, 3_000)), min_size=15, max_size=60)
+OP_NAMES = [
+    "gate",
+    "claim",
+    "claim",
+    "claim",
+    "unlock",
+    "send",
+    "send",
+    "receive",
+    "receive",
+    "wait",
+    "wait",
+]
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50), st.integers(1, 3_000)
+    ),
+    min_size=15,
+    max_size=60,
+)
 
 
 class GateHistory:
@@ -43,15 +62,19 @@ class GateHistory:
         self.kept: Counter[str] = Counter()
         self.refused: list[Entry] = []
         for fan in (x["fan"], x["fan2"]):
-            self.try_make(x["artist"], "send", {"asset": x["art"].hash, "to": fan.public_key,
-                                                "amount": 500, "memo": ""})
+            self.try_make(
+                x["artist"],
+                "send",
+                {"asset": x["art"].hash, "to": fan.public_key, "amount": 500, "memo": ""},
+            )
         for name, a, b, n in ops:
             self.tried[name] += 1
             if getattr(self, "op_" + name)(a, b, n):
                 self.kept[name] += 1
 
-    def try_make(self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (),
-                 ts: int | None = None) -> Entry | None:
+    def try_make(
+        self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (), ts: int | None = None
+    ) -> Entry | None:
         head = self.sc.heads.get(who.public_key)
         stamp = max(ts or self.now, head.timestamp if head else 0)
         e = self.sc.make(who, kind, body, deps, timestamp=stamp, advance=False)
@@ -67,9 +90,18 @@ class GateHistory:
         return True
 
     def op_gate(self, a: int, b: int, n: int) -> bool:
-        e = self.try_make(self.x["artist"], "gate", {
-            "title": "G", "description": "", "asset": self.x["art"].hash, "min": 1 + n % 400,
-            "held_ms": (b % 3) * HOUR, "lock_ms": (1 + a % 3) * HOUR})
+        e = self.try_make(
+            self.x["artist"],
+            "gate",
+            {
+                "title": "G",
+                "description": "",
+                "asset": self.x["art"].hash,
+                "min": 1 + n % 400,
+                "held_ms": (b % 3) * HOUR,
+                "lock_ms": (1 + a % 3) * HOUR,
+            },
+        )
         if e is not None:
             self.gates.append(e)
         return e is not None
@@ -80,9 +112,15 @@ class GateHistory:
         g = self.gates[n % len(self.gates)]
         who = self.people[a % 4]
         deps = [] if who.public_key == g.author else [g]
-        return self.try_make(who, "gate.claim", {"gate": g.hash,
-                                                 "until": self.now + g.body["lock_ms"]
-                                                 + (b % 2) * HOUR}, deps) is not None
+        return (
+            self.try_make(
+                who,
+                "gate.claim",
+                {"gate": g.hash, "until": self.now + g.body["lock_ms"] + (b % 2) * HOUR},
+                deps,
+            )
+            is not None
+        )
 
     def op_unlock(self, a: int, b: int, n: int) -> bool:
         if not self.claims_made():
@@ -96,8 +134,19 @@ class GateHistory:
 
     def op_send(self, a: int, b: int, n: int) -> bool:
         who, to = self.people[a % 4], self.people[(a + 1 + b) % 4]
-        return self.try_make(who, "send", {"asset": self.x["art"].hash, "to": to.public_key,
-                                           "amount": 1 + n % 300, "memo": ""}) is not None
+        return (
+            self.try_make(
+                who,
+                "send",
+                {
+                    "asset": self.x["art"].hash,
+                    "to": to.public_key,
+                    "amount": 1 + n % 300,
+                    "memo": "",
+                },
+            )
+            is not None
+        )
 
     def op_receive(self, a: int, b: int, n: int) -> bool:
         who = self.people[a % 4]
@@ -107,8 +156,9 @@ class GateHistory:
         return self.try_make(who, "receive", {"transfers": sources}, sources) is not None
 
 
-def replayed_changes(h: GateHistory, holder: bytes, asset: bytes,
-                     before: bytes) -> list[tuple[int, int]]:
+def replayed_changes(
+    h: GateHistory, holder: bytes, asset: bytes, before: bytes
+) -> list[tuple[int, int]]:
     """(timestamp, change) of ``holder``'s spendable ``asset`` from its own entries before the
     entry ``before``, without the ledger's state: an independent oracle for holding."""
     by_hash = {e.hash: e for e in h.sc.entries}
@@ -124,8 +174,11 @@ def replayed_changes(h: GateHistory, holder: bytes, asset: bytes,
         elif e.kind == "send" and e.body["asset"] == asset:
             out.append((e.timestamp, -e.body["amount"]))
         elif e.kind == "receive":
-            got = sum(by_hash[s].body["amount"] for s in e.body["transfers"]
-                      if by_hash[s].kind == "send" and by_hash[s].body["asset"] == asset)
+            got = sum(
+                by_hash[s].body["amount"]
+                for s in e.body["transfers"]
+                if by_hash[s].kind == "send" and by_hash[s].body["asset"] == asset
+            )
             out.append((e.timestamp, got))
         elif e.kind == "gate.claim":
             out.append((e.timestamp, -gates[e.body["gate"]].body["min"]))
@@ -176,8 +229,10 @@ def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: i
     with ledgers() as make:
         h = GateHistory(ops, make("ref"))
         kept = [e for e in h.sc.entries if e.kind in ("gate.claim", "reclaim")]
-        for entry, should_accept in [*((e, True) for e in kept[pick % 4::4]),
-                                     *((e, False) for e in h.refused[pick % 5::5])]:
+        for entry, should_accept in [
+            *((e, True) for e in kept[pick % 4 :: 4]),
+            *((e, False) for e in h.refused[pick % 5 :: 5]),
+        ]:
             led = make()
             assert not led.ingest(closure(h, entry)).rejected
             assert bool(led.ingest([entry.wire]).accepted) == should_accept, entry.kind
@@ -185,8 +240,10 @@ def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: i
 
 def test_the_interpreter_exercises_every_operation() -> None:
     rnd = random.Random(5)
-    ops = [(rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 3000))
-           for _ in range(400)]
+    ops = [
+        (rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 3000))
+        for _ in range(400)
+    ]
     with ledgers() as make:
         h = GateHistory(ops, make("ref"))
         check_invariants(h.ref, h)

@@ -50,6 +50,7 @@ def poll(sc: Scenario, x: dict[str, Any], **kw: Any) -> Entry:
 
 # -- votes and their locks -------------------------------------------------------------------------
 
+
 def test_a_token_vote_locks_its_weight_until_counted(led: Ledger, world: Any) -> None:
     sc, x = world
     fan = x["fans"][1]
@@ -62,8 +63,12 @@ def test_a_token_vote_locks_its_weight_until_counted(led: Ledger, world: Any) ->
     assert led.state.votes[v.hash].weight == 600
     conserved(led)
     # locked units cannot be sent: moving them to another account to vote again is an overdraft
-    send = sc.make(fan, "send", {"asset": x["coop"].hash, "to": x["fans"][2].public_key,
-                                 "amount": 401, "memo": ""}, advance=False)
+    send = sc.make(
+        fan,
+        "send",
+        {"asset": x["coop"].hash, "to": x["fans"][2].public_key, "amount": 401, "memo": ""},
+        advance=False,
+    )
     refused(led, send, "overdraft")
     c = count(sc, x["seeder"], p, [v], timestamp=p.body["closes"] + 1)
     accepted(led, c)
@@ -104,8 +109,9 @@ def test_member_list_votes_one_each_and_lock_nothing(led: Ledger, world: Any) ->
     accepted(led, vote(sc, fans[1], p, [1]))
     refused(led, vote(sc, fans[2], p, [0], advance=False), "member list")
     refused(led, vote(sc, fans[0], p, [0], units=5, advance=False), "units 0")
-    assert led.state.votes and all(v.weight == 1 and v.lock is None
-                                   for v in led.state.votes.values())
+    assert led.state.votes and all(
+        v.weight == 1 and v.lock is None for v in led.state.votes.values()
+    )
 
 
 def test_member_by_holding_locks_exactly_the_minimum(led: Ledger, world: Any) -> None:
@@ -119,7 +125,8 @@ def test_member_by_holding_locks_exactly_the_minimum(led: Ledger, world: Any) ->
 
 
 def test_a_buyer_votes_with_a_granted_purchase_of_the_proposers_release(
-        led: Ledger, world: Any) -> None:
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     artist, fan = x["artist"], x["fans"][0]
     sc.receive(fan, sc.send(x["gw"], x["crd"], fan, 5_000))
@@ -139,33 +146,41 @@ def test_a_buyer_votes_with_a_granted_purchase_of_the_proposers_release(
     assert led.state.votes[v.hash].weight == 1
 
 
-@pytest.mark.parametrize("style,choices,given,word", [
-    ("yes_no", ["yes", "no"], [0, 1], "exactly one"),
-    ("single", ["a", "b", "c"], [3], "3 choices"),
-    ("single", ["a", "b", "c"], [0, 2], "exactly one"),
-])
-def test_choices_must_fit_the_proposal(led: Ledger, world: Any, style: str, choices: list,
-                                       given: list, word: str) -> None:
+@pytest.mark.parametrize(
+    "style,choices,given,word",
+    [
+        ("yes_no", ["yes", "no"], [0, 1], "exactly one"),
+        ("single", ["a", "b", "c"], [3], "3 choices"),
+        ("single", ["a", "b", "c"], [0, 2], "exactly one"),
+    ],
+)
+def test_choices_must_fit_the_proposal(
+    led: Ledger, world: Any, style: str, choices: list, given: list, word: str
+) -> None:
     sc, x = world
     p = poll(sc, x, style=style, choices=choices)
     accepted(led, p)
     refused(led, vote(sc, x["fans"][1], p, given, units=10, advance=False), word)
 
 
-@pytest.mark.parametrize("kw,word", [
-    ({"style": "yes_no", "choices": ["no", "yes"]}, "yes/no"),
-    ({"method": "token", "asset": None}, "names an asset"),
-    ({"method": "member", "members": [], "min_holding": 0}, "member list"),
-    ({"method": "buyer", "min_holding": 3, "asset": None}, "no asset"),
-    ({"closes": 5}, "closes before"),
-])
+@pytest.mark.parametrize(
+    "kw,word",
+    [
+        ({"style": "yes_no", "choices": ["no", "yes"]}, "yes/no"),
+        ({"method": "token", "asset": None}, "names an asset"),
+        ({"method": "member", "members": [], "min_holding": 0}, "member list"),
+        ({"method": "buyer", "min_holding": 3, "asset": None}, "no asset"),
+        ({"closes": 5}, "closes before"),
+    ],
+)
 def test_malformed_proposals_are_rejected(led: Ledger, world: Any, kw: dict, word: str) -> None:
     sc, x = world
     refused(led, poll(sc, x, advance=False, **kw), word)
 
 
 def test_a_later_vote_replaces_the_earlier_and_locks_only_what_is_new(
-        led: Ledger, world: Any) -> None:
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     fan = x["fans"][1]
     p = poll(sc, x)
@@ -187,7 +202,8 @@ def test_a_later_vote_replaces_the_earlier_and_locks_only_what_is_new(
 
 
 def test_a_settler_counting_a_replaced_vote_shows_the_latest_as_omitted(
-        led: Ledger, world: Any) -> None:
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     fan = x["fans"][1]
     p = poll(sc, x)
@@ -214,19 +230,20 @@ def test_a_settler_counting_a_replaced_vote_shows_the_latest_as_omitted(
 
 # -- counting and closing --------------------------------------------------------------------------
 
+
 def test_only_the_settler_counts_after_the_closing_time_within_the_window(
-        led: Ledger, world: Any) -> None:
+    led: Ledger, world: Any
+) -> None:
     sc, x = world
     p = poll(sc, x)
     v = vote(sc, x["fans"][1], p, [0], units=100)
     deliver(led, sc)
     closes = p.body["closes"]
-    refused(led, count(sc, x["fans"][0], p, [v], advance=False, timestamp=closes + 1),
-            "settler")
-    refused(led, vote(sc, x["fans"][2], p, [0], units=1, timestamp=closes + 1,
-                      advance=False), "closed")
-    too_late = count(sc, x["seeder"], p, [v], advance=False,
-                     timestamp=closes + CLOSE_WINDOW_MS + 1)
+    refused(led, count(sc, x["fans"][0], p, [v], advance=False, timestamp=closes + 1), "settler")
+    refused(
+        led, vote(sc, x["fans"][2], p, [0], units=1, timestamp=closes + 1, advance=False), "closed"
+    )
+    too_late = count(sc, x["seeder"], p, [v], advance=False, timestamp=closes + CLOSE_WINDOW_MS + 1)
     refused(led, too_late, "window")
     # the seeder's clock in the scenario is far before ``closes``: an early close is refused
     refused(led, count(sc, x["seeder"], p, [v], advance=False, timestamp=closes), "window")
@@ -242,12 +259,15 @@ def test_a_close_counting_an_invalid_vote_is_rejected(led: Ledger, world: Any) -
     deliver(led, sc)
     t = p.body["closes"] + 1
     refused(led, count(sc, seeder, p, [a, b], advance=False, timestamp=t), "counted once")
-    refused(led, count(sc, seeder, p, [elsewhere], advance=False, timestamp=t),
-            "not a vote on this proposal")
-    refused(led, count(sc, seeder, p, [x["charter"]], advance=False, timestamp=t),
-            "not a vote")
-    hidden = sc.make(seeder, "close", {"proposal": p.hash, "votes": [a.hash]}, [p],
-                     timestamp=t, advance=False)
+    refused(
+        led,
+        count(sc, seeder, p, [elsewhere], advance=False, timestamp=t),
+        "not a vote on this proposal",
+    )
+    refused(led, count(sc, seeder, p, [x["charter"]], advance=False, timestamp=t), "not a vote")
+    hidden = sc.make(
+        seeder, "close", {"proposal": p.hash, "votes": [a.hash]}, [p], timestamp=t, advance=False
+    )
     refused(led, hidden, "deps")
     accepted(led, count(sc, seeder, p, [a], final=False, timestamp=t))
     refused(led, count(sc, seeder, p, [b], advance=False, timestamp=t + 1), "counted once")
@@ -283,8 +303,7 @@ def test_approval_counts_each_approved_choice_and_turnout_once(led: Ledger, worl
     assert (r.tally, r.turnout, r.winner, r.passed) == ((300, 0, 400), 400, 2, True)
 
 
-def test_votes_are_unlocked_by_a_deadline_proof_when_nobody_closes(
-        led: Ledger, world: Any) -> None:
+def test_votes_are_unlocked_by_a_deadline_proof_when_nobody_closes(led: Ledger, world: Any) -> None:
     sc, x = world
     fan = x["fans"][1]
     p = poll(sc, x)
@@ -299,20 +318,28 @@ def test_votes_are_unlocked_by_a_deadline_proof_when_nobody_closes(
     refused(led, count(sc, x["seeder"], p, [v], advance=False), "window")
     accepted(led, reclaim(sc, fan, v, late))
     assert bal(led, fan, x["coop"]) == 1_000
-    assert led.state.proposal_status(led.state.proposals[p.hash], late.timestamp) == \
-        "unsettled"
+    assert led.state.proposal_status(led.state.proposals[p.hash], late.timestamp) == "unsettled"
     conserved(led)
 
 
 # -- a label bound by its charter ------------------------------------------------------------------
 
-def _passed(sc: Scenario, x: dict[str, Any], act: dict[str, Any],
-            yes: bool = True) -> tuple[Entry, Entry]:
+
+def _passed(
+    sc: Scenario, x: dict[str, Any], act: dict[str, Any], yes: bool = True
+) -> tuple[Entry, Entry]:
     fans = x["fans"]
-    p = proposal(sc, fans[0], settler=x["seeder"], charter=x["charter"], act=act,
-                 method="token", asset=x["coop"], quorum=100)
-    vs = [vote(sc, fans[1], p, [0 if yes else 1], units=600),
-          vote(sc, fans[2], p, [1], units=300)]
+    p = proposal(
+        sc,
+        fans[0],
+        settler=x["seeder"],
+        charter=x["charter"],
+        act=act,
+        method="token",
+        asset=x["coop"],
+        quorum=100,
+    )
+    vs = [vote(sc, fans[1], p, [0 if yes else 1], units=600), vote(sc, fans[2], p, [1], units=300)]
     c = count(sc, x["seeder"], p, vs, timestamp=p.body["closes"] + 1)
     for fan in fans[1:]:
         sc.receive(fan, c)  # the units the close unlocked
@@ -320,8 +347,13 @@ def _passed(sc: Scenario, x: dict[str, Any], act: dict[str, Any],
 
 
 def _send(sc: Scenario, x: dict[str, Any], amount: int, deps: list[Entry], **kw: Any) -> Entry:
-    return sc.make(x["label"], "send", {"asset": x["crd"].hash, "to": x["artist"].public_key,
-                                        "amount": amount, "memo": "advance"}, deps, **kw)
+    return sc.make(
+        x["label"],
+        "send",
+        {"asset": x["crd"].hash, "to": x["artist"].public_key, "amount": amount, "memo": "advance"},
+        deps,
+        **kw,
+    )
 
 
 def test_a_chartered_treasury_moves_only_as_voted(led: Ledger, world: Any) -> None:
@@ -356,12 +388,16 @@ def test_a_chartered_feed_mints_and_signs_only_as_voted(led: Ledger, world: Any)
     _, cm = _passed(sc, x, action("mint", label, 500, x["coop"]))
     _, cs = _passed(sc, x, action("sign", artist, 2_000))
     deliver(led, sc)
-    refused(led, sc.make(label, "sign", {"artist": artist.public_key, "share_bps": 2_500},
-                         [cs], advance=False), "exactly")
+    refused(
+        led,
+        sc.make(
+            label, "sign", {"artist": artist.public_key, "share_bps": 2_500}, [cs], advance=False
+        ),
+        "exactly",
+    )
     refused(led, sc.make(label, "asset.mint", mint, [cs], advance=False), "exactly")
     accepted(led, sc.make(label, "asset.mint", mint, [cm]))
-    accepted(led, sc.make(label, "sign", {"artist": artist.public_key, "share_bps": 2_000},
-                          [cs]))
+    accepted(led, sc.make(label, "sign", {"artist": artist.public_key, "share_bps": 2_000}, [cs]))
     assert led.state.signed_artists(label.public_key) == {artist.public_key: 2_000}
     # the artist's listings then pay the label its share through their split (a view)
     shared = sc.listing(artist, x["crd"], split=[(artist, 8_000), (label, 2_000)])
@@ -376,31 +412,56 @@ def test_a_chartered_feed_cannot_spend_by_other_kinds(led: Ledger, world: Any) -
     label = x["label"]
     li = sc.listing(x["artist"], x["crd"], price=300)
     accepted(led, li)
-    buy = sc.make(label, "purchase", {"listing": li.hash, "track": None,
-                                      "asset": x["crd"].hash, "amount": 300,
-                                      "payouts": sc.payouts(li, 300)}, [li], advance=False)
+    buy = sc.make(
+        label,
+        "purchase",
+        {
+            "listing": li.hash,
+            "track": None,
+            "asset": x["crd"].hash,
+            "amount": 300,
+            "payouts": sc.payouts(li, 300),
+        },
+        [li],
+        advance=False,
+    )
     refused(led, buy, "chartered")
     refused(led, offer(sc, label, x["crd"], 10, x["coop"], 10, advance=False), "chartered")
     p = poll(sc, x)
     accepted(led, p)
     refused(led, vote(sc, label, p, [0], units=10, advance=False), "chartered")
-    refused(led, sc.make(label, "charter", dict(x["charter"].body), advance=False),
-            "already has a charter")
+    refused(
+        led,
+        sc.make(label, "charter", dict(x["charter"].body), advance=False),
+        "already has a charter",
+    )
 
 
 def test_proposals_under_a_charter_follow_its_rules(led: Ledger, world: Any) -> None:
     sc, x = world
     fans = x["fans"]
-    kw = dict(settler=x["seeder"], charter=x["charter"], method="token", asset=x["coop"],
-              quorum=100, advance=False)
+    kw = dict(
+        settler=x["seeder"],
+        charter=x["charter"],
+        method="token",
+        asset=x["coop"],
+        quorum=100,
+        advance=False,
+    )
     refused(led, proposal(sc, fans[0], **{**kw, "quorum": 1}), "charter's rules")
     refused(led, proposal(sc, fans[0], **{**kw, "settler": fans[0]}), "charter's settler")
     ts = sc.next_ts()
     refused(led, proposal(sc, fans[0], timestamp=ts, closes=ts + 1, **kw), "voting period")
-    refused(led, proposal(sc, fans[0], act=action("send", fans[0], 1, x["crd"]),
-                          **{**kw, "charter": None}), "under a charter")
-    refused(led, proposal(sc, fans[0], act=action("mint", fans[0], 1, x["coop"]), **kw),
-            "chartered feed itself")
+    refused(
+        led,
+        proposal(sc, fans[0], act=action("send", fans[0], 1, x["crd"]), **{**kw, "charter": None}),
+        "under a charter",
+    )
+    refused(
+        led,
+        proposal(sc, fans[0], act=action("mint", fans[0], 1, x["coop"]), **kw),
+        "chartered feed itself",
+    )
 
 
 def test_a_send_before_the_charter_stays_valid(led: Ledger) -> None:
@@ -412,7 +473,8 @@ def test_a_send_before_the_charter_stays_valid(led: Ledger) -> None:
 
 
 def test_a_count_unlocks_only_up_to_the_vote_it_names_in_any_delivery_order(
-        open_ledger: Any) -> None:
+    open_ledger: Any,
+) -> None:
     """The settler counted a voter's first vote; the voter's larger second vote (made before
     the closing time) reaches replicas before or after the count. Every order gives one state:
     the count releases the first vote's lock only, the second's extra stays locked."""

@@ -28,13 +28,37 @@ from tests.ledger.governance import HOUR, label_world, rules
 from tests.ledger.test_exchange_properties import closure
 from tests.ledger.test_properties import deliver_shuffled, ledgers
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-OP_NAMES = ["propose", "vote", "vote", "vote", "vote", "count", "count", "close", "close",
-            "checkpoint", "reclaim", "receive", "receive", "send", "execute", "wait"]
-OPS = st.lists(st.tuples(st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50),
-                         st.integers(1, 2_000)), min_size=15, max_size=60)
+OP_NAMES = [
+    "propose",
+    "vote",
+    "vote",
+    "vote",
+    "vote",
+    "count",
+    "count",
+    "close",
+    "close",
+    "checkpoint",
+    "reclaim",
+    "receive",
+    "receive",
+    "send",
+    "execute",
+    "wait",
+]
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50), st.integers(1, 2_000)
+    ),
+    min_size=15,
+    max_size=60,
+)
 
 
 class VoteHistory:
@@ -62,8 +86,9 @@ class VoteHistory:
     def state(self) -> Any:
         return self.ref.state
 
-    def try_make(self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (),
-                 ts: int | None = None) -> Entry | None:
+    def try_make(
+        self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (), ts: int | None = None
+    ) -> Entry | None:
         head = self.sc.heads.get(who.public_key)
         stamp = max(ts or self.now, head.timestamp if head else 0)
         e = self.sc.make(who, kind, body, deps, timestamp=stamp, advance=False)
@@ -84,24 +109,49 @@ class VoteHistory:
         method = "token" if chartered else ("token", "quadratic", "member", "member")[b % 4]
         kw: dict[str, Any] = {"method": method, "asset": self.x["coop"], "quorum": 100}
         if method == "member":
-            kw = ({"method": "member", "members": self.fans[:2]} if b % 2 else
-                  {"method": "member", "asset": self.x["coop"], "min_holding": 50 + n % 100})
-        style, choices = (("yes_no", ["yes", "no"]) if chartered or a % 2 else
-                          (("single", "approval")[b % 2], ["a", "b", "c"]))
+            kw = (
+                {"method": "member", "members": self.fans[:2]}
+                if b % 2
+                else {"method": "member", "asset": self.x["coop"], "min_holding": 50 + n % 100}
+            )
+        style, choices = (
+            ("yes_no", ["yes", "no"])
+            if chartered or a % 2
+            else (("single", "approval")[b % 2], ["a", "b", "c"])
+        )
         act = None
         if chartered:
-            act = [{"do": "send", "asset": self.x["crd"].hash,
-                    "to": self.x["artist"].public_key, "amount": 1 + n},
-                   {"do": "mint", "asset": self.x["coop"].hash,
-                    "to": self.x["label"].public_key, "amount": 1 + n},
-                   {"do": "sign", "asset": None, "to": self.x["artist"].public_key,
-                    "amount": 1 + n % 10_000}][n % 3]
-        body = {"title": f"p{len(self.proposals)}", "text": "", "style": style,
-                "choices": choices,
-                "closes": self.now + (1 + b % 3) * HOUR // 6 + (HOUR if chartered else 0),
-                "settler": self.x["seeder"].public_key,
-                "charter": self.x["charter"].hash if chartered else None, "action": act,
-                **rules(**kw)}
+            act = [
+                {
+                    "do": "send",
+                    "asset": self.x["crd"].hash,
+                    "to": self.x["artist"].public_key,
+                    "amount": 1 + n,
+                },
+                {
+                    "do": "mint",
+                    "asset": self.x["coop"].hash,
+                    "to": self.x["label"].public_key,
+                    "amount": 1 + n,
+                },
+                {
+                    "do": "sign",
+                    "asset": None,
+                    "to": self.x["artist"].public_key,
+                    "amount": 1 + n % 10_000,
+                },
+            ][n % 3]
+        body = {
+            "title": f"p{len(self.proposals)}",
+            "text": "",
+            "style": style,
+            "choices": choices,
+            "closes": self.now + (1 + b % 3) * HOUR // 6 + (HOUR if chartered else 0),
+            "settler": self.x["seeder"].public_key,
+            "charter": self.x["charter"].hash if chartered else None,
+            "action": act,
+            **rules(**kw),
+        }
         e = self.try_make(who, "proposal", body, [self.x["charter"]] if chartered else [])
         if e is not None:
             self.proposals.append(e)
@@ -116,10 +166,17 @@ class VoteHistory:
         units = n % 700 + 1
         if prop.rules.method == "member":
             units = 0 if prop.rules.members else prop.rules.min_holding
-        choices = [n % len(prop.choices) if n % 3 == 0 else 0] if prop.style != "approval" else \
-            sorted({n % 3, b % 3})
-        e = self.try_make(voter, "vote", {"proposal": p.hash, "choices": choices,
-                                          "units": units, "qualifier": None}, [p])
+        choices = (
+            [n % len(prop.choices) if n % 3 == 0 else 0]
+            if prop.style != "approval"
+            else sorted({n % 3, b % 3})
+        )
+        e = self.try_make(
+            voter,
+            "vote",
+            {"proposal": p.hash, "choices": choices, "units": units, "qualifier": None},
+            [p],
+        )
         if e is not None:
             self.votes.append(e)
         return e is not None
@@ -127,21 +184,34 @@ class VoteHistory:
     def _count(self, b: int, final: bool) -> bool:
         if not self.proposals:
             return False
-        due = [p for p in self.proposals if p.hash not in self.state.results
-               and p.body["closes"] < self.now]
+        due = [
+            p
+            for p in self.proposals
+            if p.hash not in self.state.results and p.body["closes"] < self.now
+        ]
         p = due[b % len(due)] if due and b % 4 else self.proposals[b % len(self.proposals)]
         pending = self.state.uncounted(p.hash)
         if b % 3 == 1:  # a settler that saw only the voters' first votes (replaced since)
             pending = [self.state.ballots[(p.hash, v.voter)][0] for v in pending]
         chosen = pending[:3] if b % 5 else pending[-2:] + pending[-1:]  # sometimes twice
         if b % 7 == 0 and self.votes:  # a vote already counted, or another proposal's
-            mine = [v for v in self.state.votes.values()  # e.g. a counted voter's other vote
-                    if v.proposal == p.hash and v.counted_by is None]
+            mine = [
+                v
+                for v in self.state.votes.values()  # e.g. a counted voter's other vote
+                if v.proposal == p.hash and v.counted_by is None
+            ]
             pool = mine if mine and b % 2 else list(self.state.votes.values())
             chosen = [pool[len(chosen) % len(pool)]]
         refs = sorted({v.id for v in chosen})
-        return self.try_make(self.x["seeder"], "close" if final else "count",
-                             {"proposal": p.hash, "votes": refs}, [p.hash, *refs]) is not None
+        return (
+            self.try_make(
+                self.x["seeder"],
+                "close" if final else "count",
+                {"proposal": p.hash, "votes": refs},
+                [p.hash, *refs],
+            )
+            is not None
+        )
 
     def op_count(self, a: int, b: int, n: int) -> bool:
         return self._count(b, final=False)
@@ -155,16 +225,20 @@ class VoteHistory:
     def op_reclaim(self, a: int, b: int, n: int) -> bool:
         if not self.votes:
             return False
-        open_votes = [v for v in self.votes
-                      if (lk := self.state.votes[v.hash].lock) is not None
-                      and self.state.locks[lk].closed_by is None]
+        open_votes = [
+            v
+            for v in self.votes
+            if (lk := self.state.votes[v.hash].lock) is not None
+            and self.state.locks[lk].closed_by is None
+        ]
         v = (open_votes or self.votes)[n % len(open_votes or self.votes)]
         voter = next(p for p in self.people if p.public_key == v.author)
         seen = self.state.last_seen.get(self.x["seeder"].public_key)
         if seen is None:
             return False
-        return self.try_make(voter, "reclaim", {"of": v.hash, "proof": seen[1]},
-                             [seen[1]]) is not None
+        return (
+            self.try_make(voter, "reclaim", {"of": v.hash, "proof": seen[1]}, [seen[1]]) is not None
+        )
 
     def op_receive(self, a: int, b: int, n: int) -> bool:
         who = self.people[a % len(self.people)]
@@ -179,8 +253,14 @@ class VoteHistory:
         who = self.fans[a % 3] if a < 5 else self.x["label"]
         asset = self.x["coop"] if who is not self.x["label"] else self.x["crd"]
         to = self.fans[(a + 1) % 3] if who is not self.x["label"] else self.x["artist"]
-        return self.try_make(who, "send", {"asset": asset.hash, "to": to.public_key,
-                                           "amount": 1 + n % 900, "memo": ""}) is not None
+        return (
+            self.try_make(
+                who,
+                "send",
+                {"asset": asset.hash, "to": to.public_key, "amount": 1 + n % 900, "memo": ""},
+            )
+            is not None
+        )
 
     def op_execute(self, a: int, b: int, n: int) -> bool:
         """The label carries out a closed proposal (passed or not, exactly or not)."""
@@ -194,8 +274,7 @@ class VoteHistory:
             return False
         amount = act.amount + (1 if b % 6 == 0 else 0)  # sometimes not exactly
         if act.do == "send":
-            kind, body = "send", {"asset": act.asset, "to": act.to, "amount": amount,
-                                  "memo": ""}
+            kind, body = "send", {"asset": act.asset, "to": act.to, "amount": amount, "memo": ""}
         elif act.do == "mint":
             kind, body = "asset.mint", {"asset": act.asset, "amount": amount}
         else:
@@ -216,21 +295,27 @@ def check_invariants(led: Ledger, label: bytes) -> None:
     for pid, result in state.results.items():  # the result is the tally of what was counted
         counted = state.counted.get(pid, {})
         assert all(v.voter == voter and v.proposal == pid for voter, v in counted.items())
-        again = tally_result(state.proposals[pid], result.close,
-                             sorted(counted.values(), key=lambda v: v.id))
+        again = tally_result(
+            state.proposals[pid], result.close, sorted(counted.values(), key=lambda v: v.id)
+        )
         assert again == result
-    counted_per_voter = Counter((v.proposal, v.voter) for v in state.votes.values()
-                                if v.counted_by is not None)
+    counted_per_voter = Counter(
+        (v.proposal, v.voter) for v in state.votes.values() if v.counted_by is not None
+    )
     assert all(n == 1 for n in counted_per_voter.values())  # a replaced vote is not counted too
     for (pid, voter), votes in state.ballots.items():
         # until its voter is counted, the locks of its votes hold the units of the largest vote
         if voter not in state.counted.get(pid, {}):
-            held = sum(state.locks[v.lock].amount for v in votes
-                       if v.lock and state.locks[v.lock].closed_by is None)
+            held = sum(
+                state.locks[v.lock].amount
+                for v in votes
+                if v.lock and state.locks[v.lock].closed_by is None
+            )
             reclaimed = any(v.lock and state.locks[v.lock].closed_by is not None for v in votes)
             if not reclaimed:
-                assert held == max(v.units for v in votes) * (state.proposals[pid].rules.asset
-                                                              is not None)
+                assert held == max(v.units for v in votes) * (
+                    state.proposals[pid].rules.asset is not None
+                )
     charter = state.charters.get(label)
     if charter is not None:  # every spend after the charter carries out one passed proposal
         done = list(state.executed.values())
@@ -242,7 +327,8 @@ def check_invariants(led: Ledger, label: bytes) -> None:
 @SETTINGS
 @given(ops=OPS, seed=st.integers(0, 2**32 - 1))
 def test_vote_histories_in_any_delivery_order_give_one_state_and_one_tally(
-        ops: Any, seed: int) -> None:
+    ops: Any, seed: int
+) -> None:
     rnd = random.Random(seed)
     with ledgers() as make:
         ref = make("ref")
@@ -259,8 +345,7 @@ def test_vote_histories_in_any_delivery_order_give_one_state_and_one_tally(
 
 @SETTINGS
 @given(ops=OPS, seed=st.integers(0, 2**32 - 1))
-def test_conservation_with_vote_locks_holds_for_any_part_of_a_history(ops: Any,
-                                                                      seed: int) -> None:
+def test_conservation_with_vote_locks_holds_for_any_part_of_a_history(ops: Any, seed: int) -> None:
     rnd = random.Random(seed)
     with ledgers() as make:
         h = VoteHistory(ops, make("ref"))
@@ -272,14 +357,18 @@ def test_conservation_with_vote_locks_holds_for_any_part_of_a_history(ops: Any,
 
 @SETTINGS
 @given(ops=OPS, pick=st.integers(0, 2**16))
-def test_vote_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any,
-                                                                    pick: int) -> None:
+def test_vote_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: int) -> None:
     with ledgers() as make:
         h = VoteHistory(ops, make("ref"))
-        kept = [e for e in h.sc.entries if e.kind in ("vote", "count", "close", "reclaim",
-                                                      "send", "asset.mint", "sign")]
-        for entry, should_accept in [*((e, True) for e in kept[pick % 5::5]),
-                                     *((e, False) for e in h.refused[pick % 5::5])]:
+        kept = [
+            e
+            for e in h.sc.entries
+            if e.kind in ("vote", "count", "close", "reclaim", "send", "asset.mint", "sign")
+        ]
+        for entry, should_accept in [
+            *((e, True) for e in kept[pick % 5 :: 5]),
+            *((e, False) for e in h.refused[pick % 5 :: 5]),
+        ]:
             led = make()
             assert not led.ingest(closure(h, entry)).rejected  # type: ignore[arg-type]
             report = led.ingest([entry.wire])
@@ -288,8 +377,10 @@ def test_vote_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any,
 
 def test_the_interpreter_exercises_every_operation() -> None:
     rnd = random.Random(5)
-    ops = [(rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 2000))
-           for _ in range(500)]
+    ops = [
+        (rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 2000))
+        for _ in range(500)
+    ]
     with ledgers() as make:
         h = VoteHistory(ops, make("ref"))
         check_invariants(h.ref, h.x["label"].public_key)

@@ -30,13 +30,18 @@ def test_each_step_has_the_documented_outcome(open_ledger: Any) -> None:
         if step["expect"] == "accepted":
             assert [e.hash.hex() for e in report.accepted] == [step["hash"]], step["case"]
         else:
-            assert not report.accepted and step["expect"] in report.rejected[0].reason, \
-                (step["case"], report)
+            assert not report.accepted and step["expect"] in report.rejected[0].reason, (
+                step["case"],
+                report,
+            )
     assert led.state_hash().hex() == data["state_hash"]
     for pid, want in data["results"].items():
         r = led.state.results[bytes.fromhex(pid)]
-        assert (list(r.tally), r.turnout, r.passed) == (want["tally"], want["turnout"],
-                                                        want["passed"])
+        assert (list(r.tally), r.turnout, r.passed) == (
+            want["tally"],
+            want["turnout"],
+            want["passed"],
+        )
     for acc in data["accounting"].values():
         assert acc["supply"] == acc["balances"] + acc["locked"] + acc["in_flight"]
 
@@ -44,8 +49,7 @@ def test_each_step_has_the_documented_outcome(open_ledger: Any) -> None:
 def test_the_accepted_entries_in_any_order_give_the_same_state(open_ledger: Any) -> None:
     data = load()
     wires = [bytes.fromhex(s["wire"]) for s in data["steps"] if s["expect"] == "accepted"]
-    for n, order in enumerate([list(reversed(wires)), random.Random(5).sample(wires,
-                                                                           len(wires))]):
+    for n, order in enumerate([list(reversed(wires)), random.Random(5).sample(wires, len(wires))]):
         led = open_ledger(f"r{n}.sqlite")
         for w in order:
             assert not led.ingest([w]).rejected
@@ -56,8 +60,9 @@ def test_the_accepted_entries_in_any_order_give_the_same_state(open_ledger: Any)
 def test_the_result_follows_from_the_counted_votes_in_the_json() -> None:
     """From the JSON alone: the close's tally is the sum of the weights of the votes it names."""
     steps = load()["steps"]
-    votes = {s["hash"]: s["body"] for s in steps if s["kind"] == "vote"
-             and s["expect"] == "accepted"}
+    votes = {
+        s["hash"]: s["body"] for s in steps if s["kind"] == "vote" and s["expect"] == "accepted"
+    }
     close = next(s for s in steps if s["kind"] == "close" and s["expect"] == "accepted")
     tally = [0, 0]
     for ref in close["body"]["votes"]:

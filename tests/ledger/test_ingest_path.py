@@ -27,26 +27,36 @@ from tests.ledger.factory import Scenario, signer
 
 ALICE = signer("alice")
 
-LEAVES = st.one_of(st.integers(-(2**64), 2**64), st.text(max_size=6), st.binary(max_size=6),
-                   st.booleans(), st.none(), st.floats(allow_nan=False))
+LEAVES = st.one_of(
+    st.integers(-(2**64), 2**64),
+    st.text(max_size=6),
+    st.binary(max_size=6),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False),
+)
 VALUES = st.recursive(
     LEAVES,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.text(max_size=5), inner, max_size=4)),
-    max_leaves=12)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 BODIES = st.dictionaries(st.text(max_size=5), VALUES, max_size=5)
 
 
 def _entry_with_body(body_bytes: bytes) -> bytes:
-    header = encode([1, ALICE.public_key, 1, None, 1_700_000_000_000, [], "profile",
-                     hash32(body_bytes)])
+    header = encode(
+        [1, ALICE.public_key, 1, None, 1_700_000_000_000, [], "profile", hash32(body_bytes)]
+    )
     return b"\x83" + header + body_bytes + b"\x58\x40" + ALICE.sign(SIGN_DOMAIN + header)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=BODIES, canonical=st.booleans())
-def test_body_check_agrees_with_canonical_re_encoding(body: dict[str, Any],
-                                                      canonical: bool) -> None:
+def test_body_check_agrees_with_canonical_re_encoding(
+    body: dict[str, Any], canonical: bool
+) -> None:
     # A plain encoding keeps the drawn key order and writes floats as 64 bits: often not canonical.
     body_bytes = cbor2.dumps(body, canonical=canonical)
     wire = _entry_with_body(body_bytes)
@@ -77,8 +87,9 @@ def _history(n: int) -> list[bytes]:
 
 
 @pytest.mark.parametrize("processes", [0, 1])
-def test_a_full_disk_in_the_middle_of_a_batch_changes_nothing(tmp_path: Any,
-                                                              processes: int) -> None:
+def test_a_full_disk_in_the_middle_of_a_batch_changes_nothing(
+    tmp_path: Any, processes: int
+) -> None:
     """With verifier processes, rows are written chunk by chunk while later chunks are checked;
     without, after the last chunk. Either way a write that fails mid-batch leaves nothing."""
     path = tmp_path / "ledger.sqlite"
@@ -107,8 +118,9 @@ def test_a_full_disk_in_the_middle_of_a_batch_changes_nothing(tmp_path: Any,
 
 
 @pytest.mark.parametrize("caller_disabled", [False, True])
-def test_the_collector_pauses_only_while_a_batch_is_ingested(tmp_path: Any,
-                                                             caller_disabled: bool) -> None:
+def test_the_collector_pauses_only_while_a_batch_is_ingested(
+    tmp_path: Any, caller_disabled: bool
+) -> None:
     led = Ledger.open(tmp_path / "gc.sqlite", verify_threads=1)
     during: list[bool] = []
     led.add_listener(lambda entries: during.append(gc.isenabled()))
@@ -127,8 +139,11 @@ def test_the_collector_pauses_only_while_a_batch_is_ingested(tmp_path: Any,
 @pytest.mark.parametrize("opt_in", [False, True])
 def test_switch_interval_changes_only_when_asked(tmp_path: Any, opt_in: bool) -> None:
     original = sys.getswitchinterval()
-    led = Ledger.open(tmp_path / f"s{opt_in}.sqlite", verify_threads=2,
-                      switch_interval=FAST_SWITCH_INTERVAL if opt_in else None)
+    led = Ledger.open(
+        tmp_path / f"s{opt_in}.sqlite",
+        verify_threads=2,
+        switch_interval=FAST_SWITCH_INTERVAL if opt_in else None,
+    )
     seen: list[float] = []
     led.add_listener(lambda entries: seen.append(sys.getswitchinterval()))
     try:

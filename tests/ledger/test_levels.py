@@ -28,16 +28,27 @@ ALICE = signer("alice")
 PROFILE = {"name": "Alice", "bio": "", "links": []}
 
 
-def raw_entry(header_bytes: bytes, body_bytes: bytes, who: Any = ALICE,
-              outer: bytes = b"\x83", sig: bytes | None = None) -> bytes:
+def raw_entry(
+    header_bytes: bytes,
+    body_bytes: bytes,
+    who: Any = ALICE,
+    outer: bytes = b"\x83",
+    sig: bytes | None = None,
+) -> bytes:
     """Assemble wire bytes by hand (possibly non-canonical), signed over the given header bytes."""
     signature = sig if sig is not None else who.sign(SIGN_DOMAIN + header_bytes)
     return outer + header_bytes + body_bytes + b"\x58\x40" + signature
 
 
-def header_list(body_bytes: bytes, who: Any = ALICE, seq: int = 1, prev: bytes | None = None,
-                ts: int = 1_700_000_000_000, deps: list[bytes] | None = None,
-                kind: str = "profile") -> list[Any]:
+def header_list(
+    body_bytes: bytes,
+    who: Any = ALICE,
+    seq: int = 1,
+    prev: bytes | None = None,
+    ts: int = 1_700_000_000_000,
+    deps: list[bytes] | None = None,
+    kind: str = "profile",
+) -> list[Any]:
     return [1, who.public_key, seq, prev, ts, deps or [], kind, hash32(body_bytes)]
 
 
@@ -60,6 +71,7 @@ def valid_profile_wire() -> bytes:
 
 # -- level 1: size and canonical decoding ---------------------------------------------------------
 
+
 def test_the_reference_entry_is_accepted(led: Ledger) -> None:
     report = led.ingest([valid_profile_wire()])
     assert len(report.accepted) == 1 and not report.rejected
@@ -72,9 +84,20 @@ def test_oversized_entry_is_rejected_before_decoding(led: Ledger) -> None:
     rejected_with(led, big, "limit")
 
 
-@pytest.mark.parametrize("garbage", [b"", b"\xff", b"garbage", b"\x83\x01\x02", b"\x9f",
-                                     b"\x5a\xff\xff\xff\xff", b"\x9b" + b"\xff" * 8,
-                                     b"\x81" * 10_000 + b"\x00", bytes(range(256))])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"",
+        b"\xff",
+        b"garbage",
+        b"\x83\x01\x02",
+        b"\x9f",
+        b"\x5a\xff\xff\xff\xff",
+        b"\x9b" + b"\xff" * 8,
+        b"\x81" * 10_000 + b"\x00",
+        bytes(range(256)),
+    ],
+)
 def test_garbage_gets_a_reason_never_an_exception(led: Ledger, garbage: bytes) -> None:
     reason = rejected_with(led, garbage)
     assert reason
@@ -112,8 +135,15 @@ def test_non_minimal_integers_are_not_canonical(led: Ledger) -> None:
 
 def test_map_keys_out_of_canonical_order_are_rejected(led: Ledger) -> None:
     # "links" (6 bytes) must come after "bio" and "name" (length-first order); put it first.
-    body = b"\xa3" + encode("links") + encode([]) + encode("name") + encode("A") + \
-        encode("bio") + encode("")
+    body = (
+        b"\xa3"
+        + encode("links")
+        + encode([])
+        + encode("name")
+        + encode("A")
+        + encode("bio")
+        + encode("")
+    )
     assert cbor2.loads(body) == {"name": "A", "bio": "", "links": []}
     rejected_with(led, raw_entry(encode(header_list(body)), body), "canonical")
 
@@ -156,13 +186,25 @@ def test_body_hash_mismatch(led: Ledger) -> None:
     rejected_with(led, raw_entry(encode(header_list(other)), body), "body_hash")
 
 
-@pytest.mark.parametrize("field,value,word", [
-    (0, 2, "version"), (0, True, "version"), (1, b"\x01" * 31, "author"), (2, 0, "seq"),
-    (2, -1, "seq"), (3, b"\x00" * 32, "prev"), (4, -5, "timestamp"), (5, [b"\x01"], "dependency"),
-    (5, [b"\x02" * 32, b"\x01" * 32], "ascending"), (5, [b"\x01" * 32] * 2, "ascending"),
-    (5, [bytes([i]) * 32 for i in range(65)], "deps"), (6, "", "kind"), (6, "k" * 33, "kind"),
-    (7, b"\x00" * 31, "body_hash"),
-])
+@pytest.mark.parametrize(
+    "field,value,word",
+    [
+        (0, 2, "version"),
+        (0, True, "version"),
+        (1, b"\x01" * 31, "author"),
+        (2, 0, "seq"),
+        (2, -1, "seq"),
+        (3, b"\x00" * 32, "prev"),
+        (4, -5, "timestamp"),
+        (5, [b"\x01"], "dependency"),
+        (5, [b"\x02" * 32, b"\x01" * 32], "ascending"),
+        (5, [b"\x01" * 32] * 2, "ascending"),
+        (5, [bytes([i]) * 32 for i in range(65)], "deps"),
+        (6, "", "kind"),
+        (6, "k" * 33, "kind"),
+        (7, b"\x00" * 31, "body_hash"),
+    ],
+)
 def test_header_field_checks(led: Ledger, field: int, value: Any, word: str) -> None:
     body = encode(PROFILE)
     items = header_list(body)
@@ -180,50 +222,100 @@ def test_decode_entry_raises_only_ledger_errors() -> None:
 
 # -- level 2: the schema of each kind --------------------------------------------------------------
 
+
 def _valid_bodies() -> dict[str, dict[str, Any]]:
     sc, x = economy()
     h = b"\x11" * 32
     bodies = {
         "profile": {"name": "A", "bio": "b", "links": ["https://x"]},
-        "asset.issue": {"symbol": "CRD", "name": "Credits", "precision": 2, "max_supply": 10,
-                        "flags": ["stable"]},
+        "asset.issue": {
+            "symbol": "CRD",
+            "name": "Credits",
+            "precision": 2,
+            "max_supply": 10,
+            "flags": ["stable"],
+        },
         "asset.mint": {"asset": h, "amount": 1},
         "send": {"asset": h, "to": h, "amount": 1, "memo": ""},
         "receive": {"transfers": [h]},
         "listing": sc.listing_body(x["artist"], x["crd"]),
-        "purchase": {"listing": h, "track": None, "asset": h, "amount": 1,
-                     "payouts": [{"to": h, "amount": 1}]},
+        "purchase": {
+            "listing": h,
+            "track": None,
+            "asset": h,
+            "amount": 1,
+            "payouts": [{"to": h, "amount": 1}],
+        },
         "grant": {"purchase": h, "keys": [{"content": h, "sealed": b"\x00" * 80}]},
         "delegate": {"agent": h, "listings": [], "keys": []},
         "revoke": {"delegation": h},
         "checkpoint": {"open": 3},
         "reclaim": {"of": h, "proof": h},
-        "offer": {"sell": h, "sell_amount": 100, "want": h, "want_amount": 250, "min_fill": 10,
-                  "expires": 2_000_000_000_000, "fill_or_kill": False, "settler": h},
+        "offer": {
+            "sell": h,
+            "sell_amount": 100,
+            "want": h,
+            "want_amount": 250,
+            "min_fill": 10,
+            "expires": 2_000_000_000_000,
+            "fill_or_kill": False,
+            "settler": h,
+        },
         "take": {"offer": h, "amount": 10, "pay": 25, "deadline": 2_000_000_000_000},
         "fill": {"take": h},
         "refuse": {"take": h, "reason": "out of stock"},
         "cancel": {"offer": h},
-        "proposal": {"title": "Sign?", "text": "", "style": "yes_no", "choices": ["yes", "no"],
-                     "closes": 2_000_000_000_000, "settler": h, "charter": h,
-                     "action": {"do": "send", "asset": h, "to": h, "amount": 5},
-                     "method": "token", "asset": h, "members": [], "min_holding": 0,
-                     "quorum": 10, "threshold_bps": 5001},
+        "proposal": {
+            "title": "Sign?",
+            "text": "",
+            "style": "yes_no",
+            "choices": ["yes", "no"],
+            "closes": 2_000_000_000_000,
+            "settler": h,
+            "charter": h,
+            "action": {"do": "send", "asset": h, "to": h, "amount": 5},
+            "method": "token",
+            "asset": h,
+            "members": [],
+            "min_holding": 0,
+            "quorum": 10,
+            "threshold_bps": 5001,
+        },
         "vote": {"proposal": h, "choices": [0], "units": 10, "qualifier": None},
         "count": {"proposal": h, "votes": [h]},
         "close": {"proposal": h, "votes": []},
-        "charter": {"period_ms": 3_600_000, "settler": h, "method": "member", "asset": None,
-                    "members": [h], "min_holding": 0, "quorum": 1, "threshold_bps": 5001},
+        "charter": {
+            "period_ms": 3_600_000,
+            "settler": h,
+            "method": "member",
+            "asset": None,
+            "members": [h],
+            "min_holding": 0,
+            "quorum": 1,
+            "threshold_bps": 5001,
+        },
         "sign": {"artist": h, "share_bps": 2000},
-        "campaign": {"title": "Second album", "description": "", "asset": h, "goal": 100,
-                     "deadline": 2_000_000_000_000, "close_by": 2_000_100_000_000,
-                     "tiers": [{"name": "Supporter", "min": 10, "reward": "the album"}],
-                     "settler": h},
+        "campaign": {
+            "title": "Second album",
+            "description": "",
+            "asset": h,
+            "goal": 100,
+            "deadline": 2_000_000_000_000,
+            "close_by": 2_000_100_000_000,
+            "tiers": [{"name": "Supporter", "min": 10, "reward": "the album"}],
+            "settler": h,
+        },
         "pledge": {"campaign": h, "amount": 25},
         "campaign.count": {"campaign": h, "pledges": [h]},
         "campaign.close": {"campaign": h, "success": True, "pledges": []},
-        "gate": {"title": "Backstage", "description": "", "asset": h, "min": 100,
-                 "held_ms": 0, "lock_ms": 3_600_000},
+        "gate": {
+            "title": "Backstage",
+            "description": "",
+            "asset": h,
+            "min": 100,
+            "held_ms": 0,
+            "lock_ms": 3_600_000,
+        },
         "gate.claim": {"gate": h, "until": 2_000_000_000_000},
         "coin.charter": {"asset": h, "sales_asset": h, "bps": 2_000},
         "stake": {"charter": h, "amount": 10, "accept_by": 1, "until": 2},
@@ -284,35 +376,73 @@ def _set(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("kind,path,value", [
-    ("asset.issue", "symbol", "crd"), ("asset.issue", "symbol", "TOOLONGSYMBOL"),
-    ("asset.issue", "precision", 19), ("asset.issue", "max_supply", 0),
-    ("asset.issue", "max_supply", 1 << 63), ("asset.issue", "flags", ["gold"]),
-    ("asset.issue", "flags", ["stable", "stable"]), ("asset.mint", "amount", 0),
-    ("send", "amount", 0), ("send", "amount", -3), ("send", "memo", "x" * 281),
-    ("send", "to", b"\x01" * 33), ("send", "memo", "bell\x07"), ("receive", "transfers", []),
-    ("receive", "transfers", [b"\x01" * 32] * 2),
-    ("receive", "transfers", [bytes([i, 0]) * 16 for i in range(65)]),
-    ("listing", "split.0.bps", 0), ("listing", "split.0.bps", 10_001), ("listing", "split", []),
-    ("listing", "tracks", []), ("listing", "prices", []), ("listing", "title", ""),
-    ("listing", "tracks.0.duration_ms", 24 * 3600 * 1000 + 1), ("listing", "prices.0.amount", -1),
-    ("purchase", "track", 100), ("purchase", "track", -1), ("purchase", "amount", 0),
-    ("purchase", "payouts", []), ("purchase", "payouts.0.amount", 0),
-    ("grant", "keys", []), ("grant", "keys.0.sealed", b"\x00" * 129),
-    ("profile", "name", ""), ("profile", "links", ["l"] * 9),
-    ("checkpoint", "open", -1), ("offer", "sell_amount", 0), ("offer", "want_amount", 0),
-    ("offer", "min_fill", 0), ("offer", "expires", -1), ("offer", "settler", b"\x01" * 31),
-    ("take", "amount", 0), ("take", "pay", 0), ("take", "deadline", -1),
-    ("refuse", "reason", "r" * 201), ("reclaim", "proof", b"\x01" * 33),
-    ("proposal", "style", "ranked"), ("proposal", "choices", ["yes"]),
-    ("proposal", "choices", ["a", "a"]), ("proposal", "method", "lottery"),
-    ("proposal", "threshold_bps", 0), ("proposal", "threshold_bps", 10_001),
-    ("proposal", "action.do", "burn"), ("proposal", "action.amount", 0),
-    ("proposal", "members", [b"\x01" * 32] * 2), ("vote", "choices", []),
-    ("vote", "choices", [16]), ("vote", "choices", [0, 0]), ("vote", "units", -1),
-    ("count", "votes", []), ("count", "votes", [bytes([i, 0]) * 16 for i in range(64)]),
-    ("charter", "period_ms", 0), ("sign", "share_bps", 0), ("sign", "share_bps", 10_001),
-])
+@pytest.mark.parametrize(
+    "kind,path,value",
+    [
+        ("asset.issue", "symbol", "crd"),
+        ("asset.issue", "symbol", "TOOLONGSYMBOL"),
+        ("asset.issue", "precision", 19),
+        ("asset.issue", "max_supply", 0),
+        ("asset.issue", "max_supply", 1 << 63),
+        ("asset.issue", "flags", ["gold"]),
+        ("asset.issue", "flags", ["stable", "stable"]),
+        ("asset.mint", "amount", 0),
+        ("send", "amount", 0),
+        ("send", "amount", -3),
+        ("send", "memo", "x" * 281),
+        ("send", "to", b"\x01" * 33),
+        ("send", "memo", "bell\x07"),
+        ("receive", "transfers", []),
+        ("receive", "transfers", [b"\x01" * 32] * 2),
+        ("receive", "transfers", [bytes([i, 0]) * 16 for i in range(65)]),
+        ("listing", "split.0.bps", 0),
+        ("listing", "split.0.bps", 10_001),
+        ("listing", "split", []),
+        ("listing", "tracks", []),
+        ("listing", "prices", []),
+        ("listing", "title", ""),
+        ("listing", "tracks.0.duration_ms", 24 * 3600 * 1000 + 1),
+        ("listing", "prices.0.amount", -1),
+        ("purchase", "track", 100),
+        ("purchase", "track", -1),
+        ("purchase", "amount", 0),
+        ("purchase", "payouts", []),
+        ("purchase", "payouts.0.amount", 0),
+        ("grant", "keys", []),
+        ("grant", "keys.0.sealed", b"\x00" * 129),
+        ("profile", "name", ""),
+        ("profile", "links", ["l"] * 9),
+        ("checkpoint", "open", -1),
+        ("offer", "sell_amount", 0),
+        ("offer", "want_amount", 0),
+        ("offer", "min_fill", 0),
+        ("offer", "expires", -1),
+        ("offer", "settler", b"\x01" * 31),
+        ("take", "amount", 0),
+        ("take", "pay", 0),
+        ("take", "deadline", -1),
+        ("refuse", "reason", "r" * 201),
+        ("reclaim", "proof", b"\x01" * 33),
+        ("proposal", "style", "ranked"),
+        ("proposal", "choices", ["yes"]),
+        ("proposal", "choices", ["a", "a"]),
+        ("proposal", "method", "lottery"),
+        ("proposal", "threshold_bps", 0),
+        ("proposal", "threshold_bps", 10_001),
+        ("proposal", "action.do", "burn"),
+        ("proposal", "action.amount", 0),
+        ("proposal", "members", [b"\x01" * 32] * 2),
+        ("vote", "choices", []),
+        ("vote", "choices", [16]),
+        ("vote", "choices", [0, 0]),
+        ("vote", "units", -1),
+        ("count", "votes", []),
+        ("count", "votes", [bytes([i, 0]) * 16 for i in range(64)]),
+        ("charter", "period_ms", 0),
+        ("sign", "share_bps", 0),
+        ("sign", "share_bps", 10_001),
+    ],
+)
 def test_out_of_range_values_are_rejected(kind: str, path: str, value: Any) -> None:
     with pytest.raises(SchemaError):
         validate_body(kind, _set(VALID[kind], path, value))
@@ -341,6 +471,7 @@ def test_every_feature_view_is_part_of_the_state() -> None:
 
 # -- level 3: signature ----------------------------------------------------------------------------
 
+
 def test_flipped_signature_is_rejected(led: Ledger) -> None:
     wire = bytearray(valid_profile_wire())
     wire[-1] ^= 0x01
@@ -360,6 +491,7 @@ def test_signature_without_domain_separation_is_rejected(led: Ledger) -> None:
 
 
 # -- level 4: chain position -----------------------------------------------------------------------
+
 
 def test_timestamp_going_backwards_is_rejected(led: Ledger) -> None:
     first = create_entry(ALICE, 1, None, 2_000, "profile", PROFILE)
@@ -403,6 +535,7 @@ def test_gap_waits_then_fills(led: Ledger) -> None:
 
 # -- level 5: causal dependencies ------------------------------------------------------------------
 
+
 def test_missing_dependency_pends_is_wanted_and_resolves(led: Ledger) -> None:
     sc, x = economy()
     *setup, li = sc.entries
@@ -430,8 +563,12 @@ def test_pending_entries_are_not_stored(open_ledger: Any) -> None:
 
 def test_pending_set_is_bounded(led: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ledger_mod, "MAX_PENDING", 10)
-    waiters = [create_entry(signer(f"w{i}"), 1, None, 1, "profile", PROFILE,
-                            deps=[hash32(b"missing %d" % i)]) for i in range(30)]
+    waiters = [
+        create_entry(
+            signer(f"w{i}"), 1, None, 1, "profile", PROFILE, deps=[hash32(b"missing %d" % i)]
+        )
+        for i in range(30)
+    ]
     for w in waiters:
         led.ingest([w.wire])
     assert led.pending_count() == 10
@@ -441,10 +578,12 @@ def test_pending_set_is_bounded(led: Ledger, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_wanted_forgets_dependencies_of_evicted_pending_entries(
-        led: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    led: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(ledger_mod, "MAX_PENDING", 10)
     for i in range(30):
-        w = create_entry(signer(f"w{i}"), 1, None, 1, "profile", PROFILE,
-                         deps=[hash32(b"missing %d" % i)])
+        w = create_entry(
+            signer(f"w{i}"), 1, None, 1, "profile", PROFILE, deps=[hash32(b"missing %d" % i)]
+        )
         led.ingest([w.wire])
     assert len(led.wanted().hashes) == 10

@@ -24,13 +24,35 @@ from ledger.forks import decode_fork_proof
 from ledger.ledger import Ledger
 from tests.ledger.factory import Scenario
 
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=False,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-OP_NAMES = ["send", "send", "receive", "receive", "buy", "buy", "grant", "delegate",
-            "agent_grant", "revoke", "profile", "mint", "relist"]
-OPS = st.lists(st.tuples(st.sampled_from(OP_NAMES), st.integers(0, 4), st.integers(0, 4),
-                         st.integers(1, 10_000)), min_size=12, max_size=40)
+OP_NAMES = [
+    "send",
+    "send",
+    "receive",
+    "receive",
+    "buy",
+    "buy",
+    "grant",
+    "delegate",
+    "agent_grant",
+    "revoke",
+    "profile",
+    "mint",
+    "relist",
+]
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(OP_NAMES), st.integers(0, 4), st.integers(0, 4), st.integers(1, 10_000)
+    ),
+    min_size=12,
+    max_size=40,
+)
 
 
 class History:
@@ -50,8 +72,16 @@ class History:
         self.artists = [art1, art2]
         self.agent = agent
         self.listings: list[Entry] = [
-            sc.listing(art1, self.crd, price=700, split=[(art1, 6000), (art2, 4000)],
-                       remainder=agent, tracks=2, track_price=300, tag="l1"),
+            sc.listing(
+                art1,
+                self.crd,
+                price=700,
+                split=[(art1, 6000), (art2, 4000)],
+                remainder=agent,
+                tracks=2,
+                track_price=300,
+                tag="l1",
+            ),
             sc.listing(art2, self.crd, price=250, nyp=True, tag="l2"),
         ]
         self.ungranted: list[Entry] = []
@@ -128,8 +158,7 @@ class History:
         if li.hash in self.superseded():
             return
         artist = next(s for s in self.artists if s.public_key == artist_pk)
-        new = self.sc.listing(artist, self.crd, price=100 + n % 900, supersedes=li,
-                              tag=f"re{n}")
+        new = self.sc.listing(artist, self.crd, price=100 + n % 900, supersedes=li, tag=f"re{n}")
         self.listings.append(new)
 
     def superseded(self) -> set[bytes]:
@@ -167,7 +196,7 @@ def deliver_shuffled(led: Ledger, wires: list[bytes], rnd: random.Random) -> Non
     i = 0
     while i < len(order):
         step = rnd.randint(1, max(1, len(order) // 3))
-        report = led.ingest(order[i:i + step])
+        report = led.ingest(order[i : i + step])
         assert not report.rejected, report.rejected
         i += step
 
@@ -180,6 +209,7 @@ def check_conservation(led: Ledger) -> None:
 
 
 # -- 1. order independence -------------------------------------------------------------------------
+
 
 @SETTINGS
 @given(ops=OPS, seed=st.integers(0, 2**32 - 1))
@@ -201,10 +231,12 @@ def test_any_delivery_order_gives_the_same_state(ops: Any, seed: int) -> None:
 
 # -- 2. conservation -------------------------------------------------------------------------------
 
+
 @SETTINGS
 @given(ops=OPS, seed=st.integers(0, 2**32 - 1))
-def test_conservation_per_asset_after_any_history_and_any_partial_delivery(ops: Any,
-                                                                            seed: int) -> None:
+def test_conservation_per_asset_after_any_history_and_any_partial_delivery(
+    ops: Any, seed: int
+) -> None:
     h = History(ops)
     rnd = random.Random(seed)
     with ledgers() as make:
@@ -217,11 +249,18 @@ def test_conservation_per_asset_after_any_history_and_any_partial_delivery(ops: 
 
 # -- 3. no overdraft -------------------------------------------------------------------------------
 
+
 @SETTINGS
-@given(ops=OPS, who=st.integers(0, 4), extra=st.integers(1, 10**6), asset_i=st.integers(0, 1),
-       via_purchase=st.booleans())
-def test_spending_beyond_balance_is_always_rejected(ops: Any, who: int, extra: int, asset_i: int,
-                                                    via_purchase: bool) -> None:
+@given(
+    ops=OPS,
+    who=st.integers(0, 4),
+    extra=st.integers(1, 10**6),
+    asset_i=st.integers(0, 1),
+    via_purchase=st.booleans(),
+)
+def test_spending_beyond_balance_is_always_rejected(
+    ops: Any, who: int, extra: int, asset_i: int, via_purchase: bool
+) -> None:
     h = History(ops)
     with ledgers() as make:
         led = reference(make, h)
@@ -243,6 +282,7 @@ def test_spending_beyond_balance_is_always_rejected(ops: Any, who: int, extra: i
 
 
 # -- 4. equivocation -------------------------------------------------------------------------------
+
 
 def _fork_of(h: History, pick: int) -> Entry:
     target = h.sc.entries[pick % len(h.sc.entries)]
@@ -266,8 +306,7 @@ def _check_forked(led: Ledger, h: History, fork: Entry) -> None:
 
 @SETTINGS
 @given(ops=OPS, pick=st.integers(0, 10**6), seed=st.integers(0, 2**32 - 1))
-def test_equivocation_is_proven_stored_and_survives_reopen(ops: Any, pick: int,
-                                                           seed: int) -> None:
+def test_equivocation_is_proven_stored_and_survives_reopen(ops: Any, pick: int, seed: int) -> None:
     """The same side of the fork arrives first everywhere; any order of everything else."""
     h = History(ops)
     fork = _fork_of(h, pick)
@@ -283,9 +322,16 @@ def test_equivocation_is_proven_stored_and_survives_reopen(ops: Any, pick: int,
             hashes.add(led.state_hash())
             proof = led.fork_proofs()[0]
             assert decode_fork_proof(proof.encode()) == proof
-            assert {proof.hash_a, proof.hash_b} == {fork.hash, h.sc.entries[
-                next(i for i, e in enumerate(h.sc.entries)
-                     if e.author == fork.author and e.seq == fork.seq)].hash}
+            assert {proof.hash_a, proof.hash_b} == {
+                fork.hash,
+                h.sc.entries[
+                    next(
+                        i
+                        for i, e in enumerate(h.sc.entries)
+                        if e.author == fork.author and e.seq == fork.seq
+                    )
+                ].hash,
+            }
             path = led.store.path
             led.close()
             again = Ledger.open(path, verify_threads=1)
@@ -300,8 +346,9 @@ def test_equivocation_is_proven_stored_and_survives_reopen(ops: Any, pick: int,
 
 @SETTINGS
 @given(ops=OPS, pick=st.integers(0, 10**6), seed=st.integers(0, 2**32 - 1))
-def test_equivocation_is_proven_quarantined_and_order_independent(ops: Any, pick: int,
-                                                                  seed: int) -> None:
+def test_equivocation_is_proven_quarantined_and_order_independent(
+    ops: Any, pick: int, seed: int
+) -> None:
     h = History(ops)
     fork = _fork_of(h, pick)
     rnd = random.Random(seed)
@@ -328,9 +375,10 @@ def test_equivocation_is_proven_quarantined_and_order_independent(ops: Any, pick
         b.close()
         c = Ledger.open(path, verify_threads=1)
         try:
-            assert [p.encoded for p in c.fork_proofs()] == [a.fork_proofs()[0].encoded] or \
-                {c.fork_proofs()[0].hash_a, c.fork_proofs()[0].hash_b} == \
-                {a.fork_proofs()[0].hash_a, a.fork_proofs()[0].hash_b}
+            assert [p.encoded for p in c.fork_proofs()] == [a.fork_proofs()[0].encoded] or {
+                c.fork_proofs()[0].hash_a,
+                c.fork_proofs()[0].hash_b,
+            } == {a.fork_proofs()[0].hash_a, a.fork_proofs()[0].hash_b}
             assert c.state_hash() == a.state_hash()
         finally:
             c.close()
@@ -366,13 +414,14 @@ def test_forked_set_in_fully_random_orders(ops: Any, pick: int, seed: int) -> No
             wires = [*h.sc.wires(), fork.wire]
             rnd.shuffle(wires)
             for i in range(0, len(wires), 3):
-                led.ingest(wires[i:i + 3])
+                led.ingest(wires[i : i + 3])
             _check_forked(led, h, fork)
             hashes.add(led.state_hash())
         assert len(hashes) == 1
 
 
 # -- 5. idempotence --------------------------------------------------------------------------------
+
 
 @SETTINGS
 @given(ops=OPS, seed=st.integers(0, 2**32 - 1))
@@ -392,10 +441,12 @@ def test_reingesting_any_subset_changes_nothing(ops: Any, seed: int) -> None:
 
 # -- 7. integrity ----------------------------------------------------------------------------------
 
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=OPS, pick=st.integers(0, 10**6), bit=st.integers(0, 10**7), held=st.booleans())
-def test_a_flipped_bit_is_never_accepted_as_another_entry(ops: Any, pick: int, bit: int,
-                                                           held: bool) -> None:
+def test_a_flipped_bit_is_never_accepted_as_another_entry(
+    ops: Any, pick: int, bit: int, held: bool
+) -> None:
     h = History(ops[:8])
     target = h.sc.entries[pick % len(h.sc.entries)]
     wire = bytearray(target.wire)
@@ -416,10 +467,16 @@ def test_a_flipped_bit_is_never_accepted_as_another_entry(ops: Any, pick: int, b
 
 
 @settings(max_examples=200, deadline=None)
-@given(garbage=st.one_of(st.binary(max_size=300),
-                         st.builds(lambda a, b: a + b, st.sampled_from(
-                             [b"\x83", b"\x83\x88", b"\x83\x88\x01\x58\x20", b"\x9f", b"\xbf"]),
-                             st.binary(max_size=200))))
+@given(
+    garbage=st.one_of(
+        st.binary(max_size=300),
+        st.builds(
+            lambda a, b: a + b,
+            st.sampled_from([b"\x83", b"\x83\x88", b"\x83\x88\x01\x58\x20", b"\x9f", b"\xbf"]),
+            st.binary(max_size=200),
+        ),
+    )
+)
 def test_garbage_is_rejected_with_a_reason_never_an_exception(garbage: bytes) -> None:
     with ledgers() as make:
         led = make()

@@ -25,8 +25,9 @@ def world(led: Ledger) -> tuple[Scenario, dict[str, Any]]:
 
 
 def review(sc: Scenario, who: Any, grant: Any, rating: int, text: str = "", **kw: Any) -> Any:
-    return sc.make(who, "review", {"grant": grant.hash, "rating": rating, "text": text},
-                   [grant], **kw)
+    return sc.make(
+        who, "review", {"grant": grant.hash, "rating": rating, "text": text}, [grant], **kw
+    )
 
 
 def test_a_granted_buyer_reviews_and_its_latest_review_counts(led: Ledger, world: Any) -> None:
@@ -43,31 +44,53 @@ def test_a_granted_buyer_reviews_and_its_latest_review_counts(led: Ledger, world
 def test_only_the_granted_buyer_reviews(led: Ledger, world: Any) -> None:
     sc, x = world
     refused(led, review(sc, x["agent"], x["grant"], 5, advance=False), "only the buyer")
-    refused(led, sc.make(x["fan"], "review", {"grant": x["grant"].hash, "rating": 5,
-                                              "text": ""}, [], advance=False), "deps")
-    refused(led, sc.make(x["fan"], "review", {"grant": x["purchase"].hash, "rating": 5,
-                                              "text": ""}, [x["purchase"]], advance=False),
-            "not a grant")
+    refused(
+        led,
+        sc.make(
+            x["fan"],
+            "review",
+            {"grant": x["grant"].hash, "rating": 5, "text": ""},
+            [],
+            advance=False,
+        ),
+        "deps",
+    )
+    refused(
+        led,
+        sc.make(
+            x["fan"],
+            "review",
+            {"grant": x["purchase"].hash, "rating": 5, "text": ""},
+            [x["purchase"]],
+            advance=False,
+        ),
+        "not a grant",
+    )
 
 
 def test_the_artist_replies_and_its_latest_reply_counts(led: Ledger, world: Any) -> None:
     sc, x = world
     r = review(sc, x["fan"], x["grant"], 4)
     accepted(led, r)
-    refused(led, sc.make(x["agent"], "review.reply", {"review": r.hash, "text": "hi"}, [r],
-                         advance=False), "only the listing's artist")
-    accepted(led, sc.make(x["artist"], "review.reply", {"review": r.hash, "text": "thanks"},
-                          [r]))
+    refused(
+        led,
+        sc.make(x["agent"], "review.reply", {"review": r.hash, "text": "hi"}, [r], advance=False),
+        "only the listing's artist",
+    )
+    accepted(led, sc.make(x["artist"], "review.reply", {"review": r.hash, "text": "thanks"}, [r]))
     again = sc.make(x["artist"], "review.reply", {"review": r.hash, "text": "thank you!"}, [r])
     accepted(led, again)
     assert led.state.reply_to(r.hash).text == "thank you!"
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=st.lists(st.tuples(st.integers(0, 2), st.integers(1, 5)), min_size=1, max_size=12),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    ops=st.lists(st.tuples(st.integers(0, 2), st.integers(1, 5)), min_size=1, max_size=12),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_reviews_in_any_delivery_order_give_one_state_and_the_latest_counts(
-        ops: Any, seed: int) -> None:
+    ops: Any, seed: int
+) -> None:
     sc, x = economy()
     fan2 = sc.signer("fan2")
     sc.receive(fan2, sc.send(x["gw"], x["crd"], fan2, 2_000))

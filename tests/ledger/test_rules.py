@@ -46,6 +46,7 @@ def world(led: Ledger) -> tuple[Scenario, dict[str, Any]]:
 
 # -- assets ----------------------------------------------------------------------------------------
 
+
 def test_issue_creates_an_asset_named_by_the_entry_hash(led: Ledger, world: Any) -> None:
     _, x = world
     asset = led.state.assets[x["crd"].hash]
@@ -74,11 +75,20 @@ def test_mint_up_to_max_supply_and_not_past_it(led: Ledger) -> None:
 
 # -- send and receive ------------------------------------------------------------------------------
 
+
 def test_overdraft_is_rejected_and_exact_balance_is_fine(led: Ledger, world: Any) -> None:
     sc, x = world
     fan, gw = x["fan"], x["gw"]
-    refused(led, sc.make(fan, "send", {"asset": x["crd"].hash, "to": gw.public_key,
-                                       "amount": 5_001, "memo": ""}, advance=False), "overdraft")
+    refused(
+        led,
+        sc.make(
+            fan,
+            "send",
+            {"asset": x["crd"].hash, "to": gw.public_key, "amount": 5_001, "memo": ""},
+            advance=False,
+        ),
+        "overdraft",
+    )
     accepted(led, sc.send(fan, x["crd"], gw, 5_000))
     assert led.state.balance(fan.public_key, x["crd"].hash) == 0
 
@@ -99,8 +109,16 @@ def test_incoming_funds_are_not_spendable_until_received(led: Ledger, world: Any
     s = sc.send(x["gw"], x["crd"], artist, 300)
     deliver(led, sc, s)
     assert [t.source for t in led.state.incoming(artist.public_key)] == [s.hash]
-    refused(led, sc.make(artist, "send", {"asset": x["crd"].hash, "to": x["fan"].public_key,
-                                          "amount": 1, "memo": ""}, advance=False), "overdraft")
+    refused(
+        led,
+        sc.make(
+            artist,
+            "send",
+            {"asset": x["crd"].hash, "to": x["fan"].public_key, "amount": 1, "memo": ""},
+            advance=False,
+        ),
+        "overdraft",
+    )
     accepted(led, sc.receive(artist, s))
     assert led.state.balance(artist.public_key, x["crd"].hash) == 300
     assert led.state.incoming(artist.public_key) == []
@@ -141,6 +159,7 @@ def test_receive_of_several_transfers_is_all_or_nothing(led: Ledger, world: Any)
 
 
 # -- listings --------------------------------------------------------------------------------------
+
 
 def _listing(sc: Scenario, x: dict[str, Any], **kw: Any) -> Entry:
     return sc.listing(x["artist"], x["crd"], **kw)
@@ -193,6 +212,7 @@ def test_superseded_listing_stays_purchasable_at_its_own_terms(led: Ledger, worl
 
 # -- purchases -------------------------------------------------------------------------------------
 
+
 def test_compute_payouts_floor_per_share_remainder_to_named_recipient() -> None:
     a, b, c, r = (bytes([i]) * 32 for i in (1, 2, 3, 4))
     split = [Share(a, 3333), Share(b, 3333), Share(c, 3334)]
@@ -209,8 +229,10 @@ def test_purchase_with_a_split_pays_each_recipient_in_flight(led: Ledger, world:
     li = _listing(sc, x, price=1001, split=[(artist, 7000), (agent, 3000)], remainder=agent)
     buy = sc.purchase(x["fan"], li)
     deliver(led, sc, li, buy)
-    assert {(t.to, t.amount) for t in led.state.inflight.values() if t.source == buy.hash} == \
-        {(artist.public_key, 700), (agent.public_key, 301)}
+    assert {(t.to, t.amount) for t in led.state.inflight.values() if t.source == buy.hash} == {
+        (artist.public_key, 700),
+        (agent.public_key, 301),
+    }
     accepted(led, sc.receive(agent, buy))
     assert led.state.balance(agent.public_key, x["crd"].hash) == 301
 
@@ -224,8 +246,13 @@ def test_purchase_below_the_nyp_minimum_is_rejected(led: Ledger, world: Any) -> 
     sc, x = world
     li = _listing(sc, x, price=500, nyp=True, title="NYP")
     deliver(led, sc, li)
-    low = {"listing": li.hash, "track": None, "asset": x["crd"].hash, "amount": 499,
-           "payouts": sc.payouts(li, 499)}
+    low = {
+        "listing": li.hash,
+        "track": None,
+        "asset": x["crd"].hash,
+        "amount": 499,
+        "payouts": sc.payouts(li, 499),
+    }
     refused(led, sc.make(x["fan"], "purchase", low, [li], advance=False), "minimum")
     accepted(led, sc.purchase(x["fan"], li, amount=500))
     accepted(led, sc.purchase(x["fan"], li, amount=750))
@@ -242,19 +269,39 @@ def test_purchase_with_wrong_payouts_is_rejected(led: Ledger, world: Any) -> Non
     li = _listing(sc, x, price=1000, split=[(artist, 5000), (agent, 5000)])
     deliver(led, sc, li)
     right = sc.payouts(li, 1000)
-    for wrong in ([right[1], right[0]],
-                  [{"to": artist.public_key, "amount": 600}, {"to": agent.public_key,
-                                                              "amount": 400}],
-                  [{"to": artist.public_key, "amount": 1000}]):
-        refused(led, sc.make(x["fan"], "purchase",
-                             {"listing": li.hash, "track": None, "asset": x["crd"].hash,
-                              "amount": 1000, "payouts": wrong}, [li], advance=False), "split")
+    for wrong in (
+        [right[1], right[0]],
+        [{"to": artist.public_key, "amount": 600}, {"to": agent.public_key, "amount": 400}],
+        [{"to": artist.public_key, "amount": 1000}],
+    ):
+        refused(
+            led,
+            sc.make(
+                x["fan"],
+                "purchase",
+                {
+                    "listing": li.hash,
+                    "track": None,
+                    "asset": x["crd"].hash,
+                    "amount": 1000,
+                    "payouts": wrong,
+                },
+                [li],
+                advance=False,
+            ),
+            "split",
+        )
 
 
 def test_purchase_of_a_missing_track_index_is_rejected(led: Ledger, world: Any) -> None:
     sc, x = world
-    body = {"listing": x["listing"].hash, "track": 2, "asset": x["crd"].hash, "amount": 500,
-            "payouts": sc.payouts(x["listing"], 500)}
+    body = {
+        "listing": x["listing"].hash,
+        "track": 2,
+        "asset": x["crd"].hash,
+        "amount": 500,
+        "payouts": sc.payouts(x["listing"], 500),
+    }
     bad = sc.make(x["fan"], "purchase", body, [x["listing"]], advance=False)
     refused(led, bad, "no such track")
 
@@ -270,8 +317,13 @@ def test_track_without_own_prices_cannot_be_bought_alone(led: Ledger, world: Any
     sc, x = world
     li = _listing(sc, x, title="No singles")
     deliver(led, sc, li)
-    body = {"listing": li.hash, "track": 0, "asset": x["crd"].hash, "amount": 999,
-            "payouts": sc.payouts(li, 999)}
+    body = {
+        "listing": li.hash,
+        "track": 0,
+        "asset": x["crd"].hash,
+        "amount": 999,
+        "payouts": sc.payouts(li, 999),
+    }
     refused(led, sc.make(x["fan"], "purchase", body, [li], advance=False), "accept")
 
 
@@ -282,8 +334,13 @@ def test_purchase_must_name_the_listing_in_deps(led: Ledger, world: Any) -> None
 
 def test_purchase_naming_a_non_listing_is_rejected(led: Ledger, world: Any) -> None:
     sc, x = world
-    body = {"listing": x["crd"].hash, "track": None, "asset": x["crd"].hash, "amount": 999,
-            "payouts": sc.payouts(x["listing"], 999)}
+    body = {
+        "listing": x["crd"].hash,
+        "track": None,
+        "asset": x["crd"].hash,
+        "amount": 999,
+        "payouts": sc.payouts(x["listing"], 999),
+    }
     refused(led, sc.make(x["fan"], "purchase", body, [x["crd"]], advance=False), "not a listing")
 
 
@@ -295,6 +352,7 @@ def test_purchase_beyond_balance_is_an_overdraft(led: Ledger, world: Any) -> Non
 
 
 # -- grants and sales agents -----------------------------------------------------------------------
+
 
 def test_artist_grant_fulfils_the_purchase(led: Ledger, world: Any) -> None:
     sc, x = world
@@ -323,12 +381,17 @@ def test_grant_must_seal_exactly_the_purchased_keys(led: Ledger, world: Any) -> 
     single = sc.purchase(x["fan"], x["listing"], track=0)
     deliver(led, sc, buy, single)
     keys = sc.keys_for(buy)
-    for wrong in (keys[:1], [*keys, {"content": b"\x01" * 32, "sealed": b"x"}],
-                  [keys[0], keys[0]]):
-        refused(led, sc.make(artist, "grant", {"purchase": buy.hash, "keys": wrong}, [buy],
-                             advance=False), "exactly")
-    refused(led, sc.make(artist, "grant", {"purchase": single.hash, "keys": keys}, [single],
-                         advance=False), "exactly")
+    for wrong in (keys[:1], [*keys, {"content": b"\x01" * 32, "sealed": b"x"}], [keys[0], keys[0]]):
+        refused(
+            led,
+            sc.make(artist, "grant", {"purchase": buy.hash, "keys": wrong}, [buy], advance=False),
+            "exactly",
+        )
+    refused(
+        led,
+        sc.make(artist, "grant", {"purchase": single.hash, "keys": keys}, [single], advance=False),
+        "exactly",
+    )
     accepted(led, sc.grant(artist, single))
 
 
@@ -336,8 +399,17 @@ def test_grant_must_name_the_purchase_in_deps(led: Ledger, world: Any) -> None:
     sc, x = world
     buy = sc.purchase(x["fan"], x["listing"])
     deliver(led, sc, buy)
-    refused(led, sc.make(x["artist"], "grant", {"purchase": buy.hash, "keys": sc.keys_for(buy)},
-                         [], advance=False), "deps")
+    refused(
+        led,
+        sc.make(
+            x["artist"],
+            "grant",
+            {"purchase": buy.hash, "keys": sc.keys_for(buy)},
+            [],
+            advance=False,
+        ),
+        "deps",
+    )
 
 
 def test_agent_grant_with_an_active_delegation(led: Ledger, world: Any) -> None:
@@ -346,8 +418,17 @@ def test_agent_grant_with_an_active_delegation(led: Ledger, world: Any) -> None:
     buy = sc.purchase(x["fan"], x["listing"])
     deliver(led, sc, d, buy)
     assert [p.id for p in led.state.unfulfilled_for(x["agent"].public_key)] == [buy.hash]
-    refused(led, sc.make(x["agent"], "grant", {"purchase": buy.hash, "keys": sc.keys_for(buy)},
-                         [buy], advance=False), "name the delegation in deps")
+    refused(
+        led,
+        sc.make(
+            x["agent"],
+            "grant",
+            {"purchase": buy.hash, "keys": sc.keys_for(buy)},
+            [buy],
+            advance=False,
+        ),
+        "name the delegation in deps",
+    )
     accepted(led, sc.grant(x["agent"], buy, deps=[d]))
 
 
@@ -362,12 +443,26 @@ def test_delegation_for_another_listing_does_not_cover(led: Ledger, world: Any) 
 
 def test_delegate_rules(led: Ledger, world: Any) -> None:
     sc, x = world
-    refused(led, sc.make(x["artist"], "delegate", {"agent": x["artist"].public_key,
-                                                   "listings": [], "keys": []}, advance=False),
-            "itself")
-    refused(led, sc.make(x["agent"], "delegate", {"agent": x["fan"].public_key,
-                                                  "listings": [x["listing"].hash], "keys": []},
-                         advance=False), "own listings")
+    refused(
+        led,
+        sc.make(
+            x["artist"],
+            "delegate",
+            {"agent": x["artist"].public_key, "listings": [], "keys": []},
+            advance=False,
+        ),
+        "itself",
+    )
+    refused(
+        led,
+        sc.make(
+            x["agent"],
+            "delegate",
+            {"agent": x["fan"].public_key, "listings": [x["listing"].hash], "keys": []},
+            advance=False,
+        ),
+        "own listings",
+    )
 
 
 def test_agent_grant_after_revoke_follows_the_prefix_rule(led: Ledger, world: Any) -> None:
@@ -396,8 +491,9 @@ def test_revoke_rules(led: Ledger, world: Any) -> None:
     d = sc.delegate(x["artist"], x["agent"])
     deliver(led, sc, d)
     refused(led, sc.make(x["fan"], "revoke", {"delegation": d.hash}, advance=False), "own")
-    refused(led, sc.make(x["artist"], "revoke", {"delegation": x["listing"].hash},
-                         advance=False), "own")
+    refused(
+        led, sc.make(x["artist"], "revoke", {"delegation": x["listing"].hash}, advance=False), "own"
+    )
     accepted(led, sc.revoke(x["artist"], d))
     refused(led, sc.revoke(x["artist"], d), "already revoked")
 
@@ -416,6 +512,9 @@ def test_append_refuses_semantic_errors_and_changes_nothing(led: Ledger, world: 
     _, x = world
     before = (led.state_hash(), led.count(), led.head_seq(x["fan"].public_key))
     with pytest.raises(Exception, match="overdraft"):
-        led.append(x["fan"], "send", {"asset": x["crd"].hash, "to": x["gw"].public_key,
-                                      "amount": 10**9, "memo": ""})
+        led.append(
+            x["fan"],
+            "send",
+            {"asset": x["crd"].hash, "to": x["gw"].public_key, "amount": 10**9, "memo": ""},
+        )
     assert (led.state_hash(), led.count(), led.head_seq(x["fan"].public_key)) == before

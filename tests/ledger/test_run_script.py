@@ -11,11 +11,14 @@ from ledger.migrations import run_script
 
 def test_trigger_bodies_stay_whole_and_the_last_semicolon_is_optional():
     conn = sqlite3.connect(":memory:", isolation_level=None)
-    run_script(conn, """
+    run_script(
+        conn,
+        """
         CREATE TABLE t (x INTEGER);
         CREATE TRIGGER t_no_delete BEFORE DELETE ON t
             BEGIN SELECT RAISE(ABORT, 'append-only'); END;
-        INSERT INTO t VALUES (1)""")
+        INSERT INTO t VALUES (1)""",
+    )
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM t")
     assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]

@@ -24,8 +24,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _issue(led: Ledger, sc: Scenario) -> bytes:
     gw = sc.signer("gw")
-    return led.append(gw, "asset.issue", {"symbol": "CRD", "name": "Credits", "precision": 2,
-                                          "max_supply": 10**12, "flags": ["stable"]}).hash
+    return led.append(
+        gw,
+        "asset.issue",
+        {
+            "symbol": "CRD",
+            "name": "Credits",
+            "precision": 2,
+            "max_supply": 10**12,
+            "flags": ["stable"],
+        },
+    ).hash
 
 
 def test_two_writers_on_one_file_extend_one_feed_without_a_fork(open_ledger):
@@ -72,8 +81,7 @@ def test_a_writer_takes_in_foreign_entries_before_judging_its_own(open_ledger):
     cli.append(gw, "send", {"asset": asset, "to": fan.public_key, "amount": 70, "memo": ""})
     heard: list[Entry] = []
     app.add_listener(heard.extend)
-    send = app.append(gw, "send", {"asset": asset, "to": fan.public_key, "amount": 30,
-                                   "memo": ""})
+    send = app.append(gw, "send", {"asset": asset, "to": fan.public_key, "amount": 30, "memo": ""})
     assert send.seq == 4
     assert [e.kind for e in heard] == ["send", "send"]  # the CLI's, then ours
     assert app.state.balance(gw.public_key, asset) == 0
@@ -104,8 +112,11 @@ def test_append_composed_reads_the_state_under_the_write_lock(open_ledger):
 def test_a_pending_entry_is_admitted_when_another_writer_stores_its_dependency(open_ledger):
     sc = Scenario()
     gw = sc.signer("gw")
-    issue = sc.make(gw, "asset.issue", {"symbol": "CRD", "name": "Credits", "precision": 2,
-                                        "max_supply": 10**12, "flags": []})
+    issue = sc.make(
+        gw,
+        "asset.issue",
+        {"symbol": "CRD", "name": "Credits", "precision": 2, "max_supply": 10**12, "flags": []},
+    )
     mint = sc.make(gw, "asset.mint", {"asset": issue.hash, "amount": 1})
     node, importer = open_ledger(), open_ledger()
     assert node.ingest([mint.wire]).pending == 1  # its predecessor is not here yet
@@ -140,15 +151,25 @@ def test_processes_appending_to_one_feed_at_once_all_succeed(tmp_path: Path):
     from ledger.keys import Signer
 
     gw = Signer.from_seed(gw_seed)
-    asset = led.append(gw, "asset.issue", {"symbol": "CRD", "name": "Credits", "precision": 0,
-                                           "max_supply": 10**9, "flags": []}).hash
+    asset = led.append(
+        gw,
+        "asset.issue",
+        {"symbol": "CRD", "name": "Credits", "precision": 0, "max_supply": 10**9, "flags": []},
+    ).hash
     led.close()
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    procs = [subprocess.Popen([sys.executable, str(script), str(path), asset.hex(), "15"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, cwd=ROOT)
-             for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(path), asset.hex(), "15"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for _ in range(4)
+    ]
     for p in procs:
         p.stdin.write("go\n")
         p.stdin.flush()

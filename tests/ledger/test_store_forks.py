@@ -24,12 +24,15 @@ def _filled(led: Ledger) -> Scenario:
     return sc
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE entries SET kind = 'send'",
-    "UPDATE entries SET wire = x'00' WHERE seq = 1",
-    "DELETE FROM entries",
-    "DELETE FROM entries WHERE seq = 2",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE entries SET kind = 'send'",
+        "UPDATE entries SET wire = x'00' WHERE seq = 1",
+        "DELETE FROM entries",
+        "DELETE FROM entries WHERE seq = 2",
+    ],
+)
 def test_entries_can_never_be_updated_or_deleted(led: Ledger, sql: str) -> None:
     _filled(led)
     before = [tuple(r) for r in led.store.conn.execute("SELECT * FROM entries ORDER BY rowid")]
@@ -64,6 +67,7 @@ def test_state_and_entries_survive_reopen(open_ledger: Any) -> None:
 
 # -- migrations ------------------------------------------------------------------------------------
 
+
 def test_fresh_file_records_every_migration_once(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.sqlite")
     names = [m.name for m in MIGRATIONS]
@@ -97,8 +101,10 @@ def test_a_ledger_from_before_the_log_schema_keeps_every_entry(tmp_path: Path) -
     old = tmp_path / "old.sqlite"
     conn = sqlite3.connect(old, isolation_level=None)
     migrate(conn, MIGRATIONS[:3])
-    conn.executemany("INSERT INTO entries (hash, author, seq, kind, wire) VALUES (?, ?, ?, ?, ?)",
-                     [(e.hash, e.author, e.seq, e.kind, e.wire) for e in sc.entries])
+    conn.executemany(
+        "INSERT INTO entries (hash, author, seq, kind, wire) VALUES (?, ?, ?, ?, ?)",
+        [(e.hash, e.author, e.seq, e.kind, e.wire) for e in sc.entries],
+    )
     conn.close()
     fresh = Ledger.open(tmp_path / "fresh.sqlite", verify_threads=1)
     fresh.ingest(sc.wires())
@@ -131,8 +137,9 @@ def test_store_refuses_an_entry_it_holds_and_changes_nothing(tmp_path: Path) -> 
         store.append([rows[4], rows[4]])  # twice in one batch
     assert store.count() == 3 and not store.has(rows[3][0]) and not store.has(rows[4][0])
     store.append(rows[3:5])  # the next rows get the next rowids, with no gap
-    assert store.conn.execute("SELECT rowid FROM entries ORDER BY rowid").fetchall() == \
-        [(i,) for i in range(1, 6)]
+    assert store.conn.execute("SELECT rowid FROM entries ORDER BY rowid").fetchall() == [
+        (i,) for i in range(1, 6)
+    ]
     store.close()
     again = Store(tmp_path / "s.sqlite")
     assert [again.wire(r[0]) for r in rows[:5]] == [r[4] for r in rows[:5]]
@@ -141,6 +148,7 @@ def test_store_refuses_an_entry_it_holds_and_changes_nothing(tmp_path: Path) -> 
 
 
 # -- equivocation ----------------------------------------------------------------------------------
+
 
 def test_equivocation_makes_a_verifiable_stored_proof(open_ledger: Any) -> None:
     led = open_ledger()
@@ -249,14 +257,27 @@ def test_forked_set_in_orders_where_the_fork_sides_arrive_apart(open_ledger: Any
     sc, x = economy()
     gw, artist = x["gw"], x["artist"]
     pay = sc.send(gw, x["crd"], artist, 700)
-    alt = sc.fork(gw, pay.seq, kind="send",
-                  body={"asset": x["crd"].hash, "to": x["fan"].public_key, "amount": 700,
-                        "memo": "double spend"})
+    alt = sc.fork(
+        gw,
+        pay.seq,
+        kind="send",
+        body={
+            "asset": x["crd"].hash,
+            "to": x["fan"].public_key,
+            "amount": 700,
+            "memo": "double spend",
+        },
+    )
     got = sc.receive(artist, pay)
     wires = sc.wires()
     hashes = set()
-    for i, order in enumerate([[*wires, alt.wire], [w for w in wires if w != got.wire]
-                               + [alt.wire, got.wire], [*wires[::-1], alt.wire]]):
+    for i, order in enumerate(
+        [
+            [*wires, alt.wire],
+            [w for w in wires if w != got.wire] + [alt.wire, got.wire],
+            [*wires[::-1], alt.wire],
+        ]
+    ):
         led = open_ledger(f"o{i}.sqlite")
         for w in order:
             led.ingest([w])
@@ -270,9 +291,17 @@ def test_forked_set_gives_the_same_state_in_any_order(open_ledger: Any) -> None:
     sc, x = economy()
     gw, artist = x["gw"], x["artist"]
     pay = sc.send(gw, x["crd"], artist, 700)
-    alt = sc.fork(gw, pay.seq, kind="send",
-                  body={"asset": x["crd"].hash, "to": x["fan"].public_key, "amount": 700,
-                        "memo": "double spend"})
+    alt = sc.fork(
+        gw,
+        pay.seq,
+        kind="send",
+        body={
+            "asset": x["crd"].hash,
+            "to": x["fan"].public_key,
+            "amount": 700,
+            "memo": "double spend",
+        },
+    )
     sc.receive(artist, pay)
     wires = [*sc.wires(), alt.wire]
     hashes = set()
@@ -316,8 +345,7 @@ def test_dependents_of_either_fork_side_end_in_the_same_state(open_ledger: Any) 
     honest_first, fork_first = open_ledger("a.sqlite"), open_ledger("b.sqlite")
     honest_first.ingest(sc.wires())
     honest_first.ingest([alt.wire])
-    fork_first.ingest([e.wire for e in sc.entries if e.author == gw.public_key
-                       and e.seq < pay.seq])
+    fork_first.ingest([e.wire for e in sc.entries if e.author == gw.public_key and e.seq < pay.seq])
     fork_first.ingest([alt.wire])
     fork_first.ingest(sc.wires())
     assert not honest_first.is_effective(got.hash) and not fork_first.is_effective(got.hash)

@@ -40,9 +40,16 @@ def test_entries_follow_the_documented_byte_layout() -> None:
         body = from_json(v["body"])
         body_bytes = cbor2.dumps(body, canonical=True)
         assert b2(body_bytes).hex() == v["body_hash"]
-        header = [1, author, v["seq"], None if v["prev"] is None else bytes.fromhex(v["prev"]),
-                  v["timestamp"], [bytes.fromhex(d) for d in v["deps"]], v["kind"],
-                  b2(body_bytes)]
+        header = [
+            1,
+            author,
+            v["seq"],
+            None if v["prev"] is None else bytes.fromhex(v["prev"]),
+            v["timestamp"],
+            [bytes.fromhex(d) for d in v["deps"]],
+            v["kind"],
+            b2(body_bytes),
+        ]
         header_bytes = cbor2.dumps(header, canonical=True)
         signed = b"cooptracks.entry.v1\x00" + header_bytes
         assert signed.hex() == v["signed_bytes"]
@@ -95,14 +102,25 @@ def test_content_vector() -> None:
         aad = b"cooptracks.chunk.v1\x00" + i.to_bytes(8, "big") + (b"\x01" if last else b"\x00")
         out += sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(chunk, aad, nonce, key)
     assert out == plain
-    manifest = {"v": 1, "size": 2500, "chunk_size": 1024,
-                "chunks": [bytes.fromhex(h) for h in c["chunk_hashes"]], "encrypted": True,
-                "mime": "audio/ogg"}
+    manifest = {
+        "v": 1,
+        "size": 2500,
+        "chunk_size": 1024,
+        "chunks": [bytes.fromhex(h) for h in c["chunk_hashes"]],
+        "encrypted": True,
+        "mime": "audio/ogg",
+    }
     mbytes = cbor2.dumps(manifest, canonical=True)
     assert mbytes.hex() == c["manifest"]
     assert b2(b"cooptracks.manifest.v1\x00" + mbytes).hex() == c["content_id"]
-    preview = {"v": 1, "size": 13, "chunk_size": 1024, "chunks": [b2(b"preview bytes")],
-               "encrypted": False, "mime": "audio/ogg"}
+    preview = {
+        "v": 1,
+        "size": 13,
+        "chunk_size": 1024,
+        "chunks": [b2(b"preview bytes")],
+        "encrypted": False,
+        "mime": "audio/ogg",
+    }
     pbytes = cbor2.dumps(preview, canonical=True)
     assert pbytes.hex() == c["preview_manifest"]
     assert b2(b"cooptracks.manifest.v1\x00" + pbytes).hex() == c["preview_content_id"]

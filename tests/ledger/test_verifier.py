@@ -51,9 +51,12 @@ def _forge(wires: list[bytes], at: Sequence[int] = FORGED_AT) -> list[bytes]:
 
 
 def _summary(report: IngestReport) -> tuple[frozenset[bytes], list[tuple[str, str]], int, int]:
-    return (frozenset(e.hash for e in report.accepted),
-            sorted(((r.hash or b"").hex(), r.reason) for r in report.rejected),
-            report.duplicates, report.pending)
+    return (
+        frozenset(e.hash for e in report.accepted),
+        sorted(((r.hash or b"").hex(), r.reason) for r in report.rejected),
+        report.duplicates,
+        report.pending,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +87,9 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("processes", [1, 2])
-def test_verifier_processes_give_the_same_answers(wires: list[bytes], processes: int,
-                                                  open_with: Callable[..., Ledger]) -> None:
+def test_verifier_processes_give_the_same_answers(
+    wires: list[bytes], processes: int, open_with: Callable[..., Ledger]
+) -> None:
     assert len(wires) >= 1000
     forged = _forge(wires)
     here, there = open_with(0, "here.sqlite"), open_with(processes, "there.sqlite")
@@ -94,8 +98,10 @@ def test_verifier_processes_give_the_same_answers(wires: list[bytes], processes:
     assert here.verify_stats.last_mode == "inline" and here.verify_stats.by_processes == 0
     assert there.verify_stats.last_mode == "processes"
     assert there.verify_stats.by_processes > 0
-    assert there.verify_stats.by_processes + there.verify_stats.by_ingesting_thread == \
-        here.verify_stats.by_ingesting_thread
+    assert (
+        there.verify_stats.by_processes + there.verify_stats.by_ingesting_thread
+        == here.verify_stats.by_ingesting_thread
+    )
     assert got == expected
     rejected = {h for h, reason in got[1] if reason == "signature does not verify"}
     assert len(rejected) == len(FORGED_AT)
@@ -106,7 +112,8 @@ def test_verifier_processes_give_the_same_answers(wires: list[bytes], processes:
 
 
 def test_replayed_and_repaired_entries_after_a_large_batch(
-        wires: list[bytes], open_with: Callable[..., Ledger]) -> None:
+    wires: list[bytes], open_with: Callable[..., Ledger]
+) -> None:
     led = open_with(1)
     first = led.ingest(_forge(wires))
     assert len(first.accepted) < len(wires)
@@ -116,9 +123,9 @@ def test_replayed_and_repaired_entries_after_a_large_batch(
     assert len(first.accepted) + len(again.accepted) == len(wires) == led.count()
 
 
-def test_killed_between_batches_nothing_is_lost(wires: list[bytes],
-                                               open_with: Callable[..., Ledger],
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_killed_between_batches_nothing_is_lost(
+    wires: list[bytes], open_with: Callable[..., Ledger], caplog: pytest.LogCaptureFixture
+) -> None:
     forged = _forge(wires)
     reference = open_with(0, "ref.sqlite")
     expected = [_summary(reference.ingest(forged[:560])), _summary(reference.ingest(forged[560:]))]
@@ -162,8 +169,8 @@ class _KillingWires(Sequence[bytes]):
 
 @pytest.mark.parametrize("at", [200, 600])
 def test_killed_in_the_middle_of_a_batch_nothing_is_lost_or_wrongly_accepted(
-        wires: list[bytes], open_with: Callable[..., Ledger], at: int,
-        caplog: pytest.LogCaptureFixture) -> None:
+    wires: list[bytes], open_with: Callable[..., Ledger], at: int, caplog: pytest.LogCaptureFixture
+) -> None:
     forged = _forge(wires)
     reference = open_with(0, "ref.sqlite")
     expected = _summary(reference.ingest(forged))
@@ -189,11 +196,12 @@ def _alive_unreaped(pid: int) -> bool:
         return _alive(pid)
 
 
-def test_small_batches_never_start_a_process(wires: list[bytes],
-                                             open_with: Callable[..., Ledger]) -> None:
+def test_small_batches_never_start_a_process(
+    wires: list[bytes], open_with: Callable[..., Ledger]
+) -> None:
     led = open_with(1)
     for i in range(0, 600, 100):
-        led.ingest(wires[i:i + 100])
+        led.ingest(wires[i : i + 100])
     assert led._verifiers == [] and led.verify_stats.by_processes == 0
     assert led.verify_stats.last_mode == "inline"
     led.ingest(wires[600:])
@@ -202,8 +210,9 @@ def test_small_batches_never_start_a_process(wires: list[bytes],
     assert led.count() == len(wires)
 
 
-def test_no_process_when_turned_off_and_close_ends_it(wires: list[bytes],
-                                                      open_with: Callable[..., Ledger]) -> None:
+def test_no_process_when_turned_off_and_close_ends_it(
+    wires: list[bytes], open_with: Callable[..., Ledger]
+) -> None:
     off = open_with(0, "off.sqlite")
     off.ingest(wires)
     assert off._verifiers == [] and off.verify_stats.by_processes == 0
@@ -217,8 +226,11 @@ def test_no_process_when_turned_off_and_close_ends_it(wires: list[bytes],
 
 
 def test_without_poll_the_batch_is_checked_here_with_the_same_answers(
-        wires: list[bytes], open_with: Callable[..., Ledger],
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    wires: list[bytes],
+    open_with: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """A platform without ``select.poll`` (Windows) cannot start a verifier process: the ledger
     says so once in the log, checks every signature itself with the same report, and stops
     trying after a few batches."""

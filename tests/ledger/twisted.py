@@ -31,8 +31,15 @@ class TwistedSigner:
         return sodium.crypto_sign(message, self.seed + self.public_key)[:64]
 
 
-def twisted_entry(signer: TwistedSigner, seq: int, prev: bytes | None, timestamp: int,
-                  kind: str, body: dict[str, Any], deps: list[bytes]) -> Entry:
+def twisted_entry(
+    signer: TwistedSigner,
+    seq: int,
+    prev: bytes | None,
+    timestamp: int,
+    kind: str,
+    body: dict[str, Any],
+    deps: list[bytes],
+) -> Entry:
     """An entry by ``signer`` whose signature verifies (the timestamp is nudged until it does)."""
     for ts in range(timestamp, timestamp + 256):
         entry = create_entry(signer, seq, prev, ts, kind, body, deps)  # type: ignore[arg-type]

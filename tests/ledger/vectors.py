@@ -58,35 +58,83 @@ def _history() -> tuple[dict[str, Signer], list[tuple[str, Entry]]]:
         who = s[name]
         head = heads.get(who.public_key)
         clock[0] += 1000
-        e = create_entry(who, head.seq + 1 if head else 1, head.hash if head else None, clock[0],
-                         kind, body, list(deps))
+        e = create_entry(
+            who,
+            head.seq + 1 if head else 1,
+            head.hash if head else None,
+            clock[0],
+            kind,
+            body,
+            list(deps),
+        )
         heads[who.public_key] = e
         out.append((name, e))
         return e
 
     _gw, artist, fan = s["gateway"], s["artist"], s["fan"]
-    issue = add("gateway", "asset.issue", {"symbol": "CRD", "name": "Credits", "precision": 2,
-                                           "max_supply": 1_000_000_000, "flags": ["stable"]})
+    issue = add(
+        "gateway",
+        "asset.issue",
+        {
+            "symbol": "CRD",
+            "name": "Credits",
+            "precision": 2,
+            "max_supply": 1_000_000_000,
+            "flags": ["stable"],
+        },
+    )
     add("gateway", "asset.mint", {"asset": issue.hash, "amount": 100_000})
-    send = add("gateway", "send", {"asset": issue.hash, "to": fan.public_key, "amount": 5_000,
-                                   "memo": "welcome"})
+    send = add(
+        "gateway",
+        "send",
+        {"asset": issue.hash, "to": fan.public_key, "amount": 5_000, "memo": "welcome"},
+    )
     add("fan", "receive", {"transfers": [send.hash]}, [send.hash])
     split = [Share(artist.public_key, 7000), Share(s["agent"].public_key, 3000)]
-    listing = add("artist", "listing", {
-        "title": "Vector Album", "artist_name": "Vector Artist", "genre": "ambient",
-        "tags": ["test"], "description": "", "artwork": None,
-        "tracks": [{"title": "One", "content": bytes([0xC1]) * 32, "preview": None,
-                    "duration_ms": 60_000, "prices": []}],
-        "prices": [{"asset": issue.hash, "amount": 999, "nyp": False}],
-        "split": [{"to": x.to, "bps": x.bps} for x in split],
-        "remainder": artist.public_key, "supersedes": None})
+    listing = add(
+        "artist",
+        "listing",
+        {
+            "title": "Vector Album",
+            "artist_name": "Vector Artist",
+            "genre": "ambient",
+            "tags": ["test"],
+            "description": "",
+            "artwork": None,
+            "tracks": [
+                {
+                    "title": "One",
+                    "content": bytes([0xC1]) * 32,
+                    "preview": None,
+                    "duration_ms": 60_000,
+                    "prices": [],
+                }
+            ],
+            "prices": [{"asset": issue.hash, "amount": 999, "nyp": False}],
+            "split": [{"to": x.to, "bps": x.bps} for x in split],
+            "remainder": artist.public_key,
+            "supersedes": None,
+        },
+    )
     payouts = compute_payouts(999, split, artist.public_key)
-    purchase = add("fan", "purchase", {
-        "listing": listing.hash, "track": None, "asset": issue.hash, "amount": 999,
-        "payouts": [{"to": p.to, "amount": p.amount} for p in payouts]}, [listing.hash])
-    add("artist", "grant", {"purchase": purchase.hash,
-                            "keys": [{"content": bytes([0xC1]) * 32, "sealed": SEALED}]},
-        [purchase.hash])
+    purchase = add(
+        "fan",
+        "purchase",
+        {
+            "listing": listing.hash,
+            "track": None,
+            "asset": issue.hash,
+            "amount": 999,
+            "payouts": [{"to": p.to, "amount": p.amount} for p in payouts],
+        },
+        [listing.hash],
+    )
+    add(
+        "artist",
+        "grant",
+        {"purchase": purchase.hash, "keys": [{"content": bytes([0xC1]) * 32, "sealed": SEALED}]},
+        [purchase.hash],
+    )
     return s, out
 
 
@@ -98,36 +146,53 @@ def refused_purchase(listing: Entry, asset: bytes, artist: bytes) -> Entry:
     verifies, but the key cannot convert to X25519, so the purchase rule refuses it."""
     from tests.ledger.twisted import TwistedSigner, twisted_entry
 
-    payouts = compute_payouts(999, [Share(artist, 7000),
-                                    Share(Signer.from_seed(bytes.fromhex(SEEDS["agent"]))
-                                          .public_key, 3000)], artist)
-    return twisted_entry(TwistedSigner(bytes.fromhex(TWISTED_SEED)), 1, None, T0 + 100_000,
-                         "purchase", {"listing": listing.hash, "track": None, "asset": asset,
-                                      "amount": 999,
-                                      "payouts": [{"to": p.to, "amount": p.amount}
-                                                  for p in payouts]}, [listing.hash])
+    payouts = compute_payouts(
+        999,
+        [
+            Share(artist, 7000),
+            Share(Signer.from_seed(bytes.fromhex(SEEDS["agent"])).public_key, 3000),
+        ],
+        artist,
+    )
+    return twisted_entry(
+        TwistedSigner(bytes.fromhex(TWISTED_SEED)),
+        1,
+        None,
+        T0 + 100_000,
+        "purchase",
+        {
+            "listing": listing.hash,
+            "track": None,
+            "asset": asset,
+            "amount": 999,
+            "payouts": [{"to": p.to, "amount": p.amount} for p in payouts],
+        },
+        [listing.hash],
+    )
 
 
 def build_vectors() -> dict[str, Any]:
     _signers, history = _history()
     entries = []
     for name, e in history:
-        entries.append({
-            "signer": name,
-            "seed": SEEDS[name],
-            "author": e.author.hex(),
-            "seq": e.seq,
-            "prev": None if e.prev is None else e.prev.hex(),
-            "timestamp": e.timestamp,
-            "deps": [d.hex() for d in e.deps],
-            "kind": e.kind,
-            "body": to_json(dict(e.body)),
-            "body_hash": e.body_hash.hex(),
-            "signed_bytes": e.signed_bytes.hex(),
-            "signature": e.signature.hex(),
-            "hash": e.hash.hex(),
-            "wire": e.wire.hex(),
-        })
+        entries.append(
+            {
+                "signer": name,
+                "seed": SEEDS[name],
+                "author": e.author.hex(),
+                "seq": e.seq,
+                "prev": None if e.prev is None else e.prev.hex(),
+                "timestamp": e.timestamp,
+                "deps": [d.hex() for d in e.deps],
+                "kind": e.kind,
+                "body": to_json(dict(e.body)),
+                "body_hash": e.body_hash.hex(),
+                "signed_bytes": e.signed_bytes.hex(),
+                "signature": e.signature.hex(),
+                "hash": e.hash.hex(),
+                "wire": e.wire.hex(),
+            }
+        )
     eve = Signer.from_seed(bytes([0xEE]) * 32)
     fork_a = create_entry(eve, 1, None, T0, "profile", {"name": "Eve", "bio": "", "links": []})
     fork_b = create_entry(eve, 1, None, T0, "profile", {"name": "Eve!", "bio": "", "links": []})
@@ -155,13 +220,15 @@ def build_vectors() -> dict[str, Any]:
             "seed": "ee" * 32,
             "entry_a_wire": fork_a.wire.hex(),
             "entry_b_wire": fork_b.wire.hex(),
-            "author": proof.author.hex(), "seq": proof.seq,
-            "hash_a": proof.hash_a.hex(), "hash_b": proof.hash_b.hex(),
+            "author": proof.author.hex(),
+            "seq": proof.seq,
+            "hash_a": proof.hash_a.hex(),
+            "hash_b": proof.hash_b.hex(),
             "proof": proof.encoded.hex(),
         },
         "refused_purchase": {
             "why": "the buyer key has a small-order component: the signature verifies, but the "
-                   "key does not convert to X25519, so no content key can be sealed to it",
+            "key does not convert to X25519, so no content key can be sealed to it",
             "seed": TWISTED_SEED,
             "author": refused.author.hex(),
             "wire": refused.wire.hex(),

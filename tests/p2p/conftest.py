@@ -40,8 +40,9 @@ class Peer:
 
     def append(self, n: int = 1, start: int = 0) -> None:
         for i in range(start, start + n):
-            self.ledger.append(self.signer, "profile",
-                               {"name": f"{self.name} {i}", "bio": "", "links": []})
+            self.ledger.append(
+                self.signer, "profile", {"name": f"{self.name} {i}", "bio": "", "links": []}
+            )
 
 
 class Swarm:
@@ -62,8 +63,9 @@ class Swarm:
     @asynccontextmanager
     async def run(self, peer: Peer, **config: Any) -> AsyncIterator[Node]:
         config.setdefault("limits", Limits(request_timeout=3.0, ban_seconds=60))
-        async with open_node(NodeConfig(seed=peer.signer.seed, **config), peer.ledger,
-                             peer.store) as node:
+        async with open_node(
+            NodeConfig(seed=peer.signer.seed, **config), peer.ledger, peer.store
+        ) as node:
             peer.node = node
             try:
                 yield node

@@ -59,12 +59,16 @@ async def cut_off(node, raw: RawPeer, timeout: float = 8.0) -> None:
     await wait_for(lambda: raw.host.get_id() not in node.connected_peers(), timeout)
 
 
-@pytest.mark.parametrize("payload", [
-    b"\x05hello",  # a frame that is not CBOR
-    encode_varint(3) + b"\x83\x01\x02\x03",  # CBOR, but an unknown message shape
-    encode_varint(1 << 30),  # announces a 1 GiB frame
-    b"\xff\xff\xff\xff\xff\xff\x01",  # a length prefix longer than 5 bytes
-], ids=["garbage", "bad-message", "oversized", "long-varint"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x05hello",  # a frame that is not CBOR
+        encode_varint(3) + b"\x83\x01\x02\x03",  # CBOR, but an unknown message shape
+        encode_varint(1 << 30),  # announces a 1 GiB frame
+        b"\xff\xff\xff\xff\xff\xff\x01",  # a length prefix longer than 5 bytes
+    ],
+    ids=["garbage", "bad-message", "oversized", "long-varint"],
+)
 @trio_test
 async def test_a_peer_sending_garbage_to_the_sync_server_is_cut_off(swarm, payload):
     target = swarm.peer("target")
@@ -86,8 +90,10 @@ async def test_a_slow_drip_request_is_cut_off_at_the_deadline(swarm):
     raw = RawPeer()
     from p2p.limits import Limits
 
-    async with swarm.run_all(target, limits=Limits(idle_timeout=1.0, request_timeout=1.0)) as (
-            node,), raw.host.run([tcp_addr()]):
+    async with (
+        swarm.run_all(target, limits=Limits(idle_timeout=1.0, request_timeout=1.0)) as (node,),
+        raw.host.run([tcp_addr()]),
+    ):
         stream = await raw.open(node, SYNC)
         body = GetFeed(os.urandom(32), 1, 10).encode()
         data = encode_varint(len(body)) + body
@@ -112,8 +118,7 @@ async def test_a_sync_server_serving_a_forged_entry_is_cut_off_and_nothing_is_ke
     async def server(stream: FramedStream) -> None:
         await stream.read_frame(1000, 5)  # GetFrontier
         head = author.ledger.frontier()[author.signer.public_key]
-        await stream.write_frame(Frontier(((author.signer.public_key, head[0], head[1]),))
-                                 .encode())
+        await stream.write_frame(Frontier(((author.signer.public_key, head[0], head[1]),)).encode())
         await stream.read_frame(1000, 5)  # GetFeed
         await stream.write_frame(Entries(tuple(served)).encode())
         await trio.sleep(5)
@@ -170,7 +175,7 @@ async def test_a_provider_that_drips_a_chunk_too_slowly_is_dropped_for_another(s
             reply = ChunkReply(packed.chunks[0]).encode()
             data = encode_varint(len(reply)) + reply
             for i in range(0, len(data), 100):
-                await stream.stream.write(data[i:i + 100])
+                await stream.stream.write(data[i : i + 100])
                 await trio.sleep(0.5)
 
     raw.serve(CONTENT, server)
@@ -190,8 +195,14 @@ async def test_a_greedy_peer_cannot_starve_a_polite_one_of_upload_slots(swarm):
     seeder, fan = swarm.peer("seeder"), swarm.peer("fan")
     packed = pack(os.urandom(24 * 16 * 1024 - 100), new_track_key(), chunk_size=16 * 1024)
     seeder.store.put_packed(packed.manifest_bytes, packed.chunks)
-    limits = Limits(request_timeout=3.0, ban_seconds=60, upload_rate=512 * 1024,
-                    upload_slots=6, upload_slots_per_peer=3, inbound_streams_per_peer=16)
+    limits = Limits(
+        request_timeout=3.0,
+        ban_seconds=60,
+        upload_rate=512 * 1024,
+        upload_slots=6,
+        upload_slots_per_peer=3,
+        inbound_streams_per_peer=16,
+    )
     greedy = RawPeer()
     greedy_got = 0
 
@@ -208,8 +219,11 @@ async def test_a_greedy_peer_cannot_starve_a_polite_one_of_upload_slots(swarm):
         except PeerClosed:
             pass
 
-    async with swarm.run(seeder, limits=limits) as s, swarm.run(fan) as f, \
-            greedy.host.run([tcp_addr()]):
+    async with (
+        swarm.run(seeder, limits=limits) as s,
+        swarm.run(fan) as f,
+        greedy.host.run([tcp_addr()]),
+    ):
         await f.connect(s.addrs[0])
         greedy_peer = str(greedy.host.get_id())
         async with trio.open_nursery() as nursery:
@@ -234,17 +248,22 @@ async def test_a_forked_feed_yields_a_fork_proof_that_spreads_to_every_node(swar
     signer = Signer.from_seed(seed)
     left, right, third = swarm.peer("left"), swarm.peer("right"), swarm.peer("third")
     for peer, name in ((left, "one"), (right, "two")):
-        peer.ledger.append(signer, "profile", {"name": "author", "bio": "", "links": []},
-                           timestamp=1000)
-        peer.ledger.append(signer, "profile", {"name": name, "bio": "", "links": []},
-                           timestamp=2000)
-    assert left.ledger.frontier()[signer.public_key][1] != \
-        right.ledger.frontier()[signer.public_key][1]
+        peer.ledger.append(
+            signer, "profile", {"name": "author", "bio": "", "links": []}, timestamp=1000
+        )
+        peer.ledger.append(
+            signer, "profile", {"name": name, "bio": "", "links": []}, timestamp=2000
+        )
+    assert (
+        left.ledger.frontier()[signer.public_key][1]
+        != right.ledger.frontier()[signer.public_key][1]
+    )
     async with swarm.run_all(left, right, third) as (left_node, r, t):
         await t.connect(left_node.addrs[0])
         await left_node.connect(r.addrs[0])
-        await wait_for(lambda: all(p.ledger.fork_proofs() for p in (left, right, third)),
-                       timeout=10)
+        await wait_for(
+            lambda: all(p.ledger.fork_proofs() for p in (left, right, third)), timeout=10
+        )
         # The honest relays of the fork are not punished: the author equivocated, not them.
         assert not left_node.guard.banned() and not r.guard.banned() and not t.guard.banned()
     for p in (left, right, third):

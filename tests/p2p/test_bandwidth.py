@@ -25,8 +25,7 @@ KIB = 1024
 
 
 def publish(peer, chunks: int):
-    packed = pack(os.urandom(chunks * CHUNK - 100), new_track_key(), "audio/ogg",
-                  chunk_size=CHUNK)
+    packed = pack(os.urandom(chunks * CHUNK - 100), new_track_key(), "audio/ogg", chunk_size=CHUNK)
     peer.store.put_packed(packed.manifest_bytes, packed.chunks)
     return packed
 
@@ -40,8 +39,11 @@ async def timed_fetch(node, packed, providers) -> float:
     ``fetch`` also does, is not part of the transfer)."""
     finished: list[float] = []
     start = time.perf_counter()
-    await node.fetch(packed.content_id, providers=providers,
-                     on_progress=lambda p: p.finished and finished.append(time.perf_counter()))
+    await node.fetch(
+        packed.content_id,
+        providers=providers,
+        on_progress=lambda p: p.finished and finished.append(time.perf_counter()),
+    )
     return finished[0] - start
 
 
@@ -84,8 +86,7 @@ async def test_a_seeder_caps_what_it_sends_to_each_peer(swarm):
     seeder, fan = swarm.peer("seeder"), swarm.peer("fan")
     packed = publish(seeder, 32)  # 512 KiB
     cap = 512 * KIB
-    async with swarm.run(seeder, limits=limits(upload_rate_per_peer=cap)) as s, \
-            swarm.run(fan) as f:
+    async with swarm.run(seeder, limits=limits(upload_rate_per_peer=cap)) as s, swarm.run(fan) as f:
         await f.connect(s.addrs[0])
         elapsed = await timed_fetch(f, packed, [s.peer_id])
     rate = stored_bytes(packed) / elapsed
@@ -101,7 +102,8 @@ async def test_a_capped_fan_does_not_slow_an_uncapped_one(swarm):
     async with AsyncExitStack() as stack:
         s = await stack.enter_async_context(swarm.run(seeder))
         slow_node = await stack.enter_async_context(
-            swarm.run(slow, limits=limits(download_rate_per_peer=cap)))
+            swarm.run(slow, limits=limits(download_rate_per_peer=cap))
+        )
         fast_node = await stack.enter_async_context(swarm.run(fast))
         for n in (slow_node, fast_node):
             await n.connect(s.addrs[0])
@@ -152,9 +154,10 @@ async def test_a_reply_that_would_wait_too_long_for_its_cap_is_answered_busy(swa
     seeder, fan = swarm.peer("seeder"), swarm.peer("fan")
     packed = publish(seeder, 12)
     cap = 192 * KIB  # four requests in flight wait up to 0.25 s: more than pace_max_wait
-    async with swarm.run(seeder, limits=limits(upload_rate_per_peer=cap,
-                                               pace_max_wait=0.1)) as s, \
-            swarm.run(fan) as f:
+    async with (
+        swarm.run(seeder, limits=limits(upload_rate_per_peer=cap, pace_max_wait=0.1)) as s,
+        swarm.run(fan) as f,
+    ):
         await f.connect(s.addrs[0])
         elapsed = await timed_fetch(f, packed, [s.peer_id])
         assert s.content.busy_replies > 0

@@ -71,8 +71,9 @@ async def test_a_provider_sending_a_corrupt_chunk_is_cut_off_and_nothing_it_sent
     good, bad, fan = swarm.peer("good"), swarm.peer("bad"), swarm.peer("fan")
     cid, plain, key = publish(good, size=60 * CHUNK)
     manifest = good.store.manifest(cid)
-    bad.store.put_packed(good.store.manifest_bytes(cid),
-                         [good.store.get_chunk(c) for c in manifest.chunks])
+    bad.store.put_packed(
+        good.store.manifest_bytes(cid), [good.store.get_chunk(c) for c in manifest.chunks]
+    )
     # The bad seeder serves its first chunks intact and a flipped bit in every later one.
     for chunk_id in manifest.chunks[8:]:
         overwrite_chunk(bad.store, chunk_id, flip_a_bit)
@@ -126,8 +127,9 @@ async def test_a_stopped_download_can_be_resumed_after_a_restart(swarm):
 
 
 @trio_test
-async def test_a_full_disk_stops_a_download_with_a_clear_error_and_it_resumes_later(swarm,
-                                                                                   tmp_path):
+async def test_a_full_disk_stops_a_download_with_a_clear_error_and_it_resumes_later(
+    swarm, tmp_path
+):
     seeder, fan = swarm.peer("seeder"), swarm.peer("fan")
     cid, plain, key = publish(seeder, size=160 * CHUNK)  # 2.6 MB for a 1 MiB disk
     with small_disk(tmp_path / "fan-disk") as disk:
@@ -138,8 +140,9 @@ async def test_a_full_disk_stops_a_download_with_a_clear_error_and_it_resumes_la
                 await f.fetch(cid)
             assert str(s.peer_id) not in f.guard.banned()  # our disk, not the seeder's fault
         manifest = fan.store.manifest(cid)
-        kept = [i for i in range(len(manifest.chunks)) if i not in
-                fan.store.missing_chunks(manifest)]
+        kept = [
+            i for i in range(len(manifest.chunks)) if i not in fan.store.missing_chunks(manifest)
+        ]
         assert 0 < len(kept) < len(manifest.chunks)
         for i in kept:  # what was stored before the disk filled up is whole
             manifest.check_chunk(i, fan.store.get_chunk(manifest.chunks[i]))
@@ -182,7 +185,8 @@ async def test_fetching_unknown_content_fails_cleanly(swarm):
 
 @trio_test
 async def test_a_second_fetch_of_the_same_content_shares_the_download_and_waits_for_all_of_it(
-        swarm):
+    swarm,
+):
     from p2p.limits import Limits
 
     seeder, fan = swarm.peer("seeder"), swarm.peer("fan")

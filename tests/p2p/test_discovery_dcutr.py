@@ -36,8 +36,14 @@ from tests.p2p.test_content import publish, read_back
 
 pytestmark = pytest.mark.network
 
-FAST = HolePunchLimits(message_timeout=2.0, dial_timeout=1.0, attempts=2, retry_delay=0.2,
-                       outbound_grace=1.0, relay_close_grace=1.0)
+FAST = HolePunchLimits(
+    message_timeout=2.0,
+    dial_timeout=1.0,
+    attempts=2,
+    retry_delay=0.2,
+    outbound_grace=1.0,
+    relay_close_grace=1.0,
+)
 ADDR = bytes.fromhex("047f000001060fb1")  # /ip4/127.0.0.1/tcp/4017
 
 
@@ -52,8 +58,10 @@ def dead_addr() -> str:
 
 
 def routes(node: Any, peer: Any) -> list[str]:
-    return ["relayed" if is_relayed(c) else "direct"
-            for c in node.host.get_network().get_connections(peer)]
+    return [
+        "relayed" if is_relayed(c) else "direct"
+        for c in node.host.get_network().get_connections(peer)
+    ]
 
 
 class StreamLog(INotifee):
@@ -71,8 +79,7 @@ class StreamLog(INotifee):
         self.opened[id(stream)] = trio.current_time()
 
     async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        kind = "relayed" if stream.muxed_conn.get_connection_type().value == "relayed" \
-            else "direct"
+        kind = "relayed" if stream.muxed_conn.get_connection_type().value == "relayed" else "direct"
         opened = self.opened.pop(id(stream), 0.0)
         self.seen.append((str(stream.get_protocol()), kind, opened))
 
@@ -103,8 +110,10 @@ async def behind_relay(swarm: Any, hidden: Any, **config: Any) -> AsyncIterator[
     """A relay, and ``hidden`` running private with a reservation on it: (relay, hidden)."""
     relay = swarm.peer("relay")
     config.setdefault("announce", (dead_addr(),))
-    async with swarm.run(relay, relay_service=True, hole_punch=FAST) as r, \
-            swarm.run(hidden, hole_punch=FAST, **config) as h:
+    async with (
+        swarm.run(relay, relay_service=True, hole_punch=FAST) as r,
+        swarm.run(hidden, hole_punch=FAST, **config) as h,
+    ):
         await h.connect(r.addrs[0])
         await wait_for(lambda: h.status().relay_addrs, what="reservation on the relay")
         assert h.reachability() == "private"
@@ -125,8 +134,11 @@ async def test_a_relayed_connection_is_upgraded_and_sync_and_content_use_the_dir
         assert routes(f, h.peer_id) == ["relayed"]
 
         # The hidden node accepted a relayed connection: it leads the upgrade at once.
-        await wait_for(lambda: h.hole_punch.succeeded and f.hole_punch.succeeded, timeout=8,
-                       what="upgrade on both sides")
+        await wait_for(
+            lambda: h.hole_punch.succeeded and f.hole_punch.succeeded,
+            timeout=8,
+            what="upgrade on both sides",
+        )
         assert f.hole_punch.route(h.peer_id) == "direct"
         assert h.hole_punch.succeeded == {str(f.peer_id): 1}
         assert f.hole_punch.succeeded == {str(h.peer_id): 1}  # it answered, and dialled
@@ -166,12 +178,17 @@ async def test_undialable_addresses_leave_the_relayed_connection_working(swarm):
     hidden.append(3)
     # Listening on nothing, it names only a closed port; the fan's own addresses are loopback,
     # which the leader only dials to punch a NAT (public addresses): no direct path at all.
-    async with behind_relay(swarm, hidden, listen=()) as (r, h), \
-            swarm.run(fan, hole_punch=FAST) as f:
+    async with (
+        behind_relay(swarm, hidden, listen=()) as (r, h),
+        swarm.run(fan, hole_punch=FAST) as f,
+    ):
         await f.connect(r.addrs[0])
         await f.connect(h.status().relay_addrs[0])
-        await wait_for(lambda: h.hole_punch.failed and f.hole_punch.failed, timeout=8,
-                       what="failed upgrade on both sides")
+        await wait_for(
+            lambda: h.hole_punch.failed and f.hole_punch.failed,
+            timeout=8,
+            what="failed upgrade on both sides",
+        )
         assert h.hole_punch.failed == {str(f.peer_id): 1}
         assert f.hole_punch.failed == {str(h.peer_id): 1}
         assert not h.hole_punch.succeeded and not f.hole_punch.succeeded
@@ -199,8 +216,11 @@ async def test_a_peer_sending_malformed_dcutr_messages_is_cut_off(swarm, garbage
     hostile, fan, other = swarm.peer("hostile"), swarm.peer("fan"), swarm.peer("other")
     other.append(2)
     # The hostile node sits behind the relay; its own DCUtR is off so only our bytes go out.
-    async with behind_relay(swarm, hostile, hole_punching=False) as (r, h), \
-            swarm.run(fan, hole_punch=FAST) as f, swarm.run(other) as o:
+    async with (
+        behind_relay(swarm, hostile, hole_punching=False) as (r, h),
+        swarm.run(fan, hole_punch=FAST) as f,
+        swarm.run(other) as o,
+    ):
         await f.connect(r.addrs[0])
         await f.connect(h.status().relay_addrs[0])
         stream = await h.host.new_stream(f.peer_id, [dcutr.PROTOCOL_ID])
@@ -218,8 +238,7 @@ async def test_a_peer_sending_malformed_dcutr_messages_is_cut_off(swarm, garbage
 @trio_test
 async def test_a_garbage_answer_to_connect_cuts_the_peer_off(swarm):
     hidden, hostile = swarm.peer("hidden"), swarm.peer("hostile")
-    async with behind_relay(swarm, hidden) as (r, h), \
-            swarm.run(hostile, hole_punching=False) as x:
+    async with behind_relay(swarm, hidden) as (r, h), swarm.run(hostile, hole_punching=False) as x:
 
         async def answer_garbage(stream: INetStream) -> None:
             await stream.read(100)
@@ -249,12 +268,22 @@ def test_hole_punch_messages_match_libp2p_protobuf():
     assert HolePunch.decode(b"\x18\x05" + connect.encode() + b"\x22\x01\x00") == connect
 
 
-@pytest.mark.parametrize("body", [
-    b"", b"\x12\x00", b"\x08\x05", b"\x08", b"\x0a\x01\x00", b"\x10\x64",
-    b"\x08\x64\x12\x09" + ADDR, b"\x08\x64\x0b", b"\x00\x01",
-    b"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
-    b"\x08\x64" + b"\x12\x01\x00" * 1400,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\x12\x00",
+        b"\x08\x05",
+        b"\x08",
+        b"\x0a\x01\x00",
+        b"\x10\x64",
+        b"\x08\x64\x12\x09" + ADDR,
+        b"\x08\x64\x0b",
+        b"\x00\x01",
+        b"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+        b"\x08\x64" + b"\x12\x01\x00" * 1400,
+    ],
+)
 def test_malformed_messages_are_protocol_violations(body):
     with pytest.raises(ProtocolViolation):
         HolePunch.decode(body)
@@ -268,10 +297,17 @@ def test_only_a_few_tcp_addresses_in_our_scope_are_dialled():
     tcp = dcutr.tcp_addr
     assert str(tcp(ADDR)) == "/ip4/127.0.0.1/tcp/4017"
     assert str(tcp(Multiaddr(f"/ip4/8.8.8.8/tcp/1/p2p/{peer}"), peer)) == "/ip4/8.8.8.8/tcp/1"
-    for bad in (f"/ip4/8.8.8.8/tcp/1/p2p/{other}", "/ip4/8.8.8.8/udp/1/quic-v1",
-                "/dns4/example.com/tcp/1", "/ip4/0.0.0.0/tcp/1", "/ip4/224.0.0.1/tcp/1",
-                "/ip4/169.254.1.1/tcp/1", "/ip4/8.8.8.8/tcp/0", "/ip6/fe80::1/tcp/1",
-                f"/ip4/8.8.8.8/tcp/1/p2p/{peer}/p2p-circuit/p2p/{other}"):
+    for bad in (
+        f"/ip4/8.8.8.8/tcp/1/p2p/{other}",
+        "/ip4/8.8.8.8/udp/1/quic-v1",
+        "/dns4/example.com/tcp/1",
+        "/ip4/0.0.0.0/tcp/1",
+        "/ip4/224.0.0.1/tcp/1",
+        "/ip4/169.254.1.1/tcp/1",
+        "/ip4/8.8.8.8/tcp/0",
+        "/ip6/fe80::1/tcp/1",
+        f"/ip4/8.8.8.8/tcp/1/p2p/{peer}/p2p-circuit/p2p/{other}",
+    ):
         assert tcp(Multiaddr(bad), peer) is None, bad
     assert tcp(b"\x04\x7f", peer) is None  # truncated bytes the multiaddr library would accept
     assert tcp(b"\xff\xff", peer) is None
@@ -283,21 +319,35 @@ def test_only_a_few_tcp_addresses_in_our_scope_are_dialled():
     lan = Multiaddr("/ip4/192.168.1.5/tcp/4001").to_bytes()
     offer = [lan, ADDR, *public]
     # A public node dials public addresses only, and at most four of them.
-    assert puncher(["/ip4/1.2.3.4/tcp/4001"]).dialable(offer, peer) == \
-        [Multiaddr(b) for b in public[:4]]
+    assert puncher(["/ip4/1.2.3.4/tcp/4001"]).dialable(offer, peer) == [
+        Multiaddr(b) for b in public[:4]
+    ]
     # A node on a LAN also dials LAN addresses; only a node on loopback dials loopback.
     assert Multiaddr(lan) in puncher(["/ip4/192.168.1.7/tcp/4001"]).dialable(offer, peer)
     assert Multiaddr(ADDR) not in puncher(["/ip4/192.168.1.7/tcp/4001"]).dialable(offer, peer)
-    assert puncher(["/ip4/127.0.0.1/tcp/9"]).dialable(offer, peer)[:2] == \
-        [Multiaddr(lan), Multiaddr(ADDR)]
+    assert puncher(["/ip4/127.0.0.1/tcp/9"]).dialable(offer, peer)[:2] == [
+        Multiaddr(lan),
+        Multiaddr(ADDR),
+    ]
     # Only the first 16 entries are looked at.
     assert puncher(["/ip4/1.2.3.4/tcp/4001"]).dialable([ADDR] * 16 + public, peer) == []
     # We send our widest addresses first, without /p2p, at most four, never a relay address.
-    me = puncher([f"/ip4/127.0.0.1/tcp/9/p2p/{peer}", "/ip4/10.0.0.2/tcp/9",
-                  f"/ip4/1.2.3.4/tcp/9/p2p/{other}/p2p-circuit/p2p/{peer}",
-                  "/ip4/5.6.7.8/tcp/9", "/ip4/5.6.7.9/tcp/9", "/ip4/5.6.7.10/tcp/9"])
+    me = puncher(
+        [
+            f"/ip4/127.0.0.1/tcp/9/p2p/{peer}",
+            "/ip4/10.0.0.2/tcp/9",
+            f"/ip4/1.2.3.4/tcp/9/p2p/{other}/p2p-circuit/p2p/{peer}",
+            "/ip4/5.6.7.8/tcp/9",
+            "/ip4/5.6.7.9/tcp/9",
+            "/ip4/5.6.7.10/tcp/9",
+        ]
+    )
     assert [str(Multiaddr(b)) for b in me._advertised()] == [
-        "/ip4/5.6.7.8/tcp/9", "/ip4/5.6.7.9/tcp/9", "/ip4/5.6.7.10/tcp/9", "/ip4/10.0.0.2/tcp/9"]
+        "/ip4/5.6.7.8/tcp/9",
+        "/ip4/5.6.7.9/tcp/9",
+        "/ip4/5.6.7.10/tcp/9",
+        "/ip4/10.0.0.2/tcp/9",
+    ]
 
 
 def test_limits_are_validated():

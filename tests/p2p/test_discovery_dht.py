@@ -31,18 +31,23 @@ def test_the_dht_key_is_the_blake2b_256_multihash_of_the_content_id():
 async def test_a_fan_finds_a_seeder_it_never_met_through_the_dht_and_downloads(swarm):
     seeder, middle, fan = swarm.peer("seeder"), swarm.peer("middle"), swarm.peer("fan")
     cid, plain, key = publish(seeder)
-    async with swarm.run(seeder, dht_mode="server", **QUIET) as s, \
-            swarm.run(middle, dht_mode="server", **QUIET) as m, \
-            swarm.run(fan, dht_mode="client", **QUIET) as f:
+    async with (
+        swarm.run(seeder, dht_mode="server", **QUIET) as s,
+        swarm.run(middle, dht_mode="server", **QUIET) as m,
+        swarm.run(fan, dht_mode="client", **QUIET) as f,
+    ):
         await s.connect(m.addrs[0])
         await wait_for(lambda: s.routing.routing_table_size() >= 1, what="routing table")
         # Only the DHT carries the record: no Provide gossip, and the middle node holds no data.
         stored = await s.routing.provide(cid, [Multiaddr(a) for a in s.addrs])
         assert stored == 1
-        await wait_for(lambda: m.routing.dht.provider_store.get_providers(dht_key(cid)),
-                       what="provider record at the middle node")
-        assert [p.peer_id for p in m.routing.dht.provider_store.get_providers(dht_key(cid))] \
-            == [s.peer_id]
+        await wait_for(
+            lambda: m.routing.dht.provider_store.get_providers(dht_key(cid)),
+            what="provider record at the middle node",
+        )
+        assert [p.peer_id for p in m.routing.dht.provider_store.get_providers(dht_key(cid))] == [
+            s.peer_id
+        ]
 
         await f.connect(m.addrs[0])
         assert s.peer_id not in f.connected_peers()
@@ -58,14 +63,18 @@ async def test_a_fan_finds_a_seeder_it_never_met_through_the_dht_and_downloads(s
 async def test_provide_puts_the_record_in_the_dht_and_a_lookup_returns_the_address(swarm):
     seeder, middle, fan = swarm.peer("seeder"), swarm.peer("middle"), swarm.peer("fan")
     cid, _, _ = publish(seeder)
-    async with swarm.run(seeder, dht_mode="server", **QUIET) as s, \
-            swarm.run(middle, dht_mode="server", **QUIET) as m, \
-            swarm.run(fan, dht_mode="server", **QUIET) as f:
+    async with (
+        swarm.run(seeder, dht_mode="server", **QUIET) as s,
+        swarm.run(middle, dht_mode="server", **QUIET) as m,
+        swarm.run(fan, dht_mode="server", **QUIET) as f,
+    ):
         await s.connect(m.addrs[0])
         await wait_for(lambda: s.routing.routing_table_size() >= 1, what="routing table")
         await s.provide([cid])  # the node's own path: gossip now, DHT in the background
-        await wait_for(lambda: m.routing.dht.provider_store.get_providers(dht_key(cid)),
-                       what="provider record at the middle node")
+        await wait_for(
+            lambda: m.routing.dht.provider_store.get_providers(dht_key(cid)),
+            what="provider record at the middle node",
+        )
         await f.connect(m.addrs[0])
         infos = await f.routing.find_providers(cid)
         assert [i.peer_id for i in infos] == [s.peer_id]
@@ -109,9 +118,11 @@ def known_addrs(node, peer) -> list[str]:
 async def test_a_node_finds_a_peer_it_never_heard_of_by_its_id_through_the_dht(swarm):
     a, b, c = swarm.peer("a"), swarm.peer("b"), swarm.peer("c")
     c.append(2)
-    async with swarm.run(a, dht_mode="client", **QUIET) as na, \
-            swarm.run(b, dht_mode="server", **QUIET) as nb, \
-            swarm.run(c, dht_mode="client", **QUIET) as nc:
+    async with (
+        swarm.run(a, dht_mode="client", **QUIET) as na,
+        swarm.run(b, dht_mode="server", **QUIET) as nb,
+        swarm.run(c, dht_mode="client", **QUIET) as nc,
+    ):
         await nc.connect(nb.addrs[0])  # C is a client: only B's peerstore knows where it is
         await na.connect(nb.addrs[0])
         await wait_for(lambda: nb.peer_id in na.connected_peers(), what="A connected to B")
@@ -154,13 +165,17 @@ async def test_a_provider_heard_of_only_on_gossip_is_reached_by_its_peer_id(swar
 
     seeder, middle, fan = swarm.peer("seeder"), swarm.peer("middle"), swarm.peer("fan")
     cid, plain, key = publish(seeder)
-    async with swarm.run(seeder, dht_mode="client", **QUIET) as s, \
-            swarm.run(middle, dht_mode="server", **QUIET) as m, \
-            swarm.run(fan, dht_mode="client", **QUIET) as f:
+    async with (
+        swarm.run(seeder, dht_mode="client", **QUIET) as s,
+        swarm.run(middle, dht_mode="server", **QUIET) as m,
+        swarm.run(fan, dht_mode="client", **QUIET) as f,
+    ):
         await s.connect(m.addrs[0])
         await f.connect(m.addrs[0])
-        await wait_for(lambda: len(s.gossip.topic_peers()) >= 1 and
-                       len(f.gossip.topic_peers()) >= 1, what="gossip mesh")
+        await wait_for(
+            lambda: len(s.gossip.topic_peers()) >= 1 and len(f.gossip.topic_peers()) >= 1,
+            what="gossip mesh",
+        )
 
         # No DHT record: the seeder only says so on gossip, which the middle node relays.
         async def announced() -> bool:
@@ -184,16 +199,25 @@ def test_only_tcp_and_relay_addresses_in_our_scope_are_kept():
     peer, relay = peer_id_from_seed(b"\x01" * 32), peer_id_from_seed(b"\x02" * 32)
     circuit = f"/ip4/8.8.4.1/tcp/4001/p2p/{relay}/p2p-circuit"
     good = ["/ip4/8.8.4.7/tcp/4001", "/ip6/2606:4700::7/tcp/4001", circuit]
-    junk = ["/ip4/8.8.4.7/udp/4001/quic-v1", "/dns4/example.com/tcp/4001",
-            "/ip4/0.0.0.0/tcp/4001", "/ip4/224.0.0.1/tcp/4001", "/ip4/8.8.4.7/tcp/4001/ws",
-            f"/ip4/8.8.4.7/tcp/4001/p2p/{relay}",  # another peer's address
-            f"/ip4/8.8.4.1/tcp/4001/p2p/{peer}/p2p-circuit",  # a circuit through itself
-            f"{circuit}/p2p/{relay}/p2p-circuit"]
+    junk = [
+        "/ip4/8.8.4.7/udp/4001/quic-v1",
+        "/dns4/example.com/tcp/4001",
+        "/ip4/0.0.0.0/tcp/4001",
+        "/ip4/224.0.0.1/tcp/4001",
+        "/ip4/8.8.4.7/tcp/4001/ws",
+        f"/ip4/8.8.4.7/tcp/4001/p2p/{relay}",  # another peer's address
+        f"/ip4/8.8.4.1/tcp/4001/p2p/{peer}/p2p-circuit",  # a circuit through itself
+        f"{circuit}/p2p/{relay}/p2p-circuit",
+    ]
     got = usable_addrs([Multiaddr(x) for x in junk + good], peer, PUBLIC)
     assert [str(x) for x in got] == good
     # A trailing /p2p/<peer> is dropped; raw bytes are read as well, truncated ones are not.
-    assert [str(x) for x in usable_addrs([Multiaddr(f"{good[0]}/p2p/{peer}").to_bytes(),
-                                          b"\x04\xc6\x33"], peer, PUBLIC)] == good[:1]
+    assert [
+        str(x)
+        for x in usable_addrs(
+            [Multiaddr(f"{good[0]}/p2p/{peer}").to_bytes(), b"\x04\xc6\x33"], peer, PUBLIC
+        )
+    ] == good[:1]
     # Loopback and LAN addresses only for a node that has such addresses itself.
     lan, loop = Multiaddr("/ip4/192.168.1.9/tcp/1"), Multiaddr("/ip4/127.0.0.1/tcp/1")
     assert usable_addrs([lan, loop], peer, PUBLIC) == []
@@ -208,17 +232,20 @@ async def test_reach_soon_connects_in_the_background_once(swarm):
     """What a purchase uses to reach the artist: started from the node's thread, returns at
     once, dials by peer ID through the DHT, and is not started twice for the same peer."""
     a, b, c = swarm.peer("a"), swarm.peer("b"), swarm.peer("c")
-    async with swarm.run(a, dht_mode="client", **QUIET) as na, \
-            swarm.run(b, dht_mode="server", **QUIET) as nb, \
-            swarm.run(c, dht_mode="client", **QUIET) as nc:
+    async with (
+        swarm.run(a, dht_mode="client", **QUIET) as na,
+        swarm.run(b, dht_mode="server", **QUIET) as nb,
+        swarm.run(c, dht_mode="client", **QUIET) as nc,
+    ):
         await nc.connect(nb.addrs[0])
         await na.connect(nb.addrs[0])
         assert nc.peer_id not in na.connected_peers()
         assert na.reach_soon(nc.peer_id) is True
         assert na.reach_soon(nc.peer_id) is False  # already being reached
         assert na.reach_soon(na.peer_id) is False  # this node
-        await wait_for(lambda: nc.peer_id in na.connected_peers() and not na._reaching,
-                       what="A reached C")  # without reach_soon they stay apart (checked)
+        await wait_for(
+            lambda: nc.peer_id in na.connected_peers() and not na._reaching, what="A reached C"
+        )  # without reach_soon they stay apart (checked)
         assert na.reach_soon(nc.peer_id) is False  # connected
 
 
@@ -228,8 +255,11 @@ async def test_a_peer_the_peerstore_knows_is_not_dialled_on_its_own(swarm):
     connections); ours is off, so a node talks only to peers that discovery, downloads or
     purchases chose, and a peer it cut off is not redialled behind its back."""
     a, b, c = swarm.peer("a"), swarm.peer("b"), swarm.peer("c")
-    async with swarm.run(a, **QUIET) as na, swarm.run(b, **QUIET) as nb, \
-            swarm.run(c, **QUIET) as nc:
+    async with (
+        swarm.run(a, **QUIET) as na,
+        swarm.run(b, **QUIET) as nb,
+        swarm.run(c, **QUIET) as nc,
+    ):
         from multiaddr import Multiaddr
 
         addrs = [Multiaddr(x.rsplit("/p2p/", 1)[0]) for x in nc.addrs]

@@ -13,8 +13,7 @@ ADDR = bytes.fromhex("047f000001060fb1")  # /ip4/127.0.0.1/tcp/4017
 
 MESSAGES = {
     "autonat.DialBack([127.0.0.1:4017])": (autonat.DialBack((ADDR,)), autonat.REQUESTS),
-    "autonat.DialBackReply(0, 127.0.0.1:4017)": (autonat.DialBackReply(0, ADDR),
-                                                 autonat.RESPONSES),
+    "autonat.DialBackReply(0, 127.0.0.1:4017)": (autonat.DialBackReply(0, ADDR), autonat.RESPONSES),
     "autonat.DialBackReply(1)": (autonat.DialBackReply(1, b""), autonat.RESPONSES),
 }
 
@@ -57,8 +56,11 @@ def test_dcutr_vectors_and_limits_match_the_code():
     block = re.search(r"```vectors-dcutr\n(.*?)```", text, re.S)
     assert block, "no DCUtR vectors in the protocol document"
     doc = dict(line.rsplit(": ", 1) for line in block.group(1).strip().splitlines())
-    ours = {"dcutr.CONNECT([127.0.0.1:4017])": HolePunch(CONNECT, (ADDR,)),
-            "dcutr.CONNECT([])": HolePunch(CONNECT), "dcutr.SYNC": HolePunch(SYNC)}
+    ours = {
+        "dcutr.CONNECT([127.0.0.1:4017])": HolePunch(CONNECT, (ADDR,)),
+        "dcutr.CONNECT([])": HolePunch(CONNECT),
+        "dcutr.SYNC": HolePunch(SYNC),
+    }
     assert set(doc) == set(ours)
     for name, message in ours.items():
         body = message.encode()

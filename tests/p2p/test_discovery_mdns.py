@@ -99,18 +99,21 @@ CHILD6 = textwrap.dedent("""
     trio.run(main)
 """)
 
-VETH6 = ("ip link set lo up && ip addr del 127.0.0.1/8 dev lo && "
-         "ip link add mdns0 type veth peer name mdns1 && "
-         "ip link set mdns0 up && ip link set mdns1 up && "
-         "ip -6 addr add fd00:6d::1/64 dev mdns0 nodad && "
-         "ip -6 addr add fd00:6d::2/64 dev mdns1 nodad")
+VETH6 = (
+    "ip link set lo up && ip addr del 127.0.0.1/8 dev lo && "
+    "ip link add mdns0 type veth peer name mdns1 && "
+    "ip link set mdns0 up && ip link set mdns1 up && "
+    "ip -6 addr add fd00:6d::1/64 dev mdns0 nodad && "
+    "ip -6 addr add fd00:6d::2/64 dev mdns1 nodad"
+)
 
 
 def netns_available() -> str | None:
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         return "unshare or ip is not installed"
-    probe = subprocess.run(["unshare", "-n", "ip", "link", "set", "lo", "up"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        ["unshare", "-n", "ip", "link", "set", "lo", "up"], capture_output=True, text=True
+    )
     if probe.returncode != 0:
         return f"cannot create a network namespace here: {probe.stderr.strip()}"
     return None
@@ -133,10 +136,17 @@ def test_two_nodes_find_each_other_on_the_lan_with_no_bootstrap():
     reason = netns_available()
     if reason:
         pytest.skip(reason)
-    script = ("ip link set lo up && ip link set lo multicast on && "
-              "ip route add 224.0.0.0/4 dev lo && exec \"$0\" -c \"$1\"")
-    done = subprocess.run(["unshare", "-n", "sh", "-c", script, sys.executable, CHILD],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    script = (
+        "ip link set lo up && ip link set lo multicast on && "
+        'ip route add 224.0.0.0/4 dev lo && exec "$0" -c "$1"'
+    )
+    done = subprocess.run(
+        ["unshare", "-n", "sh", "-c", script, sys.executable, CHILD],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["bootstrap"] == [[], []]
@@ -158,9 +168,14 @@ def netns_ipv6_available() -> str | None:
 
 
 def run_ipv6_child(mode: str, wait: float) -> dict:
-    script = VETH6 + " && exec \"$0\" -c \"$1\" \"$2\" \"$3\""
-    done = subprocess.run(["unshare", "-n", "sh", "-c", script, sys.executable, CHILD6, mode,
-                           str(wait)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    script = VETH6 + ' && exec "$0" -c "$1" "$2" "$3"'
+    done = subprocess.run(
+        ["unshare", "-n", "sh", "-c", script, sys.executable, CHILD6, mode, str(wait)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -172,9 +187,10 @@ def test_two_nodes_find_each_other_over_ipv6_mdns():
     result = run_ipv6_child("dual-stack", 20)
     assert result["a"] in result["b_sees"] and result["b_entries"] == 3
     # Only IPv6 was there to find: the TXT record named ::1, and the AAAA record carries it.
-    assert result["seen_by_b"] and all(a.startswith("/ip6/::1/tcp/")
-                                       and a.endswith(f"/p2p/{result['a']}")
-                                       for a in result["seen_by_b"])
+    assert result["seen_by_b"] and all(
+        a.startswith("/ip6/::1/tcp/") and a.endswith(f"/p2p/{result['a']}")
+        for a in result["seen_by_b"]
+    )
     assert result["a_host_records"] == ["::1"]
     # The control: the same namespace with the node on IPv4-only mDNS finds nobody.
     control = run_ipv6_child("ipv4-only", 4)
@@ -184,18 +200,30 @@ def test_two_nodes_find_each_other_over_ipv6_mdns():
 def test_txt_and_host_records_carry_ipv6_and_skip_what_cannot_be_dialled():
     pid = peer_id_from_seed(b"\x07" * 32)
     local = ["127.0.0.1", "192.168.1.4", "::1", "fe80::1%eth0", "2001:db8::4", "fd00::4"]
-    given = ["/ip4/0.0.0.0/tcp/4417", "/ip6/::/tcp/4418", "/ip6/fe80::9/tcp/1",
-             "/ip4/224.0.0.251/tcp/1", "/ip4/10.0.0.2/tcp/1/p2p/x/p2p-circuit/p2p/y",
-             "/dns4/example.com/tcp/1", "/ip6/::1/tcp/4419"]
-    assert lan_addrs(given, local) == ["/ip4/192.168.1.4/tcp/4417", "/ip6/2001:db8::4/tcp/4418",
-                                       "/ip6/fd00::4/tcp/4418", "/ip6/::1/tcp/4419"]
+    given = [
+        "/ip4/0.0.0.0/tcp/4417",
+        "/ip6/::/tcp/4418",
+        "/ip6/fe80::9/tcp/1",
+        "/ip4/224.0.0.251/tcp/1",
+        "/ip4/10.0.0.2/tcp/1/p2p/x/p2p-circuit/p2p/y",
+        "/dns4/example.com/tcp/1",
+        "/ip6/::1/tcp/4419",
+    ]
+    assert lan_addrs(given, local) == [
+        "/ip4/192.168.1.4/tcp/4417",
+        "/ip6/2001:db8::4/tcp/4418",
+        "/ip6/fd00::4/tcp/4418",
+        "/ip6/::1/tcp/4419",
+    ]
     # Loopback stands in for a wildcard only when the machine has nothing else.
     assert lan_addrs(["/ip6/::/tcp/1"], ["127.0.0.1", "::1"]) == ["/ip6/::1/tcp/1"]
     assert lan_addrs(["/ip6/::/tcp/1"], ["127.0.0.1"]) == []
     many = [f"/ip6/2001:db8::{i}/tcp/1" for i in range(1, 20)]
     assert len(lan_addrs(many, [])) == MAX_ADDRS
-    assert len(lan_addrs(["/ip6/::/tcp/1"], [f"2001:db8::{i}" for i in range(1, 20)])) \
+    assert (
+        len(lan_addrs(["/ip6/::/tcp/1"], [f"2001:db8::{i}" for i in range(1, 20)]))
         == MAX_ADDRS // 2
+    )
 
     addrs = ["/ip4/192.168.1.4/tcp/4417", "/ip6/2001:db8::4/tcp/4418", "/ip6/::1/tcp/4419"]
     records = host_records([*addrs, "/ip6/2001:db8::4/tcp/9"])
@@ -203,6 +231,12 @@ def test_txt_and_host_records_carry_ipv6_and_skip_what_cannot_be_dialled():
     peer, parsed = parse_txt(txt_properties(str(pid), addrs))  # type: ignore[misc]
     assert peer == pid and parsed == [f"{a}/p2p/{pid}" for a in addrs]
     # A receiver drops IPv6 it could not dial, and IPs of the wrong family.
-    for bad in ("/ip6/fe80::1/tcp/1", "/ip6/ff02::fb/tcp/1", "/ip6/::/tcp/1",
-                "/ip4/::1/tcp/1", "/ip6/127.0.0.1/tcp/1", "/ip6/not-an-ip/tcp/1"):
+    for bad in (
+        "/ip6/fe80::1/tcp/1",
+        "/ip6/ff02::fb/tcp/1",
+        "/ip6/::/tcp/1",
+        "/ip4/::1/tcp/1",
+        "/ip6/127.0.0.1/tcp/1",
+        "/ip6/not-an-ip/tcp/1",
+    ):
         assert parse_txt({b"dnsaddr": f"{bad}/p2p/{pid}".encode()}) is None, bad

@@ -41,9 +41,11 @@ async def test_the_address_a_relay_observes_goes_into_connect_with_our_listen_po
     relay, hidden, probe = swarm.peer("relay"), swarm.peer("hidden"), swarm.peer("probe")
     # It announces no TCP address, so it is private without asking anyone to dial back: the
     # relay is trusted here only because the node holds a reservation on it.
-    async with swarm.run(relay, relay_service=True) as r, \
-            swarm.run(hidden, listen=(ALIAS,), announce=(UDP_ONLY,), hole_punch=FAST) as h, \
-            swarm.run(probe, hole_punching=False) as x:
+    async with (
+        swarm.run(relay, relay_service=True) as r,
+        swarm.run(hidden, listen=(ALIAS,), announce=(UDP_ONLY,), hole_punch=FAST) as h,
+        swarm.run(probe, hole_punching=False) as x,
+    ):
         port = listen_port(h)
         candidate = f"/ip4/127.0.0.1/tcp/{port}"
         assert candidate not in sent(h)  # nothing observed yet: only what the node lists
@@ -77,8 +79,10 @@ async def test_the_address_a_relay_observes_goes_into_connect_with_our_listen_po
 @trio_test
 async def test_a_peer_that_ran_the_dial_back_check_is_trusted_and_one_that_refused_is_not(swarm):
     checker, hidden = swarm.peer("checker"), swarm.peer("hidden")
-    async with swarm.run(checker) as c, \
-            swarm.run(hidden, listen=(ALIAS,), announce=(dead_addr(),)) as h:
+    async with (
+        swarm.run(checker) as c,
+        swarm.run(hidden, listen=(ALIAS,), announce=(dead_addr(),)) as h,
+    ):
         await h.connect(c.addrs[0])
         await wait_for(lambda: h.reachability() == "private", what="dial-back failed")
         await wait_for(lambda: bool(h.external.addrs()), what="candidate learned")
@@ -87,8 +91,10 @@ async def test_a_peer_that_ran_the_dial_back_check_is_trusted_and_one_that_refus
     other, stranger = swarm.peer("other"), swarm.peer("stranger")
     # It names an address at another IP than the one the checker sees: the check is refused,
     # so the checker never dialled and its word on our address is not taken.
-    async with swarm.run(other) as o, \
-            swarm.run(stranger, listen=(ALIAS,), announce=("/ip4/192.0.2.1/tcp/4417",)) as s:
+    async with (
+        swarm.run(other) as o,
+        swarm.run(stranger, listen=(ALIAS,), announce=("/ip4/192.0.2.1/tcp/4417",)) as s,
+    ):
         await s.connect(o.addrs[0])
         await wait_for(lambda: str(o.peer_id) in s.autonat.answers, what="check answered")
         assert s.autonat.answers[str(o.peer_id)] == autonat.REFUSED
@@ -96,20 +102,25 @@ async def test_a_peer_that_ran_the_dial_back_check_is_trusted_and_one_that_refus
         await trio.sleep(0.3)
         assert s.external.addrs() == [] and s._observers() == []
         # Asked directly, the same peer would have told us: only trust kept it out.
-        assert str(await s.external.learn_from(o.peer_id)) == \
-            f"/ip4/127.0.0.1/tcp/{listen_port(s)}"
+        assert str(await s.external.learn_from(o.peer_id)) == f"/ip4/127.0.0.1/tcp/{listen_port(s)}"
 
 
 @trio_test
 async def test_public_addresses_are_dialled_from_the_listen_socket_of_their_family(swarm):
     node = swarm.peer("dual")
     async with swarm.run(node, listen=("/ip4/127.0.0.1/tcp/0", "/ip6/::1/tcp/0")) as n:
-        ports = {str(a).split("/")[1]: int(a.value_for_protocol("tcp"))
-                 for a in n.host.get_transport_addrs()}
-        assert n.hole_punch._source(Multiaddr("/ip6/2606:4700::7/tcp/4001")) == \
-            ("::1", ports["ip6"])
-        assert n.hole_punch._source(Multiaddr("/ip4/8.8.8.8/tcp/4001")) == \
-            ("127.0.0.1", ports["ip4"])
+        ports = {
+            str(a).split("/")[1]: int(a.value_for_protocol("tcp"))
+            for a in n.host.get_transport_addrs()
+        }
+        assert n.hole_punch._source(Multiaddr("/ip6/2606:4700::7/tcp/4001")) == (
+            "::1",
+            ports["ip6"],
+        )
+        assert n.hole_punch._source(Multiaddr("/ip4/8.8.8.8/tcp/4001")) == (
+            "127.0.0.1",
+            ports["ip4"],
+        )
     async with swarm.run(node, listen=("/ip4/127.0.0.1/tcp/0",)) as n:
         assert n.hole_punch._source(Multiaddr("/ip6/2606:4700::7/tcp/4001")) is None
 
@@ -119,30 +130,37 @@ LISTEN4 = [Multiaddr("/ip4/0.0.0.0/tcp/4417"), Multiaddr("/ip6/::/tcp/4418")]
 
 
 def test_the_candidate_is_the_observed_ip_with_our_listen_port_of_that_family():
-    assert str(candidate_from(Multiaddr("/ip4/203.0.113.7/tcp/51234"), LISTEN4)) == \
-        "/ip4/203.0.113.7/tcp/4417"
-    assert str(candidate_from(Multiaddr("/ip6/2001:db8::7/tcp/51234"), LISTEN4)) == \
-        "/ip6/2001:db8::7/tcp/4418"
+    assert (
+        str(candidate_from(Multiaddr("/ip4/203.0.113.7/tcp/51234"), LISTEN4))
+        == "/ip4/203.0.113.7/tcp/4417"
+    )
+    assert (
+        str(candidate_from(Multiaddr("/ip6/2001:db8::7/tcp/51234"), LISTEN4))
+        == "/ip6/2001:db8::7/tcp/4418"
+    )
     # No listen address of that family: nothing to offer.
     assert candidate_from(Multiaddr("/ip6/2001:db8::7/tcp/1"), LISTEN4[:1]) is None
 
 
-@pytest.mark.parametrize("junk", [
-    b"",
-    b"\x04\x7f",  # truncated
-    b"\xff\xff\xff",
-    Multiaddr("/ip4/203.0.113.7/udp/4001/quic-v1").to_bytes(),
-    Multiaddr("/ip4/203.0.113.7/udp/4001").to_bytes(),
-    Multiaddr("/ip4/224.0.0.251/tcp/4001").to_bytes(),  # multicast
-    Multiaddr("/ip6/ff02::1/tcp/4001").to_bytes(),
-    Multiaddr("/ip4/0.0.0.0/tcp/4001").to_bytes(),
-    Multiaddr("/ip4/169.254.3.3/tcp/4001").to_bytes(),
-    Multiaddr("/dns4/example.com/tcp/4001").to_bytes(),
-    Multiaddr("/ip4/203.0.113.7/tcp/4001/p2p-circuit").to_bytes(),
-    Multiaddr("/ip4/203.0.113.7/tcp/4001/ws").to_bytes(),
-    Multiaddr("/ip4/203.0.113.7/tcp/4001").to_bytes() + b"\x00" * 64,  # too long
-    Multiaddr("/dns4/" + ".".join(["a" * 60] * 3) + "/tcp/1").to_bytes(),
-])
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"",
+        b"\x04\x7f",  # truncated
+        b"\xff\xff\xff",
+        Multiaddr("/ip4/203.0.113.7/udp/4001/quic-v1").to_bytes(),
+        Multiaddr("/ip4/203.0.113.7/udp/4001").to_bytes(),
+        Multiaddr("/ip4/224.0.0.251/tcp/4001").to_bytes(),  # multicast
+        Multiaddr("/ip6/ff02::1/tcp/4001").to_bytes(),
+        Multiaddr("/ip4/0.0.0.0/tcp/4001").to_bytes(),
+        Multiaddr("/ip4/169.254.3.3/tcp/4001").to_bytes(),
+        Multiaddr("/dns4/example.com/tcp/4001").to_bytes(),
+        Multiaddr("/ip4/203.0.113.7/tcp/4001/p2p-circuit").to_bytes(),
+        Multiaddr("/ip4/203.0.113.7/tcp/4001/ws").to_bytes(),
+        Multiaddr("/ip4/203.0.113.7/tcp/4001").to_bytes() + b"\x00" * 64,  # too long
+        Multiaddr("/dns4/" + ".".join(["a" * 60] * 3) + "/tcp/1").to_bytes(),
+    ],
+)
 def test_junk_observed_addresses_are_ignored(junk):
     book = ObservedAddrs()
     assert candidate_from(junk, LISTEN4) is None
@@ -177,19 +195,32 @@ def test_candidates_follow_the_confirmed_addresses_and_keep_their_room():
     candidates: list[Multiaddr] = []
 
     def puncher(own: list[str]) -> dcutr.HolePuncher:
-        return dcutr.HolePuncher(NoNetwork(), lambda: own,  # type: ignore[arg-type]
-                                 HolePunchLimits(), candidates=lambda: candidates)
+        return dcutr.HolePuncher(
+            NoNetwork(),
+            lambda: own,  # type: ignore[arg-type]
+            HolePunchLimits(),
+            candidates=lambda: candidates,
+        )
 
     public = [f"/ip4/198.51.100.{i}/tcp/9" for i in range(1, 6)]
     lan = "/ip4/192.168.1.5/tcp/9"
-    candidates[:] = [Multiaddr("/ip4/203.0.113.7/tcp/9"), Multiaddr("/ip4/203.0.113.8/tcp/9"),
-                     Multiaddr("/ip4/203.0.113.9/tcp/9")]
+    candidates[:] = [
+        Multiaddr("/ip4/203.0.113.7/tcp/9"),
+        Multiaddr("/ip4/203.0.113.8/tcp/9"),
+        Multiaddr("/ip4/203.0.113.9/tcp/9"),
+    ]
     many = puncher(public)
-    assert [str(Multiaddr(b)) for b in many._advertised()] == \
-        [*public[:MAX_ADDRS - 2], "/ip4/203.0.113.7/tcp/9", "/ip4/203.0.113.8/tcp/9"]
+    assert [str(Multiaddr(b)) for b in many._advertised()] == [
+        *public[: MAX_ADDRS - 2],
+        "/ip4/203.0.113.7/tcp/9",
+        "/ip4/203.0.113.8/tcp/9",
+    ]
     one = puncher([lan])
-    assert [str(Multiaddr(b)) for b in one._advertised()] == \
-        [lan, "/ip4/203.0.113.7/tcp/9", "/ip4/203.0.113.8/tcp/9"]
+    assert [str(Multiaddr(b)) for b in one._advertised()] == [
+        lan,
+        "/ip4/203.0.113.7/tcp/9",
+        "/ip4/203.0.113.8/tcp/9",
+    ]
     # A candidate we already list is not repeated; none at all leaves CONNECT as it was.
     candidates[:] = [Multiaddr(lan)]
     assert [str(Multiaddr(b)) for b in one._advertised()] == [lan]
@@ -200,4 +231,3 @@ def test_candidates_follow_the_confirmed_addresses_and_keep_their_room():
     peer = peer_id_from_seed(b"\x01" * 32)
     loop = Multiaddr("/ip4/127.0.0.1/tcp/4017").to_bytes()
     assert one.dialable([loop], peer) == []
-

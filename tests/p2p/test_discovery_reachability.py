@@ -27,8 +27,10 @@ async def test_a_node_that_listens_reachably_is_public(swarm):
     async with swarm.run_all(a, b) as (na, nb):
         assert na.status().reachability == "unknown"
         await nb.connect(na.addrs[0])
-        await wait_for(lambda: nb.reachability() == "public" and na.reachability() == "public",
-                       what="both nodes checked")
+        await wait_for(
+            lambda: nb.reachability() == "public" and na.reachability() == "public",
+            what="both nodes checked",
+        )
         st = nb.status()
         assert st.reachability == "public" and st.dht_mode == "server"  # auto mode follows
         assert autonat.OK in na.autonat.answers.values()
@@ -54,8 +56,10 @@ async def test_dial_back_is_rate_limited_per_peer_and_refuses_foreign_ips(swarm)
     async with swarm.run_all(a, b) as (na, nb):
         await nb.connect(na.addrs[0])
         # Another IP than the one the request comes from: not dialled (no reflection attacks).
-        assert await nb.autonat.ask(na.peer_id, [Multiaddr("/ip4/192.0.2.1/tcp/4417")]) \
-            in (autonat.REFUSED, autonat.BUSY)
+        assert await nb.autonat.ask(na.peer_id, [Multiaddr("/ip4/192.0.2.1/tcp/4417")]) in (
+            autonat.REFUSED,
+            autonat.BUSY,
+        )
         own = [Multiaddr(x.rsplit("/p2p/", 1)[0]) for x in nb.addrs]
         first = await nb.autonat.ask(na.peer_id, own)
         second = await nb.autonat.ask(na.peer_id, own)
@@ -65,8 +69,9 @@ async def test_dial_back_is_rate_limited_per_peer_and_refuses_foreign_ips(swarm)
 def test_dial_back_messages_are_bounded():
     addr = bytes.fromhex("047f000001060fb1")  # /ip4/127.0.0.1/tcp/4017
     assert decode_message(DialBack((addr,)).encode(), autonat.REQUESTS) == DialBack((addr,))
-    assert decode_message(DialBackReply(0, addr).encode(), autonat.RESPONSES) \
-        == DialBackReply(0, addr)
+    assert decode_message(DialBackReply(0, addr).encode(), autonat.RESPONSES) == DialBackReply(
+        0, addr
+    )
     with pytest.raises(ProtocolViolation):
         decode_message(DialBack((addr,) * 9).encode(), autonat.REQUESTS)
     with pytest.raises(ProtocolViolation):
@@ -81,8 +86,11 @@ def test_dial_back_messages_are_bounded():
 async def test_a_node_nobody_can_dial_is_reached_through_a_relay_and_syncs(swarm):
     relay, hidden, other = swarm.peer("relay"), swarm.peer("hidden"), swarm.peer("other")
     hidden.append(7)
-    async with swarm.run(relay, relay_service=True, dht_mode="server") as r, \
-            swarm.run(hidden, listen=()) as h, swarm.run(other) as o:
+    async with (
+        swarm.run(relay, relay_service=True, dht_mode="server") as r,
+        swarm.run(hidden, listen=()) as h,
+        swarm.run(other) as o,
+    ):
         assert h.direct_addrs() == []  # it listens on nothing: no direct inbound at all
         await h.connect(r.addrs[0])
         await wait_for(lambda: h.status().relay_addrs, what="reservation on the relay")

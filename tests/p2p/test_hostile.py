@@ -30,8 +30,9 @@ async def test_a_manifest_repeating_one_chunk_is_refused_and_nothing_is_written(
     fan = swarm.peer("fan")
     chunk = os.urandom(2048)
     repeats = 2000
-    manifest = Manifest(2048 * repeats, 2048, (content_hash(chunk),) * repeats, False,
-                        "image/png").encode()
+    manifest = Manifest(
+        2048 * repeats, 2048, (content_hash(chunk),) * repeats, False, "image/png"
+    ).encode()
     cid = manifest_id(manifest)
     raw = RawPeer()
 
@@ -60,20 +61,33 @@ async def test_a_pinning_seeder_stops_before_its_quota_not_after(swarm):
     big, _, _ = publish(artist, size=40 * CHUNK)  # 640 KiB
     small, _, _ = publish(artist, size=4 * CHUNK)  # 64 KiB
     for i, cid in enumerate((big, small)):
-        artist.ledger.append(artist.signer, "listing", {
-            "title": f"r{i}", "artist_name": "A", "genre": "", "tags": [], "description": "",
-            "artwork": None, "tracks": [{"title": "t", "content": cid, "preview": None,
-                                         "duration_ms": 1, "prices": []}],
-            "prices": [{"asset": bytes(32), "amount": 1, "nyp": False}],
-            "split": [{"to": artist.signer.public_key, "bps": 10_000}],
-            "remainder": artist.signer.public_key, "supersedes": None})
+        artist.ledger.append(
+            artist.signer,
+            "listing",
+            {
+                "title": f"r{i}",
+                "artist_name": "A",
+                "genre": "",
+                "tags": [],
+                "description": "",
+                "artwork": None,
+                "tracks": [
+                    {"title": "t", "content": cid, "preview": None, "duration_ms": 1, "prices": []}
+                ],
+                "prices": [{"asset": bytes(32), "amount": 1, "nyp": False}],
+                "split": [{"to": artist.signer.public_key, "bps": 10_000}],
+                "remainder": artist.signer.public_key,
+                "supersedes": None,
+            },
+        )
     quota = 200 * 1024
     policy = SeedPolicy(mode="all", quota_bytes=quota, retry_interval=0.2)
     async with swarm.run(artist) as a, swarm.run(seeder, seeding=policy) as s:
         await s.connect(a.addrs[0])
         await s.sync()
-        await wait_for(lambda: small in s.pinner.pinned and big in s.pinner.refused,
-                       timeout=30, what="pinning")
+        await wait_for(
+            lambda: small in s.pinner.pinned and big in s.pinner.refused, timeout=30, what="pinning"
+        )
     # Before: the quota was checked only between downloads, so the 640 KiB one came whole.
     assert seeder.store.size_on_disk() <= quota
     assert seeder.store.manifest(big) is None and seeder.store.is_complete(small)
@@ -86,8 +100,14 @@ async def test_a_flood_of_provide_announcements_is_capped_per_peer(swarm):
     async with swarm.run_all(victim, flooder, honest, gossip_heartbeat=0.2) as (v, f, h):
         await f.connect(v.addrs[0])
         await h.connect(v.addrs[0])
-        await wait_for(lambda: len(v.gossip.topic_peers()) >= 2 and f.gossip.topic_peers()
-                       and h.gossip.topic_peers(), what="gossip mesh")
+        await wait_for(
+            lambda: (
+                len(v.gossip.topic_peers()) >= 2
+                and f.gossip.topic_peers()
+                and h.gossip.topic_peers()
+            ),
+            what="gossip mesh",
+        )
         sent = 0
         while sent < MAX_PER_PEER + 1024:
             await f.gossip.publish(Provide(tuple(os.urandom(32) for _ in range(256))))
@@ -102,8 +122,9 @@ async def test_a_flood_of_provide_announcements_is_capped_per_peer(swarm):
 
 def test_provider_announcements_expire_and_the_table_is_capped():
     now = [0.0]
-    table = ProviderTable(ttl=100, max_contents=3, max_per_content=2, max_per_peer=10,
-                          clock=lambda: now[0])
+    table = ProviderTable(
+        ttl=100, max_contents=3, max_per_content=2, max_per_peer=10, clock=lambda: now[0]
+    )
     table.add("a", [b"1", b"2", b"3", b"4"])
     assert table.contents == 3 and table.providers(b"1") == []  # the oldest content went
     table.add("b", [b"2"])
@@ -132,18 +153,24 @@ async def test_a_node_keeping_purchases_private_neither_announces_nor_serves_the
     seeder, fan, other = swarm.peer("seeder"), swarm.peer("fan"), swarm.peer("other")
     bought, _, _ = publish(seeder, size=3 * CHUNK)
     own, _, _ = publish(fan, size=2 * CHUNK)
-    async with swarm.run(seeder, gossip_heartbeat=0.2) as s, \
-            swarm.run(fan, gossip_heartbeat=0.2, provide_interval=0.3,
-                      share=lambda cid: cid == own) as f, \
-            swarm.run(other, gossip_heartbeat=0.2) as o:
+    async with (
+        swarm.run(seeder, gossip_heartbeat=0.2) as s,
+        swarm.run(
+            fan, gossip_heartbeat=0.2, provide_interval=0.3, share=lambda cid: cid == own
+        ) as f,
+        swarm.run(other, gossip_heartbeat=0.2) as o,
+    ):
         await f.connect(s.addrs[0])
         await o.connect(f.addrs[0])
         await wait_for(lambda: f.gossip.topic_peers() and o.gossip.topic_peers(), what="mesh")
         await f.fetch(bought)
         assert fan.store.is_complete(bought)
         # The periodic announcement runs (our own release reaches the other peer) ...
-        await wait_for(lambda: str(f.peer_id) in o.providers.providers(own), timeout=15,
-                       what="own release announced")
+        await wait_for(
+            lambda: str(f.peer_id) in o.providers.providers(own),
+            timeout=15,
+            what="own release announced",
+        )
         # ... without the purchase: neither announced nor admitted to when asked.
         assert str(f.peer_id) not in o.providers.providers(bought)
         assert await o._ask_has(f.peer_id, [bought, own], 3) == [HAS_NOTHING, HAS_COMPLETE]

@@ -25,8 +25,9 @@ def test_a_label_on_a_seeder_pays_the_artist_as_its_fans_voted(tmp_path: Path) -
     fans = (fan1, fan2, fan3)
     for p, name in zip((gateway, label, artist, *fans), names, strict=True):
         cli(p, "identity", "new", "--name", name.capitalize())
-    keys = {p: cli_json(p, "identity", "show")["public_key"]
-            for p in (gateway, label, artist, *fans)}
+    keys = {
+        p: cli_json(p, "identity", "show")["public_key"] for p in (gateway, label, artist, *fans)
+    }
     crd = cli_json(gateway, "issue", "CRD", "Credits", "--flag", "stable")["asset"]
     cli(gateway, "mint", crd, "1000")
     cli(gateway, "send", keys[label], "500", "--asset", crd)
@@ -44,8 +45,17 @@ def test_a_label_on_a_seeder_pays_the_artist_as_its_fans_voted(tmp_path: Path) -
         assert refused.returncode == 1 and "passed proposal" in refused.stderr
         for fan in fans:
             cli(fan, "peers", "--peer", addr, "--sync")
-        proposal = cli_json(fan1, "propose", "An advance for the artist", "--charter",
-                            keys[label], "--send", "200", crd, keys[artist])
+        proposal = cli_json(
+            fan1,
+            "propose",
+            "An advance for the artist",
+            "--charter",
+            keys[label],
+            "--send",
+            "200",
+            crd,
+            keys[artist],
+        )
         pid = proposal["proposal"]
         assert proposal["status"] == "open" and proposal["settler"] == keys[label]
         cli(fan1, "peers", "--peer", addr, "--sync")

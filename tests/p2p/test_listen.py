@@ -26,8 +26,11 @@ needs_ipv6 = pytest.mark.skipif(not ipv6_available(), reason="this machine has n
 
 
 def test_the_default_listens_on_both_families_where_ipv6_exists() -> None:
-    expected = ("/ip4/0.0.0.0/tcp/4417", "/ip6/::/tcp/4417") if ipv6_available() \
+    expected = (
+        ("/ip4/0.0.0.0/tcp/4417", "/ip6/::/tcp/4417")
+        if ipv6_available()
         else ("/ip4/0.0.0.0/tcp/4417",)
+    )
     assert wildcard_listen(4417) == expected
 
 
@@ -75,14 +78,23 @@ def test_wildcards_become_this_machines_addresses(monkeypatch: pytest.MonkeyPatc
         pass
 
     peer = "12D3KooWKTaWECnMeEAiXyfqF19tssbMtBMNVTYhrbwU2M3wBWZm"
-    addrs = [f"/ip4/0.0.0.0/tcp/1/p2p/{peer}", f"/ip6/::/tcp/2/p2p/{peer}",
-             f"/ip4/203.0.113.9/tcp/3/p2p/{peer}",
-             f"/ip4/203.0.113.9/tcp/3/p2p/{peer}/p2p-circuit/p2p/{peer}"]
+    addrs = [
+        f"/ip4/0.0.0.0/tcp/1/p2p/{peer}",
+        f"/ip6/::/tcp/2/p2p/{peer}",
+        f"/ip4/203.0.113.9/tcp/3/p2p/{peer}",
+        f"/ip4/203.0.113.9/tcp/3/p2p/{peer}/p2p-circuit/p2p/{peer}",
+    ]
     monkeypatch.setattr(host_module, "full_addrs", lambda host: addrs)
-    monkeypatch.setattr(host_module, "machine_ips", lambda: [
-        "127.0.0.1", "192.0.2.2", "::1", "2001:db8::2", "fe80::9%eth0", "fd00::2"])
+    monkeypatch.setattr(
+        host_module,
+        "machine_ips",
+        lambda: ["127.0.0.1", "192.0.2.2", "::1", "2001:db8::2", "fe80::9%eth0", "fd00::2"],
+    )
     assert dialable_addrs(FakeHost()) == [  # type: ignore[arg-type]
-        f"/ip4/192.0.2.2/tcp/1/p2p/{peer}", f"/ip6/2001:db8::2/tcp/2/p2p/{peer}",
-        f"/ip6/fd00::2/tcp/2/p2p/{peer}", f"/ip4/203.0.113.9/tcp/3/p2p/{peer}"]
+        f"/ip4/192.0.2.2/tcp/1/p2p/{peer}",
+        f"/ip6/2001:db8::2/tcp/2/p2p/{peer}",
+        f"/ip6/fd00::2/tcp/2/p2p/{peer}",
+        f"/ip4/203.0.113.9/tcp/3/p2p/{peer}",
+    ]
     monkeypatch.setattr(host_module, "machine_ips", lambda: ["192.0.2.2", "::1"])
     assert dialable_addrs(FakeHost())[1] == f"/ip6/::1/tcp/2/p2p/{peer}"  # type: ignore[arg-type]

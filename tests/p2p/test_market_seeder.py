@@ -22,21 +22,22 @@ def test_a_seeder_settles_an_offline_artists_offer(tmp_path: Path) -> None:
     gateway, seeder, artist, fan = (tmp_path / n for n in ("gateway", "seeder", "artist", "fan"))
     for p, name in ((gateway, "Gate"), (seeder, "Seeder"), (artist, "Artist"), (fan, "Fan")):
         cli(p, "identity", "new", "--name", name)
-    keys = {p: cli_json(p, "identity", "show")["public_key"]
-            for p in (gateway, seeder, artist, fan)}
+    keys = {
+        p: cli_json(p, "identity", "show")["public_key"] for p in (gateway, seeder, artist, fan)
+    }
     crd = cli_json(gateway, "issue", "CRD", "Credits", "--flag", "stable")["asset"]
     cli(gateway, "mint", crd, "1000")
     cli(gateway, "send", keys[fan], "100", "--asset", crd)
-    ann = cli_json(artist, "issue", "ANN", "Ann coin", "--flag", "artistcoin", "--precision",
-                   "0")["asset"]
+    ann = cli_json(artist, "issue", "ANN", "Ann coin", "--flag", "artistcoin", "--precision", "0")[
+        "asset"
+    ]
     cli(artist, "mint", ann, "1000")
 
     seed_proc, seed_addr = daemon(seeder, tmp_path / "seeder.addr")
     try:
         cli(gateway, "peers", "--peer", seed_addr, "--sync")
         cli(artist, "peers", "--peer", seed_addr, "--sync")  # the artist learns of CRD
-        offer = cli_json(artist, "market", "offer", "100", ann, "5", crd, "--settler",
-                         keys[seeder])
+        offer = cli_json(artist, "market", "offer", "100", ann, "5", crd, "--settler", keys[seeder])
         assert offer["status"] == "open" and offer["remaining"] == 100
         cli(artist, "peers", "--peer", seed_addr, "--sync")  # then the artist goes offline
         # the fan sees the offer, and the seeder's checkpoint shows it is live
@@ -44,8 +45,9 @@ def test_a_seeder_settles_an_offline_artists_offer(tmp_path: Path) -> None:
         while True:
             cli(fan, "peers", "--peer", seed_addr, "--sync")
             book = cli_json(fan, "market", "book", f"{ann}/{crd}")
-            plan = cli_json(fan, "market", "buy", f"{ann}/{crd}", "100", "--limit", "0.05",
-                            "--dry-run")
+            plan = cli_json(
+                fan, "market", "buy", f"{ann}/{crd}", "100", "--limit", "0.05", "--dry-run"
+            )
             if plan["planned"]:
                 break
             assert time.monotonic() < deadline, (book, plan)

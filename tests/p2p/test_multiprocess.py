@@ -26,8 +26,14 @@ ENV = {**os.environ, "COOPTRACKS_PASSPHRASE": "correct horse"}
 
 
 def cli(profile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
-                          capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=90)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+        timeout=90,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed: {proc.stderr[-3000:]}")
     return proc
@@ -38,11 +44,28 @@ def cli_json(profile: Path, *args: str) -> dict:
 
 
 def daemon(profile: Path, addr_file: Path, *args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--profile", str(profile), "seed",
-                             "--listen", "/ip4/127.0.0.1/tcp/0", "--addr-file", str(addr_file),
-                             "--settle-interval", "1", *args],
-                            env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "--profile",
+            str(profile),
+            "seed",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--addr-file",
+            str(addr_file),
+            "--settle-interval",
+            "1",
+            *args,
+        ],
+        env=ENV,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     while not addr_file.exists() or not addr_file.read_text().strip():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -67,8 +90,9 @@ def test_a_fan_buys_and_downloads_from_the_seeder_while_the_artist_is_offline(tm
     gateway, seeder, artist, fan = (tmp_path / n for n in ("gateway", "seeder", "artist", "fan"))
     for p, name in ((gateway, "Gate"), (seeder, "Seeder"), (artist, "Artist"), (fan, "Fan")):
         cli(p, "identity", "new", "--name", name)
-    keys = {p: cli_json(p, "identity", "show")["public_key"]
-            for p in (gateway, seeder, artist, fan)}
+    keys = {
+        p: cli_json(p, "identity", "show")["public_key"] for p in (gateway, seeder, artist, fan)
+    }
     asset = cli_json(gateway, "issue", "CRD", "Credits", "--flag", "stable")["asset"]
     cli(gateway, "mint", asset, "1000")
     cli(gateway, "send", keys[fan], "100", "--asset", asset)
@@ -79,13 +103,25 @@ def test_a_fan_buys_and_downloads_from_the_seeder_while_the_artist_is_offline(tm
         cli(gateway, "peers", "--peer", seed_addr, "--sync")
         audio = make_tone(tmp_path, "song", "flac", seconds=3.0)
         cli(artist, "peers", "--peer", seed_addr, "--sync")
-        published = cli_json(artist, "publish", str(audio), "--title", "Song", "--artist",
-                             "Artist", "--price", "5", "--asset", asset)
+        published = cli_json(
+            artist,
+            "publish",
+            str(audio),
+            "--title",
+            "Song",
+            "--artist",
+            "Artist",
+            "--price",
+            "5",
+            "--asset",
+            asset,
+        )
         content = bytes.fromhex(published["tracks"][0]["content"])
         cli(artist, "delegate", keys[seeder])
         # The artist's node comes online long enough for the seeder to replicate and pin.
-        artist_proc, _ = daemon(artist, tmp_path / "artist.addr", "--pin", "none",
-                                "--peer", seed_addr)
+        artist_proc, _ = daemon(
+            artist, tmp_path / "artist.addr", "--pin", "none", "--peer", seed_addr
+        )
         pinned = ChunkStore(seeder / "content")
         deadline = time.monotonic() + 40
         while not pinned.is_complete(content):
@@ -101,8 +137,7 @@ def test_a_fan_buys_and_downloads_from_the_seeder_while_the_artist_is_offline(tm
         out = tmp_path / "bought.flac"
         deadline = time.monotonic() + 40
         while True:
-            got = cli(fan, "fetch", content.hex(), "--peer", seed_addr, "-o", str(out),
-                      check=False)
+            got = cli(fan, "fetch", content.hex(), "--peer", seed_addr, "-o", str(out), check=False)
             if got.returncode == 0:
                 break
             assert time.monotonic() < deadline, got.stderr[-2000:]

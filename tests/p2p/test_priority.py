@@ -23,8 +23,7 @@ SLOW = Limits(request_timeout=3.0, ban_seconds=60, upload_rate_per_peer=192 * 10
 
 
 def publish(peer, chunks: int):
-    packed = pack(os.urandom(chunks * CHUNK - 100), new_track_key(), "audio/ogg",
-                  chunk_size=CHUNK)
+    packed = pack(os.urandom(chunks * CHUNK - 100), new_track_key(), "audio/ogg", chunk_size=CHUNK)
     peer.store.put_packed(packed.manifest_bytes, packed.chunks)
     return packed
 
@@ -71,9 +70,11 @@ async def test_the_first_and_last_chunks_come_first(swarm, monkeypatch):
     arrived: list[int] = []
     async with swarm.run(seeder, limits=SLOW) as s, swarm.run(fan) as f:
         await f.connect(s.addrs[0])
-        await f.fetch(packed.content_id, providers=[s.peer_id],
-                      on_progress=lambda p: p.chunk_index is not None
-                      and arrived.append(p.chunk_index))
+        await f.fetch(
+            packed.content_id,
+            providers=[s.peer_id],
+            on_progress=lambda p: p.chunk_index is not None and arrived.append(p.chunk_index),
+        )
     assert requested[:2] == [0, 11], requested
     assert sorted(arrived) == list(range(12))
 
@@ -86,10 +87,15 @@ async def test_a_reader_waiting_far_ahead_gets_its_chunk_before_the_rest(swarm):
     async with swarm.run(seeder, limits=SLOW) as s, swarm.run(fan) as f:
         await f.connect(s.addrs[0])
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(lambda: f.fetch(
-                packed.content_id, providers=[s.peer_id],
-                on_progress=lambda p: p.chunk_index is not None
-                and arrived.append(p.chunk_index)))
+            nursery.start_soon(
+                lambda: f.fetch(
+                    packed.content_id,
+                    providers=[s.peer_id],
+                    on_progress=lambda p: (
+                        p.chunk_index is not None and arrived.append(p.chunk_index)
+                    ),
+                )
+            )
             await wait_for(lambda: arrived, what="first chunk")
             async for index, data in f.read_chunks(packed.content_id, start=16):
                 assert data == packed.chunks[index]

@@ -27,6 +27,7 @@ SESSIONS = 1_200  # more than py-libp2p's hard cap of 1,024 connections
 
 def test_a_seeder_serves_an_honest_fan_after_1200_closed_sessions(tmp_path):
     with SeederProcess(tmp_path) as seeder:
+
         async def step(done: int) -> None:
             if done == 400:  # past the old lifetime limit of 300
                 await honest_fetch(tmp_path, seeder.addr, seeder.content_id, seeder.track)
@@ -57,8 +58,9 @@ async def test_a_node_keeps_nothing_per_closed_session(tmp_path):
 
     tracemalloc.start()
     try:
-        async with open_node(NodeConfig(seed=os.urandom(32)), led,
-                             ChunkStore(tmp_path / "content")) as node:
+        async with open_node(
+            NodeConfig(seed=os.urandom(32)), led, ChunkStore(tmp_path / "content")
+        ) as node:
             failed = await churn(node.addrs[0], 600, step, every=200)
     finally:
         tracemalloc.stop()
@@ -72,10 +74,10 @@ def test_an_honest_fan_is_served_while_more_connections_are_held_than_the_table_
     # A table of 24 connections (trimmed to 19), 16 handshakes per IP: 200 silent TCP
     # connections and 40 idle sessions are far more than it holds.
     with SeederProcess(tmp_path, "--max-peers", "24") as seeder:
+
         async def main() -> tuple[int, float]:
             async with hold_raw(seeder.addr, 200), hold_sessions(seeder.addr, 40) as finished:
-                took = await honest_fetch(tmp_path, seeder.addr, seeder.content_id,
-                                          seeder.track)
+                took = await honest_fetch(tmp_path, seeder.addr, seeder.content_id, seeder.track)
             return finished, took
 
         finished, _ = trio.run(main)

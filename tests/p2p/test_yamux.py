@@ -57,11 +57,15 @@ def make_host(kind: str, plaintext: bool = False) -> IHost:
     if not plaintext:
         return build_host(os.urandom(32), muxer=MUXERS[kind])
     key_pair = key_pair_from_seed(os.urandom(32))
-    return new_host(key_pair=key_pair,
-                    sec_opt={PLAINTEXT_PROTOCOL_ID: InsecureTransport(key_pair)},
-                    muxer_opt={TProtocol(yamux.PROTOCOL_ID): MUXERS[kind]},
-                    connection_config=connection_config(), enable_mDNS=False,
-                    enable_upnp=False, negotiate_timeout=5)
+    return new_host(
+        key_pair=key_pair,
+        sec_opt={PLAINTEXT_PROTOCOL_ID: InsecureTransport(key_pair)},
+        muxer_opt={TProtocol(yamux.PROTOCOL_ID): MUXERS[kind]},
+        connection_config=connection_config(),
+        enable_mDNS=False,
+        enable_upnp=False,
+        negotiate_timeout=5,
+    )
 
 
 def muxed_conn(host: IHost, peer: IHost) -> Any:
@@ -75,8 +79,9 @@ def muxed_conn_gone(host: IHost, peer: IHost) -> bool:
 
 
 @asynccontextmanager
-async def connected(dialer_kind: str, listener_kind: str,
-                    plaintext: bool = False) -> AsyncIterator[tuple[IHost, IHost]]:
+async def connected(
+    dialer_kind: str, listener_kind: str, plaintext: bool = False
+) -> AsyncIterator[tuple[IHost, IHost]]:
     """Two hosts on 127.0.0.1, the first dialled the second; each runs the muxer asked for."""
     dialer, listener = make_host(dialer_kind, plaintext), make_host(listener_kind, plaintext)
     async with dialer.run([tcp_addr()]), listener.run([tcp_addr()]):
@@ -172,11 +177,11 @@ async def test_half_close_each_side_reads_to_the_end(dialer, listener):
         assert await read_to_end(stream) == b"reply to question" + b"." * 300_000
 
 
-@pytest.mark.parametrize("plaintext_pair", [(OURS, OURS), (OURS, STOCK)],
-                         ids=["ours-ours", "ours-dials-stock"])
+@pytest.mark.parametrize(
+    "plaintext_pair", [(OURS, OURS), (OURS, STOCK)], ids=["ours-ours", "ours-dials-stock"]
+)
 @trio_test
-async def test_a_secure_channel_other_than_noise_is_read_through_its_own_interface(
-        plaintext_pair):
+async def test_a_secure_channel_other_than_noise_is_read_through_its_own_interface(plaintext_pair):
     dialer, listener = plaintext_pair
     async with connected(dialer, listener, plaintext=True) as (a, b):
         b.set_stream_handler(ECHO, echo)
@@ -421,9 +426,17 @@ async def huge_data_for_no_stream(a: IHost, b: IHost) -> bytes:
     return header(0, 0, 2001, 64 << 20)
 
 
-@pytest.mark.parametrize("frame", [more_than_the_window, syn_for_an_open_stream,
-                                   syn_with_the_listeners_parity, bad_version, unknown_type,
-                                   huge_data_for_no_stream])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        more_than_the_window,
+        syn_for_an_open_stream,
+        syn_with_the_listeners_parity,
+        bad_version,
+        unknown_type,
+        huge_data_for_no_stream,
+    ],
+)
 @trio_test
 async def test_a_peer_breaking_the_protocol_gets_go_away_and_is_disconnected(frame):
     async with connected(STOCK, OURS) as (a, b):
@@ -467,7 +480,6 @@ async def test_a_writer_gets_no_window_for_too_long_fails():
         never.set()
 
 
-
 # -- a peer that speaks Noise and yamux by hand ---------------------------------------------------
 async def raw_yamux_session(target: IHost) -> ISecureConn:
     """Dial ``target`` over TCP, run the Noise handshake and select yamux with py-libp2p's own
@@ -480,8 +492,9 @@ async def raw_yamux_session(target: IHost) -> ISecureConn:
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
     upgrader = TransportUpgrader({TProtocol(NOISE_PROTOCOL_ID): noise}, {})
     session = await upgrader.upgrade_security(raw, True, info.peer_id)
-    await MultiselectClient().select_one_of([TProtocol(yamux.PROTOCOL_ID)],
-                                            MultiselectCommunicator(session))
+    await MultiselectClient().select_one_of(
+        [TProtocol(yamux.PROTOCOL_ID)], MultiselectCommunicator(session)
+    )
     return session
 
 
@@ -537,8 +550,11 @@ async def test_data_after_fin_is_dropped_and_a_later_rst_still_applies():
 @trio_test
 async def test_over_a_relayed_connection_the_noise_session_is_read_through_the_relay_stream(swarm):
     relay, hidden, other = swarm.peer("relay"), swarm.peer("hidden"), swarm.peer("other")
-    async with swarm.run(relay, relay_service=True, dht_mode="server") as r, \
-            swarm.run(hidden, listen=()) as h, swarm.run(other) as o:
+    async with (
+        swarm.run(relay, relay_service=True, dht_mode="server") as r,
+        swarm.run(hidden, listen=()) as h,
+        swarm.run(other) as o,
+    ):
         await h.connect(r.addrs[0])
         await wait_for(lambda: h.status().relay_addrs, what="reservation on the relay")
         await o.connect(r.addrs[0])
@@ -569,11 +585,13 @@ def test_frames_after_a_go_away_are_parsed_whole():
     116" from the "/multistream" of a stream being opened), a protocol error on a healthy peer."""
     conn = yamux.Yamux(None, None, is_initiator=True)  # type: ignore[arg-type]
     select = b"\x13/multistream/1.0.0\n"
-    pieces = [header(3, 0, 0, 0),  # GO_AWAY, normal
-              header(0, 0, 2, len(select)) + select,  # DATA for streams we do not know
-              header(0, 0, 4, len(select)) + select,
-              header(0, 0, 6, len(select)) + select[:5],  # a body split across messages
-              select[5:] + header(2, 1, 0, 7)]  # ... then a ping
+    pieces = [
+        header(3, 0, 0, 0),  # GO_AWAY, normal
+        header(0, 0, 2, len(select)) + select,  # DATA for streams we do not know
+        header(0, 0, 4, len(select)) + select,
+        header(0, 0, 6, len(select)) + select[:5],  # a body split across messages
+        select[5:] + header(2, 1, 0, 7),
+    ]  # ... then a ping
     for piece in pieces:
         conn._feed(piece)
     assert conn._goaway == 0

@@ -27,8 +27,18 @@ def tagged_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tagged 1 s tone per supported format (generated once per session; do not modify)."""
     folder = tmp_path_factory.mktemp("tagged")
     for n, (fmt, title, artist, album, genre) in enumerate(TAGGED, start=1):
-        make_tone(folder, f"{n:02d} {title}", fmt, freq=220.0 + 55 * n, title=title,
-                  artist=artist, album=album, genre=genre, track=n, artwork=TINY_PNG)
+        make_tone(
+            folder,
+            f"{n:02d} {title}",
+            fmt,
+            freq=220.0 + 55 * n,
+            title=title,
+            artist=artist,
+            album=album,
+            genre=genre,
+            track=n,
+            artwork=TINY_PNG,
+        )
     assert {p.suffix[1:] for p in folder.iterdir()} == set(FORMATS)
     return folder
 
@@ -48,7 +58,8 @@ def assert_search_index_matches(library: Library) -> None:
     it raises "database disk image is malformed" on any difference.
     """
     library.connection.execute(
-        "INSERT INTO library_fts (library_fts, rank) VALUES ('integrity-check', 1)")
+        "INSERT INTO library_fts (library_fts, rank) VALUES ('integrity-check', 1)"
+    )
 
 
 @pytest.fixture

@@ -51,8 +51,10 @@ def test_probe_refuses_damaged_headers_and_absurd_sizes() -> None:
         probe_image(bytes(png))
 
 
-@pytest.mark.parametrize(("width", "height", "fmt"), [
-    (600, 600, "jpeg"), (900, 300, "jpeg"), (301, 601, "png"), (80, 60, "jpeg")])
+@pytest.mark.parametrize(
+    ("width", "height", "fmt"),
+    [(600, 600, "jpeg"), (900, 300, "jpeg"), (301, 601, "png"), (80, 60, "jpeg")],
+)
 def test_thumbnail_keeps_the_aspect_and_never_grows(width: int, height: int, fmt: str) -> None:
     original = make_cover(width, height, fmt)
     mime, w, h, thumb = make_thumbnail(original)
@@ -68,8 +70,15 @@ def test_thumbnail_keeps_the_aspect_and_never_grows(width: int, height: int, fmt
         assert thumb.data == original
 
 
-@pytest.mark.parametrize("data", [b"", b"not an image at all", b"\xff\xd8\xff" + b"\x00" * 64,
-                                  b"\x89PNG\r\n\x1a\n" + b"\x00" * 40])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not an image at all",
+        b"\xff\xd8\xff" + b"\x00" * 64,
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 40,
+    ],
+)
 def test_unreadable_images_are_refused_with_a_reason(data: bytes) -> None:
     with pytest.raises(BadImage) as err:
         make_thumbnail(data)
@@ -83,7 +92,8 @@ def test_folder_image_names_in_order_of_preference() -> None:
 
 
 def test_embedded_covers_of_every_tag_family_are_stored_once_with_thumbnails(
-        library: Library, tmp_path: Path) -> None:
+    library: Library, tmp_path: Path
+) -> None:
     folder = tmp_path / "music"
     folder.mkdir()
     big = make_cover(700, 500, "jpeg", seed=1)
@@ -97,9 +107,11 @@ def test_embedded_covers_of_every_tag_family_are_stored_once_with_thumbnails(
 
     tracks = {t.title: t for t in library.tracks()}
     assert {tracks[f"Big {f}"].artwork_hash for f in ["mp3", "flac", "m4a", "ogg", "opus"]} == {
-        image_hash(big)}
-    assert {tracks[f"Other {f}"].artwork_hash for f in ["mp3", "flac", "m4a", "ogg", "opus"]} \
-        == {image_hash(other)}
+        image_hash(big)
+    }
+    assert {tracks[f"Other {f}"].artwork_hash for f in ["mp3", "flac", "m4a", "ogg", "opus"]} == {
+        image_hash(other)
+    }
     assert all(tracks[f"Bare {n}"].artwork_hash is None for n in range(5))
     assert library.connection.execute("SELECT count(*) FROM artwork").fetchone()[0] == 2
 
@@ -126,7 +138,8 @@ def test_embedded_covers_of_every_tag_family_are_stored_once_with_thumbnails(
 
 
 def test_a_folder_image_covers_the_files_next_to_it_without_their_own(
-        library: Library, tmp_path: Path) -> None:
+    library: Library, tmp_path: Path
+) -> None:
     album = tmp_path / "music" / "album"
     single = tmp_path / "music" / "single"
     album.mkdir(parents=True)
@@ -142,21 +155,32 @@ def test_a_folder_image_covers_the_files_next_to_it_without_their_own(
     assert report.added == 4 and report.warnings == () and report.ignored == 1
 
     art = {t.title: t.artwork_hash for t in library.tracks()}
-    assert art == {"One": image_hash(folder_cover), "Two": image_hash(folder_cover),
-                   "Three": image_hash(own_cover), "Single": None}
+    assert art == {
+        "One": image_hash(folder_cover),
+        "Two": image_hash(folder_cover),
+        "Three": image_hash(own_cover),
+        "Single": None,
+    }
     stored = library.cover(image_hash(folder_cover))
     assert stored is not None and (stored.width, stored.height) == (500, 500)
     assert stored.thumbnail.width == THUMB_SIZE
 
 
 def test_unreadable_covers_are_reported_and_the_audio_still_imported(
-        library: Library, tmp_path: Path) -> None:
+    library: Library, tmp_path: Path
+) -> None:
     folder = tmp_path / "music"
     folder.mkdir()
     (folder / "folder.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
     make_tone(folder, "plain", "flac", title="Plain", artist="A")
-    make_tone(folder, "broken art", "mp3", title="Broken Art", artist="A",
-              artwork=b"\xff\xd8\xff\xe0 this is not really a JPEG")
+    make_tone(
+        folder,
+        "broken art",
+        "mp3",
+        title="Broken Art",
+        artist="A",
+        artwork=b"\xff\xd8\xff\xe0 this is not really a JPEG",
+    )
     report = library.import_folder(folder)
     assert report.added == 2 and report.failed == ()
     warnings = {Path(w.path).name: w.reason for w in report.warnings}
@@ -170,19 +194,21 @@ def test_unreadable_covers_are_reported_and_the_audio_still_imported(
 def test_images_stored_before_thumbnails_get_one_on_first_use(library: Library) -> None:
     original = make_cover(640, 480, "jpeg", seed=5)
     digest = image_hash(original)
-    library.connection.execute("INSERT INTO artwork (hash, mime, data) VALUES (?, 'image/jpeg', ?)",
-                               (digest, original))
+    library.connection.execute(
+        "INSERT INTO artwork (hash, mime, data) VALUES (?, 'image/jpeg', ?)", (digest, original)
+    )
     thumb = library.thumbnail(digest)
     assert thumb is not None and (thumb.width, thumb.height) == (THUMB_SIZE, 192)
     row = library.connection.execute(
-        "SELECT width, height, thumb_width, thumb FROM artwork WHERE hash = ?",
-        (digest,)).fetchone()
+        "SELECT width, height, thumb_width, thumb FROM artwork WHERE hash = ?", (digest,)
+    ).fetchone()
     assert (row["width"], row["height"], row["thumb_width"]) == (640, 480, THUMB_SIZE)
     assert bytes(row["thumb"]) == thumb.data  # kept, not remade on every call
 
 
 def test_an_image_with_a_good_header_and_a_broken_body_has_no_thumbnail(
-        library: Library, tmp_path: Path) -> None:
+    library: Library, tmp_path: Path
+) -> None:
     good = make_cover(400, 300, "png", seed=6)
     broken = good[:200] + bytes(len(good) - 200)  # header chunk intact, image data zeroed
     assert probe_image(broken) == ("image/png", 400, 300)
@@ -196,8 +222,12 @@ def test_an_image_with_a_good_header_and_a_broken_body_has_no_thumbnail(
 
     assert library.thumbnail(image_hash(broken)) is None
     # Tried once and remembered, so lists do not decode it again on every repaint.
-    assert library.connection.execute(
-        "SELECT thumb_mime FROM artwork WHERE hash = ?", (image_hash(broken),)).fetchone()[0] == ""
+    assert (
+        library.connection.execute(
+            "SELECT thumb_mime FROM artwork WHERE hash = ?", (image_hash(broken),)
+        ).fetchone()[0]
+        == ""
+    )
     assert library.make_thumbnails() == 0
     cover = library.cover(image_hash(broken))
     assert cover is not None and cover.thumbnail is None and cover.data == broken

@@ -18,8 +18,9 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
-def test_import_search_playlist_offline(tmp_path: Path, music_dir: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_search_playlist_offline(
+    tmp_path: Path, music_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     profile = ["--profile", str(tmp_path / "profile")]
     make_random(music_dir / "junk.mp3")
     code, out, _ = _run(capsys, "library", "import", str(music_dir), "--json", *profile)
@@ -54,8 +55,10 @@ def test_import_search_playlist_offline(tmp_path: Path, music_dir: Path,
     assert [Path(p["path"]).name for p in json.loads(out)] == ["junk.mp3"]
 
 
-def test_import_of_missing_folder_is_a_user_error(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(capsys, "library", "import", str(tmp_path / "nowhere"),
-                        "--profile", str(tmp_path / "p"))
+def test_import_of_missing_folder_is_a_user_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(
+        capsys, "library", "import", str(tmp_path / "nowhere"), "--profile", str(tmp_path / "p")
+    )
     assert code == 1 and "is not a folder" in err

@@ -27,7 +27,8 @@ from tests.player.conftest import TAGGED, assert_search_index_matches
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_read_audio_reads_tags_artwork_and_duration(tagged_dir: Path, fmt: str) -> None:
     n, (_, title, artist, album, genre) = next(
-        (i, row) for i, row in enumerate(TAGGED, start=1) if row[0] == fmt)
+        (i, row) for i, row in enumerate(TAGGED, start=1) if row[0] == fmt
+    )
     info = read_audio(tagged_dir / f"{n:02d} {title}.{fmt}")
     assert info.format == fmt
     assert (info.title, info.artist, info.album, info.genre) == (title, artist, album, genre)
@@ -74,14 +75,20 @@ def _broken_files(folder: Path, good: Path) -> dict[str, str]:
     make_random(folder / "noise.ogg", seed=4)
     make_empty(folder / "empty.wav")
     return {
-        "cut short.mp3": "truncated", "cut flac.flac": "truncated", "cut wav.wav": "truncated",
-        "header only.m4a": "truncated", "noise.mp3": "not a recognised", "noise.flac":
-        "not a recognised", "noise.ogg": "not a recognised", "empty.wav": "empty",
+        "cut short.mp3": "truncated",
+        "cut flac.flac": "truncated",
+        "cut wav.wav": "truncated",
+        "header only.m4a": "truncated",
+        "noise.mp3": "not a recognised",
+        "noise.flac": "not a recognised",
+        "noise.ogg": "not a recognised",
+        "empty.wav": "empty",
     }
 
 
 def test_broken_files_are_listed_with_a_reason_and_do_not_stop_import(
-        library: Library, music_dir: Path) -> None:
+    library: Library, music_dir: Path
+) -> None:
     expected = _broken_files(music_dir, music_dir)
     make_mislabelled(music_dir / "02 Analytical Blues.flac", music_dir / "actually flac.mp3")
     (music_dir / "cover.jpg").write_bytes(b"not audio, not an audio extension")
@@ -96,13 +103,13 @@ def test_broken_files_are_listed_with_a_reason_and_do_not_stop_import(
     assert "FLAC" in warning.reason and ".mp3" in warning.reason
     assert report.ignored == 1
     assert {Path(p.path).name for p in library.problems()} == set(expected)
-    mislabelled = next(t for t in library.tracks() if t.path and t.path.endswith(".mp3")
-                       and "actually" in t.path)
+    mislabelled = next(
+        t for t in library.tracks() if t.path and t.path.endswith(".mp3") and "actually" in t.path
+    )
     assert mislabelled.format == "flac"
 
 
-def test_broken_file_fixed_later_leaves_the_problem_list(library: Library,
-                                                         music_dir: Path) -> None:
+def test_broken_file_fixed_later_leaves_the_problem_list(library: Library, music_dir: Path) -> None:
     make_empty(music_dir / "later.flac")
     assert len(library.import_folder(music_dir).failed) == 1
     shutil.copy(music_dir / "02 Analytical Blues.flac", music_dir / "later.flac")
@@ -118,8 +125,7 @@ def test_truncated_to_a_header_is_rejected(tagged_dir: Path, tmp_path: Path, fmt
         read_audio(make_truncated(src, tmp_path / f"x.{fmt}", keep=64))
 
 
-def test_reimport_skips_unchanged_and_picks_up_changes(library: Library,
-                                                       music_dir: Path) -> None:
+def test_reimport_skips_unchanged_and_picks_up_changes(library: Library, music_dir: Path) -> None:
     library.import_folder(music_dir)
     again = library.import_folder(music_dir)
     assert (again.added, again.updated, again.unchanged) == (0, 0, len(TAGGED))
@@ -129,6 +135,7 @@ def test_reimport_skips_unchanged_and_picks_up_changes(library: Library,
     os.utime(aiff, ns=(1_000_000_000, 1_000_000_000))
     # Retagged: re-read.
     from player.samples import tag_file
+
     flac = next(music_dir.glob("*.flac"))
     tag_file(flac, title="Analytical Blues (Live)", artist="Ada Lovelace Trio")
     # New file.
@@ -142,8 +149,7 @@ def test_reimport_skips_unchanged_and_picks_up_changes(library: Library,
     assert_search_index_matches(library)
 
 
-def test_moved_file_keeps_its_identity_and_playlists(library: Library,
-                                                     music_dir: Path) -> None:
+def test_moved_file_keeps_its_identity_and_playlists(library: Library, music_dir: Path) -> None:
     library.import_folder(music_dir)
     wav = next(t for t in library.tracks() if t.format == "wav")
     library.create_playlist("Faves", [wav.id])
@@ -175,8 +181,9 @@ def test_import_of_a_non_folder_is_refused(library: Library, tmp_path: Path) -> 
 
 
 def test_offline_mark_and_purchases(library: Library) -> None:
-    track = library.add_purchase(b"\x01" * 32, title="Bought", artist="Someone",
-                                 duration_ms=1000, mime="audio/mpeg")
+    track = library.add_purchase(
+        b"\x01" * 32, title="Bought", artist="Someone", duration_ms=1000, mime="audio/mpeg"
+    )
     assert track.source == "purchase" and not track.offline
     assert library.set_offline(track.id, True).offline
     assert [t.id for t in library.offline_tracks()] == [track.id]
@@ -192,19 +199,33 @@ def test_offline_mark_and_purchases(library: Library) -> None:
 
 # -- Apple Lossless ---------------------------------------------------------------------------
 
-def test_apple_lossless_is_imported_and_recognised_as_alac(library: Library,
-                                                           tmp_path: Path) -> None:
+
+def test_apple_lossless_is_imported_and_recognised_as_alac(
+    library: Library, tmp_path: Path
+) -> None:
     folder = tmp_path / "lossless"
     folder.mkdir()
-    alac = make_alac(folder, "01 Lossless", seconds=2.0, title="Lossless Sine",
-                     artist="Ada Lovelace Trio", album="Engines", track=1, artwork=TINY_PNG)
+    alac = make_alac(
+        folder,
+        "01 Lossless",
+        seconds=2.0,
+        title="Lossless Sine",
+        artist="Ada Lovelace Trio",
+        album="Engines",
+        track=1,
+        artwork=TINY_PNG,
+    )
     aac = make_tone(folder, "02 Lossy", "m4a", title="Lossy Sine", artist="Ada Lovelace Trio")
     assert mutagen.File(alac).info.codec == "alac"  # a real ALAC stream, per mutagen
 
     info = read_audio(alac)
     assert (info.format, info.codec, info.lossless) == ("m4a", "alac", True)
     assert (info.title, info.artist, info.album, info.track_no) == (
-        "Lossless Sine", "Ada Lovelace Trio", "Engines", 1)
+        "Lossless Sine",
+        "Ada Lovelace Trio",
+        "Engines",
+        1,
+    )
     assert 1950 <= info.duration_ms <= 2050
     assert (info.sample_rate, info.channels) == (44100, 2)
     assert info.artwork is not None and info.artwork.data == TINY_PNG
@@ -213,8 +234,10 @@ def test_apple_lossless_is_imported_and_recognised_as_alac(library: Library,
     report = library.import_folder(folder)
     assert report.added == 2 and report.failed == ()
     codecs = {t.title: (t.format, t.codec, t.mime) for t in library.tracks()}
-    assert codecs == {"Lossless Sine": ("m4a", "alac", "audio/mp4"),
-                      "Lossy Sine": ("m4a", "aac", "audio/mp4")}
+    assert codecs == {
+        "Lossless Sine": ("m4a", "alac", "audio/mp4"),
+        "Lossy Sine": ("m4a", "aac", "audio/mp4"),
+    }
 
 
 @pytest.mark.parametrize("fraction", [0.5, 0.97])
@@ -227,21 +250,23 @@ def test_cut_apple_lossless_is_truncated(tmp_path: Path, fraction: float) -> Non
 
 # -- Ogg: a cut file reads as a shorter healthy one unless its last page is checked -----------
 
+
 def _ogg_pages(data: bytes) -> list[tuple[int, int]]:
     """(offset, header_type) of each Ogg page, by walking page lengths from the start."""
     pages, pos = [], 0
     while pos < len(data):
-        assert data[pos:pos + 4] == b"OggS"
+        assert data[pos : pos + 4] == b"OggS"
         segments = data[pos + 26]
-        length = 27 + segments + sum(data[pos + 27:pos + 27 + segments])
+        length = 27 + segments + sum(data[pos + 27 : pos + 27 + segments])
         pages.append((pos, data[pos + 5]))
         pos += length
     return pages
 
 
 @pytest.mark.parametrize("fmt", ["ogg", "opus"])
-def test_truncated_ogg_is_listed_as_broken_with_a_reason(library: Library, tmp_path: Path,
-                                                         fmt: str) -> None:
+def test_truncated_ogg_is_listed_as_broken_with_a_reason(
+    library: Library, tmp_path: Path, fmt: str
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     whole = make_tone(src, "whole", fmt, seconds=4.0, title="Whole", artist="A")
@@ -253,8 +278,8 @@ def test_truncated_ogg_is_listed_as_broken_with_a_reason(library: Library, tmp_p
     folder = tmp_path / "music"
     folder.mkdir()
     (folder / f"at page boundary.{fmt}").write_bytes(data[:last_page])
-    (folder / f"mid page.{fmt}").write_bytes(data[:last_page + 40])
-    (folder / f"half.{fmt}").write_bytes(data[:len(data) // 2])
+    (folder / f"mid page.{fmt}").write_bytes(data[: last_page + 40])
+    (folder / f"half.{fmt}").write_bytes(data[: len(data) // 2])
     (folder / f"whole.{fmt}").write_bytes(data)
     # mutagen alone takes the cut files for shorter, healthy ones.
     for name in ("at page boundary", "half"):
@@ -272,7 +297,8 @@ def test_truncated_ogg_is_listed_as_broken_with_a_reason(library: Library, tmp_p
 
 
 def test_ogg_data_that_happens_to_contain_the_capture_pattern_is_not_a_false_alarm(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     # "OggS" inside the last page's packet data must not be taken for a page header.
     from player.formats import _check_ogg_end
 
@@ -294,14 +320,16 @@ def test_flac_crc_matches_the_reference_definition() -> None:
 
 
 def test_files_too_large_to_hold_in_memory_are_streamed_with_the_same_result(
-        tmp_path: Path, music_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, music_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Above WHOLE_FILE_LIMIT a file is hashed in blocks and parsed from disk; with the limit at
     # one byte every file takes that path, and the outcome must not change.
     _broken_files(music_dir, music_dir)
     in_memory = Library(tmp_path / "in-memory.sqlite")
     expected = in_memory.import_folder(music_dir)
-    expected_rows = [(t.path, t.title, t.codec, t.duration_ms, t.artwork_hash)
-                     for t in in_memory.tracks()]
+    expected_rows = [
+        (t.path, t.title, t.codec, t.duration_ms, t.artwork_hash) for t in in_memory.tracks()
+    ]
     hashes = dict(in_memory.connection.execute("SELECT path, file_hash FROM tracks"))
     in_memory.close()
 
@@ -311,7 +339,8 @@ def test_files_too_large_to_hold_in_memory_are_streamed_with_the_same_result(
     streamed = Library(tmp_path / "streamed.sqlite")
     report = streamed.import_folder(music_dir)
     assert (report.added, report.failed) == (expected.added, expected.failed)
-    assert [(t.path, t.title, t.codec, t.duration_ms, t.artwork_hash)
-            for t in streamed.tracks()] == expected_rows
+    assert [
+        (t.path, t.title, t.codec, t.duration_ms, t.artwork_hash) for t in streamed.tracks()
+    ] == expected_rows
     assert dict(streamed.connection.execute("SELECT path, file_hash FROM tracks")) == hashes
     streamed.close()

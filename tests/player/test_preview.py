@@ -37,7 +37,7 @@ def test_preview_is_a_faded_opus_excerpt_from_the_offset(tmp_path: Path) -> None
 
     mono = _decode(info.path)
     assert len(mono) / PREVIEW_RATE == pytest.approx(3.0, abs=0.1)
-    middle = mono[int(1.25 * PREVIEW_RATE):int(1.75 * PREVIEW_RATE)]  # source time 3.25..3.75
+    middle = mono[int(1.25 * PREVIEW_RATE) : int(1.75 * PREVIEW_RATE)]  # source time 3.25..3.75
     assert _frequency(middle) == pytest.approx(200 + 200 * 3.5, rel=0.05)
     rms = lambda a: float(np.sqrt(np.mean(a.astype(np.float64) ** 2)))  # noqa: E731
     edge = int(0.02 * PREVIEW_RATE)

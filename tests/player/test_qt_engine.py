@@ -47,8 +47,11 @@ def test_plays_to_the_end_with_position_updates(engine, qtbot, tmp_path: Path) -
     engine.position_changed.connect(positions.append)
     engine.load(MediaSource.file(path))
     engine.set_volume(0.1)
-    with qtbot.waitSignal(engine.qt_player.mediaStatusChanged, timeout=5000,
-                          check_params_cb=lambda s: s == type(s).EndOfMedia):
+    with qtbot.waitSignal(
+        engine.qt_player.mediaStatusChanged,
+        timeout=5000,
+        check_params_cb=lambda s: s == type(s).EndOfMedia,
+    ):
         engine.play()
     assert positions and max(positions) >= 800
     assert engine.state == PlaybackState.STOPPED

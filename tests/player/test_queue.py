@@ -12,8 +12,10 @@ from player.queue import Player, Progress, QueueItem, RepeatMode
 
 
 def _items(n: int, duration_ms: int = 10_000) -> list[QueueItem]:
-    return [QueueItem(i, MediaSource.file(Path(f"/music/{i}.flac"), duration_ms), f"T{i}")
-            for i in range(n)]
+    return [
+        QueueItem(i, MediaSource.file(Path(f"/music/{i}.flac"), duration_ms), f"T{i}")
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -44,8 +46,12 @@ def test_null_engine_transport_and_clock() -> None:
     engine.play()
     engine.advance(2000)
     assert ends == [None] and engine.state == PlaybackState.STOPPED
-    assert states == [PlaybackState.PLAYING, PlaybackState.PAUSED, PlaybackState.PLAYING,
-                      PlaybackState.STOPPED]
+    assert states == [
+        PlaybackState.PLAYING,
+        PlaybackState.PAUSED,
+        PlaybackState.PLAYING,
+        PlaybackState.STOPPED,
+    ]
 
 
 def test_end_of_track_advances_and_stops_at_the_end(player: Player) -> None:

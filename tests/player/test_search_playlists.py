@@ -15,21 +15,38 @@ from player.search import fts_query
 from tests.player.conftest import assert_search_index_matches
 
 
-def _release(n: int, artist: str, title: str, genre: str, tags: tuple[str, ...],
-             tracks: list[str], ts: int = 1) -> CatalogRelease:
+def _release(
+    n: int,
+    artist: str,
+    title: str,
+    genre: str,
+    tags: tuple[str, ...],
+    tracks: list[str],
+    ts: int = 1,
+) -> CatalogRelease:
     return CatalogRelease(
-        listing_id=bytes([n]) * 32, artist_key=bytes([100 + n]) * 32, artist_name=artist,
-        title=title, genre=genre, tags=tags,
-        tracks=tuple(CatalogTrack(t, bytes([n, i]) * 16, bytes([n, i, 9, 9]) * 8, 180_000)
-                     for i, t in enumerate(tracks)),
-        timestamp_ms=ts)
+        listing_id=bytes([n]) * 32,
+        artist_key=bytes([100 + n]) * 32,
+        artist_name=artist,
+        title=title,
+        genre=genre,
+        tags=tags,
+        tracks=tuple(
+            CatalogTrack(t, bytes([n, i]) * 16, bytes([n, i, 9, 9]) * 8, 180_000)
+            for i, t in enumerate(tracks)
+        ),
+        timestamp_ms=ts,
+    )
 
 
 def test_library_search_prefix_and_fields(library: Library, music_dir: Path) -> None:
     library.import_folder(music_dir)
     assert [h.title for h in library.search("nanosec").library] == ["Nanosecond"]
     assert {h.title for h in library.search("hop").library} == {
-        "Jacquard Groove", "Bug Report", "Nanosecond"}
+        "Jacquard Groove",
+        "Bug Report",
+        "Nanosecond",
+    }
     assert [h.title for h in library.search("engines babb").library] == ["Difference Waltz"]
     assert [h.title for h in library.search("funk").library] == ["Jacquard Groove"]
     assert library.search("zzz").library == ()
@@ -46,7 +63,7 @@ def test_ranking_prefers_title_over_genre(library: Library) -> None:
 
 def test_search_input_is_never_fts_syntax(library: Library) -> None:
     library.add_purchase(b"\x01" * 32, title="AND OR NOT", artist='Q"uote')
-    for text in ['"', "AND", "a:b", "-x", "NEAR(", "*", "title:AND", "q\"uote"]:
+    for text in ['"', "AND", "a:b", "-x", "NEAR(", "*", "title:AND", 'q"uote']:
         library.search(text)  # must not raise
     assert fts_query("Héllo, wörld!") == '"héllo"* "wörld"*'
     assert [h.title for h in library.search("helo").library] == []
@@ -55,8 +72,14 @@ def test_search_input_is_never_fts_syntax(library: Library) -> None:
 
 
 def test_catalog_sync_indexes_upserts_and_removes(library: Library) -> None:
-    a = _release(1, "Ada Lovelace Trio", "Engines", "Jazz", ("bebop", "live"),
-                 ["Morning Light", "Analytical Blues"])
+    a = _release(
+        1,
+        "Ada Lovelace Trio",
+        "Engines",
+        "Jazz",
+        ("bebop", "live"),
+        ["Morning Light", "Analytical Blues"],
+    )
     b = _release(2, "Babbage", "Looms", "Folk", ("acoustic",), ["Punch Card Polka"])
     result = library.sync_catalog([a, b])
     assert (result.added, result.updated, result.removed) == (2, 0, 0)
@@ -66,8 +89,9 @@ def test_catalog_sync_indexes_upserts_and_removes(library: Library) -> None:
     assert library.search("polka").catalog[0].preview_id == b.tracks[0].preview_id
     assert library.search("polka", scopes=("library",)).catalog == ()
 
-    a2 = _release(1, "Ada Lovelace Trio", "Engines (Deluxe)", "Jazz", ("bebop",),
-                  ["Morning Light"], ts=2)
+    a2 = _release(
+        1, "Ada Lovelace Trio", "Engines (Deluxe)", "Jazz", ("bebop",), ["Morning Light"], ts=2
+    )
     result = library.sync_catalog([a2])
     assert (result.added, result.updated, result.removed) == (0, 1, 1)
     assert library.search("polka").catalog == ()
@@ -81,12 +105,15 @@ def test_catalog_sync_indexes_upserts_and_removes(library: Library) -> None:
 
 
 def test_playlists_create_add_move_rename_delete(library: Library) -> None:
-    ids = [library.add_purchase(bytes([i]) * 32, title=f"T{i}", artist="A").id
-           for i in range(1, 5)]
+    ids = [library.add_purchase(bytes([i]) * 32, title=f"T{i}", artist="A").id for i in range(1, 5)]
     pl = library.create_playlist("Road trip", ids[:3])
     assert pl.track_ids == tuple(ids[:3])
     assert library.add_to_playlist("road trip", [ids[3]], position=0).track_ids == (
-        ids[3], ids[0], ids[1], ids[2])
+        ids[3],
+        ids[0],
+        ids[1],
+        ids[2],
+    )
     assert library.move_in_playlist("Road trip", 0, 3).track_ids == tuple(ids)
     assert library.remove_from_playlist("Road trip", 1).track_ids == (ids[0], ids[2], ids[3])
     assert library.rename_playlist("Road trip", "Night drive").name == "Night drive"
@@ -139,11 +166,15 @@ def test_library_files_from_the_old_migration_runner_are_adopted(tmp_path: Path)
     conn.executescript(
         "DROP TABLE _migrations;"
         "CREATE TABLE _migrations (migration_set TEXT NOT NULL, name TEXT NOT NULL,"
-        " applied_ms INTEGER NOT NULL, PRIMARY KEY (migration_set, name));")
-    conn.executemany("INSERT INTO _migrations VALUES ('library', ?, 1700000000000)",
-                     [(m.name,) for m in old])
-    conn.execute("INSERT INTO tracks (source, path, title, added_ms, updated_ms)"
-                 " VALUES ('file', '/music/a.flac', 'Kept', 1, 1)")  # indexed by the old trigger
+        " applied_ms INTEGER NOT NULL, PRIMARY KEY (migration_set, name));"
+    )
+    conn.executemany(
+        "INSERT INTO _migrations VALUES ('library', ?, 1700000000000)", [(m.name,) for m in old]
+    )
+    conn.execute(
+        "INSERT INTO tracks (source, path, title, added_ms, updated_ms)"
+        " VALUES ('file', '/music/a.flac', 'Kept', 1, 1)"
+    )  # indexed by the old trigger
     conn.execute("INSERT INTO artwork (hash, mime, data) VALUES (x'01', 'image/png', x'00')")
     conn.close()
 
@@ -160,8 +191,9 @@ def test_library_files_from_the_old_migration_runner_are_adopted(tmp_path: Path)
         lib.close()
 
 
-def test_broad_queries_rank_only_the_newest_matches(library: Library,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_broad_queries_rank_only_the_newest_matches(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import player.search
 
     monkeypatch.setattr(player.search, "RANK_ALL_LIMIT", 3)

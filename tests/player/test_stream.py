@@ -22,14 +22,15 @@ CHUNK = 4096  # small chunks so a few seconds of audio span many of them
 PRESENT = 8
 
 
-def _stored_track(tmp_path: Path, fmt: str = "mp3", seconds: float = 4.0,
-                  first_chunks: int | None = 3) -> tuple[ChunkStore, bytes, bytes, list[bytes],
-                                                         bytes]:
+def _stored_track(
+    tmp_path: Path, fmt: str = "mp3", seconds: float = 4.0, first_chunks: int | None = 3
+) -> tuple[ChunkStore, bytes, bytes, list[bytes], bytes]:
     """Pack a real track; store the manifest and only ``first_chunks`` chunks."""
     audio = make_tone(tmp_path, "bought", fmt, seconds=seconds).read_bytes()
     key = new_track_key()
-    packed = pack(audio, key, mime="audio/mpeg" if fmt == "mp3" else f"audio/{fmt}",
-                  chunk_size=CHUNK)
+    packed = pack(
+        audio, key, mime="audio/mpeg" if fmt == "mp3" else f"audio/{fmt}", chunk_size=CHUNK
+    )
     store = ChunkStore(tmp_path / "content")
     store.put_manifest(packed.manifest_bytes)
     for data in packed.chunks[:first_chunks]:
@@ -42,7 +43,7 @@ def test_stream_reads_and_seeks_plaintext(tmp_path: Path) -> None:
     stream = DecryptingStream(DirectoryChunkSource(store, cid, key))
     assert stream.read() == audio
     stream.seek(CHUNK * 2 + 100)
-    assert stream.read(50) == audio[CHUNK * 2 + 100:CHUNK * 2 + 150]
+    assert stream.read(50) == audio[CHUNK * 2 + 100 : CHUNK * 2 + 150]
     stream.seek(-10, 2)
     assert stream.read() == audio[-10:]
 
@@ -87,16 +88,18 @@ def test_decoding_starts_before_the_download_finishes(tmp_path: Path) -> None:
 
 def test_missing_chunk_times_out_and_cancel_unblocks(tmp_path: Path) -> None:
     store, cid, key, _, _ = _stored_track(tmp_path, first_chunks=1)
-    stream = DecryptingStream(DirectoryChunkSource(store, cid, key, poll_interval=0.01),
-                              timeout=0.2)
+    stream = DecryptingStream(
+        DirectoryChunkSource(store, cid, key, poll_interval=0.01), timeout=0.2
+    )
     stream.read(CHUNK)
     started = time.monotonic()
     with pytest.raises(ChunkUnavailable):
         stream.read(10)
     assert time.monotonic() - started < 2
 
-    stream = DecryptingStream(DirectoryChunkSource(store, cid, key, poll_interval=0.01),
-                              timeout=None)
+    stream = DecryptingStream(
+        DirectoryChunkSource(store, cid, key, poll_interval=0.01), timeout=None
+    )
     stream.seek(CHUNK * 5)
     errors: list[BaseException] = []
 

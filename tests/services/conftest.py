@@ -48,6 +48,7 @@ def world(tmp_path):
 @pytest.fixture(scope="session")
 def audio_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("audio")
-    return [make_tone(d, "first", "flac", seconds=1.0, title="First Light", artist="Ann"),
-            make_tone(d, "second", "mp3", seconds=1.0, freq=660.0, title="Second Wind",
-                      artist="Ann")]
+    return [
+        make_tone(d, "first", "flac", seconds=1.0, title="First Light", artist="Ann"),
+        make_tone(d, "second", "mp3", seconds=1.0, freq=660.0, title="Second Wind", artist="Ann"),
+    ]

@@ -13,12 +13,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, profile: Path, stdin: str | None = None, passphrase="correct horse",
-        check=True) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, profile: Path, stdin: str | None = None, passphrase="correct horse", check=True
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "COOPTRACKS_PASSPHRASE": passphrase}
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
-                          input=stdin, capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed: {proc.stderr}")
     return proc
@@ -28,8 +35,9 @@ def cli(*args: str, profile: Path, stdin: str | None = None, passphrase="correct
 def gateway(tmp_path_factory):
     profile = tmp_path_factory.mktemp("cli") / "gateway"
     cli("identity", "new", "--name", "Gate", profile=profile)
-    asset = json.loads(cli("issue", "CRD", "Credits", "--flag", "stable", "--json",
-                           profile=profile).stdout)["asset"]
+    asset = json.loads(
+        cli("issue", "CRD", "Credits", "--flag", "stable", "--json", profile=profile).stdout
+    )["asset"]
     cli("mint", asset, "1000", profile=profile)
     return profile, asset
 
@@ -48,8 +56,9 @@ def test_export_import_verify_state_round_trip(gateway, tmp_path):
     exported = cli("ledger", "export", profile=profile).stdout
     assert len(exported.splitlines()) == 3  # the name's profile entry, the issue, the mint
     replica = tmp_path / "replica"
-    result = json.loads(cli("ledger", "import", "-", "--json", profile=replica,
-                            stdin=exported).stdout)
+    result = json.loads(
+        cli("ledger", "import", "-", "--json", profile=replica, stdin=exported).stdout
+    )
     assert result["accepted"] == 3 and result["rejected"] == []
     original = json.loads(cli("ledger", "state", "--json", profile=profile).stdout)
     copy = json.loads(cli("ledger", "state", "--json", profile=replica).stdout)
@@ -105,9 +114,16 @@ def test_the_command_line_loads_heavy_libraries_only_for_the_command_that_runs()
     """Every command pays for building the parser (``cooptracks gui`` and ``demo`` before their
     window opens), so it must not import libp2p, trio, numpy, PyAV or mutagen: a command's
     module imports those inside the handler that needs them."""
-    probe = ("import sys, app.cli; app.cli.build_parser(); "
-             "print(sorted(m for m in ('libp2p', 'trio', 'numpy', 'av', 'mutagen', 'PySide6') "
-             "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[2]).stdout
+    probe = (
+        "import sys, app.cli; app.cli.build_parser(); "
+        "print(sorted(m for m in ('libp2p', 'trio', 'numpy', 'av', 'mutagen', 'PySide6') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout
     assert out.strip() == "[]"

@@ -24,13 +24,20 @@ PASS = "correct horse"
 ENV = {**os.environ, "COOPTRACKS_PASSPHRASE": PASS}
 
 
-def cli(profile: Path, *args: str, stdin: str | bytes | None = None,
-        check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
-                          input=stdin.encode() if isinstance(stdin, str) else stdin,
-                          capture_output=True, env=ENV, cwd=ROOT, timeout=120)
-    out = subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(),
-                                      proc.stderr.decode())
+def cli(
+    profile: Path, *args: str, stdin: str | bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
+        input=stdin.encode() if isinstance(stdin, str) else stdin,
+        capture_output=True,
+        env=ENV,
+        cwd=ROOT,
+        timeout=120,
+    )
+    out = subprocess.CompletedProcess(
+        proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed: {out.stderr[-3000:]}")
     return out
@@ -54,12 +61,30 @@ def shop(tmp_path_factory):  # type: ignore[no-untyped-def]
     cli(gateway, "send", ids[fan]["peer_id"], "100", "--asset", asset)  # a peer ID as the key
     share_ledgers(gateway, artist)
     song = make_tone(root, "song", "flac", seconds=2.0, title="Song", artist="Ann")
-    release = cli_json(artist, "publish", str(song), "--title", "Song", "--price", "4",
-                       "--asset", asset,
-                       "--split", f"{ids[friend]['peer_id']}=25")["listing"]
+    release = cli_json(
+        artist,
+        "publish",
+        str(song),
+        "--title",
+        "Song",
+        "--price",
+        "4",
+        "--asset",
+        asset,
+        "--split",
+        f"{ids[friend]['peer_id']}=25",
+    )["listing"]
     share_ledgers(artist, fan)
-    return {"gateway": gateway, "artist": artist, "fan": fan, "ids": ids, "asset": asset,
-            "release": release, "root": root, "friend": friend}
+    return {
+        "gateway": gateway,
+        "artist": artist,
+        "fan": fan,
+        "ids": ids,
+        "asset": asset,
+        "release": release,
+        "root": root,
+        "friend": friend,
+    }
 
 
 def share_ledgers(src: Path, dst: Path) -> None:
@@ -69,8 +94,14 @@ def share_ledgers(src: Path, dst: Path) -> None:
 def on_terminal(profile: Path, args: list[str], answer: str) -> str:
     """Run the CLI on a pseudo-terminal, answer its question, return everything it printed."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
-                            stdin=slave, stdout=slave, stderr=slave, env=ENV, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=ENV,
+        cwd=ROOT,
+    )
     os.close(slave)
     seen = b""
     answered = False
@@ -128,8 +159,7 @@ def test_a_peer_id_is_accepted_wherever_a_key_is(shop) -> None:  # type: ignore[
     agent = ids[shop["gateway"]]["peer_id"]
     done = cli(artist, "delegate", agent)
     assert agent in done.stdout
-    bad = cli(shop["fan"], "send", "12D3KooWnotapeerid", "1", "--asset", shop["asset"],
-              check=False)
+    bad = cli(shop["fan"], "send", "12D3KooWnotapeerid", "1", "--asset", shop["asset"], check=False)
     assert bad.returncode == 1 and "is not a public key" in bad.stderr
 
 
@@ -147,8 +177,9 @@ def test_a_read_only_profile_reads_and_refuses_writes_in_a_sentence(shop, tmp_pa
     fan = shop["fan"]
     ro = tmp_path / "ro"
     ro.mkdir()
-    mounted = subprocess.run(["mount", "--bind", str(fan), str(ro)], capture_output=True,
-                             text=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "--bind", str(fan), str(ro)], capture_output=True, text=True, check=False
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot bind-mount here: {mounted.stderr.strip()}")
     try:
@@ -158,8 +189,15 @@ def test_a_read_only_profile_reads_and_refuses_writes_in_a_sentence(shop, tmp_pa
         assert "CRD" in wallet.stdout
         catalog = cli(ro, "catalog", check=False)
         assert catalog.returncode == 0 and "Song" in catalog.stdout
-        sent = cli(ro, "send", shop["ids"][shop["gateway"]]["peer_id"], "1", "--asset",
-                   shop["asset"], check=False)
+        sent = cli(
+            ro,
+            "send",
+            shop["ids"][shop["gateway"]]["peer_id"],
+            "1",
+            "--asset",
+            shop["asset"],
+            check=False,
+        )
         assert sent.returncode == 1
         assert "read-only" in sent.stderr and "nothing was changed" in sent.stderr
         for run in (wallet, catalog, sent):
@@ -180,8 +218,7 @@ def test_a_binary_line_in_an_import_is_reported_on_its_own(shop, tmp_path) -> No
     assert [r["line"] for r in result["rejected"]] == [2]
     assert "binary" in result["rejected"][0]["reason"]
     assert result["accepted"] == len(lines)
-    piped = cli(tmp_path / "replica2", "ledger", "import", "-", "--json", stdin=data,
-                check=False)
+    piped = cli(tmp_path / "replica2", "ledger", "import", "-", "--json", stdin=data, check=False)
     assert json.loads(piped.stdout)["accepted"] == len(lines)
 
 
@@ -196,8 +233,9 @@ def test_gui_unlocks_with_the_passphrase_file_or_variable(shop, tmp_path, how) -
         args += ["--passphrase-file", str(secret)]
     else:
         env["COOPTRACKS_PASSPHRASE"] = PASS
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     watchdog = threading.Timer(60, proc.kill)  # a window left waiting for a passphrase
     watchdog.start()
     try:

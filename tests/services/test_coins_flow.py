@@ -40,9 +40,20 @@ def test_sales_flow_to_stakers_who_collect_their_shares(world: Any, audio_files:
     assert sorted(report.accepted) == sorted([s1, s2])
     world.sync()
     assert CoinService(fan).view(ann.id).staked == 400
-    release = StudioService(artist).publish(ReleaseDraft(
-        files=tuple(audio_files[:1]), title="First", artist_name="Ann", price="9.99",
-        asset=world.credits.id, preview_seconds=0.0)).listing.id
+    release = (
+        StudioService(artist)
+        .publish(
+            ReleaseDraft(
+                files=tuple(audio_files[:1]),
+                title="First",
+                artist_name="Ann",
+                price="9.99",
+                asset=world.credits.id,
+                preview_seconds=0.0,
+            )
+        )
+        .listing.id
+    )
     world.sync()
     ShopService(buyer).buy(release)
     world.sync()
@@ -66,8 +77,9 @@ def received_without_paying(artist: Any, world: Any) -> None:
     """Receive the sale and sign a send before distributing: the ledger refuses it. (The wallet
     settles first, which distributes, so a user's send just works.)"""
     artist._receive_incoming()
-    artist.append("send", {"asset": world.credits.id, "to": world.gateway.me, "amount": 1,
-                           "memo": ""})
+    artist.append(
+        "send", {"asset": world.credits.id, "to": world.gateway.me, "amount": 1, "memo": ""}
+    )
 
 
 def test_a_refused_stake_comes_back_and_a_stake_ends_with_its_term(world: Any) -> None:
@@ -80,10 +92,12 @@ def test_a_refused_stake_comes_back_and_a_stake_ends_with_its_term(world: Any) -
     CoinService(artist).write_charter(ann.id, world.credits.id, "10")
     world.sync()
     t0 = now_ms()
-    no = CoinService(fan, clock=lambda: t0).stake(ann.id, "100", days=1 / 1440,
-                                                  answer_within_ms=30_000)  # a minute's term
-    yes = CoinService(fan, clock=lambda: t0).stake(ann.id, "100", days=1 / 1440,
-                                                   answer_within_ms=30_000)
+    no = CoinService(fan, clock=lambda: t0).stake(
+        ann.id, "100", days=1 / 1440, answer_within_ms=30_000
+    )  # a minute's term
+    yes = CoinService(fan, clock=lambda: t0).stake(
+        ann.id, "100", days=1 / 1440, answer_within_ms=30_000
+    )
     world.sync()
     CoinService(artist).accept(no, accept=False)
     assert settle_coins(artist).accepted == [yes]

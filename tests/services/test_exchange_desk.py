@@ -43,7 +43,9 @@ def test_the_page_shows_levels_depth_and_the_settler(market: Any) -> None:
     assert (pair.label, pair.best_ask, pair.best_bid) == ("ANN/CRD", "0.32", "0.29")
     page = desk.page(ann.id, world.credits.id)
     assert [(lv.price_text, lv.amount_text, lv.total) for lv in page.asks] == [
-        ("0.32", "40", 40.0), ("0.35", "60", 100.0)]
+        ("0.32", "40", 40.0),
+        ("0.35", "60", 100.0),
+    ]
     assert [(lv.price_text, lv.amount_text) for lv in page.bids] == [("0.29", "20")]
     assert page.spread_text == "0.03"
     [settler] = page.settlers
@@ -52,8 +54,13 @@ def test_the_page_shows_levels_depth_and_the_settler(market: Any) -> None:
 
 def test_a_settler_not_seen_recently_is_flagged_and_skipped(market: Any) -> None:
     world, _, fan, _, ann = market
-    later = ExchangeDesk(fan, clock=lambda: fan.ledger.state.last_seen[
-        next(iter(fan.ledger.state.offers.values())).settler][0] + 3 * 3600 * 1000)
+    later = ExchangeDesk(
+        fan,
+        clock=lambda: (
+            fan.ledger.state.last_seen[next(iter(fan.ledger.state.offers.values())).settler][0]
+            + 3 * 3600 * 1000
+        ),
+    )
     page = later.page(ann.id, world.credits.id)
     assert all(lv.stale and lv.settlers.startswith("⚠") for lv in page.asks)
     assert "not seen for 3 h" in page.settlers[0].seen_text
@@ -67,7 +74,9 @@ def test_the_quote_is_what_the_order_takes_and_the_fill_is_notified(market: Any)
     desk.watch()  # the first look notifies nothing
     quote = desk.quote(ann.id, world.credits.id, "buy", "50")
     assert [(f.price_text, f.amount_text, f.total_text) for f in quote.fills] == [
-        ("0.32", "40", "12.80"), ("0.35", "10", "3.50")]
+        ("0.32", "40", "12.80"),
+        ("0.35", "10", "3.50"),
+    ]
     assert quote.quote_text == "16.30 CRD" and quote.can_place
     notices: list[Any] = []
     fan.events.subscribe(notices.append)
@@ -80,8 +89,10 @@ def test_the_quote_is_what_the_order_takes_and_the_fill_is_notified(market: Any)
     world.sync()
     fan.settle()
     texts = desk.watch()
-    assert sorted(texts) == ["Filled: you bought 10 ANN for 3.50 CRD.",
-                             "Filled: you bought 40 ANN for 12.80 CRD."]
+    assert sorted(texts) == [
+        "Filled: you bought 10 ANN for 3.50 CRD.",
+        "Filled: you bought 40 ANN for 12.80 CRD.",
+    ]
     assert [n.text for n in notices if isinstance(n, Notice)] == texts
     assert {r.status for r in desk.my_trades()} == {"filled"}
     assert fan.ledger.state.balance(fan.me, ann.id) == 50
@@ -108,7 +119,11 @@ def test_a_rested_order_locks_credits_until_cancelled(market: Any) -> None:
     desk.place(ann.id, world.credits.id, "buy", "30", limit="0.25", rest=True, expect=quote)
     [order] = desk.orders()
     assert (order.side, order.price_text, order.amount_text, order.settler) == (
-        "buy", "0.25", "30", "you")
+        "buy",
+        "0.25",
+        "30",
+        "you",
+    )
     cred = next(h for h in desk.holdings() if h.symbol == "CRD")
     assert cred.available == "92.50" and cred.locked == "7.50"
     assert cred.locks[0].purpose == "offer" and cred.locks[0].unlocks > 0
@@ -116,8 +131,9 @@ def test_a_rested_order_locks_credits_until_cancelled(market: Any) -> None:
     assert ("0.25", "30") in [(lv.price_text, lv.amount_text) for lv in page.bids]
     desk.cancel(order.id)
     assert desk.orders() == []
-    assert desk.watch() == ["Your buy offer on ANN was cancelled; what was left of it is back "
-                            "in your balance."]
+    assert desk.watch() == [
+        "Your buy offer on ANN was cancelled; what was left of it is back in your balance."
+    ]
     cred = next(h for h in desk.holdings() if h.symbol == "CRD")
     assert (cred.available, cred.locked) == ("100.00", "0.00")
 
@@ -131,8 +147,7 @@ def test_a_refused_take_is_a_refund_notice_and_in_flight_until_then(market: Any)
     assert cred.in_flight == "12.80" and cred.flights[0].direction == "out"
     world.sync()
     take = MarketService(fan).my_takes()[0][0]
-    seeder.ledger.append(seeder.signer, "refuse", {"take": take.id, "reason": "test"},
-                         [take.id])
+    seeder.ledger.append(seeder.signer, "refuse", {"take": take.id, "reason": "test"}, [take.id])
     world.sync()
     fan.settle()
     [text] = desk.watch()
@@ -143,8 +158,12 @@ def test_a_refused_take_is_a_refund_notice_and_in_flight_until_then(market: Any)
 def test_bad_input_is_a_sentence(market: Any) -> None:
     world, _, fan, _, ann = market
     desk = ExchangeDesk(fan)
-    for args, match in ((("buy", "abc"), "not an amount"), (("buy", "-3"), "positive"),
-                        (("hold", "3"), "buys or sells"), (("buy", ""), "how much")):
+    for args, match in (
+        (("buy", "abc"), "not an amount"),
+        (("buy", "-3"), "positive"),
+        (("hold", "3"), "buys or sells"),
+        (("buy", ""), "how much"),
+    ):
         with pytest.raises(UserError, match=match):
             desk.quote(ann.id, world.credits.id, *args)
     with pytest.raises(UserError, match="not a price"):
@@ -168,8 +187,7 @@ def test_a_rested_offer_taken_by_someone_is_a_maker_notice(market: Any) -> None:
     world.sync()
     fan.settle()  # the fan's node settles its own offer: it fills the take
     assert desk.watch() == ["Your offer filled: you sold 8 ANN for 4.00 CRD."]
-    assert [(r.role, r.side, r.status) for r in desk.my_trades()] == [("maker", "sell",
-                                                                        "filled")]
+    assert [(r.role, r.side, r.status) for r in desk.my_trades()] == [("maker", "sell", "filled")]
 
 
 def test_the_price_chart_is_thinned_to_the_last_price_of_each_span() -> None:

@@ -41,9 +41,22 @@ def bought(world, audio_files, tmp_path):  # type: ignore[no-untyped-def]
     world.fund(fan, "20")
     cover = tmp_path / "cover.jpg"
     cover.write_bytes(COVER)
-    listing = StudioService(artist).publish(ReleaseDraft(
-        files=tuple(audio_files), title="Debut: Live/Loud?", artist_name="Ann", price="5",
-        asset=world.credits.id, genre="Ambient", artwork=cover, preview_seconds=0)).listing
+    listing = (
+        StudioService(artist)
+        .publish(
+            ReleaseDraft(
+                files=tuple(audio_files),
+                title="Debut: Live/Loud?",
+                artist_name="Ann",
+                price="5",
+                asset=world.credits.id,
+                genre="Ambient",
+                artwork=cover,
+                preview_seconds=0,
+            )
+        )
+        .listing
+    )
     world.sync()
     ShopService(fan).buy(listing.id)
     world.sync()
@@ -62,14 +75,17 @@ def _files(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("fmt", ENCODED)
 def test_every_format_decodes_as_long_as_the_source_with_tags_and_cover(  # type: ignore[no-untyped-def]
-        bought, audio_files, tmp_path, fmt):
+    bought, audio_files, tmp_path, fmt
+):
     _artist, fan, listing = bought
     service = ExportService(fan)
     out = tmp_path / "out"
     report = service.export(service.plan_release(listing.id.hex()), fmt, out)
     ext = FORMATS[fmt].ext
-    assert _files(out) == [f"Ann/Debut_ Live_Loud_/01 First Light{ext}",
-                           f"Ann/Debut_ Live_Loud_/02 Second Wind{ext}"]
+    assert _files(out) == [
+        f"Ann/Debut_ Live_Loud_/01 First Light{ext}",
+        f"Ann/Debut_ Live_Loud_/02 Second Wind{ext}",
+    ]
     assert report.written == 2 and report.skipped == 0
     for n, (source, done) in enumerate(zip(audio_files, report.files, strict=True), start=1):
         assert abs(decode_seconds(done.path) - decode_seconds(source)) <= 0.050
@@ -91,24 +107,46 @@ def _read_tags(f) -> dict:  # type: ignore[no-untyped-def]
 
     if isinstance(f, MP4):
         t = f.tags
-        return {"title": t["\xa9nam"][0], "artist": t["\xa9ART"][0], "album": t["\xa9alb"][0],
-                "track": t["trkn"][0][0], "genre": t["\xa9gen"][0],
-                "year": int(t["\xa9day"][0]), "cover": bytes(t["covr"][0]),
-                "marker": bytes(t["----:org.cooptracks:export"][0]).decode()}
+        return {
+            "title": t["\xa9nam"][0],
+            "artist": t["\xa9ART"][0],
+            "album": t["\xa9alb"][0],
+            "track": t["trkn"][0][0],
+            "genre": t["\xa9gen"][0],
+            "year": int(t["\xa9day"][0]),
+            "cover": bytes(t["covr"][0]),
+            "marker": bytes(t["----:org.cooptracks:export"][0]).decode(),
+        }
     if isinstance(f, FLAC | OggOpus):
         import base64
 
-        cover = (f.pictures[0].data if isinstance(f, FLAC) else
-                 Picture(base64.b64decode(f["metadata_block_picture"][0])).data)
-        return {"title": f["title"][0], "artist": f["artist"][0], "album": f["album"][0],
-                "track": int(f["tracknumber"][0]), "genre": f["genre"][0],
-                "year": int(f["date"][0]), "cover": cover, "marker": f[MARKER_KEY.lower()][0]}
+        cover = (
+            f.pictures[0].data
+            if isinstance(f, FLAC)
+            else Picture(base64.b64decode(f["metadata_block_picture"][0])).data
+        )
+        return {
+            "title": f["title"][0],
+            "artist": f["artist"][0],
+            "album": f["album"][0],
+            "track": int(f["tracknumber"][0]),
+            "genre": f["genre"][0],
+            "year": int(f["date"][0]),
+            "cover": cover,
+            "marker": f[MARKER_KEY.lower()][0],
+        }
     t = f.tags  # ID3v2.4: MP3, and WAV's "id3 " chunk
     assert t.version[:2] == (2, 4)
-    return {"title": str(t["TIT2"]), "artist": str(t["TPE1"]), "album": str(t["TALB"]),
-            "track": int(str(t["TRCK"]).split("/")[0]), "genre": str(t["TCON"]),
-            "year": int(str(t["TDRC"])), "cover": t.getall("APIC")[0].data,
-            "marker": str(t.getall(f"TXXX:{MARKER_KEY}")[0])}
+    return {
+        "title": str(t["TIT2"]),
+        "artist": str(t["TPE1"]),
+        "album": str(t["TALB"]),
+        "track": int(str(t["TRCK"]).split("/")[0]),
+        "genre": str(t["TCON"]),
+        "year": int(str(t["TDRC"])),
+        "cover": t.getall("APIC")[0].data,
+        "marker": str(t.getall(f"TXXX:{MARKER_KEY}")[0]),
+    }
 
 
 def test_mp3_is_vbr_v0_and_mp3_320_is_constant(bought, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -156,9 +194,20 @@ def test_one_track_and_the_whole_collection(bought, world, audio_files, tmp_path
     assert _files(tmp_path / "one") == ["Ann/Debut_ Live_Loud_/02 Second Wind.mp3"]
     assert one.files[0].path.read_bytes() == audio_files[1].read_bytes()
     # the artist publishes a single; the fan buys it too; --all takes both releases
-    single = StudioService(artist).publish(ReleaseDraft(
-        files=(audio_files[0],), title="B-Side", artist_name="Ann", price="1",
-        asset=world.credits.id, preview_seconds=0)).listing
+    single = (
+        StudioService(artist)
+        .publish(
+            ReleaseDraft(
+                files=(audio_files[0],),
+                title="B-Side",
+                artist_name="Ann",
+                price="1",
+                asset=world.credits.id,
+                preview_seconds=0,
+            )
+        )
+        .listing
+    )
     world.sync()
     ShopService(fan).buy(single.id)
     world.sync()
@@ -169,9 +218,11 @@ def test_one_track_and_the_whole_collection(bought, world, audio_files, tmp_path
     plan = service.plan_all()
     assert plan.what == "your collection" and len(plan.items) == 3
     service.export(plan, "original", tmp_path / "all")
-    assert _files(tmp_path / "all") == ["Ann/B-Side/01 First Light.flac",
-                                        "Ann/Debut_ Live_Loud_/01 First Light.flac",
-                                        "Ann/Debut_ Live_Loud_/02 Second Wind.mp3"]
+    assert _files(tmp_path / "all") == [
+        "Ann/B-Side/01 First Light.flac",
+        "Ann/Debut_ Live_Loud_/01 First Light.flac",
+        "Ann/Debut_ Live_Loud_/02 Second Wind.mp3",
+    ]
 
 
 def test_only_what_the_identity_owns_comes_out(bought, world, audio_files, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -194,8 +245,9 @@ def test_only_what_the_identity_owns_comes_out(bought, world, audio_files, tmp_p
     with pytest.raises(UserError, match="not granted yet"):  # the Library's waiting row
         ExportService(stranger).plan_contents([listing.tracks[1].content])
     # the artist's own release comes out without a purchase
-    mine = ExportService(artist).export(ExportService(artist).plan_release(listing.id),
-                                        "original", tmp_path / "artist")
+    mine = ExportService(artist).export(
+        ExportService(artist).plan_release(listing.id), "original", tmp_path / "artist"
+    )
     assert mine.files[1].path.read_bytes() == audio_files[1].read_bytes()
 
 
@@ -204,10 +256,17 @@ def test_a_single_track_buyer_gets_that_track_only(world, bought, audio_files) -
     single_fan = world.core("single-fan")
     world.fund(single_fan, "10")
     studio = StudioService(artist)
-    listing = studio.publish(ReleaseDraft(
-        files=tuple(audio_files), title="EP",
-        artist_name="Ann", price="5", track_price="1", asset=world.credits.id,
-        preview_seconds=0)).listing
+    listing = studio.publish(
+        ReleaseDraft(
+            files=tuple(audio_files),
+            title="EP",
+            artist_name="Ann",
+            price="5",
+            track_price="1",
+            asset=world.credits.id,
+            preview_seconds=0,
+        )
+    ).listing
     world.sync()
     ShopService(single_fan).buy(listing.id, track=1)
     world.sync()
@@ -232,8 +291,11 @@ def test_owned_but_not_downloaded_without_a_peer_is_a_clear_error(world, bought,
     assert _files(tmp_path / "out") == []
 
 
-def test_a_chunk_that_fails_its_hash_is_fetched_again_never_written(bought, audio_files,  # type: ignore[no-untyped-def]
-                                                                    tmp_path) -> None:
+def test_a_chunk_that_fails_its_hash_is_fetched_again_never_written(
+    bought,
+    audio_files,  # type: ignore[no-untyped-def]
+    tmp_path,
+) -> None:
     artist, fan, listing = bought
     content = listing.tracks[0].content
     first_chunk = fan.chunks.manifest(content).chunks[0]
@@ -347,8 +409,9 @@ def test_flac_from_a_flac_original_keeps_every_sample(bought, audio_files, tmp_p
 
     def samples(path: Path) -> np.ndarray:
         with av.open(str(path)) as c:
-            return np.concatenate([f.to_ndarray().reshape(-1)
-                                   for f in c.decode(c.streams.audio[0])])
+            return np.concatenate(
+                [f.to_ndarray().reshape(-1) for f in c.decode(c.streams.audio[0])]
+            )
 
     _artist, fan, listing = bought
     service = ExportService(fan)
@@ -363,9 +426,20 @@ def test_without_a_release_cover_the_published_files_own_cover_is_used(world, tm
     artist = world.core("artist")
     world.sync()
     source = make_tone(tmp_path, "tagged", "mp3", title="Own Art", artist="Ann", artwork=TINY_PNG)
-    listing = StudioService(artist).publish(ReleaseDraft(
-        files=(source,), title="No Sleeve", artist_name="Ann", price="1",
-        asset=world.credits.id, preview_seconds=0)).listing
+    listing = (
+        StudioService(artist)
+        .publish(
+            ReleaseDraft(
+                files=(source,),
+                title="No Sleeve",
+                artist_name="Ann",
+                price="1",
+                asset=world.credits.id,
+                preview_seconds=0,
+            )
+        )
+        .listing
+    )
     artist.chunks.remove_content(listing.artwork)  # the release cover cannot be had
     service = ExportService(artist)
     done = service.export(service.plan_release(listing.id), "flac", tmp_path / "out")

@@ -31,8 +31,9 @@ def _identity(root: Path, name: str) -> Core:
 def profiles(tmp_path_factory, audio_files):  # type: ignore[no-untyped-def]
     """(fan profile, stranger profile, listing id): the fan bought and downloaded a release."""
     root = tmp_path_factory.mktemp("export-cli")
-    gateway, artist, fan, stranger = (_identity(root, n)
-                                      for n in ("gateway", "artist", "fan", "stranger"))
+    gateway, artist, fan, stranger = (
+        _identity(root, n) for n in ("gateway", "artist", "fan", "stranger")
+    )
     cores = [gateway, artist, fan, stranger]
     try:
         wallet = WalletService(gateway)
@@ -40,9 +41,20 @@ def profiles(tmp_path_factory, audio_files):  # type: ignore[no-untyped-def]
         wallet.mint(credits.id, "1000")
         wallet.send(fan.me, credits.id, "20")
         converge(*cores)
-        listing = StudioService(artist).publish(ReleaseDraft(
-            files=tuple(audio_files), title="Debut", artist_name="Ann", price="5",
-            asset=credits.id, preview_seconds=0)).listing
+        listing = (
+            StudioService(artist)
+            .publish(
+                ReleaseDraft(
+                    files=tuple(audio_files),
+                    title="Debut",
+                    artist_name="Ann",
+                    price="5",
+                    asset=credits.id,
+                    preview_seconds=0,
+                )
+            )
+            .listing
+        )
         converge(*cores)
         fan.settle()
         ShopService(fan).buy(listing.id)
@@ -61,39 +73,54 @@ def profiles(tmp_path_factory, audio_files):  # type: ignore[no-untyped-def]
 def test_a_release_as_flac_with_json_and_again_skipped(profiles, tmp_path) -> None:  # type: ignore[no-untyped-def]
     fan, _stranger, listing = profiles
     out = tmp_path / "music"
-    proc = cli("export", listing[:12], "--format", "flac", "--to", str(out), "--json",
-               profile=fan)
+    proc = cli("export", listing[:12], "--format", "flac", "--to", str(out), "--json", profile=fan)
     doc = json.loads(proc.stdout)
     assert (doc["written"], doc["skipped"], doc["format"]) == (2, 0, "flac")
     assert [Path(f["path"]).relative_to(out).as_posix() for f in doc["files"]] == [
-        "Ann/Debut/01 First Light.flac", "Ann/Debut/02 Second Wind.flac"]
+        "Ann/Debut/01 First Light.flac",
+        "Ann/Debut/02 Second Wind.flac",
+    ]
     assert "not lossless" in doc["warning"] and "warning:" in proc.stderr  # one MP3 original
-    again = json.loads(cli("export", listing, "--format", "flac", "--to", str(out), "--json",
-                           profile=fan).stdout)
+    again = json.loads(
+        cli("export", listing, "--format", "flac", "--to", str(out), "--json", profile=fan).stdout
+    )
     assert (again["written"], again["skipped"]) == (0, 2)
 
 
 def test_one_track_as_the_original_and_all_as_mp3(profiles, audio_files, tmp_path) -> None:  # type: ignore[no-untyped-def]
     fan, _stranger, listing = profiles
-    proc = cli("export", listing, "--track", "2", "--format", "original", "--to",
-               str(tmp_path / "one"), profile=fan)
+    proc = cli(
+        "export",
+        listing,
+        "--track",
+        "2",
+        "--format",
+        "original",
+        "--to",
+        str(tmp_path / "one"),
+        profile=fan,
+    )
     assert "1 file written" in proc.stdout
-    assert (tmp_path / "one/Ann/Debut/02 Second Wind.mp3").read_bytes() == \
-        audio_files[1].read_bytes()
+    assert (tmp_path / "one/Ann/Debut/02 Second Wind.mp3").read_bytes() == audio_files[
+        1
+    ].read_bytes()
     proc = cli("export", "--all", "--format", "mp3", "--to", str(tmp_path / "all"), profile=fan)
     assert "your collection: 2 files written" in proc.stdout
     assert sorted(p.name for p in (tmp_path / "all/Ann/Debut").iterdir()) == [
-        "01 First Light.mp3", "02 Second Wind.mp3"]
+        "01 First Light.mp3",
+        "02 Second Wind.mp3",
+    ]
 
 
 def test_refusals_are_clear_and_write_nothing(profiles, tmp_path) -> None:  # type: ignore[no-untyped-def]
     fan, stranger, listing = profiles
     out = tmp_path / "out"
     for args, profile, message in (
-            ((listing, "--format", "flac"), stranger, "you have not bought this release"),
-            (("--all", "--format", "flac"), stranger, "you own no music yet"),
-            ((listing, "--track", "9", "--format", "flac"), fan, "has no track 9"),
-            ((listing, "--all", "--format", "flac"), fan, "name one release, or pass --all")):
+        ((listing, "--format", "flac"), stranger, "you have not bought this release"),
+        (("--all", "--format", "flac"), stranger, "you own no music yet"),
+        ((listing, "--track", "9", "--format", "flac"), fan, "has no track 9"),
+        ((listing, "--all", "--format", "flac"), fan, "name one release, or pass --all"),
+    ):
         proc = cli("export", *args, "--to", str(out), profile=profile, check=False)
         assert proc.returncode == 1, proc.stderr
         assert message in proc.stderr and "Traceback" not in proc.stderr
@@ -113,9 +140,20 @@ def test_tracks_not_downloaded_yet_come_over_the_swarm_first(tmp_path, audio_fil
     wallet.mint(credits.id, "1000")
     wallet.send(fan.me, credits.id, "20")
     converge(*cores)
-    listing = StudioService(artist).publish(ReleaseDraft(
-        files=tuple(audio_files), title="Wired", artist_name="Ann", price="5",
-        asset=credits.id, preview_seconds=0)).listing
+    listing = (
+        StudioService(artist)
+        .publish(
+            ReleaseDraft(
+                files=tuple(audio_files),
+                title="Wired",
+                artist_name="Ann",
+                price="5",
+                asset=credits.id,
+                preview_seconds=0,
+            )
+        )
+        .listing
+    )
     converge(*cores)
     fan.settle()
     ShopService(fan).buy(listing.id)
@@ -129,10 +167,20 @@ def test_tracks_not_downloaded_yet_come_over_the_swarm_first(tmp_path, audio_fil
     seller.start(artist)
     try:
         Profile(tmp_path / "fan").update_config(
-            bootstrap=[seller._node.addrs[0]], mdns=False,  # type: ignore[union-attr]
-            listen=["/ip4/127.0.0.1/tcp/0"])
-        proc = cli("export", listing.id.hex(), "--format", "original", "--to",
-                   str(tmp_path / "out"), "--json", profile=tmp_path / "fan")
+            bootstrap=[seller._node.addrs[0]],
+            mdns=False,  # type: ignore[union-attr]
+            listen=["/ip4/127.0.0.1/tcp/0"],
+        )
+        proc = cli(
+            "export",
+            listing.id.hex(),
+            "--format",
+            "original",
+            "--to",
+            str(tmp_path / "out"),
+            "--json",
+            profile=tmp_path / "fan",
+        )
     finally:
         seller.close()
         artist.close()

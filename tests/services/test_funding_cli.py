@@ -27,18 +27,38 @@ def test_campaign_new_pledge_close_funded_and_failed_refund(tmp_path: Path) -> N
     crd = j("issue", "CRD", "Credits", "--flag", "stable", profile=gw)["asset"]
     cli("mint", crd, "1000", profile=gw)
     for fan in (f1, f2):
-        cli("send", j("identity", "show", profile=fan)["public_key"], "100", "--asset", crd,
-            profile=gw)
+        cli(
+            "send",
+            j("identity", "show", profile=fan)["public_key"],
+            "100",
+            "--asset",
+            crd,
+            profile=gw,
+        )
         carry(gw, fan)
     carry(gw, artist)
-    small = j("campaign", "new", "Second album", "30", "CRD",
-              "--deadline-in", str(PLEDGE_WINDOW_S / 3600), "--close-within", "1",
-              "--tier", "Supporter:5:the album", "--tier", "Patron:18:the album and a pass",
-              profile=artist)
-    big = j("campaign", "new", "World tour", "1000", "CRD", "--deadline-in", "24",
-            profile=artist)
-    assert (small["status"], small["goal"], [t["min"] for t in small["tiers"]]) == \
-        ("open", 3000, [500, 1800])
+    small = j(
+        "campaign",
+        "new",
+        "Second album",
+        "30",
+        "CRD",
+        "--deadline-in",
+        str(PLEDGE_WINDOW_S / 3600),
+        "--close-within",
+        "1",
+        "--tier",
+        "Supporter:5:the album",
+        "--tier",
+        "Patron:18:the album and a pass",
+        profile=artist,
+    )
+    big = j("campaign", "new", "World tour", "1000", "CRD", "--deadline-in", "24", profile=artist)
+    assert (small["status"], small["goal"], [t["min"] for t in small["tiers"]]) == (
+        "open",
+        3000,
+        [500, 1800],
+    )
     for fan in (f1, f2):
         carry(artist, fan)
     j("pledge", small["campaign"][:12], "20", profile=f1)
@@ -46,8 +66,9 @@ def test_campaign_new_pledge_close_funded_and_failed_refund(tmp_path: Path) -> N
     j("pledge", big["campaign"][:12], "5", profile=f1)
     for fan in (f1, f2):
         carry(fan, artist)
-    listed = {c["title"]: (c["pledged"], c["status"]) for c in j("campaign", "list",
-                                                                  profile=artist)}
+    listed = {
+        c["title"]: (c["pledged"], c["status"]) for c in j("campaign", "list", profile=artist)
+    }
     assert listed == {"Second album": (3500, "open"), "World tour": (500, "open")}
     failed = j("campaign", "close", big["campaign"], "--fail", profile=artist)
     assert failed["status"] == "failed"
@@ -63,8 +84,10 @@ def test_campaign_new_pledge_close_funded_and_failed_refund(tmp_path: Path) -> N
     wallet = {b["symbol"]: b["amount"] for b in j("wallet", profile=f1)}
     assert wallet == {"CRD": 8000}
     shown = j("campaign", "show", small["campaign"], profile=f2)
-    assert [(b["amount"], b["tier"]) for b in shown["backers"]] == [(2000, "Patron"),
-                                                                   (1500, "Supporter")]
+    assert [(b["amount"], b["tier"]) for b in shown["backers"]] == [
+        (2000, "Patron"),
+        (1500, "Supporter"),
+    ]
     cli("campaign", "settle", profile=artist)
     assert {b["symbol"]: b["amount"] for b in j("wallet", profile=artist)} == {"CRD": 3500}
 
@@ -72,9 +95,11 @@ def test_campaign_new_pledge_close_funded_and_failed_refund(tmp_path: Path) -> N
 def test_campaign_mistakes_get_a_clear_message(tmp_path: Path) -> None:
     me = tmp_path / "me"
     cli("identity", "new", "--name", "Me", profile=me)
-    for args, words in ((("pledge", "abcdef", "1"), "no campaign"),
-                        (("campaign", "new", "X", "10", "NOPE"), "no asset called"),
-                        (("campaign", "show", "ff"), "no campaign")):
+    for args, words in (
+        (("pledge", "abcdef", "1"), "no campaign"),
+        (("campaign", "new", "X", "10", "NOPE"), "no asset called"),
+        (("campaign", "show", "ff"), "no campaign"),
+    ):
         proc = cli(*args, profile=me, check=False)
         assert proc.returncode == 1 and words in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr

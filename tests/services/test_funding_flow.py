@@ -21,14 +21,26 @@ def credits(core: Any, world: Any) -> int:
     return core.ledger.state.balance(core.me, world.credits.id)
 
 
-def start(world: Any, artist: Any, goal: str, settler: Any = None,
-          t0: int | None = None, window_s: int = 120) -> tuple[bytes, int]:
+def start(
+    world: Any,
+    artist: Any,
+    goal: str,
+    settler: Any = None,
+    t0: int | None = None,
+    window_s: int = 120,
+) -> tuple[bytes, int]:
     """A campaign taking pledges for 30 s; closed within ``window_s`` after (the settler
     waits half of that, at most 10 minutes, for late pledges)."""
     t0 = t0 or now_ms()
     cid = CampaignService(artist, clock=lambda: t0).create(
-        "Second album", goal, world.credits.id, deadline_in_s=30, close_window_s=window_s,
-        tiers=TIERS, settler=settler.me if settler else None)
+        "Second album",
+        goal,
+        world.credits.id,
+        deadline_in_s=30,
+        close_window_s=window_s,
+        tiers=TIERS,
+        settler=settler.me if settler else None,
+    )
     world.sync()
     return cid, t0
 
@@ -52,11 +64,12 @@ def test_a_seeder_closes_a_funded_campaign_while_the_artist_is_away(world: Any) 
     world.sync()
     view = CampaignService(fans[0]).campaign_view(cid)
     assert view.status == "funded" and view.campaign.counted == 85_00
-    assert [(b.amount, b.tier.name) for b in view.backers] == [(60_00, "Patron"),
-                                                              (25_00, "Supporter")]
+    assert [(b.amount, b.tier.name) for b in view.backers] == [
+        (60_00, "Patron"),
+        (25_00, "Supporter"),
+    ]
     # the late pledge went back to its backer with the close as proof
-    assert dict((p.id, s) for p, s in CampaignService(fans[2]).my_pledges())[late] == \
-        "refundable"
+    assert dict((p.id, s) for p, s in CampaignService(fans[2]).my_pledges())[late] == "refundable"
     assert settle_campaigns(fans[2]).refunded == [late]
     world.sync()
     assert credits(fans[2], world) == 100_00
@@ -125,6 +138,7 @@ def test_the_settler_loop_skips_a_bad_campaign_and_closes_the_others(world: Any)
         calls.append(body.get("campaign"))
         if body.get("campaign") == c1:
             from ledger.errors import LedgerError
+
             raise LedgerError("disk full")
         return original(signer, kind, body, *a, **kw)
 
@@ -149,8 +163,9 @@ def test_campaign_mistakes_get_a_clear_message(world: Any) -> None:
     with pytest.raises(UserError, match="positive"):
         service.create("X", "0", world.credits.id, deadline_in_s=60)
     with pytest.raises(UserError, match="own positive minimum"):
-        service.create("X", "10", world.credits.id, deadline_in_s=60,
-                       tiers=[("A", "5", ""), ("B", "5", "")])
+        service.create(
+            "X", "10", world.credits.id, deadline_in_s=60, tiers=[("A", "5", ""), ("B", "5", "")]
+        )
     cid, _ = start(world, artist, "10")
     with pytest.raises(UserError, match="you run or settle"):
         service.pledge(cid, "1")

@@ -31,8 +31,14 @@ def label(world: Any) -> dict[str, Any]:
     for fan in fans:
         wallet.send(fan.me, coop.id, "1000")
     world.fund(coop_core, "500")
-    GovernanceService(coop_core).charter(method="token", asset=coop.id, quorum="500",
-                                         threshold="50.01", period_s=30, settler=seeder.me)
+    GovernanceService(coop_core).charter(
+        method="token",
+        asset=coop.id,
+        quorum="500",
+        threshold="50.01",
+        period_s=30,
+        settler=seeder.me,
+    )
     world.sync()
     return {"label": coop_core, "seeder": seeder, "artist": artist, "fans": fans, "coop": coop}
 
@@ -42,8 +48,11 @@ def test_a_label_pays_an_artist_only_as_its_members_voted(world: Any, label: Any
     with pytest.raises(UserError, match="passed proposal"):
         WalletService(lab).send(artist.me, world.credits.id, "200")
     pid = GovernanceService(fans[0]).propose(
-        "An advance for the artist", community=lab.me, closes_in_s=30,
-        action={"do": "send", "asset": world.credits.id, "to": artist.me, "amount": "200"})
+        "An advance for the artist",
+        community=lab.me,
+        closes_in_s=30,
+        action={"do": "send", "asset": world.credits.id, "to": artist.me, "amount": "200"},
+    )
     world.sync()
     GovernanceService(fans[0]).vote(pid, ["yes"], "600")
     GovernanceService(fans[1]).vote(pid, ["no"], "300")
@@ -80,8 +89,11 @@ def test_a_label_pays_an_artist_only_as_its_members_voted(world: Any, label: Any
 def test_a_failed_proposal_pays_nothing(world: Any, label: Any) -> None:
     lab, seeder, artist, fans = label["label"], label["seeder"], label["artist"], label["fans"]
     pid = GovernanceService(fans[0]).propose(
-        "A big advance", community=lab.me, closes_in_s=30,
-        action={"do": "send", "asset": world.credits.id, "to": artist.me, "amount": "400"})
+        "A big advance",
+        community=lab.me,
+        closes_in_s=30,
+        action={"do": "send", "asset": world.credits.id, "to": artist.me, "amount": "400"},
+    )
     world.sync()
     GovernanceService(fans[1]).vote(pid, ["no"])  # all it holds: 1000 against
     GovernanceService(fans[0]).vote(pid, ["yes"], "100")
@@ -95,24 +107,32 @@ def test_a_failed_proposal_pays_nothing(world: Any, label: Any) -> None:
         GovernanceService(lab).carry_out(pid)
 
 
-def test_one_bad_item_does_not_stop_the_label_carrying_out_the_others(world: Any,
-                                                                       label: Any) -> None:
+def test_one_bad_item_does_not_stop_the_label_carrying_out_the_others(
+    world: Any, label: Any
+) -> None:
     """Two passed proposals: paying more than the treasury holds fails (and is skipped for a
     while, with its reason); signing the artist is still carried out."""
     lab, seeder, artist, fans = label["label"], label["seeder"], label["artist"], label["fans"]
     gov = GovernanceService(fans[0])
-    too_much = gov.propose("Pay 900", community=lab.me, closes_in_s=30, action={
-        "do": "send", "asset": world.credits.id, "to": artist.me, "amount": "900"})
-    sign = gov.propose("Sign the artist", community=lab.me, closes_in_s=30,
-                       action={"do": "sign", "to": artist.me, "amount": "2000"})
+    too_much = gov.propose(
+        "Pay 900",
+        community=lab.me,
+        closes_in_s=30,
+        action={"do": "send", "asset": world.credits.id, "to": artist.me, "amount": "900"},
+    )
+    sign = gov.propose(
+        "Sign the artist",
+        community=lab.me,
+        closes_in_s=30,
+        action={"do": "sign", "to": artist.me, "amount": "2000"},
+    )
     world.sync()
     for pid in (too_much, sign):
         GovernanceService(fans[1]).vote(pid, ["yes"], "400")
         GovernanceService(fans[2]).vote(pid, ["yes"], "400")
     world.sync()
     later = max(p.closes for p in lab.ledger.state.proposals.values()) + 1
-    assert sorted(settle_governance(seeder, clock=lambda: later).closed) == sorted([too_much,
-                                                                                   sign])
+    assert sorted(settle_governance(seeder, clock=lambda: later).closed) == sorted([too_much, sign])
     world.sync()
     report = settle_governance(lab, clock=lambda: later + 1)
     assert report.carried_out == [sign]
@@ -128,11 +148,18 @@ def test_votes_by_method_and_a_plain_proposal(world: Any, label: Any) -> None:
     fans, seeder = label["fans"], label["seeder"]
     coop = label["coop"]
     gov = GovernanceService(fans[0])
-    quad = gov.propose("Quadratic?", method="quadratic", asset=coop.id, closes_in_s=60,
-                       settler=seeder.me)
-    members = gov.propose("Members only", method="member", members=[f.me for f in fans[:2]],
-                          choices=["red", "blue", "green"], approval=True, closes_in_s=60,
-                          settler=seeder.me)
+    quad = gov.propose(
+        "Quadratic?", method="quadratic", asset=coop.id, closes_in_s=60, settler=seeder.me
+    )
+    members = gov.propose(
+        "Members only",
+        method="member",
+        members=[f.me for f in fans[:2]],
+        choices=["red", "blue", "green"],
+        approval=True,
+        closes_in_s=60,
+        settler=seeder.me,
+    )
     world.sync()
     GovernanceService(fans[1]).vote(quad, ["yes"], "900")
     GovernanceService(fans[2]).vote(quad, ["no"], "100")
@@ -175,8 +202,9 @@ def test_a_voter_takes_back_an_uncounted_vote_after_the_close_window(tmp_path: A
     def node(name: str) -> Core:
         profile = Profile(tmp_path / name)
         profile.ensure()
-        return Core(profile, Signer.generate(),
-                    Ledger.open(profile.ledger_db, clock=lambda: clock[0]))
+        return Core(
+            profile, Signer.generate(), Ledger.open(profile.ledger_db, clock=lambda: clock[0])
+        )
 
     fan, seeder = node("fan"), node("seeder")
     try:
@@ -184,7 +212,8 @@ def test_a_voter_takes_back_an_uncounted_vote_after_the_close_window(tmp_path: A
         coin = wallet.issue("FAN", "Fan coin", 0, 10**6, ())
         wallet.mint(coin.id, "100")
         pid = GovernanceService(fan, clock=lambda: clock[0]).propose(
-            "Nobody counts this", asset=coin.id, closes_in_s=60, settler=seeder.me)
+            "Nobody counts this", asset=coin.id, closes_in_s=60, settler=seeder.me
+        )
         GovernanceService(fan, clock=lambda: clock[0]).vote(pid, ["yes"], "100")
         seeder.ledger.ingest(fan.ledger.feed_range(fan.me, 1, 100))
         assert fan.ledger.state.balance(fan.me, coin.id) == 0
@@ -195,8 +224,9 @@ def test_a_voter_takes_back_an_uncounted_vote_after_the_close_window(tmp_path: A
         report = settle_governance(fan, clock=lambda: clock[0])
         assert len(report.reclaimed) == 1
         assert fan.ledger.state.balance(fan.me, coin.id) == 100
-        assert GovernanceService(fan, clock=lambda: clock[0]).proposal_view(pid).status == \
-            "unsettled"
+        assert (
+            GovernanceService(fan, clock=lambda: clock[0]).proposal_view(pid).status == "unsettled"
+        )
     finally:
         fan.close()
         seeder.close()
@@ -214,8 +244,9 @@ def test_a_settler_counts_many_votes_in_batches_then_closes(tmp_path: Any) -> No
     issuer, seeder = sc.signer("issuer"), sc.signer("seeder")
     coin = sc.issue(issuer, "VOTE", precision=0)
     sc.mint(issuer, coin, 70_000)
-    p = proposal(sc, issuer, settler=seeder, method="token", asset=coin, quorum=1,
-                 closes=sc.t0 + 10**8)
+    p = proposal(
+        sc, issuer, settler=seeder, method="token", asset=coin, quorum=1, closes=sc.t0 + 10**8
+    )
     for i in range(70):
         voter = sc.signer(f"voter{i}")
         sc.receive(voter, sc.send(issuer, coin, voter, 1 + i))

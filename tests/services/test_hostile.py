@@ -29,9 +29,16 @@ from tests.services.hostile import (
 
 
 def publish(world, artist, files, title="Debut"):
-    result = StudioService(artist).publish(ReleaseDraft(
-        files=tuple(files), title=title, artist_name="Ann", price="5", asset=world.credits.id,
-        preview_seconds=0.5))
+    result = StudioService(artist).publish(
+        ReleaseDraft(
+            files=tuple(files),
+            title=title,
+            artist_name="Ann",
+            price="5",
+            asset=world.credits.id,
+            preview_seconds=0.5,
+        )
+    )
     world.sync()
     return result.listing
 
@@ -39,8 +46,9 @@ def publish(world, artist, files, title="Debut"):
 def decrypt(core, source, content):
     copy_content(source, core, content)
     manifest = core.chunks.manifest(content)
-    return unpack(manifest, [core.chunks.get_chunk(c) for c in manifest.chunks],
-                  core.content_key(content))
+    return unpack(
+        manifest, [core.chunks.get_chunk(c) for c in manifest.chunks], core.content_key(content)
+    )
 
 
 @pytest.fixture
@@ -93,12 +101,25 @@ def test_garbage_as_a_delegated_key_is_skipped_and_the_agent_keeps_granting(worl
 def test_a_buyer_key_nothing_can_be_sealed_to_is_refused_by_the_ledger(world, honest):
     artist, seeder, fan, listing = honest
     twisted = TwistedSigner(bytes([0x77]) * 32)
-    entry = twisted_entry(twisted, 1, None, int(time.time() * 1000), "purchase", {
-        "listing": listing.id, "track": None, "asset": world.credits.id, "amount": 500,
-        "payouts": [{"to": artist.me, "amount": 500}]}, [listing.id])
+    entry = twisted_entry(
+        twisted,
+        1,
+        None,
+        int(time.time() * 1000),
+        "purchase",
+        {
+            "listing": listing.id,
+            "track": None,
+            "asset": world.credits.id,
+            "amount": 500,
+            "payouts": [{"to": artist.me, "amount": 500}],
+        },
+        [listing.id],
+    )
     report = seeder.ledger.ingest([entry.wire])
     assert [r.reason for r in report.rejected] == [
-        "the buyer's key cannot receive a sealed content key (it does not convert to X25519)"]
+        "the buyer's key cannot receive a sealed content key (it does not convert to X25519)"
+    ]
     assert entry.hash not in seeder.ledger.state.purchases
     fan_buys_and_gets_served(world, seeder, fan, listing, artist)
 
@@ -144,8 +165,14 @@ def test_a_fan_poisoned_by_a_hostile_listing_ends_up_with_the_right_key(world, h
     world.sync()
     # Eve grants a wrong key for the victim's content to the fan who bought her listing.
     purchase = next(p for p in eve.ledger.state.purchases.values() if p.listing == eve_listing.id)
-    eve.append("grant", {"purchase": purchase.id, "keys": [
-        {"content": content, "sealed": sealed_key(fan.me, bytes(32))}]}, deps=[purchase.id])
+    eve.append(
+        "grant",
+        {
+            "purchase": purchase.id,
+            "keys": [{"content": content, "sealed": sealed_key(fan.me, bytes(32))}],
+        },
+        deps=[purchase.id],
+    )
     world.sync()
     fan.settle()
     assert fan.keys.get(content) == bytes(32)
@@ -189,8 +216,13 @@ def png_header(width: int, height: int) -> bytes:
     import zlib
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
-            + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + b"IHDR"
+        + ihdr
+        + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    )
 
 
 def session_for(core):
@@ -297,8 +329,12 @@ def test_profile_files_are_private_even_in_a_folder_that_already_existed(tmp_pat
 
         LibraryService(core.profile).close()
         files = [p for p in root.iterdir() if p.is_file()]
-        assert {p.name for p in files} >= {"ledger.sqlite", "keys.sqlite", "library.sqlite",
-                                           "config.json"}
+        assert {p.name for p in files} >= {
+            "ledger.sqlite",
+            "keys.sqlite",
+            "library.sqlite",
+            "config.json",
+        }
         for p in files:
             assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
         assert stat.S_IMODE(root.stat().st_mode) == 0o700
@@ -306,14 +342,18 @@ def test_profile_files_are_private_even_in_a_folder_that_already_existed(tmp_pat
         core.close()
 
 
-@pytest.mark.parametrize("field, value, shown", [
-    ("memlimit", 1 << 40, "memlimit 1099511627776"),
-    ("opslimit", 0, "opslimit 0"),
-    ("opslimit", 10**9, "opslimit 1000000000"),
-    ("memlimit", "64", "memlimit '64'"),
-])
-def test_absurd_key_derivation_limits_in_an_identity_file_are_refused(tmp_path, field, value,
-                                                                      shown):
+@pytest.mark.parametrize(
+    "field, value, shown",
+    [
+        ("memlimit", 1 << 40, "memlimit 1099511627776"),
+        ("opslimit", 0, "opslimit 0"),
+        ("opslimit", 10**9, "opslimit 1000000000"),
+        ("memlimit", "64", "memlimit '64'"),
+    ],
+)
+def test_absurd_key_derivation_limits_in_an_identity_file_are_refused(
+    tmp_path, field, value, shown
+):
     import json
 
     from nacl import pwhash
@@ -323,8 +363,9 @@ def test_absurd_key_derivation_limits_in_an_identity_file_are_refused(tmp_path, 
     from app.services.identity import IdentityService
 
     profile = Profile(tmp_path / "me")
-    made = IdentityService(profile, pwhash.argon2id.OPSLIMIT_INTERACTIVE,
-                           pwhash.argon2id.MEMLIMIT_INTERACTIVE)
+    made = IdentityService(
+        profile, pwhash.argon2id.OPSLIMIT_INTERACTIVE, pwhash.argon2id.MEMLIMIT_INTERACTIVE
+    )
     made.create("correct horse")
     assert IdentityService(profile).unlock("correct horse")  # older limits still open
     doc = json.loads(profile.identity_file.read_text())
@@ -347,8 +388,10 @@ def test_new_identities_use_the_moderate_argon2id_limits(tmp_path):
     profile = Profile(tmp_path / "me")
     IdentityService(profile).create("correct horse")
     kdf = json.loads(profile.identity_file.read_text())["kdf"]
-    assert (kdf["opslimit"], kdf["memlimit"]) == (pwhash.argon2id.OPSLIMIT_MODERATE,
-                                                  pwhash.argon2id.MEMLIMIT_MODERATE)
+    assert (kdf["opslimit"], kdf["memlimit"]) == (
+        pwhash.argon2id.OPSLIMIT_MODERATE,
+        pwhash.argon2id.MEMLIMIT_MODERATE,
+    )
 
 
 def test_cooptracks_settle_survives_a_hostile_delegation(world, audio_files, tmp_path):
@@ -365,8 +408,7 @@ def test_cooptracks_settle_survives_a_hostile_delegation(world, audio_files, tmp
 
     root = Path(__file__).resolve().parents[2]
     profile = Profile(tmp_path / "seeder")
-    identity = IdentityService(profile, pwhash.argon2id.OPSLIMIT_MIN,
-                               pwhash.argon2id.MEMLIMIT_MIN)
+    identity = IdentityService(profile, pwhash.argon2id.OPSLIMIT_MIN, pwhash.argon2id.MEMLIMIT_MIN)
     identity.create("correct horse")
     seeder = Core(profile, identity.unlock("correct horse"))
     world.cores.append(seeder)
@@ -384,11 +426,17 @@ def test_cooptracks_settle_survives_a_hostile_delegation(world, audio_files, tmp
     world.cores.remove(seeder)
     seeder.close()
     env = {**os.environ, "COOPTRACKS_PASSPHRASE": "correct horse"}
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "--profile", str(profile.root),
-                           "settle", "--json"], capture_output=True, text=True, env=env,
-                          cwd=root, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--profile", str(profile.root), "settle", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]  # used to end in a traceback
     out = json.loads(proc.stdout)
     assert out["granted"] == 1
     assert [s["reason"] for s in out["skipped"]] == [
-        f"the delegation's sealed key for {'e1' * 6} does not open"]
+        f"the delegation's sealed key for {'e1' * 6} does not open"
+    ]

@@ -43,14 +43,20 @@ QUOTA = 3 * 1024 * 1024
 
 
 def node_config(core, **kw):
-    return NodeConfig(seed=core.signer.seed, listen=LOOPBACK, gossip_heartbeat=0.2,
-                      sync_interval=2.0, limits=Limits(request_timeout=3.0, ban_seconds=60),
-                      **kw)
+    return NodeConfig(
+        seed=core.signer.seed,
+        listen=LOOPBACK,
+        gossip_heartbeat=0.2,
+        sync_interval=2.0,
+        limits=Limits(request_timeout=3.0, ban_seconds=60),
+        **kw,
+    )
 
 
 @trio_test
 async def test_a_seeder_fed_each_hostile_input_in_turn_keeps_serving_an_honest_fan(
-        world, audio_files):
+    world, audio_files
+):
     artist, seeder, fan, eve = (world.core(n) for n in ("artist", "seeder", "fan", "eve"))
     world.fund(fan, "100")
     world.fund(eve, "100")
@@ -60,9 +66,16 @@ async def test_a_seeder_fed_each_hostile_input_in_turn_keeps_serving_an_honest_f
 
     releases = []
     for i in range(7):
-        result = StudioService(artist).publish(ReleaseDraft(
-            files=(audio_files[0],), title=f"Honest {i}", artist_name="Ann", price="1",
-            asset=world.credits.id, preview_seconds=0.5))
+        result = StudioService(artist).publish(
+            ReleaseDraft(
+                files=(audio_files[0],),
+                title=f"Honest {i}",
+                artist_name="Ann",
+                price="1",
+                asset=world.credits.id,
+                preview_seconds=0.5,
+            )
+        )
         releases.append(result.listing)
     StudioService(artist).delegate(seeder.me)
     world.sync()
@@ -93,43 +106,68 @@ async def test_a_seeder_fed_each_hostile_input_in_turn_keeps_serving_an_honest_f
         eve.chunks.put_packed(cover.manifest_bytes, cover.chunks)
         raw_listing(eve, [bytes([0xE3]) * 32], credits, artwork=cover.content_id)
 
-    hostile = [("a garbage sealed key", garbage_key), ("a wrong key for another's track",
-                                                        poisoned_key),
-               ("content over the quota", oversized_content), ("a sealed cover", sealed_cover)]
+    hostile = [
+        ("a garbage sealed key", garbage_key),
+        ("a wrong key for another's track", poisoned_key),
+        ("content over the quota", oversized_content),
+        ("a sealed cover", sealed_cover),
+    ]
 
     async with AsyncExitStack() as stack:
-        s = await stack.enter_async_context(open_node(node_config(
-            seeder, seeding=SeedPolicy(mode="all", quota_bytes=QUOTA, retry_interval=0.5)),
-            seeder.ledger, seeder.chunks))
+        s = await stack.enter_async_context(
+            open_node(
+                node_config(
+                    seeder, seeding=SeedPolicy(mode="all", quota_bytes=QUOTA, retry_interval=0.5)
+                ),
+                seeder.ledger,
+                seeder.chunks,
+            )
+        )
         e = await stack.enter_async_context(open_node(node_config(eve), eve.ledger, eve.chunks))
         f = await stack.enter_async_context(open_node(node_config(fan), fan.ledger, fan.chunks))
         nursery = await stack.enter_async_context(trio.open_nursery())
         nursery.start_soon(settle_on_change, seeder, 0.5)
         await e.connect(s.addrs[0])
         await f.connect(s.addrs[0])
-        await wait_for(lambda: len(s.gossip.topic_peers()) >= 2 and e.gossip.topic_peers()
-                       and f.gossip.topic_peers(), what="gossip mesh")
+        await wait_for(
+            lambda: (
+                len(s.gossip.topic_peers()) >= 2
+                and e.gossip.topic_peers()
+                and f.gossip.topic_peers()
+            ),
+            what="gossip mesh",
+        )
 
         async def fan_is_served(listing) -> None:
             await trio.to_thread.run_sync(ShopService(fan).buy, listing.id)
-            purchase = next(p for p in fan.ledger.state.purchases_by(fan.me)
-                            if p.listing == listing.id)
-            await wait_for(lambda: fan.ledger.state.purchases[purchase.id].granted_by,
-                           timeout=30, what=f"grant of {listing.title}")
+            purchase = next(
+                p for p in fan.ledger.state.purchases_by(fan.me) if p.listing == listing.id
+            )
+            await wait_for(
+                lambda: fan.ledger.state.purchases[purchase.id].granted_by,
+                timeout=30,
+                what=f"grant of {listing.title}",
+            )
             report = await trio.to_thread.run_sync(fan.settle)
             assert purchase.id in report.unlocked or fan.content_key(listing.tracks[0].content)
             content = listing.tracks[0].content
             manifest = await f.fetch(content)
-            plain = unpack(manifest, [fan.chunks.get_chunk(c) for c in manifest.chunks],
-                           fan.content_key(content))
+            plain = unpack(
+                manifest,
+                [fan.chunks.get_chunk(c) for c in manifest.chunks],
+                fan.content_key(content),
+            )
             assert plain == audio_files[0].read_bytes()
 
         async def eve_feeds(name, act) -> None:
             head = eve.ledger.head_seq(eve.me)
             await trio.to_thread.run_sync(act)
             assert eve.ledger.head_seq(eve.me) > head, name
-            await wait_for(lambda: seeder.ledger.head_seq(eve.me) == eve.ledger.head_seq(eve.me),
-                           timeout=30, what=f"{name} reaching the seeder")
+            await wait_for(
+                lambda: seeder.ledger.head_seq(eve.me) == eve.ledger.head_seq(eve.me),
+                timeout=30,
+                what=f"{name} reaching the seeder",
+            )
 
         rounds = iter(releases)
         await fan_is_served(next(rounds))  # the honest path works to begin with
@@ -139,11 +177,21 @@ async def test_a_seeder_fed_each_hostile_input_in_turn_keeps_serving_an_honest_f
         # A flood of provider announcements, then a purchase by a key nothing can be sealed to.
         for _ in range(MAX_PER_PEER // 256 + 4):
             await e.gossip.publish(Provide(tuple(os.urandom(32) for _ in range(256))))
-        twisted = twisted_entry(TwistedSigner(bytes([0x66]) * 32), 1, None, 1_800_000_000_000,
-                                "purchase", {"listing": releases[0].id, "track": None,
-                                             "asset": credits, "amount": 100,
-                                             "payouts": [{"to": artist.me, "amount": 100}]},
-                                [releases[0].id])
+        twisted = twisted_entry(
+            TwistedSigner(bytes([0x66]) * 32),
+            1,
+            None,
+            1_800_000_000_000,
+            "purchase",
+            {
+                "listing": releases[0].id,
+                "track": None,
+                "asset": credits,
+                "amount": 100,
+                "payouts": [{"to": artist.me, "amount": 100}],
+            },
+            [releases[0].id],
+        )
         await e.gossip.publish(Announce((twisted.wire,)))
         await wait_for(lambda: len(s.providers) >= MAX_PER_PEER, timeout=30, what="flood")
         await fan_is_served(next(rounds))

@@ -68,11 +68,14 @@ def test_recovery_phrase_round_trip_restores_the_identity(tmp_path, service):
     assert other.unlock("another passphrase").seed == service.unlock("correct horse").seed
 
 
-@pytest.mark.parametrize("mangle, message", [
-    (lambda w: w[:-1], "24 words"),
-    (lambda w: [*w[:-1], "notaword"], "not a recovery-phrase word"),
-    (lambda w: [w[1], w[0], *w[2:]] if w[0] != w[1] else [*w[:-1], "zoo"], "checksum"),
-])
+@pytest.mark.parametrize(
+    "mangle, message",
+    [
+        (lambda w: w[:-1], "24 words"),
+        (lambda w: [*w[:-1], "notaword"], "not a recovery-phrase word"),
+        (lambda w: [w[1], w[0], *w[2:]] if w[0] != w[1] else [*w[:-1], "zoo"], "checksum"),
+    ],
+)
 def test_a_wrong_phrase_is_a_clear_error(service, tmp_path, mangle, message):
     words = seed_to_phrase(bytes(range(32))).split()
     with pytest.raises(UserError, match=message):

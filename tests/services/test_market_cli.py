@@ -26,20 +26,21 @@ def test_offer_book_buy_settle_orders_trades_cancel(tmp_path: Path) -> None:
     crd = j("issue", "CRD", "Credits", "--flag", "stable", profile=gw)["asset"]
     cli("mint", crd, "1000", profile=gw)
     cli("send", fan_key, "100", "--asset", crd, profile=gw)
-    ann = j("issue", "ANN", "Ann coin", "--flag", "artistcoin", "--precision", "0",
-            profile=artist)["asset"]
+    ann = j("issue", "ANN", "Ann coin", "--flag", "artistcoin", "--precision", "0", profile=artist)[
+        "asset"
+    ]
     cli("mint", ann, "1000", profile=artist)
     carry(gw, artist)
-    offer = j("market", "offer", "100", "ANN", "5", "CRD", "--min-fill", "10",
-              profile=artist)
-    assert (offer["remaining"], offer["status"], offer["price"]) == (100, "open",
-                                                                    "0.05 CRD/ANN")
+    offer = j("market", "offer", "100", "ANN", "5", "CRD", "--min-fill", "10", profile=artist)
+    assert (offer["remaining"], offer["status"], offer["price"]) == (100, "open", "0.05 CRD/ANN")
     carry(gw, fan)
     carry(artist, fan)
     book = j("market", "book", "ANN/CRD", profile=fan)
     assert [(a["amount"], a["price_text"]) for a in book["asks"]] == [(100, "0.05 CRD/ANN")]
-    assert j("market", "buy", "ANN/CRD", "40", "--limit", "0.04", "--dry-run",
-             profile=fan)["planned"] == []  # nothing that cheap
+    assert (
+        j("market", "buy", "ANN/CRD", "40", "--limit", "0.04", "--dry-run", profile=fan)["planned"]
+        == []
+    )  # nothing that cheap
     order = j("market", "buy", "ANN/CRD", "40", "--limit", "0.05", profile=fan)
     assert (order["got"], order["paid"], order["unfilled"]) == (40, 200, 0)
     carry(fan, artist)
@@ -55,12 +56,14 @@ def test_offer_book_buy_settle_orders_trades_cancel(tmp_path: Path) -> None:
     # the artist bids for its coin (sells credits for it); the fan sells into the bid
     bid = j("market", "offer", "2", "CRD", "50", "ANN", profile=artist)  # 0.04 CRD per ANN
     carry(artist, fan)
-    assert j("market", "book", "ANN/CRD", profile=fan)["bids"][0]["price_text"] == \
-        "0.04 CRD/ANN"
-    assert j("market", "sell", "ANN/CRD", "20", "--limit", "0.05", "--dry-run",
-             profile=fan)["planned"] == []  # the bid pays less than the limit
-    planned = j("market", "sell", "ANN/CRD", "20", "--limit", "0.04", "--dry-run",
-                profile=fan)["planned"]
+    assert j("market", "book", "ANN/CRD", profile=fan)["bids"][0]["price_text"] == "0.04 CRD/ANN"
+    assert (
+        j("market", "sell", "ANN/CRD", "20", "--limit", "0.05", "--dry-run", profile=fan)["planned"]
+        == []
+    )  # the bid pays less than the limit
+    planned = j("market", "sell", "ANN/CRD", "20", "--limit", "0.04", "--dry-run", profile=fan)[
+        "planned"
+    ]
     assert planned == [{"offer": bid["offer"], "amount": 80, "pay": 20}]
     cancelled = j("market", "cancel", offer["offer"][:16], profile=artist)
     assert cancelled["entry"]
@@ -72,9 +75,11 @@ def test_offer_book_buy_settle_orders_trades_cancel(tmp_path: Path) -> None:
 def test_market_mistakes_get_a_clear_message(tmp_path: Path) -> None:
     me = tmp_path / "me"
     cli("identity", "new", "--name", "Me", profile=me)
-    for args, words in ((("market", "take", "abcdef"), "no offer"),
-                        (("market", "book", "ANN"), "pair like"),
-                        (("market", "offer", "10", "ANN", "5", "CRD"), "no asset called")):
+    for args, words in (
+        (("market", "take", "abcdef"), "no offer"),
+        (("market", "book", "ANN"), "pair like"),
+        (("market", "offer", "10", "ANN", "5", "CRD"), "no asset called"),
+    ):
         proc = cli(*args, profile=me, check=False)
         assert proc.returncode == 1 and words in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
@@ -88,8 +93,7 @@ def test_market_help_lists_every_command_and_each_prints_json() -> None:
     market = top.choices["market"]
     sub = next(a for a in market._actions if a.__class__.__name__ == "_SubParsersAction")
     names = set(sub.choices)
-    assert names == {"offer", "take", "buy", "sell", "cancel", "book", "orders", "trades",
-                     "settle"}
+    assert names == {"offer", "take", "buy", "sell", "cancel", "book", "orders", "trades", "settle"}
     helptext = market.format_help()
     for name in names:
         assert name in helptext

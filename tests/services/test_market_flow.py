@@ -55,8 +55,7 @@ def test_a_seeder_settles_while_the_maker_is_away(world: Any) -> None:
     artist, fan, seeder = world.core("artist"), world.core("fan"), world.core("seeder")
     ann = coin(world, artist)
     world.fund(fan, "100")
-    offer = MarketService(artist).offer(ann.id, "500", world.credits.id, "10",
-                                        settler=seeder.me)
+    offer = MarketService(artist).offer(ann.id, "500", world.credits.id, "10", settler=seeder.me)
     world.sync()
     assert seeder.settle().market.checkpoints == 1  # it settles a lock now: a sign of life
     world.sync()
@@ -90,8 +89,7 @@ def test_a_market_order_splits_across_the_best_live_offers(world: Any) -> None:
     world.sync()
     market = MarketService(fan)
     plan = market.plan(ann.id, world.credits.id, get_amount="250", limit="0.05")
-    assert [(p.offer.id, p.amount, p.pay) for p in plan] == [(cheap, 100, 100),
-                                                             (mid, 150, 300)]
+    assert [(p.offer.id, p.amount, p.pay) for p in plan] == [(cheap, 100, 100), (mid, 150, 300)]
     assert away not in [p.offer.id for p in plan] and dear not in [p.offer.id for p in plan]
     with pytest.raises(UserError, match="not been seen"):
         market.take(away, "100")
@@ -111,8 +109,7 @@ def test_cancel_by_request_and_reclaims_after_deadlines(world: Any) -> None:
     artist, fan, seeder = world.core("artist"), world.core("fan"), world.core("seeder")
     ann = coin(world, artist)
     world.fund(fan, "100")
-    offer = MarketService(artist).offer(ann.id, "500", world.credits.id, "10",
-                                        settler=seeder.me)
+    offer = MarketService(artist).offer(ann.id, "500", world.credits.id, "10", settler=seeder.me)
     world.sync()
     assert seeder.settle().market.checkpoints == 1  # it settles a lock now: a sign of life
     world.sync()
@@ -159,6 +156,7 @@ def test_the_settler_loop_skips_a_bad_item_and_settles_the_rest(world: Any) -> N
         calls.append(body.get("take"))
         if body.get("take") == t1:
             from ledger.errors import LedgerError
+
             raise LedgerError("disk full")
         return original(signer, kind, body, *a, **kw)
 
@@ -172,14 +170,13 @@ def test_the_settler_loop_skips_a_bad_item_and_settles_the_rest(world: Any) -> N
         artist.ledger.append = original  # type: ignore[method-assign]
 
 
-def test_an_expired_offer_comes_back_to_its_maker_after_the_settlers_next_entry(
-        world: Any) -> None:
+def test_an_expired_offer_comes_back_to_its_maker_after_the_settlers_next_entry(world: Any) -> None:
     artist, seeder = world.core("artist"), world.core("seeder")
     ann = coin(world, artist)
     t0 = now_ms()
-    offer = MarketService(artist, clock=lambda: t0).offer(ann.id, "500", world.credits.id,
-                                                          "10", settler=seeder.me,
-                                                          expires_in_s=60)
+    offer = MarketService(artist, clock=lambda: t0).offer(
+        ann.id, "500", world.credits.id, "10", settler=seeder.me, expires_in_s=60
+    )
     world.sync()
     later = t0 + 120_000
     assert settle_market(artist, clock=lambda: later).reclaimed == []  # no proof yet

@@ -35,16 +35,26 @@ def session(world):  # type: ignore[no-untyped-def]
 
 
 def test_caps_and_lan_discovery_are_saved_and_used_by_the_next_node(session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    assert session.network_settings() == {"max_upload_kbps": 0.0, "max_download_kbps": 0.0,
-                                          "lan_discovery": True, "share_purchases": True}
+    assert session.network_settings() == {
+        "max_upload_kbps": 0.0,
+        "max_download_kbps": 0.0,
+        "lan_discovery": True,
+        "share_purchases": True,
+    }
     told = session.set_network_settings(800, 2000.5, False)
     assert "stops the next time you unlock" in told
-    assert session.network_settings() == {"max_upload_kbps": 800.0,
-                                          "max_download_kbps": 2000.5, "lan_discovery": False,
-                                          "share_purchases": True}
+    assert session.network_settings() == {
+        "max_upload_kbps": 800.0,
+        "max_download_kbps": 2000.5,
+        "lan_discovery": False,
+        "share_purchases": True,
+    }
     saved = json.loads(session.profile.config_file.read_text())
-    assert (saved["max_upload_kbps"], saved["max_download_kbps"], saved["mdns"]) == \
-        (800.0, 2000.5, False)
+    assert (saved["max_upload_kbps"], saved["max_download_kbps"], saved["mdns"]) == (
+        800.0,
+        2000.5,
+        False,
+    )
     monkeypatch.delenv("COOPTRACKS_NO_MDNS", raising=False)
     settings = SwarmSettings.from_profile(session.profile)
     assert settings.mdns is False
@@ -66,8 +76,12 @@ def test_a_bad_cap_is_refused_and_changes_nothing(session, up, down) -> None:  #
     session.set_network_settings(500, 700, True)
     with pytest.raises(UserError, match="cap must be between 0"):
         session.set_network_settings(up, down, False)
-    assert session.network_settings() == {"max_upload_kbps": 500.0, "max_download_kbps": 700.0,
-                                          "lan_discovery": True, "share_purchases": True}
+    assert session.network_settings() == {
+        "max_upload_kbps": 500.0,
+        "max_download_kbps": 700.0,
+        "lan_discovery": True,
+        "share_purchases": True,
+    }
 
 
 def test_a_damaged_cap_in_the_file_reads_as_no_cap(session) -> None:  # type: ignore[no-untyped-def]
@@ -83,8 +97,7 @@ def test_a_cap_set_on_a_running_node_holds(world) -> None:  # type: ignore[no-un
     artist, fan = world.core("artist"), world.core("fan")
     contents = []
     for _ in range(2):
-        packed = pack(os.urandom(40 * 16384 - 100), new_track_key(), "audio/ogg",
-                      chunk_size=16384)
+        packed = pack(os.urandom(40 * 16384 - 100), new_track_key(), "audio/ogg", chunk_size=16384)
         artist.chunks.put_packed(packed.manifest_bytes, packed.chunks)
         contents.append(packed.content_id)
     seller = SwarmNetwork(SwarmSettings(listen=LOOPBACK))

@@ -33,8 +33,10 @@ def test_a_fan_claims_a_backstage_pass_and_shows_it_at_the_door(world: Any) -> N
     vip = PassService(artist).create_gate("VIP", ann.id, "100", held_days=30)
     world.sync()
     passes = PassService(fan, clock=lambda: t0 + 1000)
-    assert [(g.title, ok) for g, ok in passes.tiers(ann.id)] == [("Backstage", True),
-                                                                  ("VIP", False)]
+    assert [(g.title, ok) for g, ok in passes.tiers(ann.id)] == [
+        ("Backstage", True),
+        ("VIP", False),
+    ]
     with pytest.raises(UserError, match="held for 30 days; you held 0"):
         passes.claim(vip)
     claim = passes.claim(backstage.hex()[:10])
@@ -63,8 +65,9 @@ def test_a_fan_claims_a_backstage_pass_and_shows_it_at_the_door(world: Any) -> N
     assert unlock_expired(fan, clock=lambda: later) == [fan.ledger.state.locks[claim].closed_by]
     assert fan.ledger.state.balance(fan.me, ann.id) == 150
     world.sync()
-    assert not PassService(door, clock=lambda: later).check(
-        show_again(fan, claim, t0), backstage).ok
+    assert (
+        not PassService(door, clock=lambda: later).check(show_again(fan, claim, t0), backstage).ok
+    )
 
 
 def show_again(fan: Any, claim: bytes, t0: int) -> str:

@@ -50,17 +50,35 @@ def test_identity_new_with_a_name_publishes_the_profile(tmp_path, cli_env, capsy
 
 
 def test_profile_set_publishes_changes_keeps_the_rest_and_writes_nothing_unchanged(
-        tmp_path, cli_env, capsys):
+    tmp_path, cli_env, capsys
+):
     me = ["--profile", str(tmp_path / "ada")]
     assert main([*me, "identity", "new", "--name", "Ada"]) == 0
-    assert main([*me, "profile", "set", "--bio", "Engines", "--link", "https://a.example",
-                 "--link", "https://b.example"]) == 0
+    assert (
+        main(
+            [
+                *me,
+                "profile",
+                "set",
+                "--bio",
+                "Engines",
+                "--link",
+                "https://a.example",
+                "--link",
+                "https://b.example",
+            ]
+        )
+        == 0
+    )
     assert main([*me, "profile", "set", "--name", "Ada L."]) == 0  # bio and links kept
     capsys.readouterr()
     assert main([*me, "profile", "set", "--name", "Ada L."]) == 0
     assert "unchanged; nothing was written" in capsys.readouterr().out
     assert _profiles(tmp_path / "ada")[-1] == {
-        "name": "Ada L.", "bio": "Engines", "links": ["https://a.example", "https://b.example"]}
+        "name": "Ada L.",
+        "bio": "Engines",
+        "links": ["https://a.example", "https://b.example"],
+    }
     assert len(_profiles(tmp_path / "ada")) == 3
     assert main([*me, "profile", "show", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -69,16 +87,17 @@ def test_profile_set_publishes_changes_keeps_the_rest_and_writes_nothing_unchang
     assert IdentityService(Profile(tmp_path / "ada")).info().name == "Ada L."
 
 
-def test_bad_profile_input_is_refused_with_a_sentence_and_writes_nothing(tmp_path, cli_env,
-                                                                         capsys):
+def test_bad_profile_input_is_refused_with_a_sentence_and_writes_nothing(tmp_path, cli_env, capsys):
     me = ["--profile", str(tmp_path / "ada")]
     assert main([*me, "identity", "new", "--name", "Ada"]) == 0
     capsys.readouterr()
-    for args, said in ((["--name", "x" * 81], "the name is 81 characters; at most 80 fit"),
-                       (["--name", "   "], "a public profile needs a name"),
-                       (["--bio", "b" * 2001], "at most 2000 fit"),
-                       ([f"--link=https://{i}.example" for i in range(9)], "9 links given"),
-                       (["--link", "https://a", "--link", "https://a"], "a link is given twice")):
+    for args, said in (
+        (["--name", "x" * 81], "the name is 81 characters; at most 80 fit"),
+        (["--name", "   "], "a public profile needs a name"),
+        (["--bio", "b" * 2001], "at most 2000 fit"),
+        ([f"--link=https://{i}.example" for i in range(9)], "9 links given"),
+        (["--link", "https://a", "--link", "https://a"], "a link is given twice"),
+    ):
         assert main([*me, "profile", "set", *args]) == 1
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err
@@ -86,8 +105,9 @@ def test_bad_profile_input_is_refused_with_a_sentence_and_writes_nothing(tmp_pat
 
 
 def _core(world_dir, name: str) -> tuple[Core, IdentityService]:
-    ids = IdentityService(Profile(world_dir / name), pwhash.argon2id.OPSLIMIT_MIN,
-                          pwhash.argon2id.MEMLIMIT_MIN)
+    ids = IdentityService(
+        Profile(world_dir / name), pwhash.argon2id.OPSLIMIT_MIN, pwhash.argon2id.MEMLIMIT_MIN
+    )
     ids.create("correct horse battery", name)
     return Core(Profile(world_dir / name), ids.unlock("correct horse battery")), ids
 
@@ -95,9 +115,19 @@ def _core(world_dir, name: str) -> tuple[Core, IdentityService]:
 def test_peers_learn_the_name_and_listings_name_their_artist_by_identity(world, audio_files):
     artist, fan = world.core("artist"), world.core("fan")
     world.sync()  # the artist learns the credits it prices in
-    listing = StudioService(artist).publish(ReleaseDraft(
-        files=tuple(audio_files), title="Debut", artist_name="Ann (typed in the listing)",
-        price="5", asset=world.credits.id)).listing
+    listing = (
+        StudioService(artist)
+        .publish(
+            ReleaseDraft(
+                files=tuple(audio_files),
+                title="Debut",
+                artist_name="Ann (typed in the listing)",
+                price="5",
+                asset=world.credits.id,
+            )
+        )
+        .listing
+    )
     world.sync()
     state = fan.ledger.state
     # No profile yet: the listing's own text is all a peer has.
@@ -115,21 +145,29 @@ def test_peers_learn_the_name_and_listings_name_their_artist_by_identity(world, 
 
 
 def test_the_session_shows_the_artist_by_identity_in_the_store_search_and_library(
-        tmp_path, world, audio_files):
+    tmp_path, world, audio_files
+):
     artist, ids = _core(tmp_path, "artist")
     world.cores.append(artist)
     world.sync()
     ProfileService(artist, ids).publish("Ann Arbor")
-    StudioService(artist).publish(ReleaseDraft(
-        files=tuple(audio_files), title="Debut", artist_name="Old Name", price="5",
-        asset=world.credits.id))
+    StudioService(artist).publish(
+        ReleaseDraft(
+            files=tuple(audio_files),
+            title="Debut",
+            artist_name="Old Name",
+            price="5",
+            asset=world.credits.id,
+        )
+    )
     fan_core, fan_ids = _core(tmp_path, "fan")
     world.cores.append(fan_core)
     world.sync()
     fan_core.close()
     world.cores.remove(fan_core)
-    session = Session(Profile(tmp_path / "fan"), fan_ids.unlock("correct horse battery"),
-                      identity=fan_ids)
+    session = Session(
+        Profile(tmp_path / "fan"), fan_ids.unlock("correct horse battery"), identity=fan_ids
+    )
     try:
         world.cores.append(session.core)
         card = session.catalog()[0]

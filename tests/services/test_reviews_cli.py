@@ -16,12 +16,12 @@ def test_review_reviews_review_reply(tmp_path: Path) -> None:
         cli("identity", "new", "--name", p.name, profile=p)
     crd = j("issue", "CRD", "Credits", "--flag", "stable", profile=gw)["asset"]
     cli("mint", crd, "1000", profile=gw)
-    cli("send", j("identity", "show", profile=fan)["public_key"], "100", "--asset", crd,
-        profile=gw)
+    cli("send", j("identity", "show", profile=fan)["public_key"], "100", "--asset", crd, profile=gw)
     carry(gw, artist)
     song = make_tone(tmp_path, "song", "flac", seconds=1.0, title="Song", artist="Ann")
-    release = j("publish", str(song), "--title", "Song", "--price", "2", "--asset", crd,
-                profile=artist)["listing"]
+    release = j(
+        "publish", str(song), "--title", "Song", "--price", "2", "--asset", crd, profile=artist
+    )["listing"]
     carry(gw, fan)
     carry(artist, fan)
     refused = cli("review", release, "5", profile=fan, check=False)

@@ -18,9 +18,20 @@ def test_granted_buyers_review_and_the_artist_replies(world: Any, audio_files: A
     artist, fan, other = world.core("artist"), world.core("fan"), world.core("other")
     world.fund(fan, "100")
     world.sync()
-    release = StudioService(artist).publish(ReleaseDraft(
-        files=tuple(audio_files[:1]), title="First", artist_name="Ann", price="2",
-        asset=world.credits.id, preview_seconds=0.0)).listing.id
+    release = (
+        StudioService(artist)
+        .publish(
+            ReleaseDraft(
+                files=tuple(audio_files[:1]),
+                title="First",
+                artist_name="Ann",
+                price="2",
+                asset=world.credits.id,
+                preview_seconds=0.0,
+            )
+        )
+        .listing.id
+    )
     world.sync()
     ShopService(fan).buy(release)
     with pytest.raises(UserError, match="not granted yet"):
@@ -37,7 +48,8 @@ def test_granted_buyers_review_and_the_artist_replies(world: Any, audio_files: A
     world.sync()
     lines, rating = ReviewService(other).reviews(release)
     assert rating == (5, 1)
-    assert [(ln.review.text, ln.reply.text if ln.reply else None) for ln in lines] == \
-        [("grew on me", "thank you")]
+    assert [(ln.review.text, ln.reply.text if ln.reply else None) for ln in lines] == [
+        ("grew on me", "thank you")
+    ]
     with pytest.raises(UserError, match="only the release's artist"):
         ReviewService(other).reply(rid.hex()[:12], "me too")

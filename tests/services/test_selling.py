@@ -15,8 +15,14 @@ from player.samples import make_tone
 
 
 def _draft(world, files, **changes) -> ReleaseDraft:  # type: ignore[no-untyped-def]
-    fields = {"files": tuple(files), "title": "T", "artist_name": "Ann", "price": "2",
-              "asset": world.credits.id, "preview_seconds": 30.0}
+    fields = {
+        "files": tuple(files),
+        "title": "T",
+        "artist_name": "Ann",
+        "price": "2",
+        "asset": world.credits.id,
+        "preview_seconds": 30.0,
+    }
     fields.update(changes)
     return ReleaseDraft(**fields)
 
@@ -50,8 +56,9 @@ def test_an_unbounded_preview_setting_is_refused(world, tmp_path) -> None:  # ty
     assert not artist.ledger.state.listings
 
 
-@pytest.mark.parametrize("changes", [{"price": "0"}, {"price": "0", "name_your_price": True},
-                                     {"track_price": "0.00"}])
+@pytest.mark.parametrize(
+    "changes", [{"price": "0"}, {"price": "0", "name_your_price": True}, {"track_price": "0.00"}]
+)
 def test_a_price_of_zero_is_refused_with_a_reason(world, tmp_path, changes) -> None:  # type: ignore[no-untyped-def]
     artist = world.core("artist")
     world.sync()
@@ -63,8 +70,9 @@ def test_a_price_of_zero_is_refused_with_a_reason(world, tmp_path, changes) -> N
     assert not artist.chunks.content_ids()  # refused before anything was stored
 
 
-def test_a_release_published_after_a_delegation_is_sold_by_the_agent(world, audio_files,
-                                                                     tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_release_published_after_a_delegation_is_sold_by_the_agent(
+    world, audio_files, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     artist, agent, fan = world.core("artist"), world.core("agent"), world.core("fan")
     world.fund(fan, "50")
     fan.settle()

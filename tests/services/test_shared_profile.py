@@ -44,8 +44,14 @@ TIMEOUT = 60.0
 
 
 def cli(profile: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
-                          capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--profile", str(profile), *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+        timeout=120,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed: {proc.stderr[-3000:]}")
     return proc
@@ -65,9 +71,27 @@ class Daemon:
     def __init__(self, profile: Path, *args: str) -> None:
         addr_file = profile.parent / f"{profile.name}.addr"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "--profile", str(profile), "seed",
-             "--listen", LOOPBACK[0], "--addr-file", str(addr_file), "--pin", "none", *args],
-            env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "--profile",
+                str(profile),
+                "seed",
+                "--listen",
+                LOOPBACK[0],
+                "--addr-file",
+                str(addr_file),
+                "--pin",
+                "none",
+                *args,
+            ],
+            env=ENV,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -123,7 +147,8 @@ class Heard:
     def wait(self, predicate, what: str) -> Entry:  # type: ignore[no-untyped-def]
         with self._changed:
             found = self._changed.wait_for(
-                lambda: next((e for e in self.entries if predicate(e)), None), TIMEOUT)
+                lambda: next((e for e in self.entries if predicate(e)), None), TIMEOUT
+            )
         assert found, f"never heard of {what}"
         return found
 
@@ -137,9 +162,16 @@ def market(world, tmp_path, audio_files):  # type: ignore[no-untyped-def]
     world.cores += [artist, fan]
     world.fund(fan, "50")
     fan.settle()
-    release = StudioService(artist).publish(ReleaseDraft(
-        files=tuple(audio_files), title="Shared", artist_name="Ann", price="2",
-        asset=world.credits.id, preview_seconds=0.5))
+    release = StudioService(artist).publish(
+        ReleaseDraft(
+            files=tuple(audio_files),
+            title="Shared",
+            artist_name="Ann",
+            price="2",
+            asset=world.credits.id,
+            preview_seconds=0.5,
+        )
+    )
     world.sync()
     return world, artist, fan, release.listing
 
@@ -150,10 +182,30 @@ def test_eight_sends_at_once_on_one_profile_all_succeed(tmp_path):
     asset = json.loads(cli(gateway, "issue", "CRD", "Credits", "--json").stdout)["asset"]
     cli(gateway, "mint", asset, "1000")
     to = "ab" * 32
-    procs = [subprocess.Popen([sys.executable, "-m", "app.cli", "--profile", str(gateway),
-                               "send", to, "1", "--asset", asset, "--memo", f"n{i}"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=ENV, cwd=ROOT) for i in range(8)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "--profile",
+                str(gateway),
+                "send",
+                to,
+                "1",
+                "--asset",
+                asset,
+                "--memo",
+                f"n{i}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+            cwd=ROOT,
+        )
+        for i in range(8)
+    ]
     errors = []
     for proc in procs:
         _out, err = proc.communicate(timeout=120)
@@ -173,8 +225,7 @@ def test_a_cli_buy_beside_a_running_node_is_seen_shown_and_gossiped(market):
     world, artist, fan, listing = market
     seller = SwarmNetwork(SwarmSettings(listen=LOOPBACK))
     seller.start(artist)
-    buyer = SwarmNetwork(SwarmSettings(listen=LOOPBACK,
-                                       bootstrap=(seller._node.addrs[0],)))  # type: ignore[union-attr]
+    buyer = SwarmNetwork(SwarmSettings(listen=LOOPBACK, bootstrap=(seller._node.addrs[0],)))  # type: ignore[union-attr]
     buyer.start(fan)
     shown = threading.Event()
     fan.events.subscribe(lambda e: shown.set() if isinstance(e, LedgerChanged) else None)
@@ -211,9 +262,20 @@ def test_a_cli_publish_beside_a_running_seeder_reaches_peers(tmp_path, world):
     at_fan = Heard(fan.ledger)
     try:
         song = make_tone(tmp_path, "song", "flac", seconds=2.0, title="Late", artist="Ann")
-        published = json.loads(cli(artist_dir, "publish", str(song), "--price", "3", "--asset",
-                                   world.credits.id.hex(), "--preview-seconds", "1",
-                                   "--json").stdout)
+        published = json.loads(
+            cli(
+                artist_dir,
+                "publish",
+                str(song),
+                "--price",
+                "3",
+                "--asset",
+                world.credits.id.hex(),
+                "--preview-seconds",
+                "1",
+                "--json",
+            ).stdout
+        )
         seeder.wait_for("written by another process")
         listing = bytes.fromhex(published["listing"])
         at_fan.wait(lambda e: e.hash == listing, "the listing at the fan's node")
@@ -288,8 +350,18 @@ def test_cli_sync_stays_until_a_seeder_holds_the_new_release(tmp_path, world):
     exported.write_text(cli_export(world.gateway))
     cli(artist_dir, "ledger", "import", str(exported))  # the credits asset
     song = make_tone(tmp_path, "song", "flac", seconds=2.0, title="Pinned", artist="Ann")
-    published = json.loads(cli(artist_dir, "publish", str(song), "--price", "3", "--asset",
-                               world.credits.id.hex(), "--json").stdout)
+    published = json.loads(
+        cli(
+            artist_dir,
+            "publish",
+            str(song),
+            "--price",
+            "3",
+            "--asset",
+            world.credits.id.hex(),
+            "--json",
+        ).stdout
+    )
     content = bytes.fromhex(published["tracks"][0]["content"])
     seeder = Daemon(seeder_dir, "--pin", "all")
     try:

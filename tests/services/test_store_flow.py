@@ -12,9 +12,14 @@ from ledger.content import unpack
 
 
 def publish(world, artist, files, **kw):
-    draft = ReleaseDraft(files=tuple(files), title=kw.pop("title", "Debut"),
-                         artist_name="Ann", price=kw.pop("price", "5"),
-                         asset=world.credits.id, **kw)
+    draft = ReleaseDraft(
+        files=tuple(files),
+        title=kw.pop("title", "Debut"),
+        artist_name="Ann",
+        price=kw.pop("price", "5"),
+        asset=world.credits.id,
+        **kw,
+    )
     result = StudioService(artist).publish(draft)
     world.sync()
     return result.listing
@@ -40,9 +45,10 @@ def test_a_fan_buys_and_the_artist_grants_the_keys(world, audio_files):
     assert status.granted and status.unlocked
     # The fan's key opens the artist's encrypted chunks into the original bytes.
     for path, track in zip(audio_files, listing.tracks, strict=True):
-        fan.chunks.put_packed(artist.chunks.manifest_bytes(track.content),
-                              [artist.chunks.get_chunk(c)
-                               for c in artist.chunks.manifest(track.content).chunks])
+        fan.chunks.put_packed(
+            artist.chunks.manifest_bytes(track.content),
+            [artist.chunks.get_chunk(c) for c in artist.chunks.manifest(track.content).chunks],
+        )
         assert decrypt(fan, track.content) == path.read_bytes()
     # The artist's payment arrives as a transfer and becomes spendable once received.
     artist.settle()
@@ -71,8 +77,14 @@ def test_buying_twice_is_refused(world, audio_files):
 def test_name_your_price_has_a_minimum_and_splits_follow_the_listing(world, audio_files):
     artist, producer, fan = world.core("artist"), world.core("producer"), world.core("fan")
     world.fund(fan, "50")
-    listing = publish(world, artist, audio_files, price="3", name_your_price=True,
-                      split=(ShareSpec(artist.me, 6667), ShareSpec(producer.me, 3333)))
+    listing = publish(
+        world,
+        artist,
+        audio_files,
+        price="3",
+        name_your_price=True,
+        split=(ShareSpec(artist.me, 6667), ShareSpec(producer.me, 3333)),
+    )
     with pytest.raises(UserError, match=r"minimum price is 3\.00"):
         ShopService(fan).buy(listing.id, amount="2.99")
     ShopService(fan).buy(listing.id, amount="10.01")
@@ -126,8 +138,11 @@ def test_publishing_a_broken_file_names_it_and_writes_nothing(world, tmp_path):
     broken = tmp_path / "broken.mp3"
     broken.write_bytes(b"not audio at all" * 10)
     with pytest.raises(UserError, match=r"broken\.mp3"):
-        StudioService(artist).publish(ReleaseDraft(files=(broken,), title="X", artist_name="A",
-                                                   price="1", asset=world.credits.id))
+        StudioService(artist).publish(
+            ReleaseDraft(
+                files=(broken,), title="X", artist_name="A", price="1", asset=world.credits.id
+            )
+        )
     assert artist.ledger.frontier().get(artist.me) is None
     assert list(artist.chunks.root.iterdir()) == []
 
@@ -147,7 +162,8 @@ def test_a_restored_identity_writes_nothing_until_its_own_feed_is_back(world, tm
 
     restored_profile = Profile(tmp_path / "restored")
     IdentityService(restored_profile, opslimit=1, memlimit=8192).restore(
-        seed_to_phrase(fan.signer.seed), "correct horse")
+        seed_to_phrase(fan.signer.seed), "correct horse"
+    )
     restored = Core(restored_profile, fan.signer)
     try:
         with pytest.raises(UserError, match="restored"):

@@ -39,14 +39,26 @@ def pair(world, audio_files):  # type: ignore[no-untyped-def]
     world.fund(fan, "50")
     fan.settle()
     world.sync()
-    result = StudioService(artist).publish(ReleaseDraft(
-        files=tuple(audio_files), title="Loopback", artist_name="Ann", price="2",
-        asset=world.credits.id, preview_seconds=0.5))
+    result = StudioService(artist).publish(
+        ReleaseDraft(
+            files=tuple(audio_files),
+            title="Loopback",
+            artist_name="Ann",
+            price="2",
+            asset=world.credits.id,
+            preview_seconds=0.5,
+        )
+    )
     seller = SwarmNetwork(SwarmSettings(listen=LOOPBACK))
     seller.start(artist)
     addr = seller._node.addrs[0]  # type: ignore[union-attr]
-    buyer = SwarmNetwork(SwarmSettings(listen=LOOPBACK, bootstrap=(addr,), known=(
-        KnownPeer(peer_id(artist.me), "Ann", "artist"),)))
+    buyer = SwarmNetwork(
+        SwarmSettings(
+            listen=LOOPBACK,
+            bootstrap=(addr,),
+            known=(KnownPeer(peer_id(artist.me), "Ann", "artist"),),
+        )
+    )
     buyer.start(fan)
     try:
         yield artist, fan, seller, buyer, result.listing
@@ -70,8 +82,12 @@ def test_the_fan_syncs_buys_and_downloads_with_progress(pair, audio_files) -> No
     ShopService(fan).buy(listing.id)
     wait(lambda: artist.ledger.state.unfulfilled_for(artist.me) or buyer.sync(fan) < 0)
     artist.settle()  # the artist's node grants
-    wait(lambda: (buyer.sync(fan), fan.settle().unlocked)[1] != [] or
-         fan.content_key(listing.tracks[0].content) is not None)
+    wait(
+        lambda: (
+            (buyer.sync(fan), fan.settle().unlocked)[1] != []
+            or fan.content_key(listing.tracks[0].content) is not None
+        )
+    )
 
     content = listing.tracks[0].content
     seen: list[tuple[int, int]] = []
@@ -80,12 +96,14 @@ def test_the_fan_syncs_buys_and_downloads_with_progress(pair, audio_files) -> No
     assert seen and seen[-1][0] == seen[-1][1] > 0
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)  # progress only moves forward
     assert buyer.status(fan).bytes_in >= sum(
-        len(fan.chunks.get_chunk(c) or b"") for c in fan.chunks.manifest(content).chunks)
+        len(fan.chunks.get_chunk(c) or b"") for c in fan.chunks.manifest(content).chunks
+    )
     # the decrypted bytes are the artist's file
     manifest = fan.chunks.manifest(content)
     key = fan.content_key(content)
-    clear = b"".join(manifest.open_chunk(i, fan.chunks.get_chunk(c), key)
-                     for i, c in enumerate(manifest.chunks))
+    clear = b"".join(
+        manifest.open_chunk(i, fan.chunks.get_chunk(c), key) for i, c in enumerate(manifest.chunks)
+    )
     assert clear == audio_files[0].read_bytes()
 
 
@@ -129,20 +147,31 @@ def _seek_test(world, follow_playhead: bool) -> tuple[int, int]:  # type: ignore
     artist, fan = world.core("artist"), world.core("fan")
     packed = pack(os.urandom(24 * 16384 - 100), new_track_key(), "audio/ogg", chunk_size=16384)
     artist.chunks.put_packed(packed.manifest_bytes, packed.chunks)
-    seller = SwarmNetwork(SwarmSettings(listen=LOOPBACK, limits=Limits(
-        request_timeout=5.0, upload_rate_per_peer=160 * 1024)))
+    seller = SwarmNetwork(
+        SwarmSettings(
+            listen=LOOPBACK, limits=Limits(request_timeout=5.0, upload_rate_per_peer=160 * 1024)
+        )
+    )
     seller.start(artist)
     buyer = SwarmNetwork(SwarmSettings(listen=LOOPBACK, bootstrap=(seller._node.addrs[0],)))  # type: ignore[union-attr]
     buyer.start(fan)
     content = packed.content_id
     try:
         wait(lambda: buyer.status(fan).online)
-        fetching = threading.Thread(target=buyer.fetch, args=(
-            fan, content, lambda d, t: None, threading.Event()), daemon=True)
+        fetching = threading.Thread(
+            target=buyer.fetch,
+            args=(fan, content, lambda d, t: None, threading.Event()),
+            daemon=True,
+        )
         fetching.start()
         wait(lambda: fan.chunks.manifest(content) is not None)
-        source = DirectoryChunkSource(fan.chunks, content, None, poll_interval=0.01, on_wanted=(
-            (lambda i: buyer.want_chunks(content, i)) if follow_playhead else None))
+        source = DirectoryChunkSource(
+            fan.chunks,
+            content,
+            None,
+            poll_interval=0.01,
+            on_wanted=((lambda i: buyer.want_chunks(content, i)) if follow_playhead else None),
+        )
         source.read_chunk(20, timeout=20)  # the player seeked here
         middle = range(6, 16)
         stored = sum(source.has_chunk(i) for i in middle)
@@ -184,8 +213,9 @@ def test_a_full_disk_is_told_as_such_and_the_download_resumes_after(world, tmp_p
         buyer.start(fan)
         try:
             wait(lambda: buyer.status(fan).online)
-            with pytest.raises(UserError, match=r"could not store it \(no space left on device\)"
-                               ) as failure:
+            with pytest.raises(
+                UserError, match=r"could not store it \(no space left on device\)"
+            ) as failure:
                 buyer.fetch(fan, content, lambda d, t: None, threading.Event())
             assert failure.value.hint is not None and "free some disk space" in failure.value.hint
             kept = len(packed.chunks) - len(fan.chunks.missing_chunks(packed.manifest))
