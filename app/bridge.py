@@ -452,7 +452,7 @@ class Bridge(QObject):
                 if job.cancelled:
                     raise UserError("the sync was stopped; what arrived so far is kept")
                 part = wires[i : i + batch]
-                await self._thread(lambda p=part: session.core.ledger.ingest(p), core_lim)
+                await self._thread(functools.partial(session.core.ledger.ingest, part), core_lim)
                 job.progress.emit(min(i + batch, total), total, "entries")
         except UserError as err:
             job._fail(str(err))

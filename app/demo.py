@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from nacl import pwhash
@@ -189,17 +189,20 @@ def encode(samples: np.ndarray, path: Path, fmt: str, tags: dict[str, str]) -> P
     container, codec, sample_fmt, planar = _ENCODINGS[fmt]
     try:
         out = av.open(str(path), "w", format=container)
-        stream = out.add_stream(codec, rate=RATE)
+        stream = cast("av.AudioStream", out.add_stream(codec, rate=RATE))
     except Exception:
         if fmt == "ogg":  # FFmpeg builds without libvorbis have the native encoder
             out.close()
             out = av.open(str(path), "w", format=container)
-            stream = out.add_stream("vorbis", rate=RATE, options={"strict": "experimental"})
+            stream = cast(
+                "av.AudioStream",
+                out.add_stream("vorbis", rate=RATE, options={"strict": "experimental"}),
+            )
         else:
             raise
     with out:
-        stream.layout = "stereo"  # type: ignore[attr-defined]
-        stream.format = sample_fmt  # type: ignore[attr-defined]
+        stream.layout = "stereo"
+        stream.format = sample_fmt
         data = (samples * 32767).astype(np.int16) if sample_fmt.startswith("s16") else samples
         frame_size = 1152 if fmt == "mp3" else 4096
         pts = 0
@@ -213,9 +216,9 @@ def encode(samples: np.ndarray, path: Path, fmt: str, tags: dict[str, str]) -> P
             frame.pts = pts
             frame.time_base = Fraction(1, RATE)
             pts += block.shape[1]
-            for packet in stream.encode(frame):  # type: ignore[attr-defined]
+            for packet in stream.encode(frame):
                 out.mux(packet)
-        for packet in stream.encode(None):  # type: ignore[attr-defined]
+        for packet in stream.encode(None):
             out.mux(packet)
     _tag(path, fmt, tags)
     return path
@@ -716,7 +719,7 @@ class DemoSwarm:
         """The fan's node: bootstraps to every running actor and knows each actor's name."""
         from app.services.swarm import KnownPeer, SwarmSettings
 
-        known = []
+        known: list[KnownPeer] = []
         for a in self.world.actors + [r.actor for r in self.running]:
             try:
                 info = a.identity()
@@ -1006,7 +1009,7 @@ def fan_owns(world: DemoWorld, title: str) -> tuple[bytes, int]:
 
 
 # -- headless check --------------------------------------------------------------------------------
-def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def run_check(root: Path, log_fn: Callable[[str], object] = print) -> dict[str, float]:
     """The fan's whole flow on the real swarm, without a window: the demo's actors run as node
     processes; the fan's node connects to them over 127.0.0.1; browse, search, preview (fetched
     over libp2p), buy from an artist whose laptop is shut, wait for the seeder's grant as sales
@@ -1066,7 +1069,7 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
             if preview is not None:
                 before = network.status(session.core).bytes_in
                 data, mime, _ = session.preview_file(preview)
-                with av.open(io.BytesIO(data)) as clip:
+                with av.open(io.BytesIO(data), "r") as clip:
                     frames = sum(1 for _ in clip.decode(audio=0))
                 received = network.status(session.core).bytes_in - before
                 assert received >= len(data), "the preview did not come over the swarm"
@@ -1109,7 +1112,7 @@ def run_check(root: Path, log_fn=print) -> dict[str, float]:  # type: ignore[no-
             stream = DecryptingStream(
                 DirectoryChunkSource(root_dir, listing.tracks[0].content, key)
             )
-            with av.open(io.BufferedReader(stream)) as track:  # type: ignore[arg-type]
+            with av.open(io.BufferedReader(stream), "r") as track:
                 frames = sum(1 for _ in track.decode(audio=0))
             assert frames > 10, "the decrypted track did not decode"
             st = network.status(session.core)

@@ -127,7 +127,7 @@ class TrioRuntime(QObject):
         loop = QEventLoop()
         poll = QTimer()
         poll.setInterval(5)
-        poll.timeout.connect(lambda: cond() and loop.quit())
+        poll.timeout.connect(lambda: loop.quit() if cond() else None)
         deadline = QTimer()
         deadline.setSingleShot(True)
         deadline.timeout.connect(loop.quit)

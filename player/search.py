@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 Scope = Literal["library", "catalog"]
 RANK_ALL_LIMIT = 1000  # matches beyond which only the newest are ranked (see _ranked)
@@ -82,8 +82,8 @@ def search(
             [rowid for rowid, _ in hits],
         )
         library = tuple(
-            LibraryHit(*rows[rowid], rank)
-            for rowid, rank in hits  # type: ignore[call-arg]
+            LibraryHit(*cast("tuple[int, str, str, str, str, int]", rows[rowid]), rank)
+            for rowid, rank in hits
             if rowid in rows
         )
     if "catalog" in scopes:

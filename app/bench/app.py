@@ -134,7 +134,7 @@ def _profile_with_identity(root: Path) -> Path:
     return prof.root
 
 
-def measure_launch(runs: int) -> dict[str, float]:
+def measure_launch(runs: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         profile = _profile_with_identity(Path(tmp))
         pycache = str(Path(tmp) / "pycache")
@@ -188,7 +188,7 @@ def _make_entries(n: int) -> list[bytes]:
     return wires
 
 
-def measure_stall(n: int) -> dict[str, float]:
+def measure_stall(n: int) -> dict[str, object]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from nacl import pwhash
     from PySide6.QtCore import QElapsedTimer, QTimer
@@ -259,7 +259,7 @@ def _market_entries(offers: int) -> list[bytes]:
     return [e.wire for e in setup + made + m.trades(made[: offers // 3])]
 
 
-def measure_exchange_stall(offers: int) -> dict[str, float]:
+def measure_exchange_stall(offers: int) -> dict[str, object]:
     """The longest GUI-thread gap (5 ms heartbeat) while a market's offers and trades arrive
     with the Exchange view open and refreshing."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -321,7 +321,7 @@ def measure_exchange_stall(offers: int) -> dict[str, float]:
     }
 
 
-def run(quick: bool) -> dict:
+def run(quick: bool) -> dict[str, object]:
     result = measure_launch(3 if quick else 5)
     result.update(measure_stall(5_000 if quick else 100_000))
     result.update(measure_exchange_stall(2_000 if quick else 10_000))

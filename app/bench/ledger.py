@@ -36,6 +36,7 @@ import random
 import sqlite3
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,9 @@ class _Gen:
         self.listings: list[tuple[Entry, Signer, list[Share]]] = []
         self.ungranted: list[tuple[Entry, Entry, Signer]] = []
 
-    def add(self, who: Signer, kind: str, body: dict[str, Any], deps: list[bytes] = ()) -> Entry:
+    def add(
+        self, who: Signer, kind: str, body: dict[str, Any], deps: Sequence[bytes] = ()
+    ) -> Entry:
         head = self.heads.get(who.public_key)
         self.clock += 7
         e = create_entry(
@@ -174,7 +177,7 @@ class _Gen:
             elif r < 0.8 and self.balance.get(pk, 0) >= 1000:
                 li, artist, split = rnd.choice(self.listings)
                 payouts = compute_payouts(999, split, artist.public_key)
-                p = self.add(
+                purchase = self.add(
                     who,
                     "purchase",
                     {
@@ -186,13 +189,15 @@ class _Gen:
                     },
                     [li.hash],
                 )
-                self.ungranted.append((p, li, artist))
+                self.ungranted.append((purchase, li, artist))
             elif r < 0.92 and self.ungranted:
-                p, li, artist = self.ungranted.pop(0)
+                purchase, li, artist = self.ungranted.pop(0)
                 keys = [
                     {"content": t["content"], "sealed": os.urandom(80)} for t in li.body["tracks"]
                 ]
-                self.add(artist, "grant", {"purchase": p.hash, "keys": keys}, [p.hash])
+                self.add(
+                    artist, "grant", {"purchase": purchase.hash, "keys": keys}, [purchase.hash]
+                )
             else:
                 self.add(
                     who,

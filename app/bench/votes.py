@@ -17,6 +17,7 @@ import gc
 import hashlib
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,11 @@ def _history(voters: int) -> tuple[list[Entry], list[Entry], list[Entry], bytes]
     clock = [T0]
 
     def add(
-        who: Signer, kind: str, body: dict[str, Any], deps: list[bytes] = (), at: int | None = None
+        who: Signer,
+        kind: str,
+        body: dict[str, Any],
+        deps: Sequence[bytes] = (),
+        at: int | None = None,
     ) -> Entry:
         head = heads.get(who.public_key)
         clock[0] += 1

@@ -26,7 +26,7 @@ def _gui(args: argparse.Namespace) -> int:
     # (a wrong one leaves the unlock window up with the reason); a new profile still onboards.
     given = read_passphrase_source(args.passphrase_file) if profile.identity_file.exists() else None
 
-    def network():  # type: ignore[no-untyped-def]
+    def network():
         # On unlock, off the GUI thread: libp2p is imported only when the node starts.
         from dataclasses import replace
 

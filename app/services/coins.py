@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from app.services.core import Core, register_settler_duty
 from app.services.errors import UserError
@@ -248,14 +249,12 @@ def settle_coins(core: Core, clock: Callable[[], int] = now_ms) -> CoinsSettleRe
     for stake in state.stakes_to_answer(core.me):
         if (
             clock() <= stake.accept_by
-            and attempt(stake.id, "stake", lambda s=stake: service.accept(s.id)) is not None
-        ):  # type: ignore[misc]
+            and attempt(stake.id, "stake", partial(service.accept, stake.id)) is not None
+        ):
             report.accepted.append(stake.id)
     for charter in state.charters_by(core.me):
         if charter.owed and state.balance(core.me, charter.sales_asset) >= charter.owed:
-            done = attempt(
-                charter.id, "distribution", lambda c=charter: service.distribute(c.asset)
-            )  # type: ignore[misc]
+            done = attempt(charter.id, "distribution", partial(service.distribute, charter.asset))
             if done is not None:
                 report.distributed.append(done)  # type: ignore[arg-type]
     if state.uncollected(core.me):
@@ -266,8 +265,8 @@ def settle_coins(core: Core, clock: Callable[[], int] = now_ms) -> CoinsSettleRe
         if (
             state.stake_status(stake) == "staked"
             and clock() > stake.until
-            and attempt(stake.id, "unstake", lambda s=stake: service.unstake(s.id)) is not None
-        ):  # type: ignore[misc]
+            and attempt(stake.id, "unstake", partial(service.unstake, stake.id)) is not None
+        ):
             report.unstaked.append(stake.id)
     if report.anything:
         log.info(

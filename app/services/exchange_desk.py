@@ -26,7 +26,7 @@ from app.services.market import MarketService, PlannedTake, parse_price
 from app.services.money import format_amount, parse_amount
 from app.services.profiles import display_name
 from ledger.keys import peer_id
-from ledger.state import Asset, Offer, Take, Trade
+from ledger.state import Asset, Offer, State, Take, Trade
 
 HISTORY_TRADES = 400  # trades of a pair the price chart and the trade list look at
 MY_TRADES = 200
@@ -254,7 +254,7 @@ class ExchangeDesk:
         self._seen: dict[bytes, str] | None = None  # watched items -> last status
 
     @property
-    def state(self):  # type: ignore[no-untyped-def]
+    def state(self) -> State:
         return self.core.ledger.state
 
     # -- pairs ---------------------------------------------------------------------------------
@@ -446,8 +446,8 @@ class ExchangeDesk:
             history = chart_points(history)
             # the settlers of this pair's open offers, and when each was last seen
             counts: dict[bytes, int] = {}
-            for side in books:
-                for o in side:
+            for book in books:
+                for o in book:
                     counts[o.settler] = counts.get(o.settler, 0) + 1
             settlers = []
             for key, n in sorted(counts.items(), key=lambda kv: -kv[1]):

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from app.services.core import register_settler_duty
 from app.services.errors import UserError
@@ -107,7 +107,7 @@ class GovernanceService:
         raw = ref if isinstance(ref, bytes) else None
         if raw is None:
             try:
-                raw = bytes.fromhex(ref)
+                raw = bytes.fromhex(cast(str, ref))  # not bytes, or raw would be set
             except ValueError:
                 raw = None
         if raw is not None and raw in assets:
@@ -117,7 +117,7 @@ class GovernanceService:
         if len(ours) == 1 or len(named) == 1:
             return (ours or named)[0]
         raise UserError(
-            f"several assets are called {ref}; give the asset ID"
+            f"several assets are called {cast(str, ref)}; give the asset ID"
             if named
             else f"no asset {ref if isinstance(ref, str) else ref.hex()[:12]}"
         )
@@ -537,4 +537,4 @@ __all__ = [
 ]
 
 
-register_settler_duty("governance", settle_governance, order=40)  # type: ignore[arg-type]
+register_settler_duty("governance", settle_governance, order=40)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from app.services.core import Core, register_settler_duty
 from app.services.errors import UserError
@@ -38,6 +39,14 @@ class PassCheck:
     gate: bytes | None = None
     until: int | None = None
     confirmed: bool = False  # the replica holds the claim, with effect, its coins still locked
+
+
+class _PassFields(TypedDict):
+    """The fields of a shown pass that every ``PassCheck`` from ``check`` repeats."""
+
+    holder: bytes
+    gate: bytes
+    until: int
 
 
 class PassService:
@@ -148,9 +157,9 @@ class PassService:
         if not self.core.ledger.state.claim_active(claim, self.clock()):
             raise UserError("that claim is over: claim the gate again")
         try:
-            return show_pass(
-                self.core.signer, self.core.ledger.entry(claim.id), self.clock(), challenge
-            )
+            entry = self.core.ledger.entry(claim.id)
+            assert entry is not None  # a claim in the state was applied from a stored entry
+            return show_pass(self.core.signer, entry, self.clock(), challenge)
         except ValueError as err:
             raise UserError(str(err)) from err
 
@@ -164,7 +173,7 @@ class PassService:
         except LedgerError as err:
             return PassCheck(False, str(err))
         now = self.clock()
-        base = dict(holder=shown.holder, gate=shown.gate, until=shown.until)
+        base: _PassFields = dict(holder=shown.holder, gate=shown.gate, until=shown.until)
         if gate_ref is not None and shown.gate != self.gate(gate_ref).id:
             return PassCheck(False, "the pass is for another gate", **base)
         if challenge is not None and shown.challenge != challenge:

@@ -30,6 +30,7 @@ from app.services.profiles import ProfileService, artist_name
 from app.services.shop import ShopService
 from app.services.wallet import WalletService
 from ledger.content import Manifest, unpack
+from ledger.features.selling import Price
 from ledger.keys import Signer, peer_id
 from ledger.state import Listing
 from player.catalog import CatalogRelease, CatalogTrack
@@ -553,7 +554,7 @@ class Session:
             parts.append(f"{who} {format_amount(p.amount, precision, symbol)}")
         return ", ".join(parts)
 
-    def _track_price(self, prices: tuple) -> str:  # type: ignore[type-arg]
+    def _track_price(self, prices: tuple[Price, ...]) -> str:
         if not prices:
             return ""
         asset = self.core.ledger.state.assets.get(prices[0].asset)
@@ -783,9 +784,9 @@ class Session:
         art_of: dict[bytes, bytes | None] = {}
         position: dict[bytes, int] = {}
         for li in state.listings.values():
-            for i, t in enumerate(li.tracks):
-                art_of[t.content] = li.artwork
-                position[t.content] = i
+            for i, lt in enumerate(li.tracks):
+                art_of[lt.content] = li.artwork
+                position[lt.content] = i
         rows = []
         seen = set()
         for t in self.library.tracks():
@@ -818,16 +819,16 @@ class Session:
             if s.unlocked:
                 continue
             li = s.listing
-            for i, t in enumerate(li.tracks):
-                if (s.track is None or s.track == i) and t.content not in seen:
+            for i, lt in enumerate(li.tracks):
+                if (s.track is None or s.track == i) and lt.content not in seen:
                     rows.append(
                         LibraryRow(
-                            t.content,
+                            lt.content,
                             None,
-                            t.title,
+                            lt.title,
                             self._artist(li),
                             li.title,
-                            t.duration_ms,
+                            lt.duration_ms,
                             self.artwork(li.artwork),
                             0,
                             0,
@@ -1175,7 +1176,7 @@ def _duration_ms(data: bytes) -> int:
     try:
         import av
 
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), "r") as container:
             return int((container.duration or 0) / 1000)
     except Exception:
         return 0

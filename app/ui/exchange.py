@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QTabWidget,
     QVBoxLayout,
@@ -151,8 +152,8 @@ class DepthChart(QWidget):
         )
         p.setPen(QPen(QColor(GRID), 1))
         for i in range(5):
-            y = r.top() + r.height() * i / 4
-            p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
+            gy = r.top() + r.height() * i / 4
+            p.drawLine(QPointF(r.left(), gy), QPointF(r.right(), gy))
         if not self.asks and not self.bids:
             p.setPen(QColor(DIM))
             p.drawText(r, Qt.AlignmentFlag.AlignCenter, "No live offers")
@@ -221,7 +222,7 @@ class ExchangeView(Page):
         self.pair_box.currentIndexChanged.connect(self._pair_chosen)
         self.header.addWidget(label("Pair", "dim"))
         self.header.addWidget(self.pair_box)
-        self.figures: dict[str, QWidget] = {}
+        self.figures: dict[str, QLabel] = {}
         for key in ("Last", "Ask", "Bid", "Spread", "24 h volume"):
             box = QVBoxLayout()
             box.setSpacing(0)
@@ -651,5 +652,10 @@ class ExchangeView(Page):
 
     def cancel(self, offer: bytes) -> None:
         job = self.bridge.exchange("cancel", offer)
-        job.finished.connect(lambda text: (self.message.show_success(text), self.refresh()))
+
+        def done(text: str) -> None:
+            self.message.show_success(text)
+            self.refresh()
+
+        job.finished.connect(done)
         job.failed.connect(self.message.show_error)

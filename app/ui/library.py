@@ -9,8 +9,11 @@ sorted or refreshed, and a double-click plays the row's own track.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
 import shiboken6
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,6 +35,9 @@ from PySide6.QtWidgets import (
 from app.bridge import Bridge
 from app.services.ui_support import LibraryRow
 from app.ui.widgets import Page, button, cover_pixmap, fmt_duration, label
+
+if TYPE_CHECKING:
+    from app.ui.export import ExportDialog
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
 SIDE_ROLE = Qt.ItemDataRole.UserRole + 3  # what a side-list entry shows: (kind, key)
@@ -191,7 +197,7 @@ class LibraryView(Page):
         self.new_list.clicked.connect(lambda: self.ask_playlist_name([]))
         self.offline_btn.clicked.connect(self._toggle_offline)
         bridge.downloadProgress.connect(self._on_progress)
-        self.export_dialog = None  # the "Save to folder" dialog, once opened
+        self.export_dialog: ExportDialog | None = None  # the "Save to folder" dialog, once opened
 
     # -- loading -------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -204,7 +210,7 @@ class LibraryView(Page):
     def _load_playlists(self, select: str | None = None) -> None:
         pl = self.bridge.call("playlists")
         pl.finished.connect(
-            lambda lists: shiboken6.isValid(self) and self._show_playlists(lists, select)
+            lambda lists: self._show_playlists(lists, select) if shiboken6.isValid(self) else None
         )
         pl.failed.connect(self.message.show_error)
 
@@ -353,7 +359,9 @@ class LibraryView(Page):
             t.setForeground(QColor("#8a8a9c"))
             self.table.setItem(n, 4, t)
             for c in (1, 2):
-                self.table.item(n, c).setForeground(QColor("#b8b8c8"))
+                item = self.table.item(n, c)
+                assert item is not None  # set just above
+                item.setForeground(QColor("#b8b8c8"))
         # the selection follows its tracks, wherever they moved
         model, sel = self.table.model(), self.table.selectionModel()
         flags = QItemSelectionModel.SelectionFlag
@@ -430,11 +438,11 @@ class LibraryView(Page):
         return [r.track_id for r in rows if r.track_id is not None]
 
     # -- menus ---------------------------------------------------------------------------------
-    def _exec(self, menu: QMenu | None, at) -> None:  # type: ignore[no-untyped-def]
+    def _exec(self, menu: QMenu | None, at: QPoint) -> None:
         if menu is not None:
             menu.exec(at)
 
-    def _table_menu_at(self, pos) -> None:  # type: ignore[no-untyped-def]
+    def _table_menu_at(self, pos: QPoint) -> None:
         n = self.table.rowAt(pos.y())
         if n < 0:
             return
@@ -464,11 +472,15 @@ class LibraryView(Page):
             add.setToolTip("Tracks waiting for their grant join playlists once they are yours")
         playlist = self.current_playlist()
         if playlist is not None:
-            positions = [self.positions[i] for i in self._selected_indexes()] or [self.positions[n]]
+            # in a playlist every shown row has its position there
+            positions = cast(
+                "list[int]",
+                [self.positions[i] for i in self._selected_indexes()] or [self.positions[n]],
+            )
             menu.addAction(f"Remove from “{playlist}”").triggered.connect(
                 lambda: self.remove_from_playlist(playlist, positions)
-            )  # type: ignore[arg-type]
-            pos = self.positions[n]
+            )
+            pos = cast("int", self.positions[n])
             length = len(dict(self.playlists).get(playlist, ()))
             ordered = self.sort_column is None and not self.search.text().strip()
             up = menu.addAction("Move up")
@@ -504,7 +516,7 @@ class LibraryView(Page):
         return menu
 
     # -- questions (window-modal, never blocking the event loop) ------------------------------
-    def _ask_text(self, title: str, prompt: str, value: str, done) -> None:  # type: ignore[no-untyped-def]
+    def _ask_text(self, title: str, prompt: str, value: str, done: Callable[[str], object]) -> None:
         dialog = QInputDialog(self)
         dialog.setWindowTitle(title)
         dialog.setLabelText(prompt)
@@ -544,7 +556,7 @@ class LibraryView(Page):
             self,
         )
         delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
-        box.buttonClicked.connect(lambda b: b is delete and self.delete_playlist(name))
+        box.buttonClicked.connect(lambda b: self.delete_playlist(name) if b is delete else None)
         box.finished.connect(lambda _: setattr(self, "confirm", None))
         self.confirm = box
         box.open()
@@ -552,7 +564,9 @@ class LibraryView(Page):
     # -- playlist edits ------------------------------------------------------------------------
     def _edit(self, method: str, *args: object, select: str | None = None) -> None:
         job = self.bridge.call(method, *args)
-        job.finished.connect(lambda _: shiboken6.isValid(self) and self._load_playlists(select))
+        job.finished.connect(
+            lambda _: self._load_playlists(select) if shiboken6.isValid(self) else None
+        )
         job.failed.connect(self.message.show_error)
 
     def create_playlist(self, name: str, track_ids: list[int]) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import shiboken6
 from PySide6 import QtCore
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
@@ -287,12 +287,6 @@ class MainWindow(QMainWindow):
             pass
 
     def _nav_clicked(self, index: int) -> None:
-        """A sidebar click: Store always leads to the grid, also from a release page."""
-        self.show_view(index)
-        if KEYS[index] == "store":
-            self.store.show_grid()
-
-    def _nav_clicked(self, index: int) -> None:
         """A sidebar click: Store also leaves a release page for the grid."""
         if KEYS[index] == "store" and self.pages.currentWidget() is self.view("store"):
             store = self.view("store")
@@ -345,14 +339,16 @@ class MainWindow(QMainWindow):
         player = self.player_bar.player
         current = player.current
         playing = current is not None and player.state == PlaybackState.PLAYING
-        self.store.release.set_playing(current.key if playing else None)  # type: ignore[arg-type]
+        # a queue key is any Hashable (a track id, a preview's content): only a preview matches
+        key = current.key if current is not None and playing else None
+        self.store.release.set_playing(key)  # type: ignore[arg-type]
 
     def _play_preview(self, preview: bytes, title: str, artist: str) -> None:
         page = self.store.release.page
         art = page.card.artwork if page else None
         self.player_bar.play_preview(preview, title, artist, art)
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self.toast.isVisible():
             self.toast.move(

@@ -58,7 +58,7 @@ class NetworkPage(Page):
         self.outer.addWidget(self.table, 1)
         self._timer = QTimer(self)
         self._timer.setInterval(2000)
-        self._timer.timeout.connect(lambda: self.isVisible() and self.refresh())
+        self._timer.timeout.connect(lambda: self.refresh() if self.isVisible() else None)
         self._timer.start()
 
     def refresh(self) -> None:
@@ -314,16 +314,16 @@ class SettingsPage(Page):
         )
         self.peer.setText(str(v["peer_id"]))
         self.key.setText(str(v["public_key"]))
-        created = int(v["created_ms"])  # type: ignore[call-overload]
+        created = int(v["created_ms"])
         self.created.setText(
             dt.datetime.fromtimestamp(created / 1000).strftime("%Y-%m-%d %H:%M") if created else ""
         )
         self.profile.setText(str(v["profile"]))
         self.content.setText(str(v["content"]))
-        self.used.setText(fmt_bytes(int(v["content_bytes"])))  # type: ignore[call-overload]
-        self.quota.setValue(float(v["seeding_quota_gb"]))  # type: ignore[arg-type]
-        self.max_up.setValue(float(v["max_upload_kbps"]) / 1000)  # type: ignore[arg-type]
-        self.max_down.setValue(float(v["max_download_kbps"]) / 1000)  # type: ignore[arg-type]
+        self.used.setText(fmt_bytes(int(v["content_bytes"])))
+        self.quota.setValue(float(v["seeding_quota_gb"]))
+        self.max_up.setValue(float(v["max_upload_kbps"]) / 1000)
+        self.max_down.setValue(float(v["max_download_kbps"]) / 1000)
         self.lan.setChecked(bool(v["lan_discovery"]))
         self._show_export_defaults()
         self.share.setChecked(bool(v.get("share_purchases", True)))

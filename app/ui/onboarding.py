@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -202,7 +203,7 @@ class OnboardingView(QWidget):
         names = ("create_btn", "restore_btn", "unlock_btn")
         return [getattr(self, n) for n in names if hasattr(self, n)]
 
-    def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         if not self._painted:
             self._painted = True
@@ -243,6 +244,7 @@ class OnboardingView(QWidget):
         if index not in self._steps:
             step = self._build(index)
             old = self.stack.widget(index)
+            assert old is not None  # the stack holds a placeholder for every step
             self.stack.insertWidget(index, step)
             self.stack.removeWidget(old)
             old.deleteLater()
@@ -252,7 +254,9 @@ class OnboardingView(QWidget):
         # Size the card to the visible step only (a stack is as tall as its tallest page).
         for i in range(self.stack.count()):
             policy = QSizePolicy.Policy.Preferred if i == index else QSizePolicy.Policy.Ignored
-            self.stack.widget(i).setSizePolicy(policy, policy)
+            page = self.stack.widget(i)
+            assert page is not None  # i < count()
+            page.setSizePolicy(policy, policy)
         self.stack.setCurrentIndex(index)
         self.stack.adjustSize()
         self.card.adjustSize()
@@ -295,7 +299,8 @@ class OnboardingView(QWidget):
             b.setEnabled(True)
 
     # -- actions ---------------------------------------------------------------------------------
-    def create(self) -> None:
+    # the name hides QWidget.create(); kept, as callers and tests use it
+    def create(self) -> None:  # type: ignore[override]
         from app.services.identity import MIN_PASSPHRASE
 
         p1, p2 = self.new_pass.text(), self.new_pass2.text()

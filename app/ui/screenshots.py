@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -25,6 +26,9 @@ from app.profile import Profile
 from app.ui.app import AppParts, build
 from player.engine import NullEngine
 
+if TYPE_CHECKING:
+    from app.services.ui_support import ReleaseCard, ReleasePage
+
 SIZE = (1280, 800)
 
 
@@ -34,7 +38,7 @@ def pump(ms: int) -> None:
     loop.exec()
 
 
-def wait(cond: Callable[[], bool], timeout_ms: int = 15_000) -> bool:
+def wait(cond: Callable[[], object], timeout_ms: int = 15_000) -> object:
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
         if cond():
@@ -95,19 +99,24 @@ def shoot(out: Path) -> list[Path]:
     for title in ("Night Ferry", "Small Rooms"):
         card = next(c for c in w.store.cards if c.title == title)
         w.store.open_release(card.id)
-        wait(
-            lambda c=card: w.store.release.page is not None and w.store.release.page.card.id == c.id
-        )
+
+        def opened(c: ReleaseCard = card) -> bool:
+            return w.store.release.page is not None and w.store.release.page.card.id == c.id
+
+        wait(opened)
         w.store.release.amount.setText("4.00")
         w.store.release.buy()
         wait(lambda: w.store.release.confirm is not None)
         box = w.store.release.confirm
+        assert box is not None  # waited for just above
         if title == "Night Ferry":  # the question before signing, price and split
             pump(250)
             box.grab().save(str(out / "release-confirm.png"))
             saved.append(out / "release-confirm.png")
         next(b for b in box.buttons() if b.text().startswith("Buy for")).click()
-        wait(lambda: w.store.release.page.purchase_state in ("owned", "granted"))
+        wait(
+            lambda: cast("ReleasePage", w.store.release.page).purchase_state in ("owned", "granted")
+        )
     save(fan, "release-owned")
     w.show_named("library")
     wait(lambda: any(r.state == "downloading" and r.have > 0 for r in w.library.rows), 20_000)

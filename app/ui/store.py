@@ -3,8 +3,10 @@ Buy with name-your-price, purchase status until the grant arrives)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import shiboken6
-from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -30,6 +32,9 @@ from app.bridge import Bridge
 from app.services.ui_support import BuyQuote, ReleaseCard, ReleasePage
 from app.ui.widgets import MessageBar, Page, button, cover_pixmap, fmt_duration, label
 
+if TYPE_CHECKING:
+    from app.ui.export import ExportDialog
+
 TILE = 176
 CARD_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -37,10 +42,17 @@ CARD_ROLE = Qt.ItemDataRole.UserRole + 1
 class TileDelegate(QStyledItemDelegate):
     """Paints a release: cover, title, artist, price (or an 'Owned' badge)."""
 
-    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:  # type: ignore[no-untyped-def]
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         return QSize(TILE + 20, TILE + 78)
 
-    def paint(self, p: QPainter, option: QStyleOptionViewItem, index) -> None:  # type: ignore[no-untyped-def]
+    def paint(
+        self,
+        p: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         card: ReleaseCard = index.data(CARD_ROLE)
         r = option.rect
         p.save()
@@ -208,7 +220,7 @@ class ReleaseView(QWidget):
         )
         self.save_btn.hide()
         self.save_btn.clicked.connect(self.save_to_folder)
-        self.export_dialog = None
+        self.export_dialog: ExportDialog | None = None
         buy_row.addWidget(self.save_btn)
         buy_row.addStretch(1)
         info.addLayout(buy_row)
@@ -357,7 +369,7 @@ class ReleaseView(QWidget):
             )
             go = box.addButton(f"Buy for {quote.price}", QMessageBox.ButtonRole.AcceptRole)
             box.setDefaultButton(go)
-            box.buttonClicked.connect(lambda b: b is go and sign())
+            box.buttonClicked.connect(lambda b: sign() if b is go else None)
             box.finished.connect(lambda _: setattr(self, "confirm", None))
             self.confirm = box
             box.open()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPainterPath, QPen
@@ -324,7 +325,7 @@ class PublishWizard(QWidget):
             if not self.genre.text() and t.get("genre"):
                 self.genre.setText(str(t["genre"]))
             if self.artwork is None and t.get("artwork"):
-                self.art_preview.setPixmap(cover_pixmap(t["artwork"], 180, "art"))  # type: ignore[arg-type]
+                self.art_preview.setPixmap(cover_pixmap(t["artwork"], 180, "art"))
                 self._tag_art = t["artwork"]
 
     def _pick_art(self) -> None:
@@ -358,7 +359,7 @@ class PublishWizard(QWidget):
         else:
             self.publish()
 
-    def _split_specs(self):  # type: ignore[no-untyped-def]
+    def _split_specs(self):
         from app.services.errors import UserError
         from app.services.identity import parse_public_key
         from app.services.studio import ShareSpec
@@ -375,12 +376,14 @@ class PublishWizard(QWidget):
             specs.append(ShareSpec(parse_public_key(who), bps))  # a peer ID or a hex key
         return tuple(specs)
 
-    def draft(self):  # type: ignore[no-untyped-def]
+    def draft(self):
         from app.services.studio import ReleaseDraft
         from app.services.ui_support import decimal_text
 
         titles = tuple(
-            self.track_table.item(i, 1).text() for i in range(self.track_table.rowCount())
+            # every track row has its title cell
+            cast(QTableWidgetItem, self.track_table.item(i, 1)).text()
+            for i in range(self.track_table.rowCount())
         )
         asset = self.assets[self.asset.currentIndex()][0] if self.assets else b""
         return ReleaseDraft(
@@ -403,7 +406,7 @@ class PublishWizard(QWidget):
     def _fill_review(self) -> None:
         self.review_art.setPixmap(self.art_preview.pixmap())
         tracks = "".join(
-            f"<li>{self.track_table.item(i, 1).text()}</li>"
+            f"<li>{cast(QTableWidgetItem, self.track_table.item(i, 1)).text()}</li>"
             for i in range(self.track_table.rowCount())
         )
         price = f"from {self.price.text()}" if self.nyp.isChecked() else self.price.text()

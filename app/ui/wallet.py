@@ -4,6 +4,7 @@ what is locked (per purpose, with when each unlocks) and in flight."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
@@ -37,7 +38,7 @@ KIND_NAMES = {
 
 
 class BalanceCard(QFrame):
-    def __init__(self, b: BalanceView, on_trust) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, b: BalanceView, on_trust: Callable[[bytes], object]) -> None:
         super().__init__()
         self.setObjectName("card")
         self.setMinimumWidth(240)
@@ -170,7 +171,9 @@ class WalletPage(Page):
             self.send_msg.clear_message()
         self.view = view
         while self.cards.count():
-            w = self.cards.takeAt(0).widget()
+            item = self.cards.takeAt(0)
+            assert item is not None  # count() > 0
+            w = item.widget()
             if w is not None:
                 w.deleteLater()
         for i, b in enumerate(view.balances):

@@ -9,16 +9,20 @@ milliseconds) at import time or in what the unlock window calls; it reaches it a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6 import QtCore
 from PySide6.QtCore import QRectF, QSize, QTimer
 from PySide6.QtGui import (
     QColor,
+    QEnterEvent,
     QFont,
     QImage,
     QLinearGradient,
+    QMouseEvent,
     QPainter,
     QPainterPath,
+    QPaintEvent,
     QPalette,
     QPixmap,
 )
@@ -37,6 +41,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import cover_images
+
+if TYPE_CHECKING:
+    from app.bridge import Job
 
 _PIXMAPS: dict[tuple[bytes, int, int], QPixmap] = {}
 
@@ -270,10 +277,10 @@ class BusyRow(QWidget):
         lay.addWidget(self.bar, 1)
         lay.addWidget(self.cancel)
         self.hide()
-        self._job = None
+        self._job: Job | None = None
         self.cancel.clicked.connect(self._cancel)
 
-    def track(self, job, caption: str, cancellable: bool = True) -> None:  # type: ignore[no-untyped-def]
+    def track(self, job: Job, caption: str, cancellable: bool = True) -> None:
         self._job = job
         self.caption.setText(caption)
         self.bar.setRange(0, 0)
@@ -382,12 +389,12 @@ class ThinSlider(QSlider):
         self._hover = False
         self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
 
-    def enterEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def enterEvent(self, event: QEnterEvent) -> None:
         self._hover = True
         self.update()
         super().enterEvent(event)
 
-    def leaveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def leaveEvent(self, event: QtCore.QEvent) -> None:
         self._hover = False
         self.update()
         super().leaveEvent(event)
@@ -397,7 +404,7 @@ class ThinSlider(QSlider):
         frac = min(1.0, max(0.0, (x - 6) / max(1, self.width() - 12)))
         return self.minimum() + round(span * frac)
 
-    def mousePressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == QtCore.Qt.MouseButton.LeftButton and self.isEnabled():
             self.setSliderDown(True)
             self.setSliderPosition(self._value_at(event.position().x()))
@@ -405,14 +412,14 @@ class ThinSlider(QSlider):
             return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self.isSliderDown():
             self.setSliderPosition(self._value_at(event.position().x()))
             event.accept()
             return
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self.isSliderDown():
             self.setSliderPosition(self._value_at(event.position().x()))
             self.setSliderDown(False)
@@ -420,7 +427,7 @@ class ThinSlider(QSlider):
             return
         super().mouseReleaseEvent(event)
 
-    def paintEvent(self, _event) -> None:  # type: ignore[no-untyped-def]
+    def paintEvent(self, _event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         y = self.height() / 2

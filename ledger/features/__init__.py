@@ -77,7 +77,7 @@ def _guarded(guard: Guard, rule: Rule) -> Rule:
     """``rule`` behind ``guard``: the guard checks first, its follow-up runs once the rule
     succeeded (so a rule that fails leaves nothing changed)."""
 
-    def check_then_apply(state, entry, body, dep_seq):  # type: ignore[no-untyped-def]
+    def check_then_apply(state, entry, body, dep_seq):
         after = guard(state, entry, body, dep_seq)
         rule(state, entry, body, dep_seq)
         if after is not None:

@@ -88,6 +88,7 @@ class CampaignsView:
     campaigns: dict[bytes, Campaign]
     pledges: dict[bytes, Pledge]
     _pledges_of: dict[bytes, list[bytes]]  # campaign -> its pledges, in arrival order
+    conditional: dict[bytes, Conditional]  # kept by SettlementView, the state's other part
 
     def campaign_status(self, campaign: Campaign, now: int | None = None) -> str:
         """open, closing (pledging ended, the settler may still close), funded, failed, or
@@ -107,7 +108,7 @@ class CampaignsView:
     def pledge_status(self, pledge: Pledge) -> str:
         """pending, counted, accepted (the artist's), refundable (the close left it out or
         failed) or reclaimed."""
-        cond: Conditional = self.conditional[pledge.id]  # type: ignore[attr-defined]
+        cond: Conditional = self.conditional[pledge.id]
         if cond.outcome is not None:
             return cond.outcome
         if self.campaigns[pledge.campaign].outcome is not None:
@@ -120,7 +121,7 @@ class CampaignsView:
             p.amount
             for p in self.pledges_of(campaign)
             if self.conditional[p.id].outcome in (None, "accepted")
-        )  # type: ignore[attr-defined]
+        )
 
     def backers(self, campaign: Campaign) -> list[Backer]:
         """Backers of a funded campaign with the accepted sum and the tier it earns, largest
@@ -129,7 +130,7 @@ class CampaignsView:
             return []
         sums: dict[bytes, int] = {}
         for p in self.pledges_of(campaign.id):
-            if self.conditional[p.id].outcome == "accepted":  # type: ignore[attr-defined]
+            if self.conditional[p.id].outcome == "accepted":
                 sums[p.backer] = sums.get(p.backer, 0) + p.amount
         return sorted(
             (Backer(b, n, tier_for(campaign, n)) for b, n in sums.items()),

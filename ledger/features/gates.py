@@ -76,7 +76,7 @@ class GatesView:
                 low = balance  # the balance held when the window opened
             balance += change
             if ts > start:
-                low = min(low, balance)  # type: ignore[type-var]
+                low = min(low, balance)
         return balance if low is None else min(low, balance)
 
     def qualifies(self, account: bytes, gate: Gate, at: int) -> bool:
