@@ -92,11 +92,7 @@ class HandshakeSlots:
             _, closer = self._pending.pop(victim)
             self.evicted += 1
             log.debug("handshake table full: closing the oldest pending handshake from %s", ip)
-            with trio.CancelScope(shield=True), trio.move_on_after(1):
-                try:
-                    await closer()
-                except Exception as exc:  # a half-open socket may raise anything on close
-                    log.debug("closing a pending handshake failed: %r", exc)
+            await _run_close(closer, within=1)
 
     def leave(self, key: object) -> None:
         self._pending.pop(key, None)
@@ -169,10 +165,16 @@ def install() -> None:
 
 
 async def _close_quietly(conn: Any) -> None:
-    with trio.CancelScope(shield=True), trio.move_on_after(2):
+    await _run_close(conn.close, within=2)
+
+
+async def _run_close(close: Callable[[], Awaitable[None]], within: float) -> None:
+    """Run ``close`` shielded from cancellation, for at most ``within`` seconds; a half-closed
+    connection may raise anything, which is logged and dropped."""
+    with trio.CancelScope(shield=True), trio.move_on_after(within):
         try:
-            await conn.close()
-        except Exception as exc:  # a half-closed connection may raise anything
+            await close()
+        except Exception as exc:
             log.debug("closing a connection failed: %r", exc)
 
 
