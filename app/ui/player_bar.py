@@ -18,7 +18,7 @@ from player.queue import Player, Progress, QueueItem
 
 if TYPE_CHECKING:
     from app.bridge import Bridge
-    from app.services.ui_support import LibraryRow
+    from app.services.session.views import LibraryRow
 
 
 def make_engine(prefer_null: bool = False) -> Engine:

@@ -20,8 +20,8 @@ import time
 import pytest
 
 from app.services.errors import UserError
+from app.services.session import OfflineNetwork, Session
 from app.services.swarm import SwarmNetwork, SwarmSettings
-from app.services.ui_support import OfflineNetwork, Session
 
 LOOPBACK = ("/ip4/127.0.0.1/tcp/0",)
 
