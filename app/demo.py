@@ -1021,7 +1021,7 @@ def run_check(root: Path, log_fn: Callable[[str], object] = print) -> dict[str, 
 
     from app.services.session import open_session
     from app.services.swarm import SwarmNetwork
-    from player.chunkstore import DirectoryChunkSource
+    from content.source import DirectoryChunkSource
     from player.stream import DecryptingStream
 
     timings: dict[str, float] = {}

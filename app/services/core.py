@@ -31,8 +31,8 @@ from app.services.events import (
 )
 from app.services.identity import IdentityService
 from app.services.keys import KeyStore
-from ledger.chunkstore import ChunkStore
-from ledger.content import ContentError
+from content.chunkstore import ChunkStore
+from content.format import ContentError
 from ledger.entry import Entry
 from ledger.errors import LedgerError
 from ledger.forks import ForkProof

@@ -277,7 +277,7 @@ def _opener(
 ) -> Callable[[], io.BufferedReader]:
     """Opens a track's decrypting stream; a chunk the reader has to wait for is passed to
     ``want_chunks`` so a running download fetches it (and the next few) first."""
-    from player.chunkstore import DirectoryChunkSource
+    from content.source import DirectoryChunkSource
     from player.stream import DecryptingStream
 
     def open_stream() -> io.BufferedReader:

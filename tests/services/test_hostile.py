@@ -16,7 +16,7 @@ from app.services.core import Backoff
 from app.services.replica import copy_content
 from app.services.shop import ShopService
 from app.services.studio import ReleaseDraft, StudioService
-from ledger.content import unpack
+from content.format import unpack
 from tests.services.hostile import (
     TwistedSigner,
     garbage_sealed,
@@ -232,7 +232,7 @@ def session_for(core):
 
 
 def test_a_sealed_cover_never_stops_a_fans_sync_pass_and_backs_off(world, honest):
-    from ledger.content import new_track_key, pack
+    from content.format import new_track_key, pack
 
     _artist, _seeder, fan, _listing = honest
     eve = world.core("eve")
@@ -259,7 +259,7 @@ def test_covers_are_bounded_in_bytes_pixels_and_cache(world, monkeypatch):
     from app.services.covers import check_cover_image
     from app.services.errors import UserError
     from app.services.session import artwork
-    from ledger.content import pack
+    from content.format import pack
 
     with pytest.raises(UserError, match="100000×100000 pixels"):
         check_cover_image(png_header(100_000, 100_000))

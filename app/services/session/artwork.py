@@ -10,7 +10,7 @@ import time
 from app.services.covers import ARTWORK_MAX_BYTES, check_cover_image
 from app.services.errors import UserError
 from app.services.session.base import SessionBase
-from ledger.content import Manifest, unpack
+from content.format import Manifest, unpack
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from app.services.session.views import (
     TrackRow,
     decimal_text,
 )
-from ledger.content import unpack
+from content.format import unpack
 from ledger.features.selling import Price
 from ledger.keys import peer_id
 from ledger.state import Listing
