@@ -41,7 +41,7 @@ from app.services.events import (
 )
 from app.services.identity import MEMLIMIT, OPSLIMIT, IdentityService
 from app.services.profiles import checked
-from app.services.ui_support import Network, Session
+from app.services.session import Network, Session
 from ledger.errors import LedgerError
 
 if TYPE_CHECKING:  # the studio pulls in the audio encoders: load it on first use

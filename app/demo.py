@@ -40,8 +40,8 @@ from app.services.errors import UserError
 from app.services.identity import IdentityInfo, IdentityService
 from app.services.profiles import ProfileService
 from app.services.replica import converge, copy_content
+from app.services.session.network import ProgressFn
 from app.services.studio import ReleaseDraft, StudioService
-from app.services.ui_support import ProgressFn
 from app.services.wallet import WalletService
 
 if TYPE_CHECKING:
@@ -1019,9 +1019,9 @@ def run_check(root: Path, log_fn: Callable[[str], object] = print) -> dict[str, 
 
     import av
 
+    from app.services.session import open_session
     from app.services.swarm import SwarmNetwork
-    from app.services.ui_support import open_session
-    from player.chunkstore import DirectoryChunkSource
+    from content.source import DirectoryChunkSource
     from player.stream import DecryptingStream
 
     timings: dict[str, float] = {}

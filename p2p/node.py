@@ -31,8 +31,8 @@ from libp2p.peer.peerinfo import PeerInfo
 from libp2p.tools.anyio_service import background_trio_service
 from multiaddr import Multiaddr
 
-from ledger.chunkstore import ChunkStore
-from ledger.content import Manifest
+from content.chunkstore import ChunkStore
+from content.format import Manifest
 from ledger.entry import Entry
 from ledger.forks import ForkProof
 from ledger.ledger import Ledger

@@ -206,7 +206,9 @@ class NoiseChannel:
         if n >= MAX_NONCE:
             raise ChannelClosed("Noise receive nonce exhausted")
         try:
-            plaintext = self._decrypt(_NONCE_PREFIX + n.to_bytes(8, "little"), ciphertext, None)
+            plaintext: bytes = self._decrypt(
+                _NONCE_PREFIX + n.to_bytes(8, "little"), ciphertext, None
+            )
         except InvalidTag as exc:
             raise ChannelClosed("a Noise message failed authentication") from exc
         self._recv_n = n + 1

@@ -11,8 +11,8 @@ import trio
 from ledger.entry import Entry
 
 if TYPE_CHECKING:
-    from ledger.chunkstore import ChunkStore
-    from ledger.content import Manifest
+    from content.chunkstore import ChunkStore
+    from content.format import Manifest
     from p2p.sync.protocol import LedgerAccess
 
 log = logging.getLogger(__name__)

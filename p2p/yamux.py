@@ -739,7 +739,8 @@ def install() -> None:
             )
         else:
             muxed = transport_class(conn, peer_id)
-        return self._annotate_connection(muxed, conn, protocol)
+        annotated: IMuxedConn = self._annotate_connection(muxed, conn, protocol)
+        return annotated
 
     new_conn._cooptracks_registered_yamux = True  # type: ignore[attr-defined]
     new_conn.__wrapped__ = stock_new_conn  # type: ignore[attr-defined]

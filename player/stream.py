@@ -2,7 +2,7 @@
 
 :class:`DecryptingStream` is what the engines (and PyAV) read: ``read`` returns plaintext,
 ``seek`` goes anywhere in the track, and a read of a chunk that is not there yet blocks until it
-arrives, the per-chunk ``timeout`` passes (:class:`~player.chunkstore.ChunkUnavailable`, an
+arrives, the per-chunk ``timeout`` passes (:class:`~content.source.ChunkUnavailable`, an
 ``OSError``), or :meth:`DecryptingStream.cancel` is called from another thread.
 Every chunk is verified against the manifest before it is decrypted, so a bad chunk is an error,
 never noise in the speakers.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import io
 import threading
 
-from ledger.content import ContentError
-from player.chunkstore import ChunkSource
+from content.format import ContentError
+from content.source import ChunkSource
 
 
 class DecryptingStream(io.RawIOBase):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chunkstore import ChunkStore
+from content.chunkstore import ChunkStore
 
 
 def overwrite_chunk(store: ChunkStore, chunk_id: bytes, change: Callable[[bytes], bytes]) -> None:

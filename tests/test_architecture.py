@@ -64,6 +64,20 @@ def test_ledger_is_pure_and_synchronous():
     )
 
 
+def test_content_stands_on_its_own():
+    # The content format and the chunk store sit beneath everything that moves or plays content
+    # (p2p, player, app) and beside the ledger: stdlib, pynacl and cbor2, nothing of the project.
+    assert (
+        violations("content", allowed={"content", "nacl", "cbor2"}, forbidden=("asyncio", "trio"))
+        == []
+    )
+
+
+def test_the_ledger_never_imports_content():
+    # A listing names content by its ID; the ledger knows nothing of manifests or chunks.
+    assert violations("ledger", forbidden=("content",)) == []
+
+
 def test_p2p_never_imports_qt_app_or_player():
     assert violations("p2p", forbidden=("PySide6", "qtrio", "app", "player")) == []
 
@@ -91,7 +105,7 @@ def test_ui_reaches_the_core_only_through_the_bridge():
     assert violations("app/ui", forbidden=forbidden) == []
 
 
-PACKAGES = ("ledger", "p2p", "player", "app", "resources")
+PACKAGES = ("content", "ledger", "p2p", "player", "app", "resources")
 
 
 def module_names(root: Path) -> dict[str, Path]:

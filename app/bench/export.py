@@ -86,7 +86,7 @@ def _reencoded(
     core: Core, plan: Any, sources: list[Path], tmp: Path, rounds: int
 ) -> dict[str, Any]:
     """Decrypt and transcode FLAC to FLAC without the packet copy, against encode-only."""
-    from ledger.content import unpack
+    from content.format import unpack
 
     fmt = FORMATS["flac"]
     plains = []

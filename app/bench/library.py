@@ -32,10 +32,10 @@ from typing import Any
 import av
 import mutagen
 
-from ledger.chunkstore import ChunkStore
-from ledger.content import new_track_key, pack
+from content.chunkstore import ChunkStore
+from content.format import new_track_key, pack
+from content.source import DirectoryChunkSource
 from player.catalog import CatalogRelease, CatalogTrack
-from player.chunkstore import DirectoryChunkSource
 from player.library import Library
 from player.stream import DecryptingStream, demuxer_for
 

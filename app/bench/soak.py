@@ -38,8 +38,8 @@ from typing import Any
 
 import trio
 
-from ledger.chunkstore import ChunkStore
-from ledger.content import new_track_key, pack
+from content.chunkstore import ChunkStore
+from content.format import new_track_key, pack
 from ledger.keys import Signer
 from ledger.ledger import Ledger
 from p2p.host import build_host, parse_peer_addr

@@ -41,8 +41,8 @@ from typing import Any
 import trio
 from libp2p.custom_types import TProtocol
 
-from ledger.chunkstore import ChunkStore
-from ledger.content import CHUNK_SIZE, content_hash, new_track_key, pack
+from content.chunkstore import ChunkStore
+from content.format import CHUNK_SIZE, content_hash, new_track_key, pack
 from ledger.entry import create_entry
 from ledger.keys import Signer
 from ledger.ledger import Ledger

@@ -173,7 +173,7 @@ def _seed(args: argparse.Namespace) -> int:
     import trio
 
     from app.services.core import Core
-    from app.services.ui_support import bytes_per_second
+    from app.services.session.network import bytes_per_second
     from p2p.pinning import SeedPolicy
 
     with Core.open(args.profile_obj, passphrase(args)) as core:

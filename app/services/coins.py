@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 from app.services.core import Core, register_settler_duty
 from app.services.errors import UserError
 from app.services.market import now_ms
 from app.services.money import format_amount, parse_amount
+from app.services.reports import CoinsSettleReport
 from app.services.wallet import WalletService
 from ledger.entry import Entry
 from ledger.errors import LedgerError
@@ -45,19 +46,6 @@ class CharterView:
 
     def money(self, units: int) -> str:
         return format_amount(units, self.sales_asset.precision, self.sales_asset.symbol)
-
-
-@dataclass
-class CoinsSettleReport:
-    accepted: list[bytes] = field(default_factory=list)
-    distributed: list[bytes] = field(default_factory=list)
-    collected: list[bytes] = field(default_factory=list)
-    unstaked: list[bytes] = field(default_factory=list)
-    skipped: list[tuple[bytes, str]] = field(default_factory=list)
-
-    @property
-    def anything(self) -> bool:
-        return bool(self.accepted or self.distributed or self.collected or self.unstaked)
 
 
 class CoinService:

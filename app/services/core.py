@@ -18,7 +18,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from app.profile import Profile
 from app.services.errors import UserError
@@ -31,20 +30,20 @@ from app.services.events import (
 )
 from app.services.identity import IdentityService
 from app.services.keys import KeyStore
-from ledger.chunkstore import ChunkStore
-from ledger.content import ContentError
+from app.services.reports import (
+    CoinsSettleReport,
+    FundingSettleReport,
+    GovernanceSettleReport,
+    MarketSettleReport,
+)
+from content.chunkstore import ChunkStore
+from content.format import ContentError
 from ledger.entry import Entry
 from ledger.errors import LedgerError
 from ledger.forks import ForkProof
 from ledger.keys import Signer, can_receive_sealed, seal_to
 from ledger.ledger import Ledger
 from ledger.state import State
-
-if TYPE_CHECKING:
-    from app.services.coins import CoinsSettleReport
-    from app.services.funding import FundingSettleReport
-    from app.services.governance import GovernanceSettleReport
-    from app.services.market import MarketSettleReport
 
 log = logging.getLogger(__name__)
 

@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING
 from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
-from ledger.chunkstore import ChunkStore
-from ledger.content import ContentError, Manifest
+from content.chunkstore import ChunkStore
+from content.format import ContentError, Manifest
 from ledger.state import Listing
 
 if TYPE_CHECKING:  # PyAV loads on first use
@@ -551,7 +551,7 @@ class ExportService:
         """The release cover (bytes, mime), fetched if needed; None if it cannot be had."""
         if artwork is None:
             return None
-        from ledger.content import unpack
+        from content.format import unpack
         from player.artwork import sniff_image
 
         chunks = self.core.chunks

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.services.core import Core, register_settler_duty
 from app.services.errors import UserError
 from app.services.market import now_ms
 from app.services.money import format_amount, parse_amount
+from app.services.reports import FundingSettleReport
 from app.services.wallet import WalletService
 from ledger.entry import Entry
 from ledger.errors import LedgerError
@@ -49,19 +50,6 @@ class CampaignView:
 
     def amount(self, units: int) -> str:
         return format_amount(units, self.asset.precision, self.asset.symbol)
-
-
-@dataclass
-class FundingSettleReport:
-    counted: list[bytes] = field(default_factory=list)  # count entries written
-    funded: list[bytes] = field(default_factory=list)  # campaigns closed funded
-    failed: list[bytes] = field(default_factory=list)  # campaigns closed failed
-    refunded: list[bytes] = field(default_factory=list)  # our pledges taken back
-    skipped: list[tuple[bytes, str]] = field(default_factory=list)
-
-    @property
-    def anything(self) -> bool:
-        return bool(self.counted or self.funded or self.failed or self.refunded)
 
 
 def parse_tier(text: str, precision: int) -> tuple[str, int, str]:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from app.services.core import register_settler_duty
 from app.services.errors import UserError
 from app.services.money import parse_amount
+from app.services.reports import GovernanceSettleReport
 from ledger.entry import Entry
 from ledger.errors import LedgerError
 from ledger.features.governance import BPS_TOTAL, MAX_COUNTED
@@ -67,19 +68,6 @@ class ProposalView:
     @property
     def id(self) -> bytes:
         return self.proposal.id
-
-
-@dataclass
-class GovernanceSettleReport:
-    counted: list[bytes] = field(default_factory=list)  # count entries written
-    closed: list[bytes] = field(default_factory=list)  # proposals we closed
-    carried_out: list[bytes] = field(default_factory=list)  # proposals our charter carried out
-    reclaimed: list[bytes] = field(default_factory=list)  # our vote locks taken back
-    skipped: list[tuple[bytes, str]] = field(default_factory=list)
-
-    @property
-    def anything(self) -> bool:
-        return bool(self.counted or self.closed or self.carried_out or self.reclaimed)
 
 
 def threshold_bps(percent: str | float) -> int:

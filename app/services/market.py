@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 from app.services.core import Core, register_settler_duty
 from app.services.errors import UserError
 from app.services.money import format_amount, parse_amount
+from app.services.reports import MarketSettleReport
 from app.services.wallet import WalletService
 from ledger.entry import Entry
 from ledger.errors import LedgerError
@@ -102,22 +103,6 @@ class Candle:
     low: Fraction
     close: Fraction
     volume: int  # base units
-
-
-@dataclass
-class MarketSettleReport:
-    filled: list[bytes] = field(default_factory=list)
-    refused: list[bytes] = field(default_factory=list)
-    cancelled: list[bytes] = field(default_factory=list)
-    reclaimed: list[bytes] = field(default_factory=list)
-    checkpoints: int = 0
-    skipped: list[tuple[bytes, str]] = field(default_factory=list)
-
-    @property
-    def anything(self) -> bool:
-        return bool(
-            self.filled or self.refused or self.cancelled or self.reclaimed or self.checkpoints
-        )
 
 
 def price_text(price: Fraction, base: Asset, quote: Asset) -> str:

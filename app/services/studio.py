@@ -14,7 +14,7 @@ from app.services.core import Core
 from app.services.covers import check_cover_image
 from app.services.errors import UserError
 from app.services.money import format_amount, parse_amount
-from ledger.content import new_track_key, pack
+from content.format import new_track_key, pack
 from ledger.keys import can_receive_sealed, seal_to
 from ledger.state import Listing, Purchase, compute_payouts
 from player.formats import BadAudioFile, read_audio

@@ -1,5 +1,5 @@
 """The session's network on the real libp2p swarm: a ``p2p.node`` Node, seen through the
-synchronous ``Network`` seam of ``app.services.ui_support``.
+synchronous ``Network`` seam of ``app.services.session.network``.
 
 The node is a trio task. In the desktop app it runs in the app's one trio runtime (the bridge
 starts ``serve`` in the runtime's nursery when a session opens and cancels it when the session
@@ -27,7 +27,7 @@ from app.profile import Profile
 from app.services.core import Core
 from app.services.errors import UserError
 from app.services.profiles import peer_name
-from app.services.ui_support import (
+from app.services.session.network import (
     NetworkStatus,
     PeerView,
     ProgressFn,
@@ -116,7 +116,7 @@ def lan_discovery(cfg: dict[str, Any], turned_off: bool = False) -> bool:
 
 
 class SwarmNetwork:
-    """A session's libp2p node (satisfies ``app.services.ui_support.Network``)."""
+    """A session's libp2p node (satisfies ``app.services.session.network.Network``)."""
 
     def __init__(self, settings: SwarmSettings) -> None:
         self.settings = settings

@@ -27,7 +27,7 @@ BACKEND_MODULES = (
     "trio",
     "app.runtime",
     "app.bridge",
-    "app.services.ui_support",
+    "app.services.session",
     "app.ui.player_bar",
     "app.ui.store",
     "app.ui.library",

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.bridge import Bridge
-from app.services.ui_support import LibraryRow
+from app.services.session.views import LibraryRow
 from app.ui.widgets import Page, button, cover_pixmap, fmt_duration, label
 
 if TYPE_CHECKING:

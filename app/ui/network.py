@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.bridge import Bridge
-from app.services.ui_support import NetworkStatus
+from app.services.session.network import NetworkStatus
 from app.ui.tables import DIM, GREEN, SOFT, fill, read_only_table
 from app.ui.widgets import (
     MessageBar,

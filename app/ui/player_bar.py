@@ -18,7 +18,7 @@ from player.queue import Player, Progress, QueueItem
 
 if TYPE_CHECKING:
     from app.bridge import Bridge
-    from app.services.ui_support import LibraryRow
+    from app.services.session.views import LibraryRow
 
 
 def make_engine(prefer_null: bool = False) -> Engine:
@@ -277,7 +277,7 @@ def _opener(
 ) -> Callable[[], io.BufferedReader]:
     """Opens a track's decrypting stream; a chunk the reader has to wait for is passed to
     ``want_chunks`` so a running download fetches it (and the next few) first."""
-    from player.chunkstore import DirectoryChunkSource
+    from content.source import DirectoryChunkSource
     from player.stream import DecryptingStream
 
     def open_stream() -> io.BufferedReader:

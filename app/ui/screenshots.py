@@ -27,7 +27,7 @@ from app.ui.app import AppParts, build
 from player.engine import NullEngine
 
 if TYPE_CHECKING:
-    from app.services.ui_support import ReleaseCard, ReleasePage
+    from app.services.session.views import ReleaseCard, ReleasePage
 
 SIZE = (1280, 800)
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.bridge import Bridge
-from app.services.ui_support import BuyQuote, ReleaseCard, ReleasePage
+from app.services.session.views import BuyQuote, ReleaseCard, ReleasePage
 from app.ui.widgets import MessageBar, Page, button, cover_pixmap, fmt_duration, label
 
 if TYPE_CHECKING:

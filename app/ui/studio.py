@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.bridge import Bridge
-from app.services.ui_support import SaleView, StudioView
+from app.services.session.views import SaleView, StudioView
 from app.ui.widgets import (
     BusyRow,
     MessageBar,
@@ -377,8 +377,8 @@ class PublishWizard(QWidget):
         return tuple(specs)
 
     def draft(self):
+        from app.services.session.views import decimal_text
         from app.services.studio import ReleaseDraft
-        from app.services.ui_support import decimal_text
 
         titles = tuple(
             # every track row has its title cell

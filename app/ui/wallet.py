@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.bridge import Bridge
 from app.services.exchange_desk import HoldingView
-from app.services.ui_support import BalanceView, WalletView
+from app.services.session.views import BalanceView, WalletView
 from app.ui.tables import GREEN, SOFT, TEXT, fill, read_only_table
 from app.ui.widgets import MessageBar, Page, button, card, label
 

@@ -28,6 +28,10 @@ state and its rule table. A new feature is a new module added to ``FEATURES`` (a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ledger.entry import Entry
 from ledger.features import (
     agents,
     campaigns,
@@ -41,7 +45,10 @@ from ledger.features import (
     selling,
     settlement,
 )
-from ledger.features.base import Feature, Guard, Rule
+from ledger.features.base import DepIndex, Feature, Guard, Rule
+
+if TYPE_CHECKING:
+    from ledger.state import State
 
 FEATURES: tuple[Feature, ...] = (
     profiles.FEATURE,
@@ -77,7 +84,9 @@ def _guarded(guard: Guard, rule: Rule) -> Rule:
     """``rule`` behind ``guard``: the guard checks first, its follow-up runs once the rule
     succeeded (so a rule that fails leaves nothing changed)."""
 
-    def check_then_apply(state, entry, body, dep_seq):
+    def check_then_apply(
+        state: State, entry: Entry, body: Mapping[str, Any], dep_seq: DepIndex
+    ) -> None:
         after = guard(state, entry, body, dep_seq)
         rule(state, entry, body, dep_seq)
         if after is not None:

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ledger.entry import Entry
 from ledger.errors import SemanticError
@@ -135,8 +135,9 @@ class ExchangeView:
 
     def take_status(self, take: Take) -> str:
         """pending, filled, refused or reclaimed."""
-        outcome = self.conditional[take.id].outcome  # type: ignore[attr-defined]
-        return {None: "pending", "accepted": "filled"}.get(outcome, outcome)
+        outcome: str | None = self.conditional[take.id].outcome  # type: ignore[attr-defined]
+        status = {None: "pending", "accepted": "filled"}.get(outcome, outcome)
+        return cast(str, status)  # an outcome is never None here: None maps to "pending"
 
     def _ordered(self, pair: Pair) -> list[Offer]:
         ordered = self._sorted_books.get(pair)

@@ -132,11 +132,13 @@ class ShownPass:
 
     @property
     def gate(self) -> bytes:
-        return self.claim.body["gate"]
+        gate: bytes = self.claim.body["gate"]
+        return gate
 
     @property
     def until(self) -> int:
-        return self.claim.body["until"]
+        until: int = self.claim.body["until"]
+        return until
 
 
 def _pass_message(claim: bytes, shown_at: int, challenge: str) -> bytes:

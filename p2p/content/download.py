@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import trio
 from libp2p.peer.id import ID
 
-from ledger.chunkstore import ChunkStore
-from ledger.content import ContentError, Manifest
+from content.chunkstore import ChunkStore
+from content.format import ContentError, Manifest
 from p2p.content.messages import (
     MAX_RESPONSE,
     PROTOCOL_ID,

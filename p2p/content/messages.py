@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.content import MAX_MANIFEST_BYTES
+from content.format import MAX_MANIFEST_BYTES
 from p2p.wire import Message, check, decode_message, encode_varint, is_bytes, is_uint, registry_of
 
 PROTOCOL_ID = "/cooptracks/content/1.0.0"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import trio
 from libp2p.peer.id import ID
 
-from ledger.chunkstore import ChunkStore
+from content.chunkstore import ChunkStore
 from p2p.content.messages import (
     HAS_COMPLETE,
     HAS_NOTHING,

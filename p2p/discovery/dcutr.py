@@ -89,7 +89,8 @@ class HolePunchLimits:
     @property
     def retry_wait(self) -> float:
         """How long the answering side waits for the next round's CONNECT."""
-        return self.message_timeout + self.retry_delay * 2 ** max(0, self.attempts - 2)
+        wait: float = self.message_timeout + self.retry_delay * 2 ** max(0, self.attempts - 2)
+        return wait
 
 
 # -- the message -----------------------------------------------------------------------------------

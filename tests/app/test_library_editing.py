@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu
 
 from app.demo import DemoWorld
-from ledger.content import new_track_key, pack
+from content.format import new_track_key, pack
 from tests.app.helpers import unlock
 
 

@@ -16,7 +16,7 @@ from app.services.core import Core
 from app.services.events import DownloadProgress
 from app.services.replica import replicate
 from app.ui.library import SIDE_ROLE
-from ledger.chunkstore import ChunkStore
+from content.chunkstore import ChunkStore
 from player.engine import PlaybackState
 from tests.app.helpers import give_fan_music, unlock
 

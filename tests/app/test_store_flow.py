@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 
 from app.demo import Actor, DemoSwarm, DemoWorld
 from app.services.swarm import SwarmNetwork
-from ledger.chunkstore import ChunkStore
+from content.chunkstore import ChunkStore
 from player.engine import PlaybackState
 from player.samples import make_tone
 from tests.app.helpers import confirm_purchase, create, unlock, wait_catalog

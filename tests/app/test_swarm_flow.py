@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt
 
 from app.demo import DemoSwarm, DemoWorld, original_file
 from app.services.swarm import REACHABILITY, SwarmNetwork
-from player.chunkstore import DirectoryChunkSource
+from content.source import DirectoryChunkSource
 from player.stream import DecryptingStream
 from tests.app.helpers import confirm_purchase, unlock, wait_catalog
 

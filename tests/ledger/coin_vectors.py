@@ -12,19 +12,20 @@ Regenerate after an intentional change (and say so in docs/PROTOCOL.md)::
 
 from __future__ import annotations
 
-import json
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from ledger.entry import Entry, create_entry
-from ledger.keys import Signer
-from ledger.ledger import Ledger
-from tests.ledger.vectors import to_json
+from ledger.entry import Entry
+from tests.ledger.histories import (
+    HOUR,
+    T0,
+    Steps,
+    accounting_by_symbol,
+    judged,
+    named_balances,
+    print_vectors,
+    vector_steps,
+)
 
-T0 = 1_700_000_000_000
-HOUR = 3_600_000
 SEEDS = {
     "gateway": "01" * 32,
     "artist": "02" * 32,
@@ -32,41 +33,6 @@ SEEDS = {
     "seeder": "05" * 32,
     "fan2": "06" * 32,
 }
-
-
-class Steps:
-    def __init__(self) -> None:
-        self.s = {name: Signer.from_seed(bytes.fromhex(seed)) for name, seed in SEEDS.items()}
-        self.pk = {n: x.public_key for n, x in self.s.items()}
-        self.heads: dict[bytes, Entry] = {}
-        self.steps: list[dict[str, Any]] = []
-
-    def add(
-        self,
-        case: str,
-        name: str,
-        kind: str,
-        body: dict[str, Any],
-        deps: list[Entry] = (),
-        at: float = 0,
-        expect: str = "accepted",
-    ) -> Entry:
-        who = self.s[name]
-        head = self.heads.get(who.public_key)
-        ts = T0 + int(at * HOUR) if at else (head.timestamp if head else T0) + 1000
-        e = create_entry(
-            who,
-            head.seq + 1 if head else 1,
-            head.hash if head else None,
-            ts,
-            kind,
-            body,
-            sorted({d.hash for d in deps}),
-        )
-        if expect == "accepted":
-            self.heads[who.public_key] = e
-        self.steps.append({"case": case, "signer": name, "entry": e, "expect": expect})
-        return e
 
 
 def _campaign_steps(st: Steps, crd: Entry) -> None:
@@ -739,7 +705,7 @@ def _review_steps(st: Steps, crd: Entry) -> None:
 
 
 def _steps() -> list[dict[str, Any]]:
-    st = Steps()
+    st = Steps(SEEDS)
     add, pk = st.add, st.pk
     crd = add(
         "setup",
@@ -772,24 +738,10 @@ def _steps() -> list[dict[str, Any]]:
 
 def build_vectors() -> dict[str, Any]:
     steps = _steps()
-    with tempfile.TemporaryDirectory() as d:
-        led = Ledger.open(Path(d) / "x.sqlite", verify_threads=1)
-        for step in steps:
-            report = led.ingest([step["entry"].wire])
-            got = "accepted" if report.accepted else report.rejected[0].reason
-            assert (got == "accepted") == (step["expect"] == "accepted"), (step["case"], got)
-            assert step["expect"] in got, (step["case"], got)
-        state = led.state
-        names = {Signer.from_seed(bytes.fromhex(v)).public_key: k for k, v in SEEDS.items()}
-        symbols = {a.id: a.symbol for a in state.assets.values()}
-        balances = {
-            f"{names[acct]} {symbols[asset]}": v
-            for (acct, asset), v in sorted(state.balances.items())
-            if v
-        }
-        accounting = {symbols[a]: vars(state.accounting(a)) for a in state.assets}
+    with judged(steps) as led:
+        balances = named_balances(led, SEEDS)
+        accounting = accounting_by_symbol(led)
         state_hash = led.state_hash().hex()
-        led.close()
     return {
         "description": "Cooptracks coin-feature test vectors (campaigns, passes, "
         "stakes, reviews); see "
@@ -797,29 +749,15 @@ def build_vectors() -> dict[str, Any]:
         "Judge the entries in this order; 'expect' is 'accepted' or a phrase of "
         "the rejection reason. Rejected entries do not move their author's head.",
         "seeds": SEEDS,
-        "steps": [
-            {
-                "case": s["case"],
-                "signer": s["signer"],
-                "kind": s["entry"].kind,
-                "timestamp": s["entry"].timestamp,
-                "body": to_json(dict(s["entry"].body)),
-                "deps": [x.hex() for x in s["entry"].deps],
-                "hash": s["entry"].hash.hex(),
-                "wire": s["entry"].wire.hex(),
-                "expect": s["expect"],
-            }
-            for s in steps
-        ],
-        "balances": dict(sorted(balances.items())),
+        "steps": vector_steps(steps),
+        "balances": balances,
         "accounting": accounting,
         "state_hash": state_hash,
     }
 
 
 def main() -> None:
-    json.dump(build_vectors(), sys.stdout, indent=1)
-    sys.stdout.write("\n")
+    print_vectors(build_vectors)
 
 
 if __name__ == "__main__":

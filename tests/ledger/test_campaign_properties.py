@@ -16,21 +16,26 @@ import random
 from collections import Counter
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.entry import Entry
 from ledger.ledger import Ledger
-from tests.ledger.factory import Head
 from tests.ledger.funding import HOUR, TIERS, funding
-from tests.ledger.test_exchange_properties import closure
-from tests.ledger.test_properties import deliver_shuffled, ledgers
-
-SETTINGS = settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+from tests.ledger.histories import (
+    DrawnHistory,
+    check_accounting,
+    check_any_delivery_order,
+    check_judged_on_closure_alone,
+    check_refused_on_closure_alone,
+    drawn_ops,
+    fixed_ops,
+    ingest_a_random_part,
+    ledgers,
+    property_settings,
 )
+
+SETTINGS = property_settings(30)
 
 OP_NAMES = [
     "campaign",
@@ -52,17 +57,12 @@ OP_NAMES = [
     "wait",
     "wait",
 ]
-OPS = st.lists(
-    st.tuples(
-        st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50), st.integers(1, 3_000)
-    ),
-    min_size=15,
-    max_size=60,
-)
+OPS = drawn_ops(OP_NAMES, 5, 3_000)
 
 
-class FundingHistory:
+class FundingHistory(DrawnHistory):
     def __init__(self, ops: list[tuple[str, int, int, int]], ref: Ledger) -> None:
+        super().__init__()
         self.sc, x = funding()
         self.ref = ref
         assert not ref.ingest(self.sc.wires()).rejected
@@ -72,33 +72,11 @@ class FundingHistory:
         self.now = self.sc.t0 + 10_000_000
         self.campaigns: list[Entry] = []
         self.pledges: list[Entry] = []
-        self.tried: Counter[str] = Counter()
-        self.kept: Counter[str] = Counter()
-        self.refused: list[Entry] = []
-        for name, a, b, n in ops:
-            self.tried[name] += 1
-            if getattr(self, "op_" + name)(a, b, n):
-                self.kept[name] += 1
-
-    def try_make(
-        self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (), ts: int | None = None
-    ) -> Entry | None:
-        head = self.sc.heads.get(who.public_key)
-        stamp = max(ts or self.now, head.timestamp if head else 0)
-        e = self.sc.make(who, kind, body, deps, timestamp=stamp, advance=False)
-        if not self.ref.ingest([e.wire]).accepted:
-            self.refused.append(e)
-            return None
-        self.sc.heads[who.public_key] = Head(e.seq, e.hash, e.timestamp)
-        self.sc.entries.append(e)
-        return e
+        self.run(ops)
 
     @staticmethod
     def pick(items: list[Entry], b: int, n: int) -> Entry:
         return items[n % len(items)] if b % 2 else items[-1 - n % min(len(items), 4)]
-
-    def who(self, key: bytes) -> Any:
-        return next(p for p in self.people if p.public_key == key)
 
     def op_wait(self, a: int, b: int, n: int) -> bool:
         self.now += n * 300 * (1 + b % 4)  # up to an hour
@@ -236,11 +214,8 @@ class FundingHistory:
 
 
 def check_invariants(led: Ledger) -> None:
+    check_accounting(led)
     state = led.state
-    for asset in state.assets:
-        acc = state.accounting(asset)
-        assert acc.supply == acc.balances + acc.locked + acc.in_flight, acc
-        assert all(v >= 0 for (_, a), v in state.balances.items() if a == asset)
     for camp in state.campaigns.values():
         pledges = state.pledges_of(camp.id)
         outcomes = Counter(state.conditional[p.id].outcome for p in pledges)
@@ -267,12 +242,7 @@ def test_campaign_histories_in_any_delivery_order_give_one_state(ops: Any, seed:
         ref = make("ref")
         h = FundingHistory(ops, ref)
         check_invariants(ref)
-        for _ in range(2):
-            other = make()
-            deliver_shuffled(other, h.sc.wires(), rnd)
-            assert other.pending_count() == 0 and other.count() == ref.count()
-            assert other.state_hash() == ref.state_hash()
-            check_invariants(other)
+        check_any_delivery_order(make, ref, h.sc.wires(), rnd, check_invariants)
 
 
 @SETTINGS
@@ -284,8 +254,7 @@ def test_conservation_and_all_or_nothing_hold_for_any_part_of_a_history(
     with ledgers() as make:
         h = FundingHistory(ops, make("ref"))
         partial = make()
-        wires = h.sc.wires()
-        partial.ingest(rnd.sample(wires, rnd.randint(0, len(wires))))
+        ingest_a_random_part(partial, h.sc.wires(), rnd)
         check_invariants(partial)
 
 
@@ -299,22 +268,11 @@ def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: i
             for e in h.sc.entries
             if e.kind in ("pledge", "campaign.count", "campaign.close", "reclaim")
         ]
-        for entry, should_accept in [
-            *((e, True) for e in kept[pick % 5 :: 5]),
-            *((e, False) for e in h.refused[pick % 5 :: 5]),
-        ]:
-            led = make()
-            assert not led.ingest(closure(h, entry)).rejected
-            report = led.ingest([entry.wire])
-            assert bool(report.accepted) == should_accept, (entry.kind, report)
+        check_judged_on_closure_alone(make, h, kept[pick % 5 :: 5], h.refused[pick % 5 :: 5])
 
 
 def test_the_interpreter_exercises_every_operation() -> None:
-    rnd = random.Random(11)
-    ops = [
-        (rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 3000))
-        for _ in range(500)
-    ]
+    ops = fixed_ops(OP_NAMES, seed=11, count=500, a_max=5, n_max=3000)
     with ledgers() as make:
         h = FundingHistory(ops, make("ref"))
         check_invariants(h.ref)
@@ -323,7 +281,4 @@ def test_the_interpreter_exercises_every_operation() -> None:
         outcomes = Counter(c.outcome for c in h.ref.state.campaigns.values())
         assert outcomes["funded"] and outcomes["failed"], outcomes
         assert len(h.refused) > 30
-        for entry in h.refused:
-            led = make()
-            led.ingest(closure(h, entry))
-            assert not led.ingest([entry.wire]).accepted, entry.kind
+        check_refused_on_closure_alone(make, h, h.refused)

@@ -8,24 +8,27 @@ judged the same on its dependency closure alone."""
 from __future__ import annotations
 
 import random
-from collections import Counter
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.entry import Entry
 from ledger.ledger import Ledger
-from tests.ledger.factory import Head, economy
-from tests.ledger.market import HOUR
-from tests.ledger.test_exchange_properties import closure
-from tests.ledger.test_properties import deliver_shuffled, ledgers
-
-SETTINGS = settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+from tests.ledger.factory import economy
+from tests.ledger.histories import (
+    DrawnHistory,
+    check_accounting,
+    check_any_delivery_order,
+    check_judged_on_closure_alone,
+    drawn_ops,
+    fixed_ops,
+    ledgers,
+    property_settings,
 )
+from tests.ledger.market import HOUR
+
+SETTINGS = property_settings(25)
 
 OP_NAMES = [
     "buy",
@@ -47,17 +50,12 @@ OP_NAMES = [
     "checkpoint",
     "wait",
 ]
-OPS = st.lists(
-    st.tuples(
-        st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50), st.integers(1, 3_000)
-    ),
-    min_size=15,
-    max_size=60,
-)
+OPS = drawn_ops(OP_NAMES, 5, 3_000)
 
 
-class CoinHistory:
+class CoinHistory(DrawnHistory):
     def __init__(self, ops: list[tuple[str, int, int, int]], ref: Ledger) -> None:
+        super().__init__()
         self.sc, x = economy()
         sc = self.sc
         self.artist = x["artist"]
@@ -88,29 +86,7 @@ class CoinHistory:
         self.now = sc.t0 + 10_000_000
         self.stakes: list[Entry] = []
         self.dists: list[Entry] = []
-        self.tried: Counter[str] = Counter()
-        self.kept: Counter[str] = Counter()
-        self.refused: list[Entry] = []
-        for name, a, b, n in ops:
-            self.tried[name] += 1
-            if getattr(self, "op_" + name)(a, b, n):
-                self.kept[name] += 1
-
-    def try_make(
-        self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (), ts: int | None = None
-    ) -> Entry | None:
-        head = self.sc.heads.get(who.public_key)
-        stamp = max(ts or self.now, head.timestamp if head else 0)
-        e = self.sc.make(who, kind, body, deps, timestamp=stamp, advance=False)
-        if not self.ref.ingest([e.wire]).accepted:
-            self.refused.append(e)
-            return None
-        self.sc.heads[who.public_key] = Head(e.seq, e.hash, e.timestamp)
-        self.sc.entries.append(e)
-        return e
-
-    def who(self, key: bytes) -> Any:
-        return next(p for p in self.people if p.public_key == key)
+        self.run(ops)
 
     def op_wait(self, a: int, b: int, n: int) -> bool:
         self.now += n * 1_000 * (1 + b % 4)
@@ -274,11 +250,8 @@ class CoinHistory:
 
 
 def check_invariants(led: Ledger) -> None:
+    check_accounting(led)
     state = led.state
-    for asset in state.assets:
-        acc = state.accounting(asset)
-        assert acc.supply == acc.balances + acc.locked + acc.in_flight, acc
-        assert all(v >= 0 for (_, a), v in state.balances.items() if a == asset)
     for dist in state.distributions.values():
         counted = [
             s
@@ -310,11 +283,7 @@ def test_coin_histories_in_any_delivery_order_give_one_state(ops: Any, seed: int
         ref = make("ref")
         h = CoinHistory(ops, ref)
         check_invariants(ref)
-        for _ in range(2):
-            other = make()
-            deliver_shuffled(other, h.sc.wires(), rnd)
-            assert other.pending_count() == 0 and other.state_hash() == ref.state_hash()
-            check_invariants(other)
+        check_any_delivery_order(make, ref, h.sc.wires(), rnd, check_invariants)
 
 
 @SETTINGS
@@ -337,21 +306,11 @@ def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: i
                 "purchase",
             )
         ]
-        for entry, should_accept in [
-            *((e, True) for e in kept[pick % 6 :: 6]),
-            *((e, False) for e in h.refused[pick % 6 :: 6]),
-        ]:
-            led = make()
-            assert not led.ingest(closure(h, entry)).rejected
-            assert bool(led.ingest([entry.wire]).accepted) == should_accept, entry.kind
+        check_judged_on_closure_alone(make, h, kept[pick % 6 :: 6], h.refused[pick % 6 :: 6])
 
 
 def test_the_interpreter_exercises_every_operation() -> None:
-    rnd = random.Random(3)
-    ops = [
-        (rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 3000))
-        for _ in range(500)
-    ]
+    ops = fixed_ops(OP_NAMES, seed=3, count=500, a_max=5, n_max=3000)
     with ledgers() as make:
         h = CoinHistory(ops, make("ref"))
         check_invariants(h.ref)

@@ -4,18 +4,18 @@ give the same state."""
 
 from __future__ import annotations
 
-import json
-import random
-from pathlib import Path
 from typing import Any
 
 from tests.ledger.coin_vectors import build_vectors
-
-VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "coins.json"
+from tests.ledger.histories import (
+    check_accepted_in_any_order,
+    check_outcomes_in_order,
+    load_vectors,
+)
 
 
 def load() -> dict[str, Any]:
-    return json.loads(VECTORS.read_text())
+    return load_vectors("coins.json")
 
 
 def test_coin_vectors_are_regenerated_identically_by_the_code() -> None:
@@ -25,30 +25,14 @@ def test_coin_vectors_are_regenerated_identically_by_the_code() -> None:
 def test_each_step_has_the_documented_outcome(open_ledger: Any) -> None:
     data = load()
     led = open_ledger()
-    for step in data["steps"]:
-        report = led.ingest([bytes.fromhex(step["wire"])])
-        if step["expect"] == "accepted":
-            assert [e.hash.hex() for e in report.accepted] == [step["hash"]], step["case"]
-        else:
-            assert not report.accepted and step["expect"] in report.rejected[0].reason, (
-                step["case"],
-                report,
-            )
-    assert led.state_hash().hex() == data["state_hash"]
+    check_outcomes_in_order(data, led)
     for asset in led.state.assets.values():
         acc = data["accounting"][asset.symbol]
         assert acc["supply"] == acc["balances"] + acc["locked"] + acc["in_flight"]
 
 
 def test_the_accepted_entries_in_any_order_give_the_same_state(open_ledger: Any) -> None:
-    data = load()
-    wires = [bytes.fromhex(s["wire"]) for s in data["steps"] if s["expect"] == "accepted"]
-    for n, order in enumerate([list(reversed(wires)), random.Random(3).sample(wires, len(wires))]):
-        led = open_ledger(f"r{n}.sqlite")
-        for w in order:
-            assert not led.ingest([w]).rejected
-        assert led.pending_count() == 0
-        assert led.state_hash().hex() == data["state_hash"]
+    check_accepted_in_any_order(load(), open_ledger, seed=3)
 
 
 def test_every_campaign_either_pays_its_artist_or_refunds_every_pledge(open_ledger: Any) -> None:

@@ -7,24 +7,26 @@ than it held; an entry is judged the same on its dependency closure alone."""
 from __future__ import annotations
 
 import random
-from collections import Counter
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.entry import Entry
 from ledger.ledger import Ledger
-from tests.ledger.factory import Head
-from tests.ledger.market import HOUR, market
-from tests.ledger.test_exchange_properties import closure
-from tests.ledger.test_properties import deliver_shuffled, ledgers
-
-SETTINGS = settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+from tests.ledger.histories import (
+    DrawnHistory,
+    check_accounting,
+    check_any_delivery_order,
+    check_judged_on_closure_alone,
+    drawn_ops,
+    fixed_ops,
+    ledgers,
+    property_settings,
 )
+from tests.ledger.market import HOUR, market
+
+SETTINGS = property_settings(30)
 
 OP_NAMES = [
     "gate",
@@ -39,17 +41,12 @@ OP_NAMES = [
     "wait",
     "wait",
 ]
-OPS = st.lists(
-    st.tuples(
-        st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50), st.integers(1, 3_000)
-    ),
-    min_size=15,
-    max_size=60,
-)
+OPS = drawn_ops(OP_NAMES, 5, 3_000)
 
 
-class GateHistory:
+class GateHistory(DrawnHistory):
     def __init__(self, ops: list[tuple[str, int, int, int]], ref: Ledger) -> None:
+        super().__init__()
         self.sc, x = market()
         self.ref = ref
         assert not ref.ingest(self.sc.wires()).rejected
@@ -58,32 +55,13 @@ class GateHistory:
         self.now = self.sc.t0 + 10_000_000
         self.gates: list[Entry] = []
         self.claims: list[Entry] = []
-        self.tried: Counter[str] = Counter()
-        self.kept: Counter[str] = Counter()
-        self.refused: list[Entry] = []
         for fan in (x["fan"], x["fan2"]):
             self.try_make(
                 x["artist"],
                 "send",
                 {"asset": x["art"].hash, "to": fan.public_key, "amount": 500, "memo": ""},
             )
-        for name, a, b, n in ops:
-            self.tried[name] += 1
-            if getattr(self, "op_" + name)(a, b, n):
-                self.kept[name] += 1
-
-    def try_make(
-        self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (), ts: int | None = None
-    ) -> Entry | None:
-        head = self.sc.heads.get(who.public_key)
-        stamp = max(ts or self.now, head.timestamp if head else 0)
-        e = self.sc.make(who, kind, body, deps, timestamp=stamp, advance=False)
-        if not self.ref.ingest([e.wire]).accepted:
-            self.refused.append(e)
-            return None
-        self.sc.heads[who.public_key] = Head(e.seq, e.hash, e.timestamp)
-        self.sc.entries.append(e)
-        return e
+        self.run(ops)
 
     def op_wait(self, a: int, b: int, n: int) -> bool:
         self.now += n * 1_000 * (1 + b % 4)
@@ -188,11 +166,8 @@ def replayed_changes(
 
 
 def check_invariants(led: Ledger, h: GateHistory | None = None) -> None:
+    check_accounting(led)
     state = led.state
-    for asset in state.assets:
-        acc = state.accounting(asset)
-        assert acc.supply == acc.balances + acc.locked + acc.in_flight, acc
-        assert all(v >= 0 for (_, a), v in state.balances.items() if a == asset)
     if h is None:
         return
     art = h.x["art"].hash
@@ -216,11 +191,7 @@ def test_gate_histories_in_any_delivery_order_give_one_state(ops: Any, seed: int
         ref = make("ref")
         h = GateHistory(ops, ref)
         check_invariants(ref, h)
-        for _ in range(2):
-            other = make()
-            deliver_shuffled(other, h.sc.wires(), rnd)
-            assert other.pending_count() == 0 and other.state_hash() == ref.state_hash()
-            check_invariants(other)
+        check_any_delivery_order(make, ref, h.sc.wires(), rnd, check_invariants)
 
 
 @SETTINGS
@@ -229,21 +200,11 @@ def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: i
     with ledgers() as make:
         h = GateHistory(ops, make("ref"))
         kept = [e for e in h.sc.entries if e.kind in ("gate.claim", "reclaim")]
-        for entry, should_accept in [
-            *((e, True) for e in kept[pick % 4 :: 4]),
-            *((e, False) for e in h.refused[pick % 5 :: 5]),
-        ]:
-            led = make()
-            assert not led.ingest(closure(h, entry)).rejected
-            assert bool(led.ingest([entry.wire]).accepted) == should_accept, entry.kind
+        check_judged_on_closure_alone(make, h, kept[pick % 4 :: 4], h.refused[pick % 5 :: 5])
 
 
 def test_the_interpreter_exercises_every_operation() -> None:
-    rnd = random.Random(5)
-    ops = [
-        (rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 3000))
-        for _ in range(400)
-    ]
+    ops = fixed_ops(OP_NAMES, seed=5, count=400, a_max=5, n_max=3000)
     with ledgers() as make:
         h = GateHistory(ops, make("ref"))
         check_invariants(h.ref, h)

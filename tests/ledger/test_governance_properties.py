@@ -17,22 +17,27 @@ import random
 from collections import Counter
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.entry import Entry
 from ledger.features.governance import CLOSE_WINDOW_MS, tally_result
 from ledger.ledger import Ledger
-from tests.ledger.factory import Head
 from tests.ledger.governance import HOUR, label_world, rules
-from tests.ledger.test_exchange_properties import closure
-from tests.ledger.test_properties import deliver_shuffled, ledgers
-
-SETTINGS = settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+from tests.ledger.histories import (
+    DrawnHistory,
+    check_accounting,
+    check_any_delivery_order,
+    check_judged_on_closure_alone,
+    check_refused_on_closure_alone,
+    drawn_ops,
+    fixed_ops,
+    ingest_a_random_part,
+    ledgers,
+    property_settings,
 )
+
+SETTINGS = property_settings(25)
 
 OP_NAMES = [
     "propose",
@@ -52,19 +57,14 @@ OP_NAMES = [
     "execute",
     "wait",
 ]
-OPS = st.lists(
-    st.tuples(
-        st.sampled_from(OP_NAMES), st.integers(0, 5), st.integers(0, 50), st.integers(1, 2_000)
-    ),
-    min_size=15,
-    max_size=60,
-)
+OPS = drawn_ops(OP_NAMES, 5, 2_000)
 
 
-class VoteHistory:
+class VoteHistory(DrawnHistory):
     """Interpret drawn operations into a history the reference ledger accepted entry by entry."""
 
     def __init__(self, ops: list[tuple[str, int, int, int]], ref: Ledger) -> None:
+        super().__init__()
         self.sc, x = label_world()
         self.ref = ref
         assert not ref.ingest(self.sc.wires()).rejected
@@ -74,30 +74,11 @@ class VoteHistory:
         self.now = self.sc.t0 + 10_000_000
         self.proposals: list[Entry] = []
         self.votes: list[Entry] = []
-        self.tried: Counter[str] = Counter()
-        self.kept: Counter[str] = Counter()
-        self.refused: list[Entry] = []
-        for name, a, b, n in ops:
-            self.tried[name] += 1
-            if getattr(self, "op_" + name)(a, b, n):
-                self.kept[name] += 1
+        self.run(ops)
 
     @property
     def state(self) -> Any:
         return self.ref.state
-
-    def try_make(
-        self, who: Any, kind: str, body: dict[str, Any], deps: list[Any] = (), ts: int | None = None
-    ) -> Entry | None:
-        head = self.sc.heads.get(who.public_key)
-        stamp = max(ts or self.now, head.timestamp if head else 0)
-        e = self.sc.make(who, kind, body, deps, timestamp=stamp, advance=False)
-        if not self.ref.ingest([e.wire]).accepted:
-            self.refused.append(e)
-            return None
-        self.sc.heads[who.public_key] = Head(e.seq, e.hash, e.timestamp)
-        self.sc.entries.append(e)
-        return e
 
     def op_wait(self, a: int, b: int, n: int) -> bool:
         self.now += n * 600 * (1 + b % 3) + (CLOSE_WINDOW_MS if a == 5 else 0)
@@ -287,11 +268,8 @@ def tallies(led: Ledger) -> list[Any]:
 
 
 def check_invariants(led: Ledger, label: bytes) -> None:
+    check_accounting(led)
     state = led.state
-    for asset in state.assets:
-        acc = state.accounting(asset)
-        assert acc.supply == acc.balances + acc.locked + acc.in_flight, acc
-        assert all(v >= 0 for (_, a), v in state.balances.items() if a == asset)
     for pid, result in state.results.items():  # the result is the tally of what was counted
         counted = state.counted.get(pid, {})
         assert all(v.voter == voter and v.proposal == pid for voter, v in counted.items())
@@ -334,13 +312,14 @@ def test_vote_histories_in_any_delivery_order_give_one_state_and_one_tally(
         ref = make("ref")
         h = VoteHistory(ops, ref)
         check_invariants(ref, h.x["label"].public_key)
-        for _ in range(2):
-            other = make()
-            deliver_shuffled(other, h.sc.wires(), rnd)
-            assert other.pending_count() == 0 and other.count() == ref.count()
-            assert other.state_hash() == ref.state_hash()
-            assert tallies(other) == tallies(ref)
-            check_invariants(other, h.x["label"].public_key)
+        check_any_delivery_order(
+            make,
+            ref,
+            h.sc.wires(),
+            rnd,
+            lambda led: check_invariants(led, h.x["label"].public_key),
+            same=tallies,
+        )
 
 
 @SETTINGS
@@ -350,8 +329,7 @@ def test_conservation_with_vote_locks_holds_for_any_part_of_a_history(ops: Any, 
     with ledgers() as make:
         h = VoteHistory(ops, make("ref"))
         partial = make()
-        wires = h.sc.wires()
-        partial.ingest(rnd.sample(wires, rnd.randint(0, len(wires))))
+        ingest_a_random_part(partial, h.sc.wires(), rnd)
         check_invariants(partial, h.x["label"].public_key)
 
 
@@ -365,22 +343,11 @@ def test_vote_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pi
             for e in h.sc.entries
             if e.kind in ("vote", "count", "close", "reclaim", "send", "asset.mint", "sign")
         ]
-        for entry, should_accept in [
-            *((e, True) for e in kept[pick % 5 :: 5]),
-            *((e, False) for e in h.refused[pick % 5 :: 5]),
-        ]:
-            led = make()
-            assert not led.ingest(closure(h, entry)).rejected  # type: ignore[arg-type]
-            report = led.ingest([entry.wire])
-            assert bool(report.accepted) == should_accept, (entry.kind, report)
+        check_judged_on_closure_alone(make, h, kept[pick % 5 :: 5], h.refused[pick % 5 :: 5])
 
 
 def test_the_interpreter_exercises_every_operation() -> None:
-    rnd = random.Random(5)
-    ops = [
-        (rnd.choice(OP_NAMES), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 2000))
-        for _ in range(500)
-    ]
+    ops = fixed_ops(OP_NAMES, seed=5, count=500, a_max=5, n_max=2000)
     with ledgers() as make:
         h = VoteHistory(ops, make("ref"))
         check_invariants(h.ref, h.x["label"].public_key)
@@ -390,7 +357,4 @@ def test_the_interpreter_exercises_every_operation() -> None:
         assert reasons["vote"] and reasons["close"] and reasons["send"], reasons
         assert h.state.results and any(r.passed for r in h.state.results.values())
         assert h.state.executed  # the label carried out at least one passed proposal
-        for entry in h.refused[::3]:
-            led = make()
-            led.ingest(closure(h, entry))  # type: ignore[arg-type]
-            assert not led.ingest([entry.wire]).accepted, entry.kind
+        check_refused_on_closure_alone(make, h, h.refused[::3])

@@ -4,18 +4,18 @@ other orders they give the same state."""
 
 from __future__ import annotations
 
-import json
-import random
-from pathlib import Path
 from typing import Any
 
 from tests.ledger.governance_vectors import build_vectors
-
-VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "governance.json"
+from tests.ledger.histories import (
+    check_accepted_in_any_order,
+    check_outcomes_in_order,
+    load_vectors,
+)
 
 
 def load() -> dict[str, Any]:
-    return json.loads(VECTORS.read_text())
+    return load_vectors("governance.json")
 
 
 def test_governance_vectors_are_regenerated_identically_by_the_code() -> None:
@@ -25,16 +25,7 @@ def test_governance_vectors_are_regenerated_identically_by_the_code() -> None:
 def test_each_step_has_the_documented_outcome(open_ledger: Any) -> None:
     data = load()
     led = open_ledger()
-    for step in data["steps"]:
-        report = led.ingest([bytes.fromhex(step["wire"])])
-        if step["expect"] == "accepted":
-            assert [e.hash.hex() for e in report.accepted] == [step["hash"]], step["case"]
-        else:
-            assert not report.accepted and step["expect"] in report.rejected[0].reason, (
-                step["case"],
-                report,
-            )
-    assert led.state_hash().hex() == data["state_hash"]
+    check_outcomes_in_order(data, led)
     for pid, want in data["results"].items():
         r = led.state.results[bytes.fromhex(pid)]
         assert (list(r.tally), r.turnout, r.passed) == (
@@ -47,14 +38,7 @@ def test_each_step_has_the_documented_outcome(open_ledger: Any) -> None:
 
 
 def test_the_accepted_entries_in_any_order_give_the_same_state(open_ledger: Any) -> None:
-    data = load()
-    wires = [bytes.fromhex(s["wire"]) for s in data["steps"] if s["expect"] == "accepted"]
-    for n, order in enumerate([list(reversed(wires)), random.Random(5).sample(wires, len(wires))]):
-        led = open_ledger(f"r{n}.sqlite")
-        for w in order:
-            assert not led.ingest([w]).rejected
-        assert led.pending_count() == 0
-        assert led.state_hash().hex() == data["state_hash"]
+    check_accepted_in_any_order(load(), open_ledger, seed=5)
 
 
 def test_the_result_follows_from_the_counted_votes_in_the_json() -> None:

@@ -10,10 +10,6 @@ balances), so the reference ledger must accept every entry.
 from __future__ import annotations
 
 import random
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -23,6 +19,7 @@ from ledger.entry import Entry
 from ledger.forks import decode_fork_proof
 from ledger.ledger import Ledger
 from tests.ledger.factory import Scenario
+from tests.ledger.histories import deliver_shuffled, ingest_a_random_part, ledgers
 
 SETTINGS = settings(
     max_examples=25,
@@ -165,40 +162,12 @@ class History:
         return {b["supersedes"] for b in self.sc.listings.values() if b["supersedes"]}
 
 
-@contextmanager
-def ledgers() -> Iterator[Any]:
-    with tempfile.TemporaryDirectory() as d:
-        opened: list[Ledger] = []
-
-        def make(name: str = "l") -> Ledger:
-            led = Ledger.open(Path(d) / f"{name}{len(opened)}.sqlite", verify_threads=1)
-            opened.append(led)
-            return led
-
-        try:
-            yield make
-        finally:
-            for led in opened:
-                led.close()
-
-
 def reference(make: Any, h: History) -> Ledger:
     led = make("ref")
     report = led.ingest(h.sc.wires())
     assert not report.rejected, report.rejected
     assert led.pending_count() == 0 and led.count() == len(h.sc.entries)
     return led
-
-
-def deliver_shuffled(led: Ledger, wires: list[bytes], rnd: random.Random) -> None:
-    order = list(wires)
-    rnd.shuffle(order)
-    i = 0
-    while i < len(order):
-        step = rnd.randint(1, max(1, len(order) // 3))
-        report = led.ingest(order[i : i + step])
-        assert not report.rejected, report.rejected
-        i += step
 
 
 def check_conservation(led: Ledger) -> None:
@@ -242,8 +211,7 @@ def test_conservation_per_asset_after_any_history_and_any_partial_delivery(
     with ledgers() as make:
         check_conservation(reference(make, h))
         partial = make()
-        wires = h.sc.wires()
-        partial.ingest(rnd.sample(wires, rnd.randint(0, len(wires))))
+        ingest_a_random_part(partial, h.sc.wires(), rnd)
         check_conservation(partial)
 
 

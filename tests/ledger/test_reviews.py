@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ledger.ledger import Ledger
 from tests.ledger.factory import Scenario, economy
-from tests.ledger.test_properties import deliver_shuffled, ledgers
+from tests.ledger.histories import deliver_shuffled, ledgers
 from tests.ledger.test_rules import accepted, deliver, refused
 
 

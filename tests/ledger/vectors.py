@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ledger.content import pack
+from content.format import pack
 from ledger.entry import Entry, create_entry
 from ledger.forks import make_fork_proof
 from ledger.keys import Signer

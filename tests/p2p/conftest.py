@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import trio
 
-from ledger.chunkstore import ChunkStore
+from content.chunkstore import ChunkStore
 from ledger.keys import Signer
 from ledger.ledger import Ledger
 from p2p.limits import Limits

@@ -9,7 +9,7 @@ import pytest
 import trio
 from libp2p.custom_types import TProtocol
 
-from ledger.content import new_track_key, pack
+from content.format import new_track_key, pack
 from ledger.keys import Signer
 from p2p.content.messages import (
     MAX_RESPONSE,

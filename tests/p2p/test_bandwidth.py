@@ -14,7 +14,7 @@ import pytest
 import trio
 import trio.testing
 
-from ledger.content import new_track_key, pack
+from content.format import new_track_key, pack
 from p2p.limits import Limits, TokenBucket
 from tests.p2p.conftest import trio_test
 

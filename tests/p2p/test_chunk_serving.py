@@ -7,7 +7,7 @@ import os
 import pytest
 from libp2p.custom_types import TProtocol
 
-from ledger.content import new_track_key, pack
+from content.format import new_track_key, pack
 from p2p.content.messages import (
     MAX_CHUNK_BYTES,
     MAX_RESPONSE,

@@ -7,8 +7,8 @@ import os
 import pytest
 import trio
 
-from ledger.chunkstore import ChunkStore
-from ledger.content import new_track_key, pack, unpack
+from content.chunkstore import ChunkStore
+from content.format import new_track_key, pack, unpack
 from p2p.content.download import DownloadFailed, StorageFailed
 from tests.p2p.conftest import trio_test, wait_for
 from tests.storage import flip_a_bit, grow, overwrite_chunk, small_disk

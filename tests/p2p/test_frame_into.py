@@ -9,8 +9,8 @@ import pytest
 import trio
 from libp2p.custom_types import TProtocol
 
-from ledger.chunkstore import ChunkStore
-from ledger.content import content_hash
+from content.chunkstore import ChunkStore
+from content.format import content_hash
 from p2p.content.messages import MAX_RESPONSE, Busy, ChunkReply, NotFound, decode_response
 from p2p.host import build_host, full_addrs, parse_peer_addr, tcp_addr
 from p2p.wire import FramedStream, ProtocolViolation, encode_varint, frame

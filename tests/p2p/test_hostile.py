@@ -8,7 +8,7 @@ import os
 import pytest
 import trio
 
-from ledger.content import Manifest, content_hash, manifest_id, new_track_key, pack
+from content.format import Manifest, content_hash, manifest_id, new_track_key, pack
 from p2p.content.download import DownloadFailed
 from p2p.content.messages import PROTOCOL_ID as CONTENT
 from p2p.content.messages import ChunkReply, GetManifest, ManifestReply
@@ -139,7 +139,7 @@ def test_provider_announcements_expire_and_the_table_is_capped():
 
 
 def test_a_packed_file_that_repeats_a_chunk_is_refused_at_publishing():
-    from ledger.content import ContentError
+    from content.format import ContentError
 
     with pytest.raises(ContentError, match="repeats a whole chunk"):
         pack(bytes(4 * CHUNK), None, chunk_size=CHUNK)

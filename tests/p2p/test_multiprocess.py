@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chunkstore import ChunkStore
+from content.chunkstore import ChunkStore
 from player.samples import make_tone
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import os
 import pytest
 import trio
 
-from ledger.content import new_track_key, pack
+from content.format import new_track_key, pack
 from p2p.content.download import Download
 from p2p.limits import Limits
 from tests.p2p.conftest import trio_test, wait_for

@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from app.bench.soak import SeederProcess, churn, hold_raw, hold_sessions, honest_fetch
-from ledger.chunkstore import ChunkStore
+from content.chunkstore import ChunkStore
 from ledger.ledger import Ledger
 from p2p.node import NodeConfig, open_node
 from tests.p2p.conftest import trio_test

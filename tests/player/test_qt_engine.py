@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chunkstore import ChunkStore
-from ledger.content import new_track_key, pack
-from player.chunkstore import DirectoryChunkSource
+from content.chunkstore import ChunkStore
+from content.format import new_track_key, pack
+from content.source import DirectoryChunkSource
 from player.engine import MediaSource, NullEngine, PlaybackState
 from player.qt_engine import make_engine, qt_multimedia_problem
 from player.samples import make_tone

@@ -9,9 +9,9 @@ from pathlib import Path
 import av
 import pytest
 
-from ledger.chunkstore import ChunkStore
-from ledger.content import new_track_key, pack
-from player.chunkstore import ChunkUnavailable, DirectoryChunkSource, StreamCancelled
+from content.chunkstore import ChunkStore
+from content.format import new_track_key, pack
+from content.source import ChunkUnavailable, DirectoryChunkSource, StreamCancelled
 from player.samples import make_tone
 from player.stream import DecryptingStream, demuxer_for
 from tests.storage import overwrite_chunk

@@ -16,7 +16,7 @@ from app.services.core import Backoff
 from app.services.replica import copy_content
 from app.services.shop import ShopService
 from app.services.studio import ReleaseDraft, StudioService
-from ledger.content import unpack
+from content.format import unpack
 from tests.services.hostile import (
     TwistedSigner,
     garbage_sealed,
@@ -226,13 +226,13 @@ def png_header(width: int, height: int) -> bytes:
 
 
 def session_for(core):
-    from app.services.ui_support import OfflineNetwork, Session
+    from app.services.session import OfflineNetwork, Session
 
     return Session(core.profile, core.signer, OfflineNetwork())
 
 
 def test_a_sealed_cover_never_stops_a_fans_sync_pass_and_backs_off(world, honest):
-    from ledger.content import new_track_key, pack
+    from content.format import new_track_key, pack
 
     _artist, _seeder, fan, _listing = honest
     eve = world.core("eve")
@@ -256,10 +256,10 @@ def test_a_sealed_cover_never_stops_a_fans_sync_pass_and_backs_off(world, honest
 
 
 def test_covers_are_bounded_in_bytes_pixels_and_cache(world, monkeypatch):
-    from app.services import ui_support
     from app.services.covers import check_cover_image
     from app.services.errors import UserError
-    from ledger.content import pack
+    from app.services.session import artwork
+    from content.format import pack
 
     with pytest.raises(UserError, match="100000×100000 pixels"):
         check_cover_image(png_header(100_000, 100_000))
@@ -274,7 +274,7 @@ def test_covers_are_bounded_in_bytes_pixels_and_cache(world, monkeypatch):
         covers.append(art.content_id)
     big = pack(png_header(600, 600) + os.urandom(5 * 1024 * 1024), None, mime="image/png")
     core.chunks.put_packed(big.manifest_bytes, big.chunks)
-    monkeypatch.setattr(ui_support, "ARTWORK_CACHE_BYTES", 3 * 1100)
+    monkeypatch.setattr(artwork, "ARTWORK_CACHE_BYTES", 3 * 1100)
     session = session_for(core)
     try:
         assert all(session.artwork(c) for c in covers)

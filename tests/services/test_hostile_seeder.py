@@ -19,7 +19,7 @@ from app.commands.swarm import settle_on_change
 from app.services.replica import copy_content
 from app.services.shop import ShopService
 from app.services.studio import ReleaseDraft, StudioService
-from ledger.content import new_track_key, pack, unpack
+from content.format import new_track_key, pack, unpack
 from p2p.gossip import Announce, Provide
 from p2p.limits import Limits
 from p2p.node import NodeConfig, open_node

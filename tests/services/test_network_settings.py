@@ -20,8 +20,8 @@ import time
 import pytest
 
 from app.services.errors import UserError
+from app.services.session import OfflineNetwork, Session
 from app.services.swarm import SwarmNetwork, SwarmSettings
-from app.services.ui_support import OfflineNetwork, Session
 
 LOOPBACK = ("/ip4/127.0.0.1/tcp/0",)
 
@@ -92,7 +92,7 @@ def test_a_damaged_cap_in_the_file_reads_as_no_cap(session) -> None:  # type: ig
 
 @pytest.mark.network
 def test_a_cap_set_on_a_running_node_holds(world) -> None:  # type: ignore[no-untyped-def]
-    from ledger.content import new_track_key, pack
+    from content.format import new_track_key, pack
 
     artist, fan = world.core("artist"), world.core("fan")
     contents = []

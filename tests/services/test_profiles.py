@@ -19,8 +19,8 @@ from app.services.profiles import (
     profile_of,
     public_key_of_peer,
 )
+from app.services.session import Session
 from app.services.studio import ReleaseDraft, StudioService
-from app.services.ui_support import Session
 from ledger.keys import Signer, peer_id
 from ledger.ledger import Ledger
 

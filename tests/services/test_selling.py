@@ -9,7 +9,7 @@ import pytest
 from app.services.errors import UserError
 from app.services.shop import ShopService
 from app.services.studio import MAX_PREVIEW_S, ReleaseDraft, StudioService, preview_length
-from ledger.chunkstore import ChunkStore
+from content.chunkstore import ChunkStore
 from player.formats import read_audio
 from player.samples import make_tone
 

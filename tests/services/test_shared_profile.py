@@ -341,7 +341,7 @@ def test_cli_sync_brings_credits_and_says_so(tmp_path):
 
 
 def test_cli_sync_stays_until_a_seeder_holds_the_new_release(tmp_path, world):
-    from ledger.chunkstore import ChunkStore
+    from content.chunkstore import ChunkStore
 
     artist_dir, seeder_dir = tmp_path / "artist", tmp_path / "seeder"
     for p, name in ((artist_dir, "Ann"), (seeder_dir, "Seeder")):

@@ -8,7 +8,7 @@ from app.services.errors import UserError
 from app.services.shop import ShopService
 from app.services.studio import ReleaseDraft, ShareSpec, StudioService
 from app.services.wallet import WalletService
-from ledger.content import unpack
+from content.format import unpack
 
 
 def publish(world, artist, files, **kw):
@@ -179,7 +179,7 @@ def test_a_restored_identity_writes_nothing_until_its_own_feed_is_back(world, tm
 def test_published_tracks_carry_a_real_clear_preview(world, audio_files):
     import av
 
-    from ledger.content import unpack as unpack_clear
+    from content.format import unpack as unpack_clear
 
     artist = world.core("artist")
     world.sync()

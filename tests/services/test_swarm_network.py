@@ -140,9 +140,9 @@ def test_without_peers_a_download_says_why(world) -> None:  # type: ignore[no-un
 def _seek_test(world, follow_playhead: bool) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     """A fan plays chunk 20 of a 24-chunk track while it downloads from a throttled artist;
     returns (chunks of the middle stored when chunk 20 became readable, middle size)."""
-    from ledger.content import new_track_key, pack
+    from content.format import new_track_key, pack
+    from content.source import DirectoryChunkSource
     from p2p.limits import Limits
-    from player.chunkstore import DirectoryChunkSource
 
     artist, fan = world.core("artist"), world.core("fan")
     packed = pack(os.urandom(24 * 16384 - 100), new_track_key(), "audio/ogg", chunk_size=16384)
@@ -197,8 +197,8 @@ def test_without_the_playhead_hint_the_download_keeps_its_order(world) -> None: 
 
 
 def test_a_full_disk_is_told_as_such_and_the_download_resumes_after(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from ledger.chunkstore import ChunkStore
-    from ledger.content import new_track_key, pack
+    from content.chunkstore import ChunkStore
+    from content.format import new_track_key, pack
     from tests.storage import grow, small_disk
 
     artist, fan = world.core("artist"), world.core("fan")

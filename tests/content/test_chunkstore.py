@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import ledger.chunkstore as chunkstore
-from ledger.chunkstore import DIRECT_ALIGN, ChunkStore, stride
-from ledger.content import ContentError, PackedContent, new_track_key, pack
+import content.chunkstore as chunkstore
+from content.chunkstore import DIRECT_ALIGN, ChunkStore, stride
+from content.format import ContentError, PackedContent, new_track_key, pack
 from tests.storage import grow, small_disk
 
 
@@ -208,7 +208,7 @@ def test_a_damaged_manifest_on_disk_is_skipped_with_a_warning(
     good, bad = _track(100_000), _track(100_000)
     ChunkStore(tmp_path).put_packed(good.manifest_bytes, good.chunks)
     (tmp_path / f"{bad.content_id.hex()}.manifest").write_bytes(b"\xff not cbor")
-    with caplog.at_level(logging.WARNING, logger="ledger.chunkstore"):
+    with caplog.at_level(logging.WARNING, logger="content.chunkstore"):
         assert _stored(ChunkStore(tmp_path), good) == list(good.chunks)
     assert any("skipping manifest" in r.getMessage() for r in caplog.records)
 

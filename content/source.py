@@ -1,12 +1,12 @@
 """Where the player gets the stored chunks of a track: the :class:`ChunkSource` interface.
 
-A purchased track is a manifest plus encrypted chunks (``ledger/content.py``). The player reads
+A purchased track is a manifest plus encrypted chunks (``content/format.py``). The player reads
 chunks through a :class:`ChunkSource`, which may still be filling up while playback runs:
 ``read_chunk`` blocks until the chunk is there (or a timeout / cancel), and ``prioritize`` tells
 the downloader which chunk the playhead needs next.
 
 On-disk layout (shared with the swarm, which writes chunks as they arrive; implemented by
-``ledger.chunkstore.ChunkStore``, which this module reuses)::
+``content.chunkstore.ChunkStore``, which this module reuses)::
 
     <profile>/content/<hex content id>.manifest          canonical manifest bytes
     <profile>/content/packs/<hex content id>.pack        its stored (encrypted) chunks
@@ -32,8 +32,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger.chunkstore import ChunkStore
-from ledger.content import Manifest
+from content.chunkstore import ChunkStore
+from content.format import Manifest
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Layout (shared by the swarm, which writes chunks as they arrive, the seeder, which serves them,
 and the player, which reads them; other processes may use the same directory at the same time):
 
-    <root>/<hex content id>.manifest     canonical manifest bytes (see ledger/content.py)
+    <root>/<hex content id>.manifest     canonical manifest bytes (see content/format.py)
     <root>/packs/<hex content id>.pack   the chunks of that content, chunk i at i * stride
     <root>/packs/<hex content id>.have   one byte per chunk: 1 once chunk i is stored and durable
     <root>/<first 2 hex of chunk id>/<hex chunk id>   a loose chunk, exactly as hashed
@@ -44,7 +44,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.content import ContentError, Manifest, content_hash, decode_manifest, manifest_id
+from content.format import ContentError, Manifest, content_hash, decode_manifest, manifest_id
 
 try:
     import fcntl
