@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.services.test_cli import cli
 from tests.services.test_market_cli import carry, j
 
-PLEDGE_WINDOW_S = 20  # long enough for the pledges below on a loaded machine
+PLEDGE_WINDOW_S = 30  # covers two carries and two pledges on a loaded machine
 
 
 def wait_past(deadline_ms: int) -> None:
@@ -53,16 +53,19 @@ def test_campaign_new_pledge_close_funded_and_failed_refund(tmp_path: Path) -> N
         "Patron:18:the album and a pass",
         profile=artist,
     )
-    big = j("campaign", "new", "World tour", "1000", "CRD", "--deadline-in", "24", profile=artist)
     assert (small["status"], small["goal"], [t["min"] for t in small["tiers"]]) == (
         "open",
         3000,
         [500, 1800],
     )
+    # The short campaign's pledges come first, so its window covers only what they need.
     for fan in (f1, f2):
         carry(artist, fan)
     j("pledge", small["campaign"][:12], "20", profile=f1)
     j("pledge", small["campaign"][:12], "15", profile=f2)
+    # A day-long campaign whose goal is met at once: closing it early as funded is refused.
+    big = j("campaign", "new", "World tour", "5", "CRD", "--deadline-in", "24", profile=artist)
+    carry(artist, f1)
     j("pledge", big["campaign"][:12], "5", profile=f1)
     for fan in (f1, f2):
         carry(fan, artist)
@@ -70,10 +73,10 @@ def test_campaign_new_pledge_close_funded_and_failed_refund(tmp_path: Path) -> N
         c["title"]: (c["pledged"], c["status"]) for c in j("campaign", "list", profile=artist)
     }
     assert listed == {"Second album": (3500, "open"), "World tour": (500, "open")}
+    early = cli("campaign", "close", big["campaign"], profile=artist, check=False)
+    assert early.returncode == 1 and "only after its deadline" in early.stderr
     failed = j("campaign", "close", big["campaign"], "--fail", profile=artist)
     assert failed["status"] == "failed"
-    early = cli("campaign", "close", small["campaign"], profile=artist, check=False)
-    assert early.returncode == 1 and "only after its deadline" in early.stderr
     wait_past(small["deadline"])
     assert j("campaign", "close", small["campaign"], profile=artist)["status"] == "funded"
     for fan in (f1, f2):
