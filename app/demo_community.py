@@ -30,7 +30,7 @@ from ledger.entry import Entry
 from ledger.state import Asset
 
 if TYPE_CHECKING:
-    from app.demo import Actor  # noqa: F811 - the demo imports this module
+    from app.demo import Actor
 
 HOUR = 3600 * 1000
 DAY = 24 * HOUR
@@ -89,7 +89,7 @@ def make_community(
     """The label, its members, its charter, treasury and proposals. ``artists`` in cast order;
     the label and members join ``actors`` (offline: the seeder settles their votes). Returns
     the cores made (open)."""
-    from app.demo import Actor  # noqa: F811 - the demo imports this module
+    from app.demo import Actor
 
     now = int(time.time() * 1000)
     t0 = now - 3 * DAY

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from app.profile import Profile
+from app.services.community_desk import CommunityDesk
 from app.services.core import Core
 from app.services.covers import ARTWORK_MAX_BYTES, check_cover_image
 from app.services.errors import UserError
@@ -336,6 +337,7 @@ class Session:
         self.profiles = ProfileService(self.core, self.identity)
         self._lock = threading.RLock()
         self.exchange = ExchangeDesk(self.core, lambda: self.network.sync(self.core), self._lock)
+        self.community = CommunityDesk(self.core, lambda: self.network.sync(self.core), self._lock)
         self._art_cache: OrderedDict[bytes, bytes] = OrderedDict()  # LRU, ARTWORK_CACHE_BYTES
         self._art_cached_bytes = 0
         self._art_missed: dict[bytes, tuple[float, float, str]] = {}
