@@ -105,6 +105,7 @@ class ProposalPage:
     chartered: bool
     method_text: str  # how votes weigh, in a sentence
     rules_text: str  # quorum and threshold
+    threshold: float  # the share of the votes a proposal needs to pass, 0..1
     style: str  # yes_no, single, approval
     choices: tuple[str, ...]
     closes: int
@@ -354,6 +355,7 @@ class CommunityDesk:
                 p.charter is not None,
                 self._method_text(p.rules),
                 self._rules_text(p.rules),
+                p.rules.threshold_bps / 10_000,
                 p.style,
                 p.choices,
                 p.closes,
@@ -412,10 +414,7 @@ class CommunityDesk:
                 "voters take their locked units back."
             )
         left = p.closes - self.clock()
-        return (
-            f"Open for {span_text(left)} more. So far {lead} (a running tally of the votes "
-            f"this node holds; {self._name(p.settler)} counts them after the close)."
-        )
+        return f"Open for {span_text(left)} more. So far {lead}."
 
     def _omitted(self, p: Proposal, vote: Vote) -> OmittedVote:
         counted = self.state.counted.get(p.id, {}).get(vote.voter)
