@@ -16,6 +16,7 @@ each feed is written oldest first (its past, then what it does now).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +31,8 @@ from ledger.entry import Entry
 from ledger.state import Asset
 
 if TYPE_CHECKING:
-    from app.demo import Actor
+    from app.demo import Actor, DemoWorld
+    from app.services.ui_support import Session
 
 HOUR = 3600 * 1000
 DAY = 24 * HOUR
@@ -237,11 +239,55 @@ def proposal_closing_soon(
         member.close()
 
 
+CHECK_CLOSES_S = 20.0  # the headless check's question closes this long after it is asked
+
+
+def check_vote(
+    world: DemoWorld,
+    session: Session,
+    wait: Callable[[Callable[[], bool], float, str], None],
+    log_fn: Callable[[str], object],
+) -> float:
+    """The headless check's vote: a member asks a question under the label's charter that
+    closes in ``CHECK_CLOSES_S``; the fan votes with its COOP through the Community desk (the
+    quote first); the seeder, as the question's settler, closes it on its own replica and its
+    close reaches the fan: the fan's vote must be the one counted, with the quoted weight.
+    Returns the seconds it took."""
+    t = time.monotonic()
+    member = world.actor(SOON_PROPOSER)
+    pid = proposal_closing_soon(world.root, member.passphrase, CHECK_CLOSES_S, [session.core])
+    desk = session.community
+    quote = desk.quote_vote(pid, ["yes"], str(FAN_COOP))
+    desk.vote(pid, ["yes"], str(FAN_COOP), quote)
+    state = session.core.ledger.state
+    wait(
+        lambda: session.refresh() is not None and pid in state.results,
+        CHECK_CLOSES_S + 60,
+        "the seeder did not close the vote",
+    )
+    result = state.results[pid]
+    close = session.core.ledger.entry(result.close)
+    seeder = world.actor("seeder").identity().public_key
+    vote = state.latest_votes(pid)[session.me]
+    assert close is not None and close.author == seeder, "the close is not the seeder's"
+    assert vote.counted_by is not None, "the seeder's close left the fan's vote out"
+    assert vote.weight == quote.weight and result.tally[0] >= quote.weight, "wrong weight"
+    page = desk.page(pid)
+    log_fn(
+        f"vote ok: voted yes with {quote.lock_text} ({quote.weight_text}); the seeder closed "
+        f"it on its replica and counted it: {page.status}, "
+        + ", ".join(f"{b.choice} {b.weight}" for b in page.bars)
+        + f", turnout {page.turnout} of quorum {page.quorum}"
+    )
+    return time.monotonic() - t
+
+
 __all__ = [
     "FAN_COOP",
     "LABEL",
     "MEMBERS",
     "TOKEN",
+    "check_vote",
     "make_community",
     "proposal_closing_soon",
 ]
