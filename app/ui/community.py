@@ -404,6 +404,7 @@ class CommunityView(Page):
         self.bridge = bridge
         self.overview: CommunityOverview | None = None
         self.page: ProposalPage | None = None
+        self._page_id: bytes | None = None  # the proposal the page shows or is loading
         self.dialog: VoteDialog | None = None
         self.propose_dialog: ProposeDialog | None = None
         self._loading = False
@@ -545,8 +546,8 @@ class CommunityView(Page):
                 self._show_labels(ov.labels)
             if not ov.open and not ov.closed:
                 self.message.show_warning("No proposals here yet.")
-        if self.page is not None and self.stack.currentIndex() == 1:
-            self._load_page(self.page.id)
+        if self._page_id is not None and self.stack.currentIndex() == 1:
+            self._load_page(self._page_id)
         if self._again:
             self._again = False
             self.refresh()
@@ -589,6 +590,7 @@ class CommunityView(Page):
             self.open_proposal(rows[row].id)
 
     def open_proposal(self, proposal: bytes) -> None:
+        self._page_id = proposal
         self.stack.setCurrentIndex(1)
         self._load_page(proposal)
 
@@ -607,8 +609,8 @@ class CommunityView(Page):
         job.failed.connect(self._failed)
 
     def _show_page(self, page: ProposalPage) -> None:
-        if page == self.page:
-            return
+        if page.id != self._page_id or page == self.page:
+            return  # another proposal was opened since, or nothing changed
         self.page = page
         self.p_title.setText(page.title)
         kind = "label (chartered)" if page.chartered else "community"
@@ -626,9 +628,10 @@ class CommunityView(Page):
         self.p_done.setText(page.carried_out_text)
         self.p_done.setVisible(bool(page.carried_out_text))
         self.results_title.setText(
-            "Results (counted by the settler)"
+            f"Results, counted by {page.settler}"
             if page.counted
-            else "Running tally (votes held here)"
+            else f"Running tally of the votes this node holds ({page.settler} counts them "
+            "after the close)"
         )
         self.bars.set_page(page, page.threshold)
         self.p_turnout.setText(
