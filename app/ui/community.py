@@ -8,6 +8,7 @@ moved it; and a new proposal in one's own community. Everything comes through th
 from __future__ import annotations
 
 import datetime as dt
+from html import escape
 
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
@@ -374,22 +375,19 @@ class LabelCard(QFrame):
         right = QVBoxLayout()
         right.setSpacing(4)
         right.addWidget(label("PROPOSALS THAT MOVED IT", "statLabel"))
-        self.moves = read_only_table(["WHEN", "PROPOSAL", "WHAT"], {0: 95, 2: 230}, stretch=1)
-        fill(
-            self.moves,
-            [
-                (
-                    when(m.when),
-                    m.proposal,
-                    (m.what, GREEN)
-                    if m.status == "carried out"
-                    else (f"{m.what} ({m.status})", WARN),
-                )
-                for m in lv.moves
-            ],
-        )
-        self.moves.setFixedHeight(40 + 34 * max(2, min(len(lv.moves), 4)))
-        right.addWidget(self.moves)
+        self.moves: list[str] = []  # one line per move, as shown
+        for m in lv.moves[:6]:
+            colour = GREEN if m.status == "carried out" else WARN
+            status = "" if m.status == "carried out" else f" ({m.status})"
+            self.moves.append(f"{m.proposal}: {m.what}{status}, {when(m.when)}")
+            line = label(
+                f"<span style='color:{TEXT}'>{escape(m.proposal)}</span><br>"
+                f"<span style='color:{colour}'>{escape(m.what)}{escape(status)}</span>"
+                f"<span style='color:{DIM}'> · {when(m.when)}</span>",
+                wrap=True,
+            )
+            line.setTextFormat(Qt.TextFormat.RichText)
+            right.addWidget(line)
         if not lv.moves:
             right.addWidget(label("No proposal has moved its treasury yet.", "dim"))
         right.addStretch(1)
@@ -420,7 +418,7 @@ class CommunityView(Page):
         body.setContentsMargins(0, 0, 0, 0)
         body.setSpacing(10)
         cols = ["PROPOSAL", "COMMUNITY", "METHOD", "CLOSES", "STATUS", "VOTES", "YOUR VOTE"]
-        widths = {1: 130, 2: 130, 3: 110, 4: 150, 5: 130, 6: 90}
+        widths = {1: 130, 2: 130, 3: 105, 4: 140, 5: 170, 6: 90}
         self.open_table = read_only_table(cols, widths, stretch=0)
         self.closed_table = read_only_table(cols, widths, stretch=0)
         for table in (self.open_table, self.closed_table):
