@@ -202,7 +202,7 @@ def make_community(
 
 
 def _propose(
-    core: Core, label: Core, at: int, title: str, text: str, action: dict[str, str]
+    core: Core, label: Core, at: int, title: str, text: str, action: dict
 ) -> bytes:
     replicate(label, core)
     return GovernanceService(core, clock=lambda: at).propose(

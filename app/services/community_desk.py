@@ -721,11 +721,13 @@ class CommunityDesk:
                 lk = state.locks[vote.lock]
                 if lk.closed_by is None:
                     out[vote.lock] = "locked"
-                else:
-                    entry = self.core.ledger.entry(lk.closed_by)
-                    out[vote.lock] = (
-                        "reclaimed" if entry is not None and entry.kind == "reclaim" else "released"
+                else:  # a count releases the votes up to the one it counted; else a reclaim
+                    counted = state.counted.get(vote.proposal, {}).get(me)
+                    ballots = state.ballots.get((vote.proposal, me), [])
+                    released = counted is not None and any(
+                        v is vote for v in ballots[: ballots.index(counted) + 1]
                     )
+                    out[vote.lock] = "released" if released else "reclaimed"
         return out
 
     def _remember(self) -> None:

@@ -133,3 +133,53 @@ def test_a_fan_votes_on_the_labels_proposal(qtbot, launch, world: DemoWorld, req
         lambda: "Your 16 COOP are on their way back" in win.toast.text(), timeout=10_000
     )
     assert win.toast.text().startswith("“Coop Records night: Friday?” failed")
+
+
+def test_bad_input_signs_nothing_and_a_fan_asks_the_label(qtbot, launch, world: DemoWorld) -> None:
+    fan = launch(world.fan)  # offline: the proposals are the replica's
+    unlock(qtbot, fan, world.fan_passphrase)
+    win = fan.window
+    win.show_named("community")
+    view = win.view("community")
+    assert isinstance(view, CommunityView)
+    qtbot.waitUntil(lambda: view.overview is not None and bool(view.label_cards), timeout=15_000)
+    session = fan.bridge.session
+    head = lambda: session.core.ledger.head_seq(session.me)  # noqa: E731
+    before = head()
+    _click_row(qtbot, view.open_table, "Sign Ottoline Vale to Coop Records")
+    qtbot.waitUntil(lambda: view.page is not None and view.vote_btn.isVisible(), timeout=10_000)
+    qtbot.mouseClick(view.vote_btn, Qt.MouseButton.LeftButton)
+    dialog = view.dialog
+    assert dialog is not None
+    qtbot.keyClicks(dialog.units, "8")  # no choice yet: nothing to quote, nothing to sign
+    dialog.request_quote()
+    assert dialog.summary.text().startswith("Choose to see what your vote locks")
+    assert not dialog.sign_btn.isEnabled()
+    dialog.choose("no")
+    for bad, message in (("0", "Lock at least some COOP"), ("2.5", "decimals"), ("", "Say how")):
+        dialog.units.clear()
+        qtbot.keyClicks(dialog.units, bad)
+        qtbot.waitUntil(lambda m=message: m in dialog.error.text(), timeout=10_000)
+        assert not dialog.sign_btn.isEnabled()
+    qtbot.mouseClick(dialog.cancel_btn, Qt.MouseButton.LeftButton)
+    assert head() == before
+    # a new question to the label: its charter's rules apply
+    qtbot.mouseClick(view.back_btn, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(view.new_btn, Qt.MouseButton.LeftButton)
+    ask = view.propose_dialog
+    assert ask is not None and ask.community.currentText().startswith("Coop Records")
+    qtbot.mouseClick(ask.go, Qt.MouseButton.LeftButton)  # no title
+    qtbot.waitUntil(lambda: "Give the proposal a title" in ask.error.text(), timeout=10_000)
+    assert head() == before
+    qtbot.keyClicks(ask.title, "A Coop Records stall at the market?")
+    ask.days.setText("3")
+    qtbot.mouseClick(ask.go, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not ask.isVisible(), timeout=10_000)
+    assert view.message.text().startswith("Proposal published; voting closes")
+    qtbot.waitUntil(
+        lambda: any(
+            r.title == "A Coop Records stall at the market?" and r.method == "Quadratic (COOP)"
+            for r in view.overview.open
+        ),
+        timeout=10_000,
+    )
