@@ -201,9 +201,7 @@ def make_community(
     return [label, *members]
 
 
-def _propose(
-    core: Core, label: Core, at: int, title: str, text: str, action: dict
-) -> bytes:
+def _propose(core: Core, label: Core, at: int, title: str, text: str, action: dict) -> bytes:
     replicate(label, core)
     return GovernanceService(core, clock=lambda: at).propose(
         title, text=text, community=label.me, closes_in_s=PERIOD_MS / 1000, action=action

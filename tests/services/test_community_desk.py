@@ -14,6 +14,7 @@ import pytest
 from app.services.community_desk import CommunityDesk, when_text
 from app.services.errors import UserError
 from app.services.events import Notice
+from app.services.exchange_desk import ExchangeDesk
 from app.services.governance import GovernanceService, settle_governance
 from app.services.profiles import short_peer_id
 from app.services.wallet import WalletService
@@ -71,6 +72,9 @@ def test_the_quote_says_what_a_vote_locks_and_until_when(world: Any, coop: Any) 
     text = desk.vote(pid, ["yes"], "20", quote)
     assert text == "Vote signed: 4 votes (√20, rounded down); 20 COOP locked until it is counted."
     assert fan.ledger.state.balance(fan.me, token.id) == 0
+    [held] = [h for h in ExchangeDesk(fan).holdings() if h.symbol == "COOP"]  # the wallet's view
+    [lock] = held.locks
+    assert (held.locked, lock.what, lock.unlocks) == ("20", "vote on “Pay for a video”", p.close_by)
     page = desk.page(pid)
     assert page.my_vote_text == "Your vote: yes (4 votes)"
     assert [(b.choice, b.weight) for b in page.bars] == [("yes", 4), ("no", 0)]
