@@ -897,7 +897,7 @@ def build_world(
         actors.append(Actor(artist.name, "artist", root / slug, slug in ONLINE_ARTISTS))
     cores += make_market(root, seeder, gateway, cred, coins, ACTOR_PASSPHRASE, FAST_KDF)
     cores += make_community(
-        root, seeder, gateway, fan, cores[3:], cred, actors, ACTOR_PASSPHRASE, FAST_KDF
+        root, seeder, gateway, fan, cores[3:], cred, actors, Actor, ACTOR_PASSPHRASE, FAST_KDF
     )
     tick()
     converge(*cores)  # the swarm's past: every replica holds every entry

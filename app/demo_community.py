@@ -85,14 +85,14 @@ def make_community(
     artists: list[Core],
     cred: Asset,
     actors: list[Actor],
+    make_actor: Callable[[str, str, Path, bool], Actor],
     passphrase: str,
     kdf: tuple[int, int],
 ) -> list[Core]:
     """The label, its members, its charter, treasury and proposals. ``artists`` in cast order;
     the label and members join ``actors`` (offline: the seeder settles their votes). Returns
-    the cores made (open)."""
-    from app.demo import Actor
-
+    the cores made (open). ``make_actor`` is ``app.demo.Actor`` (passed in: the demo imports
+    this module)."""
     now = int(time.time() * 1000)
     t0 = now - 3 * DAY
     label = _identity(root, LABEL_SLUG, passphrase, kdf)
@@ -196,8 +196,8 @@ def make_community(
         core.settle()  # the units the count released come back
         _vote(core, sign, choice, units, int(time.time() * 1000))
     converge(label, seeder, fan, *members)
-    actors.append(Actor(LABEL, "label", root / LABEL_SLUG, False))
-    actors += [Actor(m.name, "member", root / m.slug, False) for m in MEMBERS]
+    actors.append(make_actor(LABEL, "label", root / LABEL_SLUG, False))
+    actors += [make_actor(m.name, "member", root / m.slug, False) for m in MEMBERS]
     return [label, *members]
 
 
