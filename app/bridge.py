@@ -224,6 +224,12 @@ class Bridge(QObject):
             return self.call(method)
         return self.run(method, getattr(self.session.exchange, method), *args)
 
+    def community(self, method: str, *args: Any) -> Job:
+        """Run ``session.community.<method>(*args)`` (the Community view's desk) on a worker."""
+        if self.session is None:
+            return self.call(method)
+        return self.run(method, getattr(self.session.community, method), *args)
+
     @staticmethod
     async def _fail_soon(job: Job, message: str) -> None:
         job._fail(message)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 from nacl import pwhash
 
+from app.demo_community import check_vote, make_community
 from app.demo_market import MOSS, NEON, CoinPlan, make_market
 from app.profile import Profile
 from app.services.core import Core
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WORLD_VERSION = 5
+WORLD_VERSION = 6
 ONLINE_ARTISTS = frozenset({"artist-1", "artist-3"})  # the others' laptops are shut
 FAN_PASSPHRASE = "cooptracks-demo"
 ACTOR_PASSPHRASE = "demo-actor-passphrase"
@@ -895,6 +896,9 @@ def build_world(
         studio.delegate(seeder.me)  # the seeder sells while the artist's laptop is shut
         actors.append(Actor(artist.name, "artist", root / slug, slug in ONLINE_ARTISTS))
     cores += make_market(root, seeder, gateway, cred, coins, ACTOR_PASSPHRASE, FAST_KDF)
+    cores += make_community(
+        root, seeder, gateway, fan, cores[3:], cred, actors, Actor, ACTOR_PASSPHRASE, FAST_KDF
+    )
     tick()
     converge(*cores)  # the swarm's past: every replica holds every entry
     for core in cores:  # the seeder has pinned everything
@@ -1014,7 +1018,8 @@ def run_check(root: Path, log_fn: Callable[[str], object] = print) -> dict[str, 
     processes; the fan's node connects to them over 127.0.0.1; browse, search, preview (fetched
     over libp2p), buy from an artist whose laptop is shut, wait for the seeder's grant as sales
     agent, download over libp2p and check the decrypted bytes against the published file; then
-    buy coins on the exchange and wait for the seeder to fill the takes as the offers' settler."""
+    buy coins on the exchange and wait for the seeder to fill the takes as the offers' settler;
+    vote on the label's question and wait for the seeder to count the vote as its settler."""
     import io
 
     import av
@@ -1140,6 +1145,7 @@ def run_check(root: Path, log_fn: Callable[[str], object] = print) -> dict[str, 
                 f"{len(quote.fills)} offer(s); filled by the seeder as their settler"
             )
             timings["trade_s"] = time.monotonic() - t3
+            timings["vote_s"] = check_vote(world, session, _wait, log_fn)
         finally:
             network.close()
             session.close()

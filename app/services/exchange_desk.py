@@ -893,6 +893,9 @@ class ExchangeDesk:
                 if offer is not None:
                     want = state.assets[offer.want]
                     what = f"offer selling {asset.symbol} for {want.symbol}"
+                vote = state.votes.get(lk.id) if lk.purpose == "vote" else None
+                if vote is not None:
+                    what = f"vote on “{state.proposals[vote.proposal].title}”"
                 locks.setdefault(lk.asset, []).append(
                     LockLine(
                         lk.purpose,

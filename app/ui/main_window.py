@@ -45,6 +45,7 @@ NAV = (
     ("store", "♫   Store"),
     ("library", "▤   Library"),
     ("exchange", "⇅   Exchange"),
+    ("community", "⚑   Community"),
     ("studio", "✎   Studio"),
     ("wallet", "◈   Wallet"),
     ("network", "⇄   Network"),
@@ -213,6 +214,10 @@ class MainWindow(QMainWindow):
             from app.ui.exchange import ExchangeView
 
             return ExchangeView(bridge)
+        if key == "community":
+            from app.ui.community import CommunityView
+
+            return CommunityView(bridge)
         if key == "studio":
             from app.ui.studio import StudioPage
 

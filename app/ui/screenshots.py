@@ -3,8 +3,9 @@
 Runs offscreen (``QT_QPA_PLATFORM=offscreen`` is set when unset). Builds a demo world in a
 temporary folder, makes a few extra fans buy from one artist (so the studio has sales to chart),
 then drives the real window: onboarding, store, release page, library (mid-download), player
-bar, exchange, studio, wallet, network and settings. ``--only export`` makes just the "Save to
-folder" dialog's screenshot, on a quick demo world.
+bar, exchange, community, studio, wallet, network and settings. ``--only export`` makes just
+the "Save to folder" dialog's screenshot, on a quick demo world; ``--only community`` just the
+Community views, on a quick demo world with its seeder running.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from player.engine import NullEngine
 
 if TYPE_CHECKING:
     from app.services.session.views import ReleaseCard, ReleasePage
+    from app.ui.community import CommunityView
 
 SIZE = (1280, 800)
 
@@ -144,6 +146,7 @@ def shoot(out: Path) -> list[Path]:
     bar.save(str(out / "player-bar.png"))
     saved.append(out / "player-bar.png")
     shoot_exchange(fan, save)
+    saved.append(shoot_community(fan, save, out))
     w.show_named("wallet")
     wait(lambda: w.wallet.view is not None and bool(w.wallet.holdings))
     save(fan, "wallet")
@@ -241,6 +244,69 @@ def shoot_exchange(fan: AppParts, save: Callable[[AppParts, str], None]) -> None
     ex.amount.clear()
 
 
+def shoot_community(fan: AppParts, save: Callable[[AppParts, str], None], out: Path) -> Path:
+    """Community: the proposals and the label's treasury; a closed proposal with its results
+    and a vote the settler left out; the vote dialog on the open one, with what it locks."""
+    w = fan.window
+    w.show_named("community")
+    view = cast("CommunityView", w.view("community"))
+    wait(lambda: view.overview is not None and bool(view.overview.open) and view.label_cards)
+    save(fan, "community")
+    view.open_by_title("Fund a music video for Marrow & Moss")
+    wait(lambda: view.page is not None and view.page.title.startswith("Fund"))
+    save(fan, "community-proposal")
+    view.open_by_title("Sign Ottoline Vale to Coop Records")
+    wait(lambda: view.page is not None and view.page.title.startswith("Sign"))
+    dialog = view.open_vote()
+    assert dialog is not None
+    dialog.choose("yes")
+    dialog.units.setText("16")
+    wait(lambda: dialog.sign_btn.isEnabled())
+    save(fan, "community-open")
+    pump(250)
+    path = out / "community-vote.png"
+    dialog.grab().save(str(path))
+    dialog.reject()
+    view.show_list()
+    return path
+
+
+def shoot_community_only(out: Path) -> list[Path]:
+    """The Community views on a quick demo world with its seeder running."""
+    from app.services.swarm import SwarmNetwork
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="cooptracks-shots-"))
+    world = build_world(tmp / "world", quick=True, fresh=True)
+    swarm = DemoSwarm(world, roles=("seeder",)).start()
+    swarm.wait_ready()
+    saved: list[Path] = []
+    fan = build(
+        Profile(world.fan),
+        lambda: SwarmNetwork(swarm.settings()),
+        engine=NullEngine(),
+        sync_interval_ms=500,
+        title_note="demo",
+    )
+
+    def save(parts: AppParts, name: str) -> None:
+        pump(250)
+        path = out / f"{name}.png"
+        parts.window.grab().save(str(path))
+        saved.append(path)
+
+    try:
+        fan.window.resize(*SIZE)
+        fan.window.show()
+        job = fan.bridge.unlock(world.fan_passphrase)
+        wait(lambda: job.done)
+        saved.append(shoot_community(fan, save, out))
+    finally:
+        fan.shutdown()
+        swarm.stop()
+    return saved
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     only = args[args.index("--only") + 1] if "--only" in args else None
@@ -248,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(rest[0] if rest else "docs/screenshots")
     if only == "export":
         print(shoot_export(out))
+        return 0
+    if only == "community":
+        for p in shoot_community_only(out):
+            print(p)
         return 0
     for p in shoot(out):
         print(p)

@@ -189,9 +189,12 @@ class WalletPage(Page):
                 0,
                 0,
             )
+        chosen = self.asset.currentData()  # a refresh keeps the asset the user picked
         self.asset.clear()
         for b in view.balances:
             self.asset.addItem(f"{b.symbol} — {b.name}", b.asset)
+        if self.asset.findData(chosen) >= 0:
+            self.asset.setCurrentIndex(self.asset.findData(chosen))
         my_id = view.me_id or view.me.hex()
         self.me.setToolTip(my_id)
         # A zero-width space lets the label wrap the ID instead of cutting it off.

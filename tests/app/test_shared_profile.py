@@ -63,10 +63,14 @@ def test_the_app_shows_a_cli_purchase_and_its_own_buy_still_works(
     win.show_named("wallet")
     wallet = win.wallet
     qtbot.waitUntil(lambda: wallet.view is not None, timeout=10_000)
-    before = wallet.view.balances[0].amount
+
+    def credits() -> str:
+        return next(b.amount for b in wallet.view.balances if b.symbol == "CRED")
+
+    before = credits()
 
     _cli(world.fan, world.fan_passphrase, "buy", by_cli.id.hex(), "--yes")
-    qtbot.waitUntil(lambda: wallet.view.balances[0].amount != before, timeout=10_000)
+    qtbot.waitUntil(lambda: credits() != before, timeout=10_000)
     assert any(h.kind == "purchase" for h in wallet.view.history)
 
     win.show_named("store")
@@ -176,11 +180,15 @@ def test_the_wallet_shows_the_peer_id_copies_it_and_sends_to_one(
     qtbot.mouseClick(wallet.copy_btn, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == peer_id(session.me)
     gateway = next(a for a in world.actors if a.role == "gateway").identity()
-    before = wallet.view.balances[0].amount
+    before = next(b.amount for b in wallet.view.balances if b.symbol == "CRED")
+    wallet.asset.setCurrentIndex(wallet.asset.findText("CRED", Qt.MatchFlag.MatchStartsWith))
     qtbot.keyClicks(wallet.to, gateway.peer_id)  # pasted as the app shows IDs
     qtbot.keyClicks(wallet.amount, "1")
     qtbot.mouseClick(wallet.send_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: wallet.view.balances[0].amount != before, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: next(b.amount for b in wallet.view.balances if b.symbol == "CRED") != before,
+        timeout=10_000,
+    )
     assert wallet.send_msg.text() == "" or "not" not in wallet.send_msg.text()
 
 

@@ -39,11 +39,15 @@ def test_wallet_history_names_the_release_a_purchase_bought(
     assert "Purchase · “Night Ferry” by Lumen Drift" in whats
     # an amount with a decimal comma is sent as typed
     gateway = world.actor("gateway").identity()
+    wallet.asset.setCurrentIndex(wallet.asset.findText("CRED", Qt.MatchFlag.MatchStartsWith))
     qtbot.keyClicks(wallet.to, gateway.peer_id)
     qtbot.keyClicks(wallet.amount, "1,25")
     qtbot.mouseClick(wallet.send_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Sent." in wallet.send_msg.text(), timeout=10_000)
-    qtbot.waitUntil(lambda: wallet.view.balances[0].amount == "19.75 CRED", timeout=10_000)
+    qtbot.waitUntil(
+        lambda: next(b.amount for b in wallet.view.balances if b.symbol == "CRED") == "19.75 CRED",
+        timeout=10_000,
+    )
 
     # too much: refused; the refusal goes once credit arrives
     wallet.amount.clear()
@@ -60,7 +64,10 @@ def test_wallet_history_names_the_release_a_purchase_bought(
     finally:
         gw.close()
         fan.close()
-    qtbot.waitUntil(lambda: wallet.view.balances[0].amount == "39.75 CRED", timeout=15_000)
+    qtbot.waitUntil(
+        lambda: next(b.amount for b in wallet.view.balances if b.symbol == "CRED") == "39.75 CRED",
+        timeout=15_000,
+    )
     qtbot.waitUntil(lambda: not wallet.send_msg.isVisible(), timeout=5_000)
 
 

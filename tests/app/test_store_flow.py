@@ -151,7 +151,7 @@ def test_artist_publishes_and_a_fan_buys_downloads_and_plays(
 
     # the sale reached the artist's ledger, paid at the fan's chosen price
     wallet_view = fan.bridge.session.wallet_view()
-    assert wallet_view.balances[0].amount == "21.50 CRED"
+    assert next(b.amount for b in wallet_view.balances if b.symbol == "CRED") == "21.50 CRED"
 
 
 def test_too_little_credit_shows_the_message(

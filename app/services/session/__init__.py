@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict
 
 from app.profile import Profile
+from app.services.community_desk import CommunityDesk
 from app.services.core import Core
 from app.services.exchange_desk import ExchangeDesk
 from app.services.identity import IdentityService
@@ -56,6 +57,7 @@ class Session(StudioMixin, LibraryMixin, WalletMixin, SettingsMixin):
         self.profiles = ProfileService(self.core, self.identity)
         self._lock = threading.RLock()
         self.exchange = ExchangeDesk(self.core, lambda: self.network.sync(self.core), self._lock)
+        self.community = CommunityDesk(self.core, lambda: self.network.sync(self.core), self._lock)
         self._art_cache: OrderedDict[bytes, bytes] = OrderedDict()  # LRU, ARTWORK_CACHE_BYTES
         self._art_cached_bytes = 0
         self._art_missed: dict[bytes, tuple[float, float, str]] = {}
