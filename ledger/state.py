@@ -45,6 +45,7 @@ from ledger.features.selling import (
     compute_payouts,
 )
 from ledger.features.settlement import Accounting, Conditional, Lock, SettlementView
+from ledger.features.shares import Receipt, SharesView
 
 __all__ = [
     "Accounting",
@@ -68,6 +69,7 @@ __all__ = [
     "Profile",
     "Proposal",
     "Purchase",
+    "Receipt",
     "Reply",
     "Result",
     "Review",
@@ -96,6 +98,7 @@ class State(
     GatesView,
     CoinsView,
     ReviewsView,
+    SharesView,
 ):
     """Balances, assets, listings, purchases, grants, delegations, profiles, ...: one view per
     feature, each with its tables and queries (``ledger/features/``)."""

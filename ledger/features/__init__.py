@@ -19,6 +19,7 @@ queries, and its part of the state hash. To find how something works, open its m
 ``coins``                 ``coin.charter``, ``stake``, ``stake.accept``, ``stake.refuse``,
                           ``distribute``, ``collect``: artistcoins tied to sales
 ``reviews``               ``review``, ``review.reply``: reviews by verified buyers
+``shares``                ``receipt``; a listing's shares for seeders and a referrer
 ========================  =====================================================================
 
 ``ledger/kinds.py`` builds the closed kind registry from ``FEATURES`` and ``ledger/state.py`` the
@@ -40,6 +41,7 @@ from ledger.features import (
     reviews,
     selling,
     settlement,
+    shares,
 )
 from ledger.features.base import Feature, Guard, Rule
 
@@ -55,6 +57,7 @@ FEATURES: tuple[Feature, ...] = (
     gates.FEATURE,
     coins.FEATURE,
     reviews.FEATURE,
+    shares.FEATURE,
 )
 
 

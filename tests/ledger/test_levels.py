@@ -325,6 +325,7 @@ def _valid_bodies() -> dict[str, dict[str, Any]]:
         "collect": {"stake": h, "distributions": [h]},
         "review": {"grant": h, "rating": 4, "text": "warm and strange"},
         "review.reply": {"review": h, "text": "thank you"},
+        "receipt": {"purchase": h, "seeders": [{"to": h, "bytes": 262_144}]},
     }
     assert set(bodies) == set(KINDS), "a new kind needs a schema test"
     return bodies
