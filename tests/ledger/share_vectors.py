@@ -1,0 +1,434 @@
+"""Test vectors of referral and seeder shares and gated listings (tests/vectors/shares.json): a
+history from fixed seeds and timestamps, each entry with the outcome a conforming implementation
+must reach when the entries are judged in the listed order (accepted, or rejected with a phrase of
+the reason), every conflict case of docs/PROTOCOL.md ("Referral and seeder shares", "Gated
+listings") among them, then the balances, the per-asset accounting and the state hash. A file of
+its own, so the coin vectors (tests/vectors/coins.json) keep their hashes.
+
+Regenerate after an intentional change (and say so in docs/PROTOCOL.md)::
+
+    .venv/bin/python -m tests.ledger.share_vectors > tests/vectors/shares.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ledger.entry import Entry
+from ledger.keys import Signer
+from ledger.ledger import Ledger
+from tests.ledger.coin_vectors import HOUR, T0, Steps
+from tests.ledger.coin_vectors import SEEDS as COIN_SEEDS
+from tests.ledger.vectors import to_json
+
+SEEDS = {**COIN_SEEDS, "label": "07" * 32, "seeder2": "08" * 32}
+DAY = 24
+
+
+def _listing(crd: Entry, split: list[tuple[bytes, int]], remainder: bytes, **terms: Any) -> dict:
+    return {
+        "title": "Third album",
+        "artist_name": "Artist",
+        "genre": "ambient",
+        "tags": [],
+        "description": "",
+        "artwork": None,
+        "tracks": [
+            {
+                "title": "One",
+                "content": bytes(range(32)),
+                "preview": None,
+                "duration_ms": 1000,
+                "prices": [],
+            }
+        ],
+        "prices": [{"asset": crd.hash, "amount": 1_000, "nyp": False}],
+        "split": [{"to": to, "bps": bps} for to, bps in split],
+        "remainder": remainder,
+        "supersedes": None,
+        **terms,
+    }
+
+
+def _purchase(li: Entry, amount: int, payouts: list[tuple[bytes, int]], **terms: Any) -> dict:
+    return {
+        "listing": li.hash,
+        "track": None,
+        "asset": li.body["prices"][0]["asset"],
+        "amount": amount,
+        "payouts": [{"to": to, "amount": a} for to, a in payouts],
+        **terms,
+    }
+
+
+def _share_steps(st: Steps, crd: Entry) -> None:
+    add, pk = st.add, st.pk
+    artist, label = pk["artist"], pk["label"]
+    add(
+        "listing: shares over 5000 bps together",
+        "artist",
+        "listing",
+        _listing(crd, [(artist, 10_000)], artist, shares={"seeders": 3_000, "referrer": 2_001}),
+        at=1,
+        expect="at most 5000",
+    )
+    li = add(
+        "listing: 10% for seeders, 5% for a referrer, the rest split 70/30 with the label",
+        "artist",
+        "listing",
+        _listing(
+            crd,
+            [(artist, 7_000), (label, 3_000)],
+            artist,
+            shares={"seeders": 1_000, "referrer": 500},
+        ),
+        at=1,
+    )
+    add(
+        "purchase: payouts ignoring the reserved shares",
+        "fan",
+        "purchase",
+        _purchase(li, 1_000, [(artist, 700), (label, 300)]),
+        [li],
+        at=2,
+        expect="split exactly",
+    )
+    add(
+        "purchase: the buyer as its own referrer",
+        "fan",
+        "purchase",
+        _purchase(li, 1_000, [(artist, 630), (label, 270), (pk["fan"], 50)], referrer=pk["fan"]),
+        [li],
+        at=2,
+        expect="own referrer",
+    )
+    bought = add(
+        "purchase: referred by fan2 (50), 100 held for seeders, 595/255 split",
+        "fan",
+        "purchase",
+        _purchase(li, 1_000, [(artist, 595), (label, 255), (pk["fan2"], 50)], referrer=pk["fan2"]),
+        [li],
+        at=2,
+    )
+    add(
+        "receipt: by someone other than the buyer",
+        "fan2",
+        "receipt",
+        {"purchase": bought.hash, "seeders": [{"to": pk["seeder"], "bytes": 10}]},
+        [bought],
+        at=3,
+        expect="of its author",
+    )
+    add(
+        "receipt: the buyer names itself as a seeder",
+        "fan",
+        "receipt",
+        {"purchase": bought.hash, "seeders": [{"to": pk["fan"], "bytes": 10}]},
+        at=3,
+        expect="itself as a seeder",
+    )
+    add(
+        "receipt: a seeder named twice",
+        "fan",
+        "receipt",
+        {
+            "purchase": bought.hash,
+            "seeders": [{"to": pk["seeder"], "bytes": 1}, {"to": pk["seeder"], "bytes": 2}],
+        },
+        at=3,
+        expect="appears twice",
+    )
+    add(
+        "receipt: two seeders by bytes (66 and 33), 1 of rounding to the remainder",
+        "fan",
+        "receipt",
+        {
+            "purchase": bought.hash,
+            "seeders": [
+                {"to": pk["seeder"], "bytes": 2_000_000},
+                {"to": pk["seeder2"], "bytes": 1_000_000},
+            ],
+        },
+        at=3,
+    )
+    add(
+        "receipt: a second receipt for the same purchase",
+        "fan",
+        "receipt",
+        {"purchase": bought.hash, "seeders": []},
+        at=3,
+        expect="already has a receipt",
+    )
+    plain = add(
+        "purchase: no referrer named, its share goes through the split",
+        "fan2",
+        "purchase",
+        _purchase(li, 1_000, [(artist, 630), (label, 270)]),
+        [li],
+        at=4,
+    )
+    add(
+        "receipt: no seeder named, the held share goes to the remainder",
+        "fan2",
+        "receipt",
+        {"purchase": plain.hash, "seeders": []},
+        at=4,
+    )
+
+
+def _gated_steps(st: Steps, crd: Entry) -> None:
+    add, pk = st.add, st.pk
+    artist = pk["artist"]
+    art = add(
+        "setup: the artist's coin",
+        "artist",
+        "asset.issue",
+        {
+            "symbol": "ART",
+            "name": "Artist coin",
+            "precision": 0,
+            "max_supply": 1_000_000,
+            "flags": ["artistcoin"],
+        },
+        at=10,
+    )
+    add("setup", "artist", "asset.mint", {"asset": art.hash, "amount": 10_000}, at=10)
+    sent = add(
+        "setup",
+        "artist",
+        "send",
+        {"asset": art.hash, "to": pk["fan"], "amount": 150, "memo": ""},
+        at=10,
+    )
+    add("setup", "fan", "receive", {"transfers": [sent.hash]}, [sent], at=10)
+    gate = add(
+        "setup: a gate of 100 ART, locked a day",
+        "artist",
+        "gate",
+        {
+            "title": "Holders",
+            "description": "",
+            "asset": art.hash,
+            "min": 100,
+            "held_ms": 0,
+            "lock_ms": DAY * 3_600_000,
+        },
+        at=10,
+    )
+    add(
+        "listing: gated, neither holders only nor discounted",
+        "artist",
+        "listing",
+        _listing(
+            crd,
+            [(artist, 10_000)],
+            artist,
+            gate={"gate": gate.hash, "holders_only": False, "discount_bps": 0},
+        ),
+        at=11,
+        expect="holders only or",
+    )
+    only = add(
+        "listing: holders only",
+        "artist",
+        "listing",
+        _listing(
+            crd,
+            [(artist, 10_000)],
+            artist,
+            gate={"gate": gate.hash, "holders_only": True, "discount_bps": 0},
+        ),
+        at=11,
+    )
+    discount = add(
+        "listing: 25% off for holders",
+        "artist",
+        "listing",
+        _listing(
+            crd,
+            [(artist, 10_000)],
+            artist,
+            gate={"gate": gate.hash, "holders_only": False, "discount_bps": 2_500},
+        ),
+        at=11,
+    )
+    add(
+        "purchase: holders only, no claim",
+        "fan",
+        "purchase",
+        _purchase(only, 1_000, [(artist, 1_000)]),
+        [only],
+        at=12,
+        expect="holders only",
+    )
+    claim = add(
+        "gate.claim: the fan locks 100 ART for a day",
+        "fan",
+        "gate.claim",
+        {"gate": gate.hash, "until": T0 + (12 + DAY) * HOUR},
+        [gate],
+        at=12,
+    )
+    add(
+        "purchase: a claim named but not in deps",
+        "fan",
+        "purchase",
+        _purchase(only, 1_000, [(artist, 1_000)], claim=claim.hash),
+        [only],
+        at=12,
+        expect="deps",
+    )
+    add(
+        "purchase: someone else's claim",
+        "fan2",
+        "purchase",
+        _purchase(only, 1_000, [(artist, 1_000)], claim=claim.hash),
+        [only, claim],
+        at=12,
+        expect="not the buyer's",
+    )
+    add(
+        "purchase: holders only, with the buyer's active claim",
+        "fan",
+        "purchase",
+        _purchase(only, 1_000, [(artist, 1_000)], claim=claim.hash),
+        [only, claim],
+        at=12,
+    )
+    add(
+        "purchase: the holders' price without a claim",
+        "fan2",
+        "purchase",
+        _purchase(discount, 750, [(artist, 750)]),
+        [discount],
+        at=12,
+        expect="price is 1000",
+    )
+    add(
+        "purchase: the full price with a claim",
+        "fan",
+        "purchase",
+        _purchase(discount, 1_000, [(artist, 1_000)], claim=claim.hash),
+        [discount, claim],
+        at=12,
+        expect="price is 750",
+    )
+    add(
+        "purchase: the holders' price with the buyer's claim",
+        "fan",
+        "purchase",
+        _purchase(discount, 750, [(artist, 750)], claim=claim.hash),
+        [discount, claim],
+        at=12,
+    )
+    add(
+        "reclaim: the claim's units back after its day",
+        "fan",
+        "reclaim",
+        {"of": claim.hash, "proof": claim.hash},
+        at=12 + DAY + 1,
+    )
+    add(
+        "purchase: holders only, with a claim that has ended",
+        "fan",
+        "purchase",
+        _purchase(only, 1_000, [(artist, 1_000)], claim=claim.hash),
+        [only, claim],
+        at=12 + DAY + 1,
+        expect="not active",
+    )
+
+
+def _steps() -> list[dict[str, Any]]:
+    st = Steps()
+    st.s.update({n: Signer.from_seed(bytes.fromhex(SEEDS[n])) for n in ("label", "seeder2")})
+    st.pk.update({n: st.s[n].public_key for n in ("label", "seeder2")})
+    crd = st.add(
+        "setup",
+        "gateway",
+        "asset.issue",
+        {
+            "symbol": "CRD",
+            "name": "Credits",
+            "precision": 2,
+            "max_supply": 10**9,
+            "flags": ["stable"],
+        },
+        at=0.01,
+    )
+    st.add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
+    for fan in ("fan", "fan2"):
+        sent = st.add(
+            "setup",
+            "gateway",
+            "send",
+            {"asset": crd.hash, "to": st.pk[fan], "amount": 5_000, "memo": ""},
+        )
+        st.add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
+    _share_steps(st, crd)
+    _gated_steps(st, crd)
+    return st.steps
+
+
+def build_vectors() -> dict[str, Any]:
+    steps = _steps()
+    with tempfile.TemporaryDirectory() as d:
+        led = Ledger.open(Path(d) / "x.sqlite", verify_threads=1)
+        for step in steps:
+            report = led.ingest([step["entry"].wire])
+            got = "accepted" if report.accepted else report.rejected[0].reason
+            assert (got == "accepted") == (step["expect"] == "accepted"), (step["case"], got)
+            assert step["expect"] in got, (step["case"], got)
+        state = led.state
+        names = {Signer.from_seed(bytes.fromhex(v)).public_key: k for k, v in SEEDS.items()}
+        symbols = {a.id: a.symbol for a in state.assets.values()}
+        balances = {
+            f"{names[acct]} {symbols[asset]}": v
+            for (acct, asset), v in sorted(state.balances.items())
+            if v
+        }
+        in_flight = {
+            f"{names[t.to]} {symbols[t.asset]} {t.source.hex()[:12]}": t.amount
+            for t in sorted(state.inflight.values(), key=lambda t: (t.to, t.source))
+        }
+        accounting = {symbols[a]: vars(state.accounting(a)) for a in state.assets}
+        state_hash = led.state_hash().hex()
+        led.close()
+    return {
+        "description": "Cooptracks test vectors of referral and seeder shares and gated "
+        "listings; see docs/PROTOCOL.md. Judge the entries in this order; 'expect' is "
+        "'accepted' or a phrase of the rejection reason. Rejected entries do not move their "
+        "author's head.",
+        "seeds": SEEDS,
+        "steps": [
+            {
+                "case": s["case"],
+                "signer": s["signer"],
+                "kind": s["entry"].kind,
+                "timestamp": s["entry"].timestamp,
+                "body": to_json(dict(s["entry"].body)),
+                "deps": [x.hex() for x in s["entry"].deps],
+                "hash": s["entry"].hash.hex(),
+                "wire": s["entry"].wire.hex(),
+                "expect": s["expect"],
+            }
+            for s in steps
+        ],
+        "balances": dict(sorted(balances.items())),
+        "in_flight": in_flight,
+        "accounting": accounting,
+        "state_hash": state_hash,
+    }
+
+
+def main() -> None:
+    json.dump(build_vectors(), sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
