@@ -37,7 +37,14 @@ from ledger.errors import SemanticError
 from ledger.features import selling
 from ledger.features.base import DepIndex, Feature
 from ledger.features.money import send_in_flight
-from ledger.features.selling import BPS_TOTAL, Listing, Payout, Reserve, merge_payouts
+from ledger.features.selling import (
+    BPS_TOTAL,
+    Listing,
+    Payout,
+    Reserve,
+    compute_payouts,
+    merge_payouts,
+)
 from ledger.features.settlement import Lock
 from ledger.schema import Kind, array, hash32, integer, public_key, record
 
@@ -62,6 +69,18 @@ def listing_shares(listing: Listing) -> tuple[int, int]:
     """(seeders bps, referrer bps) the listing reserves; (0, 0) when it has no shares term."""
     shares = listing.terms.get("shares")
     return (0, 0) if shares is None else (shares["seeders"], shares["referrer"])
+
+
+def purchase_payouts(
+    listing: Listing, amount: int, referrer: bytes | None
+) -> tuple[list[Payout], int]:
+    """(payouts, held seeders' share) of a purchase of ``amount``, as the purchase rule wants
+    them (for clients that compose a purchase or show a sale)."""
+    seeders_bps, referrer_bps = listing_shares(listing)
+    extra = [Payout(referrer, amount * referrer_bps // BPS_TOTAL)] if referrer is not None else []
+    held = amount * seeders_bps // BPS_TOTAL
+    base = amount - held - sum(p.amount for p in extra)
+    return merge_payouts(compute_payouts(base, listing.split, listing.remainder), extra), held
 
 
 def seeder_payouts(held: int, seeders: list[tuple[bytes, int]], remainder: bytes) -> list[Payout]:
