@@ -1,9 +1,10 @@
-"""Test vectors of referral and seeder shares and gated listings (tests/vectors/shares.json): a
-history from fixed seeds and timestamps, each entry with the outcome a conforming implementation
-must reach when the entries are judged in the listed order (accepted, or rejected with a phrase of
-the reason), every conflict case of docs/PROTOCOL.md ("Referral and seeder shares", "Gated
-listings") among them, then the balances, the per-asset accounting and the state hash. A file of
-its own, so the coin vectors (tests/vectors/coins.json) keep their hashes.
+"""Test vectors of referral and seeder shares, gated listings and stakes answered by the issuer's
+agent (tests/vectors/shares.json): a history from fixed seeds and timestamps, each entry with the
+outcome a conforming implementation must reach when the entries are judged in the listed order
+(accepted, or rejected with a phrase of the reason), every conflict case of docs/PROTOCOL.md
+("Referral and seeder shares", "Gated listings", and stakes answered by an agent in "Coins tied to
+sales") among them, then the balances, the per-asset accounting and the state hash. A file of its
+own, so the coin vectors (tests/vectors/coins.json) keep their hashes.
 
 Regenerate after an intentional change (and say so in docs/PROTOCOL.md)::
 
@@ -180,7 +181,129 @@ def _share_steps(st: Steps, crd: Entry) -> None:
     )
 
 
-def _gated_steps(st: Steps, crd: Entry) -> None:
+def _agent_stake_steps(st: Steps, crd: Entry, art: Entry) -> None:
+    add, pk = st.add, st.pk
+    artist = pk["artist"]
+    deleg = add(
+        "setup: the artist delegates to the seeder",
+        "artist",
+        "delegate",
+        {"agent": pk["seeder"], "listings": [], "keys": []},
+        at=40,
+    )
+    charter = add(
+        "setup: 20% of the artist's CRD sales to ART stakers",
+        "artist",
+        "coin.charter",
+        {"asset": art.hash, "sales_asset": crd.hash, "bps": 2_000},
+        [crd],
+        at=40,
+    )
+
+    def stake_body(settler: str) -> dict[str, Any]:
+        return {
+            "charter": charter.hash,
+            "amount": 100,
+            "accept_by": T0 + 42 * HOUR,
+            "until": T0 + 400 * HOUR,
+            "settler": pk[settler],
+        }
+
+    add(
+        "stake: naming the seeder as settler without the delegation",
+        "fan",
+        "stake",
+        stake_body("seeder"),
+        [charter],
+        at=41,
+        expect="name the delegation",
+    )
+    add(
+        "stake: naming the buyer itself as settler",
+        "fan",
+        "stake",
+        stake_body("fan"),
+        [charter, deleg],
+        at=41,
+        expect="not its staker",
+    )
+    staked = add(
+        "stake: 100 ART, answered by the artist's agent (the seeder)",
+        "fan",
+        "stake",
+        stake_body("seeder"),
+        [charter, deleg],
+        at=41,
+    )
+    add(
+        "stake.accept: by the artist, not the settler the stake names",
+        "artist",
+        "stake.accept",
+        {"stake": staked.hash},
+        [staked],
+        at=41.5,
+        expect="or the agent the stake names",
+    )
+    accept = add(
+        "stake.accept: by the seeder, while the artist is away",
+        "seeder",
+        "stake.accept",
+        {"stake": staked.hash},
+        [staked],
+        at=41.5,
+    )
+    listing = add(
+        "setup: a plain listing",
+        "artist",
+        "listing",
+        _listing(crd, [(artist, 10_000)], artist),
+        at=43,
+    )
+    sale = add(
+        "setup: a sale of 1000",
+        "fan2",
+        "purchase",
+        _purchase(listing, 1_000, [(artist, 1_000)]),
+        [listing],
+        at=43,
+    )
+    add("setup: the artist receives it", "artist", "receive", {"transfers": [sale.hash]}, [sale],
+        at=43)  # fmt: skip
+    blind = add(
+        "distribute: naming none of the agent's feed, the agent's stake does not count",
+        "artist",
+        "distribute",
+        {"charter": charter.hash, "amount": 100},
+        at=44,
+    )
+    counted = add(
+        "distribute: naming the agent's acceptance, the stake counts (100 of 100)",
+        "artist",
+        "distribute",
+        {"charter": charter.hash, "amount": 100},
+        [accept],
+        at=44,
+    )
+    add(
+        "collect: a distribution the stake does not count in",
+        "fan",
+        "collect",
+        {"stake": staked.hash, "distributions": [blind.hash]},
+        [blind],
+        at=45,
+        expect="does not count",
+    )
+    add(
+        "collect: the distribution that named the agent's prefix",
+        "fan",
+        "collect",
+        {"stake": staked.hash, "distributions": [counted.hash]},
+        [counted],
+        at=45,
+    )
+
+
+def _gated_steps(st: Steps, crd: Entry) -> Entry:
     add, pk = st.add, st.pk
     artist = pk["artist"]
     art = add(
@@ -341,6 +464,7 @@ def _gated_steps(st: Steps, crd: Entry) -> None:
         at=12 + DAY + 1,
         expect="not active",
     )
+    return art
 
 
 def _steps() -> list[dict[str, Any]]:
@@ -370,7 +494,8 @@ def _steps() -> list[dict[str, Any]]:
         )
         st.add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
     _share_steps(st, crd)
-    _gated_steps(st, crd)
+    art = _gated_steps(st, crd)
+    _agent_stake_steps(st, crd, art)
     return st.steps
 
 
@@ -399,10 +524,10 @@ def build_vectors() -> dict[str, Any]:
         state_hash = led.state_hash().hex()
         led.close()
     return {
-        "description": "Cooptracks test vectors of referral and seeder shares and gated "
-        "listings; see docs/PROTOCOL.md. Judge the entries in this order; 'expect' is "
-        "'accepted' or a phrase of the rejection reason. Rejected entries do not move their "
-        "author's head.",
+        "description": "Cooptracks test vectors of referral and seeder shares, gated "
+        "listings and stakes answered by the issuer's agent; see docs/PROTOCOL.md. Judge the "
+        "entries in this order; 'expect' is 'accepted' or a phrase of the rejection reason. "
+        "Rejected entries do not move their author's head.",
         "seeds": SEEDS,
         "steps": [
             {
