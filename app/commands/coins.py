@@ -65,8 +65,9 @@ def _status(args: argparse.Namespace, svc: CoinService) -> int:
 
 
 def _stake(args: argparse.Namespace, svc: CoinService) -> int:
-    sid = svc.stake(args.coin, args.amount, args.days)
-    emit(args, {"stake": sid.hex()}, f"stake {sid.hex()} signed; the issuer's node accepts it")
+    sid = svc.stake(args.coin, args.amount, args.days, via_agent=args.via_agent)
+    who = "the issuer's agent" if args.via_agent else "the issuer's node"
+    emit(args, {"stake": sid.hex()}, f"stake {sid.hex()} signed; {who} accepts it")
     return 0
 
 
@@ -188,6 +189,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("coin")
     p.add_argument("amount")
     p.add_argument("--days", type=float, default=90.0, help="the stake's term (default: 90)")
+    p.add_argument(
+        "--via-agent",
+        action="store_true",
+        help="answered by the agent the issuer delegated (its seeder), while the issuer is away",
+    )
     p = cmd(sub, "distribute", _distribute, "as an issuer: pay stakers what the charter owes")
     p.add_argument("coin")
     p.add_argument("amount", nargs="?", default=None, help="default: all that is owed")

@@ -24,7 +24,7 @@ from app.services.wallet import WalletService
 from ledger.entry import Entry
 from ledger.errors import LedgerError
 from ledger.features.coins import MAX_COLLECT
-from ledger.state import Asset, Stake
+from ledger.state import Asset, Delegation, Stake
 from ledger.state import CoinCharter as Charter
 
 log = logging.getLogger(__name__)
@@ -114,9 +114,11 @@ class CoinService:
         ).hash
 
     def accept(self, stake_ref: str | bytes, accept: bool = True) -> bytes:
+        """Answer a stake we settle: as the coin's issuer, or as the agent the stake names."""
         stake = self.stake_of(stake_ref)
-        if self.core.ledger.state.coin_charters[stake.charter].issuer != self.core.me:
-            raise UserError("only the coin's issuer answers a stake")
+        issuer = self.core.ledger.state.coin_charters[stake.charter].issuer
+        if (stake.settler or issuer) != self.core.me:
+            raise UserError("only the coin's issuer (or the agent the stake names) answers it")
         return self._append(
             "stake.accept" if accept else "stake.refuse", {"stake": stake.id}, [stake.id]
         ).hash
@@ -134,7 +136,15 @@ class CoinService:
                 if amount is None
                 else "distribute a positive amount"
             )
-        return self._append("distribute", {"charter": charter.id, "amount": units}).hash
+        # Our agents' acceptances count up to the agents' latest entries we name.
+        state = self.core.ledger.state
+        agents = {
+            s.settler
+            for s in state.stakes_of(charter.id)
+            if s.settler not in (b"", self.core.me) and s.accepted_seq is not None
+        }
+        deps = [state.last_seen[a][1] for a in sorted(agents) if a in state.last_seen]
+        return self._append("distribute", {"charter": charter.id, "amount": units}, deps).hash
 
     # -- the staker ------------------------------------------------------------------------------
     def stake(
@@ -143,9 +153,12 @@ class CoinService:
         amount: str | int,
         days: float,
         answer_within_ms: int = ANSWER_WITHIN_MS,
+        via_agent: bool = False,
     ) -> bytes:
-        """Lock ``amount`` of the coin with its issuer for ``days``; the issuer (its node)
-        answers within ``answer_within_ms`` or the stake comes back by deadline proof."""
+        """Lock ``amount`` of the coin with its issuer for ``days``; the issuer (its node), or
+        with ``via_agent`` the agent it delegated (its seeder, which answers while the issuer is
+        offline), answers within ``answer_within_ms`` or the stake comes back by deadline
+        proof."""
         charter = self.charter_of(coin_ref)
         coin = self.core.ledger.state.assets[charter.asset]
         if charter.issuer == self.core.me:
@@ -160,16 +173,33 @@ class CoinService:
                 f"not enough {coin.symbol}: you have {format_amount(have, coin.precision)}"
             )
         now = self.clock()
-        return self._append(
-            "stake",
-            {
-                "charter": charter.id,
-                "amount": units,
-                "accept_by": now + answer_within_ms,
-                "until": now + max(int(days * DAY_MS), answer_within_ms + 1),
-            },
-            [charter.id],
-        ).hash
+        body = {
+            "charter": charter.id,
+            "amount": units,
+            "accept_by": now + answer_within_ms,
+            "until": now + max(int(days * DAY_MS), answer_within_ms + 1),
+        }
+        deps = [charter.id]
+        if via_agent:
+            delegation = self.issuers_agent(charter.issuer)
+            body["settler"] = delegation.agent
+            deps.append(delegation.id)
+        return self._append("stake", body, deps).hash
+
+    def issuers_agent(self, issuer: bytes) -> Delegation:
+        """The issuer's newest unrevoked delegation: the agent that answers stakes for it."""
+        state = self.core.ledger.state
+        found = [
+            d
+            for d in state.delegations.values()
+            if d.artist == issuer and d.revoked_at is None and d.agent != self.core.me
+        ]
+        if not found:
+            raise UserError(
+                "the issuer has delegated no agent",
+                hint="stake without --via-agent: the issuer's own node answers",
+            )
+        return max(found, key=lambda d: d.seq)
 
     def collect(self) -> list[bytes]:
         """Collect every share due to our stakes (63 distributions per entry)."""
