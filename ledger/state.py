@@ -33,6 +33,7 @@ from ledger.features.governance import Charter, GovernanceView, Proposal, Result
 from ledger.features.money import Asset, MoneyView, Transfer
 from ledger.features.profiles import Profile, ProfilesView
 from ledger.features.reviews import Reply, Review, ReviewsView
+from ledger.features.rewards import Reward, RewardsView
 from ledger.features.selling import (
     Grant,
     Listing,
@@ -73,6 +74,7 @@ __all__ = [
     "Reply",
     "Result",
     "Review",
+    "Reward",
     "Share",
     "Stake",
     "State",
@@ -99,6 +101,7 @@ class State(
     CoinsView,
     ReviewsView,
     SharesView,
+    RewardsView,
 ):
     """Balances, assets, listings, purchases, grants, delegations, profiles, ...: one view per
     feature, each with its tables and queries (``ledger/features/``)."""

@@ -20,6 +20,7 @@ queries, and its part of the state hash. To find how something works, open its m
                           ``distribute``, ``collect``: artistcoins tied to sales
 ``reviews``               ``review``, ``review.reply``: reviews by verified buyers
 ``shares``                ``receipt``; a listing's shares for seeders and a referrer
+``rewards``               ``campaign.reward``: a funded campaign's coins and release delivered
 ========================  =====================================================================
 
 ``ledger/kinds.py`` builds the closed kind registry from ``FEATURES`` and ``ledger/state.py`` the
@@ -39,6 +40,7 @@ from ledger.features import (
     money,
     profiles,
     reviews,
+    rewards,
     selling,
     settlement,
     shares,
@@ -58,6 +60,7 @@ FEATURES: tuple[Feature, ...] = (
     coins.FEATURE,
     reviews.FEATURE,
     shares.FEATURE,
+    rewards.FEATURE,
 )
 
 

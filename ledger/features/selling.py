@@ -80,7 +80,7 @@ class Listing:
     split: tuple[Share, ...]
     remainder: bytes
     supersedes: bytes | None
-    terms: Mapping[str, Any] = field(default_factory=dict)  # optional fields: shares, gate
+    terms: Mapping[str, Any] = field(default_factory=dict)  # optional: shares, gate, campaign
 
     def price_for(self, asset: bytes, track: int | None) -> Price | None:
         prices = self.prices if track is None else self.tracks[track].prices
@@ -259,7 +259,7 @@ def apply_listing(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIn
         split,
         body["remainder"],
         old,
-        {k: body[k] for k in ("shares", "gate") if k in body},
+        {k: body[k] for k in ("shares", "gate", "campaign") if k in body},
     )
     if old is not None:
         state.superseded[old] = entry.hash
@@ -385,6 +385,7 @@ FEATURE = Feature(
                 supersedes=nullable(hash32),
                 shares=optional(LISTING_SHARES),
                 gate=optional(LISTING_GATE),
+                campaign=optional(hash32),  # the release of that campaign (rewards.py)
             ),
             "Offer a release for sale: tracks, prices per accepted asset, and the split.",
         ),
