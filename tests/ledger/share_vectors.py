@@ -184,7 +184,7 @@ def _share_steps(st: Steps, crd: Entry) -> None:
 def _agent_stake_steps(st: Steps, crd: Entry, art: Entry) -> None:
     add, pk = st.add, st.pk
     artist = pk["artist"]
-    deleg = add(
+    deleg = st.deleg = add(
         "setup: the artist delegates to the seeder",
         "artist",
         "delegate",
@@ -301,6 +301,88 @@ def _agent_stake_steps(st: Steps, crd: Entry, art: Entry) -> None:
         [counted],
         at=45,
     )
+
+
+def _reward_steps(st: Steps, crd: Entry, art: Entry) -> None:
+    add, pk = st.add, st.pk
+    artist = pk["artist"]
+    tiers = [
+        {"name": "Supporter", "min": 100, "reward": "20 ART", "coins": 20},
+        {"name": "Patron", "min": 500, "reward": "50 ART and the album", "coins": 50,
+         "release": True},
+    ]  # fmt: skip
+    body = {
+        "title": "Fourth album",
+        "description": "",
+        "asset": crd.hash,
+        "goal": 600,
+        "deadline": T0 + 52 * HOUR,
+        "close_by": T0 + 54 * HOUR,
+        "tiers": tiers,
+        "settler": pk["seeder"],
+    }
+    add(
+        "campaign: coin tiers without a reward asset",
+        "artist",
+        "campaign",
+        body,
+        [crd],
+        at=50,
+        expect="reward_asset",
+    )
+    camp = add(
+        "campaign: settled by the seeder, tiers of ART coins and the release",
+        "artist",
+        "campaign",
+        {**body, "reward_asset": art.hash},
+        [crd],
+        at=50,
+    )
+    patron = add("pledge: fan, 500 (Patron)", "fan", "pledge", {"campaign": camp.hash,
+                 "amount": 500}, [camp], at=51)  # fmt: skip
+    supporter = add("pledge: fan2, 100 (Supporter)", "fan2", "pledge", {"campaign": camp.hash,
+                    "amount": 100}, [camp], at=51)  # fmt: skip
+    shut = add(
+        "campaign.close: funded by the seeder",
+        "seeder",
+        "campaign.close",
+        {"campaign": camp.hash, "success": True, "pledges": sorted([patron.hash,
+         supporter.hash])},
+        [camp, patron, supporter],
+        at=53,
+    )  # fmt: skip
+
+    def coins(backer: str) -> dict[str, Any]:
+        return {"campaign": camp.hash, "close": shut.hash, "backer": pk[backer]}
+
+    add("campaign.reward: coins, without the close in deps", "artist", "campaign.reward",
+        coins("fan"), [], at=54, expect="deps")  # fmt: skip
+    add("campaign.reward: coins, by the settler instead of the artist", "seeder",
+        "campaign.reward", coins("fan"), [shut, camp], at=54,
+        expect="only the artist")  # fmt: skip
+    add("campaign.reward: 50 ART to the patron", "artist", "campaign.reward", coins("fan"),
+        [shut], at=54)  # fmt: skip
+    add("campaign.reward: the patron's coins again", "artist", "campaign.reward",
+        coins("fan"), [shut], at=54, expect="already delivered")  # fmt: skip
+    add("campaign.reward: 20 ART to the supporter", "artist", "campaign.reward",
+        coins("fan2"), [shut], at=54)  # fmt: skip
+    album = _listing(crd, [(artist, 10_000)], artist, campaign=camp.hash)
+    album["title"] = "Fourth album"
+    album["tracks"][0]["content"] = bytes(range(1, 33))
+    li = add("listing: the campaign's release", "artist", "listing", album, at=55)
+    sealed = [{"content": bytes(range(1, 33)), "sealed": b"\x07" * 80}]
+
+    def release(backer: str) -> dict[str, Any]:
+        return {**coins(backer), "listing": li.hash, "keys": sealed}
+
+    add("campaign.reward: the release to a supporter (no release in the tier)", "seeder",
+        "campaign.reward", release("fan2"), [shut, camp, li, st.deleg], at=56,
+        expect="does not give the release")  # fmt: skip
+    add("campaign.reward: the release, without the delegation", "seeder",
+        "campaign.reward", release("fan"), [shut, camp, li], at=56,
+        expect="delegation")  # fmt: skip
+    add("campaign.reward: the release sealed to the patron by the seeder", "seeder",
+        "campaign.reward", release("fan"), [shut, camp, li, st.deleg], at=56)  # fmt: skip
 
 
 def _gated_steps(st: Steps, crd: Entry) -> Entry:
@@ -469,6 +551,7 @@ def _gated_steps(st: Steps, crd: Entry) -> Entry:
 
 def _steps() -> list[dict[str, Any]]:
     st = Steps()
+    st.deleg = None  # type: ignore[attr-defined]
     st.s.update({n: Signer.from_seed(bytes.fromhex(SEEDS[n])) for n in ("label", "seeder2")})
     st.pk.update({n: st.s[n].public_key for n in ("label", "seeder2")})
     crd = st.add(
@@ -496,6 +579,7 @@ def _steps() -> list[dict[str, Any]]:
     _share_steps(st, crd)
     art = _gated_steps(st, crd)
     _agent_stake_steps(st, crd, art)
+    _reward_steps(st, crd, art)
     return st.steps
 
 
