@@ -55,6 +55,12 @@ def _bps(percent: str | None) -> int:
         raise UserError(f"{percent!r} is not a percentage") from None
 
 
+def _campaign(core: Core, ref: str) -> bytes:
+    from app.services.funding import CampaignService
+
+    return CampaignService(core).campaign_view(ref).id
+
+
 def _publish(args: argparse.Namespace, core: Core) -> int:
     from app.services.studio import ReleaseDraft, ShareSpec, StudioService  # numpy, PyAV
 
@@ -82,6 +88,7 @@ def _publish(args: argparse.Namespace, core: Core) -> int:
         gate=None if args.gate is None else PassService(core).gate(args.gate).id,
         holders_only=args.holders_only,
         holder_discount_bps=_bps(args.holder_discount),
+        campaign=None if args.campaign is None else _campaign(core, args.campaign),
     )
     result = StudioService(core).publish(draft, progress=lambda d, t, w: None)
     li = result.listing
@@ -322,6 +329,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument(
         "--holder-discount", metavar="PERCENT", help="off the price for holders of --gate"
+    )
+    p.add_argument(
+        "--campaign",
+        help="this is that campaign's release: backers of its release tiers get it",
     )
     cmd("catalog", _catalog, "list releases in the local replica")
     p = cmd("buy", _buy, "buy a release (or --track N) with credits")

@@ -73,6 +73,7 @@ class ReleaseDraft:
     gate: bytes | None = None  # a gate (holding a coin) the release is gated on
     holders_only: bool = False  # only holders with an active claim on ``gate`` may buy
     holder_discount_bps: int = 0  # off the price for holders with an active claim
+    campaign: bytes | None = None  # this is that campaign's release: its backers' reward
 
 
 @dataclass(frozen=True)
@@ -296,7 +297,12 @@ class StudioService:
             return ""
 
     def _sale_terms(self, draft: ReleaseDraft, body: dict) -> list[bytes]:
-        """Add the draft's shares and gate to a listing body; returns the deps they need."""
+        """Add the draft's shares, gate and campaign to a listing body; returns the deps."""
+        if draft.campaign is not None:
+            camp = self.core.ledger.state.campaigns.get(draft.campaign)
+            if camp is None or camp.artist != self.core.me:
+                raise UserError("that is not one of your campaigns")
+            body["campaign"] = draft.campaign
         if draft.seeders_bps or draft.referrer_bps:
             body["shares"] = {"seeders": draft.seeders_bps, "referrer": draft.referrer_bps}
         if draft.gate is None:
