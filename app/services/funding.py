@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from app.services.core import Core, register_settler_duty
 from app.services.errors import UserError
@@ -142,7 +143,7 @@ class CampaignService:
         now = self.clock()
         deadline = now + int(deadline_in_s * 1000)
         deps = [] if asset.issuer == self.core.me else [asset.id]
-        tier_rows = [{"name": n, "min": m, "reward": r} for n, m, r in rows]
+        tier_rows: list[dict[str, Any]] = [{"name": n, "min": m, "reward": r} for n, m, r in rows]
         names = {n for n, _, _ in rows}
         unknown = (set(tier_coins or {}) | set(release_tiers)) - names
         if unknown:
