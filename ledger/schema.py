@@ -105,21 +105,34 @@ def array(item: Validator, max_len: int, min_len: int = 0, unique: bool = False)
     return check
 
 
+class optional:  # lower case: used like the other validators
+    """A field a record may leave out (terms added to a kind after v1, such as a listing's shares:
+    a body without the field encodes, hashes and validates as it always did)."""
+
+    def __init__(self, inner: Validator) -> None:
+        self.inner = inner
+
+    def __call__(self, value: Any) -> None:
+        self.inner(value)
+
+
 def record(**fields: Validator) -> Validator:
     names = frozenset(fields)
+    required = frozenset(n for n, v in fields.items() if not isinstance(v, optional))
     checks = tuple(fields.items())
 
     def check(value: Any) -> None:
         if type(value) is not dict:
             raise _Invalid("must be a map")
-        if value.keys() != names:
+        if value.keys() != names and not (required <= value.keys() <= names):
             keys = set(value)
-            missing, extra = sorted(names - keys), sorted(str(k) for k in keys - names)
+            missing, extra = sorted(required - keys), sorted(str(k) for k in keys - names)
             raise _Invalid(f"fields missing {missing} or unknown {extra}")
         name = ""
         try:
             for name, validator in checks:
-                validator(value[name])
+                if name in value:
+                    validator(value[name])
         except _Invalid as err:
             err.path.append(f".{name}")
             raise

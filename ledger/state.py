@@ -33,6 +33,7 @@ from ledger.features.governance import Charter, GovernanceView, Proposal, Result
 from ledger.features.money import Asset, MoneyView, Transfer
 from ledger.features.profiles import Profile, ProfilesView
 from ledger.features.reviews import Reply, Review, ReviewsView
+from ledger.features.rewards import Reward, RewardsView
 from ledger.features.selling import (
     Grant,
     Listing,
@@ -45,6 +46,7 @@ from ledger.features.selling import (
     compute_payouts,
 )
 from ledger.features.settlement import Accounting, Conditional, Lock, SettlementView
+from ledger.features.shares import Receipt, SharesView
 
 __all__ = [
     "Accounting",
@@ -68,9 +70,11 @@ __all__ = [
     "Profile",
     "Proposal",
     "Purchase",
+    "Receipt",
     "Reply",
     "Result",
     "Review",
+    "Reward",
     "Share",
     "Stake",
     "State",
@@ -96,6 +100,8 @@ class State(
     GatesView,
     CoinsView,
     ReviewsView,
+    SharesView,
+    RewardsView,
 ):
     """Balances, assets, listings, purchases, grants, delegations, profiles, ...: one view per
     feature, each with its tables and queries (``ledger/features/``)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ log = logging.getLogger(__name__)
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
 MAX_LOOKUPS = 8  # announced providers reached by peer ID for one fetch
 MAX_LAST_SYNC = 256  # peers whose last sync result is kept (the latest ones)
+MAX_SERVED_RECORDS = 1024  # downloads whose bytes per provider are kept (the latest ones)
+ED25519_PEER_PREFIX = b"\x00\x24\x08\x01\x12\x20"  # identity multihash of PublicKey{1, key}
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,9 @@ class Node:
         self._inbound: set[str] = set()
         self.providers = ProviderTable()  # content announced on gossip, capped and expiring
         self._downloads: dict[bytes, Download] = {}
+        # content ID -> {provider's public key: bytes it delivered}, for the latest downloads
+        # (a buyer's receipt names its seeders from it); bounded, oldest forgotten first
+        self._served: OrderedDict[bytes, dict[bytes, int]] = OrderedDict()
         self._progress: dict[bytes, Progress] = {}
         self.last_sync: dict[str, SyncResult] = {}
         self.synced = trio.Event()
@@ -951,9 +957,26 @@ class Node:
             manifest = await download.run()
         finally:
             del self._downloads[content_id]
+        self._remember_served(content_id, download.served())
         if self._shares(content_id):
             await self.provide([content_id])
         return manifest
+
+    def _remember_served(self, content_id: bytes, served: dict[ID, int]) -> None:
+        by_key = {}
+        for peer, count in served.items():
+            raw = peer.to_bytes()
+            if raw.startswith(ED25519_PEER_PREFIX) and len(raw) == len(ED25519_PEER_PREFIX) + 32:
+                by_key[raw[len(ED25519_PEER_PREFIX) :]] = count
+        self._served[content_id] = by_key
+        self._served.move_to_end(content_id)
+        while len(self._served) > MAX_SERVED_RECORDS:
+            self._served.popitem(last=False)
+
+    def served_by(self, content_id: bytes) -> dict[bytes, int]:
+        """{provider's public key: bytes} of the latest download of ``content_id`` by this
+        node ({} if it did not download it, or long ago)."""
+        return dict(self._served.get(content_id, {}))
 
     def prioritize(self, content_id: bytes, indexes: Iterable[int]) -> bool:
         """Ask the running download of ``content_id`` to fetch these chunks next (the player

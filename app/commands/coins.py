@@ -27,6 +27,18 @@ def _with_service(
     return run
 
 
+def _buyback(args: argparse.Namespace, svc: CoinService) -> int:
+    policy = svc.set_buyback(args.coin, args.percent, args.price)
+    said = (
+        f"{args.percent} % of the sales counted from now on become a standing bid for "
+        f"{args.coin} at {args.price} per coin (placed by your node as sales arrive)"
+        if policy["bps"]
+        else f"no buyback for {args.coin}"
+    )
+    emit(args, policy, said)
+    return 0
+
+
 def _charter(args: argparse.Namespace, svc: CoinService) -> int:
     cid = svc.write_charter(args.coin, args.sales_asset, args.percent)
     emit(
@@ -65,8 +77,9 @@ def _status(args: argparse.Namespace, svc: CoinService) -> int:
 
 
 def _stake(args: argparse.Namespace, svc: CoinService) -> int:
-    sid = svc.stake(args.coin, args.amount, args.days)
-    emit(args, {"stake": sid.hex()}, f"stake {sid.hex()} signed; the issuer's node accepts it")
+    sid = svc.stake(args.coin, args.amount, args.days, via_agent=args.via_agent)
+    who = "the issuer's agent" if args.via_agent else "the issuer's node"
+    emit(args, {"stake": sid.hex()}, f"stake {sid.hex()} signed; {who} accepts it")
     return 0
 
 
@@ -174,6 +187,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("coin", help="your coin (symbol or ID)")
     p.add_argument("sales_asset", help="the asset your sales are paid in, e.g. CRD")
     p.add_argument("percent")
+    p = cmd(csub, "buyback", _buyback, "keep PERCENT of your sales as a standing bid for the coin")
+    p.add_argument("coin", help="your coin (symbol or ID), which has a charter")
+    p.add_argument("percent", help="0 stops it")
+    p.add_argument("--price", required=True, help="the bid: sales asset per whole coin")
     p = cmd(csub, "status", _status, "a coin's charter: sales, committed, distributed, staked")
     p.add_argument("coin")
     cmd(csub, "stakes", _stakes, "your stakes")
@@ -188,6 +205,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("coin")
     p.add_argument("amount")
     p.add_argument("--days", type=float, default=90.0, help="the stake's term (default: 90)")
+    p.add_argument(
+        "--via-agent",
+        action="store_true",
+        help="answered by the agent the issuer delegated (its seeder), while the issuer is away",
+    )
     p = cmd(sub, "distribute", _distribute, "as an issuer: pay stakers what the charter owes")
     p.add_argument("coin")
     p.add_argument("amount", nargs="?", default=None, help="default: all that is owed")

@@ -70,6 +70,13 @@ def _line(v: CampaignView) -> str:
     )
 
 
+def _name_amount(text: str) -> tuple[str, str]:
+    name, sep, amount = text.rpartition("=")
+    if not sep or not name.strip():
+        raise UserError(f"{text!r} is not NAME=AMOUNT")
+    return name.strip(), amount.strip()
+
+
 def _new(args: argparse.Namespace, svc: CampaignService) -> int:
     asset = svc.wallet.asset(args.asset)
     tiers = [parse_tier(t, asset.precision) for t in args.tier]
@@ -82,6 +89,9 @@ def _new(args: argparse.Namespace, svc: CampaignService) -> int:
         tiers=[(n, m, r) for n, m, r in tiers],
         description=args.description,
         settler=_key(args.settler) if args.settler else None,
+        reward_coin=args.reward_coin,
+        tier_coins=dict(_name_amount(t) for t in args.tier_coins),
+        release_tiers=tuple(args.tier_release),
     )
     view = svc.campaign_view(cid)
     emit(args, _doc(view), f"campaign {cid.hex()} started: {_line(view)}")
@@ -211,6 +221,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("--description", default="")
     p.add_argument("--settler", help="the key that closes it (e.g. your seeder); default: you")
+    p.add_argument("--reward-coin", help="the coin --tier-coins are paid in (e.g. your ANN)")
+    p.add_argument(
+        "--tier-coins",
+        action="append",
+        default=[],
+        metavar="NAME=AMOUNT",
+        help="each backer of tier NAME is sent AMOUNT of --reward-coin once it is funded",
+    )
+    p.add_argument(
+        "--tier-release",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="backers of tier NAME get the release you publish with --campaign",
+    )
     cmd(csub, "list", _list, "campaigns this replica knows")
     p = cmd(csub, "show", _show, "one campaign, its tiers and backers")
     p.add_argument("campaign", help="campaign ID (a unique prefix is enough)")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from app.commands._io import add_json_flag, emit, passphrase
 from app.services.core import Core
+from app.services.errors import UserError
 from app.services.money import format_amount, parse_amount
+from app.services.passes import PassService
 from app.services.shop import ShopService
 from app.services.wallet import WalletService
 from ledger.keys import peer_id
@@ -43,6 +45,22 @@ def _with_core(
     return run
 
 
+def _bps(percent: str | None) -> int:
+    """``"5"`` or ``"5%"`` as basis points (500); None as 0."""
+    if percent is None:
+        return 0
+    try:
+        return round(float(percent.strip().rstrip("%")) * 100)
+    except ValueError:
+        raise UserError(f"{percent!r} is not a percentage") from None
+
+
+def _campaign(core: Core, ref: str) -> bytes:
+    from app.services.funding import CampaignService
+
+    return CampaignService(core).campaign_view(ref).id
+
+
 def _publish(args: argparse.Namespace, core: Core) -> int:
     from app.services.studio import ReleaseDraft, ShareSpec, StudioService  # numpy, PyAV
 
@@ -65,6 +83,12 @@ def _publish(args: argparse.Namespace, core: Core) -> int:
         description=args.description,
         split=tuple(split),
         preview_seconds=args.preview_seconds,
+        seeders_bps=_bps(args.seeders_share),
+        referrer_bps=_bps(args.referrer_share),
+        gate=None if args.gate is None else PassService(core).gate(args.gate).id,
+        holders_only=args.holders_only,
+        holder_discount_bps=_bps(args.holder_discount),
+        campaign=None if args.campaign is None else _campaign(core, args.campaign),
     )
     result = StudioService(core).publish(draft, progress=lambda d, t, w: None)
     li = result.listing
@@ -125,7 +149,8 @@ def _catalog(args: argparse.Namespace, core: Core) -> int:
 def _buy(args: argparse.Namespace, core: Core) -> int:
     track = None if args.track is None else args.track - 1
     shop = ShopService(core)
-    quote = shop.quote(args.listing, track=track, amount=args.amount)
+    referrer = None if args.referrer is None else _key(args.referrer)
+    quote = shop.quote(args.listing, track=track, amount=args.amount, referrer=referrer)
     if not args.yes and sys.stdin.isatty():  # scripts (no terminal) are not asked
         what = (
             quote.listing.title
@@ -141,7 +166,7 @@ def _buy(args: argparse.Namespace, core: Core) -> int:
         if input("Sign this purchase? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing was bought")
             return 1
-    purchase = shop.buy(args.listing, track=track, amount=args.amount)
+    purchase = shop.buy(args.listing, track=track, amount=args.amount, referrer=referrer)
     emit(
         args,
         {"purchase": purchase.hex()},
@@ -292,11 +317,33 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--tag", action="append")
     p.add_argument("--description", default="")
     p.add_argument("--preview-seconds", type=float, default=30.0)
+    p.add_argument(
+        "--seeders-share",
+        metavar="PERCENT",
+        help="kept from each sale for the seeders that served the buyer (named in its receipt)",
+    )
+    p.add_argument("--referrer-share", metavar="PERCENT", help="paid to a referrer the buyer names")
+    p.add_argument("--gate", help="a gate (holding a coin) the release is gated on")
+    p.add_argument(
+        "--holders-only", action="store_true", help="only holders with a claim on --gate buy"
+    )
+    p.add_argument(
+        "--holder-discount", metavar="PERCENT", help="off the price for holders of --gate"
+    )
+    p.add_argument(
+        "--campaign",
+        help="this is that campaign's release: backers of its release tiers get it",
+    )
     cmd("catalog", _catalog, "list releases in the local replica")
     p = cmd("buy", _buy, "buy a release (or --track N) with credits")
     p.add_argument("listing", help="release ID (a unique prefix is enough)")
     p.add_argument("--track", type=int, default=None, help="track number, to buy one track")
     p.add_argument("--amount", default=None, help="what to pay, for name-your-price releases")
+    p.add_argument(
+        "--referrer",
+        default=None,
+        help="who referred you (peer ID or key), paid the release's referrer share",
+    )
     p.add_argument(
         "-y",
         "--yes",

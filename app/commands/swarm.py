@@ -416,6 +416,9 @@ def _fetch(args: argparse.Namespace) -> int:
                 manifest = await node.fetch(content_id, on_progress=show)
             except DownloadFailed as exc:
                 raise UserError(str(exc), hint="is a peer that holds it online?") from exc
+            from app.services.shares import write_due_receipts
+
+            receipts = write_due_receipts(core, node.served_by)  # the seeders that served us
             key = core.keys.get(content_id)
             doc: dict[str, Any] = {
                 "content": args.content,
@@ -423,6 +426,7 @@ def _fetch(args: argparse.Namespace) -> int:
                 "chunks": len(manifest.chunks),
                 "encrypted": manifest.encrypted,
                 "key_held": key is not None or not manifest.encrypted,
+                "receipts": [r.hex() for r in receipts],
             }
             if args.output:
                 if manifest.encrypted and key is None:

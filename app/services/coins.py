@@ -12,7 +12,7 @@ item skipped for a while.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -25,7 +25,7 @@ from app.services.wallet import WalletService
 from ledger.entry import Entry
 from ledger.errors import LedgerError
 from ledger.features.coins import MAX_COLLECT
-from ledger.state import Asset, Stake
+from ledger.state import Asset, Delegation, Stake
 from ledger.state import CoinCharter as Charter
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 DAY_MS = 24 * 3600 * 1000
 ANSWER_WITHIN_MS = 3600 * 1000  # the issuer (or its node) answers a stake within this
 SKIP_FOR_MS = 60 * 1000
+BUYBACK_OFFER_MS = 30 * DAY_MS  # a buyback bid stands this long (its rest then comes back)
 MAX_SKIPS = 1024
 
 
@@ -102,9 +103,11 @@ class CoinService:
         ).hash
 
     def accept(self, stake_ref: str | bytes, accept: bool = True) -> bytes:
+        """Answer a stake we settle: as the coin's issuer, or as the agent the stake names."""
         stake = self.stake_of(stake_ref)
-        if self.core.ledger.state.coin_charters[stake.charter].issuer != self.core.me:
-            raise UserError("only the coin's issuer answers a stake")
+        issuer = self.core.ledger.state.coin_charters[stake.charter].issuer
+        if (stake.settler or issuer) != self.core.me:
+            raise UserError("only the coin's issuer (or the agent the stake names) answers it")
         return self._append(
             "stake.accept" if accept else "stake.refuse", {"stake": stake.id}, [stake.id]
         ).hash
@@ -122,7 +125,84 @@ class CoinService:
                 if amount is None
                 else "distribute a positive amount"
             )
-        return self._append("distribute", {"charter": charter.id, "amount": units}).hash
+        # Our agents' acceptances count up to the agents' latest entries we name.
+        state = self.core.ledger.state
+        agents = {
+            s.settler
+            for s in state.stakes_of(charter.id)
+            if s.settler not in (b"", self.core.me) and s.accepted_seq is not None
+        }
+        deps = [state.last_seen[a][1] for a in sorted(agents) if a in state.last_seen]
+        return self._append("distribute", {"charter": charter.id, "amount": units}, deps).hash
+
+    # -- the standing buyback --------------------------------------------------------------------
+    def set_buyback(self, coin_ref: str | bytes, percent: str | int, price: str) -> dict:
+        """Keep ``percent`` of the sales the charter counts from now on as a standing bid for the
+        coin at ``price`` (units of the sales asset per whole coin); our node places the bid as
+        the sales arrive. ``percent`` 0 stops it. The policy is this node's, in the profile's
+        settings: the ledger shows the offers, not a promise."""
+        charter = self.charter_of(coin_ref)
+        if charter.issuer != self.core.me:
+            raise UserError("only the coin's issuer buys it back from its sales")
+        state = self.core.ledger.state
+        coin, sales = state.assets[charter.asset], state.assets[charter.sales_asset]
+        bps = parse_amount(percent, 2)
+        if not 0 <= bps <= 10_000 - charter.bps:
+            raise UserError(
+                f"the buyback is at most {(10_000 - charter.bps) / 100:g}% "
+                "(what the stakers' share leaves)"
+            )
+        per_coin = parse_amount(price, sales.precision)
+        if per_coin <= 0:
+            raise UserError(f"the price is a positive amount of {sales.symbol} per {coin.symbol}")
+        policies = dict(self.core.profile.read_config().get("buyback", {}))
+        policy = {
+            "bps": bps,
+            "per_coin": per_coin,
+            "from_sales": charter.sales,  # sales before the policy are not its to spend
+            "offered": 0,
+        }
+        if bps:
+            policies[charter.asset.hex()] = policy
+        else:
+            policies.pop(charter.asset.hex(), None)
+        self.core.profile.update_config(buyback=policies)
+        return policy
+
+    def buyback_due(self, charter: Charter, policy: Mapping[str, int]) -> tuple[int, int]:
+        """(sales units to bid now, coin units they ask) under a buyback policy."""
+        funded = (charter.sales - policy["from_sales"]) * policy["bps"] // 10_000
+        units = funded - policy["offered"]
+        coin = self.core.ledger.state.assets[charter.asset]
+        wanted = units * 10**coin.precision // policy["per_coin"] if units > 0 else 0
+        return (units, wanted) if wanted >= 1 else (0, 0)
+
+    def place_buyback(self, charter: Charter) -> bytes | None:
+        """Bid the buyback share of the sales received since the last bid (None: nothing due)."""
+        policies = dict(self.core.profile.read_config().get("buyback", {}))
+        policy = policies.get(charter.asset.hex())
+        if policy is None:
+            return None
+        units, wanted = self.buyback_due(charter, policy)
+        if not units:
+            return None
+        now = self.clock()
+        entry = self._append(
+            "offer",
+            {
+                "sell": charter.sales_asset,
+                "sell_amount": units,
+                "want": charter.asset,
+                "want_amount": wanted,
+                "min_fill": 1,
+                "expires": now + BUYBACK_OFFER_MS,
+                "fill_or_kill": False,
+                "settler": self.core.me,
+            },
+        )
+        policies[charter.asset.hex()] = {**policy, "offered": policy["offered"] + units}
+        self.core.profile.update_config(buyback=policies)
+        return entry.hash
 
     # -- the staker ------------------------------------------------------------------------------
     def stake(
@@ -131,9 +211,12 @@ class CoinService:
         amount: str | int,
         days: float,
         answer_within_ms: int = ANSWER_WITHIN_MS,
+        via_agent: bool = False,
     ) -> bytes:
-        """Lock ``amount`` of the coin with its issuer for ``days``; the issuer (its node)
-        answers within ``answer_within_ms`` or the stake comes back by deadline proof."""
+        """Lock ``amount`` of the coin with its issuer for ``days``; the issuer (its node), or
+        with ``via_agent`` the agent it delegated (its seeder, which answers while the issuer is
+        offline), answers within ``answer_within_ms`` or the stake comes back by deadline
+        proof."""
         charter = self.charter_of(coin_ref)
         coin = self.core.ledger.state.assets[charter.asset]
         if charter.issuer == self.core.me:
@@ -148,16 +231,33 @@ class CoinService:
                 f"not enough {coin.symbol}: you have {format_amount(have, coin.precision)}"
             )
         now = self.clock()
-        return self._append(
-            "stake",
-            {
-                "charter": charter.id,
-                "amount": units,
-                "accept_by": now + answer_within_ms,
-                "until": now + max(int(days * DAY_MS), answer_within_ms + 1),
-            },
-            [charter.id],
-        ).hash
+        body = {
+            "charter": charter.id,
+            "amount": units,
+            "accept_by": now + answer_within_ms,
+            "until": now + max(int(days * DAY_MS), answer_within_ms + 1),
+        }
+        deps = [charter.id]
+        if via_agent:
+            delegation = self.issuers_agent(charter.issuer)
+            body["settler"] = delegation.agent
+            deps.append(delegation.id)
+        return self._append("stake", body, deps).hash
+
+    def issuers_agent(self, issuer: bytes) -> Delegation:
+        """The issuer's newest unrevoked delegation: the agent that answers stakes for it."""
+        state = self.core.ledger.state
+        found = [
+            d
+            for d in state.delegations.values()
+            if d.artist == issuer and d.revoked_at is None and d.agent != self.core.me
+        ]
+        if not found:
+            raise UserError(
+                "the issuer has delegated no agent",
+                hint="stake without --via-agent: the issuer's own node answers",
+            )
+        return max(found, key=lambda d: d.seq)
 
     def collect(self) -> list[bytes]:
         """Collect every share due to our stakes (63 distributions per entry)."""
@@ -245,6 +345,11 @@ def settle_coins(core: Core, clock: Callable[[], int] = now_ms) -> CoinsSettleRe
             done = attempt(charter.id, "distribution", partial(service.distribute, charter.asset))
             if done is not None:
                 report.distributed.append(done)  # type: ignore[arg-type]
+    for charter in state.charters_by(core.me):
+        if not charter.owed:  # the stakers first: an issuer behind on them cannot bid
+            done = attempt(charter.asset, "buyback", partial(service.place_buyback, charter))
+            if done is not None:
+                report.buyback.append(done)  # type: ignore[arg-type]
     if state.uncollected(core.me):
         done = attempt(core.me, "collect", service.collect)
         if isinstance(done, list):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from ledger.errors import LedgerError
 from ledger.forks import ForkProof
 from ledger.keys import Signer, can_receive_sealed, seal_to
 from ledger.ledger import Ledger
-from ledger.state import State
+from ledger.state import Listing, State
 
 log = logging.getLogger(__name__)
 
@@ -306,23 +306,36 @@ class Core:
         state = self.ledger.state
         purchase = state.purchases[purchase_id]
         listing = state.listings[purchase.listing]
-        deps = [purchase_id]
-        delegated: Mapping[bytes, bytes] = {}
-        if listing.artist != self.me:
-            delegation = state.agent_delegation(self.me, listing)
-            if delegation is None:
-                return False
-            deps.append(delegation.id)
-            delegated = delegation.sealed
-        if not can_receive_sealed(purchase.buyer):
-            raise Skip("the buyer's key cannot receive a sealed key")
-        keys = []
-        for content in listing.contents(purchase.track):
-            key = self._key_to_sell(content, delegated.get(content))
-            keys.append({"content": content, "sealed": seal_to(purchase.buyer, key)})
+        sealed = self.sealed_keys(listing, listing.contents(purchase.track), purchase.buyer)
+        if sealed is None:
+            return False
+        keys, delegation = sealed
+        deps = [purchase_id, *delegation]
         self.append("grant", {"purchase": purchase_id, "keys": keys}, deps=deps)
         self.events.emit(SaleFulfilled(purchase_id, purchase.buyer))
         return True
+
+    def sealed_keys(
+        self, listing: Listing, contents: Sequence[bytes], to: bytes
+    ) -> tuple[list[dict], list[bytes]] | None:
+        """The content keys of ``contents`` sealed to ``to``, as the artist or as its sales
+        agent, and the delegation the entry names (empty for the artist); None if we are
+        neither. Raises Skip for a key we cannot give or a key nothing can be sealed to."""
+        delegated: Mapping[bytes, bytes] = {}
+        deps: list[bytes] = []
+        if listing.artist != self.me:
+            delegation = self.ledger.state.agent_delegation(self.me, listing)
+            if delegation is None:
+                return None
+            deps.append(delegation.id)
+            delegated = delegation.sealed
+        if not can_receive_sealed(to):
+            raise Skip("the buyer's key cannot receive a sealed key")
+        keys = []
+        for content in contents:
+            key = self._key_to_sell(content, delegated.get(content))
+            keys.append({"content": content, "sealed": seal_to(to, key)})
+        return keys, deps
 
     def _key_to_sell(self, content: bytes, sealed: bytes | None) -> bytes:
         """The key we grant for ``content``: a stored key or the one the listing's artist

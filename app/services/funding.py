@@ -13,9 +13,12 @@ and pledge is handled on its own: a failure is logged and the item skipped for a
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from app.services.core import Core, register_settler_duty
 from app.services.errors import UserError
@@ -26,7 +29,7 @@ from app.services.wallet import WalletService
 from ledger.entry import Entry
 from ledger.errors import LedgerError
 from ledger.features.campaigns import MAX_NAMED, MAX_TIERS
-from ledger.state import Asset, Backer, Campaign, Pledge
+from ledger.state import Asset, Backer, Campaign, Listing, Pledge, Reward
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +93,16 @@ class CampaignService:
         tiers: Sequence[tuple[str, str | int, str]] = (),
         description: str = "",
         settler: bytes | None = None,
+        reward_coin: str | bytes | None = None,
+        tier_coins: Mapping[str, str | int] | None = None,
+        release_tiers: Sequence[str] = (),
     ) -> bytes:
         """Start an all-or-nothing campaign for ``goal`` of an asset; pledges are taken until
         ``deadline_in_s`` from now, and the settler closes it within ``close_window_s`` after.
-        ``tiers``: (name, minimum, reward), the minimum in the asset's units."""
+        ``tiers``: (name, minimum, reward), the minimum in the asset's units. Rewards our node
+        delivers on its own once the campaign is funded: ``tier_coins`` (tier name -> units of
+        ``reward_coin`` each backer of it is sent) and ``release_tiers`` (tiers whose backers
+        get the release we later publish for this campaign, ``ReleaseDraft.campaign``)."""
         asset = self.wallet.asset(asset_ref)
         units = parse_amount(goal, asset.precision)
         if units <= 0:
@@ -113,20 +122,38 @@ class CampaignService:
         now = self.clock()
         deadline = now + int(deadline_in_s * 1000)
         deps = [] if asset.issuer == self.core.me else [asset.id]
-        return self._append(
-            "campaign",
-            {
-                "title": title.strip(),
-                "description": description,
-                "asset": asset.id,
-                "goal": units,
-                "deadline": deadline,
-                "close_by": deadline + int(close_window_s * 1000),
-                "tiers": [{"name": n, "min": m, "reward": r} for n, m, r in rows],
-                "settler": settler or self.core.me,
-            },
-            deps,
-        ).hash
+        tier_rows: list[dict[str, Any]] = [{"name": n, "min": m, "reward": r} for n, m, r in rows]
+        names = {n for n, _, _ in rows}
+        unknown = (set(tier_coins or {}) | set(release_tiers)) - names
+        if unknown:
+            raise UserError(f"no tier named {sorted(unknown)[0]!r}")
+        body: dict = {
+            "title": title.strip(),
+            "description": description,
+            "asset": asset.id,
+            "goal": units,
+            "deadline": deadline,
+            "close_by": deadline + int(close_window_s * 1000),
+            "tiers": tier_rows,
+            "settler": settler or self.core.me,
+        }
+        if tier_coins:
+            if reward_coin is None:
+                raise UserError("coin rewards need the coin they are paid in")
+            coin = self.wallet.asset(reward_coin)
+            body["reward_asset"] = coin.id
+            if coin.issuer != self.core.me:
+                deps.append(coin.id)
+            for row in tier_rows:
+                if row["name"] in tier_coins:
+                    amount = parse_amount(tier_coins[row["name"]], coin.precision)
+                    if amount <= 0:
+                        raise UserError("a tier's coin reward is positive")
+                    row["coins"] = amount
+        for row in tier_rows:
+            if row["name"] in release_tiers:
+                row["release"] = True
+        return self._append("campaign", body, deps).hash
 
     def pledge(self, campaign_ref: str | bytes, amount: str | int) -> bytes:
         view = self.campaign_view(campaign_ref)
@@ -322,14 +349,100 @@ def settle_campaigns(core: Core, clock: Callable[[], int] = now_ms) -> FundingSe
     for pledge in state.refundable_pledges(core.me):
         if attempt(pledge.id, "refund", lambda p=pledge: service.refund(p.id)) is not None:  # type: ignore[misc]
             report.refunded.append(pledge.id)
+    deliver_rewards(core, report, attempt)
     if report.anything:
         log.info(
-            "funding: %d funded, %d failed, %d pledges refunded",
+            "funding: %d funded, %d failed, %d pledges refunded, %d rewards delivered",
             len(report.funded),
             len(report.failed),
             len(report.refunded),
+            len(report.rewarded),
         )
     return report
+
+
+def deliver_rewards(
+    core: Core,
+    report: FundingSettleReport,
+    attempt: Callable[[bytes, str, Callable[[], object]], object | None],
+) -> None:
+    """The rewards of funded campaigns, each backer's on its own: as the artist, the tiers'
+    coins; as the campaign's settler (the artist or its agent), the campaign's release once it
+    is published; as a backer, the keys of releases delivered to us."""
+    state = core.ledger.state
+    me = core.me
+    for camp in sorted(state.campaigns.values(), key=lambda c: (c.timestamp, c.id)):
+        if camp.outcome != "funded" or me not in (camp.artist, camp.settler):
+            continue
+        assert camp.closed_by is not None
+        release = state.release_of(camp.id)
+        for backer in state.backers(camp):
+            tier = backer.tier
+            if tier is None:
+                continue
+            item = hashlib.blake2b(camp.id + backer.backer, digest_size=32).digest()
+            if (
+                me == camp.artist
+                and tier.coins
+                and state.reward_delivered(camp.id, backer.backer, "coins") is None
+            ):
+                done = attempt(item, "coin reward", partial(_send_coins, core, camp, backer.backer))
+                if done is not None:
+                    report.rewarded.append(done)  # type: ignore[arg-type]
+            if (
+                me == camp.settler
+                and tier.release
+                and release is not None
+                and state.reward_delivered(camp.id, backer.backer, "release") is None
+            ):
+                done = attempt(
+                    item, "release reward", partial(_grant_release, core, camp, release, backer)
+                )
+                if done is not None:
+                    report.rewarded.append(done)  # type: ignore[arg-type]
+    for reward in state.rewards_to(me):
+        if (
+            any(core.keys.get(content) is None for content in reward.sealed)
+            and attempt(reward.id, "reward keys", partial(_take_keys, core, reward)) is not None
+        ):
+            report.unlocked.append(reward.id)
+
+
+def _send_coins(core: Core, camp: Campaign, backer: bytes) -> bytes:
+    assert camp.closed_by is not None
+    body = {"campaign": camp.id, "close": camp.closed_by, "backer": backer}
+    return core.append("campaign.reward", body, [camp.closed_by]).hash
+
+
+def _grant_release(core: Core, camp: Campaign, release: Listing, backer: Backer) -> bytes:
+    assert camp.closed_by is not None
+    sealed = core.sealed_keys(release, release.contents(None), backer.backer)
+    if sealed is None:
+        raise UserError("we hold no delegation for the campaign's release")
+    keys, delegation = sealed
+    body = {
+        "campaign": camp.id,
+        "close": camp.closed_by,
+        "backer": backer.backer,
+        "listing": release.id,
+        "keys": keys,
+    }
+    deps = [camp.closed_by, camp.id, release.id, *delegation]
+    if camp.artist == core.me:
+        deps = [camp.closed_by]
+    return core.append("campaign.reward", body, deps).hash
+
+
+def _take_keys(core: Core, reward: Reward) -> bytes:
+    """Store the keys of a release delivered to us as a reward (kept if one already opens)."""
+    for content, sealed in reward.sealed.items():
+        try:
+            key = core.signer.open_sealed(sealed)
+        except LedgerError as err:
+            raise UserError(f"a key of reward {reward.id.hex()[:12]} does not open") from err
+        if core.keys.get(content) is None:
+            core.keys.put(content, key, "reward")
+    return reward.id
 
 
 __all__ = [

@@ -45,11 +45,20 @@ class FundingSettleReport:
     funded: list[bytes] = field(default_factory=list)  # campaigns closed funded
     failed: list[bytes] = field(default_factory=list)  # campaigns closed failed
     refunded: list[bytes] = field(default_factory=list)  # our pledges taken back
+    rewarded: list[bytes] = field(default_factory=list)  # campaign.reward entries written
+    unlocked: list[bytes] = field(default_factory=list)  # rewards whose keys we now hold
     skipped: list[tuple[bytes, str]] = field(default_factory=list)
 
     @property
     def anything(self) -> bool:
-        return bool(self.counted or self.funded or self.failed or self.refunded)
+        return bool(
+            self.counted
+            or self.funded
+            or self.failed
+            or self.refunded
+            or self.rewarded
+            or self.unlocked
+        )
 
 
 @dataclass
@@ -58,8 +67,11 @@ class CoinsSettleReport:
     distributed: list[bytes] = field(default_factory=list)
     collected: list[bytes] = field(default_factory=list)
     unstaked: list[bytes] = field(default_factory=list)
+    buyback: list[bytes] = field(default_factory=list)  # buyback offers placed
     skipped: list[tuple[bytes, str]] = field(default_factory=list)
 
     @property
     def anything(self) -> bool:
-        return bool(self.accepted or self.distributed or self.collected or self.unstaked)
+        return bool(
+            self.accepted or self.distributed or self.collected or self.unstaked or self.buyback
+        )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from app.services.core import Core
 from app.services.errors import UserError
 from app.services.events import PurchaseMade
 from app.services.money import format_amount, parse_amount
+from ledger.features.gates import holder_price
+from ledger.features.shares import purchase_payouts
 from ledger.keys import peer_id
-from ledger.state import Listing, compute_payouts
+from ledger.state import Listing
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class Quote:
     payouts: tuple[tuple[bytes, int], ...]  # recipient key, units
     shown: str  # the amount as people read it, "4.00 CRD"
     split_text: tuple[str, ...]  # "Ann (artist) 3.00 CRD", one line per recipient
+    referrer: bytes | None = None  # named by the buyer, paid the listing's referrer share
+    claim: bytes | None = None  # our active claim on the listing's gate, named by the purchase
+    held: int = 0  # kept for the seeders that will serve us, paid by our receipt
 
 
 MIN_PREFIX = 8  # hex characters of a release ID the CLI needs before it acts on it
@@ -108,21 +114,26 @@ class ShopService:
         track: int | None = None,
         amount: str | int | None = None,
         asset: bytes | None = None,
+        referrer: bytes | None = None,
     ) -> bytes:
-        """Pay for a release (or one track) following its split. Works offline: the purchase
-        syncs when peers are reachable and is fulfilled when a seller's node sees it."""
-        quote = self.quote(listing_ref, track, amount, asset)
-        entry = self.core.append(
-            "purchase",
-            {
-                "listing": quote.listing.id,
-                "track": track,
-                "asset": quote.asset,
-                "amount": quote.amount,
-                "payouts": [{"to": to, "amount": units} for to, units in quote.payouts],
-            },
-            deps=[quote.listing.id],
-        )
+        """Pay for a release (or one track) following its split (and its shares for a referrer
+        we name and the seeders that will serve us). Works offline: the purchase syncs when
+        peers are reachable and is fulfilled when a seller's node sees it."""
+        quote = self.quote(listing_ref, track, amount, asset, referrer)
+        body: dict = {
+            "listing": quote.listing.id,
+            "track": track,
+            "asset": quote.asset,
+            "amount": quote.amount,
+            "payouts": [{"to": to, "amount": units} for to, units in quote.payouts],
+        }
+        deps = [quote.listing.id]
+        if quote.referrer is not None:
+            body["referrer"] = quote.referrer
+        if quote.claim is not None:
+            body["claim"] = quote.claim
+            deps.append(quote.claim)
+        entry = self.core.append("purchase", body, deps=deps)
         self.core.events.emit(PurchaseMade(entry.hash, quote.listing.id))
         return entry.hash
 
@@ -132,9 +143,12 @@ class ShopService:
         track: int | None = None,
         amount: str | int | None = None,
         asset: bytes | None = None,
+        referrer: bytes | None = None,
     ) -> Quote:
         """Check a purchase and say what it would pay to whom; signs nothing. Raises UserError
-        for what ``buy`` would refuse (own release, already bought, not enough credit, …)."""
+        for what ``buy`` would refuse (own release, already bought, not enough credit, a
+        holders-only release without an active claim, …). A gated release uses our active claim
+        on its gate, if we have one (``cooptracks pass claim`` makes one)."""
         self.core.require_writable()
         core = self.core
         listing = self.listing(listing_ref)
@@ -164,6 +178,9 @@ class ShopService:
                 raise UserError("the release is not sold for that asset")
         info = state.assets.get(price.asset)
         precision, symbol = (info.precision, info.symbol) if info else (0, "?")
+        claim = self._gate_claim(listing)
+        if claim is not None:
+            price = holder_price(price, listing.terms["gate"]["discount_bps"])
         units = price.amount if amount is None else parse_amount(amount, precision)
         shown = format_amount(price.amount, precision, symbol)
         if price.nyp and units < price.amount:
@@ -176,14 +193,23 @@ class ShopService:
                 f"not enough credit: you have {format_amount(have, precision, symbol)}"
                 f", the price is {format_amount(units, precision, symbol)}"
             )
-        payouts = compute_payouts(units, listing.split, listing.remainder)
+        if referrer is not None:
+            if not listing.terms.get("shares", {}).get("referrer"):
+                raise UserError("this release pays no referrer share: leave out the referrer")
+            if referrer == core.me:
+                raise UserError("you cannot refer yourself")
+        payouts, held = purchase_payouts(listing, units, referrer)
         lines = []
         for p in payouts:
             profile = state.profiles.get(p.to)
             who = (profile.name if profile and profile.name else "") or peer_id(p.to)
             if p.to == listing.artist:
                 who = f"{listing.artist_name or who} (the artist)"
+            elif p.to == referrer:
+                who = f"{who} (who referred you)"
             lines.append(f"{who}: {format_amount(p.amount, precision, symbol)}")
+        if held:
+            lines.append(f"the seeders you download from: {format_amount(held, precision, symbol)}")
         return Quote(
             listing,
             track,
@@ -192,7 +218,34 @@ class ShopService:
             tuple((p.to, p.amount) for p in payouts),
             format_amount(units, precision, symbol),
             tuple(lines),
+            referrer,
+            claim,
+            held,
         )
+
+    def _gate_claim(self, listing: Listing) -> bytes | None:
+        """Our claim on a gated listing's gate that is active now, the latest first; None for
+        an ungated listing or none active (UserError if the listing is for holders only)."""
+        term = listing.terms.get("gate")
+        if term is None:
+            return None
+        state = self.core.ledger.state
+        now = int(time.time() * 1000)
+        active = [
+            c
+            for c in reversed(state.claims_of(self.core.me))
+            if c.gate == term["gate"] and state.claim_active(c, now + 60_000)
+        ]
+        if active:
+            return active[0].id
+        if term["holders_only"]:
+            gate = state.gates.get(term["gate"])
+            title = f" ({gate.title})" if gate is not None else ""
+            raise UserError(
+                f"this release is for holders only{title}",
+                hint=f"claim its gate first: cooptracks pass claim {term['gate'].hex()[:16]}",
+            )
+        return None
 
     def purchases(self) -> list[PurchaseStatus]:
         state = self.core.ledger.state

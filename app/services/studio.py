@@ -15,8 +15,10 @@ from app.services.covers import check_cover_image
 from app.services.errors import UserError
 from app.services.money import format_amount, parse_amount
 from content.format import new_track_key, pack
+from ledger.features.selling import MAX_RESERVED_BPS
+from ledger.features.shares import purchase_payouts
 from ledger.keys import can_receive_sealed, seal_to
-from ledger.state import Listing, Purchase, compute_payouts
+from ledger.state import Listing, Purchase
 from player.formats import BadAudioFile, read_audio
 from player.preview import PREVIEW_MIME, PreviewError, make_preview
 
@@ -66,6 +68,12 @@ class ReleaseDraft:
     preview_seconds: float = 30.0
     artwork: Path | None = None
     supersedes: bytes | None = None
+    seeders_bps: int = 0  # kept for the seeders that serve each buyer (their receipt pays it)
+    referrer_bps: int = 0  # paid to a referrer the buyer names
+    gate: bytes | None = None  # a gate (holding a coin) the release is gated on
+    holders_only: bool = False  # only holders with an active claim on ``gate`` may buy
+    holder_discount_bps: int = 0  # off the price for holders with an active claim
+    campaign: bytes | None = None  # this is that campaign's release: its backers' reward
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,7 @@ class StudioService:
                     hint="free releases are not supported: a purchase always pays "
                     "something, even with name your price",
                 )
+        _check_terms(draft, core.ledger.state)
         if not 0 <= draft.preview_seconds <= MAX_PREVIEW_S:
             raise UserError(
                 f"a preview lasts at most {MAX_PREVIEW_S:.0f} seconds (0: none)",
@@ -267,7 +276,8 @@ class StudioService:
             "remainder": draft.remainder or core.me,
             "supersedes": draft.supersedes,
         }
-        entry = core.append("listing", body)
+        deps = self._sale_terms(draft, body)
+        entry = core.append("listing", body, deps)
         stored.clear()  # published: nothing to remove any more
         self._hand_keys_to_agents(entry.hash, result_contents)
         if progress:
@@ -285,6 +295,25 @@ class StudioService:
             return IdentityService(self.core.profile).info().name
         except UserError:  # a profile without an identity file (tests, replicas)
             return ""
+
+    def _sale_terms(self, draft: ReleaseDraft, body: dict) -> list[bytes]:
+        """Add the draft's shares, gate and campaign to a listing body; returns the deps."""
+        if draft.campaign is not None:
+            camp = self.core.ledger.state.campaigns.get(draft.campaign)
+            if camp is None or camp.artist != self.core.me:
+                raise UserError("that is not one of your campaigns")
+            body["campaign"] = draft.campaign
+        if draft.seeders_bps or draft.referrer_bps:
+            body["shares"] = {"seeders": draft.seeders_bps, "referrer": draft.referrer_bps}
+        if draft.gate is None:
+            return []
+        body["gate"] = {
+            "gate": draft.gate,
+            "holders_only": draft.holders_only,
+            "discount_bps": draft.holder_discount_bps,
+        }
+        gate = self.core.ledger.state.gates[draft.gate]
+        return [] if gate.author == self.core.me else [gate.id]
 
     def _hand_keys_to_agents(self, listing: bytes, contents: Sequence[bytes]) -> None:
         """An agent delegated "all my releases" sells this one too: it gets its keys, sealed
@@ -434,9 +463,26 @@ class StudioService:
         return entry
 
 
+def _check_terms(draft: ReleaseDraft, state: object) -> None:
+    """UserError for shares or a gate the ledger would refuse (before anything is stored)."""
+    if draft.seeders_bps < 0 or draft.referrer_bps < 0:
+        raise UserError("shares for seeders and referrers are zero or more")
+    if draft.seeders_bps + draft.referrer_bps > MAX_RESERVED_BPS:
+        raise UserError(
+            f"seeders and referrers get at most {MAX_RESERVED_BPS // 100}% of a sale together"
+        )
+    if draft.gate is None:
+        if draft.holders_only or draft.holder_discount_bps:
+            raise UserError("holders only and holder discounts need a gate")
+        return
+    if draft.gate not in state.gates:  # type: ignore[attr-defined]
+        raise UserError("no such gate in the local replica", hint="`cooptracks pass tiers`")
+    if not 0 <= draft.holder_discount_bps < 10_000:
+        raise UserError("a holders' discount is from 0 to under 100%")
+    if not draft.holders_only and not draft.holder_discount_bps:
+        raise UserError("a gated release is for holders only or gives holders a discount")
+
+
 def _my_share(purchase: Purchase, listing: Listing, me: bytes) -> int:
-    return sum(
-        p.amount
-        for p in compute_payouts(purchase.amount, listing.split, listing.remainder)
-        if p.to == me
-    )
+    payouts, _held = purchase_payouts(listing, purchase.amount, purchase.terms.get("referrer"))
+    return sum(p.amount for p in payouts if p.to == me)

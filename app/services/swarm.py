@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RATE_WINDOW_S = 5.0
+MAX_SERVED = 1024  # our downloads whose bytes per provider are kept for receipts
 
 # The node's verdict (its dial-back check) -> (card title, sentence for the Network view).
 REACHABILITY = {
@@ -127,6 +129,8 @@ class SwarmNetwork:
         self._thread: threading.Thread | None = None
         self._thread_scope: trio.CancelScope | None = None
         self._thread_error: BaseException | None = None
+        # content ID -> {provider key: bytes} of our downloads, for our receipts (bounded)
+        self._served: OrderedDict[bytes, dict[bytes, int]] = OrderedDict()
 
     # -- running the node ----------------------------------------------------------------------
     async def serve(self, core: Core, ready: Callable[[], None]) -> None:
@@ -232,6 +236,26 @@ class SwarmNetwork:
             core.feed_recovered()
         return sum(r.accepted for r in results)
 
+    def _remember_served(self, content: bytes, served: dict[bytes, int]) -> None:
+        with self._lock:
+            self._served[content] = served
+            self._served.move_to_end(content)
+            while len(self._served) > MAX_SERVED:
+                self._served.popitem(last=False)
+
+    def write_receipts(self, core: Core) -> list[bytes]:
+        """Write the receipts of our purchases whose tracks are all here, naming the peers we
+        downloaded them from (docs/PROTOCOL.md, "Referral and seeder shares")."""
+        from app.services.shares import write_due_receipts
+
+        with self._lock:
+            served = {c: dict(v) for c, v in self._served.items()}
+        try:
+            return write_due_receipts(core, lambda content: served.get(content, {}))
+        except Exception as exc:  # a receipt is never worth failing the download it follows
+            log.warning("receipts not written this time: %r", exc)
+            return []
+
     def fetch(
         self,
         core: Core,
@@ -247,6 +271,7 @@ class SwarmNetwork:
             manifest = core.chunks.manifest(content)
             n = len(manifest.chunks) if manifest else 1
             progress(n, n)
+            self.write_receipts(core)  # a purchase downloaded before a restart: due now
             return
         from p2p.content.download import DownloadFailed, Progress, StorageFailed, TooLarge
 
@@ -266,6 +291,7 @@ class SwarmNetwork:
                     nursery.start_soon(watch)
                     try:
                         await node.fetch(content, on_progress=on_progress, max_bytes=max_bytes)
+                        self._remember_served(content, node.served_by(content))
                     except Exception as exc:  # raised below, not wrapped in the nursery's group
                         failure = exc
                     nursery.cancel_scope.cancel()
@@ -276,6 +302,8 @@ class SwarmNetwork:
 
         try:
             finished = self._call(run)
+            if finished:
+                self.write_receipts(core)
         except StorageFailed as exc:
             reason = exc.__cause__.strerror if isinstance(exc.__cause__, OSError) else None
             raise UserError(

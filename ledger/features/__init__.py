@@ -19,6 +19,8 @@ queries, and its part of the state hash. To find how something works, open its m
 ``coins``                 ``coin.charter``, ``stake``, ``stake.accept``, ``stake.refuse``,
                           ``distribute``, ``collect``: artistcoins tied to sales
 ``reviews``               ``review``, ``review.reply``: reviews by verified buyers
+``shares``                ``receipt``; a listing's shares for seeders and a referrer
+``rewards``               ``campaign.reward``: a funded campaign's coins and release delivered
 ========================  =====================================================================
 
 ``ledger/kinds.py`` builds the closed kind registry from ``FEATURES`` and ``ledger/state.py`` the
@@ -42,8 +44,10 @@ from ledger.features import (
     money,
     profiles,
     reviews,
+    rewards,
     selling,
     settlement,
+    shares,
 )
 from ledger.features.base import DepIndex, Feature, Guard, Rule
 
@@ -62,6 +66,8 @@ FEATURES: tuple[Feature, ...] = (
     gates.FEATURE,
     coins.FEATURE,
     reviews.FEATURE,
+    shares.FEATURE,
+    rewards.FEATURE,
 )
 
 

@@ -33,7 +33,17 @@ from ledger.features.settlement import (
     require_open,
     require_settler,
 )
-from ledger.schema import Kind, array, boolean, hash32, integer, public_key, record, text
+from ledger.schema import (
+    Kind,
+    array,
+    boolean,
+    hash32,
+    integer,
+    optional,
+    public_key,
+    record,
+    text,
+)
 
 if TYPE_CHECKING:
     from ledger.state import State
@@ -47,6 +57,8 @@ class Tier:
     name: str
     min: int  # the least a backer's accepted pledges add up to, to get this tier
     reward: str
+    coins: int = 0  # units of the campaign's reward_asset each backer of the tier is sent
+    release: bool = False  # the release the artist publishes for the campaign, granted
 
 
 @dataclass
@@ -65,6 +77,7 @@ class Campaign:
     counted: int = 0  # sum of the pledges the settler counted
     outcome: str | None = None  # "funded" or "failed"
     closed_by: bytes | None = None
+    reward_asset: bytes | None = None  # the coin the tiers' ``coins`` are paid in
 
 
 @dataclass
@@ -211,9 +224,21 @@ def apply_campaign(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
         raise SemanticError("the campaign's asset must be listed in deps")
     if asset is None:
         raise SemanticError("the campaign's asset is not an asset")
-    tiers = tuple(Tier(t["name"], t["min"], t["reward"]) for t in body["tiers"])
+    tiers = tuple(
+        Tier(t["name"], t["min"], t["reward"], t.get("coins", 0), t.get("release", False))
+        for t in body["tiers"]
+    )
     if any(a.min >= b.min for a, b in pairwise(tiers)):
         raise SemanticError("tiers are listed by strictly increasing minimum")
+    reward_asset = body.get("reward_asset")
+    if any(t.coins for t in tiers) and reward_asset is None:
+        raise SemanticError("tiers that give coins need the campaign's reward_asset")
+    if reward_asset is not None:
+        coin = state.assets.get(reward_asset)
+        if reward_asset not in entry.deps and (coin is None or coin.issuer != entry.author):
+            raise SemanticError("the campaign's reward_asset must be listed in deps")
+        if coin is None:
+            raise SemanticError("the campaign's reward_asset is not an asset")
     state.campaigns[entry.hash] = Campaign(
         entry.hash,
         entry.author,
@@ -226,6 +251,7 @@ def apply_campaign(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
         tiers,
         body["settler"],
         entry.timestamp,
+        reward_asset=reward_asset,
     )
     state._pledges_of[entry.hash] = []
 
@@ -324,7 +350,13 @@ def _hash_sections(state: State) -> dict[str, Any]:
 
 CONDITIONAL_ENDED.append(_ended_by)
 
-TIER = record(name=text(80, 1), min=integer(1), reward=text(200))
+TIER = record(
+    name=text(80, 1),
+    min=integer(1),
+    reward=text(200),
+    coins=optional(integer(1)),  # delivered by ``campaign.reward`` (ledger/features/rewards.py)
+    release=optional(boolean),
+)
 
 FEATURE = Feature(
     name="campaigns",
@@ -340,6 +372,7 @@ FEATURE = Feature(
                 close_by=integer(0),
                 tiers=array(TIER, MAX_TIERS),
                 settler=public_key,
+                reward_asset=optional(hash32),
             ),
             "All-or-nothing fan funding: a goal in one asset, pledges until the deadline, "
             "closed by the settler by close_by.",

@@ -30,7 +30,7 @@ from ledger.features.base import SPEND_CHECKS, DepIndex, Feature, credit, log_ch
 from ledger.features.money import RECEIVED, Transfer
 from ledger.features.selling import BPS_TOTAL
 from ledger.features.settlement import Lock, close_lock, lock_funds
-from ledger.schema import Kind, array, hash32, integer, record
+from ledger.schema import Kind, array, hash32, integer, optional, public_key, record
 
 if TYPE_CHECKING:
     from ledger.state import State
@@ -48,6 +48,9 @@ class Charter:
     timestamp: int
     sales: int = 0  # purchase payouts in sales_asset the issuer received since the charter
     distributed: int = 0
+    # agent -> the highest seq of its feed the issuer's distributions named so far: stakes that
+    # agent accepted up to there count (see ``counts_in``)
+    agent_seqs: dict[bytes, int] = field(default_factory=dict)
 
     @property
     def committed(self) -> int:
@@ -68,8 +71,9 @@ class Stake:
     accept_by: int
     until: int
     timestamp: int
-    accepted_seq: int | None = None  # the issuer's seq of its acceptance
+    accepted_seq: int | None = None  # the settler's seq of its acceptance
     answer: bytes | None = None  # the acceptance or refusal
+    settler: bytes = b""  # who answers it: the issuer, or an agent it delegated
 
 
 @dataclass
@@ -82,20 +86,24 @@ class Distribution:
     total_staked: int
     paid: int  # Σ shares, the pool's size; amount − paid is the dust kept by the issuer
     collected: set[bytes] = field(default_factory=set)  # stakes that collected
+    issuer: bytes = b""
+    agent_seqs: Mapping[bytes, int] = field(default_factory=dict)  # the charter's, at this point
 
     def share(self, stake: Stake) -> int:
         return self.amount * stake.amount // self.total_staked if self.total_staked else 0
 
 
 def counts_in(stake: Stake, dist: Distribution) -> bool:
-    """A stake counts in a distribution when the issuer accepted it earlier in its feed and its
-    term has not ended at the distribution's time."""
-    return (
-        stake.charter == dist.charter
-        and stake.accepted_seq is not None
-        and stake.accepted_seq < dist.seq
-        and stake.until >= dist.timestamp
-    )
+    """A stake counts in a distribution when it was accepted before it and its term has not
+    ended at the distribution's time. Accepted before: by the issuer, earlier in its feed; by an
+    agent, at or below the agent's seq that the issuer's distributions have named in deps."""
+    if stake.charter != dist.charter or stake.accepted_seq is None:
+        return False
+    if stake.settler in (b"", dist.issuer):
+        before = stake.accepted_seq < dist.seq
+    else:
+        before = stake.accepted_seq <= dist.agent_seqs.get(stake.settler, 0)
+    return before and stake.until >= dist.timestamp
 
 
 class CoinsView:
@@ -161,11 +169,13 @@ class CoinsView:
         return out
 
     def stakes_to_answer(self, issuer: bytes) -> list[Stake]:
+        """Pending stakes that ``issuer`` settles: its own coins' (when it is their settler) or
+        those naming it as the issuer's agent."""
         return sorted(
             (
                 s
                 for s in self.stakes.values()
-                if self.coin_charters[s.charter].issuer == issuer
+                if (s.settler or self.coin_charters[s.charter].issuer) == issuer
                 and self.stake_status(s) == "pending"
             ),
             key=lambda s: (s.timestamp, s.id),
@@ -213,7 +223,31 @@ def apply_charter(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIn
     state._stakes_of[entry.hash] = []
 
 
-def apply_stake(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+def _require_agent(
+    state: State, entry: Entry, issuer: bytes, agent: bytes, dep_seq: DepIndex
+) -> None:
+    """A stake that names an agent as its settler names, in deps, a delegation of the issuer to
+    that agent, not revoked at the issuer's feed prefix the deps name (the highest issuer seq
+    among them): the agent answers it, on the issuer's behalf, while the issuer is offline."""
+    if agent == entry.author:
+        raise SemanticError("a stake's settler is not its staker")
+    issuer_seq = max(
+        (seq for author, seq in map(dep_seq.__getitem__, entry.deps) if author == issuer),
+        default=0,
+    )
+    if not any(
+        (d := state.delegations.get(h)) is not None
+        and d.artist == issuer
+        and d.agent == agent
+        and d.active_at(issuer_seq)
+        for h in entry.deps
+    ):
+        raise SemanticError(
+            "a stake's settler is the issuer or an agent it delegated (name the delegation in deps)"
+        )
+
+
+def apply_stake(state: State, entry: Entry, body: Mapping[str, Any], dep_seq: DepIndex) -> None:
     require_dep(entry, body["charter"], "charter")
     charter = state.coin_charters.get(body["charter"])
     if charter is None:
@@ -222,7 +256,10 @@ def apply_stake(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInde
         raise SemanticError("an issuer does not stake with itself")
     if not entry.timestamp < body["accept_by"] < body["until"]:
         raise SemanticError("a stake is answered by accept_by, after it and before until")
-    lock_funds(state, entry, charter.asset, body["amount"], charter.issuer, body["accept_by"])
+    settler = body.get("settler", charter.issuer)
+    if settler != charter.issuer:
+        _require_agent(state, entry, charter.issuer, settler, dep_seq)
+    lock_funds(state, entry, charter.asset, body["amount"], settler, body["accept_by"])
     state.stakes[entry.hash] = Stake(
         entry.hash,
         entry.author,
@@ -231,6 +268,7 @@ def apply_stake(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInde
         body["accept_by"],
         body["until"],
         entry.timestamp,
+        settler=settler,
     )
     state._stakes_of[charter.id].append(entry.hash)
 
@@ -240,8 +278,8 @@ def _stake_to_answer(state: State, entry: Entry, ref: bytes) -> tuple[Stake, Loc
     stake = state.stakes.get(ref)
     if stake is None:
         raise SemanticError("that entry is not a stake")
-    if entry.author != state.coin_charters[stake.charter].issuer:
-        raise SemanticError("only the coin's issuer answers a stake")
+    if entry.author != (stake.settler or state.coin_charters[stake.charter].issuer):
+        raise SemanticError("only the coin's issuer (or the agent the stake names) answers it")
     lock = state.locks[stake.id]
     if stake.answer is not None or lock.closed_by is not None:
         raise SemanticError("the stake was already answered or taken back")
@@ -264,12 +302,30 @@ def apply_refuse(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInd
     close_lock(state, lock, entry)  # in flight back to the staker
 
 
-def apply_distribute(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+def apply_distribute(
+    state: State, entry: Entry, body: Mapping[str, Any], dep_seq: DepIndex
+) -> None:
     charter = state.coin_charters.get(body["charter"])
     if charter is None or charter.issuer != entry.author:
         raise SemanticError("only the charter's issuer distributes under it")
     amount = body["amount"]
-    dist = Distribution(entry.hash, charter.id, entry.seq, entry.timestamp, amount, 0, 0)
+    # Stakes accepted by agents count up to the agents' feed prefixes named in deps, never
+    # less than an earlier distribution of the charter named (the issuer's feed order).
+    agent_seqs = dict(charter.agent_seqs)
+    for author, seq in map(dep_seq.__getitem__, entry.deps):
+        if author != entry.author and seq > agent_seqs.get(author, 0):
+            agent_seqs[author] = seq
+    dist = Distribution(
+        entry.hash,
+        charter.id,
+        entry.seq,
+        entry.timestamp,
+        amount,
+        0,
+        0,
+        issuer=entry.author,
+        agent_seqs=agent_seqs,
+    )
     counted = [
         s for s in map(state.stakes.__getitem__, state._stakes_of[charter.id]) if counts_in(s, dist)
     ]
@@ -292,6 +348,7 @@ def apply_distribute(state: State, entry: Entry, body: Mapping[str, Any], _d: De
             INT_MAX,
         )
     charter.distributed += amount
+    charter.agent_seqs = dict(agent_seqs)
     state.distributions[entry.hash] = dist
 
 
@@ -361,8 +418,15 @@ FEATURE = Feature(
         ),
         Kind(
             "stake",
-            record(charter=hash32, amount=integer(1), accept_by=integer(0), until=integer(0)),
-            "Lock coins with their issuer until ``until``; the issuer answers by accept_by.",
+            record(
+                charter=hash32,
+                amount=integer(1),
+                accept_by=integer(0),
+                until=integer(0),
+                settler=optional(public_key),
+            ),
+            "Lock coins with their issuer until ``until``; the issuer (or the agent named as "
+            "settler) answers by accept_by.",
         ),
         Kind("stake.accept", record(stake=hash32), "The issuer counts a stake from here on."),
         Kind(

@@ -11,7 +11,15 @@ accounts (nor two gates) at once, and coins borrowed for a moment stay locked fo
 period. The holder is the lock's settler: after ``until`` it takes the units back with a
 ``reclaim`` that is its own witness.
 
-Rules and conflict cases: docs/PROTOCOL.md, "Holder passes".
+A listing may be gated on a gate (its optional ``gate`` term): holders only, or a holders'
+discount (``discount_bps``). A purchase of it names, in its ``claim`` field and in deps, a claim of
+the buyer on that gate that is active at the purchase (so the gate's units are locked in the
+buyer's own feed at that moment); a holders-only listing refuses a purchase without one, and a
+discounted listing charges the full price without one. One claim may serve several purchases of
+its holder while it is active: what it proves is that these units were held, and locked away from
+every other account, for the claim's whole period.
+
+Rules and conflict cases: docs/PROTOCOL.md, "Holder passes" and "Gated listings".
 """
 
 from __future__ import annotations
@@ -25,7 +33,9 @@ from typing import TYPE_CHECKING, Any
 from ledger.encoding import decode_canonical, encode
 from ledger.entry import Entry, decode_entry
 from ledger.errors import LedgerError, SemanticError
+from ledger.features import selling
 from ledger.features.base import DepIndex, Feature, require_dep
+from ledger.features.selling import BPS_TOTAL, Listing, Price
 from ledger.features.settlement import lock_funds
 from ledger.keys import Signer, verify
 from ledger.schema import Kind, hash32, integer, record, text
@@ -235,6 +245,54 @@ def apply_claim(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInde
     )
 
 
+def _check_listing(state: State, entry: Entry, body: Mapping[str, Any]) -> None:
+    """LISTING_TERMS: a gated listing names a gate it may rely on, and the gate does something."""
+    term = body.get("gate")
+    if term is None:
+        return
+    gate = state.gates.get(term["gate"])
+    if gate is None or gate.author != entry.author:
+        require_dep(entry, term["gate"], "gate")
+    if gate is None:
+        raise SemanticError("the listing's gate names an entry that is not a gate")
+    if not term["holders_only"] and not term["discount_bps"]:
+        raise SemanticError("a gated listing is holders only or gives holders a discount")
+
+
+def holder_price(price: Price, discount_bps: int) -> Price:
+    """The price (or the name-your-price minimum) for a holder: the discount rounded down, at
+    least 1 (a free release is not a listing)."""
+    amount = max(1, price.amount - price.amount * discount_bps // BPS_TOTAL)
+    return Price(price.asset, amount, price.nyp)
+
+
+def _price_for_holder(
+    state: State, entry: Entry, body: Mapping[str, Any], listing: Listing, price: Price
+) -> Price:
+    """PRICE_TERMS: a gated listing's price for this buyer, checking the claim it names."""
+    term = listing.terms.get("gate")
+    ref = body.get("claim")
+    if term is None:
+        if ref is not None:
+            raise SemanticError("the listing is not gated: name no claim")
+        return price
+    if ref is None:
+        if term["holders_only"]:
+            raise SemanticError(
+                "the listing is for holders only: name an active claim on its gate in deps"
+            )
+        return price
+    require_dep(entry, ref, "claim")
+    claim = state.claims.get(ref)
+    if claim is None or claim.holder != entry.author:
+        raise SemanticError("the purchase names a claim that is not the buyer's")
+    if claim.gate != term["gate"]:
+        raise SemanticError("the claim is on another gate than the listing's")
+    if not state.claim_active(claim, entry.timestamp):
+        raise SemanticError("the claim is not active at the purchase (expired or unlocked)")
+    return holder_price(price, term["discount_bps"])
+
+
 def _tables(state: State) -> None:
     state.gates = {}
     state.claims = {}
@@ -250,6 +308,9 @@ def _hash_sections(state: State) -> dict[str, Any]:
         out["claims"] = sorted([c.id, c.holder, c.gate, c.until] for c in state.claims.values())
     return out
 
+
+selling.LISTING_TERMS.append(_check_listing)
+selling.PRICE_TERMS.append(_price_for_holder)
 
 FEATURE = Feature(
     name="gates",

@@ -8,7 +8,7 @@ transfers the recipients ``receive``. The artist's node, or a sales agent it del
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from ledger.schema import (
     hash32,
     integer,
     nullable,
+    optional,
     public_key,
     record,
     text,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 BPS_TOTAL = 10_000
 MAX_TRACKS = 100
 MAX_SPLIT = 16
+MAX_RESERVED_BPS = 5_000  # a listing's shares for seeders and a referrer, together
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Listing:
     split: tuple[Share, ...]
     remainder: bytes
     supersedes: bytes | None
+    terms: Mapping[str, Any] = field(default_factory=dict)  # optional: shares, gate, campaign
 
     def price_for(self, asset: bytes, track: int | None) -> Price | None:
         prices = self.prices if track is None else self.tracks[track].prices
@@ -106,6 +109,26 @@ class Purchase:
     amount: int
     timestamp: int
     granted_by: list[bytes] = field(default_factory=list)  # grant entry hashes
+    terms: Mapping[str, Any] = field(default_factory=dict)  # optional fields: referrer, claim
+
+
+# Terms other features add to a sale, read from the listing's and the purchase's optional fields
+# (docs/PROTOCOL.md, "Referral and seeder shares" and "Gated listings"). Each raises SemanticError
+# to refuse the entry without changing anything.
+@dataclass(frozen=True)
+class Reserve:
+    """What a feature takes out of a purchase's amount before the split: ``payouts`` paid by
+    the purchase itself, ``held`` kept locked in the buyer's feed; ``after`` runs once the
+    purchase is applied."""
+
+    payouts: tuple[Payout, ...] = ()
+    held: int = 0
+    after: Callable[[], None] | None = None
+
+
+LISTING_TERMS: list[Callable[[State, Entry, Mapping[str, Any]], None]] = []
+PRICE_TERMS: list[Callable[[State, Entry, Mapping[str, Any], Listing, Price], Price]] = []
+RESERVE_TERMS: list[Callable[[State, Entry, Mapping[str, Any], Listing, int], Reserve]] = []
 
 
 @dataclass(frozen=True)
@@ -133,6 +156,26 @@ def compute_payouts(amount: int, split: Iterable[Share], remainder: bytes) -> li
         order.append(remainder)
     amounts[remainder] += rest
     return [Payout(to, amounts[to]) for to in order if amounts[to] > 0]
+
+
+def merge_payouts(payouts: Iterable[Payout], extra: Iterable[Payout]) -> list[Payout]:
+    """``payouts`` with ``extra`` added, one payout per recipient (an extra payout to a recipient
+    already paid is added to its payout; others are appended in order); zero payouts left out."""
+    amounts: dict[bytes, int] = {}
+    for p in (*payouts, *extra):
+        amounts[p.to] = amounts.get(p.to, 0) + p.amount
+    return [Payout(to, amount) for to, amount in amounts.items() if amount > 0]
+
+
+def sale_payouts(
+    state: State, entry: Entry, body: Mapping[str, Any], listing: Listing, amount: int
+) -> tuple[list[Payout], list[Reserve]]:
+    """A purchase's exact payouts: what other features reserve (``RESERVE_TERMS``), then the
+    split of the rest."""
+    reserves = [term(state, entry, body, listing, amount) for term in RESERVE_TERMS]
+    base = amount - sum(sum(p.amount for p in r.payouts) + r.held for r in reserves)
+    split = compute_payouts(base, listing.split, listing.remainder)
+    return merge_payouts(split, (p for r in reserves for p in r.payouts)), reserves
 
 
 def _prices(raw: Iterable[Mapping[str, Any]]) -> tuple[Price, ...]:
@@ -187,6 +230,8 @@ def apply_listing(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIn
         raise SemanticError("a recipient appears twice in the split")
     if len({t["content"] for t in body["tracks"]}) != len(body["tracks"]):
         raise SemanticError("a content ID appears twice in the track list")
+    for term in LISTING_TERMS:
+        term(state, entry, body)
     old = body["supersedes"]
     if old is not None:
         previous = state.listings.get(old)
@@ -214,6 +259,7 @@ def apply_listing(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIn
         split,
         body["remainder"],
         old,
+        {k: body[k] for k in ("shares", "gate", "campaign") if k in body},
     )
     if old is not None:
         state.superseded[old] = entry.hash
@@ -236,12 +282,14 @@ def apply_purchase(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
     price = listing.price_for(body["asset"], track)
     if price is None:
         raise SemanticError("the listing does not accept that asset for this item")
+    for term in PRICE_TERMS:
+        price = term(state, entry, body, listing, price)
     amount = body["amount"]
     if price.nyp and amount < price.amount:
         raise SemanticError(f"name-your-price minimum is {price.amount}")
     if not price.nyp and amount != price.amount:
         raise SemanticError(f"the price is {price.amount}")
-    expected = compute_payouts(amount, listing.split, listing.remainder)
+    expected, reserves = sale_payouts(state, entry, body, listing, amount)
     given = [Payout(p["to"], p["amount"]) for p in body["payouts"]]
     if given != expected:
         raise SemanticError("payouts do not follow the listing's split exactly")
@@ -250,9 +298,19 @@ def apply_purchase(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
     for payout in expected:
         send_in_flight(state, entry, payout.to, body["asset"], payout.amount)
     state.purchases[entry.hash] = Purchase(
-        entry.hash, entry.author, listing.id, track, body["asset"], amount, entry.timestamp
+        entry.hash,
+        entry.author,
+        listing.id,
+        track,
+        body["asset"],
+        amount,
+        entry.timestamp,
+        terms={k: body[k] for k in ("referrer", "claim") if k in body},
     )
     log_change(state, entry.author, entry, body["asset"], -amount)
+    for reserve in reserves:
+        if reserve.after is not None:
+            reserve.after()
 
 
 def apply_grant(state: State, entry: Entry, body: Mapping[str, Any], dep_seq: DepIndex) -> None:
@@ -304,6 +362,9 @@ TRACK = record(
 )
 SHARE = record(to=public_key, bps=integer(1, BPS_TOTAL))
 PAYOUT = record(to=public_key, amount=integer(1))
+# Optional terms, read by other features: ledger/features/shares.py (shares) and gates.py (gate).
+LISTING_SHARES = record(seeders=integer(0, MAX_RESERVED_BPS), referrer=integer(0, MAX_RESERVED_BPS))
+LISTING_GATE = record(gate=hash32, holders_only=boolean, discount_bps=integer(0, BPS_TOTAL - 1))
 
 FEATURE = Feature(
     name="selling",
@@ -322,6 +383,9 @@ FEATURE = Feature(
                 split=array(SHARE, MAX_SPLIT, 1),
                 remainder=public_key,
                 supersedes=nullable(hash32),
+                shares=optional(LISTING_SHARES),
+                gate=optional(LISTING_GATE),
+                campaign=optional(hash32),  # the release of that campaign (rewards.py)
             ),
             "Offer a release for sale: tracks, prices per accepted asset, and the split.",
         ),
@@ -332,7 +396,9 @@ FEATURE = Feature(
                 track=nullable(integer(0, MAX_TRACKS - 1)),
                 asset=hash32,
                 amount=integer(1),
-                payouts=array(PAYOUT, MAX_SPLIT + 1, 1),
+                payouts=array(PAYOUT, MAX_SPLIT + 2, 1),
+                referrer=optional(public_key),
+                claim=optional(hash32),
             ),
             "Pay for a release (track = null) or one track, following the listing's split.",
         ),

@@ -181,6 +181,17 @@ class Download:
     def has_chunk(self, index: int) -> bool:
         return index in self._done
 
+    def served(self) -> dict[ID, int]:
+        """Stored bytes each provider delivered in this download (a cut-off provider's chunks
+        were forgotten, so they count for nothing): what a buyer's receipt names."""
+        if self.manifest is None:
+            return {}
+        out: dict[ID, int] = {}
+        for p in self.providers:
+            if p.delivered and not p.dropped:
+                out[p.peer] = sum(self.manifest.stored_length(i) for i in p.delivered)
+        return out
+
     def prioritize(self, indexes: Iterable[int]) -> None:
         """Fetch these chunks next, in the given order (a player seeking or waiting for them).
 

@@ -325,6 +325,8 @@ def _valid_bodies() -> dict[str, dict[str, Any]]:
         "collect": {"stake": h, "distributions": [h]},
         "review": {"grant": h, "rating": 4, "text": "warm and strange"},
         "review.reply": {"review": h, "text": "thank you"},
+        "receipt": {"purchase": h, "seeders": [{"to": h, "bytes": 262_144}]},
+        "campaign.reward": {"campaign": h, "close": h, "backer": h},
     }
     assert set(bodies) == set(KINDS), "a new kind needs a schema test"
     return bodies
