@@ -59,7 +59,7 @@ MAX_COUNTED = 63  # votes per count/close entry: with the proposal, the 64 deps 
 CLOSE_WINDOW_MS = 24 * 3600 * 1000
 METHODS = ("token", "quadratic", "member", "buyer")
 STYLES = ("yes_no", "single", "approval")
-ACTIONS = ("send", "mint", "sign")
+ACTIONS = ("send", "mint", "sign", "release", "amend")
 # What a chartered feed may not do at all: its funds move only as its proposals say.
 _FORBIDDEN_TO_CHARTERED = ("purchase", "offer", "take", "vote")
 
@@ -68,10 +68,13 @@ _FORBIDDEN_TO_CHARTERED = ("purchase", "offer", "take", "vote")
 class Action:
     """What a passed proposal under a charter lets the chartered feed do, exactly once."""
 
-    do: str  # send, mint or sign
-    asset: bytes | None  # send, mint: the asset; sign: None
-    to: bytes  # send: the recipient; mint: the chartered feed; sign: the artist
-    amount: int  # send, mint: units; sign: the label's share in basis points
+    do: str  # send, mint, sign, release or amend
+    # send, mint: the asset; sign: None; release: the ``sign`` entry; amend: the charter.draft
+    asset: bytes | None
+    # send: the recipient; mint, amend: the chartered feed; sign, release: the artist
+    to: bytes
+    # send, mint: units; sign, release: the label's share in basis points; amend: 1
+    amount: int
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,32 @@ class Vote:
 
 
 @dataclass(frozen=True)
+class Signing:
+    """A label's ``sign`` entry: the share of the artist's sales it asks for."""
+
+    id: bytes
+    label: bytes
+    artist: bytes
+    bps: int
+
+
+@dataclass
+class Engagement:
+    """A signing the artist accepted (``sign.accept``): from then on, until ``until`` or a
+    release the artist's feed names, the artist's listings give ``label`` at least ``bps``."""
+
+    signing: bytes
+    label: bytes
+    bps: int
+    accept: bytes
+    until: int | None
+    released_by: bytes | None = None  # the label's release, once an artist entry named it
+
+    def binds(self, timestamp: int) -> bool:
+        return self.released_by is None and (self.until is None or timestamp < self.until)
+
+
+@dataclass(frozen=True)
 class Result:
     """A proposal's outcome: a pure function of its close and the counts before it."""
 
@@ -180,6 +209,10 @@ class GovernanceView:
     charter_ids: dict[bytes, Charter]  # charter entry -> the charter
     executed: dict[bytes, bytes]  # proposal -> the chartered feed's entry that carried it out
     signings: dict[tuple[bytes, bytes], tuple[int, bytes]]  # (label, artist) -> (bps, entry)
+    sign_entries: dict[bytes, Signing]  # sign entry -> the signing
+    engagements: dict[bytes, list[Engagement]]  # artist -> the signings it accepted, feed order
+    releases: dict[bytes, bytes]  # sign entry -> the label's release of it
+    drafts: dict[bytes, tuple[Rules, int, bytes]]  # charter.draft -> (rules, period, settler)
 
     def proposal_status(self, proposal: Proposal, now: int | None = None) -> str:
         """open, counting (closing time passed, not closed), passed, failed, or unsettled (the
@@ -245,6 +278,16 @@ class GovernanceView:
             if artist == li.artist
         )
 
+    def binding_shares(self, artist: bytes, timestamp: int) -> dict[bytes, int]:
+        """What a listing of ``artist`` dated ``timestamp`` must give each label it is bound to
+        (accepted signings, not past their term, not released as far as the artist's feed
+        says), in basis points."""
+        out: dict[bytes, int] = {}
+        for e in self.engagements.get(artist, ()):
+            if e.binds(timestamp):
+                out[e.label] = out.get(e.label, 0) + e.bps
+        return out
+
     def signed_artists(self, label: bytes) -> dict[bytes, int]:
         """Artists ``label`` signed, with its share in basis points."""
         return {artist: bps for (lb, artist), (bps, _) in self.signings.items() if lb == label}
@@ -276,10 +319,20 @@ def _rules_from(body: Mapping[str, Any]) -> Rules:
     return Rules(method, asset, tuple(members), least, body["quorum"], body["threshold_bps"])
 
 
-def apply_charter(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+def apply_charter(state: State, entry: Entry, body: Mapping[str, Any], dep_seq: DepIndex) -> None:
+    """A feed's first charter binds it; a later one amends it, only by carrying out a passed
+    proposal under the current charter whose action is an amendment to exactly this text."""
+    after = None
     if entry.author in state.charters:
-        raise SemanticError("this feed already has a charter")
+        if not any(ref in state.closes for ref in entry.deps):
+            raise SemanticError(
+                "this feed already has a charter: it amends it only by carrying out a passed "
+                "amendment (name the proposal's close in deps)"
+            )
+        after = charter_guard(state, entry, body, dep_seq)
     rules = _rules_from(body)
+    if after is not None:
+        after()
     charter = Charter(
         entry.hash, entry.author, rules, body["period_ms"], body["settler"], entry.timestamp
     )
@@ -314,11 +367,24 @@ def apply_proposal(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
         if charter_ref is None or style != "yes_no":
             raise SemanticError("an action belongs to a yes/no proposal under a charter")
         action = Action(raw["do"], raw["asset"], raw["to"], raw["amount"])
-        if action.do == "sign":
-            if action.asset is not None or not 1 <= action.amount <= BPS_TOTAL:
-                raise SemanticError("a signing names no asset and a share of 1..10000 bps")
+        if action.do in ("sign", "release"):
+            if (action.asset is None) != (action.do == "sign"):
+                raise SemanticError(
+                    "a signing names no asset; a release names the signing as its asset"
+                )
+            if not 1 <= action.amount <= BPS_TOTAL:
+                raise SemanticError(f"a {action.do} names a share of 1..10000 bps")
             if action.to == community:
                 raise SemanticError("a label does not sign itself")
+        elif action.do == "amend":
+            if action.to != community or action.amount != 1 or action.asset is None:
+                raise SemanticError(
+                    "an amendment names the charter draft as its asset, the chartered feed "
+                    "and the amount 1"
+                )
+            require_dep(entry, action.asset, "charter draft")
+            if action.asset not in state.drafts:
+                raise SemanticError("the amendment names an entry that is not a charter draft")
         elif action.asset is None or action.amount < 1:
             raise SemanticError(f"a {action.do} names an asset and a positive amount")
         elif action.do == "mint" and action.to != community:
@@ -477,24 +543,140 @@ def apply_sign(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
     if body["artist"] == entry.author:
         raise SemanticError("a label does not sign itself")
     state.signings[(entry.author, body["artist"])] = (body["share_bps"], entry.hash)
+    state.sign_entries[entry.hash] = Signing(
+        entry.hash, entry.author, body["artist"], body["share_bps"]
+    )
+
+
+def _binding(
+    state: State, entry: Entry
+) -> tuple[dict[bytes, int], list[tuple[Engagement, bytes]]]:
+    """The shares the author's accepted signings bind an entry of its feed to (label -> bps),
+    and the releases the entry names in deps for signings not yet known released in the feed.
+    Decided by the author's feed prefix and the entry's deps only."""
+    required: dict[bytes, int] = {}
+    released: list[tuple[Engagement, bytes]] = []
+    for e in state.engagements.get(entry.author, ()):
+        if not e.binds(entry.timestamp):
+            continue
+        rel = state.releases.get(e.signing)
+        if rel is not None and rel in entry.deps:
+            released.append((e, rel))
+            continue
+        required[e.label] = required.get(e.label, 0) + e.bps
+    return required, released
+
+
+def _acknowledge(released: list[tuple[Engagement, bytes]]) -> Callable[[], None] | None:
+    if not released:
+        return None
+
+    def mark() -> None:
+        for e, rel in released:
+            e.released_by = rel
+
+    return mark
+
+
+def signing_guard(
+    state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
+) -> Callable[[], None] | None:
+    """A listing of a signed artist gives each label it accepted a signing of, in its split,
+    at least the signed share (until the term ends or the listing names the label's release
+    in deps). Purchases follow the split exactly, so every sale pays the label."""
+    if entry.author not in state.engagements:
+        return None
+    required, released = _binding(state, entry)
+    given = {s["to"]: s["bps"] for s in body["split"]}
+    for label, bps in sorted(required.items()):
+        if given.get(label, 0) < bps:
+            raise SemanticError(
+                f"the artist is signed to {label.hex()[:12]}: its listings give that label at "
+                f"least {bps} bps of the split (the split gives {given.get(label, 0)})"
+            )
+    return _acknowledge(released)
+
+
+def apply_accept(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    """The artist accepts a label's signing: from now on (until ``until``, or a release its
+    feed names) its listings pay the label the signed share through their split."""
+    require_dep(entry, body["signing"], "signing")
+    signing = state.sign_entries.get(body["signing"])
+    if signing is None:
+        raise SemanticError("the acceptance names an entry that is not a signing")
+    if signing.artist != entry.author:
+        raise SemanticError("a signing is accepted by the artist it names")
+    engaged = state.engagements.get(entry.author, [])
+    if any(e.signing == signing.id for e in engaged):
+        raise SemanticError("that signing was already accepted")
+    if state.releases.get(signing.id) in entry.deps:
+        raise SemanticError("that signing was released")
+    until = body["until"]
+    if until is not None and until <= entry.timestamp:
+        raise SemanticError("the term ends before the acceptance")
+    required, released = _binding(state, entry)
+    if sum(required.values()) + signing.bps > BPS_TOTAL:
+        raise SemanticError("the artist's signings would take more than the whole split")
+    after = _acknowledge(released)
+    if after is not None:
+        after()
+    state.engagements.setdefault(entry.author, []).append(
+        Engagement(signing.id, signing.label, signing.bps, entry.hash, until)
+    )
+
+
+def apply_release(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    """The label ends a signing (a chartered label: only as a passed proposal says)."""
+    require_dep(entry, body["signing"], "signing")
+    signing = state.sign_entries.get(body["signing"])
+    if signing is None:
+        raise SemanticError("the release names an entry that is not a signing")
+    if signing.label != entry.author:
+        raise SemanticError("a signing is released by the label that made it")
+    if signing.id in state.releases:
+        raise SemanticError("that signing was already released")
+    state.releases[signing.id] = entry.hash
+
+
+def apply_draft(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    """A charter's text put to a vote: a proposal under a charter may amend it to this."""
+    state.drafts[entry.hash] = (_rules_from(body), body["period_ms"], body["settler"])
 
 
 # -- the charter's guard ---------------------------------------------------------------------------
 
 
-def _wanted_action(entry: Entry, body: Mapping[str, Any]) -> Action:
+def _carries_out(state: State, entry: Entry, body: Mapping[str, Any]) -> Callable[[Action], bool]:
+    """Whether a proposal's action is exactly what ``entry`` does."""
     if entry.kind == "send":
-        return Action("send", body["asset"], body["to"], body["amount"])
-    if entry.kind == "asset.mint":
-        return Action("mint", body["asset"], entry.author, body["amount"])
-    return Action("sign", None, body["artist"], body["share_bps"])
+        wanted = Action("send", body["asset"], body["to"], body["amount"])
+    elif entry.kind == "asset.mint":
+        wanted = Action("mint", body["asset"], entry.author, body["amount"])
+    elif entry.kind == "sign":
+        wanted = Action("sign", None, body["artist"], body["share_bps"])
+    elif entry.kind == "sign.release":
+        signing = state.sign_entries.get(body["signing"])
+        if signing is None:
+            return lambda _a: False  # the rule says why
+        wanted = Action("release", signing.id, signing.artist, signing.bps)
+    else:  # charter: an amendment to exactly this text
+        text = (_rules_from(body), body["period_ms"], body["settler"])
+        return lambda a: (
+            a.do == "amend"
+            and a.to == entry.author
+            and a.asset is not None
+            and state.drafts.get(a.asset) == text
+        )
+    return lambda a: a == wanted
 
 
 def charter_guard(
     state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
 ) -> Callable[[], None] | None:
-    """A chartered feed's send, mint or signing carries out a passed proposal named (by its
-    close) in deps, exactly and once; its purchases, offers, takes and votes are refused."""
+    """A chartered feed's send, mint, signing, release or charter amendment carries out a passed
+    proposal under its current charter, named (by its close) in deps, exactly and once; its
+    purchases, offers, takes and votes are refused. An amendment voids what passed under the
+    old charter and was not carried out."""
     charter = state.charters.get(entry.author)
     if charter is None:
         return None
@@ -502,7 +684,7 @@ def charter_guard(
         raise SemanticError(
             f"a chartered feed does not {entry.kind}: its funds move only as its proposals say"
         )
-    wanted = _wanted_action(entry, body)
+    carries_out = _carries_out(state, entry, body)
     reasons = []
     for ref in entry.deps:
         pid = state.closes.get(ref)
@@ -513,7 +695,7 @@ def charter_guard(
             reasons.append("that proposal is not under this feed's charter")
         elif not state.results[pid].passed:
             reasons.append("that proposal did not pass")
-        elif proposal.action != wanted:
+        elif proposal.action is None or not carries_out(proposal.action):
             reasons.append("the entry does not carry out the proposal's action exactly")
         elif pid in state.executed:
             reasons.append("that proposal was already carried out")
@@ -570,6 +752,10 @@ def _tables(state: State) -> None:
     state.charter_ids = {}
     state.executed = {}
     state.signings = {}
+    state.sign_entries = {}
+    state.engagements = {}
+    state.releases = {}
+    state.drafts = {}
 
 
 def _hash_sections(state: State) -> dict[str, Any]:
@@ -592,6 +778,16 @@ def _hash_sections(state: State) -> dict[str, Any]:
         out["executed"] = sorted([p, e] for p, e in state.executed.items())
     if state.signings:
         out["signings"] = sorted([lb, a, bps, e] for (lb, a), (bps, e) in state.signings.items())
+    if state.engagements:
+        out["engagements"] = sorted(
+            [artist, e.signing, e.accept, e.until, e.released_by]
+            for artist, es in state.engagements.items()
+            for e in es
+        )
+    if state.releases:
+        out["releases"] = sorted([s, r] for s, r in state.releases.items())
+    if state.drafts:
+        out["drafts"] = sorted(state.drafts)
     return out
 
 
@@ -655,6 +851,22 @@ FEATURE = Feature(
             record(artist=public_key, share_bps=integer(1, BPS_TOTAL)),
             "A label signs an artist, whose listings then share their sales with it.",
         ),
+        Kind(
+            "sign.accept",
+            record(signing=hash32, until=nullable(integer(0))),
+            "The artist accepts a label's signing: its later listings give the label the "
+            "signed share of their split, until the term ends or the label releases it.",
+        ),
+        Kind(
+            "sign.release",
+            record(signing=hash32),
+            "The label ends a signing (a chartered label only as a passed proposal says).",
+        ),
+        Kind(
+            "charter.draft",
+            record(period_ms=integer(1), settler=public_key, **_GOVERNANCE),
+            "A charter's new text, put to a vote by a proposal to amend a label's charter.",
+        ),
     ),
     rules={
         "proposal": apply_proposal,
@@ -663,6 +875,9 @@ FEATURE = Feature(
         "close": apply_close,
         "charter": apply_charter,
         "sign": apply_sign_checked,
+        "sign.accept": apply_accept,
+        "sign.release": apply_release,
+        "charter.draft": apply_draft,
     },
     tables=_tables,
     view=GovernanceView,
@@ -673,5 +888,7 @@ FEATURE = Feature(
         "purchase": _refuse_chartered,
         "offer": _refuse_chartered,
         "take": _refuse_chartered,
+        "sign.release": charter_guard,
+        "listing": signing_guard,
     },
 )
