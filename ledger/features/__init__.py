@@ -87,3 +87,5 @@ def _guarded(guard: Guard, rule: Rule) -> Rule:
 
 
 RULES: dict[str, Rule] = _rules()
+# kind -> which deps named in its body may be void without voiding the entry (see Feature)
+VOIDABLE = {kind: fn for feature in FEATURES for kind, fn in feature.voidable.items()}

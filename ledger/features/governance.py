@@ -32,7 +32,7 @@ from math import isqrt
 from typing import TYPE_CHECKING, Any
 
 from ledger.entry import Entry
-from ledger.errors import SemanticError
+from ledger.errors import SemanticError, VoidedError
 from ledger.features.base import DepIndex, Feature, require_dep
 from ledger.features.settlement import Lock, close_lock, lock_funds, require_settler
 from ledger.schema import (
@@ -213,6 +213,8 @@ class GovernanceView:
     engagements: dict[bytes, list[Engagement]]  # artist -> the signings it accepted, feed order
     releases: dict[bytes, bytes]  # sign entry -> the label's release of it
     drafts: dict[bytes, tuple[Rules, int, bytes]]  # charter.draft -> (rules, period, settler)
+    voided: set[bytes]  # entries without effect (the ledger's): votes a close names may be void
+    fork_counted: set[bytes]  # proposals whose counts named votes a fork voided
 
     def proposal_status(self, proposal: Proposal, now: int | None = None) -> str:
         """open, counting (closing time passed, not closed), passed, failed, or unsettled (the
@@ -481,8 +483,11 @@ def apply_vote(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
     state.votes_by.setdefault(entry.author, []).append(vote)
 
 
-def _count(state: State, entry: Entry, body: Mapping[str, Any]) -> tuple[Proposal, list[Vote]]:
-    """Check a count or close: by the settler, in the window, of distinct voters' votes."""
+def _count(
+    state: State, entry: Entry, body: Mapping[str, Any]
+) -> tuple[Proposal, list[Vote], Callable[[], None] | None]:
+    """Check a count or close: by the settler, in the window, of distinct voters' votes (votes
+    a fork voided count nothing; the follow-up notes that the proposal's count skipped some)."""
     require_dep(entry, body["proposal"], "proposal")
     proposal = state.proposals.get(body["proposal"])
     if proposal is None:
@@ -497,8 +502,12 @@ def _count(state: State, entry: Entry, body: Mapping[str, Any]) -> tuple[Proposa
     counted = state.counted.get(proposal.id, {})
     votes: list[Vote] = []
     voters: set[bytes] = set()
+    skipped = False
     for ref in body["votes"]:
         require_dep(entry, ref, "vote")
+        if ref in state.voided:  # a fork in the voter's feed voided it: it counts nothing
+            skipped = True
+            continue
         vote = state.votes.get(ref)
         if vote is None or vote.proposal != proposal.id:
             raise SemanticError(f"{ref.hex()[:12]} is not a vote on this proposal")
@@ -506,7 +515,9 @@ def _count(state: State, entry: Entry, body: Mapping[str, Any]) -> tuple[Proposa
             raise SemanticError("a voter is counted once")
         voters.add(vote.voter)
         votes.append(vote)
-    return proposal, votes
+    if skipped:
+        return proposal, votes, lambda: state.fork_counted.add(proposal.id)
+    return proposal, votes, None
 
 
 def _record_count(state: State, entry: Entry, proposal: Proposal, votes: list[Vote]) -> None:
@@ -525,15 +536,17 @@ def _record_count(state: State, entry: Entry, proposal: Proposal, votes: list[Vo
 
 
 def apply_count(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
-    proposal, votes = _count(state, entry, body)
-    if not votes:
-        raise SemanticError("a count names at least one vote")
+    proposal, votes, skipped = _count(state, entry, body)
     _record_count(state, entry, proposal, votes)
+    if skipped is not None:
+        skipped()
 
 
 def apply_close(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
-    proposal, votes = _count(state, entry, body)
+    proposal, votes, skipped = _count(state, entry, body)
     _record_count(state, entry, proposal, votes)
+    if skipped is not None:
+        skipped()
     counted = sorted(state.counted[proposal.id].values(), key=lambda v: v.id)
     state.results[proposal.id] = tally_result(proposal, entry.hash, counted)
     state.closes[entry.hash] = proposal.id
@@ -548,9 +561,7 @@ def apply_sign(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
     )
 
 
-def _binding(
-    state: State, entry: Entry
-) -> tuple[dict[bytes, int], list[tuple[Engagement, bytes]]]:
+def _binding(state: State, entry: Entry) -> tuple[dict[bytes, int], list[tuple[Engagement, bytes]]]:
     """The shares the author's accepted signings bind an entry of its feed to (label -> bps),
     and the releases the entry names in deps for signings not yet known released in the feed.
     Decided by the author's feed prefix and the entry's deps only."""
@@ -694,6 +705,8 @@ def charter_guard(
         if proposal.charter != charter.id:
             reasons.append("that proposal is not under this feed's charter")
         elif not state.results[pid].passed:
+            if pid in state.fork_counted:  # it passed when the close was written
+                raise VoidedError("that proposal did not pass once a fork voided votes it counted")
             reasons.append("that proposal did not pass")
         elif proposal.action is None or not carries_out(proposal.action):
             reasons.append("the entry does not carry out the proposal's action exactly")
@@ -756,6 +769,8 @@ def _tables(state: State) -> None:
     state.engagements = {}
     state.releases = {}
     state.drafts = {}
+    state.voided = set()  # the ledger replaces it with its set of entries without effect
+    state.fork_counted = set()
 
 
 def _hash_sections(state: State) -> dict[str, Any]:
@@ -882,6 +897,7 @@ FEATURE = Feature(
     tables=_tables,
     view=GovernanceView,
     hash_sections=_hash_sections,
+    voidable={"count": lambda body: body["votes"], "close": lambda body: body["votes"]},
     guards={
         "send": charter_guard,
         "asset.mint": charter_guard,
