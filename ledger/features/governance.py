@@ -26,7 +26,7 @@ feed prefix and its deps. Rules and conflict cases: docs/PROTOCOL.md, "Votes and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from math import isqrt
 from typing import TYPE_CHECKING, Any
@@ -280,15 +280,26 @@ class GovernanceView:
             if artist == li.artist
         )
 
-    def binding_shares(self, artist: bytes, timestamp: int) -> dict[bytes, int]:
-        """What a listing of ``artist`` dated ``timestamp`` must give each label it is bound to
-        (accepted signings, not past their term, not released as far as the artist's feed
-        says), in basis points."""
+    def binding_shares(
+        self, artist: bytes, timestamp: int, naming: Collection[bytes] = ()
+    ) -> dict[bytes, int]:
+        """What a listing of ``artist`` dated ``timestamp`` (naming ``naming`` in deps) must
+        give each label it is bound to (accepted signings, not past their term, not released
+        as far as the artist's feed and ``naming`` say), in basis points."""
         out: dict[bytes, int] = {}
         for e in self.engagements.get(artist, ()):
-            if e.binds(timestamp):
+            if e.binds(timestamp) and self.releases.get(e.signing, b"") not in naming:
                 out[e.label] = out.get(e.label, 0) + e.bps
         return out
+
+    def releases_to_name(self, artist: bytes, timestamp: int) -> list[bytes]:
+        """Releases held here of signings that still bind ``artist``'s feed: a listing that
+        names them in deps is free of those signings."""
+        return sorted(
+            rel
+            for e in self.engagements.get(artist, ())
+            if e.binds(timestamp) and (rel := self.releases.get(e.signing)) is not None
+        )
 
     def signed_artists(self, label: bytes) -> dict[bytes, int]:
         """Artists ``label`` signed, with its share in basis points."""
