@@ -1,5 +1,6 @@
 """Votes and labels that obey them (kinds ``proposal``, ``vote``, ``count``, ``close``,
-``charter``, ``sign``); built on the settlement patterns (``ledger/features/settlement.py``).
+``charter``, ``charter.draft``, ``sign``, ``sign.accept``, ``sign.release``); built on the
+settlement patterns (``ledger/features/settlement.py``).
 
 * A **proposal** names its choices, its method (token-weighted, quadratic, one member one vote,
   one verified buyer one vote), quorum, pass threshold, closing time and **settler**: the one
@@ -15,10 +16,15 @@
   settler's feed prefix with its dependencies. Votes that no count named are unlocked with a
   ``reclaim`` and a deadline proof after the close window; valid votes a close left out are a
   view (``omitted``), so censorship is visible.
-* A **charter** binds its author's feed: from then on its ``send``, ``asset.mint`` and ``sign``
-  entries are valid only when they name, in deps, the close of a passed proposal under the
-  charter whose action they carry out exactly, once; its purchases, offers, takes and votes are
-  refused. The ledger, not trust, enforces the vote.
+* A **charter** binds its author's feed: from then on its ``send``, ``asset.mint``, ``sign``,
+  ``sign.release`` and ``charter`` (an amendment to a voted ``charter.draft``) entries are valid
+  only when they name, in deps, the close of a passed proposal under its current charter whose
+  action they carry out exactly, once; its purchases, offers, takes and votes are refused. The
+  ledger, not trust, enforces the vote.
+* A **signing** binds once the artist accepts it (``sign.accept``, in its own feed): its later
+  listings give the label at least the signed share of their split (``signing_guard`` on
+  ``listing``), until the term ends or a ``sign.release`` of the label is named in its feed.
+* A vote voided by a fork in its voter's feed counts nothing; the count naming it stands.
 
 Tallies and omitted votes are views of what a replica holds; the rules read only an entry's own
 feed prefix and its deps. Rules and conflict cases: docs/PROTOCOL.md, "Votes and charters".
