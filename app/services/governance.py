@@ -372,7 +372,7 @@ class GovernanceService:
         deps = [p.id]
         qualifier = None
         method = p.rules.method
-        covered = state.covered.get((p.id, self.core.me), 0)
+        covered = state.covered_units(p.id, self.core.me)
         if method in ("token", "quadratic"):
             asset = state.assets[p.rules.asset]  # type: ignore[index]
             have = state.balance(self.core.me, asset.id)

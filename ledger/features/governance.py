@@ -126,7 +126,7 @@ class Proposal:
         return self.closes + CLOSE_WINDOW_MS
 
 
-@dataclass
+@dataclass(slots=True)
 class Vote:
     id: bytes
     voter: bytes
@@ -136,6 +136,7 @@ class Vote:
     weight: int
     lock: bytes | None  # the lock this vote made (units beyond the voter's earlier votes)
     timestamp: int
+    covered: int  # the units this vote and the voter's earlier votes on the proposal locked
     counted_by: bytes | None = None
 
 
@@ -179,14 +180,37 @@ class Result:
     passed: bool
 
 
+class Sums:
+    """What the counts of a proposal added up so far (kept as they are applied, so a close of
+    many votes does not go over all of them again)."""
+
+    __slots__ = ("tally", "turnout", "voters")
+
+    def __init__(self, choices: int) -> None:
+        self.tally = [0] * choices
+        self.turnout = 0
+        self.voters = 0
+
+    def add(self, votes: list[Vote]) -> None:
+        tally = self.tally
+        for v in votes:
+            w = v.weight
+            for c in v.choices:
+                tally[c] += w
+            self.turnout += w
+        self.voters += len(votes)
+
+
 def tally_result(proposal: Proposal, close: bytes, votes: list[Vote]) -> Result:
     """Tally counted votes: quorum on turnout, and the pass threshold as the leading choice's
     share of turnout (for yes/no, the share of "yes")."""
-    tally = [0] * len(proposal.choices)
-    for v in votes:
-        for c in v.choices:
-            tally[c] += v.weight
-    turnout = sum(v.weight for v in votes)
+    sums = Sums(len(proposal.choices))
+    sums.add(votes)
+    return _result(proposal, close, sums)
+
+
+def _result(proposal: Proposal, close: bytes, sums: Sums) -> Result:
+    tally, turnout = sums.tally, sums.turnout
     quorum_met = turnout >= proposal.rules.quorum and turnout > 0
     top = max(tally)
     leaders = [i for i, t in enumerate(tally) if t == top]
@@ -197,17 +221,18 @@ def tally_result(proposal: Proposal, close: bytes, votes: list[Vote]) -> Result:
         and judged is not None
         and tally[judged] * BPS_TOTAL >= proposal.rules.threshold_bps * turnout
     )
-    return Result(proposal.id, close, tuple(tally), turnout, len(votes), quorum_met, winner, passed)
+    return Result(
+        proposal.id, close, tuple(tally), turnout, sums.voters, quorum_met, winner, passed
+    )
 
 
 class GovernanceView:
     proposals: dict[bytes, Proposal]
     votes: dict[bytes, Vote]
-    ballots: dict[tuple[bytes, bytes], list[Vote]]  # (proposal, voter) -> votes in feed order
-    voters: dict[bytes, dict[bytes, list[Vote]]]  # proposal -> voter -> the same lists
+    voters: dict[bytes, dict[bytes, list[Vote]]]  # proposal -> voter -> its votes in feed order
     votes_by: dict[bytes, list[Vote]]  # voter -> its votes on every proposal
-    covered: dict[tuple[bytes, bytes], int]  # (proposal, voter) -> units its votes locked
     counted: dict[bytes, dict[bytes, Vote]]  # proposal -> voter -> the vote counted
+    sums: dict[bytes, Sums]  # proposal -> what its counts added up so far
     counts: dict[bytes, bytes]  # count or close entry -> proposal
     results: dict[bytes, Result]  # proposal -> its result, once closed
     closes: dict[bytes, bytes]  # close entry -> proposal
@@ -221,6 +246,17 @@ class GovernanceView:
     drafts: dict[bytes, tuple[Rules, int, bytes]]  # charter.draft -> (rules, period, settler)
     voided: set[bytes]  # entries without effect (the ledger's): votes a close names may be void
     fork_counted: set[bytes]  # proposals whose counts named votes a fork voided
+
+    @property
+    def ballots(self) -> dict[tuple[bytes, bytes], list[Vote]]:
+        """(proposal, voter) -> the voter's votes on the proposal in feed order."""
+        return {(p, voter): b for p, by in self.voters.items() for voter, b in by.items()}
+
+    def covered_units(self, proposal: bytes, voter: bytes) -> int:
+        """The units ``voter``'s votes on ``proposal`` locked so far (a new vote locks more
+        only beyond them)."""
+        ballot = self.voters.get(proposal, {}).get(voter)
+        return ballot[-1].covered if ballot else 0
 
     def proposal_status(self, proposal: Proposal, now: int | None = None) -> str:
         """open, counting (closing time passed, not closed), passed, failed, or unsettled (the
@@ -460,44 +496,56 @@ def _vote_weight(state: State, entry: Entry, proposal: Proposal, body: Mapping[s
 
 
 def apply_vote(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
-    require_dep(entry, body["proposal"], "proposal")
-    proposal = state.proposals.get(body["proposal"])
+    if entry.author in state.charters:
+        raise SemanticError(
+            "a chartered feed does not vote: its funds move only as its proposals say"
+        )
+    pid = body["proposal"]
+    require_dep(entry, pid, "proposal")
+    proposal = state.proposals.get(pid)
     if proposal is None:
         raise SemanticError("the vote names an entry that is not a proposal")
     if entry.timestamp > proposal.closes:
         raise SemanticError("the proposal has closed")
     choices = tuple(body["choices"])
-    if any(c >= len(proposal.choices) for c in choices):
+    if max(choices) >= len(proposal.choices):
         raise SemanticError(f"the proposal has {len(proposal.choices)} choices")
-    if proposal.style != "approval" and len(choices) != 1:
+    if len(choices) != 1 and proposal.style != "approval":
         raise SemanticError("this proposal takes exactly one choice per vote")
     weight = _vote_weight(state, entry, proposal, body)
-    key = (proposal.id, entry.author)
+    by_voter = state.voters.get(pid)
+    ballot = by_voter.get(entry.author) if by_voter is not None else None
+    covered = ballot[-1].covered if ballot else 0
     units = body["units"]
-    extra = max(0, units - state.covered.get(key, 0))
     lock: Lock | None = None
-    if extra and proposal.rules.asset is not None:  # lock_funds checks the balance first
+    if units > covered and proposal.rules.asset is not None:  # lock_funds checks the balance
         lock = lock_funds(
-            state, entry, proposal.rules.asset, extra, proposal.settler, proposal.close_by
+            state, entry, proposal.rules.asset, units - covered, proposal.settler, proposal.close_by
         )
-        state.covered[key] = units
+        covered = units
     vote = Vote(
         entry.hash,
         entry.author,
-        proposal.id,
+        pid,
         choices,
         units,
         weight,
         lock.id if lock else None,
         entry.timestamp,
+        covered,
     )
     state.votes[entry.hash] = vote
-    ballot = state.ballots.get(key)
     if ballot is None:
-        ballot = state.ballots[key] = []
-        state.voters.setdefault(proposal.id, {})[entry.author] = ballot
-    ballot.append(vote)
-    state.votes_by.setdefault(entry.author, []).append(vote)
+        if by_voter is None:
+            by_voter = state.voters[pid] = {}
+        by_voter[entry.author] = [vote]
+    else:
+        ballot.append(vote)
+    votes_by = state.votes_by.get(entry.author)
+    if votes_by is None:
+        state.votes_by[entry.author] = [vote]
+    else:
+        votes_by.append(vote)
 
 
 def _count(
@@ -520,8 +568,10 @@ def _count(
     votes: list[Vote] = []
     voters: set[bytes] = set()
     skipped = False
+    deps = set(entry.deps)
     for ref in body["votes"]:
-        require_dep(entry, ref, "vote")
+        if ref not in deps:
+            require_dep(entry, ref, "vote")
         if ref in state.voided:  # a fork in the voter's feed voided it: it counts nothing
             skipped = True
             continue
@@ -539,16 +589,24 @@ def _count(
 
 def _record_count(state: State, entry: Entry, proposal: Proposal, votes: list[Vote]) -> None:
     counted = state.counted.setdefault(proposal.id, {})
+    ballots = state.voters.get(proposal.id, {})
+    locks = state.locks
     for vote in votes:
         vote.counted_by = entry.hash
         counted[vote.voter] = vote
         # Unlock every lock the voter's votes made up to the one counted (later votes of the
         # voter are not in every replica yet; they keep their locks until a reclaim).
-        for earlier in state.ballots[(proposal.id, vote.voter)]:
-            if earlier.lock is not None and state.locks[earlier.lock].closed_by is None:
-                close_lock(state, state.locks[earlier.lock], entry)
+        for earlier in ballots[vote.voter]:
+            if earlier.lock is not None:
+                lock = locks[earlier.lock]
+                if lock.closed_by is None:
+                    close_lock(state, lock, entry)
             if earlier is vote:
                 break
+    sums = state.sums.get(proposal.id)
+    if sums is None:
+        sums = state.sums[proposal.id] = Sums(len(proposal.choices))
+    sums.add(votes)
     state.counts[entry.hash] = proposal.id
 
 
@@ -564,8 +622,7 @@ def apply_close(state: State, entry: Entry, body: Mapping[str, Any], _d: DepInde
     _record_count(state, entry, proposal, votes)
     if skipped is not None:
         skipped()
-    counted = sorted(state.counted[proposal.id].values(), key=lambda v: v.id)
-    state.results[proposal.id] = tally_result(proposal, entry.hash, counted)
+    state.results[proposal.id] = _result(proposal, entry.hash, state.sums[proposal.id])
     state.closes[entry.hash] = proposal.id
 
 
@@ -757,24 +814,16 @@ def apply_sign_checked(
         after()
 
 
-def apply_vote_checked(
-    state: State, entry: Entry, body: Mapping[str, Any], dep_seq: DepIndex
-) -> None:
-    _refuse_chartered(state, entry, body, dep_seq)
-    apply_vote(state, entry, body, dep_seq)
-
-
 # -- tables and hash -------------------------------------------------------------------------------
 
 
 def _tables(state: State) -> None:
     state.proposals = {}
     state.votes = {}
-    state.ballots = {}
     state.voters = {}
     state.votes_by = {}
-    state.covered = {}
     state.counted = {}
+    state.sums = {}
     state.counts = {}
     state.results = {}
     state.closes = {}
@@ -902,7 +951,7 @@ FEATURE = Feature(
     ),
     rules={
         "proposal": apply_proposal,
-        "vote": apply_vote_checked,
+        "vote": apply_vote,
         "count": apply_count,
         "close": apply_close,
         "charter": apply_charter,
