@@ -361,3 +361,173 @@ def test_amendments_that_do_not_hold(led: Ledger, world: Any) -> None:
         "not a charter draft",
     )
     refused(led, draft(sc, fans[0], x["seeder"], method="token"), "names an asset")
+
+
+# -- random histories against an independent oracle ------------------------------------------------
+
+SIGNING_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["sign", "sign", "accept", "accept", "release", "list", "list", "buy"]),
+        st.integers(0, 7),
+        st.integers(0, 6_000),
+        st.integers(0, 3),
+    ),
+    min_size=8,
+    max_size=30,
+)
+
+
+class SigningHistory:
+    """Random signings, acceptances (with or without a term), releases, listings (splits that
+    do or do not pay) and purchases, each kept only if a reference ledger accepts it. An oracle
+    computes, from the artist's own accepted entries alone, which listings must be accepted."""
+
+    def __init__(self, led: Ledger) -> None:
+        self.led = led
+        self.sc, x = label_world()
+        self.x = x
+        self.artist, self.crd = x["artist"], x["crd"]
+        self.labels = [self.sc.signer(f"indie{i}") for i in range(2)]
+        self.buyer = x["fans"][0]
+        self.sc.receive(self.buyer, self.sc.send(x["gw"], self.crd, self.buyer, 50_000))
+        deliver(led, self.sc)
+        self.signings: list[Entry] = []
+        self.releases: dict[bytes, Entry] = {}  # sign entry -> release
+        self.listings: list[tuple[Entry, dict[bytes, int]]] = []  # with what they must give
+        self.buys: list[tuple[Entry, Entry, int]] = []  # purchase, listing, amount
+        # the oracle's view of the artist's feed: accepted signings and releases it named
+        self.accepted: list[tuple[Entry, int | None]] = []
+        self.named: set[bytes] = set()
+        self.decisions = 0
+
+    def mark(self) -> tuple[int, dict[bytes, Any]]:
+        return len(self.sc.entries), dict(self.sc.heads)
+
+    def offer(self, mark: tuple[int, dict[bytes, Any]], e: Entry) -> Entry | None:
+        """Keep ``e`` if the reference ledger accepts it, else forget it in the scenario."""
+        if self.led.ingest([e.wire]).accepted:
+            return e
+        del self.sc.entries[mark[0] :]
+        self.sc.heads = mark[1]
+        return None
+
+    def required(self, ts: int, deps: set[bytes]) -> dict[bytes, int]:
+        out: dict[bytes, int] = {}
+        for s, until in self.accepted:
+            rel = self.releases.get(s.hash)
+            if until is not None and ts >= until:
+                continue
+            if rel is not None and (rel.hash in self.named or rel.hash in deps):
+                continue
+            label = s.author
+            out[label] = out.get(label, 0) + s.body["share_bps"]
+        return out
+
+    def run(self, ops: list[tuple[str, int, int, int]]) -> None:
+        sc, artist = self.sc, self.artist
+        for op, a, b, c in ops:
+            if op == "sign":
+                label = self.labels[a % 2]
+                e = self.offer(self.mark(), sign(sc, label, artist, max(1, b)))
+                if e is not None:
+                    self.signings.append(e)
+            elif op == "accept" and self.signings:
+                s = self.signings[a % len(self.signings)]
+                ts = sc.next_ts()
+                until = None if c == 0 else ts + c * 3 * sc.step
+                rel = self.releases.get(s.hash)
+                deps = [rel] if rel is not None and b % 2 else []
+                e = self.offer(self.mark(), accept(sc, artist, s, until, *deps, timestamp=ts))
+                total = sum(self.required(ts, {d.hash for d in deps}).values())
+                ok = (
+                    s.hash not in {x.hash for x, _ in self.accepted}
+                    and not deps
+                    and total + s.body["share_bps"] <= 10_000
+                )
+                assert (e is not None) == ok, (op, total, s.body)
+                self.decisions += 1
+                if e is not None:
+                    self.accepted.append((s, until))
+            elif op == "release" and self.signings:
+                s = self.signings[a % len(self.signings)]
+                e = self.offer(self.mark(), release(sc, sc_author(self.labels, s), s))
+                assert (e is not None) == (s.hash not in self.releases)
+                if e is not None:
+                    self.releases[s.hash] = e
+            elif op == "list":
+                ts = sc.next_ts()
+                rels = list(self.releases.values())
+                deps = [rels[c % len(rels)]] if rels and c else []
+                l0, l1 = (lb.public_key for lb in self.labels)
+                give0, give1 = b % 5_001, (b * 7 + a * 991) % 5_001
+                split = [(artist, 10_000 - give0 - give1)]
+                split += [(lb, g) for lb, g in ((l0, give0), (l1, give1)) if g]
+                split = [(to, bps) for to, bps in split if bps]
+                need = self.required(ts, {d.hash for d in deps})
+                given = dict(
+                    (to if isinstance(to, bytes) else to.public_key, bps) for to, bps in split
+                )
+                ok = all(given.get(lb, 0) >= bps for lb, bps in need.items())
+                body = sc.listing_body(
+                    artist, self.crd, price=1, nyp=True, split=split, title=f"L{ts}"
+                )
+                mark = self.mark()
+                e = self.offer(mark, sc.make(artist, "listing", body, deps, timestamp=ts))
+                assert (e is not None) == ok, (need, given)
+                self.decisions += 1
+                if e is not None:
+                    sc.listings[e.hash] = body
+                    self.named |= {d.hash for d in deps}
+                    self.listings.append((e, need))
+            elif op == "buy" and self.listings:
+                li, _ = self.listings[a % len(self.listings)]
+                amount = 1 + b
+                mark = self.mark()
+                e = self.offer(mark, sc.purchase(self.buyer, li, amount=amount))
+                if e is not None:
+                    self.buys.append((e, li, amount))
+
+
+def sc_author(labels: list[Any], s: Entry) -> Any:
+    return next(lb for lb in labels if lb.public_key == s.author)
+
+
+def _closure(sc: Scenario, entry: Entry) -> list[bytes]:
+    by_hash = {e.hash: e for e in sc.entries}
+    need: set[bytes] = set()
+    todo = [*entry.deps, *([entry.prev] if entry.prev else [])]
+    while todo:
+        d = todo.pop()
+        if d in need:
+            continue
+        need.add(d)
+        todo.extend(by_hash[d].deps)
+        if by_hash[d].prev:
+            todo.append(by_hash[d].prev)
+    return [e.wire for e in sc.entries if e.hash in need]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=SIGNING_OPS, seed=st.integers(0, 2**16))
+def test_random_signing_histories_follow_the_oracle_in_any_order(ops: Any, seed: int) -> None:
+    """The ledger accepts exactly the acceptances and listings the oracle allows; every purchase
+    of a bound listing pays each label at least its share; any delivery order gives one state;
+    each listing is judged the same on a replica holding only its dependency closure."""
+    with ledgers() as make:
+        h = SigningHistory(make("ref"))
+        h.run(ops)
+        for buy, li, amount in h.buys:
+            need = next(n for e, n in h.listings if e.hash == li.hash)
+            for label, bps in need.items():
+                got = sum(t.amount for t in h.led.state.incoming(label) if t.source == buy.hash)
+                assert got >= amount * bps // 10_000
+        check_conservation(h.led)
+        want = h.led.state_hash()
+        other = make("shuffled")
+        deliver_shuffled(other, h.sc.wires(), random.Random(seed))
+        assert other.state_hash() == want
+        if h.listings:
+            li, _ = h.listings[seed % len(h.listings)]
+            alone = make("closure")
+            assert not alone.ingest(_closure(h.sc, li)).rejected
+            assert [e.hash for e in alone.ingest([li.wire]).accepted] == [li.hash]
