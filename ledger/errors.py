@@ -25,5 +25,11 @@ class SemanticError(LedgerError):
     """Level 6: the kind's rules reject the entry (overdraft, wrong split, no such listing, ...)."""
 
 
+class VoidedError(SemanticError):
+    """Level 6, after a fork: the rules reject the entry only because a fork voided entries it
+    relied on (a proposal that no longer passed once a forked voter's vote counted nothing). It
+    was valid when written, so it is kept without effect, as on a replica that saw it first."""
+
+
 class StorageError(LedgerError):
     """The store could not be written (for example a full disk); nothing was changed."""

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ledger.entry import Entry, create_entry, decode_entry
-from ledger.errors import LedgerError, SemanticError
+from ledger.errors import LedgerError, SemanticError, VoidedError
+from ledger.features import VOIDABLE
 from ledger.forks import ForkProof, decode_fork_proof, make_fork_proof
 from ledger.keys import Signer, verify_fast
 from ledger.kinds import validate_body
@@ -232,6 +233,7 @@ class Ledger:
         self._pos: dict[tuple[bytes, int], bytes] = {}  # (author, seq) -> hash
         self._heads: dict[bytes, _Head] = {}
         self._tainted: set[bytes] = set()  # stored entries without effect
+        self.state.voided = self._tainted  # rules that tolerate void deps skip these
         self._voided_authors: set[bytes] = set()  # authors with such an entry in their feed
         self._batch: dict[bytes, Entry] = {}  # accepted in the batch being processed
         self._pending: OrderedDict[bytes, Entry] = OrderedDict()
@@ -277,10 +279,18 @@ class Ledger:
         if q is not None and entry.seq >= q:
             return False
         if entry.deps and self._tainted and not self._tainted.isdisjoint(entry.deps):
-            return False
+            # A void dependency voids the entry, except where its kind tolerates it (a close
+            # naming a vote that a fork in the voter's feed voided: that vote counts nothing).
+            tolerated = VOIDABLE.get(entry.kind)
+            if tolerated is None or not self._tainted.intersection(entry.deps) <= set(
+                tolerated(entry.body)
+            ):
+                return False
         try:
             # Every dependency is indexed by now; the rules look up only the entry's own deps.
             self.state.check_and_apply(entry, self._index)
+        except VoidedError:
+            return False  # valid when written; a fork voided what it relied on
         except SemanticError:
             # Stored entries passed these rules once; after a quarantine voided something they
             # relied on, they stay stored but count for nothing.

@@ -1,5 +1,5 @@
-"""Governance commands: ``cooptracks charter | propose | vote | proposals | tally | close |
-carry-out``.
+"""Governance commands: ``cooptracks charter | draft-charter | propose | vote | proposals |
+tally | close | carry-out | accept-signing``.
 
 They work on the local replica; the swarm (``cooptracks sync``, a running seeder or the app)
 carries votes to the proposal's settler and brings back its close. Every command prints JSON with
@@ -122,10 +122,48 @@ def _charter(args: argparse.Namespace, gov: GovernanceService) -> int:
     return 0
 
 
+def _draft_charter(args: argparse.Namespace, gov: GovernanceService) -> int:
+    entry = gov.draft_charter(
+        method=args.method,
+        asset=args.asset,
+        members=[_key(m) for m in args.member],
+        min_holding=args.min_holding,
+        quorum=args.quorum,
+        threshold=args.threshold,
+        period_s=args.period * 3600,
+        settler=_key(args.settler) if args.settler else None,
+    )
+    emit(
+        args,
+        {"draft": entry.hex()},
+        f"charter draft {entry.hex()} signed: propose it with "
+        f"`cooptracks propose TITLE --charter LABEL --amend {entry.hex()[:12]}`",
+    )
+    return 0
+
+
+def _accept_signing(args: argparse.Namespace, gov: GovernanceService) -> int:
+    entry = gov.accept_signing(args.signing, None if args.term is None else args.term * 86400)
+    shares = {k.hex(): bps for k, bps in gov.label_shares().items()}
+    emit(
+        args,
+        {"accept": entry.hex(), "label_shares_bps": shares},
+        f"signing accepted ({entry.hex()[:12]}): your listings from now on give "
+        + ", ".join(f"{k[:12]} {bps} bps" for k, bps in shares.items()),
+    )
+    return 0
+
+
 def _action(args: argparse.Namespace) -> dict[str, Any] | None:
-    chosen = [a for a in (args.send, args.mint, args.sign) if a]
+    chosen = [a for a in (args.send, args.mint, args.sign, args.release, args.amend) if a]
     if len(chosen) > 1:
-        raise UserError("a proposal carries one action: --send, --mint or --sign")
+        raise UserError(
+            "a proposal carries one action: --send, --mint, --sign, --release or --amend"
+        )
+    if args.release:
+        return {"do": "release", "signing": args.release}
+    if args.amend:
+        return {"do": "amend", "draft": args.amend}
     if args.send:
         amount, asset, to = args.send
         return {"do": "send", "asset": asset, "to": _key(to), "amount": amount}
@@ -293,6 +331,26 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         metavar=("ARTIST", "BPS"),
         help="if it passes, the label signs ARTIST for a share of BPS basis points",
     )
+    p.add_argument(
+        "--release",
+        metavar="SIGNING",
+        help="if it passes, the label releases the artist of its signing SIGNING",
+    )
+    p.add_argument(
+        "--amend",
+        metavar="DRAFT",
+        help="if it passes, the label's charter becomes the charter draft DRAFT",
+    )
+    p = cmd("draft-charter", _draft_charter, "write a charter's new text for an amendment")
+    _governance_rules(p)
+    p.add_argument("--period", type=float, default=72.0, help="hours a proposal stays open")
+    p = cmd(
+        "accept-signing",
+        _accept_signing,
+        "as an artist: accept a label's signing (your listings then give it its share)",
+    )
+    p.add_argument("signing", help="the label's sign entry (a unique prefix is enough)")
+    p.add_argument("--term", type=float, default=None, help="days (default: until released)")
     p = cmd("vote", _vote, "vote on a proposal (again, to change your vote)")
     p.add_argument("proposal", help="proposal ID (a unique prefix is enough)")
     p.add_argument("choice", help="a choice (name or number); approval: comma separated")

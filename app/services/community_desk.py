@@ -337,7 +337,7 @@ class CommunityDesk:
             if symbol:
                 asset = state.assets[p.rules.asset]  # type: ignore[index]
                 have = self._available(asset.id)
-                covered = state.covered.get((p.id, self.core.me), 0)
+                covered = state.covered_units(p.id, self.core.me)
                 available = format_amount(have + covered, asset.precision, asset.symbol)
             done = ""
             if v.carried_out_by is not None:
@@ -446,13 +446,13 @@ class CommunityDesk:
             return False, "A chartered identity does not vote."
         rules = p.rules
         if rules.method in ("token", "quadratic"):
-            covered = state.covered.get((p.id, me), 0)
+            covered = state.covered_units(p.id, me)
             if self._available(rules.asset) + covered <= 0:  # type: ignore[arg-type]
                 return False, f"You hold no {self._symbol(rules)} to vote with."
         elif rules.method == "member" and rules.members and me not in rules.members:
             return False, "You are not on this proposal's member list."
         elif rules.method == "member" and not rules.members:
-            covered = state.covered.get((p.id, me), 0)
+            covered = state.covered_units(p.id, me)
             if self._available(rules.asset) + covered < rules.min_holding:  # type: ignore[arg-type]
                 return False, "You do not hold the minimum to vote."
         elif rules.method == "buyer" and self.gov._qualifying_grant(p) is None:
@@ -479,7 +479,7 @@ class CommunityDesk:
             if p.style != "approval" and len(picked) != 1:
                 raise UserError("choose exactly one")
             rules = p.rules
-            covered = state.covered.get((p.id, me), 0)
+            covered = state.covered_units(p.id, me)
             symbol = ""
             precision = 0
             if rules.method in ("token", "quadratic"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -177,15 +177,71 @@ class GovernanceService:
         """Bind our own feed: from now on it sends, mints and signs only as voted."""
         state = self.core.ledger.state
         if self.core.me in state.charters:
-            raise UserError("this identity already has a charter")
+            raise UserError(
+                "this identity already has a charter: propose an amendment "
+                "(draft-charter, then propose --amend)"
+            )
+        return self._append(
+            "charter",
+            self._charter_body(
+                method, asset, members, min_holding, quorum, threshold, period_s, settler
+            ),
+        ).hash
+
+    def _charter_body(
+        self,
+        method: str,
+        asset: str | None,
+        members: Sequence[bytes],
+        min_holding: str | int,
+        quorum: str | int,
+        threshold: str | float,
+        period_s: float,
+        settler: bytes | None,
+    ) -> dict:
         if period_s <= 0:
             raise UserError("the voting period is positive")
-        body = {
+        return {
             "period_ms": int(period_s * 1000),
             "settler": settler or self.core.me,
             **self._rules(method, asset, members, min_holding, quorum, threshold),
         }
-        return self._append("charter", body).hash
+
+    def draft_charter(
+        self,
+        *,
+        method: str = "token",
+        asset: str | None = None,
+        members: Sequence[bytes] = (),
+        min_holding: str | int = 0,
+        quorum: str | int = 0,
+        threshold: str | float = "50.01",
+        period_s: float = 3 * 24 * 3600,
+        settler: bytes | None = None,
+    ) -> bytes:
+        """Publish a charter's new text, for a proposal to amend a label's charter to it."""
+        body = self._charter_body(
+            method, asset, members, min_holding, quorum, threshold, period_s, settler
+        )
+        return self._append("charter.draft", body).hash
+
+    def accept_signing(self, signing_ref: str | bytes, term_s: float | None = None) -> bytes:
+        """As the artist a label signed: accept, so that our listings from now on (for
+        ``term_s`` seconds, or until the label releases us) give the label its share."""
+        state = self.core.ledger.state
+        signing = state.sign_entries.get(_ref(signing_ref, state.sign_entries))
+        if signing is None:
+            raise UserError("no such signing")
+        if signing.artist != self.core.me:
+            raise UserError("that signing names another artist")
+        now = self.clock()
+        until = None if term_s is None else now + int(term_s * 1000)
+        body = {"signing": signing.id, "until": until}
+        return self._append("sign.accept", body, [signing.id], at=now).hash
+
+    def label_shares(self) -> dict[bytes, int]:
+        """What our listings must give each label we accepted a signing of, now (bps)."""
+        return self.core.ledger.state.binding_shares(self.core.me, self.clock())
 
     def propose(
         self,
@@ -243,6 +299,8 @@ class GovernanceService:
             if style != "yes_no":
                 raise UserError("a proposal with an action is a yes/no question")
             act = self._action(action, community)
+            if act["do"] == "amend":
+                deps.append(act["asset"])  # the draft, for voters to read
         body = {
             "title": title,
             "text": text,
@@ -259,11 +317,27 @@ class GovernanceService:
 
     def _action(self, action: dict, community: bytes) -> dict:
         do = action.get("do")
+        state = self.core.ledger.state
         if do == "sign":
             bps = int(action["amount"])
             return {"do": "sign", "asset": None, "to": action["to"], "amount": bps}
+        if do == "release":
+            signing = state.sign_entries.get(_ref(action["signing"], state.sign_entries))
+            if signing is None or signing.label != community:
+                raise UserError("that is not a signing of this label")
+            return {
+                "do": "release",
+                "asset": signing.id,
+                "to": signing.artist,
+                "amount": signing.bps,
+            }
+        if do == "amend":
+            draft = _ref(action["draft"], state.drafts)
+            if draft not in state.drafts:
+                raise UserError("no such charter draft")
+            return {"do": "amend", "asset": draft, "to": community, "amount": 1}
         if do not in ("send", "mint"):
-            raise UserError("the action is send, mint or sign")
+            raise UserError("the action is send, mint, sign, release or amend")
         asset = self.asset(action["asset"])
         units = parse_amount(action["amount"], asset.precision)
         to = community if do == "mint" else action["to"]
@@ -286,7 +360,7 @@ class GovernanceService:
         deps = [p.id]
         qualifier = None
         method = p.rules.method
-        covered = state.covered.get((p.id, self.core.me), 0)
+        covered = state.covered_units(p.id, self.core.me)
         if method in ("token", "quadratic"):
             asset = state.assets[p.rules.asset]  # type: ignore[index]
             have = state.balance(self.core.me, asset.id)
@@ -391,6 +465,23 @@ class GovernanceService:
             return self._append(
                 "asset.mint", {"asset": act.asset, "amount": act.amount}, [result.close]
             ).hash
+        if act.do == "release" and act.asset is not None:
+            return self._append(
+                "sign.release", {"signing": act.asset}, [result.close, act.asset]
+            ).hash
+        if act.do == "amend" and act.asset is not None:
+            rules, period_ms, settler = state.drafts[act.asset]
+            body = {
+                "period_ms": period_ms,
+                "settler": settler,
+                "method": rules.method,
+                "asset": rules.asset,
+                "members": list(rules.members),
+                "min_holding": rules.min_holding,
+                "quorum": rules.quorum,
+                "threshold_bps": rules.threshold_bps,
+            }
+            return self._append("charter", body, [result.close]).hash
         return self._append(
             "sign", {"artist": act.to, "share_bps": act.amount}, [result.close]
         ).hash
@@ -438,6 +529,17 @@ class GovernanceService:
                 key=lambda p: (-p.timestamp, p.id),
             )
         ]
+
+
+def _ref(ref: str | bytes, known: Mapping[bytes, object]) -> bytes:
+    """An entry ID from bytes, hex, or a unique hex prefix of one of ``known``."""
+    if isinstance(ref, bytes):
+        return ref
+    prefix = ref.strip().lower()
+    found = [k for k in known if k.hex().startswith(prefix)] if prefix else []
+    if len(found) != 1:
+        raise UserError(f"no single entry {ref!r}" if not found else f"{ref!r} is ambiguous")
+    return found[0]
 
 
 # -- what a node does by itself ------------------------------------------------------------------

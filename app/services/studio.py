@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,34 @@ def preview_length(setting_s: float, duration_ms: int) -> float:
     if setting_s <= 0 or duration_ms <= 0:
         return 0.0
     return min(setting_s, duration_ms / 1000 * PREVIEW_SHARE)
+
+
+def _with_label_shares(core: Core, split: list[ShareSpec]) -> list[ShareSpec]:
+    """The split with what the labels we accepted signings of are owed (docs/PROTOCOL.md,
+    "Signings"), taken from our own share; the ledger refuses a listing without it."""
+    now = int(time.time() * 1000)
+    state = core.ledger.state
+    owed = state.binding_shares(core.me, now, state.releases_to_name(core.me, now))
+    given = {s.to: s.bps for s in split}
+    short = {label: bps - given.get(label, 0) for label, bps in owed.items()}
+    short = {label: n for label, n in sorted(short.items()) if n > 0}
+    if not short:
+        return split
+    mine = given.get(core.me, 0)
+    if sum(short.values()) > mine:
+        raise UserError(
+            "the labels you signed with are owed more of the split than your own share",
+            hint="give the labels their signed share: "
+            + ", ".join(f"{label.hex()[:12]} {bps / 100:g}%" for label, bps in owed.items()),
+        )
+    need = sum(short.values())
+    out = []
+    for share in split:
+        bps = share.bps + short.get(share.to, 0) - (need if share.to == core.me else 0)
+        if bps > 0:
+            out.append(ShareSpec(share.to, bps))
+    present = {share.to for share in split}
+    return out + [ShareSpec(label, n) for label, n in short.items() if label not in present]
 
 
 @dataclass(frozen=True)
@@ -154,6 +183,7 @@ class StudioService:
                 split.append(ShareSpec(core.me, 10_000 - listed))
             else:
                 split[mine] = ShareSpec(core.me, split[mine].bps + 10_000 - listed)
+        split = _with_label_shares(core, split)
         infos = []
         for path in draft.files:
             try:
@@ -277,6 +307,8 @@ class StudioService:
             "supersedes": draft.supersedes,
         }
         deps = self._sale_terms(draft, body)
+        released = core.ledger.state.releases_to_name(core.me, int(time.time() * 1000))
+        deps += [r for r in released if r not in deps]  # frees us of released signings
         entry = core.append("listing", body, deps)
         stored.clear()  # published: nothing to remove any more
         self._hand_keys_to_agents(entry.hash, result_contents)

@@ -11,7 +11,8 @@ queries, and its part of the state hash. To find how something works, open its m
 ``settlement``            ``checkpoint``, ``reclaim``; locks, settlers, conditional transfers
                           and deadline proofs as rules the economic features reuse
 ``exchange``              ``offer``, ``take``, ``fill``, ``refuse``, ``cancel``; the order book
-``governance``            ``proposal``, ``vote``, ``count``, ``close``, ``charter``, ``sign``;
+``governance``            ``proposal``, ``vote``, ``count``, ``close``, ``charter``,
+                          ``charter.draft``, ``sign``, ``sign.accept``, ``sign.release``;
                           tallies, and the guard binding a chartered feed to its votes
 ``campaigns``             ``campaign``, ``pledge``, ``campaign.count``, ``campaign.close``:
                           all-or-nothing fan funding
@@ -102,3 +103,5 @@ def _guarded(guard: Guard, rule: Rule) -> Rule:
 
 
 RULES: dict[str, Rule] = _rules()
+# kind -> which deps named in its body may be void without voiding the entry (see Feature)
+VOIDABLE = {kind: fn for feature in FEATURES for kind, fn in feature.voidable.items()}

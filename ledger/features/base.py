@@ -8,7 +8,7 @@ over them (a "view", mixed into ``ledger.state.State``) and its sections of the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,11 @@ class Feature:
     view: type  # the queries, a base class of ledger.state.State
     hash_sections: Callable[[State], dict[str, Any]] = field(default=lambda _s: {})
     guards: Mapping[str, Guard] = field(default_factory=dict)  # kind -> check (any feature's)
+    # kind -> the deps named in a body that may be void (a vote a fork voided, named by a
+    # close): the entry keeps its effect and its rule reads ``state.voided`` to skip them.
+    voidable: Mapping[str, Callable[[Mapping[str, Any]], Iterable[bytes]]] = field(
+        default_factory=dict
+    )
 
 
 def require_dep(entry: Entry, ref: bytes, what: str) -> None:

@@ -1,5 +1,6 @@
 """Votes and labels that obey them (kinds ``proposal``, ``vote``, ``count``, ``close``,
-``charter``, ``sign``); built on the settlement patterns (``ledger/features/settlement.py``).
+``charter``, ``charter.draft``, ``sign``, ``sign.accept``, ``sign.release``); built on the
+settlement patterns (``ledger/features/settlement.py``).
 
 * A **proposal** names its choices, its method (token-weighted, quadratic, one member one vote,
   one verified buyer one vote), quorum, pass threshold, closing time and **settler**: the one
@@ -15,10 +16,15 @@
   settler's feed prefix with its dependencies. Votes that no count named are unlocked with a
   ``reclaim`` and a deadline proof after the close window; valid votes a close left out are a
   view (``omitted``), so censorship is visible.
-* A **charter** binds its author's feed: from then on its ``send``, ``asset.mint`` and ``sign``
-  entries are valid only when they name, in deps, the close of a passed proposal under the
-  charter whose action they carry out exactly, once; its purchases, offers, takes and votes are
-  refused. The ledger, not trust, enforces the vote.
+* A **charter** binds its author's feed: from then on its ``send``, ``asset.mint``, ``sign``,
+  ``sign.release`` and ``charter`` (an amendment to a voted ``charter.draft``) entries are valid
+  only when they name, in deps, the close of a passed proposal under its current charter whose
+  action they carry out exactly, once; its purchases, offers, takes and votes are refused. The
+  ledger, not trust, enforces the vote.
+* A **signing** binds once the artist accepts it (``sign.accept``, in its own feed): its later
+  listings give the label at least the signed share of their split (``signing_guard`` on
+  ``listing``), until the term ends or a ``sign.release`` of the label is named in its feed.
+* A vote voided by a fork in its voter's feed counts nothing; the count naming it stands.
 
 Tallies and omitted votes are views of what a replica holds; the rules read only an entry's own
 feed prefix and its deps. Rules and conflict cases: docs/PROTOCOL.md, "Votes and charters".
@@ -26,13 +32,13 @@ feed prefix and its deps. Rules and conflict cases: docs/PROTOCOL.md, "Votes and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from math import isqrt
 from typing import TYPE_CHECKING, Any
 
 from ledger.entry import Entry
-from ledger.errors import SemanticError
+from ledger.errors import SemanticError, VoidedError
 from ledger.features.base import DepIndex, Feature, require_dep
 from ledger.features.settlement import Lock, close_lock, lock_funds, require_settler
 from ledger.schema import (
@@ -59,7 +65,7 @@ MAX_COUNTED = 63  # votes per count/close entry: with the proposal, the 64 deps 
 CLOSE_WINDOW_MS = 24 * 3600 * 1000
 METHODS = ("token", "quadratic", "member", "buyer")
 STYLES = ("yes_no", "single", "approval")
-ACTIONS = ("send", "mint", "sign")
+ACTIONS = ("send", "mint", "sign", "release", "amend")
 # What a chartered feed may not do at all: its funds move only as its proposals say.
 _FORBIDDEN_TO_CHARTERED = ("purchase", "offer", "take", "vote")
 
@@ -68,10 +74,13 @@ _FORBIDDEN_TO_CHARTERED = ("purchase", "offer", "take", "vote")
 class Action:
     """What a passed proposal under a charter lets the chartered feed do, exactly once."""
 
-    do: str  # send, mint or sign
-    asset: bytes | None  # send, mint: the asset; sign: None
-    to: bytes  # send: the recipient; mint: the chartered feed; sign: the artist
-    amount: int  # send, mint: units; sign: the label's share in basis points
+    do: str  # send, mint, sign, release or amend
+    # send, mint: the asset; sign: None; release: the ``sign`` entry; amend: the charter.draft
+    asset: bytes | None
+    # send: the recipient; mint, amend: the chartered feed; sign, release: the artist
+    to: bytes
+    # send, mint: units; sign, release: the label's share in basis points; amend: 1
+    amount: int
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,7 @@ class Proposal:
         return self.closes + CLOSE_WINDOW_MS
 
 
-@dataclass
+@dataclass(slots=True)
 class Vote:
     id: bytes
     voter: bytes
@@ -127,7 +136,34 @@ class Vote:
     weight: int
     lock: bytes | None  # the lock this vote made (units beyond the voter's earlier votes)
     timestamp: int
+    covered: int  # the units this vote and the voter's earlier votes on the proposal locked
     counted_by: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Signing:
+    """A label's ``sign`` entry: the share of the artist's sales it asks for."""
+
+    id: bytes
+    label: bytes
+    artist: bytes
+    bps: int
+
+
+@dataclass
+class Engagement:
+    """A signing the artist accepted (``sign.accept``): from then on, until ``until`` or a
+    release the artist's feed names, the artist's listings give ``label`` at least ``bps``."""
+
+    signing: bytes
+    label: bytes
+    bps: int
+    accept: bytes
+    until: int | None
+    released_by: bytes | None = None  # the label's release, once an artist entry named it
+
+    def binds(self, timestamp: int) -> bool:
+        return self.released_by is None and (self.until is None or timestamp < self.until)
 
 
 @dataclass(frozen=True)
@@ -144,14 +180,37 @@ class Result:
     passed: bool
 
 
+class Sums:
+    """What the counts of a proposal added up so far (kept as they are applied, so a close of
+    many votes does not go over all of them again)."""
+
+    __slots__ = ("tally", "turnout", "voters")
+
+    def __init__(self, choices: int) -> None:
+        self.tally = [0] * choices
+        self.turnout = 0
+        self.voters = 0
+
+    def add(self, votes: list[Vote]) -> None:
+        tally = self.tally
+        for v in votes:
+            w = v.weight
+            for c in v.choices:
+                tally[c] += w
+            self.turnout += w
+        self.voters += len(votes)
+
+
 def tally_result(proposal: Proposal, close: bytes, votes: list[Vote]) -> Result:
     """Tally counted votes: quorum on turnout, and the pass threshold as the leading choice's
     share of turnout (for yes/no, the share of "yes")."""
-    tally = [0] * len(proposal.choices)
-    for v in votes:
-        for c in v.choices:
-            tally[c] += v.weight
-    turnout = sum(v.weight for v in votes)
+    sums = Sums(len(proposal.choices))
+    sums.add(votes)
+    return _result(proposal, close, sums)
+
+
+def _result(proposal: Proposal, close: bytes, sums: Sums) -> Result:
+    tally, turnout = sums.tally, sums.turnout
     quorum_met = turnout >= proposal.rules.quorum and turnout > 0
     top = max(tally)
     leaders = [i for i, t in enumerate(tally) if t == top]
@@ -162,17 +221,18 @@ def tally_result(proposal: Proposal, close: bytes, votes: list[Vote]) -> Result:
         and judged is not None
         and tally[judged] * BPS_TOTAL >= proposal.rules.threshold_bps * turnout
     )
-    return Result(proposal.id, close, tuple(tally), turnout, len(votes), quorum_met, winner, passed)
+    return Result(
+        proposal.id, close, tuple(tally), turnout, sums.voters, quorum_met, winner, passed
+    )
 
 
 class GovernanceView:
     proposals: dict[bytes, Proposal]
     votes: dict[bytes, Vote]
-    ballots: dict[tuple[bytes, bytes], list[Vote]]  # (proposal, voter) -> votes in feed order
-    voters: dict[bytes, dict[bytes, list[Vote]]]  # proposal -> voter -> the same lists
+    voters: dict[bytes, dict[bytes, list[Vote]]]  # proposal -> voter -> its votes in feed order
     votes_by: dict[bytes, list[Vote]]  # voter -> its votes on every proposal
-    covered: dict[tuple[bytes, bytes], int]  # (proposal, voter) -> units its votes locked
     counted: dict[bytes, dict[bytes, Vote]]  # proposal -> voter -> the vote counted
+    sums: dict[bytes, Sums]  # proposal -> what its counts added up so far
     counts: dict[bytes, bytes]  # count or close entry -> proposal
     results: dict[bytes, Result]  # proposal -> its result, once closed
     closes: dict[bytes, bytes]  # close entry -> proposal
@@ -180,6 +240,23 @@ class GovernanceView:
     charter_ids: dict[bytes, Charter]  # charter entry -> the charter
     executed: dict[bytes, bytes]  # proposal -> the chartered feed's entry that carried it out
     signings: dict[tuple[bytes, bytes], tuple[int, bytes]]  # (label, artist) -> (bps, entry)
+    sign_entries: dict[bytes, Signing]  # sign entry -> the signing
+    engagements: dict[bytes, list[Engagement]]  # artist -> the signings it accepted, feed order
+    releases: dict[bytes, bytes]  # sign entry -> the label's release of it
+    drafts: dict[bytes, tuple[Rules, int, bytes]]  # charter.draft -> (rules, period, settler)
+    voided: set[bytes]  # entries without effect (the ledger's): votes a close names may be void
+    fork_counted: set[bytes]  # proposals whose counts named votes a fork voided
+
+    @property
+    def ballots(self) -> dict[tuple[bytes, bytes], list[Vote]]:
+        """(proposal, voter) -> the voter's votes on the proposal in feed order."""
+        return {(p, voter): b for p, by in self.voters.items() for voter, b in by.items()}
+
+    def covered_units(self, proposal: bytes, voter: bytes) -> int:
+        """The units ``voter``'s votes on ``proposal`` locked so far (a new vote locks more
+        only beyond them)."""
+        ballot = self.voters.get(proposal, {}).get(voter)
+        return ballot[-1].covered if ballot else 0
 
     def proposal_status(self, proposal: Proposal, now: int | None = None) -> str:
         """open, counting (closing time passed, not closed), passed, failed, or unsettled (the
@@ -245,6 +322,27 @@ class GovernanceView:
             if artist == li.artist
         )
 
+    def binding_shares(
+        self, artist: bytes, timestamp: int, naming: Collection[bytes] = ()
+    ) -> dict[bytes, int]:
+        """What a listing of ``artist`` dated ``timestamp`` (naming ``naming`` in deps) must
+        give each label it is bound to (accepted signings, not past their term, not released
+        as far as the artist's feed and ``naming`` say), in basis points."""
+        out: dict[bytes, int] = {}
+        for e in self.engagements.get(artist, ()):
+            if e.binds(timestamp) and self.releases.get(e.signing, b"") not in naming:
+                out[e.label] = out.get(e.label, 0) + e.bps
+        return out
+
+    def releases_to_name(self, artist: bytes, timestamp: int) -> list[bytes]:
+        """Releases held here of signings that still bind ``artist``'s feed: a listing that
+        names them in deps is free of those signings."""
+        return sorted(
+            rel
+            for e in self.engagements.get(artist, ())
+            if e.binds(timestamp) and (rel := self.releases.get(e.signing)) is not None
+        )
+
     def signed_artists(self, label: bytes) -> dict[bytes, int]:
         """Artists ``label`` signed, with its share in basis points."""
         return {artist: bps for (lb, artist), (bps, _) in self.signings.items() if lb == label}
@@ -276,10 +374,20 @@ def _rules_from(body: Mapping[str, Any]) -> Rules:
     return Rules(method, asset, tuple(members), least, body["quorum"], body["threshold_bps"])
 
 
-def apply_charter(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+def apply_charter(state: State, entry: Entry, body: Mapping[str, Any], dep_seq: DepIndex) -> None:
+    """A feed's first charter binds it; a later one amends it, only by carrying out a passed
+    proposal under the current charter whose action is an amendment to exactly this text."""
+    after = None
     if entry.author in state.charters:
-        raise SemanticError("this feed already has a charter")
+        if not any(ref in state.closes for ref in entry.deps):
+            raise SemanticError(
+                "this feed already has a charter: it amends it only by carrying out a passed "
+                "amendment (name the proposal's close in deps)"
+            )
+        after = charter_guard(state, entry, body, dep_seq)
     rules = _rules_from(body)
+    if after is not None:
+        after()
     charter = Charter(
         entry.hash, entry.author, rules, body["period_ms"], body["settler"], entry.timestamp
     )
@@ -314,11 +422,24 @@ def apply_proposal(state: State, entry: Entry, body: Mapping[str, Any], _d: DepI
         if charter_ref is None or style != "yes_no":
             raise SemanticError("an action belongs to a yes/no proposal under a charter")
         action = Action(raw["do"], raw["asset"], raw["to"], raw["amount"])
-        if action.do == "sign":
-            if action.asset is not None or not 1 <= action.amount <= BPS_TOTAL:
-                raise SemanticError("a signing names no asset and a share of 1..10000 bps")
+        if action.do in ("sign", "release"):
+            if (action.asset is None) != (action.do == "sign"):
+                raise SemanticError(
+                    "a signing names no asset; a release names the signing as its asset"
+                )
+            if not 1 <= action.amount <= BPS_TOTAL:
+                raise SemanticError(f"a {action.do} names a share of 1..10000 bps")
             if action.to == community:
                 raise SemanticError("a label does not sign itself")
+        elif action.do == "amend":
+            if action.to != community or action.amount != 1 or action.asset is None:
+                raise SemanticError(
+                    "an amendment names the charter draft as its asset, the chartered feed "
+                    "and the amount 1"
+                )
+            require_dep(entry, action.asset, "charter draft")
+            if action.asset not in state.drafts:
+                raise SemanticError("the amendment names an entry that is not a charter draft")
         elif action.asset is None or action.amount < 1:
             raise SemanticError(f"a {action.do} names an asset and a positive amount")
         elif action.do == "mint" and action.to != community:
@@ -375,48 +496,63 @@ def _vote_weight(state: State, entry: Entry, proposal: Proposal, body: Mapping[s
 
 
 def apply_vote(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
-    require_dep(entry, body["proposal"], "proposal")
-    proposal = state.proposals.get(body["proposal"])
+    if entry.author in state.charters:
+        raise SemanticError(
+            "a chartered feed does not vote: its funds move only as its proposals say"
+        )
+    pid = body["proposal"]
+    require_dep(entry, pid, "proposal")
+    proposal = state.proposals.get(pid)
     if proposal is None:
         raise SemanticError("the vote names an entry that is not a proposal")
     if entry.timestamp > proposal.closes:
         raise SemanticError("the proposal has closed")
     choices = tuple(body["choices"])
-    if any(c >= len(proposal.choices) for c in choices):
+    if max(choices) >= len(proposal.choices):
         raise SemanticError(f"the proposal has {len(proposal.choices)} choices")
-    if proposal.style != "approval" and len(choices) != 1:
+    if len(choices) != 1 and proposal.style != "approval":
         raise SemanticError("this proposal takes exactly one choice per vote")
     weight = _vote_weight(state, entry, proposal, body)
-    key = (proposal.id, entry.author)
+    by_voter = state.voters.get(pid)
+    ballot = by_voter.get(entry.author) if by_voter is not None else None
+    covered = ballot[-1].covered if ballot else 0
     units = body["units"]
-    extra = max(0, units - state.covered.get(key, 0))
     lock: Lock | None = None
-    if extra and proposal.rules.asset is not None:  # lock_funds checks the balance first
+    if units > covered and proposal.rules.asset is not None:  # lock_funds checks the balance
         lock = lock_funds(
-            state, entry, proposal.rules.asset, extra, proposal.settler, proposal.close_by
+            state, entry, proposal.rules.asset, units - covered, proposal.settler, proposal.close_by
         )
-        state.covered[key] = units
+        covered = units
     vote = Vote(
         entry.hash,
         entry.author,
-        proposal.id,
+        pid,
         choices,
         units,
         weight,
         lock.id if lock else None,
         entry.timestamp,
+        covered,
     )
     state.votes[entry.hash] = vote
-    ballot = state.ballots.get(key)
     if ballot is None:
-        ballot = state.ballots[key] = []
-        state.voters.setdefault(proposal.id, {})[entry.author] = ballot
-    ballot.append(vote)
-    state.votes_by.setdefault(entry.author, []).append(vote)
+        if by_voter is None:
+            by_voter = state.voters[pid] = {}
+        by_voter[entry.author] = [vote]
+    else:
+        ballot.append(vote)
+    votes_by = state.votes_by.get(entry.author)
+    if votes_by is None:
+        state.votes_by[entry.author] = [vote]
+    else:
+        votes_by.append(vote)
 
 
-def _count(state: State, entry: Entry, body: Mapping[str, Any]) -> tuple[Proposal, list[Vote]]:
-    """Check a count or close: by the settler, in the window, of distinct voters' votes."""
+def _count(
+    state: State, entry: Entry, body: Mapping[str, Any]
+) -> tuple[Proposal, list[Vote], Callable[[], None] | None]:
+    """Check a count or close: by the settler, in the window, of distinct voters' votes (votes
+    a fork voided count nothing; the follow-up notes that the proposal's count skipped some)."""
     require_dep(entry, body["proposal"], "proposal")
     proposal = state.proposals.get(body["proposal"])
     if proposal is None:
@@ -431,8 +567,14 @@ def _count(state: State, entry: Entry, body: Mapping[str, Any]) -> tuple[Proposa
     counted = state.counted.get(proposal.id, {})
     votes: list[Vote] = []
     voters: set[bytes] = set()
+    skipped = False
+    deps = set(entry.deps)
     for ref in body["votes"]:
-        require_dep(entry, ref, "vote")
+        if ref not in deps:
+            require_dep(entry, ref, "vote")
+        if ref in state.voided:  # a fork in the voter's feed voided it: it counts nothing
+            skipped = True
+            continue
         vote = state.votes.get(ref)
         if vote is None or vote.proposal != proposal.id:
             raise SemanticError(f"{ref.hex()[:12]} is not a vote on this proposal")
@@ -440,36 +582,47 @@ def _count(state: State, entry: Entry, body: Mapping[str, Any]) -> tuple[Proposa
             raise SemanticError("a voter is counted once")
         voters.add(vote.voter)
         votes.append(vote)
-    return proposal, votes
+    if skipped:
+        return proposal, votes, lambda: state.fork_counted.add(proposal.id)
+    return proposal, votes, None
 
 
 def _record_count(state: State, entry: Entry, proposal: Proposal, votes: list[Vote]) -> None:
     counted = state.counted.setdefault(proposal.id, {})
+    ballots = state.voters.get(proposal.id, {})
+    locks = state.locks
     for vote in votes:
         vote.counted_by = entry.hash
         counted[vote.voter] = vote
         # Unlock every lock the voter's votes made up to the one counted (later votes of the
         # voter are not in every replica yet; they keep their locks until a reclaim).
-        for earlier in state.ballots[(proposal.id, vote.voter)]:
-            if earlier.lock is not None and state.locks[earlier.lock].closed_by is None:
-                close_lock(state, state.locks[earlier.lock], entry)
+        for earlier in ballots[vote.voter]:
+            if earlier.lock is not None:
+                lock = locks[earlier.lock]
+                if lock.closed_by is None:
+                    close_lock(state, lock, entry)
             if earlier is vote:
                 break
+    sums = state.sums.get(proposal.id)
+    if sums is None:
+        sums = state.sums[proposal.id] = Sums(len(proposal.choices))
+    sums.add(votes)
     state.counts[entry.hash] = proposal.id
 
 
 def apply_count(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
-    proposal, votes = _count(state, entry, body)
-    if not votes:
-        raise SemanticError("a count names at least one vote")
+    proposal, votes, skipped = _count(state, entry, body)
     _record_count(state, entry, proposal, votes)
+    if skipped is not None:
+        skipped()
 
 
 def apply_close(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
-    proposal, votes = _count(state, entry, body)
+    proposal, votes, skipped = _count(state, entry, body)
     _record_count(state, entry, proposal, votes)
-    counted = sorted(state.counted[proposal.id].values(), key=lambda v: v.id)
-    state.results[proposal.id] = tally_result(proposal, entry.hash, counted)
+    if skipped is not None:
+        skipped()
+    state.results[proposal.id] = _result(proposal, entry.hash, state.sums[proposal.id])
     state.closes[entry.hash] = proposal.id
 
 
@@ -477,24 +630,138 @@ def apply_sign(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
     if body["artist"] == entry.author:
         raise SemanticError("a label does not sign itself")
     state.signings[(entry.author, body["artist"])] = (body["share_bps"], entry.hash)
+    state.sign_entries[entry.hash] = Signing(
+        entry.hash, entry.author, body["artist"], body["share_bps"]
+    )
+
+
+def _binding(state: State, entry: Entry) -> tuple[dict[bytes, int], list[tuple[Engagement, bytes]]]:
+    """The shares the author's accepted signings bind an entry of its feed to (label -> bps),
+    and the releases the entry names in deps for signings not yet known released in the feed.
+    Decided by the author's feed prefix and the entry's deps only."""
+    required: dict[bytes, int] = {}
+    released: list[tuple[Engagement, bytes]] = []
+    for e in state.engagements.get(entry.author, ()):
+        if not e.binds(entry.timestamp):
+            continue
+        rel = state.releases.get(e.signing)
+        if rel is not None and rel in entry.deps:
+            released.append((e, rel))
+            continue
+        required[e.label] = required.get(e.label, 0) + e.bps
+    return required, released
+
+
+def _acknowledge(released: list[tuple[Engagement, bytes]]) -> Callable[[], None] | None:
+    if not released:
+        return None
+
+    def mark() -> None:
+        for e, rel in released:
+            e.released_by = rel
+
+    return mark
+
+
+def signing_guard(
+    state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
+) -> Callable[[], None] | None:
+    """A listing of a signed artist gives each label it accepted a signing of, in its split,
+    at least the signed share (until the term ends or the listing names the label's release
+    in deps). Purchases follow the split exactly, so every sale pays the label."""
+    if entry.author not in state.engagements:
+        return None
+    required, released = _binding(state, entry)
+    given = {s["to"]: s["bps"] for s in body["split"]}
+    for label, bps in sorted(required.items()):
+        if given.get(label, 0) < bps:
+            raise SemanticError(
+                f"the artist is signed to {label.hex()[:12]}: its listings give that label at "
+                f"least {bps} bps of the split (the split gives {given.get(label, 0)})"
+            )
+    return _acknowledge(released)
+
+
+def apply_accept(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    """The artist accepts a label's signing: from now on (until ``until``, or a release its
+    feed names) its listings pay the label the signed share through their split."""
+    require_dep(entry, body["signing"], "signing")
+    signing = state.sign_entries.get(body["signing"])
+    if signing is None:
+        raise SemanticError("the acceptance names an entry that is not a signing")
+    if signing.artist != entry.author:
+        raise SemanticError("a signing is accepted by the artist it names")
+    engaged = state.engagements.get(entry.author, [])
+    if any(e.signing == signing.id for e in engaged):
+        raise SemanticError("that signing was already accepted")
+    if state.releases.get(signing.id) in entry.deps:
+        raise SemanticError("that signing was released")
+    until = body["until"]
+    if until is not None and until <= entry.timestamp:
+        raise SemanticError("the term ends before the acceptance")
+    required, released = _binding(state, entry)
+    if sum(required.values()) + signing.bps > BPS_TOTAL:
+        raise SemanticError("the artist's signings would take more than the whole split")
+    after = _acknowledge(released)
+    if after is not None:
+        after()
+    state.engagements.setdefault(entry.author, []).append(
+        Engagement(signing.id, signing.label, signing.bps, entry.hash, until)
+    )
+
+
+def apply_release(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    """The label ends a signing (a chartered label: only as a passed proposal says)."""
+    require_dep(entry, body["signing"], "signing")
+    signing = state.sign_entries.get(body["signing"])
+    if signing is None:
+        raise SemanticError("the release names an entry that is not a signing")
+    if signing.label != entry.author:
+        raise SemanticError("a signing is released by the label that made it")
+    if signing.id in state.releases:
+        raise SemanticError("that signing was already released")
+    state.releases[signing.id] = entry.hash
+
+
+def apply_draft(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    """A charter's text put to a vote: a proposal under a charter may amend it to this."""
+    state.drafts[entry.hash] = (_rules_from(body), body["period_ms"], body["settler"])
 
 
 # -- the charter's guard ---------------------------------------------------------------------------
 
 
-def _wanted_action(entry: Entry, body: Mapping[str, Any]) -> Action:
+def _carries_out(state: State, entry: Entry, body: Mapping[str, Any]) -> Callable[[Action], bool]:
+    """Whether a proposal's action is exactly what ``entry`` does."""
     if entry.kind == "send":
-        return Action("send", body["asset"], body["to"], body["amount"])
-    if entry.kind == "asset.mint":
-        return Action("mint", body["asset"], entry.author, body["amount"])
-    return Action("sign", None, body["artist"], body["share_bps"])
+        wanted = Action("send", body["asset"], body["to"], body["amount"])
+    elif entry.kind == "asset.mint":
+        wanted = Action("mint", body["asset"], entry.author, body["amount"])
+    elif entry.kind == "sign":
+        wanted = Action("sign", None, body["artist"], body["share_bps"])
+    elif entry.kind == "sign.release":
+        signing = state.sign_entries.get(body["signing"])
+        if signing is None:
+            return lambda _a: False  # the rule says why
+        wanted = Action("release", signing.id, signing.artist, signing.bps)
+    else:  # charter: an amendment to exactly this text
+        text = (_rules_from(body), body["period_ms"], body["settler"])
+        return lambda a: (
+            a.do == "amend"
+            and a.to == entry.author
+            and a.asset is not None
+            and state.drafts.get(a.asset) == text
+        )
+    return lambda a: a == wanted
 
 
 def charter_guard(
     state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex
 ) -> Callable[[], None] | None:
-    """A chartered feed's send, mint or signing carries out a passed proposal named (by its
-    close) in deps, exactly and once; its purchases, offers, takes and votes are refused."""
+    """A chartered feed's send, mint, signing, release or charter amendment carries out a passed
+    proposal under its current charter, named (by its close) in deps, exactly and once; its
+    purchases, offers, takes and votes are refused. An amendment voids what passed under the
+    old charter and was not carried out."""
     charter = state.charters.get(entry.author)
     if charter is None:
         return None
@@ -502,7 +769,7 @@ def charter_guard(
         raise SemanticError(
             f"a chartered feed does not {entry.kind}: its funds move only as its proposals say"
         )
-    wanted = _wanted_action(entry, body)
+    carries_out = _carries_out(state, entry, body)
     reasons = []
     for ref in entry.deps:
         pid = state.closes.get(ref)
@@ -512,8 +779,10 @@ def charter_guard(
         if proposal.charter != charter.id:
             reasons.append("that proposal is not under this feed's charter")
         elif not state.results[pid].passed:
+            if pid in state.fork_counted:  # it passed when the close was written
+                raise VoidedError("that proposal did not pass once a fork voided votes it counted")
             reasons.append("that proposal did not pass")
-        elif proposal.action != wanted:
+        elif proposal.action is None or not carries_out(proposal.action):
             reasons.append("the entry does not carry out the proposal's action exactly")
         elif pid in state.executed:
             reasons.append("that proposal was already carried out")
@@ -545,24 +814,16 @@ def apply_sign_checked(
         after()
 
 
-def apply_vote_checked(
-    state: State, entry: Entry, body: Mapping[str, Any], dep_seq: DepIndex
-) -> None:
-    _refuse_chartered(state, entry, body, dep_seq)
-    apply_vote(state, entry, body, dep_seq)
-
-
 # -- tables and hash -------------------------------------------------------------------------------
 
 
 def _tables(state: State) -> None:
     state.proposals = {}
     state.votes = {}
-    state.ballots = {}
     state.voters = {}
     state.votes_by = {}
-    state.covered = {}
     state.counted = {}
+    state.sums = {}
     state.counts = {}
     state.results = {}
     state.closes = {}
@@ -570,6 +831,12 @@ def _tables(state: State) -> None:
     state.charter_ids = {}
     state.executed = {}
     state.signings = {}
+    state.sign_entries = {}
+    state.engagements = {}
+    state.releases = {}
+    state.drafts = {}
+    state.voided = set()  # the ledger replaces it with its set of entries without effect
+    state.fork_counted = set()
 
 
 def _hash_sections(state: State) -> dict[str, Any]:
@@ -592,6 +859,16 @@ def _hash_sections(state: State) -> dict[str, Any]:
         out["executed"] = sorted([p, e] for p, e in state.executed.items())
     if state.signings:
         out["signings"] = sorted([lb, a, bps, e] for (lb, a), (bps, e) in state.signings.items())
+    if state.engagements:
+        out["engagements"] = sorted(
+            [artist, e.signing, e.accept, e.until, e.released_by]
+            for artist, es in state.engagements.items()
+            for e in es
+        )
+    if state.releases:
+        out["releases"] = sorted([s, r] for s, r in state.releases.items())
+    if state.drafts:
+        out["drafts"] = sorted(state.drafts)
     return out
 
 
@@ -655,23 +932,45 @@ FEATURE = Feature(
             record(artist=public_key, share_bps=integer(1, BPS_TOTAL)),
             "A label signs an artist, whose listings then share their sales with it.",
         ),
+        Kind(
+            "sign.accept",
+            record(signing=hash32, until=nullable(integer(0))),
+            "The artist accepts a label's signing: its later listings give the label the "
+            "signed share of their split, until the term ends or the label releases it.",
+        ),
+        Kind(
+            "sign.release",
+            record(signing=hash32),
+            "The label ends a signing (a chartered label only as a passed proposal says).",
+        ),
+        Kind(
+            "charter.draft",
+            record(period_ms=integer(1), settler=public_key, **_GOVERNANCE),
+            "A charter's new text, put to a vote by a proposal to amend a label's charter.",
+        ),
     ),
     rules={
         "proposal": apply_proposal,
-        "vote": apply_vote_checked,
+        "vote": apply_vote,
         "count": apply_count,
         "close": apply_close,
         "charter": apply_charter,
         "sign": apply_sign_checked,
+        "sign.accept": apply_accept,
+        "sign.release": apply_release,
+        "charter.draft": apply_draft,
     },
     tables=_tables,
     view=GovernanceView,
     hash_sections=_hash_sections,
+    voidable={"count": lambda body: body["votes"], "close": lambda body: body["votes"]},
     guards={
         "send": charter_guard,
         "asset.mint": charter_guard,
         "purchase": _refuse_chartered,
         "offer": _refuse_chartered,
         "take": _refuse_chartered,
+        "sign.release": charter_guard,
+        "listing": signing_guard,
     },
 )

@@ -52,6 +52,7 @@ def proposal(
     charter: Entry | None = None,
     act: dict[str, Any] | None = None,
     title: str = "Sign the artist?",
+    deps: Sequence[Entry] = (),
     **rule_kw: Any,
 ) -> Entry:
     ts = rule_kw.pop("timestamp", None) or sc.next_ts()
@@ -71,7 +72,7 @@ def proposal(
         who,
         "proposal",
         body,
-        [charter] if charter is not None else [],
+        ([charter] if charter is not None else []) + list(deps),
         timestamp=ts,
         advance=advance,
     )
@@ -119,6 +120,48 @@ def charter(
     return sc.make(
         label,
         "charter",
+        {"period_ms": period_ms, "settler": settler.public_key, **rules(**rule_kw)},
+    )
+
+
+def sign(sc: Scenario, label: Signer, artist: Signer, bps: int, *deps: Entry, **kw: Any) -> Entry:
+    return sc.make(label, "sign", {"artist": artist.public_key, "share_bps": bps}, deps, **kw)
+
+
+def accept(
+    sc: Scenario, artist: Signer, signing: Entry, until: int | None = None, *deps: Entry, **kw: Any
+) -> Entry:
+    return sc.make(
+        artist, "sign.accept", {"signing": signing.hash, "until": until}, [signing, *deps], **kw
+    )
+
+
+def release(sc: Scenario, label: Signer, signing: Entry, *deps: Entry, **kw: Any) -> Entry:
+    return sc.make(label, "sign.release", {"signing": signing.hash}, [signing, *deps], **kw)
+
+
+def listing(
+    sc: Scenario,
+    artist: Signer,
+    asset: Entry,
+    deps: Sequence[Entry] = (),
+    advance: bool = True,
+    **kw: Any,
+) -> Entry:
+    """A listing (as ``Scenario.listing``) that may name entries in deps (a label's release)."""
+    body = sc.listing_body(artist, asset, **kw)
+    e = sc.make(artist, "listing", body, deps, advance=advance)
+    sc.listings[e.hash] = body
+    sc.listing_artist[e.hash] = artist.public_key
+    return e
+
+
+def draft(
+    sc: Scenario, who: Signer, settler: Signer, period_ms: int = HOUR, **rule_kw: Any
+) -> Entry:
+    return sc.make(
+        who,
+        "charter.draft",
         {"period_ms": period_ms, "settler": settler.public_key, **rules(**rule_kw)},
     )
 

@@ -295,6 +295,18 @@ def _valid_bodies() -> dict[str, dict[str, Any]]:
             "threshold_bps": 5001,
         },
         "sign": {"artist": h, "share_bps": 2000},
+        "sign.accept": {"signing": h, "until": None},
+        "sign.release": {"signing": h},
+        "charter.draft": {
+            "period_ms": 3_600_000,
+            "settler": h,
+            "method": "token",
+            "asset": h,
+            "members": [],
+            "min_holding": 0,
+            "quorum": 1,
+            "threshold_bps": 5001,
+        },
         "campaign": {
             "title": "Second album",
             "description": "",
@@ -443,6 +455,8 @@ def _set(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("charter", "period_ms", 0),
         ("sign", "share_bps", 0),
         ("sign", "share_bps", 10_001),
+        ("sign.accept", "until", -1),
+        ("charter.draft", "period_ms", 0),
     ],
 )
 def test_out_of_range_values_are_rejected(kind: str, path: str, value: Any) -> None:

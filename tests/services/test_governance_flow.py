@@ -12,7 +12,10 @@ import pytest
 
 from app.services.errors import UserError
 from app.services.governance import GovernanceService, settle_governance
+from app.services.shop import ShopService
+from app.services.studio import ReleaseDraft, StudioService
 from app.services.wallet import WalletService
+from ledger.entry import create_entry
 
 
 def now() -> int:
@@ -265,3 +268,149 @@ def test_a_settler_counts_many_votes_in_batches_then_closes(tmp_path: Any) -> No
         assert core.ledger.state.omitted(p.hash) == []
     finally:
         core.close()
+
+
+def _pass(world: Any, label: Any, title: str, action: dict[str, Any]) -> tuple[bytes, int]:
+    """Put ``action`` to the label's members; fan0 and fan1 vote yes (1200 of 1200); the
+    seeder closes after the closing time; everybody syncs."""
+    lab, seeder, fans = label["label"], label["seeder"], label["fans"]
+    pid = GovernanceService(fans[0]).propose(title, community=lab.me, action=action)
+    world.sync()
+    GovernanceService(fans[0]).vote(pid, ["yes"], "600")
+    GovernanceService(fans[1]).vote(pid, ["yes"], "600")
+    world.sync()
+    closes = lab.ledger.state.proposals[pid].closes
+    assert settle_governance(seeder, clock=lambda: closes + 1).closed == [pid]
+    world.sync()
+    return pid, closes
+
+
+def test_a_signed_artist_publishes_with_the_labels_share_until_released(
+    world: Any, label: Any, audio_files: Any
+) -> None:
+    lab, artist, fans = label["label"], label["artist"], label["fans"]
+    pid, closes = _pass(
+        world, label, "Sign the artist", {"do": "sign", "to": artist.me, "amount": "2000"}
+    )
+    assert settle_governance(lab, clock=lambda: closes + 2).carried_out == [pid]
+    world.sync()
+    signing = lab.ledger.state.executed[pid]
+    GovernanceService(artist).accept_signing(signing.hex()[:16])
+    assert GovernanceService(artist).label_shares() == {lab.me: 2000}
+
+    def publish(title: str) -> bytes:
+        draft = ReleaseDraft(
+            files=tuple(audio_files[:1]),
+            title=title,
+            artist_name="Ann",
+            price="10.00",
+            asset=world.credits.id,
+            preview_seconds=0.0,
+        )
+        return StudioService(artist).publish(draft).listing.id
+
+    # the studio gives the label its share of the split; a hand-made listing without it fails
+    listing = publish("Signed")
+    split = {s.to: s.bps for s in artist.ledger.state.listings[listing].split}
+    assert split == {artist.me: 8000, lab.me: 2000}
+    entry = artist.ledger.entry(listing)
+    assert entry is not None
+    with pytest.raises(UserError, match="signed to"):
+        artist.append("listing", {**entry.body, "split": [{"to": artist.me, "bps": 10_000}]})
+    world.fund(fans[2], "50")
+    world.sync()
+    ShopService(fans[2]).buy(listing)
+    world.sync()
+    lab.settle()
+    assert lab.ledger.state.balance(lab.me, world.credits.id) == 500_00 + 200  # 20 % of 10.00
+    # the members release the artist; its listings are free again once its feed names it
+    rel, closes = _pass(world, label, "Release", {"do": "release", "signing": signing.hex()})
+    assert settle_governance(lab, clock=lambda: closes + 2).carried_out == [rel]
+    world.sync()
+    release = lab.ledger.state.releases[signing]
+    assert artist.ledger.has(release)
+    free = publish("Free")  # the studio names the release in deps
+    assert {s.to: s.bps for s in artist.ledger.state.listings[free].split} == {artist.me: 10_000}
+    assert release in artist.ledger.entry(free).deps  # type: ignore[union-attr]
+    assert GovernanceService(artist).label_shares() == {}
+    world.sync()
+    assert len({core.ledger.state_hash() for core in world.cores}) == 1
+
+
+def test_members_amend_the_labels_charter(world: Any, label: Any) -> None:
+    lab, seeder, fans = label["label"], label["seeder"], label["fans"]
+    with pytest.raises(UserError, match="already has a charter"):
+        GovernanceService(lab).charter(method="member", members=[f.me for f in fans], quorum="2")
+    draft = GovernanceService(fans[0]).draft_charter(
+        method="member", members=[f.me for f in fans], quorum="2", period_s=60, settler=seeder.me
+    )
+    world.sync()
+    pid, closes = _pass(world, label, "One member, one vote", {"do": "amend", "draft": draft})
+    assert settle_governance(lab, clock=lambda: closes + 2).carried_out == [pid]
+    world.sync()
+    charters = {core.ledger.state.charters[lab.me].id for core in world.cores}
+    assert charters == {lab.ledger.state.executed[pid]}
+    rules = lab.ledger.state.charters[lab.me].rules
+    assert (rules.method, rules.quorum, len(rules.members)) == ("member", 2, 3)
+    # the next proposal under the label votes by the new rules: one vote each, nothing locked
+    nxt = GovernanceService(fans[2]).propose(
+        "Pay the artist",
+        community=lab.me,
+        action={"do": "send", "asset": world.credits.id, "to": label["artist"].me, "amount": "1"},
+    )
+    world.sync()
+    GovernanceService(fans[2]).vote(nxt, ["yes"])
+    assert GovernanceService(fans[2]).proposal_view(nxt).tally.tally == (1, 0)
+
+
+def test_a_forked_voter_counts_nothing_and_every_replica_agrees(world: Any, label: Any) -> None:
+    """fan1 votes yes with 600 and then equivocates at the seq of its vote, after the seeder
+    closed and the label paid: the close stands without fan1's vote (100 yes, 300 no: failed),
+    the payment is kept without effect, nobody closes or pays again, and all replicas agree."""
+    lab, seeder, artist, fans = label["label"], label["seeder"], label["artist"], label["fans"]
+    pid = GovernanceService(fans[0]).propose(
+        "An advance",
+        community=lab.me,
+        action={"do": "send", "asset": world.credits.id, "to": artist.me, "amount": "200"},
+    )
+    world.sync()
+    GovernanceService(fans[0]).vote(pid, ["yes"], "100")
+    vote = GovernanceService(fans[1]).vote(pid, ["yes"], "600")
+    GovernanceService(fans[2]).vote(pid, ["no"], "300")
+    world.sync()
+    closes = lab.ledger.state.proposals[pid].closes
+    assert settle_governance(seeder, clock=lambda: closes + 1).closed == [pid]
+    world.sync()
+    lab.settle()  # receives the treasury's credits, and carries out what passed
+    settle_governance(lab, clock=lambda: closes + 2)
+    world.sync()
+    paid = lab.ledger.state.executed[pid]
+    assert lab.ledger.state.results[pid].passed
+    # fan1 signs a second entry at the seq of its vote; its node is not needed for that
+    original = fans[1].ledger.entry(vote)
+    assert original is not None
+    fork = create_entry(
+        fans[1].signer,
+        original.seq,
+        original.prev,
+        original.timestamp,
+        "profile",
+        {"name": "twin", "bio": "", "links": []},
+        [],
+    )
+    seeder.ledger.ingest([fork.wire])
+    proof = seeder.ledger.fork_proofs()[0].encode()
+    for core in world.cores:
+        core.ledger.ingest_fork_proof(proof)
+    world.sync()
+    for core in world.cores:
+        result = core.ledger.state.results[pid]
+        assert (result.tally, result.passed) == ((100, 300), False), core.me.hex()[:8]
+        assert not core.ledger.is_effective(paid)
+        assert pid not in core.ledger.state.executed
+    # the settler does not close again, the label pays nothing more, whatever the time
+    assert settle_governance(seeder, clock=lambda: closes + 3).closed == []
+    assert settle_governance(lab, clock=lambda: closes + 3).carried_out == []
+    world.sync()
+    assert lab.ledger.state.balance(lab.me, world.credits.id) == 500_00
+    assert len({core.ledger.state_hash() for core in world.cores}) == 1
