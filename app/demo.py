@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 from nacl import pwhash
 
+from app.demo_funding import make_funding
 from app.demo_market import MOSS, NEON, CoinPlan, make_market
 from app.profile import Profile
 from app.services.core import Core
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WORLD_VERSION = 5
+WORLD_VERSION = 6
 ONLINE_ARTISTS = frozenset({"artist-1", "artist-3"})  # the others' laptops are shut
 FAN_PASSPHRASE = "cooptracks-demo"
 ACTOR_PASSPHRASE = "demo-actor-passphrase"
@@ -895,6 +896,7 @@ def build_world(
         studio.delegate(seeder.me)  # the seeder sells while the artist's laptop is shut
         actors.append(Actor(artist.name, "artist", root / slug, slug in ONLINE_ARTISTS))
     cores += make_market(root, seeder, gateway, cred, coins, ACTOR_PASSPHRASE, FAST_KDF)
+    cores += make_funding(root, cores, cred, ACTOR_PASSPHRASE, FAST_KDF)
     tick()
     converge(*cores)  # the swarm's past: every replica holds every entry
     for core in cores:  # the seeder has pinned everything

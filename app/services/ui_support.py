@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from app.profile import Profile
+from app.services.artist_desk import ArtistDesk
 from app.services.core import Core
 from app.services.covers import ARTWORK_MAX_BYTES, check_cover_image
 from app.services.errors import UserError
 from app.services.events import DownloadProgress, Notice
 from app.services.exchange_desk import ExchangeDesk
+from app.services.funding_desk import FundingDesk
 from app.services.identity import IdentityInfo, IdentityService
 from app.services.library import LibraryService
 from app.services.money import format_amount
@@ -336,6 +338,8 @@ class Session:
         self.profiles = ProfileService(self.core, self.identity)
         self._lock = threading.RLock()
         self.exchange = ExchangeDesk(self.core, lambda: self.network.sync(self.core), self._lock)
+        self.artists = ArtistDesk(self.core, self.exchange, self._lock)
+        self.funding = FundingDesk(self.core, lambda: self.network.sync(self.core), self._lock)
         self._art_cache: OrderedDict[bytes, bytes] = OrderedDict()  # LRU, ARTWORK_CACHE_BYTES
         self._art_cached_bytes = 0
         self._art_missed: dict[bytes, tuple[float, float, str]] = {}
