@@ -533,7 +533,7 @@ class FundingDesk:
                 if g.asset not in held and g.id not in active:
                     continue
                 coin = state.assets[g.asset]
-                held_for = f", held for {g.held_ms / DAY_MS:g} days" if g.held_ms else ""
+                held_for = f" held {g.held_ms / DAY_MS:g} days" if g.held_ms else ""
                 claim = active.get(g.id)
                 gates.append(
                     GateView(
@@ -542,7 +542,7 @@ class FundingDesk:
                         g.description,
                         display_name(state, g.author),
                         coin.symbol,
-                        f"{self._money(g.min, coin)}{held_for}; claiming locks them "
+                        f"{self._money(g.min, coin)}{held_for} · locks "
                         f"{g.lock_ms / DAY_MS:g} day{'s' if g.lock_ms != DAY_MS else ''}",
                         state.qualifies(me, g, now),
                         claim.id if claim else None,

@@ -55,11 +55,21 @@ class PassService:
         self.clock = clock
         self.wallet = WalletService(core)
 
-    def _append(self, kind: str, body: dict, deps: list[bytes] | tuple[bytes, ...] = ()) -> Entry:
+    def _append(
+        self,
+        kind: str,
+        body: dict,
+        deps: list[bytes] | tuple[bytes, ...] = (),
+        timestamp: int | None = None,
+    ) -> Entry:
         self.core.require_writable()
         try:
             return self.core.ledger.append(
-                self.core.signer, kind, body, sorted(set(deps)), timestamp=self.clock()
+                self.core.signer,
+                kind,
+                body,
+                sorted(set(deps)),
+                timestamp=self.clock() if timestamp is None else timestamp,
             )
         except LedgerError as err:
             raise UserError(str(err)) from err
@@ -137,7 +147,10 @@ class PassService:
         if lock_ms < gate.lock_ms:
             raise UserError(f"the gate locks the coins for {gate.lock_ms / DAY_MS:g} days at least")
         deps = [] if gate.author == self.core.me else [gate.id]
-        return self._append("gate.claim", {"gate": gate.id, "until": now + lock_ms}, deps).hash
+        # dated ``now``: the lock runs ``lock_ms`` from the claim's own timestamp
+        return self._append(
+            "gate.claim", {"gate": gate.id, "until": now + lock_ms}, deps, timestamp=now
+        ).hash
 
     def unlock(self, claim_ref: str | bytes) -> bytes:
         claim = self.claim_of(claim_ref)

@@ -4,7 +4,8 @@ Runs offscreen (``QT_QPA_PLATFORM=offscreen`` is set when unset). Builds a demo 
 temporary folder, makes a few extra fans buy from one artist (so the studio has sales to chart),
 then drives the real window: onboarding, store, release page, library (mid-download), player
 bar, exchange, studio, wallet, network and settings. ``--only export`` makes just the "Save to
-folder" dialog's screenshot, on a quick demo world.
+folder" dialog's screenshot, on a quick demo world; ``--only funding`` the artist page,
+Campaigns, the wallet's stakes and passes, and a pass's QR code.
 """
 
 from __future__ import annotations
@@ -241,6 +242,95 @@ def shoot_exchange(fan: AppParts, save: Callable[[AppParts, str], None]) -> None
     ex.amount.clear()
 
 
+def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
+    """The artist page, Campaigns (with the pledge dialog), the wallet's stakes and passes and
+    a pass shown as a QR code, on a quick demo world with its nodes running."""
+    from app.services.swarm import SwarmNetwork
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="cooptracks-shots-"))
+    world = build_world(world_root or tmp / "world", quick=True, fresh=True)
+    saved: list[Path] = []
+
+    def save(widget: object, name: str) -> None:
+        pump(300)
+        path = out / f"{name}.png"
+        widget.grab().save(str(path))  # type: ignore[attr-defined]
+        saved.append(path)
+
+    swarm = DemoSwarm(world).start()
+    swarm.wait_ready()
+    fan = build(
+        Profile(world.fan),
+        lambda: SwarmNetwork(swarm.settings()),
+        engine=NullEngine(),
+        sync_interval_ms=500,
+        title_note="demo",
+    )
+    try:
+        w = fan.window
+        w.resize(*SIZE)
+        w.show()
+        job = fan.bridge.unlock(world.fan_passphrase)
+        wait(lambda: job.done)
+        wait(lambda: len(w.store.cards) >= 5)
+        card = next(c for c in w.store.cards if c.title == "Small Rooms")
+        w.store.open_release(card.id)
+        wait(lambda: w.store.release.page is not None)
+        w.store.release._artist_click.clicked.emit()
+        wait(lambda: w.artist.page is not None and w.artist.page.name == "Marrow & Moss")
+        save(w, "artist")
+        w.show_named("campaigns")
+        wait(lambda: len(w.campaigns.boxes) >= 2)
+        save(w, "campaigns")
+        dialog = w.campaigns.open_pledge(w.campaigns.box("Night Ferry on vinyl").campaign)
+        dialog.amount.setText("20")
+        wait(lambda: dialog.plan is not None)
+        save(dialog, "campaigns-pledge")
+        dialog.confirm()
+        wait(lambda: any(b.campaign.mine for b in w.campaigns.boxes))
+        w.show_named("wallet")
+        wallet = w.wallet
+        wait(lambda: wallet.view is not None and wallet.stakes.view is not None)
+        wallet.tabs.setCurrentWidget(wallet.stakes)
+        wallet.stakes.coin.setCurrentIndex(wallet.stakes.coin.findText("NEON", flags_contains()))
+        wallet.stakes.amount.setText("25")
+        wallet.stakes.stake()
+        wait(lambda: bool(wallet.stakes.view and wallet.stakes.view.stakes))
+        wait(
+            lambda: (
+                wallet.stakes.view is not None and wallet.stakes.view.stakes[0].status == "staked"
+            ),
+            30_000,
+        )
+        save(w, "wallet-stakes")
+        wallet.tabs.setCurrentWidget(wallet.passes)
+        wait(lambda: wallet.passes.view is not None and bool(wallet.passes.view.gates))
+        gate = next(g for g in wallet.passes.view.gates if g.title == "Backstage pass")
+        wallet.passes.claim(gate.id)
+        wait(
+            lambda: (
+                wallet.passes.view is not None
+                and any(g.active_claim for g in wallet.passes.view.gates)
+            )
+        )
+        save(w, "wallet-passes")
+        claim = next(g.active_claim for g in wallet.passes.view.gates if g.active_claim)
+        wallet.passes.show_pass(claim)
+        wait(lambda: wallet.passes.dialog is not None)
+        save(wallet.passes.dialog, "pass-qr")
+    finally:
+        fan.shutdown()
+        swarm.stop()
+    return saved
+
+
+def flags_contains() -> object:
+    from PySide6.QtCore import Qt
+
+    return Qt.MatchFlag.MatchContains
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     only = args[args.index("--only") + 1] if "--only" in args else None
@@ -249,9 +339,15 @@ def main(argv: list[str] | None = None) -> int:
     if only == "export":
         print(shoot_export(out))
         return 0
+    if only == "funding":
+        for p in shoot_funding(out):
+            print(p)
+        return 0
     for p in shoot(out):
         print(p)
     print(shoot_export(out))
+    for p in shoot_funding(out):
+        print(p)
     return 0
 
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.bridge import Bridge
 from app.services.ui_support import BuyQuote, ReleaseCard, ReleasePage
+from app.ui.clickable import clickable
 from app.ui.widgets import MessageBar, Page, button, cover_pixmap, fmt_duration, label
 
 if TYPE_CHECKING:
@@ -175,6 +176,7 @@ class ReleaseView(QWidget):
     play_preview = Signal(object, str, str)  # preview content id, title, artist
     stop_preview = Signal()
     bought = Signal()
+    artist_requested = Signal(bytes)  # the release's artist (public key)
 
     def __init__(self, bridge: Bridge) -> None:
         super().__init__()
@@ -197,6 +199,10 @@ class ReleaseView(QWidget):
         self.kind = label("ALBUM", "eyebrow")
         self.title = label("", "h1", wrap=True)
         self.artist = label("", "h2")
+        self._artist_click = clickable(self.artist, "Open the artist page")
+        self._artist_click.clicked.connect(
+            lambda: self.page is not None and self.artist_requested.emit(self.page.card.artist_key)
+        )
         self.meta = label("", "dim")
         self.description = label("", "dim", wrap=True)
         for w in (self.kind, self.title, self.artist, self.meta, self.description):
