@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 from nacl import pwhash
 
-from app.demo_funding import make_funding
+from app.demo_funding import check_funding, make_funding
 from app.demo_market import MOSS, NEON, CoinPlan, make_market
 from app.profile import Profile
 from app.services.core import Core
@@ -1142,6 +1142,9 @@ def run_check(root: Path, log_fn: Callable[[str], object] = print) -> dict[str, 
                 f"{len(quote.fills)} offer(s); filled by the seeder as their settler"
             )
             timings["trade_s"] = time.monotonic() - t3
+            t4 = time.monotonic()
+            check_funding(world, swarm, session, log_fn)
+            timings["funding_s"] = time.monotonic() - t4
         finally:
             network.close()
             session.close()

@@ -13,7 +13,10 @@ larger tier the fan does not reach. The fan gets 30 NEON to stake.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.profile import Profile
 from app.services.coins import CoinService
@@ -27,6 +30,12 @@ from app.services.reviews import ReviewService
 from app.services.shop import ShopService
 from app.services.wallet import WalletService
 from ledger.state import Asset
+
+if TYPE_CHECKING:
+    from app.demo import DemoSwarm, DemoWorld
+    from app.services.ui_support import Session
+
+FAST_KDF = (1, 8192)  # argon2id's minimum limits: the check's throwaway observer identity
 
 DAY_S = 24 * 3600
 LISTENERS = ("Mara Lind", "Theo Park", "Juno Reyes")
@@ -198,4 +207,58 @@ def make_funding(
     return listeners
 
 
-__all__ = ["LISTENERS", "make_funding"]
+def check_funding(
+    world: DemoWorld, swarm: DemoSwarm, session: Session, log_fn: Callable[[str], object]
+) -> None:
+    """The headless check's funding part: the fan pledges to the seeder-settled campaign and
+    claims the holders-only pass; a second replica (a fresh node that syncs from the swarm)
+    must then hold the pledge, and must confirm the pass as a door would. Prints ``pledge ok``
+    and ``pass ok``; raises AssertionError otherwise."""
+    from app.services.swarm import SwarmNetwork
+
+    desk = session.funding
+    vinyl = next(c for c in desk.campaigns() if c.title == "Night Ferry on vinyl")
+    plan = desk.plan_pledge(vinyl.id, "2.00")
+    desk.pledge(vinyl.id, "2.00", plan)
+    pledge = next(
+        p.id for p in session.core.ledger.state.pledges_of(vinyl.id) if p.backer == session.me
+    )
+    gate = next(g for g in desk.passes_view().gates if g.title == "Backstage pass")
+    desk.claim(gate.id)
+    claim = next(g.active_claim for g in desk.passes_view().gates if g.id == gate.id)
+    assert claim is not None, "the pass claim did not take effect"
+    shown = desk.show_pass(claim)
+    session.network.sync(session.core)
+    prof = Profile(world.root / "observer")
+    ids = IdentityService(prof, *FAST_KDF)
+    if not ids.exists():
+        ids.create("observer passphrase", "Observer")
+    observer = Core(prof, ids.unlock("observer passphrase"))
+    network = SwarmNetwork(swarm.settings())
+    try:
+        network.start(observer)
+        deadline = time.monotonic() + 60
+        while True:
+            session.network.sync(session.core)
+            network.sync(observer)
+            state = observer.ledger.state
+            if pledge in state.pledges and claim in state.claims:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError("the second replica did not receive the pledge and the claim")
+            time.sleep(0.3)
+        seen = CampaignService(observer).campaign_view(vinyl.id)
+        assert state.pledge_status(state.pledges[pledge]) in ("pending", "counted")
+        log_fn(
+            f"pledge ok: 2.00 CRED to “{vinyl.title}”; a second replica holds it "
+            f"({seen.amount(seen.pledged)} pledged of {seen.amount(seen.campaign.goal)})"
+        )
+        check = PassService(observer).check(shown.text)
+        assert check.ok and check.confirmed, f"the door refused the pass: {check.reason}"
+        log_fn(f"pass ok: “{gate.title}” claimed; a second replica confirms it ({check.reason})")
+    finally:
+        network.close()
+        observer.close()
+
+
+__all__ = ["LISTENERS", "check_funding", "make_funding"]
