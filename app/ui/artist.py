@@ -258,27 +258,27 @@ class ArtistView(QWidget):
         )
         self.reviews_title.setText(f"Reviews from verified buyers · {page.rating}")
         self._clear(self.reviews_box)
-        for r in page.reviews:
-            box = QFrame()
-            box.setObjectName("card")
-            bl = QVBoxLayout(box)
+        for rv in page.reviews:
+            frame = QFrame()
+            frame.setObjectName("card")
+            bl = QVBoxLayout(frame)
             bl.setContentsMargins(14, 10, 14, 10)
             bl.setSpacing(3)
             head = label(
-                f"<span style='color:{WARN}'>{stars(r.rating)}</span>  "
-                f"<b>{html.escape(r.reviewer)}</b>"
-                f"<span style='color:{DIM}'> on {html.escape(r.release)} · "
-                f"{_day(r.timestamp)} · verified buyer</span>"
+                f"<span style='color:{WARN}'>{stars(rv.rating)}</span>  "
+                f"<b>{html.escape(rv.reviewer)}</b>"
+                f"<span style='color:{DIM}'> on {html.escape(rv.release)} · "
+                f"{_day(rv.timestamp)} · verified buyer</span>"
             )
             head.setTextFormat(Qt.TextFormat.RichText)
             bl.addWidget(head)
-            if r.text:
-                bl.addWidget(label(r.text, None, wrap=True))
-            if r.reply:
-                reply = label(f"↳ {page.name}: {r.reply}", "dim", wrap=True)
+            if rv.text:
+                bl.addWidget(label(rv.text, None, wrap=True))
+            if rv.reply:
+                reply = label(f"↳ {page.name}: {rv.reply}", "dim", wrap=True)
                 reply.setStyleSheet(f"color: {SOFT}; padding-left: 14px;")
                 bl.addWidget(reply)
-            self.reviews_box.addWidget(box)
+            self.reviews_box.addWidget(frame)
         if not page.reviews:
             self.reviews_box.addWidget(label("No reviews yet.", "dim"))
         reviewable = [r for r in page.releases if r.can_review]

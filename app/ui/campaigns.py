@@ -273,7 +273,11 @@ class CampaignsView(Page):
         self.message.show_success(text)
         self.refresh()
 
+    def _done(self, text: str) -> None:
+        self.message.show_success(text)
+        self.refresh()
+
     def reclaim(self, pledge: bytes) -> None:
         job = self.bridge.funding("refund", pledge)
-        job.finished.connect(lambda text: (self.message.show_success(text), self.refresh()))
+        job.finished.connect(self._done)
         job.failed.connect(self.message.show_error)

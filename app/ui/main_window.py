@@ -350,7 +350,7 @@ class MainWindow(QMainWindow):
 
     def _open_release(self, listing: bytes) -> None:
         self.show_named("store")
-        self.store.open_release(listing)  # type: ignore[attr-defined]
+        self.store.open_release(listing)
 
     def _refresh(self, key: str) -> None:
         if self.bridge is None or self.bridge.session is None:

@@ -64,12 +64,7 @@ class PlayerBar(QWidget):
         self.title.setMaximumWidth(240)
         self.artist.setMaximumWidth(240)
         self._artist_click = clickable(self.artist, "Open the artist page")
-        self._artist_click.clicked.connect(
-            lambda: (
-                self.player.current is not None
-                and self.artist_requested.emit(self.player.current.artist)
-            )
-        )
+        self._artist_click.clicked.connect(self._artist_clicked)
         now.addStretch(1)
         now.addWidget(self.title)
         now.addWidget(self.artist)
@@ -223,6 +218,10 @@ class PlayerBar(QWidget):
     def _set_enabled(self, on: bool) -> None:
         for w in (self.play_btn, self.next_btn, self.prev_btn, self.seek):
             w.setEnabled(on)
+
+    def _artist_clicked(self) -> None:
+        if self.player.current is not None and self.player.current.artist:
+            self.artist_requested.emit(self.player.current.artist)
 
     def _on_current(self, item: QueueItem | None) -> None:
         self._set_enabled(item is not None)

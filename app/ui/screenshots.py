@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, cast
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 
 from app.demo import DemoSwarm, build_world, make_sales
 from app.profile import Profile
@@ -293,7 +293,9 @@ def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
         wallet = w.wallet
         wait(lambda: wallet.view is not None and wallet.stakes.view is not None)
         wallet.tabs.setCurrentWidget(wallet.stakes)
-        wallet.stakes.coin.setCurrentIndex(wallet.stakes.coin.findText("NEON", flags_contains()))
+        wallet.stakes.coin.setCurrentIndex(
+            wallet.stakes.coin.findText("NEON", Qt.MatchFlag.MatchContains)
+        )
         wallet.stakes.amount.setText("25")
         wallet.stakes.stake()
         wait(lambda: bool(wallet.stakes.view and wallet.stakes.view.stakes))
@@ -306,6 +308,7 @@ def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
         save(w, "wallet-stakes")
         wallet.tabs.setCurrentWidget(wallet.passes)
         wait(lambda: wallet.passes.view is not None and bool(wallet.passes.view.gates))
+        assert wallet.passes.view is not None
         gate = next(g for g in wallet.passes.view.gates if g.title == "Backstage pass")
         wallet.passes.claim(gate.id)
         wait(
@@ -315,6 +318,7 @@ def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
             )
         )
         save(w, "wallet-passes")
+        assert wallet.passes.view is not None
         claim = next(g.active_claim for g in wallet.passes.view.gates if g.active_claim)
         wallet.passes.show_pass(claim)
         wait(lambda: wallet.passes.dialog is not None)
@@ -323,12 +327,6 @@ def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
         fan.shutdown()
         swarm.stop()
     return saved
-
-
-def flags_contains() -> object:
-    from PySide6.QtCore import Qt
-
-    return Qt.MatchFlag.MatchContains
 
 
 def main(argv: list[str] | None = None) -> int:

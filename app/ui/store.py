@@ -200,9 +200,7 @@ class ReleaseView(QWidget):
         self.title = label("", "h1", wrap=True)
         self.artist = label("", "h2")
         self._artist_click = clickable(self.artist, "Open the artist page")
-        self._artist_click.clicked.connect(
-            lambda: self.page is not None and self.artist_requested.emit(self.page.card.artist_key)
-        )
+        self._artist_click.clicked.connect(self._artist_clicked)
         self.meta = label("", "dim")
         self.description = label("", "dim", wrap=True)
         for w in (self.kind, self.title, self.artist, self.meta, self.description):
@@ -248,6 +246,10 @@ class ReleaseView(QWidget):
         self.confirm: QMessageBox | None = None  # the open "buy for …?" question
         self._error_balance: str | None = None  # the balance when a buy was refused
         self.playing_preview: bytes | None = None
+
+    def _artist_clicked(self) -> None:
+        if self.page is not None and self.page.card.artist_key:
+            self.artist_requested.emit(self.page.card.artist_key)
 
     def open(self, listing_id: bytes) -> None:
         self.status.clear_message()

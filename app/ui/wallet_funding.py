@@ -223,8 +223,12 @@ class StakesPanel(QWidget):
     def _run(self, method: str, *args: object) -> None:
         self.message.clear_message()
         job = self.bridge.funding(method, *args)
-        job.finished.connect(lambda text: (self.message.show_success(text), self.refresh()))
+        job.finished.connect(self._done)
         job.failed.connect(self.message.show_error)
+
+    def _done(self, text: str) -> None:
+        self.message.show_success(text)
+        self.refresh()
 
     def stake(self) -> None:
         coin = self.coin.currentData()
@@ -299,10 +303,14 @@ class PassesPanel(QWidget):
         if not view.gates:
             self.message.show_warning("No passes on the coins you hold.")
 
+    def _done(self, text: str) -> None:
+        self.message.show_success(text)
+        self.refresh()
+
     def claim(self, gate: bytes) -> None:
         self.message.clear_message()
         job = self.bridge.funding("claim", gate)
-        job.finished.connect(lambda text: (self.message.show_success(text), self.refresh()))
+        job.finished.connect(self._done)
         job.failed.connect(self.message.show_error)
 
     def show_pass(self, claim: bytes) -> None:
