@@ -143,8 +143,7 @@ class WalletPage(Page):
                 rows.append(
                     (
                         h.symbol,
-                        f"Locked in {'an' if lk.what[:1] in 'aeiou' else 'a'} {lk.what}, "
-                        f"settled by {lk.settler}",
+                        _lock_what(lk.what, lk.settler),
                         lk.amount_text,
                         f"unlocks by {_when(lk.unlocks)}",
                     )
@@ -250,6 +249,16 @@ class WalletPage(Page):
 
         job.finished.connect(ok)
         job.failed.connect(failed)
+
+
+def _lock_what(what: str, settler: str) -> str:
+    if what == "stake" and settler == "you":  # accepted: the staker ends it after the term
+        return "Staked: the artist accepted it; you take it back after its term"
+    if what == "stake":
+        return f"Staked, waiting for {settler} to accept (comes back if refused)"
+    if what == "gate.claim":
+        return "Locked for a holder pass you claimed; back when the pass's period ends"
+    return f"Locked in {'an' if what[:1] in 'aeiou' else 'a'} {what}, settled by {settler}"
 
 
 def _when(ms: int) -> str:
