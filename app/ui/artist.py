@@ -278,6 +278,17 @@ class ArtistView(QWidget):
                 reply = label(f"↳ {page.name}: {rv.reply}", "dim", wrap=True)
                 reply.setStyleSheet(f"color: {SOFT}; padding-left: 14px;")
                 bl.addWidget(reply)
+            elif page.is_me:  # the artist answers on its own page
+                row = QHBoxLayout()
+                answer = QLineEdit()
+                answer.setPlaceholderText("Reply as the artist")
+                send = button("Reply", "ghost")
+                send.clicked.connect(
+                    lambda _=False, rid=rv.id, box=answer: self.write_reply(rid, box.text())
+                )
+                row.addWidget(answer, 1)
+                row.addWidget(send)
+                bl.addLayout(row)
             self.reviews_box.addWidget(frame)
         if not page.reviews:
             self.reviews_box.addWidget(label("No reviews yet.", "dim"))
@@ -305,6 +316,15 @@ class ArtistView(QWidget):
             self.open_release.emit(self.page.releases[row].id)
 
     # -- writing -----------------------------------------------------------------------------------
+    def write_reply(self, review: bytes, text: str) -> None:
+        job = self.bridge.artists("reply", review, text)
+        job.finished.connect(self._replied)
+        job.failed.connect(self.message.show_error)
+
+    def _replied(self, text: str) -> None:
+        self.message.show_success(text)
+        self.refresh()
+
     def write_review(self) -> None:
         self.review_msg.clear_message()
         listing = self.review_release.currentData()

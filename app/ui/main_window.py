@@ -204,6 +204,7 @@ class MainWindow(QMainWindow):
             store.release.stop_preview.connect(self.player_bar.player.stop)
             store.release.bought.connect(self._stale_all)
             store.release.artist_requested.connect(self.show_artist)
+            store.artist_requested.connect(self.show_artist)
             player = self.player_bar.player
             player.current_changed.connect(lambda *_: self._preview_state())
             player.state_changed.connect(lambda *_: self._preview_state())

@@ -6,7 +6,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -16,6 +25,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QMessageBox,
     QPushButton,
     QStackedWidget,
@@ -432,6 +442,7 @@ class StoreView(QWidget):
     """The grid and the release page, in one stack."""
 
     play_preview = Signal(object, str, str)
+    artist_requested = Signal(bytes)  # a card's artist (public key), from its menu
 
     def __init__(self, bridge: Bridge) -> None:
         super().__init__()
@@ -459,6 +470,8 @@ class StoreView(QWidget):
         self.grid.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.grid.itemClicked.connect(lambda it: self.open_release(it.data(CARD_ROLE).id))
         self.grid.itemActivated.connect(lambda it: self.open_release(it.data(CARD_ROLE).id))
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._grid_menu)
         self.empty = label("", "dim", wrap=True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.hide()
@@ -539,6 +552,20 @@ class StoreView(QWidget):
             for i in range(self.grid.count())
             if not self.grid.item(i).isHidden()
         ]
+
+    def card_menu(self, card: ReleaseCard) -> QMenu:
+        """A card's right-click menu: open the release, or its artist's page."""
+        menu = QMenu(self)
+        menu.addAction("Open release").triggered.connect(lambda: self.open_release(card.id))
+        go = menu.addAction(f"Go to {card.artist}")
+        go.triggered.connect(lambda: self.artist_requested.emit(card.artist_key))
+        go.setEnabled(bool(card.artist_key))
+        return menu
+
+    def _grid_menu(self, at: QPoint) -> None:
+        item = self.grid.itemAt(at)
+        if item is not None:
+            self.card_menu(item.data(CARD_ROLE)).popup(self.grid.viewport().mapToGlobal(at))
 
     def show_grid(self) -> None:
         self.stack.setCurrentWidget(self.browse)

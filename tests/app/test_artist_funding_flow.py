@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from app.demo import DemoSwarm, DemoWorld
 from app.services.swarm import SwarmNetwork
-from tests.app.helpers import unlock, wait_catalog
+from tests.app.helpers import give_fan_music, unlock, wait_catalog
 
 
 def test_artist_page_pledge_pass_and_stake(qtbot, launch, world: DemoWorld, request) -> None:
@@ -119,3 +119,132 @@ def test_artist_page_pledge_pass_and_stake(qtbot, launch, world: DemoWorld, requ
     qtbot.waitUntil(got_dividend, timeout=45_000)
     assert stakes.view.dividends[0].coin == "NEON"
     qtbot.waitUntil(lambda: any(n.startswith("Dividend:") for n in notices), timeout=10_000)
+
+
+def test_campaign_closes_show_success_and_refund_plainly(
+    qtbot, launch, world: DemoWorld, request
+) -> None:
+    from app.profile import Profile
+    from app.services.core import Core
+    from app.services.funding import CampaignService
+    from app.services.replica import converge
+
+    # two short campaigns the seeder settles; the fan pledged to both before launching
+    lumen, seeder_core = (
+        Core.open(Profile(world.actor(s).profile), world.actor(s).passphrase)
+        for s in ("artist-1", "seeder")
+    )
+    fan_core = Core.open(Profile(world.fan), world.fan_passphrase)
+    try:
+        converge(lumen, seeder_core, fan_core)
+        make = CampaignService(lumen).create
+        funded = make(
+            "Short run", "3.00", "CRED", deadline_in_s=2, close_window_s=30, settler=seeder_core.me
+        )
+        failed = make(
+            "Far goal", "900.00", "CRED", deadline_in_s=2, close_window_s=30, settler=seeder_core.me
+        )
+        converge(lumen, seeder_core, fan_core)
+        fan_core.settle()
+        CampaignService(fan_core).pledge(funded, "3")
+        CampaignService(fan_core).pledge(failed, "2")
+        converge(lumen, seeder_core, fan_core)
+    finally:
+        for core in (lumen, seeder_core, fan_core):
+            core.close()
+    swarm = DemoSwarm(world, roles=("seeder",)).start()
+    request.addfinalizer(swarm.stop)
+    swarm.wait_ready()
+    fan = launch(world.fan, lambda: SwarmNetwork(swarm.settings()))
+    notices: list[str] = []
+    fan.bridge.notice.connect(lambda text, _err: notices.append(text))
+    unlock(qtbot, fan, world.fan_passphrase)
+    win = fan.window
+    win.show_named("campaigns")
+    camp = win.campaigns
+    qtbot.waitUntil(lambda: len(camp.boxes) >= 4, timeout=10_000)
+    assert (
+        camp.box("Short run").headline.text().startswith(("Open", "Pledging has ended", "Funded"))
+    )
+
+    def closed() -> bool:
+        try:
+            a, b = camp.box("Short run"), camp.box("Far goal")
+        except StopIteration:
+            return False
+        return (
+            a.campaign.status == "funded"
+            and b.campaign.status == "failed"
+            and b.campaign.mine[0].status == "reclaimed"
+        )
+
+    qtbot.waitUntil(closed, timeout=60_000)  # deadline, the close grace, the seeder's round
+    a, b = camp.box("Short run"), camp.box("Far goal")
+    assert a.headline.text().startswith("Funded: 3.00 CRED went to Lumen Drift")
+    assert "went to the artist" in a.campaign.mine[0].text
+    assert b.headline.text() == "Not funded: every pledge is refunded to its backer"
+    assert b.campaign.mine[0].text == "back in your balance" and not b.reclaim_buttons
+    assert not a.pledge_btn.isVisible() and not b.pledge_btn.isVisible()
+    qtbot.waitUntil(
+        lambda: (
+            any("“Short run” is funded" in n for n in notices)
+            and any("Refunded: your pledge of 2.00 CRED to “Far goal”" in n for n in notices)
+        ),
+        timeout=15_000,
+    )
+
+
+def test_artist_pages_open_from_a_store_card_the_library_and_the_player_bar(
+    qtbot, launch, world
+) -> None:
+    give_fan_music(world, granted=("Small Rooms",))
+    fan = launch(world.fan)  # offline: the replica has everything the page shows
+    unlock(qtbot, fan, world.fan_passphrase)
+    win = fan.window
+    wait_catalog(qtbot, fan, 5)
+    card = next(c for c in win.store.cards if c.title == "Afterglow Drive")
+    menu = win.store.card_menu(card)
+    go = next(a for a in menu.actions() if a.text() == "Go to Neon Harbor")
+    go.trigger()
+    qtbot.waitUntil(
+        lambda: win.artist.page is not None and win.artist.page.name == "Neon Harbor",
+        timeout=10_000,
+    )
+    assert win.pages.currentWidget() is win.artist
+    assert [c.symbol for c in win.artist.page.coins] == ["NEON"]
+    qtbot.mouseClick(win.artist.back_btn, Qt.MouseButton.LeftButton)
+    assert win.pages.currentWidget() is win.store
+    # the library's menu names a track's artist
+    win.show_named("library")
+    library = win.library
+    qtbot.waitUntil(lambda: len(library.rows) >= 2, timeout=10_000)
+    menu = library.track_menu(0)
+    go = next(a for a in menu.actions() if a.text() == "Go to Marrow & Moss")
+    go.trigger()
+    qtbot.waitUntil(
+        lambda: win.artist.page is not None and win.artist.page.name == "Marrow & Moss",
+        timeout=10_000,
+    )
+    # the fan owns Small Rooms (granted): the page offers to review it
+    assert win.artist.write_card.isVisibleTo(win.artist)
+    assert win.artist.review_release.currentText() == "Small Rooms"
+    win.artist.review_stars.setCurrentIndex(win.artist.review_stars.findData(4))
+    qtbot.keyClicks(win.artist.review_text, "Quiet and lovely.")
+    qtbot.mouseClick(win.artist.review_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Review signed" in win.artist.review_msg.text(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: any(r.mine and r.rating == 4 for r in win.artist.page.reviews), timeout=10_000
+    )
+    # the player bar names the playing track's artist: a click opens its page
+    win.show_named("store")
+    win.player_bar.play_rows(library.rows, 0)
+    qtbot.waitUntil(lambda: win.player_bar.artist.text() == "Marrow & Moss", timeout=10_000)
+    qtbot.mouseClick(win.player_bar.artist, Qt.MouseButton.LeftButton)
+    assert win.pages.currentWidget() is win.artist
+    qtbot.waitUntil(
+        lambda: win.artist.page is not None and win.artist.page.name == "Marrow & Moss",
+        timeout=10_000,
+    )
+    # an unknown name is a sentence, not a traceback
+    win.show_artist("Nobody Here")
+    qtbot.waitUntil(lambda: "no artist called" in win.artist.message.text().lower(), timeout=10_000)

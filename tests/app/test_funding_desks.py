@@ -191,3 +191,31 @@ def test_notices_for_a_dividend_a_funded_campaign_and_a_refund(world: DemoWorld,
     stakes = desk.stakes()
     assert stakes.received != "nothing yet" and stakes.dividends[0].collected
     assert CoinService(fan).my_stakes()[0][2] > 0
+
+
+def test_a_failed_campaigns_pledge_is_refundable_and_reclaimed_by_hand(
+    world: DemoWorld, fan: Core
+) -> None:
+    lumen, seeder = actor(world, "artist-1"), actor(world, "seeder")
+    try:
+        converge(fan, lumen, seeder)
+        camp = CampaignService(lumen).create(
+            "Too far", "500.00", "CRED", deadline_in_s=0.5, close_window_s=600, settler=seeder.me
+        )
+        converge(fan, lumen, seeder)
+        desk = FundingDesk(fan)
+        desk.pledge(camp, "4")
+        converge(fan, seeder)
+        CampaignService(seeder, clock=lambda: now_ms() + 5000).close(camp)
+        converge(fan, seeder)
+    finally:
+        lumen.close()
+        seeder.close()
+    card = desk.campaign(camp)
+    assert card.status == "failed" and "every pledge is refunded" in card.headline
+    (mine,) = card.mine
+    assert mine.refundable and mine.status == "refundable"
+    assert "Reclaimed" in desk.refund(mine.id)
+    assert desk.campaign(camp).mine[0].status == "reclaimed"
+    with pytest.raises(UserError, match="reclaimed"):
+        desk.refund(mine.id)
