@@ -274,11 +274,11 @@ def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
         job = fan.bridge.unlock(world.fan_passphrase)
         wait(lambda: job.done)
         wait(lambda: len(w.store.cards) >= 5)
-        card = next(c for c in w.store.cards if c.title == "Small Rooms")
+        card = next(c for c in w.store.cards if c.title == "Afterglow Drive")
         w.store.open_release(card.id)
         wait(lambda: w.store.release.page is not None)
         w.store.release._artist_click.clicked.emit()
-        wait(lambda: w.artist.page is not None and w.artist.page.name == "Marrow & Moss")
+        wait(lambda: w.artist.page is not None and w.artist.page.name == "Neon Harbor")
         save(w, "artist")
         w.show_named("campaigns")
         wait(lambda: len(w.campaigns.boxes) >= 2)
@@ -303,6 +303,15 @@ def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
             lambda: (
                 wallet.stakes.view is not None and wallet.stakes.view.stakes[0].status == "staked"
             ),
+            30_000,
+        )
+        # a sale of Neon Harbor's: its node distributes, the fan's node collects the dividend
+        pixel = next(c for c in w.store.cards if c.title == "Pixel Tides")
+        fan.bridge.call("buy", pixel.id, "2.50")
+        wait(
+            lambda: wallet.stakes.view is not None
+            and bool(wallet.stakes.view.dividends)
+            and wallet.tabs.currentWidget() is wallet.stakes,
             30_000,
         )
         save(w, "wallet-stakes")
