@@ -309,9 +309,11 @@ def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
         pixel = next(c for c in w.store.cards if c.title == "Pixel Tides")
         fan.bridge.call("buy", pixel.id, "2.50")
         wait(
-            lambda: wallet.stakes.view is not None
-            and bool(wallet.stakes.view.dividends)
-            and wallet.tabs.currentWidget() is wallet.stakes,
+            lambda: (
+                wallet.stakes.view is not None
+                and bool(wallet.stakes.view.dividends)
+                and wallet.tabs.currentWidget() is wallet.stakes
+            ),
             30_000,
         )
         save(w, "wallet-stakes")
