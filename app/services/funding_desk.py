@@ -377,8 +377,6 @@ class FundingDesk:
             if expect is not None and expect.units != plan.units:
                 raise UserError("the amount changed since you confirmed; check it again")
             self.campaigns_service.pledge(campaign, plan.units)
-            if self._seen is not None:
-                pass  # the next watch notices the pledge's changes
         self._sync_soon()
         return (
             f"Pledged {plan.amount} to “{plan.title}”. It stays locked until the campaign "
