@@ -230,6 +230,18 @@ class Bridge(QObject):
             return self.call(method)
         return self.run(method, getattr(self.session.community, method), *args)
 
+    def artists(self, method: str, *args: Any) -> Job:
+        """Run ``session.artists.<method>(*args)`` (the artist page's desk) on a worker."""
+        if self.session is None:
+            return self.call(method)
+        return self.run(method, getattr(self.session.artists, method), *args)
+
+    def funding(self, method: str, *args: Any) -> Job:
+        """Run ``session.funding.<method>(*args)`` (campaigns, stakes, passes) on a worker."""
+        if self.session is None:
+            return self.call(method)
+        return self.run(method, getattr(self.session.funding, method), *args)
+
     @staticmethod
     async def _fail_soon(job: Job, message: str) -> None:
         job._fail(message)
@@ -326,6 +338,7 @@ class Bridge(QObject):
             session = self.session
             try:
                 report = await self._thread(session.refresh, core_lim)
+                await self._thread(session.funding.watch, core_lim)  # distributions, closes
                 # Purchased tracks first: covers are anybody's content and may fail.
                 if self.auto_download and self.session is session:
                     missing = await self._thread(session.missing_downloads, core_lim)

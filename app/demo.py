@@ -34,6 +34,7 @@ import numpy as np
 from nacl import pwhash
 
 from app.demo_community import check_vote, make_community
+from app.demo_funding import check_funding, make_funding
 from app.demo_market import MOSS, NEON, CoinPlan, make_market
 from app.profile import Profile
 from app.services.core import Core
@@ -899,6 +900,7 @@ def build_world(
     cores += make_community(
         root, seeder, gateway, fan, cores[3:], cred, actors, Actor, ACTOR_PASSPHRASE, FAST_KDF
     )
+    cores += make_funding(root, cores, cred, ACTOR_PASSPHRASE, FAST_KDF)
     tick()
     converge(*cores)  # the swarm's past: every replica holds every entry
     for core in cores:  # the seeder has pinned everything
@@ -1146,6 +1148,9 @@ def run_check(root: Path, log_fn: Callable[[str], object] = print) -> dict[str, 
             )
             timings["trade_s"] = time.monotonic() - t3
             timings["vote_s"] = check_vote(world, session, _wait, log_fn)
+            t4 = time.monotonic()
+            check_funding(world, swarm, session, log_fn)
+            timings["funding_s"] = time.monotonic() - t4
         finally:
             network.close()
             session.close()

@@ -5,8 +5,9 @@ a fan holding 25 demo credits. The world is built once (about 10 s) under the us
 and reused; ``--fresh`` rebuilds it, ``--root`` puts it elsewhere. The seeder, the gateway and the
 artists who are online run as real nodes (``cooptracks seed`` processes on 127.0.0.1, stopped
 with the app); the app's own node bootstraps to them. ``--headless --check`` runs the fan's whole
-flow on that swarm (browse, search, preview, buy, grant, download, decrypt, compare and decode)
-without a window and exits non-zero on failure, for CI.
+flow on that swarm (browse, search, preview, buy, grant, download, decrypt, compare and decode;
+a trade on the exchange; a pledge and a holder pass checked on a second replica, one line each:
+``trade ok``, ``pledge ok``, ``pass ok``) without a window and exits non-zero on failure, for CI.
 """
 
 from __future__ import annotations

@@ -107,6 +107,7 @@ def _side_item(text: str, kind: str, key: object = None) -> QListWidgetItem:
 
 class LibraryView(Page):
     play_rows = Signal(list, int)  # rows, start index
+    artist_requested = Signal(str)  # a track's artist, by name
 
     def __init__(self, bridge: Bridge) -> None:
         super().__init__("Library", "Music you own, on this computer")
@@ -458,6 +459,10 @@ class LibraryView(Page):
         rows = self._selected_rows() or [self.shown[n]]
         menu = QMenu(self)
         menu.addAction("▶  Play").triggered.connect(lambda: self._play_from(n))
+        artist = self.shown[n].artist
+        go = menu.addAction(f"Go to {artist}" if artist else "Go to the artist")
+        go.triggered.connect(lambda: self.artist_requested.emit(artist))
+        go.setEnabled(bool(artist))
         add = menu.addMenu("Add to playlist")
         ids = self._owned_ids(rows)
         for name, _ in self.playlists:

@@ -30,7 +30,9 @@ from app.ui.widgets import Toast, button, label
 if TYPE_CHECKING:
     from app.bridge import Bridge
     from app.profile import Profile
+    from app.ui.artist import ArtistView
     from app.ui.backend import Backend
+    from app.ui.campaigns import CampaignsView
     from app.ui.exchange import ExchangeView
     from app.ui.library import LibraryView
     from app.ui.mpris import MediaKeys
@@ -46,6 +48,7 @@ NAV = (
     ("library", "▤   Library"),
     ("exchange", "⇅   Exchange"),
     ("community", "⚑   Community"),
+    ("campaigns", "✦   Campaigns"),
     ("studio", "✎   Studio"),
     ("wallet", "◈   Wallet"),
     ("network", "⇄   Network"),
@@ -163,6 +166,7 @@ class MainWindow(QMainWindow):
         self.player_bar: PlayerBar = PlayerBar(bridge, self._engine)
         outer.addWidget(self.player_bar)
         self.player_bar.message.connect(self.toast.show_text)
+        self.player_bar.artist_requested.connect(self.show_artist)
         self.nav_group.idClicked.connect(self._nav_clicked)
         self._app_widget = w
         self.root.addWidget(w)
@@ -200,6 +204,8 @@ class MainWindow(QMainWindow):
             store.play_preview.connect(self._play_preview)
             store.release.stop_preview.connect(self.player_bar.player.stop)
             store.release.bought.connect(self._stale_all)
+            store.release.artist_requested.connect(self.show_artist)
+            store.artist_requested.connect(self.show_artist)
             player = self.player_bar.player
             player.current_changed.connect(lambda *_: self._preview_state())
             player.state_changed.connect(lambda *_: self._preview_state())
@@ -209,6 +215,7 @@ class MainWindow(QMainWindow):
 
             library = LibraryView(bridge)
             library.play_rows.connect(self.player_bar.play_rows)
+            library.artist_requested.connect(self.show_artist)
             return library
         if key == "exchange":
             from app.ui.exchange import ExchangeView
@@ -218,6 +225,20 @@ class MainWindow(QMainWindow):
             from app.ui.community import CommunityView
 
             return CommunityView(bridge)
+        if key == "campaigns":
+            from app.ui.campaigns import CampaignsView
+
+            campaigns = CampaignsView(bridge)
+            campaigns.artist_requested.connect(self.show_artist)
+            return campaigns
+        if key == "artist":
+            from app.ui.artist import ArtistView
+
+            artist = ArtistView(bridge)
+            artist.back.connect(self._artist_back)
+            artist.open_release.connect(self._open_release)
+            artist.open_campaigns.connect(lambda: self.show_named("campaigns"))
+            return artist
         if key == "studio":
             from app.ui.studio import StudioPage
 
@@ -249,6 +270,14 @@ class MainWindow(QMainWindow):
     @property
     def exchange(self) -> ExchangeView:
         return self.view("exchange")  # type: ignore[return-value]
+
+    @property
+    def campaigns(self) -> CampaignsView:
+        return self.view("campaigns")  # type: ignore[return-value]
+
+    @property
+    def artist(self) -> ArtistView:
+        return self.view("artist")  # type: ignore[return-value]
 
     @property
     def studio(self) -> StudioPage:
@@ -308,6 +337,26 @@ class MainWindow(QMainWindow):
 
     def show_named(self, key: str) -> None:
         self.show_view(KEYS.index(key))
+
+    def show_artist(self, artist: bytes | str) -> None:
+        """Open the artist page of ``artist`` (a public key, or the name a track shows)."""
+        if not artist:
+            return
+        view = self.view("artist")
+        self._artist_from = self.pages.currentWidget()
+        view.open(artist)  # type: ignore[attr-defined]
+        self._stale.discard("artist")
+        self.pages.setCurrentWidget(view)
+
+    def _artist_back(self) -> None:
+        back = getattr(self, "_artist_from", None)
+        if back is None or back is self._views.get("artist"):
+            back = self.view("store")
+        self.pages.setCurrentWidget(back)
+
+    def _open_release(self, listing: bytes) -> None:
+        self.show_named("store")
+        self.store.open_release(listing)
 
     def _refresh(self, key: str) -> None:
         if self.bridge is None or self.bridge.session is None:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QVBoxLayout, QWidget
 
+from app.ui.clickable import clickable
 from app.ui.icons import icon
 from app.ui.widgets import ThinSlider, button, cover_pixmap, fmt_duration, label
 from player.engine import Engine, MediaSource, NullEngine, PlaybackState
@@ -37,6 +38,7 @@ class PlayerBar(QWidget):
     """Wraps ``player.queue.Player`` (Qt-free) in widgets."""
 
     message = Signal(str, bool)
+    artist_requested = Signal(str)  # the playing track's artist, by name
 
     def __init__(self, bridge: Bridge, engine: Engine | None = None) -> None:
         super().__init__()
@@ -61,6 +63,8 @@ class PlayerBar(QWidget):
         self.artist = label("Pick a track to play", "nowArtist")
         self.title.setMaximumWidth(240)
         self.artist.setMaximumWidth(240)
+        self._artist_click = clickable(self.artist, "Open the artist page")
+        self._artist_click.clicked.connect(self._artist_clicked)
         now.addStretch(1)
         now.addWidget(self.title)
         now.addWidget(self.artist)
@@ -214,6 +218,10 @@ class PlayerBar(QWidget):
     def _set_enabled(self, on: bool) -> None:
         for w in (self.play_btn, self.next_btn, self.prev_btn, self.seek):
             w.setEnabled(on)
+
+    def _artist_clicked(self) -> None:
+        if self.player.current is not None and self.player.current.artist:
+            self.artist_requested.emit(self.player.current.artist)
 
     def _on_current(self, item: QueueItem | None) -> None:
         self._set_enabled(item is not None)

@@ -5,7 +5,8 @@ temporary folder, makes a few extra fans buy from one artist (so the studio has 
 then drives the real window: onboarding, store, release page, library (mid-download), player
 bar, exchange, community, studio, wallet, network and settings. ``--only export`` makes just
 the "Save to folder" dialog's screenshot, on a quick demo world; ``--only community`` just the
-Community views, on a quick demo world with its seeder running.
+Community views, on a quick demo world with its seeder running; ``--only funding`` the artist
+page, Campaigns, the wallet's stakes and passes, and a pass's QR code.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, cast
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 
 from app.demo import DemoSwarm, build_world, make_sales
 from app.profile import Profile
@@ -307,6 +308,104 @@ def shoot_community_only(out: Path) -> list[Path]:
     return saved
 
 
+def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
+    """The artist page, Campaigns (with the pledge dialog), the wallet's stakes and passes and
+    a pass shown as a QR code, on a quick demo world with its nodes running."""
+    from app.services.swarm import SwarmNetwork
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="cooptracks-shots-"))
+    world = build_world(world_root or tmp / "world", quick=True, fresh=True)
+    saved: list[Path] = []
+
+    def save(widget: object, name: str) -> None:
+        pump(300)
+        path = out / f"{name}.png"
+        widget.grab().save(str(path))  # type: ignore[attr-defined]
+        saved.append(path)
+
+    swarm = DemoSwarm(world).start()
+    swarm.wait_ready()
+    fan = build(
+        Profile(world.fan),
+        lambda: SwarmNetwork(swarm.settings()),
+        engine=NullEngine(),
+        sync_interval_ms=500,
+        title_note="demo",
+    )
+    try:
+        w = fan.window
+        w.resize(*SIZE)
+        w.show()
+        job = fan.bridge.unlock(world.fan_passphrase)
+        wait(lambda: job.done)
+        wait(lambda: len(w.store.cards) >= 5)
+        card = next(c for c in w.store.cards if c.title == "Afterglow Drive")
+        w.store.open_release(card.id)
+        wait(lambda: w.store.release.page is not None)
+        w.store.release._artist_click.clicked.emit()
+        wait(lambda: w.artist.page is not None and w.artist.page.name == "Neon Harbor")
+        save(w, "artist")
+        w.show_named("campaigns")
+        wait(lambda: len(w.campaigns.boxes) >= 2)
+        save(w, "campaigns")
+        dialog = w.campaigns.open_pledge(w.campaigns.box("Night Ferry on vinyl").campaign)
+        dialog.amount.setText("20")
+        wait(lambda: dialog.plan is not None)
+        save(dialog, "campaigns-pledge")
+        dialog.confirm()
+        wait(lambda: any(b.campaign.mine for b in w.campaigns.boxes))
+        w.show_named("wallet")
+        wallet = w.wallet
+        wait(lambda: wallet.view is not None and wallet.stakes.view is not None)
+        wallet.tabs.setCurrentWidget(wallet.stakes)
+        wallet.stakes.coin.setCurrentIndex(
+            wallet.stakes.coin.findText("NEON", Qt.MatchFlag.MatchContains)
+        )
+        wallet.stakes.amount.setText("25")
+        wallet.stakes.stake()
+        wait(lambda: bool(wallet.stakes.view and wallet.stakes.view.stakes))
+        wait(
+            lambda: (
+                wallet.stakes.view is not None and wallet.stakes.view.stakes[0].status == "staked"
+            ),
+            30_000,
+        )
+        # a sale of Neon Harbor's: its node distributes, the fan's node collects the dividend
+        pixel = next(c for c in w.store.cards if c.title == "Pixel Tides")
+        fan.bridge.call("buy", pixel.id, "2.50")
+        wait(
+            lambda: (
+                wallet.stakes.view is not None
+                and bool(wallet.stakes.view.dividends)
+                and wallet.tabs.currentWidget() is wallet.stakes
+            ),
+            30_000,
+        )
+        save(w, "wallet-stakes")
+        wallet.tabs.setCurrentWidget(wallet.passes)
+        wait(lambda: wallet.passes.view is not None and bool(wallet.passes.view.gates))
+        assert wallet.passes.view is not None
+        gate = next(g for g in wallet.passes.view.gates if g.title == "Backstage pass")
+        wallet.passes.claim(gate.id)
+        wait(
+            lambda: (
+                wallet.passes.view is not None
+                and any(g.active_claim for g in wallet.passes.view.gates)
+            )
+        )
+        save(w, "wallet-passes")
+        assert wallet.passes.view is not None
+        claim = next(g.active_claim for g in wallet.passes.view.gates if g.active_claim)
+        wallet.passes.show_pass(claim)
+        wait(lambda: wallet.passes.dialog is not None)
+        save(wallet.passes.dialog, "pass-qr")
+    finally:
+        fan.shutdown()
+        swarm.stop()
+    return saved
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     only = args[args.index("--only") + 1] if "--only" in args else None
@@ -319,9 +418,15 @@ def main(argv: list[str] | None = None) -> int:
         for p in shoot_community_only(out):
             print(p)
         return 0
+    if only == "funding":
+        for p in shoot_funding(out):
+            print(p)
+        return 0
     for p in shoot(out):
         print(p)
     print(shoot_export(out))
+    for p in shoot_funding(out):
+        print(p)
     return 0
 
 

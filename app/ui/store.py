@@ -6,7 +6,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -16,6 +25,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QMessageBox,
     QPushButton,
     QStackedWidget,
@@ -30,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from app.bridge import Bridge
 from app.services.session.views import BuyQuote, ReleaseCard, ReleasePage
+from app.ui.clickable import clickable
 from app.ui.widgets import MessageBar, Page, button, cover_pixmap, fmt_duration, label
 
 if TYPE_CHECKING:
@@ -175,6 +186,7 @@ class ReleaseView(QWidget):
     play_preview = Signal(object, str, str)  # preview content id, title, artist
     stop_preview = Signal()
     bought = Signal()
+    artist_requested = Signal(bytes)  # the release's artist (public key)
 
     def __init__(self, bridge: Bridge) -> None:
         super().__init__()
@@ -197,6 +209,8 @@ class ReleaseView(QWidget):
         self.kind = label("ALBUM", "eyebrow")
         self.title = label("", "h1", wrap=True)
         self.artist = label("", "h2")
+        self._artist_click = clickable(self.artist, "Open the artist page")
+        self._artist_click.clicked.connect(self._artist_clicked)
         self.meta = label("", "dim")
         self.description = label("", "dim", wrap=True)
         for w in (self.kind, self.title, self.artist, self.meta, self.description):
@@ -242,6 +256,10 @@ class ReleaseView(QWidget):
         self.confirm: QMessageBox | None = None  # the open "buy for …?" question
         self._error_balance: str | None = None  # the balance when a buy was refused
         self.playing_preview: bytes | None = None
+
+    def _artist_clicked(self) -> None:
+        if self.page is not None and self.page.card.artist_key:
+            self.artist_requested.emit(self.page.card.artist_key)
 
     def open(self, listing_id: bytes) -> None:
         self.status.clear_message()
@@ -424,6 +442,7 @@ class StoreView(QWidget):
     """The grid and the release page, in one stack."""
 
     play_preview = Signal(object, str, str)
+    artist_requested = Signal(bytes)  # a card's artist (public key), from its menu
 
     def __init__(self, bridge: Bridge) -> None:
         super().__init__()
@@ -451,6 +470,8 @@ class StoreView(QWidget):
         self.grid.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.grid.itemClicked.connect(lambda it: self.open_release(it.data(CARD_ROLE).id))
         self.grid.itemActivated.connect(lambda it: self.open_release(it.data(CARD_ROLE).id))
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._grid_menu)
         self.empty = label("", "dim", wrap=True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.hide()
@@ -531,6 +552,20 @@ class StoreView(QWidget):
             for i in range(self.grid.count())
             if not self.grid.item(i).isHidden()
         ]
+
+    def card_menu(self, card: ReleaseCard) -> QMenu:
+        """A card's right-click menu: open the release, or its artist's page."""
+        menu = QMenu(self)
+        menu.addAction("Open release").triggered.connect(lambda: self.open_release(card.id))
+        go = menu.addAction(f"Go to {card.artist}")
+        go.triggered.connect(lambda: self.artist_requested.emit(card.artist_key))
+        go.setEnabled(bool(card.artist_key))
+        return menu
+
+    def _grid_menu(self, at: QPoint) -> None:
+        item = self.grid.itemAt(at)
+        if item is not None:
+            self.card_menu(item.data(CARD_ROLE)).popup(self.grid.viewport().mapToGlobal(at))
 
     def show_grid(self) -> None:
         self.stack.setCurrentWidget(self.browse)

@@ -1,5 +1,6 @@
 """Wallet: balances per asset, send, history, trusted issuers (with a warning on untrusted);
-what is locked (per purpose, with when each unlocks) and in flight."""
+what is locked (per purpose, with when each unlocks) and in flight; stakes and dividends, and
+holder passes (``app.ui.wallet_funding``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLineEdit,
+    QTabWidget,
     QVBoxLayout,
 )
 
@@ -21,6 +23,7 @@ from app.bridge import Bridge
 from app.services.exchange_desk import HoldingView
 from app.services.session.views import BalanceView, WalletView
 from app.ui.tables import GREEN, SOFT, TEXT, fill, read_only_table
+from app.ui.wallet_funding import PassesPanel, StakesPanel
 from app.ui.widgets import MessageBar, Page, button, card, label
 
 KIND_NAMES = {
@@ -109,12 +112,15 @@ class WalletPage(Page):
         sl.addWidget(self.me)
         sl.addWidget(self.copy_btn, 0, Qt.AlignmentFlag.AlignLeft)
         row.addWidget(send, 0, Qt.AlignmentFlag.AlignTop)
-        # history
-        hist = QVBoxLayout()
-        hist.addWidget(label("History", "h2"))
+        # history, stakes and dividends, passes
+        self.tabs = QTabWidget()
         self.history = read_only_table(["WHEN", "WHAT", "AMOUNT"], {0: 150, 2: 150}, stretch=1)
-        hist.addWidget(self.history, 1)
-        row.addLayout(hist, 1)
+        self.stakes = StakesPanel(bridge)
+        self.passes = PassesPanel(bridge)
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(self.stakes, "Stakes and dividends")
+        self.tabs.addTab(self.passes, "Passes")
+        row.addWidget(self.tabs, 1)
         self.outer.addLayout(row, 1)
         self.send_btn.clicked.connect(self.send)
 
@@ -126,6 +132,8 @@ class WalletPage(Page):
         held = self.bridge.exchange("holdings")
         held.finished.connect(self._show_holdings)
         held.failed.connect(self.message.show_error)
+        self.stakes.refresh()
+        self.passes.refresh()
 
     def _show_holdings(self, holdings: list[HoldingView]) -> None:
         self.holdings = list(holdings)
@@ -135,7 +143,7 @@ class WalletPage(Page):
                 rows.append(
                     (
                         h.symbol,
-                        f"Locked in an {lk.what}, settled by {lk.settler}",
+                        _lock_what(lk.what, lk.settler),
                         lk.amount_text,
                         f"unlocks by {_when(lk.unlocks)}",
                     )
@@ -244,6 +252,16 @@ class WalletPage(Page):
 
         job.finished.connect(ok)
         job.failed.connect(failed)
+
+
+def _lock_what(what: str, settler: str) -> str:
+    if what == "stake" and settler == "you":  # accepted: the staker ends it after the term
+        return "Staked: the artist accepted it; you take it back after its term"
+    if what == "stake":
+        return f"Staked, waiting for {settler} to accept (comes back if refused)"
+    if what == "gate.claim":
+        return "Locked for a holder pass you claimed; back when the pass's period ends"
+    return f"Locked in {'an' if what[:1] in 'aeiou' else 'a'} {what}, settled by {settler}"
 
 
 def _when(ms: int) -> str:

@@ -238,6 +238,7 @@ def test_playlists_are_edited_from_the_menus(qtbot, launch, world: DemoWorld) ->
     library.table.customContextMenuRequested.emit(center)
     assert seen == [
         "▶  Play",
+        f"Go to {library.shown[n].artist}",  # the artist page
         "Add to playlist",
         "Keep offline",
         "Save to folder…",

@@ -17,9 +17,11 @@ import threading
 from collections import OrderedDict
 
 from app.profile import Profile
+from app.services.artist_desk import ArtistDesk
 from app.services.community_desk import CommunityDesk
 from app.services.core import Core
 from app.services.exchange_desk import ExchangeDesk
+from app.services.funding_desk import FundingDesk
 from app.services.identity import IdentityService
 from app.services.library import LibraryService
 from app.services.profiles import ProfileService
@@ -58,6 +60,8 @@ class Session(StudioMixin, LibraryMixin, WalletMixin, SettingsMixin):
         self._lock = threading.RLock()
         self.exchange = ExchangeDesk(self.core, lambda: self.network.sync(self.core), self._lock)
         self.community = CommunityDesk(self.core, lambda: self.network.sync(self.core), self._lock)
+        self.artists = ArtistDesk(self.core, self.exchange, self._lock)
+        self.funding = FundingDesk(self.core, lambda: self.network.sync(self.core), self._lock)
         self._art_cache: OrderedDict[bytes, bytes] = OrderedDict()  # LRU, ARTWORK_CACHE_BYTES
         self._art_cached_bytes = 0
         self._art_missed: dict[bytes, tuple[float, float, str]] = {}
