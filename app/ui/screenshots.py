@@ -382,6 +382,7 @@ def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
             ),
             30_000,
         )
+        wallet.show_tab(wallet.stakes)
         save(w, "wallet-stakes")
         wallet.tabs.setCurrentWidget(wallet.passes)
         wait(lambda: wallet.passes.view is not None and bool(wallet.passes.view.gates))
@@ -394,6 +395,7 @@ def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
                 and any(g.active_claim for g in wallet.passes.view.gates)
             )
         )
+        wallet.show_tab(wallet.passes)
         save(w, "wallet-passes")
         assert wallet.passes.view is not None
         claim = next(g.active_claim for g in wallet.passes.view.gates if g.active_claim)

@@ -15,8 +15,10 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLineEdit,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
+    QWidget,
 )
 
 from app.bridge import Bridge
@@ -77,20 +79,35 @@ class WalletPage(Page):
         self.bridge = bridge
         self.view: WalletView | None = None
         self.holdings: list[HoldingView] = []
+        # the page scrolls, so nothing is squeezed on a short window
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        body.setObjectName("page")
+        scroll.setWidget(body)
+        self.body = QVBoxLayout(body)
+        self.body.setContentsMargins(0, 0, 10, 0)
+        self.body.setSpacing(14)
+        self.outer.addWidget(scroll, 1)
+        self.page_scroll = scroll
         self.cards = QGridLayout()
         self.cards.setSpacing(14)
-        self.outer.addLayout(self.cards)
+        self.body.addLayout(self.cards)
         self.locked_title = label("Locked and in flight", "h2")
         self.locked_table = read_only_table(
             ["ASSET", "WHAT", "AMOUNT", "UNTIL"], {0: 90, 2: 130, 3: 260}, stretch=1
         )
-        self.outer.addWidget(self.locked_title)
-        self.outer.addWidget(self.locked_table)
+        self.locked_summary = label("", "dim", wrap=True)  # per asset: available, locked, ...
+        self.body.addWidget(self.locked_title)
+        self.body.addWidget(self.locked_summary)
+        self.body.addWidget(self.locked_table)
         row = QHBoxLayout()
         row.setSpacing(20)
         # send
         send, sl = card("Send")
-        send.setFixedWidth(360)
+        send.setFixedWidth(330)
         self.to = QLineEdit()
         self.to.setPlaceholderText("Recipient's peer ID (12D3KooW…) or public key")
         self.asset = QComboBox()
@@ -111,6 +128,7 @@ class WalletPage(Page):
         sl.addWidget(label("Your peer ID, to receive:", "dim"))
         sl.addWidget(self.me)
         sl.addWidget(self.copy_btn, 0, Qt.AlignmentFlag.AlignLeft)
+        send.setMinimumHeight(send.sizeHint().height())  # the tabs beside it give way, not it
         row.addWidget(send, 0, Qt.AlignmentFlag.AlignTop)
         # history, stakes and dividends, passes
         self.tabs = QTabWidget()
@@ -120,9 +138,15 @@ class WalletPage(Page):
         self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.stakes, "Stakes and dividends")
         self.tabs.addTab(self.passes, "Passes")
+        self.tabs.setMinimumHeight(420)
         row.addWidget(self.tabs, 1)
-        self.outer.addLayout(row, 1)
+        self.body.addLayout(row, 1)
         self.send_btn.clicked.connect(self.send)
+
+    def show_tab(self, panel: QWidget) -> None:
+        """Open one of the tabs (history, stakes, passes) and scroll it into view."""
+        self.tabs.setCurrentWidget(panel)
+        self.page_scroll.ensureWidgetVisible(self.tabs, 0, 0)
 
     def refresh(self) -> None:
         self.stale = False
@@ -154,15 +178,16 @@ class WalletPage(Page):
                     (h.symbol, (f.what[:1].upper() + f.what[1:], SOFT), f.amount_text, until)
                 )
         self.locked_title.setText(
-            "Locked and in flight"
-            + ("" if rows else ": nothing; all you hold is available")
-            + "".join(
-                f"   ·   {h.symbol}: {h.available} available, {h.locked} locked, "
-                f"{h.in_flight} in flight"
+            "Locked and in flight" + ("" if rows else ": nothing; all you hold is available")
+        )
+        self.locked_summary.setText(
+            "   ·   ".join(
+                f"{h.symbol}: {h.available} available, {h.locked} locked, {h.in_flight} in flight"
                 for h in holdings
                 if h.locks or h.flights
             )
         )
+        self.locked_summary.setVisible(bool(rows))
         fill(self.locked_table, rows)
         self.locked_table.setVisible(bool(rows))
         height = (
@@ -184,8 +209,9 @@ class WalletPage(Page):
             w = item.widget()
             if w is not None:
                 w.deleteLater()
+        per_row = 3 if len(view.balances) > 3 else max(1, len(view.balances))  # no clipping
         for i, b in enumerate(view.balances):
-            self.cards.addWidget(BalanceCard(b, self.trust), 0, i)
+            self.cards.addWidget(BalanceCard(b, self.trust), i // per_row, i % per_row)
         if not view.balances:
             self.cards.addWidget(
                 label(
