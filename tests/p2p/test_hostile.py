@@ -120,6 +120,47 @@ async def test_a_flood_of_provide_announcements_is_capped_per_peer(swarm):
         assert len(v.providers) == MAX_PER_PEER + 1
 
 
+@trio_test
+async def test_many_peer_ids_from_one_network_cannot_push_out_an_honest_provider(swarm):
+    """Five identities on 127.0.0.1 announce 256 content IDs each to a victim whose table
+    holds 600 contents; an honest provider, reached on 127.0.1.1, announced first. Before, the
+    table dropped the least recently announced content when full, the honest one first; now a
+    full table evicts from the network holding the most entries."""
+    victim, honest = swarm.peer("victim"), swarm.peer("honest")
+    sybils = [swarm.peer(f"sybil{i}") for i in range(5)]
+    cid, _, _ = publish(honest, size=2 * CHUNK)
+    async with (
+        swarm.run(victim, gossip_heartbeat=0.2) as v,
+        swarm.run(honest, gossip_heartbeat=0.2, listen=("/ip4/127.0.1.1/tcp/0",)) as h,
+    ):
+        v.providers = ProviderTable(max_contents=600, max_per_peer=256)
+        await v.connect(h.addrs[0])
+        await wait_for(lambda: h.gossip.topic_peers(), what="honest mesh")
+        await h.provide([cid])
+        await wait_for(lambda: str(h.peer_id) in v.providers.providers(cid), what="honest")
+        async with swarm.run_all(*sybils, gossip_heartbeat=0.2) as nodes:
+            for node in nodes:
+                await node.connect(v.addrs[0])
+            await wait_for(lambda: all(n.gossip.topic_peers() for n in nodes), what="mesh")
+            received = v.gossip.received
+            for node in nodes:
+                await node.gossip.publish(Provide(tuple(os.urandom(32) for _ in range(256))))
+            await wait_for(lambda: v.gossip.received >= received + 5, timeout=20, what="flood")
+        assert v.providers.contents == 600  # the table was full
+        assert str(h.peer_id) in v.providers.providers(cid)
+
+
+def test_a_full_provider_table_evicts_from_the_network_holding_the_most():
+    table = ProviderTable(max_contents=4)
+    table.add("honest", [b"h"], network="10.0.0.0/24")
+    for i in range(20):
+        table.add(f"sybil{i}", [bytes([i])], network="192.0.2.0/24")
+    assert table.providers(b"h") == ["honest"]
+    assert table.contents == 4
+    table.add("other", [b"o1", b"o2"], network="198.51.100.0/24")
+    assert table.providers(b"h") == ["honest"] and table.providers(b"o2") == ["other"]
+
+
 def test_provider_announcements_expire_and_the_table_is_capped():
     now = [0.0]
     table = ProviderTable(
