@@ -4,6 +4,7 @@ a node write or keep much more than the peer sent (docs/DECISIONS.md, "Threat mo
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import pytest
 import trio
@@ -11,7 +12,7 @@ import trio
 from ledger.content import Manifest, content_hash, manifest_id, new_track_key, pack
 from p2p.content.download import DownloadFailed
 from p2p.content.messages import PROTOCOL_ID as CONTENT
-from p2p.content.messages import ChunkReply, GetManifest, ManifestReply
+from p2p.content.messages import ChunkReply, GetChunk, GetManifest, ManifestReply
 from p2p.gossip import Provide
 from p2p.host import tcp_addr
 from p2p.pinning import SeedPolicy
@@ -53,6 +54,63 @@ async def test_a_manifest_repeating_one_chunk_is_refused_and_nothing_is_written(
     # Before: one 2 KiB chunk was written (and synced) at all 2 000 indexes: 4 MB.
     assert fan.store.size_on_disk() < 64 * 1024
     assert fan.store.manifest(cid) is None
+
+
+@trio_test
+async def test_chunks_shared_by_many_manifests_are_stored_once(swarm):
+    """A hostile artist lists 16 contents that share two 64 KiB chunks (each with a small chunk
+    of its own); a node fetching them all at once stored each shared chunk in every content's
+    pack (2 MB for 128 KiB of chunks). Now a chunk is stored once and read from there, and
+    unpinning the content that holds it hands it over to one that still names it."""
+    fan = swarm.peer("fan")
+    size = 64 * 1024
+    shared = [os.urandom(size), os.urandom(size)]
+    contents = 16
+    replies: dict[bytes, bytes] = {}
+    ids = []
+    for i in range(contents):
+        own = os.urandom(100 + i)
+        chunks = (*shared, own)
+        manifest = Manifest(
+            2 * size + len(own), size, tuple(content_hash(c) for c in chunks), False, "audio/flac"
+        ).encode()
+        cid = manifest_id(manifest)
+        ids.append(cid)
+        replies[GetManifest(cid).encode()] = ManifestReply(manifest).encode()
+        for chunk in chunks:
+            replies[GetChunk(content_hash(chunk)).encode()] = ChunkReply(chunk).encode()
+    manifest_requests = {GetManifest(cid).encode() for cid in ids}
+    manifests_served = 0
+    all_manifests_out = trio.Event()
+    raw = RawPeer()
+
+    async def server(stream) -> None:
+        nonlocal manifests_served
+        while True:
+            body = await stream.read_frame(1000, 10)
+            reply = replies[body]
+            if body in manifest_requests:
+                manifests_served += 1
+                if manifests_served >= contents:
+                    all_manifests_out.set()
+            else:
+                await all_manifests_out.wait()  # every manifest is stored before any chunk
+            await stream.write_frame(reply)
+
+    raw.serve(CONTENT, server)
+    async with swarm.run_all(fan) as (node,), raw.host.run([tcp_addr()]):
+        await node.connect(raw.addr)
+        async with trio.open_nursery() as nursery:
+            for cid in ids:
+                nursery.start_soon(partial(node.fetch, cid, providers=[raw.host.get_id()]))
+    assert all(fan.store.is_complete(cid) for cid in ids)
+    own_bytes = sum(100 + i for i in range(contents))
+    assert fan.store.size_on_disk() < 2 * size + own_bytes + 64 * 1024  # before: about 2 MB
+    holder = next(c for c in ids if fan.store._have(c, 0))
+    fan.store.remove_content(holder)
+    rest = [c for c in ids if c != holder]
+    assert all(fan.store.is_complete(cid) for cid in rest)
+    assert fan.store.get_chunk(content_hash(shared[0])) == shared[0]
 
 
 @trio_test
