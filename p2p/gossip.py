@@ -52,6 +52,8 @@ SEEN_TTL = 120  # seconds a message ID is remembered (py-libp2p's default)
 MAX_SEEN = 16_384  # message IDs remembered at most (about 2.5 MB)
 MAX_MCACHE_BYTES = 4 << 20  # message bytes kept for IWANT answers at most
 MAX_EQUIVOCATION_KEYS = 16_384  # (from, seqno) digests kept to spot equivocation
+PUBLISH_AHEAD = 16  # messages queued for a peer before a publish waits (py-libp2p drops at 32)
+PUBLISH_WAIT_S = 5.0
 DELIVERY_LOG_S = 60.0  # py-libp2p's delivery log is pruned to this window
 MAX_DELIVERY_LOG = 4_096
 
@@ -368,9 +370,16 @@ class Gossip:
                 log.exception("gossip handler failed")
 
     async def publish(self, message: Message) -> None:
+        """Publish on the topic. py-libp2p drops what passes 32 queued RPCs for a peer, so a
+        burst (a seeder re-announcing thousands of contents) first waits, up to
+        ``PUBLISH_WAIT_S``, until no peer's queue holds more than ``PUBLISH_AHEAD``."""
         data = message.encode()
         if len(data) > MAX_GOSSIP_BYTES:
             raise ValueError("gossip message too large")
+        queues = self.pubsub.peer_queues
+        with trio.move_on_after(PUBLISH_WAIT_S):
+            while any(len(q) >= PUBLISH_AHEAD for q in list(queues.values())):
+                await trio.sleep(0.005)
         await self.pubsub.publish(TOPIC, data)
 
     def retained(self) -> dict[str, float]:
