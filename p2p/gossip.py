@@ -54,6 +54,7 @@ MAX_MCACHE_BYTES = 4 << 20  # message bytes kept for IWANT answers at most
 MAX_EQUIVOCATION_KEYS = 16_384  # (from, seqno) digests kept to spot equivocation
 PUBLISH_AHEAD = 16  # messages queued for a peer before a publish waits (py-libp2p drops at 32)
 PUBLISH_WAIT_S = 5.0
+QUEUE_LIMIT = 32  # py-libp2p's OutBoundQueueSize
 DELIVERY_LOG_S = 60.0  # py-libp2p's delivery log is pruned to this window
 MAX_DELIVERY_LOG = 4_096
 
@@ -372,14 +373,25 @@ class Gossip:
     async def publish(self, message: Message) -> None:
         """Publish on the topic. py-libp2p drops what passes 32 queued RPCs for a peer, so a
         burst (a seeder re-announcing thousands of contents) first waits, up to
-        ``PUBLISH_WAIT_S``, until no peer's queue holds more than ``PUBLISH_AHEAD``."""
+        ``PUBLISH_WAIT_S``, while a peer holds ``PUBLISH_AHEAD`` or more queued and is taking
+        them; a peer that takes nothing for 0.1 s (or whose queue is full) is not waited for."""
         data = message.encode()
         if len(data) > MAX_GOSSIP_BYTES:
             raise ValueError("gossip message too large")
         queues = self.pubsub.peer_queues
-        with trio.move_on_after(PUBLISH_WAIT_S):
-            while any(len(q) >= PUBLISH_AHEAD for q in list(queues.values())):
-                await trio.sleep(0.005)
+        started = progress = trio.current_time()
+        queued: int | None = None
+        while True:
+            busy = [len(q) for q in list(queues.values()) if PUBLISH_AHEAD <= len(q) < QUEUE_LIMIT]
+            now = trio.current_time()
+            if not busy or now - started > PUBLISH_WAIT_S:
+                break
+            if queued is None or sum(busy) < queued:
+                progress = now
+            elif now - progress > 0.1:
+                break  # nobody is taking: waiting would only slow us down
+            queued = sum(busy)
+            await trio.sleep(0.005)
         await self.pubsub.publish(TOPIC, data)
 
     def retained(self) -> dict[str, float]:
