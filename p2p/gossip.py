@@ -242,6 +242,8 @@ class BoundedGossipSub(GossipSub):
     * Peer scores of peers that have gone are dropped (reading a score re-creates them).
     """
 
+    mcache: BoundedMessageCache
+
     def __init__(self, *, max_mcache_bytes: int = MAX_MCACHE_BYTES, **kwargs: Any) -> None:
         super().__init__(adaptive_gossip_enabled=False, **kwargs)
         self.mcache = BoundedMessageCache(
@@ -318,7 +320,7 @@ class Gossip:
             degree_low=4,
             degree_high=12,
             heartbeat_initial_delay=0.1,
-            heartbeat_interval=heartbeat,  # type: ignore[arg-type]  # seconds; int in the stub
+            heartbeat_interval=heartbeat,  # seconds; int in py-libp2p's annotation
             gossip_window=3,
             gossip_history=5,
             spam_protection_enabled=True,
@@ -393,23 +395,6 @@ class Gossip:
             queued = sum(busy)
             await trio.sleep(0.005)
         await self.pubsub.publish(TOPIC, data)
-
-    def retained(self) -> dict[str, float]:
-        """What the router holds now, each figure bounded (``BoundedGossipSub``)."""
-        router = self.router
-        scorer = router.scorer
-        return {
-            "heartbeat_s": float(router.heartbeat_interval),
-            "mcache_messages": len(router.mcache.msgs),
-            "mcache_bytes": router.mcache.bytes,
-            "seen_ids": self.pubsub.seen_messages.length(),
-            "equivocation_keys": len(router._equivocation),
-            "delivery_log": sum(len(t) for t in router.recent_message_deliveries.values()),
-            "scored_peers": len(scorer.time_in_mesh) + len(scorer.behavior_penalty)
-            if scorer is not None
-            else 0,
-            "pending_messages": sum(len(q) for q in router._pending_messages.values()),
-        }
 
     def topic_peers(self) -> list[ID]:
         """Peers known to subscribe to the ledger topic (mesh or not)."""
