@@ -7,12 +7,13 @@ eclipse protection off (it wants three distinct IPs in a mesh, which a LAN behin
 loopback test never has). Messages we published ourselves are dropped on receipt.
 
 Every cache the router keeps is bounded by size and by time (``BoundedGossipSub``): py-libp2p
-0.8.1's "adaptive gossip" stretched the heartbeat to 60 s whenever its health score fell (a mesh
-of one or two peers is enough), and the message cache, which is shifted once a heartbeat and
-keeps five of them, then held five minutes of messages; its equivocation check kept up to 1,000
-whole messages; its delivery log grew by one float per message for ever; the seen-message cache
-had an expiry but no count. Under a flood of ``Provide`` that was about 3 MB of resident memory
-per round of the soak bench, outside the Python heap (protobuf messages are native).
+0.8.1's "adaptive gossip" stretched the heartbeat to 30-60 s whenever its health score fell (a
+mesh of one or two peers is enough; 30 s measured in the soak), and the message cache, which is
+shifted once a heartbeat and keeps five of them, then held minutes of messages; its
+equivocation check kept up to 1,000 whole messages; its delivery log grew by one float per
+message for ever; the seen-message cache had an expiry but no count. Under a flood of
+``Provide`` that was about 3 MB of resident memory per round of the soak bench, outside the
+Python heap (protobuf messages are native).
 """
 
 from __future__ import annotations

@@ -93,8 +93,8 @@ def _held_by_router(node) -> dict[str, float]:
 @trio_test
 async def test_a_provide_flood_leaves_the_gossip_caches_bounded(tmp_path):
     """Flooders announce random content IDs for longer than py-libp2p's 30 s health timer.
-    py-libp2p 0.8.1's adaptive gossip then stretched the heartbeat from 1 s to 60 s (a mesh of
-    one peer scores as unhealthy), so its message cache, five heartbeats long, kept five
+    py-libp2p 0.8.1's adaptive gossip then stretched the heartbeat from 1 s to 30-60 s (a mesh
+    of one peer scores as unhealthy), so its message cache, five heartbeats long, kept
     minutes of messages, and its equivocation check kept up to 1,000 whole messages: about
     3 MB of resident memory per round of `bench soak`, outside the Python heap. Now the
     heartbeat stays, the message cache has a byte budget and empties a few heartbeats after
