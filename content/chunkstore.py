@@ -246,20 +246,24 @@ class ChunkStore:
         """Store one chunk; with ``expected_id`` a chunk whose hash differs is refused.
 
         ``data`` may be any bytes-like object (a view into a reused receive buffer); it is
-        hashed and written where it is, without a copy. It goes into the pack of every stored
-        content that names it and lacks it (a loose copy is then removed), or loose if no
-        stored manifest names it."""
+        hashed and written where it is, without a copy. It is stored once: in the pack of the
+        first stored content that names it (a loose copy is then removed), or loose if no stored
+        manifest names it; other content naming it reads it from there (``locate``), so content
+        that shares chunks with many others costs its chunks once, not once per manifest."""
         chunk_id = content_hash(data)
         if expected_id is not None and chunk_id != expected_id:
             raise ContentError("chunk does not match its expected hash")
         packed = False
         with memoryview(data) as view:
-            for content_id, index in self._places(chunk_id):
-                manifest = self._manifests.get(content_id)
-                if manifest is None:  # removed meanwhile
-                    continue
+            places = [
+                (content_id, index, manifest)
+                for content_id, index in self._places(chunk_id)
+                if (manifest := self._manifests.get(content_id)) is not None  # not removed
+            ]
+            if places:
                 packed = True
-                if not self._have(content_id, index):
+                if not any(self._have(content_id, index) for content_id, index, _ in places):
+                    content_id, index, manifest = places[0]
                     self._write_packed(content_id, manifest, index, view)
             loose = self.chunk_path(chunk_id)
             if packed:
@@ -301,6 +305,28 @@ class ChunkStore:
             if self._have(content_id, index):
                 self._mark(content_id, index, False)
         self.chunk_path(chunk_id).unlink(missing_ok=True)
+
+    def _hand_over_shared(self, content_id: bytes, manifest: Manifest, keep: set[bytes]) -> int:
+        """Before ``content_id``'s pack goes: copy each chunk it holds that other stored content
+        names (``keep``) and holds nowhere else into the first such content's pack, since a
+        shared chunk is stored once. Returns the bytes copied."""
+        have = self._have_map(content_id)
+        moved = 0
+        for index, chunk_id in enumerate(manifest.chunks):
+            if chunk_id not in keep or index >= len(have) or have[index] != 1:
+                continue
+            others = [p for p in self._places(chunk_id) if p[0] != content_id]
+            if any(self._have(c, i) for c, i in others):
+                continue
+            data = self.get_chunk(chunk_id)
+            for other, other_index in others:
+                other_manifest = self._manifests.get(other)
+                if other_manifest is not None and data is not None:
+                    with memoryview(data) as view:
+                        self._write_packed(other, other_manifest, other_index, view)
+                    moved += len(data)
+                    break
+        return moved
 
     # -- reading ---------------------------------------------------------------------------------
     def _have_map(self, content_id: bytes) -> bytes:
@@ -460,6 +486,7 @@ class ChunkStore:
             if chunk_id not in keep and path.exists():
                 freed += path.stat().st_size
                 path.unlink()
+        freed -= self._hand_over_shared(content_id, manifest, keep)
         self.have_path(content_id).unlink(missing_ok=True)  # unmarked first: no reader trusts
         self.pack_path(content_id).unlink(missing_ok=True)  # the pack once it goes
         self.manifest_path(content_id).unlink(missing_ok=True)

@@ -62,7 +62,7 @@ from p2p.gossip import MAX_HEADS, Announce, ForkAnnounce, Gossip, Heads, Provide
 from p2p.host import build_host, dialable_addrs, parse_peer_addr, peer_id_from_seed
 from p2p.limits import Limits, PeerGuard
 from p2p.pinning import Pinner, SeedPolicy
-from p2p.providers import ProviderTable
+from p2p.providers import ProviderTable, network_of
 from p2p.sync.protocol import LedgerAccess, Replicator, SyncResult, is_forgery
 from p2p.wire import Counters, Message, PeerClosed, ProtocolViolation, decode_message
 
@@ -319,6 +319,18 @@ class Node:
         """What we tell a peer to dial in a direct connection upgrade: the announced addresses
         and the ones we listen on (the listen port is what a NAT maps for hole punching)."""
         return list(dict.fromkeys(list(self.config.announce) + dialable_addrs(self.host)))
+
+    def _network_of(self, peer: ID) -> str | None:
+        """The network (``providers.network_of``) of our connection to ``peer``; None when we
+        have none (its gossip reached us through others)."""
+        for conn in self.host.get_network().get_connections_map().get(peer, ()):
+            try:
+                remote = conn.muxed_conn.get_remote_address()  # type: ignore[attr-defined]
+            except Exception:
+                continue
+            if remote:
+                return network_of(str(remote[0]))
+        return None
 
     def connected_peers(self) -> list[ID]:
         return [p for p, conns in self.host.get_network().get_connections_map().items() if conns]
@@ -744,7 +756,7 @@ class Node:
                 for peer in targets[:3]:
                     self.request_pull(peer)
         elif isinstance(message, Provide):
-            self.providers.add(str(origin), message.content_ids)
+            self.providers.add(str(origin), message.content_ids, self._network_of(origin))
 
     async def _periodic(self) -> None:
         next_sync = trio.current_time() + self.config.sync_interval

@@ -128,26 +128,90 @@ async def _settle(core: Core) -> None:
         )
 
 
-async def settle_on_change(core: Core, interval: float) -> None:
+FIRST_CHUNK_TIMEOUT = 120.0  # seconds to get a content's first chunk for a key check
+MAX_WANTED_FIRST_CHUNKS = 256  # contents waiting for that, at most
+
+
+async def settle_on_change(core: Core, interval: float, node: Node | None = None) -> None:
     """Act as a sales agent until cancelled: settle whenever entries arrive (at least every
-    ``interval`` seconds). Settling isolates each item, so no entry stops this loop."""
+    ``interval`` seconds). Settling isolates each item, so no entry stops this loop. With a
+    ``node``, a grant whose key waits to be checked against content not held here fetches that
+    content's first chunk (one at a time), then settles again."""
     import trio
 
     changed = trio.Event()
     token = trio.lowlevel.current_trio_token()
+    wanted_send, wanted_receive = trio.open_memory_channel[bytes](MAX_WANTED_FIRST_CHUNKS)
+    asked: set[bytes] = set()
 
     def on_entries(entries: list) -> None:
         token.run_sync_soon(changed.set)
 
+    def want(content: bytes) -> None:  # called from settle's worker thread
+        def enqueue() -> None:
+            if content in asked:
+                return
+            try:
+                wanted_send.send_nowait(content)
+                asked.add(content)
+            except trio.WouldBlock:
+                pass  # asked again by the grant's next try
+
+        token.run_sync_soon(enqueue)
+
+    async def fetch_first_chunks() -> None:
+        assert node is not None
+        async for content in wanted_receive:
+            try:
+                if await fetch_first_chunk(node, content, FIRST_CHUNK_TIMEOUT):
+                    core.first_chunk_arrived(content)
+                    changed.set()
+            finally:
+                asked.discard(content)
+
     core.ledger.add_listener(on_entries)
     try:
-        while True:
-            await _settle(core)
-            with trio.move_on_after(interval):
-                await changed.wait()
-            changed = trio.Event()
+        async with trio.open_nursery() as nursery:
+            if node is not None:
+                core.want_first_chunk = want
+                nursery.start_soon(fetch_first_chunks)
+            while True:
+                await _settle(core)
+                with trio.move_on_after(interval):
+                    await changed.wait()
+                changed = trio.Event()
     finally:
+        core.want_first_chunk = None
         core.ledger.remove_listener(on_entries)
+
+
+async def fetch_first_chunk(node: Node, content: bytes, timeout: float) -> bool:
+    """Download ``content`` until its first chunk is stored (then stop); True if it is."""
+    import trio
+
+    from p2p.content.download import DownloadFailed
+
+    def have_first() -> bool:
+        manifest = node.store.manifest(content)
+        return manifest is not None and node.store.has_chunk(manifest.chunks[0])
+
+    if await trio.to_thread.run_sync(have_first):
+        return True
+    with trio.move_on_after(timeout):
+        async with trio.open_nursery() as nursery:
+
+            async def download() -> None:
+                try:
+                    await node.fetch(content)
+                except DownloadFailed as exc:
+                    log.info("cannot fetch %s to check its key: %s", content.hex()[:12], exc)
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(download)
+            while not await trio.to_thread.run_sync(have_first):
+                await trio.sleep(0.2)
+            nursery.cancel_scope.cancel()
+    return await trio.to_thread.run_sync(have_first)
 
 
 async def _initial_sync(node: Node, core: Core) -> None:
@@ -220,7 +284,7 @@ def _seed(args: argparse.Namespace) -> int:
                     nursery.start_soon(stop_on_signal)
                     await _connect_all(node, config.bootstrap, required=False)
                     await _initial_sync(node, core)
-                    await settle_on_change(core, args.settle_interval)
+                    await settle_on_change(core, args.settle_interval, node)
             log.info("seeder stopped cleanly")
             return 0
 

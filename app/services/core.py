@@ -102,6 +102,17 @@ class Skip(Exception):
     """One item of work for others cannot be done now; the message says why."""
 
 
+class NeedsFirstChunk(Skip):
+    """A key cannot be checked (so is not granted) until the content's first chunk is here."""
+
+    def __init__(self, content: bytes) -> None:
+        super().__init__(
+            f"the key for {content.hex()[:12]} is granted once it opens the content's first "
+            "chunk, which is not here yet"
+        )
+        self.content = content
+
+
 class Backoff:
     """Items whose work failed, with when to try each again: the wait doubles from
     ``first_s`` up to ``max_s``. At most ``cap`` items are kept (the oldest are forgotten and
@@ -159,6 +170,10 @@ class Core:
         self._fits: OrderedDict[tuple[bytes, bytes], bool] = OrderedDict()
         self._collected: OrderedDict[bytes, None] = OrderedDict()  # grants already read
         self._disputed: OrderedDict[bytes, set[bytes]] = OrderedDict()  # content -> keys
+        # content whose first chunk a grant waits for -> those purchases
+        self._awaiting_chunk: dict[bytes, set[bytes]] = {}
+        # Set by a running node: asked (from settle's thread) to fetch a content's first chunk
+        self.want_first_chunk: Callable[[bytes], None] | None = None
         self.ledger.add_listener(self._on_entries)
         self.ledger.add_fork_listener(self._on_fork)
         self.market_skips: dict[bytes, int] = {}  # exchange items that failed, until when
@@ -306,7 +321,9 @@ class Core:
         state = self.ledger.state
         purchase = state.purchases[purchase_id]
         listing = state.listings[purchase.listing]
-        sealed = self.sealed_keys(listing, listing.contents(purchase.track), purchase.buyer)
+        sealed = self.sealed_keys(
+            listing, listing.contents(purchase.track), purchase.buyer, waiting=purchase_id
+        )
         if sealed is None:
             return False
         keys, delegation = sealed
@@ -316,11 +333,17 @@ class Core:
         return True
 
     def sealed_keys(
-        self, listing: Listing, contents: Sequence[bytes], to: bytes
+        self,
+        listing: Listing,
+        contents: Sequence[bytes],
+        to: bytes,
+        waiting: bytes | None = None,
     ) -> tuple[list[dict], list[bytes]] | None:
         """The content keys of ``contents`` sealed to ``to``, as the artist or as its sales
         agent, and the delegation the entry names (empty for the artist); None if we are
-        neither. Raises Skip for a key we cannot give or a key nothing can be sealed to."""
+        neither. Raises Skip for a key we cannot give or a key nothing can be sealed to, and
+        NeedsFirstChunk while a key cannot be checked yet: the first chunk is asked for, and
+        ``waiting`` (a purchase) is remembered to be settled again when it arrives."""
         delegated: Mapping[bytes, bytes] = {}
         deps: list[bytes] = []
         if listing.artist != self.me:
@@ -333,15 +356,27 @@ class Core:
             raise Skip("the buyer's key cannot receive a sealed key")
         keys = []
         for content in contents:
-            key = self._key_to_sell(content, delegated.get(content))
+            try:
+                key = self._key_to_sell(content, delegated.get(content))
+            except NeedsFirstChunk:
+                if waiting is not None:
+                    purchases = self._awaiting_chunk.setdefault(content, set())
+                    if len(purchases) < MAX_COLLECTED:
+                        purchases.add(waiting)
+                    while len(self._awaiting_chunk) > MAX_KEY_VERDICTS:
+                        self._awaiting_chunk.pop(next(iter(self._awaiting_chunk)))
+                if self.want_first_chunk is not None:
+                    self.want_first_chunk(content)
+                raise
             keys.append({"content": content, "sealed": seal_to(to, key)})
         return keys, deps
 
     def _key_to_sell(self, content: bytes, sealed: bytes | None) -> bytes:
         """The key we grant for ``content``: a stored key or the one the listing's artist
         delegated (``sealed``), whichever opens the content's first chunk. A delegated key that
-        opens it replaces a stored one that does not; one that cannot be checked yet (the
-        content is not here) is used for this grant only, never stored. Raises Skip."""
+        opens it replaces a stored one that does not. A key is never granted unchecked: while
+        the first chunk is not here, NeedsFirstChunk is raised (the grant waits for it). Raises
+        Skip."""
         candidates: list[tuple[str, bytes]] = []
         why = f"no key for {content.hex()[:12]}"
         if sealed is not None:
@@ -358,12 +393,17 @@ class Core:
                 if key != stored:
                     self.keys.put(content, key, source, replace=True)
                 return key
-        for _source, key, fits in verdicts:
-            if fits is None:
-                return key
+        if any(fits is None for _source, _key, fits in verdicts):
+            raise NeedsFirstChunk(content)
         if verdicts:
             why = f"no key we hold opens {content.hex()[:12]}"
         raise Skip(why)
+
+    def first_chunk_arrived(self, content: bytes) -> None:
+        """``content``'s first chunk is here now: grants that waited to check a key against it
+        are tried on the next round, without waiting out their back-off."""
+        for purchase_id in self._awaiting_chunk.pop(content, ()):
+            self.skips.succeeded(purchase_id)
 
     def key_fits(self, content: bytes, key: bytes) -> bool | None:
         """Whether ``key`` opens the first chunk of ``content``: True or False, or None while

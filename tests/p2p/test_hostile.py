@@ -4,6 +4,7 @@ a node write or keep much more than the peer sent (docs/DECISIONS.md, "Threat mo
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import pytest
 import trio
@@ -11,7 +12,7 @@ import trio
 from content.format import Manifest, content_hash, manifest_id, new_track_key, pack
 from p2p.content.download import DownloadFailed
 from p2p.content.messages import PROTOCOL_ID as CONTENT
-from p2p.content.messages import ChunkReply, GetManifest, ManifestReply
+from p2p.content.messages import ChunkReply, GetChunk, GetManifest, ManifestReply
 from p2p.gossip import Provide
 from p2p.host import tcp_addr
 from p2p.pinning import SeedPolicy
@@ -53,6 +54,63 @@ async def test_a_manifest_repeating_one_chunk_is_refused_and_nothing_is_written(
     # Before: one 2 KiB chunk was written (and synced) at all 2 000 indexes: 4 MB.
     assert fan.store.size_on_disk() < 64 * 1024
     assert fan.store.manifest(cid) is None
+
+
+@trio_test
+async def test_chunks_shared_by_many_manifests_are_stored_once(swarm):
+    """A hostile artist lists 16 contents that share two 64 KiB chunks (each with a small chunk
+    of its own); a node fetching them all at once stored each shared chunk in every content's
+    pack (2 MB for 128 KiB of chunks). Now a chunk is stored once and read from there, and
+    unpinning the content that holds it hands it over to one that still names it."""
+    fan = swarm.peer("fan")
+    size = 64 * 1024
+    shared = [os.urandom(size), os.urandom(size)]
+    contents = 16
+    replies: dict[bytes, bytes] = {}
+    ids = []
+    for i in range(contents):
+        own = os.urandom(100 + i)
+        chunks = (*shared, own)
+        manifest = Manifest(
+            2 * size + len(own), size, tuple(content_hash(c) for c in chunks), False, "audio/flac"
+        ).encode()
+        cid = manifest_id(manifest)
+        ids.append(cid)
+        replies[GetManifest(cid).encode()] = ManifestReply(manifest).encode()
+        for chunk in chunks:
+            replies[GetChunk(content_hash(chunk)).encode()] = ChunkReply(chunk).encode()
+    manifest_requests = {GetManifest(cid).encode() for cid in ids}
+    manifests_served = 0
+    all_manifests_out = trio.Event()
+    raw = RawPeer()
+
+    async def server(stream) -> None:
+        nonlocal manifests_served
+        while True:
+            body = await stream.read_frame(1000, 10)
+            reply = replies[body]
+            if body in manifest_requests:
+                manifests_served += 1
+                if manifests_served >= contents:
+                    all_manifests_out.set()
+            else:
+                await all_manifests_out.wait()  # every manifest is stored before any chunk
+            await stream.write_frame(reply)
+
+    raw.serve(CONTENT, server)
+    async with swarm.run_all(fan) as (node,), raw.host.run([tcp_addr()]):
+        await node.connect(raw.addr)
+        async with trio.open_nursery() as nursery:
+            for cid in ids:
+                nursery.start_soon(partial(node.fetch, cid, providers=[raw.host.get_id()]))
+    assert all(fan.store.is_complete(cid) for cid in ids)
+    own_bytes = sum(100 + i for i in range(contents))
+    assert fan.store.size_on_disk() < 2 * size + own_bytes + 64 * 1024  # before: about 2 MB
+    holder = next(c for c in ids if fan.store._have(c, 0))
+    fan.store.remove_content(holder)
+    rest = [c for c in ids if c != holder]
+    assert all(fan.store.is_complete(cid) for cid in rest)
+    assert fan.store.get_chunk(content_hash(shared[0])) == shared[0]
 
 
 @trio_test
@@ -118,6 +176,47 @@ async def test_a_flood_of_provide_announcements_is_capped_per_peer(swarm):
         await trio.sleep(0)
         # Before: every announced ID was kept, for ever (about 300 bytes each).
         assert len(v.providers) == MAX_PER_PEER + 1
+
+
+@trio_test
+async def test_many_peer_ids_from_one_network_cannot_push_out_an_honest_provider(swarm):
+    """Five identities on 127.0.0.1 announce 256 content IDs each to a victim whose table
+    holds 600 contents; an honest provider, reached on 127.0.1.1, announced first. Before, the
+    table dropped the least recently announced content when full, the honest one first; now a
+    full table evicts from the network holding the most entries."""
+    victim, honest = swarm.peer("victim"), swarm.peer("honest")
+    sybils = [swarm.peer(f"sybil{i}") for i in range(5)]
+    cid, _, _ = publish(honest, size=2 * CHUNK)
+    async with (
+        swarm.run(victim, gossip_heartbeat=0.2) as v,
+        swarm.run(honest, gossip_heartbeat=0.2, listen=("/ip4/127.0.1.1/tcp/0",)) as h,
+    ):
+        v.providers = ProviderTable(max_contents=600, max_per_peer=256)
+        await v.connect(h.addrs[0])
+        await wait_for(lambda: h.gossip.topic_peers(), what="honest mesh")
+        await h.provide([cid])
+        await wait_for(lambda: str(h.peer_id) in v.providers.providers(cid), what="honest")
+        async with swarm.run_all(*sybils, gossip_heartbeat=0.2) as nodes:
+            for node in nodes:
+                await node.connect(v.addrs[0])
+            await wait_for(lambda: all(n.gossip.topic_peers() for n in nodes), what="mesh")
+            received = v.gossip.received
+            for node in nodes:
+                await node.gossip.publish(Provide(tuple(os.urandom(32) for _ in range(256))))
+            await wait_for(lambda: v.gossip.received >= received + 5, timeout=20, what="flood")
+        assert v.providers.contents == 600  # the table was full
+        assert str(h.peer_id) in v.providers.providers(cid)
+
+
+def test_a_full_provider_table_evicts_from_the_network_holding_the_most():
+    table = ProviderTable(max_contents=4)
+    table.add("honest", [b"h"], network="10.0.0.0/24")
+    for i in range(20):
+        table.add(f"sybil{i}", [bytes([i])], network="192.0.2.0/24")
+    assert table.providers(b"h") == ["honest"]
+    assert table.contents == 4
+    table.add("other", [b"o1", b"o2"], network="198.51.100.0/24")
+    assert table.providers(b"h") == ["honest"] and table.providers(b"o2") == ["other"]
 
 
 def test_provider_announcements_expire_and_the_table_is_capped():

@@ -14,7 +14,14 @@ import tracemalloc
 import pytest
 import trio
 
-from app.bench.soak import SeederProcess, churn, hold_raw, hold_sessions, honest_fetch
+from app.bench.soak import (
+    SeederProcess,
+    churn,
+    hold_raw,
+    hold_sessions,
+    honest_fetch,
+    provide_flood,
+)
 from content.chunkstore import ChunkStore
 from ledger.ledger import Ledger
 from p2p.node import NodeConfig, open_node
@@ -68,6 +75,74 @@ async def test_a_node_keeps_nothing_per_closed_session(tmp_path):
     assert failed == 0
     growth = traced[600] - traced[200]
     assert growth < 1e6, {k: round(v / 1e6, 2) for k, v in traced.items()}
+
+
+def _held_by_router(node) -> dict[str, float]:
+    """What the node's GossipSub keeps, read from py-libp2p's own attributes (so the same
+    figures can be read from the stock router)."""
+    router, pubsub = node.gossip.router, node.gossip.pubsub
+    return {
+        "heartbeat_s": router.heartbeat_interval,
+        "mcache_bytes": sum(len(m.data) for m in router.mcache.msgs.values()),
+        "whole_messages_for_equivocation": len(router.equivocation_detection),
+        "seen_ids": len(pubsub.seen_messages.cache),
+        "delivery_log": sum(len(t) for t in router.recent_message_deliveries.values()),
+    }
+
+
+@trio_test
+async def test_a_provide_flood_leaves_the_gossip_caches_bounded(tmp_path):
+    """Flooders announce random content IDs for longer than py-libp2p's 30 s health timer.
+    py-libp2p 0.8.1's adaptive gossip then stretched the heartbeat from 1 s to 30-60 s (a mesh
+    of one peer scores as unhealthy), so its message cache, five heartbeats long, kept
+    minutes of messages, and its equivocation check kept up to 1,000 whole messages: about
+    3 MB of resident memory per round of `bench soak`, outside the Python heap. Now the
+    heartbeat stays, the message cache has a byte budget and empties a few heartbeats after
+    the flood, and equivocation is checked against digests."""
+    budget = 256 * 1024  # the node's budget is 4 MiB; a smaller one is reached in test time
+    led = Ledger.open(tmp_path / "ledger.sqlite")
+    held: list[dict[str, float]] = []
+    try:
+        async with open_node(
+            NodeConfig(seed=os.urandom(32)), led, ChunkStore(tmp_path / "content")
+        ) as node:
+            node.gossip.router.mcache.max_bytes = budget
+            started = trio.current_time()
+            while trio.current_time() - started < 36:  # past py-libp2p's health check at 30 s
+                await provide_flood(tmp_path, node.addrs[0], flooders=2, ids=4096)
+                held.append(_held_by_router(node))
+            with trio.fail_after(15):  # five heartbeats of 1 s, with room for a loaded machine
+                while _held_by_router(node)["mcache_bytes"]:
+                    await trio.sleep(0.2)
+            assert len(node.providers) > 0  # the flood did arrive
+    finally:
+        led.close()
+    for figures in held:
+        assert figures["heartbeat_s"] == 1.0, held
+        assert figures["mcache_bytes"] <= budget, held
+        assert figures["whole_messages_for_equivocation"] == 0, held
+        assert figures["delivery_log"] <= 4096, held
+
+
+@trio_test
+async def test_the_gossip_seen_cache_is_bounded_by_count(tmp_path):
+    """A flooder's messages are remembered by ID for two minutes, and at most a fixed number
+    of IDs (16,384 in a node; 300 here) whatever the rate: py-libp2p's cache had only the
+    expiry, so memory grew with the flood's rate."""
+    led = Ledger.open(tmp_path / "ledger.sqlite")
+    try:
+        async with open_node(
+            NodeConfig(seed=os.urandom(32)), led, ChunkStore(tmp_path / "content")
+        ) as node:
+            node.gossip.pubsub.seen_messages.max_size = 300
+            await provide_flood(tmp_path, node.addrs[0], flooders=1, ids=256 * 1000 // 8, batch=32)
+            with trio.fail_after(60):
+                while node.gossip.received < 400:  # well past the cap; the rest may be late
+                    await trio.sleep(0.1)
+            seen = len(node.gossip.pubsub.seen_messages.cache)
+    finally:
+        led.close()
+    assert 0 < seen <= 300
 
 
 def test_an_honest_fan_is_served_while_more_connections_are_held_than_the_table_allows(tmp_path):

@@ -423,6 +423,8 @@ def test_cooptracks_settle_survives_a_hostile_delegation(world, audio_files, tmp
     raw_purchase(eve, eve_listing)
     ShopService(fan).buy(listing.id)
     world.sync()
+    for track in listing.tracks:  # pinned, as a seeder does: it grants only checked keys
+        copy_content(artist, seeder, track.content)
     world.cores.remove(seeder)
     seeder.close()
     env = {**os.environ, "COOPTRACKS_PASSPHRASE": "correct horse"}

@@ -202,3 +202,73 @@ async def test_a_seeder_fed_each_hostile_input_in_turn_keeps_serving_an_honest_f
         assert seeder.chunks.size_on_disk() <= QUOTA + 1024 * 1024  # the honest releases
         assert len(seeder.skips) == 2  # Eve's two self-purchases, backing off
         nursery.cancel_scope.cancel()
+
+
+@trio_test
+async def test_an_agent_without_the_content_checks_a_key_against_its_first_chunk(
+    world, audio_files
+):
+    """A seeder that pins nothing sells for two artists whose tracks it does not hold. Eve
+    delegates a wrong key for her own track; Ann a right one. The agent used to grant a key it
+    could not check, so Eve's buyer got a key that opens nothing and the purchase counted as
+    fulfilled. Now the agent fetches each track's first chunk from the swarm before it grants:
+    Ann's buyer gets the key and decrypts, Eve's purchase is skipped with the reason."""
+    ann, eve, seeder, fan = (world.core(n) for n in ("ann", "eve", "seeder", "fan"))
+    world.fund(fan, "100")
+    fan.settle()
+    honest = (
+        StudioService(ann)
+        .publish(
+            ReleaseDraft(
+                files=(audio_files[0],),
+                title="Honest",
+                artist_name="Ann",
+                price="1",
+                asset=world.credits.id,
+                preview_seconds=0.5,
+            )
+        )
+        .listing
+    )
+    StudioService(ann).delegate(seeder.me)
+    track = pack(audio_files[0].read_bytes(), new_track_key())
+    eve.chunks.put_packed(track.manifest_bytes, track.chunks)
+    wrong = raw_listing(eve, [track.content_id], world.credits.id, title="Wrong key")
+    raw_delegation(eve, seeder.me, {track.content_id: sealed_key(seeder.me, bytes(32))})
+    world.sync()
+    assert seeder.chunks.manifest(track.content_id) is None  # the agent holds neither track
+    assert seeder.chunks.manifest(honest.tracks[0].content) is None
+
+    async with AsyncExitStack() as stack:
+        nodes = {}
+        for core in (ann, eve, seeder, fan):
+            nodes[core] = await stack.enter_async_context(
+                open_node(node_config(core), core.ledger, core.chunks)
+            )
+        s = nodes[seeder]
+        for core in (ann, eve, fan):
+            await nodes[core].connect(s.addrs[0])
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        nursery.start_soon(settle_on_change, seeder, 0.5, s)
+        await trio.to_thread.run_sync(ShopService(fan).buy, honest.id)
+        await trio.to_thread.run_sync(ShopService(fan).buy, wrong.id)
+        bought = {p.listing: p.id for p in fan.ledger.state.purchases_by(fan.me)}
+        await wait_for(
+            lambda: fan.ledger.state.purchases[bought[honest.id]].granted_by,
+            timeout=60,
+            what="the grant of Ann's track",
+        )
+        await wait_for(  # first deferred until the first chunk is here, then refused
+            lambda: "no key we hold opens" in (seeder.skips.reason(bought[wrong.id]) or ""),
+            timeout=30,
+            what="Eve's purchase skipped",
+        )
+        assert not fan.ledger.state.purchases[bought[wrong.id]].granted_by
+        await trio.to_thread.run_sync(fan.settle)
+        content = honest.tracks[0].content
+        manifest = await nodes[fan].fetch(content)
+        plain = unpack(
+            manifest, [fan.chunks.get_chunk(c) for c in manifest.chunks], fan.content_key(content)
+        )
+        assert plain == audio_files[0].read_bytes()
+        nursery.cancel_scope.cancel()

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.services.funding import CampaignService, settle_campaigns
 from app.services.market import now_ms
+from app.services.replica import copy_content
 from app.services.studio import ReleaseDraft, StudioService
 from app.services.wallet import WalletService
 
@@ -75,11 +76,12 @@ def test_backers_get_their_coins_and_the_release_automatically(
         .listing
     )
     world.sync()
+    content = listing.tracks[0].content
+    copy_content(artist, seeder, content)  # pinned, as a seeder does: an agent checks keys
     assert settle_campaigns(artist).rewarded == []  # the seeder settles it, not the artist
     delivered = settle_campaigns(seeder).rewarded
     assert len(delivered) == 1
     world.sync()
-    content = listing.tracks[0].content
     assert patron.content_key(content) is None
     assert settle_campaigns(patron).unlocked == delivered
     assert patron.content_key(content) == artist.content_key(content)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from app.services.errors import UserError
+from app.services.replica import copy_content
 from app.services.shop import ShopService
 from app.services.studio import MAX_PREVIEW_S, ReleaseDraft, StudioService, preview_length
 from content.chunkstore import ChunkStore
@@ -84,6 +85,9 @@ def test_a_release_published_after_a_delegation_is_sold_by_the_agent(
     can, cannot = coverage[agent.me]
     assert {li.title for li in can} == {"Before", "After"} and not cannot
     world.sync()
+    for release in (first, later):  # pinned while the artist was online, as a seeder does:
+        for track in release.listing.tracks:  # an agent grants only keys it has checked
+            copy_content(artist, agent, track.content)
     artist.close()  # the artist goes offline
     world.cores.remove(artist)
     shop = ShopService(fan)

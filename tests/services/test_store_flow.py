@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.services.errors import UserError
+from app.services.replica import copy_content
 from app.services.shop import ShopService
 from app.services.studio import ReleaseDraft, ShareSpec, StudioService
 from app.services.wallet import WalletService
@@ -104,6 +105,8 @@ def test_a_sales_agent_grants_while_the_artist_is_away_until_revoked(world, audi
     listing = publish(world, artist, audio_files)
     delegation = StudioService(artist).delegate(seeder.me)
     world.sync()
+    for track in listing.tracks:  # pinned while the artist was online, as a seeder does
+        copy_content(artist, seeder, track.content)
     world.cores.remove(artist)  # the artist's laptop is shut
     ShopService(fan).buy(listing.id)
     world.sync()
