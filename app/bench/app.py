@@ -17,7 +17,8 @@ during a large sync.
   5,000).
 * ``exchange_max_stall_ms``: the same heartbeat while a market arrives with the Exchange view
   open and refreshing: 10,000 offers on one pair and takes and fills of a third of them
-  (``quick``: 2,000). Goal < 50 ms.
+  (``quick``: 2,000). Goal < 50 ms. The view is opened (built, loaded and painted) before the
+  market starts to arrive; ``exchange_open_ms`` is how long that took.
 """
 
 from __future__ import annotations
@@ -283,8 +284,14 @@ def measure_exchange_stall(offers: int) -> dict[str, object]:
         parts.window.show()
         job = parts.bridge.create_identity("bench passphrase", "Bench")
         parts.runtime._pump_until(lambda: job.done, 30_000)
+        # The view is opened (built, loaded with the empty market, laid out and painted) before
+        # the market arrives: that click's own cost is ``exchange_open_ms``, not a stall.
+        opened = time.perf_counter()
         parts.window.show_named("exchange")
         view = parts.window.exchange
+        parts.runtime._pump_until(lambda: not view._loading, 30_000)
+        parts.window.grab()
+        open_ms = (time.perf_counter() - opened) * 1000
         clock = QElapsedTimer()
         clock.start()
         gaps: list[int] = []
@@ -315,6 +322,7 @@ def measure_exchange_stall(offers: int) -> dict[str, object]:
         "exchange_offers": offers,
         "exchange_seconds": round(ingest_s, 2),
         "exchange_levels_shown": levels,
+        "exchange_open_ms": round(open_ms),
         "exchange_max_stall_ms": max(gaps or [0]),
         "exchange_p99_tick_ms": sorted(gaps)[int(len(gaps) * 0.99)] if gaps else 0,
         "exchange_ingest_error": ingest.error or "",

@@ -17,6 +17,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPen,
+    QPixmap,
     QPolygonF,
 )
 from PySide6.QtWidgets import (
@@ -46,24 +47,67 @@ def when(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000).strftime("%d %b %H:%M")
 
 
-class PriceChart(QWidget):
-    """The pair's trade prices over time (a line with a soft fill), painted with QPainter."""
+class CachedChart(QWidget):
+    """A chart drawn once per change of its data or size into a pixmap; a repaint for any
+    other reason (the window laid out again, a table beside it refilled) only copies it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setMinimumHeight(140)
+        self._pixmap: QPixmap | None = None
+
+    def _changed(self) -> None:
+        self._pixmap = None
+        self.update()
+
+    def paintEvent(self, _event: object) -> None:
+        ratio = self.devicePixelRatioF()
+        pm = self._pixmap
+        if pm is None or pm.deviceIndependentSize().toSize() != self.size():
+            pm = QPixmap(self.size() * ratio)
+            pm.setDevicePixelRatio(ratio)
+            pm.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pm)
+            try:
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+                painter.setFont(_chart_font())
+                self.draw(painter)
+            finally:
+                painter.end()
+            self._pixmap = pm
+        p = QPainter(self)
+        p.drawPixmap(0, 0, pm)
+        p.end()
+
+    def draw(self, p: QPainter) -> None:
+        raise NotImplementedError
+
+
+_FONT: list[QFont] = []
+
+
+def _chart_font() -> QFont:
+    if not _FONT:
+        _FONT.append(QFont("DejaVu Sans", 8))
+    return _FONT[0]
+
+
+class PriceChart(CachedChart):
+    """The pair's trade prices over time (a line with a soft fill), painted with QPainter."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.points: tuple[tuple[int, float], ...] = ()
         self.unit = ""
 
     def set_points(self, points: tuple[tuple[int, float], ...], unit: str) -> None:
+        if (points, unit) == (self.points, self.unit):
+            return
         self.points, self.unit = points, unit
-        self.update()
+        self._changed()
 
-    def paintEvent(self, _event: object) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    def draw(self, p: QPainter) -> None:
         r = QRectF(self.rect()).adjusted(52, 22, -12, -24)
-        p.setFont(QFont("DejaVu Sans", 8))
         p.setPen(QColor(SOFT))
         p.drawText(
             QRectF(0, 0, self.width(), 18),
@@ -123,27 +167,28 @@ class PriceChart(QWidget):
             )
 
 
-class DepthChart(QWidget):
+class DepthChart(CachedChart):
     """Cumulative amounts offered around the mid price: bids (green) left, asks (red) right."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.setMinimumHeight(140)
         self.asks: tuple[LevelView, ...] = ()
         self.bids: tuple[LevelView, ...] = ()
         self.unit = ""
 
     def set_book(self, asks: tuple[LevelView, ...], bids: tuple[LevelView, ...], unit: str) -> None:
-        self.asks = tuple(lv for lv in asks if not lv.stale)
-        self.bids = tuple(lv for lv in bids if not lv.stale)
-        self.unit = unit
-        self.update()
+        live = (
+            tuple(lv for lv in asks if not lv.stale),
+            tuple(lv for lv in bids if not lv.stale),
+            unit,
+        )
+        if live == (self.asks, self.bids, self.unit):
+            return
+        self.asks, self.bids, self.unit = live
+        self._changed()
 
-    def paintEvent(self, _event: object) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    def draw(self, p: QPainter) -> None:
         r = QRectF(self.rect()).adjusted(52, 22, -12, -24)
-        p.setFont(QFont("DejaVu Sans", 8))
         p.setPen(QColor(SOFT))
         p.drawText(
             QRectF(0, 0, self.width(), 18),

@@ -34,6 +34,7 @@ from app.services.session.wallet import WalletMixin
 from app.services.shop import ShopService
 from app.services.wallet import WalletService
 from ledger.keys import Signer
+from ledger.ledger import Ledger
 
 
 class Session(StudioMixin, LibraryMixin, WalletMixin, SettingsMixin):
@@ -48,7 +49,10 @@ class Session(StudioMixin, LibraryMixin, WalletMixin, SettingsMixin):
     ) -> None:
         self.profile = profile
         self.identity = identity or IdentityService(profile)
-        self.core = Core(profile, signer)
+        # Signatures of a batch are checked by the ingesting worker thread itself, or by verifier
+        # processes for large batches: not by a pool of threads here, whose GIL turns between
+        # signatures (two threads, every 50 us) would keep the GUI thread waiting for the GIL.
+        self.core = Core(profile, signer, Ledger.open(profile.ensure().ledger_db, verify_threads=1))
         self.network: Network = network or OfflineNetwork()
         self.shop = ShopService(self.core)
         self.wallet = WalletService(self.core)
