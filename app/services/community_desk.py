@@ -25,6 +25,7 @@ from app.services.events import Event, LedgerChanged, Notice
 from app.services.governance import GovernanceService, ProposalView
 from app.services.money import format_amount, parse_amount
 from app.services.profiles import display_name
+from app.services.watch import StatusWatch
 from ledger.features.governance import CLOSE_WINDOW_MS, Charter, Proposal, Rules, Vote
 from ledger.state import State
 
@@ -190,7 +191,7 @@ class CommunityDesk:
         self.clock = clock
         self._sync = sync
         self._lock = lock or threading.RLock()
-        self._seen: dict[bytes, str] | None = None  # watched items -> last status
+        self._watch = StatusWatch()  # the user's proposals and vote locks -> last status
         self._watch_lock = threading.Lock()
         core.events.subscribe(self._on_event)
 
@@ -732,9 +733,7 @@ class CommunityDesk:
 
     def _remember(self) -> None:
         with self._watch_lock:
-            if self._seen is not None:
-                for item, status in self._statuses().items():
-                    self._seen.setdefault(item, status)
+            self._watch.remember(self._statuses().items())
 
     def _on_event(self, event: Event) -> None:
         """New entries (on the thread that took them in): look for closes and unlocks. Takes
@@ -750,16 +749,12 @@ class CommunityDesk:
         that came back, since the last call (the first call only looks); each is also emitted
         as a ``Notice``."""
         with self._watch_lock:
-            now = self._statuses()
-            if self._seen is None:
-                self._seen = now
-                return []
-            before, self._seen = self._seen, now
+            changes = self._watch.changes(self._statuses())
             state = self.state
             closed: dict[bytes, str] = {}
             texts: list[str] = []
-            for item, status in now.items():
-                if before.get(item) == status or item not in state.proposals:
+            for item, _, status in changes:
+                if item not in state.proposals:
                     continue
                 if status == "closed":
                     p, r = state.proposals[item], state.results[item]
@@ -768,8 +763,8 @@ class CommunityDesk:
                         f"“{p.title}” {verdict}: {self._weights(p.rules, r.turnout)} "
                         f"from {r.voters} voter{'s' if r.voters != 1 else ''}."
                     )
-            for item, status in now.items():
-                if before.get(item) == status or status not in ("released", "reclaimed"):
+            for item, _, status in changes:
+                if status not in ("released", "reclaimed"):
                     continue
                 vote = state.votes.get(item)
                 if vote is None:

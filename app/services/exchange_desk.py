@@ -25,6 +25,7 @@ from app.services.events import Notice
 from app.services.market import MarketService, PlannedTake, parse_price
 from app.services.money import format_amount, parse_amount
 from app.services.profiles import display_name
+from app.services.watch import StatusWatch
 from ledger.keys import peer_id
 from ledger.state import Asset, Offer, State, Take, Trade
 
@@ -251,7 +252,7 @@ class ExchangeDesk:
         self.clock = clock
         self._sync = sync
         self._lock = lock or threading.RLock()
-        self._seen: dict[bytes, str] | None = None  # watched items -> last status
+        self._watch = StatusWatch()  # the user's takes, offers and trades -> last status
 
     @property
     def state(self) -> State:
@@ -679,9 +680,9 @@ class ExchangeDesk:
                 result = self.market.order(
                     quote.id, base.id, give_amount=amount, limit=inverse, rest=rest and bool(limit)
                 )
-            self._remember(result.takes, "pending")
+            self._watch.remember((t, "pending") for t in result.takes)
             if result.rest_offer is not None:
-                self._remember([result.rest_offer], "open")
+                self._watch.remember([(result.rest_offer, "open")])
         self._sync_soon()
         parts = []
         if result.takes:
@@ -796,11 +797,6 @@ class ExchangeDesk:
         return rows[:MY_TRADES]
 
     # -- notices -----------------------------------------------------------------------------------
-    def _remember(self, items: list[bytes] | tuple[bytes, ...], status: str) -> None:
-        if self._seen is not None:
-            for item in items:
-                self._seen.setdefault(item, status)
-
     def _statuses(self) -> dict[bytes, str]:
         state = self.state
         out: dict[bytes, str] = {t.id: state.take_status(t) for t in state.takes_of(self.core.me)}
@@ -816,17 +812,9 @@ class ExchangeDesk:
         """Sentences for the user's fills, refunds and cancels since the last call (the first
         call only looks); each is also emitted as a ``Notice``."""
         with self._lock:
-            now = self._statuses()
-            if self._seen is None:
-                self._seen = now
-                return []
-            before, self._seen = self._seen, now
             state = self.state
             texts = []
-            for item, status in now.items():
-                was = before.get(item)
-                if was == status:
-                    continue
+            for item, was, status in self._watch.changes(self._statuses()):
                 if item in state.takes and status != "pending":
                     texts.append(self._take_notice(state.takes[item], status))
                 elif item in state.trades and was is None:

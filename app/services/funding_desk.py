@@ -26,6 +26,7 @@ from app.services.funding import CampaignService
 from app.services.money import format_amount, parse_amount
 from app.services.passes import DAY_MS, PassService
 from app.services.profiles import display_name
+from app.services.watch import StatusWatch
 from ledger.state import Asset, Campaign, State
 
 SEEN_RECENTLY_MS = 15 * 60 * 1000  # a settler seen within this is shown as live
@@ -195,7 +196,7 @@ class FundingDesk:
         self.passes = PassService(core, clock)
         self._sync = sync
         self._lock = lock or threading.RLock()
-        self._seen: dict[bytes, str] | None = None
+        self._watch = StatusWatch()  # pledges, campaigns, dividends due -> last status
 
     @property
     def state(self) -> State:
@@ -611,17 +612,9 @@ class FundingDesk:
         """Sentences for distributions received, campaign closes and refunds since the last
         call (the first call only looks); each is also emitted as a ``Notice``."""
         with self._lock:
-            now = self._statuses()
-            if self._seen is None:
-                self._seen = now
-                return []
-            before, self._seen = self._seen, now
             state = self.state
             texts = []
-            for item, status in now.items():
-                was = before.get(item)
-                if was == status:
-                    continue
+            for item, was, status in self._watch.changes(self._statuses()):
                 if item in state.pledges:
                     p = state.pledges[item]
                     c = state.campaigns[p.campaign]
