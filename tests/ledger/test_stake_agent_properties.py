@@ -17,19 +17,19 @@ from hypothesis import strategies as st
 
 from ledger.entry import Entry
 from ledger.ledger import Ledger
+from tests.ledger.histories import (
+    check_accounting,
+    check_any_delivery_order,
+    check_judged_on_closure_alone,
+    drawn_ops,
+    fixed_ops,
+    ledgers,
+)
 from tests.ledger.market import HOUR
 from tests.ledger.test_coin_properties import OP_NAMES, SETTINGS, CoinHistory
-from tests.ledger.test_exchange_properties import closure
-from tests.ledger.test_properties import deliver_shuffled, ledgers
 
 AGENT_OPS = [*OP_NAMES, "agent_checkpoint"]
-OPS = st.lists(
-    st.tuples(
-        st.sampled_from(AGENT_OPS), st.integers(0, 5), st.integers(0, 50), st.integers(1, 3_000)
-    ),
-    min_size=15,
-    max_size=60,
-)
+OPS = drawn_ops(AGENT_OPS, 5, 3_000)
 
 
 class AgentCoinHistory(CoinHistory):
@@ -42,10 +42,7 @@ class AgentCoinHistory(CoinHistory):
             self.artist, "delegate", {"agent": self.agent.public_key, "listings": [], "keys": []}
         )
         assert self.deleg is not None
-        for name, a, b, n in ops:
-            self.tried[name] += 1
-            if getattr(self, "op_" + name)(a, b, n):
-                self.kept[name] += 1
+        self.run(ops)
 
     def op_stake(self, a: int, b: int, n: int) -> bool:
         if self.deleg is None or a % 2 == 0:
@@ -114,10 +111,8 @@ class AgentCoinHistory(CoinHistory):
 
 
 def check(led: Ledger, h: AgentCoinHistory) -> None:
+    check_accounting(led)
     state = led.state
-    for asset in state.assets:
-        acc = state.accounting(asset)
-        assert acc.supply == acc.balances + acc.locked + acc.in_flight, acc
     entries = {e.hash: e for e in h.sc.entries}
     agent = h.agent.public_key
     dists = sorted((e for e in h.sc.entries if e.kind == "distribute"), key=lambda e: e.seq)
@@ -147,11 +142,7 @@ def test_agent_histories_in_any_delivery_order_give_one_state(ops: Any, seed: in
         ref = make("ref")
         h = AgentCoinHistory(ops, ref)
         check(ref, h)
-        for _ in range(2):
-            other = make()
-            deliver_shuffled(other, h.sc.wires(), rnd)
-            assert other.pending_count() == 0 and other.state_hash() == ref.state_hash()
-            check(other, h)
+        check_any_delivery_order(make, ref, h.sc.wires(), rnd, lambda led: check(led, h))
 
 
 @SETTINGS
@@ -162,21 +153,11 @@ def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: i
         h = AgentCoinHistory(ops, make("ref"))
         kept = [e for e in h.sc.entries if e.kind in kinds]
         refused = [e for e in h.refused if e.kind in kinds]
-        for entry, should_accept in [
-            *((e, True) for e in kept[pick % 5 :: 5]),
-            *((e, False) for e in refused[pick % 5 :: 5]),
-        ]:
-            led = make()
-            assert not led.ingest(closure(h, entry)).rejected
-            assert bool(led.ingest([entry.wire]).accepted) == should_accept, entry.kind
+        check_judged_on_closure_alone(make, h, kept[pick % 5 :: 5], refused[pick % 5 :: 5])
 
 
 def test_the_interpreter_exercises_agent_stakes() -> None:
-    rnd = random.Random(11)
-    ops = [
-        (rnd.choice(AGENT_OPS), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 3000))
-        for _ in range(500)
-    ]
+    ops = fixed_ops(AGENT_OPS, seed=11, count=500, a_max=5, n_max=3000)
     with ledgers() as make:
         h = AgentCoinHistory(ops, make("ref"))
         check(h.ref, h)
