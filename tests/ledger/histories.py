@@ -5,8 +5,9 @@ checks every feature's history must pass.
 * Vectors (``*_vectors.py``, ``test_*_vectors.py``): :class:`Steps` signs each step at its
   signer's head from fixed seeds and timestamps; :func:`judged` replays the steps in the listed
   order, checking each outcome; :func:`vector_steps`, :func:`named_balances` and
-  :func:`accounting_by_symbol` give the JSON's parts; :func:`check_outcomes_in_order` and
-  :func:`check_accepted_in_any_order` check a checked-in file.
+  :func:`accounting_by_symbol` give the JSON's parts; :func:`check_outcomes_in_order`,
+  :func:`check_documented_accounting` and :func:`check_accepted_in_any_order` check a checked-in
+  file.
 * Properties (``test_*_properties.py``): :func:`drawn_ops` draws operations, :class:`DrawnHistory`
   interprets them into a history a reference ledger accepted entry by entry, and
   :func:`check_any_delivery_order`, :func:`check_judged_on_closure_alone`,
@@ -157,6 +158,13 @@ def check_outcomes_in_order(data: dict[str, Any], led: Ledger) -> None:
                 report,
             )
     assert led.state_hash().hex() == data["state_hash"]
+
+
+def check_documented_accounting(data: dict[str, Any], led: Ledger) -> None:
+    """The documented accounting names every asset of ``led`` and conserves each one."""
+    assert {a.symbol for a in led.state.assets.values()} == set(data["accounting"])
+    for acc in data["accounting"].values():
+        assert acc["supply"] == acc["balances"] + acc["locked"] + acc["in_flight"]
 
 
 def check_accepted_in_any_order(
