@@ -4,8 +4,8 @@ checks every feature's history must pass.
 
 * Vectors (``*_vectors.py``, ``test_*_vectors.py``): :class:`Steps` signs each step at its
   signer's head from fixed seeds and timestamps; :func:`judged` replays the steps in the listed
-  order, checking each outcome; :func:`vector_steps`, :func:`named_balances` and
-  :func:`accounting_by_symbol` give the JSON's parts; :func:`check_outcomes_in_order`,
+  order, checking each outcome; :func:`vector_steps`, :func:`seed_names`, :func:`named_balances`
+  and :func:`accounting_by_symbol` give the JSON's parts; :func:`check_outcomes_in_order`,
   :func:`check_documented_accounting` and :func:`check_accepted_in_any_order` check a checked-in
   file.
 * Properties (``test_*_properties.py``): :func:`drawn_ops` draws operations, :class:`DrawnHistory`
@@ -97,10 +97,15 @@ def judged(steps: list[dict[str, Any]]) -> Iterator[Ledger]:
             led.close()
 
 
+def seed_names(seeds: dict[str, str]) -> dict[bytes, str]:
+    """Each seed's public key and its name."""
+    return {Signer.from_seed(bytes.fromhex(v)).public_key: k for k, v in seeds.items()}
+
+
 def named_balances(led: Ledger, seeds: dict[str, str]) -> dict[str, int]:
     """Every balance that is not zero, as "signer SYMBOL": amount, sorted."""
     state = led.state
-    names = {Signer.from_seed(bytes.fromhex(v)).public_key: k for k, v in seeds.items()}
+    names = seed_names(seeds)
     symbols = {a.id: a.symbol for a in state.assets.values()}
     balances = {
         f"{names[acct]} {symbols[asset]}": v
