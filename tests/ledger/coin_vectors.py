@@ -706,7 +706,7 @@ def _review_steps(st: Steps, crd: Entry) -> None:
 
 def _steps() -> list[dict[str, Any]]:
     st = Steps(SEEDS)
-    add, pk = st.add, st.pk
+    add = st.add
     crd = add(
         "setup",
         "gateway",
@@ -722,13 +722,7 @@ def _steps() -> list[dict[str, Any]]:
     )
     add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
     for fan in ("fan", "fan2"):
-        sent = add(
-            "setup",
-            "gateway",
-            "send",
-            {"asset": crd.hash, "to": pk[fan], "amount": 5_000, "memo": ""},
-        )
-        add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
+        st.pay("gateway", crd, fan, 5_000, received=0.02)
     _campaign_steps(st, crd)
     _gate_steps(st)
     _stake_steps(st, crd)

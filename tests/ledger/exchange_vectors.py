@@ -50,13 +50,7 @@ def _steps() -> list[dict[str, Any]]:
     )
     add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
     for fan in ("fan", "fan2"):
-        sent = add(
-            "setup",
-            "gateway",
-            "send",
-            {"asset": crd.hash, "to": pk[fan], "amount": 5_000, "memo": ""},
-        )
-        add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
+        st.pay("gateway", crd, fan, 5_000, received=0.02)
     art = add(
         "setup",
         "artist",

@@ -54,13 +54,7 @@ def _steps() -> list[dict[str, Any]]:
         at=0.01,
     )
     add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
-    sent = add(
-        "setup",
-        "gateway",
-        "send",
-        {"asset": crd.hash, "to": pk["label"], "amount": 50_000, "memo": ""},
-    )
-    add("setup", "label", "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
+    st.pay("gateway", crd, "label", 50_000, received=0.02)
     coop = add(
         "setup: the label's token",
         "label",
@@ -75,14 +69,7 @@ def _steps() -> list[dict[str, Any]]:
     )
     add("setup", "label", "asset.mint", {"asset": coop.hash, "amount": 3_000})
     for fan in fans:
-        sent = add(
-            "setup",
-            "label",
-            "send",
-            {"asset": coop.hash, "to": pk[fan], "amount": 1_000, "memo": ""},
-            at=0.03,
-        )
-        add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.04)
+        st.pay("label", coop, fan, 1_000, at=0.03, received=0.04)
     gov = {
         "method": "token",
         "asset": coop.hash,

@@ -80,6 +80,20 @@ class Steps:
         self.steps.append({"case": case, "signer": name, "entry": e, "expect": expect})
         return e
 
+    def pay(
+        self, sender: str, asset: Entry, to: str, amount: int, at: float = 0, received: float = 0
+    ) -> Entry:
+        """A setup send of ``amount`` of ``asset`` (at ``at``) and its receipt (at ``received``)."""
+        sent = self.add(
+            "setup",
+            sender,
+            "send",
+            {"asset": asset.hash, "to": self.pk[to], "amount": amount, "memo": ""},
+            at=at,
+        )
+        self.add("setup", to, "receive", {"transfers": [sent.hash]}, [sent], at=received)
+        return sent
+
 
 @contextmanager
 def judged(steps: list[dict[str, Any]]) -> Iterator[Ledger]:

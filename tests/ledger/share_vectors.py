@@ -405,14 +405,7 @@ def _gated_steps(st: Steps, crd: Entry) -> Entry:
         at=10,
     )
     add("setup", "artist", "asset.mint", {"asset": art.hash, "amount": 10_000}, at=10)
-    sent = add(
-        "setup",
-        "artist",
-        "send",
-        {"asset": art.hash, "to": pk["fan"], "amount": 150, "memo": ""},
-        at=10,
-    )
-    add("setup", "fan", "receive", {"transfers": [sent.hash]}, [sent], at=10)
+    st.pay("artist", art, "fan", 150, at=10, received=10)
     gate = add(
         "setup: a gate of 100 ART, locked a day",
         "artist",
@@ -560,13 +553,7 @@ def _steps() -> list[dict[str, Any]]:
     )
     st.add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
     for fan in ("fan", "fan2"):
-        sent = st.add(
-            "setup",
-            "gateway",
-            "send",
-            {"asset": crd.hash, "to": st.pk[fan], "amount": 5_000, "memo": ""},
-        )
-        st.add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
+        st.pay("gateway", crd, fan, 5_000, received=0.02)
     _share_steps(st, crd)
     art = _gated_steps(st, crd)
     _agent_stake_steps(st, crd, art)

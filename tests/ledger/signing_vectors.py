@@ -48,18 +48,8 @@ def _steps() -> list[dict[str, Any]]:
     )
     add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
 
-    def pay(name: str, amount: int, at: float) -> None:
-        sent = add(
-            "setup",
-            "gateway",
-            "send",
-            {"asset": crd.hash, "to": pk[name], "amount": amount, "memo": ""},
-            at=at,
-        )
-        add("setup", name, "receive", {"transfers": [sent.hash]}, [sent], at=at + 0.001)
-
-    pay("label", 50_000, 0.02)
-    pay("fan3", 5_000, 0.021)
+    st.pay("gateway", crd, "label", 50_000, at=0.02, received=0.021)
+    st.pay("gateway", crd, "fan3", 5_000, at=0.021, received=0.022)
     coop = add(
         "setup: the label's token",
         "label",
@@ -68,14 +58,7 @@ def _steps() -> list[dict[str, Any]]:
     )
     add("setup", "label", "asset.mint", {"asset": coop.hash, "amount": 3_000})
     for fan in fans:
-        sent = add(
-            "setup",
-            "label",
-            "send",
-            {"asset": coop.hash, "to": pk[fan], "amount": 1_000, "memo": ""},
-            at=0.03,
-        )
-        add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.04)
+        st.pay("label", coop, fan, 1_000, at=0.03, received=0.04)
     gov = {
         "method": "token",
         "asset": coop.hash,
