@@ -40,20 +40,7 @@ def _steps() -> list[dict[str, Any]]:
     st = Steps(SEEDS)
     steps, add, pk = st.steps, st.add, st.pk
     fans = ("fan", "fan2", "fan3")
-    crd = add(
-        "setup",
-        "gateway",
-        "asset.issue",
-        {
-            "symbol": "CRD",
-            "name": "Credits",
-            "precision": 2,
-            "max_supply": 10**9,
-            "flags": ["stable"],
-        },
-        at=0.01,
-    )
-    add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
+    crd = st.credits()
     st.pay("gateway", crd, "label", 50_000, received=0.02)
     coop = add(
         "setup: the label's token",

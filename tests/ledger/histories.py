@@ -80,6 +80,25 @@ class Steps:
         self.steps.append({"case": case, "signer": name, "entry": e, "expect": expect})
         return e
 
+    def credits(self, flags: Sequence[str] = ("stable",)) -> Entry:
+        """The gateway's CRD (precision 2), issued and 100 000 minted: the setup every history
+        starts from."""
+        crd = self.add(
+            "setup",
+            "gateway",
+            "asset.issue",
+            {
+                "symbol": "CRD",
+                "name": "Credits",
+                "precision": 2,
+                "max_supply": 10**9,
+                "flags": list(flags),
+            },
+            at=0.01,
+        )
+        self.add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
+        return crd
+
     def pay(
         self, sender: str, asset: Entry, to: str, amount: int, at: float = 0, received: float = 0
     ) -> Entry:

@@ -39,14 +39,7 @@ def _steps() -> list[dict[str, Any]]:
     st = Steps(SEEDS)
     s, steps, add, pk = st.s, st.steps, st.add, st.pk
     fans = ("fan", "fan2", "fan3")
-    crd = add(
-        "setup",
-        "gateway",
-        "asset.issue",
-        {"symbol": "CRD", "name": "Credits", "precision": 2, "max_supply": 10**9, "flags": []},
-        at=0.01,
-    )
-    add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
+    crd = st.credits(flags=())
 
     st.pay("gateway", crd, "label", 50_000, at=0.02, received=0.021)
     st.pay("gateway", crd, "fan3", 5_000, at=0.021, received=0.022)
