@@ -157,11 +157,22 @@ class CoinHistory(DrawnHistory):
         if amount <= 0:
             return False
         e = self.try_make(
-            self.artist, "distribute", {"charter": self.charter.hash, "amount": amount}
+            self.artist,
+            "distribute",
+            {"charter": self.charter.hash, "amount": amount},
+            self.distribution_deps(a),
         )
         if e is not None:
             self.dists.append(e)
         return e is not None
+
+    def distribution_deps(self, a: int) -> list[Entry]:
+        """What a distribution names besides its charter (a subclass names other feeds)."""
+        return []
+
+    def deadline_witness(self, a: int) -> Any:
+        """Whose last entry proves a stake's term over."""
+        return self.artist
 
     def op_collect(self, a: int, b: int, n: int) -> bool:
         if not self.stakes or not self.dists:
@@ -223,7 +234,9 @@ class CoinHistory(DrawnHistory):
         if not self.stakes:
             return False
         s = self.stakes[n % len(self.stakes)]
-        seen = self.ref.state.last_seen.get(self.artist.public_key)
+        seen = self.ref.state.last_seen.get(self.deadline_witness(a).public_key)
+        if seen is None:
+            return False
         return (
             self.try_make(
                 self.who(s.author),

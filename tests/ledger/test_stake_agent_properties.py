@@ -74,37 +74,12 @@ class AgentCoinHistory(CoinHistory):
             who = self.artist if who is self.agent else self.agent
         return self.try_make(who, kind, {"stake": s.hash}, [s]) is not None
 
-    def op_distribute(self, a: int, b: int, n: int) -> bool:
-        owed = self.ref.state.coin_charters[self.charter.hash].owed
-        amount = owed if b % 3 else 1 + n % 400
+    def distribution_deps(self, a: int) -> list[Entry]:
         seen = self.ref.state.last_seen.get(self.agent.public_key)
-        deps = [self.ref.entry(seen[1])] if seen and a % 2 else []
-        if amount <= 0:
-            return False
-        e = self.try_make(
-            self.artist, "distribute", {"charter": self.charter.hash, "amount": amount}, deps
-        )
-        if e is not None:
-            self.dists.append(e)
-        return e is not None
+        return [self.ref.entry(seen[1])] if seen and a % 2 else []
 
-    def op_reclaim_late(self, a: int, b: int, n: int) -> bool:
-        if not self.stakes:
-            return False
-        s = self.stakes[n % len(self.stakes)]
-        who = self.agent if a % 2 else self.artist
-        seen = self.ref.state.last_seen.get(who.public_key)
-        if seen is None:
-            return False
-        return (
-            self.try_make(
-                self.who(s.author),
-                "reclaim",
-                {"of": s.hash, "proof": seen[1]},
-                [self.ref.entry(seen[1])],
-            )
-            is not None
-        )
+    def deadline_witness(self, a: int) -> Any:
+        return self.agent if a % 2 else self.artist
 
     def op_agent_checkpoint(self, a: int, b: int, n: int) -> bool:
         return self.try_make(self.agent, "checkpoint", {"open": n % 3}) is not None
