@@ -120,6 +120,7 @@ class CoinHistory(DrawnHistory):
 
     def op_stake(self, a: int, b: int, n: int) -> bool:
         fan = self.fans[a % 3]
+        settler, deps = self.stake_settler(a, b)
         e = self.try_make(
             fan,
             "stake",
@@ -128,8 +129,9 @@ class CoinHistory(DrawnHistory):
                 "amount": 1 + n % 200,
                 "accept_by": self.now + (1 + b % 2) * HOUR,
                 "until": self.now + (3 + b % 5) * HOUR,
+                **settler,
             },
-            [self.charter],
+            [self.charter, *deps],
         )
         if e is not None:
             self.stakes.append(e)
@@ -165,6 +167,10 @@ class CoinHistory(DrawnHistory):
         if e is not None:
             self.dists.append(e)
         return e is not None
+
+    def stake_settler(self, a: int, b: int) -> tuple[dict[str, Any], list[Entry]]:
+        """A stake's settler term and the deps it needs (none: the issuer answers)."""
+        return {}, []
 
     def distribution_deps(self, a: int) -> list[Entry]:
         """What a distribution names besides its charter (a subclass names other feeds)."""

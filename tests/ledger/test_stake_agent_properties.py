@@ -25,7 +25,6 @@ from tests.ledger.histories import (
     fixed_ops,
     ledgers,
 )
-from tests.ledger.market import HOUR
 from tests.ledger.test_coin_properties import OP_NAMES, SETTINGS, CoinHistory
 
 AGENT_OPS = [*OP_NAMES, "agent_checkpoint"]
@@ -44,25 +43,11 @@ class AgentCoinHistory(CoinHistory):
         assert self.deleg is not None
         self.run(ops)
 
-    def op_stake(self, a: int, b: int, n: int) -> bool:
+    def stake_settler(self, a: int, b: int) -> tuple[dict[str, Any], list[Entry]]:
         if self.deleg is None or a % 2 == 0:
-            return super().op_stake(a, b, n)
-        fan = self.fans[a % 3]
-        e = self.try_make(
-            fan,
-            "stake",
-            {
-                "charter": self.charter.hash,
-                "amount": 1 + n % 200,
-                "accept_by": self.now + (1 + b % 2) * HOUR,
-                "until": self.now + (3 + b % 5) * HOUR,
-                "settler": self.agent.public_key,
-            },
-            [self.charter, self.deleg] if b % 7 else [self.charter],  # sometimes no delegation
-        )
-        if e is not None:
-            self.stakes.append(e)
-        return e is not None
+            return {}, []
+        # sometimes without the delegation
+        return {"settler": self.agent.public_key}, [self.deleg] if b % 7 else []
 
     def _answer(self, kind: str, b: int, n: int) -> bool:
         if not self.stakes:
