@@ -35,28 +35,9 @@ SEEDS = {
 def _steps() -> list[dict[str, Any]]:
     st = Steps(SEEDS)
     steps, add, pk = st.steps, st.add, st.pk
-    crd = add(
-        "setup",
-        "gateway",
-        "asset.issue",
-        {
-            "symbol": "CRD",
-            "name": "Credits",
-            "precision": 2,
-            "max_supply": 10**9,
-            "flags": ["stable"],
-        },
-        at=0.01,
-    )
-    add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
+    crd = st.credits()
     for fan in ("fan", "fan2"):
-        sent = add(
-            "setup",
-            "gateway",
-            "send",
-            {"asset": crd.hash, "to": pk[fan], "amount": 5_000, "memo": ""},
-        )
-        add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
+        st.pay("gateway", crd, fan, 5_000, received=0.02)
     art = add(
         "setup",
         "artist",

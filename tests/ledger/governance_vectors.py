@@ -40,27 +40,8 @@ def _steps() -> list[dict[str, Any]]:
     st = Steps(SEEDS)
     steps, add, pk = st.steps, st.add, st.pk
     fans = ("fan", "fan2", "fan3")
-    crd = add(
-        "setup",
-        "gateway",
-        "asset.issue",
-        {
-            "symbol": "CRD",
-            "name": "Credits",
-            "precision": 2,
-            "max_supply": 10**9,
-            "flags": ["stable"],
-        },
-        at=0.01,
-    )
-    add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
-    sent = add(
-        "setup",
-        "gateway",
-        "send",
-        {"asset": crd.hash, "to": pk["label"], "amount": 50_000, "memo": ""},
-    )
-    add("setup", "label", "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
+    crd = st.credits()
+    st.pay("gateway", crd, "label", 50_000, received=0.02)
     coop = add(
         "setup: the label's token",
         "label",
@@ -75,14 +56,7 @@ def _steps() -> list[dict[str, Any]]:
     )
     add("setup", "label", "asset.mint", {"asset": coop.hash, "amount": 3_000})
     for fan in fans:
-        sent = add(
-            "setup",
-            "label",
-            "send",
-            {"asset": coop.hash, "to": pk[fan], "amount": 1_000, "memo": ""},
-            at=0.03,
-        )
-        add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.04)
+        st.pay("label", coop, fan, 1_000, at=0.03, received=0.04)
     gov = {
         "method": "token",
         "asset": coop.hash,

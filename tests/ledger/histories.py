@@ -4,9 +4,10 @@ checks every feature's history must pass.
 
 * Vectors (``*_vectors.py``, ``test_*_vectors.py``): :class:`Steps` signs each step at its
   signer's head from fixed seeds and timestamps; :func:`judged` replays the steps in the listed
-  order, checking each outcome; :func:`vector_steps`, :func:`named_balances` and
-  :func:`accounting_by_symbol` give the JSON's parts; :func:`check_outcomes_in_order` and
-  :func:`check_accepted_in_any_order` check a checked-in file.
+  order, checking each outcome; :func:`vector_steps`, :func:`seed_names`, :func:`named_balances`
+  and :func:`accounting_by_symbol` give the JSON's parts; :func:`check_outcomes_in_order`,
+  :func:`check_documented_accounting` and :func:`check_accepted_in_any_order` check a checked-in
+  file.
 * Properties (``test_*_properties.py``): :func:`drawn_ops` draws operations, :class:`DrawnHistory`
   interprets them into a history a reference ledger accepted entry by entry, and
   :func:`check_any_delivery_order`, :func:`check_judged_on_closure_alone`,
@@ -79,6 +80,39 @@ class Steps:
         self.steps.append({"case": case, "signer": name, "entry": e, "expect": expect})
         return e
 
+    def credits(self, flags: Sequence[str] = ("stable",)) -> Entry:
+        """The gateway's CRD (precision 2), issued and 100 000 minted: the setup every history
+        starts from."""
+        crd = self.add(
+            "setup",
+            "gateway",
+            "asset.issue",
+            {
+                "symbol": "CRD",
+                "name": "Credits",
+                "precision": 2,
+                "max_supply": 10**9,
+                "flags": list(flags),
+            },
+            at=0.01,
+        )
+        self.add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
+        return crd
+
+    def pay(
+        self, sender: str, asset: Entry, to: str, amount: int, at: float = 0, received: float = 0
+    ) -> Entry:
+        """A setup send of ``amount`` of ``asset`` (at ``at``) and its receipt (at ``received``)."""
+        sent = self.add(
+            "setup",
+            sender,
+            "send",
+            {"asset": asset.hash, "to": self.pk[to], "amount": amount, "memo": ""},
+            at=at,
+        )
+        self.add("setup", to, "receive", {"transfers": [sent.hash]}, [sent], at=received)
+        return sent
+
 
 @contextmanager
 def judged(steps: list[dict[str, Any]]) -> Iterator[Ledger]:
@@ -96,10 +130,15 @@ def judged(steps: list[dict[str, Any]]) -> Iterator[Ledger]:
             led.close()
 
 
+def seed_names(seeds: dict[str, str]) -> dict[bytes, str]:
+    """Each seed's public key and its name."""
+    return {Signer.from_seed(bytes.fromhex(v)).public_key: k for k, v in seeds.items()}
+
+
 def named_balances(led: Ledger, seeds: dict[str, str]) -> dict[str, int]:
     """Every balance that is not zero, as "signer SYMBOL": amount, sorted."""
     state = led.state
-    names = {Signer.from_seed(bytes.fromhex(v)).public_key: k for k, v in seeds.items()}
+    names = seed_names(seeds)
     symbols = {a.id: a.symbol for a in state.assets.values()}
     balances = {
         f"{names[acct]} {symbols[asset]}": v
@@ -157,6 +196,13 @@ def check_outcomes_in_order(data: dict[str, Any], led: Ledger) -> None:
                 report,
             )
     assert led.state_hash().hex() == data["state_hash"]
+
+
+def check_documented_accounting(data: dict[str, Any], led: Ledger) -> None:
+    """The documented accounting names every asset of ``led`` and conserves each one."""
+    assert {a.symbol for a in led.state.assets.values()} == set(data["accounting"])
+    for acc in data["accounting"].values():
+        assert acc["supply"] == acc["balances"] + acc["locked"] + acc["in_flight"]
 
 
 def check_accepted_in_any_order(

@@ -13,18 +13,21 @@ Regenerate after an intentional change (and say so in docs/PROTOCOL.md)::
 
 from __future__ import annotations
 
-import json
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from ledger.entry import Entry
-from ledger.keys import Signer
-from ledger.ledger import Ledger
-from tests.ledger.coin_vectors import HOUR, T0, Steps
 from tests.ledger.coin_vectors import SEEDS as COIN_SEEDS
-from tests.ledger.vectors import to_json
+from tests.ledger.histories import (
+    HOUR,
+    T0,
+    Steps,
+    accounting_by_symbol,
+    judged,
+    named_balances,
+    print_vectors,
+    seed_names,
+    vector_steps,
+)
 
 SEEDS = {**COIN_SEEDS, "label": "07" * 32, "seeder2": "08" * 32}
 DAY = 24
@@ -402,14 +405,7 @@ def _gated_steps(st: Steps, crd: Entry) -> Entry:
         at=10,
     )
     add("setup", "artist", "asset.mint", {"asset": art.hash, "amount": 10_000}, at=10)
-    sent = add(
-        "setup",
-        "artist",
-        "send",
-        {"asset": art.hash, "to": pk["fan"], "amount": 150, "memo": ""},
-        at=10,
-    )
-    add("setup", "fan", "receive", {"transfers": [sent.hash]}, [sent], at=10)
+    st.pay("artist", art, "fan", 150, at=10, received=10)
     gate = add(
         "setup: a gate of 100 ART, locked a day",
         "artist",
@@ -424,16 +420,16 @@ def _gated_steps(st: Steps, crd: Entry) -> Entry:
         },
         at=10,
     )
+
+    def gated(holders_only: bool, discount_bps: int) -> dict[str, Any]:
+        terms = {"gate": gate.hash, "holders_only": holders_only, "discount_bps": discount_bps}
+        return _listing(crd, [(artist, 10_000)], artist, gate=terms)
+
     add(
         "listing: gated, neither holders only nor discounted",
         "artist",
         "listing",
-        _listing(
-            crd,
-            [(artist, 10_000)],
-            artist,
-            gate={"gate": gate.hash, "holders_only": False, "discount_bps": 0},
-        ),
+        gated(False, 0),
         at=11,
         expect="holders only or",
     )
@@ -441,24 +437,14 @@ def _gated_steps(st: Steps, crd: Entry) -> Entry:
         "listing: holders only",
         "artist",
         "listing",
-        _listing(
-            crd,
-            [(artist, 10_000)],
-            artist,
-            gate={"gate": gate.hash, "holders_only": True, "discount_bps": 0},
-        ),
+        gated(True, 0),
         at=11,
     )
     discount = add(
         "listing: 25% off for holders",
         "artist",
         "listing",
-        _listing(
-            crd,
-            [(artist, 10_000)],
-            artist,
-            gate={"gate": gate.hash, "holders_only": False, "discount_bps": 2_500},
-        ),
+        gated(False, 2_500),
         at=11,
     )
     add(
@@ -550,32 +536,11 @@ def _gated_steps(st: Steps, crd: Entry) -> Entry:
 
 
 def _steps() -> list[dict[str, Any]]:
-    st = Steps(COIN_SEEDS)
+    st = Steps(SEEDS)
     st.deleg = None  # type: ignore[attr-defined]
-    st.s.update({n: Signer.from_seed(bytes.fromhex(SEEDS[n])) for n in ("label", "seeder2")})
-    st.pk.update({n: st.s[n].public_key for n in ("label", "seeder2")})
-    crd = st.add(
-        "setup",
-        "gateway",
-        "asset.issue",
-        {
-            "symbol": "CRD",
-            "name": "Credits",
-            "precision": 2,
-            "max_supply": 10**9,
-            "flags": ["stable"],
-        },
-        at=0.01,
-    )
-    st.add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
+    crd = st.credits()
     for fan in ("fan", "fan2"):
-        sent = st.add(
-            "setup",
-            "gateway",
-            "send",
-            {"asset": crd.hash, "to": st.pk[fan], "amount": 5_000, "memo": ""},
-        )
-        st.add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.02)
+        st.pay("gateway", crd, fan, 5_000, received=0.02)
     _share_steps(st, crd)
     art = _gated_steps(st, crd)
     _agent_stake_steps(st, crd, art)
@@ -585,49 +550,25 @@ def _steps() -> list[dict[str, Any]]:
 
 def build_vectors() -> dict[str, Any]:
     steps = _steps()
-    with tempfile.TemporaryDirectory() as d:
-        led = Ledger.open(Path(d) / "x.sqlite", verify_threads=1)
-        for step in steps:
-            report = led.ingest([step["entry"].wire])
-            got = "accepted" if report.accepted else report.rejected[0].reason
-            assert (got == "accepted") == (step["expect"] == "accepted"), (step["case"], got)
-            assert step["expect"] in got, (step["case"], got)
+    with judged(steps) as led:
+        balances = named_balances(led, SEEDS)
+        accounting = accounting_by_symbol(led)
         state = led.state
-        names = {Signer.from_seed(bytes.fromhex(v)).public_key: k for k, v in SEEDS.items()}
+        names = seed_names(SEEDS)
         symbols = {a.id: a.symbol for a in state.assets.values()}
-        balances = {
-            f"{names[acct]} {symbols[asset]}": v
-            for (acct, asset), v in sorted(state.balances.items())
-            if v
-        }
         in_flight = {
             f"{names[t.to]} {symbols[t.asset]} {t.source.hex()[:12]}": t.amount
             for t in sorted(state.inflight.values(), key=lambda t: (t.to, t.source))
         }
-        accounting = {symbols[a]: vars(state.accounting(a)) for a in state.assets}
         state_hash = led.state_hash().hex()
-        led.close()
     return {
         "description": "Cooptracks test vectors of referral and seeder shares, gated "
         "listings and stakes answered by the issuer's agent; see docs/PROTOCOL.md. Judge the "
         "entries in this order; 'expect' is 'accepted' or a phrase of the rejection reason. "
         "Rejected entries do not move their author's head.",
         "seeds": SEEDS,
-        "steps": [
-            {
-                "case": s["case"],
-                "signer": s["signer"],
-                "kind": s["entry"].kind,
-                "timestamp": s["entry"].timestamp,
-                "body": to_json(dict(s["entry"].body)),
-                "deps": [x.hex() for x in s["entry"].deps],
-                "hash": s["entry"].hash.hex(),
-                "wire": s["entry"].wire.hex(),
-                "expect": s["expect"],
-            }
-            for s in steps
-        ],
-        "balances": dict(sorted(balances.items())),
+        "steps": vector_steps(steps),
+        "balances": balances,
         "in_flight": in_flight,
         "accounting": accounting,
         "state_hash": state_hash,
@@ -635,8 +576,7 @@ def build_vectors() -> dict[str, Any]:
 
 
 def main() -> None:
-    json.dump(build_vectors(), sys.stdout, indent=1)
-    sys.stdout.write("\n")
+    print_vectors(build_vectors)
 
 
 if __name__ == "__main__":

@@ -13,78 +13,36 @@ Regenerate after an intentional change (and say so in docs/PROTOCOL.md)::
 
 from __future__ import annotations
 
-import json
-import sys
-import tempfile
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from ledger.entry import Entry, create_entry
 from ledger.keys import Signer
-from ledger.ledger import Ledger
 from tests.ledger.governance_vectors import SEEDS as GOVERNANCE_SEEDS
-from tests.ledger.vectors import to_json
+from tests.ledger.histories import (
+    HOUR,
+    T0,
+    Steps,
+    accounting_by_symbol,
+    judged,
+    named_balances,
+    print_vectors,
+    seed_names,
+    vector_steps,
+)
 
-T0 = 1_700_000_000_000
-HOUR = 3_600_000
 SEEDS = {**GOVERNANCE_SEEDS, "indie": "09" * 32}
 CID = bytes(range(32))
 
 
 def _steps() -> list[dict[str, Any]]:
-    s = {name: Signer.from_seed(bytes.fromhex(seed)) for name, seed in SEEDS.items()}
-    heads: dict[bytes, Entry] = {}
-    steps: list[dict[str, Any]] = []
-
-    def add(
-        case: str,
-        name: str,
-        kind: str,
-        body: dict[str, Any],
-        deps: list[Entry] = (),
-        at: float = 0,
-        expect: str = "accepted",
-    ) -> Entry:
-        who = s[name]
-        head = heads.get(who.public_key)
-        ts = T0 + int(at * HOUR) if at else (head.timestamp if head else T0) + 1000
-        e = create_entry(
-            who,
-            head.seq + 1 if head else 1,
-            head.hash if head else None,
-            ts,
-            kind,
-            body,
-            sorted({d.hash for d in deps}),
-        )
-        if expect == "accepted":
-            heads[who.public_key] = e
-        steps.append({"case": case, "signer": name, "entry": e, "expect": expect})
-        return e
-
-    pk = {n: x.public_key for n, x in s.items()}
+    st = Steps(SEEDS)
+    s, steps, add, pk = st.s, st.steps, st.add, st.pk
     fans = ("fan", "fan2", "fan3")
-    crd = add(
-        "setup",
-        "gateway",
-        "asset.issue",
-        {"symbol": "CRD", "name": "Credits", "precision": 2, "max_supply": 10**9, "flags": []},
-        at=0.01,
-    )
-    add("setup", "gateway", "asset.mint", {"asset": crd.hash, "amount": 100_000})
+    crd = st.credits(flags=())
 
-    def pay(name: str, amount: int, at: float) -> None:
-        sent = add(
-            "setup",
-            "gateway",
-            "send",
-            {"asset": crd.hash, "to": pk[name], "amount": amount, "memo": ""},
-            at=at,
-        )
-        add("setup", name, "receive", {"transfers": [sent.hash]}, [sent], at=at + 0.001)
-
-    pay("label", 50_000, 0.02)
-    pay("fan3", 5_000, 0.021)
+    st.pay("gateway", crd, "label", 50_000, at=0.02, received=0.021)
+    st.pay("gateway", crd, "fan3", 5_000, at=0.021, received=0.022)
     coop = add(
         "setup: the label's token",
         "label",
@@ -93,14 +51,7 @@ def _steps() -> list[dict[str, Any]]:
     )
     add("setup", "label", "asset.mint", {"asset": coop.hash, "amount": 3_000})
     for fan in fans:
-        sent = add(
-            "setup",
-            "label",
-            "send",
-            {"asset": coop.hash, "to": pk[fan], "amount": 1_000, "memo": ""},
-            at=0.03,
-        )
-        add("setup", fan, "receive", {"transfers": [sent.hash]}, [sent], at=0.04)
+        st.pay("label", coop, fan, 1_000, at=0.03, received=0.04)
     gov = {
         "method": "token",
         "asset": coop.hash,
@@ -161,7 +112,7 @@ def _steps() -> list[dict[str, Any]]:
             for fan, (choice, units) in votes.items()
         ]
 
-    def put(title: str, act: dict[str, Any], at: float, deps: list[Entry] = ()) -> Entry:
+    def put(title: str, act: dict[str, Any], at: float, deps: Sequence[Entry] = ()) -> Entry:
         return add(
             f"proposal: {title}",
             "fan",
@@ -499,22 +450,11 @@ def _steps() -> list[dict[str, Any]]:
 
 def build_vectors() -> dict[str, Any]:
     steps = _steps()
-    with tempfile.TemporaryDirectory() as d:
-        led = Ledger.open(Path(d) / "x.sqlite", verify_threads=1)
-        for step in steps:
-            report = led.ingest([step["entry"].wire])
-            got = "accepted" if report.accepted else report.rejected[0].reason
-            assert (got == "accepted") == (step["expect"] == "accepted"), (step["case"], got)
-            assert step["expect"] in got, (step["case"], got)
+    with judged(steps) as led:
+        balances = named_balances(led, SEEDS)
+        accounting = accounting_by_symbol(led)
         state = led.state
-        names = {Signer.from_seed(bytes.fromhex(v)).public_key: k for k, v in SEEDS.items()}
-        symbols = {a.id: a.symbol for a in state.assets.values()}
-        balances = {
-            f"{names[acct]} {symbols[asset]}": v
-            for (acct, asset), v in sorted(state.balances.items())
-            if v
-        }
-        accounting = {symbols[a]: vars(state.accounting(a)) for a in state.assets}
+        names = seed_names(SEEDS)
         results = {
             r.proposal.hex(): {
                 "close": r.close.hex(),
@@ -540,40 +480,25 @@ def build_vectors() -> dict[str, Any]:
         charter = state.charters[label].id.hex()
         quarantined = {names[a]: seq for a, seq in led.quarantined().items()}
         state_hash = led.state_hash().hex()
-        led.close()
     return {
         "description": "Cooptracks signing and charter-amendment test vectors; see "
         "docs/PROTOCOL.md, 'Votes and charters'. Judge the entries in this order; 'expect' is "
         "'accepted' or a phrase of the rejection reason. Rejected entries do not move their "
         "author's head. The last entry is a second entry at a seq fan3 already used (a fork).",
         "seeds": SEEDS,
-        "steps": [
-            {
-                "case": st["case"],
-                "signer": st["signer"],
-                "kind": st["entry"].kind,
-                "timestamp": st["entry"].timestamp,
-                "body": to_json(dict(st["entry"].body)),
-                "deps": [x.hex() for x in st["entry"].deps],
-                "hash": st["entry"].hash.hex(),
-                "wire": st["entry"].wire.hex(),
-                "expect": st["expect"],
-            }
-            for st in steps
-        ],
+        "steps": vector_steps(steps),
         "results": results,
         "engagements": engagements,
         "label_charter": charter,
         "quarantined": quarantined,
-        "balances": dict(sorted(balances.items())),
+        "balances": balances,
         "accounting": accounting,
         "state_hash": state_hash,
     }
 
 
 def main() -> None:
-    json.dump(build_vectors(), sys.stdout, indent=1)
-    sys.stdout.write("\n")
+    print_vectors(build_vectors)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,7 @@ class CoinHistory(DrawnHistory):
 
     def op_stake(self, a: int, b: int, n: int) -> bool:
         fan = self.fans[a % 3]
+        settler, deps = self.stake_settler(a, b)
         e = self.try_make(
             fan,
             "stake",
@@ -128,8 +129,9 @@ class CoinHistory(DrawnHistory):
                 "amount": 1 + n % 200,
                 "accept_by": self.now + (1 + b % 2) * HOUR,
                 "until": self.now + (3 + b % 5) * HOUR,
+                **settler,
             },
-            [self.charter],
+            [self.charter, *deps],
         )
         if e is not None:
             self.stakes.append(e)
@@ -157,11 +159,26 @@ class CoinHistory(DrawnHistory):
         if amount <= 0:
             return False
         e = self.try_make(
-            self.artist, "distribute", {"charter": self.charter.hash, "amount": amount}
+            self.artist,
+            "distribute",
+            {"charter": self.charter.hash, "amount": amount},
+            self.distribution_deps(a),
         )
         if e is not None:
             self.dists.append(e)
         return e is not None
+
+    def stake_settler(self, a: int, b: int) -> tuple[dict[str, Any], list[Entry]]:
+        """A stake's settler term and the deps it needs (none: the issuer answers)."""
+        return {}, []
+
+    def distribution_deps(self, a: int) -> list[Entry]:
+        """What a distribution names besides its charter (a subclass names other feeds)."""
+        return []
+
+    def deadline_witness(self, a: int) -> Any:
+        """Whose last entry proves a stake's term over."""
+        return self.artist
 
     def op_collect(self, a: int, b: int, n: int) -> bool:
         if not self.stakes or not self.dists:
@@ -223,7 +240,9 @@ class CoinHistory(DrawnHistory):
         if not self.stakes:
             return False
         s = self.stakes[n % len(self.stakes)]
-        seen = self.ref.state.last_seen.get(self.artist.public_key)
+        seen = self.ref.state.last_seen.get(self.deadline_witness(a).public_key)
+        if seen is None:
+            return False
         return (
             self.try_make(
                 self.who(s.author),

@@ -9,6 +9,7 @@ from typing import Any
 from tests.ledger.coin_vectors import build_vectors
 from tests.ledger.histories import (
     check_accepted_in_any_order,
+    check_documented_accounting,
     check_outcomes_in_order,
     load_vectors,
 )
@@ -26,9 +27,7 @@ def test_each_step_has_the_documented_outcome(open_ledger: Any) -> None:
     data = load()
     led = open_ledger()
     check_outcomes_in_order(data, led)
-    for asset in led.state.assets.values():
-        acc = data["accounting"][asset.symbol]
-        assert acc["supply"] == acc["balances"] + acc["locked"] + acc["in_flight"]
+    check_documented_accounting(data, led)
 
 
 def test_the_accepted_entries_in_any_order_give_the_same_state(open_ledger: Any) -> None:

@@ -4,18 +4,19 @@ delivered as a set in other orders they give the same state."""
 
 from __future__ import annotations
 
-import json
-import random
-from pathlib import Path
 from typing import Any
 
+from tests.ledger.histories import (
+    check_accepted_in_any_order,
+    check_documented_accounting,
+    check_outcomes_in_order,
+    load_vectors,
+)
 from tests.ledger.signing_vectors import build_vectors
-
-VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "signings.json"
 
 
 def load() -> dict[str, Any]:
-    return json.loads(VECTORS.read_text())
+    return load_vectors("signings.json")
 
 
 def test_signing_vectors_are_regenerated_identically_by_the_code() -> None:
@@ -25,16 +26,7 @@ def test_signing_vectors_are_regenerated_identically_by_the_code() -> None:
 def test_each_step_has_the_documented_outcome(open_ledger: Any) -> None:
     data = load()
     led = open_ledger()
-    for step in data["steps"]:
-        report = led.ingest([bytes.fromhex(step["wire"])])
-        if step["expect"] == "accepted":
-            assert [e.hash.hex() for e in report.accepted] == [step["hash"]], step["case"]
-        else:
-            assert not report.accepted and step["expect"] in report.rejected[0].reason, (
-                step["case"],
-                report,
-            )
-    assert led.state_hash().hex() == data["state_hash"]
+    check_outcomes_in_order(data, led)
     for pid, want in data["results"].items():
         r = led.state.results[bytes.fromhex(pid)]
         assert (list(r.tally), r.turnout, r.voters, r.passed) == (
@@ -43,19 +35,11 @@ def test_each_step_has_the_documented_outcome(open_ledger: Any) -> None:
             want["voters"],
             want["passed"],
         )
-    for acc in data["accounting"].values():
-        assert acc["supply"] == acc["balances"] + acc["locked"] + acc["in_flight"]
+    check_documented_accounting(data, led)
 
 
 def test_the_accepted_entries_in_any_order_give_the_same_state(open_ledger: Any) -> None:
-    data = load()
-    wires = [bytes.fromhex(s["wire"]) for s in data["steps"] if s["expect"] == "accepted"]
-    for n, order in enumerate([list(reversed(wires)), random.Random(7).sample(wires, len(wires))]):
-        led = open_ledger(f"r{n}.sqlite")
-        for w in order:
-            assert not led.ingest([w]).rejected
-        assert led.pending_count() == 0
-        assert led.state_hash().hex() == data["state_hash"]
+    check_accepted_in_any_order(load(), open_ledger, seed=7)
 
 
 def test_the_label_is_paid_its_share_by_the_purchase_in_the_json() -> None:

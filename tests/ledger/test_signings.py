@@ -27,6 +27,7 @@ from tests.ledger.governance import (
     sign,
     vote,
 )
+from tests.ledger.histories import closure
 from tests.ledger.test_properties import check_conservation, deliver_shuffled, ledgers
 from tests.ledger.test_rules import accepted, deliver, refused
 
@@ -492,21 +493,6 @@ def sc_author(labels: list[Any], s: Entry) -> Any:
     return next(lb for lb in labels if lb.public_key == s.author)
 
 
-def _closure(sc: Scenario, entry: Entry) -> list[bytes]:
-    by_hash = {e.hash: e for e in sc.entries}
-    need: set[bytes] = set()
-    todo = [*entry.deps, *([entry.prev] if entry.prev else [])]
-    while todo:
-        d = todo.pop()
-        if d in need:
-            continue
-        need.add(d)
-        todo.extend(by_hash[d].deps)
-        if by_hash[d].prev:
-            todo.append(by_hash[d].prev)
-    return [e.wire for e in sc.entries if e.hash in need]
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=SIGNING_OPS, seed=st.integers(0, 2**16))
 def test_random_signing_histories_follow_the_oracle_in_any_order(ops: Any, seed: int) -> None:
@@ -529,5 +515,5 @@ def test_random_signing_histories_follow_the_oracle_in_any_order(ops: Any, seed:
         if h.listings:
             li, _ = h.listings[seed % len(h.listings)]
             alone = make("closure")
-            assert not alone.ingest(_closure(h.sc, li)).rejected
+            assert not alone.ingest(closure(h, li)).rejected
             assert [e.hash for e in alone.ingest([li.wire]).accepted] == [li.hash]

@@ -17,19 +17,18 @@ from hypothesis import strategies as st
 
 from ledger.entry import Entry
 from ledger.ledger import Ledger
-from tests.ledger.market import HOUR
+from tests.ledger.histories import (
+    check_accounting,
+    check_any_delivery_order,
+    check_judged_on_closure_alone,
+    drawn_ops,
+    fixed_ops,
+    ledgers,
+)
 from tests.ledger.test_coin_properties import OP_NAMES, SETTINGS, CoinHistory
-from tests.ledger.test_exchange_properties import closure
-from tests.ledger.test_properties import deliver_shuffled, ledgers
 
 AGENT_OPS = [*OP_NAMES, "agent_checkpoint"]
-OPS = st.lists(
-    st.tuples(
-        st.sampled_from(AGENT_OPS), st.integers(0, 5), st.integers(0, 50), st.integers(1, 3_000)
-    ),
-    min_size=15,
-    max_size=60,
-)
+OPS = drawn_ops(AGENT_OPS, 5, 3_000)
 
 
 class AgentCoinHistory(CoinHistory):
@@ -42,30 +41,13 @@ class AgentCoinHistory(CoinHistory):
             self.artist, "delegate", {"agent": self.agent.public_key, "listings": [], "keys": []}
         )
         assert self.deleg is not None
-        for name, a, b, n in ops:
-            self.tried[name] += 1
-            if getattr(self, "op_" + name)(a, b, n):
-                self.kept[name] += 1
+        self.run(ops)
 
-    def op_stake(self, a: int, b: int, n: int) -> bool:
+    def stake_settler(self, a: int, b: int) -> tuple[dict[str, Any], list[Entry]]:
         if self.deleg is None or a % 2 == 0:
-            return super().op_stake(a, b, n)
-        fan = self.fans[a % 3]
-        e = self.try_make(
-            fan,
-            "stake",
-            {
-                "charter": self.charter.hash,
-                "amount": 1 + n % 200,
-                "accept_by": self.now + (1 + b % 2) * HOUR,
-                "until": self.now + (3 + b % 5) * HOUR,
-                "settler": self.agent.public_key,
-            },
-            [self.charter, self.deleg] if b % 7 else [self.charter],  # sometimes no delegation
-        )
-        if e is not None:
-            self.stakes.append(e)
-        return e is not None
+            return {}, []
+        # sometimes without the delegation
+        return {"settler": self.agent.public_key}, [self.deleg] if b % 7 else []
 
     def _answer(self, kind: str, b: int, n: int) -> bool:
         if not self.stakes:
@@ -77,47 +59,20 @@ class AgentCoinHistory(CoinHistory):
             who = self.artist if who is self.agent else self.agent
         return self.try_make(who, kind, {"stake": s.hash}, [s]) is not None
 
-    def op_distribute(self, a: int, b: int, n: int) -> bool:
-        owed = self.ref.state.coin_charters[self.charter.hash].owed
-        amount = owed if b % 3 else 1 + n % 400
+    def distribution_deps(self, a: int) -> list[Entry]:
         seen = self.ref.state.last_seen.get(self.agent.public_key)
-        deps = [self.ref.entry(seen[1])] if seen and a % 2 else []
-        if amount <= 0:
-            return False
-        e = self.try_make(
-            self.artist, "distribute", {"charter": self.charter.hash, "amount": amount}, deps
-        )
-        if e is not None:
-            self.dists.append(e)
-        return e is not None
+        return [self.ref.entry(seen[1])] if seen and a % 2 else []
 
-    def op_reclaim_late(self, a: int, b: int, n: int) -> bool:
-        if not self.stakes:
-            return False
-        s = self.stakes[n % len(self.stakes)]
-        who = self.agent if a % 2 else self.artist
-        seen = self.ref.state.last_seen.get(who.public_key)
-        if seen is None:
-            return False
-        return (
-            self.try_make(
-                self.who(s.author),
-                "reclaim",
-                {"of": s.hash, "proof": seen[1]},
-                [self.ref.entry(seen[1])],
-            )
-            is not None
-        )
+    def deadline_witness(self, a: int) -> Any:
+        return self.agent if a % 2 else self.artist
 
     def op_agent_checkpoint(self, a: int, b: int, n: int) -> bool:
         return self.try_make(self.agent, "checkpoint", {"open": n % 3}) is not None
 
 
 def check(led: Ledger, h: AgentCoinHistory) -> None:
+    check_accounting(led)
     state = led.state
-    for asset in state.assets:
-        acc = state.accounting(asset)
-        assert acc.supply == acc.balances + acc.locked + acc.in_flight, acc
     entries = {e.hash: e for e in h.sc.entries}
     agent = h.agent.public_key
     dists = sorted((e for e in h.sc.entries if e.kind == "distribute"), key=lambda e: e.seq)
@@ -147,11 +102,7 @@ def test_agent_histories_in_any_delivery_order_give_one_state(ops: Any, seed: in
         ref = make("ref")
         h = AgentCoinHistory(ops, ref)
         check(ref, h)
-        for _ in range(2):
-            other = make()
-            deliver_shuffled(other, h.sc.wires(), rnd)
-            assert other.pending_count() == 0 and other.state_hash() == ref.state_hash()
-            check(other, h)
+        check_any_delivery_order(make, ref, h.sc.wires(), rnd, lambda led: check(led, h))
 
 
 @SETTINGS
@@ -162,21 +113,11 @@ def test_validity_depends_only_on_the_feed_prefix_and_the_deps(ops: Any, pick: i
         h = AgentCoinHistory(ops, make("ref"))
         kept = [e for e in h.sc.entries if e.kind in kinds]
         refused = [e for e in h.refused if e.kind in kinds]
-        for entry, should_accept in [
-            *((e, True) for e in kept[pick % 5 :: 5]),
-            *((e, False) for e in refused[pick % 5 :: 5]),
-        ]:
-            led = make()
-            assert not led.ingest(closure(h, entry)).rejected
-            assert bool(led.ingest([entry.wire]).accepted) == should_accept, entry.kind
+        check_judged_on_closure_alone(make, h, kept[pick % 5 :: 5], refused[pick % 5 :: 5])
 
 
 def test_the_interpreter_exercises_agent_stakes() -> None:
-    rnd = random.Random(11)
-    ops = [
-        (rnd.choice(AGENT_OPS), rnd.randint(0, 5), rnd.randint(0, 50), rnd.randint(1, 3000))
-        for _ in range(500)
-    ]
+    ops = fixed_ops(AGENT_OPS, seed=11, count=500, a_max=5, n_max=3000)
     with ledgers() as make:
         h = AgentCoinHistory(ops, make("ref"))
         check(h.ref, h)
