@@ -283,7 +283,8 @@ class CoinService:
             raise UserError(f"that stake is {status}")
         if self.clock() <= stake.until:
             raise UserError("the stake's term is not over")
-        return self._append("reclaim", {"of": stake.id, "proof": stake.id}).hash
+        assert stake.answer is not None  # staked: accepted
+        return self._append("reclaim", {"of": stake.id, "proof": stake.id}, [stake.answer]).hash
 
     # -- reading ---------------------------------------------------------------------------------
     def view(self, coin_ref: str | bytes) -> CharterView:

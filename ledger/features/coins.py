@@ -405,6 +405,17 @@ def _hash_sections(state: State) -> dict[str, Any]:
     return out
 
 
+def _unstake_guard(state: State, entry: Entry, body: Mapping[str, Any], _d: DepIndex) -> None:
+    """An unstake (the staker's reclaim of an accepted stake, its own witness) relies on the
+    acceptance, which made the lock the staker's own: it must name it in deps, or a replica
+    holding only the reclaim's dependencies would judge it differently."""
+    stake = state.stakes.get(body["of"])
+    if stake is not None and stake.accepted_seq is not None and entry.author == stake.staker:
+        assert stake.answer is not None
+        require_dep(entry, stake.answer, "stake's acceptance")
+    return None
+
+
 SPEND_CHECKS.append(_behind)
 RECEIVED.append(_sale_received)
 
@@ -456,4 +467,5 @@ FEATURE = Feature(
     tables=_tables,
     view=CoinsView,
     hash_sections=_hash_sections,
+    guards={"reclaim": _unstake_guard},
 )

@@ -482,7 +482,7 @@ def _stake_steps(st: Steps, crd: Entry) -> None:
         at=83.5,
         expect="only the coin's issuer",
     )
-    add(
+    acc1 = add(
         "stake.accept: stake 1 counts from here on",
         "seeder",
         "stake.accept",
@@ -588,14 +588,24 @@ def _stake_steps(st: Steps, crd: Entry) -> None:
         "fan",
         "reclaim",
         {"of": s1.hash, "proof": s1.hash},
+        [acc1],
         at=199,
         expect="after the deadline",
     )
     add(
-        "unstake after it: the staker is its own witness",
+        "unstake without naming the acceptance it relies on",
         "fan",
         "reclaim",
         {"of": s1.hash, "proof": s1.hash},
+        at=200.4,
+        expect="stake's acceptance",
+    )
+    add(
+        "unstake after it: the staker is its own witness (naming the acceptance)",
+        "fan",
+        "reclaim",
+        {"of": s1.hash, "proof": s1.hash},
+        [acc1],
         at=200.5,
     )
 
