@@ -242,7 +242,7 @@ class NewCampaignDialog(QDialog):
         self.settler.clear()
         for c in choices:
             text = (
-                "You (your node closes it; keep the app open around the deadline)"
+                "You (keep the app open around the deadline)"
                 if c.seen == "you"
                 else f"{c.name} — your seeder, settles it while you are away ({c.seen})"
             )
