@@ -96,13 +96,15 @@ class CampaignService:
         reward_coin: str | bytes | None = None,
         tier_coins: Mapping[str, str | int] | None = None,
         release_tiers: Sequence[str] = (),
+        deadline_at: int | None = None,
     ) -> bytes:
         """Start an all-or-nothing campaign for ``goal`` of an asset; pledges are taken until
         ``deadline_in_s`` from now, and the settler closes it within ``close_window_s`` after.
         ``tiers``: (name, minimum, reward), the minimum in the asset's units. Rewards our node
         delivers on its own once the campaign is funded: ``tier_coins`` (tier name -> units of
         ``reward_coin`` each backer of it is sent) and ``release_tiers`` (tiers whose backers
-        get the release we later publish for this campaign, ``ReleaseDraft.campaign``)."""
+        get the release we later publish for this campaign, ``ReleaseDraft.campaign``).
+        ``deadline_at`` (ms) pins the deadline a confirmed plan showed instead."""
         asset = self.wallet.asset(asset_ref)
         units = parse_amount(goal, asset.precision)
         if units <= 0:
@@ -120,7 +122,9 @@ class CampaignService:
         if any(m <= 0 for _, m, _ in rows) or len({m for _, m, _ in rows}) != len(rows):
             raise UserError("each tier has its own positive minimum")
         now = self.clock()
-        deadline = now + int(deadline_in_s * 1000)
+        deadline = now + int(deadline_in_s * 1000) if deadline_at is None else deadline_at
+        if deadline <= now:
+            raise UserError("the deadline has passed; set a new one")
         deps = [] if asset.issuer == self.core.me else [asset.id]
         tier_rows: list[dict[str, Any]] = [{"name": n, "min": m, "reward": r} for n, m, r in rows]
         names = {n for n, _, _ in rows}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from app.services.coins import CoinService
@@ -22,15 +22,18 @@ from app.services.core import Core
 from app.services.errors import UserError
 from app.services.events import Notice
 from app.services.exchange_desk import ago, now_ms
-from app.services.funding import CampaignService
+from app.services.funding import DEFAULT_CLOSE_WINDOW_S, CampaignService
 from app.services.money import format_amount, parse_amount
 from app.services.passes import DAY_MS, PassService
 from app.services.profiles import display_name
 from app.services.watch import StatusWatch
+from ledger.features.campaigns import MAX_TIERS
 from ledger.state import Asset, Campaign, State
 
 SEEN_RECENTLY_MS = 15 * 60 * 1000  # a settler seen within this is shown as live
 MAX_STAKE_DAYS = 3650
+MAX_CAMPAIGN_DAYS = 365  # a campaign's deadline is at most this far ahead
+MAX_FORM_TIERS = 5  # reward tiers the new-campaign form offers (the ledger allows MAX_TIERS)
 
 
 def when(ms: int) -> str:
@@ -94,6 +97,46 @@ class PledgePlan:
     title: str
     lines: tuple[str, ...]  # what it locks, until when, refundable when, the tier it reaches
     balance_after: str
+
+
+@dataclass(frozen=True)
+class SettlerChoice:
+    key: bytes
+    name: str  # "You" or the agent's name
+    seen: str  # "you", "seen 40 s ago", "never seen"
+    live: bool
+
+
+@dataclass(frozen=True)
+class CampaignForm:
+    """What the new-campaign form holds, as typed."""
+
+    title: str
+    description: str
+    goal: str
+    asset: str  # symbol or asset ID
+    days: str
+    settler: bytes | None  # None: yourself
+    tiers: tuple[tuple[str, str, str], ...]  # (name, minimum, reward)
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """A campaign as it would be signed, with what it means in sentences."""
+
+    form: CampaignForm
+    title: str
+    description: str
+    asset: bytes
+    goal_units: int
+    goal: str  # "150.00 CRED"
+    deadline: int  # ms
+    close_by: int  # ms
+    settler: bytes
+    settler_text: str  # "you" or "Always-on Seeder (seen 40 s ago)"
+    settler_live: bool
+    tiers: tuple[tuple[str, int, str], ...]  # (name, minimum in units, reward), increasing
+    lines: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -384,6 +427,190 @@ class FundingDesk:
             "closes; if it fails, it comes back."
         )
 
+    # -- starting a campaign ---------------------------------------------------------------------
+    def settler_choices(self) -> list[SettlerChoice]:
+        """Who may settle a new campaign of ours: ourselves, then each agent we delegated to
+        (an always-on seeder keeps closing it while we are away)."""
+        with self._lock:
+            state = self.state
+            now = self.clock()
+            me = self.core.me
+            agents = sorted(
+                {
+                    d.agent
+                    for d in state.delegations.values()
+                    if d.artist == me and d.revoked_at is None and d.agent != me
+                }
+            )
+            out = [SettlerChoice(me, "You", "you", True)]
+            for key in agents:
+                seen, live = self._seen_text(key, now)
+                out.append(SettlerChoice(key, display_name(state, key), seen, live))
+            return out
+
+    def plan_campaign(
+        self,
+        title: str,
+        description: str,
+        goal: str,
+        asset: str,
+        days: str,
+        settler: bytes | None = None,
+        tiers: Sequence[tuple[str, str, str]] = (),
+    ) -> CampaignPlan:
+        """Check the new-campaign form and say what the campaign would be, before anything is
+        signed. Tier rows left wholly blank are ignored."""
+        form = CampaignForm(
+            title,
+            description,
+            goal,
+            asset,
+            days,
+            settler,
+            tuple((str(n), str(m), str(r)) for n, m, r in tiers),
+        )
+        with self._lock:
+            return self._plan(form)
+
+    def _plan(self, form: CampaignForm) -> CampaignPlan:
+        now = self.clock()
+        if not form.title.strip():
+            raise UserError("give the campaign a title")
+        if not form.goal.strip():
+            raise UserError("enter the goal: how much the campaign must raise")
+        asset = self.campaigns_service.wallet.asset(form.asset.strip() or "CRED")
+        try:
+            units = parse_amount(form.goal.strip(), asset.precision)
+        except UserError:
+            raise UserError(
+                f"the goal “{form.goal.strip()}” is not an amount of {asset.symbol}"
+            ) from None
+        if units <= 0:
+            raise UserError("the goal must be more than zero")
+        try:
+            n_days = float(form.days.strip())
+        except ValueError:
+            raise UserError(
+                f"“{form.days.strip() or 'nothing'}” is not a number of days until the deadline"
+            ) from None
+        if not n_days > 0:
+            raise UserError("the deadline must be in the future: at least a day from now")
+        if n_days > MAX_CAMPAIGN_DAYS:
+            raise UserError(f"the deadline can be at most {MAX_CAMPAIGN_DAYS} days away")
+        rows = [t for t in form.tiers if any(x.strip() for x in t)]
+        if len(rows) > min(MAX_FORM_TIERS, MAX_TIERS):
+            raise UserError(f"at most {min(MAX_FORM_TIERS, MAX_TIERS)} reward tiers")
+        tiers = []
+        for name, minimum, reward in rows:
+            label = name.strip() or "a tier"
+            if not name.strip():
+                raise UserError("each reward tier needs a name")
+            if not minimum.strip():
+                raise UserError(f"the tier “{label}” needs a minimum pledge")
+            try:
+                m = parse_amount(minimum.strip(), asset.precision)
+            except UserError:
+                raise UserError(
+                    f"the tier “{label}”: “{minimum.strip()}” is not an amount of {asset.symbol}"
+                ) from None
+            if m <= 0:
+                raise UserError(f"the tier “{label}” needs a minimum above zero")
+            tiers.append((name.strip(), m, reward.strip()))
+        tiers.sort(key=lambda t: t[1])
+        if len({m for _, m, _ in tiers}) != len(tiers):
+            raise UserError("two reward tiers have the same minimum; give each its own")
+        if len({n for n, _, _ in tiers}) != len(tiers):
+            raise UserError("two reward tiers have the same name")
+        me = self.core.me
+        settler = form.settler or me
+        choices = {c.key: c for c in self.settler_choices()}
+        if settler not in choices:
+            raise UserError("the settler must be you or an agent you delegated to")
+        choice = choices[settler]
+        settler_text = "you" if settler == me else f"{choice.name} ({choice.seen})"
+        deadline = now + int(n_days * DAY_MS)
+        close_by = deadline + DEFAULT_CLOSE_WINDOW_S * 1000
+        money = lambda n: self._money(n, asset)  # noqa: E731
+        lines = [
+            f"Raises {money(units)}, pledged until {when(deadline)} ({n_days:g} "
+            f"day{'s' if n_days != 1 else ''} from now).",
+            f"All or nothing: if the goal is not met by {when(deadline)}, every pledge is "
+            "refunded.",
+            (
+                "You settle it: your node closes it after the deadline, so open the app by "
+                f"{when(close_by)} or the pledges go back."
+                if settler == me
+                else f"{choice.name} settles it while you are away ({choice.seen})."
+            ),
+        ]
+        if settler != me and not choice.live:
+            lines.append(
+                f"⚠ {choice.name} has not been seen recently: if nobody closes the campaign by "
+                f"{when(close_by)}, every pledge goes back."
+            )
+        if tiers:
+            lines.extend(
+                f"Tier “{n}”: from {money(m)} — {r or 'no reward text'}" for n, m, r in tiers
+            )
+        else:
+            lines.append("No reward tiers: backers pledge without a reward.")
+        return CampaignPlan(
+            form,
+            form.title.strip(),
+            form.description.strip(),
+            asset.id,
+            units,
+            money(units),
+            deadline,
+            close_by,
+            settler,
+            settler_text,
+            choice.live,
+            tuple(tiers),
+            tuple(lines),
+        )
+
+    def start_campaign(self, plan: CampaignPlan) -> str:
+        """Sign exactly the confirmed ``plan``; refuses if the form or what it means changed
+        since (the settler's delegation revoked, the plan altered)."""
+        with self._lock:
+            now = self.clock()
+            fresh = self._plan(plan.form)
+            same = (
+                fresh.title,
+                fresh.description,
+                fresh.asset,
+                fresh.goal_units,
+                fresh.settler,
+                fresh.tiers,
+            ) == (
+                plan.title,
+                plan.description,
+                plan.asset,
+                plan.goal_units,
+                plan.settler,
+                plan.tiers,
+            )
+            if not same or plan.close_by - plan.deadline != DEFAULT_CLOSE_WINDOW_S * 1000:
+                raise UserError("the campaign changed since you confirmed it; check it again")
+            if plan.deadline <= now:
+                raise UserError("the deadline has passed since you confirmed; check it again")
+            self.campaigns_service.create(
+                plan.title,
+                plan.goal_units,
+                plan.asset,
+                deadline_in_s=(plan.deadline - now) / 1000,
+                deadline_at=plan.deadline,
+                tiers=[(n, m, r) for n, m, r in plan.tiers],
+                description=plan.description,
+                settler=plan.settler,
+            )
+        self._sync_soon()
+        return (
+            f"Campaign “{plan.title}” started: {plan.goal} by {when(plan.deadline)}, all or "
+            "nothing."
+        )
+
     def refund(self, pledge: bytes) -> str:
         with self._lock:
             self.campaigns_service.refund(pledge)
@@ -663,6 +890,8 @@ class FundingDesk:
 
 __all__ = [
     "CampaignCard",
+    "CampaignForm",
+    "CampaignPlan",
     "ClaimView",
     "DividendLine",
     "FundingDesk",
@@ -670,6 +899,7 @@ __all__ = [
     "MyPledge",
     "PassesView",
     "PledgePlan",
+    "SettlerChoice",
     "ShownPass",
     "StakeLine",
     "StakeableCoin",

@@ -1,8 +1,10 @@
 """Campaigns: every all-or-nothing campaign the replica holds, with its goal, a progress bar, the
 deadline, the reward tiers and who settles it; success or refund said plainly. Pledging opens a
 dialog that says, before anything is signed, what the pledge locks, until when, and when it
-comes back; a pledge that is refundable has a reclaim button. Everything comes through the
-bridge (``Bridge.funding``)."""
+comes back; a pledge that is refundable has a reclaim button. "New campaign…" starts one of
+the user's own: the form's live summary (from ``FundingDesk.plan_campaign``) says the goal, the
+deadline, who settles it and the all-or-nothing rule, and Confirm signs exactly that. Everything
+comes through the bridge (``Bridge.funding``)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,14 @@ import html
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
+    QFormLayout,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLineEdit,
+    QPlainTextEdit,
     QProgressBar,
     QScrollArea,
     QVBoxLayout,
@@ -21,7 +27,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.bridge import Bridge
-from app.services.funding_desk import CampaignCard, PledgePlan
+from app.services.funding_desk import (
+    MAX_FORM_TIERS,
+    CampaignCard,
+    CampaignPlan,
+    PledgePlan,
+    SettlerChoice,
+)
 from app.ui.tables import DIM, GREEN, SOFT
 from app.ui.widgets import MessageBar, Page, button, label
 
@@ -131,6 +143,177 @@ class PledgeDialog(QDialog):
         job.failed.connect(failed)
 
 
+class NewCampaignDialog(QDialog):
+    """Start a campaign of your own: the form, a live summary of what it means, then confirm."""
+
+    started = Signal(str)
+
+    def __init__(self, bridge: Bridge, parent: QWidget | None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.plan: CampaignPlan | None = None
+        self.choices: list[SettlerChoice] = []
+        self.setWindowTitle("Start your own campaign")
+        self.setMinimumWidth(640)
+        lay = QVBoxLayout(self)
+        lay.setSpacing(10)
+        lay.addWidget(label("Start your own campaign", "h2"))
+        form = QFormLayout()
+        self.title = QLineEdit()
+        self.title.setPlaceholderText("what the money is for")
+        self.description = QPlainTextEdit()
+        self.description.setPlaceholderText("tell your fans about it (optional)")
+        self.description.setFixedHeight(60)
+        goal_row = QHBoxLayout()
+        self.goal = QLineEdit()
+        self.goal.setPlaceholderText("goal, e.g. 150")
+        self.asset = QLineEdit("CRED")
+        self.asset.setToolTip("the asset pledged: CRED, or a coin's symbol or ID")
+        self.asset.setMaximumWidth(120)
+        goal_row.addWidget(self.goal, 1)
+        goal_row.addWidget(self.asset)
+        self.days = QLineEdit("30")
+        self.days.setToolTip("pledges are taken until this many days from now")
+        self.settler = QComboBox()
+        self.settler.setToolTip(
+            "who closes the campaign after the deadline: you, or a seeder you delegated to, "
+            "which keeps it settled while you are away"
+        )
+        form.addRow("Title", self.title)
+        form.addRow("Description", self.description)
+        form.addRow("Goal", goal_row)
+        form.addRow("Days until the deadline", self.days)
+        form.addRow("Settled by", self.settler)
+        lay.addLayout(form)
+        lay.addWidget(label("REWARD TIERS (OPTIONAL)", "statLabel"))
+        grid = QGridLayout()
+        self.tiers: list[tuple[QLineEdit, QLineEdit, QLineEdit]] = []
+        for i in range(MAX_FORM_TIERS):
+            name, minimum, reward = QLineEdit(), QLineEdit(), QLineEdit()
+            name.setPlaceholderText(f"tier {i + 1} name")
+            minimum.setPlaceholderText("minimum")
+            minimum.setMaximumWidth(110)
+            reward.setPlaceholderText("reward")
+            grid.addWidget(name, i, 0)
+            grid.addWidget(minimum, i, 1)
+            grid.addWidget(reward, i, 2)
+            self.tiers.append((name, minimum, reward))
+        grid.setColumnStretch(0, 2)
+        grid.setColumnStretch(2, 3)
+        lay.addLayout(grid)
+        self.explain = label("", None, wrap=True)
+        self.explain.setTextFormat(Qt.TextFormat.RichText)
+        self.explain.setMinimumHeight(120)
+        self.explain.setAlignment(Qt.AlignmentFlag.AlignTop)
+        lay.addWidget(self.explain)
+        self.message = MessageBar()
+        lay.addWidget(self.message)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.cancel_btn = button("Cancel", "ghost")
+        self.cancel_btn.clicked.connect(self.reject)
+        self.confirm_btn = button("Start campaign", "primary")
+        self.confirm_btn.setEnabled(False)
+        self.confirm_btn.clicked.connect(self.confirm)
+        buttons.addWidget(self.cancel_btn)
+        buttons.addWidget(self.confirm_btn)
+        lay.addLayout(buttons)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(150)
+        self._timer.timeout.connect(self._ask_plan)
+        for edit in (self.title, self.goal, self.asset, self.days):
+            edit.textChanged.connect(lambda _: self._changed())
+        for row in self.tiers:
+            for edit in row:
+                edit.textChanged.connect(lambda _: self._changed())
+        self.description.textChanged.connect(self._changed)
+        self.settler.currentIndexChanged.connect(lambda _: self._changed())
+        self.explain.setText(
+            f"<span style='color:{DIM}'>Fill in the campaign: what it means appears here before "
+            "anything is signed.</span>"
+        )
+        job = self.bridge.funding("settler_choices")
+        job.finished.connect(self._show_settlers)
+        job.failed.connect(self.message.show_error)
+
+    def _show_settlers(self, choices: list[SettlerChoice]) -> None:
+        self.settler.blockSignals(True)
+        self.settler.clear()
+        for c in choices:
+            text = (
+                "You (keep the app open around the deadline)"
+                if c.seen == "you"
+                else f"{c.name} — your seeder, settles it while you are away ({c.seen})"
+            )
+            self.settler.addItem(text)
+        self.choices = list(choices)
+        self.settler.blockSignals(False)
+        self._changed()
+
+    def _settler_key(self) -> bytes | None:
+        i = self.settler.currentIndex()
+        return self.choices[i].key if 0 <= i < len(self.choices) else None
+
+    def _form(self) -> tuple:
+        return (
+            self.title.text(),
+            self.description.toPlainText(),
+            self.goal.text(),
+            self.asset.text(),
+            self.days.text(),
+            self._settler_key(),
+            [(n.text(), m.text(), r.text()) for n, m, r in self.tiers],
+        )
+
+    def _changed(self) -> None:
+        self.plan = None
+        self.confirm_btn.setEnabled(False)
+        self._timer.start()
+
+    def _ask_plan(self) -> None:
+        form = self._form()
+        job = self.bridge.funding("plan_campaign", *form)
+
+        def show(plan: CampaignPlan) -> None:
+            if self._form() != form:
+                return  # typed on meanwhile
+            self.plan = plan
+            self.message.clear_message()
+            self.explain.setText("<br>".join(f"• {html.escape(line)}" for line in plan.lines))
+            self.confirm_btn.setText(f"Start campaign for {plan.goal}")
+            self.confirm_btn.setEnabled(True)
+
+        def failed(message: str) -> None:
+            if self._form() != form:
+                return
+            self.plan = None
+            self.explain.setText("")
+            self.message.show_error(message)
+            self.confirm_btn.setText("Start campaign")
+            self.confirm_btn.setEnabled(False)
+
+        job.finished.connect(show)
+        job.failed.connect(failed)
+
+    def confirm(self) -> None:
+        if self.plan is None:
+            return
+        self.confirm_btn.setEnabled(False)
+        job = self.bridge.funding("start_campaign", self.plan)
+
+        def ok(text: str) -> None:
+            self.started.emit(text)
+            self.accept()
+
+        def failed(message: str) -> None:
+            self.message.show_error(message)
+            self.confirm_btn.setEnabled(self.plan is not None)
+
+        job.finished.connect(ok)
+        job.failed.connect(failed)
+
+
 class CampaignBox(QFrame):
     """One campaign as a card."""
 
@@ -229,6 +412,12 @@ class CampaignsView(Page):
         self.cards: list[CampaignCard] = []
         self.boxes: list[CampaignBox] = []
         self.dialog: PledgeDialog | None = None
+        self.new_dialog: NewCampaignDialog | None = None
+        self.new_btn = button(
+            "New campaign…", "primary", "Start your own all-or-nothing campaign for your fans"
+        )
+        self.new_btn.clicked.connect(self.open_new)
+        self.header.addWidget(self.new_btn, 0, Qt.AlignmentFlag.AlignTop)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -268,6 +457,12 @@ class CampaignsView(Page):
         self.dialog.pledged.connect(self._pledged)
         self.dialog.open()
         return self.dialog
+
+    def open_new(self) -> NewCampaignDialog:
+        self.new_dialog = NewCampaignDialog(self.bridge, self)
+        self.new_dialog.started.connect(self._done)
+        self.new_dialog.open()
+        return self.new_dialog
 
     def _pledged(self, text: str) -> None:
         self.message.show_success(text)

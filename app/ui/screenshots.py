@@ -309,8 +309,8 @@ def shoot_community_only(out: Path) -> list[Path]:
 
 
 def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
-    """The artist page, Campaigns (with the pledge dialog), the wallet's stakes and passes and
-    a pass shown as a QR code, on a quick demo world with its nodes running."""
+    """The artist page, Campaigns (with the new-campaign and pledge dialogs), the wallet's stakes
+    and passes and a pass shown as a QR code, on a quick demo world with its nodes running."""
     from app.services.swarm import SwarmNetwork
 
     out.mkdir(parents=True, exist_ok=True)
@@ -349,6 +349,22 @@ def shoot_funding(out: Path, world_root: Path | None = None) -> list[Path]:
         w.show_named("campaigns")
         wait(lambda: len(w.campaigns.boxes) >= 2)
         save(w, "campaigns")
+        new = w.campaigns.open_new()
+        wait(lambda: new.settler.count() >= 1)
+        new.title.setText("Living-room tour")
+        new.description.setPlainText("Ten small shows in fans' living rooms this autumn.")
+        new.goal.setText("250")
+        new.days.setText("21")
+        for row, texts in zip(
+            new.tiers,
+            (("Guest", "10", "a seat at one show"), ("Host", "60", "a show in your home")),
+            strict=False,
+        ):
+            for edit, text in zip(row, texts, strict=True):
+                edit.setText(text)
+        wait(lambda: new.plan is not None)
+        save(new, "campaigns-new")
+        new.reject()
         dialog = w.campaigns.open_pledge(w.campaigns.box("Night Ferry on vinyl").campaign)
         dialog.amount.setText("20")
         wait(lambda: dialog.plan is not None)

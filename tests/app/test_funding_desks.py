@@ -5,6 +5,7 @@ notices for a closed campaign, a refund and a dividend."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -18,9 +19,9 @@ from app.services.errors import UserError
 from app.services.events import Notice
 from app.services.exchange_desk import ExchangeDesk
 from app.services.funding import CampaignService
-from app.services.funding_desk import FundingDesk
+from app.services.funding_desk import FundingDesk, when
 from app.services.market import now_ms
-from app.services.passes import PassService
+from app.services.passes import DAY_MS, PassService
 from app.services.replica import converge
 from app.services.shop import ShopService
 
@@ -219,3 +220,111 @@ def test_a_failed_campaigns_pledge_is_refundable_and_reclaimed_by_hand(
     assert desk.campaign(camp).mine[0].status == "reclaimed"
     with pytest.raises(UserError, match="reclaimed"):
         desk.refund(mine.id)
+
+
+def _entries(core: Core) -> int:
+    return core.ledger.head_seq(core.me)
+
+
+def test_a_campaign_plan_says_what_it_means_and_signs_exactly_that(world: DemoWorld) -> None:
+    artist = actor(world, "artist-1")
+    try:
+        desk = FundingDesk(artist)
+        seeder = actor(world, "seeder")
+        seeder_key = seeder.me
+        seeder.close()
+        choices = desk.settler_choices()
+        assert choices[0].key == artist.me and choices[0].name == "You"
+        assert seeder_key in [c.key for c in choices[1:]]
+        before = _entries(artist)
+        plan = desk.plan_campaign(
+            "  Second pressing ",
+            "Another 200 copies.",
+            "120.5",
+            "CRED",
+            "20",
+            seeder_key,
+            [
+                ("Patron", "25", "a signed copy"),
+                ("", "", ""),  # a blank row is ignored
+                ("Supporter", "5", "your name in the notes"),
+            ],
+        )
+        assert _entries(artist) == before  # planning signs nothing
+        assert plan.goal == "120.50 CRED" and plan.title == "Second pressing"
+        assert plan.tiers == (
+            ("Supporter", 500, "your name in the notes"),
+            ("Patron", 2500, "a signed copy"),
+        )
+        text = " ".join(plan.lines)
+        assert f"if the goal is not met by {when(plan.deadline)}, every pledge is refunded" in text
+        assert "Always-on Seeder settles it while you are away" in text
+        assert "Tier “Supporter”: from 5.00 CRED — your name in the notes" in text
+        assert 19.9 * DAY_MS < plan.deadline - now_ms() <= 20 * DAY_MS
+        said = desk.start_campaign(plan)
+        assert "Second pressing" in said and _entries(artist) == before + 1
+        (c,) = [c for c in artist.ledger.state.campaigns.values() if c.title == "Second pressing"]
+        assert (c.goal, c.deadline, c.close_by, c.settler, c.artist) == (
+            12050,
+            plan.deadline,
+            plan.close_by,
+            seeder_key,
+            artist.me,
+        )
+        assert c.description == "Another 200 copies."
+        assert [(t.name, t.min, t.reward) for t in c.tiers] == list(map(tuple, plan.tiers))
+        assert c.asset == plan.asset
+        card = next(x for x in desk.campaigns() if x.title == "Second pressing")
+        assert card.own and card.status == "open"
+        # an altered plan is refused and signs nothing
+        with pytest.raises(UserError, match="changed since you confirmed"):
+            desk.start_campaign(dataclasses.replace(plan, goal_units=1))
+        assert _entries(artist) == before + 1
+    finally:
+        artist.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("title", "   ", "title"),
+        ("goal", "0", "more than zero"),
+        ("goal", "-5", "more than zero|not an amount"),
+        ("goal", "lots", "not an amount"),
+        ("goal", "", "enter the goal"),
+        ("asset", "NOPE", "no asset called NOPE"),
+        ("days", "-1", "in the future"),
+        ("days", "0", "in the future"),
+        ("days", "5000", "at most 365 days"),
+        ("days", "soon", "not a number of days"),
+        ("tiers", [("Patron", "", "a record")], "needs a minimum"),
+        ("tiers", [("Patron", "0", "a record")], "above zero"),
+        ("tiers", [("", "5", "a record")], "needs a name"),
+        ("tiers", [("A", "5", ""), ("B", "5", "")], "same minimum"),
+        ("tiers", [(f"T{i}", str(i + 1), "x") for i in range(6)], "at most 5 reward tiers"),
+        ("settler", b"\x07" * 32, "delegated"),
+    ],
+)
+def test_a_bad_campaign_form_is_refused_and_signs_nothing(
+    world: DemoWorld, field: str, value: object, why: str
+) -> None:
+    artist = actor(world, "artist-1")
+    try:
+        desk = FundingDesk(artist)
+        form: dict[str, object] = {
+            "title": "Good",
+            "description": "",
+            "goal": "10",
+            "asset": "CRED",
+            "days": "10",
+            "settler": None,
+            "tiers": [("Patron", "5", "a record")],
+        }
+        desk.plan_campaign(**form)  # type: ignore[arg-type]  # the good form plans
+        form[field] = value
+        before = _entries(artist)
+        with pytest.raises(UserError, match=why):
+            desk.plan_campaign(**form)  # type: ignore[arg-type]
+        assert _entries(artist) == before
+    finally:
+        artist.close()
