@@ -42,7 +42,49 @@ WARN = "#ffd27a"
 HEADLINE_COLOUR = {"funded": GREEN, "failed": WARN, "lapsed": WARN, "closing": SOFT}
 
 
-class PledgeDialog(QDialog):
+class _PlanDialog(QDialog):
+    """A form whose plan the desk computes as the user types (debounced), shown in words before
+    Confirm signs exactly that plan."""
+
+    plan: object | None
+
+    def _add_footer(self, lay: QVBoxLayout, confirm_text: str, explain_height: int) -> None:
+        """The plan in words, a message bar, Cancel and Confirm, and the typing debounce."""
+        self.explain = label("", None, wrap=True)
+        self.explain.setTextFormat(Qt.TextFormat.RichText)
+        self.explain.setMinimumHeight(explain_height)
+        self.explain.setAlignment(Qt.AlignmentFlag.AlignTop)
+        lay.addWidget(self.explain)
+        self.message = MessageBar()
+        lay.addWidget(self.message)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.cancel_btn = button("Cancel", "ghost")
+        self.cancel_btn.clicked.connect(self.reject)
+        self.confirm_btn = button(confirm_text, "primary")
+        self.confirm_btn.setEnabled(False)
+        self.confirm_btn.clicked.connect(self.confirm)
+        buttons.addWidget(self.cancel_btn)
+        buttons.addWidget(self.confirm_btn)
+        lay.addLayout(buttons)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(150)
+        self._timer.timeout.connect(self._ask_plan)
+
+    def _changed(self) -> None:
+        self.plan = None
+        self.confirm_btn.setEnabled(False)
+        self._timer.start()
+
+    def _ask_plan(self) -> None:
+        raise NotImplementedError
+
+    def confirm(self) -> None:
+        raise NotImplementedError
+
+
+class PledgeDialog(_PlanDialog):
     """Pledge to one campaign: the amount, then what it does, then confirm."""
 
     pledged = Signal(str)
@@ -64,37 +106,12 @@ class PledgeDialog(QDialog):
         row.addWidget(self.amount, 1)
         row.addWidget(label(campaign.symbol, "dim"))
         lay.addLayout(row)
-        self.explain = label("", None, wrap=True)
-        self.explain.setTextFormat(Qt.TextFormat.RichText)
-        self.explain.setMinimumHeight(190)
-        self.explain.setAlignment(Qt.AlignmentFlag.AlignTop)
-        lay.addWidget(self.explain)
-        self.message = MessageBar()
-        lay.addWidget(self.message)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.cancel_btn = button("Cancel", "ghost")
-        self.cancel_btn.clicked.connect(self.reject)
-        self.confirm_btn = button("Pledge", "primary")
-        self.confirm_btn.setEnabled(False)
-        self.confirm_btn.clicked.connect(self.confirm)
-        buttons.addWidget(self.cancel_btn)
-        buttons.addWidget(self.confirm_btn)
-        lay.addLayout(buttons)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(150)
-        self._timer.timeout.connect(self._ask_plan)
+        self._add_footer(lay, "Pledge", 190)
         self.amount.textChanged.connect(lambda _: self._changed())
         self.explain.setText(
             f"<span style='color:{DIM}'>Enter an amount: what it locks, until when and when "
             "it comes back appear here before anything is signed.</span>"
         )
-
-    def _changed(self) -> None:
-        self.plan = None
-        self.confirm_btn.setEnabled(False)
-        self._timer.start()
 
     def _ask_plan(self) -> None:
         text = self.amount.text()
@@ -143,7 +160,7 @@ class PledgeDialog(QDialog):
         job.failed.connect(failed)
 
 
-class NewCampaignDialog(QDialog):
+class NewCampaignDialog(_PlanDialog):
     """Start a campaign of your own: the form, a live summary of what it means, then confirm."""
 
     started = Signal(str)
@@ -201,27 +218,7 @@ class NewCampaignDialog(QDialog):
         grid.setColumnStretch(0, 2)
         grid.setColumnStretch(2, 3)
         lay.addLayout(grid)
-        self.explain = label("", None, wrap=True)
-        self.explain.setTextFormat(Qt.TextFormat.RichText)
-        self.explain.setMinimumHeight(120)
-        self.explain.setAlignment(Qt.AlignmentFlag.AlignTop)
-        lay.addWidget(self.explain)
-        self.message = MessageBar()
-        lay.addWidget(self.message)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.cancel_btn = button("Cancel", "ghost")
-        self.cancel_btn.clicked.connect(self.reject)
-        self.confirm_btn = button("Start campaign", "primary")
-        self.confirm_btn.setEnabled(False)
-        self.confirm_btn.clicked.connect(self.confirm)
-        buttons.addWidget(self.cancel_btn)
-        buttons.addWidget(self.confirm_btn)
-        lay.addLayout(buttons)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(150)
-        self._timer.timeout.connect(self._ask_plan)
+        self._add_footer(lay, "Start campaign", 120)
         for edit in (self.title, self.goal, self.asset, self.days):
             edit.textChanged.connect(lambda _: self._changed())
         for row in self.tiers:
@@ -265,11 +262,6 @@ class NewCampaignDialog(QDialog):
             self._settler_key(),
             [(n.text(), m.text(), r.text()) for n, m, r in self.tiers],
         )
-
-    def _changed(self) -> None:
-        self.plan = None
-        self.confirm_btn.setEnabled(False)
-        self._timer.start()
 
     def _ask_plan(self) -> None:
         form = self._form()
